@@ -1,0 +1,158 @@
+"""Typed errors raised by voxprint.
+
+Every error carries a stable machine-readable ``code`` (used by the CLI's exit
+codes and by the service's JSON errors) and a human message that names the
+problem. Library code raises these and never prints or exits.
+"""
+
+from __future__ import annotations
+
+
+class VoxprintError(Exception):
+    """Base class of every error voxprint raises on purpose."""
+
+    code: str = "voxprint_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- audio intake ---------------------------------------------------------
+
+
+class AudioError(VoxprintError):
+    """The audio could not be turned into a usable waveform."""
+
+    code = "invalid_audio"
+
+
+class EmptyAudioError(AudioError):
+    code = "empty_audio"
+
+
+class CorruptAudioError(AudioError):
+    """The bytes look like a media file but could not be decoded."""
+
+    code = "corrupt_audio"
+
+
+class UnsupportedAudioError(AudioError):
+    """The input is not audio (or has no audio track) in any supported format."""
+
+    code = "unsupported_media"
+
+
+class AudioTooLargeError(AudioError):
+    code = "audio_too_large"
+
+
+class AudioTooLongError(AudioError):
+    code = "audio_too_long"
+
+
+class InvalidSampleRateError(AudioError):
+    code = "invalid_sample_rate"
+
+
+class NonFiniteAudioError(AudioError):
+    """The samples contain NaN or infinity."""
+
+    code = "non_finite_audio"
+
+
+# --- speech -----------------------------------------------------------------
+
+
+class SpeechError(VoxprintError):
+    code = "speech_error"
+
+
+class NoSpeechError(SpeechError):
+    """Voice activity detection found no speech at all."""
+
+    code = "no_speech"
+
+
+class SpeechTooShortError(SpeechError):
+    """There is speech, but less than the configured minimum."""
+
+    code = "speech_too_short"
+
+    def __init__(self, message: str, *, net_speech_seconds: float, required_seconds: float) -> None:
+        super().__init__(message)
+        self.net_speech_seconds = net_speech_seconds
+        self.required_seconds = required_seconds
+
+
+# --- models -----------------------------------------------------------------
+
+
+class ModelError(VoxprintError):
+    code = "model_error"
+
+
+class UnknownEncoderError(ModelError):
+    code = "unknown_encoder"
+
+
+class WeightsNotFoundError(ModelError):
+    """The package or file that carries a model's weights is not installed."""
+
+    code = "weights_not_found"
+
+
+class EncoderMismatchError(ModelError):
+    """A profile was enrolled with a different encoder than the one in use."""
+
+    code = "encoder_mismatch"
+
+
+# --- profiles ---------------------------------------------------------------
+
+
+class ProfileError(VoxprintError):
+    code = "profile_error"
+
+
+class ProfileNotFoundError(ProfileError):
+    code = "profile_not_found"
+
+
+class AmbiguousProfileError(ProfileError):
+    code = "ambiguous_profile"
+
+
+class ProfileNotEnrolledError(ProfileError):
+    code = "profile_not_enrolled"
+
+
+class DuplicateExternalIdError(ProfileError):
+    code = "duplicate_external_id"
+
+
+class InvalidProfileError(ProfileError):
+    """A profile field is invalid (empty name, metadata not JSON, ...)."""
+
+    code = "invalid_profile"
+
+
+# --- store, evaluation, parameters --------------------------------------------
+
+
+class StoreError(VoxprintError):
+    code = "store_error"
+
+
+class SchemaVersionError(StoreError):
+    """The database was written by a newer voxprint than this one."""
+
+    code = "schema_too_new"
+
+
+class DatasetError(VoxprintError):
+    code = "invalid_dataset"
+
+
+class InvalidParameterError(VoxprintError):
+    code = "invalid_parameter"

@@ -1,0 +1,87 @@
+"""The protocol every voiceprint store implements (SQLite now, PostgreSQL later)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from voxprint.store.records import (
+    ActivityEntry,
+    Clip,
+    EnrollmentState,
+    Gallery,
+    Profile,
+    ProfileChanges,
+)
+
+#: Pure function that turns all of a profile's clips into its enrolment state.
+Rebuild = Callable[[Sequence[Clip]], EnrollmentState]
+
+
+class ProfileStore(Protocol):
+    """Persistent, transactional storage of profiles, clips and the activity log.
+
+    All methods are scoped by ``namespace``: a profile is invisible outside its
+    namespace and every lookup across namespaces behaves as "not found".
+    Methods raise ``ProfileNotFoundError`` for unknown ids and
+    ``DuplicateExternalIdError`` when an external id is taken in the namespace.
+    """
+
+    def create_profile(self, profile: Profile) -> Profile: ...
+
+    def get_profile(self, namespace: str, profile_id: str) -> Profile: ...
+
+    def find_by_external_id(self, namespace: str, external_id: str) -> Profile: ...
+
+    def find_by_name(self, namespace: str, name: str) -> list[Profile]: ...
+
+    def list_profiles(self, namespace: str, *, limit: int = 100, offset: int = 0) -> list[Profile]: ...
+
+    def count_profiles(self, namespace: str) -> int: ...
+
+    def update_profile(self, namespace: str, profile_id: str, changes: ProfileChanges) -> Profile: ...
+
+    def delete_profile(self, namespace: str, profile_id: str) -> None:
+        """Remove the profile, its voiceprint and every clip embedding for good."""
+        ...
+
+    def add_clip(self, namespace: str, clip: Clip, rebuild: Rebuild) -> Profile:
+        """Add a clip and, in the same transaction, recompute the profile from all its clips.
+
+        Concurrent calls for one profile must not lose clips.
+        """
+        ...
+
+    def reset_profile(self, namespace: str, profile_id: str, rebuild: Rebuild) -> Profile:
+        """Delete every clip of the profile and set it back to its empty state."""
+        ...
+
+    def list_clips(self, namespace: str, profile_id: str) -> list[Clip]: ...
+
+    def gallery(
+        self,
+        namespace: str,
+        *,
+        encoder_name: str,
+        encoder_version: str,
+        profile_ids: Sequence[str] | None = None,
+    ) -> Gallery:
+        """Voiceprints of the namespace's *enrolled* profiles made with this encoder."""
+        ...
+
+    def log_activity(
+        self,
+        namespace: str,
+        action: str,
+        *,
+        profile_id: str | None,
+        result: str,
+        score: float | None = None,
+        detail: str | None = None,
+    ) -> None: ...
+
+    def list_activity(
+        self, namespace: str, *, limit: int = 100, profile_id: str | None = None
+    ) -> list[ActivityEntry]: ...
+
+    def close(self) -> None: ...

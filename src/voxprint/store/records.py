@@ -1,0 +1,111 @@
+"""Plain records kept by a voiceprint store.
+
+These are the values a store reads and writes; they hold no behaviour beyond
+validation. Embeddings are ``float32`` numpy arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+DEFAULT_NAMESPACE = "default"
+
+
+class EnrollmentStatus(StrEnum):
+    ENROLLING = "enrolling"
+    ENROLLED = "enrolled"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A speaker profile.
+
+    ``voiceprint`` is ``(dim,) float32`` L2-normalised, or ``None`` before the
+    first clip. ``net_speech_seconds`` sums the net speech of all clips.
+    """
+
+    id: str
+    namespace: str
+    name: str
+    encoder_name: str
+    encoder_version: str
+    created_at: datetime
+    updated_at: datetime
+    external_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    status: EnrollmentStatus = EnrollmentStatus.ENROLLING
+    clip_count: int = 0
+    audio_seconds: float = 0.0
+    net_speech_seconds: float = 0.0
+    voiceprint: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One enrolment clip: its embedding ``(dim,) float32`` and how much speech it had."""
+
+    id: str
+    profile_id: str
+    embedding: np.ndarray = field(repr=False, compare=False)
+    audio_seconds: float
+    net_speech_seconds: float
+    created_at: datetime
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class EnrollmentState:
+    """What a profile's enrolment adds up to, computed from all its clips."""
+
+    voiceprint: np.ndarray | None
+    status: EnrollmentStatus
+    audio_seconds: float
+    net_speech_seconds: float
+
+
+@dataclass(frozen=True)
+class ProfileChanges:
+    """A partial update of a profile's descriptive fields; ``None`` means unchanged.
+
+    To clear the external id, set ``clear_external_id``.
+    """
+
+    name: str | None = None
+    external_id: str | None = None
+    clear_external_id: bool = False
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ActivityEntry:
+    """One line of the activity log: who did what to which profile, and the outcome."""
+
+    id: int
+    time: datetime
+    namespace: str
+    action: str
+    profile_id: str | None
+    result: str
+    score: float | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """Voiceprints of enrolled profiles, ready for scoring.
+
+    ``profile_ids[i]`` and ``names[i]`` describe row ``i`` of ``voiceprints``
+    (``(n, dim) float32``).
+    """
+
+    profile_ids: tuple[str, ...]
+    names: tuple[str, ...]
+    voiceprints: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.profile_ids)
