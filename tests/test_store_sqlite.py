@@ -1,0 +1,741 @@
+"""Behaviour of the SQLite profile store: persistence, isolation, transactions, concurrency."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voxprint.errors import (
+    DuplicateExternalIdError,
+    InvalidParameterError,
+    InvalidProfileError,
+    ProfileNotFoundError,
+    SchemaVersionError,
+    StoreError,
+)
+from voxprint.store import (
+    DEFAULT_NAMESPACE,
+    STORES,
+    Clip,
+    EnrollmentState,
+    EnrollmentStatus,
+    Profile,
+    ProfileChanges,
+    ProfileStore,
+    SQLiteStore,
+    open_store,
+)
+from voxprint.store.sqlite import SCHEMA_VERSION
+
+ENCODER = ("toy-encoder", "1.0")
+DIM = 8
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def mean_rebuild(clips: Sequence[Clip]) -> EnrollmentState:
+    """Mean of the embeddings, L2-normalised; enrolled once net speech reaches 20 s."""
+    if not clips:
+        return EnrollmentState(None, EnrollmentStatus.ENROLLING, 0.0, 0.0)
+    mean = np.mean([clip.embedding for clip in clips], axis=0)
+    voiceprint = (mean / np.linalg.norm(mean)).astype(np.float32)
+    net = sum(clip.net_speech_seconds for clip in clips)
+    status = EnrollmentStatus.ENROLLED if net >= 20.0 else EnrollmentStatus.ENROLLING
+    return EnrollmentState(voiceprint, status, sum(c.audio_seconds for c in clips), net)
+
+
+def failing_rebuild(clips: Sequence[Clip]) -> EnrollmentState:
+    raise RuntimeError("rebuild exploded")
+
+
+def make_profile(
+    profile_id: str | None = None,
+    *,
+    namespace: str = DEFAULT_NAMESPACE,
+    name: str = "Ada",
+    external_id: str | None = None,
+    created_at: datetime = T0,
+    encoder: tuple[str, str] = ENCODER,
+) -> Profile:
+    return Profile(
+        id=profile_id or uuid.uuid4().hex,
+        namespace=namespace,
+        name=name,
+        encoder_name=encoder[0],
+        encoder_version=encoder[1],
+        created_at=created_at,
+        updated_at=created_at,
+        external_id=external_id,
+    )
+
+
+def make_clip(
+    profile_id: str,
+    embedding: np.ndarray | None = None,
+    *,
+    net_speech_seconds: float = 10.0,
+    seed: int = 0,
+) -> Clip:
+    if embedding is None:
+        embedding = np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+    return Clip(
+        id=uuid.uuid4().hex,
+        profile_id=profile_id,
+        embedding=embedding,
+        audio_seconds=net_speech_seconds + 2.0,
+        net_speech_seconds=net_speech_seconds,
+        created_at=datetime.now(UTC),
+        label="clip",
+    )
+
+
+def enrol(store: SQLiteStore, profile: Profile, clips: int = 2) -> Profile:
+    store.create_profile(profile)
+    result = profile
+    for seed in range(clips):
+        result = store.add_clip(
+            profile.namespace,
+            make_clip(profile.id, seed=seed + sum(profile.id.encode())),
+            mean_rebuild,
+        )
+    return result
+
+
+@pytest.fixture()
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "store" / "voices.db"
+
+
+@pytest.fixture()
+def store(db_path: Path) -> Iterator[SQLiteStore]:
+    with SQLiteStore(db_path, timeout_seconds=10) as opened:
+        yield opened
+
+
+# --- opening, schema, file format -------------------------------------------------------
+
+
+def test_opening_creates_the_parent_folder_and_the_database(db_path: Path) -> None:
+    assert not db_path.parent.exists()
+    with SQLiteStore(db_path):
+        assert db_path.is_file()
+
+
+def test_the_database_runs_in_wal_mode_with_foreign_keys_and_secure_delete(
+    store: SQLiteStore, db_path: Path
+) -> None:
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn = store._connection()
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
+
+
+def test_the_schema_version_is_recorded_in_user_version(store: SQLiteStore, db_path: Path) -> None:
+    raw = sqlite3.connect(db_path)
+    try:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 1
+        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
+    finally:
+        raw.close()
+    assert {"profiles", "clips", "activity"} <= tables
+
+
+def test_reopening_an_up_to_date_database_keeps_its_data(db_path: Path) -> None:
+    with SQLiteStore(db_path) as first:
+        first.create_profile(make_profile("p1"))
+    with SQLiteStore(db_path) as second:
+        assert second.get_profile(DEFAULT_NAMESPACE, "p1").name == "Ada"
+
+
+def test_a_database_from_a_newer_voxprint_raises_schema_version_error(db_path: Path) -> None:
+    SQLiteStore(db_path).close()
+    raw = sqlite3.connect(db_path)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    raw.close()
+    with pytest.raises(SchemaVersionError, match=str(SCHEMA_VERSION + 1)):
+        SQLiteStore(db_path)
+
+
+def test_a_file_that_is_not_sqlite_raises_store_error_and_is_left_alone(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.db"
+    content = b"these are my notes, not a database. " * 20
+    bogus.write_bytes(content)
+    with pytest.raises(StoreError, match="not a SQLite database") as caught:
+        SQLiteStore(bogus)
+    assert not isinstance(caught.value, SchemaVersionError)
+    assert bogus.read_bytes() == content
+
+
+def test_a_folder_path_raises_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="folder"):
+        SQLiteStore(tmp_path)
+
+
+def test_a_closed_store_refuses_further_calls(db_path: Path) -> None:
+    with SQLiteStore(db_path) as opened:
+        pass
+    with pytest.raises(StoreError, match="closed"):
+        opened.count_profiles(DEFAULT_NAMESPACE)
+    opened.close()  # idempotent
+
+
+def test_sqlite_store_satisfies_the_profile_store_protocol(store: SQLiteStore) -> None:
+    as_protocol: ProfileStore = store
+    assert as_protocol.count_profiles(DEFAULT_NAMESPACE) == 0
+
+
+# --- open_store -------------------------------------------------------------------------
+
+
+def test_open_store_accepts_a_plain_path(db_path: Path) -> None:
+    opened = open_store(str(db_path))
+    try:
+        assert isinstance(opened, SQLiteStore)
+        assert db_path.is_file()
+    finally:
+        opened.close()
+
+
+def test_open_store_accepts_a_sqlite_url_with_an_absolute_path(db_path: Path) -> None:
+    opened = open_store(f"sqlite:///{db_path}")  # absolute path: sqlite:////tmp/...
+    try:
+        assert isinstance(opened, SQLiteStore)
+        assert opened.path == db_path
+    finally:
+        opened.close()
+
+
+def test_open_store_reads_a_three_slash_sqlite_url_as_a_relative_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    opened = open_store("sqlite:///sub/voices.db")
+    try:
+        assert (tmp_path / "sub" / "voices.db").is_file()
+    finally:
+        opened.close()
+
+
+def test_open_store_rejects_an_unknown_scheme_naming_the_supported_ones() -> None:
+    assert "sqlite" in STORES
+    with pytest.raises(StoreError, match="sqlite://"):
+        open_store("mongodb://localhost/voices")
+
+
+def test_open_store_rejects_a_sqlite_url_with_a_host() -> None:
+    with pytest.raises(StoreError, match="host"):
+        open_store("sqlite://somehost/voices.db")
+
+
+# --- profiles ---------------------------------------------------------------------------
+
+
+def test_every_profile_field_round_trips_including_a_bit_exact_voiceprint(
+    store: SQLiteStore,
+) -> None:
+    voiceprint = np.array(
+        [np.pi, -0.0, 1e-40, -3.4e38, 1 / 3, 0.1, -7.25, 2.0**-20], dtype=np.float32
+    )
+    profile = Profile(
+        id="p-roundtrip",
+        namespace="tenant-a",
+        name="Grace Hopper",
+        encoder_name="ecapa",
+        encoder_version="2.1",
+        created_at=datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        updated_at=datetime(2024, 1, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=2))),
+        external_id="emp-42",
+        metadata={"team": "navy", "tags": ["cobol", "compilers"], "level": 3, "x": None},
+        status=EnrollmentStatus.ENROLLED,
+        clip_count=3,
+        audio_seconds=31.5,
+        net_speech_seconds=24.25,
+        voiceprint=voiceprint,
+    )
+    created = store.create_profile(profile)
+    loaded = store.get_profile("tenant-a", "p-roundtrip")
+    for got in (created, loaded):
+        assert got == profile  # every field but the voiceprint
+        assert got.created_at.tzinfo is not None
+        assert got.updated_at.utcoffset() == timedelta(0)
+        assert got.voiceprint is not None
+        assert got.voiceprint.dtype == np.float32
+        assert got.voiceprint.tobytes() == voiceprint.tobytes()
+    assert store.find_by_external_id("tenant-a", "emp-42") == profile
+
+
+def test_a_profile_without_voiceprint_reads_back_none(store: SQLiteStore) -> None:
+    store.create_profile(make_profile("p1"))
+    loaded = store.get_profile(DEFAULT_NAMESPACE, "p1")
+    assert loaded.voiceprint is None
+    assert loaded.status is EnrollmentStatus.ENROLLING
+    assert loaded.metadata == {}
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t\n"])
+def test_a_blank_name_is_rejected(store: SQLiteStore, name: str) -> None:
+    with pytest.raises(InvalidProfileError, match="name"):
+        store.create_profile(make_profile(name=name))
+    assert store.count_profiles(DEFAULT_NAMESPACE) == 0
+
+
+@pytest.mark.parametrize(
+    "metadata", [{"when": datetime.now(UTC)}, {"x": {1, 2}}, {"n": float("nan")}]
+)
+def test_metadata_that_is_not_json_is_rejected(store: SQLiteStore, metadata: dict) -> None:
+    profile = Profile(
+        id="p1",
+        namespace=DEFAULT_NAMESPACE,
+        name="Ada",
+        encoder_name=ENCODER[0],
+        encoder_version=ENCODER[1],
+        created_at=T0,
+        updated_at=T0,
+        metadata=metadata,
+    )
+    with pytest.raises(InvalidProfileError, match="JSON"):
+        store.create_profile(profile)
+
+
+def test_a_naive_timestamp_is_rejected(store: SQLiteStore) -> None:
+    with pytest.raises(InvalidProfileError, match="timezone"):
+        store.create_profile(make_profile(created_at=datetime(2024, 1, 1)))
+
+
+def test_a_duplicate_external_id_is_rejected_in_its_namespace_but_allowed_in_another(
+    store: SQLiteStore,
+) -> None:
+    store.create_profile(make_profile("p1", namespace="a", external_id="emp-1"))
+    with pytest.raises(DuplicateExternalIdError, match="emp-1"):
+        store.create_profile(make_profile("p2", namespace="a", external_id="emp-1"))
+    store.create_profile(make_profile("p3", namespace="b", external_id="emp-1"))
+    assert store.find_by_external_id("a", "emp-1").id == "p1"
+    assert store.find_by_external_id("b", "emp-1").id == "p3"
+    assert store.count_profiles("a") == 1
+
+
+def test_profiles_without_external_id_do_not_collide(store: SQLiteStore) -> None:
+    store.create_profile(make_profile("p1"))
+    store.create_profile(make_profile("p2"))
+    assert store.count_profiles(DEFAULT_NAMESPACE) == 2
+
+
+def test_a_duplicate_profile_id_raises_store_error(store: SQLiteStore) -> None:
+    store.create_profile(make_profile("p1", namespace="a"))
+    with pytest.raises(StoreError, match="p1") as caught:
+        store.create_profile(make_profile("p1", namespace="b"))
+    assert not isinstance(caught.value, DuplicateExternalIdError)
+
+
+def test_unknown_ids_raise_profile_not_found_naming_the_id(store: SQLiteStore) -> None:
+    with pytest.raises(ProfileNotFoundError, match="ghost"):
+        store.get_profile(DEFAULT_NAMESPACE, "ghost")
+    with pytest.raises(ProfileNotFoundError, match="ext-ghost"):
+        store.find_by_external_id(DEFAULT_NAMESPACE, "ext-ghost")
+    with pytest.raises(ProfileNotFoundError, match="ghost"):
+        store.delete_profile(DEFAULT_NAMESPACE, "ghost")
+    with pytest.raises(ProfileNotFoundError, match="ghost"):
+        store.add_clip(DEFAULT_NAMESPACE, make_clip("ghost"), mean_rebuild)
+    with pytest.raises(ProfileNotFoundError, match="ghost"):
+        store.update_profile(DEFAULT_NAMESPACE, "ghost", ProfileChanges(name="x"))
+
+
+def test_a_profile_is_invisible_from_another_namespace(store: SQLiteStore) -> None:
+    enrol(store, make_profile("p1", namespace="a", external_id="e1"))
+    with pytest.raises(ProfileNotFoundError):
+        store.get_profile("b", "p1")
+    with pytest.raises(ProfileNotFoundError):
+        store.find_by_external_id("b", "e1")
+    with pytest.raises(ProfileNotFoundError):
+        store.list_clips("b", "p1")
+    with pytest.raises(ProfileNotFoundError):
+        store.add_clip("b", make_clip("p1"), mean_rebuild)
+    with pytest.raises(ProfileNotFoundError):
+        store.update_profile("b", "p1", ProfileChanges(name="stolen"))
+    with pytest.raises(ProfileNotFoundError):
+        store.reset_profile("b", "p1", mean_rebuild)
+    with pytest.raises(ProfileNotFoundError):
+        store.delete_profile("b", "p1")
+    with pytest.raises(ProfileNotFoundError, match="p1"):
+        store.gallery("b", encoder_name=ENCODER[0], encoder_version=ENCODER[1], profile_ids=["p1"])
+    assert store.find_by_name("b", "Ada") == []
+    assert store.list_profiles("b") == []
+    assert store.count_profiles("b") == 0
+    assert len(store.gallery("b", encoder_name=ENCODER[0], encoder_version=ENCODER[1])) == 0
+    # ... and all of that left it untouched in its own namespace.
+    kept = store.get_profile("a", "p1")
+    assert kept.name == "Ada"
+    assert kept.clip_count == 2
+    assert len(store.list_clips("a", "p1")) == 2
+
+
+def test_find_by_name_returns_every_exact_match(store: SQLiteStore) -> None:
+    store.create_profile(make_profile("p1", name="Sam"))
+    store.create_profile(make_profile("p2", name="Sam", created_at=T0 + timedelta(seconds=1)))
+    store.create_profile(make_profile("p3", name="Samantha"))
+    store.create_profile(make_profile("p4", name="sam"))
+    assert [p.id for p in store.find_by_name(DEFAULT_NAMESPACE, "Sam")] == ["p1", "p2"]
+    assert store.find_by_name(DEFAULT_NAMESPACE, "Nobody") == []
+
+
+def test_list_profiles_pages_in_creation_order_then_id(store: SQLiteStore) -> None:
+    ids = []
+    for index in range(5):
+        ids.append(f"p{index}")
+        store.create_profile(make_profile(f"p{index}", created_at=T0 + timedelta(minutes=index)))
+    store.create_profile(make_profile("p0b", created_at=T0))  # same time as p0: id breaks the tie
+    expected = ["p0", "p0b", "p1", "p2", "p3", "p4"]
+    pages = [
+        [p.id for p in store.list_profiles(DEFAULT_NAMESPACE, limit=2, offset=offset)]
+        for offset in (0, 2, 4, 6)
+    ]
+    assert pages == [expected[0:2], expected[2:4], expected[4:6], []]
+    assert [p.id for p in store.list_profiles(DEFAULT_NAMESPACE)] == expected
+    assert store.count_profiles(DEFAULT_NAMESPACE) == 6
+    with pytest.raises(InvalidParameterError):
+        store.list_profiles(DEFAULT_NAMESPACE, limit=-1)
+
+
+def test_update_changes_the_given_fields_and_bumps_updated_at(store: SQLiteStore) -> None:
+    store.create_profile(make_profile("p1", external_id="old", created_at=T0))
+    updated = store.update_profile(
+        DEFAULT_NAMESPACE,
+        "p1",
+        ProfileChanges(name="Ada L.", external_id="new", metadata={"role": "analyst"}),
+    )
+    assert (updated.name, updated.external_id, updated.metadata) == (
+        "Ada L.",
+        "new",
+        {"role": "analyst"},
+    )
+    assert updated.updated_at > T0
+    assert updated.created_at == T0
+    assert store.get_profile(DEFAULT_NAMESPACE, "p1") == updated
+    assert store.find_by_external_id(DEFAULT_NAMESPACE, "new").id == "p1"
+
+    unchanged_name = store.update_profile(DEFAULT_NAMESPACE, "p1", ProfileChanges(metadata={}))
+    assert unchanged_name.name == "Ada L."
+    assert unchanged_name.external_id == "new"
+
+    cleared = store.update_profile(DEFAULT_NAMESPACE, "p1", ProfileChanges(clear_external_id=True))
+    assert cleared.external_id is None
+    with pytest.raises(ProfileNotFoundError):
+        store.find_by_external_id(DEFAULT_NAMESPACE, "new")
+
+
+def test_update_rejects_a_taken_external_id_a_blank_name_and_bad_metadata(
+    store: SQLiteStore,
+) -> None:
+    store.create_profile(make_profile("p1", external_id="e1"))
+    store.create_profile(make_profile("p2", external_id="e2"))
+    with pytest.raises(DuplicateExternalIdError, match="e1"):
+        store.update_profile(DEFAULT_NAMESPACE, "p2", ProfileChanges(external_id="e1"))
+    # Setting a profile's own external id again is not a conflict.
+    store.update_profile(DEFAULT_NAMESPACE, "p1", ProfileChanges(external_id="e1"))
+    with pytest.raises(InvalidProfileError):
+        store.update_profile(DEFAULT_NAMESPACE, "p2", ProfileChanges(name=" "))
+    with pytest.raises(InvalidProfileError):
+        store.update_profile(DEFAULT_NAMESPACE, "p2", ProfileChanges(metadata={"b": b"x"}))
+    with pytest.raises(InvalidProfileError):
+        store.update_profile(
+            DEFAULT_NAMESPACE, "p2", ProfileChanges(external_id="e3", clear_external_id=True)
+        )
+    assert store.get_profile(DEFAULT_NAMESPACE, "p2").external_id == "e2"
+
+
+# --- clips and enrolment ----------------------------------------------------------------
+
+
+def test_add_clip_recomputes_the_voiceprint_and_status_from_all_clips(store: SQLiteStore) -> None:
+    store.create_profile(make_profile("p1"))
+    first = np.arange(1, DIM + 1, dtype=np.float32)
+    second = np.ones(DIM, dtype=np.float32)
+
+    after_one = store.add_clip(DEFAULT_NAMESPACE, make_clip("p1", first), mean_rebuild)
+    assert after_one.clip_count == 1
+    assert after_one.status is EnrollmentStatus.ENROLLING
+    assert after_one.net_speech_seconds == pytest.approx(10.0)
+    assert after_one.audio_seconds == pytest.approx(12.0)
+
+    after_two = store.add_clip(DEFAULT_NAMESPACE, make_clip("p1", second), mean_rebuild)
+    expected = (first + second) / 2
+    expected /= np.linalg.norm(expected)
+    assert after_two.clip_count == 2
+    assert after_two.status is EnrollmentStatus.ENROLLED
+    assert after_two.net_speech_seconds == pytest.approx(20.0)
+    assert after_two.voiceprint is not None
+    np.testing.assert_allclose(after_two.voiceprint, expected, rtol=1e-6)
+    assert after_two.updated_at > after_one.created_at
+
+    assert store.get_profile(DEFAULT_NAMESPACE, "p1").clip_count == 2
+    clips = store.list_clips(DEFAULT_NAMESPACE, "p1")
+    assert [c.embedding.tobytes() for c in clips] == [first.tobytes(), second.tobytes()]
+    assert all(c.embedding.dtype == np.float32 and c.label == "clip" for c in clips)
+
+
+def test_a_rebuild_that_raises_rolls_the_whole_clip_back(store: SQLiteStore) -> None:
+    before = enrol(store, make_profile("p1"), clips=1)
+    clip = make_clip("p1", seed=99)
+    with pytest.raises(RuntimeError, match="rebuild exploded"):
+        store.add_clip(DEFAULT_NAMESPACE, clip, failing_rebuild)
+    after = store.get_profile(DEFAULT_NAMESPACE, "p1")
+    assert after == before
+    assert after.voiceprint is not None and before.voiceprint is not None
+    assert after.voiceprint.tobytes() == before.voiceprint.tobytes()
+    remaining = store.list_clips(DEFAULT_NAMESPACE, "p1")
+    assert len(remaining) == 1
+    assert clip.id not in {c.id for c in remaining}
+    # The same clip can then be added with a working rebuild: nothing half-written blocks it.
+    assert store.add_clip(DEFAULT_NAMESPACE, clip, mean_rebuild).clip_count == 2
+
+
+@pytest.mark.parametrize(
+    "embedding",
+    [np.zeros((2, 4), np.float32), np.zeros(0, np.float32), np.array([1.0, np.nan], np.float32)],
+)
+def test_an_invalid_embedding_is_rejected_before_anything_is_written(
+    store: SQLiteStore, embedding: np.ndarray
+) -> None:
+    store.create_profile(make_profile("p1"))
+    with pytest.raises(InvalidProfileError, match="embedding"):
+        store.add_clip(DEFAULT_NAMESPACE, make_clip("p1", embedding), mean_rebuild)
+    assert store.list_clips(DEFAULT_NAMESPACE, "p1") == []
+
+
+def test_reset_deletes_every_clip_and_returns_the_profile_to_its_empty_state(
+    store: SQLiteStore,
+) -> None:
+    enrolled = enrol(store, make_profile("p1", external_id="e1"), clips=3)
+    assert enrolled.status is EnrollmentStatus.ENROLLED
+    reset = store.reset_profile(DEFAULT_NAMESPACE, "p1", mean_rebuild)
+    assert reset.clip_count == 0
+    assert reset.status is EnrollmentStatus.ENROLLING
+    assert reset.voiceprint is None
+    assert reset.net_speech_seconds == 0.0
+    assert reset.external_id == "e1"
+    assert store.list_clips(DEFAULT_NAMESPACE, "p1") == []
+    assert store.get_profile(DEFAULT_NAMESPACE, "p1").clip_count == 0
+
+
+def _marker_embedding() -> np.ndarray:
+    """A float pattern whose bytes will not turn up by chance."""
+    return np.array([1234.5678 + i * 0.0001234 for i in range(64)], dtype=np.float32)
+
+
+def _database_bytes(db_path: Path) -> bytes:
+    parts = [db_path, db_path.with_name(db_path.name + "-wal")]
+    return b"".join(part.read_bytes() for part in parts if part.exists())
+
+
+def test_delete_removes_the_profile_and_every_clip_embedding_for_good(
+    store: SQLiteStore, db_path: Path
+) -> None:
+    marker = _marker_embedding()
+    needle = marker.tobytes()
+    store.create_profile(make_profile("victim", external_id="e-victim"))
+    other = enrol(store, make_profile("bystander", name="Bea"), clips=2)
+    profile = store.add_clip(
+        DEFAULT_NAMESPACE, make_clip("victim", marker, net_speech_seconds=25), mean_rebuild
+    )
+    assert profile.voiceprint is not None
+    voiceprint_bytes = profile.voiceprint.tobytes()
+    store.log_activity(DEFAULT_NAMESPACE, "enrol", profile_id="victim", result="ok")
+    # The test means something only if the bytes were on disk before the delete.
+    assert needle in _database_bytes(db_path)
+    assert voiceprint_bytes in _database_bytes(db_path)
+
+    store.delete_profile(DEFAULT_NAMESPACE, "victim")
+
+    on_disk = _database_bytes(db_path)
+    assert needle not in on_disk
+    assert needle[:64] not in on_disk  # not even a fragment of the embedding
+    assert voiceprint_bytes not in on_disk
+    with pytest.raises(ProfileNotFoundError):
+        store.get_profile(DEFAULT_NAMESPACE, "victim")
+    with pytest.raises(ProfileNotFoundError):
+        store.find_by_external_id(DEFAULT_NAMESPACE, "e-victim")
+    raw = sqlite3.connect(db_path)
+    try:
+        orphans = raw.execute("SELECT COUNT(*) FROM clips WHERE profile_id = 'victim'").fetchone()
+    finally:
+        raw.close()
+    assert orphans[0] == 0
+    # Other profiles are untouched, and the external id is free again.
+    assert store.get_profile(DEFAULT_NAMESPACE, "bystander") == other
+    assert len(store.list_clips(DEFAULT_NAMESPACE, "bystander")) == 2
+    store.create_profile(make_profile("again", external_id="e-victim"))
+
+
+# --- gallery ----------------------------------------------------------------------------
+
+
+def test_gallery_holds_only_enrolled_profiles_of_the_requested_encoder(store: SQLiteStore) -> None:
+    a = enrol(store, make_profile("a", name="A", created_at=T0))
+    b = enrol(store, make_profile("b", name="B", created_at=T0 + timedelta(seconds=1)))
+    enrol(store, make_profile("enrolling", created_at=T0), clips=1)  # 10 s: not enrolled yet
+    enrol(store, make_profile("other-version", encoder=(ENCODER[0], "2.0")))
+    enrol(store, make_profile("other-encoder", encoder=("other", ENCODER[1])))
+    enrol(store, make_profile("other-namespace", namespace="elsewhere"))
+
+    gallery = store.gallery(DEFAULT_NAMESPACE, encoder_name=ENCODER[0], encoder_version=ENCODER[1])
+    assert gallery.profile_ids == ("a", "b")
+    assert gallery.names == ("A", "B")
+    assert gallery.voiceprints.dtype == np.float32
+    assert gallery.voiceprints.shape == (2, DIM)
+    assert a.voiceprint is not None and b.voiceprint is not None
+    assert gallery.voiceprints[0].tobytes() == a.voiceprint.tobytes()
+    assert gallery.voiceprints[1].tobytes() == b.voiceprint.tobytes()
+
+
+def test_gallery_restricted_to_profile_ids_keeps_their_order_and_leaves_out_unusable_ones(
+    store: SQLiteStore,
+) -> None:
+    for pid in ("a", "b", "c"):
+        enrol(store, make_profile(pid))
+    enrol(store, make_profile("enrolling"), clips=1)
+    enrol(store, make_profile("v2", encoder=(ENCODER[0], "2.0")))
+
+    gallery = store.gallery(
+        DEFAULT_NAMESPACE,
+        encoder_name=ENCODER[0],
+        encoder_version=ENCODER[1],
+        profile_ids=["c", "enrolling", "a", "v2", "c"],
+    )
+    assert gallery.profile_ids == ("c", "a")
+    assert gallery.voiceprints.shape == (2, DIM)
+
+
+def test_gallery_names_every_profile_id_that_does_not_exist(store: SQLiteStore) -> None:
+    enrol(store, make_profile("a"))
+    with pytest.raises(ProfileNotFoundError, match="ghost-1") as caught:
+        store.gallery(
+            DEFAULT_NAMESPACE,
+            encoder_name=ENCODER[0],
+            encoder_version=ENCODER[1],
+            profile_ids=["a", "ghost-1", "ghost-2"],
+        )
+    assert "ghost-2" in str(caught.value)
+
+
+def test_an_empty_gallery_has_a_zero_by_zero_matrix(store: SQLiteStore) -> None:
+    gallery = store.gallery(DEFAULT_NAMESPACE, encoder_name=ENCODER[0], encoder_version=ENCODER[1])
+    assert len(gallery) == 0
+    assert gallery.voiceprints.shape == (0, 0)
+    assert gallery.voiceprints.dtype == np.float32
+    empty_ids = store.gallery(
+        DEFAULT_NAMESPACE, encoder_name=ENCODER[0], encoder_version=ENCODER[1], profile_ids=[]
+    )
+    assert empty_ids.voiceprints.shape == (0, 0)
+
+
+# --- activity log -----------------------------------------------------------------------
+
+
+def test_activity_is_listed_newest_first_filtered_and_limited(store: SQLiteStore) -> None:
+    store.create_profile(make_profile("p1"))
+    store.log_activity(DEFAULT_NAMESPACE, "enrol", profile_id="p1", result="ok")
+    store.log_activity(
+        DEFAULT_NAMESPACE, "verify", profile_id="p1", result="accept", score=0.8125, detail="x"
+    )
+    store.log_activity(DEFAULT_NAMESPACE, "identify", profile_id=None, result="no_match")
+    store.log_activity("elsewhere", "enrol", profile_id="p9", result="ok")
+
+    entries = store.list_activity(DEFAULT_NAMESPACE)
+    assert [e.action for e in entries] == ["identify", "verify", "enrol"]
+    assert entries[0].profile_id is None and entries[0].score is None
+    assert (entries[1].score, entries[1].detail, entries[1].result) == (0.8125, "x", "accept")
+    assert all(e.namespace == DEFAULT_NAMESPACE for e in entries)
+    assert entries[0].time >= entries[1].time >= entries[2].time
+    assert entries[0].time.tzinfo is not None
+    assert [e.action for e in store.list_activity(DEFAULT_NAMESPACE, profile_id="p1")] == [
+        "verify",
+        "enrol",
+    ]
+    assert len(store.list_activity(DEFAULT_NAMESPACE, limit=1)) == 1
+    assert [e.profile_id for e in store.list_activity("elsewhere")] == ["p9"]
+
+
+def test_activity_keeps_the_profile_id_after_the_profile_is_deleted(store: SQLiteStore) -> None:
+    enrol(store, make_profile("p1"))
+    store.log_activity(DEFAULT_NAMESPACE, "enrol", profile_id="p1", result="ok")
+    store.delete_profile(DEFAULT_NAMESPACE, "p1")
+    store.log_activity(DEFAULT_NAMESPACE, "delete", profile_id="p1", result="ok")
+    entries = store.list_activity(DEFAULT_NAMESPACE, profile_id="p1")
+    assert [(e.action, e.profile_id) for e in entries] == [("delete", "p1"), ("enrol", "p1")]
+    columns = {row[1] for row in store._connection().execute("PRAGMA table_info(activity)")}
+    assert not any("embedding" in c or "voiceprint" in c for c in columns)
+
+
+# --- concurrency ------------------------------------------------------------------------
+
+
+def test_twenty_threads_adding_clips_to_one_profile_lose_nothing(store: SQLiteStore) -> None:
+    store.create_profile(make_profile("shared"))
+    workers = 20
+    barrier = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def add(seed: int) -> None:
+        try:
+            barrier.wait()
+            store.add_clip(DEFAULT_NAMESPACE, make_clip("shared", seed=seed), mean_rebuild)
+        except BaseException as exc:  # collected and re-checked below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(seed,)) for seed in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    profile = store.get_profile(DEFAULT_NAMESPACE, "shared")
+    assert profile.clip_count == workers
+    assert len(store.list_clips(DEFAULT_NAMESPACE, "shared")) == workers
+    assert profile.net_speech_seconds == pytest.approx(10.0 * workers)
+
+
+def _add_clips_in_another_process(db_path: str, count: int, seed: int, start: Barrier) -> None:
+    with SQLiteStore(db_path, timeout_seconds=20) as own_store:
+        start.wait(timeout=30)  # every process starts writing at once, to collide for real
+        for index in range(count):
+            clip = make_clip("shared", seed=seed * 1000 + index)
+            own_store.add_clip(DEFAULT_NAMESPACE, clip, mean_rebuild)
+
+
+def test_separate_processes_adding_clips_to_one_profile_lose_nothing(
+    store: SQLiteStore, db_path: Path
+) -> None:
+    store.create_profile(make_profile("shared"))
+    processes_count, clips_each = 3, 15
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(processes_count)
+    processes = [
+        context.Process(
+            target=_add_clips_in_another_process, args=(str(db_path), clips_each, n, start)
+        )
+        for n in range(processes_count)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert [p.exitcode for p in processes] == [0] * processes_count
+
+    total = processes_count * clips_each
+    profile = store.get_profile(DEFAULT_NAMESPACE, "shared")
+    assert profile.clip_count == total
+    assert len(store.list_clips(DEFAULT_NAMESPACE, "shared")) == total
+    assert profile.status is EnrollmentStatus.ENROLLED
