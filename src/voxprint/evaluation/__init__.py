@@ -1,0 +1,1 @@
+"""Evaluation: metrics, datasets and protocols, the runner, and plots."""

@@ -1,0 +1,13 @@
+"""Scores: similarity between embeddings and calibrated probabilities. No decisions here."""
+
+from voxprint.scoring.calibration import ScoreCalibration, fit_calibration
+from voxprint.scoring.similarity import cosine_matrix, cosine_scores, cosine_similarity, l2_normalise
+
+__all__ = [
+    "ScoreCalibration",
+    "cosine_matrix",
+    "cosine_scores",
+    "cosine_similarity",
+    "fit_calibration",
+    "l2_normalise",
+]

@@ -1,0 +1,49 @@
+"""Enrolment rules: the voiceprint is the normalised mean, status flips at the minimum."""
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from voxprint.enrollment import EnrollmentPolicy
+from voxprint.errors import InvalidParameterError
+from voxprint.store.records import Clip, EnrollmentStatus
+
+
+def clip(vector, seconds):
+    return Clip(
+        id=str(seconds), profile_id="p", embedding=np.asarray(vector, dtype=np.float32),
+        audio_seconds=seconds * 1.2, net_speech_seconds=seconds, created_at=datetime.now(UTC),
+    )
+
+
+def test_no_clips_means_no_voiceprint_and_still_enrolling():
+    state = EnrollmentPolicy().summarize([])
+    assert state.voiceprint is None and state.status is EnrollmentStatus.ENROLLING
+    assert state.net_speech_seconds == 0.0
+
+
+def test_the_voiceprint_is_the_l2_normalised_mean_of_clip_embeddings():
+    state = EnrollmentPolicy(20).summarize([clip([1, 0], 5), clip([0, 1], 5)])
+    np.testing.assert_allclose(state.voiceprint, [2**-0.5, 2**-0.5], atol=1e-6)
+    assert state.voiceprint.dtype == np.float32
+
+
+def test_status_becomes_enrolled_once_net_speech_reaches_the_minimum():
+    policy = EnrollmentPolicy(min_net_speech_seconds=20)
+    assert policy.summarize([clip([1, 0], 19.9)]).status is EnrollmentStatus.ENROLLING
+    state = policy.summarize([clip([1, 0], 12), clip([1, 0], 8)])
+    assert state.status is EnrollmentStatus.ENROLLED
+    assert state.net_speech_seconds == pytest.approx(20)
+    assert state.audio_seconds == pytest.approx(24)
+
+
+def test_remaining_speech_never_goes_negative():
+    policy = EnrollmentPolicy(20)
+    assert policy.remaining_seconds(5) == 15
+    assert policy.remaining_seconds(25) == 0
+
+
+def test_a_negative_minimum_is_refused():
+    with pytest.raises(InvalidParameterError):
+        EnrollmentPolicy(-1)

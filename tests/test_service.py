@@ -1,0 +1,234 @@
+"""The service: profiles, enrolment progress, verification, open-set identification, deletion.
+
+These use a tone-spectrum fake encoder so the logic is tested without model weights;
+tests on real speech are in ``test_integration_shared_data.py``.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fakes import RATE, TONE_OPERATING_POINT, EnergyVad, ToneEncoder, voice
+
+from voxprint.decision import Decision
+from voxprint.enrollment import EnrollmentPolicy
+from voxprint.errors import (
+    AmbiguousProfileError,
+    DuplicateExternalIdError,
+    EncoderMismatchError,
+    InvalidParameterError,
+    InvalidProfileError,
+    NoSpeechError,
+    ProfileNotEnrolledError,
+    ProfileNotFoundError,
+    SpeechTooShortError,
+)
+from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+from voxprint.service import VoxprintService
+from voxprint.store import SQLiteStore
+from voxprint.store.records import EnrollmentStatus, ProfileChanges
+
+
+def make_service(db: Path, version: str = "1", namespace: str = "default") -> VoxprintService:
+    pipeline = EmbeddingPipeline(
+        ToneEncoder(version), config=PipelineConfig(min_speech_seconds=1.0), vad=EnergyVad()
+    )
+    return VoxprintService(
+        pipeline=pipeline,
+        store=SQLiteStore(db),
+        operating_point=TONE_OPERATING_POINT,
+        enrollment=EnrollmentPolicy(min_net_speech_seconds=10.0),
+        namespace=namespace,
+    )
+
+
+@pytest.fixture()
+def service(tmp_path):
+    return make_service(tmp_path / "voxprint.db")
+
+
+def enrolled(service, name, fundamental, seconds=12.0):
+    profile = service.create_profile(name)
+    service.enroll(profile.id, (voice(fundamental, seconds, seed=1), RATE))
+    return service.get_profile(profile.id)
+
+
+def test_a_new_profile_is_enrolling_and_records_the_encoder(service):
+    profile = service.create_profile("  Alice ", external_id="emp-1", metadata={"team": "a"})
+    assert profile.name == "Alice"
+    assert profile.status is EnrollmentStatus.ENROLLING
+    assert (profile.encoder_name, profile.encoder_version) == ("tone", "1")
+    assert service.get_by_external_id("emp-1").id == profile.id
+
+
+def test_a_blank_name_or_duplicate_external_id_is_refused(service):
+    with pytest.raises(InvalidProfileError):
+        service.create_profile("  ")
+    service.create_profile("a", external_id="x")
+    with pytest.raises(DuplicateExternalIdError):
+        service.create_profile("b", external_id="x")
+
+
+def test_each_clip_reports_speech_so_far_and_speech_still_needed(service):
+    profile = service.create_profile("alice")
+    first = service.enroll(profile.id, (voice(150, 4.0, silence=1.0), RATE))
+    assert first.clip_net_speech_seconds == pytest.approx(4.0, abs=0.1)
+    assert first.clip_audio_seconds == pytest.approx(6.0, abs=0.01)
+    assert first.remaining_speech_seconds == pytest.approx(6.0, abs=0.1)
+    assert first.status is EnrollmentStatus.ENROLLING
+    second = service.enroll(profile.id, (voice(150, 4.0, seed=2), RATE))
+    assert second.net_speech_seconds == pytest.approx(8.0, abs=0.2)
+    third = service.enroll(profile.id, (voice(150, 4.0, seed=3), RATE))
+    assert third.status is EnrollmentStatus.ENROLLED
+    assert third.remaining_speech_seconds == 0.0
+    assert service.get_profile(profile.id).clip_count == 3
+
+
+def test_enrolment_refuses_silence_and_too_little_speech_unless_forced(service):
+    profile = service.create_profile("alice")
+    with pytest.raises(NoSpeechError):
+        service.enroll(profile.id, (np.zeros(RATE * 3, dtype=np.float32), RATE))
+    with pytest.raises(SpeechTooShortError):
+        service.enroll(profile.id, (voice(150, 0.5), RATE))
+    report = service.enroll(profile.id, (voice(150, 0.5), RATE), force=True)
+    assert report.clip_net_speech_seconds == pytest.approx(0.5, abs=0.05)
+    assert service.get_profile(profile.id).clip_count == 1
+
+
+def test_verification_accepts_the_owner_and_rejects_someone_else(service):
+    alice = enrolled(service, "alice", 140)
+    same = service.verify(alice.id, (voice(140, 3.0, seed=9), RATE))
+    other = service.verify(alice.id, (voice(230, 3.0, seed=9), RATE))
+    assert same.decision is Decision.ACCEPT and other.decision is Decision.REJECT
+    assert same.cosine > other.cosine
+    assert 0.0 <= other.score < same.score <= 1.0
+    assert same.threshold == TONE_OPERATING_POINT.verification_threshold
+
+
+def test_verifying_a_profile_that_is_still_enrolling_is_refused(service):
+    profile = service.create_profile("alice")
+    service.enroll(profile.id, (voice(140, 3.0), RATE))
+    with pytest.raises(ProfileNotEnrolledError, match="7.0 s more"):
+        service.verify(profile.id, (voice(140, 3.0), RATE))
+
+
+def test_identification_ranks_profiles_and_names_the_best_match(service):
+    for name, f0 in [("low", 110), ("mid", 170), ("high", 260)]:
+        enrolled(service, name, f0)
+    result = service.identify((voice(170, 3.0, seed=5), RATE), top_n=2)
+    assert result.identified is not None and result.identified.name == "mid"
+    assert len(result.candidates) == 2
+    assert result.candidates[0].cosine >= result.candidates[1].cosine
+    assert result.gallery_size == 3
+
+
+def test_identification_answers_unknown_for_a_stranger(service):
+    for name, f0 in [("low", 110), ("high", 260)]:
+        enrolled(service, name, f0)
+    result = service.identify((voice(185, 3.0, seed=5), RATE))
+    assert result.is_unknown
+    assert result.candidates  # the ranking is still given
+    assert result.candidates[0].cosine < result.threshold
+
+
+def test_identification_can_be_limited_to_some_profiles(service):
+    low = enrolled(service, "low", 110)
+    enrolled(service, "mid", 170)
+    result = service.identify((voice(170, 3.0, seed=5), RATE), profile_ids=[low.id])
+    assert [c.name for c in result.candidates] == ["low"]
+    assert result.is_unknown
+    with pytest.raises(ProfileNotFoundError):
+        service.identify((voice(170, 3.0), RATE), profile_ids=["no-such-id"])
+    with pytest.raises(InvalidParameterError):
+        service.identify((voice(170, 3.0), RATE), top_n=0)
+
+
+def test_identification_over_an_empty_gallery_is_unknown(service):
+    result = service.identify((voice(170, 3.0), RATE))
+    assert result.is_unknown and result.candidates == () and result.gallery_size == 0
+
+
+def test_a_profile_made_with_another_encoder_version_is_never_scored(tmp_path):
+    db = tmp_path / "v.db"
+    old = make_service(db, version="1")
+    alice = enrolled(old, "alice", 140)
+    new = make_service(db, version="2")
+    with pytest.raises(EncoderMismatchError, match="re-enrol"):
+        new.verify(alice.id, (voice(140, 3.0), RATE))
+    with pytest.raises(EncoderMismatchError):
+        new.enroll(alice.id, (voice(140, 3.0), RATE))
+    assert new.identify((voice(140, 3.0), RATE)).gallery_size == 0
+
+
+def test_profiles_resolve_by_id_external_id_or_unique_name(service):
+    a = service.create_profile("alice", external_id="E1")
+    assert service.resolve_profile(a.id).id == a.id
+    assert service.resolve_profile("E1").id == a.id
+    assert service.resolve_profile("alice").id == a.id
+    service.create_profile("alice")
+    with pytest.raises(AmbiguousProfileError):
+        service.resolve_profile("alice")
+    with pytest.raises(ProfileNotFoundError):
+        service.resolve_profile("bob")
+
+
+def test_update_changes_descriptive_fields_only(service):
+    a = service.create_profile("alice")
+    updated = service.update_profile(a.id, ProfileChanges(name="Alice B", metadata={"k": 1}))
+    assert updated.name == "Alice B" and updated.metadata == {"k": 1}
+    with pytest.raises(InvalidProfileError):
+        service.update_profile(a.id, ProfileChanges(name=" "))
+
+
+def test_reset_forgets_enrolment_and_delete_removes_the_profile(service):
+    alice = enrolled(service, "alice", 140)
+    reset = service.reset_profile(alice.id)
+    assert reset.status is EnrollmentStatus.ENROLLING and reset.clip_count == 0
+    assert reset.voiceprint is None
+    service.delete_profile(alice.id)
+    with pytest.raises(ProfileNotFoundError):
+        service.get_profile(alice.id)
+    with pytest.raises(ProfileNotFoundError):
+        service.delete_profile(alice.id)
+
+
+def test_every_operation_is_written_to_the_activity_log(service):
+    alice = enrolled(service, "alice", 140)
+    service.verify(alice.id, (voice(140, 3.0), RATE))
+    service.identify((voice(140, 3.0), RATE))
+    service.delete_profile(alice.id)
+    actions = [e.action for e in service.activity()]
+    assert actions == ["delete", "identify", "verify", "enroll", "create"]
+    verify = service.activity()[2]
+    assert verify.result == "accept" and verify.score is not None
+
+
+def test_namespaces_do_not_see_each_others_profiles(tmp_path):
+    db = tmp_path / "ns.db"
+    a = make_service(db, namespace="tenant-a")
+    b = a.in_namespace("tenant-b")
+    alice = enrolled(a, "alice", 140)
+    with pytest.raises(ProfileNotFoundError):
+        b.get_profile(alice.id)
+    with pytest.raises(ProfileNotFoundError):
+        b.delete_profile(alice.id)
+    assert b.list_profiles() == [] and b.identify((voice(140, 3.0), RATE)).gallery_size == 0
+    assert a.get_profile(alice.id).name == "alice"
+
+
+def test_compare_scores_two_recordings_and_two_voiceprints(service):
+    same = service.compare((voice(140, 3.0, seed=1), RATE), (voice(140, 3.0, seed=2), RATE))
+    different = service.compare((voice(140, 3.0), RATE), (voice(260, 3.0), RATE))
+    assert same.decision is Decision.ACCEPT and different.decision is Decision.REJECT
+    alice = enrolled(service, "alice", 140)
+    exported = service.export_voiceprint(alice.id)
+    assert exported.vector.shape == (64,) and exported.encoder_name == "tone"
+    assert service.compare_embeddings(exported.vector, exported.vector).cosine == pytest.approx(1.0)
+    with pytest.raises(InvalidParameterError):
+        service.compare_embeddings(np.ones(3), np.ones(3))
+
+
+def test_exporting_a_voiceprint_before_any_enrolment_is_refused(service):
+    profile = service.create_profile("alice")
+    with pytest.raises(ProfileNotEnrolledError):
+        service.export_voiceprint(profile.id)
