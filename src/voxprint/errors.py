@@ -61,6 +61,12 @@ class NonFiniteAudioError(AudioError):
     code = "non_finite_audio"
 
 
+class AudioFileNotFoundError(AudioError):
+    """The audio path does not exist, or names a directory."""
+
+    code = "audio_not_found"
+
+
 # --- speech -----------------------------------------------------------------
 
 
