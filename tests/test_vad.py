@@ -237,3 +237,18 @@ def test_extract_refuses_a_waveform_of_another_length() -> None:
     segments = SpeechSegments(((0, 10),), RATE, 100)
     with pytest.raises(InvalidParameterError):
         segments.extract(np.zeros(99, dtype=np.float32))
+
+
+def test_widened_segments_grow_by_the_pad_and_bridge_short_pauses():
+    segments = SpeechSegments(((1000, 2000), (2600, 3000), (9000, 9500)), 1000, 10000)
+    widened = segments.widened(pad_seconds=0.1, bridge_seconds=0.5)
+    # (900, 2100) and (2500, 3100) are 0.4 s apart: bridged; (8900, 9600) stays apart.
+    assert widened.segments == ((900, 3100), (8900, 9600))
+    assert segments.widened(0.0, 0.0).segments == segments.segments
+
+
+def test_widened_segments_stay_inside_the_waveform():
+    segments = SpeechSegments(((0, 50), (950, 1000)), 1000, 1000)
+    assert segments.widened(0.2, 0.0).segments == ((0, 250), (750, 1000))
+    with pytest.raises(InvalidParameterError):
+        segments.widened(-0.1, 0.0)
