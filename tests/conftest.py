@@ -19,7 +19,9 @@ def shared_data_root() -> Path:
 def data_root() -> Path:
     root = shared_data_root()
     if not (root / "librispeech").is_dir():
-        pytest.skip(f"real speech not found at {root} (set VOXPRINT_DATA to the shared data folder)")
+        pytest.skip(
+            f"real speech not found at {root} (set VOXPRINT_DATA to the shared data folder)"
+        )
     return root
 
 

@@ -37,7 +37,8 @@ class ToneEncoder:
     def embed(self, waveform: np.ndarray) -> np.ndarray:
         # Energy in 64 bands of 31.25 Hz below 2 kHz: harmonics of different
         # fundamentals fall in different bands.
-        spectrum = np.abs(np.fft.rfft(waveform, n=RATE)) ** 2
+        frames = np.resize(waveform, (max(1, int(np.ceil(len(waveform) / RATE))), RATE))
+        spectrum = (np.abs(np.fft.rfft(frames, axis=1)) ** 2).sum(axis=0)
         bands = np.sqrt(spectrum[:2048].reshape(self.dimension, -1).sum(axis=1))
         return (bands / np.linalg.norm(bands)).astype(np.float32)
 

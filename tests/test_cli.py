@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from fakes import RATE, TONE_OPERATING_POINT, EnergyVad, ToneEncoder, voice
 from typer.testing import CliRunner
 
 from voxprint import bootstrap
 from voxprint.cli.app import app
 from voxprint.cli.exit_codes import ExitCode
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+
+from fakes import RATE, TONE_OPERATING_POINT, EnergyVad, ToneEncoder, voice
 
 runner = CliRunner()
 
@@ -71,7 +72,9 @@ def test_enroll_creates_the_profile_and_reports_progress_per_file(tmp_path, db):
 
 
 def test_the_enrolment_minimum_can_be_lowered(tmp_path, db):
-    result = run("enroll", "alice", wav(tmp_path, "a.wav", 140), "--db", db, "--enroll-seconds", "5")
+    result = run(
+        "enroll", "alice", wav(tmp_path, "a.wav", 140), "--db", db, "--enroll-seconds", "5"
+    )
     assert result.exit_code == 0 and result.output.strip().endswith("[enrolled]")
 
 
@@ -131,7 +134,9 @@ def test_verify_exits_zero_on_accept_and_one_on_reject(speakers, tmp_path, db):
     run("enroll-dir", speakers, "--db", db)
     accept = run("verify", "mid", wav(tmp_path, "m.wav", 170, seconds=3, seed=7), "--db", db)
     assert accept.exit_code == 0 and accept.output.startswith("ACCEPT: mid")
-    reject = run("verify", "mid", wav(tmp_path, "h.wav", 260, seconds=3, seed=7), "--db", db, "--json")
+    reject = run(
+        "verify", "mid", wav(tmp_path, "h.wav", 260, seconds=3, seed=7), "--db", db, "--json"
+    )
     assert reject.exit_code == ExitCode.REJECTED
     assert json.loads(reject.output)["decision"] == "reject"
 
@@ -151,10 +156,14 @@ def test_identify_names_the_speaker_or_says_unknown(speakers, tmp_path, db):
     assert known.exit_code == 0 and data["identified"]["name"] == "high" and not data["unknown"]
     stranger = run("identify", wav(tmp_path, "s.wav", 205, seconds=3, seed=4), "--db", db)
     assert stranger.exit_code == 0 and stranger.output.startswith("unknown speaker")
-    among = run("identify", wav(tmp_path, "k2.wav", 260, seconds=3), "--db", db, "--among", "low",
-                "--json")
+    among = run(
+        "identify", wav(tmp_path, "k2.wav", 260, seconds=3), "--db", db, "--among", "low", "--json"
+    )
     assert [c["name"] for c in json.loads(among.output)["candidates"]] == ["low"]
-    assert run("identify", wav(tmp_path, "k3.wav", 260), "--db", db, "--top", "0").exit_code == ExitCode.DATA
+    assert (
+        run("identify", wav(tmp_path, "k3.wav", 260), "--db", db, "--top", "0").exit_code
+        == ExitCode.DATA
+    )
 
 
 def test_profiles_list_show_reset_and_delete(speakers, db):

@@ -12,8 +12,12 @@ from voxprint.store.records import Clip, EnrollmentStatus
 
 def clip(vector, seconds):
     return Clip(
-        id=str(seconds), profile_id="p", embedding=np.asarray(vector, dtype=np.float32),
-        audio_seconds=seconds * 1.2, net_speech_seconds=seconds, created_at=datetime.now(UTC),
+        id=str(seconds),
+        profile_id="p",
+        embedding=np.asarray(vector, dtype=np.float32),
+        audio_seconds=seconds * 1.2,
+        net_speech_seconds=seconds,
+        created_at=datetime.now(UTC),
     )
 
 

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from fakes import RATE, EnergyVad, ToneEncoder, voice
 
 from voxprint.errors import NoSpeechError, SpeechTooShortError
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+
+from fakes import RATE, EnergyVad, ToneEncoder, voice
 
 
 def pipeline(**config):

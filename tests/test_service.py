@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import RATE, TONE_OPERATING_POINT, EnergyVad, ToneEncoder, voice
 
 from voxprint.decision import Decision
 from voxprint.enrollment import EnrollmentPolicy
@@ -27,6 +26,8 @@ from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore
 from voxprint.store.records import EnrollmentStatus, ProfileChanges
+
+from fakes import RATE, TONE_OPERATING_POINT, EnergyVad, ToneEncoder, voice
 
 
 def make_service(db: Path, version: str = "1", namespace: str = "default") -> VoxprintService:
@@ -108,7 +109,7 @@ def test_verification_accepts_the_owner_and_rejects_someone_else(service):
 def test_verifying_a_profile_that_is_still_enrolling_is_refused(service):
     profile = service.create_profile("alice")
     service.enroll(profile.id, (voice(140, 3.0), RATE))
-    with pytest.raises(ProfileNotEnrolledError, match="7.0 s more"):
+    with pytest.raises(ProfileNotEnrolledError, match=r"7\.0 s more"):
         service.verify(profile.id, (voice(140, 3.0), RATE))
 
 

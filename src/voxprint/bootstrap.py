@@ -37,7 +37,9 @@ def build_pipeline(options: ServiceOptions) -> EmbeddingPipeline:
     )
 
 
-def build_service(options: ServiceOptions, pipeline: EmbeddingPipeline | None = None) -> VoxprintService:
+def build_service(
+    options: ServiceOptions, pipeline: EmbeddingPipeline | None = None
+) -> VoxprintService:
     pipeline = pipeline or build_pipeline(options)
     store = open_store(str(options.db or default_db_path()))
     return VoxprintService(

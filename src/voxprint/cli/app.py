@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
@@ -17,6 +17,9 @@ from voxprint import __version__
 from voxprint.cli import render
 from voxprint.cli.exit_codes import ExitCode, exit_code_for
 from voxprint.errors import InvalidParameterError, VoxprintError
+
+if TYPE_CHECKING:
+    from voxprint.service import VoxprintService
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -56,9 +59,7 @@ EnrollSecondsOption = Annotated[
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Accept clips with less than the minimum speech.")
 ]
-AudioArgument = Annotated[
-    Path, typer.Argument(help="Audio or video file.", show_default=False)
-]
+AudioArgument = Annotated[Path, typer.Argument(help="Audio or video file.", show_default=False)]
 
 
 def fail(message: str, code: ExitCode) -> typer.Exit:
@@ -81,12 +82,14 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             raise
         except Exception as error:  # a bug: one line, and the traceback only in the log
             logging.getLogger("voxprint").debug("unexpected error", exc_info=True)
-            raise fail(f"internal error: {type(error).__name__}: {error}", ExitCode.INTERNAL) from None
+            raise fail(
+                f"internal error: {type(error).__name__}: {error}", ExitCode.INTERNAL
+            ) from None
 
     return wrapper
 
 
-def open_service(db: Path | None, model: str, **overrides: Any):  # type: ignore[no-untyped-def]
+def open_service(db: Path | None, model: str, **overrides: Any) -> VoxprintService:
     from voxprint.bootstrap import ServiceOptions, build_service
 
     return build_service(ServiceOptions(db=db, model=model, **overrides))
@@ -126,9 +129,14 @@ def version_callback(value: bool) -> None:
 @app.callback()
 def root(
     version: Annotated[
-        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version.")
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Show the version."
+        ),
     ] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")
+    ] = False,
 ) -> None:
     """Self-hosted speaker recognition."""
     level = logging.DEBUG if verbose or os.environ.get("VOXPRINT_DEBUG") else logging.WARNING
@@ -280,7 +288,11 @@ def profiles_show(
 ) -> None:
     """Show one profile."""
     profile = open_service(db, model).resolve_profile(name)
-    typer.echo(render.dumps(render.profile_json(profile)) if json_output else render.profile_details(profile))
+    typer.echo(
+        render.dumps(render.profile_json(profile))
+        if json_output
+        else render.profile_details(profile)
+    )
 
 
 @profiles_app.command("delete")
@@ -315,7 +327,9 @@ def profiles_reset(
     """Forget a profile's enrolment audio; it goes back to enrolling."""
     service = open_service(db, model)
     profile = service.reset_profile(service.resolve_profile(name).id)
-    typer.echo(render.dumps(render.profile_json(profile)) if json_output else render.profile_line(profile))
+    typer.echo(
+        render.dumps(render.profile_json(profile)) if json_output else render.profile_line(profile)
+    )
 
 
 @app.command()
@@ -379,8 +393,11 @@ def evaluate(
     with progress_bar("embedding", len(eval_set.items), show_progress(json_output)) as advance:
         report = run_evaluation(pipeline, eval_set, progress=lambda _done, _total: advance(1))
     det_path = det or Path(f"det-{eval_set.name}-{model}.png")
-    plot_det([(model, report.target_scores, report.nontarget_scores)], det_path,
-             title=f"DET: {eval_set.name}")
+    plot_det(
+        [(model, report.target_scores, report.nontarget_scores)],
+        det_path,
+        title=f"DET: {eval_set.name}",
+    )
     if json_output:
         typer.echo(render.dumps({**report.summary(), "det_plot": str(det_path)}))
     else:
@@ -390,4 +407,3 @@ def evaluate(
 def main() -> None:
     """Console-script entry point."""
     app()
-

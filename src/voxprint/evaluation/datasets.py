@@ -68,7 +68,9 @@ class EvalSet:
         return {item.key: item for item in self.items}
 
 
-def load_item(item: AudioItem, *, sample_rate: int = 16000, limits: AudioLimits | None = None) -> np.ndarray:
+def load_item(
+    item: AudioItem, *, sample_rate: int = 16000, limits: AudioLimits | None = None
+) -> np.ndarray:
     """Decode an item to ``(n,) float32`` at ``sample_rate``, cut to its part."""
     waveform = load_audio(item.path, sample_rate=sample_rate, limits=limits or AudioLimits())
     half = len(waveform) // 2
@@ -128,7 +130,9 @@ def trial_list_eval_set(root: Path, trial_file: Path) -> EvalSet:
         if not fields or fields[0].startswith("#"):
             continue
         if len(fields) != 3 or fields[0] not in {"0", "1"}:
-            raise DatasetError(f"{trial_file}:{number}: expected 'label path1 path2' with label 0 or 1")
+            raise DatasetError(
+                f"{trial_file}:{number}: expected 'label path1 path2' with label 0 or 1"
+            )
         for key in fields[1:]:
             path = root / key
             if not path.is_file():
@@ -141,8 +145,18 @@ def trial_list_eval_set(root: Path, trial_file: Path) -> EvalSet:
 
 
 def default_data_root() -> Path:
-    """The shared speech data: ``$VOXPRINT_DATA``, else ``../shared/data`` from the working directory."""
-    return Path(os.environ.get("VOXPRINT_DATA", "../shared/data"))
+    """The shared speech data: ``$VOXPRINT_DATA``, else ``../shared/data``.
+
+    ``../shared/data`` is looked up from the working directory first, then from
+    the root of a source checkout of voxprint.
+    """
+    configured = os.environ.get("VOXPRINT_DATA")
+    if configured:
+        return Path(configured)
+    from_cwd = Path("..") / "shared" / "data"
+    if from_cwd.is_dir():
+        return from_cwd
+    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
 
 def protocol_test_other(data_root: Path) -> EvalSet:
@@ -158,9 +172,7 @@ def protocol_tc100_halves(data_root: Path) -> EvalSet:
         path = paths[0]
         firsts.append(AudioItem(f"{speaker}#first", speaker, path, Part.FIRST_HALF))
         seconds.append(AudioItem(f"{speaker}#second", speaker, path, Part.SECOND_HALF))
-    trials = tuple(
-        Trial(a.key, b.key, a.speaker == b.speaker) for a in firsts for b in seconds
-    )
+    trials = tuple(Trial(a.key, b.key, a.speaker == b.speaker) for a in firsts for b in seconds)
     return EvalSet(
         "tc100-halves",
         tuple(firsts + seconds),

@@ -115,7 +115,9 @@ def top1_accuracy(score_matrix: np.ndarray, true_columns: np.ndarray) -> float:
     scores = np.asarray(score_matrix)
     truth = np.asarray(true_columns).ravel()
     if scores.ndim != 2 or scores.shape[0] != truth.size or truth.size == 0:
-        raise InvalidParameterError("score matrix must be (n_tests, n_gallery) with one label per test")
+        raise InvalidParameterError(
+            "score matrix must be (n_tests, n_gallery) with one label per test"
+        )
     return float(np.mean(np.argmax(scores, axis=1) == truth))
 
 

@@ -1,7 +1,12 @@
 """Scores: similarity between embeddings and calibrated probabilities. No decisions here."""
 
 from voxprint.scoring.calibration import ScoreCalibration, fit_calibration
-from voxprint.scoring.similarity import cosine_matrix, cosine_scores, cosine_similarity, l2_normalise
+from voxprint.scoring.similarity import (
+    cosine_matrix,
+    cosine_scores,
+    cosine_similarity,
+    l2_normalise,
+)
 
 __all__ = [
     "ScoreCalibration",

@@ -33,7 +33,7 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def cosine_scores(query: np.ndarray, gallery: np.ndarray) -> np.ndarray:
-    """Cosine of one ``(dim,)`` query against each row of an ``(n, dim)`` gallery -> ``(n,)`` float32."""
+    """Cosine of a ``(dim,)`` query with each row of an ``(n, dim)`` gallery -> ``(n,)`` float32."""
     gallery = np.asarray(gallery, dtype=np.float32)
     if gallery.size == 0:
         return np.zeros(0, dtype=np.float32)
