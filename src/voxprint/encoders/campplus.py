@@ -14,6 +14,7 @@ from voxprint.encoders.weights import (
     CAMPPLUS_WEIGHTS,
     check_weights_file,
     find_weights,
+    load_state_strictly,
     load_torch_file,
     torch_threads,
     weights_digest,
@@ -112,11 +113,7 @@ class CampPlusEncoder:
         if not isinstance(state, dict):
             raise ModelError(f"{path} is not a CAM++ state_dict")
         network = CampPlusNet(CampPlusConfig(feat_dim=FEAT_DIM, embedding_size=EMBEDDING_DIMENSION))
-        try:
-            network.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise ModelError(f"{path} does not hold CAM++ weights: {exc}") from exc
-        network.eval()
+        load_state_strictly(network, state, path, "CAM++")
         self._network = network
         logger.debug("loaded CAM++ weights from %s (%s)", path, self._version)
 

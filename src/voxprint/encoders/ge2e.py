@@ -23,6 +23,7 @@ from voxprint.encoders.weights import (
     GE2E_WEIGHTS,
     check_weights_file,
     find_weights,
+    load_state_strictly,
     load_torch_file,
     torch_threads,
     weights_digest,
@@ -149,11 +150,7 @@ class Ge2eEncoder:
             raise ModelError(f"{path} is not a Resemblyzer checkpoint (no model_state)")
         state = {k: v for k, v in checkpoint["model_state"].items() if k not in _LOSS_KEYS}
         network = Ge2eNet()
-        try:
-            network.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise ModelError(f"{path} does not hold GE2E weights: {exc}") from exc
-        network.eval()
+        load_state_strictly(network, state, path, "GE2E")
         self._network = network
         logger.debug("loaded GE2E weights from %s (%s)", path, self._version)
 

@@ -134,6 +134,17 @@ def load_torch_file(path: Path) -> Any:
 _threads_lock = threading.Lock()
 
 
+def load_state_strictly(
+    network: torch.nn.Module, state: dict[str, Any], path: Path, model: str
+) -> torch.nn.Module:
+    """Load ``state`` into ``network`` with every key matching, then switch to eval mode."""
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelError(f"{path} does not hold {model} weights: {exc}") from exc
+    return network.eval()
+
+
 @contextmanager
 def torch_threads(num_threads: int | None) -> Iterator[None]:
     """Run the body with torch's intra-op thread count set to ``num_threads``.
