@@ -71,16 +71,17 @@ def run_demo(root: Path, options: ServiceOptions) -> int:
     print("\n== Identifying held-out files (open set) ==")
     correct = total = 0
     for truth, files in held_out.items():
+        expected = truth if truth in profiles else "unknown"
+        answers = []
         for path in files:
             result = service.identify(path)
-            answer = result.identified.name if result.identified else "unknown"
-            expected = truth if truth in profiles else "unknown"
-            ok = answer == expected
-            correct += ok
-            total += 1
-            score = f"{result.candidates[0].score:.2f}" if result.candidates else "-"
-            mark = "ok " if ok else "MISS"
-            print(f"  {mark} {path.name:<24} -> {answer:<8} (best score {score}, truth {expected})")
+            answers.append(result.identified.name if result.identified else "unknown")
+        hits = sum(answer == expected for answer in answers)
+        correct, total = correct + hits, total + len(files)
+        wrong = sorted({a for a in answers if a != expected})
+        note = f"  (also answered: {', '.join(wrong)})" if wrong else ""
+        who = "never enrolled" if expected == "unknown" else "enrolled"
+        print(f"  speaker {truth} ({who}): {hits}/{len(files)} files -> {expected}{note}")
     print(f"  {correct}/{total} answered correctly")
 
     print("\n== Verifying claims ==")

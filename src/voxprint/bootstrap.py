@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
 
+from voxprint.audio import AudioLimits
 from voxprint.encoders import DEFAULT_ENCODER, load_encoder
 from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS, EnrollmentPolicy
 from voxprint.operating_points import operating_point_for
@@ -28,12 +29,14 @@ class ServiceOptions:
     namespace: str = DEFAULT_NAMESPACE
     enrollment_speech_seconds: float = DEFAULT_ENROLLMENT_SPEECH_SECONDS
     min_speech_seconds: float = DEFAULT_MIN_SPEECH_SECONDS
+    limits: AudioLimits = field(default_factory=AudioLimits)
 
 
 def build_pipeline(options: ServiceOptions) -> EmbeddingPipeline:
     encoder = load_encoder(options.model)
     return EmbeddingPipeline(
-        encoder, config=PipelineConfig(min_speech_seconds=options.min_speech_seconds)
+        encoder,
+        config=PipelineConfig(min_speech_seconds=options.min_speech_seconds, limits=options.limits),
     )
 
 
