@@ -248,7 +248,7 @@ class VoxprintService:
         profile = self.get_profile(profile_id)
         self._check_encoder(profile)
         utterance = self.pipeline.process(source, force=force)
-        return self.enroll_utterance(profile.id, utterance, label=label)
+        return self._add_clip(profile, utterance, label)
 
     def enroll_utterance(
         self, profile_id: str, utterance: Utterance, *, label: str | None = None
@@ -256,6 +256,11 @@ class VoxprintService:
         """Add an already embedded clip (e.g. from a batch or a stream)."""
         profile = self.get_profile(profile_id)
         self._check_encoder(profile)
+        return self._add_clip(profile, utterance, label)
+
+    def _add_clip(
+        self, profile: Profile, utterance: Utterance, label: str | None
+    ) -> EnrollmentReport:
         clip = Clip(
             id=str(uuid.uuid4()),
             profile_id=profile.id,

@@ -116,6 +116,11 @@ def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callab
         yield lambda n: progress.update(task, advance=n)
 
 
+def emit(json_output: bool, data: Any, text: Callable[[], str]) -> None:
+    """Print ``data`` as JSON, or the human text, depending on ``--json``."""
+    typer.echo(render.dumps(data) if json_output else text())
+
+
 def show_progress(json_output: bool) -> bool:
     return not json_output and sys.stderr.isatty()
 
@@ -226,7 +231,7 @@ def verify(
     """Is the speaker in FILE who they claim to be? Exit 0 on accept, 1 on reject."""
     service = open_service(db, model)
     result = service.verify(service.resolve_profile(name).id, file, force=force)
-    typer.echo(render.dumps(result) if json_output else render.verification_text(result))
+    emit(json_output, result, lambda: render.verification_text(result))
     if result.decision.value == "reject":
         raise typer.Exit(int(ExitCode.REJECTED))
 
@@ -288,11 +293,7 @@ def profiles_show(
 ) -> None:
     """Show one profile."""
     profile = open_service(db, model).resolve_profile(name)
-    typer.echo(
-        render.dumps(render.profile_json(profile))
-        if json_output
-        else render.profile_details(profile)
-    )
+    emit(json_output, render.profile_json(profile), lambda: render.profile_details(profile))
 
 
 @profiles_app.command("delete")
@@ -310,10 +311,7 @@ def profiles_delete(
     if not yes and not typer.confirm(f"Delete profile {profile.name!r} ({profile.id}) for good?"):
         raise fail("not deleted", ExitCode.USAGE)
     service.delete_profile(profile.id)
-    if json_output:
-        typer.echo(render.dumps({"deleted": profile.id}))
-    else:
-        typer.echo(f"deleted {profile.name} ({profile.id})")
+    emit(json_output, {"deleted": profile.id}, lambda: f"deleted {profile.name} ({profile.id})")
 
 
 @profiles_app.command("reset")
@@ -327,9 +325,7 @@ def profiles_reset(
     """Forget a profile's enrolment audio; it goes back to enrolling."""
     service = open_service(db, model)
     profile = service.reset_profile(service.resolve_profile(name).id)
-    typer.echo(
-        render.dumps(render.profile_json(profile)) if json_output else render.profile_line(profile)
-    )
+    emit(json_output, render.profile_json(profile), lambda: render.profile_line(profile))
 
 
 @app.command()
@@ -398,10 +394,11 @@ def evaluate(
         det_path,
         title=f"DET: {eval_set.name}",
     )
-    if json_output:
-        typer.echo(render.dumps({**report.summary(), "det_plot": str(det_path)}))
-    else:
-        typer.echo(render.evaluation_text(report, str(det_path)))
+    emit(
+        json_output,
+        {**report.summary(), "det_plot": str(det_path)},
+        lambda: render.evaluation_text(report, str(det_path)),
+    )
 
 
 def main() -> None:
