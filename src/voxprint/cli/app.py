@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-import functools
+import importlib
 import logging
 import os
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 
 from voxprint import __version__
 from voxprint.cli import render
+from voxprint.cli.common import (
+    AudioArgument,
+    DbOption,
+    EnrollSecondsOption,
+    ForceOption,
+    JsonOption,
+    ModelOption,
+    emit,
+    fail,
+    handles_errors,
+    open_service,
+    progress_bar,
+    show_progress,
+)
 from voxprint.cli.exit_codes import ExitCode, exit_code_for
 from voxprint.errors import InvalidParameterError, VoxprintError
-
-if TYPE_CHECKING:
-    from voxprint.service import VoxprintService
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 app = typer.Typer(
     name="voxprint",
@@ -33,96 +38,6 @@ app = typer.Typer(
 )
 profiles_app = typer.Typer(help="List, show, reset and delete profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
-
-DbOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--db",
-        envvar="VOXPRINT_DB",
-        help="Database file (default: a per-user data folder).",
-        show_default=False,
-    ),
-]
-ModelOption = Annotated[
-    str, typer.Option("--model", "-m", envvar="VOXPRINT_MODEL", help="Encoder: campplus or ge2e.")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-EnrollSecondsOption = Annotated[
-    float,
-    typer.Option(
-        "--enroll-seconds",
-        envvar="VOXPRINT_ENROLL_SECONDS",
-        min=0.0,
-        help="Net speech a profile needs to become enrolled.",
-    ),
-]
-ForceOption = Annotated[
-    bool, typer.Option("--force", help="Accept clips with less than the minimum speech.")
-]
-AudioArgument = Annotated[Path, typer.Argument(help="Audio or video file.", show_default=False)]
-
-
-def fail(message: str, code: ExitCode) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(int(code))
-
-
-def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn voxprint errors into a one-line message and a documented exit code."""
-
-    @functools.wraps(command)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except VoxprintError as error:
-            raise fail(error.message, exit_code_for(error)) from None
-        except KeyboardInterrupt:
-            raise fail("interrupted", ExitCode.INTERNAL) from None
-        except typer.Exit:
-            raise
-        except Exception as error:  # a bug: one line, and the traceback only in the log
-            logging.getLogger("voxprint").debug("unexpected error", exc_info=True)
-            raise fail(
-                f"internal error: {type(error).__name__}: {error}", ExitCode.INTERNAL
-            ) from None
-
-    return wrapper
-
-
-def open_service(db: Path | None, model: str, **overrides: Any) -> VoxprintService:
-    from voxprint.bootstrap import ServiceOptions, build_service
-
-    return build_service(ServiceOptions(db=db, model=model, **overrides))
-
-
-@contextmanager
-def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr; yields ``advance(n)``. Silent when disabled."""
-    if not enabled:
-        yield lambda _n: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n: progress.update(task, advance=n)
-
-
-def emit(json_output: bool, data: Any, text: Callable[[], str]) -> None:
-    """Print ``data`` as JSON, or the human text, depending on ``--json``."""
-    typer.echo(render.dumps(data) if json_output else text())
-
-
-def show_progress(json_output: bool) -> bool:
-    return not json_output and sys.stderr.isatty()
 
 
 def version_callback(value: bool) -> None:
@@ -399,6 +314,12 @@ def evaluate(
         {**report.summary(), "det_plot": str(det_path)},
         lambda: render.evaluation_text(report, str(det_path)),
     )
+
+
+# Commands that live in their own modules register themselves here.
+COMMAND_MODULES: tuple[str, ...] = ()
+for _module in COMMAND_MODULES:
+    importlib.import_module(f"voxprint.cli.{_module}").register(app)
 
 
 def main() -> None:
