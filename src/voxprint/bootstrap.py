@@ -7,13 +7,16 @@ from pathlib import Path
 
 import platformdirs
 
+from voxprint.access import KeyService
 from voxprint.audio import AudioLimits
 from voxprint.encoders import DEFAULT_ENCODER, load_encoder
 from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS, EnrollmentPolicy
+from voxprint.errors import StoreError
 from voxprint.operating_points import operating_point_for
 from voxprint.pipeline import DEFAULT_MIN_SPEECH_SECONDS, EmbeddingPipeline, PipelineConfig
 from voxprint.service import VoxprintService
 from voxprint.store import open_store
+from voxprint.store.base import KeyStore
 from voxprint.store.records import DEFAULT_NAMESPACE
 
 
@@ -52,3 +55,11 @@ def build_service(
         enrollment=EnrollmentPolicy(options.enrollment_speech_seconds),
         namespace=options.namespace,
     )
+
+
+def build_key_service(db: str | Path | None = None) -> KeyService:
+    """API-key management on the store at ``db`` (no model is loaded)."""
+    store = open_store(str(db or default_db_path()))
+    if not isinstance(store, KeyStore):
+        raise StoreError(f"the store at {db} cannot keep API keys")
+    return KeyService(store)

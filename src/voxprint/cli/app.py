@@ -317,7 +317,7 @@ def evaluate(
 
 
 # Commands that live in their own modules register themselves here.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("keys", "serve")
 for _module in COMMAND_MODULES:
     importlib.import_module(f"voxprint.cli.{_module}").register(app)
 

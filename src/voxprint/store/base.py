@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from voxprint.store.records import (
     ActivityEntry,
+    ApiKey,
     Clip,
     EnrollmentState,
     Gallery,
@@ -89,3 +90,20 @@ class ProfileStore(Protocol):
     ) -> list[ActivityEntry]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    """API keys: public records plus the hash of each secret (never the secret)."""
+
+    def add_key(self, key: ApiKey, secret_hash: bytes) -> ApiKey: ...
+
+    def get_key(self, key_id: str) -> tuple[ApiKey, bytes]:
+        """The key and its secret hash; raises :class:`ApiKeyNotFoundError`."""
+        ...
+
+    def list_keys(self) -> list[ApiKey]: ...
+
+    def revoke_key(self, key_id: str) -> ApiKey:
+        """Mark the key revoked (idempotent); raises :class:`ApiKeyNotFoundError`."""
+        ...

@@ -109,3 +109,22 @@ class Gallery:
 
     def __len__(self) -> int:
         return len(self.profile_ids)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key's public record. The secret itself is never stored, only its hash.
+
+    A key belongs to one ``namespace`` (tenant) and sees only that namespace's profiles.
+    ``revoked_at`` is set once the key is revoked; a revoked key authenticates nothing.
+    """
+
+    id: str
+    name: str
+    namespace: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -41,6 +41,7 @@ from typing import Any, Self
 import numpy as np
 
 from voxprint.errors import (
+    ApiKeyNotFoundError,
     DuplicateExternalIdError,
     InvalidParameterError,
     InvalidProfileError,
@@ -51,6 +52,7 @@ from voxprint.errors import (
 from voxprint.store.base import Rebuild
 from voxprint.store.records import (
     ActivityEntry,
+    ApiKey,
     Clip,
     EnrollmentState,
     EnrollmentStatus,
@@ -125,8 +127,24 @@ def _migrate_to_v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _migrate_to_v2(conn: sqlite3.Connection) -> None:
+    """API keys: one row per key, with the SHA-256 of its secret (never the secret)."""
+    conn.execute(
+        """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            secret_hash BLOB NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT NULL
+        )
+        """
+    )
+
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Migration, ...] = (_migrate_to_v1,)
+MIGRATIONS: tuple[Migration, ...] = (_migrate_to_v1, _migrate_to_v2)
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -259,6 +277,20 @@ def _activity_from_row(row: sqlite3.Row) -> ActivityEntry:
         result=row["result"],
         score=None if score is None else float(score),
         detail=row["detail"],
+    )
+
+
+_KEY_COLUMNS = "id, name, namespace, created_at, revoked_at"
+
+
+def _key_from_row(row: sqlite3.Row) -> ApiKey:
+    revoked = row["revoked_at"]
+    return ApiKey(
+        id=row["id"],
+        name=row["name"],
+        namespace=row["namespace"],
+        created_at=_parse_time(row["created_at"]),
+        revoked_at=_parse_time(revoked) if revoked is not None else None,
     )
 
 
@@ -757,6 +789,58 @@ class SQLiteStore:
         return [_activity_from_row(row) for row in rows]
 
     # -- lifetime --
+
+    # -- API keys --
+
+    def add_key(self, key: ApiKey, secret_hash: bytes) -> ApiKey:
+        if not key.name.strip():
+            raise InvalidParameterError("an API key needs a name")
+        if not key.namespace.strip():
+            raise InvalidParameterError("an API key needs a namespace")
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                "INSERT INTO api_keys (id, name, namespace, secret_hash, created_at, revoked_at) "
+                "VALUES (?, ?, ?, ?, ?, NULL)",
+                (
+                    key.id,
+                    key.name,
+                    key.namespace,
+                    secret_hash,
+                    _time_text(key.created_at, "created_at"),
+                ),
+            )
+        return key
+
+    def get_key(self, key_id: str) -> tuple[ApiKey, bytes]:
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                f"SELECT {_KEY_COLUMNS}, secret_hash FROM api_keys WHERE id = ?", (key_id,)
+            ).fetchone()
+        if row is None:
+            raise ApiKeyNotFoundError(f"no API key with id {key_id!r}")
+        return _key_from_row(row), bytes(row["secret_hash"])
+
+    def list_keys(self) -> list[ApiKey]:
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id"
+            ).fetchall()
+        return [_key_from_row(row) for row in rows]
+
+    def revoke_key(self, key_id: str) -> ApiKey:
+        with self._transaction(write=True) as conn:
+            updated = conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (_time_text(_now(), "revoked_at"), key_id),
+            ).rowcount
+            row = conn.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ?", (key_id,)
+            ).fetchone()
+        if row is None:
+            raise ApiKeyNotFoundError(f"no API key with id {key_id!r}")
+        if updated:
+            logger.info("revoked API key %s", key_id)
+        return _key_from_row(row)
 
     def close(self) -> None:
         """Close every connection of this store (all threads). Idempotent."""

@@ -1,0 +1,114 @@
+"""The FastAPI app: ``create_app()`` builds it, uvicorn serves it (``voxprint serve``).
+
+The model is loaded once, in the lifespan, before the first request is accepted.
+Routes live in the modules named in :data:`ROUTER_MODULES`; each exposes ``router``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from voxprint import __version__
+from voxprint.access import KeyService
+from voxprint.api.errors import install_error_handlers
+from voxprint.api.inference import InferenceRunner
+from voxprint.api.observability import Metrics, RequestObserver
+from voxprint.api.settings import ServiceSettings
+from voxprint.api.state import AppState
+from voxprint.bootstrap import build_service
+from voxprint.errors import StoreError
+from voxprint.service import VoxprintService
+from voxprint.store.base import KeyStore
+
+logger = logging.getLogger(__name__)
+
+#: Modules whose ``router`` the app includes, in this order.
+ROUTER_MODULES: tuple[str, ...] = ("voxprint.api.routes.health",)
+
+DESCRIPTION = """Self-hosted speaker recognition: profiles, enrolment, verification (1:1)
+and open-set identification (1:N).
+
+Authenticate with `Authorization: Bearer <key>`, `X-API-Key: <key>` or
+`Ocp-Apim-Subscription-Key: <key>` (keys come from `voxprint keys create`).
+Errors are `{"error": {"code", "message"}}` with a 4xx status."""
+
+
+def create_app(
+    settings: ServiceSettings | None = None, *, service: VoxprintService | None = None
+) -> FastAPI:
+    """Build the app. ``service`` injects a ready service (tests); else one is built
+    from ``settings`` at startup, and closed at shutdown."""
+    settings = settings or ServiceSettings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = service is None
+        active: VoxprintService = (
+            service
+            if service is not None
+            else await asyncio.to_thread(build_service, settings.service_options())
+        )
+        store = active.store
+        if not isinstance(store, KeyStore):
+            raise StoreError(f"the store {type(store).__name__} cannot keep API keys")
+        runner = InferenceRunner(
+            settings.inference_workers, settings.inference_queue, metrics.observe_inference
+        )
+        state = AppState(
+            settings=settings,
+            service=active,
+            keys=KeyService(store),
+            runner=runner,
+            metrics=metrics,
+        )
+        app.state.voxprint = state
+        state.ready = True
+        logger.info(
+            "voxprint %s ready: encoder %s (%s)",
+            __version__,
+            active.encoder_name,
+            active.encoder_version[:12],
+        )
+        try:
+            yield
+        finally:
+            state.ready = False
+            state.close()
+            runner.close(wait=True)
+            if owned:
+                active.store.close()
+            logger.info("voxprint stopped")
+
+    app = FastAPI(
+        title="voxprint",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module_name in ROUTER_MODULES:
+        app.include_router(importlib.import_module(module_name).router)
+    app.add_middleware(
+        RequestObserver,
+        metrics=metrics,
+        json_logs=settings.log_json,
+        pending=lambda: _pending(app),
+    )
+    return app
+
+
+def _pending(app: FastAPI) -> int:
+    state: AppState | None = getattr(app.state, "voxprint", None)
+    return state.runner.pending if state is not None else 0
+
+
+def create_app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (one app per worker process)."""
+    return create_app(ServiceSettings())

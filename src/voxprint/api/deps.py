@@ -1,0 +1,92 @@
+"""Request dependencies: the app state, the caller's API key, and their namespaced service.
+
+A key is read from ``Authorization: Bearer <key>``, ``X-API-Key`` or Azure's
+``Ocp-Apim-Subscription-Key``. Each key belongs to one namespace; the service a
+route gets is scoped to it, so a profile of another tenant simply does not exist
+(404) for the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
+
+from voxprint.api.state import AppState
+from voxprint.errors import AuthenticationError, ServiceUnavailableError
+from voxprint.service import VoxprintService
+from voxprint.store.records import DEFAULT_NAMESPACE
+
+KEY_HEADERS = ("x-api-key", "ocp-apim-subscription-key")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the namespace they act in, and their key's id (None when keys are off)."""
+
+    namespace: str
+    key_id: str | None
+
+
+def app_state(connection: HTTPConnection) -> AppState:
+    state: AppState | None = getattr(connection.app.state, "voxprint", None)
+    if state is None or not state.ready:
+        raise ServiceUnavailableError("the service is starting up")
+    return state
+
+
+def presented_key(connection: HTTPConnection) -> str | None:
+    """The API key the client sent, from the headers (or ``?api_key=`` on WebSockets)."""
+    authorization = connection.headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    for header in KEY_HEADERS:
+        value = connection.headers.get(header)
+        if value:
+            return value.strip()
+    if connection.scope["type"] == "websocket":
+        return connection.query_params.get("api_key")
+    return None
+
+
+def authenticate(connection: HTTPConnection) -> Principal:
+    """The caller's principal; raises :class:`AuthenticationError` (401) without a valid key."""
+    state = app_state(connection)
+    if not state.settings.require_api_key:
+        principal = Principal(namespace=DEFAULT_NAMESPACE, key_id=None)
+    else:
+        key = state.keys.authenticate(presented_key(connection))
+        principal = Principal(namespace=key.namespace, key_id=key.id)
+    scope_state = connection.scope.setdefault("state", {})
+    scope_state["key_id"] = principal.key_id
+    scope_state["namespace"] = principal.namespace
+    return principal
+
+
+def namespaced_service(
+    request: Request, principal: Annotated[Principal, Depends(authenticate)]
+) -> VoxprintService:
+    return app_state(request).service.in_namespace(principal.namespace)
+
+
+def request_state(request: Request) -> AppState:
+    return app_state(request)
+
+
+StateDep = Annotated[AppState, Depends(request_state)]
+PrincipalDep = Annotated[Principal, Depends(authenticate)]
+ServiceDep = Annotated[VoxprintService, Depends(namespaced_service)]
+
+__all__ = [
+    "AuthenticationError",
+    "Principal",
+    "PrincipalDep",
+    "ServiceDep",
+    "StateDep",
+    "app_state",
+    "authenticate",
+    "presented_key",
+]

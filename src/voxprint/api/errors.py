@@ -1,0 +1,136 @@
+"""Native API errors: every :class:`VoxprintError` becomes a 4xx JSON body with its code.
+
+The body is ``{"error": {"code": "...", "message": "..."}}``. Statuses come from
+:data:`STATUS_BY_ERROR`, looked up along the error's class hierarchy, so a new
+subclass inherits its parent's status. Anything unexpected is a 500 with a fixed
+message; its traceback goes only to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from voxprint import errors as e
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: dict[type[e.VoxprintError], int] = {
+    e.AuthenticationError: 401,
+    e.ProfileNotFoundError: 404,
+    e.StreamNotFoundError: 404,
+    e.ApiKeyNotFoundError: 404,
+    e.AudioTooLargeError: 413,
+    e.AudioTooLongError: 413,
+    e.UnsupportedAudioError: 415,
+    e.AudioError: 400,
+    e.SpeechError: 422,
+    e.AmbiguousProfileError: 409,
+    e.DuplicateExternalIdError: 409,
+    e.ProfileNotEnrolledError: 409,
+    e.EncoderMismatchError: 409,
+    e.ProfileError: 400,
+    e.InvalidParameterError: 400,
+    e.DatasetError: 400,
+    e.ServiceBusyError: 429,
+    e.ServiceUnavailableError: 503,
+    e.ModelError: 503,
+    e.StoreError: 503,
+    e.VoxprintError: 400,
+}
+
+#: Codes for statuses raised by the framework itself (unknown route, wrong method...).
+CODE_BY_HTTP_STATUS: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
+    415: "unsupported_media",
+    422: "invalid_request",
+    429: "busy",
+}
+
+
+def status_for(error: e.VoxprintError) -> int:
+    """The HTTP status for ``error``: the entry of its nearest class in the table."""
+    for cls in type(error).__mro__:
+        status = STATUS_BY_ERROR.get(cls)
+        if status is not None:
+            return status
+    return 400
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def error_details(error: e.VoxprintError) -> dict[str, Any]:
+    """Machine-readable extras some errors carry (e.g. how much speech was found)."""
+    if isinstance(error, e.SpeechTooShortError):
+        return {
+            "net_speech_seconds": round(error.net_speech_seconds, 3),
+            "required_seconds": round(error.required_seconds, 3),
+        }
+    return {}
+
+
+def error_response(error: e.VoxprintError) -> JSONResponse:
+    status = status_for(error)
+    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="voxprint"'}
+    return JSONResponse(
+        error_body(error.code, error.message, **error_details(error)),
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for item in exc.errors()[:5]:
+        where = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "request"
+        parts.append(f"{where}: {item.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route voxprint errors, validation errors and framework errors to JSON bodies."""
+
+    async def on_voxprint_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, e.VoxprintError)
+        return error_response(exc)
+
+    async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return JSONResponse(
+            error_body("invalid_request", _validation_message(exc)), status_code=422
+        )
+
+    async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = CODE_BY_HTTP_STATUS.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(
+            error_body("internal_error", "internal server error; see the service log"),
+            status_code=500,
+        )
+
+    app.add_exception_handler(e.VoxprintError, on_voxprint_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected_error)

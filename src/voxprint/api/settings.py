@@ -1,0 +1,48 @@
+"""Service settings, read from ``VOXPRINT_*`` environment variables (pydantic-settings).
+
+This is the only place settings are read; the core gets plain typed values from
+:meth:`ServiceSettings.service_options`.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from voxprint.audio import AudioLimits
+from voxprint.bootstrap import ServiceOptions
+
+MB = 1024 * 1024
+
+
+class ServiceSettings(BaseSettings):
+    """Everything ``voxprint serve`` can be told; each field is ``VOXPRINT_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="VOXPRINT_", frozen=True, extra="ignore")
+
+    db: str | None = Field(None, description="Store path or URL (default: per-user data folder).")
+    model: str = Field("campplus", description="Encoder name or a trained checkpoint path.")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    require_api_key: bool = Field(True, description="Every route but health needs a key.")
+    enroll_seconds: float = Field(20.0, ge=0, description="Net speech to become enrolled.")
+    min_speech_seconds: float = Field(1.0, ge=0, description="Least speech in any clip.")
+    max_upload_bytes: int = Field(50 * MB, gt=0, description="Largest native request body.")
+    max_audio_seconds: float = Field(900.0, gt=0, description="Longest audio accepted.")
+    azure_max_bytes: int = Field(5 * MB, gt=0, description="Azure routes: largest body.")
+    azure_enroll_seconds: float = Field(20.0, ge=0, description="Azure routes: enrolment speech.")
+    azure_min_seconds: float = Field(4.0, ge=0, description="Azure routes: verify/identify speech.")
+    inference_workers: int = Field(2, ge=1, le=64, description="Inference jobs run at once.")
+    inference_queue: int = Field(64, ge=0, description="Jobs that may wait; more get 429.")
+    stream_idle_seconds: float = Field(300.0, gt=0, description="Idle audio streams expire.")
+    log_json: bool = Field(True, description="Request logs as JSON lines.")
+
+    def service_options(self) -> ServiceOptions:
+        return ServiceOptions(
+            db=self.db,
+            model=self.model,
+            enrollment_speech_seconds=self.enroll_seconds,
+            min_speech_seconds=self.min_speech_seconds,
+            limits=AudioLimits(max_bytes=self.max_upload_bytes, max_seconds=self.max_audio_seconds),
+        )
