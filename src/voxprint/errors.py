@@ -156,9 +156,46 @@ class SchemaVersionError(StoreError):
     code = "schema_too_new"
 
 
+# --- access and load ---------------------------------------------------------------
+
+
+class AuthenticationError(VoxprintError):
+    """No API key, or one that is unknown or revoked."""
+
+    code = "unauthorized"
+
+
+class ApiKeyNotFoundError(VoxprintError):
+    code = "api_key_not_found"
+
+
+class ServiceBusyError(VoxprintError):
+    """Every inference slot is taken and the waiting queue is full: retry later."""
+
+    code = "busy"
+
+
+class ServiceUnavailableError(VoxprintError):
+    """The service is starting up or shutting down."""
+
+    code = "unavailable"
+
+
+class StreamNotFoundError(VoxprintError):
+    """An audio stream id that does not exist (or expired) in this namespace."""
+
+    code = "stream_not_found"
+
+
 class DatasetError(VoxprintError):
     code = "invalid_dataset"
 
 
 class InvalidParameterError(VoxprintError):
     code = "invalid_parameter"
+
+
+class EmptyCohortError(InvalidParameterError):
+    """Score normalisation was asked for with an empty impostor cohort."""
+
+    code = "empty_cohort"
