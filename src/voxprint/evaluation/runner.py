@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voxprint.errors import NoSpeechError
+from voxprint.errors import NoSpeechError, VoxprintError
 from voxprint.evaluation.datasets import AudioItem, EvalSet, load_item
 from voxprint.evaluation.metrics import equal_error_rate, min_dcf, top1_accuracy
-from voxprint.pipeline import EmbeddingPipeline
+from voxprint.pipeline import DEFAULT_BATCH_SIZE, EmbeddingPipeline
 from voxprint.scoring.similarity import cosine_matrix, l2_normalise
 
 logger = logging.getLogger(__name__)
@@ -82,32 +82,46 @@ def embed_items(
     items: tuple[AudioItem, ...],
     *,
     progress: Progress | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> EmbeddedSet:
     """Embed every item (forced: evaluation keeps short items). Items with no speech at
-    all are embedded whole and counted, so every trial still gets a score."""
+    all are embedded whole and counted, so every trial still gets a score.
+
+    Runs :meth:`EmbeddingPipeline.process_many` (decode and VAD overlap the embedding,
+    ``batch_size`` items are embedded together); ``processing_seconds`` is the wall time
+    of the whole run. Any other error of an item is raised.
+    """
     rate = pipeline.encoder.sample_rate
+    limits = pipeline.config.limits
     vectors: list[np.ndarray] = []
-    audio_seconds = processing = 0.0
+    audio_seconds = 0.0
     without_speech = 0
-    for done, item in enumerate(items, start=1):
-        started = time.perf_counter()
-        waveform = load_item(item, sample_rate=rate, limits=pipeline.config.limits)
-        try:
-            utterance = pipeline.process_waveform(waveform, force=True, started=started)
-            vectors.append(utterance.embedding)
-        except NoSpeechError:
+    started = time.perf_counter()
+    results = pipeline.process_many(
+        items,
+        force=True,
+        batch_size=batch_size,
+        load=lambda item: load_item(item, sample_rate=rate, limits=limits),
+    )
+    for done, (item, result) in enumerate(zip(items, results, strict=True), start=1):
+        if isinstance(result, NoSpeechError):
             logger.warning("no speech found in %s; embedding it whole", item.key)
             without_speech += 1
+            waveform = load_item(item, sample_rate=rate, limits=limits)
             vectors.append(pipeline.encoder.embed(waveform))
-        processing += time.perf_counter() - started
-        audio_seconds += len(waveform) / rate
+            audio_seconds += len(waveform) / rate
+        elif isinstance(result, VoxprintError):
+            raise result
+        else:
+            vectors.append(result.embedding)
+            audio_seconds += result.audio_seconds
         if progress is not None:
             progress(done, len(items))
     return EmbeddedSet(
         keys=tuple(item.key for item in items),
         embeddings=np.stack(vectors).astype(np.float32),
         audio_seconds=audio_seconds,
-        processing_seconds=processing,
+        processing_seconds=time.perf_counter() - started,
         items_without_speech=without_speech,
     )
 
