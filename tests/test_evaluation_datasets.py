@@ -100,3 +100,59 @@ def test_the_standard_protocols_have_the_documented_sizes(data_root):
     halves = build_protocol("tc100-halves", data_root)
     assert len(halves.items) == 502 and len(halves.trials) == 251 * 251
     assert sum(t.target for t in halves.trials) == 251
+
+
+def test_derived_conditions_draw_the_same_transforms_for_the_same_key_every_time(tmp_path):
+    from voxprint.evaluation.datasets import Condition
+    from voxprint.evaluation.transforms import BandLimit, Crop, MixNoise
+
+    noise = (tmp_path / "a.wav", tmp_path / "b.wav")
+    noisy = Condition(crop_seconds=3.0, snr_db=0.0)
+    first = noisy.transforms("19#second", noise)
+    assert first == noisy.transforms("19#second", noise)
+    assert first != noisy.transforms("26#second", noise)
+    assert isinstance(first[0], Crop) and isinstance(first[1], MixNoise)
+    # Same crop as the clean 3 s condition, same noise stretch at another SNR.
+    assert first[0] == Condition(crop_seconds=3.0).transforms("19#second", ())[0]
+    louder = Condition(crop_seconds=3.0, snr_db=5.0).transforms("19#second", noise)[1]
+    assert isinstance(louder, MixNoise) and first[1] == MixNoise(louder.noise, 0.0, louder.position)
+    assert Condition(band_limit_rate=8000).transforms("x", ()) == (BandLimit(8000),)
+    with pytest.raises(DatasetError, match="noise"):
+        noisy.transforms("x", ())
+
+
+def test_an_item_is_loaded_with_its_transforms(dataset):
+    from voxprint.evaluation.transforms import Crop
+
+    path = dataset / "a" / "0.wav"
+    whole = load_item(AudioItem("w", "a", path))
+    cropped = load_item(AudioItem("c", "a", path, transforms=(Crop(0.25, 1.0),)))
+    np.testing.assert_array_equal(cropped, whole[-4000:])
+
+
+@pytest.mark.data
+def test_every_derived_protocol_builds_deterministically_with_the_documented_sizes(data_root):
+    from voxprint.evaluation.datasets import PROTOCOLS, cohort_items
+
+    expected = {
+        "test-3s": (502, 251 * 251, 251),
+        "both-2s": (502, 251 * 251, 251),
+        "noise-5dB": (502, 251 * 251, 251),
+        "noise-0dB": (502, 251 * 251, 251),
+        "tel-8k": (502, 251 * 251, 251),
+        "fsdd": (600, 179_700, 29_700),
+    }
+    assert set(expected) | {"test-other", "tc100-halves"} == set(PROTOCOLS)
+    for name, (items, trials, targets) in expected.items():
+        built = build_protocol(name, data_root)
+        assert built.name == name
+        assert (len(built.items), len(built.trials)) == (items, trials)
+        assert sum(t.target for t in built.trials) == targets
+        assert build_protocol(name, data_root) == built
+        enrol, test = cohort_items(name, data_root)
+        trial_speakers = {i.speaker for i in built.items}
+        assert enrol and test and not trial_speakers & {i.speaker for i in enrol + test}
+    both = build_protocol("both-2s", data_root)
+    assert all(len(load_item(i)) <= 2 * 16000 for i in both.items[::50])
+    fsdd = build_protocol("fsdd", data_root)
+    assert len({i.speaker for i in fsdd.items}) == 6

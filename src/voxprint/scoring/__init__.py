@@ -1,5 +1,6 @@
 """Scores: similarity between embeddings and calibrated probabilities. No decisions here."""
 
+from voxprint.scoring.asnorm import AsNorm, as_norm
 from voxprint.scoring.calibration import ScoreCalibration, fit_calibration
 from voxprint.scoring.similarity import (
     cosine_matrix,
@@ -9,7 +10,9 @@ from voxprint.scoring.similarity import (
 )
 
 __all__ = [
+    "AsNorm",
     "ScoreCalibration",
+    "as_norm",
     "cosine_matrix",
     "cosine_scores",
     "cosine_similarity",
