@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from voxprint.errors import InvalidParameterError
+from voxprint.quality import QualityGate
 from voxprint.scoring.similarity import l2_normalise
 from voxprint.store.records import Clip, EnrollmentState, EnrollmentStatus
 
@@ -17,9 +18,14 @@ DEFAULT_ENROLLMENT_SPEECH_SECONDS = 20.0
 
 @dataclass(frozen=True)
 class EnrollmentPolicy:
-    """A profile becomes ``enrolled`` once its clips hold this much net speech."""
+    """A profile becomes ``enrolled`` once its clips hold this much net speech.
+
+    ``quality_gate`` decides which clips are refused for poor quality (noise,
+    clipping, more than one speaker); see :mod:`voxprint.quality`.
+    """
 
     min_net_speech_seconds: float = DEFAULT_ENROLLMENT_SPEECH_SECONDS
+    quality_gate: QualityGate = field(default_factory=QualityGate)
 
     def __post_init__(self) -> None:
         if self.min_net_speech_seconds < 0:

@@ -7,6 +7,8 @@ problem. Library code raises these and never prints or exits.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class VoxprintError(Exception):
     """Base class of every error voxprint raises on purpose."""
@@ -65,6 +67,21 @@ class AudioFileNotFoundError(AudioError):
     """The audio path does not exist, or names a directory."""
 
     code = "audio_not_found"
+
+
+class ClipRejectedError(AudioError):
+    """The enrolment quality gate refused the clip (too noisy, clipped, several voices).
+
+    ``reasons`` says why in words; ``quality`` is the
+    :class:`~voxprint.quality.ClipQuality` that was measured. Nothing was stored.
+    """
+
+    code = "clip_rejected"
+
+    def __init__(self, message: str, *, reasons: tuple[str, ...], quality: Any) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+        self.quality = quality
 
 
 # --- speech -----------------------------------------------------------------

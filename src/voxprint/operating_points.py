@@ -16,6 +16,7 @@ from voxprint.decision import ImpostorModel, OperatingPoint
 from voxprint.encoders.base import SpeakerEncoder
 from voxprint.errors import ModelError
 from voxprint.scoring.calibration import ScoreCalibration
+from voxprint.store.records import StoredCalibration
 
 DEFAULT_OPERATING_POINTS: dict[str, OperatingPoint] = {
     # 3dspeaker-campplus-zh-en-common-advanced-92f29b94e694; tc100-halves EER 0.40 %.
@@ -36,10 +37,39 @@ DEFAULT_OPERATING_POINTS: dict[str, OperatingPoint] = {
 
 
 def operating_point_for(encoder: SpeakerEncoder) -> OperatingPoint:
-    """The measured operating point of a bundled encoder."""
+    """The operating point an encoder carries (trained checkpoints), else the measured
+    default of a bundled encoder."""
+    own = getattr(encoder, "operating_point", None)
+    if isinstance(own, OperatingPoint):
+        return own
     point = DEFAULT_OPERATING_POINTS.get(encoder.name)
     if point is None:
         raise ModelError(
             f"no operating point is known for encoder {encoder.name!r}; calibrate it first"
         )
     return point
+
+
+#: Operating points for AS-Norm scores (cohort: the 100 test-other files, one embedding
+#: per file; EER point on tc100-halves, bench/fit_asnorm_operating_points.py). Used when a
+#: cohort is stored for the encoder and no AS-Norm calibration was fitted on the user's
+#: data. An encoder missing here is scored on raw cosines until ``voxprint calibrate``.
+DEFAULT_ASNORM_OPERATING_POINTS: dict[str, OperatingPoint] = {
+    # tc100-halves AS-Norm EER 0.44 % (raw cosine 0.40 %): see docs/benchmarks.md.
+    "campplus": OperatingPoint(
+        verification_threshold=4.1695,
+        calibration=ScoreCalibration(slope=3.2239, offset=-12.8714),
+        impostors=ImpostorModel(mean=0.3192, std=1.2233),
+        source="tc100-halves AS-Norm (test-other cohort), bench/fit_asnorm_operating_points.py",
+    ),
+}
+
+
+def operating_point_from(stored: StoredCalibration) -> OperatingPoint:
+    """The operating point a stored (user-fitted) calibration describes."""
+    return OperatingPoint(
+        verification_threshold=stored.threshold,
+        calibration=ScoreCalibration(slope=stored.slope, offset=stored.offset),
+        impostors=ImpostorModel(mean=stored.impostor_mean, std=stored.impostor_std),
+        source=stored.source or f"voxprint calibrate ({stored.scale.value})",
+    )

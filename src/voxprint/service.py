@@ -21,13 +21,16 @@ from voxprint.decision import Decision, OperatingPoint
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.errors import (
     AmbiguousProfileError,
+    ClipRejectedError,
     EncoderMismatchError,
     InvalidParameterError,
     InvalidProfileError,
     ProfileNotEnrolledError,
     ProfileNotFoundError,
 )
+from voxprint.normalization import ScoreNormalization
 from voxprint.pipeline import EmbeddingPipeline, Utterance
+from voxprint.quality import ClipQuality, assess_clip
 from voxprint.scoring.similarity import cosine_scores, cosine_similarity
 from voxprint.store.base import ProfileStore
 from voxprint.store.records import (
@@ -54,6 +57,8 @@ class EnrollmentReport:
     clip_net_speech_seconds: float
     net_speech_seconds: float
     remaining_speech_seconds: float
+    #: Quality measures of the clip; ``None`` for clips enrolled already embedded.
+    quality: ClipQuality | None = None
 
     @property
     def status(self) -> EnrollmentStatus:
@@ -62,7 +67,11 @@ class EnrollmentReport:
 
 @dataclass(frozen=True)
 class VerificationResult:
-    """Raw cosine, calibrated score in [0, 1], and the decision against ``threshold``."""
+    """Raw cosine, calibrated score in [0, 1], and the decision against ``threshold``.
+
+    With AS-Norm in use, ``normalized_score`` is the AS-Norm score; the decision,
+    ``threshold`` and the calibrated ``score`` are then on that score, not the cosine.
+    """
 
     profile_id: str
     profile_name: str
@@ -71,6 +80,7 @@ class VerificationResult:
     decision: Decision
     threshold: float
     net_speech_seconds: float
+    normalized_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class Candidate:
     name: str
     cosine: float
     score: float
+    normalized_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,7 @@ class ComparisonResult:
     score: float
     decision: Decision
     threshold: float
+    normalized_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,8 @@ class VoxprintService:
     operating_point: OperatingPoint
     enrollment: EnrollmentPolicy = field(default_factory=EnrollmentPolicy)
     namespace: str = DEFAULT_NAMESPACE
+    #: AS-Norm with its own operating point; ``None`` scores raw cosines.
+    normalization: ScoreNormalization | None = None
 
     def in_namespace(self, namespace: str) -> VoxprintService:
         """The same service, scoped to another namespace."""
@@ -243,12 +257,35 @@ class VoxprintService:
         *,
         label: str | None = None,
         force: bool = False,
+        check_quality: bool = True,
     ) -> EnrollmentReport:
-        """Add one clip to a profile and report progress toward the enrolment minimum."""
+        """Add one clip to a profile and report progress toward the enrolment minimum.
+
+        The clip's quality is measured and, unless ``check_quality`` is off, checked by
+        the enrolment policy's quality gate: a refused clip raises
+        :class:`ClipRejectedError` (with the reasons and measures) and stores nothing.
+        """
         profile = self.get_profile(profile_id)
         self._check_encoder(profile)
-        utterance = self.pipeline.process(source, force=force)
-        return self._add_clip(profile, utterance, label)
+        waveform = self.pipeline.load(source)
+        utterance = self.pipeline.process_waveform(waveform, force=force)
+        gate = self.enrollment.quality_gate
+        quality = assess_clip(waveform, utterance.segments, self.pipeline.encoder, gate)
+        problems = gate.problems(quality) if check_quality else ()
+        if problems:
+            self.store.log_activity(
+                self.namespace,
+                "enroll",
+                profile_id=profile.id,
+                result="rejected",
+                detail="; ".join(problems),
+            )
+            raise ClipRejectedError(
+                f"clip refused: {'; '.join(problems)} [{quality.summary()}]",
+                reasons=problems,
+                quality=quality,
+            )
+        return self._add_clip(profile, utterance, label, quality)
 
     def enroll_utterance(
         self, profile_id: str, utterance: Utterance, *, label: str | None = None
@@ -259,7 +296,11 @@ class VoxprintService:
         return self._add_clip(profile, utterance, label)
 
     def _add_clip(
-        self, profile: Profile, utterance: Utterance, label: str | None
+        self,
+        profile: Profile,
+        utterance: Utterance,
+        label: str | None,
+        quality: ClipQuality | None = None,
     ) -> EnrollmentReport:
         clip = Clip(
             id=str(uuid.uuid4()),
@@ -284,6 +325,7 @@ class VoxprintService:
             clip_net_speech_seconds=utterance.net_speech_seconds,
             net_speech_seconds=updated.net_speech_seconds,
             remaining_speech_seconds=self.enrollment.remaining_seconds(updated.net_speech_seconds),
+            quality=quality,
         )
 
     def verify(
@@ -298,9 +340,13 @@ class VoxprintService:
         self._check_encoder(profile)
         assert profile.voiceprint is not None  # guaranteed by _enrolled_profile
         cosine = cosine_similarity(utterance.embedding, profile.voiceprint)
-        policy = self.operating_point.verification_policy()
-        decision = policy.decide(cosine)
-        score = self.operating_point.calibration(cosine)
+        point, normalized = self._normalized(
+            profile.voiceprint[None, :], utterance.embedding, np.array([cosine])
+        )
+        value = cosine if normalized is None else float(normalized[0])
+        policy = point.verification_policy()
+        decision = policy.decide(value)
+        score = point.calibration(value)
         self.store.log_activity(
             self.namespace, "verify", profile_id=profile.id, result=decision.value, score=score
         )
@@ -312,6 +358,7 @@ class VoxprintService:
             decision=decision,
             threshold=policy.threshold,
             net_speech_seconds=utterance.net_speech_seconds,
+            normalized_score=None if normalized is None else value,
         )
 
     def identify(
@@ -343,24 +390,32 @@ class VoxprintService:
             encoder_version=self.encoder_version,
             profile_ids=profile_ids,
         )
-        policy = self.operating_point.identification_policy()
-        threshold = policy.threshold(len(gallery))
         scores = cosine_scores(utterance.embedding, gallery.voiceprints)
-        order = np.argsort(-scores, kind="stable")[:top_n]
-        calibration = self.operating_point.calibration
+        point, normalized = (
+            self._normalized(gallery.voiceprints, utterance.embedding, scores)
+            if len(gallery)
+            else (self.operating_point, None)
+        )
+        values = scores.astype(np.float64) if normalized is None else normalized
+        policy = point.identification_policy()
+        threshold = policy.threshold(len(gallery))
+        order = np.argsort(-values, kind="stable")[:top_n]
+        calibration = point.calibration
         candidates = tuple(
             Candidate(
                 profile_id=gallery.profile_ids[i],
                 name=gallery.names[i],
                 cosine=float(scores[i]),
-                score=calibration(float(scores[i])),
+                score=calibration(float(values[i])),
+                normalized_score=None if normalized is None else float(values[i]),
             )
             for i in order
         )
         best = candidates[0] if candidates else None
+        best_value = float(values[order[0]]) if candidates else 0.0
         identified = (
             best
-            if best is not None and policy.decide(best.cosine, len(gallery)) is Decision.ACCEPT
+            if best is not None and policy.decide(best_value, len(gallery)) is Decision.ACCEPT
             else None
         )
         self.store.log_activity(
@@ -396,13 +451,30 @@ class VoxprintService:
                     f"voiceprints must have {dimension} values for encoder {self.encoder_name}"
                 )
         cosine = cosine_similarity(first, second)
-        policy = self.operating_point.verification_policy()
+        point, normalized = self._normalized(
+            np.asarray(first)[None, :], np.asarray(second), np.array([cosine])
+        )
+        value = cosine if normalized is None else float(normalized[0])
+        policy = point.verification_policy()
         return ComparisonResult(
             cosine=cosine,
-            score=self.operating_point.calibration(cosine),
-            decision=policy.decide(cosine),
+            score=point.calibration(value),
+            decision=policy.decide(value),
             threshold=policy.threshold,
+            normalized_score=None if normalized is None else value,
         )
+
+    def _normalized(
+        self, enrol: np.ndarray, test: np.ndarray, cosines: np.ndarray
+    ) -> tuple[OperatingPoint, np.ndarray | None]:
+        """The operating point to decide with, and ``(n,)`` AS-Norm scores when in use.
+
+        enrol: ``(n, dim)`` voiceprints; test: ``(dim,)``; cosines: their ``(n,)`` raw scores.
+        """
+        if self.normalization is None:
+            return self.operating_point, None
+        scores = self.normalization.normalize(enrol, test, cosines)
+        return self.normalization.operating_point, scores
 
     # --- checks -------------------------------------------------------------
 

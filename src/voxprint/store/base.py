@@ -9,10 +9,13 @@ from voxprint.store.records import (
     ActivityEntry,
     ApiKey,
     Clip,
+    Cohort,
     EnrollmentState,
     Gallery,
     Profile,
     ProfileChanges,
+    ScoreScale,
+    StoredCalibration,
 )
 
 #: Pure function that turns all of a profile's clips into its enrolment state.
@@ -106,4 +109,34 @@ class KeyStore(Protocol):
 
     def revoke_key(self, key_id: str) -> ApiKey:
         """Mark the key revoked (idempotent); raises :class:`ApiKeyNotFoundError`."""
+        ...
+
+
+@runtime_checkable
+class ScoringStore(Protocol):
+    """Per-encoder scoring set-up: fitted calibrations and the AS-Norm impostor cohort.
+
+    Both are keyed by encoder name and version, not by namespace: they describe how
+    an encoder's scores behave, and a cohort holds no enrolled voice. Saving replaces
+    what was there; deleting a cohort removes its embeddings for good.
+    """
+
+    def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration: ...
+
+    def get_calibration(
+        self, encoder_name: str, encoder_version: str, scale: ScoreScale
+    ) -> StoredCalibration | None: ...
+
+    def delete_calibrations(
+        self, encoder_name: str, encoder_version: str, scale: ScoreScale | None = None
+    ) -> int:
+        """Delete the encoder version's calibrations (of one scale, or all); returns how many."""
+        ...
+
+    def save_cohort(self, cohort: Cohort) -> Cohort: ...
+
+    def get_cohort(self, encoder_name: str, encoder_version: str) -> Cohort | None: ...
+
+    def delete_cohort(self, encoder_name: str, encoder_version: str) -> bool:
+        """Delete the cohort for good; ``False`` when there was none."""
         ...

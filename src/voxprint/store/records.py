@@ -128,3 +128,57 @@ class ApiKey:
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class ScoreScale(StrEnum):
+    """Which scores a calibration was fitted on: raw cosines or AS-Norm scores."""
+
+    COSINE = "cosine"
+    ASNORM = "asnorm"
+
+
+@dataclass(frozen=True)
+class StoredCalibration:
+    """An operating point fitted on the user's own labelled trials, for one encoder version.
+
+    The calibrated score is ``sigmoid(slope * score + offset)``; ``threshold`` is on
+    the ``scale`` scores and was chosen for ``target_far`` false accepts.
+    ``impostor_mean``/``impostor_std`` model the non-target scores (for the
+    gallery-size-aware identification threshold).
+    """
+
+    encoder_name: str
+    encoder_version: str
+    scale: ScoreScale
+    slope: float
+    offset: float
+    threshold: float
+    target_far: float
+    achieved_far: float
+    achieved_frr: float
+    impostor_mean: float
+    impostor_std: float
+    target_trials: int
+    nontarget_trials: int
+    created_at: datetime
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """Impostor embeddings for score normalisation, for one encoder version.
+
+    ``embeddings`` is ``(m, dim) float32``; ``speakers[i]`` names the speaker of row ``i``.
+    A cohort is per encoder (not per namespace): it holds none of the enrolled voices.
+    """
+
+    encoder_name: str
+    encoder_version: str
+    embeddings: np.ndarray = field(repr=False, compare=False)
+    speakers: tuple[str, ...]
+    created_at: datetime
+    source: str = ""
+
+    @property
+    def size(self) -> int:
+        return len(self.speakers)

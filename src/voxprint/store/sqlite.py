@@ -54,11 +54,14 @@ from voxprint.store.records import (
     ActivityEntry,
     ApiKey,
     Clip,
+    Cohort,
     EnrollmentState,
     EnrollmentStatus,
     Gallery,
     Profile,
     ProfileChanges,
+    ScoreScale,
+    StoredCalibration,
 )
 
 logger = logging.getLogger(__name__)
@@ -143,8 +146,48 @@ def _migrate_to_v2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_v3(conn: sqlite3.Connection) -> None:
+    """Per-encoder scoring set-up: fitted calibrations and the AS-Norm impostor cohort."""
+    conn.execute(
+        """
+        CREATE TABLE calibrations (
+            encoder_name TEXT NOT NULL,
+            encoder_version TEXT NOT NULL,
+            scale TEXT NOT NULL,
+            slope REAL NOT NULL,
+            offset REAL NOT NULL,
+            threshold REAL NOT NULL,
+            target_far REAL NOT NULL,
+            achieved_far REAL NOT NULL,
+            achieved_frr REAL NOT NULL,
+            impostor_mean REAL NOT NULL,
+            impostor_std REAL NOT NULL,
+            target_trials INTEGER NOT NULL,
+            nontarget_trials INTEGER NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (encoder_name, encoder_version, scale)
+        )
+        """
+    )
+    conn.execute(
+        """
+        CREATE TABLE cohorts (
+            encoder_name TEXT NOT NULL,
+            encoder_version TEXT NOT NULL,
+            dimension INTEGER NOT NULL,
+            embeddings BLOB NOT NULL,
+            speakers TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (encoder_name, encoder_version)
+        )
+        """
+    )
+
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Migration, ...] = (_migrate_to_v1, _migrate_to_v2)
+MIGRATIONS: tuple[Migration, ...] = (_migrate_to_v1, _migrate_to_v2, _migrate_to_v3)
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -787,6 +830,138 @@ class SQLiteStore:
         with self._transaction(write=False) as conn:
             rows = conn.execute(query, params).fetchall()
         return [_activity_from_row(row) for row in rows]
+
+    # -- scoring set-up: calibrations and cohorts (keyed by encoder, not namespace) --
+
+    def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration:
+        """Store (or replace) the calibration of one encoder version and score scale."""
+        numbers = (
+            calibration.slope,
+            calibration.offset,
+            calibration.threshold,
+            calibration.target_far,
+            calibration.achieved_far,
+            calibration.achieved_frr,
+            calibration.impostor_mean,
+            calibration.impostor_std,
+        )
+        if not all(np.isfinite(numbers)):
+            raise InvalidParameterError("a calibration must hold finite numbers")
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO calibrations (encoder_name, encoder_version, scale, "
+                "slope, offset, threshold, target_far, achieved_far, achieved_frr, "
+                "impostor_mean, impostor_std, target_trials, nontarget_trials, source, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    calibration.encoder_name,
+                    calibration.encoder_version,
+                    ScoreScale(calibration.scale).value,
+                    *(float(v) for v in numbers),
+                    int(calibration.target_trials),
+                    int(calibration.nontarget_trials),
+                    calibration.source,
+                    _time_text(calibration.created_at, "created_at"),
+                ),
+            )
+        return calibration
+
+    def get_calibration(
+        self, encoder_name: str, encoder_version: str, scale: ScoreScale
+    ) -> StoredCalibration | None:
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT * FROM calibrations WHERE encoder_name = ? AND encoder_version = ? "
+                "AND scale = ?",
+                (encoder_name, encoder_version, ScoreScale(scale).value),
+            ).fetchone()
+        if row is None:
+            return None
+        return StoredCalibration(
+            encoder_name=row["encoder_name"],
+            encoder_version=row["encoder_version"],
+            scale=ScoreScale(row["scale"]),
+            slope=float(row["slope"]),
+            offset=float(row["offset"]),
+            threshold=float(row["threshold"]),
+            target_far=float(row["target_far"]),
+            achieved_far=float(row["achieved_far"]),
+            achieved_frr=float(row["achieved_frr"]),
+            impostor_mean=float(row["impostor_mean"]),
+            impostor_std=float(row["impostor_std"]),
+            target_trials=int(row["target_trials"]),
+            nontarget_trials=int(row["nontarget_trials"]),
+            source=row["source"],
+            created_at=_parse_time(row["created_at"]),
+        )
+
+    def delete_calibrations(
+        self, encoder_name: str, encoder_version: str, scale: ScoreScale | None = None
+    ) -> int:
+        query = "DELETE FROM calibrations WHERE encoder_name = ? AND encoder_version = ?"
+        params: list[str] = [encoder_name, encoder_version]
+        if scale is not None:
+            query += " AND scale = ?"
+            params.append(ScoreScale(scale).value)
+        with self._transaction(write=True) as conn:
+            return int(conn.execute(query, params).rowcount)
+
+    def save_cohort(self, cohort: Cohort) -> Cohort:
+        """Store (or replace) the impostor cohort of one encoder version."""
+        embeddings = np.asarray(cohort.embeddings, dtype="<f4")
+        if embeddings.ndim != 2 or embeddings.shape[0] == 0 or embeddings.shape[1] == 0:
+            raise InvalidParameterError(
+                f"a cohort needs (m, dim) embeddings with m >= 1, got shape {embeddings.shape}"
+            )
+        if len(cohort.speakers) != embeddings.shape[0]:
+            raise InvalidParameterError("a cohort needs one speaker name per embedding")
+        if not np.all(np.isfinite(embeddings)):
+            raise InvalidParameterError("cohort embeddings contain NaN or infinity")
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO cohorts (encoder_name, encoder_version, dimension, "
+                "embeddings, speakers, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    cohort.encoder_name,
+                    cohort.encoder_version,
+                    int(embeddings.shape[1]),
+                    embeddings.tobytes(),
+                    json.dumps(list(cohort.speakers)),
+                    cohort.source,
+                    _time_text(cohort.created_at, "created_at"),
+                ),
+            )
+        # A replaced cohort's old rows must not linger in the WAL either.
+        self._checkpoint()
+        return cohort
+
+    def get_cohort(self, encoder_name: str, encoder_version: str) -> Cohort | None:
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT * FROM cohorts WHERE encoder_name = ? AND encoder_version = ?",
+                (encoder_name, encoder_version),
+            ).fetchone()
+        if row is None:
+            return None
+        vectors = _blob_vector(row["embeddings"]).reshape(-1, int(row["dimension"]))
+        return Cohort(
+            encoder_name=row["encoder_name"],
+            encoder_version=row["encoder_version"],
+            embeddings=vectors,
+            speakers=tuple(json.loads(row["speakers"])),
+            source=row["source"],
+            created_at=_parse_time(row["created_at"]),
+        )
+
+    def delete_cohort(self, encoder_name: str, encoder_version: str) -> bool:
+        """Delete the cohort (secure_delete zeroes it) and checkpoint the WAL."""
+        with self._transaction(write=True) as conn:
+            deleted = conn.execute(
+                "DELETE FROM cohorts WHERE encoder_name = ? AND encoder_version = ?",
+                (encoder_name, encoder_version),
+            ).rowcount
+        self._checkpoint()
+        return bool(deleted)
 
     # -- lifetime --
 

@@ -1,0 +1,250 @@
+"""Fitting an encoder's scoring to the user's own data: calibration and the AS-Norm cohort.
+
+:class:`Calibrator` is what ``voxprint calibrate`` and ``voxprint cohort`` call. It
+needs a pipeline and a store but no operating point, so it also works for an encoder
+that has none yet. What it stores is picked up by
+:func:`voxprint.bootstrap.build_service` for the same encoder name and version.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from voxprint.errors import DatasetError, InvalidParameterError, NoSpeechError, StoreError
+from voxprint.evaluation.datasets import EvalSet
+from voxprint.evaluation.metrics import equal_error_rate, false_accept_threshold
+from voxprint.evaluation.operating_point import fit_impostor_model
+from voxprint.evaluation.runner import EmbeddedSet, embed_items
+from voxprint.pipeline import EmbeddingPipeline
+from voxprint.scoring.asnorm import AsNorm
+from voxprint.scoring.calibration import fit_calibration
+from voxprint.scoring.similarity import cosine_matrix
+from voxprint.store.base import ProfileStore, ScoringStore
+from voxprint.store.records import Cohort, ScoreScale, StoredCalibration
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class FittedScale:
+    """One fitted operating point with the equal error rate of the same trials."""
+
+    calibration: StoredCalibration
+    eer: float
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """What ``calibrate`` fitted and stored: raw cosines, and AS-Norm scores if a cohort exists."""
+
+    trial_list: str
+    items: int
+    cosine: FittedScale
+    asnorm: FittedScale | None
+    cohort_size: int
+
+
+def fit_scale(
+    target: np.ndarray,
+    nontarget: np.ndarray,
+    *,
+    false_accept_rate: float,
+    encoder_name: str,
+    encoder_version: str,
+    scale: ScoreScale,
+    source: str,
+) -> FittedScale:
+    """Logistic calibration, threshold for ``false_accept_rate`` and impostor model.
+
+    target, nontarget: ``(t,)`` and ``(u,)`` scores of labelled trials.
+    """
+    if target.size < 1 or nontarget.size < 10:
+        raise DatasetError(
+            f"calibration needs same-speaker trials and at least 10 different-speaker trials; "
+            f"got {target.size} and {nontarget.size}"
+        )
+    if not 0.0 < false_accept_rate < 1.0:
+        raise InvalidParameterError("the false-accept rate must be strictly between 0 and 1")
+    calibration = fit_calibration(target, nontarget)
+    threshold = false_accept_threshold(nontarget, false_accept_rate)
+    impostors = fit_impostor_model(nontarget)
+    eer, _ = equal_error_rate(target, nontarget)
+    return FittedScale(
+        StoredCalibration(
+            encoder_name=encoder_name,
+            encoder_version=encoder_version,
+            scale=scale,
+            slope=calibration.slope,
+            offset=calibration.offset,
+            threshold=threshold,
+            target_far=false_accept_rate,
+            achieved_far=float(np.mean(nontarget >= threshold)),
+            achieved_frr=float(np.mean(target < threshold)),
+            impostor_mean=impostors.mean,
+            impostor_std=impostors.std,
+            target_trials=int(target.size),
+            nontarget_trials=int(nontarget.size),
+            created_at=datetime.now(UTC),
+            source=source,
+        ),
+        eer,
+    )
+
+
+def trial_arrays(
+    eval_set: EvalSet, embedded: EmbeddedSet, asnorm: AsNorm | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(target, nontarget)`` scores of every trial: cosines, or AS-Norm scores with a cohort."""
+    index = embedded.index()
+    enrol_keys = list(dict.fromkeys(t.enrol for t in eval_set.trials))
+    test_keys = list(dict.fromkeys(t.test for t in eval_set.trials))
+    enrol = embedded.embeddings[[index[k] for k in enrol_keys]]
+    test = embedded.embeddings[[index[k] for k in test_keys]]
+    matrix = cosine_matrix(enrol, test).astype(np.float64)
+    if asnorm is not None:
+        matrix = asnorm.normalize_with(asnorm.statistics(enrol), asnorm.statistics(test), matrix)
+    row = {k: i for i, k in enumerate(enrol_keys)}
+    column = {k: i for i, k in enumerate(test_keys)}
+    scores = np.array([matrix[row[t.enrol], column[t.test]] for t in eval_set.trials])
+    labels = np.array([t.target for t in eval_set.trials])
+    return scores[labels], scores[~labels]
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """Calibrations and the impostor cohort of one pipeline's encoder, kept in ``store``."""
+
+    pipeline: EmbeddingPipeline
+    store: ProfileStore
+
+    @property
+    def _scoring(self) -> ScoringStore:
+        if not isinstance(self.store, ScoringStore):
+            raise StoreError("this store cannot keep calibrations or cohorts")
+        return self.store
+
+    @property
+    def encoder_name(self) -> str:
+        return self.pipeline.encoder.name
+
+    @property
+    def encoder_version(self) -> str:
+        return self.pipeline.encoder.version
+
+    # --- calibration ----------------------------------------------------------------
+
+    def calibrate(
+        self,
+        eval_set: EvalSet,
+        *,
+        false_accept_rate: float = 0.01,
+        progress: Progress | None = None,
+    ) -> CalibrationReport:
+        """Fit and store the operating point(s) of this encoder on labelled trials.
+
+        Always fits raw cosines; with a stored cohort also AS-Norm scores (both are
+        kept: the service decides on AS-Norm scores when a cohort exists).
+        """
+        if not 0.0 < false_accept_rate < 1.0:
+            raise InvalidParameterError("the false-accept rate must be strictly between 0 and 1")
+        store = self._scoring
+        embedded = embed_items(self.pipeline, eval_set.items, progress=progress)
+        source = f"voxprint calibrate {eval_set.name} ({len(eval_set.trials)} trials)"
+
+        def fit(target: np.ndarray, nontarget: np.ndarray, scale: ScoreScale) -> FittedScale:
+            return fit_scale(
+                target,
+                nontarget,
+                false_accept_rate=false_accept_rate,
+                encoder_name=self.encoder_name,
+                encoder_version=self.encoder_version,
+                scale=scale,
+                source=source,
+            )
+
+        cosine = fit(*trial_arrays(eval_set, embedded), ScoreScale.COSINE)
+        cohort = store.get_cohort(self.encoder_name, self.encoder_version)
+        asnorm: FittedScale | None = None
+        if cohort is not None:
+            normalized = trial_arrays(eval_set, embedded, AsNorm(cohort.embeddings))
+            asnorm = fit(*normalized, ScoreScale.ASNORM)
+        store.save_calibration(cosine.calibration)
+        if asnorm is not None:
+            store.save_calibration(asnorm.calibration)
+        logger.info("stored calibration for %s (%s)", self.encoder_name, self.encoder_version)
+        return CalibrationReport(
+            trial_list=eval_set.name,
+            items=len(eval_set.items),
+            cosine=cosine,
+            asnorm=asnorm,
+            cohort_size=0 if cohort is None else cohort.size,
+        )
+
+    def calibrations(self) -> tuple[StoredCalibration, ...]:
+        """The stored calibrations of this encoder version (cosine first)."""
+        found = (
+            self._scoring.get_calibration(self.encoder_name, self.encoder_version, scale)
+            for scale in ScoreScale
+        )
+        return tuple(c for c in found if c is not None)
+
+    # --- cohort ----------------------------------------------------------------------
+
+    def build_cohort(
+        self,
+        speakers: Mapping[str, Sequence[Path]],
+        *,
+        source: str = "",
+        progress: Progress | None = None,
+    ) -> Cohort:
+        """Embed every file of every speaker (one cohort row per file) and store the cohort.
+
+        Replaces this encoder's previous cohort, and drops the AS-Norm calibration
+        fitted with it (run ``calibrate`` again). Files without speech are skipped.
+        """
+        total = sum(len(paths) for paths in speakers.values())
+        vectors: list[np.ndarray] = []
+        names: list[str] = []
+        done = 0
+        for speaker, paths in speakers.items():
+            for path in paths:
+                try:
+                    vectors.append(self.pipeline.process(path, force=True).embedding)
+                    names.append(speaker)
+                except NoSpeechError:
+                    logger.warning("no speech in %s; left out of the cohort", path)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+        if not vectors:
+            raise DatasetError("no cohort file held any speech")
+        cohort = Cohort(
+            encoder_name=self.encoder_name,
+            encoder_version=self.encoder_version,
+            embeddings=np.stack(vectors).astype(np.float32),
+            speakers=tuple(names),
+            created_at=datetime.now(UTC),
+            source=source,
+        )
+        store = self._scoring
+        store.save_cohort(cohort)
+        store.delete_calibrations(self.encoder_name, self.encoder_version, ScoreScale.ASNORM)
+        return cohort
+
+    def cohort(self) -> Cohort | None:
+        return self._scoring.get_cohort(self.encoder_name, self.encoder_version)
+
+    def delete_cohort(self) -> bool:
+        """Delete this encoder's cohort for good, with the AS-Norm calibration fitted on it."""
+        store = self._scoring
+        deleted = store.delete_cohort(self.encoder_name, self.encoder_version)
+        store.delete_calibrations(self.encoder_name, self.encoder_version, ScoreScale.ASNORM)
+        return deleted

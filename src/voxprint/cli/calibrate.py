@@ -1,0 +1,106 @@
+"""``voxprint calibrate TRIALS``: fit the encoder's calibration and threshold on your own trials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from voxprint.cli.common import (
+    DbOption,
+    JsonOption,
+    ModelOption,
+    emit,
+    handles_errors,
+    progress_bar,
+    service_options,
+    show_progress,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("calibrate")(calibrate)
+
+
+@handles_errors
+def calibrate(
+    trials: Annotated[
+        Path, typer.Argument(help="Trial list: one 'label path1 path2' per line (1 = same).")
+    ],
+    far: Annotated[
+        float,
+        typer.Option("--far", min=0.0, max=1.0, help="Target false-accept rate, e.g. 0.01."),
+    ] = 0.01,
+    root: Annotated[
+        Path | None,
+        typer.Option("--root", help="Folder the trial paths are relative to (default: its own)."),
+    ] = None,
+    db: DbOption = None,
+    model: ModelOption = "campplus",
+    json_output: JsonOption = False,
+) -> None:
+    """Fit a logistic calibration and the threshold for --far on labelled trials, and store
+    them for this encoder version. With a stored cohort, AS-Norm scores are fitted too."""
+    from voxprint.bootstrap import build_calibrator
+    from voxprint.evaluation.datasets import trial_list_eval_set
+
+    eval_set = trial_list_eval_set(root or trials.parent, trials)
+    calibrator = build_calibrator(service_options(db, model))
+    with progress_bar("embedding", len(eval_set.items), show_progress(json_output)) as advance:
+        report = calibrator.calibrate(
+            eval_set, false_accept_rate=far, progress=lambda _done, _total: advance(1)
+        )
+    data: dict[str, Any] = {
+        "trial_list": report.trial_list,
+        "items": report.items,
+        "encoder": calibrator.encoder_name,
+        "encoder_version": calibrator.encoder_version,
+        "cohort_size": report.cohort_size,
+        "cosine": {**_scale_json(report.cosine.calibration), "eer": report.cosine.eer},
+        "asnorm": None
+        if report.asnorm is None
+        else {**_scale_json(report.asnorm.calibration), "eer": report.asnorm.eer},
+    }
+    emit(json_output, data, lambda: _text(data))
+
+
+def _scale_json(calibration: Any) -> dict[str, Any]:
+    return {
+        "slope": calibration.slope,
+        "offset": calibration.offset,
+        "threshold": calibration.threshold,
+        "target_far": calibration.target_far,
+        "achieved_far": calibration.achieved_far,
+        "achieved_frr": calibration.achieved_frr,
+        "impostor_mean": calibration.impostor_mean,
+        "impostor_std": calibration.impostor_std,
+        "target_trials": calibration.target_trials,
+        "nontarget_trials": calibration.nontarget_trials,
+    }
+
+
+def _scale_line(label: str, fitted: dict[str, Any]) -> str:
+    return (
+        f"{label:<8} slope {fitted['slope']:.4f}  offset {fitted['offset']:.4f}  "
+        f"threshold {fitted['threshold']:.4f}  FAR {100 * fitted['achieved_far']:.2f} % "
+        f"(target {100 * fitted['target_far']:.2f} %)  FRR {100 * fitted['achieved_frr']:.2f} %  "
+        f"EER {100 * fitted['eer']:.2f} %"
+    )
+
+
+def _text(data: dict[str, Any]) -> str:
+    cosine = data["cosine"]
+    lines = [
+        f"calibrated {data['encoder']} ({data['encoder_version']}) on {data['trial_list']}: "
+        f"{data['items']} files, {cosine['target_trials']} same-speaker and "
+        f"{cosine['nontarget_trials']} different-speaker trials",
+        _scale_line("cosine", cosine),
+    ]
+    if data["asnorm"] is not None:
+        lines.append(_scale_line("as-norm", data["asnorm"]))
+        lines.append(f"(AS-Norm against the stored cohort of {data['cohort_size']} embeddings)")
+    else:
+        lines.append("(no cohort stored: AS-Norm not fitted; see `voxprint cohort build`)")
+    lines.append("stored: verify, identify and compare now use it for this encoder version")
+    return "\n".join(lines)

@@ -1,0 +1,126 @@
+"""``voxprint cohort``: the impostor cohort that AS-Norm score normalisation compares against."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from voxprint.cli.common import (
+    DbOption,
+    JsonOption,
+    ModelOption,
+    emit,
+    fail,
+    handles_errors,
+    progress_bar,
+    service_options,
+    show_progress,
+)
+from voxprint.cli.exit_codes import ExitCode
+from voxprint.store.records import Cohort
+
+cohort_app = typer.Typer(
+    help="Build, show and delete the AS-Norm impostor cohort (one per encoder version).",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(cohort_app, name="cohort")
+
+
+def _cohort_json(cohort: Cohort) -> dict[str, Any]:
+    return {
+        "encoder": cohort.encoder_name,
+        "encoder_version": cohort.encoder_version,
+        "embeddings": cohort.size,
+        "speakers": len(set(cohort.speakers)),
+        "dimension": int(cohort.embeddings.shape[1]),
+        "source": cohort.source,
+        "created_at": cohort.created_at.isoformat(timespec="seconds"),
+    }
+
+
+def _cohort_text(data: dict[str, Any]) -> str:
+    return (
+        f"cohort for {data['encoder']} ({data['encoder_version']}): {data['embeddings']} "
+        f"embeddings of {data['speakers']} speakers, built {data['created_at']} "
+        f"from {data['source'] or '-'}"
+    )
+
+
+def _calibrator(db: Path | None, model: str) -> Any:
+    from voxprint.bootstrap import build_calibrator
+
+    return build_calibrator(service_options(db, model))
+
+
+@cohort_app.command("build")
+@handles_errors
+def build(
+    directory: Annotated[
+        Path, typer.Argument(help="One sub-folder of audio per speaker, none of them enrolled.")
+    ],
+    db: DbOption = None,
+    model: ModelOption = "campplus",
+    json_output: JsonOption = False,
+) -> None:
+    """Embed every file under DIRECTORY and store them as this encoder's AS-Norm cohort.
+
+    Replaces the previous cohort. Use speakers who are not enrolled and not tested.
+    """
+    from voxprint.evaluation.datasets import speaker_folders
+
+    speakers = speaker_folders(directory)
+    calibrator = _calibrator(db, model)
+    total = sum(len(paths) for paths in speakers.values())
+    with progress_bar("embedding", total, show_progress(json_output)) as advance:
+        cohort = calibrator.build_cohort(
+            speakers, source=str(directory), progress=lambda _done, _total: advance(1)
+        )
+    data = _cohort_json(cohort)
+    emit(
+        json_output,
+        data,
+        lambda: _cohort_text(data) + "\nverify and identify now normalise scores with it (AS-Norm)",
+    )
+
+
+@cohort_app.command("show")
+@handles_errors
+def show(
+    db: DbOption = None,
+    model: ModelOption = "campplus",
+    json_output: JsonOption = False,
+) -> None:
+    """Show the stored cohort of this encoder version."""
+    cohort = _calibrator(db, model).cohort()
+    if cohort is None:
+        emit(json_output, None, lambda: "no cohort stored for this encoder: scores are raw cosines")
+        return
+    data = _cohort_json(cohort)
+    emit(json_output, data, lambda: _cohort_text(data))
+
+
+@cohort_app.command("delete")
+@handles_errors
+def delete(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    db: DbOption = None,
+    model: ModelOption = "campplus",
+    json_output: JsonOption = False,
+) -> None:
+    """Delete this encoder's cohort (and its AS-Norm calibration) for good."""
+    calibrator = _calibrator(db, model)
+    if not yes and not typer.confirm(
+        f"Delete the {calibrator.encoder_name} cohort and its embeddings for good?"
+    ):
+        raise fail("not deleted", ExitCode.USAGE)
+    deleted = calibrator.delete_cohort()
+    emit(
+        json_output,
+        {"deleted": deleted},
+        lambda: "cohort deleted" if deleted else "no cohort was stored for this encoder",
+    )

@@ -1,0 +1,260 @@
+"""Calibration on the user's trials, the AS-Norm cohort, and how the service picks them up.
+
+The tone fakes stand in for the models; ``voxprint calibrate`` and ``voxprint cohort``
+are run through the CLI as well.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from voxprint import bootstrap
+from voxprint.bootstrap import ServiceOptions, build_calibrator, build_service
+from voxprint.calibrator import fit_scale
+from voxprint.cli.app import app
+from voxprint.cli.exit_codes import ExitCode
+from voxprint.decision import Decision, ImpostorModel, OperatingPoint
+from voxprint.enrollment import EnrollmentPolicy
+from voxprint.errors import DatasetError, ModelError
+from voxprint.evaluation.datasets import folder_eval_set, speaker_folders, trial_list_eval_set
+from voxprint.normalization import ScoreNormalization
+from voxprint.operating_points import operating_point_from
+from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+from voxprint.scoring.asnorm import AsNorm, as_norm
+from voxprint.scoring.calibration import ScoreCalibration
+from voxprint.scoring.similarity import cosine_matrix, cosine_similarity
+from voxprint.service import VoxprintService
+from voxprint.store import SQLiteStore
+from voxprint.store.records import ScoreScale
+
+from fakes import RATE, TONE_OPERATING_POINT, EnergyVad, ToneEncoder, voice
+
+runner = CliRunner()
+SPEAKERS = {"a": 110, "b": 150, "c": 200, "d": 260, "e": 330, "f": 410}
+COHORT = {"x": 125, "y": 175, "z": 230, "w": 300}
+
+
+def tone_pipeline(options=None):
+    return EmbeddingPipeline(
+        ToneEncoder(), config=PipelineConfig(min_speech_seconds=1.0), vad=EnergyVad()
+    )
+
+
+def no_default(encoder):
+    raise ModelError(f"no operating point is known for encoder {encoder.name!r}")
+
+
+@pytest.fixture(autouse=True)
+def fake_models(monkeypatch):
+    monkeypatch.setattr(bootstrap, "build_pipeline", tone_pipeline)
+    monkeypatch.setattr(bootstrap, "operating_point_for", no_default)
+
+
+def write_speakers(root, speakers, files=3, seconds=3.0, seed=0):
+    for name, f0 in speakers.items():
+        (root / name).mkdir(parents=True)
+        for i in range(files):
+            sf.write(root / name / f"{i}.wav", voice(f0, seconds, seed=seed + i), RATE)
+    return root
+
+
+@pytest.fixture()
+def trials(tmp_path):
+    """A trial list over six tone speakers: every pair of files, 1 = same speaker."""
+    root = write_speakers(tmp_path / "trials", SPEAKERS)
+    files = [f"{name}/{i}.wav" for name in SPEAKERS for i in range(3)]
+    lines = [
+        f"{int(a.split('/')[0] == b.split('/')[0])} {a} {b}"
+        for n, a in enumerate(files)
+        for b in files[n + 1 :]
+    ]
+    path = root / "trials.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture()
+def cohort_dir(tmp_path):
+    return write_speakers(tmp_path / "cohort", COHORT, files=2, seed=100)
+
+
+def test_fit_scale_chooses_the_threshold_for_the_false_accept_rate(rng):
+    target = rng.normal(0.4, 0.1, 2000)
+    nontarget = rng.normal(0.1, 0.1, 5000)
+    fitted = fit_scale(
+        target,
+        nontarget,
+        false_accept_rate=0.01,
+        encoder_name="tone",
+        encoder_version="1",
+        scale=ScoreScale.COSINE,
+        source="test",
+    )
+    stored = fitted.calibration
+    assert stored.achieved_far <= 0.01
+    assert stored.achieved_far == pytest.approx(np.mean(nontarget >= stored.threshold))
+    assert stored.achieved_frr == pytest.approx(np.mean(target < stored.threshold))
+    assert stored.threshold == pytest.approx(0.1 + 2.33 * 0.1, abs=0.03)
+    # The calibrated score is a probability: near 1/2 half-way between the two classes.
+    assert ScoreCalibration(stored.slope, stored.offset)(0.25) == pytest.approx(0.5, abs=0.05)
+    assert stored.impostor_mean == pytest.approx(0.1, abs=0.01)
+    with pytest.raises(DatasetError):
+        fit_scale(
+            target,
+            nontarget[:5],
+            false_accept_rate=0.01,
+            encoder_name="tone",
+            encoder_version="1",
+            scale=ScoreScale.COSINE,
+            source="test",
+        )
+
+
+def test_a_stored_calibration_is_what_the_service_uses(tmp_path, trials):
+    options = ServiceOptions(db=tmp_path / "c.db", model="tone")
+    with pytest.raises(ModelError):
+        build_service(options)  # no default operating point for this encoder
+    calibrator = build_calibrator(options)
+    report = calibrator.calibrate(
+        trial_list_eval_set(trials.parent, trials), false_accept_rate=0.05
+    )
+    assert report.asnorm is None and report.items == 18
+    assert report.cosine.calibration.achieved_far <= 0.05
+    service = build_service(options)
+    assert service.operating_point == operating_point_from(report.cosine.calibration)
+    assert service.normalization is None
+    assert calibrator.calibrations() == (
+        calibrator.store.get_calibration("tone", "1", ScoreScale.COSINE),
+    )
+
+
+def test_with_a_cohort_the_service_decides_on_as_norm_scores(tmp_path, trials, cohort_dir):
+    options = ServiceOptions(db=tmp_path / "c.db", model="tone", enrollment_speech_seconds=10)
+    calibrator = build_calibrator(options)
+    cohort = calibrator.build_cohort(speaker_folders(cohort_dir), source="cohort")
+    assert cohort.size == 8 and set(cohort.speakers) == set(COHORT)
+    report = calibrator.calibrate(trial_list_eval_set(trials.parent, trials))
+    assert report.asnorm is not None and report.cohort_size == 8
+    assert report.asnorm.calibration.scale is ScoreScale.ASNORM
+
+    service = build_service(options)
+    assert service.normalization is not None
+    profile = service.create_profile("b")
+    service.enroll(profile.id, (voice(150, 12.0, seed=5), RATE))
+    enrolled = service.get_profile(profile.id)
+    result = service.verify(profile.id, (voice(150, 4.0, seed=6), RATE))
+    test = service.embed((voice(150, 4.0, seed=6), RATE)).embedding
+    voiceprint = enrolled.voiceprint[None, :]
+    expected = as_norm(
+        np.array([[result.cosine]]),
+        cosine_matrix(voiceprint, cohort.embeddings),
+        cosine_matrix(test[None, :], cohort.embeddings),
+    )[0, 0]
+    assert result.normalized_score == pytest.approx(expected, rel=1e-4)
+    assert result.threshold == pytest.approx(report.asnorm.calibration.threshold)
+    assert result.cosine == pytest.approx(cosine_similarity(test, enrolled.voiceprint), abs=1e-6)
+    expected_decision = Decision.ACCEPT if expected >= result.threshold else Decision.REJECT
+    assert result.decision is expected_decision
+    identified = service.identify((voice(150, 4.0, seed=6), RATE))
+    assert identified.candidates[0].normalized_score == pytest.approx(expected, rel=1e-4)
+
+    # Deleting the cohort drops its AS-Norm calibration; scores are raw cosines again.
+    assert calibrator.delete_cohort() is True
+    assert calibrator.store.get_calibration("tone", "1", ScoreScale.ASNORM) is None
+    assert build_service(options).normalization is None
+
+
+def test_a_cohort_without_an_as_norm_operating_point_is_not_applied(
+    tmp_path, cohort_dir, monkeypatch, caplog
+):
+    monkeypatch.setattr(bootstrap, "operating_point_for", lambda encoder: TONE_OPERATING_POINT)
+    options = ServiceOptions(db=tmp_path / "c.db", model="tone")
+    build_calibrator(options).build_cohort(speaker_folders(cohort_dir))
+    service = build_service(options)
+    # "tone" has no default AS-Norm operating point and none was fitted: raw cosines.
+    assert service.normalization is None
+    assert service.operating_point == TONE_OPERATING_POINT
+    assert "no operating point for AS-Norm scores" in caplog.text
+    off = build_service(ServiceOptions(db=tmp_path / "c.db", score_normalization=False))
+    assert off.normalization is None
+
+
+def test_the_decision_follows_the_normalised_score_not_the_cosine(tmp_path, rng):
+    cohort = np.abs(rng.normal(size=(20, 64))).astype(np.float32)
+    pipeline = tone_pipeline()
+
+    def service_with(threshold):
+        point = OperatingPoint(threshold, ScoreCalibration(1.0, 0.0), ImpostorModel(0.0, 1.0))
+        return VoxprintService(
+            pipeline=pipeline,
+            store=SQLiteStore(tmp_path / "n.db"),
+            operating_point=TONE_OPERATING_POINT,
+            enrollment=EnrollmentPolicy(min_net_speech_seconds=5.0),
+            normalization=ScoreNormalization(AsNorm(cohort), point),
+        )
+
+    probe = (voice(150, 4.0, seed=3), RATE)
+    first = service_with(0.0)
+    profile = first.create_profile("a")
+    first.enroll(profile.id, (voice(150, 8.0), RATE))
+    normalized = first.verify(profile.id, probe).normalized_score
+    assert normalized is not None
+    below = service_with(normalized + 0.01).verify(profile.id, probe)
+    above = service_with(normalized - 0.01).verify(profile.id, probe)
+    assert below.decision is Decision.REJECT and above.decision is Decision.ACCEPT
+    assert below.cosine == above.cosine  # the raw cosine is kept in the result
+    compared = first.compare(probe, (voice(150, 8.0), RATE))
+    assert compared.normalized_score is not None
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_the_calibrate_and_cohort_commands_round_trip(tmp_path, trials, cohort_dir):
+    db = tmp_path / "cli.db"
+    result = run("calibrate", trials, "--far", "0.05", "--db", db, "--model", "tone", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["cosine"]["achieved_far"] <= 0.05 and data["asnorm"] is None
+    assert {"slope", "offset", "threshold", "achieved_frr"} <= set(data["cosine"])
+
+    text = run("calibrate", trials, "--db", db, "--model", "tone")
+    assert text.exit_code == 0 and "slope" in text.output and "FRR" in text.output
+
+    assert "no cohort" in run("cohort", "show", "--db", db, "--model", "tone").output
+    built = run("cohort", "build", cohort_dir, "--db", db, "--model", "tone", "--json")
+    assert built.exit_code == 0, built.output
+    assert json.loads(built.output)["embeddings"] == 8
+    shown = json.loads(run("cohort", "show", "--db", db, "--model", "tone", "--json").output)
+    assert shown["speakers"] == 4
+
+    again = run("calibrate", trials, "--db", db, "--model", "tone", "--json")
+    assert json.loads(again.output)["asnorm"]["threshold"] > 0
+
+    refused = runner.invoke(
+        app, ["cohort", "delete", "--db", str(db), "--model", "tone"], input="n\n"
+    )
+    assert refused.exit_code == ExitCode.USAGE
+    deleted = run("cohort", "delete", "--yes", "--db", db, "--model", "tone", "--json")
+    assert json.loads(deleted.output) == {"deleted": True}
+    assert "no cohort" in run("cohort", "show", "--db", db, "--model", "tone").output
+
+
+def test_calibrate_with_a_bad_trial_list_fails_with_one_line(tmp_path, trials):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("2 a/0.wav b/0.wav\n")
+    result = run("calibrate", bad, "--root", trials.parent, "--db", tmp_path / "x.db")
+    assert result.exit_code == ExitCode.DATA
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1
+    missing = run("calibrate", tmp_path / "none.txt", "--db", tmp_path / "x.db")
+    assert missing.exit_code == ExitCode.DATA
+
+
+def test_a_folder_eval_set_can_be_calibrated_too(tmp_path, cohort_dir):
+    calibrator = build_calibrator(ServiceOptions(db=tmp_path / "f.db", model="tone"))
+    report = calibrator.calibrate(folder_eval_set(cohort_dir), false_accept_rate=0.2)
+    assert report.cosine.calibration.target_trials == 4

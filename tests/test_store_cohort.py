@@ -1,0 +1,139 @@
+"""The SQLite store's scoring set-up (schema version 3): calibrations and AS-Norm cohorts."""
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voxprint.errors import InvalidParameterError
+from voxprint.store import SQLiteStore
+from voxprint.store.base import ScoringStore
+from voxprint.store.records import Cohort, ScoreScale, StoredCalibration
+from voxprint.store.sqlite import MIGRATIONS, SCHEMA_VERSION
+
+
+def cohort(rng, rows=5, dim=8, version="1") -> Cohort:
+    vectors = rng.normal(size=(rows, dim)).astype(np.float32)
+    return Cohort(
+        encoder_name="tone",
+        encoder_version=version,
+        embeddings=vectors,
+        speakers=tuple(f"s{i // 2}" for i in range(rows)),
+        created_at=datetime.now(UTC),
+        source="speakers/",
+    )
+
+
+def calibration(scale=ScoreScale.COSINE, threshold=0.5) -> StoredCalibration:
+    return StoredCalibration(
+        encoder_name="tone",
+        encoder_version="1",
+        scale=scale,
+        slope=20.0,
+        offset=-10.0,
+        threshold=threshold,
+        target_far=0.01,
+        achieved_far=0.009,
+        achieved_frr=0.02,
+        impostor_mean=0.1,
+        impostor_std=0.1,
+        target_trials=50,
+        nontarget_trials=1000,
+        created_at=datetime.now(UTC),
+        source="trials.txt",
+    )
+
+
+@pytest.fixture()
+def store(tmp_path):
+    with SQLiteStore(tmp_path / "v.db") as opened:
+        yield opened
+
+
+def test_the_sqlite_store_keeps_scoring_setup(store):
+    assert isinstance(store, ScoringStore)
+    assert SCHEMA_VERSION >= 3
+
+
+def test_a_cohort_round_trips_per_encoder_version(store, rng):
+    saved = cohort(rng)
+    store.save_cohort(saved)
+    loaded = store.get_cohort("tone", "1")
+    assert loaded is not None
+    np.testing.assert_array_equal(loaded.embeddings, saved.embeddings)
+    assert loaded.speakers == saved.speakers and loaded.source == "speakers/"
+    assert loaded.embeddings.dtype == np.float32 and loaded.size == 5
+    assert store.get_cohort("tone", "2") is None
+    assert store.get_cohort("other", "1") is None
+
+
+def test_saving_a_cohort_replaces_the_previous_one(store, rng):
+    store.save_cohort(cohort(rng, rows=5))
+    store.save_cohort(cohort(rng, rows=3))
+    loaded = store.get_cohort("tone", "1")
+    assert loaded is not None and loaded.size == 3
+
+
+def test_deleting_a_cohort_removes_its_bytes_from_the_file(tmp_path, rng):
+    path = tmp_path / "wipe.db"
+    saved = cohort(rng, rows=4)
+    with SQLiteStore(path) as store:
+        store.save_cohort(saved)
+        assert store.delete_cohort("tone", "1") is True
+        assert store.get_cohort("tone", "1") is None
+        assert store.delete_cohort("tone", "1") is False
+    raw = path.read_bytes() + (
+        Path(f"{path}-wal").read_bytes() if Path(f"{path}-wal").exists() else b""
+    )
+    assert saved.embeddings.astype("<f4").tobytes()[:16] not in raw
+
+
+def test_a_cohort_must_be_a_finite_matrix_with_a_speaker_per_row(store, rng):
+    good = cohort(rng)
+    with pytest.raises(InvalidParameterError):
+        store.save_cohort(Cohort("tone", "1", np.zeros((0, 8), np.float32), (), good.created_at))
+    with pytest.raises(InvalidParameterError):
+        store.save_cohort(Cohort("tone", "1", good.embeddings, ("a",), good.created_at))
+    broken = good.embeddings.copy()
+    broken[0, 0] = np.nan
+    with pytest.raises(InvalidParameterError):
+        store.save_cohort(Cohort("tone", "1", broken, good.speakers, good.created_at))
+
+
+def test_calibrations_are_kept_per_scale_and_replaced(store):
+    store.save_calibration(calibration(ScoreScale.COSINE, 0.5))
+    store.save_calibration(calibration(ScoreScale.ASNORM, 3.0))
+    store.save_calibration(calibration(ScoreScale.COSINE, 0.6))
+    cosine = store.get_calibration("tone", "1", ScoreScale.COSINE)
+    asnorm = store.get_calibration("tone", "1", ScoreScale.ASNORM)
+    assert cosine is not None and cosine.threshold == 0.6 and cosine.target_trials == 50
+    assert asnorm is not None and asnorm.threshold == 3.0 and asnorm.scale is ScoreScale.ASNORM
+    assert store.get_calibration("tone", "2", ScoreScale.COSINE) is None
+    assert store.delete_calibrations("tone", "1", ScoreScale.ASNORM) == 1
+    assert store.get_calibration("tone", "1", ScoreScale.ASNORM) is None
+    assert store.delete_calibrations("tone", "1") == 1
+    assert store.get_calibration("tone", "1", ScoreScale.COSINE) is None
+
+
+def test_a_calibration_with_nan_is_refused(store):
+    bad = calibration()
+    with pytest.raises(InvalidParameterError):
+        store.save_calibration(StoredCalibration(**{**bad.__dict__, "slope": float("nan")}))
+
+
+def test_a_version_2_database_is_migrated_to_keep_cohorts(tmp_path, rng):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    for step in range(2):
+        MIGRATIONS[step](conn)
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    with SQLiteStore(path) as store:
+        store.save_cohort(cohort(rng))
+        assert store.get_cohort("tone", "1") is not None
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    check.close()
