@@ -1,0 +1,119 @@
+"""``voxprint plot``: a 2-D map of speakers' embeddings, and trial score histograms."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from voxprint.cli.common import (
+    JsonOption,
+    ModelOption,
+    emit,
+    handles_errors,
+    progress_bar,
+    service_options,
+)
+from voxprint.cli.common import show_progress as _show_progress
+
+plot_app = typer.Typer(help="Draw embedding maps and score histograms.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(plot_app, name="plot")
+
+
+@plot_app.command("embeddings")
+@handles_errors
+def plot_embeddings(
+    directory: Annotated[
+        Path, typer.Argument(help="One sub-folder of audio per speaker.", show_default=False)
+    ],
+    method: Annotated[str, typer.Option(help="pca or tsne.")] = "pca",
+    out: Annotated[Path, typer.Option("--out", help="PNG to write.")] = Path("embeddings.png"),
+    model: ModelOption = "campplus",
+    json_output: JsonOption = False,
+) -> None:
+    """Embed every file in DIRECTORY and draw a 2-D map coloured by speaker."""
+    from voxprint.bootstrap import build_pipeline
+    from voxprint.evaluation.datasets import folder_eval_set
+    from voxprint.evaluation.plots import embedding_map, plot_embedding_map
+    from voxprint.evaluation.runner import embed_items
+
+    eval_set = folder_eval_set(directory)
+    pipeline = build_pipeline(service_options(model=model))
+    with progress_bar("embedding", len(eval_set.items), _show_progress(json_output)) as advance:
+        embedded = embed_items(pipeline, eval_set.items, progress=lambda _d, _t: advance(1))
+    points = embedding_map(embedded.embeddings, method)
+    speakers = [item.speaker for item in eval_set.items]
+    plot_embedding_map(
+        points, speakers, out, title=f"{pipeline.encoder.name} embeddings ({method.upper()})"
+    )
+    data = {
+        "plot": str(out),
+        "method": method,
+        "points": [
+            {"key": item.key, "speaker": item.speaker, "x": float(x), "y": float(y)}
+            for item, (x, y) in zip(eval_set.items, points, strict=True)
+        ],
+    }
+    emit(
+        json_output,
+        data,
+        lambda: f"{len(points)} embeddings of {len(set(speakers))} speakers → {out}",
+    )
+
+
+@plot_app.command("scores")
+@handles_errors
+def plot_scores(
+    trials: Annotated[
+        Path, typer.Argument(help="Trial list: 'label path1 path2' per line.", show_default=False)
+    ],
+    root: Annotated[
+        Path | None,
+        typer.Option(help="Folder the trial paths are relative to (default: the list's folder)."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="PNG to write.")] = Path("scores.png"),
+    model: ModelOption = "campplus",
+    json_output: JsonOption = False,
+) -> None:
+    """Histograms of target and non-target trial scores, with the thresholds marked."""
+    from voxprint.bootstrap import build_pipeline
+    from voxprint.errors import ModelError
+    from voxprint.evaluation.datasets import trial_list_eval_set
+    from voxprint.evaluation.metrics import equal_error_rate
+    from voxprint.evaluation.plots import plot_score_histograms
+    from voxprint.evaluation.runner import embed_items, trial_scores
+    from voxprint.operating_points import operating_point_for
+
+    eval_set = trial_list_eval_set(root or trials.parent, trials)
+    pipeline = build_pipeline(service_options(model=model))
+    with progress_bar("embedding", len(eval_set.items), _show_progress(json_output)) as advance:
+        embedded = embed_items(pipeline, eval_set.items, progress=lambda _d, _t: advance(1))
+    target, nontarget = trial_scores(eval_set, embedded)
+    marks: list[tuple[str, float]] = []
+    with contextlib.suppress(ModelError):  # no operating point: only the EER threshold
+        point = operating_point_for(pipeline.encoder)
+        marks.append(("verification threshold", point.verification_threshold))
+    eer = threshold = None
+    if target.size and nontarget.size:
+        eer, threshold = equal_error_rate(target, nontarget)
+        marks.append(("EER threshold", threshold))
+    plot_score_histograms(
+        target, nontarget, out, thresholds=marks, title=f"{eval_set.name}: {pipeline.encoder.name}"
+    )
+    data = {
+        "plot": str(out),
+        "target_trials": int(target.size),
+        "nontarget_trials": int(nontarget.size),
+        "eer": eer,
+        "thresholds": dict(marks),
+    }
+    emit(
+        json_output,
+        data,
+        lambda: f"{target.size} target and {nontarget.size} non-target trials → {out}",
+    )
