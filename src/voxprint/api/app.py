@@ -29,7 +29,17 @@ from voxprint.store.base import KeyStore
 logger = logging.getLogger(__name__)
 
 #: Modules whose ``router`` the app includes, in this order.
-ROUTER_MODULES: tuple[str, ...] = ("voxprint.api.routes.health",)
+ROUTER_MODULES: tuple[str, ...] = (
+    "voxprint.api.routes.health",
+    "voxprint.api.routes.profiles",
+    "voxprint.api.routes.recognition",
+    "voxprint.api.routes.compare",
+    "voxprint.api.routes.batch",
+    "voxprint.api.routes.streams",
+    "voxprint.api.routes.ws",
+    "voxprint.api.azure.routes",
+    "voxprint.api.routes.web",
+)
 
 DESCRIPTION = """Self-hosted speaker recognition: profiles, enrolment, verification (1:1)
 and open-set identification (1:N).

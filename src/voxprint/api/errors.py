@@ -28,6 +28,7 @@ STATUS_BY_ERROR: dict[type[e.VoxprintError], int] = {
     e.AudioTooLargeError: 413,
     e.AudioTooLongError: 413,
     e.UnsupportedAudioError: 415,
+    e.ClipRejectedError: 422,
     e.AudioError: 400,
     e.SpeechError: 422,
     e.AmbiguousProfileError: 409,
@@ -78,6 +79,8 @@ def error_details(error: e.VoxprintError) -> dict[str, Any]:
             "net_speech_seconds": round(error.net_speech_seconds, 3),
             "required_seconds": round(error.required_seconds, 3),
         }
+    if isinstance(error, e.ClipRejectedError):
+        return {"reasons": list(error.reasons)}
     return {}
 
 

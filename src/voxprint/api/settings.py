@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voxprint.audio import AudioLimits
 from voxprint.bootstrap import ServiceOptions
+from voxprint.encoders.options import EncoderOptions
 
 MB = 1024 * 1024
 
@@ -33,10 +34,20 @@ class ServiceSettings(BaseSettings):
     azure_max_bytes: int = Field(5 * MB, gt=0, description="Azure routes: largest body.")
     azure_enroll_seconds: float = Field(20.0, ge=0, description="Azure routes: enrolment speech.")
     azure_min_seconds: float = Field(4.0, ge=0, description="Azure routes: verify/identify speech.")
+    azure_max_enroll_audio_seconds: float = Field(
+        300.0, gt=0, description="Azure routes: most audio summed over a profile's enrolments."
+    )
     inference_workers: int = Field(2, ge=1, le=64, description="Inference jobs run at once.")
     inference_queue: int = Field(64, ge=0, description="Jobs that may wait; more get 429.")
     stream_idle_seconds: float = Field(300.0, gt=0, description="Idle audio streams expire.")
+    stream_max_count: int = Field(16, ge=1, description="Open audio streams per namespace.")
+    stream_max_namespace_bytes: int = Field(
+        100 * MB, gt=0, description="Bytes all of a namespace's audio streams may hold."
+    )
     log_json: bool = Field(True, description="Request logs as JSON lines.")
+    campplus_runtime: str | None = Field(None, description="CAM++ runtime: onnx or torch.")
+    quantize: str | None = Field(None, description="CAM++ quantisation: none or int8.")
+    num_threads: int | None = Field(None, ge=1, description="Encoder threads per call.")
 
     def service_options(self) -> ServiceOptions:
         return ServiceOptions(
@@ -45,4 +56,9 @@ class ServiceSettings(BaseSettings):
             enrollment_speech_seconds=self.enroll_seconds,
             min_speech_seconds=self.min_speech_seconds,
             limits=AudioLimits(max_bytes=self.max_upload_bytes, max_seconds=self.max_audio_seconds),
+            encoder=EncoderOptions(
+                runtime=self.campplus_runtime,
+                quantize=self.quantize,
+                num_threads=self.num_threads,
+            ),
         )

@@ -9,7 +9,9 @@ import typer
 from voxprint.cli.common import DbOption, JsonOption, emit, handles_errors
 from voxprint.store.records import DEFAULT_NAMESPACE, ApiKey
 
-keys_app = typer.Typer(help="Create, list and revoke API keys for the service.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys for the service.", no_args_is_help=True
+)
 
 
 def _key_data(key: ApiKey) -> dict[str, object]:
@@ -46,9 +48,11 @@ def create(
     emit(
         json_output,
         {**_key_data(issued.key), "key": issued.token},
-        lambda: f"{issued.token}\n"
-        f"(key {issued.key.id} for namespace {issued.key.namespace!r}; "
-        "it is shown only this once)",
+        lambda: (
+            f"{issued.token}\n"
+            f"(key {issued.key.id} for namespace {issued.key.namespace!r}; "
+            "it is shown only this once)"
+        ),
     )
 
 

@@ -1,0 +1,180 @@
+"""Core results → response models of :mod:`voxprint.api.schemas` (and voiceprints back)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Literal
+
+import numpy as np
+
+from voxprint.api.schemas import (
+    CandidateOut,
+    ComparisonOut,
+    EnrollmentOut,
+    IdentificationOut,
+    ProfileList,
+    ProfileOut,
+    QualityOut,
+    VerificationOut,
+    VoiceprintIn,
+    VoiceprintOut,
+)
+from voxprint.enrollment import EnrollmentPolicy
+from voxprint.errors import EncoderMismatchError, InvalidParameterError
+from voxprint.quality import ClipQuality
+from voxprint.service import (
+    Candidate,
+    ComparisonResult,
+    EnrollmentReport,
+    IdentificationResult,
+    VerificationResult,
+    VoiceprintExport,
+)
+from voxprint.store.records import Profile
+
+VectorFormat = Literal["list", "base64"]
+
+
+def profile(p: Profile, policy: EnrollmentPolicy) -> ProfileOut:
+    return ProfileOut(
+        id=p.id,
+        name=p.name,
+        external_id=p.external_id,
+        metadata=p.metadata,
+        status=p.status.value,
+        clip_count=p.clip_count,
+        audio_seconds=round(p.audio_seconds, 3),
+        net_speech_seconds=round(p.net_speech_seconds, 3),
+        remaining_speech_seconds=round(policy.remaining_seconds(p.net_speech_seconds), 3),
+        encoder_name=p.encoder_name,
+        encoder_version=p.encoder_version,
+        created_at=p.created_at,
+        updated_at=p.updated_at,
+    )
+
+
+def profile_page(
+    profiles: list[Profile], total: int, limit: int, offset: int, policy: EnrollmentPolicy
+) -> ProfileList:
+    end = offset + len(profiles)
+    return ProfileList(
+        items=[profile(p, policy) for p in profiles],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_offset=end if end < total else None,
+    )
+
+
+def enrollment(report: EnrollmentReport, policy: EnrollmentPolicy) -> EnrollmentOut:
+    return EnrollmentOut(
+        profile_id=report.profile.id,
+        status=report.status.value,
+        clip_audio_seconds=round(report.clip_audio_seconds, 3),
+        clip_net_speech_seconds=round(report.clip_net_speech_seconds, 3),
+        net_speech_seconds=round(report.net_speech_seconds, 3),
+        remaining_speech_seconds=round(report.remaining_speech_seconds, 3),
+        quality=quality(report.quality) if report.quality is not None else None,
+        profile=profile(report.profile, policy),
+    )
+
+
+def quality(measures: ClipQuality) -> QualityOut:
+    return QualityOut(
+        net_speech_seconds=round(measures.net_speech_seconds, 3),
+        snr_db=round(measures.snr_db, 2) if measures.snr_db is not None else None,
+        clipped_fraction=measures.clipped_fraction,
+        speaker_similarity=measures.speaker_similarity,
+        multiple_speakers=measures.multiple_speakers,
+    )
+
+
+def verification(result: VerificationResult) -> VerificationOut:
+    return VerificationOut(
+        profile_id=result.profile_id,
+        profile_name=result.profile_name,
+        cosine=result.cosine,
+        score=result.score,
+        normalized_score=result.normalized_score,
+        decision=result.decision.value,
+        threshold=result.threshold,
+        net_speech_seconds=round(result.net_speech_seconds, 3),
+    )
+
+
+def candidate(c: Candidate) -> CandidateOut:
+    return CandidateOut(
+        profile_id=c.profile_id,
+        name=c.name,
+        cosine=c.cosine,
+        score=c.score,
+        normalized_score=c.normalized_score,
+    )
+
+
+def identification(result: IdentificationResult) -> IdentificationOut:
+    return IdentificationOut(
+        candidates=[candidate(c) for c in result.candidates],
+        identified=candidate(result.identified) if result.identified is not None else None,
+        unknown=result.is_unknown,
+        threshold=result.threshold,
+        gallery_size=result.gallery_size,
+        net_speech_seconds=round(result.net_speech_seconds, 3),
+    )
+
+
+def comparison(result: ComparisonResult) -> ComparisonOut:
+    return ComparisonOut(
+        cosine=result.cosine,
+        score=result.score,
+        normalized_score=result.normalized_score,
+        decision=result.decision.value,
+        threshold=result.threshold,
+    )
+
+
+def voiceprint(export: VoiceprintExport, fmt: VectorFormat) -> VoiceprintOut:
+    vector = np.asarray(export.vector, dtype="<f4")
+    fields: dict[str, Any] = (
+        {"vector": [float(v) for v in vector]}
+        if fmt == "list"
+        else {"vector_base64": base64.b64encode(vector.tobytes()).decode("ascii")}
+    )
+    return VoiceprintOut(
+        profile_id=export.profile_id,
+        encoder_name=export.encoder_name,
+        encoder_version=export.encoder_version,
+        dimension=int(vector.shape[0]),
+        **fields,
+    )
+
+
+def voiceprint_vector(given: VoiceprintIn, encoder_name: str, encoder_version: str) -> np.ndarray:
+    """The ``(dim,) float32`` vector of an exported voiceprint made by this encoder.
+
+    Raises :class:`EncoderMismatchError` (409) for another encoder's voiceprint and
+    :class:`InvalidParameterError` (400) for a missing, malformed or zero vector.
+    """
+    if (given.encoder_name, given.encoder_version) != (encoder_name, encoder_version):
+        raise EncoderMismatchError(
+            f"the voiceprint was made by {given.encoder_name} ({given.encoder_version}) but "
+            f"this service uses {encoder_name} ({encoder_version}); voiceprints of different "
+            "encoders cannot be compared"
+        )
+    if (given.vector is None) == (given.vector_base64 is None):
+        raise InvalidParameterError("give exactly one of 'vector' and 'vector_base64'")
+    if given.vector is not None:
+        vector = np.asarray(given.vector, dtype=np.float32)
+    else:
+        assert given.vector_base64 is not None
+        try:
+            raw = base64.b64decode(given.vector_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidParameterError("vector_base64 is not valid base64") from None
+        if len(raw) % 4:
+            raise InvalidParameterError("vector_base64 must hold little-endian float32 values")
+        vector = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    if vector.size == 0 or not np.all(np.isfinite(vector)) or not np.any(vector):
+        raise InvalidParameterError("a voiceprint must be a non-zero vector of finite values")
+    return vector

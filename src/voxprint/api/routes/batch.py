@@ -1,0 +1,201 @@
+"""Several operations in one request; each item succeeds or fails on its own.
+
+The body is JSON ``{"items": [...]}`` (audio as base64 in ``audio``), or a multipart
+form whose ``request`` field holds that JSON and whose file parts hold the audio,
+named by each item's ``audio_part``. Items run in order; each result carries the
+HTTP status and error code the operation would have had alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from voxprint.api import render
+from voxprint.api.body import media_type
+from voxprint.api.deps import ServiceDep, StateDep
+from voxprint.api.errors import status_for
+from voxprint.api.forms import (
+    BINARY,
+    Form,
+    inline_schema,
+    parse_json,
+    read_form,
+    read_json,
+    request_body,
+    validation_message,
+)
+from voxprint.api.schemas import (
+    MAX_BATCH_ITEMS,
+    BatchError,
+    BatchItem,
+    BatchItemResult,
+    BatchOut,
+    BatchRequest,
+    BatchResult,
+    error_responses,
+)
+from voxprint.api.state import AppState
+from voxprint.errors import InvalidParameterError, UnsupportedAudioError, VoxprintError
+from voxprint.service import VoxprintService
+
+router = APIRouter(tags=["batch"])
+
+
+class _BatchRequestDoc(BaseModel):
+    """How the docs show the body (items are validated one by one when run)."""
+
+    items: list[BatchItem] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+BATCH_BODY = request_body(
+    {
+        "application/json": {"schema": inline_schema(_BatchRequestDoc)},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "request": {
+                        "type": "string",
+                        "description": "The JSON body; items name their audio by `audio_part`.",
+                    },
+                    "audio": BINARY,
+                },
+                "required": ["request"],
+            }
+        },
+    },
+    f"Up to {MAX_BATCH_ITEMS} operations: `create_profile` (name, external_id, metadata), "
+    "`get_profile` (profile_id), `enroll` (profile_id, audio, label, force), `verify` "
+    "(profile_id, audio, force), `identify` (audio, top_n, profile_ids, force). Audio is "
+    "base64 in `audio`, or a multipart file part named by `audio_part`.",
+)
+
+
+@router.post(
+    "/v1/batch",
+    response_model=BatchOut,
+    summary="Run several operations in one request; each gets its own status and result.",
+    responses=error_responses(400, 413, 415),
+    openapi_extra=BATCH_BODY,
+)
+async def batch(request: Request, state: StateDep, service: ServiceDep) -> BatchOut:
+    limit = state.settings.max_upload_bytes
+    match media_type(request):
+        case "application/json":
+            body, form = await read_json(request, limit, BatchRequest), Form()
+        case "multipart/form-data":
+            form = await read_form(request, limit)
+            if "request" not in form.fields:
+                raise InvalidParameterError("a multipart batch needs a 'request' field (JSON)")
+            body = parse_json(form.fields["request"], BatchRequest)
+        case other:
+            raise UnsupportedAudioError(
+                f"unsupported Content-Type {other!r}: send application/json or multipart/form-data"
+            )
+    results = [
+        await _run_item(index, raw, form, state, service) for index, raw in enumerate(body.items)
+    ]
+    succeeded = sum(r.ok for r in results)
+    return BatchOut(results=results, succeeded=succeeded, failed=len(results) - succeeded)
+
+
+async def _run_item(
+    index: int, raw: dict[str, Any], form: Form, state: AppState, service: VoxprintService
+) -> BatchItemResult:
+    reference = raw.get("id") if isinstance(raw.get("id"), str) else None
+    op = raw.get("op") if isinstance(raw.get("op"), str) else None
+    try:
+        item = BatchItem.model_validate(raw)
+    except ValidationError as exc:
+        return _failed(index, reference, op, 422, "invalid_request", validation_message(exc))
+    try:
+        result, status = await _dispatch(item, form, state, service)
+    except VoxprintError as exc:
+        return _failed(index, item.id, item.op, status_for(exc), exc.code, exc.message)
+    return BatchItemResult(
+        index=index, id=item.id, op=item.op, status=status, ok=True, result=result
+    )
+
+
+def _failed(
+    index: int, reference: str | None, op: str | None, status: int, code: str, message: str
+) -> BatchItemResult:
+    return BatchItemResult(
+        index=index,
+        id=reference,
+        op=op,
+        status=status,
+        ok=False,
+        error=BatchError(code=code, message=message),
+    )
+
+
+async def _dispatch(
+    item: BatchItem, form: Form, state: AppState, service: VoxprintService
+) -> tuple[BatchResult, int]:
+    runner, policy = state.runner, service.enrollment
+    match item.op:
+        case "create_profile":
+            if item.name is None:
+                raise InvalidParameterError("create_profile needs a 'name'")
+            created = await run_in_threadpool(
+                service.create_profile,
+                item.name,
+                external_id=item.external_id,
+                metadata=item.metadata,
+            )
+            return render.profile(created, policy), 201
+        case "get_profile":
+            found = await run_in_threadpool(service.get_profile, _profile_id(item))
+            return render.profile(found, policy), 200
+        case "enroll":
+            profile_id, audio = _profile_id(item), _audio(item, form)
+            report = await runner.run(
+                "enroll", service.enroll, profile_id, audio, label=item.label, force=item.force
+            )
+            return render.enrollment(report, policy), 201
+        case "verify":
+            profile_id, audio = _profile_id(item), _audio(item, form)
+            verified = await runner.run(
+                "verify", service.verify, profile_id, audio, force=item.force
+            )
+            return render.verification(verified), 200
+        case "identify":
+            audio = _audio(item, form)
+            identified = await runner.run(
+                "identify",
+                service.identify,
+                audio,
+                top_n=item.top_n,
+                profile_ids=item.profile_ids,
+                force=item.force,
+            )
+            return render.identification(identified), 200
+
+
+def _profile_id(item: BatchItem) -> str:
+    if not item.profile_id:
+        raise InvalidParameterError(f"{item.op} needs a 'profile_id'")
+    return item.profile_id
+
+
+def _audio(item: BatchItem, form: Form) -> bytes:
+    if item.audio is not None and item.audio_part is not None:
+        raise InvalidParameterError("give either 'audio' or 'audio_part', not both")
+    if item.audio is not None:
+        try:
+            return base64.b64decode(item.audio, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidParameterError("'audio' is not valid base64") from None
+    if item.audio_part is not None:
+        upload = form.files.get(item.audio_part)
+        if upload is None:
+            raise InvalidParameterError(f"no file part named {item.audio_part!r} in the form")
+        return upload.data
+    raise InvalidParameterError(f"{item.op} needs 'audio' (base64) or 'audio_part'")

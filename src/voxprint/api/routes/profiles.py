@@ -1,0 +1,143 @@
+"""Profiles: create, list (paged), look up, read, change, reset, delete, export the voiceprint.
+
+These touch only the store, so they are plain ``def`` routes (FastAPI's thread pool).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from voxprint.api import render
+from voxprint.api.deps import ServiceDep
+from voxprint.api.schemas import (
+    MAX_PAGE,
+    PROFILE_ID_PATTERN,
+    ProfileCreate,
+    ProfileList,
+    ProfileOut,
+    ProfilePatch,
+    VoiceprintOut,
+    error_responses,
+)
+from voxprint.store.records import ProfileChanges
+
+router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
+
+ProfileIdPath = Annotated[
+    str, Path(pattern=PROFILE_ID_PATTERN, description="The profile's id (a UUID).")
+]
+#: Offsets beyond this are refused (SQLite integers are 64-bit; nobody pages that far).
+MAX_OFFSET = 1_000_000_000
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ProfileOut,
+    summary="Create a profile (status `enrolling`).",
+    responses=error_responses(400, 409),
+)
+def create_profile(body: ProfileCreate, service: ServiceDep) -> ProfileOut:
+    created = service.create_profile(
+        body.name, external_id=body.external_id, metadata=body.metadata
+    )
+    return render.profile(created, service.enrollment)
+
+
+@router.get(
+    "",
+    response_model=ProfileList,
+    summary="List your profiles, oldest first, a page at a time.",
+    responses=error_responses(400),
+)
+def list_profiles(
+    service: ServiceDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Profiles to skip.")] = 0,
+) -> ProfileList:
+    profiles = service.list_profiles(limit=limit, offset=offset)
+    total = service.count_profiles()
+    return render.profile_page(profiles, total, limit, offset, service.enrollment)
+
+
+@router.get(
+    "/lookup",
+    response_model=ProfileOut,
+    summary="Find a profile by your external id.",
+    responses=error_responses(404),
+)
+def lookup_profile(
+    service: ServiceDep,
+    external_id: Annotated[str, Query(min_length=1, max_length=200)],
+) -> ProfileOut:
+    return render.profile(service.get_by_external_id(external_id), service.enrollment)
+
+
+@router.get(
+    "/{profile_id}",
+    response_model=ProfileOut,
+    summary="Read a profile and its enrolment progress.",
+    responses=error_responses(404),
+)
+def get_profile(profile_id: ProfileIdPath, service: ServiceDep) -> ProfileOut:
+    return render.profile(service.get_profile(profile_id), service.enrollment)
+
+
+@router.patch(
+    "/{profile_id}",
+    response_model=ProfileOut,
+    summary="Change a profile's name, external id or metadata.",
+    responses=error_responses(400, 404, 409),
+)
+def update_profile(
+    profile_id: ProfileIdPath, body: ProfilePatch, service: ServiceDep
+) -> ProfileOut:
+    clear = "external_id" in body.model_fields_set and body.external_id is None
+    changes = ProfileChanges(
+        name=body.name,
+        external_id=body.external_id,
+        clear_external_id=clear,
+        metadata=body.metadata,
+    )
+    return render.profile(service.update_profile(profile_id, changes), service.enrollment)
+
+
+@router.delete(
+    "/{profile_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a profile, its voiceprint and every clip embedding, for good.",
+    responses=error_responses(404),
+)
+def delete_profile(profile_id: ProfileIdPath, service: ServiceDep) -> Response:
+    service.delete_profile(profile_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{profile_id}/reset",
+    response_model=ProfileOut,
+    summary="Forget every enrolment clip; the profile goes back to `enrolling`.",
+    responses=error_responses(404),
+)
+def reset_profile(profile_id: ProfileIdPath, service: ServiceDep) -> ProfileOut:
+    return render.profile(service.reset_profile(profile_id), service.enrollment)
+
+
+@router.get(
+    "/{profile_id}/voiceprint",
+    response_model=VoiceprintOut,
+    summary="Export the voiceprint with the name and version of the encoder that made it.",
+    responses=error_responses(404, 409),
+)
+def export_voiceprint(
+    profile_id: ProfileIdPath,
+    service: ServiceDep,
+    format: Annotated[
+        render.VectorFormat,
+        Query(description="`list` of floats, or `base64` of little-endian float32."),
+    ] = "list",
+) -> VoiceprintOut:
+    return render.voiceprint(service.export_voiceprint(profile_id), format)

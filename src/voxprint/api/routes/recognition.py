@@ -1,0 +1,120 @@
+"""Enrolment, verification (1:1) and identification (1:N) from uploaded audio.
+
+Audio is the raw body with its Content-Type, or a multipart ``audio`` file. The
+model work runs on the app's inference runner (429 when its queue is full).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from voxprint.api import render
+from voxprint.api.body import read_audio
+from voxprint.api.deps import ServiceDep, StateDep
+from voxprint.api.forms import AUDIO_BODY
+from voxprint.api.routes.profiles import ProfileIdPath
+from voxprint.api.schemas import (
+    MAX_TOP_N,
+    EnrollmentOut,
+    IdentificationOut,
+    VerificationOut,
+    error_responses,
+)
+
+router = APIRouter(tags=["recognition"])
+
+AUDIO_ERRORS = (400, 404, 409, 413, 415)
+
+Force = Annotated[
+    bool, Query(description="Accept clips with less speech than the minimum per clip.")
+]
+
+
+@router.post(
+    "/v1/profiles/{profile_id}/enrollments",
+    status_code=201,
+    response_model=EnrollmentOut,
+    summary="Add an enrolment clip; reports the clip's and the profile's net speech.",
+    responses=error_responses(*AUDIO_ERRORS),
+    openapi_extra=AUDIO_BODY,
+)
+async def enroll(
+    request: Request,
+    profile_id: ProfileIdPath,
+    state: StateDep,
+    service: ServiceDep,
+    force: Force = False,
+    label: Annotated[
+        str | None, Query(max_length=200, description="A note kept with the clip.")
+    ] = None,
+    quality_gate: Annotated[
+        bool, Query(description="Refuse noisy, clipped or multi-speaker clips.")
+    ] = True,
+) -> EnrollmentOut:
+    upload = await read_audio(request, state.settings.max_upload_bytes)
+    report = await state.runner.run(
+        "enroll",
+        service.enroll,
+        profile_id,
+        upload.data,
+        label=label or upload.fields.get("label"),
+        force=force,
+        check_quality=quality_gate,
+    )
+    return render.enrollment(report, service.enrollment)
+
+
+@router.post(
+    "/v1/profiles/{profile_id}/verify",
+    response_model=VerificationOut,
+    summary="Verify (1:1): is the speaker the profile's owner?",
+    responses=error_responses(*AUDIO_ERRORS),
+    openapi_extra=AUDIO_BODY,
+)
+async def verify(
+    request: Request,
+    profile_id: ProfileIdPath,
+    state: StateDep,
+    service: ServiceDep,
+    force: Force = False,
+) -> VerificationOut:
+    upload = await read_audio(request, state.settings.max_upload_bytes)
+    result = await state.runner.run("verify", service.verify, profile_id, upload.data, force=force)
+    return render.verification(result)
+
+
+@router.post(
+    "/v1/identify",
+    response_model=IdentificationOut,
+    summary="Identify (1:N, open set): who among your enrolled profiles is speaking?",
+    responses=error_responses(*AUDIO_ERRORS),
+    openapi_extra=AUDIO_BODY,
+)
+async def identify(
+    request: Request,
+    state: StateDep,
+    service: ServiceDep,
+    top_n: Annotated[int, Query(ge=1, le=MAX_TOP_N, description="Candidates to return.")] = 5,
+    profile_ids: Annotated[
+        list[str] | None,
+        Query(
+            max_length=1000,
+            description="Search only these profiles (repeat the parameter or separate by commas).",
+        ),
+    ] = None,
+    force: Force = False,
+) -> IdentificationOut:
+    upload = await read_audio(request, state.settings.max_upload_bytes)
+    subset = _split_ids(profile_ids)
+    result = await state.runner.run(
+        "identify", service.identify, upload.data, top_n=top_n, profile_ids=subset, force=force
+    )
+    return render.identification(result)
+
+
+def _split_ids(values: list[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]

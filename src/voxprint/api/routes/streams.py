@@ -1,0 +1,224 @@
+"""Audio streams: upload audio in chunks, then enrol, verify or identify from the stream.
+
+``POST /v1/streams`` opens a stream (``{"format": "encoded"}``, the default: one
+audio file sent in pieces; or ``{"format": "pcm16"}``: raw 16 kHz mono 16-bit
+little-endian PCM). ``POST /v1/streams/{id}`` appends the raw request body.
+``POST /v1/streams/{id}/enroll?profile_id=``, ``/verify?profile_id=`` and
+``/identify`` use everything uploaded so far; the stream stays until
+``DELETE /v1/streams/{id}`` or until it has been idle for ``stream_idle_seconds``.
+Streams belong to the caller's namespace: another tenant's stream id is a 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from voxprint.api import render
+from voxprint.api.body import read_limited_body
+from voxprint.api.deps import PrincipalDep, ServiceDep, StateDep
+from voxprint.api.schemas import (
+    MAX_TOP_N,
+    PROFILE_ID_PATTERN,
+    EnrollmentOut,
+    IdentificationOut,
+    Strict,
+    VerificationOut,
+    error_responses,
+)
+from voxprint.api.state import AppState
+from voxprint.api.streams import StreamFormat, StreamInfo, StreamLimits, StreamRegistry
+from voxprint.errors import AudioTooLargeError
+
+router = APIRouter(prefix="/v1/streams", tags=["streams"])
+
+REGISTRY_KEY = "voxprint.api.streams"
+
+StreamIdPath = Annotated[
+    str, Path(min_length=1, max_length=64, description="The stream id from POST /v1/streams.")
+]
+ProfileIdQuery = Annotated[
+    str, Query(pattern=PROFILE_ID_PATTERN, description="The profile's id (a UUID).")
+]
+Force = Annotated[
+    bool, Query(description="Accept audio with less speech than the minimum per clip.")
+]
+
+
+class StreamCreate(Strict):
+    format: Literal["encoded", "pcm16"] = Field(
+        "encoded",
+        description="`encoded`: one audio/video file sent in pieces. "
+        "`pcm16`: raw 16 kHz mono 16-bit little-endian PCM.",
+    )
+
+
+class StreamOut(BaseModel):
+    id: str
+    format: Literal["encoded", "pcm16"]
+    bytes: int = Field(description="Bytes received so far.")
+    chunks: int = Field(description="Chunks appended so far.")
+    audio_seconds: float | None = Field(description="Duration so far (pcm16 only).")
+    created_at: datetime
+    expires_at: datetime = Field(description="When the stream expires if nothing else happens.")
+
+
+def stream_registry(state: AppState) -> StreamRegistry:
+    """The app's registry, made on first use from the settings."""
+    registry = state.extensions.get(REGISTRY_KEY)
+    if registry is None:
+        settings = state.settings
+        registry = StreamRegistry(
+            StreamLimits(
+                idle_seconds=settings.stream_idle_seconds,
+                max_streams=settings.stream_max_count,
+                max_stream_bytes=settings.max_upload_bytes,
+                max_namespace_bytes=settings.stream_max_namespace_bytes,
+            )
+        )
+        state.extensions[REGISTRY_KEY] = registry
+        state.closers.append(registry.clear)
+    return registry
+
+
+def stream_out(info: StreamInfo) -> StreamOut:
+    seconds = info.audio_seconds
+    return StreamOut(
+        id=info.id,
+        format=info.format.value,
+        bytes=info.bytes,
+        chunks=info.chunks,
+        audio_seconds=None if seconds is None else round(seconds, 3),
+        created_at=info.created_at,
+        expires_at=info.expires_at,
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=StreamOut,
+    summary="Open an audio stream (encoded file in pieces, or raw PCM16 16 kHz mono).",
+    responses=error_responses(),
+)
+def create_stream(
+    state: StateDep,
+    principal: PrincipalDep,
+    body: Annotated[StreamCreate | None, Body()] = None,
+) -> StreamOut:
+    fmt = StreamFormat((body or StreamCreate()).format)
+    return stream_out(stream_registry(state).create(principal.namespace, fmt))
+
+
+@router.get(
+    "/{stream_id}",
+    response_model=StreamOut,
+    summary="How much audio a stream holds, and when it expires.",
+    responses=error_responses(404),
+)
+def get_stream(stream_id: StreamIdPath, state: StateDep, principal: PrincipalDep) -> StreamOut:
+    return stream_out(stream_registry(state).info(principal.namespace, stream_id))
+
+
+@router.post(
+    "/{stream_id}",
+    response_model=StreamOut,
+    summary="Append the raw request body to the stream.",
+    responses=error_responses(404, 413),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def append_chunk(
+    request: Request, stream_id: StreamIdPath, state: StateDep, principal: PrincipalDep
+) -> StreamOut:
+    registry = stream_registry(state)
+    room = registry.room(principal.namespace, stream_id)
+    try:
+        chunk = await read_limited_body(request, room)
+    except AudioTooLargeError:
+        raise AudioTooLargeError(
+            f"the chunk does not fit: the stream may take {room} more bytes"
+        ) from None
+    return stream_out(registry.append(principal.namespace, stream_id, chunk))
+
+
+@router.delete(
+    "/{stream_id}",
+    status_code=204,
+    summary="Delete a stream and its audio.",
+    responses=error_responses(404),
+)
+def delete_stream(stream_id: StreamIdPath, state: StateDep, principal: PrincipalDep) -> Response:
+    stream_registry(state).delete(principal.namespace, stream_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{stream_id}/enroll",
+    status_code=201,
+    response_model=EnrollmentOut,
+    summary="Enrol the stream's audio into a profile.",
+    responses=error_responses(400, 404, 409, 413, 415),
+)
+async def enroll_from_stream(
+    stream_id: StreamIdPath,
+    profile_id: ProfileIdQuery,
+    state: StateDep,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    force: Force = False,
+    label: Annotated[str | None, Query(max_length=200)] = None,
+) -> EnrollmentOut:
+    audio = stream_registry(state).audio(principal.namespace, stream_id)
+    clip_label = label or f"stream {stream_id}"
+    report = await state.runner.run(
+        "enroll", service.enroll, profile_id, audio, label=clip_label, force=force
+    )
+    return render.enrollment(report, service.enrollment)
+
+
+@router.post(
+    "/{stream_id}/verify",
+    response_model=VerificationOut,
+    summary="Verify (1:1) the stream's speaker against a profile.",
+    responses=error_responses(400, 404, 409, 413, 415),
+)
+async def verify_from_stream(
+    stream_id: StreamIdPath,
+    profile_id: ProfileIdQuery,
+    state: StateDep,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    force: Force = False,
+) -> VerificationOut:
+    audio = stream_registry(state).audio(principal.namespace, stream_id)
+    result = await state.runner.run("verify", service.verify, profile_id, audio, force=force)
+    return render.verification(result)
+
+
+@router.post(
+    "/{stream_id}/identify",
+    response_model=IdentificationOut,
+    summary="Identify (1:N, open set) the stream's speaker.",
+    responses=error_responses(400, 404, 413, 415),
+)
+async def identify_from_stream(
+    stream_id: StreamIdPath,
+    state: StateDep,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    top_n: Annotated[int, Query(ge=1, le=MAX_TOP_N)] = 5,
+    force: Force = False,
+) -> IdentificationOut:
+    audio = stream_registry(state).audio(principal.namespace, stream_id)
+    result = await state.runner.run("identify", service.identify, audio, top_n=top_n, force=force)
+    return render.identification(result)

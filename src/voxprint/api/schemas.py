@@ -1,0 +1,272 @@
+"""Request and response models of the native ``/v1`` API (snake_case, ISO 8601 times).
+
+Every route declares one of these as its response model, so ``/docs`` shows a
+complete, typed OpenAPI document. Core results become these in :mod:`voxprint.api.render`.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+#: Profile ids are UUIDs (``str(uuid.uuid4())``).
+PROFILE_ID_PATTERN = (
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+MAX_TOP_N = 100
+MAX_PAGE = 500
+MAX_BATCH_ITEMS = 32
+
+
+def _encodable(value: str) -> str:
+    """Refuse strings that cannot be stored as UTF-8 (lone surrogates from JSON escapes)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+def _finite(values: list[float]) -> list[float]:
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError("vector values must be finite numbers")
+    return values
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
+Name = Annotated[Text, Field(min_length=1, max_length=200)]
+ExternalId = Annotated[Text, Field(min_length=1, max_length=200)]
+Metadata = Annotated[dict[Text, Any], Field(max_length=64)]
+ProfileId = Annotated[str, Field(pattern=PROFILE_ID_PATTERN)]
+DecisionValue = Literal["accept", "reject"]
+StatusValue = Literal["enrolling", "enrolled"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. `profile_not_found`.")
+    message: str
+    net_speech_seconds: float | None = None
+    required_seconds: float | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries documenting the JSON error body for ``statuses``."""
+    meaning = {
+        400: "Bad parameters or undecodable audio.",
+        401: "Missing, unknown or revoked API key.",
+        404: "No such profile in your namespace.",
+        409: "Profile not enrolled yet, or a different encoder.",
+        413: "Body or audio too large (refused before it is read).",
+        415: "Unsupported media type.",
+        422: "No speech, too little speech, or an invalid request.",
+        429: "Inference queue full; retry shortly.",
+        503: "Starting up or shutting down.",
+    }
+    return {
+        status: {"model": ErrorResponse, "description": meaning.get(status, "Error.")}
+        for status in sorted({401, 422, 429, 503, *statuses})
+    }
+
+
+# --- profiles -------------------------------------------------------------------------
+
+
+class ProfileCreate(Strict):
+    name: Name
+    external_id: ExternalId | None = Field(None, description="Your own id, unique per namespace.")
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class ProfilePatch(Strict):
+    """Only the fields sent change. ``external_id: null`` clears the external id."""
+
+    name: Name | None = None
+    external_id: ExternalId | None = None
+    metadata: Metadata | None = None
+
+
+class ProfileOut(BaseModel):
+    id: str
+    name: str
+    external_id: str | None
+    metadata: dict[str, Any]
+    status: StatusValue
+    clip_count: int
+    audio_seconds: float
+    net_speech_seconds: float
+    remaining_speech_seconds: float
+    encoder_name: str
+    encoder_version: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProfileList(BaseModel):
+    items: list[ProfileOut]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page; null on the last.")
+
+
+# --- recognition ------------------------------------------------------------------------
+
+
+class QualityOut(BaseModel):
+    """Quality measures of one enrolment clip (see ``voxprint.quality``)."""
+
+    net_speech_seconds: float
+    snr_db: float | None = Field(description="Estimated SNR; null when no pause to measure.")
+    clipped_fraction: float = Field(description="Share of samples at full scale.")
+    speaker_similarity: float | None = Field(
+        description="Lowest similarity between parts of the clip; null when too short."
+    )
+    multiple_speakers: bool
+
+
+class EnrollmentOut(BaseModel):
+    profile_id: str
+    status: StatusValue
+    clip_audio_seconds: float = Field(description="Length of this clip.")
+    clip_net_speech_seconds: float = Field(description="Net speech in this clip.")
+    net_speech_seconds: float = Field(description="Net speech of all clips so far.")
+    remaining_speech_seconds: float = Field(description="Speech still needed to be enrolled.")
+    quality: QualityOut | None = Field(None, description="Measures of this clip.")
+    profile: ProfileOut
+
+
+class VerificationOut(BaseModel):
+    profile_id: str
+    profile_name: str
+    cosine: float = Field(description="Raw cosine similarity in [-1, 1].")
+    score: float = Field(description="Calibrated score in [0, 1].")
+    normalized_score: float | None = Field(
+        None, description="AS-Norm score when a cohort is set up (the decision uses it)."
+    )
+    decision: DecisionValue
+    threshold: float = Field(description="Cosine threshold of the decision.")
+    net_speech_seconds: float
+
+
+class CandidateOut(BaseModel):
+    profile_id: str
+    name: str
+    cosine: float
+    score: float
+    normalized_score: float | None = None
+
+
+class IdentificationOut(BaseModel):
+    candidates: list[CandidateOut]
+    identified: CandidateOut | None
+    unknown: bool = Field(description="True when nobody in the gallery matched.")
+    threshold: float = Field(description="Open-set cosine threshold for this gallery size.")
+    gallery_size: int
+    net_speech_seconds: float
+
+
+class ComparisonOut(BaseModel):
+    cosine: float
+    score: float
+    normalized_score: float | None = None
+    decision: DecisionValue
+    threshold: float
+
+
+# --- voiceprints ------------------------------------------------------------------------
+
+
+class VoiceprintOut(BaseModel):
+    """A profile's voiceprint: ``vector`` (floats) or ``vector_base64`` (little-endian float32)."""
+
+    profile_id: str
+    encoder_name: str
+    encoder_version: str
+    dimension: int
+    vector: list[float] | None = None
+    vector_base64: str | None = None
+
+
+class VoiceprintIn(BaseModel):
+    """An exported voiceprint: give ``vector`` or ``vector_base64``; other fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    encoder_name: Text = Field(max_length=200)
+    encoder_version: Text = Field(max_length=200)
+    vector: Annotated[list[float], AfterValidator(_finite)] | None = Field(None, max_length=4096)
+    vector_base64: str | None = Field(None, max_length=65536)
+
+
+class CompareVoiceprints(Strict):
+    first: VoiceprintIn
+    second: VoiceprintIn
+
+
+# --- batch -----------------------------------------------------------------------------
+
+BatchOp = Literal["create_profile", "get_profile", "enroll", "verify", "identify"]
+
+
+class BatchItem(Strict):
+    """One operation. ``audio`` is base64 audio bytes; with a multipart batch,
+    ``audio_part`` names the part holding the audio instead."""
+
+    op: BatchOp
+    id: Text | None = Field(None, max_length=200, description="Your reference, echoed back.")
+    profile_id: Text | None = Field(None, max_length=200)
+    audio: str | None = None
+    audio_part: Text | None = Field(None, max_length=200)
+    force: bool = False
+    label: Text | None = Field(None, max_length=200)
+    top_n: int = Field(5, ge=1, le=MAX_TOP_N)
+    profile_ids: list[Text] | None = Field(None, max_length=1000)
+    name: Name | None = None
+    external_id: ExternalId | None = None
+    metadata: Metadata | None = None
+
+
+class BatchRequest(Strict):
+    items: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_ITEMS,
+        description="Operations, each a BatchItem; each is validated and run on its own.",
+    )
+
+
+class BatchError(BaseModel):
+    code: str
+    message: str
+
+
+BatchResult = ProfileOut | EnrollmentOut | VerificationOut | IdentificationOut
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    id: str | None
+    op: str | None
+    status: int = Field(description="HTTP status this operation would have had alone.")
+    ok: bool
+    result: BatchResult | None = None
+    error: BatchError | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchItemResult]
+    succeeded: int
+    failed: int

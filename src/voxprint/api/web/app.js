@@ -1,0 +1,304 @@
+// voxprint web page: profiles, enrolment, live identification, verification, embedding map.
+import { startCapture } from "/web/capture.js";
+
+const KEY_STORAGE = "voxprint.apiKey";
+const $ = (id) => document.getElementById(id);
+let profiles = [];
+
+function apiKey() { return localStorage.getItem(KEY_STORAGE) || ""; }
+
+function say(message, isError = false) {
+  const status = $("status");
+  status.textContent = message;
+  status.classList.toggle("error", isError);
+}
+
+async function api(method, path, body) {
+  const headers = { "X-API-Key": apiKey() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const message = (data.error && data.error.message) || response.statusText;
+    throw new Error(message);
+  }
+  return data;
+}
+
+function socketUrl(path) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.host}${path}?api_key=${encodeURIComponent(apiKey())}`;
+}
+
+// --- profiles ------------------------------------------------------------------------
+
+async function loadProfiles() {
+  if (!apiKey()) { say("Enter an API key (voxprint keys create NAME) to start."); return; }
+  try {
+    const page = await api("GET", "/v1/profiles?limit=500");
+    profiles = page.items;
+    renderProfiles();
+  } catch (error) { say(`Could not list profiles: ${error.message}`, true); }
+}
+
+function renderProfiles() {
+  const body = $("profiles");
+  body.replaceChildren();
+  for (const p of profiles) {
+    const row = document.createElement("tr");
+    const cells = [p.name, p.status, `${p.net_speech_seconds.toFixed(1)} s`];
+    for (const text of cells) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    const action = document.createElement("td");
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "danger";
+    remove.textContent = "Delete";
+    remove.setAttribute("aria-label", `Delete profile ${p.name}`);
+    remove.addEventListener("click", () => deleteProfile(p));
+    action.append(remove);
+    row.append(action);
+    body.append(row);
+  }
+  for (const select of document.querySelectorAll(".profile-select")) {
+    const chosen = select.value;
+    select.replaceChildren();
+    const enrolledOnly = select.dataset.enrolledOnly === "1";
+    for (const p of profiles) {
+      if (enrolledOnly && p.status !== "enrolled") continue;
+      const option = document.createElement("option");
+      option.value = p.id;
+      option.textContent = `${p.name} (${p.status})`;
+      select.append(option);
+    }
+    if ([...select.options].some((o) => o.value === chosen)) select.value = chosen;
+  }
+}
+
+async function deleteProfile(profile) {
+  if (!confirm(`Delete ${profile.name} and its voiceprint for good?`)) return;
+  try {
+    await api("DELETE", `/v1/profiles/${profile.id}`);
+    say(`Deleted ${profile.name}.`);
+    await loadProfiles();
+    await drawMap();
+  } catch (error) { say(`Could not delete: ${error.message}`, true); }
+}
+
+// --- a live session: microphone -> WebSocket -> messages ------------------------------
+
+async function liveSession(path, onMessage, onClose) {
+  const socket = new WebSocket(socketUrl(path));
+  socket.binaryType = "arraybuffer";
+  let capture = null;
+  const session = {
+    socket,
+    end() {
+      if (capture) { capture.stop(); capture = null; }
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ event: "end" }));
+    },
+    abort() {
+      if (capture) { capture.stop(); capture = null; }
+      socket.close();
+    },
+  };
+  socket.addEventListener("message", (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type === "error") say(message.error.message, true);
+    onMessage(message, session);
+  });
+  socket.addEventListener("close", (event) => {
+    if (capture) { capture.stop(); capture = null; }
+    onClose(event);
+  });
+  await new Promise((resolve, reject) => {
+    socket.addEventListener("open", resolve, { once: true });
+    socket.addEventListener("error", () => reject(new Error("could not connect to the live service")), { once: true });
+  });
+  try {
+    capture = await startCapture((chunk) => { if (socket.readyState === WebSocket.OPEN) socket.send(chunk); });
+  } catch (error) {
+    socket.close();
+    throw error;
+  }
+  return session;
+}
+
+function toggle(startId, stopId, running) {
+  $(startId).disabled = running;
+  $(stopId).disabled = !running;
+}
+
+// --- identification -------------------------------------------------------------------
+
+let identifySession = null;
+
+function showSpeaker(message) {
+  const name = $("speaker-name");
+  $("speaker-speech").textContent = `${message.net_speech_seconds.toFixed(1)} s`;
+  if (!message.speaking) { name.classList.add("silent"); return; }
+  name.classList.remove("silent");
+  name.classList.toggle("unknown", message.unknown);
+  name.textContent = message.unknown ? "unknown" : message.name;
+  $("speaker-score").textContent = message.score === null ? "—" : message.score.toFixed(2);
+  if (message.changed) {
+    const item = document.createElement("li");
+    item.textContent = `${message.audio_seconds.toFixed(1)} s: ${message.unknown ? "unknown" : message.name}`;
+    $("speaker-changes").prepend(item);
+  }
+}
+
+async function startIdentify() {
+  toggle("identify-start", "identify-stop", true);
+  $("speaker-name").textContent = "listening…";
+  $("speaker-changes").replaceChildren();
+  try {
+    identifySession = await liveSession("/v1/ws/identify", (message) => {
+      if (message.type === "result") showSpeaker(message);
+    }, () => { identifySession = null; toggle("identify-start", "identify-stop", false); });
+    say("Listening: speak into the microphone.");
+  } catch (error) {
+    say(error.message, true);
+    toggle("identify-start", "identify-stop", false);
+  }
+}
+
+// --- enrolment ------------------------------------------------------------------------
+
+let enrollSession = null;
+
+async function startEnroll() {
+  const profileId = $("enroll-profile").value;
+  if (!profileId) { say("Create a profile first.", true); return; }
+  toggle("enroll-start", "enroll-stop", true);
+  $("enroll-progress").value = 0;
+  try {
+    enrollSession = await liveSession(`/v1/ws/enroll/${profileId}`, (message, session) => {
+      if (message.type === "ready") {
+        $("enroll-progress").value = message.required_seconds ? Math.min(1, message.enrolled_seconds / message.required_seconds) : 1;
+      } else if (message.type === "result") {
+        const have = message.enrolled_seconds + message.net_speech_seconds;
+        $("enroll-progress").value = message.progress;
+        $("enroll-text").textContent = `${have.toFixed(1)} of ${message.required_seconds.toFixed(1)} s of speech`;
+        if (message.progress >= 1 && !message.final) session.end();
+      } else if (message.type === "enrolled") {
+        $("enroll-progress").value = 1;
+        $("enroll-text").textContent = `${message.profile.name}: ${message.status} (${message.net_speech_seconds.toFixed(1)} s of speech)`;
+        say(`${message.profile.name} is ${message.status}.`);
+        loadProfiles().then(drawMap);
+      }
+    }, () => { enrollSession = null; toggle("enroll-start", "enroll-stop", false); });
+    $("enroll-text").textContent = "recording…";
+  } catch (error) {
+    say(error.message, true);
+    toggle("enroll-start", "enroll-stop", false);
+  }
+}
+
+// --- verification ---------------------------------------------------------------------
+
+let verifySession = null;
+
+async function startVerify() {
+  const profileId = $("verify-profile").value;
+  if (!profileId) { say("Enrol a profile first.", true); return; }
+  toggle("verify-start", "verify-stop", true);
+  const out = $("verify-result");
+  out.textContent = "listening…";
+  out.className = "";
+  try {
+    verifySession = await liveSession(`/v1/ws/verify/${profileId}`, (message) => {
+      if (message.type !== "result" || !message.speaking) return;
+      out.textContent = `${message.name}: ${message.decision} (score ${message.score.toFixed(2)})${message.final ? " — final" : ""}`;
+      out.className = message.decision;
+    }, () => { verifySession = null; toggle("verify-start", "verify-stop", false); });
+  } catch (error) {
+    say(error.message, true);
+    toggle("verify-start", "verify-stop", false);
+  }
+}
+
+// --- embedding map --------------------------------------------------------------------
+
+const COLOURS = ["#0b5cad", "#c2410c", "#15803d", "#7e22ce", "#b91c1c", "#0e7490", "#a16207", "#be185d", "#4d7c0f", "#334155"];
+const SVG = "http://www.w3.org/2000/svg";
+
+async function drawMap() {
+  if (!apiKey()) return;
+  let data;
+  try { data = await api("GET", "/v1/embedding-map"); } catch (error) { say(`Map: ${error.message}`, true); return; }
+  const svg = $("map");
+  for (const node of [...svg.querySelectorAll("circle, text")]) node.remove();
+  const legend = $("map-legend");
+  legend.replaceChildren();
+  const points = data.points;
+  if (!points.length) return;
+  const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const sx = (x) => 20 + (x1 > x0 ? (x - x0) / (x1 - x0) : 0.5) * 360;
+  const sy = (y) => 280 - (y1 > y0 ? (y - y0) / (y1 - y0) : 0.5) * 260;
+  const colour = new Map();
+  for (const p of points) if (!colour.has(p.profile_id)) colour.set(p.profile_id, COLOURS[colour.size % COLOURS.length]);
+  for (const p of points) {
+    const dot = document.createElementNS(SVG, "circle");
+    dot.setAttribute("cx", sx(p.x)); dot.setAttribute("cy", sy(p.y));
+    dot.setAttribute("r", p.kind === "voiceprint" ? 7 : 4);
+    dot.setAttribute("fill", colour.get(p.profile_id));
+    dot.setAttribute("fill-opacity", p.kind === "voiceprint" ? 1 : 0.55);
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = `${p.name} (${p.kind})`;
+    dot.append(title);
+    svg.append(dot);
+    if (p.kind === "voiceprint") {
+      const label = document.createElementNS(SVG, "text");
+      label.setAttribute("x", sx(p.x) + 9); label.setAttribute("y", sy(p.y) + 4);
+      label.setAttribute("font-size", "12");
+      label.textContent = p.name;
+      svg.append(label);
+    }
+  }
+  for (const p of points.filter((q) => q.kind === "voiceprint")) {
+    const item = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.style.background = colour.get(p.profile_id);
+    item.append(swatch, p.name);
+    legend.append(item);
+  }
+}
+
+// --- wiring ---------------------------------------------------------------------------
+
+function init() {
+  $("api-key").value = apiKey();
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    localStorage.setItem(KEY_STORAGE, $("api-key").value.trim());
+    say("Key saved in this browser.");
+    loadProfiles().then(drawMap);
+  });
+  $("create-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = $("new-name").value.trim();
+    try {
+      const created = await api("POST", "/v1/profiles", { name });
+      $("new-name").value = "";
+      say(`Created ${created.name}; now record its voice.`);
+      await loadProfiles();
+      $("enroll-profile").value = created.id;
+    } catch (error) { say(`Could not create: ${error.message}`, true); }
+  });
+  $("identify-start").addEventListener("click", startIdentify);
+  $("identify-stop").addEventListener("click", () => identifySession && identifySession.end());
+  $("enroll-start").addEventListener("click", startEnroll);
+  $("enroll-stop").addEventListener("click", () => enrollSession && enrollSession.end());
+  $("verify-start").addEventListener("click", startVerify);
+  $("verify-stop").addEventListener("click", () => verifySession && verifySession.end());
+  $("map-refresh").addEventListener("click", drawMap);
+  loadProfiles().then(drawMap);
+}
+
+init();

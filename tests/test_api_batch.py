@@ -1,0 +1,161 @@
+"""POST /v1/batch: several operations in one request, each with its own status and result."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from apihelp import auth, client_for, issue_key, make_app, voice_wav
+
+UNKNOWN_ID = "0f0e0d0c-0b0a-4908-8706-050403020100"
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.fixture()
+def app_and_service(tmp_path):
+    return make_app(tmp_path / "v.db")
+
+
+@pytest.fixture()
+def api(app_and_service):
+    app, service = app_and_service
+    with client_for(app) as client:
+        client.headers.update(auth(issue_key(service)))
+        yield client
+
+
+def run(client, items):
+    response = client.post("/v1/batch", json={"items": items})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_batch_runs_every_operation_and_one_bad_item_fails_alone(api):
+    profile_id = api.post("/v1/profiles", json={"name": "alice"}).json()["id"]
+    items = [
+        {"op": "create_profile", "id": "new", "name": "bob", "external_id": "b-1"},
+        {"op": "enroll", "id": "e1", "profile_id": profile_id, "audio": b64(voice_wav(150, 6))},
+        {"op": "enroll", "profile_id": profile_id, "audio": b64(voice_wav(150, 6, seed=1))},
+        {"op": "verify", "id": "v", "profile_id": profile_id, "audio": b64(voice_wav(150, 3))},
+        {"op": "identify", "audio": b64(voice_wav(150, 3, seed=3)), "top_n": 1},
+        {"op": "get_profile", "profile_id": profile_id},
+        {"op": "get_profile", "id": "missing", "profile_id": UNKNOWN_ID},
+        {"op": "verify", "profile_id": profile_id, "audio": "not base64!"},
+        {"op": "verify", "profile_id": profile_id, "audio": b64(b"RIFF garbage")},
+        {"op": "teleport", "id": "odd"},
+        {"op": "enroll", "profile_id": profile_id},
+        {"op": "identify", "audio": b64(voice_wav(150, 3)), "top_n": 0},
+    ]
+    body = run(api, items)
+    results = body["results"]
+    assert [r["index"] for r in results] == list(range(len(items)))
+    assert [r["status"] for r in results] == [
+        201,
+        201,
+        201,
+        200,
+        200,
+        200,
+        404,
+        400,
+        400,
+        422,
+        400,
+        422,
+    ]
+    assert (body["succeeded"], body["failed"]) == (6, 6)
+    created, first, second, verified, identified, fetched = (r["result"] for r in results[:6])
+    assert created["name"] == "bob" and created["external_id"] == "b-1"
+    assert results[0]["id"] == "new" and results[1]["id"] == "e1"
+    assert first["status"] == "enrolling" and second["status"] == "enrolled"
+    assert second["net_speech_seconds"] > first["net_speech_seconds"]
+    assert verified["decision"] == "accept" and results[3]["id"] == "v"
+    assert identified["identified"]["profile_id"] == profile_id
+    assert fetched["clip_count"] == 2
+    codes = [r["error"]["code"] for r in results[6:]]
+    assert codes == [
+        "profile_not_found",
+        "invalid_parameter",
+        "corrupt_audio",
+        "invalid_request",
+        "invalid_parameter",
+        "invalid_request",
+    ]
+    assert results[9]["id"] == "odd" and results[9]["op"] == "teleport"
+    assert all(r["result"] is None and not r["ok"] for r in results[6:])
+
+
+def test_a_multipart_batch_takes_the_audio_from_named_parts(api):
+    profile_id = api.post("/v1/profiles", json={"name": "alice"}).json()["id"]
+    request = {
+        "items": [
+            {"op": "enroll", "profile_id": profile_id, "audio_part": "clip1"},
+            {"op": "enroll", "profile_id": profile_id, "audio_part": "clip2"},
+            {"op": "verify", "profile_id": profile_id, "audio_part": "probe"},
+            {"op": "verify", "profile_id": profile_id, "audio_part": "absent"},
+        ]
+    }
+    response = api.post(
+        "/v1/batch",
+        data={"request": json.dumps(request)},
+        files={
+            "clip1": ("1.wav", voice_wav(150, 6), "audio/wav"),
+            "clip2": ("2.wav", voice_wav(150, 6, seed=1), "audio/wav"),
+            "probe": ("p.wav", voice_wav(230, 3), "audio/wav"),
+        },
+    )
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [201, 201, 200, 400]
+    assert results[1]["result"]["status"] == "enrolled"
+    assert results[2]["result"]["decision"] == "reject"
+    assert "absent" in results[3]["error"]["message"]
+
+
+def test_a_malformed_batch_is_refused_as_a_whole(api):
+    cases = [
+        ({"json": {"items": []}}, 400),
+        ({"json": {"items": [{"op": "get_profile"}] * 33}}, 400),
+        ({"json": {"operations": []}}, 400),
+        ({"json": [1, 2]}, 400),
+        ({"content": b"{oops", "headers": {"Content-Type": "application/json"}}, 400),
+        ({"content": b"items", "headers": {"Content-Type": "text/plain"}}, 415),
+        ({"files": {"clip": ("a.wav", b"RIFF", "audio/wav")}}, 400),
+        ({"data": {"request": "{bad"}, "files": {"x": ("a", b"1")}}, 400),
+    ]
+    for kwargs, status in cases:
+        response = api.post("/v1/batch", **kwargs)
+        assert response.status_code == status, (kwargs, response.text)
+        assert response.json()["error"]["code"] in {"invalid_parameter", "unsupported_media"}
+
+
+def test_a_batch_over_the_size_limit_is_413(tmp_path):
+    app, service = make_app(tmp_path / "v.db", max_upload_bytes=50_000)
+    with client_for(app) as api:
+        api.headers.update(auth(issue_key(service)))
+        items = [{"op": "identify", "audio": b64(voice_wav(150, 3))}]
+        response = api.post("/v1/batch", json={"items": items})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "audio_too_large"
+
+
+def test_a_batch_sees_only_its_own_namespace(app_and_service):
+    app, service = app_and_service
+    with client_for(app) as client:
+        theirs = client.post(
+            "/v1/profiles", json={"name": "bob"}, headers=auth(issue_key(service, "b"))
+        ).json()["id"]
+        client.headers.update(auth(issue_key(service, "a")))
+        body = run(
+            client,
+            [
+                {"op": "get_profile", "profile_id": theirs},
+                {"op": "enroll", "profile_id": theirs, "audio": b64(voice_wav(150, 3))},
+            ],
+        )
+    assert [r["status"] for r in body["results"]] == [404, 404]

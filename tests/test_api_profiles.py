@@ -1,0 +1,228 @@
+"""Native /v1 profile routes: create, list, look up, read, patch, reset, delete, export;
+tenant isolation."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from apihelp import auth, client_for, issue_key, make_app, voice_wav
+
+PROFILE_FIELDS = {
+    "id",
+    "name",
+    "external_id",
+    "metadata",
+    "status",
+    "clip_count",
+    "audio_seconds",
+    "net_speech_seconds",
+    "remaining_speech_seconds",
+    "encoder_name",
+    "encoder_version",
+    "created_at",
+    "updated_at",
+}
+UNKNOWN_ID = "0f0e0d0c-0b0a-4908-8706-050403020100"
+
+
+@pytest.fixture()
+def api(tmp_path):
+    app, service = make_app(tmp_path / "v.db")
+    with client_for(app) as client:
+        client.headers.update(auth(issue_key(service)))
+        yield client
+
+
+def create(client, name="alice", **fields):
+    response = client.post("/v1/profiles", json={"name": name, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def enroll(client, profile_id, fundamental=150.0, seconds=12.0, seed=0):
+    response = client.post(
+        f"/v1/profiles/{profile_id}/enrollments",
+        content=voice_wav(fundamental, seconds, seed=seed),
+        headers={"Content-Type": "audio/wav"},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_created_profile_has_every_field_in_snake_case_with_iso_times(api):
+    profile = create(api, "alice", external_id="crm-1", metadata={"team": "blue"})
+    assert set(profile) == PROFILE_FIELDS
+    assert profile["status"] == "enrolling"
+    assert profile["clip_count"] == 0
+    assert profile["remaining_speech_seconds"] == pytest.approx(10.0)
+    assert profile["encoder_name"] == "tone"
+    assert profile["metadata"] == {"team": "blue"}
+    assert datetime.fromisoformat(profile["created_at"]).tzinfo is not None
+    fetched = api.get(f"/v1/profiles/{profile['id']}")
+    assert fetched.status_code == 200
+    assert fetched.json() == profile
+
+
+def test_create_refuses_empty_names_unknown_fields_and_malformed_json(api):
+    for body in ({"name": ""}, {"name": "a", "colour": "red"}, {}, {"name": 3}, [1]):
+        response = api.post("/v1/profiles", json=body)
+        assert response.status_code == 422, body
+        assert response.json()["error"]["code"] == "invalid_request"
+    blank = api.post("/v1/profiles", json={"name": "   "})
+    assert blank.status_code == 400
+    assert blank.json()["error"]["code"] == "invalid_profile"
+    broken = api.post(
+        "/v1/profiles", content=b'{"name": "a"', headers={"Content-Type": "application/json"}
+    )
+    assert broken.status_code == 422
+    assert broken.json()["error"]["code"] == "invalid_request"
+    surrogate = api.post(
+        "/v1/profiles", content=b'{"name": "\\ud800"}', headers={"Content-Type": "application/json"}
+    )
+    assert surrogate.status_code == 422
+
+
+def test_a_second_profile_with_the_same_external_id_is_a_409(api):
+    create(api, "a", external_id="crm-1")
+    response = api.post("/v1/profiles", json={"name": "b", "external_id": "crm-1"})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "duplicate_external_id"
+
+
+def test_lookup_by_external_id_finds_the_profile_and_an_unknown_one_is_404(api):
+    profile = create(api, "a", external_id="crm-7")
+    found = api.get("/v1/profiles/lookup", params={"external_id": "crm-7"})
+    assert found.status_code == 200
+    assert found.json()["id"] == profile["id"]
+    missing = api.get("/v1/profiles/lookup", params={"external_id": "crm-8"})
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "profile_not_found"
+    assert api.get("/v1/profiles/lookup").status_code == 422
+
+
+def test_patch_changes_only_the_fields_sent_and_null_clears_the_external_id(api):
+    profile = create(api, "a", external_id="crm-1", metadata={"k": 1})
+    renamed = api.patch(f"/v1/profiles/{profile['id']}", json={"name": "anna"}).json()
+    assert (renamed["name"], renamed["external_id"], renamed["metadata"]) == (
+        "anna",
+        "crm-1",
+        {"k": 1},
+    )
+    assert renamed["updated_at"] >= profile["updated_at"]
+    cleared = api.patch(f"/v1/profiles/{profile['id']}", json={"external_id": None}).json()
+    assert cleared["external_id"] is None and cleared["name"] == "anna"
+    bad = api.patch(f"/v1/profiles/{profile['id']}", json={"name": ""})
+    assert bad.status_code == 422
+    unknown = api.patch(f"/v1/profiles/{UNKNOWN_ID}", json={"name": "x"})
+    assert unknown.status_code == 404
+
+
+def test_the_list_pages_with_a_total_and_next_offset_and_refuses_bad_bounds(api):
+    ids = [create(api, f"p{i}")["id"] for i in range(5)]
+    first = api.get("/v1/profiles", params={"limit": 2}).json()
+    assert first["total"] == 5 and first["next_offset"] == 2
+    assert [p["id"] for p in first["items"]] == ids[:2]
+    last = api.get("/v1/profiles", params={"limit": 2, "offset": 4}).json()
+    assert [p["id"] for p in last["items"]] == ids[4:]
+    assert last["next_offset"] is None
+    for params in ({"limit": 0}, {"limit": 501}, {"offset": -1}, {"limit": "x"}):
+        response = api.get("/v1/profiles", params=params)
+        assert response.status_code == 422, params
+        assert response.json()["error"]["code"] == "invalid_request"
+    huge = api.get("/v1/profiles", params={"offset": 10**20})
+    assert huge.status_code == 422
+
+
+def test_malformed_profile_ids_are_422_and_unknown_ones_404(api):
+    for path in ("/v1/profiles/not-a-uuid", "/v1/profiles/1234/voiceprint"):
+        response = api.get(path)
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_request"
+    for method, path in (
+        ("GET", f"/v1/profiles/{UNKNOWN_ID}"),
+        ("DELETE", f"/v1/profiles/{UNKNOWN_ID}"),
+        ("POST", f"/v1/profiles/{UNKNOWN_ID}/reset"),
+        ("GET", f"/v1/profiles/{UNKNOWN_ID}/voiceprint"),
+    ):
+        response = api.request(method, path)
+        assert response.status_code == 404, (method, path)
+        assert response.json()["error"]["code"] == "profile_not_found"
+
+
+def test_reset_forgets_every_clip_and_returns_to_enrolling(api):
+    profile = create(api)
+    enroll(api, profile["id"], seed=1)
+    enroll(api, profile["id"], seed=2)
+    reset = api.post(f"/v1/profiles/{profile['id']}/reset")
+    assert reset.status_code == 200
+    body = reset.json()
+    assert (body["status"], body["clip_count"], body["net_speech_seconds"]) == ("enrolling", 0, 0)
+    assert body["remaining_speech_seconds"] == pytest.approx(10.0)
+
+
+def test_the_voiceprint_exports_as_floats_or_base64_with_its_encoder(api):
+    profile = create(api)
+    not_yet = api.get(f"/v1/profiles/{profile['id']}/voiceprint")
+    assert not_yet.status_code == 409
+    assert not_yet.json()["error"]["code"] == "profile_not_enrolled"
+    enroll(api, profile["id"])
+    as_list = api.get(f"/v1/profiles/{profile['id']}/voiceprint").json()
+    as_b64 = api.get(f"/v1/profiles/{profile['id']}/voiceprint", params={"format": "base64"})
+    assert as_list["encoder_name"] == "tone" and as_list["encoder_version"] == "1"
+    assert as_list["dimension"] == len(as_list["vector"]) == 64
+    decoded = np.frombuffer(base64.b64decode(as_b64.json()["vector_base64"]), dtype="<f4")
+    np.testing.assert_allclose(decoded, as_list["vector"], rtol=1e-6)
+    assert np.linalg.norm(decoded) == pytest.approx(1.0, abs=1e-5)
+    bad = api.get(f"/v1/profiles/{profile['id']}/voiceprint", params={"format": "xml"})
+    assert bad.status_code == 422
+
+
+def test_a_deleted_profile_is_gone_for_every_route(api):
+    profile = create(api)
+    enroll(api, profile["id"])
+    assert api.delete(f"/v1/profiles/{profile['id']}").status_code == 204
+    assert api.get(f"/v1/profiles/{profile['id']}").status_code == 404
+    assert api.get(f"/v1/profiles/{profile['id']}/voiceprint").status_code == 404
+    assert api.get("/v1/profiles").json()["total"] == 0
+    assert api.delete(f"/v1/profiles/{profile['id']}").status_code == 404
+
+
+def test_a_key_of_one_namespace_cannot_touch_another_namespaces_profiles(tmp_path):
+    app, service = make_app(tmp_path / "v.db")
+    key_a, key_b = auth(issue_key(service, "tenant-a")), auth(issue_key(service, "tenant-b"))
+    with client_for(app) as client:
+        client.headers.update(key_b)
+        theirs = create(client, "bob", external_id="shared-ext")
+        enroll(client, theirs["id"])
+        client.headers.update(key_a)
+        mine = create(client, "amy", external_id="shared-ext")  # same external id: no clash
+        enroll(client, mine["id"], fundamental=230.0)
+        wav = voice_wav(150, 3, seed=9)
+        pid = theirs["id"]
+        for method, path, kwargs in (
+            ("GET", f"/v1/profiles/{pid}", {}),
+            ("PATCH", f"/v1/profiles/{pid}", {"json": {"name": "x"}}),
+            ("GET", f"/v1/profiles/{pid}/voiceprint", {}),
+            ("POST", f"/v1/profiles/{pid}/verify", {"content": wav}),
+            ("POST", f"/v1/profiles/{pid}/enrollments", {"content": wav}),
+            ("POST", f"/v1/profiles/{pid}/reset", {}),
+            ("DELETE", f"/v1/profiles/{pid}", {}),
+            ("POST", "/v1/identify", {"content": wav, "params": {"profile_ids": pid}}),
+        ):
+            response = client.request(method, path, **kwargs)
+            assert response.status_code == 404, (method, path, response.text)
+            assert response.json()["error"]["code"] == "profile_not_found"
+        listed = client.get("/v1/profiles").json()
+        assert [p["id"] for p in listed["items"]] == [mine["id"]] and listed["total"] == 1
+        looked_up = client.get("/v1/profiles/lookup", params={"external_id": "shared-ext"})
+        assert looked_up.json()["id"] == mine["id"]
+        identified = client.post("/v1/identify", content=wav).json()
+        assert [c["profile_id"] for c in identified["candidates"]] == [mine["id"]]
+        assert identified["unknown"] is True
+        client.headers.update(key_b)
+        still_there = client.get(f"/v1/profiles/{pid}").json()
+        assert still_there["name"] == "bob" and still_there["clip_count"] == 1

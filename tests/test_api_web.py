@@ -1,0 +1,76 @@
+"""The web page is served without a key; the embedding map is a keyed 2-D projection."""
+
+import numpy as np
+import pytest
+
+from voxprint.embedding_map import pca_2d
+from voxprint.errors import InvalidParameterError
+
+from apihelp import auth, client_for, issue_key, make_app, voice_wav
+
+
+def test_the_page_and_its_files_are_served_without_a_key(tmp_path):
+    app, _ = make_app(tmp_path / "w.db")
+    with client_for(app) as client:
+        page = client.get("/")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert 'src="/web/app.js"' in page.text
+        assert '<label for="api-key">' in page.text
+        for name, media in (
+            ("app.js", "text/javascript"),
+            ("capture.js", "text/javascript"),
+            ("style.css", "text/css"),
+        ):
+            response = client.get(f"/web/{name}")
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith(media)
+        assert client.get("/web/secret.py").status_code == 404
+        assert client.get("/web/..%2Fapp.py").status_code == 404
+
+
+def test_the_embedding_map_places_each_speakers_clips_near_their_voiceprint(tmp_path):
+    app, service = make_app(tmp_path / "w.db")
+    key, other = issue_key(service, "a"), issue_key(service, "b", name="b")
+    with client_for(app) as client:
+        assert client.get("/v1/embedding-map").status_code == 401
+        assert client.get("/v1/embedding-map", headers=auth(key)).json()["points"] == []
+        for name, fundamental in (("alice", 150), ("bob", 233), ("carol", 310)):
+            profile = client.post("/v1/profiles", json={"name": name}, headers=auth(key)).json()
+            for seed in (1, 2):
+                client.post(
+                    f"/v1/profiles/{profile['id']}/enrollments",
+                    content=voice_wav(fundamental, 6, seed=seed),
+                    headers={**auth(key), "Content-Type": "audio/wav"},
+                )
+        data = client.get("/v1/embedding-map", headers=auth(key)).json()
+        assert data["method"] == "pca"
+        assert len(data["points"]) == 9  # 3 voiceprints + 6 clips
+        assert sum(data["explained_variance"]) <= 1.0 + 1e-6
+        xy = {
+            (p["name"], p["kind"]): np.array([p["x"], p["y"]])
+            for p in data["points"]
+            if p["kind"] == "voiceprint"
+        }
+        spread = min(
+            np.linalg.norm(xy[(a, "voiceprint")] - xy[(b, "voiceprint")])
+            for a, b in (("alice", "bob"), ("bob", "carol"), ("alice", "carol"))
+        )
+        for point in data["points"]:
+            centre = xy[(point["name"], "voiceprint")]
+            assert np.linalg.norm(np.array([point["x"], point["y"]]) - centre) < spread / 2
+        assert client.get("/v1/embedding-map", headers=auth(other)).json()["points"] == []
+
+
+def test_pca_finds_the_direction_of_most_variance():
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(200, 5)) * np.array([10.0, 1.0, 0.1, 0.1, 0.1])
+    coords, shares = pca_2d(data)
+    assert coords.shape == (200, 2)
+    assert shares[0] > 0.95 > shares[1]
+    assert abs(np.corrcoef(coords[:, 0], data[:, 0])[0, 1]) > 0.99
+    assert pca_2d(np.zeros((0, 4)))[0].shape == (0, 2)
+    single, _ = pca_2d(np.ones((1, 4)))
+    assert single.tolist() == [[0.0, 0.0]]
+    with pytest.raises(InvalidParameterError):
+        pca_2d(np.zeros(3))

@@ -1,0 +1,205 @@
+"""Live recognition over WebSockets: running results, final results, auth, bad frames."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from voxprint.live import float_to_pcm16
+
+from apihelp import auth, client_for, issue_key, make_app, voice_wav
+from fakes import RATE, voice
+
+FRAME = RATE // 4  # 0.25 s frames
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    app, service = make_app(tmp_path / "ws.db")
+    return app, service, issue_key(service, "tenant-a")
+
+
+def make_profile(client, key, name, fundamental=None):
+    profile = client.post("/v1/profiles", json={"name": name}, headers=auth(key)).json()
+    if fundamental is not None:
+        response = client.post(
+            f"/v1/profiles/{profile['id']}/enrollments",
+            content=voice_wav(fundamental, 12, seed=1),
+            headers={**auth(key), "Content-Type": "audio/wav"},
+        )
+        assert response.json()["status"] == "enrolled", response.text
+    return profile["id"]
+
+
+def stream_in_steps(ws, audio: np.ndarray) -> list[dict]:
+    """Send 0.25 s frames; after every second frame (0.5 s of audio) read one result."""
+    results = []
+    for i, start in enumerate(range(0, len(audio), FRAME), start=1):
+        ws.send_bytes(float_to_pcm16(audio[start : start + FRAME]))
+        if i % 2 == 0:
+            results.append(ws.receive_json())
+    return results
+
+
+def test_identify_sends_a_result_every_half_second_of_audio_with_speech_growing(setup):
+    app, _, key = setup
+    with client_for(app) as client:
+        alice = make_profile(client, key, "alice", 150)
+        with client.websocket_connect(f"/v1/ws/identify?api_key={key}") as ws:
+            ready = ws.receive_json()
+            assert ready["type"] == "ready"
+            assert ready["sample_rate"] == 16000
+            assert ready["hop_seconds"] == 0.5
+            audio = np.concatenate([np.zeros(RATE, np.float32), voice(150, 3, seed=5)])
+            results = stream_in_steps(ws, audio)
+            assert [r["audio_seconds"] for r in results] == [0.5 * k for k in range(1, 9)]
+            assert all(r["type"] == "result" and not r["final"] for r in results)
+            assert [r["decision"] for r in results[:2]] == ["silence", "silence"]
+            speech = [r["net_speech_seconds"] for r in results]
+            assert speech == sorted(speech)
+            assert speech[-1] == pytest.approx(3.0, abs=0.2)  # VAD frames of 32 ms
+            assert results[-1]["profile_id"] == alice
+            assert results[-1]["name"] == "alice"
+            assert results[-1]["decision"] == "identified"
+            ws.send_text(json.dumps({"event": "end"}))
+            final = ws.receive_json()
+            assert final["final"] is True
+            assert final["name"] == "alice"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 1000
+
+
+def test_identify_marks_a_change_to_an_unknown_speaker(setup):
+    app, _, key = setup
+    with client_for(app) as client:
+        make_profile(client, key, "alice", 150)
+        with client.websocket_connect("/v1/ws/identify", headers={"X-API-Key": key}) as ws:
+            ws.receive_json()
+            audio = np.concatenate([voice(150, 3, seed=2), voice(233, 3, seed=3)])
+            results = stream_in_steps(ws, audio)
+            speakers = [r["name"] if not r["unknown"] else "unknown" for r in results]
+            assert speakers[0] is None  # 0.5 s: too little speech to score yet
+            assert speakers[1:6] == ["alice"] * 5
+            assert speakers[-1] == "unknown"
+            changes = [r["audio_seconds"] for r in results if r["changed"]]
+            assert changes[0] == 1.0
+            assert len(changes) == 2
+            assert 3.0 < changes[1] <= 5.0  # within one 2 s window of the change
+
+
+def test_verify_is_cumulative_and_accepts_the_owner_but_not_a_stranger(setup):
+    app, _, key = setup
+    with client_for(app) as client:
+        alice = make_profile(client, key, "alice", 150)
+        for fundamental, expected in ((150, "accept"), (233, "reject")):
+            with client.websocket_connect(f"/v1/ws/verify/{alice}?api_key={key}") as ws:
+                ready = ws.receive_json()
+                assert ready["mode"] == "verify"
+                assert ready["cumulative"] is True
+                results = stream_in_steps(ws, voice(fundamental, 3, seed=4))
+                assert results[-1]["window_seconds"] == pytest.approx(3.0)
+                assert results[-1]["decision"] == expected
+                ws.send_text('{"event": "end"}')
+                assert ws.receive_json()["final"] is True
+
+
+def test_enrolment_over_a_websocket_reports_progress_then_enrols(setup):
+    app, _, key = setup
+    with client_for(app) as client:
+        bob = make_profile(client, key, "bob")
+        with client.websocket_connect(f"/v1/ws/enroll/{bob}?api_key={key}") as ws:
+            ready = ws.receive_json()
+            assert ready["required_seconds"] == 10.0
+            results = stream_in_steps(ws, voice(180, 11, seed=6))
+            progress = [r["progress"] for r in results]
+            assert progress == sorted(progress)
+            assert progress[0] < 0.1
+            assert progress[-1] == pytest.approx(1.0)
+            ws.send_text('{"event": "end"}')
+            assert ws.receive_json()["final"] is True
+            enrolled = ws.receive_json()
+            assert enrolled["type"] == "enrolled"
+            assert enrolled["status"] == "enrolled"
+        profile = client.get(f"/v1/profiles/{bob}", headers=auth(key)).json()
+        assert profile["status"] == "enrolled"
+
+
+def test_a_bad_key_gets_an_error_message_then_a_policy_violation_close(setup):
+    app, _, _ = setup
+    with client_for(app) as client:
+        for url in ("/v1/ws/identify?api_key=vxp_nope", "/v1/ws/identify"):
+            with client.websocket_connect(url) as ws:
+                message = ws.receive_json()
+                assert message["type"] == "error"
+                assert message["error"]["code"] == "unauthorized"
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    ws.receive_json()
+                assert closed.value.code == 1008
+
+
+def test_bad_text_frames_get_errors_and_the_session_goes_on(setup):
+    app, _, key = setup
+    with client_for(app) as client:
+        make_profile(client, key, "alice", 150)
+        with client.websocket_connect(f"/v1/ws/identify?api_key={key}") as ws:
+            ws.receive_json()
+            for text in ("hello", '{"event": "pause"}', "[1, 2]"):
+                ws.send_text(text)
+                error = ws.receive_json()
+                assert error["type"] == "error"
+                assert error["error"]["code"] == "invalid_parameter"
+            pcm = float_to_pcm16(voice(150, 1, seed=9))
+            ws.send_bytes(pcm[:8001])  # an odd byte is kept for the next frame
+            ws.send_bytes(pcm[8001:16000])
+            result = ws.receive_json()
+            assert result["type"] == "result"
+            assert result["audio_seconds"] == 0.5
+
+
+def test_verify_of_an_unknown_or_unenrolled_profile_closes_with_its_code(setup):
+    app, _, key = setup
+    with client_for(app) as client:
+        pending = make_profile(client, key, "carol")
+        cases = (
+            ("00000000-0000-4000-8000-000000000000", 4404, "profile_not_found"),
+            (pending, 4409, "profile_not_enrolled"),
+        )
+        for profile_id, code, error_code in cases:
+            with client.websocket_connect(f"/v1/ws/verify/{profile_id}?api_key={key}") as ws:
+                assert ws.receive_json()["error"]["code"] == error_code
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    ws.receive_json()
+                assert closed.value.code == code
+
+
+def test_another_tenants_profile_is_not_found_over_a_websocket(setup):
+    app, service, key = setup
+    other = issue_key(service, "tenant-b", name="b")
+    with client_for(app) as client:
+        alice = make_profile(client, key, "alice", 150)
+        with client.websocket_connect(f"/v1/ws/verify/{alice}?api_key={other}") as ws:
+            assert ws.receive_json()["error"]["code"] == "profile_not_found"
+        with client.websocket_connect(f"/v1/ws/identify?api_key={other}") as ws:
+            ws.receive_json()
+            result = stream_in_steps(ws, voice(150, 2, seed=1))[-1]
+            assert result["unknown"] is True
+
+
+def test_a_client_leaving_mid_stream_is_cleaned_up(setup):
+    app, _, key = setup
+    with client_for(app) as client:
+        make_profile(client, key, "alice", 150)
+        with client.websocket_connect(f"/v1/ws/identify?api_key={key}") as ws:
+            ws.receive_json()
+            ws.send_bytes(float_to_pcm16(voice(150, 1.2, seed=3)))
+        # the next session works, and no session is left counted as open
+        with client.websocket_connect(f"/v1/ws/identify?api_key={key}") as ws:
+            ws.receive_json()
+            assert stream_in_steps(ws, voice(150, 1.5, seed=4))[-1]["name"] == "alice"
+        deadline = time.time() + 5
+        while "voxprint_websockets_open 0.0" not in client.get("/metrics").text:
+            assert time.time() < deadline, "a WebSocket session was never closed"
+            time.sleep(0.05)
