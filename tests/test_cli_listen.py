@@ -1,0 +1,187 @@
+"""``voxprint listen``: live identification from a recording, locally or through a server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import uvicorn
+from typer.testing import CliRunner
+
+from voxprint.bootstrap import ServiceOptions, build_service
+from voxprint.cli.app import app as cli
+from voxprint.cli.exit_codes import ExitCode
+from voxprint.cli.listen import file_blocks, websocket_url
+from voxprint.errors import InvalidParameterError
+
+from apihelp import auth, client_for, issue_key, make_app, voice_wav
+from fakes import RATE, voice
+
+TEST_OTHER = Path("librispeech") / "test-other"
+
+
+def events(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unpaced_file_blocks_are_one_hop_each_and_paced_ones_keep_real_time(tmp_path):
+    path = tmp_path / "v.wav"
+    sf.write(path, voice(150, 1.0), RATE)
+    blocks = list(file_blocks(path, 0, 0.5))
+    assert [len(b.samples) for b in blocks] == [8000, 8000]
+    start = time.perf_counter()
+    paced = list(file_blocks(path, 4.0, 0.5))
+    elapsed = time.perf_counter() - start
+    assert sum(len(b.samples) for b in paced) == RATE
+    assert 0.2 <= elapsed < 1.0  # 1 s of audio at 4x real time
+
+
+def test_server_urls_become_websocket_urls():
+    assert websocket_url("http://h:8000/") == "ws://h:8000"
+    assert websocket_url("https://h") == "wss://h"
+    assert websocket_url("ws://h:1") == "ws://h:1"
+    with pytest.raises(InvalidParameterError):
+        websocket_url("h:8000")
+
+
+def test_a_missing_portaudio_or_microphone_gives_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sounddevice", None)  # as if PortAudio were absent
+    result = CliRunner().invoke(cli, ["listen", "--seconds", "0.5"])
+    assert result.exit_code == ExitCode.DATA
+    assert result.output.count("\n") == 1
+    assert "no microphone" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_file_and_an_unreachable_server_fail_with_one_line(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(cli, ["listen", "--file", str(tmp_path / "nope.wav")])
+    assert missing.exit_code == ExitCode.BAD_AUDIO
+    assert "no such file" in missing.output
+    path = tmp_path / "v.wav"
+    sf.write(path, voice(150, 1.0), RATE)
+    args = ["listen", "--file", str(path), "--server", f"http://127.0.0.1:{free_port()}"]
+    unreachable = runner.invoke(cli, [*args, "--api-key", "k"])
+    assert unreachable.exit_code == ExitCode.DATA
+    assert "cannot use the server" in unreachable.output
+    assert "Traceback" not in unreachable.output
+    no_key = runner.invoke(cli, args, env={"VOXPRINT_API_KEY": ""})
+    assert no_key.exit_code == ExitCode.DATA
+    assert "--api-key" in no_key.output
+
+
+def test_listen_through_a_server_names_the_speaker(tmp_path):
+    app, service = make_app(tmp_path / "srv.db")
+    key = issue_key(service)
+    with client_for(app) as client:  # enrol through the API (the lifespan closes after)
+        profile = client.post("/v1/profiles", json={"name": "alice"}, headers=auth(key)).json()
+        client.post(
+            f"/v1/profiles/{profile['id']}/enrollments",
+            content=voice_wav(150, 12, seed=1),
+            headers={**auth(key), "Content-Type": "audio/wav"},
+        )
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 20
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        path = tmp_path / "mixed.wav"
+        sf.write(path, np.concatenate([np.zeros(RATE), voice(150, 3, seed=2)]), RATE)
+        result = CliRunner().invoke(
+            cli,
+            [
+                *("listen", "--file", str(path), "--speed", "0", "--json"),
+                *("--server", f"http://127.0.0.1:{port}", "--api-key", key),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        found = events(result.output)
+        assert found[-1]["final"] is True
+        named = [e for e in found if e["name"] == "alice"]
+        assert named and named[0]["changed"]
+        assert all(e["decision"] == "silence" for e in found if e["audio_seconds"] <= 1.0)
+        assert all("latency_ms" in e for e in found)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def enrolled_db(tmp_path_factory, data_root):
+    """A store with two LibriSpeech speakers enrolled with the real CAM++ model."""
+    db = tmp_path_factory.mktemp("listen") / "voxprint.db"
+    service = build_service(ServiceOptions(db=db, enrollment_speech_seconds=15.0))
+    for speaker, numbers in (("1688", (0, 1)), ("2033", (0, 1, 2))):
+        profile = service.create_profile(speaker)
+        for n in numbers:
+            name = f"{speaker}-{'142285' if speaker == '1688' else '164914'}-{n:04d}.flac"
+            service.enroll(profile.id, data_root / TEST_OTHER / speaker / name)
+        assert service.get_profile(profile.id).status.value == "enrolled"
+    service.store.close()
+    return db
+
+
+def mixed_recording(data_root: Path, folder: Path) -> tuple[Path, float]:
+    """1.5 s of silence, 3 s of a stranger, then 4 s of enrolled speaker 1688 (new sentences)."""
+
+    def read(relative: str, seconds: float) -> np.ndarray:
+        audio, rate = sf.read(data_root / TEST_OTHER / relative, dtype="float32")
+        assert rate == RATE
+        return audio[: int(seconds * RATE)]
+
+    stranger = read("2414/2414-128291-0002.flac", 3.0)
+    target = read("1688/1688-142285-0006.flac", 4.0)
+    audio = np.concatenate([np.zeros(int(1.5 * RATE), np.float32), stranger, target])
+    path = folder / "stranger-then-1688.wav"
+    sf.write(path, audio, RATE)
+    return path, 4.5
+
+
+@pytest.mark.data
+def test_listen_names_the_speaker_within_1_5_s_of_them_starting(enrolled_db, data_root, tmp_path):
+    path, target_start = mixed_recording(data_root, tmp_path)
+    result = CliRunner().invoke(
+        cli, ["listen", "--file", str(path), "--speed", "0", "--json", "--db", str(enrolled_db)]
+    )
+    assert result.exit_code == 0, result.output
+    found = events(result.output)
+    before = [e for e in found if e["audio_seconds"] <= target_start and e["speaking"]]
+    assert before and all(e["unknown"] for e in before)  # the stranger is not anybody
+    first = next(e for e in found if e["name"] == "1688")
+    assert first["audio_seconds"] - target_start <= 1.5
+    assert first["changed"] is True
+    later = [e for e in found if e["audio_seconds"] >= first["audio_seconds"] and e["speaking"]]
+    assert all(e["name"] == "1688" for e in later)
+
+
+@pytest.mark.data
+def test_listen_at_real_time_pace_falls_back_to_the_local_store(enrolled_db, data_root, tmp_path):
+    path, _ = mixed_recording(data_root, tmp_path)
+    server = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("listen", "--file", str(path), "--speed", "2", "--db", str(enrolled_db)),
+            *("--server", server, "--api-key", "k", "--local-fallback"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "unreachable" in result.output
+    assert "1688" in result.output and "speaker change" in result.output
+    assert "last sample → result" in result.output

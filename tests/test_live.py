@@ -1,0 +1,145 @@
+"""The live recogniser: windows every hop, VAD gating, speaker changes, net speech."""
+
+import numpy as np
+import pytest
+
+from voxprint.errors import InvalidParameterError
+from voxprint.live import (
+    IdentifyScorer,
+    LiveConfig,
+    LiveRecognizer,
+    VerifyScorer,
+    Window,
+    evaluate_window,
+    float_to_pcm16,
+    pcm16_to_float,
+    speech_in_tail,
+)
+from voxprint.vad import SpeechSegments
+
+from apihelp import fake_service
+from fakes import RATE, voice
+
+
+@pytest.fixture()
+def service(tmp_path):
+    service = fake_service(tmp_path / "live.db")
+    for name, fundamental in (("alice", 150), ("bob", 233)):
+        profile = service.create_profile(name)
+        service.enroll(profile.id, (voice(fundamental, 12, seed=1), RATE))
+    return service
+
+
+def recognizer(service, config=None, scorer=None):
+    config = config or LiveConfig()
+    scorer = scorer or IdentifyScorer(service, false_alarm_rate=config.false_alarm_rate)
+    return LiveRecognizer(
+        config, lambda w: evaluate_window(service, w, scorer, config.min_speech_seconds)
+    )
+
+
+def test_a_result_comes_every_hop_and_marks_each_change_of_speaker(service):
+    live = recognizer(service)
+    audio = np.concatenate([np.zeros(RATE, np.float32), voice(150, 3), voice(233, 3)])
+    events = live.feed(audio)
+    assert [e.audio_seconds for e in events] == [0.5 * k for k in range(1, 15)]
+    assert [e.decision for e in events[:2]] == ["silence", "silence"]
+    names = [e.name for e in events]
+    assert names[3:7] == ["alice"] * 4
+    assert names[-3:] == ["bob"] * 3
+    changes = [(e.audio_seconds, e.name) for e in events if e.changed]
+    assert changes[0] == (2.0, "alice")
+    assert changes[-1][1] == "bob"
+    assert 4.0 < changes[-1][0] <= 6.0
+    speech = [e.net_speech_seconds for e in events]
+    assert speech == sorted(speech)
+    assert speech[-1] == pytest.approx(6.0, abs=0.3)
+
+
+def test_a_stranger_is_unknown_and_carries_the_best_score(service):
+    events = recognizer(service).feed(voice(310, 3, seed=4))
+    spoken = [e for e in events if e.speaking]
+    assert spoken and all(e.unknown and e.profile_id is None for e in spoken)
+    assert all(e.score is not None for e in spoken)
+    assert spoken[0].changed and not any(e.changed for e in spoken[1:])
+
+
+def test_windows_are_the_newest_audio_and_a_late_scorer_gets_only_the_newest(service):
+    live = LiveRecognizer(LiveConfig(window_seconds=2.0, hop_seconds=0.5))
+    live.push(np.zeros(int(0.3 * RATE), np.float32))
+    assert live.next_window() is None
+    live.push(np.arange(3 * RATE, dtype=np.float32))  # 3 s more arrive at once
+    window = live.next_window()
+    assert window is not None
+    assert len(window.audio) == 2 * RATE
+    assert window.audio[-1] == 3 * RATE - 1
+    assert window.new_samples == 2 * RATE
+    assert window.end_seconds == pytest.approx(3.3)
+    assert live.next_window() is None
+
+
+def test_cumulative_windows_keep_everything_up_to_the_cap():
+    live = LiveRecognizer(LiveConfig(cumulative=True, max_seconds=3.0))
+    live.push(np.ones(int(2.5 * RATE), np.float32))
+    assert len(live.next_window().audio) == int(2.5 * RATE)
+    live.push(np.ones(RATE, np.float32))
+    assert len(live.next_window().audio) == 3 * RATE
+
+
+def test_the_final_event_scores_what_is_left_even_short_of_a_hop(service):
+    live = recognizer(service)
+    live.feed(voice(150, 2.2))
+    final = live.final_event()
+    assert final.final and final.name == "alice"
+    assert final.audio_seconds == pytest.approx(2.2)
+    empty = recognizer(service).final_event()
+    assert empty.final and empty.decision == "silence"
+
+
+def test_verification_accepts_the_owner_and_rejects_another(service):
+    alice = next(p for p in service.list_profiles() if p.name == "alice")
+    config = LiveConfig(cumulative=True)
+    owner = recognizer(service, config, VerifyScorer(service, alice)).feed(voice(150, 2))
+    other = recognizer(service, config, VerifyScorer(service, alice)).feed(voice(233, 2))
+    assert owner[-1].decision == "accept" and owner[-1].name == "alice"
+    assert other[-1].decision == "reject"
+
+
+def test_speech_only_measuring_reports_speech_without_a_match(service):
+    audio = np.concatenate([np.zeros(RATE, np.float32), voice(150, 1)])
+    result = evaluate_window(service, Window(audio, 2.0, RATE), None, 0.5)
+    assert result.match is None
+    assert result.speech_seconds == pytest.approx(1.0, abs=0.05)
+    assert result.new_speech_seconds == pytest.approx(1.0, abs=0.05)
+
+
+def test_speech_in_the_tail_counts_only_the_new_samples():
+    segments = SpeechSegments(((0, 100), (300, 500)), RATE, 600)
+    assert speech_in_tail(segments, 250) * RATE == pytest.approx(150)
+    assert speech_in_tail(segments, 0) == 0.0
+    assert speech_in_tail(segments, 600) * RATE == pytest.approx(300)
+
+
+def test_pcm16_round_trips_and_an_odd_byte_count_is_refused():
+    samples = np.array([0.0, 0.5, -0.5, -1.0, 0.99997], np.float32)
+    assert pcm16_to_float(float_to_pcm16(samples)) == pytest.approx(samples, abs=1e-4)
+    assert pcm16_to_float(float_to_pcm16(np.array([2.0, -2.0]))).tolist() == pytest.approx(
+        [32767 / 32768, -1.0]
+    )
+    with pytest.raises(InvalidParameterError):
+        pcm16_to_float(b"\x00")
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"hop_seconds": 0.0},
+        {"window_seconds": 0.2, "hop_seconds": 0.5},
+        {"min_speech_seconds": -1},
+        {"max_seconds": 1.0},
+        {"false_alarm_rate": 1.0},
+    ],
+)
+def test_impossible_live_settings_are_refused(settings):
+    with pytest.raises(InvalidParameterError):
+        LiveConfig(**settings)
