@@ -65,7 +65,10 @@ def test_enroll_creates_the_profile_and_reports_progress_per_file(tmp_path, db):
     files = [wav(tmp_path, f"{i}.wav", 140, seed=i) for i in range(3)]
     result = run("enroll", "alice", *files, "--db", db)
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
+    every = result.output.strip().splitlines()
+    quality = [line for line in every if line.startswith("  quality: ")]
+    assert len(quality) == 3 and all("clipped 0.00 %" in line for line in quality)
+    lines = [line for line in every if line not in quality]
     assert lines[0] == "0.wav: 8.0 s speech; total 8.0 s; 12.0 s more speech needed [enrolling]"
     assert lines[1].endswith("4.0 s more speech needed [enrolling]")
     assert lines[2] == "2.wav: 8.0 s speech; total 24.0 s; enrolled [enrolled]"
@@ -75,7 +78,7 @@ def test_the_enrolment_minimum_can_be_lowered(tmp_path, db):
     result = run(
         "enroll", "alice", wav(tmp_path, "a.wav", 140), "--db", db, "--enroll-seconds", "5"
     )
-    assert result.exit_code == 0 and result.output.strip().endswith("[enrolled]")
+    assert result.exit_code == 0 and result.output.splitlines()[0].endswith("[enrolled]")
 
 
 def test_enroll_json_gives_the_numbers(tmp_path, db):
@@ -121,6 +124,24 @@ def test_enroll_dir_skips_bad_files_and_exits_with_their_code(speakers, db):
     assert "skipped" in result.output and "bad.wav" in result.output
     listing = json.loads(run("profiles", "list", "--db", db, "--json").output)
     assert len(listing) == 3
+
+
+def test_enroll_dir_without_the_quality_gate_embeds_in_batches_with_the_same_result(
+    speakers, tmp_path, db
+):
+    (speakers / "mid" / "1-bad.wav").write_bytes(b"garbage")
+    batched = run("enroll-dir", speakers, "--db", db, "--no-quality-gate", "--json")
+    assert batched.exit_code == ExitCode.BAD_AUDIO
+    assert "skipped" in batched.output and "1-bad.wav" in batched.output
+    one_by_one_db = str(tmp_path / "one.db")
+    run("enroll-dir", speakers, "--db", one_by_one_db)  # gated: service.enroll file by file
+    for name in ("low", "mid", "high"):
+        shown = [
+            json.loads(run("profiles", "show", name, "--db", path, "--json").output)
+            for path in (db, one_by_one_db)
+        ]
+        assert shown[0]["status"] == "enrolled"
+        assert shown[0]["net_speech_seconds"] == pytest.approx(shown[1]["net_speech_seconds"])
 
 
 def test_enroll_dir_on_a_folder_without_speakers_fails_clearly(tmp_path, db):

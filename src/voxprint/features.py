@@ -18,10 +18,27 @@ import logging
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from threadpoolctl import ThreadpoolController
 
 from voxprint.errors import InvalidParameterError
 
 logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _project(power: np.ndarray, banks: np.ndarray) -> np.ndarray:
+    """``power @ banks`` on one BLAS thread.
+
+    The product is small (frames x 257 x 80), so BLAS threads only add their start-up
+    and spin-wait: with OpenBLAS's default they doubled the CPU time of a whole CAM++
+    embedding (docs/benchmarks.md, "Service load").
+    """
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        return power @ banks
 
 _FLOAT_EPSILON = float(np.finfo(np.float32).eps)
 
@@ -135,7 +152,7 @@ def kaldi_fbank(
     fft_size = 1 << (frame_length - 1).bit_length()
     spectrum = np.fft.rfft(frames, n=fft_size, axis=1)
     power = spectrum.real**2 + spectrum.imag**2
-    mel_energies = power @ _kaldi_mel_banks(num_mel_bins, fft_size, sample_rate)
+    mel_energies = _project(power, _kaldi_mel_banks(num_mel_bins, fft_size, sample_rate))
     return np.log(np.maximum(mel_energies, _FLOAT_EPSILON)).astype(np.float32)
 
 
@@ -231,4 +248,4 @@ def ge2e_mel(waveform: np.ndarray) -> np.ndarray:
     spectrum = np.fft.rfft(frames * _periodic_hann(GE2E_N_FFT), axis=1)
     power = spectrum.real**2 + spectrum.imag**2
     filters = slaney_mel_filters(GE2E_SAMPLE_RATE, GE2E_N_FFT, GE2E_MEL_BANDS)
-    return (power @ filters.T).astype(np.float32)
+    return _project(power, filters.T).astype(np.float32)

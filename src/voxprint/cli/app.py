@@ -19,11 +19,13 @@ from voxprint.cli.common import (
     ForceOption,
     JsonOption,
     ModelOption,
+    NoQualityGateOption,
     emit,
     fail,
     handles_errors,
     open_service,
     progress_bar,
+    service_options,
     show_progress,
 )
 from voxprint.cli.exit_codes import ExitCode, exit_code_for
@@ -72,6 +74,7 @@ def enroll(
         str | None, typer.Option("--external-id", help="Your own id for a new profile.")
     ] = None,
     force: ForceOption = False,
+    no_quality_gate: NoQualityGateOption = False,
     enroll_seconds: EnrollSecondsOption = 20.0,
     db: DbOption = None,
     model: ModelOption = "campplus",
@@ -82,7 +85,9 @@ def enroll(
     profile = service.ensure_profile(name, external_id=external_id)
     reports = []
     for path in files:
-        report = service.enroll(profile.id, path, label=path.name, force=force)
+        report = service.enroll(
+            profile.id, path, label=path.name, force=force, check_quality=not no_quality_gate
+        )
         reports.append(report)
         if not json_output:
             typer.echo(render.enrollment_line(path.name, report))
@@ -95,6 +100,7 @@ def enroll(
 def enroll_dir(
     directory: Annotated[Path, typer.Argument(help="One sub-folder of audio files per speaker.")],
     force: ForceOption = False,
+    no_quality_gate: NoQualityGateOption = False,
     enroll_seconds: EnrollSecondsOption = 20.0,
     db: DbOption = None,
     model: ModelOption = "campplus",
@@ -103,7 +109,8 @@ def enroll_dir(
     """Enrol every speaker folder in DIRECTORY; the folder name becomes the profile name.
 
     Files that fail (no speech, unreadable) are reported and skipped; the exit
-    code is then that of the first failure.
+    code is then that of the first failure. With --no-quality-gate the files are
+    embedded in batches, decoding ahead in a background thread.
     """
     from voxprint.evaluation.datasets import speaker_folders
 
@@ -112,13 +119,27 @@ def enroll_dir(
     total = sum(len(paths) for paths in speakers.values())
     results: list[dict[str, Any]] = []
     first_error: VoxprintError | None = None
+    # Without the quality gate a clip needs only its embedding, so all files go through
+    # the batched pipeline, in the order the loop below consumes them.
+    embedded = service.pipeline.process_many(
+        [path for paths in speakers.values() for path in paths], force=force
+    )
+
+    def enrol(profile_id: str, path: Path) -> Any:
+        if no_quality_gate:
+            utterance = next(embedded)
+            if isinstance(utterance, VoxprintError):
+                raise utterance
+            return service.enroll_utterance(profile_id, utterance, label=path.name)
+        return service.enroll(profile_id, path, label=path.name, force=force)
+
     with progress_bar("enrolling", total, show_progress(json_output)) as advance:
         for speaker, paths in speakers.items():
             profile = service.ensure_profile(speaker)
             report = None
             for path in paths:
                 try:
-                    report = service.enroll(profile.id, path, label=path.name, force=force)
+                    report = enrol(profile.id, path)
                 except VoxprintError as error:
                     first_error = first_error or error
                     typer.echo(f"skipped {path}: {error.message}", err=True)
@@ -285,7 +306,7 @@ def evaluate(
     json_output: JsonOption = False,
 ) -> None:
     """Measure EER, minDCF, top-1 identification and speed on a dataset or protocol."""
-    from voxprint.bootstrap import ServiceOptions, build_pipeline
+    from voxprint.bootstrap import build_pipeline
     from voxprint.evaluation.datasets import build_protocol, folder_eval_set, trial_list_eval_set
     from voxprint.evaluation.plots import plot_det
     from voxprint.evaluation.runner import evaluate as run_evaluation
@@ -300,12 +321,12 @@ def evaluate(
     else:
         assert directory is not None
         eval_set = folder_eval_set(directory)
-    pipeline = build_pipeline(ServiceOptions(model=model))
+    pipeline = build_pipeline(service_options(model=model))
     with progress_bar("embedding", len(eval_set.items), show_progress(json_output)) as advance:
         report = run_evaluation(pipeline, eval_set, progress=lambda _done, _total: advance(1))
-    det_path = det or Path(f"det-{eval_set.name}-{model}.png")
+    det_path = det or Path(f"det-{eval_set.name}-{pipeline.encoder.name}.png")
     plot_det(
-        [(model, report.target_scores, report.nontarget_scores)],
+        [(pipeline.encoder.name, report.target_scores, report.nontarget_scores)],
         det_path,
         title=f"DET: {eval_set.name}",
     )
@@ -317,7 +338,15 @@ def evaluate(
 
 
 # Commands that live in their own modules register themselves here.
-COMMAND_MODULES: tuple[str, ...] = ("keys", "serve")
+COMMAND_MODULES: tuple[str, ...] = (
+    "keys",
+    "serve",
+    "calibrate",
+    "cohort",
+    "train",
+    "listen",
+    "plot",
+)
 for _module in COMMAND_MODULES:
     importlib.import_module(f"voxprint.cli.{_module}").register(app)
 

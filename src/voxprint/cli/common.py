@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +15,8 @@ import typer
 
 from voxprint.cli import render
 from voxprint.cli.exit_codes import ExitCode, exit_code_for
-from voxprint.errors import VoxprintError
+from voxprint.encoders.options import EncoderOptions
+from voxprint.errors import InvalidParameterError, VoxprintError
 
 if TYPE_CHECKING:
     from voxprint.service import VoxprintService
@@ -32,7 +34,13 @@ DbOption = Annotated[
     ),
 ]
 ModelOption = Annotated[
-    str, typer.Option("--model", "-m", envvar="VOXPRINT_MODEL", help="Encoder: campplus or ge2e.")
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        envvar="VOXPRINT_MODEL",
+        help="Encoder: campplus, ge2e, or a trained checkpoint (RUN/best.pt).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 EnrollSecondsOption = Annotated[
@@ -46,6 +54,13 @@ EnrollSecondsOption = Annotated[
 ]
 ForceOption = Annotated[
     bool, typer.Option("--force", help="Accept clips with less than the minimum speech.")
+]
+NoQualityGateOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-quality-gate",
+        help="Enrol clips even if they are noisy, clipped or hold several voices.",
+    ),
 ]
 AudioArgument = Annotated[Path, typer.Argument(help="Audio or video file.", show_default=False)]
 
@@ -77,10 +92,35 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def open_service(db: Path | None, model: str, **overrides: Any) -> VoxprintService:
-    from voxprint.bootstrap import ServiceOptions, build_service
+def encoder_options_from_environment() -> EncoderOptions:
+    """Encoder runtime options from ``VOXPRINT_CAMPPLUS_RUNTIME``, ``VOXPRINT_QUANTIZE``
+    and ``VOXPRINT_NUM_THREADS`` (unset or empty: the encoder's default)."""
+    runtime = os.environ.get("VOXPRINT_CAMPPLUS_RUNTIME", "").strip() or None
+    quantize = os.environ.get("VOXPRINT_QUANTIZE", "").strip() or None
+    threads_text = os.environ.get("VOXPRINT_NUM_THREADS", "").strip()
+    try:
+        threads = int(threads_text) if threads_text else None
+    except ValueError:
+        raise InvalidParameterError(
+            f"VOXPRINT_NUM_THREADS must be an integer, got {threads_text!r}"
+        ) from None
+    return EncoderOptions(runtime=runtime, quantize=quantize, num_threads=threads)
 
-    return build_service(ServiceOptions(db=db, model=model, **overrides))
+
+def service_options(db: Path | None = None, model: str = "campplus", **overrides: Any) -> Any:
+    """The :class:`~voxprint.bootstrap.ServiceOptions` of a command, with encoder options
+    from the environment."""
+    from voxprint.bootstrap import ServiceOptions
+
+    return ServiceOptions(
+        db=db, model=model, encoder=encoder_options_from_environment(), **overrides
+    )
+
+
+def open_service(db: Path | None, model: str, **overrides: Any) -> VoxprintService:
+    from voxprint.bootstrap import build_service
+
+    return build_service(service_options(db, model, **overrides))
 
 
 @contextmanager

@@ -79,9 +79,10 @@ def enrollment_line(label: str, report: EnrollmentReport) -> str:
         if report.remaining_speech_seconds <= 0
         else f"{report.remaining_speech_seconds:.1f} s more speech needed"
     )
+    quality = f"\n  quality: {report.quality.summary()}" if report.quality is not None else ""
     return (
         f"{label}: {report.clip_net_speech_seconds:.1f} s speech; "
-        f"total {report.net_speech_seconds:.1f} s; {remaining} [{report.status.value}]"
+        f"total {report.net_speech_seconds:.1f} s; {remaining} [{report.status.value}]{quality}"
     )
 
 
@@ -94,11 +95,18 @@ def enrollment_json(report: EnrollmentReport) -> dict[str, Any]:
         "clip_audio_seconds": report.clip_audio_seconds,
         "net_speech_seconds": report.net_speech_seconds,
         "remaining_speech_seconds": report.remaining_speech_seconds,
+        "quality": to_jsonable(report.quality),
     }
 
 
 def verification_text(result: VerificationResult) -> str:
     verdict = result.decision.value.upper()
+    if result.normalized_score is not None:
+        return (
+            f"{verdict}: {result.profile_name}  score {result.score:.3f}  "
+            f"(as-norm {result.normalized_score:.3f}, threshold {result.threshold:.3f}; "
+            f"cosine {result.cosine:.3f})"
+        )
     return (
         f"{verdict}: {result.profile_name}  score {result.score:.3f}  "
         f"(cosine {result.cosine:.3f}, threshold {result.threshold:.3f})"
