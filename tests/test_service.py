@@ -233,3 +233,14 @@ def test_exporting_a_voiceprint_before_any_enrolment_is_refused(service):
     profile = service.create_profile("alice")
     with pytest.raises(ProfileNotEnrolledError):
         service.export_voiceprint(profile.id)
+
+
+def test_live_scoring_can_stay_out_of_the_activity_log(service):
+    profile = enrolled(service, "alice", 150)
+    before = len(service.activity(limit=1000))
+    utterance = service.embed((voice(150, 3, seed=7), RATE))
+    service.verify_utterance(profile, utterance, record=False)
+    service.identify_utterance(utterance, record=False)
+    assert len(service.activity(limit=1000)) == before
+    service.identify_utterance(utterance)
+    assert len(service.activity(limit=1000)) == before + 1

@@ -40,6 +40,7 @@ def _project(power: np.ndarray, banks: np.ndarray) -> np.ndarray:
     with _blas_controller().limit(limits=1, user_api="blas"):
         return power @ banks
 
+
 _FLOAT_EPSILON = float(np.finfo(np.float32).eps)
 
 # Kaldi framing at 16 kHz: 25 ms windows every 10 ms.

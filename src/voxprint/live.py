@@ -187,7 +187,9 @@ class IdentifyScorer:
     false_alarm_rate: float | None = None
 
     def score(self, utterance: Utterance) -> Match:
-        result = self.service.identify_utterance(utterance, top_n=1, profile_ids=self.profile_ids)
+        result = self.service.identify_utterance(
+            utterance, top_n=1, profile_ids=self.profile_ids, record=False
+        )
         best = result.candidates[0] if result.candidates else None
         who = result.identified
         if who is not None and self.false_alarm_rate is not None:
@@ -215,7 +217,7 @@ class VerifyScorer:
     profile: Profile
 
     def score(self, utterance: Utterance) -> Match:
-        result = self.service.verify_utterance(self.profile, utterance)
+        result = self.service.verify_utterance(self.profile, utterance, record=False)
         return Match(
             self.profile.id,
             self.profile.name,

@@ -336,7 +336,11 @@ class VoxprintService:
         utterance = self.pipeline.process(source, force=force)
         return self.verify_utterance(profile, utterance)
 
-    def verify_utterance(self, profile: Profile, utterance: Utterance) -> VerificationResult:
+    def verify_utterance(
+        self, profile: Profile, utterance: Utterance, *, record: bool = True
+    ) -> VerificationResult:
+        """Score an embedded utterance against ``profile``; ``record=False`` keeps the
+        call out of the activity log (live windows, scored twice a second)."""
         self._check_encoder(profile)
         assert profile.voiceprint is not None  # guaranteed by _enrolled_profile
         cosine = cosine_similarity(utterance.embedding, profile.voiceprint)
@@ -347,9 +351,10 @@ class VoxprintService:
         policy = point.verification_policy()
         decision = policy.decide(value)
         score = point.calibration(value)
-        self.store.log_activity(
-            self.namespace, "verify", profile_id=profile.id, result=decision.value, score=score
-        )
+        if record:
+            self.store.log_activity(
+                self.namespace, "verify", profile_id=profile.id, result=decision.value, score=score
+            )
         return VerificationResult(
             profile_id=profile.id,
             profile_name=profile.name,
@@ -383,7 +388,10 @@ class VoxprintService:
         *,
         top_n: int = 5,
         profile_ids: Sequence[str] | None = None,
+        record: bool = True,
     ) -> IdentificationResult:
+        """Open-set identification of an embedded utterance; ``record=False`` keeps the
+        call out of the activity log."""
         gallery = self.store.gallery(
             self.namespace,
             encoder_name=self.encoder_name,
@@ -418,14 +426,15 @@ class VoxprintService:
             if best is not None and policy.decide(best_value, len(gallery)) is Decision.ACCEPT
             else None
         )
-        self.store.log_activity(
-            self.namespace,
-            "identify",
-            profile_id=identified.profile_id if identified else None,
-            result="identified" if identified else "unknown",
-            score=best.score if best else None,
-            detail=f"gallery={len(gallery)}",
-        )
+        if record:
+            self.store.log_activity(
+                self.namespace,
+                "identify",
+                profile_id=identified.profile_id if identified else None,
+                result="identified" if identified else "unknown",
+                score=best.score if best else None,
+                detail=f"gallery={len(gallery)}",
+            )
         return IdentificationResult(
             candidates=candidates,
             identified=identified,
