@@ -28,14 +28,13 @@ import torch
 from torch import nn
 
 from voxprint.decision import ImpostorModel, OperatingPoint
+from voxprint.encoders.campplus import validate_waveform, window_starts
 from voxprint.encoders.campplus_net import CampPlusConfig, CampPlusNet
 from voxprint.encoders.resnet_net import ResNetConfig, ResNetDVector
 from voxprint.encoders.weights import load_state_strictly, load_torch_file
 from voxprint.errors import (
     InvalidParameterError,
     ModelError,
-    NonFiniteAudioError,
-    SpeechTooShortError,
 )
 from voxprint.features import kaldi_fbank, mean_normalise
 from voxprint.scoring.calibration import ScoreCalibration
@@ -136,13 +135,6 @@ def operating_point_from_dict(data: Mapping[str, Any]) -> OperatingPoint:
         raise ModelError(f"bad operating point in checkpoint: {exc}") from exc
 
 
-def _window_starts(total: int, window: int) -> list[int]:
-    if total <= window:
-        return [0]
-    hop = max(1, window // 2)
-    return [*range(0, total - window, hop), total - window]
-
-
 class TrainedEncoder:
     """A speaker encoder loaded from a ``voxprint train`` checkpoint (CPU inference)."""
 
@@ -219,23 +211,12 @@ class TrainedEncoder:
         Returns ``(dimension,) float32``, L2-normalised. Speech longer than 30 s is
         cut into half-overlapping windows whose embeddings are averaged.
         """
-        samples = np.asarray(waveform)
-        if samples.ndim != 1:
-            raise InvalidParameterError(f"expected a mono waveform (n,), got {samples.shape}")
-        seconds = samples.shape[0] / SAMPLE_RATE
-        if seconds < MIN_SPEECH_SECONDS:
-            raise SpeechTooShortError(
-                f"{seconds:.3f} s of speech is too short to embed",
-                net_speech_seconds=seconds,
-                required_seconds=MIN_SPEECH_SECONDS,
-            )
-        if not np.isfinite(samples).all():
-            raise NonFiniteAudioError("the waveform contains NaN or infinite samples")
-        features = kaldi_fbank(samples.astype(np.float32), SAMPLE_RATE, self._architecture.n_mels)
+        samples = validate_waveform(waveform, MIN_SPEECH_SECONDS, SAMPLE_RATE)
+        features = kaldi_fbank(samples, SAMPLE_RATE, self._architecture.n_mels)
         window = int(MAX_WINDOW_SECONDS * FRAMES_PER_SECOND)
         vectors, weights = [], []
         with torch.inference_mode():
-            for start in _window_starts(features.shape[0], window):
+            for start in window_starts(features.shape[0], window):
                 chunk = mean_normalise(features[start : start + window])
                 raw = self._network(torch.from_numpy(chunk)[None]).numpy()[0].astype(np.float64)
                 vectors.append(raw / max(float(np.linalg.norm(raw)), 1e-12))
