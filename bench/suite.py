@@ -87,14 +87,16 @@ def _one_by_one(embed: Embed) -> EmbedMany:
 # --- systems (built inside the worker process) ---------------------------------------
 
 
-def _voxprint(config_changes: dict[str, Any]) -> EmbedMany:
+def _voxprint(config_changes: dict[str, Any], threads: int) -> EmbedMany:
     from dataclasses import replace
 
     from voxprint.bootstrap import ServiceOptions, build_pipeline
+    from voxprint.encoders.options import EncoderOptions
     from voxprint.errors import NoSpeechError, VoxprintError
     from voxprint.pipeline import EmbeddingPipeline
 
-    base = build_pipeline(ServiceOptions())
+    # The encoder gets the same thread budget as the peers' torch.
+    base = build_pipeline(ServiceOptions(encoder=EncoderOptions(num_threads=threads)))
     pipeline = EmbeddingPipeline(
         base.encoder, config=replace(base.config, **config_changes), vad=base.vad
     )
@@ -194,9 +196,9 @@ def _reference_campplus() -> Embed:
     return embed
 
 
-def build_system(name: str) -> EmbedMany:
+def build_system(name: str, threads: int) -> EmbedMany:
     if name in VOXPRINT_VARIANTS:
-        return _voxprint(VOXPRINT_VARIANTS[name])
+        return _voxprint(VOXPRINT_VARIANTS[name], threads)
     match name:
         case "resemblyzer":
             return _one_by_one(_resemblyzer())
@@ -221,7 +223,7 @@ def run_worker(system: str, protocols: Sequence[str], threads: int, result: Path
 
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
-    embed = build_system(system)
+    embed = build_system(system, threads)
     embed([np.zeros(RATE, dtype=np.float32) + 1e-3])  # warm-up, not timed
     if hasattr(embed, "without_speech"):
         embed.without_speech["count"] = 0

@@ -45,7 +45,9 @@ class ServiceSettings(BaseSettings):
         100 * MB, gt=0, description="Bytes all of a namespace's audio streams may hold."
     )
     log_json: bool = Field(True, description="Request logs as JSON lines.")
-    campplus_runtime: str | None = Field(None, description="CAM++ runtime: onnx or torch.")
+    campplus_runtime: str | None = Field(
+        None, description="CAM++ runtime: onnx, openvino, openvino-bf16 or torch."
+    )
     quantize: str | None = Field(None, description="CAM++ quantisation: none or int8.")
     num_threads: int | None = Field(None, ge=1, description="Encoder threads per call.")
 

@@ -117,15 +117,17 @@ class CampPlusEncoder:
     whose embeddings are averaged, weighted by window length.
 
     ``runtime`` picks where the network runs (a key of
-    :data:`~voxprint.encoders.campplus_runtime.RUNTIMES`: ``"onnx"``, the default, or
-    ``"torch"``); ``quantize`` is ``"none"`` (default) or ``"int8"`` (onnx only);
+    :data:`~voxprint.encoders.campplus_runtime.RUNTIMES`: ``"openvino-bf16"``, the
+    default, ``"openvino"``, ``"onnx"`` or ``"torch"``); ``quantize`` is ``"none"``
+    (default) or ``"int8"`` (onnx only);
     ``num_threads`` is the runtime's intra-op thread count (``None``: torch's setting,
     or for onnx the usable CPUs up to 4). The CLI and the service read these from
     ``VOXPRINT_CAMPPLUS_RUNTIME``, ``VOXPRINT_QUANTIZE`` and ``VOXPRINT_NUM_THREADS``
     (see :class:`~voxprint.encoders.options.EncoderOptions`); the encoder itself reads
     no environment. ``onnx_cache_dir`` overrides where exported graphs are
     kept. The runtime does not change :attr:`version` (float32 runtimes agree to a
-    cosine of 0.99999); int8 does, because its embeddings differ more.
+    cosine of 0.99999, OpenVINO's bfloat16 to 0.999 on speech); int8 does, because its
+    embeddings differ more.
     """
 
     def __init__(
@@ -201,7 +203,8 @@ class CampPlusEncoder:
 
     @property
     def runtime(self) -> str:
-        """What runs the network: ``"onnx"``, ``"onnx-int8"`` or ``"torch"``."""
+        """What runs the network: ``"onnx"``, ``"onnx-int8"``, ``"openvino"``,
+        ``"openvino-bf16"`` or ``"torch"``."""
         return self._runtime.name
 
     def _windows(self, waveform: np.ndarray) -> list[np.ndarray]:

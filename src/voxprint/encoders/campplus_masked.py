@@ -82,13 +82,14 @@ def _context_aware_mask(
     x = x * mask3
     local = cam.linear_local(x)
     size = cam.segment_length
-    # The ratio of two average pools is sum/count per segment whatever divisor the
-    # pooling uses for the last, partial segment.
-    sums = F.avg_pool1d(x, kernel_size=size, stride=size, ceil_mode=True)
-    counts = F.avg_pool1d(mask3, kernel_size=size, stride=size, ceil_mode=True)
+    # Segment means as sums over zero-padded, reshaped segments divided by their real
+    # frame counts (no ceil-mode pooling: OpenVINO rejects a kernel longer than the input).
+    batch, channels, frames = x.shape
+    padding = (size - frames % size) % size
+    segments = (frames + padding) // size
+    sums = F.pad(x, (0, padding)).reshape(batch, channels, segments, size).sum(dim=-1)
+    counts = F.pad(mask3, (0, padding)).reshape(batch, 1, segments, size).sum(dim=-1)
     segment = sums / counts.clamp(min=1e-12)
-    batch, channels, segments = segment.shape
-    frames = x.shape[-1]
     segment = segment.unsqueeze(-1).expand(batch, channels, segments, size)
     segment = segment.reshape(batch, channels, segments * size)[..., :frames]
     context = x.sum(dim=-1, keepdim=True) / count + segment

@@ -1,17 +1,23 @@
-"""Where the CAM++ network runs: torch eager or onnxruntime, behind one small protocol.
+"""Where the CAM++ network runs: OpenVINO, onnxruntime or torch eager, behind one protocol.
 
 A runtime takes a zero-padded batch of mean-normalised fbank features with their
 real frame counts and returns raw (un-normalised) embeddings. Runtimes are picked
 by name from :data:`RUNTIMES`:
 
-* ``"onnx"`` (default): the network exported once to ONNX (cached in the user cache
+* ``"openvino-bf16"`` (default) and ``"openvino"``: the exported ONNX graph (below)
+  compiled by OpenVINO, with bfloat16 inference for inputs of 3 s and more (on CPUs that
+  do it natively: AVX-512 BF16 or AMX), or float32 throughout. bf16 halves CAM++'s time
+  on such CPUs and moves speech embeddings by about 0.03 % in cosine (at most ~0.1 %).
+  Without the ``openvino`` package they fall back to onnxruntime; without native bf16,
+  ``"openvino-bf16"`` runs float32.
+* ``"onnx"``: the network exported once to ONNX (cached in the user cache
   folder, see :mod:`voxprint.encoders.onnx_cache`) and run by onnxruntime. With
   ``quantize="int8"`` the cached graph is dynamically int8-quantised.
   When onnxruntime is missing or the export fails, it logs a warning and falls back
   to torch.
 * ``"torch"``: torch eager.
 
-Both run :class:`~voxprint.encoders.campplus_masked.MaskedCampPlus`, so every row of a
+All run :class:`~voxprint.encoders.campplus_masked.MaskedCampPlus`, so every row of a
 padded batch gets the embedding it would get alone.
 """
 
@@ -43,7 +49,7 @@ from voxprint.errors import InvalidParameterError, ModelError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RUNTIME = "onnx"
+DEFAULT_RUNTIME = "openvino-bf16"
 QUANTIZATIONS = ("none", "int8")
 _INPUT_NAMES = ["features", "lengths"]
 _OUTPUT_NAMES = ["embedding"]
@@ -125,6 +131,55 @@ class OnnxRuntime:
         return np.asarray(outputs[0], dtype=np.float32)
 
 
+#: Padded batches shorter than this (frames, 100 per second) run in float32 even in
+#: ``"openvino-bf16"``: bf16 moves embeddings of sub-second clips by up to 0.4 % in cosine,
+#: of clips of 3 s and more by under 0.06 %, and short clips are cheap anyway.
+BF16_MIN_FRAMES = 300
+
+
+class OpenVinoRuntime:
+    """OpenVINO compiled CAM++ graphs: float32, and optionally bfloat16 for batches of at
+    least :data:`BF16_MIN_FRAMES` frames.
+
+    Each model has ``streams`` execution streams (see :func:`openvino_config`): concurrent
+    calls run side by side, and one call with a batch of several rows splits it across the
+    streams. Thread-safe: each calling thread gets its own infer requests.
+    """
+
+    def __init__(self, float32: Any, bfloat16: Any | None = None, streams: int = 1) -> None:
+        self._models = {"f32": float32, "bf16": bfloat16}
+        self._streams = max(1, streams)
+        self._local = threading.local()
+
+    @property
+    def name(self) -> str:
+        return "openvino" if self._models["bf16"] is None else "openvino-bf16"
+
+    def _requests(self, precision: str, count: int) -> list[Any]:
+        requests = getattr(self._local, "requests", None)
+        if requests is None:
+            requests = self._local.requests = {}
+        mine = requests.setdefault(precision, [])
+        while len(mine) < count:
+            mine.append(self._models[precision].create_infer_request())
+        return list(mine[:count])
+
+    def run(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        long_enough = features.shape[1] >= BF16_MIN_FRAMES
+        precision = "bf16" if long_enough and self._models["bf16"] is not None else "f32"
+        parts = np.array_split(np.arange(features.shape[0]), min(self._streams, len(features)))
+        requests = self._requests(precision, len(parts))
+        for request, rows in zip(requests, parts, strict=True):
+            inputs = {"features": features[rows], "lengths": lengths[rows]}
+            request.start_async(inputs, share_inputs=False)
+        outputs = []
+        for request in requests:
+            request.wait()
+            # The request reuses its output buffer: copy before the next call.
+            outputs.append(np.array(request.get_output_tensor(0).data, dtype=np.float32))
+        return np.concatenate(outputs, axis=0)
+
+
 def default_onnx_threads() -> int:
     """Intra-op threads when none are asked for: the usable CPUs, at most 4.
 
@@ -161,6 +216,7 @@ def onnx_model_key(spec: RuntimeSpec) -> str:
     return onnx_cache_key(
         {
             "model": "campplus-masked",
+            "graph": 2,  # 2: segment pooling without ceil-mode AvgPool
             "weights": spec.weights_digest,
             "config": config,
             "quantize": spec.quantize,
@@ -223,6 +279,22 @@ def _open_session(path: Path, num_threads: int | None) -> Any:
     )
 
 
+def exported_onnx_path(spec: RuntimeSpec) -> Path:
+    """The cached ONNX graph for ``spec``, exported first if missing (checked against
+    torch with onnxruntime). Raises :class:`ModelError` when the export fails."""
+    path = onnx_model_path(spec)
+    with _export_lock:
+        if not path.is_file():
+            logger.info("exporting CAM++ to ONNX at %s (once per weights file)", path)
+            try:
+                _export_to(spec, path)
+            except ModelError:
+                raise
+            except Exception as exc:
+                raise ModelError(f"could not export CAM++ to ONNX: {exc}") from exc
+    return path
+
+
 def load_onnx_session(spec: RuntimeSpec) -> tuple[Any, Path]:
     """An onnxruntime session for ``spec``, exporting the graph first if it is not cached
     (or the cached file cannot be loaded). Returns the session and the file's path.
@@ -232,25 +304,16 @@ def load_onnx_session(spec: RuntimeSpec) -> tuple[Any, Path]:
     """
     import onnxruntime  # noqa: F401  (fail early, before exporting)
 
-    path = onnx_model_path(spec)
-    with _export_lock:
-        if path.is_file():
-            try:
-                session = _open_session(path, spec.num_threads)
-                logger.debug("loaded cached CAM++ ONNX graph %s", path)
-                return session, path
-            except Exception as exc:  # onnxruntime raises its own, unexported types
-                logger.warning(
-                    "cached ONNX graph %s is unreadable (%s); exporting again", path, exc
-                )
-        logger.info("exporting CAM++ to ONNX at %s (once per weights file)", path)
-        try:
-            _export_to(spec, path)
-        except ModelError:
-            raise
-        except Exception as exc:
-            raise ModelError(f"could not export CAM++ to ONNX: {exc}") from exc
-        return _open_session(path, spec.num_threads), path
+    path = exported_onnx_path(spec)
+    try:
+        session = _open_session(path, spec.num_threads)
+    except Exception as exc:  # onnxruntime raises its own, unexported types
+        logger.warning("cached ONNX graph %s is unreadable (%s); exporting again", path, exc)
+        path.unlink(missing_ok=True)
+        path = exported_onnx_path(spec)
+        session = _open_session(path, spec.num_threads)
+    logger.debug("loaded CAM++ ONNX graph %s", path)
+    return session, path
 
 
 def build_torch_runtime(spec: RuntimeSpec) -> CampPlusRuntime:
@@ -272,8 +335,79 @@ def build_onnx_runtime(spec: RuntimeSpec) -> CampPlusRuntime:
     return OnnxRuntime(session, "onnx" if spec.quantize == "none" else f"onnx-{spec.quantize}")
 
 
+def native_bf16(core: Any) -> bool:
+    """Whether OpenVINO's CPU plugin runs bfloat16 natively on this CPU."""
+    try:
+        capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception:  # openvino raises its own, unexported types
+        return False
+    return "BF16" in capabilities
+
+
+def openvino_config(num_threads: int | None, precision: str) -> dict[str, Any]:
+    """OpenVINO CPU settings: ``num_threads`` threads in all (``None``:
+    :func:`default_onnx_threads`), as that many execution streams of one thread each (one
+    thread per call measured fastest for clips of a few seconds; concurrent calls, and
+    the rows of one batch, run on the streams side by side), at ``precision`` (``"f32"``
+    or ``"bf16"``)."""
+    streams = num_threads or default_onnx_threads()
+    return {
+        "NUM_STREAMS": streams,
+        "INFERENCE_NUM_THREADS": streams,
+        "INFERENCE_PRECISION_HINT": precision,
+    }
+
+
+def _compile_openvino(path: Path, num_threads: int | None, bf16: bool) -> OpenVinoRuntime:
+    import openvino
+
+    core = openvino.Core()
+    if bf16 and not native_bf16(core):
+        logger.warning("this CPU has no native bfloat16; CAM++ runs OpenVINO in float32")
+        bf16 = False
+
+    def compiled(precision: str) -> Any:
+        return core.compile_model(
+            core.read_model(str(path)), "CPU", openvino_config(num_threads, precision)
+        )
+
+    streams = int(openvino_config(num_threads, "f32")["NUM_STREAMS"])
+    return OpenVinoRuntime(compiled("f32"), compiled("bf16") if bf16 else None, streams)
+
+
+def build_openvino_runtime(spec: RuntimeSpec, bf16: bool = False) -> CampPlusRuntime:
+    """CAM++ compiled by OpenVINO (float32, or bfloat16 for inputs of 3 s and more);
+    onnxruntime (with a warning) when openvino is missing or cannot compile the graph.
+    int8 is an onnxruntime graph, so a spec asking for it gets onnxruntime too."""
+    if spec.quantize != "none":
+        logger.warning("quantize=%s runs on onnxruntime, not OpenVINO", spec.quantize)
+        return build_onnx_runtime(spec)
+    try:
+        import openvino  # noqa: F401
+    except ImportError as exc:
+        logger.warning("openvino is not available (%s); CAM++ runs on onnxruntime", exc)
+        return build_onnx_runtime(spec)
+    try:
+        path = exported_onnx_path(spec)
+        try:
+            return _compile_openvino(path, spec.num_threads, bf16)
+        except Exception as exc:  # a damaged cache file: export once more
+            logger.warning("OpenVINO could not read %s (%s); exporting again", path, exc)
+            path.unlink(missing_ok=True)
+            return _compile_openvino(exported_onnx_path(spec), spec.num_threads, bf16)
+    except Exception as exc:  # openvino raises its own, unexported types
+        logger.warning("OpenVINO could not compile CAM++ (%s); CAM++ runs on onnxruntime", exc)
+        return build_onnx_runtime(spec)
+
+
+def build_openvino_bf16_runtime(spec: RuntimeSpec) -> CampPlusRuntime:
+    return build_openvino_runtime(spec, bf16=True)
+
+
 RUNTIMES: dict[str, Callable[[RuntimeSpec], CampPlusRuntime]] = {
     "onnx": build_onnx_runtime,
+    "openvino": build_openvino_runtime,
+    "openvino-bf16": build_openvino_bf16_runtime,
     "torch": build_torch_runtime,
 }
 

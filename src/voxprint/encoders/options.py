@@ -11,7 +11,8 @@ from voxprint.errors import InvalidParameterError
 class EncoderOptions:
     """Runtime choices for encoders that have them (CAM++); ``None`` means the default.
 
-    ``runtime``: ``"onnx"`` or ``"torch"``; ``quantize``: ``"none"`` or ``"int8"``;
+    ``runtime``: ``"onnx"``, ``"openvino"``, ``"openvino-bf16"`` or ``"torch"``;
+    ``quantize``: ``"none"`` or ``"int8"``;
     ``num_threads``: intra-op threads of one call.
     """
 

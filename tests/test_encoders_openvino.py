@@ -1,0 +1,208 @@
+"""CAM++ on OpenVINO: float32 and bfloat16, fallbacks, threads, the shared ONNX cache."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from test_encoders_onnx import cosines, small_spec, speech_like
+from voxprint.encoders import CampPlusEncoder
+from voxprint.encoders.campplus_runtime import (
+    BF16_MIN_FRAMES,
+    RUNTIMES,
+    build_runtime,
+    native_bf16,
+    onnx_model_path,
+    openvino_config,
+)
+from voxprint.errors import WeightsNotFoundError
+
+openvino = pytest.importorskip("openvino", reason="the openvino package is not installed")
+
+
+def padded(lengths: list[int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    features = np.zeros((len(lengths), max(lengths), 80), dtype=np.float32)
+    for row, length in enumerate(lengths):
+        features[row, :length] = rng.standard_normal((length, 80))
+    return features, np.array(lengths, dtype=np.int64)
+
+
+def cpu_has_bf16() -> bool:
+    return native_bf16(openvino.Core())
+
+
+# --- the runtime on a small random network -------------------------------------------
+
+
+def test_openvino_is_a_named_runtime_next_to_onnx_and_torch() -> None:
+    assert set(RUNTIMES) == {"onnx", "openvino", "openvino-bf16", "torch"}
+
+
+def test_openvino_float32_matches_torch_on_padded_batches_shorter_than_a_segment(
+    tmp_path: Path,
+) -> None:
+    """40 frames is shorter than CAM++'s 100-frame context segment: the graph must not
+    rely on ceil-mode pooling, which OpenVINO refuses for a kernel longer than the input."""
+    spec = small_spec(tmp_path)
+    runtime, eager = build_runtime("openvino", spec), build_runtime("torch", spec)
+    assert runtime.name == "openvino"
+    features, lengths = padded([40, 333, 1000], seed=1)
+    assert cosines(runtime.run(features, lengths), eager.run(features, lengths)).min() > 0.99999
+    short, short_lengths = padded([12], seed=2)
+    assert cosines(runtime.run(short, short_lengths), eager.run(short, short_lengths))[0] > 0.99999
+
+
+def test_openvino_reuses_the_onnx_graph_cached_for_onnxruntime(tmp_path: Path) -> None:
+    spec = small_spec(tmp_path)
+    build_runtime("onnx", spec)
+    stamp = onnx_model_path(spec).stat().st_mtime_ns
+    build_runtime("openvino", spec)
+    assert [p.name for p in tmp_path.glob("*.onnx")] == [onnx_model_path(spec).name]
+    assert onnx_model_path(spec).stat().st_mtime_ns == stamp
+
+
+def test_bf16_runs_long_batches_in_bfloat16_and_short_ones_in_float32(tmp_path: Path) -> None:
+    spec = small_spec(tmp_path)
+    bf16, eager = build_runtime("openvino-bf16", spec), build_runtime("torch", spec)
+    if not cpu_has_bf16():
+        assert bf16.name == "openvino"
+        return
+    assert bf16.name == "openvino-bf16"
+    short, short_lengths = padded([BF16_MIN_FRAMES - 1, 120], seed=3)
+    exact = cosines(bf16.run(short, short_lengths), eager.run(short, short_lengths))
+    assert exact.min() > 0.99999
+    long, long_lengths = padded([BF16_MIN_FRAMES + 200, BF16_MIN_FRAMES], seed=4)
+    close = cosines(bf16.run(long, long_lengths), eager.run(long, long_lengths))
+    assert close.min() > 0.99
+    assert 1.0 - close.min() > 1e-6  # it really ran at a lower precision (float32: ~1e-7)
+
+
+def test_bf16_without_native_support_runs_float32_with_a_log_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from voxprint.encoders import campplus_runtime
+
+    monkeypatch.setattr(campplus_runtime, "native_bf16", lambda _core: False)
+    with caplog.at_level(logging.WARNING, logger="voxprint.encoders.campplus_runtime"):
+        runtime = build_runtime("openvino-bf16", small_spec(tmp_path))
+    assert runtime.name == "openvino"
+    assert "no native bfloat16" in caplog.text
+
+
+def test_missing_openvino_falls_back_to_onnxruntime_with_a_log_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "openvino", None)  # makes `import openvino` fail
+    with caplog.at_level(logging.WARNING, logger="voxprint.encoders.campplus_runtime"):
+        runtime = build_runtime("openvino-bf16", small_spec(tmp_path))
+    assert runtime.name == "onnx"
+    assert "openvino is not available" in caplog.text
+
+
+def test_int8_asked_of_openvino_runs_the_int8_graph_on_onnxruntime(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="voxprint.encoders.campplus_runtime"):
+        runtime = build_runtime("openvino", small_spec(tmp_path, quantize="int8"))
+    assert runtime.name == "onnx-int8"
+    assert "onnxruntime, not OpenVINO" in caplog.text
+
+
+def test_a_corrupt_cache_file_is_exported_again_for_openvino(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = small_spec(tmp_path)
+    build_runtime("onnx", spec)
+    onnx_model_path(spec).write_bytes(b"\x08\x07 not a graph")
+    with caplog.at_level(logging.WARNING, logger="voxprint.encoders.campplus_runtime"):
+        rebuilt = build_runtime("openvino", spec)
+    assert rebuilt.name == "openvino"
+    assert "exporting again" in caplog.text
+    features, lengths = padded([150], seed=5)
+    expected = build_runtime("torch", spec).run(features, lengths)
+    assert cosines(rebuilt.run(features, lengths), expected)[0] > 0.99999
+
+
+def test_concurrent_calls_from_two_threads_get_their_own_results(tmp_path: Path) -> None:
+    runtime = build_runtime("openvino", small_spec(tmp_path))
+    inputs = [padded([200 + 37 * i], seed=10 + i) for i in range(6)]
+    expected = [runtime.run(f, n) for f, n in inputs]
+    results: dict[int, np.ndarray] = {}
+
+    def work(indices: range) -> None:
+        for _ in range(3):
+            for i in indices:
+                results[i] = runtime.run(*inputs[i])
+
+    threads = [threading.Thread(target=work, args=(range(k, 6, 2),)) for k in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i, value in enumerate(expected):
+        np.testing.assert_allclose(results[i], value, atol=1e-5)
+
+
+def test_the_thread_budget_becomes_single_threaded_streams() -> None:
+    default = openvino_config(None, "f32")
+    assert default["INFERENCE_NUM_THREADS"] == default["NUM_STREAMS"] >= 1
+    three = openvino_config(3, "bf16")
+    assert (three["NUM_STREAMS"], three["INFERENCE_NUM_THREADS"]) == (3, 3)
+    assert three["INFERENCE_PRECISION_HINT"] == "bf16"
+
+
+def test_one_call_with_a_batch_splits_it_across_streams_and_keeps_row_order(
+    tmp_path: Path,
+) -> None:
+    runtime = build_runtime("openvino", small_spec(tmp_path, num_threads=2))
+    features, lengths = padded([210, 150, 333, 90, 260], seed=20)
+    together = runtime.run(features, lengths)
+    alone = np.concatenate([runtime.run(features[i : i + 1], lengths[i : i + 1]) for i in range(5)])
+    assert together.shape[0] == 5
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+# --- the encoder with the real weights ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def encoders() -> tuple[CampPlusEncoder, CampPlusEncoder]:
+    try:
+        torch_encoder = CampPlusEncoder(runtime="torch")
+    except WeightsNotFoundError as exc:
+        pytest.skip(f"CAM++ weights not installed: {exc}")
+    return CampPlusEncoder(torch_encoder.weights_path, runtime="openvino-bf16"), torch_encoder
+
+
+def test_bf16_embeddings_of_synthetic_voices_stay_close_to_torch_float32(
+    encoders: tuple[CampPlusEncoder, CampPlusEncoder],
+) -> None:
+    fast, reference = encoders
+    short = speech_like(0.8, 110, 0)  # under 3 s: float32, the same embedding
+    assert cosines(fast.embed(short), reference.embed(short))[0] > 0.99999
+    for seed, (seconds, pitch) in enumerate([(3.5, 150), (6.0, 200)], start=1):
+        wave = speech_like(seconds, pitch, seed)
+        assert cosines(fast.embed(wave), reference.embed(wave))[0] > 0.99  # not speech: looser
+
+
+@pytest.mark.data
+def test_bf16_embeddings_of_real_speech_stay_within_cosine_0_999_of_torch_float32(
+    encoders: tuple[CampPlusEncoder, CampPlusEncoder], speech_file: Path
+) -> None:
+    samples, _rate = sf.read(speech_file, dtype="float32")
+    fast, reference = encoders
+    assert cosines(fast.embed(samples), reference.embed(samples))[0] > 0.999
+
+
+def test_bf16_keeps_the_encoder_version_of_float32(
+    encoders: tuple[CampPlusEncoder, CampPlusEncoder],
+) -> None:
+    fast, reference = encoders
+    assert fast.version == reference.version
