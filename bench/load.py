@@ -238,8 +238,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--requests", type=int, default=0, help="per level (default 40*c, ≥60)")
     parser.add_argument("--inference-workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1, help="model threads per call (0: auto)")
-    parser.add_argument("--runtime", default="", help="CAM++ runtime: onnx or torch (default)")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="VOXPRINT_NUM_THREADS (0: the runtime default)"
+    )
+    parser.add_argument("--runtime", default="", help="VOXPRINT_CAMPPLUS_RUNTIME (default: unset)")
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
 

@@ -10,12 +10,13 @@ unless said otherwise, every variant on the same decoded audio:
   in torch eager on the whole file (no VAD), as the shared-data README runs it;
 * ``torch``: voxprint's ``CampPlusEncoder(runtime="torch")`` (numpy fbank, 30 s windows);
 * ``onnx``: the same with ``runtime="onnx"`` (the default);
-* ``onnx batched``: ``embed_batch`` over all files (length-bucketed padded batches);
+* ``<default> batched``: ``embed_batch`` over all files with the default runtime
+  (length-bucketed padded batches);
 * ``onnx int8``: ``quantize="int8"``;
 * ``openvino`` and ``openvino-bf16``: the same graph compiled by OpenVINO, float32 and
   bfloat16 (inputs of 3 s and more; shorter ones run float32);
 * ``pipeline``: ``EmbeddingPipeline.process_many`` from the files on disk: decode, VAD and
-  embedding (ONNX), decode + VAD in a background thread; and ``pipeline, one by one``:
+  embedding (default runtime), decode + VAD in a background thread; and ``pipeline, one by one``:
   ``process`` per file, for comparison.
 
 Per-file variants run round-robin file by file, so load from other processes on the
@@ -40,6 +41,7 @@ import soundfile as sf
 import torch
 
 from voxprint.encoders import CampPlusEncoder
+from voxprint.encoders.campplus_runtime import DEFAULT_RUNTIME
 from voxprint.encoders.weights import package_directories
 from voxprint.evaluation.datasets import default_data_root
 from voxprint.pipeline import EmbeddingPipeline
@@ -135,9 +137,9 @@ def throughput(files: list[Path], weights: Path, threads: int | None) -> None:
                 outputs[name].append(embed(wave))
 
     with Clock() as batched_clock:
-        batched = encoders["onnx"].embed_batch(waves)
+        batched = encoders[DEFAULT_RUNTIME].embed_batch(waves)
 
-    pipeline = EmbeddingPipeline(encoders["onnx"])
+    pipeline = EmbeddingPipeline(encoders[DEFAULT_RUNTIME])
     with Clock() as pipeline_clock:
         results = list(pipeline.process_many(files, force=True))
     with Clock() as single_clock:
@@ -161,7 +163,7 @@ def throughput(files: list[Path], weights: Path, threads: int | None) -> None:
         print(row(name, clocks[name], audio, len(waves), deviation))
     print(
         row(
-            "onnx batched (`embed_batch`)",
+            f"{DEFAULT_RUNTIME} batched (`embed_batch`)",
             batched_clock,
             audio,
             len(waves),
@@ -183,7 +185,7 @@ def throughput(files: list[Path], weights: Path, threads: int | None) -> None:
         base = getattr(reference, measure)
         ratios = {
             "onnx": getattr(clocks["onnx"], measure),
-            "onnx batched": getattr(batched_clock, measure),
+            f"{DEFAULT_RUNTIME} batched": getattr(batched_clock, measure),
             "int8": getattr(clocks["onnx int8"], measure),
             "openvino": getattr(clocks["openvino"], measure),
             "openvino-bf16": getattr(clocks["openvino-bf16"], measure),

@@ -136,6 +136,12 @@ class OnnxRuntime:
 #: of clips of 3 s and more by under 0.06 %, and short clips are cheap anyway.
 BF16_MIN_FRAMES = 300
 
+#: OpenVINO pads the frames of a batch up to a multiple of this (the network masks the
+#: padding). Every new input shape costs it kernel set-up; with 64-frame steps a run over
+#: files of every length reuses a few dozen shapes (measured: +20 % throughput on 30
+#: LibriSpeech files seen once, -3 % once every shape is warm).
+SHAPE_STEP_FRAMES = 64
+
 
 class OpenVinoRuntime:
     """OpenVINO compiled CAM++ graphs: float32, and optionally bfloat16 for batches of at
@@ -165,8 +171,12 @@ class OpenVinoRuntime:
         return list(mine[:count])
 
     def run(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        long_enough = features.shape[1] >= BF16_MIN_FRAMES
+        frames = features.shape[1]
+        long_enough = frames >= BF16_MIN_FRAMES
         precision = "bf16" if long_enough and self._models["bf16"] is not None else "f32"
+        padding = -frames % SHAPE_STEP_FRAMES
+        if padding:
+            features = np.pad(features, ((0, 0), (0, padding), (0, 0)))
         parts = np.array_split(np.arange(features.shape[0]), min(self._streams, len(features)))
         requests = self._requests(precision, len(parts))
         for request, rows in zip(requests, parts, strict=True):
