@@ -376,13 +376,14 @@ def _compile_openvino(path: Path, num_threads: int | None, bf16: bool) -> OpenVi
         logger.warning("this CPU has no native bfloat16; CAM++ runs OpenVINO in float32")
         bf16 = False
 
-    def compiled(precision: str) -> Any:
-        return core.compile_model(
-            core.read_model(str(path)), "CPU", openvino_config(num_threads, precision)
-        )
+    model = core.read_model(str(path))
+    float32 = openvino_config(num_threads, "f32")
 
-    streams = int(openvino_config(num_threads, "f32")["NUM_STREAMS"])
-    return OpenVinoRuntime(compiled("f32"), compiled("bf16") if bf16 else None, streams)
+    def compiled(precision: str) -> Any:
+        return core.compile_model(model, "CPU", {**float32, "INFERENCE_PRECISION_HINT": precision})
+
+    bfloat16 = compiled("bf16") if bf16 else None
+    return OpenVinoRuntime(compiled("f32"), bfloat16, int(float32["NUM_STREAMS"]))
 
 
 def build_openvino_runtime(spec: RuntimeSpec, bf16: bool = False) -> CampPlusRuntime:
