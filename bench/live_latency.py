@@ -118,7 +118,7 @@ def main() -> None:
         key = build_key_service(db).create("bench").token
         config = LiveConfig()
         service = build_service(ServiceOptions(db=db))
-        scorer = IdentifyScorer(service, false_alarm_rate=config.false_alarm_rate)
+        scorer = IdentifyScorer(service, min_score=config.identification_threshold)
 
         def evaluate(window):
             return evaluate_window(service, window, scorer, config.min_speech_seconds)

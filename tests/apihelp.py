@@ -21,7 +21,7 @@ from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore
 
-from fakes import RATE, TONE_OPERATING_POINT, EnergyVad, ToneEncoder, voice
+from fakes import RATE, EnergyVad, ToneEncoder, tone_thresholds, voice
 
 
 def wav_bytes(signal: np.ndarray, rate: int = RATE) -> bytes:
@@ -39,10 +39,11 @@ def fake_service(db: Path, *, enroll_seconds: float = 10.0) -> VoxprintService:
     pipeline = EmbeddingPipeline(
         ToneEncoder(), config=PipelineConfig(min_speech_seconds=1.0), vad=EnergyVad()
     )
+    store = SQLiteStore(db)
     return VoxprintService(
         pipeline=pipeline,
-        store=SQLiteStore(db),
-        operating_point=TONE_OPERATING_POINT,
+        store=store,
+        thresholds=tone_thresholds(store),
         enrollment=EnrollmentPolicy(min_net_speech_seconds=enroll_seconds),
     )
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxprint.decision import ImpostorModel, OperatingPoint
-from voxprint.scoring.calibration import ScoreCalibration
+from voxprint.adaptation import Band, ImpostorPrior
+from voxprint.operating_points import ScoringPrior
+from voxprint.scoring.llr import TargetScores
+from voxprint.store.base import ProfileStore
+from voxprint.thresholds import Thresholds
 from voxprint.vad import SpeechSegments
 
 RATE = 16000
@@ -60,9 +63,25 @@ class EnergyVad:
         return SpeechSegments(tuple(segments), RATE, len(waveform))
 
 
-TONE_OPERATING_POINT = OperatingPoint(
-    verification_threshold=0.9,
-    calibration=ScoreCalibration(slope=20.0, offset=-18.0),
-    impostors=ImpostorModel(mean=0.3, std=0.1),
+#: How ``ToneEncoder`` scores behave: different tone sets sit near 0.3, one tone set near 1.
+_TONE_IMPOSTORS = ImpostorPrior(
+    mean=0.3, domain_std=0.05, std=0.1, pair_std=0.1, mean_floor=0.2, std_floor=0.08
+)
+TONE_PRIOR = ScoringPrior(
+    impostors={Band.WIDE: _TONE_IMPOSTORS, Band.NARROW: _TONE_IMPOSTORS},
+    targets=TargetScores(ceiling=0.99, std_floor=0.03, std_short=0.0),
+    shrink_seconds=0.01,
     source="unit-test fake",
 )
+TONE_OPERATING_POINT = TONE_PRIOR.operating_point()
+
+
+def tone_thresholds(store: ProfileStore, version: str = "1") -> Thresholds:
+    """The operating-point source of a service on ``ToneEncoder(version)``."""
+    return Thresholds(
+        store=store,
+        encoder_name=ToneEncoder.name,
+        encoder_version=version,
+        prior=TONE_PRIOR,
+        fallback=TONE_OPERATING_POINT,
+    )

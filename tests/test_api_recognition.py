@@ -156,14 +156,43 @@ def test_verify_accepts_the_owner_and_rejects_another_speaker(api):
         "score",
         "normalized_score",
         "decision",
+        "reason",
         "threshold",
+        "cosine_threshold",
         "net_speech_seconds",
+        "source",
     }
     assert accepted["normalized_score"] is None  # no cohort set up
     assert accepted["decision"] == "accept" and rejected["decision"] == "reject"
     assert 0 <= rejected["score"] < accepted["score"] <= 1
-    assert rejected["cosine"] < accepted["threshold"] <= accepted["cosine"]
+    assert rejected["score"] < accepted["threshold"] <= accepted["score"]
+    assert rejected["cosine"] < accepted["cosine_threshold"] <= accepted["cosine"]
+    assert (accepted["reason"], rejected["reason"]) == ("match", "no_match")
+    assert accepted["source"]["kind"] == "prior"  # one profile: no adaptation yet
     assert accepted["net_speech_seconds"] == pytest.approx(3.0, abs=0.1)
+
+
+def test_the_thresholds_route_reports_the_operating_point_of_the_keys_namespace(api):
+    before = api.get("/v1/thresholds")
+    assert before.status_code == 200, before.text
+    body = before.json()
+    assert body["source"]["kind"] == "prior" and body["statistics"] is None
+    assert 0 < body["verification_threshold"] < 1 and body["min_speech_seconds"] > 0
+    enrolled(api)
+    enrolled(api, fundamental=260)
+    after = api.get("/v1/thresholds").json()
+    assert after["source"]["kind"] == "adapted"
+    assert after["statistics"]["profiles"] == 2 and after["statistics"]["pairs"] == 1
+
+
+def test_a_sub_second_probe_is_answered_as_too_little_speech_not_as_an_error(api):
+    profile_id = enrolled(api)
+    short = api.post(f"/v1/profiles/{profile_id}/verify", content=voice_wav(150, 0.2, seed=5))
+    assert short.status_code == 200, short.text
+    assert short.json()["decision"] == "reject"
+    assert short.json()["reason"] == "insufficient_speech"
+    who = api.post("/v1/identify", content=voice_wav(150, 0.2, seed=5)).json()
+    assert who["unknown"] and who["reason"] == "insufficient_speech"
 
 
 def test_verify_refuses_an_unenrolled_or_unknown_profile(api):

@@ -175,6 +175,31 @@ def test_verify_of_an_unknown_or_unenrolled_profile_closes_with_its_code(setup):
                 assert closed.value.code == code
 
 
+def test_verify_of_a_profile_still_enrolling_with_clips_is_refused_like_rest(setup):
+    """A profile with a voiceprint from its first clip but short of the enrolment minimum
+    is not verified over the WebSocket either (REST answers 409)."""
+    app, _, key = setup
+    with client_for(app) as client:
+        profile_id = make_profile(client, key, "dave")
+        added = client.post(
+            f"/v1/profiles/{profile_id}/enrollments",
+            content=voice_wav(150, 4, seed=1),
+            headers={**auth(key), "Content-Type": "audio/wav"},
+        ).json()
+        assert added["status"] == "enrolling" and added["net_speech_seconds"] > 0
+        rest = client.post(
+            f"/v1/profiles/{profile_id}/verify",
+            content=voice_wav(150, 3, seed=2),
+            headers={**auth(key), "Content-Type": "audio/wav"},
+        )
+        assert rest.status_code == 409
+        with client.websocket_connect(f"/v1/ws/verify/{profile_id}?api_key={key}") as ws:
+            assert ws.receive_json()["error"]["code"] == "profile_not_enrolled"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 4409
+
+
 def test_another_tenants_profile_is_not_found_over_a_websocket(setup):
     app, service, key = setup
     other = issue_key(service, "tenant-b", name="b")

@@ -12,25 +12,24 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from voxprint import bootstrap
+from voxprint.adaptation import Band
 from voxprint.bootstrap import ServiceOptions, build_calibrator, build_service
 from voxprint.calibrator import fit_scale
 from voxprint.cli.app import app
 from voxprint.cli.exit_codes import ExitCode
-from voxprint.decision import Decision, ImpostorModel, OperatingPoint
-from voxprint.enrollment import EnrollmentPolicy
+from voxprint.decision import Decision, OperatingPoint, SourceKind, ThresholdSource
 from voxprint.errors import DatasetError, ModelError
 from voxprint.evaluation.datasets import folder_eval_set, speaker_folders, trial_list_eval_set
-from voxprint.normalization import ScoreNormalization
-from voxprint.operating_points import operating_point_from
+from voxprint.operating_points import DEFAULT_PRIORS, calibrated_operating_point
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+from voxprint.scorer import Probe, Scorer
 from voxprint.scoring.asnorm import AsNorm, as_norm
 from voxprint.scoring.calibration import ScoreCalibration
+from voxprint.scoring.llr import LogisticModel
 from voxprint.scoring.similarity import cosine_matrix, cosine_similarity
-from voxprint.service import VoxprintService
-from voxprint.store import SQLiteStore
 from voxprint.store.records import ScoreScale
 
-from fakes import RATE, TONE_OPERATING_POINT, EnergyVad, ToneEncoder, voice
+from fakes import RATE, TONE_OPERATING_POINT, TONE_PRIOR, EnergyVad, ToneEncoder, voice
 
 runner = CliRunner()
 SPEAKERS = {"a": 110, "b": 150, "c": 200, "d": 260, "e": 330, "f": 410}
@@ -43,14 +42,10 @@ def tone_pipeline(options=None):
     )
 
 
-def no_default(encoder):
-    raise ModelError(f"no operating point is known for encoder {encoder.name!r}")
-
-
 @pytest.fixture(autouse=True)
 def fake_models(monkeypatch):
     monkeypatch.setattr(bootstrap, "build_pipeline", tone_pipeline)
-    monkeypatch.setattr(bootstrap, "operating_point_for", no_default)
+    # "tone" has no built-in prior: without a calibration there is no operating point.
 
 
 def write_speakers(root, speakers, files=3, seconds=3.0, seed=0):
@@ -124,8 +119,10 @@ def test_a_stored_calibration_is_what_the_service_uses(tmp_path, trials):
     assert report.asnorm is None and report.items == 18
     assert report.cosine.calibration.achieved_far <= 0.05
     service = build_service(options)
-    assert service.operating_point == operating_point_from(report.cosine.calibration)
-    assert service.normalization is None
+    point = service.thresholds.operating_point(service.namespace)
+    assert point == calibrated_operating_point(report.cosine.calibration)
+    assert point.source.kind is SourceKind.CALIBRATED
+    assert service.thresholds.cohort is None
     assert calibrator.calibrations() == (
         calibrator.store.get_calibration("tone", "1", ScoreScale.COSINE),
     )
@@ -141,7 +138,7 @@ def test_with_a_cohort_the_service_decides_on_as_norm_scores(tmp_path, trials, c
     assert report.asnorm.calibration.scale is ScoreScale.ASNORM
 
     service = build_service(options)
-    assert service.normalization is not None
+    assert service.thresholds.cohort is not None
     profile = service.create_profile("b")
     service.enroll(profile.id, (voice(150, 12.0, seed=5), RATE))
     enrolled = service.get_profile(profile.id)
@@ -154,9 +151,12 @@ def test_with_a_cohort_the_service_decides_on_as_norm_scores(tmp_path, trials, c
         cosine_matrix(test[None, :], cohort.embeddings),
     )[0, 0]
     assert result.normalized_score == pytest.approx(expected, rel=1e-4)
-    assert result.threshold == pytest.approx(report.asnorm.calibration.threshold)
+    fitted = report.asnorm.calibration
+    assert result.threshold == pytest.approx(
+        ScoreCalibration(fitted.slope, fitted.offset)(fitted.threshold)
+    )
     assert result.cosine == pytest.approx(cosine_similarity(test, enrolled.voiceprint), abs=1e-6)
-    expected_decision = Decision.ACCEPT if expected >= result.threshold else Decision.REJECT
+    expected_decision = Decision.ACCEPT if expected >= fitted.threshold else Decision.REJECT
     assert result.decision is expected_decision
     identified = service.identify((voice(150, 4.0, seed=6), RATE))
     assert identified.candidates[0].normalized_score == pytest.approx(expected, rel=1e-4)
@@ -164,49 +164,50 @@ def test_with_a_cohort_the_service_decides_on_as_norm_scores(tmp_path, trials, c
     # Deleting the cohort drops its AS-Norm calibration; scores are raw cosines again.
     assert calibrator.delete_cohort() is True
     assert calibrator.store.get_calibration("tone", "1", ScoreScale.ASNORM) is None
-    assert build_service(options).normalization is None
+    assert build_service(options).thresholds.cohort is None
 
 
-def test_a_cohort_without_an_as_norm_operating_point_is_not_applied(
+def test_a_cohort_without_an_as_norm_calibration_is_not_applied(
     tmp_path, cohort_dir, monkeypatch, caplog
 ):
-    monkeypatch.setattr(bootstrap, "operating_point_for", lambda encoder: TONE_OPERATING_POINT)
+    monkeypatch.setitem(DEFAULT_PRIORS, "tone", TONE_PRIOR)
     options = ServiceOptions(db=tmp_path / "c.db", model="tone")
     build_calibrator(options).build_cohort(speaker_folders(cohort_dir))
     service = build_service(options)
-    # "tone" has no default AS-Norm operating point and none was fitted: raw cosines.
-    assert service.normalization is None
-    assert service.operating_point == TONE_OPERATING_POINT
-    assert "no operating point for AS-Norm scores" in caplog.text
-    off = build_service(ServiceOptions(db=tmp_path / "c.db", score_normalization=False))
-    assert off.normalization is None
+    # No AS-Norm calibration was fitted: raw cosines under the built-in prior.
+    assert service.thresholds.cohort is None
+    assert service.thresholds.operating_point(service.namespace) == TONE_OPERATING_POINT
+    assert "no AS-Norm calibration" in caplog.text
+    off = build_service(
+        ServiceOptions(db=tmp_path / "c.db", model="tone", score_normalization=False)
+    )
+    assert off.thresholds.cohort is None
 
 
 def test_the_decision_follows_the_normalised_score_not_the_cosine(tmp_path, rng):
     cohort = np.abs(rng.normal(size=(20, 64))).astype(np.float32)
     pipeline = tone_pipeline()
 
-    def service_with(threshold):
-        point = OperatingPoint(threshold, ScoreCalibration(1.0, 0.0), ImpostorModel(0.0, 1.0))
-        return VoxprintService(
-            pipeline=pipeline,
-            store=SQLiteStore(tmp_path / "n.db"),
-            operating_point=TONE_OPERATING_POINT,
-            enrollment=EnrollmentPolicy(min_net_speech_seconds=5.0),
-            normalization=ScoreNormalization(AsNorm(cohort), point),
+    def scorer_with(threshold: float) -> Scorer:
+        # llr = normalised score, so the probability threshold sits at that score.
+        model = LogisticModel(1.0, 0.0)
+        point = OperatingPoint(
+            models={band: model for band in Band},
+            source=ThresholdSource(SourceKind.CALIBRATED, "test"),
+            verification_threshold=float(ScoreCalibration(1.0, 0.0)(threshold)),
+            normalized=True,
         )
+        return Scorer(point, AsNorm(cohort))
 
-    probe = (voice(150, 4.0, seed=3), RATE)
-    first = service_with(0.0)
-    profile = first.create_profile("a")
-    first.enroll(profile.id, (voice(150, 8.0), RATE))
-    normalized = first.verify(profile.id, probe).normalized_score
+    voiceprint = pipeline.process((voice(150, 8.0), RATE)).embedding
+    probe = Probe.of(pipeline.process((voice(150, 4.0, seed=3), RATE)))
+    normalized = scorer_with(0.0).verify(probe, voiceprint, 8.0).normalized_score
     assert normalized is not None
-    below = service_with(normalized + 0.01).verify(profile.id, probe)
-    above = service_with(normalized - 0.01).verify(profile.id, probe)
+    below = scorer_with(normalized + 0.01).verify(probe, voiceprint, 8.0)
+    above = scorer_with(normalized - 0.01).verify(probe, voiceprint, 8.0)
     assert below.decision is Decision.REJECT and above.decision is Decision.ACCEPT
     assert below.cosine == above.cosine  # the raw cosine is kept in the result
-    compared = first.compare(probe, (voice(150, 8.0), RATE))
+    compared = scorer_with(0.0).compare(probe, Probe(voiceprint, 8.0))
     assert compared.normalized_score is not None
 
 

@@ -12,12 +12,12 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-from voxprint import bootstrap
+from voxprint import bootstrap, operating_points
 from voxprint.cli.app import app
 from voxprint.cli.exit_codes import ExitCode
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 
-from fakes import RATE, TONE_OPERATING_POINT, EnergyVad, ToneEncoder, voice
+from fakes import RATE, TONE_PRIOR, EnergyVad, ToneEncoder, voice
 
 runner = CliRunner()
 
@@ -32,7 +32,7 @@ def fake_models(monkeypatch):
         )
 
     monkeypatch.setattr(bootstrap, "build_pipeline", build_pipeline)
-    monkeypatch.setattr(bootstrap, "operating_point_for", lambda encoder: TONE_OPERATING_POINT)
+    monkeypatch.setitem(operating_points.DEFAULT_PRIORS, "tone", TONE_PRIOR)
 
 
 @pytest.fixture()

@@ -1,44 +1,72 @@
-"""Thresholds and decisions, kept apart from scores."""
+"""Decisions: the verification threshold, the open-set posterior, and "too little speech"."""
 
 import numpy as np
 import pytest
-from scipy.stats import norm
 
-from voxprint.decision import Decision, IdentificationPolicy, ImpostorModel, VerificationPolicy
+from voxprint.adaptation import Band
+from voxprint.decision import (
+    Decision,
+    DecisionReason,
+    OperatingPoint,
+    SourceKind,
+    ThresholdSource,
+    open_set_posteriors,
+)
 from voxprint.errors import InvalidParameterError
+from voxprint.scoring.llr import LogisticModel
+
+MODEL = LogisticModel(10.0, -5.0)
+SOURCE = ThresholdSource(SourceKind.PRIOR, "test")
 
 
-def test_verification_accepts_at_or_above_the_threshold_and_rejects_below():
-    policy = VerificationPolicy(threshold=0.4)
-    assert policy.decide(0.4) is Decision.ACCEPT
-    assert policy.decide(0.9) is Decision.ACCEPT
-    assert policy.decide(0.39) is Decision.REJECT
+def point(**overrides) -> OperatingPoint:
+    values = {"models": {band: MODEL for band in Band}, "source": SOURCE, **overrides}
+    return OperatingPoint(**values)
 
 
-def test_identification_threshold_grows_with_the_gallery():
-    policy = IdentificationPolicy(ImpostorModel(mean=0.05, std=0.08), false_alarm_rate=0.01)
-    thresholds = [policy.threshold(n) for n in (1, 10, 100, 1000)]
-    assert thresholds == sorted(thresholds)
-    assert thresholds[0] == pytest.approx(0.05 + 0.08 * norm.ppf(0.99))
+def test_verification_accepts_from_the_threshold_up_and_rejects_below():
+    p = point(verification_threshold=0.9)
+    assert p.verify(0.9, 3.0) == (Decision.ACCEPT, DecisionReason.MATCH)
+    assert p.verify(0.95, 3.0) == (Decision.ACCEPT, DecisionReason.MATCH)
+    assert p.verify(0.89, 3.0) == (Decision.REJECT, DecisionReason.NO_MATCH)
 
 
-def test_identification_threshold_keeps_the_false_alarm_rate_for_a_gallery_of_impostors(rng):
-    impostors = ImpostorModel(mean=0.0, std=0.1)
-    policy = IdentificationPolicy(impostors, false_alarm_rate=0.05)
-    gallery_size = 50
-    best = rng.normal(0.0, 0.1, size=(20000, gallery_size)).max(axis=1)
-    false_alarms = np.mean(best >= policy.threshold(gallery_size))
-    assert false_alarms == pytest.approx(0.05, abs=0.008)
+def test_too_little_speech_is_a_rejection_with_its_reason_whatever_the_score():
+    p = point(min_speech_seconds=0.5)
+    assert p.verify(0.999, 0.4) == (Decision.REJECT, DecisionReason.INSUFFICIENT_SPEECH)
+    assert p.identify(0.999, 0.4) is DecisionReason.INSUFFICIENT_SPEECH
+    assert p.identify(0.999, 0.5) is DecisionReason.MATCH
+    assert p.identify(0.5, 3.0) is DecisionReason.NO_MATCH
 
 
-def test_a_fixed_identification_threshold_overrides_the_gallery_rule():
-    policy = IdentificationPolicy(ImpostorModel(0.0, 0.1), fixed_threshold=0.5)
-    assert policy.threshold(1) == policy.threshold(10000) == 0.5
-    assert policy.decide(0.49, 3) is Decision.REJECT
+def test_open_set_posteriors_and_the_unknown_share_sum_to_one():
+    posteriors, unknown = open_set_posteriors(np.array([5.0, 0.0, -3.0]))
+    assert posteriors.sum() + unknown == pytest.approx(1.0)
+    assert posteriors[0] > posteriors[1] > posteriors[2]
+    assert open_set_posteriors(np.zeros(0)) == (pytest.approx(np.zeros(0)), 1.0)
 
 
-def test_policies_refuse_impossible_parameters():
+def test_a_larger_gallery_asks_for_more_evidence_to_name_someone():
+    small, _ = open_set_posteriors(np.array([4.0, -10.0]))
+    large, _ = open_set_posteriors(np.array([4.0] + [-10.0] * 999))
+    assert small[0] > 0.9
+    assert large[0] < 0.1  # the same evidence among 1000 profiles is not enough
+
+
+def test_equal_evidence_for_two_profiles_names_neither_with_confidence():
+    posteriors, _ = open_set_posteriors(np.array([20.0, 20.0]))
+    assert posteriors == pytest.approx([0.5, 0.5], abs=1e-6)
+
+
+def test_an_operating_point_refuses_thresholds_outside_zero_and_one():
     with pytest.raises(InvalidParameterError):
-        IdentificationPolicy(ImpostorModel(0.0, 0.1), false_alarm_rate=1.5)
+        point(verification_threshold=1.0)
     with pytest.raises(InvalidParameterError):
-        ImpostorModel(0.0, 0.0)
+        point(identification_threshold=0.0)
+    with pytest.raises(InvalidParameterError):
+        point(min_speech_seconds=-1.0)
+
+
+def test_an_operating_point_needs_a_model_for_every_band():
+    with pytest.raises(InvalidParameterError, match="every band"):
+        OperatingPoint(models={Band.WIDE: MODEL}, source=SOURCE)

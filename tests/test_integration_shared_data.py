@@ -8,19 +8,22 @@ operating points, and run the real service and CLI on LibriSpeech.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from functools import cache
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from voxprint.adaptation import Band, ProfileClips, gallery_statistics
 from voxprint.bootstrap import ServiceOptions, build_pipeline, build_service
 from voxprint.cli.app import app
 from voxprint.decision import Decision
 from voxprint.evaluation.datasets import EvalSet, build_protocol
 from voxprint.evaluation.metrics import equal_error_rate
 from voxprint.evaluation.runner import EmbeddedSet, embed_items, trial_scores
-from voxprint.operating_points import DEFAULT_OPERATING_POINTS
+from voxprint.operating_points import DEFAULT_PRIORS
+from voxprint.scorer import Probe, Scorer
 from voxprint.scoring.similarity import cosine_matrix
 from voxprint.store.records import EnrollmentStatus
 
@@ -75,27 +78,43 @@ def test_campplus_identifies_at_least_98_percent_of_251_second_halves():
     assert top1 >= 0.98
 
 
-def test_the_default_open_set_threshold_rejects_strangers_and_keeps_enrolled_speakers():
+def test_the_adapted_default_rejects_strangers_and_names_enrolled_speakers():
+    """All 251 tc100 first halves enrolled (the operating point adapted to them, as the
+    service does); the test-other speakers are the strangers."""
     gallery, probes = gallery_and_probes("campplus")
-    policy = DEFAULT_OPERATING_POINTS["campplus"].identification_policy()
-    scores = cosine_matrix(probes, gallery)
-    known = (scores.argmax(axis=1) == np.arange(len(probes))) & np.array(
-        [policy.decide(s, len(gallery)) is Decision.ACCEPT for s in scores.max(axis=1)]
-    )
     _, strangers = embedded("campplus", "test-other")
-    stranger_best = cosine_matrix(strangers.embeddings, gallery).max(axis=1)
-    unknown = np.array([policy.decide(s, len(gallery)) is Decision.REJECT for s in stranger_best])
-    assert unknown.mean() >= 0.90
-    assert known.mean() >= 0.97
+    seconds = np.full(len(gallery), 6.0)  # each first half holds about 6 s of speech
+    prior = DEFAULT_PRIORS["campplus"]
+    statistics = gallery_statistics(
+        [ProfileClips(g, g[None, :], seconds[:1]) for g in gallery],
+        band=Band.WIDE,
+        shrink_seconds=prior.shrink_seconds,
+        updated_at=datetime.now(UTC),
+    )
+    scorer = Scorer(prior.operating_point(statistics))
+
+    def named(vector: np.ndarray) -> int | None:
+        ranking = scorer.identify(Probe(vector, 6.0), gallery, seconds, top_n=1)
+        return ranking.candidates[0].index if ranking.identified else None
+
+    known = np.mean([named(p) == i for i, p in enumerate(probes)])
+    unknown = np.mean([named(s) is None for s in strangers.embeddings])
+    # Durations are taken as 6 s here; with each half's measured speech (as the service
+    # has it) bench/decisions.py measures 100 % and 98.4 % (docs/benchmarks.md).
+    assert unknown >= 0.97
+    assert known >= 0.95
 
 
-def test_the_default_verification_threshold_sits_near_the_measured_eer_point():
-    eval_set, embeddings = embedded("campplus", "tc100-halves")
-    target, nontarget = trial_scores(eval_set, embeddings)
-    threshold = DEFAULT_OPERATING_POINTS["campplus"].verification_threshold
-    false_reject = np.mean(target < threshold)
-    false_accept = np.mean(nontarget >= threshold)
-    assert false_reject <= 0.01 and false_accept <= 0.01
+def test_the_default_prior_accepts_owners_and_rejects_others_on_tc100_halves():
+    gallery, probes = gallery_and_probes("campplus")
+    scorer = Scorer(DEFAULT_PRIORS["campplus"].operating_point())
+    own = [scorer.verify(Probe(p, 6.0), gallery[i], 6.0).decision for i, p in enumerate(probes)]
+    other = [
+        scorer.verify(Probe(p, 6.0), gallery[(i + 1) % len(gallery)], 6.0).decision
+        for i, p in enumerate(probes)
+    ]
+    assert np.mean([d is Decision.REJECT for d in own]) <= 0.02
+    assert np.mean([d is Decision.ACCEPT for d in other]) <= 0.01
 
 
 def test_the_service_enrols_verifies_and_identifies_librispeech_speakers(data_root, tmp_path):
@@ -130,3 +149,42 @@ def test_the_cli_identifies_a_held_out_file_on_real_speech(data_root, tmp_path):
     result = CliRunner().invoke(app, ["identify", str(files[-1]), "--db", db, "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["identified"]["name"] == folder.name
+
+
+def test_the_poc_scenario_two_enrolled_a_third_unknown_and_cross_claims_rejected(
+    data_root, tmp_path
+):
+    """The register/identify demo of the ESPnet PoC, on accented English of three adults
+    from speechocean762: two are enrolled, the third never is."""
+    root = data_root / "speechocean762"
+    adults = [
+        line.split("\t")[0]
+        for line in (root / "SPEAKERS.tsv").read_text().splitlines()[1:]
+        if int(line.split("\t")[1]) >= 16
+    ][:3]
+    service = build_service(
+        ServiceOptions(db=tmp_path / "poc.db", enrollment_speech_seconds=10.0),
+        pipeline("campplus"),
+    )
+    files = {speaker: sorted((root / speaker).glob("*.flac")) for speaker in adults}
+    profiles = {}
+    for speaker in adults[:2]:
+        profile = service.create_profile(speaker)
+        for path in files[speaker][:4]:
+            service.enroll(profile.id, path)
+        assert service.get_profile(profile.id).status is EnrollmentStatus.ENROLLED
+        profiles[speaker] = profile
+    first, second = adults[:2]
+    for speaker in adults[:2]:
+        for probe in files[speaker][4:]:
+            named = service.identify(probe)
+            assert named.identified is not None and named.identified.name == speaker, probe
+    for probe in files[adults[2]]:
+        assert service.identify(probe).is_unknown, probe
+        for profile in profiles.values():
+            assert service.verify(profile.id, probe).decision is Decision.REJECT
+    for probe in files[first][4:]:
+        assert service.verify(profiles[second].id, probe).decision is Decision.REJECT
+    for probe in files[second][4:]:
+        assert service.verify(profiles[first].id, probe).decision is Decision.REJECT
+    assert service.operating_point_source().kind.value == "adapted"

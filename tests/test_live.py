@@ -32,7 +32,7 @@ def service(tmp_path):
 
 def recognizer(service, config=None, scorer=None):
     config = config or LiveConfig()
-    scorer = scorer or IdentifyScorer(service, false_alarm_rate=config.false_alarm_rate)
+    scorer = scorer or IdentifyScorer(service, min_score=config.identification_threshold)
     return LiveRecognizer(
         config, lambda w: evaluate_window(service, w, scorer, config.min_speech_seconds)
     )
@@ -137,7 +137,7 @@ def test_pcm16_round_trips_and_an_odd_byte_count_is_refused():
         {"window_seconds": 0.2, "hop_seconds": 0.5},
         {"min_speech_seconds": -1},
         {"max_seconds": 1.0},
-        {"false_alarm_rate": 1.0},
+        {"identification_threshold": 1.0},
     ],
 )
 def test_impossible_live_settings_are_refused(settings):

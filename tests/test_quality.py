@@ -27,7 +27,7 @@ from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore
 from voxprint.vad import SpeechSegments
 
-from fakes import RATE, TONE_OPERATING_POINT, EnergyVad, ToneEncoder, voice
+from fakes import RATE, EnergyVad, ToneEncoder, tone_thresholds, voice
 
 TONE_GATE = QualityGate(min_speaker_similarity=0.9)
 
@@ -142,10 +142,11 @@ def make_service(db: Path, vad=None) -> VoxprintService:
     pipeline = EmbeddingPipeline(
         ToneEncoder(), config=PipelineConfig(min_speech_seconds=1.0), vad=vad or EnergyVad()
     )
+    store = SQLiteStore(db)
     return VoxprintService(
         pipeline=pipeline,
-        store=SQLiteStore(db),
-        operating_point=TONE_OPERATING_POINT,
+        store=store,
+        thresholds=tone_thresholds(store),
         enrollment=EnrollmentPolicy(min_net_speech_seconds=10.0, quality_gate=TONE_GATE),
     )
 

@@ -27,17 +27,18 @@ from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore
 from voxprint.store.records import EnrollmentStatus, ProfileChanges
 
-from fakes import RATE, TONE_OPERATING_POINT, EnergyVad, ToneEncoder, voice
+from fakes import RATE, TONE_OPERATING_POINT, EnergyVad, ToneEncoder, tone_thresholds, voice
 
 
 def make_service(db: Path, version: str = "1", namespace: str = "default") -> VoxprintService:
     pipeline = EmbeddingPipeline(
         ToneEncoder(version), config=PipelineConfig(min_speech_seconds=1.0), vad=EnergyVad()
     )
+    store = SQLiteStore(db)
     return VoxprintService(
         pipeline=pipeline,
-        store=SQLiteStore(db),
-        operating_point=TONE_OPERATING_POINT,
+        store=store,
+        thresholds=tone_thresholds(store, version),
         enrollment=EnrollmentPolicy(min_net_speech_seconds=10.0),
         namespace=namespace,
     )

@@ -14,6 +14,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from voxprint.decision import SourceKind
 from voxprint.encoders import load_encoder
 from voxprint.encoders.trained import TrainedEncoder
 from voxprint.enrollment import EnrollmentPolicy
@@ -25,10 +26,11 @@ from voxprint.errors import (
     UnknownEncoderError,
     WeightsNotFoundError,
 )
-from voxprint.operating_points import operating_point_for
+from voxprint.operating_points import encoder_operating_point
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore
+from voxprint.thresholds import Thresholds
 from voxprint.training.checkpoint import BEST_CHECKPOINT, CONFIG_FILE, CURVES_FILE
 from voxprint.training.config import TrainingConfig, config_from_dict, load_config
 from voxprint.training.data import Augmenter, CropSampler, fit_length, load_training_data
@@ -219,8 +221,10 @@ def test_two_epochs_lower_the_loss_and_best_checkpoint_loads_as_an_encoder(train
     embedding = encoder.embed(voice(140.0, 1.5, seed=99))
     assert embedding.shape == (16,) and embedding.dtype == np.float32
     assert np.linalg.norm(embedding) == pytest.approx(1.0, abs=1e-5)
-    assert operating_point_for(encoder) is encoder.operating_point
-    assert "validation" in encoder.operating_point.source
+    point = encoder_operating_point(encoder)
+    assert point.source.kind is SourceKind.PRIOR
+    assert encoder.calibration is not None and "validation" in encoder.calibration["source"]
+    assert "validation" in point.source.description
 
 
 def test_the_version_is_a_hash_of_the_weights(trained_run) -> None:
@@ -295,7 +299,7 @@ def test_a_checkpoint_without_operating_point_must_be_calibrated(trained_run, tm
     bare = tmp_path / "bare.pt"
     torch.save(data, bare)
     with pytest.raises(ModelError, match="calibrate it first"):
-        operating_point_for(load_encoder(str(bare)))
+        encoder_operating_point(load_encoder(str(bare)))
 
 
 def _service(db: Path, checkpoint: Path) -> VoxprintService:
@@ -303,10 +307,11 @@ def _service(db: Path, checkpoint: Path) -> VoxprintService:
     pipeline = EmbeddingPipeline(
         encoder, config=PipelineConfig(min_speech_seconds=1.0), vad=EnergyVad()
     )
+    store = SQLiteStore(db)
     return VoxprintService(
         pipeline=pipeline,
-        store=SQLiteStore(db),
-        operating_point=operating_point_for(encoder),
+        store=store,
+        thresholds=Thresholds.load(store, encoder),
         enrollment=EnrollmentPolicy(min_net_speech_seconds=2.0),
     )
 

@@ -11,25 +11,17 @@ import platformdirs
 from voxprint.access import KeyService
 from voxprint.audio import AudioLimits
 from voxprint.calibrator import Calibrator
-from voxprint.decision import OperatingPoint
 from voxprint.encoders import DEFAULT_ENCODER, load_encoder
-from voxprint.encoders.base import SpeakerEncoder
 from voxprint.encoders.options import EncoderOptions
 from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS, EnrollmentPolicy
 from voxprint.errors import StoreError
-from voxprint.normalization import ScoreNormalization
-from voxprint.operating_points import (
-    DEFAULT_ASNORM_OPERATING_POINTS,
-    operating_point_for,
-    operating_point_from,
-)
 from voxprint.pipeline import DEFAULT_MIN_SPEECH_SECONDS, EmbeddingPipeline, PipelineConfig
 from voxprint.quality import QualityGate
-from voxprint.scoring.asnorm import AsNorm
 from voxprint.service import VoxprintService
-from voxprint.store import ProfileStore, open_store
-from voxprint.store.base import KeyStore, ScoringStore
-from voxprint.store.records import DEFAULT_NAMESPACE, ScoreScale
+from voxprint.store import open_store
+from voxprint.store.base import KeyStore
+from voxprint.store.records import DEFAULT_NAMESPACE
+from voxprint.thresholds import Thresholds
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +40,8 @@ class ServiceOptions:
     min_speech_seconds: float = DEFAULT_MIN_SPEECH_SECONDS
     limits: AudioLimits = field(default_factory=AudioLimits)
     quality_gate: QualityGate = field(default_factory=QualityGate)
-    #: Apply AS-Norm when the store holds a cohort for the encoder in use.
+    #: Apply AS-Norm when the store holds a cohort and an AS-Norm calibration for the
+    #: encoder in use.
     score_normalization: bool = True
     #: How the encoder runs (runtime, quantisation, threads).
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
@@ -76,48 +69,16 @@ def build_service(
 ) -> VoxprintService:
     pipeline = pipeline or build_pipeline(options)
     store = open_store(str(options.db or default_db_path()))
-    operating_point, normalization = scoring_setup(
-        store, pipeline.encoder, normalize=options.score_normalization
-    )
+    thresholds = Thresholds.load(store, pipeline.encoder, normalize=options.score_normalization)
     return VoxprintService(
         pipeline=pipeline,
         store=store,
-        operating_point=operating_point,
+        thresholds=thresholds,
         enrollment=EnrollmentPolicy(
             options.enrollment_speech_seconds, quality_gate=options.quality_gate
         ),
         namespace=options.namespace,
-        normalization=normalization,
     )
-
-
-def scoring_setup(
-    store: ProfileStore, encoder: SpeakerEncoder, *, normalize: bool = True
-) -> tuple[OperatingPoint, ScoreNormalization | None]:
-    """The raw-cosine operating point and, if a cohort is stored, AS-Norm with its own.
-
-    A calibration stored by ``voxprint calibrate`` for this encoder version wins over
-    the defaults in :mod:`voxprint.operating_points`. AS-Norm is used only when both
-    a cohort and an operating point for normalised scores exist.
-    """
-    stored = store if isinstance(store, ScoringStore) else None
-    name, version = encoder.name, encoder.version
-    raw = stored.get_calibration(name, version, ScoreScale.COSINE) if stored else None
-    operating_point = operating_point_from(raw) if raw else operating_point_for(encoder)
-    cohort = stored.get_cohort(name, version) if stored and normalize else None
-    if cohort is None or stored is None:
-        return operating_point, None
-    fitted = stored.get_calibration(name, version, ScoreScale.ASNORM)
-    point = operating_point_from(fitted) if fitted else DEFAULT_ASNORM_OPERATING_POINTS.get(name)
-    if point is None:
-        logger.warning(
-            "a cohort is stored for %s (%s) but no operating point for AS-Norm scores; "
-            "scoring raw cosines (run `voxprint calibrate` to fit one)",
-            name,
-            version,
-        )
-        return operating_point, None
-    return operating_point, ScoreNormalization(AsNorm(cohort.embeddings), point)
 
 
 def build_calibrator(

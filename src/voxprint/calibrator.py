@@ -75,7 +75,7 @@ def fit_scale(
         raise InvalidParameterError("the false-accept rate must be strictly between 0 and 1")
     calibration = fit_calibration(target, nontarget)
     threshold = false_accept_threshold(nontarget, false_accept_rate)
-    impostors = fit_impostor_model(nontarget)
+    impostor_mean, impostor_std = fit_impostor_model(nontarget)
     eer, _ = equal_error_rate(target, nontarget)
     return FittedScale(
         StoredCalibration(
@@ -88,8 +88,8 @@ def fit_scale(
             target_far=false_accept_rate,
             achieved_far=float(np.mean(nontarget >= threshold)),
             achieved_frr=float(np.mean(target < threshold)),
-            impostor_mean=impostors.mean,
-            impostor_std=impostors.std,
+            impostor_mean=impostor_mean,
+            impostor_std=impostor_std,
             target_trials=int(target.size),
             nontarget_trials=int(nontarget.size),
             created_at=datetime.now(UTC),

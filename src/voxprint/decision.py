@@ -1,29 +1,41 @@
-"""Decisions: thresholds, accept/reject, and the open-set "unknown" answer.
+"""Decisions: accept/reject, a name or "unknown", and "too little speech to decide".
 
-Scores come from :mod:`voxprint.scoring`; this module only compares them with
-thresholds. Thresholds are on the raw cosine.
+Scores come from :mod:`voxprint.scoring`: a log-likelihood ratio (LLR) per reference,
+whose sigmoid is the calibrated score (the probability of "same speaker" at even prior
+odds). This module only compares those with thresholds.
 
-Open-set identification needs a threshold that grows with the gallery: the
-best of ``N`` impostor scores is larger than a single impostor score. With the
-single-trial impostor cosine modelled as ``Normal(mean, std)`` and the ``N``
-impostor scores treated as independent, the best impostor score stays under
-``t`` with probability ``F(t)**N``. For a target false-alarm rate ``a`` (the
-chance that a stranger is wrongly given *some* name) we solve
-``1 - F(t)**N = a``::
-
-    t(N) = mean + std * Phi^-1((1 - a) ** (1 / N))
+* **Verification** accepts when the calibrated score reaches
+  :attr:`OperatingPoint.verification_threshold`.
+* **Open-set identification** weighs every enrolled profile and "someone not enrolled"
+  together: with half the prior on "not enrolled" and the other half spread evenly over
+  the ``N`` profiles, the posterior of profile ``i`` is
+  ``exp(llr_i) / (N + sum_j exp(llr_j))``. The best profile is named when its posterior
+  reaches :attr:`OperatingPoint.identification_threshold`. A larger gallery gives a
+  stranger more chances to look like someone, and the ``N`` in the denominator asks for
+  correspondingly more evidence: no separate gallery-size rule is needed.
+* **Too little speech**: under ``min_speech_seconds`` the answer is "reject" or
+  "unknown" with that reason, never a name.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
-from scipy.stats import norm
+import numpy as np
 
+from voxprint.adaptation import Band
 from voxprint.errors import InvalidParameterError
-from voxprint.scoring.calibration import ScoreCalibration
+from voxprint.scoring.llr import ScoreModel
+
+#: Default minimum calibrated score to accept a claim, and minimum posterior to name a
+#: speaker: a confident wrong answer is worse than "unknown" (docs/thresholds.md).
+DEFAULT_VERIFICATION_THRESHOLD = 0.9
+DEFAULT_IDENTIFICATION_THRESHOLD = 0.7
+#: Below this much net speech no claim is decided (measured: docs/benchmarks.md).
+DEFAULT_MIN_DECISION_SPEECH_SECONDS = 0.3
 
 
 class Decision(StrEnum):
@@ -31,72 +43,91 @@ class Decision(StrEnum):
     REJECT = "reject"
 
 
-@dataclass(frozen=True)
-class ImpostorModel:
-    """Normal model of the single-trial impostor cosine, fitted on labelled trials."""
+class DecisionReason(StrEnum):
+    """Why an answer is what it is."""
 
-    mean: float
-    std: float
-
-    def __post_init__(self) -> None:
-        if not self.std > 0:
-            raise InvalidParameterError("impostor std must be positive")
+    MATCH = "match"
+    NO_MATCH = "no_match"
+    INSUFFICIENT_SPEECH = "insufficient_speech"
 
 
-@dataclass(frozen=True)
-class VerificationPolicy:
-    """Accept a claimed identity when the cosine reaches ``threshold``."""
+class SourceKind(StrEnum):
+    """Where the operating point in force comes from."""
 
-    threshold: float
-
-    def decide(self, cosine: float) -> Decision:
-        return Decision.ACCEPT if cosine >= self.threshold else Decision.REJECT
+    PRIOR = "prior"
+    ADAPTED = "adapted"
+    CALIBRATED = "calibrated"
 
 
 @dataclass(frozen=True)
-class IdentificationPolicy:
-    """Open-set identification: name the best match only if it beats ``threshold(N)``.
+class ThresholdSource:
+    """How an operating point was derived: the built-in prior, adapted from a namespace's
+    ``profiles`` and ``clips``, or the user's calibration; ``updated_at`` is when it last
+    changed (``None`` for the built-in prior)."""
 
-    ``false_alarm_rate`` is the target chance that an unenrolled speaker is
-    given a name. ``fixed_threshold`` overrides the gallery-size rule.
-    """
-
-    impostors: ImpostorModel
-    false_alarm_rate: float = 0.01
-    fixed_threshold: float | None = None
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.false_alarm_rate < 1.0:
-            raise InvalidParameterError("false_alarm_rate must be strictly between 0 and 1")
-
-    def threshold(self, gallery_size: int) -> float:
-        """Cosine the best candidate must reach in a gallery of ``gallery_size`` profiles."""
-        if self.fixed_threshold is not None:
-            return self.fixed_threshold
-        n = max(int(gallery_size), 1)
-        # (1 - a) ** (1/N), computed in log space to stay exact for large N.
-        quantile = math.exp(math.log1p(-self.false_alarm_rate) / n)
-        return float(self.impostors.mean + self.impostors.std * norm.ppf(quantile))
-
-    def decide(self, best_cosine: float, gallery_size: int) -> Decision:
-        return Decision.ACCEPT if best_cosine >= self.threshold(gallery_size) else Decision.REJECT
+    kind: SourceKind
+    description: str
+    profiles: int = 0
+    clips: int = 0
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class OperatingPoint:
-    """Everything an encoder needs to turn cosines into scores and decisions.
+    """Score models (per audio band) and the thresholds that turn their scores into answers."""
 
-    Fitted from data per encoder version; see ``docs/thresholds.md``.
+    models: Mapping[Band, ScoreModel]
+    source: ThresholdSource
+    verification_threshold: float = DEFAULT_VERIFICATION_THRESHOLD
+    identification_threshold: float = DEFAULT_IDENTIFICATION_THRESHOLD
+    min_speech_seconds: float = DEFAULT_MIN_DECISION_SPEECH_SECONDS
+    #: Scores are AS-Norm scores (against a stored cohort), not raw cosines.
+    normalized: bool = False
+    details: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("verification_threshold", "identification_threshold"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise InvalidParameterError(f"{name} must be strictly between 0 and 1")
+        if self.min_speech_seconds < 0:
+            raise InvalidParameterError("min_speech_seconds cannot be negative")
+        if set(self.models) != set(Band):
+            raise InvalidParameterError("an operating point needs a score model for every band")
+
+    def model(self, band: Band) -> ScoreModel:
+        return self.models[band]
+
+    def enough_speech(self, seconds: float) -> bool:
+        return seconds >= self.min_speech_seconds
+
+    def verify(self, score: float, speech_seconds: float) -> tuple[Decision, DecisionReason]:
+        """Accept when there is enough speech and the calibrated score reaches the threshold."""
+        if not self.enough_speech(speech_seconds):
+            return Decision.REJECT, DecisionReason.INSUFFICIENT_SPEECH
+        if score >= self.verification_threshold:
+            return Decision.ACCEPT, DecisionReason.MATCH
+        return Decision.REJECT, DecisionReason.NO_MATCH
+
+    def identify(self, posterior: float, speech_seconds: float) -> DecisionReason:
+        """Whether the best candidate (with ``posterior``) is named."""
+        if not self.enough_speech(speech_seconds):
+            return DecisionReason.INSUFFICIENT_SPEECH
+        if posterior >= self.identification_threshold:
+            return DecisionReason.MATCH
+        return DecisionReason.NO_MATCH
+
+
+def open_set_posteriors(llrs: np.ndarray) -> tuple[np.ndarray, float]:
+    """Posterior of each of ``n`` enrolled profiles and of "not enrolled".
+
+    llrs: ``(n,)`` log-likelihood ratios of one probe against each profile. Half the
+    prior is on "not enrolled", half spread evenly over the profiles. Returns ``(n,)``
+    float64 posteriors and the posterior of "not enrolled"; they sum to 1.
     """
-
-    verification_threshold: float
-    calibration: ScoreCalibration
-    impostors: ImpostorModel
-    identification_false_alarm_rate: float = 0.01
-    source: str = ""
-
-    def verification_policy(self) -> VerificationPolicy:
-        return VerificationPolicy(self.verification_threshold)
-
-    def identification_policy(self) -> IdentificationPolicy:
-        return IdentificationPolicy(self.impostors, self.identification_false_alarm_rate)
+    values = np.asarray(llrs, dtype=np.float64).ravel()
+    n = values.size
+    if n == 0:
+        return np.zeros(0), 1.0
+    log_unknown = np.log(n)  # prior odds unknown : profile i = (1/2) : (1/2n)
+    norm = np.logaddexp(log_unknown, np.logaddexp.reduce(values))
+    return np.exp(values - norm), float(np.exp(log_unknown - norm))

@@ -26,7 +26,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voxprint.decision import Decision, IdentificationPolicy
 from voxprint.errors import InvalidParameterError, NoSpeechError
 from voxprint.pipeline import Utterance
 from voxprint.service import VoxprintService
@@ -48,6 +47,9 @@ class LiveConfig:
     ``window_seconds`` of the newest audio are scored every ``hop_seconds``; with
     ``cumulative`` all audio so far (at most ``max_seconds``) is scored instead. A
     window with less than ``min_speech_seconds`` of speech is reported as silence.
+    ``identification_threshold`` is the posterior a window's best candidate needs to be
+    named: stricter than a single identification's, because a stream is scored again
+    and again and each window is another chance for a stranger to look like someone.
     """
 
     window_seconds: float = 2.0
@@ -55,7 +57,7 @@ class LiveConfig:
     min_speech_seconds: float = 0.8
     cumulative: bool = False
     max_seconds: float = 30.0
-    false_alarm_rate: float = 0.001
+    identification_threshold: float = 0.95
     sample_rate: int = RATE
 
     def __post_init__(self) -> None:
@@ -67,8 +69,10 @@ class LiveConfig:
             raise InvalidParameterError("min_speech_seconds cannot be negative")
         if self.max_seconds < self.window_seconds:
             raise InvalidParameterError("max_seconds must be at least the window")
-        if not 0.0 < self.false_alarm_rate < 1.0:
-            raise InvalidParameterError("false_alarm_rate must be strictly between 0 and 1")
+        if not 0.0 < self.identification_threshold < 1.0:
+            raise InvalidParameterError(
+                "identification_threshold must be strictly between 0 and 1"
+            )
 
     @property
     def hop_samples(self) -> int:
@@ -178,13 +182,13 @@ class WindowScorer(Protocol):
 class IdentifyScorer:
     """Open-set identification over the namespace's enrolled profiles (or a subset).
 
-    With ``false_alarm_rate``, the best candidate is named only if it passes the
-    open-set threshold for that rate (the service's own decision must pass too).
+    With ``min_score``, the best candidate is named only if its posterior also reaches
+    it (the service's own decision must pass too).
     """
 
     service: VoxprintService
     profile_ids: Sequence[str] | None = None
-    false_alarm_rate: float | None = None
+    min_score: float | None = None
 
     def score(self, utterance: Utterance) -> Match:
         result = self.service.identify_utterance(
@@ -192,12 +196,8 @@ class IdentifyScorer:
         )
         best = result.candidates[0] if result.candidates else None
         who = result.identified
-        if who is not None and self.false_alarm_rate is not None:
-            policy = IdentificationPolicy(
-                self.service.operating_point.impostors, self.false_alarm_rate
-            )
-            if policy.decide(who.cosine, result.gallery_size) is not Decision.ACCEPT:
-                who = None
+        if who is not None and self.min_score is not None and who.score < self.min_score:
+            who = None
         if who is not None:
             return Match(who.profile_id, who.name, who.score, who.cosine, IDENTIFIED)
         return Match(

@@ -1,77 +1,153 @@
-"""Default operating points of the bundled encoders, measured on the shared data.
+"""Built-in scoring priors of the bundled encoders, and the operating points built from them.
 
-How they were chosen (see ``docs/thresholds.md``; reproduce with
-``python bench/fit_operating_points.py``):
+The priors are fitted across every development domain of the shared data (LibriSpeech
+clean, 8 kHz and noisy; FSDD digits; speechocean762 children and adults; Speech Commands;
+AMI meetings), not on LibriSpeech alone: reproduce with
+``python bench/fit_decisions.py`` (docs/thresholds.md explains each number).
 
-* verification threshold: the equal-error point on ``tc100-halves``
-  (251 first halves x 251 second halves of LibriSpeech train-clean-100);
-* calibration: prior-weighted logistic regression on the same trials;
-* impostor model: mean and standard deviation of its non-target cosines, which
-  the open-set identification threshold uses to account for gallery size.
+An operating point comes from one of three sources, in this order of precedence
+(:mod:`voxprint.thresholds` picks):
+
+1. the user's calibration (``voxprint calibrate``): a logistic model fitted on their
+   labelled trials, with the threshold they asked for;
+2. adapted: the prior's impostor model updated with the namespace's enrolled profiles
+   (:mod:`voxprint.adaptation`);
+3. the prior alone (no profiles, or one).
 """
 
 from __future__ import annotations
 
-from voxprint.decision import ImpostorModel, OperatingPoint
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from voxprint.adaptation import Band, GalleryStatistics, ImpostorPrior, adapt_impostors
+from voxprint.decision import (
+    DEFAULT_IDENTIFICATION_THRESHOLD,
+    DEFAULT_MIN_DECISION_SPEECH_SECONDS,
+    DEFAULT_VERIFICATION_THRESHOLD,
+    OperatingPoint,
+    SourceKind,
+    ThresholdSource,
+)
 from voxprint.encoders.base import SpeakerEncoder
 from voxprint.errors import ModelError
-from voxprint.scoring.calibration import ScoreCalibration
+from voxprint.evaluation.operating_point import FittedScores
+from voxprint.scoring.llr import ConditionModel, ImpostorScores, LogisticModel, TargetScores
+from voxprint.scoring.llr import probability as llr_probability
 from voxprint.store.records import StoredCalibration
 
-DEFAULT_OPERATING_POINTS: dict[str, OperatingPoint] = {
-    # 3dspeaker-campplus-zh-en-common-advanced-92f29b94e694; tc100-halves EER 0.40 %
-    # (speech widened 0.5 s, pauses under 2 s kept).
-    "campplus": OperatingPoint(
-        verification_threshold=0.4002,
-        calibration=ScoreCalibration(slope=33.0811, offset=-13.6977),
-        impostors=ImpostorModel(mean=0.0705, std=0.1098),
-        source="tc100-halves, bench/fit_operating_points.py",
-    ),
-    # resemblyzer-ge2e-39373b86598f; tc100-halves EER 2.56 % (speech widened 0.17 s,
-    # pauses under 0.5 s kept: bootstrap.EMBEDDING_CONTEXT_SECONDS).
-    "ge2e": OperatingPoint(
-        verification_threshold=0.7235,
-        calibration=ScoreCalibration(slope=39.3030, offset=-28.7994),
-        impostors=ImpostorModel(mean=0.5624, std=0.0783),
-        source="tc100-halves, bench/fit_operating_points.py",
-    ),
-}
 
+@dataclass(frozen=True)
+class ScoringPrior:
+    """What an encoder's scores look like before any namespace data: impostor priors per
+    band, the target model, the duration shrinkage, and the decision thresholds."""
 
-def operating_point_for(encoder: SpeakerEncoder) -> OperatingPoint:
-    """The operating point an encoder carries (trained checkpoints), else the measured
-    default of a bundled encoder."""
-    own = getattr(encoder, "operating_point", None)
-    if isinstance(own, OperatingPoint):
-        return own
-    point = DEFAULT_OPERATING_POINTS.get(encoder.name)
-    if point is None:
-        raise ModelError(
-            f"no operating point is known for encoder {encoder.name!r}; calibrate it first"
+    impostors: Mapping[Band, ImpostorPrior]
+    targets: TargetScores
+    shrink_seconds: float
+    source: str
+    verification_threshold: float = DEFAULT_VERIFICATION_THRESHOLD
+    identification_threshold: float = DEFAULT_IDENTIFICATION_THRESHOLD
+    min_speech_seconds: float = DEFAULT_MIN_DECISION_SPEECH_SECONDS
+
+    def operating_point(self, statistics: GalleryStatistics | None = None) -> OperatingPoint:
+        """The prior's operating point, adapted to ``statistics`` when there are any.
+
+        The namespace's statistics move the impostor mean of the band its clips were
+        recorded in; a probe in the other band gets that band's prior moved by the same
+        amount (never below its floor).
+        """
+        adapted = statistics is not None and statistics.pairs > 0
+        models: dict[Band, ConditionModel] = {}
+        if adapted:
+            assert statistics is not None
+            home = self.impostors[statistics.band]
+            fitted = adapt_impostors(home, statistics)
+            shift = fitted.mean - home.mean
+            for band, prior in self.impostors.items():
+                mean = max(prior.mean + shift, prior.mean_floor)
+                scores = ImpostorScores(mean, fitted.std, prior.dof)
+                models[band] = ConditionModel(scores, self.targets, self.shrink_seconds)
+            source = ThresholdSource(
+                SourceKind.ADAPTED,
+                f"adapted from {statistics.profiles} profiles and {statistics.clips} clips "
+                f"({statistics.band.value})",
+                profiles=statistics.profiles,
+                clips=statistics.clips,
+                updated_at=statistics.updated_at,
+            )
+        else:
+            for band, prior in self.impostors.items():
+                models[band] = ConditionModel(prior.unadapted(), self.targets, self.shrink_seconds)
+            source = ThresholdSource(SourceKind.PRIOR, f"built-in prior ({self.source})")
+        return OperatingPoint(
+            models=models,
+            source=source,
+            verification_threshold=self.verification_threshold,
+            identification_threshold=self.identification_threshold,
+            min_speech_seconds=self.min_speech_seconds,
         )
-    return point
 
 
-#: Operating points for AS-Norm scores (cohort: the 100 test-other files, one embedding
-#: per file; EER point on tc100-halves, bench/fit_asnorm_operating_points.py). Used when a
-#: cohort is stored for the encoder and no AS-Norm calibration was fitted on the user's
-#: data. An encoder missing here is scored on raw cosines until ``voxprint calibrate``.
-DEFAULT_ASNORM_OPERATING_POINTS: dict[str, OperatingPoint] = {
-    # tc100-halves AS-Norm EER 0.59 % (raw cosine 0.40 %): see docs/benchmarks.md.
-    "campplus": OperatingPoint(
-        verification_threshold=3.9380,
-        calibration=ScoreCalibration(slope=2.9419, offset=-11.5646),
-        impostors=ImpostorModel(mean=0.3059, std=1.2190),
-        source="tc100-halves AS-Norm (test-other cohort), bench/fit_asnorm_operating_points.py",
+_SHARED_DATA = "shared-data development domains, bench/fit_decisions.py"
+
+#: Fitted by ``bench/fit_decisions.py`` on every development domain (docs/thresholds.md).
+DEFAULT_PRIORS: dict[str, ScoringPrior] = {
+    # 3dspeaker-campplus-zh-en-common-advanced-92f29b94e694
+    "campplus": ScoringPrior(
+        impostors={
+            Band.WIDE: ImpostorPrior(
+                mean=0.1088, domain_std=0.0500, std=0.1082, pair_std=0.0947,
+                mean_floor=0.0682, std_floor=0.0912,
+            ),
+            Band.NARROW: ImpostorPrior(
+                mean=0.4456, domain_std=0.1388, std=0.1082, pair_std=0.0947,
+                mean_floor=0.2854, std_floor=0.0912,
+            ),
+        },
+        targets=TargetScores(ceiling=0.9188, std_floor=0.0818, std_short=0.0352),
+        shrink_seconds=0.8364,
+        source=_SHARED_DATA,
     ),
 }
 
 
-def operating_point_from(stored: StoredCalibration) -> OperatingPoint:
-    """The operating point a stored (user-fitted) calibration describes."""
+def prior_for(encoder: SpeakerEncoder) -> ScoringPrior | None:
+    """The built-in prior of a bundled encoder; ``None`` for others."""
+    return DEFAULT_PRIORS.get(encoder.name)
+
+
+def fitted_operating_point(fit: FittedScores, kind: SourceKind, description: str) -> OperatingPoint:
+    """An operating point from a logistic calibration fitted on labelled trials, accepting
+    where the fit put its threshold (the same model for every band)."""
+    model = LogisticModel(fit.slope, fit.offset)
+    at_threshold = float(llr_probability(fit.slope * fit.threshold + fit.offset))
     return OperatingPoint(
-        verification_threshold=stored.threshold,
-        calibration=ScoreCalibration(slope=stored.slope, offset=stored.offset),
-        impostors=ImpostorModel(mean=stored.impostor_mean, std=stored.impostor_std),
-        source=stored.source or f"voxprint calibrate ({stored.scale.value})",
+        models={band: model for band in Band},
+        source=ThresholdSource(kind, description, updated_at=fit.fitted_at),
+        verification_threshold=min(max(at_threshold, 1e-6), 1 - 1e-6),
+        identification_threshold=DEFAULT_IDENTIFICATION_THRESHOLD,
+        normalized=fit.normalized,
+    )
+
+
+def calibrated_operating_point(stored: StoredCalibration) -> OperatingPoint:
+    """The operating point of a calibration stored by ``voxprint calibrate``."""
+    fit = FittedScores.from_stored(stored)
+    description = stored.source or f"voxprint calibrate ({stored.scale.value})"
+    return fitted_operating_point(fit, SourceKind.CALIBRATED, description)
+
+
+def encoder_operating_point(encoder: SpeakerEncoder) -> OperatingPoint:
+    """The operating point an encoder has before any namespace data: a bundled encoder's
+    prior, or the calibration a trained checkpoint carries."""
+    prior = prior_for(encoder)
+    if prior is not None:
+        return prior.operating_point()
+    carried = getattr(encoder, "calibration", None)
+    if isinstance(carried, Mapping):
+        own = FittedScores.from_dict(carried)
+        return fitted_operating_point(own, SourceKind.PRIOR, f"checkpoint ({own.source})")
+    raise ModelError(
+        f"no operating point is known for encoder {encoder.name!r}; calibrate it first"
     )

@@ -15,6 +15,7 @@ import numpy as np
 from voxprint.audio import AudioLimits, AudioSource, load_audio
 from voxprint.encoders.base import SpeakerEncoder
 from voxprint.errors import InvalidParameterError, SpeechTooShortError, VoxprintError
+from voxprint.quality import speech_bandwidth
 from voxprint.vad import SileroVad, SpeechSegments, VadConfig, require_speech
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ class Utterance:
     net_speech_seconds: float
     segments: SpeechSegments = field(repr=False)
     processing_seconds: float = 0.0
+    #: Upper edge of the speech spectrum (about 4000 Hz for 8 kHz audio); ``None`` when
+    #: not measured (an embedding supplied from outside).
+    bandwidth_hz: float | None = None
 
 
 class EmbeddingPipeline:
@@ -208,6 +212,7 @@ class EmbeddingPipeline:
             speech=speech,
             audio_seconds=len(waveform) / rate,
             segments=segments,
+            bandwidth_hz=speech_bandwidth(waveform, segments),
             prepare_seconds=time.perf_counter() - started,
         )
 
@@ -219,6 +224,7 @@ class _Prepared:
     speech: np.ndarray = field(repr=False)
     audio_seconds: float
     segments: SpeechSegments = field(repr=False)
+    bandwidth_hz: float
     prepare_seconds: float
 
     def utterance(self, embedding: np.ndarray, processing_seconds: float) -> Utterance:
@@ -233,6 +239,7 @@ class _Prepared:
             net_speech_seconds=self.segments.net_speech_seconds,
             segments=self.segments,
             processing_seconds=processing_seconds,
+            bandwidth_hz=self.bandwidth_hz,
         )
 
 

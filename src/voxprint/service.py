@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from voxprint.audio import AudioSource
-from voxprint.decision import Decision, OperatingPoint
+from voxprint.decision import Decision, DecisionReason, ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.errors import (
     AmbiguousProfileError,
@@ -27,11 +27,11 @@ from voxprint.errors import (
     InvalidProfileError,
     ProfileNotEnrolledError,
     ProfileNotFoundError,
+    StoreError,
 )
-from voxprint.normalization import ScoreNormalization
 from voxprint.pipeline import EmbeddingPipeline, Utterance
 from voxprint.quality import ClipQuality, assess_clip
-from voxprint.scoring.similarity import cosine_scores, cosine_similarity
+from voxprint.scorer import Probe, Scorer
 from voxprint.store.base import ProfileStore
 from voxprint.store.records import (
     DEFAULT_NAMESPACE,
@@ -41,6 +41,7 @@ from voxprint.store.records import (
     Profile,
     ProfileChanges,
 )
+from voxprint.thresholds import ThresholdReport, Thresholds, threshold_report
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +68,13 @@ class EnrollmentReport:
 
 @dataclass(frozen=True)
 class VerificationResult:
-    """Raw cosine, calibrated score in [0, 1], and the decision against ``threshold``.
+    """Raw cosine, the calibrated score (the probability that the claim is true), and the
+    decision: accept when ``score`` reaches ``threshold`` and there was enough speech.
 
-    With AS-Norm in use, ``normalized_score`` is the AS-Norm score; the decision,
-    ``threshold`` and the calibrated ``score`` are then on that score, not the cosine.
+    ``reason`` says why (``insufficient_speech`` rejects without deciding); ``source`` is
+    how the operating point in force was derived. ``cosine_threshold`` is the cosine this
+    claim needed at its speech durations. With AS-Norm in use, ``normalized_score`` is the
+    AS-Norm score the calibration was fitted on.
     """
 
     profile_id: str
@@ -80,11 +84,16 @@ class VerificationResult:
     decision: Decision
     threshold: float
     net_speech_seconds: float
+    reason: DecisionReason
+    source: ThresholdSource
     normalized_score: float | None = None
+    cosine_threshold: float | None = None
 
 
 @dataclass(frozen=True)
 class Candidate:
+    """A profile the speaker may be: ``score`` is the posterior that it is this profile."""
+
     profile_id: str
     name: str
     cosine: float
@@ -94,13 +103,22 @@ class Candidate:
 
 @dataclass(frozen=True)
 class IdentificationResult:
-    """Open-set answer: ``identified`` is ``None`` when the speaker is unknown."""
+    """Open-set answer: ``identified`` is ``None`` when the speaker is unknown, and
+    ``reason`` says why (``no_match`` or ``insufficient_speech``).
+
+    Candidate scores and ``unknown_probability`` (the posterior that the speaker is none
+    of the profiles) sum to 1 over the whole gallery; the best candidate is named when
+    its score reaches ``threshold``.
+    """
 
     candidates: tuple[Candidate, ...]
     identified: Candidate | None
     threshold: float
     gallery_size: int
     net_speech_seconds: float
+    reason: DecisionReason
+    source: ThresholdSource
+    unknown_probability: float
 
     @property
     def is_unknown(self) -> bool:
@@ -113,6 +131,8 @@ class ComparisonResult:
     score: float
     decision: Decision
     threshold: float
+    reason: DecisionReason
+    source: ThresholdSource
     normalized_score: float | None = None
 
 
@@ -132,11 +152,10 @@ class VoxprintService:
 
     pipeline: EmbeddingPipeline
     store: ProfileStore
-    operating_point: OperatingPoint
+    #: Where each namespace's operating point comes from (the one source for decisions).
+    thresholds: Thresholds
     enrollment: EnrollmentPolicy = field(default_factory=EnrollmentPolicy)
     namespace: str = DEFAULT_NAMESPACE
-    #: AS-Norm with its own operating point; ``None`` scores raw cosines.
-    normalization: ScoreNormalization | None = None
 
     def in_namespace(self, namespace: str) -> VoxprintService:
         """The same service, scoped to another namespace."""
@@ -226,11 +245,13 @@ class VoxprintService:
         """Delete the profile, its voiceprint and every clip embedding for good."""
         self.store.delete_profile(self.namespace, profile_id)
         self.store.log_activity(self.namespace, "delete", profile_id=profile_id, result="deleted")
+        self.refresh_thresholds()
 
     def reset_profile(self, profile_id: str) -> Profile:
         """Forget every enrolment clip; the profile goes back to ``enrolling``."""
         profile = self.store.reset_profile(self.namespace, profile_id, self.enrollment.summarize)
         self.store.log_activity(self.namespace, "reset", profile_id=profile_id, result="reset")
+        self.refresh_thresholds()
         return profile
 
     def export_voiceprint(self, profile_id: str) -> VoiceprintExport:
@@ -310,6 +331,7 @@ class VoxprintService:
             net_speech_seconds=utterance.net_speech_seconds,
             created_at=datetime.now(UTC),
             label=label,
+            bandwidth_hz=utterance.bandwidth_hz,
         )
         updated = self.store.add_clip(self.namespace, clip, self.enrollment.summarize)
         self.store.log_activity(
@@ -319,6 +341,8 @@ class VoxprintService:
             result=updated.status.value,
             detail=f"net_speech={utterance.net_speech_seconds:.2f}s",
         )
+        if updated.status is EnrollmentStatus.ENROLLED:
+            self.refresh_thresholds()
         return EnrollmentReport(
             profile=updated,
             clip_audio_seconds=utterance.audio_seconds,
@@ -328,42 +352,84 @@ class VoxprintService:
             quality=quality,
         )
 
+    def operating_point_source(self) -> ThresholdSource:
+        """How the operating point in force for this namespace was derived."""
+        return self.thresholds.operating_point(self.namespace).source
+
+    def threshold_report(self) -> ThresholdReport:
+        """The operating point in force for this namespace, how it was derived and when
+        it last changed."""
+        return threshold_report(self.thresholds, self.namespace)
+
+    def scorer(self, *, force: bool = False) -> Scorer:
+        """The scorer of this namespace's operating point; ``force`` decides even with
+        less speech than its minimum."""
+        scorer = self.thresholds.scorer(self.namespace)
+        if force:
+            return replace(scorer, point=replace(scorer.point, min_speech_seconds=0.0))
+        return scorer
+
+    def refresh_thresholds(self) -> None:
+        """Recompute this namespace's adapted operating point from its enrolled profiles.
+
+        Called after every enrolment, reset and deletion. A failure leaves the previous
+        statistics in force (the change itself is already stored) and is logged.
+        """
+        try:
+            self.thresholds.refresh(self.namespace)
+        except StoreError as error:
+            logger.warning("could not update the thresholds of %r: %s", self.namespace, error)
+
     def verify(
         self, profile_id: str, source: AudioSource, *, force: bool = False
     ) -> VerificationResult:
-        """1:1 — is the speaker in ``source`` the profile's owner?"""
+        """1:1 — is the speaker in ``source`` the profile's owner?
+
+        Any amount of speech is scored; under the operating point's minimum the answer is
+        a rejection with reason ``insufficient_speech`` (``force`` decides anyway).
+        """
         profile = self._enrolled_profile(profile_id)
-        utterance = self.pipeline.process(source, force=force)
-        return self.verify_utterance(profile, utterance)
+        utterance = self.pipeline.process(source, force=True)
+        return self.verify_utterance(profile, utterance, force=force)
 
     def verify_utterance(
-        self, profile: Profile, utterance: Utterance, *, record: bool = True
+        self,
+        profile: Profile,
+        utterance: Utterance,
+        *,
+        record: bool = True,
+        force: bool = False,
     ) -> VerificationResult:
-        """Score an embedded utterance against ``profile``; ``record=False`` keeps the
-        call out of the activity log (live windows, scored twice a second)."""
+        """Score an embedded utterance against an enrolled ``profile``; ``record=False``
+        keeps the call out of the activity log (live windows, scored twice a second)."""
         self._check_encoder(profile)
-        assert profile.voiceprint is not None  # guaranteed by _enrolled_profile
-        cosine = cosine_similarity(utterance.embedding, profile.voiceprint)
-        point, normalized = self._normalized(
-            profile.voiceprint[None, :], utterance.embedding, np.array([cosine])
+        if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
+            raise self._not_enrolled(profile)
+        scorer = self.scorer(force=force)
+        verdict = scorer.verify(
+            Probe.of(utterance), profile.voiceprint, profile.net_speech_seconds
         )
-        value = cosine if normalized is None else float(normalized[0])
-        policy = point.verification_policy()
-        decision = policy.decide(value)
-        score = point.calibration(value)
         if record:
             self.store.log_activity(
-                self.namespace, "verify", profile_id=profile.id, result=decision.value, score=score
+                self.namespace,
+                "verify",
+                profile_id=profile.id,
+                result=verdict.decision.value,
+                score=verdict.score,
+                detail=verdict.reason.value,
             )
         return VerificationResult(
             profile_id=profile.id,
             profile_name=profile.name,
-            cosine=cosine,
-            score=score,
-            decision=decision,
-            threshold=policy.threshold,
+            cosine=verdict.cosine,
+            score=verdict.score,
+            decision=verdict.decision,
+            threshold=verdict.threshold,
             net_speech_seconds=utterance.net_speech_seconds,
-            normalized_score=None if normalized is None else value,
+            reason=verdict.reason,
+            source=scorer.point.source,
+            normalized_score=verdict.normalized_score,
+            cosine_threshold=verdict.cosine_threshold,
         )
 
     def identify(
@@ -374,13 +440,19 @@ class VoxprintService:
         profile_ids: Sequence[str] | None = None,
         force: bool = False,
     ) -> IdentificationResult:
-        """1:N open-set identification over all enrolled profiles or a subset."""
+        """1:N open-set identification over all enrolled profiles or a subset.
+
+        Under the operating point's minimum speech the answer is "unknown" with reason
+        ``insufficient_speech`` (``force`` decides anyway).
+        """
         if top_n < 1:
             raise InvalidParameterError("top_n must be at least 1")
         if profile_ids is not None:
             self._check_candidates(profile_ids)
-        utterance = self.pipeline.process(source, force=force)
-        return self.identify_utterance(utterance, top_n=top_n, profile_ids=profile_ids)
+        utterance = self.pipeline.process(source, force=True)
+        return self.identify_utterance(
+            utterance, top_n=top_n, profile_ids=profile_ids, force=force
+        )
 
     def identify_utterance(
         self,
@@ -389,6 +461,7 @@ class VoxprintService:
         top_n: int = 5,
         profile_ids: Sequence[str] | None = None,
         record: bool = True,
+        force: bool = False,
     ) -> IdentificationResult:
         """Open-set identification of an embedded utterance; ``record=False`` keeps the
         call out of the activity log."""
@@ -398,92 +471,76 @@ class VoxprintService:
             encoder_version=self.encoder_version,
             profile_ids=profile_ids,
         )
-        scores = cosine_scores(utterance.embedding, gallery.voiceprints)
-        point, normalized = (
-            self._normalized(gallery.voiceprints, utterance.embedding, scores)
-            if len(gallery)
-            else (self.operating_point, None)
+        scorer = self.scorer(force=force)
+        ranking = scorer.identify(
+            Probe.of(utterance), gallery.voiceprints, gallery.net_speech_seconds, top_n=top_n
         )
-        values = scores.astype(np.float64) if normalized is None else normalized
-        policy = point.identification_policy()
-        threshold = policy.threshold(len(gallery))
-        order = np.argsort(-values, kind="stable")[:top_n]
-        calibration = point.calibration
         candidates = tuple(
             Candidate(
-                profile_id=gallery.profile_ids[i],
-                name=gallery.names[i],
-                cosine=float(scores[i]),
-                score=calibration(float(values[i])),
-                normalized_score=None if normalized is None else float(values[i]),
+                profile_id=gallery.profile_ids[c.index],
+                name=gallery.names[c.index],
+                cosine=c.cosine,
+                score=c.score,
+                normalized_score=c.normalized_score,
             )
-            for i in order
+            for c in ranking.candidates
         )
-        best = candidates[0] if candidates else None
-        best_value = float(values[order[0]]) if candidates else 0.0
-        identified = (
-            best
-            if best is not None and policy.decide(best_value, len(gallery)) is Decision.ACCEPT
-            else None
-        )
+        identified = candidates[0] if ranking.identified else None
         if record:
             self.store.log_activity(
                 self.namespace,
                 "identify",
                 profile_id=identified.profile_id if identified else None,
                 result="identified" if identified else "unknown",
-                score=best.score if best else None,
-                detail=f"gallery={len(gallery)}",
+                score=candidates[0].score if candidates else None,
+                detail=f"gallery={len(gallery)}; {ranking.reason.value}",
             )
         return IdentificationResult(
             candidates=candidates,
             identified=identified,
-            threshold=threshold,
-            gallery_size=len(gallery),
+            threshold=ranking.threshold,
+            gallery_size=ranking.gallery_size,
             net_speech_seconds=utterance.net_speech_seconds,
+            reason=ranking.reason,
+            source=scorer.point.source,
+            unknown_probability=ranking.unknown_probability,
         )
 
     def compare(
         self, first: AudioSource, second: AudioSource, *, force: bool = False
     ) -> ComparisonResult:
         """Score two recordings against each other without touching any profile."""
-        a = self.pipeline.process(first, force=force)
-        b = self.pipeline.process(second, force=force)
-        return self.compare_embeddings(a.embedding, b.embedding)
+        a = self.pipeline.process(first, force=True)
+        b = self.pipeline.process(second, force=True)
+        return self._comparison(Probe.of(a), Probe.of(b), force=force)
 
     def compare_embeddings(self, first: np.ndarray, second: np.ndarray) -> ComparisonResult:
-        """Score two ``(dim,)`` voiceprints made by this service's encoder."""
+        """Score two ``(dim,)`` voiceprints made by this service's encoder (each taken as
+        enrolled from the enrolment minimum of speech)."""
         dimension = self.pipeline.encoder.dimension
         for vector in (first, second):
             if np.asarray(vector).shape != (dimension,):
                 raise InvalidParameterError(
                     f"voiceprints must have {dimension} values for encoder {self.encoder_name}"
                 )
-        cosine = cosine_similarity(first, second)
-        point, normalized = self._normalized(
-            np.asarray(first)[None, :], np.asarray(second), np.array([cosine])
+        seconds = max(self.enrollment.min_net_speech_seconds, 1.0)
+        return self._comparison(
+            Probe(np.asarray(first, dtype=np.float32), seconds),
+            Probe(np.asarray(second, dtype=np.float32), seconds),
         )
-        value = cosine if normalized is None else float(normalized[0])
-        policy = point.verification_policy()
+
+    def _comparison(self, first: Probe, second: Probe, *, force: bool = False) -> ComparisonResult:
+        scorer = self.scorer(force=force)
+        verdict = scorer.compare(first, second)
         return ComparisonResult(
-            cosine=cosine,
-            score=point.calibration(value),
-            decision=policy.decide(value),
-            threshold=policy.threshold,
-            normalized_score=None if normalized is None else value,
+            cosine=verdict.cosine,
+            score=verdict.score,
+            decision=verdict.decision,
+            threshold=verdict.threshold,
+            reason=verdict.reason,
+            source=scorer.point.source,
+            normalized_score=verdict.normalized_score,
         )
-
-    def _normalized(
-        self, enrol: np.ndarray, test: np.ndarray, cosines: np.ndarray
-    ) -> tuple[OperatingPoint, np.ndarray | None]:
-        """The operating point to decide with, and ``(n,)`` AS-Norm scores when in use.
-
-        enrol: ``(n, dim)`` voiceprints; test: ``(dim,)``; cosines: their ``(n,)`` raw scores.
-        """
-        if self.normalization is None:
-            return self.operating_point, None
-        scores = self.normalization.normalize(enrol, test, cosines)
-        return self.normalization.operating_point, scores
 
     # --- checks -------------------------------------------------------------
 
@@ -499,15 +556,25 @@ class VoxprintService:
             )
 
     def _enrolled_profile(self, profile_id: str) -> Profile:
+        """The profile, if it is enrolled with this encoder (the one place that decides
+        "is this profile enrolled?")."""
         profile = self.get_profile(profile_id)
         self._check_encoder(profile)
         if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
-            remaining = self.enrollment.remaining_seconds(profile.net_speech_seconds)
-            raise ProfileNotEnrolledError(
-                f"profile {profile.name!r} is still enrolling: {remaining:.1f} s more "
-                "net speech is needed"
-            )
+            raise self._not_enrolled(profile)
         return profile
+
+    def enrolled_profile(self, profile_id: str) -> Profile:
+        """The profile ``profile_id`` if it can be verified against, else
+        :class:`ProfileNotEnrolledError` (or not found / encoder mismatch)."""
+        return self._enrolled_profile(profile_id)
+
+    def _not_enrolled(self, profile: Profile) -> ProfileNotEnrolledError:
+        remaining = self.enrollment.remaining_seconds(profile.net_speech_seconds)
+        return ProfileNotEnrolledError(
+            f"profile {profile.name!r} is still enrolling: {remaining:.1f} s more "
+            "net speech is needed"
+        )
 
     def _check_candidates(self, profile_ids: Sequence[str]) -> None:
         if not profile_ids:

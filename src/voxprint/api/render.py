@@ -9,17 +9,22 @@ from typing import Any, Literal
 import numpy as np
 
 from voxprint.api.schemas import (
+    BandOut,
     CandidateOut,
     ComparisonOut,
     EnrollmentOut,
+    GalleryStatisticsOut,
     IdentificationOut,
     ProfileList,
     ProfileOut,
     QualityOut,
+    ThresholdSourceOut,
+    ThresholdsOut,
     VerificationOut,
     VoiceprintIn,
     VoiceprintOut,
 )
+from voxprint.decision import ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.errors import EncoderMismatchError, InvalidParameterError
 from voxprint.quality import ClipQuality
@@ -32,6 +37,7 @@ from voxprint.service import (
     VoiceprintExport,
 )
 from voxprint.store.records import Profile
+from voxprint.thresholds import ThresholdReport
 
 VectorFormat = Literal["list", "base64"]
 
@@ -90,6 +96,52 @@ def quality(measures: ClipQuality) -> QualityOut:
     )
 
 
+def threshold_source(source: ThresholdSource) -> ThresholdSourceOut:
+    return ThresholdSourceOut(
+        kind=source.kind.value,
+        description=source.description,
+        profiles=source.profiles,
+        clips=source.clips,
+        updated_at=source.updated_at,
+    )
+
+
+def thresholds(report: ThresholdReport) -> ThresholdsOut:
+    statistics = report.statistics
+    return ThresholdsOut(
+        namespace=report.namespace,
+        encoder_name=report.encoder_name,
+        encoder_version=report.encoder_version,
+        source=threshold_source(report.source),
+        verification_threshold=report.verification_threshold,
+        identification_threshold=report.identification_threshold,
+        min_speech_seconds=report.min_speech_seconds,
+        normalized=report.normalized,
+        bands=[
+            BandOut(
+                band=band.band.value,
+                impostor_mean=band.impostor_mean,
+                impostor_std=band.impostor_std,
+                cosine_to_accept={
+                    f"{s:g}": round(c, 4) for s, c in band.cosine_to_accept.items()
+                },
+            )
+            for band in report.bands
+        ],
+        statistics=None
+        if statistics is None
+        else GalleryStatisticsOut(
+            band=statistics.band.value,
+            profiles=statistics.profiles,
+            clips=statistics.clips,
+            pairs=statistics.pairs,
+            pair_mean=statistics.pair_mean,
+            trial_std=statistics.trial_std,
+            updated_at=statistics.updated_at,
+        ),
+    )
+
+
 def verification(result: VerificationResult) -> VerificationOut:
     return VerificationOut(
         profile_id=result.profile_id,
@@ -98,8 +150,11 @@ def verification(result: VerificationResult) -> VerificationOut:
         score=result.score,
         normalized_score=result.normalized_score,
         decision=result.decision.value,
+        reason=result.reason.value,
         threshold=result.threshold,
+        cosine_threshold=result.cosine_threshold,
         net_speech_seconds=round(result.net_speech_seconds, 3),
+        source=threshold_source(result.source),
     )
 
 
@@ -118,9 +173,12 @@ def identification(result: IdentificationResult) -> IdentificationOut:
         candidates=[candidate(c) for c in result.candidates],
         identified=candidate(result.identified) if result.identified is not None else None,
         unknown=result.is_unknown,
+        reason=result.reason.value,
         threshold=result.threshold,
+        unknown_probability=result.unknown_probability,
         gallery_size=result.gallery_size,
         net_speech_seconds=round(result.net_speech_seconds, 3),
+        source=threshold_source(result.source),
     )
 
 
@@ -130,7 +188,9 @@ def comparison(result: ComparisonResult) -> ComparisonOut:
         score=result.score,
         normalized_score=result.normalized_score,
         decision=result.decision.value,
+        reason=result.reason.value,
         threshold=result.threshold,
+        source=threshold_source(result.source),
     )
 
 

@@ -42,6 +42,8 @@ ExternalId = Annotated[Text, Field(min_length=1, max_length=200)]
 Metadata = Annotated[dict[Text, Any], Field(max_length=64)]
 ProfileId = Annotated[str, Field(pattern=PROFILE_ID_PATTERN)]
 DecisionValue = Literal["accept", "reject"]
+ReasonValue = Literal["match", "no_match", "insufficient_speech"]
+SourceKindValue = Literal["prior", "adapted", "calibrated"]
 StatusValue = Literal["enrolling", "enrolled"]
 
 
@@ -149,34 +151,100 @@ class EnrollmentOut(BaseModel):
     profile: ProfileOut
 
 
+class ThresholdSourceOut(BaseModel):
+    """How the operating point that decided was derived."""
+
+    kind: SourceKindValue = Field(
+        description="prior (built in), adapted (from this namespace's enrolled profiles) "
+        "or calibrated (`voxprint calibrate`)."
+    )
+    description: str
+    profiles: int = Field(description="Enrolled profiles the adaptation used.")
+    clips: int = Field(description="Enrolment clips the adaptation used.")
+    updated_at: datetime | None = Field(description="When it last changed.")
+
+
 class VerificationOut(BaseModel):
     profile_id: str
     profile_name: str
     cosine: float = Field(description="Raw cosine similarity in [-1, 1].")
-    score: float = Field(description="Calibrated score in [0, 1].")
+    score: float = Field(
+        description="Calibrated score: the probability that the claim is true (even prior)."
+    )
     normalized_score: float | None = Field(
-        None, description="AS-Norm score when a cohort is set up (the decision uses it)."
+        None, description="AS-Norm score, when a cohort and its calibration are in use."
     )
     decision: DecisionValue
-    threshold: float = Field(description="Cosine threshold of the decision.")
+    reason: ReasonValue = Field(
+        description="match, no_match, or insufficient_speech (too little speech to decide)."
+    )
+    threshold: float = Field(description="The score needed to accept.")
+    cosine_threshold: float | None = Field(
+        None, description="The cosine this claim needed at its amounts of speech."
+    )
     net_speech_seconds: float
+    source: ThresholdSourceOut
+
+
+class BandOut(BaseModel):
+    band: Literal["wideband", "narrowband"]
+    impostor_mean: float | None = Field(description="Mean cosine between strangers.")
+    impostor_std: float | None
+    cosine_to_accept: dict[str, float] = Field(
+        description="Cosine needed to accept a probe of this many seconds of speech against "
+        "a voiceprint enrolled from 20 s."
+    )
+
+
+class GalleryStatisticsOut(BaseModel):
+    band: Literal["wideband", "narrowband"]
+    profiles: int
+    clips: int
+    pairs: int
+    pair_mean: float
+    trial_std: float
+    updated_at: datetime
+
+
+class ThresholdsOut(BaseModel):
+    """The operating point in force for the namespace of the key."""
+
+    namespace: str
+    encoder_name: str
+    encoder_version: str
+    source: ThresholdSourceOut
+    verification_threshold: float = Field(description="Score needed to accept a claim.")
+    identification_threshold: float = Field(description="Posterior needed to name someone.")
+    min_speech_seconds: float = Field(description="Less speech than this is not decided.")
+    normalized: bool = Field(description="Scores are AS-Norm scores against a cohort.")
+    bands: list[BandOut]
+    statistics: GalleryStatisticsOut | None = Field(
+        description="What the adaptation measured on the namespace's enrolled profiles."
+    )
 
 
 class CandidateOut(BaseModel):
     profile_id: str
     name: str
     cosine: float
-    score: float
+    score: float = Field(description="Posterior that the speaker is this profile.")
     normalized_score: float | None = None
 
 
 class IdentificationOut(BaseModel):
     candidates: list[CandidateOut]
     identified: CandidateOut | None
-    unknown: bool = Field(description="True when nobody in the gallery matched.")
-    threshold: float = Field(description="Open-set cosine threshold for this gallery size.")
+    unknown: bool = Field(description="True when nobody in the gallery is named.")
+    reason: ReasonValue = Field(
+        description="match, no_match, or insufficient_speech (too little speech to decide)."
+    )
+    threshold: float = Field(description="The posterior the best candidate needs to be named.")
+    unknown_probability: float = Field(
+        description="Posterior that the speaker is none of the enrolled profiles."
+    )
     gallery_size: int
     net_speech_seconds: float
+    source: ThresholdSourceOut
 
 
 class ComparisonOut(BaseModel):
@@ -184,7 +252,9 @@ class ComparisonOut(BaseModel):
     score: float
     normalized_score: float | None = None
     decision: DecisionValue
+    reason: ReasonValue
     threshold: float
+    source: ThresholdSourceOut
 
 
 # --- voiceprints ------------------------------------------------------------------------

@@ -343,6 +343,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "calibrate",
     "cohort",
+    "thresholds",
     "train",
     "listen",
     "plot",

@@ -354,7 +354,7 @@ def listen(
 
         service = open_service(db, model)
         subset = [service.resolve_profile(ref).id for ref in among] if among else None
-        scorer = IdentifyScorer(service, subset, config.false_alarm_rate)
+        scorer = IdentifyScorer(service, subset, config.identification_threshold)
 
         def evaluate(window_: Any) -> Any:
             return evaluate_window(service, window_, scorer, config.min_speech_seconds)

@@ -81,13 +81,15 @@ def plot_scores(
     json_output: JsonOption = False,
 ) -> None:
     """Histograms of target and non-target trial scores, with the thresholds marked."""
+    from voxprint.adaptation import Band
     from voxprint.bootstrap import build_pipeline
     from voxprint.errors import ModelError
     from voxprint.evaluation.datasets import trial_list_eval_set
     from voxprint.evaluation.metrics import equal_error_rate
     from voxprint.evaluation.plots import plot_score_histograms
     from voxprint.evaluation.runner import embed_items, trial_scores
-    from voxprint.operating_points import operating_point_for
+    from voxprint.operating_points import encoder_operating_point
+    from voxprint.scoring.llr import logit
 
     eval_set = trial_list_eval_set(root or trials.parent, trials)
     pipeline = build_pipeline(service_options(model=model))
@@ -96,8 +98,12 @@ def plot_scores(
     target, nontarget = trial_scores(eval_set, embedded)
     marks: list[tuple[str, float]] = []
     with contextlib.suppress(ModelError):  # no operating point: only the EER threshold
-        point = operating_point_for(pipeline.encoder)
-        marks.append(("verification threshold", point.verification_threshold))
+        point = encoder_operating_point(pipeline.encoder)
+        # The cosine accepted for a 3 s probe against a 20 s voiceprint (a duration-aware
+        # prior needs less at less speech; a fitted calibration is the same everywhere).
+        accept = logit(point.verification_threshold)
+        needed = point.model(Band.WIDE).cosine_for_llr(accept, 3.0, 20.0)
+        marks.append(("verification threshold", needed))
     eer = threshold = None
     if target.size and nontarget.size:
         eer, threshold = equal_error_rate(target, nontarget)

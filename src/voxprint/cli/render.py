@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from voxprint.decision import DecisionReason, ThresholdSource
 from voxprint.evaluation.runner import EvalReport
 from voxprint.service import (
     EnrollmentReport,
@@ -99,31 +100,51 @@ def enrollment_json(report: EnrollmentReport) -> dict[str, Any]:
     }
 
 
+def _source_text(source: ThresholdSource) -> str:
+    return f"thresholds: {source.description}"
+
+
 def verification_text(result: VerificationResult) -> str:
     verdict = result.decision.value.upper()
-    if result.normalized_score is not None:
+    if result.reason is DecisionReason.INSUFFICIENT_SPEECH:
         return (
-            f"{verdict}: {result.profile_name}  score {result.score:.3f}  "
-            f"(as-norm {result.normalized_score:.3f}, threshold {result.threshold:.3f}; "
-            f"cosine {result.cosine:.3f})"
+            f"{verdict}: too little speech to decide ({result.net_speech_seconds:.2f} s); "
+            f"score {result.score:.3f} for {result.profile_name}\n{_source_text(result.source)}"
         )
+    needed = (
+        f", cosine needed {result.cosine_threshold:.3f}"
+        if result.cosine_threshold is not None
+        else ""
+    )
+    normalized = (
+        f", as-norm {result.normalized_score:.3f}" if result.normalized_score is not None else ""
+    )
     return (
-        f"{verdict}: {result.profile_name}  score {result.score:.3f}  "
-        f"(cosine {result.cosine:.3f}, threshold {result.threshold:.3f})"
+        f"{verdict}: {result.profile_name}  score {result.score:.3f} "
+        f"(needs {result.threshold:.2f})  cosine {result.cosine:.3f}{needed}{normalized}\n"
+        f"{_source_text(result.source)}"
     )
 
 
 def identification_text(result: IdentificationResult) -> str:
-    if result.identified is None:
-        head = f"unknown speaker (threshold {result.threshold:.3f}, {result.gallery_size} profiles)"
-    else:
+    if result.identified is not None:
         who = result.identified
-        head = f"{who.name}  score {who.score:.3f}  (cosine {who.cosine:.3f}, id {who.profile_id})"
+        head = (
+            f"{who.name}  score {who.score:.3f} (needs {result.threshold:.2f})  "
+            f"cosine {who.cosine:.3f}  id {who.profile_id}"
+        )
+    elif result.reason is DecisionReason.INSUFFICIENT_SPEECH:
+        head = f"unknown: only {result.net_speech_seconds:.2f} s of speech, too little to decide"
+    else:
+        head = (
+            f"unknown speaker: nobody of {result.gallery_size} profiles reaches score "
+            f"{result.threshold:.2f} (not enrolled: {result.unknown_probability:.3f})"
+        )
     ranking = [
         f"  {rank}. {c.name:<20} score {c.score:.3f}  cosine {c.cosine:.3f}"
         for rank, c in enumerate(result.candidates, start=1)
     ]
-    return "\n".join([head, *ranking])
+    return "\n".join([head, *ranking, _source_text(result.source)])
 
 
 def evaluation_text(report: EvalReport, det_path: str | None) -> str:

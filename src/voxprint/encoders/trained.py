@@ -27,7 +27,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from voxprint.decision import ImpostorModel, OperatingPoint
 from voxprint.encoders.campplus import validate_waveform, window_starts
 from voxprint.encoders.campplus_net import CampPlusConfig, CampPlusNet
 from voxprint.encoders.resnet_net import ResNetConfig, ResNetDVector
@@ -37,7 +36,6 @@ from voxprint.errors import (
     ModelError,
 )
 from voxprint.features import kaldi_fbank, mean_normalise
-from voxprint.scoring.calibration import ScoreCalibration
 
 logger = logging.getLogger(__name__)
 
@@ -107,34 +105,6 @@ def state_digest(state: Mapping[str, torch.Tensor]) -> str:
     return sha.hexdigest()[:12]
 
 
-def operating_point_to_dict(point: OperatingPoint) -> dict[str, Any]:
-    return {
-        "verification_threshold": point.verification_threshold,
-        "calibration": {"slope": point.calibration.slope, "offset": point.calibration.offset},
-        "impostors": {"mean": point.impostors.mean, "std": point.impostors.std},
-        "identification_false_alarm_rate": point.identification_false_alarm_rate,
-        "source": point.source,
-    }
-
-
-def operating_point_from_dict(data: Mapping[str, Any]) -> OperatingPoint:
-    try:
-        return OperatingPoint(
-            verification_threshold=float(data["verification_threshold"]),
-            calibration=ScoreCalibration(
-                slope=float(data["calibration"]["slope"]),
-                offset=float(data["calibration"]["offset"]),
-            ),
-            impostors=ImpostorModel(
-                mean=float(data["impostors"]["mean"]), std=float(data["impostors"]["std"])
-            ),
-            identification_false_alarm_rate=float(data["identification_false_alarm_rate"]),
-            source=str(data.get("source", "")),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"bad operating point in checkpoint: {exc}") from exc
-
-
 class TrainedEncoder:
     """A speaker encoder loaded from a ``voxprint train`` checkpoint (CPU inference)."""
 
@@ -161,7 +131,7 @@ class TrainedEncoder:
         self._path = path
         self._version = f"{data['architecture']}-{state_digest(state)}"
         point = data.get("operating_point")
-        self._operating_point = None if point is None else operating_point_from_dict(point)
+        self._calibration = None if point is None else dict(point)
         self._speakers = tuple(str(s) for s in data.get("speakers", ()))
         self._epoch = int(data.get("epoch", 0))
         logger.debug("loaded trained encoder %s from %s", self._version, path)
@@ -183,9 +153,10 @@ class TrainedEncoder:
         return self._dimension
 
     @property
-    def operating_point(self) -> OperatingPoint | None:
-        """Operating point fitted on the validation split at training time, if any."""
-        return self._operating_point
+    def calibration(self) -> Mapping[str, Any] | None:
+        """The calibration fitted on the validation split at training time, if any, as
+        stored in the checkpoint (read by ``voxprint.operating_points``)."""
+        return self._calibration
 
     @property
     def checkpoint_path(self) -> Path:

@@ -135,3 +135,40 @@ def apply_transforms(
     for transform in transforms:
         waveform = transform.apply(waveform, sample_rate)
     return np.ascontiguousarray(waveform, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Keep the audio from ``start`` to ``end`` seconds (e.g. a speaker turn of an RTTM)."""
+
+    start: float
+    end: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.start < self.end:
+            raise InvalidParameterError(
+                f"a segment needs 0 <= start < end, got {self.start} and {self.end}"
+            )
+
+    def apply(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+        return waveform[round(self.start * sample_rate) : round(self.end * sample_rate)]
+
+
+@dataclass(frozen=True)
+class Append:
+    """Append the recordings ``paths``, in order, to the audio (e.g. digits said one after
+    another as a PIN), each after ``gap_seconds`` of silence."""
+
+    paths: tuple[Path, ...]
+    gap_seconds: float = 0.15
+
+    def __post_init__(self) -> None:
+        if self.gap_seconds < 0:
+            raise InvalidParameterError("the gap between appended recordings cannot be negative")
+
+    def apply(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+        gap = np.zeros(round(self.gap_seconds * sample_rate), dtype=np.float32)
+        pieces = [np.asarray(waveform, dtype=np.float32)]
+        for path in self.paths:
+            pieces += [gap, load_audio(path, sample_rate=sample_rate)]
+        return np.concatenate(pieces)

@@ -12,6 +12,7 @@ from voxprint.store.records import (
     Cohort,
     EnrollmentState,
     Gallery,
+    GalleryStatistics,
     Profile,
     ProfileChanges,
     ScoreScale,
@@ -76,6 +77,28 @@ class ProfileStore(Protocol):
     ) -> Gallery:
         """Voiceprints of the namespace's *enrolled* profiles made with this encoder."""
         ...
+
+    def enrolled_sample(
+        self, namespace: str, *, encoder_name: str, encoder_version: str, limit: int
+    ) -> list[tuple[Profile, list[Clip]]]:
+        """Up to ``limit`` enrolled profiles of this encoder, each with its clips; the same
+        profiles on every call while the namespace does not change."""
+        ...
+
+    def save_statistics(
+        self,
+        namespace: str,
+        encoder_name: str,
+        encoder_version: str,
+        statistics: GalleryStatistics | None,
+    ) -> None:
+        """Keep a namespace's gallery statistics for one encoder version (``None`` forgets
+        them). Another namespace's statistics are never touched."""
+        ...
+
+    def get_statistics(
+        self, namespace: str, encoder_name: str, encoder_version: str
+    ) -> GalleryStatistics | None: ...
 
     def log_activity(
         self,

@@ -47,7 +47,9 @@ class Profile:
 
 @dataclass(frozen=True)
 class Clip:
-    """One enrolment clip: its embedding ``(dim,) float32`` and how much speech it had."""
+    """One enrolment clip: its embedding ``(dim,) float32``, how much speech it had, and
+    the measured bandwidth of that speech in Hz (``None`` for clips stored before it was
+    measured)."""
 
     id: str
     profile_id: str
@@ -56,6 +58,7 @@ class Clip:
     net_speech_seconds: float
     created_at: datetime
     label: str | None = None
+    bandwidth_hz: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,13 +102,14 @@ class ActivityEntry:
 class Gallery:
     """Voiceprints of enrolled profiles, ready for scoring.
 
-    ``profile_ids[i]`` and ``names[i]`` describe row ``i`` of ``voiceprints``
-    (``(n, dim) float32``).
+    ``profile_ids[i]``, ``names[i]`` and ``net_speech_seconds[i]`` (the speech it was
+    enrolled from) describe row ``i`` of ``voiceprints`` (``(n, dim) float32``).
     """
 
     profile_ids: tuple[str, ...]
     names: tuple[str, ...]
     voiceprints: np.ndarray
+    net_speech_seconds: np.ndarray
 
     def __len__(self) -> int:
         return len(self.profile_ids)
@@ -182,3 +186,29 @@ class Cohort:
     @property
     def size(self) -> int:
         return len(self.speakers)
+
+
+class Band(StrEnum):
+    """Audio bandwidth class: impostor cosines run higher on narrowband (8 kHz) audio."""
+
+    WIDE = "wideband"
+    NARROW = "narrowband"
+
+
+@dataclass(frozen=True)
+class GalleryStatistics:
+    """Different-speaker statistics of a namespace's enrolled profiles, for one encoder
+    version (see :mod:`voxprint.adaptation`).
+
+    ``pair_mean`` is the trimmed mean over profile pairs of the clip-vs-voiceprint cosine,
+    scaled to unlimited speech; ``trial_std`` the spread of single clip-vs-voiceprint
+    cosines; ``band`` the band most clips were recorded in.
+    """
+
+    band: Band
+    profiles: int
+    clips: int
+    pairs: int
+    pair_mean: float
+    trial_std: float
+    updated_at: datetime

@@ -53,11 +53,13 @@ from voxprint.store.base import Rebuild
 from voxprint.store.records import (
     ActivityEntry,
     ApiKey,
+    Band,
     Clip,
     Cohort,
     EnrollmentState,
     EnrollmentStatus,
     Gallery,
+    GalleryStatistics,
     Profile,
     ProfileChanges,
     ScoreScale,
@@ -186,8 +188,36 @@ def _migrate_to_v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_v4(conn: sqlite3.Connection) -> None:
+    """Decisions that adapt per namespace: each clip's speech bandwidth, and the impostor
+    statistics of each namespace's enrolled profiles (per encoder version)."""
+    conn.execute("ALTER TABLE clips ADD COLUMN bandwidth_hz REAL NULL")
+    conn.execute(
+        """
+        CREATE TABLE gallery_statistics (
+            namespace TEXT NOT NULL,
+            encoder_name TEXT NOT NULL,
+            encoder_version TEXT NOT NULL,
+            band TEXT NOT NULL,
+            profiles INTEGER NOT NULL,
+            clips INTEGER NOT NULL,
+            pairs INTEGER NOT NULL,
+            pair_mean REAL NOT NULL,
+            trial_std REAL NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (namespace, encoder_name, encoder_version)
+        )
+        """
+    )
+
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Migration, ...] = (_migrate_to_v1, _migrate_to_v2, _migrate_to_v3)
+MIGRATIONS: tuple[Migration, ...] = (
+    _migrate_to_v1,
+    _migrate_to_v2,
+    _migrate_to_v3,
+    _migrate_to_v4,
+)
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -273,7 +303,9 @@ _PROFILE_COLUMNS = (
     "id, namespace, name, external_id, metadata, encoder_name, encoder_version, status, "
     "clip_count, audio_seconds, net_speech_seconds, voiceprint, created_at, updated_at"
 )
-_CLIP_COLUMNS = "id, profile_id, embedding, audio_seconds, net_speech_seconds, label, created_at"
+_CLIP_COLUMNS = (
+    "id, profile_id, embedding, audio_seconds, net_speech_seconds, label, created_at, bandwidth_hz"
+)
 _ACTIVITY_COLUMNS = "id, time, namespace, action, profile_id, result, score, detail"
 
 
@@ -306,6 +338,7 @@ def _clip_from_row(row: sqlite3.Row) -> Clip:
         net_speech_seconds=float(row["net_speech_seconds"]),
         label=row["label"],
         created_at=_parse_time(row["created_at"]),
+        bandwidth_hz=None if row["bandwidth_hz"] is None else float(row["bandwidth_hz"]),
     )
 
 
@@ -687,13 +720,14 @@ class SQLiteStore:
             float(clip.net_speech_seconds),
             clip.label,
             _time_text(clip.created_at, "clip created_at"),
+            None if clip.bandwidth_hz is None else float(clip.bandwidth_hz),
         )
         with self._transaction(write=True) as conn:
             self._require_profile(conn, namespace, clip.profile_id)
             if conn.execute("SELECT 1 FROM clips WHERE id = ?", (clip.id,)).fetchone():
                 raise StoreError(f"a clip with id {clip.id!r} already exists")
             conn.execute(
-                f"INSERT INTO clips ({_CLIP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", values
+                f"INSERT INTO clips ({_CLIP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values
             )
             clips = self._clips_of(conn, clip.profile_id)
             self._write_state(conn, clip.profile_id, rebuild(clips), len(clips))
@@ -741,8 +775,8 @@ class SQLiteStore:
         with self._transaction(write=False) as conn:
             if profile_ids is None:
                 rows = conn.execute(
-                    f"SELECT id, name, voiceprint FROM profiles WHERE {condition} "
-                    "ORDER BY created_at, id",
+                    "SELECT id, name, voiceprint, net_speech_seconds FROM profiles "
+                    f"WHERE {condition} ORDER BY created_at, id",
                     base,
                 ).fetchall()
             else:
@@ -767,14 +801,19 @@ class SQLiteStore:
                 for chunk in _chunks(wanted):
                     marks = ", ".join("?" * len(chunk))
                     for row in conn.execute(
-                        f"SELECT id, name, voiceprint FROM profiles "
+                        f"SELECT id, name, voiceprint, net_speech_seconds FROM profiles "
                         f"WHERE {condition} AND id IN ({marks})",
                         (*base, *chunk),
                     ):
                         by_id[row["id"]] = row
                 rows = [by_id[pid] for pid in wanted if pid in by_id]
         if not rows:
-            return Gallery(profile_ids=(), names=(), voiceprints=np.zeros((0, 0), np.float32))
+            return Gallery(
+                profile_ids=(),
+                names=(),
+                voiceprints=np.zeros((0, 0), np.float32),
+                net_speech_seconds=np.zeros(0),
+            )
         vectors = [_blob_vector(row["voiceprint"]) for row in rows]
         if len({vector.shape[0] for vector in vectors}) != 1:
             raise StoreError(
@@ -785,6 +824,78 @@ class SQLiteStore:
             profile_ids=tuple(row["id"] for row in rows),
             names=tuple(row["name"] for row in rows),
             voiceprints=np.stack(vectors).astype(np.float32, copy=False),
+            net_speech_seconds=np.array([float(row["net_speech_seconds"]) for row in rows]),
+        )
+
+    def enrolled_sample(
+        self, namespace: str, *, encoder_name: str, encoder_version: str, limit: int
+    ) -> list[tuple[Profile, list[Clip]]]:
+        """Up to ``limit`` enrolled profiles of this encoder (the first by id: a stable,
+        effectively random sample) with their clips."""
+        if limit < 1:
+            raise InvalidParameterError("limit must be at least 1")
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                f"SELECT {_PROFILE_COLUMNS} FROM profiles WHERE namespace = ? AND status = ? "
+                "AND voiceprint IS NOT NULL AND encoder_name = ? AND encoder_version = ? "
+                "ORDER BY id LIMIT ?",
+                (namespace, EnrollmentStatus.ENROLLED.value, encoder_name, encoder_version, limit),
+            ).fetchall()
+            return [
+                (_profile_from_row(row), self._clips_of(conn, row["id"])) for row in rows
+            ]
+
+    def save_statistics(
+        self,
+        namespace: str,
+        encoder_name: str,
+        encoder_version: str,
+        statistics: GalleryStatistics | None,
+    ) -> None:
+        """Keep (or, with ``None``, forget) a namespace's gallery statistics."""
+        key = (namespace, encoder_name, encoder_version)
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                "DELETE FROM gallery_statistics WHERE namespace = ? AND encoder_name = ? "
+                "AND encoder_version = ?",
+                key,
+            )
+            if statistics is not None:
+                conn.execute(
+                    "INSERT INTO gallery_statistics (namespace, encoder_name, encoder_version, "
+                    "band, profiles, clips, pairs, pair_mean, trial_std, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        *key,
+                        Band(statistics.band).value,
+                        int(statistics.profiles),
+                        int(statistics.clips),
+                        int(statistics.pairs),
+                        float(statistics.pair_mean),
+                        float(statistics.trial_std),
+                        _time_text(statistics.updated_at, "statistics updated_at"),
+                    ),
+                )
+
+    def get_statistics(
+        self, namespace: str, encoder_name: str, encoder_version: str
+    ) -> GalleryStatistics | None:
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT * FROM gallery_statistics WHERE namespace = ? AND encoder_name = ? "
+                "AND encoder_version = ?",
+                (namespace, encoder_name, encoder_version),
+            ).fetchone()
+        if row is None:
+            return None
+        return GalleryStatistics(
+            band=Band(row["band"]),
+            profiles=int(row["profiles"]),
+            clips=int(row["clips"]),
+            pairs=int(row["pairs"]),
+            pair_mean=float(row["pair_mean"]),
+            trial_std=float(row["trial_std"]),
+            updated_at=_parse_time(row["updated_at"]),
         )
 
     # -- activity log --

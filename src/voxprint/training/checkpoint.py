@@ -15,14 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from voxprint.decision import OperatingPoint
-from voxprint.encoders.trained import (
-    CHECKPOINT_FORMAT,
-    CHECKPOINT_FORMAT_VERSION,
-    operating_point_to_dict,
-)
+from voxprint.encoders.trained import CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION
 from voxprint.encoders.weights import load_torch_file
 from voxprint.errors import ModelError
+from voxprint.evaluation.operating_point import FittedScores
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +41,7 @@ def encoder_checkpoint(
     network_arguments: dict[str, Any],
     dimension: int,
     state: dict[str, torch.Tensor],
-    operating_point: OperatingPoint | None,
+    operating_point: FittedScores | None,
     speakers: tuple[str, ...],
     config: dict[str, Any],
     epoch: int,
@@ -61,7 +57,7 @@ def encoder_checkpoint(
         "state": state,
         "operating_point": None
         if operating_point is None
-        else operating_point_to_dict(operating_point),
+        else operating_point.to_dict(),
         "speakers": list(speakers),
         "config": config,
         "epoch": epoch,

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from voxprint.decision import OperatingPoint
 from voxprint.encoders.trained import ARCHITECTURES, frontend
 from voxprint.encoders.weights import (
     CAMPPLUS_WEIGHTS,
@@ -33,7 +32,7 @@ from voxprint.encoders.weights import (
 )
 from voxprint.errors import InvalidParameterError, ModelError
 from voxprint.evaluation.metrics import equal_error_rate
-from voxprint.evaluation.operating_point import fit_operating_point
+from voxprint.evaluation.operating_point import FittedScores, fit_scores
 from voxprint.training.checkpoint import (
     BEST_CHECKPOINT,
     CONFIG_FILE,
@@ -199,7 +198,7 @@ class _Validation:
     loss: float
     accuracy: float
     eer: float
-    operating_point: OperatingPoint | None
+    operating_point: FittedScores | None
 
 
 def _validate(
@@ -233,11 +232,11 @@ def _validate(
             same = speakers[:, None] == speakers[None, :]
             target, nontarget = scores[same], scores[~same]
             source = "validation split, first vs second halves"
-    point: OperatingPoint | None = None
+    point: FittedScores | None = None
     eer = float("nan")
     if target.size > 0 and nontarget.size >= 10:
         eer, _ = equal_error_rate(target, nontarget)
-        point = fit_operating_point(target, nontarget, source=f"{source} at training time")
+        point = fit_scores(target, nontarget, source=f"{source} at training time")
     else:
         logger.warning("too few validation trials to fit an operating point")
     return _Validation(float(loss), accuracy, float(eer), point)

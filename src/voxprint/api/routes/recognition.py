@@ -19,6 +19,7 @@ from voxprint.api.schemas import (
     MAX_TOP_N,
     EnrollmentOut,
     IdentificationOut,
+    ThresholdsOut,
     VerificationOut,
     error_responses,
 )
@@ -28,7 +29,11 @@ router = APIRouter(tags=["recognition"])
 AUDIO_ERRORS = (400, 404, 409, 413, 415)
 
 Force = Annotated[
-    bool, Query(description="Accept clips with less speech than the minimum per clip.")
+    bool,
+    Query(
+        description="Enrolment: accept clips with less speech than the minimum per clip. "
+        "Verify and identify: decide even with less speech than the decision minimum."
+    ),
 ]
 
 
@@ -112,6 +117,16 @@ async def identify(
         "identify", service.identify, upload.data, top_n=top_n, profile_ids=subset, force=force
     )
     return render.identification(result)
+
+
+@router.get(
+    "/v1/thresholds",
+    response_model=ThresholdsOut,
+    summary="The decision thresholds in force for your namespace, and how they were derived.",
+    responses=error_responses(401),
+)
+async def thresholds(service: ServiceDep) -> ThresholdsOut:
+    return render.thresholds(service.threshold_report())
 
 
 def _split_ids(values: list[str] | None) -> list[str] | None:

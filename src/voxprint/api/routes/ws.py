@@ -37,6 +37,7 @@ from voxprint.api.errors import error_details
 from voxprint.api.state import AppState
 from voxprint.errors import (
     AuthenticationError,
+    EncoderMismatchError,
     InvalidParameterError,
     ProfileNotEnrolledError,
     ProfileNotFoundError,
@@ -141,13 +142,12 @@ async def _profile(
     websocket: WebSocket, service: VoxprintService, profile_id: str, *, enrolled: bool
 ) -> Any:
     try:
-        profile = await asyncio.to_thread(service.get_profile, profile_id)
-        if enrolled and profile.voiceprint is None:
-            raise ProfileNotEnrolledError(f"profile {profile_id} is not enrolled yet")
-        return profile
+        if enrolled:  # the service decides what "enrolled" means (as REST verify does)
+            return await asyncio.to_thread(service.enrolled_profile, profile_id)
+        return await asyncio.to_thread(service.get_profile, profile_id)
     except ProfileNotFoundError as error:
         await _refuse(websocket, error, CLOSE_NOT_FOUND)
-    except ProfileNotEnrolledError as error:
+    except (ProfileNotEnrolledError, EncoderMismatchError) as error:
         await _refuse(websocket, error, CLOSE_NOT_ENROLLED)
     return None
 
@@ -164,7 +164,7 @@ async def ws_identify(websocket: WebSocket, window: float = 2.0) -> None:
     except InvalidParameterError as error:
         await _refuse(websocket, error, CLOSE_POLICY)
         return
-    scorer = IdentifyScorer(service, false_alarm_rate=config.false_alarm_rate)
+    scorer = IdentifyScorer(service, min_score=config.identification_threshold)
     await _serve(websocket, state, service, config, scorer, {"mode": "identify"})
 
 

@@ -1,0 +1,112 @@
+"""``voxprint thresholds show``: the operating point in force, and how it was derived."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from voxprint.cli.common import (
+    DbOption,
+    JsonOption,
+    ModelOption,
+    emit,
+    handles_errors,
+    open_service,
+)
+from voxprint.thresholds import ThresholdReport
+
+thresholds_app = typer.Typer(
+    help="Show the decision thresholds in force (built-in prior, adapted, or calibrated).",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(thresholds_app, name="thresholds")
+
+
+def report_json(report: ThresholdReport) -> dict[str, Any]:
+    statistics = report.statistics
+    return {
+        "namespace": report.namespace,
+        "encoder": report.encoder_name,
+        "encoder_version": report.encoder_version,
+        "source": {
+            "kind": report.source.kind.value,
+            "description": report.source.description,
+            "profiles": report.source.profiles,
+            "clips": report.source.clips,
+            "updated_at": None
+            if report.source.updated_at is None
+            else report.source.updated_at.isoformat(timespec="seconds"),
+        },
+        "verification_threshold": report.verification_threshold,
+        "identification_threshold": report.identification_threshold,
+        "min_speech_seconds": report.min_speech_seconds,
+        "normalized": report.normalized,
+        "bands": [
+            {
+                "band": band.band.value,
+                "impostor_mean": band.impostor_mean,
+                "impostor_std": band.impostor_std,
+                "cosine_to_accept": {
+                    f"{s:g}": round(c, 4) for s, c in band.cosine_to_accept.items()
+                },
+            }
+            for band in report.bands
+        ],
+        "statistics": None
+        if statistics is None
+        else {
+            "band": statistics.band.value,
+            "profiles": statistics.profiles,
+            "clips": statistics.clips,
+            "pairs": statistics.pairs,
+            "pair_mean": round(statistics.pair_mean, 4),
+            "trial_std": round(statistics.trial_std, 4),
+            "updated_at": statistics.updated_at.isoformat(timespec="seconds"),
+        },
+    }
+
+
+def report_text(report: ThresholdReport) -> str:
+    when = (
+        f", last changed {report.source.updated_at:%Y-%m-%d %H:%M:%S} UTC"
+        if report.source.updated_at
+        else ""
+    )
+    lines = [
+        f"namespace {report.namespace!r}, encoder {report.encoder_name} ({report.encoder_version})",
+        f"source: {report.source.kind.value}: {report.source.description}{when}",
+        f"accept a claim at score >= {report.verification_threshold:.2f}; name a speaker at "
+        f"posterior >= {report.identification_threshold:.2f}; decide from "
+        f"{report.min_speech_seconds:.2f} s of speech",
+    ]
+    for band in report.bands:
+        if band.impostor_mean is None:
+            continue
+        needed = ", ".join(
+            f"{seconds:g} s: {cosine:.3f}" for seconds, cosine in band.cosine_to_accept.items()
+        )
+        lines.append(
+            f"{band.band.value}: strangers score {band.impostor_mean:.3f} ± "
+            f"{band.impostor_std:.3f}; cosine to accept vs a 20 s voiceprint: {needed}"
+        )
+    return "\n".join(lines)
+
+
+@thresholds_app.command("show")
+@handles_errors
+def show(
+    namespace: Annotated[
+        str, typer.Option("--namespace", help="Namespace (tenant) to report on.")
+    ] = "default",
+    db: DbOption = None,
+    model: ModelOption = "campplus",
+    json_output: JsonOption = False,
+) -> None:
+    """The operating point in force: its thresholds, how it was derived, when it changed."""
+    service = open_service(db, model, namespace=namespace)
+    report = service.threshold_report()
+    emit(json_output, report_json(report), lambda: report_text(report))

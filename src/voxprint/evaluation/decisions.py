@@ -1,0 +1,436 @@
+"""The decision benchmark: do accept/reject, names and "unknown", and the score hold per domain?
+
+Given the embeddings of an :class:`~voxprint.evaluation.domains.OpenSetDomain`, every
+gallery (2 profiles, about 10, all) is enrolled, its namespace statistics are computed
+the way the service computes them (:mod:`voxprint.adaptation`), and every probe is
+answered through the service's own :class:`~voxprint.scorer.Scorer`:
+
+* identification among the gallery: the share of unknown probes answered "unknown", of
+  known probes named correctly, named wrongly, or answered "too little speech";
+* verification claims: each known probe against its own profile and against another one,
+  each unknown probe against one profile; false-accept and false-reject rates;
+* the calibrated score: expected calibration error over the claims (target and non-target
+  claims weighted equally, as the score assumes even prior odds), and how often answers
+  given with a score of 0.95 or more are right.
+
+:func:`fit_prior` fits a :class:`~voxprint.operating_points.ScoringPrior` on some domains,
+so that a domain left out can be scored by a prior that never saw it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+import numpy as np
+from scipy.optimize import minimize
+
+from voxprint.adaptation import (
+    Band,
+    ImpostorPrior,
+    ProfileClips,
+    band_of,
+    band_of_clips,
+    gallery_statistics,
+)
+from voxprint.decision import DecisionReason, OperatingPoint
+from voxprint.errors import DatasetError
+from voxprint.evaluation.domains import OpenSetDomain, galleries
+from voxprint.operating_points import ScoringPrior
+from voxprint.scorer import Probe, Scorer
+from voxprint.scoring.llr import TargetScores, shrink_factor
+from voxprint.scoring.similarity import l2_normalise
+
+#: Gallery sizes of the benchmark: 0 stands for "every enrollable speaker".
+GALLERY_SIZES = (2, 10, 0)
+#: Probe net-speech bins (seconds) of the duration breakdown.
+DURATION_BINS = (0.0, 0.5, 1.0, 2.0, 5.0, math.inf)
+#: Bins of the reliability diagram and of the expected calibration error.
+RELIABILITY_BINS = 10
+CONFIDENT = 0.95
+
+
+@dataclass(frozen=True)
+class EmbeddedDomain:
+    """Row ``i`` describes item ``keys[i]``: ``embeddings`` ``(n, dim) float32``, net speech
+    ``seconds`` ``(n,)`` and speech bandwidth ``bandwidth_hz`` ``(n,)``."""
+
+    keys: tuple[str, ...]
+    embeddings: np.ndarray
+    seconds: np.ndarray
+    bandwidth_hz: np.ndarray
+
+    def rows(self, keys: Sequence[str]) -> np.ndarray:
+        index = {k: i for i, k in enumerate(self.keys)}
+        try:
+            return np.array([index[k] for k in keys], dtype=np.int64)
+        except KeyError as missing:
+            raise DatasetError(f"no embedding for item {missing}") from None
+
+
+@dataclass
+class Tally:
+    """Counts of one domain at one gallery size (summed over the gallery draws)."""
+
+    unknown: int = 0
+    unknown_rejected: int = 0
+    known: int = 0
+    named: int = 0
+    wrong: int = 0
+    insufficient: int = 0
+    target_claims: int = 0
+    target_accepted: int = 0
+    impostor_claims: int = 0
+    impostor_accepted: int = 0
+    confident: int = 0
+    confident_right: int = 0
+    scores: list[float] = field(default_factory=list)
+    labels: list[bool] = field(default_factory=list)
+    #: Per duration bin: [known, named, unknown, unknown rejected].
+    by_duration: dict[int, list[int]] = field(default_factory=dict)
+
+    def bin_counts(self, seconds: float) -> list[int]:
+        index = int(np.searchsorted(DURATION_BINS, seconds, side="right")) - 1
+        return self.by_duration.setdefault(index, [0, 0, 0, 0])
+
+
+@dataclass(frozen=True)
+class DomainResult:
+    """The figures of one domain at one gallery size."""
+
+    domain: str
+    gallery_size: int
+    draws: int
+    unknown: int
+    known: int
+    unknown_rejected: float
+    named: float
+    wrong: float
+    insufficient: float
+    far: float
+    frr: float
+    ece: float
+    confident_precision: float | None
+    by_duration: Mapping[str, tuple[int, float, int, float]]
+    scores: np.ndarray = field(repr=False)
+    labels: np.ndarray = field(repr=False)
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else math.nan
+
+
+def expected_calibration_error(scores: np.ndarray, labels: np.ndarray) -> float:
+    """ECE over :data:`RELIABILITY_BINS` equal-width bins, target and non-target claims
+    weighted equally (the calibrated score assumes even prior odds)."""
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    if s.size == 0 or y.all() or not y.any():
+        return math.nan
+    weights = np.where(y, 0.5 / y.sum(), 0.5 / (~y).sum())
+    bins = np.clip((s * RELIABILITY_BINS).astype(int), 0, RELIABILITY_BINS - 1)
+    error = 0.0
+    for b in range(RELIABILITY_BINS):
+        m = bins == b
+        if m.any():
+            error += abs(float(np.sum(weights[m] * (s[m] - y[m]))))
+    return error
+
+
+def reliability(scores: np.ndarray, labels: np.ndarray) -> list[tuple[float, float, float]]:
+    """Per bin with claims: (mean score, share of true claims, weight), class-balanced."""
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    weights = np.where(y, 0.5 / max(y.sum(), 1), 0.5 / max((~y).sum(), 1))
+    bins = np.clip((s * RELIABILITY_BINS).astype(int), 0, RELIABILITY_BINS - 1)
+    rows = []
+    for b in range(RELIABILITY_BINS):
+        m = bins == b
+        if m.any():
+            w = weights[m]
+            rows.append(
+                (
+                    float(np.sum(w * s[m]) / w.sum()),
+                    float(np.sum(w * y[m]) / w.sum()),
+                    float(w.sum()),
+                )
+            )
+    return rows
+
+
+def gallery_profiles(
+    domain: OpenSetDomain, embedded: EmbeddedDomain, speakers: Sequence[str]
+) -> tuple[list[ProfileClips], np.ndarray, list[float]]:
+    profiles = []
+    bandwidths: list[float] = []
+    for speaker in speakers:
+        rows = embedded.rows(domain.enrolment[speaker])
+        clips = embedded.embeddings[rows]
+        profiles.append(
+            ProfileClips(l2_normalise(clips.mean(axis=0)), clips, embedded.seconds[rows])
+        )
+        bandwidths += [float(b) for b in embedded.bandwidth_hz[rows]]
+    seconds = np.array([float(p.seconds.sum()) for p in profiles])
+    return profiles, seconds, bandwidths
+
+
+def gallery_operating_point(
+    prior: ScoringPrior,
+    profiles: Sequence[ProfileClips],
+    bandwidths: Sequence[float],
+    *,
+    adapt: bool = True,
+) -> OperatingPoint:
+    """The operating point the service would use for a namespace holding ``profiles``."""
+    if not adapt:
+        return prior.operating_point()
+    statistics = gallery_statistics(
+        profiles,
+        band=band_of_clips(list(bandwidths)),
+        shrink_seconds=prior.shrink_seconds,
+        updated_at=datetime.now(UTC),
+    )
+    return prior.operating_point(statistics)
+
+
+def evaluate_domain(
+    domain: OpenSetDomain,
+    embedded: EmbeddedDomain,
+    prior: ScoringPrior,
+    *,
+    sizes: Sequence[int] = GALLERY_SIZES,
+    draws: int = 5,
+    adapt: bool = True,
+) -> list[DomainResult]:
+    """Answer every probe of ``domain`` for each gallery size (see the module docstring)."""
+    unknown_keys = [k for k in domain.probes if domain.speaker_of[k] not in domain.enrolment]
+    results = []
+    enrollable = len(domain.enrollable)
+    # A size at or above the number of enrollable speakers is "all" of them: once.
+    wanted_sizes = dict.fromkeys(min(enrollable, s) if s else enrollable for s in sizes)
+    for wanted in wanted_sizes:
+        tally = Tally()
+        chosen = galleries(domain, wanted, draws=draws)
+        for gallery in chosen:
+            _answer_gallery(domain, embedded, prior, gallery, unknown_keys, tally, adapt=adapt)
+        results.append(_result(domain.name, wanted, len(chosen), tally))
+    return results
+
+
+def _answer_gallery(
+    domain: OpenSetDomain,
+    embedded: EmbeddedDomain,
+    prior: ScoringPrior,
+    gallery: Sequence[str],
+    unknown_keys: Sequence[str],
+    tally: Tally,
+    *,
+    adapt: bool,
+) -> None:
+    profiles, enrol_seconds, bandwidths = gallery_profiles(domain, embedded, gallery)
+    scorer = Scorer(gallery_operating_point(prior, profiles, bandwidths, adapt=adapt))
+    voiceprints = np.stack([p.voiceprint for p in profiles])
+    n = len(gallery)
+    known_keys = [k for k in domain.probes if domain.speaker_of[k] in set(gallery)]
+    for position, key in enumerate([*known_keys, *unknown_keys]):
+        row = int(embedded.rows([key])[0])
+        probe = Probe(
+            embedded.embeddings[row],
+            float(embedded.seconds[row]),
+            float(embedded.bandwidth_hz[row]),
+        )
+        speaker = domain.speaker_of[key]
+        truth = gallery.index(speaker) if speaker in gallery else -1
+        ranking = scorer.identify(probe, voiceprints, enrol_seconds, top_n=1)
+        best = ranking.candidates[0]
+        counts = tally.bin_counts(probe.net_speech_seconds)
+        if truth >= 0:
+            tally.known += 1
+            counts[0] += 1
+            if ranking.identified and best.index == truth:
+                tally.named += 1
+                counts[1] += 1
+            elif ranking.identified:
+                tally.wrong += 1
+            elif ranking.reason is DecisionReason.INSUFFICIENT_SPEECH:
+                tally.insufficient += 1
+        else:
+            tally.unknown += 1
+            counts[2] += 1
+            if not ranking.identified:
+                tally.unknown_rejected += 1
+                counts[3] += 1
+        if ranking.identified and best.score >= CONFIDENT:
+            tally.confident += 1
+            tally.confident_right += int(best.index == truth)
+        claims = (
+            [(truth, True), ((truth + 1) % n, False)] if truth >= 0 else [(position % n, False)]
+        )
+        for claimed, same in claims:
+            if not same and n < 2:
+                continue
+            verdict = scorer.verify(probe, voiceprints[claimed], float(enrol_seconds[claimed]))
+            accepted = verdict.decision.value == "accept"
+            if same:
+                tally.target_claims += 1
+                tally.target_accepted += int(accepted)
+            else:
+                tally.impostor_claims += 1
+                tally.impostor_accepted += int(accepted)
+            tally.scores.append(verdict.score)
+            tally.labels.append(same)
+            if verdict.score >= CONFIDENT or verdict.score <= 1 - CONFIDENT:
+                tally.confident += 1
+                tally.confident_right += int((verdict.score >= 0.5) == same)
+
+
+def _result(name: str, size: int, draws: int, tally: Tally) -> DomainResult:
+    scores = np.array(tally.scores)
+    labels = np.array(tally.labels, dtype=bool)
+    by_duration = {}
+    for index, (known, named, unknown, rejected) in sorted(tally.by_duration.items()):
+        lo, hi = DURATION_BINS[index], DURATION_BINS[index + 1]
+        label = f"{lo:g}-{hi:g} s" if math.isfinite(hi) else f"{lo:g} s+"
+        by_duration[label] = (known, _share(named, known), unknown, _share(rejected, unknown))
+    return DomainResult(
+        domain=name,
+        gallery_size=size,
+        draws=draws,
+        unknown=tally.unknown,
+        known=tally.known,
+        unknown_rejected=_share(tally.unknown_rejected, tally.unknown),
+        named=_share(tally.named, tally.known),
+        wrong=_share(tally.wrong, tally.known),
+        insufficient=_share(tally.insufficient, tally.known),
+        far=_share(tally.impostor_accepted, tally.impostor_claims),
+        frr=1.0 - _share(tally.target_accepted, tally.target_claims),
+        ece=expected_calibration_error(scores, labels),
+        confident_precision=_share(tally.confident_right, tally.confident)
+        if tally.confident
+        else None,
+        by_duration=by_duration,
+        scores=scores,
+        labels=labels,
+    )
+
+
+# --- fitting the prior ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DomainTrials:
+    """What fitting needs from one domain with every enrollable speaker enrolled."""
+
+    name: str
+    band: Band
+    target_scores: np.ndarray
+    target_probe_seconds: np.ndarray
+    target_enrol_seconds: np.ndarray
+    impostor_scores: np.ndarray
+    impostor_probe_seconds: np.ndarray
+    pair_means: np.ndarray
+
+
+def domain_trials(domain: OpenSetDomain, embedded: EmbeddedDomain) -> DomainTrials:
+    profiles, enrol_seconds, _ = gallery_profiles(domain, embedded, domain.enrollable)
+    voiceprints = np.stack([p.voiceprint for p in profiles])
+    rows = embedded.rows(domain.probes)
+    scores = embedded.embeddings[rows] @ voiceprints.T
+    seconds = embedded.seconds[rows]
+    truth = np.array(
+        [
+            domain.enrollable.index(domain.speaker_of[k])
+            if domain.speaker_of[k] in domain.enrolment
+            else -1
+            for k in domain.probes
+        ]
+    )
+    known = truth >= 0
+    impostor = np.ones_like(scores, dtype=bool)
+    impostor[known, truth[known]] = False
+    n = len(profiles)
+    means = np.zeros((n, n))
+    for a, p in enumerate(profiles):
+        means[a] = (p.embeddings @ voiceprints.T).mean(axis=0)
+    upper = np.triu_indices(n, 1)
+    probe_bands = [band_of(float(b)) for b in embedded.bandwidth_hz[rows]]
+    band = Band.NARROW if probe_bands.count(Band.NARROW) * 2 > len(probe_bands) else Band.WIDE
+    return DomainTrials(
+        name=domain.name,
+        band=band,
+        target_scores=scores[known, truth[known]],
+        target_probe_seconds=seconds[known],
+        target_enrol_seconds=enrol_seconds[truth[known]],
+        impostor_scores=scores[impostor],
+        impostor_probe_seconds=np.broadcast_to(seconds[:, None], scores.shape)[impostor],
+        pair_means=0.5 * (means[upper] + means.T[upper]),
+    )
+
+
+def _fit_targets(trials: Sequence[DomainTrials]) -> tuple[float, TargetScores]:
+    """Shrinkage constant and target model by maximum likelihood, domains weighted equally."""
+    y = np.concatenate([t.target_scores for t in trials])
+    dp = np.concatenate([t.target_probe_seconds for t in trials])
+    de = np.concatenate([t.target_enrol_seconds for t in trials])
+    w = np.concatenate([np.full(t.target_scores.size, 1.0 / t.target_scores.size) for t in trials])
+
+    def loss(p: np.ndarray) -> float:
+        ceiling, k, floor, short = p
+        if k <= 0.01 or floor <= 0.005 or short < 0 or not 0 < ceiling <= 1:
+            return 1e9
+        mean = ceiling * shrink_factor(dp, k) * shrink_factor(de, k)
+        std = floor + short / np.sqrt(np.maximum(dp, 0.05))
+        return float(np.sum(w * (0.5 * ((y - mean) / std) ** 2 + np.log(std))))
+
+    best = minimize(
+        loss,
+        np.array([0.92, 0.8, 0.07, 0.03]),
+        method="Nelder-Mead",
+        options={"maxiter": 4000, "xatol": 1e-5, "fatol": 1e-9},
+    )
+    ceiling, k, floor, short = (float(v) for v in best.x)
+    return k, TargetScores(ceiling, floor, short)
+
+
+def fit_prior(
+    trials: Sequence[DomainTrials],
+    *,
+    source: str,
+    base: ScoringPrior | None = None,
+) -> ScoringPrior:
+    """A scoring prior fitted on ``trials`` (one per domain); thresholds from ``base``."""
+    if not trials:
+        raise DatasetError("fitting a prior needs at least one domain")
+    k, targets = _fit_targets(trials)
+    stds = [float(t.impostor_scores.std()) for t in trials]
+    pair_stds = [float(t.pair_means.std()) for t in trials if t.pair_means.size > 1]
+    std = float(np.mean(stds))
+    pair_std = float(np.mean(pair_stds)) if pair_stds else std
+    impostors = {}
+    means_by_band: dict[Band, list[float]] = {band: [] for band in Band}
+    for t in trials:
+        scale = shrink_factor(t.impostor_probe_seconds, k)
+        means_by_band[t.band].append(float(np.mean(t.impostor_scores / scale)))
+    every = [m for ms in means_by_band.values() for m in ms]
+    for band in Band:
+        means = means_by_band[band] or every
+        spread = float(np.std(means, ddof=1)) if len(means) > 1 else 0.05
+        impostors[band] = ImpostorPrior(
+            mean=float(np.mean(means)),
+            domain_std=max(spread, 0.05),
+            std=std,
+            pair_std=pair_std,
+            mean_floor=float(np.min(means)),
+            std_floor=float(np.min(stds)),
+        )
+    prior = ScoringPrior(impostors=impostors, targets=targets, shrink_seconds=k, source=source)
+    if base is not None:
+        prior = replace(
+            prior,
+            verification_threshold=base.verification_threshold,
+            identification_threshold=base.identification_threshold,
+            min_speech_seconds=base.min_speech_seconds,
+        )
+    return prior

@@ -1,0 +1,171 @@
+"""The one scoring chain: cosine -> (AS-Norm) -> log-likelihood ratio -> score -> decision.
+
+Verification, identification, comparison, live recognition and the WebSockets all score
+through :class:`Scorer`, fed by one :class:`~voxprint.decision.OperatingPoint` (from
+:mod:`voxprint.thresholds`). Nothing else turns cosines into scores or answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from voxprint.adaptation import band_of
+from voxprint.decision import Decision, DecisionReason, OperatingPoint, open_set_posteriors
+from voxprint.errors import InvalidParameterError
+from voxprint.pipeline import Utterance
+from voxprint.scoring.asnorm import AsNorm
+from voxprint.scoring.llr import logit, probability
+from voxprint.scoring.similarity import cosine_scores
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What is scored: an embedding ``(dim,) float32`` with its net speech and bandwidth."""
+
+    embedding: np.ndarray = field(repr=False)
+    net_speech_seconds: float
+    bandwidth_hz: float | None = None
+
+    @classmethod
+    def of(cls, utterance: Utterance) -> Probe:
+        return cls(utterance.embedding, utterance.net_speech_seconds, utterance.bandwidth_hz)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A 1:1 answer. ``score`` is the probability that the claim is true (at even prior
+    odds), compared with ``threshold``; ``normalized_score`` is set when AS-Norm is in use.
+    ``cosine_threshold`` is the cosine this claim needed at its durations (when the
+    operating point's model knows durations)."""
+
+    cosine: float
+    score: float
+    decision: Decision
+    reason: DecisionReason
+    threshold: float
+    llr: float
+    normalized_score: float | None = None
+    cosine_threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One candidate of an identification: ``index`` into the gallery, ``score`` the
+    posterior that the probe is this profile."""
+
+    index: int
+    cosine: float
+    score: float
+    llr: float
+    normalized_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """An open-set answer: the best ``candidates``, whether the first is named, why, the
+    posterior threshold, and the posterior that the speaker is none of the profiles."""
+
+    candidates: tuple[Ranked, ...]
+    identified: bool
+    reason: DecisionReason
+    threshold: float
+    unknown_probability: float
+    gallery_size: int
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """Scores and decisions under ``point``. ``cohort`` is the AS-Norm cohort, used only
+    when the operating point was fitted on AS-Norm scores."""
+
+    point: OperatingPoint
+    cohort: AsNorm | None = None
+
+    def __post_init__(self) -> None:
+        if self.point.normalized and self.cohort is None:
+            raise InvalidParameterError("an AS-Norm operating point needs its cohort")
+
+    def _values(
+        self, probe: Probe, voiceprints: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(n,)`` cosines and, with AS-Norm, ``(n,)`` normalised scores."""
+        cosines = cosine_scores(probe.embedding, voiceprints).astype(np.float64)
+        if not self.point.normalized or self.cohort is None or cosines.size == 0:
+            return cosines, None
+        normalized = self.cohort.normalize(
+            np.atleast_2d(voiceprints), np.atleast_2d(probe.embedding), cosines[:, None]
+        )[:, 0]
+        return cosines, normalized
+
+    def _llrs(self, probe: Probe, values: np.ndarray, enrol_seconds: np.ndarray) -> np.ndarray:
+        model = self.point.model(band_of(probe.bandwidth_hz))
+        return model.llr(values, probe.net_speech_seconds, enrol_seconds)
+
+    def verify(self, probe: Probe, voiceprint: np.ndarray, enrol_seconds: float) -> Verdict:
+        """Is ``probe`` the speaker of ``voiceprint`` ``(dim,)`` (enrolled from
+        ``enrol_seconds`` of speech)?"""
+        cosines, normalized = self._values(probe, np.atleast_2d(voiceprint))
+        values = cosines if normalized is None else normalized
+        llr = float(self._llrs(probe, values, np.array([enrol_seconds]))[0])
+        score = float(probability(llr))
+        decision, reason = self.point.verify(score, probe.net_speech_seconds)
+        needed = None
+        if normalized is None:  # on AS-Norm scores there is no cosine threshold
+            needed = self.point.model(band_of(probe.bandwidth_hz)).cosine_for_llr(
+                logit(self.point.verification_threshold), probe.net_speech_seconds, enrol_seconds
+            )
+        return Verdict(
+            cosine=float(cosines[0]),
+            score=score,
+            decision=decision,
+            reason=reason,
+            threshold=self.point.verification_threshold,
+            llr=llr,
+            normalized_score=None if normalized is None else float(normalized[0]),
+            cosine_threshold=needed,
+        )
+
+    def compare(self, first: Probe, second: Probe) -> Verdict:
+        """Are two recordings (or voiceprints) one speaker? ``second`` plays the enrolled
+        side; the speech of both counts."""
+        return self.verify(first, second.embedding, second.net_speech_seconds)
+
+    def identify(
+        self, probe: Probe, voiceprints: np.ndarray, enrol_seconds: np.ndarray, *, top_n: int
+    ) -> Ranking:
+        """Open-set identification among ``(n, dim)`` voiceprints enrolled from
+        ``(n,)`` seconds of speech each; the ``top_n`` best candidates are returned."""
+        if top_n < 1:
+            raise InvalidParameterError("top_n must be at least 1")
+        gallery = np.asarray(voiceprints, dtype=np.float32).reshape(-1, probe.embedding.shape[-1])
+        n = gallery.shape[0]
+        if n == 0:
+            return Ranking(
+                (), False, DecisionReason.NO_MATCH, self.point.identification_threshold, 1.0, 0
+            )
+        cosines, normalized = self._values(probe, gallery)
+        values = cosines if normalized is None else normalized
+        llrs = self._llrs(probe, values, np.asarray(enrol_seconds, dtype=np.float64))
+        posteriors, unknown = open_set_posteriors(llrs)
+        order = np.argsort(-llrs, kind="stable")[:top_n]
+        candidates = tuple(
+            Ranked(
+                index=int(i),
+                cosine=float(cosines[i]),
+                score=float(posteriors[i]),
+                llr=float(llrs[i]),
+                normalized_score=None if normalized is None else float(normalized[i]),
+            )
+            for i in order
+        )
+        reason = self.point.identify(candidates[0].score, probe.net_speech_seconds)
+        return Ranking(
+            candidates=candidates,
+            identified=reason is DecisionReason.MATCH,
+            reason=reason,
+            threshold=self.point.identification_threshold,
+            unknown_probability=unknown,
+            gallery_size=n,
+        )

@@ -1,0 +1,203 @@
+"""From a similarity score to a log-likelihood ratio: how much more likely "same speaker" is.
+
+A cosine means different things in different conditions. Between two strangers it sits
+near 0.07 on clean wideband read speech and near 0.3 on telephone audio; between two clips
+of one speaker it is about 0.9 with ten seconds of speech on each side and about 0.5 with
+half a second. A fixed threshold on the cosine therefore cannot hold across domains.
+
+:class:`ConditionModel` describes both score distributions as functions of what is known
+at run time (how much speech each side had) and of the deployment (the impostor model,
+which :mod:`voxprint.adaptation` fits to the enrolled profiles of a namespace):
+
+* **shrinkage**: an embedding of ``d`` seconds of speech is a noisy estimate of the
+  speaker's voice, and cosines with it shrink by ``s(d) = 1 / sqrt(1 + k / d)``;
+* **impostors**: a Student-t (its tails are heavier than a Gaussian's, as measured)
+  with mean ``impostor.mean * s(d_probe)`` and standard deviation ``impostor.std``;
+* **targets**: a Gaussian with mean ``ceiling * s(d_probe) * s(d_enrol)`` and standard
+  deviation ``std_floor + std_short / sqrt(d_probe)``.
+
+The log-likelihood ratio of the two is the calibrated score's logit (prior 0.5). Above
+the target mean it continues as a straight line, so a higher cosine never lowers it.
+
+:class:`LogisticModel` is the plain ``slope * score + offset`` of a calibration fitted on
+the user's own labelled trials (``voxprint calibrate``) or at training time. Pure numpy;
+no decisions here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from scipy.special import gammaln
+
+from voxprint.errors import InvalidParameterError
+
+#: Shortest speech a duration term uses; below it every duration reads as this.
+_MIN_SECONDS = 0.05
+
+
+class ScoreModel(Protocol):
+    """Turns scores into log-likelihood ratios of "same speaker" vs "different speakers"."""
+
+    def cosine_for_llr(self, llr: float, probe_seconds: float, enrol_seconds: float) -> float:
+        """The score at which the LLR reaches ``llr`` for these speech durations."""
+        ...
+
+    def llr(
+        self, scores: np.ndarray, probe_seconds: float, enrol_seconds: np.ndarray
+    ) -> np.ndarray:
+        """``(n,)`` scores of one probe against ``n`` references -> ``(n,)`` float64 LLRs.
+
+        ``probe_seconds`` is the probe's net speech; ``enrol_seconds`` ``(n,)`` the net
+        speech behind each reference.
+        """
+        ...
+
+
+def shrink_factor(seconds: np.ndarray | float, k: float) -> np.ndarray:
+    """``1 / sqrt(1 + k / d)``: how much a cosine with ``d`` seconds of speech shrinks."""
+    d = np.maximum(np.asarray(seconds, dtype=np.float64), _MIN_SECONDS)
+    return np.asarray(1.0 / np.sqrt(1.0 + k / d))
+
+
+@dataclass(frozen=True)
+class ImpostorScores:
+    """Cosines between different speakers: ``mean`` at unlimited speech, ``std``, and the
+    Student-t degrees of freedom of the tails (``dof``; large = Gaussian)."""
+
+    mean: float
+    std: float
+    dof: float = 20.0
+
+    def __post_init__(self) -> None:
+        if not self.std > 0:
+            raise InvalidParameterError("the impostor standard deviation must be positive")
+        if not self.dof > 2:
+            raise InvalidParameterError("the impostor tail needs more than 2 degrees of freedom")
+
+
+@dataclass(frozen=True)
+class TargetScores:
+    """Cosines between clips of one speaker: ``ceiling`` with unlimited speech on both
+    sides, spread ``std_floor + std_short / sqrt(probe seconds)``."""
+
+    ceiling: float
+    std_floor: float
+    std_short: float
+
+    def __post_init__(self) -> None:
+        if not (self.std_floor > 0 and self.std_short >= 0):
+            raise InvalidParameterError("target spreads must be positive")
+
+
+def _student_logpdf(x: np.ndarray, mean: np.ndarray, std: float, dof: float) -> np.ndarray:
+    """Log density of a Student-t scaled to standard deviation ``std``."""
+    scale = std * math.sqrt((dof - 2.0) / dof)
+    z = (x - mean) / scale
+    const = gammaln((dof + 1) / 2) - gammaln(dof / 2) - 0.5 * math.log(dof * math.pi)
+    return np.asarray(const - math.log(scale) - (dof + 1) / 2 * np.log1p(z * z / dof))
+
+
+def _student_slope(x: np.ndarray, mean: np.ndarray, std: float, dof: float) -> np.ndarray:
+    """Derivative of :func:`_student_logpdf` in ``x``."""
+    scale2 = std * std * (dof - 2.0) / dof
+    r = x - mean
+    return np.asarray(-(dof + 1) * r / (dof * scale2 + r * r))
+
+
+def _gauss_logpdf(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    return np.asarray(-0.5 * ((x - mean) / std) ** 2 - np.log(std) - 0.5 * math.log(2 * math.pi))
+
+
+@dataclass(frozen=True)
+class ConditionModel:
+    """Score distributions that know the speech durations (see the module docstring)."""
+
+    impostors: ImpostorScores
+    targets: TargetScores
+    shrink_seconds: float
+
+    def __post_init__(self) -> None:
+        if not self.shrink_seconds > 0:
+            raise InvalidParameterError("the shrinkage constant must be positive")
+
+    def impostor_mean(self, probe_seconds: float | np.ndarray) -> np.ndarray:
+        return self.impostors.mean * shrink_factor(probe_seconds, self.shrink_seconds)
+
+    def target_mean(
+        self, probe_seconds: float | np.ndarray, enrol_seconds: float | np.ndarray
+    ) -> np.ndarray:
+        k = self.shrink_seconds
+        return np.asarray(
+            self.targets.ceiling * shrink_factor(probe_seconds, k) * shrink_factor(enrol_seconds, k)
+        )
+
+    def target_std(self, probe_seconds: float | np.ndarray) -> np.ndarray:
+        d = np.maximum(np.asarray(probe_seconds, dtype=np.float64), _MIN_SECONDS)
+        return np.asarray(self.targets.std_floor + self.targets.std_short / np.sqrt(d))
+
+    def llr(
+        self, scores: np.ndarray, probe_seconds: float, enrol_seconds: np.ndarray
+    ) -> np.ndarray:
+        c = np.asarray(scores, dtype=np.float64)
+        enrol = np.broadcast_to(np.asarray(enrol_seconds, dtype=np.float64), c.shape)
+        imp_mean = np.broadcast_to(self.impostor_mean(probe_seconds), c.shape)
+        tgt_mean = self.target_mean(probe_seconds, enrol)
+        tgt_std = np.broadcast_to(self.target_std(probe_seconds), c.shape)
+        dof, std = self.impostors.dof, self.impostors.std
+        capped = np.minimum(c, tgt_mean)
+        target = _gauss_logpdf(capped, tgt_mean, tgt_std)
+        base = target - _student_logpdf(capped, imp_mean, std, dof)
+        # Above the target mean the ratio keeps rising at its slope there, so that a
+        # higher cosine never reads as weaker evidence.
+        slope = -_student_slope(tgt_mean, imp_mean, std, dof)
+        return np.asarray(base + np.maximum(c - tgt_mean, 0.0) * slope)
+
+    def cosine_for_llr(self, llr: float, probe_seconds: float, enrol_seconds: float) -> float:
+        """The cosine whose LLR equals ``llr`` at these durations (bisection on the
+        monotone LLR); the bounds -1 or 1 when it lies outside."""
+        lo, hi = -1.0, 1.0
+        enrol = np.array([enrol_seconds])
+        if self.llr(np.array([hi]), probe_seconds, enrol)[0] < llr:
+            return hi
+        if self.llr(np.array([lo]), probe_seconds, enrol)[0] >= llr:
+            return lo
+        for _ in range(50):
+            mid = 0.5 * (lo + hi)
+            if self.llr(np.array([mid]), probe_seconds, enrol)[0] >= llr:
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
+
+@dataclass(frozen=True)
+class LogisticModel:
+    """``llr = slope * score + offset``, whatever the durations (a fitted calibration)."""
+
+    slope: float
+    offset: float
+
+    def llr(
+        self, scores: np.ndarray, probe_seconds: float, enrol_seconds: np.ndarray
+    ) -> np.ndarray:
+        return np.asarray(self.slope * np.asarray(scores, dtype=np.float64) + self.offset)
+
+    def cosine_for_llr(self, llr: float, probe_seconds: float, enrol_seconds: float) -> float:
+        """The score whose LLR equals ``llr`` (durations play no part)."""
+        return float((llr - self.offset) / self.slope)
+
+
+def probability(llr: np.ndarray | float) -> np.ndarray:
+    """The probability of "same speaker" at even prior odds: ``sigmoid(llr)``, float64."""
+    x = np.asarray(llr, dtype=np.float64)
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)))
+
+
+def logit(p: float) -> float:
+    if not 0.0 < p < 1.0:
+        raise InvalidParameterError("a probability threshold must be strictly between 0 and 1")
+    return math.log(p / (1.0 - p))

@@ -1,0 +1,216 @@
+"""The one source of operating points: which thresholds and score model decide, per namespace.
+
+In order of precedence:
+
+1. **calibrated**: the user's own calibration (``voxprint calibrate``), for this encoder
+   version; with a stored AS-Norm cohort and an AS-Norm calibration, scores are
+   normalised against the cohort;
+2. **adapted**: the encoder's cross-domain prior, with its impostor model fitted to the
+   namespace's enrolled profiles (:mod:`voxprint.adaptation`); the statistics are kept in
+   the store, recomputed whenever a profile of the namespace is enrolled, reset or
+   deleted, and never mix namespaces;
+3. **prior**: the built-in prior alone, while the namespace has fewer than two enrolled
+   profiles (or the encoder's own calibration, for a trained checkpoint).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from voxprint.adaptation import (
+    MAX_SAMPLED_PROFILES,
+    ProfileClips,
+    band_of_clips,
+    gallery_statistics,
+)
+from voxprint.decision import OperatingPoint, ThresholdSource
+from voxprint.encoders.base import SpeakerEncoder
+from voxprint.errors import ModelError
+from voxprint.operating_points import (
+    ScoringPrior,
+    calibrated_operating_point,
+    encoder_operating_point,
+    prior_for,
+)
+from voxprint.scorer import Scorer
+from voxprint.scoring.asnorm import AsNorm
+from voxprint.scoring.llr import ConditionModel, logit
+from voxprint.store.base import ProfileStore, ScoringStore
+from voxprint.store.records import Band, GalleryStatistics, ScoreScale
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Operating points of one encoder version over one store, per namespace."""
+
+    store: ProfileStore
+    encoder_name: str
+    encoder_version: str
+    prior: ScoringPrior | None
+    #: The encoder's operating point without namespace data (prior or checkpoint);
+    #: ``None`` only when a calibration stands in for it.
+    fallback: OperatingPoint | None
+    #: The user's calibration, when one is stored; it overrides everything else.
+    calibrated: OperatingPoint | None = None
+    cohort: AsNorm | None = None
+
+    @classmethod
+    def load(
+        cls, store: ProfileStore, encoder: SpeakerEncoder, *, normalize: bool = True
+    ) -> Thresholds:
+        """Read the encoder's stored calibrations and cohort (once) and build the source."""
+        name, version = encoder.name, encoder.version
+        scoring = store if isinstance(store, ScoringStore) else None
+        calibrated: OperatingPoint | None = None
+        cohort: AsNorm | None = None
+        if scoring is not None:
+            stored_cohort = scoring.get_cohort(name, version) if normalize else None
+            asnorm = scoring.get_calibration(name, version, ScoreScale.ASNORM)
+            cosine = scoring.get_calibration(name, version, ScoreScale.COSINE)
+            if stored_cohort is not None and asnorm is not None:
+                calibrated = calibrated_operating_point(asnorm)
+                cohort = AsNorm(stored_cohort.embeddings)
+            elif cosine is not None:
+                calibrated = calibrated_operating_point(cosine)
+            if stored_cohort is not None and asnorm is None and normalize:
+                logger.warning(
+                    "a cohort is stored for %s (%s) but no AS-Norm calibration; scores are "
+                    "not normalised (run `voxprint calibrate` to fit one)",
+                    name,
+                    version,
+                )
+        fallback: OperatingPoint | None = None
+        try:
+            fallback = encoder_operating_point(encoder)
+        except ModelError:
+            if calibrated is None:
+                raise
+        return cls(
+            store=store,
+            encoder_name=name,
+            encoder_version=version,
+            prior=prior_for(encoder),
+            fallback=fallback,
+            calibrated=calibrated,
+            cohort=cohort,
+        )
+
+    def statistics(self, namespace: str) -> GalleryStatistics | None:
+        return self.store.get_statistics(namespace, self.encoder_name, self.encoder_version)
+
+    def operating_point(self, namespace: str) -> OperatingPoint:
+        """The operating point in force for ``namespace``."""
+        if self.calibrated is not None:
+            return self.calibrated
+        if self.prior is not None:
+            return self.prior.operating_point(self.statistics(namespace))
+        if self.fallback is None:
+            raise ModelError(f"no operating point is known for encoder {self.encoder_name!r}")
+        return self.fallback
+
+    def scorer(self, namespace: str) -> Scorer:
+        point = self.operating_point(namespace)
+        return Scorer(point, self.cohort if point.normalized else None)
+
+    def refresh(self, namespace: str) -> GalleryStatistics | None:
+        """Recompute and store ``namespace``'s gallery statistics from its enrolled
+        profiles (call after any enrolment, reset or deletion there)."""
+        if self.prior is None:
+            return None
+        sample = self.store.enrolled_sample(
+            namespace,
+            encoder_name=self.encoder_name,
+            encoder_version=self.encoder_version,
+            limit=MAX_SAMPLED_PROFILES,
+        )
+        profiles = [
+            ProfileClips(
+                voiceprint=profile.voiceprint,
+                embeddings=np.stack([clip.embedding for clip in clips]),
+                seconds=np.array([clip.net_speech_seconds for clip in clips]),
+            )
+            for profile, clips in sample
+            if profile.voiceprint is not None and clips
+        ]
+        bandwidths = [clip.bandwidth_hz for _, clips in sample for clip in clips]
+        statistics = gallery_statistics(
+            profiles,
+            band=band_of_clips(bandwidths),
+            shrink_seconds=self.prior.shrink_seconds,
+            updated_at=datetime.now(UTC),
+        )
+        self.store.save_statistics(namespace, self.encoder_name, self.encoder_version, statistics)
+        logger.debug("gallery statistics of namespace %r: %s", namespace, statistics)
+        return statistics
+
+
+#: Probe speech (seconds) at which ``voxprint thresholds show`` lists the cosine needed.
+EXAMPLE_PROBE_SECONDS = (0.5, 1.0, 3.0, 10.0)
+#: ... against a voiceprint enrolled from this much speech.
+EXAMPLE_ENROL_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class BandReport:
+    """One band of an operating point: its impostor model (when the model has one) and the
+    cosine needed to accept a probe of each of :data:`EXAMPLE_PROBE_SECONDS`."""
+
+    band: Band
+    impostor_mean: float | None
+    impostor_std: float | None
+    cosine_to_accept: dict[float, float]
+
+
+@dataclass(frozen=True)
+class ThresholdReport:
+    """The operating point in force for a namespace, and how it was derived."""
+
+    namespace: str
+    encoder_name: str
+    encoder_version: str
+    source: ThresholdSource
+    verification_threshold: float
+    identification_threshold: float
+    min_speech_seconds: float
+    normalized: bool
+    bands: tuple[BandReport, ...]
+    statistics: GalleryStatistics | None
+
+
+def _band_report(point: OperatingPoint, band: Band) -> BandReport:
+    model = point.model(band)
+    if not isinstance(model, ConditionModel):
+        return BandReport(band, None, None, {})
+    needed = logit(point.verification_threshold)
+    return BandReport(
+        band=band,
+        impostor_mean=model.impostors.mean,
+        impostor_std=model.impostors.std,
+        cosine_to_accept={
+            seconds: model.cosine_for_llr(needed, seconds, EXAMPLE_ENROL_SECONDS)
+            for seconds in EXAMPLE_PROBE_SECONDS
+        },
+    )
+
+
+def threshold_report(thresholds: Thresholds, namespace: str) -> ThresholdReport:
+    """What ``voxprint thresholds show`` and ``GET /v1/thresholds`` answer."""
+    point = thresholds.operating_point(namespace)
+    return ThresholdReport(
+        namespace=namespace,
+        encoder_name=thresholds.encoder_name,
+        encoder_version=thresholds.encoder_version,
+        source=point.source,
+        verification_threshold=point.verification_threshold,
+        identification_threshold=point.identification_threshold,
+        min_speech_seconds=point.min_speech_seconds,
+        normalized=point.normalized,
+        bands=tuple(_band_report(point, band) for band in Band),
+        statistics=thresholds.statistics(namespace),
+    )

@@ -1,0 +1,112 @@
+"""Adapting the impostor model to a namespace's own enrolled profiles, within bounds."""
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from voxprint.adaptation import (
+    Band,
+    GalleryStatistics,
+    ImpostorPrior,
+    ProfileClips,
+    adapt_impostors,
+    band_of,
+    band_of_clips,
+    gallery_statistics,
+)
+from voxprint.errors import InvalidParameterError
+from voxprint.scoring.similarity import l2_normalise
+
+PRIOR = ImpostorPrior(
+    mean=0.1, domain_std=0.05, std=0.1, pair_std=0.1, mean_floor=0.07, std_floor=0.09
+)
+NOW = datetime(2026, 12, 4, tzinfo=UTC)
+
+
+def speakers(rng, count: int, shared: float, clips: int = 3, dim: int = 64) -> list[ProfileClips]:
+    """Profiles whose voices share a common component of weight ``shared`` (the channel):
+    the larger it is, the higher strangers score against each other."""
+    channel = l2_normalise(rng.normal(size=dim))
+    profiles = []
+    for _ in range(count):
+        voice = l2_normalise(rng.normal(size=dim))
+        noise = l2_normalise(rng.normal(size=(clips, dim)))
+        embeddings = l2_normalise(shared * channel + voice + 0.3 * noise)
+        profiles.append(
+            ProfileClips(l2_normalise(embeddings.mean(0)), embeddings, np.full(clips, 10.0))
+        )
+    return profiles
+
+
+def stats(profiles):
+    return gallery_statistics(profiles, band=Band.WIDE, shrink_seconds=0.84, updated_at=NOW)
+
+
+def test_fewer_than_two_profiles_give_no_statistics_and_the_prior_stands(rng):
+    assert stats(speakers(rng, 1, 0.0)) is None
+    prior_only = adapt_impostors(PRIOR, None)
+    assert prior_only.mean == PRIOR.mean
+    assert prior_only.std == pytest.approx(np.hypot(PRIOR.std, PRIOR.domain_std))
+
+
+def test_statistics_see_strangers_score_higher_on_a_shared_channel(rng):
+    clean = stats(speakers(rng, 20, 0.0))
+    telephone = stats(speakers(rng, 20, 0.8))
+    assert clean.profiles == 20 and clean.pairs == 190 and clean.clips == 60
+    assert telephone.pair_mean > clean.pair_mean + 0.2
+
+
+def test_many_profiles_move_the_model_to_the_namespace_and_few_move_it_less(rng):
+    high = speakers(rng, 30, 0.8)
+    many = adapt_impostors(PRIOR, stats(high))
+    few = adapt_impostors(PRIOR, stats(high[:2]))
+    measured = stats(high).pair_mean
+    assert many.mean == pytest.approx(measured, abs=0.02)
+    assert PRIOR.mean < few.mean < many.mean
+
+
+def test_a_small_gallery_decides_with_more_caution_than_a_large_one():
+    def measured(pairs: int) -> GalleryStatistics:
+        return GalleryStatistics(
+            Band.WIDE, 0, 0, pairs, pair_mean=0.3, trial_std=0.1, updated_at=NOW
+        )
+
+    few, many = adapt_impostors(PRIOR, measured(1)), adapt_impostors(PRIOR, measured(1000))
+    assert few.std > many.std  # what is not yet known about the namespace widens the model
+    assert few.mean < many.mean
+
+
+def test_crafted_profiles_cannot_push_the_model_below_its_floors(rng):
+    # Voices chosen far apart (random directions, no shared channel, no within-speaker
+    # noise) read as strangers who never look alike: the most lenient possible namespace.
+    dim = 192
+    apart = [
+        ProfileClips(v, v[None, :], np.array([10.0]))
+        for v in l2_normalise(rng.normal(size=(200, dim)))
+    ]
+    fitted = adapt_impostors(PRIOR, stats(apart))
+    assert fitted.mean == PRIOR.mean_floor
+    assert fitted.std >= PRIOR.std_floor
+
+
+def test_one_voice_under_many_names_makes_decisions_stricter_not_looser(rng):
+    clones = speakers(rng, 1, 0.0) * 10
+    fitted = adapt_impostors(PRIOR, stats(clones))
+    assert fitted.mean > PRIOR.mean
+
+
+def test_bands_are_read_from_the_measured_bandwidth():
+    assert band_of(3900.0) is Band.NARROW
+    assert band_of(7750.0) is Band.WIDE
+    assert band_of(None) is Band.WIDE and band_of(float("nan")) is Band.WIDE
+    assert band_of_clips([4000.0, 4000.0, 8000.0]) is Band.NARROW
+    assert band_of_clips([4000.0, 8000.0]) is Band.WIDE
+    assert band_of_clips([]) is Band.WIDE
+
+
+def test_a_prior_with_floors_above_itself_is_refused():
+    with pytest.raises(InvalidParameterError):
+        ImpostorPrior(0.1, 0.05, 0.1, 0.1, mean_floor=0.2, std_floor=0.05)
+    with pytest.raises(InvalidParameterError):
+        ImpostorPrior(0.1, 0.0, 0.1, 0.1, mean_floor=0.05, std_floor=0.05)

@@ -1,0 +1,99 @@
+"""The decision benchmark's machinery, on synthetic embeddings with known answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voxprint.evaluation.datasets import AudioItem
+from voxprint.evaluation.decisions import (
+    EmbeddedDomain,
+    domain_trials,
+    evaluate_domain,
+    expected_calibration_error,
+    fit_prior,
+    reliability,
+)
+from voxprint.evaluation.domains import OpenSetDomain
+from voxprint.operating_points import DEFAULT_PRIORS
+from voxprint.scoring.similarity import l2_normalise
+
+DIM = 64
+
+
+def synthetic(rng, speakers=12, clips=6, spread=0.25, seconds=5.0, bandwidth=7800.0):
+    """A domain of well separated synthetic speakers: 8 enrollable, 4 never enrolled."""
+    items, keys, vectors = [], [], []
+    enrolment, probes = {}, []
+    for s in range(speakers):
+        name = f"s{s:02d}"
+        voice = l2_normalise(rng.normal(size=DIM))
+        for c in range(clips):
+            key = f"{name}/{c}"
+            items.append(AudioItem(key, name, Path(f"{key}.wav")))
+            keys.append(key)
+            vectors.append(l2_normalise(voice + spread * l2_normalise(rng.normal(size=DIM))))
+        if s < 8:
+            enrolment[name] = tuple(f"{name}/{c}" for c in range(2))
+            probes += [f"{name}/{c}" for c in range(2, clips)]
+        else:
+            probes += [f"{name}/{c}" for c in range(clips)]
+    domain = OpenSetDomain("synthetic", "synthetic", tuple(items), enrolment, tuple(probes))
+    n = len(keys)
+    embedded = EmbeddedDomain(
+        tuple(keys),
+        np.stack(vectors).astype(np.float32),
+        np.full(n, seconds),
+        np.full(n, bandwidth),
+    )
+    return domain, embedded
+
+
+def test_well_separated_speakers_are_named_and_strangers_answered_unknown(rng):
+    domain, embedded = synthetic(rng)
+    results = evaluate_domain(domain, embedded, DEFAULT_PRIORS["campplus"], sizes=(2, 0))
+    assert [r.gallery_size for r in results] == [2, 8]
+    for r in results:
+        assert r.unknown_rejected == 1.0 and r.named == 1.0 and r.wrong == 0.0
+        assert r.far == 0.0 and r.frr == 0.0
+        assert r.confident_precision == 1.0
+    everyone = results[-1]
+    assert everyone.known == 8 * 4 and everyone.unknown == 4 * 6 and everyone.draws == 1
+
+
+def test_probes_with_too_little_speech_are_counted_apart(rng):
+    domain, embedded = synthetic(rng, seconds=0.1)
+    (result,) = evaluate_domain(domain, embedded, DEFAULT_PRIORS["campplus"], sizes=(0,))
+    assert result.insufficient == 1.0 and result.named == 0.0 and result.wrong == 0.0
+    assert result.unknown_rejected == 1.0
+
+
+def test_sizes_at_or_above_the_enrollable_speakers_collapse_into_all(rng):
+    domain, embedded = synthetic(rng)
+    results = evaluate_domain(domain, embedded, DEFAULT_PRIORS["campplus"], sizes=(2, 10, 0))
+    assert [r.gallery_size for r in results] == [2, 8]
+
+
+def test_expected_calibration_error_is_zero_for_honest_scores_and_large_for_overconfident():
+    labels = np.array([True] * 50 + [False] * 50)
+    honest = np.where(labels, 1.0, 0.0)
+    assert expected_calibration_error(honest, labels) == pytest.approx(0.0)
+    overconfident = np.full(100, 0.99)
+    assert expected_calibration_error(overconfident, labels) == pytest.approx(0.49)
+    assert np.isnan(expected_calibration_error(np.ones(3), np.ones(3, dtype=bool)))
+    assert sum(w for _, _, w in reliability(overconfident, labels)) == pytest.approx(1.0)
+
+
+def test_a_prior_fitted_on_synthetic_domains_sees_their_impostor_level(rng):
+    domain, embedded = synthetic(rng)
+    narrow_domain, narrow = synthetic(rng, bandwidth=3900.0)
+    prior = fit_prior(
+        [domain_trials(domain, embedded), domain_trials(narrow_domain, narrow)],
+        source="synthetic",
+        base=DEFAULT_PRIORS["campplus"],
+    )
+    assert abs(prior.impostors[next(iter(prior.impostors))].mean) < 0.2
+    assert prior.verification_threshold == DEFAULT_PRIORS["campplus"].verification_threshold
+    assert 0.8 < prior.targets.ceiling <= 1.0

@@ -1,0 +1,117 @@
+"""The one scoring chain: verification, comparison and open-set identification."""
+
+import numpy as np
+import pytest
+
+from voxprint.adaptation import Band
+from voxprint.decision import Decision, DecisionReason, OperatingPoint, SourceKind, ThresholdSource
+from voxprint.errors import InvalidParameterError
+from voxprint.scorer import Probe, Scorer
+from voxprint.scoring.llr import ConditionModel, ImpostorScores, LogisticModel, TargetScores
+from voxprint.scoring.similarity import l2_normalise
+
+MODEL = ConditionModel(
+    ImpostorScores(0.1, 0.1), TargetScores(0.92, 0.08, 0.035), shrink_seconds=0.84
+)
+POINT = OperatingPoint(
+    models={band: MODEL for band in Band}, source=ThresholdSource(SourceKind.PRIOR, "test")
+)
+DIM = 32
+
+
+def unit(rng, n=1):
+    return l2_normalise(rng.normal(size=(n, DIM)).astype(np.float32))
+
+
+def near(vector, cosine, rng):
+    """A unit vector with the given cosine to ``vector``."""
+    other = rng.normal(size=DIM)
+    other -= other @ vector * vector
+    other /= np.linalg.norm(other)
+    return (cosine * vector + np.sqrt(1 - cosine**2) * other).astype(np.float32)
+
+
+def test_the_owner_is_accepted_and_a_stranger_rejected(rng):
+    voiceprint = unit(rng)[0]
+    owner = Scorer(POINT).verify(Probe(near(voiceprint, 0.85, rng), 5.0), voiceprint, 20.0)
+    stranger = Scorer(POINT).verify(Probe(near(voiceprint, 0.1, rng), 5.0), voiceprint, 20.0)
+    assert (owner.decision, owner.reason) == (Decision.ACCEPT, DecisionReason.MATCH)
+    assert owner.score > 0.99 and owner.cosine == pytest.approx(0.85, abs=1e-5)
+    assert (stranger.decision, stranger.reason) == (Decision.REJECT, DecisionReason.NO_MATCH)
+    assert stranger.score < 0.01
+    assert owner.cosine_threshold is not None and 0.1 < owner.cosine_threshold < 0.85
+
+
+def test_a_probe_with_too_little_speech_is_not_decided_unless_forced(rng):
+    voiceprint = unit(rng)[0]
+    probe = Probe(near(voiceprint, 0.9, rng), 0.1)
+    verdict = Scorer(POINT).verify(probe, voiceprint, 20.0)
+    assert verdict.decision is Decision.REJECT
+    assert verdict.reason is DecisionReason.INSUFFICIENT_SPEECH
+    forced = Scorer(replace_min(POINT, 0.0)).verify(probe, voiceprint, 20.0)
+    assert forced.reason is not DecisionReason.INSUFFICIENT_SPEECH
+
+
+def replace_min(point, seconds):
+    from dataclasses import replace
+
+    return replace(point, min_speech_seconds=seconds)
+
+
+def test_identification_names_the_owner_among_many(rng):
+    gallery = unit(rng, 50)
+    probe = Probe(near(gallery[7], 0.85, rng), 5.0)
+    ranking = Scorer(POINT).identify(probe, gallery, np.full(50, 20.0), top_n=3)
+    assert ranking.identified and ranking.candidates[0].index == 7
+    assert len(ranking.candidates) == 3 and ranking.gallery_size == 50
+    scores = [c.score for c in ranking.candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert ranking.candidates[0].score + ranking.unknown_probability <= 1.0 + 1e-9
+
+
+def test_a_stranger_is_unknown_and_most_of_the_probability_says_so(rng):
+    gallery = unit(rng, 50)
+    ranking = Scorer(POINT).identify(Probe(unit(rng)[0], 5.0), gallery, np.full(50, 20.0), top_n=1)
+    assert not ranking.identified and ranking.reason is DecisionReason.NO_MATCH
+    assert ranking.unknown_probability > 0.9
+
+
+def test_an_empty_gallery_answers_unknown(rng):
+    ranking = Scorer(POINT).identify(Probe(unit(rng)[0], 5.0), np.zeros((0, DIM)), [], top_n=5)
+    assert ranking.candidates == () and not ranking.identified
+    assert ranking.unknown_probability == 1.0
+
+
+def test_a_narrowband_probe_is_scored_with_the_narrowband_model(rng):
+    strict = ConditionModel(ImpostorScores(0.5, 0.1), MODEL.targets, MODEL.shrink_seconds)
+    point = OperatingPoint(
+        models={Band.WIDE: MODEL, Band.NARROW: strict},
+        source=ThresholdSource(SourceKind.PRIOR, "test"),
+    )
+    voiceprint = unit(rng)[0]
+    vector = near(voiceprint, 0.6, rng)
+    wide = Scorer(point).verify(Probe(vector, 5.0, 7800.0), voiceprint, 20.0)
+    narrow = Scorer(point).verify(Probe(vector, 5.0, 3900.0), voiceprint, 20.0)
+    assert wide.decision is Decision.ACCEPT and narrow.decision is Decision.REJECT
+
+
+def test_compare_treats_the_second_recording_as_the_enrolled_side(rng):
+    a = unit(rng)[0]
+    b = near(a, 0.8, rng)
+    verdict = Scorer(POINT).compare(Probe(a, 5.0), Probe(b, 5.0))
+    assert verdict.decision is Decision.ACCEPT and verdict.cosine == pytest.approx(0.8, abs=1e-5)
+
+
+def test_an_as_norm_operating_point_needs_a_cohort():
+    logistic = LogisticModel(1.0, 0.0)
+    point = OperatingPoint(
+        models={band: logistic for band in Band},
+        source=ThresholdSource(SourceKind.CALIBRATED, "test"),
+        normalized=True,
+    )
+    with pytest.raises(InvalidParameterError, match="cohort"):
+        Scorer(point)
+    with pytest.raises(InvalidParameterError):
+        Scorer(POINT).identify(
+            Probe(np.ones(DIM, np.float32), 1.0), np.ones((1, DIM)), [1.0], top_n=0
+        )

@@ -1,0 +1,120 @@
+"""Where decisions come from: the prior, then the namespace's own profiles, kept in the store."""
+
+import numpy as np
+
+from voxprint.decision import Decision, SourceKind
+from voxprint.enrollment import EnrollmentPolicy
+from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+from voxprint.service import VoxprintService
+from voxprint.store import SQLiteStore
+
+from fakes import RATE, TONE_PRIOR, EnergyVad, ToneEncoder, tone_thresholds, voice
+
+
+def make_service(db, namespace="default") -> VoxprintService:
+    pipeline = EmbeddingPipeline(
+        ToneEncoder(), config=PipelineConfig(min_speech_seconds=1.0), vad=EnergyVad()
+    )
+    store = SQLiteStore(db)
+    return VoxprintService(
+        pipeline=pipeline,
+        store=store,
+        thresholds=tone_thresholds(store),
+        enrollment=EnrollmentPolicy(min_net_speech_seconds=5.0),
+        namespace=namespace,
+    )
+
+
+def enrol(service, name, fundamental, seed=1):
+    profile = service.create_profile(name)
+    service.enroll(profile.id, (voice(fundamental, 6.0, seed=seed), RATE))
+    return profile
+
+
+def kind(service) -> SourceKind:
+    return service.operating_point_source().kind
+
+
+def test_the_prior_decides_until_two_profiles_are_enrolled_then_the_namespace_does(tmp_path):
+    service = make_service(tmp_path / "t.db")
+    assert kind(service) is SourceKind.PRIOR
+    alice = enrol(service, "alice", 110)
+    assert kind(service) is SourceKind.PRIOR  # one profile: no different-speaker pairs
+    enrol(service, "bob", 260)
+    source = service.operating_point_source()
+    assert source.kind is SourceKind.ADAPTED
+    assert (source.profiles, source.clips) == (2, 2) and source.updated_at is not None
+    result = service.verify(alice.id, (voice(110, 3.0, seed=7), RATE))
+    assert result.source == source and result.decision is Decision.ACCEPT
+
+
+def test_deleting_or_resetting_a_profile_updates_the_adaptation(tmp_path):
+    service = make_service(tmp_path / "t.db")
+    enrol(service, "alice", 110)
+    bob = enrol(service, "bob", 260)
+    carol = enrol(service, "carol", 180)
+    assert service.operating_point_source().profiles == 3
+    service.delete_profile(bob.id)
+    assert service.operating_point_source().profiles == 2
+    service.reset_profile(carol.id)
+    assert kind(service) is SourceKind.PRIOR
+    assert service.thresholds.statistics(service.namespace) is None
+
+
+def test_the_adaptation_survives_a_restart(tmp_path):
+    first = make_service(tmp_path / "t.db")
+    enrol(first, "alice", 110)
+    enrol(first, "bob", 260)
+    before = first.thresholds.statistics(first.namespace)
+    first.store.close()
+    again = make_service(tmp_path / "t.db")
+    assert again.thresholds.statistics(again.namespace) == before
+    assert again.operating_point_source().kind is SourceKind.ADAPTED
+
+
+def test_one_namespace_never_moves_another_namespaces_thresholds(tmp_path):
+    tenant_a = make_service(tmp_path / "t.db", namespace="a")
+    tenant_b = tenant_a.in_namespace("b")
+    enrol(tenant_b, "bea", 120)
+    enrol(tenant_b, "ben", 240)
+    before = tenant_b.thresholds.operating_point("b")
+    for i in range(6):  # tenant A fills its namespace with its own profiles
+        enrol(tenant_a, f"a{i}", 100 + 37 * i, seed=i)
+    assert tenant_b.thresholds.operating_point("b") == before
+    assert tenant_a.operating_point_source().profiles == 6
+    assert tenant_b.operating_point_source().profiles == 2
+
+
+def test_crafted_profiles_cannot_lower_the_bar_below_the_prior_floor(tmp_path):
+    """An attacker with a key enrols many profiles of pure tones far apart (strangers that
+    never look alike): the adapted impostor mean stops at the prior's floor, and another
+    speaker still cannot pass as an enrolled one."""
+    service = make_service(tmp_path / "t.db")
+    victim = enrol(service, "victim", 150)
+    stranger = (voice(200, 3.0, seed=9), RATE)
+    before = service.verify(victim.id, stranger)
+    for i, f0 in enumerate(np.linspace(400, 1900, 12)):
+        profile = service.create_profile(f"crafted-{i}")
+        tone = 0.2 * np.sin(2 * np.pi * f0 * np.arange(6 * RATE) / RATE).astype(np.float32)
+        service.enroll(profile.id, (tone, RATE), check_quality=False)
+    point = service.thresholds.operating_point(service.namespace)
+    floor = TONE_PRIOR.impostors[next(iter(TONE_PRIOR.impostors))].mean_floor
+    assert all(model.impostors.mean >= floor for model in point.models.values())
+    after = service.verify(victim.id, stranger)
+    assert before.decision is after.decision is Decision.REJECT
+
+
+def test_the_threshold_report_says_what_is_in_force_and_where_it_came_from(tmp_path):
+    service = make_service(tmp_path / "t.db")
+    report = service.threshold_report()
+    assert report.source.kind is SourceKind.PRIOR and report.statistics is None
+    assert report.verification_threshold == TONE_PRIOR.verification_threshold
+    assert {band.band for band in report.bands} == set(TONE_PRIOR.impostors)
+    enrol(service, "alice", 110)
+    enrol(service, "bob", 260)
+    report = service.threshold_report()
+    assert report.source.kind is SourceKind.ADAPTED
+    assert report.statistics is not None and report.statistics.pairs == 1
+    for band in report.bands:
+        assert band.impostor_mean is not None and band.cosine_to_accept
+        assert all(band.impostor_mean < c < 1.0 for c in band.cosine_to_accept.values())
