@@ -206,14 +206,16 @@ def reliability_plot(results: list[tuple[OpenSetDomain, DomainResult]], path: Pa
     fig, ax = plt.subplots(figsize=(6.5, 6.0))
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect")
     for domain, r in results:
-        points = reliability(r.scores, r.labels)
-        xs, ys, _weights = zip(*points, strict=True) if points else ((), (), ())
+        # Bins with fewer than 20 claims say little; they are left out of the plot.
+        points = [p for p in reliability(r.scores, r.labels) if p[3] >= 20]
+        xs = [p[0] for p in points]
+        ys = [p[1] for p in points]
         ax.plot(
             xs, ys, marker="o", markersize=3, linewidth=1, label=f"{domain.name} (ECE {r.ece:.3f})"
         )
     ax.set_xlabel("calibrated score (mean per bin)")
     ax.set_ylabel("share of true claims (targets and non-targets weighted equally)")
-    ax.set_title("Reliability of the verification score, all profiles enrolled")
+    ax.set_title("Reliability of the verification score (bins of 20+ claims)")
     ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -83,7 +83,7 @@ def test_expected_calibration_error_is_zero_for_honest_scores_and_large_for_over
     overconfident = np.full(100, 0.99)
     assert expected_calibration_error(overconfident, labels) == pytest.approx(0.49)
     assert np.isnan(expected_calibration_error(np.ones(3), np.ones(3, dtype=bool)))
-    assert sum(w for _, _, w in reliability(overconfident, labels)) == pytest.approx(1.0)
+    assert sum(row[2] for row in reliability(overconfident, labels)) == pytest.approx(1.0)
 
 
 def test_a_prior_fitted_on_synthetic_domains_sees_their_impostor_level(rng):

@@ -154,6 +154,16 @@ class DuplicateExternalIdError(ProfileError):
     code = "duplicate_external_id"
 
 
+class DuplicateClipError(ProfileError):
+    """The profile already has this exact audio (for instance a retried enrolment)."""
+
+    code = "duplicate_clip"
+
+    def __init__(self, message: str, *, clip_id: str) -> None:
+        super().__init__(message)
+        self.clip_id = clip_id
+
+
 class InvalidProfileError(ProfileError):
     """A profile field is invalid (empty name, metadata not JSON, ...)."""
 

@@ -109,6 +109,23 @@ DEFAULT_PRIORS: dict[str, ScoringPrior] = {
         shrink_seconds=0.8364,
         source=_SHARED_DATA,
     ),
+    # resemblyzer-ge2e-39373b86598f. GE2E's cosines run high for everyone (strangers 0.49 to
+    # 0.76) and barely shrink with short speech; noise pulls owners down instead.
+    "ge2e": ScoringPrior(
+        impostors={
+            Band.WIDE: ImpostorPrior(
+                mean=0.5718, domain_std=0.0690, std=0.0729, pair_std=0.0691,
+                mean_floor=0.4878, std_floor=0.0588,
+            ),
+            Band.NARROW: ImpostorPrior(
+                mean=0.6807, domain_std=0.0885, std=0.0729, pair_std=0.0691,
+                mean_floor=0.6187, std_floor=0.0588,
+            ),
+        },
+        targets=TargetScores(ceiling=0.8267, std_floor=0.1293, std_short=0.0),
+        shrink_seconds=0.01,
+        source=_SHARED_DATA,
+    ),
 }
 
 

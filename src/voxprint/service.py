@@ -7,6 +7,7 @@ identify, reset and delete to the activity log.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from voxprint.enrollment import EnrollmentPolicy
 from voxprint.errors import (
     AmbiguousProfileError,
     ClipRejectedError,
+    DuplicateClipError,
     EncoderMismatchError,
     InvalidParameterError,
     InvalidProfileError,
@@ -35,6 +37,7 @@ from voxprint.scorer import Probe, Scorer
 from voxprint.store.base import ProfileStore
 from voxprint.store.records import (
     DEFAULT_NAMESPACE,
+    Activity,
     ActivityEntry,
     Clip,
     EnrollmentStatus,
@@ -44,6 +47,9 @@ from voxprint.store.records import (
 from voxprint.thresholds import ThresholdReport, Thresholds, threshold_report
 
 logger = logging.getLogger(__name__)
+
+#: Most profiles one identification may be limited to (``profile_ids``).
+MAX_CANDIDATE_PROFILES = 1000
 
 #: The profile id Azure returns when nobody matches; used by the compatible API.
 UNKNOWN_PROFILE_ID = "00000000-0000-0000-0000-000000000000"
@@ -60,6 +66,8 @@ class EnrollmentReport:
     remaining_speech_seconds: float
     #: Quality measures of the clip; ``None`` for clips enrolled already embedded.
     quality: ClipQuality | None = None
+    #: The profile already had this audio: nothing was added (a retried enrolment).
+    duplicate: bool = False
 
     @property
     def status(self) -> EnrollmentStatus:
@@ -88,6 +96,9 @@ class VerificationResult:
     source: ThresholdSource
     normalized_score: float | None = None
     cosine_threshold: float | None = None
+    #: ``False`` when the decision could not be written to the activity log (a read-only
+    #: or full store): the answer stands, the log has a gap.
+    activity_logged: bool = True
 
 
 @dataclass(frozen=True)
@@ -119,6 +130,8 @@ class IdentificationResult:
     reason: DecisionReason
     source: ThresholdSource
     unknown_probability: float
+    #: ``False`` when the answer could not be written to the activity log.
+    activity_logged: bool = True
 
     @property
     def is_unknown(self) -> bool:
@@ -194,9 +207,9 @@ class VoxprintService:
             external_id=external_id,
             metadata=dict(metadata or {}),
         )
-        created = self.store.create_profile(profile)
-        self.store.log_activity(self.namespace, "create", profile_id=created.id, result="created")
-        return created
+        return self.store.create_profile(
+            profile, activity=Activity("create", "created", profile_id=profile.id)
+        )
 
     def get_profile(self, profile_id: str) -> Profile:
         return self.store.get_profile(self.namespace, profile_id)
@@ -243,14 +256,19 @@ class VoxprintService:
 
     def delete_profile(self, profile_id: str) -> None:
         """Delete the profile, its voiceprint and every clip embedding for good."""
-        self.store.delete_profile(self.namespace, profile_id)
-        self.store.log_activity(self.namespace, "delete", profile_id=profile_id, result="deleted")
+        self.store.delete_profile(
+            self.namespace, profile_id, activity=Activity("delete", "deleted", profile_id)
+        )
         self.refresh_thresholds()
 
     def reset_profile(self, profile_id: str) -> Profile:
         """Forget every enrolment clip; the profile goes back to ``enrolling``."""
-        profile = self.store.reset_profile(self.namespace, profile_id, self.enrollment.summarize)
-        self.store.log_activity(self.namespace, "reset", profile_id=profile_id, result="reset")
+        profile = self.store.reset_profile(
+            self.namespace,
+            profile_id,
+            self.enrollment.summarize,
+            activity=Activity("reset", "reset", profile_id),
+        )
         self.refresh_thresholds()
         return profile
 
@@ -285,28 +303,44 @@ class VoxprintService:
         The clip's quality is measured and, unless ``check_quality`` is off, checked by
         the enrolment policy's quality gate: a refused clip raises
         :class:`ClipRejectedError` (with the reasons and measures) and stores nothing.
+
+        Enrolment is idempotent: audio the profile already has (the same decoded samples,
+        e.g. a retried request) is not stored again; the report says ``duplicate``.
         """
         profile = self.get_profile(profile_id)
         self._check_encoder(profile)
         waveform = self.pipeline.load(source)
+        content_hash = hashlib.sha256(np.ascontiguousarray(waveform).tobytes()).hexdigest()
+        if any(c.content_hash == content_hash for c in self.store.list_clips(
+            self.namespace, profile.id
+        )):
+            return self._duplicate(profile)
         utterance = self.pipeline.process_waveform(waveform, force=force)
         gate = self.enrollment.quality_gate
         quality = assess_clip(waveform, utterance.segments, self.pipeline.encoder, gate)
         problems = gate.problems(quality) if check_quality else ()
         if problems:
-            self.store.log_activity(
-                self.namespace,
-                "enroll",
-                profile_id=profile.id,
-                result="rejected",
-                detail="; ".join(problems),
-            )
+            self._record(Activity("enroll", "rejected", profile.id, detail="; ".join(problems)))
             raise ClipRejectedError(
                 f"clip refused: {'; '.join(problems)} [{quality.summary()}]",
                 reasons=problems,
                 quality=quality,
             )
-        return self._add_clip(profile, utterance, label, quality)
+        return self._add_clip(profile, utterance, label, quality, content_hash)
+
+    def _duplicate(self, profile: Profile) -> EnrollmentReport:
+        """The report of an enrolment whose audio the profile already has: nothing added."""
+        current = self.get_profile(profile.id)
+        return EnrollmentReport(
+            profile=current,
+            clip_audio_seconds=0.0,
+            clip_net_speech_seconds=0.0,
+            net_speech_seconds=current.net_speech_seconds,
+            remaining_speech_seconds=self.enrollment.remaining_seconds(
+                current.net_speech_seconds
+            ),
+            duplicate=True,
+        )
 
     def enroll_utterance(
         self, profile_id: str, utterance: Utterance, *, label: str | None = None
@@ -322,6 +356,7 @@ class VoxprintService:
         utterance: Utterance,
         label: str | None,
         quality: ClipQuality | None = None,
+        content_hash: str | None = None,
     ) -> EnrollmentReport:
         clip = Clip(
             id=str(uuid.uuid4()),
@@ -332,15 +367,20 @@ class VoxprintService:
             created_at=datetime.now(UTC),
             label=label,
             bandwidth_hz=utterance.bandwidth_hz,
+            content_hash=content_hash,
         )
-        updated = self.store.add_clip(self.namespace, clip, self.enrollment.summarize)
-        self.store.log_activity(
-            self.namespace,
+        activity = Activity(
             "enroll",
-            profile_id=profile.id,
-            result=updated.status.value,
+            None,  # the profile's status after the clip
+            profile.id,
             detail=f"net_speech={utterance.net_speech_seconds:.2f}s",
         )
+        try:
+            updated = self.store.add_clip(
+                self.namespace, clip, self.enrollment.summarize, activity=activity
+            )
+        except DuplicateClipError:  # the same audio arrived twice at once: stored once
+            return self._duplicate(profile)
         if updated.status is EnrollmentStatus.ENROLLED:
             self.refresh_thresholds()
         return EnrollmentReport(
@@ -368,6 +408,23 @@ class VoxprintService:
         if force:
             return replace(scorer, point=replace(scorer.point, min_speech_seconds=0.0))
         return scorer
+
+    def _record(self, activity: Activity) -> bool:
+        """Log a decision; a store that cannot write does not stop the decision being
+        answered. Returns whether it was logged."""
+        try:
+            self.store.log_activity(
+                self.namespace,
+                activity.action,
+                profile_id=activity.profile_id,
+                result=activity.result or "",
+                score=activity.score,
+                detail=activity.detail,
+            )
+            return True
+        except StoreError as error:
+            logger.warning("activity of namespace %r not logged: %s", self.namespace, error)
+            return False
 
     def refresh_thresholds(self) -> None:
         """Recompute this namespace's adapted operating point from its enrolled profiles.
@@ -409,15 +466,11 @@ class VoxprintService:
         verdict = scorer.verify(
             Probe.of(utterance), profile.voiceprint, profile.net_speech_seconds
         )
-        if record:
-            self.store.log_activity(
-                self.namespace,
-                "verify",
-                profile_id=profile.id,
-                result=verdict.decision.value,
-                score=verdict.score,
-                detail=verdict.reason.value,
+        logged = record and self._record(
+            Activity(
+                "verify", verdict.decision.value, profile.id, verdict.score, verdict.reason.value
             )
+        )
         return VerificationResult(
             profile_id=profile.id,
             profile_name=profile.name,
@@ -430,6 +483,7 @@ class VoxprintService:
             source=scorer.point.source,
             normalized_score=verdict.normalized_score,
             cosine_threshold=verdict.cosine_threshold,
+            activity_logged=logged,
         )
 
     def identify(
@@ -486,15 +540,15 @@ class VoxprintService:
             for c in ranking.candidates
         )
         identified = candidates[0] if ranking.identified else None
-        if record:
-            self.store.log_activity(
-                self.namespace,
+        logged = record and self._record(
+            Activity(
                 "identify",
-                profile_id=identified.profile_id if identified else None,
-                result="identified" if identified else "unknown",
-                score=candidates[0].score if candidates else None,
-                detail=f"gallery={len(gallery)}; {ranking.reason.value}",
+                "identified" if identified else "unknown",
+                identified.profile_id if identified else None,
+                candidates[0].score if candidates else None,
+                f"gallery={len(gallery)}; {ranking.reason.value}",
             )
+        )
         return IdentificationResult(
             candidates=candidates,
             identified=identified,
@@ -504,6 +558,7 @@ class VoxprintService:
             reason=ranking.reason,
             source=scorer.point.source,
             unknown_probability=ranking.unknown_probability,
+            activity_logged=logged,
         )
 
     def compare(
@@ -579,5 +634,9 @@ class VoxprintService:
     def _check_candidates(self, profile_ids: Sequence[str]) -> None:
         if not profile_ids:
             raise InvalidParameterError("profile_ids, when given, cannot be empty")
+        if len(profile_ids) > MAX_CANDIDATE_PROFILES:
+            raise InvalidParameterError(
+                f"{len(profile_ids)} profile ids given; at most {MAX_CANDIDATE_PROFILES}"
+            )
         for profile_id in profile_ids:
             self._enrolled_profile(profile_id)

@@ -33,6 +33,7 @@ STATUS_BY_ERROR: dict[type[e.VoxprintError], int] = {
     e.SpeechError: 422,
     e.AmbiguousProfileError: 409,
     e.DuplicateExternalIdError: 409,
+    e.DuplicateClipError: 409,
     e.ProfileNotEnrolledError: 409,
     e.EncoderMismatchError: 409,
     e.ProfileError: 400,

@@ -77,6 +77,7 @@ def enrollment(report: EnrollmentReport, policy: EnrollmentPolicy) -> Enrollment
     return EnrollmentOut(
         profile_id=report.profile.id,
         status=report.status.value,
+        duplicate=report.duplicate,
         clip_audio_seconds=round(report.clip_audio_seconds, 3),
         clip_net_speech_seconds=round(report.clip_net_speech_seconds, 3),
         net_speech_seconds=round(report.net_speech_seconds, 3),
@@ -155,6 +156,7 @@ def verification(result: VerificationResult) -> VerificationOut:
         cosine_threshold=result.cosine_threshold,
         net_speech_seconds=round(result.net_speech_seconds, 3),
         source=threshold_source(result.source),
+        activity_logged=result.activity_logged,
     )
 
 
@@ -179,6 +181,7 @@ def identification(result: IdentificationResult) -> IdentificationOut:
         gallery_size=result.gallery_size,
         net_speech_seconds=round(result.net_speech_seconds, 3),
         source=threshold_source(result.source),
+        activity_logged=result.activity_logged,
     )
 
 

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from voxprint.store.records import unprintable
+
 #: Profile ids are UUIDs (``str(uuid.uuid4())``).
 PROFILE_ID_PATTERN = (
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -30,6 +32,14 @@ def _encodable(value: str) -> str:
     return value
 
 
+def _printable(value: str) -> str:
+    """Names and ids: no control or invisible characters (the store's rule)."""
+    problem = unprintable(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 def _finite(values: list[float]) -> list[float]:
     if not all(math.isfinite(v) for v in values):
         raise ValueError("vector values must be finite numbers")
@@ -37,8 +47,8 @@ def _finite(values: list[float]) -> list[float]:
 
 
 Text = Annotated[str, AfterValidator(_encodable)]
-Name = Annotated[Text, Field(min_length=1, max_length=200)]
-ExternalId = Annotated[Text, Field(min_length=1, max_length=200)]
+Name = Annotated[Text, AfterValidator(_printable), Field(min_length=1, max_length=200)]
+ExternalId = Annotated[Text, AfterValidator(_printable), Field(min_length=1, max_length=200)]
 Metadata = Annotated[dict[Text, Any], Field(max_length=64)]
 ProfileId = Annotated[str, Field(pattern=PROFILE_ID_PATTERN)]
 DecisionValue = Literal["accept", "reject"]
@@ -143,6 +153,9 @@ class QualityOut(BaseModel):
 class EnrollmentOut(BaseModel):
     profile_id: str
     status: StatusValue
+    duplicate: bool = Field(
+        description="The profile already had this audio (a retried request): nothing added."
+    )
     clip_audio_seconds: float = Field(description="Length of this clip.")
     clip_net_speech_seconds: float = Field(description="Net speech in this clip.")
     net_speech_seconds: float = Field(description="Net speech of all clips so far.")
@@ -245,6 +258,9 @@ class IdentificationOut(BaseModel):
     gallery_size: int
     net_speech_seconds: float
     source: ThresholdSourceOut
+    activity_logged: bool = Field(
+        description="False when the store could not log the answer (read-only or full)."
+    )
 
 
 class ComparisonOut(BaseModel):

@@ -39,6 +39,9 @@ class ServiceSettings(BaseSettings):
     )
     inference_workers: int = Field(2, ge=1, le=64, description="Inference jobs run at once.")
     inference_queue: int = Field(64, ge=0, description="Jobs that may wait; more get 429.")
+    live_max_sessions: int = Field(
+        32, ge=1, description="WebSocket sessions open at once; more are refused (1013)."
+    )
     stream_idle_seconds: float = Field(300.0, gt=0, description="Idle audio streams expire.")
     stream_max_count: int = Field(16, ge=1, description="Open audio streams per namespace.")
     stream_max_namespace_bytes: int = Field(

@@ -27,6 +27,8 @@ class AppState:
     runner: InferenceRunner
     metrics: Metrics
     ready: bool = False
+    #: WebSocket sessions open now (bounded by ``settings.live_max_sessions``).
+    live_sessions: int = 0
     extensions: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
 

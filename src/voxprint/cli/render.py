@@ -80,6 +80,11 @@ def enrollment_line(label: str, report: EnrollmentReport) -> str:
         if report.remaining_speech_seconds <= 0
         else f"{report.remaining_speech_seconds:.1f} s more speech needed"
     )
+    if report.duplicate:
+        return (
+            f"{label}: already enrolled in this profile, not added again; "
+            f"total {report.net_speech_seconds:.1f} s; {remaining} [{report.status.value}]"
+        )
     quality = f"\n  quality: {report.quality.summary()}" if report.quality is not None else ""
     return (
         f"{label}: {report.clip_net_speech_seconds:.1f} s speech; "
@@ -92,6 +97,7 @@ def enrollment_json(report: EnrollmentReport) -> dict[str, Any]:
         "profile_id": report.profile.id,
         "name": report.profile.name,
         "status": report.status.value,
+        "duplicate": report.duplicate,
         "clip_net_speech_seconds": report.clip_net_speech_seconds,
         "clip_audio_seconds": report.clip_audio_seconds,
         "net_speech_seconds": report.net_speech_seconds,

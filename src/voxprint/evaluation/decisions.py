@@ -139,8 +139,11 @@ def expected_calibration_error(scores: np.ndarray, labels: np.ndarray) -> float:
     return error
 
 
-def reliability(scores: np.ndarray, labels: np.ndarray) -> list[tuple[float, float, float]]:
-    """Per bin with claims: (mean score, share of true claims, weight), class-balanced."""
+def reliability(
+    scores: np.ndarray, labels: np.ndarray
+) -> list[tuple[float, float, float, int]]:
+    """Per bin with claims: (mean score, share of true claims, weight, claims), with target
+    and non-target claims weighted equally."""
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
     weights = np.where(y, 0.5 / max(y.sum(), 1), 0.5 / max((~y).sum(), 1))
@@ -150,11 +153,13 @@ def reliability(scores: np.ndarray, labels: np.ndarray) -> list[tuple[float, flo
         m = bins == b
         if m.any():
             w = weights[m]
+            total = float(w.sum())
             rows.append(
                 (
-                    float(np.sum(w * s[m]) / w.sum()),
-                    float(np.sum(w * y[m]) / w.sum()),
-                    float(w.sum()),
+                    float(np.sum(w * s[m]) / total),
+                    float(np.sum(w * y[m]) / total),
+                    total,
+                    int(m.sum()),
                 )
             )
     return rows

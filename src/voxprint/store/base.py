@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from voxprint.store.records import (
+    Activity,
     ActivityEntry,
     ApiKey,
     Clip,
@@ -32,7 +33,9 @@ class ProfileStore(Protocol):
     ``DuplicateExternalIdError`` when an external id is taken in the namespace.
     """
 
-    def create_profile(self, profile: Profile) -> Profile: ...
+    def create_profile(self, profile: Profile, *, activity: Activity | None = None) -> Profile:
+        """Insert the profile and log ``activity`` in the same transaction."""
+        ...
 
     def get_profile(self, namespace: str, profile_id: str) -> Profile: ...
 
@@ -50,19 +53,34 @@ class ProfileStore(Protocol):
         self, namespace: str, profile_id: str, changes: ProfileChanges
     ) -> Profile: ...
 
-    def delete_profile(self, namespace: str, profile_id: str) -> None:
-        """Remove the profile, its voiceprint and every clip embedding for good."""
+    def delete_profile(
+        self, namespace: str, profile_id: str, *, activity: Activity | None = None
+    ) -> None:
+        """Remove the profile, its voiceprint and every clip embedding for good, logging
+        ``activity`` in the same transaction."""
         ...
 
-    def add_clip(self, namespace: str, clip: Clip, rebuild: Rebuild) -> Profile:
-        """Add a clip and, in the same transaction, recompute the profile from all its clips.
+    def add_clip(
+        self, namespace: str, clip: Clip, rebuild: Rebuild, *, activity: Activity | None = None
+    ) -> Profile:
+        """Add a clip and, in the same transaction, recompute the profile from all its clips
+        and log ``activity``. A clip whose ``content_hash`` the profile already has raises
+        :class:`DuplicateClipError` and writes nothing.
 
         Concurrent calls for one profile must not lose clips.
         """
         ...
 
-    def reset_profile(self, namespace: str, profile_id: str, rebuild: Rebuild) -> Profile:
-        """Delete every clip of the profile and set it back to its empty state."""
+    def reset_profile(
+        self,
+        namespace: str,
+        profile_id: str,
+        rebuild: Rebuild,
+        *,
+        activity: Activity | None = None,
+    ) -> Profile:
+        """Delete every clip of the profile and set it back to its empty state, logging
+        ``activity`` in the same transaction."""
         ...
 
     def list_clips(self, namespace: str, profile_id: str) -> list[Clip]: ...
@@ -114,6 +132,10 @@ class ProfileStore(Protocol):
     def list_activity(
         self, namespace: str, *, limit: int = 100, profile_id: str | None = None
     ) -> list[ActivityEntry]: ...
+
+    def writable(self) -> bool:
+        """Whether the store can take writes now (False: read-only or unreachable)."""
+        ...
 
     def close(self) -> None: ...
 

@@ -6,6 +6,7 @@ validation. Embeddings are ``float32`` numpy arrays.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -14,6 +15,20 @@ from typing import Any
 import numpy as np
 
 DEFAULT_NAMESPACE = "default"
+
+
+def unprintable(text: str) -> str | None:
+    """Why ``text`` is not fit for a name or an id, or ``None`` when it is.
+
+    Control characters (NUL, newlines, escapes) and invisible format characters (bidi
+    overrides, zero-width joiners used to disguise a name) are refused: a name is shown to
+    people in lists, logs and terminals and must read as what it is.
+    """
+    for char in text:
+        category = unicodedata.category(char)
+        if category in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            return f"it contains the control or invisible character U+{ord(char):04X}"
+    return None
 
 
 class EnrollmentStatus(StrEnum):
@@ -59,6 +74,9 @@ class Clip:
     created_at: datetime
     label: str | None = None
     bandwidth_hz: float | None = None
+    #: SHA-256 of the clip's decoded audio: the same audio is never enrolled twice into
+    #: one profile (a retried request is recognised). ``None`` for clips given embedded.
+    content_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,20 @@ class ActivityEntry:
     action: str
     profile_id: str | None
     result: str
+    score: float | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Activity:
+    """An activity-log entry to write in the same transaction as the change it records.
+
+    For an enrolment, ``result`` ``None`` stands for the profile's status after the clip.
+    """
+
+    action: str
+    result: str | None
+    profile_id: str | None = None
     score: float | None = None
     detail: str | None = None
 

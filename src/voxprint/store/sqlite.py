@@ -42,6 +42,7 @@ import numpy as np
 
 from voxprint.errors import (
     ApiKeyNotFoundError,
+    DuplicateClipError,
     DuplicateExternalIdError,
     InvalidParameterError,
     InvalidProfileError,
@@ -51,6 +52,7 @@ from voxprint.errors import (
 )
 from voxprint.store.base import Rebuild
 from voxprint.store.records import (
+    Activity,
     ActivityEntry,
     ApiKey,
     Band,
@@ -64,6 +66,7 @@ from voxprint.store.records import (
     ProfileChanges,
     ScoreScale,
     StoredCalibration,
+    unprintable,
 )
 
 logger = logging.getLogger(__name__)
@@ -190,8 +193,11 @@ def _migrate_to_v3(conn: sqlite3.Connection) -> None:
 
 def _migrate_to_v4(conn: sqlite3.Connection) -> None:
     """Decisions that adapt per namespace: each clip's speech bandwidth, and the impostor
-    statistics of each namespace's enrolled profiles (per encoder version)."""
+    statistics of each namespace's enrolled profiles (per encoder version); each clip's
+    content hash, so that a retried enrolment is not stored twice."""
     conn.execute("ALTER TABLE clips ADD COLUMN bandwidth_hz REAL NULL")
+    conn.execute("ALTER TABLE clips ADD COLUMN content_hash TEXT NULL")
+    conn.execute("CREATE INDEX clips_profile_content ON clips (profile_id, content_hash)")
     conn.execute(
         """
         CREATE TABLE gallery_statistics (
@@ -292,11 +298,17 @@ def _metadata_text(metadata: dict[str, Any]) -> str:
 def _check_name(name: str) -> None:
     if not isinstance(name, str) or not name.strip():
         raise InvalidProfileError("profile name must be a non-empty string")
+    problem = unprintable(name)
+    if problem:
+        raise InvalidProfileError(f"profile name refused: {problem}")
 
 
 def _check_external_id(external_id: str | None) -> None:
     if external_id is not None and (not isinstance(external_id, str) or not external_id.strip()):
         raise InvalidProfileError("external id must be a non-empty string or None")
+    problem = None if external_id is None else unprintable(external_id)
+    if problem:
+        raise InvalidProfileError(f"external id refused: {problem}")
 
 
 _PROFILE_COLUMNS = (
@@ -304,7 +316,8 @@ _PROFILE_COLUMNS = (
     "clip_count, audio_seconds, net_speech_seconds, voiceprint, created_at, updated_at"
 )
 _CLIP_COLUMNS = (
-    "id, profile_id, embedding, audio_seconds, net_speech_seconds, label, created_at, bandwidth_hz"
+    "id, profile_id, embedding, audio_seconds, net_speech_seconds, label, created_at, "
+    "bandwidth_hz, content_hash"
 )
 _ACTIVITY_COLUMNS = "id, time, namespace, action, profile_id, result, score, detail"
 
@@ -339,6 +352,7 @@ def _clip_from_row(row: sqlite3.Row) -> Clip:
         label=row["label"],
         created_at=_parse_time(row["created_at"]),
         bandwidth_hz=None if row["bandwidth_hz"] is None else float(row["bandwidth_hz"]),
+        content_hash=row["content_hash"],
     )
 
 
@@ -499,8 +513,21 @@ class SQLiteStore:
                 except sqlite3.Error:
                     logger.exception("rollback failed on %s", self._path)
             if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"store operation failed on {self._path}: {exc}") from exc
+                # The path stays in the server's log; clients get the reason only.
+                logger.warning("store operation failed on %s: %s", self._path, exc)
+                raise StoreError(f"the store could not complete the operation: {exc}") from exc
             raise
+
+    def writable(self) -> bool:
+        """Whether the store can take writes now (a read-only file or folder cannot)."""
+        try:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return True
+        except (sqlite3.Error, StoreError) as exc:
+            logger.warning("the store at %s cannot be written: %s", self._path, exc)
+            return False
 
     def _checkpoint(self) -> None:
         """Fold the WAL into the database and truncate it, so no deleted copy lingers there."""
@@ -508,7 +535,8 @@ class SQLiteStore:
         try:
             busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         except sqlite3.Error as exc:
-            raise StoreError(f"WAL checkpoint failed on {self._path}: {exc}") from exc
+            logger.warning("WAL checkpoint failed on %s: %s", self._path, exc)
+            raise StoreError(f"the store could not fold its write-ahead log: {exc}") from exc
         if busy:
             logger.warning(
                 "%s: WAL checkpoint blocked by another connection; "
@@ -585,7 +613,8 @@ class SQLiteStore:
 
     # -- profiles --
 
-    def create_profile(self, profile: Profile) -> Profile:
+    def create_profile(self, profile: Profile, *, activity: Activity | None = None) -> Profile:
+        """Insert the profile (and ``activity``, in the same transaction)."""
         _check_name(profile.name)
         _check_external_id(profile.external_id)
         if not isinstance(profile.namespace, str) or not profile.namespace.strip():
@@ -620,7 +649,9 @@ class SQLiteStore:
                 f"({', '.join('?' * len(values))})",
                 values,
             )
-            return self._fetch_profile(conn, profile.namespace, profile.id)
+            created = self._fetch_profile(conn, profile.namespace, profile.id)
+            self._insert_activity(conn, profile.namespace, activity, created)
+            return created
 
     def get_profile(self, namespace: str, profile_id: str) -> Profile:
         with self._transaction(write=False) as conn:
@@ -695,21 +726,30 @@ class SQLiteStore:
             )
             return self._fetch_profile(conn, namespace, profile_id)
 
-    def delete_profile(self, namespace: str, profile_id: str) -> None:
-        """Delete the profile and its clips, then checkpoint so no copy stays in the WAL."""
+    def delete_profile(
+        self, namespace: str, profile_id: str, *, activity: Activity | None = None
+    ) -> None:
+        """Delete the profile and its clips (and log ``activity``) in one transaction, then
+        checkpoint so no copy stays in the WAL."""
         with self._transaction(write=True) as conn:
             self._require_profile(conn, namespace, profile_id)
             conn.execute(
                 "DELETE FROM profiles WHERE namespace = ? AND id = ?", (namespace, profile_id)
             )
+            self._insert_activity(conn, namespace, activity, None)
         self._checkpoint()
 
     # -- clips --
 
-    def add_clip(self, namespace: str, clip: Clip, rebuild: Rebuild) -> Profile:
-        """Insert the clip and rebuild the profile from all its clips, in one transaction.
+    def add_clip(
+        self, namespace: str, clip: Clip, rebuild: Rebuild, *, activity: Activity | None = None
+    ) -> Profile:
+        """Insert the clip, rebuild the profile from all its clips and log ``activity``, in
+        one transaction.
 
-        If ``rebuild`` raises, nothing is written and its exception propagates.
+        If ``rebuild`` raises, nothing is written and its exception propagates. A clip whose
+        ``content_hash`` the profile already has raises :class:`DuplicateClipError` and
+        writes nothing.
         """
         embedding = _vector_blob(clip.embedding, "clip embedding")
         values = (
@@ -721,25 +761,47 @@ class SQLiteStore:
             clip.label,
             _time_text(clip.created_at, "clip created_at"),
             None if clip.bandwidth_hz is None else float(clip.bandwidth_hz),
+            clip.content_hash,
         )
         with self._transaction(write=True) as conn:
             self._require_profile(conn, namespace, clip.profile_id)
             if conn.execute("SELECT 1 FROM clips WHERE id = ?", (clip.id,)).fetchone():
                 raise StoreError(f"a clip with id {clip.id!r} already exists")
+            if clip.content_hash is not None:
+                same = conn.execute(
+                    "SELECT id FROM clips WHERE profile_id = ? AND content_hash = ?",
+                    (clip.profile_id, clip.content_hash),
+                ).fetchone()
+                if same is not None:
+                    raise DuplicateClipError(
+                        f"profile {clip.profile_id} already has this audio (clip {same['id']})",
+                        clip_id=same["id"],
+                    )
             conn.execute(
-                f"INSERT INTO clips ({_CLIP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", values
+                f"INSERT INTO clips ({_CLIP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values
             )
             clips = self._clips_of(conn, clip.profile_id)
             self._write_state(conn, clip.profile_id, rebuild(clips), len(clips))
-            return self._fetch_profile(conn, namespace, clip.profile_id)
+            updated = self._fetch_profile(conn, namespace, clip.profile_id)
+            self._insert_activity(conn, namespace, activity, updated)
+            return updated
 
-    def reset_profile(self, namespace: str, profile_id: str, rebuild: Rebuild) -> Profile:
-        """Delete every clip and write ``rebuild([])``; then checkpoint the WAL like delete."""
+    def reset_profile(
+        self,
+        namespace: str,
+        profile_id: str,
+        rebuild: Rebuild,
+        *,
+        activity: Activity | None = None,
+    ) -> Profile:
+        """Delete every clip, write ``rebuild([])`` and log ``activity`` in one transaction;
+        then checkpoint the WAL like delete."""
         with self._transaction(write=True) as conn:
             self._require_profile(conn, namespace, profile_id)
             conn.execute("DELETE FROM clips WHERE profile_id = ?", (profile_id,))
             self._write_state(conn, profile_id, rebuild([]), 0)
             profile = self._fetch_profile(conn, namespace, profile_id)
+            self._insert_activity(conn, namespace, activity, profile)
         self._checkpoint()
         return profile
 
@@ -910,20 +972,37 @@ class SQLiteStore:
         score: float | None = None,
         detail: str | None = None,
     ) -> None:
+        entry = Activity(action, result, profile_id, score, detail)
         with self._transaction(write=True) as conn:
-            conn.execute(
-                "INSERT INTO activity (time, namespace, action, profile_id, result, score, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    _time_text(_now(), "time"),
-                    namespace,
-                    action,
-                    profile_id,
-                    result,
-                    None if score is None else float(score),
-                    detail,
+            self._insert_activity(conn, namespace, entry, None)
+
+    @staticmethod
+    def _insert_activity(
+        conn: sqlite3.Connection,
+        namespace: str,
+        activity: Activity | None,
+        profile: Profile | None,
+    ) -> None:
+        if activity is None:
+            return
+        result = activity.result
+        if result is None:
+            result = profile.status.value if profile is not None else "done"
+        conn.execute(
+            "INSERT INTO activity (time, namespace, action, profile_id, result, score, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                _time_text(_now(), "time"),
+                namespace,
+                activity.action,
+                activity.profile_id if activity.profile_id is not None else (
+                    profile.id if profile is not None else None
                 ),
-            )
+                result,
+                None if activity.score is None else float(activity.score),
+                activity.detail,
+            ),
+        )
 
     def list_activity(
         self, namespace: str, *, limit: int = 100, profile_id: str | None = None

@@ -16,15 +16,22 @@ def healthz() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/readyz", summary="Readiness: model loaded, store reachable, not shutting down.")
+@router.get(
+    "/readyz",
+    summary="Readiness: model loaded, store reachable and writable, not shutting down.",
+)
 def readyz(request: Request) -> JSONResponse:
     state = getattr(request.app.state, "voxprint", None)
     if state is None or not state.ready:
         return JSONResponse({"status": "starting"}, status_code=503)
+    store = state.service.store
     try:
-        state.service.store.count_profiles(state.service.namespace)
-    except Exception as exc:  # the store is down: not ready, and say why
-        return JSONResponse({"status": "store_unavailable", "detail": str(exc)}, status_code=503)
+        store.count_profiles(state.service.namespace)
+    except Exception:  # the store is down: not ready (the reason is in the server's log)
+        return JSONResponse({"status": "store_unavailable"}, status_code=503)
+    if not store.writable():
+        # Decisions still answer (their activity is not logged); enrolment cannot store.
+        return JSONResponse({"status": "store_read_only"}, status_code=503)
     return JSONResponse(
         {
             "status": "ready",

@@ -6,9 +6,10 @@ model work runs on the app's inference runner (429 when its queue is full).
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from voxprint.api import render
 from voxprint.api.body import read_audio
@@ -23,6 +24,7 @@ from voxprint.api.schemas import (
     VerificationOut,
     error_responses,
 )
+from voxprint.errors import InvalidParameterError
 
 router = APIRouter(tags=["recognition"])
 
@@ -41,12 +43,14 @@ Force = Annotated[
     "/v1/profiles/{profile_id}/enrollments",
     status_code=201,
     response_model=EnrollmentOut,
-    summary="Add an enrolment clip; reports the clip's and the profile's net speech.",
+    summary="Add an enrolment clip; reports the clip's and the profile's net speech. "
+    "Audio the profile already has is not stored again (200, duplicate: true).",
     responses=error_responses(*AUDIO_ERRORS),
     openapi_extra=AUDIO_BODY,
 )
 async def enroll(
     request: Request,
+    response: Response,
     profile_id: ProfileIdPath,
     state: StateDep,
     service: ServiceDep,
@@ -68,6 +72,8 @@ async def enroll(
         force=force,
         check_quality=quality_gate,
     )
+    if report.duplicate:
+        response.status_code = 200
     return render.enrollment(report, service.enrollment)
 
 
@@ -106,13 +112,17 @@ async def identify(
         list[str] | None,
         Query(
             max_length=1000,
-            description="Search only these profiles (repeat the parameter or separate by commas).",
+            description="Search only these profiles (repeat the parameter or separate by "
+            "commas; at most 1000 in all). For long lists send a multipart form with the "
+            "audio in `audio` and the ids in a `profile_ids` field (JSON array or commas).",
         ),
     ] = None,
     force: Force = False,
 ) -> IdentificationOut:
     upload = await read_audio(request, state.settings.max_upload_bytes)
     subset = _split_ids(profile_ids)
+    if "profile_ids" in upload.fields:  # long lists: a multipart field instead of the URL
+        subset = (subset or []) + _field_ids(upload.fields["profile_ids"])
     result = await state.runner.run(
         "identify", service.identify, upload.data, top_n=top_n, profile_ids=subset, force=force
     )
@@ -127,6 +137,20 @@ async def identify(
 )
 async def thresholds(service: ServiceDep) -> ThresholdsOut:
     return render.thresholds(service.threshold_report())
+
+
+def _field_ids(value: str) -> list[str]:
+    """A multipart ``profile_ids`` field: a JSON array of ids, or ids separated by commas."""
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            raise InvalidParameterError("profile_ids is not a valid JSON array") from None
+        if not isinstance(parsed, list) or not all(isinstance(v, str) for v in parsed):
+            raise InvalidParameterError("profile_ids must be an array of id strings")
+        return [v.strip() for v in parsed if v.strip()]
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _split_ids(values: list[str] | None) -> list[str] | None:

@@ -41,6 +41,7 @@ from voxprint.errors import (
     InvalidParameterError,
     ProfileNotEnrolledError,
     ProfileNotFoundError,
+    ServiceBusyError,
     ServiceUnavailableError,
     VoxprintError,
 )
@@ -62,6 +63,9 @@ router = APIRouter(tags=["live"])
 RATE = 16000
 #: Largest binary frame accepted (about 32 s of audio); bigger frames are refused.
 MAX_FRAME_BYTES = 1024 * 1024
+#: Frames received but not yet taken by the session; a faster sender waits (back-pressure),
+#: so one session holds at most this many frames in memory.
+MAX_QUEUED_FRAMES = 16
 CLOSE_POLICY = 1008
 CLOSE_UNAVAILABLE = 1013
 CLOSE_NOT_FOUND = 4404
@@ -214,9 +218,20 @@ async def _serve(
     *,
     enroll_profile: str | None = None,
 ) -> None:
+    if state.live_sessions >= state.settings.live_max_sessions:
+        await _refuse(
+            websocket,
+            ServiceBusyError(
+                f"{state.live_sessions} live sessions are open, the most this server takes; "
+                "try again later"
+            ),
+            CLOSE_UNAVAILABLE,
+        )
+        return
     session = Session(websocket, state, service, LiveRecognizer(config), scorer, asyncio.Lock())
+    state.live_sessions += 1
     state.metrics.websockets.inc()
-    queue: asyncio.Queue[Any] = asyncio.Queue()
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=MAX_QUEUED_FRAMES)
     reader = asyncio.create_task(_read(session, queue))
     collected: list[np.ndarray] = []
     max_samples = int(state.settings.max_audio_seconds * RATE)
@@ -270,6 +285,7 @@ async def _serve(
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
+        state.live_sessions -= 1
         state.metrics.websockets.dec()
 
 
@@ -321,10 +337,10 @@ async def _read(session: Session, queue: asyncio.Queue[Any]) -> None:
                 usable = len(data) - len(data) % 2
                 carry = data[usable:]
                 if usable:
-                    queue.put_nowait(pcm16_to_float(data[:usable]))
+                    await queue.put(pcm16_to_float(data[:usable]))
                 continue
             if _is_end(message.get("text")):
-                queue.put_nowait(END)
+                await queue.put(END)
                 continue
             await session.error(
                 InvalidParameterError(
@@ -334,8 +350,7 @@ async def _read(session: Session, queue: asyncio.Queue[Any]) -> None:
             )
     except (WebSocketDisconnect, RuntimeError):
         pass
-    finally:
-        queue.put_nowait(None)
+    await queue.put(None)  # the session sees the end (unless it was cancelled first)
 
 
 def _is_end(text: str | None) -> bool:
