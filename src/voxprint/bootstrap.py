@@ -14,12 +14,11 @@ from voxprint.calibrator import Calibrator
 from voxprint.encoders import DEFAULT_ENCODER, load_encoder
 from voxprint.encoders.options import EncoderOptions
 from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS, EnrollmentPolicy
-from voxprint.errors import StoreError
+from voxprint.gallery_index import GalleryIndex
 from voxprint.pipeline import DEFAULT_MIN_SPEECH_SECONDS, EmbeddingPipeline, PipelineConfig
 from voxprint.quality import QualityGate
 from voxprint.service import VoxprintService
 from voxprint.store import open_store
-from voxprint.store.base import KeyStore
 from voxprint.store.records import DEFAULT_NAMESPACE
 from voxprint.thresholds import Thresholds
 
@@ -74,6 +73,7 @@ def build_service(
         pipeline=pipeline,
         store=store,
         thresholds=thresholds,
+        index=GalleryIndex(store, pipeline.encoder.name, pipeline.encoder.version),
         enrollment=EnrollmentPolicy(
             options.enrollment_speech_seconds, quality_gate=options.quality_gate
         ),
@@ -91,7 +91,4 @@ def build_calibrator(
 
 def build_key_service(db: str | Path | None = None) -> KeyService:
     """API-key management on the store at ``db`` (no model is loaded)."""
-    store = open_store(str(db or default_db_path()))
-    if not isinstance(store, KeyStore):
-        raise StoreError(f"the store at {db} cannot keep API keys")
-    return KeyService(store)
+    return KeyService(open_store(str(db or default_db_path())))

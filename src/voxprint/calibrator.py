@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voxprint.errors import DatasetError, InvalidParameterError, NoSpeechError, StoreError
+from voxprint.errors import DatasetError, InvalidParameterError, NoSpeechError
 from voxprint.evaluation.datasets import EvalSet
 from voxprint.evaluation.metrics import equal_error_rate, false_accept_threshold
 from voxprint.evaluation.operating_point import fit_impostor_model
@@ -25,7 +25,7 @@ from voxprint.pipeline import EmbeddingPipeline
 from voxprint.scoring.asnorm import AsNorm
 from voxprint.scoring.calibration import fit_calibration
 from voxprint.scoring.similarity import cosine_matrix
-from voxprint.store.base import ProfileStore, ScoringStore
+from voxprint.store.base import ScoringStore
 from voxprint.store.records import Cohort, ScoreScale, StoredCalibration
 
 logger = logging.getLogger(__name__)
@@ -123,12 +123,10 @@ class Calibrator:
     """Calibrations and the impostor cohort of one pipeline's encoder, kept in ``store``."""
 
     pipeline: EmbeddingPipeline
-    store: ProfileStore
+    store: ScoringStore
 
     @property
     def _scoring(self) -> ScoringStore:
-        if not isinstance(self.store, ScoringStore):
-            raise StoreError("this store cannot keep calibrations or cohorts")
         return self.store
 
     @property

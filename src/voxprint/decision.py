@@ -117,17 +117,23 @@ class OperatingPoint:
         return DecisionReason.NO_MATCH
 
 
-def open_set_posteriors(llrs: np.ndarray) -> tuple[np.ndarray, float]:
+def open_set_posteriors(
+    llrs: np.ndarray, gallery_size: int | None = None
+) -> tuple[np.ndarray, float]:
     """Posterior of each of ``n`` enrolled profiles and of "not enrolled".
 
-    llrs: ``(n,)`` log-likelihood ratios of one probe against each profile. Half the
-    prior is on "not enrolled", half spread evenly over the profiles. Returns ``(n,)``
-    float64 posteriors and the posterior of "not enrolled"; they sum to 1.
+    llrs: ``(n,)`` log-likelihood ratios of one probe against the profiles scored.
+    ``gallery_size`` is how many profiles the probe was searched among (default ``n``):
+    when only the best candidates of a larger gallery were scored, the rest weigh in the
+    prior but their likelihood ratios (far below the best) are left out. Half the prior
+    is on "not enrolled", half spread evenly over the profiles. Returns ``(n,)`` float64
+    posteriors and the posterior of "not enrolled"; with ``gallery_size == n`` they sum
+    to 1.
     """
     values = np.asarray(llrs, dtype=np.float64).ravel()
-    n = values.size
+    n = max(values.size, gallery_size or 0)
     if n == 0:
-        return np.zeros(0), 1.0
+        return np.zeros(values.size), 1.0
     log_unknown = np.log(n)  # prior odds unknown : profile i = (1/2) : (1/2n)
     norm = np.logaddexp(log_unknown, np.logaddexp.reduce(values))
     return np.exp(values - norm), float(np.exp(log_unknown - norm))

@@ -133,22 +133,32 @@ class Scorer:
         return self.verify(first, second.embedding, second.net_speech_seconds)
 
     def identify(
-        self, probe: Probe, voiceprints: np.ndarray, enrol_seconds: np.ndarray, *, top_n: int
+        self,
+        probe: Probe,
+        voiceprints: np.ndarray,
+        enrol_seconds: np.ndarray,
+        *,
+        top_n: int,
+        gallery_size: int | None = None,
     ) -> Ranking:
         """Open-set identification among ``(n, dim)`` voiceprints enrolled from
-        ``(n,)`` seconds of speech each; the ``top_n`` best candidates are returned."""
+        ``(n,)`` seconds of speech each; the ``top_n`` best candidates are returned.
+
+        ``gallery_size``: how many profiles the voiceprints were chosen from (the best
+        candidates of a search), when more than ``n``.
+        """
         if top_n < 1:
             raise InvalidParameterError("top_n must be at least 1")
         gallery = np.asarray(voiceprints, dtype=np.float32).reshape(-1, probe.embedding.shape[-1])
-        n = gallery.shape[0]
-        if n == 0:
+        n = max(gallery.shape[0], gallery_size or 0)
+        if gallery.shape[0] == 0:
             return Ranking(
                 (), False, DecisionReason.NO_MATCH, self.point.identification_threshold, 1.0, 0
             )
         cosines, normalized = self._values(probe, gallery)
         values = cosines if normalized is None else normalized
         llrs = self._llrs(probe, values, np.asarray(enrol_seconds, dtype=np.float64))
-        posteriors, unknown = open_set_posteriors(llrs)
+        posteriors, unknown = open_set_posteriors(llrs, n)
         order = np.argsort(-llrs, kind="stable")[:top_n]
         candidates = tuple(
             Ranked(

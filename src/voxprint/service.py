@@ -31,10 +31,11 @@ from voxprint.errors import (
     ProfileNotFoundError,
     StoreError,
 )
+from voxprint.gallery_index import CANDIDATES, Candidates, GalleryIndex
 from voxprint.pipeline import EmbeddingPipeline, Utterance
 from voxprint.quality import ClipQuality, assess_clip
 from voxprint.scorer import Probe, Scorer
-from voxprint.store.base import ProfileStore
+from voxprint.store.base import Store
 from voxprint.store.records import (
     DEFAULT_NAMESPACE,
     Activity,
@@ -164,11 +165,14 @@ class VoxprintService:
     """Speaker recognition over one store, for one namespace (tenant)."""
 
     pipeline: EmbeddingPipeline
-    store: ProfileStore
+    store: Store
     #: Where each namespace's operating point comes from (the one source for decisions).
     thresholds: Thresholds
     enrollment: EnrollmentPolicy = field(default_factory=EnrollmentPolicy)
     namespace: str = DEFAULT_NAMESPACE
+    #: In-memory galleries for 1:N search; ``None`` reads the gallery from the store on
+    #: every identification.
+    index: GalleryIndex | None = None
 
     def in_namespace(self, namespace: str) -> VoxprintService:
         """The same service, scoped to another namespace."""
@@ -519,15 +523,14 @@ class VoxprintService:
     ) -> IdentificationResult:
         """Open-set identification of an embedded utterance; ``record=False`` keeps the
         call out of the activity log."""
-        gallery = self.store.gallery(
-            self.namespace,
-            encoder_name=self.encoder_name,
-            encoder_version=self.encoder_version,
-            profile_ids=profile_ids,
-        )
+        gallery = self._candidates(utterance.embedding, top_n, profile_ids)
         scorer = self.scorer(force=force)
         ranking = scorer.identify(
-            Probe.of(utterance), gallery.voiceprints, gallery.net_speech_seconds, top_n=top_n
+            Probe.of(utterance),
+            gallery.voiceprints,
+            gallery.seconds,
+            top_n=top_n,
+            gallery_size=gallery.gallery_size,
         )
         candidates = tuple(
             Candidate(
@@ -546,7 +549,7 @@ class VoxprintService:
                 "identified" if identified else "unknown",
                 identified.profile_id if identified else None,
                 candidates[0].score if candidates else None,
-                f"gallery={len(gallery)}; {ranking.reason.value}",
+                f"gallery={gallery.gallery_size}; {ranking.reason.value}",
             )
         )
         return IdentificationResult(
@@ -559,6 +562,32 @@ class VoxprintService:
             source=scorer.point.source,
             unknown_probability=ranking.unknown_probability,
             activity_logged=logged,
+        )
+
+    def _candidates(
+        self, embedding: np.ndarray, top_n: int, profile_ids: Sequence[str] | None
+    ) -> Candidates:
+        """The profiles to score for ``embedding``: the best of the namespace's gallery (from
+        the in-memory index when the service has one), or exactly ``profile_ids``."""
+        if self.index is not None:
+            return self.index.candidates(
+                self.namespace,
+                embedding,
+                k=max(CANDIDATES, top_n),
+                profile_ids=profile_ids,
+            )
+        gallery = self.store.gallery(
+            self.namespace,
+            encoder_name=self.encoder_name,
+            encoder_version=self.encoder_version,
+            profile_ids=profile_ids,
+        )
+        return Candidates(
+            gallery.profile_ids,
+            gallery.names,
+            gallery.voiceprints,
+            gallery.net_speech_seconds,
+            len(gallery),
         )
 
     def compare(

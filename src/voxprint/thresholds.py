@@ -39,7 +39,7 @@ from voxprint.operating_points import (
 from voxprint.scorer import Scorer
 from voxprint.scoring.asnorm import AsNorm
 from voxprint.scoring.llr import ConditionModel, logit
-from voxprint.store.base import ProfileStore, ScoringStore
+from voxprint.store.base import Store
 from voxprint.store.records import Band, GalleryStatistics, ScoreScale
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 class Thresholds:
     """Operating points of one encoder version over one store, per namespace."""
 
-    store: ProfileStore
+    store: Store
     encoder_name: str
     encoder_version: str
     prior: ScoringPrior | None
@@ -62,29 +62,27 @@ class Thresholds:
 
     @classmethod
     def load(
-        cls, store: ProfileStore, encoder: SpeakerEncoder, *, normalize: bool = True
+        cls, store: Store, encoder: SpeakerEncoder, *, normalize: bool = True
     ) -> Thresholds:
         """Read the encoder's stored calibrations and cohort (once) and build the source."""
         name, version = encoder.name, encoder.version
-        scoring = store if isinstance(store, ScoringStore) else None
         calibrated: OperatingPoint | None = None
         cohort: AsNorm | None = None
-        if scoring is not None:
-            stored_cohort = scoring.get_cohort(name, version) if normalize else None
-            asnorm = scoring.get_calibration(name, version, ScoreScale.ASNORM)
-            cosine = scoring.get_calibration(name, version, ScoreScale.COSINE)
-            if stored_cohort is not None and asnorm is not None:
-                calibrated = calibrated_operating_point(asnorm)
-                cohort = AsNorm(stored_cohort.embeddings)
-            elif cosine is not None:
-                calibrated = calibrated_operating_point(cosine)
-            if stored_cohort is not None and asnorm is None and normalize:
-                logger.warning(
-                    "a cohort is stored for %s (%s) but no AS-Norm calibration; scores are "
-                    "not normalised (run `voxprint calibrate` to fit one)",
-                    name,
-                    version,
-                )
+        stored_cohort = store.get_cohort(name, version) if normalize else None
+        asnorm = store.get_calibration(name, version, ScoreScale.ASNORM)
+        cosine = store.get_calibration(name, version, ScoreScale.COSINE)
+        if stored_cohort is not None and asnorm is not None:
+            calibrated = calibrated_operating_point(asnorm)
+            cohort = AsNorm(stored_cohort.embeddings)
+        elif cosine is not None:
+            calibrated = calibrated_operating_point(cosine)
+        if stored_cohort is not None and asnorm is None and normalize:
+            logger.warning(
+                "a cohort is stored for %s (%s) but no AS-Norm calibration; scores are "
+                "not normalised (run `voxprint calibrate` to fit one)",
+                name,
+                version,
+            )
         fallback: OperatingPoint | None = None
         try:
             fallback = encoder_operating_point(encoder)

@@ -22,9 +22,7 @@ from voxprint.api.observability import Metrics, RequestObserver
 from voxprint.api.settings import ServiceSettings
 from voxprint.api.state import AppState
 from voxprint.bootstrap import build_service
-from voxprint.errors import StoreError
 from voxprint.service import VoxprintService
-from voxprint.store.base import KeyStore
 
 logger = logging.getLogger(__name__)
 
@@ -65,16 +63,13 @@ def create_app(
             if service is not None
             else await asyncio.to_thread(build_service, settings.service_options())
         )
-        store = active.store
-        if not isinstance(store, KeyStore):
-            raise StoreError(f"the store {type(store).__name__} cannot keep API keys")
         runner = InferenceRunner(
             settings.inference_workers, settings.inference_queue, metrics.observe_inference
         )
         state = AppState(
             settings=settings,
             service=active,
-            keys=KeyService(store),
+            keys=KeyService(active.store),
             runner=runner,
             metrics=metrics,
         )

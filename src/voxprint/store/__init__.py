@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from voxprint.errors import StoreError
-from voxprint.store.base import ProfileStore, Rebuild
+from voxprint.store.base import ProfileStore, Rebuild, Store
 from voxprint.store.records import (
     DEFAULT_NAMESPACE,
     ActivityEntry,
@@ -37,6 +37,7 @@ __all__ = [
     "ProfileStore",
     "Rebuild",
     "SQLiteStore",
+    "Store",
     "open_store",
 ]
 
@@ -58,18 +59,18 @@ def _sqlite_path(url: str) -> Path:
     return Path(unquote(url[len(prefix) :]))
 
 
-def _open_sqlite(url: str) -> ProfileStore:
+def _open_sqlite(url: str) -> Store:
     return SQLiteStore(_sqlite_path(url))
 
 
 #: Store openers keyed by URL scheme; each takes the whole URL.
 #: A PostgreSQL store registers here as ``"postgresql"`` once it exists.
-STORES: dict[str, Callable[[str], ProfileStore]] = {
+STORES: dict[str, Callable[[str], Store]] = {
     "sqlite": _open_sqlite,
 }
 
 
-def open_store(url_or_path: str) -> ProfileStore:
+def open_store(url_or_path: str) -> Store:
     """Open the store at a plain file path (SQLite) or a URL such as ``sqlite:///voices.db``.
 
     Raises :class:`StoreError` for an unknown scheme, naming the supported ones.

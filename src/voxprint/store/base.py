@@ -1,9 +1,14 @@
-"""The protocol every voiceprint store implements (SQLite now, PostgreSQL later)."""
+"""What every voiceprint store implements: small protocols per ability, and :class:`Store`.
+
+A backend implements all of them; :func:`voxprint.store.open_store` returns a
+:class:`Store`, so callers never test for abilities. Code that needs only one ability
+(the key service, the calibrator) asks for that protocol alone.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from voxprint.store.records import (
     Activity,
@@ -85,6 +90,12 @@ class ProfileStore(Protocol):
 
     def list_clips(self, namespace: str, profile_id: str) -> list[Clip]: ...
 
+    def gallery_version(self, namespace: str) -> int:
+        """A counter that changes (in the same transaction) with every enrolment, reset,
+        rename or deletion in ``namespace``: galleries cached elsewhere reload when it
+        moves."""
+        ...
+
     def gallery(
         self,
         namespace: str,
@@ -140,7 +151,6 @@ class ProfileStore(Protocol):
     def close(self) -> None: ...
 
 
-@runtime_checkable
 class KeyStore(Protocol):
     """API keys: public records plus the hash of each secret (never the secret)."""
 
@@ -157,7 +167,6 @@ class KeyStore(Protocol):
         ...
 
 
-@runtime_checkable
 class ScoringStore(Protocol):
     """Per-encoder scoring set-up: fitted calibrations and the AS-Norm impostor cohort.
 
@@ -185,3 +194,8 @@ class ScoringStore(Protocol):
     def delete_cohort(self, encoder_name: str, encoder_version: str) -> bool:
         """Delete the cohort for good; ``False`` when there was none."""
         ...
+
+
+class Store(ProfileStore, KeyStore, ScoringStore, Protocol):
+    """Every ability a voxprint store has: profiles and clips, galleries and their
+    statistics, the activity log, API keys, calibrations and cohorts."""

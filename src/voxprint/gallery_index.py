@@ -1,0 +1,260 @@
+"""Fast 1:N search: each namespace's gallery cached in process, kept in step with the store.
+
+Identification used to read every voiceprint from the store on every call (150 ms at
+10,000 profiles, seconds at 100,000). :class:`GalleryIndex` keeps each namespace's gallery
+(per encoder version) in memory with a search structure, and checks the store's change
+counter for the namespace on every call: any enrolment, reset, rename or deletion there
+(by this process or another sharing the store) bumps it, and the next search reloads.
+
+Search is exact (one matrix product) below :data:`APPROXIMATE_FROM` voiceprints and
+approximate above, with HNSW (the library chosen on the measurements in
+docs/benchmarks.md, "Identify search at scale"). Either way the best candidates are
+returned with their exact cosines, and the open-set rule of the scorer still weighs the
+whole gallery size.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from voxprint.errors import InvalidParameterError, StoreError
+from voxprint.scoring.similarity import l2_normalise
+from voxprint.store.base import Store
+from voxprint.store.records import Gallery
+
+logger = logging.getLogger(__name__)
+
+#: From this many voiceprints on, search is approximate (HNSW); below, exact.
+APPROXIMATE_FROM = 20_000
+#: Candidates handed to the scorer: enough that the best by log-likelihood ratio is among
+#: them even when enrolment amounts differ between profiles.
+CANDIDATES = 50
+#: Breadth of an HNSW search (measured: docs/benchmarks.md, "Identify search at scale").
+EF_SEARCH = 256
+
+
+class VectorSearch(Protocol):
+    """Nearest voiceprints by cosine in a fixed set of unit vectors."""
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the ``k`` best (``(k,) int64``, best first) and their cosines
+        (``(k,) float32``) for a ``(dim,)`` unit query."""
+        ...
+
+
+@dataclass(frozen=True)
+class ExactSearch:
+    """Every voiceprint scored: ``(n, dim)`` unit vectors times the query."""
+
+    vectors: np.ndarray
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        scores = self.vectors @ np.asarray(query, dtype=np.float32)
+        k = min(k, scores.shape[0])
+        if k == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        top = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(k)
+        order = top[np.argsort(-scores[top], kind="stable")]
+        return order.astype(np.int64), scores[order].astype(np.float32)
+
+
+class HnswlibSearch:
+    """HNSW graph of hnswlib on inner product (the vectors are unit length)."""
+
+    def __init__(self, vectors: np.ndarray, *, m: int = 16, ef_construction: int = 200) -> None:
+        import hnswlib
+
+        n, dim = vectors.shape
+        self._index = hnswlib.Index(space="ip", dim=dim)
+        self._index.init_index(max_elements=max(n, 1), M=m, ef_construction=ef_construction)
+        self._index.set_num_threads(1)
+        if n:
+            self._index.add_items(np.ascontiguousarray(vectors, dtype=np.float32), np.arange(n))
+        self._size = n
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, self._size)
+        if k == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        self._index.set_ef(max(EF_SEARCH, 2 * k))
+        labels, distances = self._index.knn_query(np.asarray(query, np.float32)[None, :], k=k)
+        return labels[0].astype(np.int64), (1.0 - distances[0]).astype(np.float32)
+
+
+class UsearchSearch:
+    """HNSW graph of USearch on cosine."""
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        from usearch.index import Index
+
+        n, dim = vectors.shape
+        self._index = Index(ndim=dim, metric="ip", dtype="f32")
+        if n:
+            self._index.add(np.arange(n), np.ascontiguousarray(vectors, dtype=np.float32),
+                            threads=1)
+        self._size = n
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, self._size)
+        if k == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        found = self._index.search(
+            np.asarray(query, np.float32), k, threads=1, expansion=max(EF_SEARCH, 2 * k)
+        )
+        return found.keys.astype(np.int64), (1.0 - found.distances).astype(np.float32)
+
+
+class FaissSearch:
+    """HNSW graph of FAISS on inner product."""
+
+    def __init__(self, vectors: np.ndarray, *, m: int = 32) -> None:
+        import faiss
+
+        n, dim = vectors.shape
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        self._index = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
+        self._index.hnsw.efConstruction = 200
+        if n:  # built with every core; searched with one (the service runs searches side by side)
+            self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        faiss.omp_set_num_threads(1)
+        self._size = n
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, self._size)
+        if k == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        self._index.hnsw.efSearch = max(EF_SEARCH, 2 * k)
+        scores, rows = self._index.search(np.asarray(query, np.float32)[None, :], k)
+        return rows[0].astype(np.int64), scores[0].astype(np.float32)
+
+
+#: Search structures by name; the approximate ones need the optional ``scale`` extra.
+SEARCHES: dict[str, Callable[[np.ndarray], VectorSearch]] = {
+    "exact": ExactSearch,
+    "hnswlib": HnswlibSearch,
+    "usearch": UsearchSearch,
+    "faiss": FaissSearch,
+}
+#: The approximate search used above :data:`APPROXIMATE_FROM`: FAISS's HNSW had the best
+#: recall and the fastest build of the three measured (docs/benchmarks.md).
+APPROXIMATE = "faiss"
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The profiles worth scoring for one query: rows describe the same profile across
+    ``profile_ids``, ``names``, ``voiceprints`` ``(c, dim) float32`` and ``seconds``;
+    ``gallery_size`` is how many profiles were searched (for the open-set rule)."""
+
+    profile_ids: tuple[str, ...]
+    names: tuple[str, ...]
+    voiceprints: np.ndarray
+    seconds: np.ndarray
+    gallery_size: int
+
+
+@dataclass
+class _Entry:
+    version: int
+    gallery: Gallery
+    search: VectorSearch
+    rows: dict[str, int]
+
+
+@dataclass
+class GalleryIndex:
+    """Per-namespace galleries of one encoder version, searched in memory."""
+
+    store: Store
+    encoder_name: str
+    encoder_version: str
+    approximate_from: int = APPROXIMATE_FROM
+    approximate: str = APPROXIMATE
+    _entries: dict[str, _Entry] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.approximate not in SEARCHES:
+            raise InvalidParameterError(
+                f"unknown search {self.approximate!r}; choose from {', '.join(SEARCHES)}"
+            )
+
+    def _entry(self, namespace: str) -> _Entry:
+        version = self.store.gallery_version(namespace)
+        entry = self._entries.get(namespace)
+        if entry is not None and entry.version == version:
+            return entry
+        with self._lock:
+            entry = self._entries.get(namespace)
+            if entry is not None and entry.version == version:
+                return entry
+            gallery = self.store.gallery(
+                namespace, encoder_name=self.encoder_name, encoder_version=self.encoder_version
+            )
+            vectors = (
+                l2_normalise(gallery.voiceprints)
+                if len(gallery)
+                else np.zeros((0, 0), np.float32)
+            )
+            name = self.approximate if len(gallery) >= self.approximate_from else "exact"
+            try:
+                search = SEARCHES[name](vectors)
+            except ImportError:
+                logger.warning("%s is not installed; searching exactly", name)
+                search = ExactSearch(vectors)
+            entry = _Entry(
+                version, gallery, search, {pid: i for i, pid in enumerate(gallery.profile_ids)}
+            )
+            self._entries[namespace] = entry
+            logger.debug(
+                "gallery of %r loaded: %d voiceprints, %s search", namespace, len(gallery), name
+            )
+            return entry
+
+    def candidates(
+        self,
+        namespace: str,
+        query: np.ndarray,
+        *,
+        k: int = CANDIDATES,
+        profile_ids: Sequence[str] | None = None,
+    ) -> Candidates:
+        """The ``k`` best profiles for a ``(dim,)`` query, or exactly ``profile_ids``
+        (those of them enrolled with this encoder)."""
+        entry = self._entry(namespace)
+        gallery = entry.gallery
+        if profile_ids is not None:
+            unknown = [pid for pid in profile_ids if pid not in entry.rows]
+            if unknown:
+                # Not enrolled with this encoder (or gone since): let the store say which.
+                chosen = self.store.gallery(
+                    namespace,
+                    encoder_name=self.encoder_name,
+                    encoder_version=self.encoder_version,
+                    profile_ids=profile_ids,
+                )
+                return Candidates(chosen.profile_ids, chosen.names, chosen.voiceprints,
+                                  chosen.net_speech_seconds, len(chosen))
+            rows = np.array([entry.rows[pid] for pid in dict.fromkeys(profile_ids)], np.int64)
+            size = len(rows)
+        else:
+            if len(gallery) == 0:
+                return Candidates((), (), np.zeros((0, 0), np.float32), np.zeros(0), 0)
+            rows, _ = entry.search.search(l2_normalise(np.asarray(query, np.float32)), k)
+            size = len(gallery)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(gallery)):
+            raise StoreError("the gallery index returned a row outside the gallery")
+        return Candidates(
+            profile_ids=tuple(gallery.profile_ids[i] for i in rows),
+            names=tuple(gallery.names[i] for i in rows),
+            voiceprints=gallery.voiceprints[rows],
+            seconds=gallery.net_speech_seconds[rows],
+            gallery_size=size,
+        )

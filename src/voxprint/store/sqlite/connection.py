@@ -1,0 +1,211 @@
+"""One SQLite database file: per-thread connections, transactions, lifetime.
+
+Durability and concurrency
+--------------------------
+The database runs in WAL mode with ``synchronous=NORMAL``, ``foreign_keys=ON`` and
+``secure_delete=ON`` (deleted voiceprints and embeddings are overwritten with zeros,
+not merely unlinked). Every write is one transaction opened with ``BEGIN IMMEDIATE``,
+so writers (threads of one process, or several processes each with their own store on
+the same file) take the write lock up front and serialise; a writer that finds the lock
+taken waits up to ``timeout_seconds``.
+
+Threading
+---------
+One store may be shared by many threads. Each thread gets its own connection (kept in a
+:class:`threading.local`), so readers run concurrently under WAL and writers serialise in
+SQLite itself. A thread's connection is closed when the thread ends, and ``close``
+closes every connection still open; call it once no call is in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from voxprint.errors import StoreError
+from voxprint.store.sqlite.schema import migrate
+
+logger = logging.getLogger(__name__)
+
+class _ThreadSlot:
+    """Held only by a thread's ``threading.local``; its death closes that thread's connection."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+
+def _release(
+    registry: set[sqlite3.Connection], lock: threading.Lock, conn: sqlite3.Connection
+) -> None:
+    with lock:
+        if conn not in registry:
+            return  # already closed by the store's close()
+        registry.discard(conn)
+    conn.close()
+
+
+class SQLiteDatabase:
+    """One SQLite file, migrated on open (see the module docstring); the tables of the
+    store are mixins on top of it (:mod:`voxprint.store.sqlite.store`).
+
+    Raises :class:`StoreError` when the file is not a SQLite database or cannot be
+    opened, and :class:`SchemaVersionError` when it was written by a newer voxprint.
+    """
+
+    def __init__(self, path: str | Path, *, timeout_seconds: float = 30.0) -> None:
+        self._path = Path(path)
+        self._timeout = float(timeout_seconds)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: set[sqlite3.Connection] = set()
+        self._closed = False
+        if self._path.is_dir():
+            raise StoreError(f"cannot open store: {self._path} is a folder, not a database file")
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder of {self._path}: {exc}") from exc
+        conn = self._connection()
+        try:
+            migrate(conn, self._path)
+        except sqlite3.Error as exc:
+            self.close()
+            raise StoreError(f"cannot migrate the store at {self._path}: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    # -- connections and transactions --
+
+    def _open_connection(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self._path,
+                timeout=self._timeout,
+                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+                check_same_thread=False,  # only close() touches it from another thread
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store at {self._path}: {exc}") from exc
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                logger.warning("%s: journal_mode is %s, not WAL", self._path, mode)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+                raise StoreError(
+                    f"{self._path} is not a SQLite database (or it is encrypted or corrupt)"
+                ) from exc
+            raise StoreError(f"cannot open the store at {self._path}: {exc}") from exc
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError(f"the store at {self._path} is closed")
+        slot: _ThreadSlot | None = getattr(self._local, "slot", None)
+        if slot is not None:
+            return slot.conn
+        conn = self._open_connection()
+        with self._lock:
+            if self._closed:
+                conn.close()
+                raise StoreError(f"the store at {self._path} is closed")
+            self._connections.add(conn)
+        slot = _ThreadSlot(conn)
+        weakref.finalize(slot, _release, self._connections, self._lock, conn)
+        self._local.slot = slot
+        return conn
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
+        """One transaction: ``BEGIN IMMEDIATE`` for writes, a consistent snapshot for reads.
+
+        Rolls back on any exception; SQLite errors come out as :class:`StoreError`.
+        """
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    logger.exception("rollback failed on %s", self._path)
+            if isinstance(exc, sqlite3.Error):
+                # The path stays in the server's log; clients get the reason only.
+                logger.warning("store operation failed on %s: %s", self._path, exc)
+                raise StoreError(f"the store could not complete the operation: {exc}") from exc
+            raise
+
+    def writable(self) -> bool:
+        """Whether the store can take writes now (a read-only file or folder cannot)."""
+        try:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return True
+        except (sqlite3.Error, StoreError) as exc:
+            logger.warning("the store at %s cannot be written: %s", self._path, exc)
+            return False
+
+    def _checkpoint(self) -> None:
+        """Fold the WAL into the database and truncate it, so no deleted copy lingers there."""
+        conn = self._connection()
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as exc:
+            logger.warning("WAL checkpoint failed on %s: %s", self._path, exc)
+            raise StoreError(f"the store could not fold its write-ahead log: {exc}") from exc
+        if busy:
+            logger.warning(
+                "%s: WAL checkpoint blocked by another connection; "
+                "deleted data stays in the WAL until the next checkpoint",
+                self._path,
+            )
+
+    def close(self) -> None:
+        """Close every connection of this store (all threads). Idempotent."""
+        with self._lock:
+            self._closed = True
+            connections = list(self._connections)
+            self._connections.clear()
+        for conn in connections:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                logger.exception("closing a connection to %s failed", self._path)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self._path)!r})"

@@ -1,0 +1,203 @@
+"""The SQLite store's schema and its migrations.
+
+The schema version lives in ``PRAGMA user_version`` and is brought up to date on open by
+:data:`MIGRATIONS`, an ordered tuple of steps: step ``i`` takes the database from version
+``i`` to ``i + 1``. Adding a version means appending one function.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from voxprint.errors import SchemaVersionError
+
+logger = logging.getLogger(__name__)
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _migrate_to_v1(conn: sqlite3.Connection) -> None:
+    """Initial schema: profiles, clips, activity log."""
+    statements = (
+        """
+        CREATE TABLE profiles (
+            id TEXT PRIMARY KEY,
+            namespace TEXT NOT NULL,
+            name TEXT NOT NULL,
+            external_id TEXT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            encoder_name TEXT NOT NULL,
+            encoder_version TEXT NOT NULL,
+            status TEXT NOT NULL,
+            clip_count INTEGER NOT NULL DEFAULT 0,
+            audio_seconds REAL NOT NULL DEFAULT 0,
+            net_speech_seconds REAL NOT NULL DEFAULT 0,
+            voiceprint BLOB NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (namespace, external_id)
+        )
+        """,
+        """
+        CREATE TABLE clips (
+            id TEXT PRIMARY KEY,
+            profile_id TEXT NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
+            embedding BLOB NOT NULL,
+            audio_seconds REAL NOT NULL,
+            net_speech_seconds REAL NOT NULL,
+            label TEXT NULL,
+            created_at TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE activity (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            action TEXT NOT NULL,
+            profile_id TEXT NULL,
+            result TEXT NOT NULL,
+            score REAL NULL,
+            detail TEXT NULL
+        )
+        """,
+        "CREATE INDEX profiles_namespace_name ON profiles (namespace, name)",
+        "CREATE INDEX profiles_namespace_created ON profiles (namespace, created_at)",
+        "CREATE INDEX clips_profile ON clips (profile_id)",
+        "CREATE INDEX activity_namespace_time ON activity (namespace, time)",
+    )
+    for statement in statements:
+        conn.execute(statement)
+
+
+def _migrate_to_v2(conn: sqlite3.Connection) -> None:
+    """API keys: one row per key, with the SHA-256 of its secret (never the secret)."""
+    conn.execute(
+        """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            secret_hash BLOB NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT NULL
+        )
+        """
+    )
+
+
+def _migrate_to_v3(conn: sqlite3.Connection) -> None:
+    """Per-encoder scoring set-up: fitted calibrations and the AS-Norm impostor cohort."""
+    conn.execute(
+        """
+        CREATE TABLE calibrations (
+            encoder_name TEXT NOT NULL,
+            encoder_version TEXT NOT NULL,
+            scale TEXT NOT NULL,
+            slope REAL NOT NULL,
+            offset REAL NOT NULL,
+            threshold REAL NOT NULL,
+            target_far REAL NOT NULL,
+            achieved_far REAL NOT NULL,
+            achieved_frr REAL NOT NULL,
+            impostor_mean REAL NOT NULL,
+            impostor_std REAL NOT NULL,
+            target_trials INTEGER NOT NULL,
+            nontarget_trials INTEGER NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (encoder_name, encoder_version, scale)
+        )
+        """
+    )
+    conn.execute(
+        """
+        CREATE TABLE cohorts (
+            encoder_name TEXT NOT NULL,
+            encoder_version TEXT NOT NULL,
+            dimension INTEGER NOT NULL,
+            embeddings BLOB NOT NULL,
+            speakers TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (encoder_name, encoder_version)
+        )
+        """
+    )
+
+
+def _migrate_to_v4(conn: sqlite3.Connection) -> None:
+    """Decisions that adapt per namespace: each clip's speech bandwidth, and the impostor
+    statistics of each namespace's enrolled profiles (per encoder version); each clip's
+    content hash, so that a retried enrolment is not stored twice."""
+    conn.execute("ALTER TABLE clips ADD COLUMN bandwidth_hz REAL NULL")
+    conn.execute("ALTER TABLE clips ADD COLUMN content_hash TEXT NULL")
+    conn.execute("CREATE INDEX clips_profile_content ON clips (profile_id, content_hash)")
+    conn.execute(
+        """
+        CREATE TABLE gallery_statistics (
+            namespace TEXT NOT NULL,
+            encoder_name TEXT NOT NULL,
+            encoder_version TEXT NOT NULL,
+            band TEXT NOT NULL,
+            profiles INTEGER NOT NULL,
+            clips INTEGER NOT NULL,
+            pairs INTEGER NOT NULL,
+            pair_mean REAL NOT NULL,
+            trial_std REAL NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (namespace, encoder_name, encoder_version)
+        )
+        """
+    )
+
+
+def _migrate_to_v5(conn: sqlite3.Connection) -> None:
+    """A change counter per namespace, bumped by every change to its galleries, so that
+    in-process gallery indexes (of any process sharing the file) know when to reload."""
+    conn.execute(
+        "CREATE TABLE gallery_versions (namespace TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+    )
+
+
+#: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
+MIGRATIONS: tuple[Migration, ...] = (
+    _migrate_to_v1,
+    _migrate_to_v2,
+    _migrate_to_v3,
+    _migrate_to_v4,
+    _migrate_to_v5,
+)
+
+#: The schema version this code writes.
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema up to :data:`SCHEMA_VERSION`, in one write transaction."""
+    if _user_version(conn) == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = _user_version(conn)  # re-read: another process may have migrated
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{path} has schema version {version}, but this voxprint knows only up to "
+                f"{SCHEMA_VERSION}; upgrade voxprint to open it"
+            )
+        for step in range(version, SCHEMA_VERSION):
+            logger.info("migrating %s from schema version %d to %d", path, step, step + 1)
+            MIGRATIONS[step](conn)
+            conn.execute(f"PRAGMA user_version = {step + 1}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise

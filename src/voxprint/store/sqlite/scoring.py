@@ -1,0 +1,206 @@
+"""Scoring state in the SQLite store: calibrations and cohorts (per encoder version) and
+each namespace's gallery statistics (per namespace and encoder version)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from voxprint.errors import InvalidParameterError
+from voxprint.store.records import (
+    Band,
+    Cohort,
+    GalleryStatistics,
+    ScoreScale,
+    StoredCalibration,
+)
+from voxprint.store.sqlite.codecs import blob_vector, parse_time, time_text
+from voxprint.store.sqlite.connection import SQLiteDatabase
+
+
+class SQLiteScoring(SQLiteDatabase):
+    """:class:`~voxprint.store.base.ScoringStore` on SQLite."""
+
+    def save_statistics(
+        self,
+        namespace: str,
+        encoder_name: str,
+        encoder_version: str,
+        statistics: GalleryStatistics | None,
+    ) -> None:
+        """Keep (or, with ``None``, forget) a namespace's gallery statistics."""
+        key = (namespace, encoder_name, encoder_version)
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                "DELETE FROM gallery_statistics WHERE namespace = ? AND encoder_name = ? "
+                "AND encoder_version = ?",
+                key,
+            )
+            if statistics is not None:
+                conn.execute(
+                    "INSERT INTO gallery_statistics (namespace, encoder_name, encoder_version, "
+                    "band, profiles, clips, pairs, pair_mean, trial_std, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        *key,
+                        Band(statistics.band).value,
+                        int(statistics.profiles),
+                        int(statistics.clips),
+                        int(statistics.pairs),
+                        float(statistics.pair_mean),
+                        float(statistics.trial_std),
+                        time_text(statistics.updated_at, "statistics updated_at"),
+                    ),
+                )
+
+    def get_statistics(
+        self, namespace: str, encoder_name: str, encoder_version: str
+    ) -> GalleryStatistics | None:
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT * FROM gallery_statistics WHERE namespace = ? AND encoder_name = ? "
+                "AND encoder_version = ?",
+                (namespace, encoder_name, encoder_version),
+            ).fetchone()
+        if row is None:
+            return None
+        return GalleryStatistics(
+            band=Band(row["band"]),
+            profiles=int(row["profiles"]),
+            clips=int(row["clips"]),
+            pairs=int(row["pairs"]),
+            pair_mean=float(row["pair_mean"]),
+            trial_std=float(row["trial_std"]),
+            updated_at=parse_time(row["updated_at"]),
+        )
+
+    def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration:
+        """Store (or replace) the calibration of one encoder version and score scale."""
+        numbers = (
+            calibration.slope,
+            calibration.offset,
+            calibration.threshold,
+            calibration.target_far,
+            calibration.achieved_far,
+            calibration.achieved_frr,
+            calibration.impostor_mean,
+            calibration.impostor_std,
+        )
+        if not all(np.isfinite(numbers)):
+            raise InvalidParameterError("a calibration must hold finite numbers")
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO calibrations (encoder_name, encoder_version, scale, "
+                "slope, offset, threshold, target_far, achieved_far, achieved_frr, "
+                "impostor_mean, impostor_std, target_trials, nontarget_trials, source, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    calibration.encoder_name,
+                    calibration.encoder_version,
+                    ScoreScale(calibration.scale).value,
+                    *(float(v) for v in numbers),
+                    int(calibration.target_trials),
+                    int(calibration.nontarget_trials),
+                    calibration.source,
+                    time_text(calibration.created_at, "created_at"),
+                ),
+            )
+        return calibration
+
+    def get_calibration(
+        self, encoder_name: str, encoder_version: str, scale: ScoreScale
+    ) -> StoredCalibration | None:
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT * FROM calibrations WHERE encoder_name = ? AND encoder_version = ? "
+                "AND scale = ?",
+                (encoder_name, encoder_version, ScoreScale(scale).value),
+            ).fetchone()
+        if row is None:
+            return None
+        return StoredCalibration(
+            encoder_name=row["encoder_name"],
+            encoder_version=row["encoder_version"],
+            scale=ScoreScale(row["scale"]),
+            slope=float(row["slope"]),
+            offset=float(row["offset"]),
+            threshold=float(row["threshold"]),
+            target_far=float(row["target_far"]),
+            achieved_far=float(row["achieved_far"]),
+            achieved_frr=float(row["achieved_frr"]),
+            impostor_mean=float(row["impostor_mean"]),
+            impostor_std=float(row["impostor_std"]),
+            target_trials=int(row["target_trials"]),
+            nontarget_trials=int(row["nontarget_trials"]),
+            source=row["source"],
+            created_at=parse_time(row["created_at"]),
+        )
+
+    def delete_calibrations(
+        self, encoder_name: str, encoder_version: str, scale: ScoreScale | None = None
+    ) -> int:
+        query = "DELETE FROM calibrations WHERE encoder_name = ? AND encoder_version = ?"
+        params: list[str] = [encoder_name, encoder_version]
+        if scale is not None:
+            query += " AND scale = ?"
+            params.append(ScoreScale(scale).value)
+        with self._transaction(write=True) as conn:
+            return int(conn.execute(query, params).rowcount)
+
+    def save_cohort(self, cohort: Cohort) -> Cohort:
+        """Store (or replace) the impostor cohort of one encoder version."""
+        embeddings = np.asarray(cohort.embeddings, dtype="<f4")
+        if embeddings.ndim != 2 or embeddings.shape[0] == 0 or embeddings.shape[1] == 0:
+            raise InvalidParameterError(
+                f"a cohort needs (m, dim) embeddings with m >= 1, got shape {embeddings.shape}"
+            )
+        if len(cohort.speakers) != embeddings.shape[0]:
+            raise InvalidParameterError("a cohort needs one speaker name per embedding")
+        if not np.all(np.isfinite(embeddings)):
+            raise InvalidParameterError("cohort embeddings contain NaN or infinity")
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO cohorts (encoder_name, encoder_version, dimension, "
+                "embeddings, speakers, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    cohort.encoder_name,
+                    cohort.encoder_version,
+                    int(embeddings.shape[1]),
+                    embeddings.tobytes(),
+                    json.dumps(list(cohort.speakers)),
+                    cohort.source,
+                    time_text(cohort.created_at, "created_at"),
+                ),
+            )
+        # A replaced cohort's old rows must not linger in the WAL either.
+        self._checkpoint()
+        return cohort
+
+    def get_cohort(self, encoder_name: str, encoder_version: str) -> Cohort | None:
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT * FROM cohorts WHERE encoder_name = ? AND encoder_version = ?",
+                (encoder_name, encoder_version),
+            ).fetchone()
+        if row is None:
+            return None
+        vectors = blob_vector(row["embeddings"]).reshape(-1, int(row["dimension"]))
+        return Cohort(
+            encoder_name=row["encoder_name"],
+            encoder_version=row["encoder_version"],
+            embeddings=vectors,
+            speakers=tuple(json.loads(row["speakers"])),
+            source=row["source"],
+            created_at=parse_time(row["created_at"]),
+        )
+
+    def delete_cohort(self, encoder_name: str, encoder_version: str) -> bool:
+        """Delete the cohort (secure_delete zeroes it) and checkpoint the WAL."""
+        with self._transaction(write=True) as conn:
+            deleted = conn.execute(
+                "DELETE FROM cohorts WHERE encoder_name = ? AND encoder_version = ?",
+                (encoder_name, encoder_version),
+            ).rowcount
+        self._checkpoint()
+        return bool(deleted)

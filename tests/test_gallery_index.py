@@ -1,0 +1,130 @@
+"""Fast 1:N search: galleries cached in memory, kept in step with the store."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from voxprint.enrollment import EnrollmentPolicy
+from voxprint.errors import InvalidParameterError, ProfileNotFoundError
+from voxprint.gallery_index import SEARCHES, ExactSearch, GalleryIndex
+from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+from voxprint.scoring.similarity import l2_normalise
+from voxprint.service import VoxprintService
+from voxprint.store import SQLiteStore
+
+from fakes import RATE, EnergyVad, ToneEncoder, tone_thresholds, voice
+
+
+def unit(rng, n, dim=32):
+    return l2_normalise(rng.normal(size=(n, dim)).astype(np.float32))
+
+
+def test_exact_search_returns_the_best_first_with_their_cosines(rng):
+    vectors = unit(rng, 100)
+    rows, scores = ExactSearch(vectors).search(vectors[42], 5)
+    assert rows[0] == 42 and scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert list(scores) == sorted(scores, reverse=True)
+    everything, _ = ExactSearch(vectors).search(vectors[0], 500)
+    assert sorted(everything) == list(range(100))
+    assert ExactSearch(np.zeros((0, 32), np.float32)).search(vectors[0], 3)[0].size == 0
+
+
+@pytest.mark.parametrize("name", [n for n in SEARCHES if n != "exact"])
+def test_each_approximate_search_finds_a_near_copy_of_a_voiceprint(name, rng):
+    module = {"hnswlib": "hnswlib", "usearch": "usearch", "faiss": "faiss"}[name]
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed (optional extra 'scale')")
+    vectors = unit(rng, 2000)
+    index = SEARCHES[name](vectors)
+    hits = 0
+    for i in range(0, 2000, 40):
+        query = l2_normalise(vectors[i] + 0.05 * rng.normal(size=32).astype(np.float32))
+        rows, scores = index.search(query, 10)
+        hits += int(rows[0] == i)
+        assert scores[0] >= scores[-1]
+    assert hits >= 48  # of 50
+
+
+def make_service(store, *, approximate_from=20_000, namespace="default"):
+    pipeline = EmbeddingPipeline(
+        ToneEncoder(), config=PipelineConfig(min_speech_seconds=1.0), vad=EnergyVad()
+    )
+    return VoxprintService(
+        pipeline=pipeline,
+        store=store,
+        thresholds=tone_thresholds(store),
+        enrollment=EnrollmentPolicy(min_net_speech_seconds=5.0),
+        namespace=namespace,
+        index=GalleryIndex(store, "tone", "1", approximate_from=approximate_from),
+    )
+
+
+def enrol(service, name, f0):
+    profile = service.create_profile(name)
+    service.enroll(profile.id, (voice(f0, 6.0, seed=1), RATE))
+    return profile
+
+
+def test_a_profile_enrolled_by_another_process_is_identified_at_once(tmp_path):
+    here = make_service(SQLiteStore(tmp_path / "shared.db"))
+    there = make_service(SQLiteStore(tmp_path / "shared.db"))  # another process's store
+    enrol(here, "alice", 110)
+    probe = (voice(260, 3.0, seed=5), RATE)
+    assert here.identify(probe).identified is None  # warms this process's index
+    enrol(there, "bob", 260)
+    assert here.identify(probe).identified.name == "bob"
+    there.delete_profile(there.resolve_profile("bob").id)
+    assert here.identify(probe).identified is None
+
+
+def test_a_rename_is_seen_by_the_next_search(tmp_path):
+    service = make_service(SQLiteStore(tmp_path / "r.db"))
+    alice = enrol(service, "alice", 110)
+    probe = (voice(110, 3.0, seed=5), RATE)
+    assert service.identify(probe).identified.name == "alice"
+    from voxprint.store.records import ProfileChanges
+
+    service.update_profile(alice.id, ProfileChanges(name="alicia"))
+    assert service.identify(probe).identified.name == "alicia"
+
+
+def test_approximate_and_exact_search_give_the_same_answers(tmp_path):
+    exact = make_service(SQLiteStore(tmp_path / "e.db"))
+    approx = make_service(SQLiteStore(tmp_path / "a.db"), approximate_from=3)
+    for i, f0 in enumerate((100, 150, 210, 290, 400)):
+        enrol(exact, f"s{i}", f0)
+        enrol(approx, f"s{i}", f0)
+    for f0 in (100, 210, 400, 700):
+        probe = (voice(f0, 3.0, seed=9), RATE)
+        a, b = exact.identify(probe), approx.identify(probe)
+        assert (a.identified and a.identified.name) == (b.identified and b.identified.name)
+        assert a.gallery_size == b.gallery_size == 5
+
+
+def test_a_subset_search_scores_only_those_profiles_and_refuses_strangers_ids(tmp_path):
+    service = make_service(SQLiteStore(tmp_path / "s.db"))
+    low = enrol(service, "low", 110)
+    enrol(service, "high", 300)
+    result = service.identify((voice(300, 3.0, seed=4), RATE), profile_ids=[low.id])
+    assert result.gallery_size == 1 and result.identified is None
+    with pytest.raises(ProfileNotFoundError):
+        service.identify(
+            (voice(300, 3.0, seed=4), RATE), profile_ids=["00000000-0000-4000-8000-000000000000"]
+        )
+
+
+def test_namespaces_keep_separate_galleries(tmp_path):
+    store = SQLiteStore(tmp_path / "n.db")
+    a = make_service(store, namespace="a")
+    b = a.in_namespace("b")
+    enrol(a, "alice", 110)
+    assert b.identify((voice(110, 3.0, seed=2), RATE)).gallery_size == 0
+    assert a.identify((voice(110, 3.0, seed=2), RATE)).identified.name == "alice"
+
+
+def test_an_unknown_search_library_is_refused(tmp_path):
+    with pytest.raises(InvalidParameterError, match="unknown search"):
+        GalleryIndex(SQLiteStore(tmp_path / "x.db"), "tone", "1", approximate="annoy")
