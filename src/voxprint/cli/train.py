@@ -121,8 +121,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train a speaker classifier on DATA_DIR and keep its embedding layer as an encoder.
 
-        The run folder gets config.json, a checkpoint per epoch, best.pt and curves.png;
-        use it with `voxprint --model RUN/best.pt ...` wherever a model name is accepted.
+        The run folder gets config.json, a checkpoint per epoch, best.pt and curves.png.
+        Give RUN/best.pt wherever a model name is accepted, e.g.
+        `voxprint enroll alice alice.wav --model RUN/best.pt` (then verify, identify,
+        eval and serve with the same --model).
         """
         from voxprint.training.config import TrainingConfig, load_config
         from voxprint.training.loop import train
