@@ -1,6 +1,7 @@
 """The service's core: health, API keys, authentication, error bodies, limits, the runner."""
 
 import asyncio
+import logging
 
 import pytest
 from typer.testing import CliRunner
@@ -98,6 +99,22 @@ def test_health_needs_no_key_and_readiness_reports_the_encoder(tmp_path):
         ready = client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["encoder"] == "tone"
+
+
+def test_startup_logs_the_database_and_warns_when_it_holds_no_api_key(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="voxprint.api.app")
+    app, service = make_app(tmp_path / "v.db")
+    with client_for(app):
+        pass
+    ready = [r.getMessage() for r in caplog.records if "ready" in r.getMessage()]
+    assert ready and ready[0].endswith(f"database {tmp_path / 'v.db'}")
+    assert any("holds no active API key" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    issue_key(service)
+    app, _ = make_app(tmp_path / "v.db")
+    with client_for(app):
+        pass
+    assert not any("holds no active API key" in r.getMessage() for r in caplog.records)
 
 
 def test_metrics_count_requests_by_route_template(tmp_path):
