@@ -56,9 +56,7 @@ class FakeClock:
         self.slept += seconds
 
 
-def test_unpaced_file_blocks_are_one_hop_each_and_paced_ones_keep_real_time(
-    tmp_path, monkeypatch
-):
+def test_unpaced_file_blocks_are_one_hop_each_and_paced_ones_keep_real_time(tmp_path, monkeypatch):
     path = tmp_path / "v.wav"
     sf.write(path, voice(150, 1.0), RATE)
     blocks = list(file_blocks(path, 0, 0.5))
