@@ -289,3 +289,20 @@ def test_a_handler_added_by_an_embedding_program_sees_clean_uvicorn_lines():
         access.removeHandler(handler)
     assert secret_of(key) not in stream.getvalue()
     assert f"api_key=vxp_{key.split('_')[1]}_***" in stream.getvalue()
+
+
+def test_the_command_lines_own_log_masks_keys_too(monkeypatch, capsys):
+    """``voxprint -v listen --server ... --api-key K``: the websockets client logs its
+    request headers at DEBUG; the CLI's log handler masks the key."""
+    from voxprint.cli.common import configure_logging
+
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", root.level)
+    configure_logging(verbose=True)
+    key = made_up_key()
+    logging.getLogger("websockets.client").debug("> %s: %s", "X-API-Key", key)
+    (handler,) = root.handlers
+    root.removeHandler(handler)
+    logged = capsys.readouterr().err
+    assert "websockets.client" in logged and secret_of(key) not in logged
