@@ -524,3 +524,28 @@ def test_every_command_quoted_in_a_help_text_parses(monkeypatch):
         args = command.split()[1:]
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, f"{command}: {result.output}"
+
+
+def test_enroll_dir_skips_audio_the_store_already_holds_under_another_name(
+    speakers, db, monkeypatch
+):
+    """A store that recognises a clip by its content answers ``duplicate_clip``: a skip
+    with a warning, like a known file name, not a failure."""
+    from voxprint.errors import ProfileError
+    from voxprint.service import VoxprintService
+
+    class DuplicateClip(ProfileError):
+        code = "duplicate_clip"
+
+    enroll = VoxprintService.enroll
+
+    def recognising(self, profile_id, source, **kwargs):
+        if Path(source).name == "1.wav":
+            raise DuplicateClip("this profile already has this audio")
+        return enroll(self, profile_id, source, **kwargs)
+
+    monkeypatch.setattr(VoxprintService, "enroll", recognising)
+    result = run("enroll-dir", speakers, "--db", db)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("this profile already has this audio") == 3
+    assert clip_counts(db) == {"low": 2, "mid": 2, "high": 2}

@@ -82,7 +82,7 @@ def create_app(
         )
         app.state.voxprint = state
         state.ready = True
-        database = _database_name(store, settings)
+        database = _database_name(active.store, settings)
         logger.info(
             "voxprint %s ready: encoder %s (%s), database %s",
             __version__,
@@ -90,7 +90,7 @@ def create_app(
             active.encoder_version[:12],
             database,
         )
-        if settings.require_api_key and not any(k.is_active for k in store.list_keys()):
+        if settings.require_api_key and not any(k.is_active for k in state.keys.list()):
             logger.warning(
                 "the database %s holds no active API key: every request gets 401 "
                 "(create one with `voxprint keys create --name NAME --db %s`)",

@@ -109,6 +109,11 @@ def enroll(
         typer.echo(render.dumps([render.enrollment_json(r) for r in reports]))
 
 
+#: The error code of a store that recognises a clip's audio it already holds (content hash):
+#: enroll-dir skips such a file with a warning, as it does a file name it has seen.
+DUPLICATE_CLIP = "duplicate_clip"
+
+
 @app.command("enroll-dir")
 @handles_errors
 def enroll_dir(
@@ -186,7 +191,8 @@ def enroll_dir(
                 try:
                     plan.added.append((label, enrol(plan.profile.id, path, label)))
                 except VoxprintError as error:
-                    first_error = first_error or error
+                    if error.code != DUPLICATE_CLIP:  # the same audio is no failure
+                        first_error = first_error or error
                     plan.skipped.append(render.SkippedFile(path, error.code, error.message))
                     if not json_output:
                         bar.echo(f"skipped {path}: {error.message}", err=True)
