@@ -276,11 +276,14 @@ def test_the_request_log_line_names_the_key_and_not_the_query(tmp_path, all_logs
     assert '"path":"/v1/profiles"' in line and "limit=5" not in line
 
 
-def test_a_handler_added_by_an_embedding_program_sees_clean_uvicorn_lines():
+def test_a_handler_added_by_an_embedding_program_sees_clean_uvicorn_lines(monkeypatch):
     install_redaction()
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     access = logging.getLogger("uvicorn.error")
+    # Other tests run uvicorn in process, which sets this logger's level.
+    monkeypatch.setattr(access, "disabled", False)
+    monkeypatch.setattr(access, "level", logging.INFO)
     access.addHandler(handler)
     key = made_up_key()
     try:
