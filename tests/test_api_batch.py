@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +161,47 @@ def test_a_batch_sees_only_its_own_namespace(app_and_service):
             ],
         )
     assert [r["status"] for r in body["results"]] == [404, 404]
+
+
+def readme_batch_example() -> str:
+    """The README's batch example: from the heredoc that writes the body to the curl call."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("cat > body.json <<EOF")
+    end = readme.index("/v1/batch", start) + len("/v1/batch")
+    return readme[start:end]
+
+
+def test_the_readme_batch_example_works_with_an_8_second_clip(app_and_service, tmp_path):
+    """The body is written to a file, so a long clip's base64 never goes on a command line
+    (one argument is limited to 128 KiB on Linux; this clip's base64 is about 340 KB)."""
+    app, service = app_and_service
+    key = issue_key(service)
+    (tmp_path / "probe.wav").write_bytes(voice_wav(150, 8))
+    with client_for(app) as client:
+        client.headers.update(auth(key))
+        profile_id = client.post("/v1/profiles", json={"name": "alice"}).json()["id"]
+        client.post(
+            f"/v1/profiles/{profile_id}/enrollments",
+            content=voice_wav(150, 12, seed=1),
+            headers={"Content-Type": "audio/wav"},
+        )
+        script = (
+            'curl() { printf "%s\\n" "$@" > curl-args.txt; }\n'  # records what curl is given
+            f'ID={profile_id}\nH="X-API-Key: {key}"\n' + readme_batch_example() + "\n"
+        )
+        done = subprocess.run(
+            ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=30
+        )
+        assert done.returncode == 0, done.stderr
+        args = (tmp_path / "curl-args.txt").read_text().splitlines()
+        assert "@body.json" in args and sum(map(len, args)) < 1000
+        body = (tmp_path / "body.json").read_bytes()
+        assert len(body) > 300_000
+        answer = client.post(
+            "/v1/batch", content=body, headers={"Content-Type": "application/json"}
+        )
+    assert answer.status_code == 200, answer.text
+    verify, profile = answer.json()["results"]
+    assert verify["id"] == "call-1" and verify["status"] == 200
+    assert verify["result"]["decision"] == "accept"
+    assert profile["result"]["id"] == profile_id

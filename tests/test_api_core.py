@@ -1,78 +1,20 @@
 """The service's core: health, API keys, authentication, error bodies, limits, the runner."""
 
 import asyncio
+import logging
 
 import pytest
 from typer.testing import CliRunner
 
-from voxprint.access import KeyService
 from voxprint.api.inference import InferenceRunner
 from voxprint.cli.app import app as cli
 from voxprint.errors import (
-    ApiKeyNotFoundError,
-    AuthenticationError,
     InvalidParameterError,
     ServiceBusyError,
     ServiceUnavailableError,
 )
-from voxprint.store import SQLiteStore
 
 from apihelp import auth, client_for, issue_key, make_app
-
-
-@pytest.fixture()
-def keys(tmp_path):
-    return KeyService(SQLiteStore(tmp_path / "keys.db"))
-
-
-def test_a_created_key_authenticates_to_its_namespace(keys):
-    issued = keys.create("ci", "tenant-a")
-    key = keys.authenticate(issued.token)
-    assert key.id == issued.key.id
-    assert key.namespace == "tenant-a"
-
-
-def test_the_store_keeps_only_a_hash_of_the_secret(tmp_path, keys):
-    issued = keys.create("ci")
-    secret = issued.token.rsplit("_", 1)[1]
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("keys.db*"))
-    assert secret.encode() not in raw
-    assert issued.key.id.encode() in raw
-
-
-def test_wrong_unknown_malformed_and_revoked_keys_are_refused(keys):
-    issued = keys.create("ci")
-    key_id, secret = issued.token.split("_")[1], issued.token.split("_", 2)[2]
-    for token in (
-        None,
-        "",
-        "nonsense",
-        f"vxp_{key_id}_{'x' * len(secret)}",
-        f"vxp_{'0' * 16}_{secret}",
-    ):
-        with pytest.raises(AuthenticationError):
-            keys.authenticate(token)
-    keys.revoke(issued.key.id)
-    with pytest.raises(AuthenticationError):
-        keys.authenticate(issued.token)
-
-
-def test_keys_are_revoked_by_unique_name_and_unknown_ones_say_so(keys):
-    keys.create("alpha")
-    keys.create("twin")
-    keys.create("twin")
-    assert not keys.revoke("alpha").is_active
-    with pytest.raises(InvalidParameterError):
-        keys.revoke("twin")
-    with pytest.raises(ApiKeyNotFoundError):
-        keys.revoke("nobody")
-
-
-def test_a_key_needs_a_name_and_a_valid_namespace(keys):
-    with pytest.raises(InvalidParameterError):
-        keys.create("  ")
-    with pytest.raises(InvalidParameterError):
-        keys.create("x", "bad namespace!")
 
 
 def test_the_keys_cli_prints_a_key_once_lists_it_and_revokes_it(tmp_path):
@@ -98,6 +40,22 @@ def test_health_needs_no_key_and_readiness_reports_the_encoder(tmp_path):
         ready = client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json()["encoder"] == "tone"
+
+
+def test_startup_logs_the_database_and_warns_when_it_holds_no_api_key(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="voxprint.api.app")
+    app, service = make_app(tmp_path / "v.db")
+    with client_for(app):
+        pass
+    ready = [r.getMessage() for r in caplog.records if "ready" in r.getMessage()]
+    assert ready and ready[0].endswith(f"database {tmp_path / 'v.db'}")
+    assert any("holds no active API key" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    issue_key(service)
+    app, _ = make_app(tmp_path / "v.db")
+    with client_for(app):
+        pass
+    assert not any("holds no active API key" in r.getMessage() for r in caplog.records)
 
 
 def test_metrics_count_requests_by_route_template(tmp_path):

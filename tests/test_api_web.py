@@ -1,8 +1,22 @@
-"""The web page is served without a key; the embedding map is a keyed 2-D projection."""
+"""The web page is served without a key; the embedding map is a keyed 2-D projection.
+
+The page's key handling runs in Node (``tests/web/page_harness.mjs``: app.js against a
+small fake DOM and a scripted server); the full page runs in Chromium in
+``test_web_browser.py``.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from voxprint.cli.app import app as cli
 from voxprint.embedding_map import pca_2d
 from voxprint.errors import InvalidParameterError
 
@@ -74,3 +88,55 @@ def test_pca_finds_the_direction_of_most_variance():
     assert single.tolist() == [[0.0, 0.0]]
     with pytest.raises(InvalidParameterError):
         pca_2d(np.zeros(3))
+
+
+WEB_DIR = Path(str(resources.files("voxprint.api").joinpath("web")))
+HARNESS = Path(__file__).parent / "web" / "page_harness.mjs"
+GOOD_KEY = "vxp_1111111111111111_goodgoodgoodgoodgoodgood"
+
+
+@pytest.fixture(scope="module")
+def page_steps() -> dict[str, dict]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (it runs the page's script against a fake DOM)")
+    done = subprocess.run(
+        [node, str(HARNESS), str(WEB_DIR), GOOD_KEY], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return {step["step"]: step for step in json.loads(done.stdout)["steps"]}
+
+
+def test_the_pages_controls_stay_disabled_until_the_server_accepts_a_key(page_steps):
+    for step in ("no key", "start clicked without a key", "wrong key"):
+        assert all(page_steps[step]["disabled"].values()), step
+    assert not any(page_steps["good key"]["disabled"].values())
+    assert page_steps["good key"]["profiles"] == 1
+    assert all(page_steps["key changed to a wrong one"]["disabled"].values())
+
+
+def test_a_refused_key_gets_one_clear_message_that_says_how_to_make_one(page_steps):
+    for step in ("wrong key", "key changed to a wrong one"):
+        shown = page_steps[step]
+        assert shown["status_is_error"]
+        assert shown["status"].startswith("The server refused this API key")
+        assert "voxprint keys create --name" in shown["status"]
+        assert "Map" not in shown["status"]
+    assert page_steps["good key"]["status"] == "Key accepted and saved in this browser."
+
+
+def test_the_command_the_page_suggests_creates_a_key(tmp_path, page_steps):
+    hint = page_steps["no key"]["status"]
+    (command,) = re.findall(r"voxprint (keys create [^(]+)", hint)
+    db = tmp_path / "served.db"
+    args = command.replace("NAME", "browser").replace("DATABASE", str(db)).split()
+    created = CliRunner().invoke(cli, args)
+    assert created.exit_code == 0, created.output
+    assert created.output.startswith("vxp_") and db.is_file()
+
+
+def test_every_control_that_needs_a_key_is_disabled_in_the_page_as_served():
+    html = (WEB_DIR / "index.html").read_text()
+    needs_key = re.findall(r"<[^>]*\bdata-needs-key\b[^>]*>", html)
+    assert len(needs_key) >= 8
+    assert all(re.search(r"\bdisabled\b", tag) for tag in needs_key)

@@ -13,6 +13,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from voxprint import bootstrap, operating_points
+from voxprint.cli import common
 from voxprint.cli.app import app
 from voxprint.cli.exit_codes import ExitCode
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
@@ -164,8 +165,8 @@ def test_verify_exits_zero_on_accept_and_one_on_reject(speakers, tmp_path, db):
 
 def test_verify_an_unknown_or_unfinished_profile_fails(tmp_path, db):
     probe = wav(tmp_path, "p.wav", 170, seconds=3)
-    assert run("verify", "nobody", probe, "--db", db).exit_code == ExitCode.PROFILE
     run("enroll", "half", wav(tmp_path, "h.wav", 170, seconds=3), "--db", db)
+    assert run("verify", "nobody", probe, "--db", db).exit_code == ExitCode.PROFILE
     unfinished = run("verify", "half", probe, "--db", db)
     assert unfinished.exit_code == ExitCode.PROFILE and "still enrolling" in unfinished.output
 
@@ -193,7 +194,7 @@ def test_profiles_list_show_reset_and_delete(speakers, db):
     assert listing.exit_code == 0 and len(listing.output.strip().splitlines()) == 3
     shown = json.loads(run("profiles", "show", "mid", "--db", db, "--json").output)
     assert shown["name"] == "mid" and shown["clip_count"] == 3 and shown["has_voiceprint"]
-    reset = run("profiles", "reset", "mid", "--db", db, "--json")
+    reset = run("profiles", "reset", "mid", "--db", db, "--yes", "--json")
     assert json.loads(reset.output)["status"] == "enrolling"
     deleted = run("profiles", "delete", "mid", "--db", db, "--yes")
     assert deleted.exit_code == 0 and deleted.output.startswith("deleted mid")
@@ -201,11 +202,47 @@ def test_profiles_list_show_reset_and_delete(speakers, db):
     assert run("profiles", "delete", "mid", "--db", db, "--yes").exit_code == ExitCode.PROFILE
 
 
-def test_profiles_delete_asks_first_and_keeps_the_profile_on_no(speakers, db):
+@pytest.fixture()
+def terminal(monkeypatch):
+    """Commands see a terminal on stdin (CliRunner's input is a pipe otherwise)."""
+    monkeypatch.setattr(common, "stdin_is_terminal", lambda: True)
+
+
+@pytest.mark.parametrize("command", ["delete", "reset"])
+def test_answering_no_changes_nothing_and_exits_with_the_cancelled_code(
+    speakers, db, terminal, command
+):
     run("enroll-dir", speakers, "--db", db)
-    result = runner.invoke(app, ["profiles", "delete", "low", "--db", db], input="n\n")
+    result = runner.invoke(app, ["profiles", command, "low", "--db", db], input="n\n")
+    assert result.exit_code == ExitCode.CANCELLED == 8
+    refused = {"delete": "not deleted", "reset": "not reset"}[command]
+    assert result.stderr.strip().endswith(f"error: {refused}: cancelled")
+    shown = json.loads(run("profiles", "show", "low", "--db", db, "--json").output)
+    assert shown["clip_count"] == 3
+    yes = runner.invoke(app, ["profiles", command, "low", "--db", db], input="y\n")
+    assert yes.exit_code == 0, yes.output
+    after = run("profiles", "show", "low", "--db", db, "--json")
+    assert (
+        (after.exit_code == ExitCode.PROFILE)
+        if command == "delete"
+        else (json.loads(after.output)["clip_count"] == 0)
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("profiles", "delete", "low"), ("profiles", "reset", "low"), ("cohort", "delete")],
+)
+def test_without_a_terminal_confirmations_need_yes_and_change_nothing(speakers, db, command):
+    run("enroll-dir", speakers, "--db", db)
+    result = runner.invoke(app, [*command, "--db", db])  # stdin is a pipe, at its end
     assert result.exit_code == ExitCode.USAGE
-    assert run("profiles", "show", "low", "--db", db).exit_code == 0
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: not ") and line.endswith("add --yes")
+    assert (
+        json.loads(run("profiles", "show", "low", "--db", db, "--json").output)["clip_count"] == 3
+    )
 
 
 def test_activity_lists_what_happened(speakers, tmp_path, db):
@@ -245,6 +282,7 @@ def test_eval_rejects_bad_arguments(speakers, tmp_path):
 
 def test_an_unknown_model_name_fails_with_the_model_exit_code(tmp_path, db, monkeypatch):
     monkeypatch.undo()  # real bootstrap: an unknown encoder name never loads weights
+    run("keys", "create", "--name", "k", "--db", db)  # the database exists
     result = run("profiles", "list", "--db", db, "--model", "whisper")
     assert result.exit_code == ExitCode.MODEL
     assert "campplus" in result.output
@@ -254,3 +292,260 @@ def test_version_and_help_work_without_a_database():
     assert run("--version").output.startswith("voxprint ")
     assert run("--help").exit_code == 0
     assert run("verify").exit_code == ExitCode.USAGE
+
+
+# --- enroll-dir: no silent re-adds, every clip in the summary ----------------------------
+
+
+def clip_counts(db) -> dict[str, int]:
+    listing = json.loads(run("profiles", "list", "--db", db, "--json").stdout)
+    return {p["name"]: p["clip_count"] for p in listing}
+
+
+def test_enroll_dir_again_skips_the_clips_a_profile_has_and_enrols_only_new_files(speakers, db):
+    assert run("enroll-dir", speakers, "--db", db).exit_code == 0
+    again = run("enroll-dir", speakers, "--db", db)
+    assert again.exit_code == 0, again.output
+    assert clip_counts(db) == {"low": 3, "mid": 3, "high": 3}
+    warnings = again.stderr.strip().splitlines()
+    assert len(warnings) == 9
+    assert all("already has" in w and "--reenroll" in w for w in warnings)
+    assert "low: 0 clips added" in again.stdout
+    sf.write(speakers / "low" / "3.wav", voice(110, 8.0, seed=3), RATE)
+    more = run("enroll-dir", speakers, "--db", db, "--json")
+    assert clip_counts(db) == {"low": 4, "mid": 3, "high": 3}
+    (low,) = [s for s in json.loads(more.stdout) if s["name"] == "low"]
+    assert [c["label"] for c in low["clips"]] == ["3.wav"]
+    assert [s["code"] for s in low["skipped"]] == ["already_enrolled"] * 3
+
+
+def test_reenroll_adds_the_files_again_on_purpose(speakers, db):
+    run("enroll-dir", speakers, "--db", db)
+    again = run("enroll-dir", speakers, "--db", db, "--reenroll", "--no-quality-gate")
+    assert again.exit_code == 0 and again.stderr == ""
+    assert clip_counts(db) == {"low": 6, "mid": 6, "high": 6}
+
+
+def test_enroll_dir_recognises_files_in_nested_folders_by_their_path(speakers, db):
+    nested = speakers / "low" / "day2"
+    nested.mkdir()
+    sf.write(nested / "0.wav", voice(110, 8.0, seed=9), RATE)  # same name, another file
+    first = json.loads(run("enroll-dir", speakers, "--db", db, "--json").stdout)
+    (low,) = [s for s in first if s["name"] == "low"]
+    assert [c["label"] for c in low["clips"]] == ["0.wav", "1.wav", "2.wav", "day2/0.wav"]
+
+
+def test_the_enroll_dir_summary_lists_every_clip_of_every_speaker(speakers, db):
+    (speakers / "mid" / "bad.wav").write_bytes(b"garbage")
+    result = run("enroll-dir", speakers, "--db", db)
+    lines = result.stdout.splitlines()
+    head = lines.index(next(line for line in lines if line.startswith("mid: ")))
+    assert lines[head].startswith("mid: 3 clips added (24.0 s speech); total 24.0 s of speech")
+    assert lines[head].endswith("enrolled [enrolled]")
+    assert [line.split(":")[0] for line in lines[head + 1 : head + 5]] == [
+        "  0.wav",
+        "  1.wav",
+        "  2.wav",
+        "  skipped bad.wav",
+    ]
+    reports = json.loads(run("enroll-dir", speakers, "--db", db, "--reenroll", "--json").stdout)
+    assert all(len(r["clips"]) == 3 for r in reports)
+
+
+ENROLL_DIR_IN_A_TERMINAL = """
+import sys
+sys.path.insert(0, {tests!r})
+from fakes import TONE_PRIOR, EnergyVad, ToneEncoder
+from voxprint import bootstrap, operating_points
+from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+
+bootstrap.build_pipeline = lambda options: EmbeddingPipeline(
+    ToneEncoder(), config=PipelineConfig(min_speech_seconds=1.0), vad=EnergyVad()
+)
+operating_points.DEFAULT_PRIORS["tone"] = TONE_PRIOR
+from voxprint.cli.app import main
+sys.argv = ["voxprint", "enroll-dir", {folder!r}, "--db", {db!r}]
+main()
+"""
+
+
+def test_in_a_terminal_the_summary_is_never_glued_to_the_progress_bar(speakers, db):
+    """Both streams on one pseudo-terminal, as in a shell: every summary line starts a line."""
+    import os
+    import pty
+    import re
+    import subprocess
+    import sys
+
+    code = ENROLL_DIR_IN_A_TERMINAL.format(
+        tests=str(Path(__file__).parent), folder=str(speakers), db=db
+    )
+    parent, child = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=child, stdout=child, stderr=child, env=env
+    )
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(parent, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert process.wait(timeout=60) == 0
+    os.close(parent)
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", b"".join(chunks).decode(errors="replace"))
+    pieces = [p.strip() for p in re.split(r"[\r\n]+", screen) if p.strip()]
+    for speaker in ("low", "mid", "high"):
+        (summary,) = [p for p in pieces if f"{speaker}: 3 clips added" in p]
+        assert summary.startswith(f"{speaker}: 3 clips added"), summary
+    assert any(p.startswith("0.wav: 8.0 s speech") for p in pieces)
+
+
+# --- activity, eval, errors as JSON, -v, help ------------------------------------------------
+
+
+def test_activity_shows_profile_names_and_the_reason_of_each_entry(speakers, tmp_path, db):
+    run("enroll-dir", speakers, "--db", db)
+    loud = np.clip(voice(140, 8.0) * 20, -1, 1)
+    sf.write(tmp_path / "loud.wav", loud, RATE)
+    rejected = run("enroll", "low", tmp_path / "loud.wav", "--db", db)
+    assert rejected.exit_code == ExitCode.BAD_AUDIO
+    run("identify", wav(tmp_path, "k.wav", 260, seconds=3), "--db", db)
+    run("profiles", "delete", "mid", "--db", db, "--yes")
+    text = run("activity", "--db", db).stdout.splitlines()
+    low_id = json.loads(run("profiles", "show", "low", "--db", db, "--json").stdout)["id"]
+    (refused,) = [line for line in text if " rejected " in line]
+    assert f"low ({low_id})" in refused and "clipped" in refused
+    assert any(" identify " in line and "high (" in line for line in text)
+    assert any(" delete " in line and "(deleted) " in line for line in text)
+    entries = json.loads(run("activity", "--db", db, "--json").stdout)
+    assert {e["profile_name"] for e in entries if e["action"] == "identify"} == {"high"}
+    assert next(e["detail"] for e in entries if e["result"] == "rejected").startswith("clipped")
+
+
+def test_eval_writes_a_det_plot_only_when_asked(speakers, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("eval", speakers, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["det_plot"] is None
+    assert list(tmp_path.glob("*.png")) == []
+    assert "DET curve" not in run("eval", speakers).stdout
+
+
+def test_with_json_an_error_is_one_json_object_on_stderr_with_the_same_exit_code(tmp_path, db):
+    run("enroll", "alice", wav(tmp_path, "a.wav", 140), "--db", db)
+    missing = run("verify", "nobody", wav(tmp_path, "p.wav", 140, seconds=3), "--db", db, "--json")
+    assert missing.exit_code == ExitCode.PROFILE and missing.stdout == ""
+    error = json.loads(missing.stderr)["error"]
+    assert error["code"] == "profile_not_found" and "nobody" in error["message"]
+    short = run("enroll", "alice", wav(tmp_path, "s.wav", 140, seconds=0.5), "--db", db, "--json")
+    assert short.exit_code == ExitCode.NOT_ENOUGH_SPEECH
+    details = json.loads(short.stderr)["error"]
+    assert details["code"] == "speech_too_short" and details["required_seconds"] == 1.0
+    usage = run("profiles", "list", "--db", db, "--json", "--no-such-option")
+    assert usage.exit_code == ExitCode.USAGE and usage.stdout == ""
+    assert json.loads(usage.stderr) == {
+        "error": {"code": "usage", "message": "No such option: --no-such-option"}
+    }
+    plain = run("verify", "nobody", wav(tmp_path, "q.wav", 140, seconds=3), "--db", db)
+    assert plain.stderr.startswith("error: no profile")
+
+
+def test_enroll_dir_with_json_reports_skipped_files_and_the_first_error(speakers, db):
+    (speakers / "low" / "bad.wav").write_bytes(b"garbage")
+    result = run("enroll-dir", speakers, "--db", db, "--json")
+    assert result.exit_code == ExitCode.BAD_AUDIO
+    (low,) = [s for s in json.loads(result.stdout) if s["name"] == "low"]
+    assert low["skipped"][0]["file"].endswith("bad.wav")
+    assert json.loads(result.stderr)["error"]["code"] == low["skipped"][0]["code"]
+
+
+def test_verbose_works_before_and_after_the_command(db, monkeypatch):
+    from voxprint.cli import app as app_module
+
+    seen = []
+    monkeypatch.setattr(app_module, "configure_logging", seen.append)
+    run("keys", "create", "--name", "k", "--db", db)
+    for args in (["-v", "keys", "list"], ["keys", "list", "-v"], ["keys", "list", "--verbose"]):
+        result = run(*args, "--db", db)
+        assert result.exit_code == 0, result.output
+    quiet = run("keys", "list", "--db", db)
+    assert quiet.exit_code == 0
+    assert seen[-4:] == [True, True, True, False]
+    # After "--" it is an argument like any other.
+    assert run("profiles", "show", "--db", db, "--", "-v").exit_code == ExitCode.PROFILE
+
+
+def all_help_pages() -> dict[str, str]:
+    """The --help of the group and of every command, by command path."""
+    import typer
+
+    def walk(command, path):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    pages = {}
+    for path, _command in walk(typer.main.get_command(app), []):
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, path
+        pages[" ".join(path)] = result.stdout
+    return pages
+
+
+def test_help_shows_no_type_for_flags():
+    pages = all_help_pages()
+    assert len(pages) > 20
+    for path, text in pages.items():
+        assert "<bool>" not in text, path
+    assert "--verbose" in pages[""] and "--force" in pages["enroll"]
+
+
+def test_every_command_quoted_in_a_help_text_parses(monkeypatch):
+    import re
+
+    import uvicorn
+
+    def no_server(*_args, **_kwargs):
+        raise AssertionError("a quoted command started a server instead of showing its help")
+
+    monkeypatch.setattr(uvicorn, "run", no_server)
+
+    quoted = set()
+    for text in all_help_pages().values():
+        flat = " ".join(text.replace("│", " ").split())
+        quoted |= set(re.findall(r"`(voxprint [^`]+)`", flat))
+    assert any("--model RUN/best.pt" in q for q in quoted)  # train's hint
+    for command in sorted(quoted):
+        args = command.split()[1:]
+        result = runner.invoke(app, [*args, "--help"])
+        assert result.exit_code == 0, f"{command}: {result.output}"
+
+
+def test_enroll_dir_skips_audio_the_store_already_holds_under_another_name(
+    speakers, db, monkeypatch
+):
+    """A store that recognises a clip by its content answers ``duplicate_clip``: a skip
+    with a warning, like a known file name, not a failure."""
+    from voxprint.errors import ProfileError
+    from voxprint.service import VoxprintService
+
+    class DuplicateClip(ProfileError):
+        code = "duplicate_clip"
+
+    enroll = VoxprintService.enroll
+
+    def recognising(self, profile_id, source, **kwargs):
+        if Path(source).name == "1.wav":
+            raise DuplicateClip("this profile already has this audio")
+        return enroll(self, profile_id, source, **kwargs)
+
+    monkeypatch.setattr(VoxprintService, "enroll", recognising)
+    result = run("enroll-dir", speakers, "--db", db)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("this profile already has this audio") == 3
+    assert clip_counts(db) == {"low": 2, "mid": 2, "high": 2}

@@ -16,6 +16,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 from voxprint.bootstrap import ServiceOptions, build_service
+from voxprint.cli import listen as listen_module
 from voxprint.cli.app import app as cli
 from voxprint.cli.exit_codes import ExitCode
 from voxprint.cli.listen import file_blocks, websocket_url
@@ -37,16 +38,43 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_unpaced_file_blocks_are_one_hop_each_and_paced_ones_keep_real_time(tmp_path):
+class FakeClock:
+    """Stands in for ``time`` in :mod:`voxprint.cli.listen`: sleeping moves it forward, and
+    so does every reading, by a microsecond (code takes time to run)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += 1e-6
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+        self.slept += seconds
+
+
+def test_unpaced_file_blocks_are_one_hop_each_and_paced_ones_keep_real_time(tmp_path, monkeypatch):
     path = tmp_path / "v.wav"
     sf.write(path, voice(150, 1.0), RATE)
     blocks = list(file_blocks(path, 0, 0.5))
     assert [len(b.samples) for b in blocks] == [8000, 8000]
-    start = time.perf_counter()
+
+    clock = FakeClock()
+    monkeypatch.setattr(listen_module, "time", clock)
+    start = clock.now
     paced = list(file_blocks(path, 4.0, 0.5))
-    elapsed = time.perf_counter() - start
     assert sum(len(b.samples) for b in paced) == RATE
-    assert 0.2 <= elapsed < 1.0  # 1 s of audio at 4x real time
+    # 1 s of audio at 4x real time takes a quarter of a second, in 0.1 s blocks...
+    assert clock.slept == pytest.approx(0.25, abs=0.001)
+    assert [len(b.samples) for b in paced] == [1600] * 10
+    # ...and no block comes before its last sample is due.
+    sent = 0
+    for block in paced:
+        sent += len(block.samples)
+        assert block.arrived - start >= sent / RATE / 4.0 - 1e-9
 
 
 def test_server_urls_become_websocket_urls():

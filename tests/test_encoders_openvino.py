@@ -72,8 +72,8 @@ def test_bf16_runs_long_batches_in_bfloat16_and_short_ones_in_float32(tmp_path: 
     spec = small_spec(tmp_path)
     bf16, eager = build_runtime("openvino-bf16", spec), build_runtime("torch", spec)
     if not cpu_has_bf16():
-        assert bf16.name == "openvino"
-        return
+        assert bf16.name == "openvino"  # float32 throughout (tested below with a fake CPU)
+        pytest.skip("this CPU has no native bfloat16 (AVX-512 BF16 or AMX) to compare with")
     assert bf16.name == "openvino-bf16"
     short, short_lengths = padded([BF16_MIN_FRAMES - 1, 120], seed=3)
     exact = cosines(bf16.run(short, short_lengths), eager.run(short, short_lengths))

@@ -202,6 +202,24 @@ def test_a_stranger_is_shown_as_unknown(playwright_api, server, microphones, dat
         browser.close()
 
 
+def test_a_wrong_key_gets_one_clear_message_and_the_controls_stay_disabled(
+    playwright_api, server, microphones
+):
+    url, _key = server
+    wrong = "vxp_0000000000000000_" + "x" * 43
+    browser, page = open_page(playwright_api, url, wrong, microphones["enrol"])
+    try:
+        status = page.locator("#status")
+        status.filter(has_text="refused this API key").wait_for(timeout=10_000)
+        assert "voxprint keys create --name" in status.text_content()
+        for name in ("Start listening", "Record", "Create", "Refresh map"):
+            assert page.get_by_role("button", name=name, exact=True).is_disabled(), name
+        page.wait_for_timeout(500)  # nothing else (the map, the profiles) adds its own error
+        assert status.text_content().startswith("The server refused this API key")
+    finally:
+        browser.close()
+
+
 def ensure_enrolled(url: str, key: str, wav: Path) -> None:
     """Enrol the speaker through the REST API when the first test did not run."""
     import json

@@ -19,6 +19,11 @@ class VoxprintError(Exception):
         super().__init__(message)
         self.message = message
 
+    def details(self) -> dict[str, Any]:
+        """Machine-readable extras beyond ``code`` and ``message`` (e.g. how much speech
+        was found); the CLI's ``--json`` errors and the service's error bodies add them."""
+        return {}
+
 
 # --- audio intake ---------------------------------------------------------
 
@@ -83,6 +88,9 @@ class ClipRejectedError(AudioError):
         self.reasons = reasons
         self.quality = quality
 
+    def details(self) -> dict[str, Any]:
+        return {"reasons": list(self.reasons)}
+
 
 # --- speech -----------------------------------------------------------------
 
@@ -106,6 +114,12 @@ class SpeechTooShortError(SpeechError):
         super().__init__(message)
         self.net_speech_seconds = net_speech_seconds
         self.required_seconds = required_seconds
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "net_speech_seconds": round(self.net_speech_seconds, 3),
+            "required_seconds": round(self.required_seconds, 3),
+        }
 
 
 # --- models -----------------------------------------------------------------
@@ -175,6 +189,12 @@ class InvalidProfileError(ProfileError):
 
 class StoreError(VoxprintError):
     code = "store_error"
+
+
+class DatabaseNotFoundError(StoreError):
+    """A command that only reads was given a database file that does not exist."""
+
+    code = "database_not_found"
 
 
 class SchemaVersionError(StoreError):

@@ -11,6 +11,7 @@ import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -22,6 +23,7 @@ from voxprint.api.observability import Metrics, RequestObserver
 from voxprint.api.settings import ServiceSettings
 from voxprint.api.state import AppState
 from voxprint.bootstrap import build_service
+from voxprint.redaction import install_redaction
 from voxprint.service import VoxprintService
 
 logger = logging.getLogger(__name__)
@@ -75,12 +77,21 @@ def create_app(
         )
         app.state.voxprint = state
         state.ready = True
+        database = _database_name(active.store, settings)
         logger.info(
-            "voxprint %s ready: encoder %s (%s)",
+            "voxprint %s ready: encoder %s (%s), database %s",
             __version__,
             active.encoder_name,
             active.encoder_version[:12],
+            database,
         )
+        if settings.require_api_key and not any(k.is_active for k in state.keys.list()):
+            logger.warning(
+                "the database %s holds no active API key: every request gets 401 "
+                "(create one with `voxprint keys create --name NAME --db %s`)",
+                database,
+                database,
+            )
         try:
             yield
         finally:
@@ -98,6 +109,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_redaction()  # uvicorn's request lines carry query strings (?api_key=)
     for module_name in ROUTER_MODULES:
         app.include_router(importlib.import_module(module_name).router)
     app.add_middleware(
@@ -107,6 +119,14 @@ def create_app(
         pending=lambda: _pending(app),
     )
     return app
+
+
+def _database_name(store: object, settings: ServiceSettings) -> str:
+    """The database the service opened, as an absolute path where it is a file."""
+    path = getattr(store, "path", None)
+    if path is not None:
+        return str(Path(path).absolute())
+    return settings.db or "(the default store)"
 
 
 def _pending(app: FastAPI) -> int:

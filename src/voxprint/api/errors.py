@@ -75,14 +75,7 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 def error_details(error: e.VoxprintError) -> dict[str, Any]:
     """Machine-readable extras some errors carry (e.g. how much speech was found)."""
-    if isinstance(error, e.SpeechTooShortError):
-        return {
-            "net_speech_seconds": round(error.net_speech_seconds, 3),
-            "required_seconds": round(error.required_seconds, 3),
-        }
-    if isinstance(error, e.ClipRejectedError):
-        return {"reasons": list(error.reasons)}
-    return {}
+    return error.details()
 
 
 def error_response(error: e.VoxprintError) -> JSONResponse:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,8 +19,11 @@ from voxprint.cli.common import (
     JsonOption,
     ModelOption,
     NoQualityGateOption,
+    VoxprintGroup,
+    configure_logging,
+    confirm,
     emit,
-    fail,
+    fail_with,
     handles_errors,
     open_service,
     progress_bar,
@@ -29,7 +31,7 @@ from voxprint.cli.common import (
     show_progress,
 )
 from voxprint.cli.exit_codes import ExitCode, exit_code_for
-from voxprint.errors import InvalidParameterError, VoxprintError
+from voxprint.errors import InvalidParameterError, ProfileNotFoundError, VoxprintError
 
 app = typer.Typer(
     name="voxprint",
@@ -37,6 +39,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=VoxprintGroup,
 )
 profiles_app = typer.Typer(help="List, show, reset and delete profiles.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
@@ -48,8 +51,15 @@ def version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
+#: Where the root callback leaves ``-v`` for commands that set up logging themselves.
+VERBOSE_KEY = "voxprint.verbose"
+
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -57,12 +67,16 @@ def root(
         ),
     ] = False,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Log progress to stderr (before or after the command)."
+        ),
     ] = False,
 ) -> None:
     """Self-hosted speaker recognition."""
-    level = logging.DEBUG if verbose or os.environ.get("VOXPRINT_DEBUG") else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    verbose = verbose or bool(os.environ.get("VOXPRINT_DEBUG"))
+    ctx.meta[VERBOSE_KEY] = verbose
+    configure_logging(verbose)
 
 
 @app.command()
@@ -81,7 +95,7 @@ def enroll(
     json_output: JsonOption = False,
 ) -> None:
     """Enrol FILES into the profile NAME (created if it does not exist)."""
-    service = open_service(db, model, enrollment_speech_seconds=enroll_seconds)
+    service = open_service(db, model, create=True, enrollment_speech_seconds=enroll_seconds)
     profile = service.ensure_profile(name, external_id=external_id)
     reports = []
     for path in files:
@@ -95,12 +109,24 @@ def enroll(
         typer.echo(render.dumps([render.enrollment_json(r) for r in reports]))
 
 
+#: The error code of a store that recognises a clip's audio it already holds (content hash):
+#: enroll-dir skips such a file with a warning, as it does a file name it has seen.
+DUPLICATE_CLIP = "duplicate_clip"
+
+
 @app.command("enroll-dir")
 @handles_errors
 def enroll_dir(
     directory: Annotated[Path, typer.Argument(help="One sub-folder of audio files per speaker.")],
     force: ForceOption = False,
     no_quality_gate: NoQualityGateOption = False,
+    reenroll: Annotated[
+        bool,
+        typer.Option(
+            "--reenroll",
+            help="Enrol files again that the profile already has (same name in its folder).",
+        ),
+    ] = False,
     enroll_seconds: EnrollSecondsOption = 20.0,
     db: DbOption = None,
     model: ModelOption = "campplus",
@@ -108,49 +134,78 @@ def enroll_dir(
 ) -> None:
     """Enrol every speaker folder in DIRECTORY; the folder name becomes the profile name.
 
-    Files that fail (no speech, unreadable) are reported and skipped; the exit
-    code is then that of the first failure. With --no-quality-gate the files are
-    embedded in batches, decoding ahead in a background thread.
+    A file the profile already has a clip of (by its path in the speaker folder) is
+    skipped with a warning, so running this again after adding files enrols only the
+    new ones; --reenroll adds them again. Files that fail (no speech, unreadable) are
+    reported and skipped; the exit code is then that of the first failure. With
+    --no-quality-gate the files are embedded in batches, decoding ahead in a background
+    thread.
     """
     from voxprint.evaluation.datasets import speaker_folders
 
     speakers = speaker_folders(directory)
-    service = open_service(db, model, enrollment_speech_seconds=enroll_seconds)
-    total = sum(len(paths) for paths in speakers.values())
-    results: list[dict[str, Any]] = []
+    service = open_service(db, model, create=True, enrollment_speech_seconds=enroll_seconds)
+    plans: list[render.SpeakerEnrollment] = []
+    for speaker, paths in speakers.items():
+        profile = service.ensure_profile(speaker)
+        plan = render.SpeakerEnrollment(speaker, profile)
+        # A clip's label is the file's path inside the speaker folder ("0.wav" when flat).
+        known = {c.label for c in service.store.list_clips(service.namespace, profile.id)}
+        for path in paths:
+            label = path.relative_to(directory / speaker).as_posix()
+            if label in known and not reenroll:
+                plan.skipped.append(
+                    render.SkippedFile(path, "already_enrolled", f"{speaker} already has {label}")
+                )
+            else:
+                plan.files.append((path, label))
+        plans.append(plan)
+    total = sum(len(plan.files) for plan in plans)
     first_error: VoxprintError | None = None
     # Without the quality gate a clip needs only its embedding, so all files go through
     # the batched pipeline, in the order the loop below consumes them.
-    embedded = service.pipeline.process_many(
-        [path for paths in speakers.values() for path in paths], force=force
+    embedded = (
+        service.pipeline.process_many(
+            [path for plan in plans for path, _ in plan.files], force=force
+        )
+        if no_quality_gate
+        else None
     )
 
-    def enrol(profile_id: str, path: Path) -> Any:
-        if no_quality_gate:
+    def enrol(profile_id: str, path: Path, label: str) -> Any:
+        if embedded is not None:
             utterance = next(embedded)
             if isinstance(utterance, VoxprintError):
                 raise utterance
-            return service.enroll_utterance(profile_id, utterance, label=path.name)
-        return service.enroll(profile_id, path, label=path.name, force=force)
+            return service.enroll_utterance(profile_id, utterance, label=label)
+        return service.enroll(profile_id, path, label=label, force=force)
 
-    with progress_bar("enrolling", total, show_progress(json_output)) as advance:
-        for speaker, paths in speakers.items():
-            profile = service.ensure_profile(speaker)
-            report = None
-            for path in paths:
-                try:
-                    report = enrol(profile.id, path)
-                except VoxprintError as error:
-                    first_error = first_error or error
-                    typer.echo(f"skipped {path}: {error.message}", err=True)
-                advance(1)
-            if report is not None:
-                results.append(render.enrollment_json(report))
+    with progress_bar("enrolling", total, show_progress(json_output)) as bar:
+        for plan in plans:
+            for skipped in plan.skipped:
                 if not json_output:
-                    typer.echo(render.enrollment_line(speaker, report))
+                    bar.echo(
+                        f"skipped {skipped.path}: {skipped.message} (--reenroll adds it)", err=True
+                    )
+            for path, label in plan.files:
+                try:
+                    plan.added.append((label, enrol(plan.profile.id, path, label)))
+                except VoxprintError as error:
+                    if error.code != DUPLICATE_CLIP:  # the same audio is no failure
+                        first_error = first_error or error
+                    plan.skipped.append(render.SkippedFile(path, error.code, error.message))
+                    if not json_output:
+                        bar.echo(f"skipped {path}: {error.message}", err=True)
+                bar(1)
+            if not json_output:
+                bar.echo(render.speaker_enrollment_text(plan, service.enrollment))
     if json_output:
-        typer.echo(render.dumps(results))
+        typer.echo(
+            render.dumps([render.speaker_enrollment_json(p, service.enrollment) for p in plans])
+        )
     if first_error is not None:
+        if json_output:
+            raise fail_with(first_error, json_output=True)
         raise typer.Exit(int(exit_code_for(first_error)))
 
 
@@ -165,7 +220,7 @@ def verify(
     json_output: JsonOption = False,
 ) -> None:
     """Is the speaker in FILE who they claim to be? Exit 0 on accept, 1 on reject."""
-    service = open_service(db, model)
+    service = open_service(db, model, create=False)
     result = service.verify(service.resolve_profile(name).id, file, force=force)
     emit(json_output, result, lambda: render.verification_text(result))
     if result.decision.value == "reject":
@@ -187,7 +242,7 @@ def identify(
     json_output: JsonOption = False,
 ) -> None:
     """Who is speaking in FILE? Answers "unknown" when nobody enrolled matches."""
-    service = open_service(db, model)
+    service = open_service(db, model, create=False)
     subset = [service.resolve_profile(ref).id for ref in among] if among else None
     result = service.identify(file, top_n=top, profile_ids=subset, force=force)
     if json_output:
@@ -208,7 +263,7 @@ def profiles_list(
     json_output: JsonOption = False,
 ) -> None:
     """List profiles."""
-    service = open_service(db, model)
+    service = open_service(db, model, create=False)
     profiles = service.list_profiles(limit=limit, offset=offset)
     if json_output:
         typer.echo(render.dumps([render.profile_json(p) for p in profiles]))
@@ -228,7 +283,7 @@ def profiles_show(
     json_output: JsonOption = False,
 ) -> None:
     """Show one profile."""
-    profile = open_service(db, model).resolve_profile(name)
+    profile = open_service(db, model, create=False).resolve_profile(name)
     emit(json_output, render.profile_json(profile), lambda: render.profile_details(profile))
 
 
@@ -236,16 +291,24 @@ def profiles_show(
 @handles_errors
 def profiles_delete(
     name: Annotated[str, typer.Argument(help="Profile name, id or external id.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOption = False,
     db: DbOption = None,
     model: ModelOption = "campplus",
     json_output: JsonOption = False,
 ) -> None:
-    """Delete a profile with its voiceprint and every enrolment embedding, for good."""
-    service = open_service(db, model)
+    """Delete a profile with its voiceprint and every enrolment embedding, for good.
+
+    Asks first unless --yes; with no terminal to ask on, --yes is required (exit 2).
+    Answering no changes nothing and exits 8.
+    """
+    service = open_service(db, model, create=False)
     profile = service.resolve_profile(name)
-    if not yes and not typer.confirm(f"Delete profile {profile.name!r} ({profile.id}) for good?"):
-        raise fail("not deleted", ExitCode.USAGE)
+    confirm(
+        f"Delete profile {profile.name!r} ({profile.id}) and its voiceprint for good?",
+        yes=yes,
+        refused="not deleted",
+        json_output=json_output,
+    )
     service.delete_profile(profile.id)
     emit(json_output, {"deleted": profile.id}, lambda: f"deleted {profile.name} ({profile.id})")
 
@@ -254,13 +317,24 @@ def profiles_delete(
 @handles_errors
 def profiles_reset(
     name: Annotated[str, typer.Argument(help="Profile name, id or external id.")],
+    yes: YesOption = False,
     db: DbOption = None,
     model: ModelOption = "campplus",
     json_output: JsonOption = False,
 ) -> None:
-    """Forget a profile's enrolment audio; it goes back to enrolling."""
-    service = open_service(db, model)
-    profile = service.reset_profile(service.resolve_profile(name).id)
+    """Forget a profile's enrolment audio and voiceprint; it goes back to enrolling.
+
+    Asks first unless --yes, like delete.
+    """
+    service = open_service(db, model, create=False)
+    profile = service.resolve_profile(name)
+    confirm(
+        f"Forget every enrolment clip and the voiceprint of {profile.name!r} ({profile.id})?",
+        yes=yes,
+        refused="not reset",
+        json_output=json_output,
+    )
+    profile = service.reset_profile(profile.id)
     emit(json_output, render.profile_json(profile), lambda: render.profile_line(profile))
 
 
@@ -272,17 +346,24 @@ def activity(
     model: ModelOption = "campplus",
     json_output: JsonOption = False,
 ) -> None:
-    """Show the activity log: enrolments, verifications, identifications, deletions."""
-    entries = open_service(db, model).activity(limit=limit)
+    """Show the activity log: enrolments, verifications, identifications, deletions,
+    with the profile's name and the reason or detail of each entry."""
+    service = open_service(db, model, create=False)
+    entries = service.activity(limit=limit)
+    names: dict[str, str | None] = {}
+    for entry in entries:
+        if entry.profile_id is not None and entry.profile_id not in names:
+            try:
+                names[entry.profile_id] = service.get_profile(entry.profile_id).name
+            except ProfileNotFoundError:  # deleted since
+                names[entry.profile_id] = None
     if json_output:
-        typer.echo(render.dumps(entries))
-        return
-    for e in entries:
-        score = f" score={e.score:.3f}" if e.score is not None else ""
-        typer.echo(
-            f"{e.time.isoformat(timespec='seconds')}  {e.action:<9} {e.result:<10} "
-            f"{e.profile_id or '-'}{score}"
-        )
+        typer.echo(render.dumps([render.activity_json(e, names) for e in entries]))
+    elif not entries:
+        typer.echo("no activity")
+    else:
+        for entry in entries:
+            typer.echo(render.activity_line(entry, names))
 
 
 @app.command("eval")
@@ -298,7 +379,7 @@ def evaluate(
     trials: Annotated[
         Path | None, typer.Option(help="Trial list 'label path1 path2' relative to DIRECTORY.")
     ] = None,
-    det: Annotated[Path | None, typer.Option(help="Write the DET curve to this PNG.")] = None,
+    det: Annotated[Path | None, typer.Option(help="Also draw the DET curve into this PNG.")] = None,
     data: Annotated[
         Path | None, typer.Option(envvar="VOXPRINT_DATA", help="Shared data folder.")
     ] = None,
@@ -324,16 +405,17 @@ def evaluate(
     pipeline = build_pipeline(service_options(model=model))
     with progress_bar("embedding", len(eval_set.items), show_progress(json_output)) as advance:
         report = run_evaluation(pipeline, eval_set, progress=lambda _done, _total: advance(1))
-    det_path = det or Path(f"det-{eval_set.name}-{pipeline.encoder.name}.png")
-    plot_det(
-        [(pipeline.encoder.name, report.target_scores, report.nontarget_scores)],
-        det_path,
-        title=f"DET: {eval_set.name}",
-    )
+    if det is not None:
+        plot_det(
+            [(pipeline.encoder.name, report.target_scores, report.nontarget_scores)],
+            det,
+            title=f"DET: {eval_set.name}",
+        )
+    det_plot = None if det is None else str(det)
     emit(
         json_output,
-        {**report.summary(), "det_plot": str(det_path)},
-        lambda: render.evaluation_text(report, str(det_path)),
+        {**report.summary(), "det_plot": det_plot},
+        lambda: render.evaluation_text(report, det_plot),
     )
 
 
@@ -347,6 +429,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "train",
     "listen",
     "plot",
+    "info",
 )
 for _module in COMMAND_MODULES:
     importlib.import_module(f"voxprint.cli.{_module}").register(app)

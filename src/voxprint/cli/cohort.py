@@ -11,14 +11,14 @@ from voxprint.cli.common import (
     DbOption,
     JsonOption,
     ModelOption,
+    confirm,
     emit,
-    fail,
     handles_errors,
     progress_bar,
+    require_database,
     service_options,
     show_progress,
 )
-from voxprint.cli.exit_codes import ExitCode
 from voxprint.store.records import Cohort
 
 cohort_app = typer.Typer(
@@ -51,9 +51,12 @@ def _cohort_text(data: dict[str, Any]) -> str:
     )
 
 
-def _calibrator(db: Path | None, model: str) -> Any:
+def _calibrator(db: str | None, model: str, *, create: bool) -> Any:
+    """Cohort management on ``db``; ``create=False`` refuses a database that does not exist."""
     from voxprint.bootstrap import build_calibrator
 
+    if not create:
+        require_database(db)
     return build_calibrator(service_options(db, model))
 
 
@@ -74,7 +77,7 @@ def build(
     from voxprint.evaluation.datasets import speaker_folders
 
     speakers = speaker_folders(directory)
-    calibrator = _calibrator(db, model)
+    calibrator = _calibrator(db, model, create=True)
     total = sum(len(paths) for paths in speakers.values())
     with progress_bar("embedding", total, show_progress(json_output)) as advance:
         cohort = calibrator.build_cohort(
@@ -96,7 +99,7 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """Show the stored cohort of this encoder version."""
-    cohort = _calibrator(db, model).cohort()
+    cohort = _calibrator(db, model, create=False).cohort()
     if cohort is None:
         emit(json_output, None, lambda: "no cohort stored for this encoder: scores are raw cosines")
         return
@@ -113,11 +116,13 @@ def delete(
     json_output: JsonOption = False,
 ) -> None:
     """Delete this encoder's cohort (and its AS-Norm calibration) for good."""
-    calibrator = _calibrator(db, model)
-    if not yes and not typer.confirm(
-        f"Delete the {calibrator.encoder_name} cohort and its embeddings for good?"
-    ):
-        raise fail("not deleted", ExitCode.USAGE)
+    calibrator = _calibrator(db, model, create=False)
+    confirm(
+        f"Delete the {calibrator.encoder_name} cohort and its embeddings for good?",
+        yes=yes,
+        refused="not deleted",
+        json_output=json_output,
+    )
     deleted = calibrator.delete_cohort()
     emit(
         json_output,

@@ -1,22 +1,29 @@
-"""What every ``voxprint`` command shares: options, error handling, progress and output."""
+"""What every ``voxprint`` command shares: options, error handling, progress and output.
+
+Also the command group itself (:class:`VoxprintGroup`): ``-v`` anywhere on the command
+line, and ``--json`` errors for mistakes Click finds before a command runs.
+"""
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from typer.core import TyperGroup, TyperOption
 
 from voxprint.cli import render
 from voxprint.cli.exit_codes import ExitCode, exit_code_for
 from voxprint.encoders.options import EncoderOptions
-from voxprint.errors import InvalidParameterError, VoxprintError
+from voxprint.errors import DatabaseNotFoundError, InvalidParameterError, VoxprintError
+from voxprint.redaction import RedactSecrets
 
 if TYPE_CHECKING:
     from voxprint.service import VoxprintService
@@ -25,11 +32,12 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DbOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--db",
         envvar="VOXPRINT_DB",
-        help="Database file (default: a per-user data folder).",
+        metavar="PATH",
+        help="Database file or sqlite:/// URL (default: a per-user data folder).",
         show_default=False,
     ),
 ]
@@ -65,31 +73,177 @@ NoQualityGateOption = Annotated[
 AudioArgument = Annotated[Path, typer.Argument(help="Audio or video file.", show_default=False)]
 
 
-def fail(message: str, code: ExitCode) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+VERBOSE_FLAGS = ("-v", "--verbose")
+JSON_FLAG = "--json"
+
+
+def _before_separator(args: Sequence[str]) -> list[str]:
+    args = list(args)
+    return args[: args.index("--")] if "--" in args else args
+
+
+class VoxprintGroup(TyperGroup):
+    """The ``voxprint`` group: ``-v/--verbose`` works before or after the subcommand, and
+    with ``--json`` even Click's own errors (unknown option, missing argument) are a JSON
+    error object on stderr, with Click's exit code (2)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        head = _before_separator(args)
+        if ctx.parent is None and any(flag in head for flag in VERBOSE_FLAGS):
+            tail = args[len(head) :]
+            args = ["--verbose", *(a for a in head if a not in VERBOSE_FLAGS), *tail]
+        return super().parse_args(ctx, args)
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if not standalone_mode or JSON_FLAG not in _before_separator(argv):
+            return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            result = super().main(argv, prog_name, complete_var, False, **extra)
+        except typer.TyperException as error:  # Click's errors (Typer vendors Click)
+            exit_code = int(getattr(error, "exit_code", 1))
+            format_message = getattr(error, "format_message", None)
+            message = format_message() if callable(format_message) else str(error)
+            echo_error("usage" if exit_code == 2 else "error", message, json_output=True)
+            sys.exit(exit_code)
+        except typer.Abort:
+            echo_error("aborted", "aborted", json_output=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _flag_aware_display_type(self: TyperOption, ctx: Any) -> str | None:
+    """A flag takes no value, so its help shows no type (Typer would show ``<bool>``)."""
+    if self.is_flag and not self.count and self.metavar is None:
+        return None
+    return _typer_display_type(self, ctx)
+
+
+_typer_display_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_aware_display_type  # type: ignore[method-assign]
+
+
+def error_json(code: str, message: str, **details: Any) -> str:
+    """The ``--json`` error: ``{"error": {"code", "message", ...}}`` on one line, the shape
+    the REST service answers with."""
+    body = {"error": {"code": code, "message": message, **details}}
+    return json.dumps(render.to_jsonable(body), separators=(",", ":"))
+
+
+def echo_error(code: str, message: str, *, json_output: bool, **details: Any) -> None:
+    """An error on stderr: ``error: message``, or with ``--json`` the JSON error object."""
+    if json_output:
+        typer.echo(error_json(code, message, **details), err=True)
+    else:
+        typer.echo(f"error: {message}", err=True)
+
+
+def fail(
+    message: str,
+    code: ExitCode,
+    *,
+    json_output: bool = False,
+    error_code: str = "error",
+    **details: Any,
+) -> typer.Exit:
+    """Print the error (one line) and return the :class:`typer.Exit` to raise."""
+    echo_error(error_code, message, json_output=json_output, **details)
     return typer.Exit(int(code))
 
 
+def fail_with(error: VoxprintError, *, json_output: bool) -> typer.Exit:
+    """:func:`fail` for a voxprint error: its message, code, details and exit code."""
+    return fail(
+        error.message,
+        exit_code_for(error),
+        json_output=json_output,
+        error_code=error.code,
+        **error.details(),
+    )
+
+
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn voxprint errors into a one-line message and a documented exit code."""
+    """Turn voxprint errors into a one-line message and a documented exit code (a JSON
+    error object on stderr when the command was given ``--json``)."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        json_output = bool(kwargs.get("json_output", False))
         try:
             return command(*args, **kwargs)
         except VoxprintError as error:
-            raise fail(error.message, exit_code_for(error)) from None
+            raise fail_with(error, json_output=json_output) from None
         except KeyboardInterrupt:
-            raise fail("interrupted", ExitCode.INTERNAL) from None
+            raise fail(
+                "interrupted", ExitCode.INTERNAL, json_output=json_output, error_code="interrupted"
+            ) from None
         except typer.Exit:
             raise
         except Exception as error:  # a bug: one line, and the traceback only in the log
             logging.getLogger("voxprint").debug("unexpected error", exc_info=True)
             raise fail(
-                f"internal error: {type(error).__name__}: {error}", ExitCode.INTERNAL
+                f"internal error: {type(error).__name__}: {error}",
+                ExitCode.INTERNAL,
+                json_output=json_output,
+                error_code="internal_error",
             ) from None
 
     return wrapper
+
+
+def configure_logging(verbose: bool) -> None:
+    """Log to stderr (DEBUG with ``-v``, else WARNING), with key secrets redacted.
+
+    Like :func:`logging.basicConfig`, it leaves a root logger that already has handlers
+    (an embedding program's, or pytest's) alone.
+    """
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets())
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def confirm(question: str, *, yes: bool, refused: str, json_output: bool) -> None:
+    """Go on when ``--yes`` was given or the user answers yes; otherwise stop, having
+    changed nothing: without a terminal to ask on, with :attr:`ExitCode.USAGE` (the
+    command line needs ``--yes``); on "no", Ctrl-C or end of input, with
+    :attr:`ExitCode.CANCELLED`. ``refused`` says what did not happen ("not deleted")."""
+    if yes:
+        return
+    if not stdin_is_terminal():
+        raise fail(
+            f"{refused}: no terminal to ask for confirmation; add --yes",
+            ExitCode.USAGE,
+            json_output=json_output,
+            error_code="confirmation_required",
+        )
+    try:
+        answer = typer.confirm(question, err=True)
+    except typer.Abort:  # Ctrl-C or end of input at the prompt
+        typer.echo("", err=True)
+        answer = False
+    if not answer:
+        raise fail(
+            f"{refused}: cancelled",
+            ExitCode.CANCELLED,
+            json_output=json_output,
+            error_code="cancelled",
+        )
 
 
 def encoder_options_from_environment() -> EncoderOptions:
@@ -107,7 +261,7 @@ def encoder_options_from_environment() -> EncoderOptions:
     return EncoderOptions(runtime=runtime, quantize=quantize, num_threads=threads)
 
 
-def service_options(db: Path | None = None, model: str = "campplus", **overrides: Any) -> Any:
+def service_options(db: str | Path | None = None, model: str = "campplus", **overrides: Any) -> Any:
     """The :class:`~voxprint.bootstrap.ServiceOptions` of a command, with encoder options
     from the environment."""
     from voxprint.bootstrap import ServiceOptions
@@ -117,17 +271,83 @@ def service_options(db: Path | None = None, model: str = "campplus", **overrides
     )
 
 
-def open_service(db: Path | None, model: str, **overrides: Any) -> VoxprintService:
+def database_path(db: str | Path | None) -> str:
+    """The store a command uses, for people to read: ``--db`` / ``VOXPRINT_DB`` or the
+    per-user database, as an absolute path (a URL stays as given)."""
+    from voxprint.bootstrap import default_db_path
+
+    path = database_file(db)
+    if path is None:
+        return str(db)
+    return str(path.absolute()) if db else str(default_db_path())
+
+
+def database_file(db: str | Path | None) -> Path | None:
+    """The SQLite file behind ``db`` (a path or ``sqlite:///`` URL); ``None`` for a store
+    that is not a local file."""
+    from urllib.parse import urlsplit
+
+    from voxprint.bootstrap import default_db_path
+    from voxprint.store import _sqlite_path
+
+    target = str(db) if db else str(default_db_path())
+    scheme = urlsplit(target).scheme.lower()
+    if len(scheme) <= 1:  # a plain path (or a Windows drive letter)
+        return Path(target)
+    return _sqlite_path(target) if scheme == "sqlite" else None
+
+
+def require_database(db: str | Path | None) -> None:
+    """Refuse a database file that does not exist: commands that only read (or change
+    what is already there) never create one, so a mistyped ``--db`` is an error rather
+    than a new, empty database."""
+    path = database_file(db)
+    if path is None or path.is_file():
+        return
+    where = "--db / VOXPRINT_DB" if db else "the default location; give --db"
+    state = "is a folder, not a database file" if path.is_dir() else "does not exist"
+    raise DatabaseNotFoundError(f"database {path} {state} (check {where})")
+
+
+def open_service(
+    db: str | Path | None, model: str, *, create: bool, **overrides: Any
+) -> VoxprintService:
+    """The service on ``db``. ``create=False`` (commands that only read, or change what is
+    there) refuses a database that does not exist, before any model is loaded."""
     from voxprint.bootstrap import build_service
 
+    if not create:
+        require_database(db)
     return build_service(service_options(db, model, **overrides))
 
 
+class ProgressBar:
+    """``advance(n)`` a progress bar on stderr (silent when disabled), and ``echo`` result
+    lines while it runs."""
+
+    def __init__(self, progress: Any = None, task: Any = None) -> None:
+        self._progress = progress
+        self._task = task
+
+    def __call__(self, n: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=n)
+
+    def echo(self, text: str, *, err: bool = False) -> None:
+        """Print a line on stdout (``err``: stderr). When the bar is live on the same
+        terminal the line goes above the bar, never glued to it."""
+        live = self._progress is not None and (err or sys.stdout.isatty())
+        if live:
+            self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            typer.echo(text, err=err)
+
+
 @contextmanager
-def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr; yields ``advance(n)``. Silent when disabled."""
+def progress_bar(description: str, total: int, enabled: bool) -> Iterator[ProgressBar]:
+    """A progress bar on stderr; yields a :class:`ProgressBar`. Silent when disabled."""
     if not enabled:
-        yield lambda _n: None
+        yield ProgressBar()
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -139,9 +359,9 @@ def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Callab
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
+        redirect_stdout=False,  # stdout may be a file: what goes there stays there
     ) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n: progress.update(task, advance=n)
+        yield ProgressBar(progress, progress.add_task(description, total=total))
 
 
 def emit(json_output: bool, data: Any, text: Callable[[], str]) -> None:

@@ -15,7 +15,8 @@ class ExitCode(IntEnum):
     NOT_ENOUGH_SPEECH = 4  # no speech, or less than the minimum
     PROFILE = 5  # unknown, ambiguous, not yet enrolled or conflicting profile
     MODEL = 6  # encoder unknown, weights missing, or profile made by another encoder
-    DATA = 7  # store or dataset problem, bad parameter
+    DATA = 7  # store or dataset problem (e.g. no database at --db), bad parameter
+    CANCELLED = 8  # a confirmation was answered "no": nothing was changed
     INTERNAL = 70  # a bug: please report it
 
 

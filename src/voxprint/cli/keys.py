@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from voxprint.cli.common import DbOption, JsonOption, emit, handles_errors
+from voxprint.cli.common import (
+    DbOption,
+    JsonOption,
+    database_path,
+    emit,
+    handles_errors,
+    require_database,
+)
 from voxprint.store.records import DEFAULT_NAMESPACE, ApiKey
 
 keys_app = typer.Typer(
@@ -41,17 +48,23 @@ def create(
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Create a key. It is printed once and never stored: keep it safe."""
+    """Create a key. It is printed once and never stored: keep it safe.
+
+    The key works only for a server on the same database, the one printed after the key:
+    `voxprint serve --db PATH` (without --db, both use the per-user database).
+    """
     from voxprint.bootstrap import build_key_service
 
+    database = database_path(db)
     issued = build_key_service(db).create(name, namespace)
     emit(
         json_output,
-        {**_key_data(issued.key), "key": issued.token},
+        {**_key_data(issued.key), "key": issued.token, "database": str(database)},
         lambda: (
             f"{issued.token}\n"
-            f"(key {issued.key.id} for namespace {issued.key.namespace!r}; "
-            "it is shown only this once)"
+            f"(key {issued.key.id} for namespace {issued.key.namespace!r}, stored in "
+            f"{database}: serve that database, e.g. `voxprint serve --db {database}`; "
+            "the key is shown only this once)"
         ),
     )
 
@@ -62,6 +75,7 @@ def list_keys(db: DbOption = None, json_output: JsonOption = False) -> None:
     """List keys (never their secrets)."""
     from voxprint.bootstrap import build_key_service
 
+    require_database(db)
     keys = build_key_service(db).list()
     emit(
         json_output,
@@ -80,6 +94,7 @@ def revoke(
     """Revoke a key: it stops working at once."""
     from voxprint.bootstrap import build_key_service
 
+    require_database(db)
     revoked = build_key_service(db).revoke(key)
     emit(json_output, _key_data(revoked), lambda: f"revoked {revoked.id} ({revoked.name})")
 

@@ -352,7 +352,7 @@ def listen(
     if latencies is None:
         from voxprint.cli.common import open_service
 
-        service = open_service(db, model)
+        service = open_service(db, model, create=False)
         subset = [service.resolve_profile(ref).id for ref in among] if among else None
         scorer = IdentifyScorer(service, subset, config.identification_threshold)
 

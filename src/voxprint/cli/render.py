@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from voxprint.decision import DecisionReason, ThresholdSource
+from voxprint.enrollment import EnrollmentPolicy
 from voxprint.evaluation.runner import EvalReport
 from voxprint.service import (
     EnrollmentReport,
     IdentificationResult,
     VerificationResult,
 )
-from voxprint.store.records import Profile
+from voxprint.store.records import ActivityEntry, Profile
 
 
 def to_jsonable(value: Any) -> Any:
@@ -108,6 +110,101 @@ def enrollment_json(report: EnrollmentReport) -> dict[str, Any]:
 
 def _source_text(source: ThresholdSource) -> str:
     return f"thresholds: {source.description}"
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file ``enroll-dir`` did not enrol: already there, or the error that stopped it."""
+
+    path: Path
+    code: str
+    message: str
+
+
+@dataclass
+class SpeakerEnrollment:
+    """One speaker folder of ``enroll-dir``: its profile, the files to enrol, and then the
+    clips added (label and report) and the files skipped."""
+
+    speaker: str
+    profile: Profile
+    files: list[tuple[Path, str]] = field(default_factory=list)
+    added: list[tuple[str, EnrollmentReport]] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+    @property
+    def current(self) -> Profile:
+        """The profile after the last clip added (as found, when none was)."""
+        return self.added[-1][1].profile if self.added else self.profile
+
+
+def _clip_line(label: str, report: EnrollmentReport) -> str:
+    quality = f" ({report.quality.summary()})" if report.quality is not None else ""
+    return f"  {label}: {report.clip_net_speech_seconds:.1f} s speech{quality}"
+
+
+def speaker_enrollment_text(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -> str:
+    """The speaker's summary line, then one line per clip added and per file skipped."""
+    profile = plan.current
+    remaining = policy.remaining_seconds(profile.net_speech_seconds)
+    needed = "enrolled" if remaining <= 0 else f"{remaining:.1f} s more speech needed"
+    added_speech = sum(report.clip_net_speech_seconds for _, report in plan.added)
+    clips = "clip" if len(plan.added) == 1 else "clips"
+    total_clips = "clip" if profile.clip_count == 1 else "clips"
+    lines = [
+        f"{plan.speaker}: {len(plan.added)} {clips} added ({added_speech:.1f} s speech); "
+        f"total {profile.net_speech_seconds:.1f} s of speech in {profile.clip_count} "
+        f"{total_clips}; "
+        f"{needed} [{profile.status.value}]"
+    ]
+    lines += [_clip_line(label, report) for label, report in plan.added]
+    lines += [f"  skipped {s.path.name}: {s.message}" for s in plan.skipped]
+    return "\n".join(lines)
+
+
+def speaker_enrollment_json(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -> dict[str, Any]:
+    profile = plan.current
+    return {
+        "profile_id": profile.id,
+        "name": profile.name,
+        "status": profile.status.value,
+        "clip_count": profile.clip_count,
+        "net_speech_seconds": profile.net_speech_seconds,
+        "remaining_speech_seconds": policy.remaining_seconds(profile.net_speech_seconds),
+        "clips": [
+            {
+                "label": label,
+                "clip_net_speech_seconds": report.clip_net_speech_seconds,
+                "clip_audio_seconds": report.clip_audio_seconds,
+                "quality": to_jsonable(report.quality),
+            }
+            for label, report in plan.added
+        ],
+        "skipped": [
+            {"file": str(s.path), "code": s.code, "message": s.message} for s in plan.skipped
+        ],
+    }
+
+
+def _who(entry: ActivityEntry, names: dict[str, str | None]) -> str:
+    if entry.profile_id is None:
+        return "-"
+    name = names.get(entry.profile_id)
+    return f"{name} ({entry.profile_id})" if name else f"(deleted) {entry.profile_id}"
+
+
+def activity_line(entry: ActivityEntry, names: dict[str, str | None]) -> str:
+    """One log entry: time, action, result, the profile's name and id, score, detail."""
+    score = f"  score {entry.score:.3f}" if entry.score is not None else ""
+    detail = f"  [{entry.detail}]" if entry.detail else ""
+    return (
+        f"{entry.time.isoformat(timespec='seconds')}  {entry.action:<9} {entry.result:<10} "
+        f"{_who(entry, names)}{score}{detail}"
+    )
+
+
+def activity_json(entry: ActivityEntry, names: dict[str, str | None]) -> dict[str, Any]:
+    data: dict[str, Any] = to_jsonable(entry)
+    data["profile_name"] = names.get(entry.profile_id) if entry.profile_id else None
+    return data
 
 
 def verification_text(result: VerificationResult) -> str:

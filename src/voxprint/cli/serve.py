@@ -1,19 +1,73 @@
-"""``voxprint serve``: the REST service under uvicorn."""
+"""``voxprint serve``: the REST service under uvicorn.
+
+Logging: one stderr handler for uvicorn's and voxprint's loggers (and the root), with
+:class:`~voxprint.redaction.RedactSecrets` on it, so no API key secret reaches the log
+whatever logger or level a line comes from. voxprint's request log (method, path
+without the query string, status, time, key id) replaces uvicorn's access log, which
+would print query strings (``?api_key=``).
+"""
 
 from __future__ import annotations
 
+import logging
+import logging.config
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from voxprint.cli.common import DbOption, ModelOption, handles_errors
+from voxprint.cli.common import DbOption, ModelOption, database_file, database_path, handles_errors
 
 FACTORY = "voxprint.api.app:create_app_from_environment"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+logger = logging.getLogger("voxprint.serve")
+
+
+def log_config(level: str, verbose: bool) -> dict[str, Any]:
+    """The :func:`logging.config.dictConfig` for ``serve`` (uvicorn applies it in every
+    worker). ``level`` applies to uvicorn and voxprint alike; ``verbose`` (``-v``) makes
+    voxprint's own loggers log at DEBUG."""
+    voxprint_level = "DEBUG" if verbose or level in ("debug", "trace") else level.upper()
+
+    def stderr(formatter: str) -> dict[str, Any]:
+        return {
+            "class": "logging.StreamHandler",
+            "formatter": formatter,
+            "filters": ["redact_secrets"],
+            "stream": "ext://sys.stderr",
+        }
+
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact_secrets": {"()": "voxprint.redaction.RedactSecrets"}},
+        "formatters": {
+            "uvicorn": {
+                "()": "uvicorn.logging.DefaultFormatter",
+                "fmt": "%(levelprefix)s %(message)s",
+            },
+            "named": {
+                "()": "uvicorn.logging.DefaultFormatter",
+                "fmt": "%(levelprefix)s %(name)s: %(message)s",
+            },
+        },
+        "handlers": {"uvicorn": stderr("uvicorn"), "named": stderr("named")},
+        "loggers": {
+            "uvicorn": {"handlers": ["uvicorn"], "level": "INFO", "propagate": False},
+            "uvicorn.access": {"handlers": [], "propagate": False},
+            "voxprint": {"handlers": ["named"], "level": voxprint_level, "propagate": False},
+        },
+        "root": {
+            "handlers": ["named"],
+            "level": "DEBUG" if level in ("debug", "trace") else "WARNING",
+        },
+    }
 
 
 @handles_errors
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(envvar="VOXPRINT_HOST", help="Interface to bind.")] = (
         "127.0.0.1"
     ),
@@ -26,11 +80,37 @@ def serve(
     no_auth: Annotated[
         bool, typer.Option("--no-auth", help="Serve without API keys (local use only).")
     ] = False,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[
+        str,
+        typer.Option(
+            help=f"Log level of uvicorn and voxprint: {', '.join(LOG_LEVELS)}.",
+            case_sensitive=False,
+        ),
+    ] = "info",
 ) -> None:
-    """Serve the REST API (docs at /docs). Settings also come from VOXPRINT_* variables."""
+    """Serve the REST API (docs at /docs). Settings also come from VOXPRINT_* variables.
+
+    The database (created if it does not exist) is named in the log at start-up; API
+    keys must come from the same one (`voxprint keys create --name NAME --db PATH`).
+    """
     import uvicorn
 
+    from voxprint.cli.app import VERBOSE_KEY
+    from voxprint.errors import InvalidParameterError
+
+    level = log_level.lower()
+    if level not in LOG_LEVELS:
+        raise InvalidParameterError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
+    config = log_config(level, bool(ctx.meta.get(VERBOSE_KEY)))
+    logging.config.dictConfig(config)
+    path = database_file(db)
+    if path is not None and not path.exists():
+        logger.warning(
+            "no database at %s: a new, empty one is created (create API keys with "
+            "`voxprint keys create --name NAME --db %s`)",
+            database_path(db),
+            database_path(db),
+        )
     # Settings travel to the worker processes through the environment; the app reads
     # them with pydantic-settings (voxprint.api.settings).
     os.environ["VOXPRINT_MODEL"] = model
@@ -44,7 +124,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level=log_level,
+        log_level=level,
+        log_config=config,
+        access_log=False,
         timeout_graceful_shutdown=30,
     )
 

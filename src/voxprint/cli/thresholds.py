@@ -107,6 +107,6 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """The operating point in force: its thresholds, how it was derived, when it changed."""
-    service = open_service(db, model, namespace=namespace)
+    service = open_service(db, model, create=False, namespace=namespace)
     report = service.threshold_report()
     emit(json_output, report_json(report), lambda: report_text(report))

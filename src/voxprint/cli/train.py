@@ -10,17 +10,38 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from voxprint.cli.common import JsonOption, emit, handles_errors, show_progress
+from voxprint.cli.common import JsonOption, ProgressBar, emit, handles_errors, show_progress
 
 if TYPE_CHECKING:
     from voxprint.training.loop import BatchProgress, EpochRecord, TrainingResult
 
 
+class _EpochBar(ProgressBar):
+    """``update(progress)`` the epoch's bar; ``echo`` prints an epoch line above the bars."""
+
+    def __init__(self, bar: Any = None) -> None:
+        super().__init__(bar)
+        self.tasks: dict[int, Any] = {}
+
+    def update(self, progress: BatchProgress) -> None:
+        if self._progress is None:
+            return
+        task = self.tasks.get(progress.epoch)
+        if task is None:
+            task = self._progress.add_task(
+                f"epoch {progress.epoch}", total=progress.batches, loss=0.0, accuracy=0.0
+            )
+            self.tasks[progress.epoch] = task
+        self._progress.update(
+            task, completed=progress.batch, loss=progress.loss, accuracy=progress.accuracy
+        )
+
+
 @contextmanager
-def _epoch_bar(enabled: bool) -> Iterator[Any]:
-    """A progress bar per epoch showing the running loss and accuracy; yields an updater."""
+def _epoch_bar(enabled: bool) -> Iterator[_EpochBar]:
+    """A progress bar per epoch showing the running loss and accuracy."""
     if not enabled:
-        yield lambda _progress: None
+        yield _EpochBar()
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -33,21 +54,9 @@ def _epoch_bar(enabled: bool) -> Iterator[Any]:
         "loss {task.fields[loss]:.3f}  acc {task.fields[accuracy]:.1%}",
         console=Console(stderr=True),
         transient=True,
+        redirect_stdout=False,  # stdout may be a file: what goes there stays there
     ) as bar:
-        tasks: dict[int, Any] = {}
-
-        def update(progress: BatchProgress) -> None:
-            task = tasks.get(progress.epoch)
-            if task is None:
-                task = bar.add_task(
-                    f"epoch {progress.epoch}", total=progress.batches, loss=0.0, accuracy=0.0
-                )
-                tasks[progress.epoch] = task
-            bar.update(
-                task, completed=progress.batch, loss=progress.loss, accuracy=progress.accuracy
-            )
-
-        yield update
+        yield _EpochBar(bar)
 
 
 def _epoch_line(record: EpochRecord) -> str:
@@ -121,8 +130,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train a speaker classifier on DATA_DIR and keep its embedding layer as an encoder.
 
-        The run folder gets config.json, a checkpoint per epoch, best.pt and curves.png;
-        use it with `voxprint --model RUN/best.pt ...` wherever a model name is accepted.
+        The run folder gets config.json, a checkpoint per epoch, best.pt and curves.png.
+        Give RUN/best.pt wherever a model name is accepted, e.g.
+        `voxprint enroll alice alice.wav --model RUN/best.pt` (then verify, identify,
+        eval and serve with the same --model).
         """
         from voxprint.training.config import TrainingConfig, load_config
         from voxprint.training.loop import train
@@ -146,14 +157,14 @@ def register(app: typer.Typer) -> None:
             "num_threads": threads,
         }
         config = base.replace(**{k: v for k, v in flags.items() if v is not None})
-        with _epoch_bar(show_progress(json_output)) as advance:
+        with _epoch_bar(show_progress(json_output)) as bar:
             result = train(
                 data_dir,
                 out,
                 config,
                 resume=resume,
-                on_batch=advance,
-                on_epoch=None if json_output else lambda r: typer.echo(_epoch_line(r)),
+                on_batch=bar.update,
+                on_epoch=None if json_output else lambda r: bar.echo(_epoch_line(r)),
             )
         emit(
             json_output,

@@ -423,6 +423,56 @@ RUNTIMES: dict[str, Callable[[RuntimeSpec], CampPlusRuntime]] = {
 }
 
 
+@dataclass(frozen=True)
+class PlannedRuntime:
+    """What :func:`build_runtime` would run on this machine, found without exporting or
+    compiling anything: ``runtime`` as :attr:`CampPlusRuntime.name` names it, and why it
+    differs from the one asked for (``None`` when it does not)."""
+
+    requested: str
+    runtime: str
+    reason: str | None = None
+
+
+def planned_runtime(name: str | None = None, quantize: str | None = None) -> PlannedRuntime:
+    """The runtime CAM++ gets for ``name`` (default :data:`DEFAULT_RUNTIME`) and
+    ``quantize``: checks which packages are installed and whether the CPU does bfloat16,
+    the same choices the builders make, but loads no network.
+
+    An export or compile failure at load time still falls back further (with a warning).
+    """
+    import importlib.util
+
+    requested = name or DEFAULT_RUNTIME
+    if requested not in RUNTIMES:
+        raise InvalidParameterError(
+            f"unknown CAM++ runtime {requested!r}; choose one of: {', '.join(sorted(RUNTIMES))}"
+        )
+    quantize = quantize or "none"
+
+    def onnx(reason: str | None) -> PlannedRuntime:
+        if importlib.util.find_spec("onnxruntime") is None:
+            return PlannedRuntime(requested, "torch", "onnxruntime is not installed")
+        name = "onnx" if quantize == "none" else f"onnx-{quantize}"
+        return PlannedRuntime(requested, name, reason)
+
+    if requested == "torch":
+        return PlannedRuntime(requested, "torch")
+    if requested == "onnx":
+        return onnx(None)
+    if quantize != "none":
+        return onnx(f"quantize={quantize} runs on onnxruntime")
+    if importlib.util.find_spec("openvino") is None:
+        return onnx("openvino is not installed")
+    if requested == "openvino":
+        return PlannedRuntime(requested, "openvino")
+    import openvino
+
+    if not native_bf16(openvino.Core()):
+        return PlannedRuntime(requested, "openvino", "this CPU has no native bfloat16")
+    return PlannedRuntime(requested, "openvino-bf16")
+
+
 def build_runtime(name: str, spec: RuntimeSpec) -> CampPlusRuntime:
     """The runtime called ``name`` (a key of :data:`RUNTIMES`) for ``spec``.
 

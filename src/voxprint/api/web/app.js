@@ -2,10 +2,29 @@
 import { startCapture } from "/web/capture.js";
 
 const KEY_STORAGE = "voxprint.apiKey";
+const KEY_HINT = "Enter an API key to start. Create one on the server with: voxprint keys create --name NAME --db DATABASE (the database this server was started with).";
+const KEY_REFUSED = "The server refused this API key (unknown, revoked, or made for another database). Check the key, or create one with: voxprint keys create --name NAME --db DATABASE (the database this server was started with).";
 const $ = (id) => document.getElementById(id);
 let profiles = [];
+let keyAccepted = false;
 
 function apiKey() { return localStorage.getItem(KEY_STORAGE) || ""; }
+
+// A request the server refused for its key (401): one clear message, not per feature.
+class KeyRefused extends Error {}
+
+// Controls that need a key stay disabled until the server has accepted one.
+function setKeyAccepted(accepted) {
+  keyAccepted = accepted;
+  for (const control of document.querySelectorAll("[data-needs-key]")) control.disabled = !accepted;
+}
+
+function keyRefused() {
+  setKeyAccepted(false);
+  profiles = [];
+  renderProfiles();
+  say(KEY_REFUSED, true);
+}
 
 function say(message, isError = false) {
   const status = $("status");
@@ -19,6 +38,7 @@ async function api(method, path, body) {
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
+  if (response.status === 401) throw new KeyRefused(KEY_REFUSED);
   if (!response.ok) {
     const message = (data.error && data.error.message) || response.statusText;
     throw new Error(message);
@@ -33,13 +53,22 @@ function socketUrl(path) {
 
 // --- profiles ------------------------------------------------------------------------
 
+// Lists the profiles; this is also how the page learns whether the server accepts the key.
 async function loadProfiles() {
-  if (!apiKey()) { say("Enter an API key (voxprint keys create NAME) to start."); return; }
+  if (!apiKey()) { setKeyAccepted(false); say(KEY_HINT); return false; }
   try {
     const page = await api("GET", "/v1/profiles?limit=500");
     profiles = page.items;
+    setKeyAccepted(true);
     renderProfiles();
-  } catch (error) { say(`Could not list profiles: ${error.message}`, true); }
+    return true;
+  } catch (error) { fail("Could not list profiles", error); return false; }
+}
+
+// Shows an error; a refused key gets its own message and disables the controls again.
+function fail(what, error) {
+  if (error instanceof KeyRefused) keyRefused();
+  else say(`${what}: ${error.message}`, true);
 }
 
 function renderProfiles() {
@@ -86,7 +115,7 @@ async function deleteProfile(profile) {
     say(`Deleted ${profile.name}.`);
     await loadProfiles();
     await drawMap();
-  } catch (error) { say(`Could not delete: ${error.message}`, true); }
+  } catch (error) { fail("Could not delete", error); }
 }
 
 // --- a live session: microphone -> WebSocket -> messages ------------------------------
@@ -108,7 +137,8 @@ async function liveSession(path, onMessage, onClose) {
   };
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
-    if (message.type === "error") say(message.error.message, true);
+    if (message.type === "error" && message.error.code === "unauthorized") keyRefused();
+    else if (message.type === "error") say(message.error.message, true);
     onMessage(message, session);
   });
   socket.addEventListener("close", (event) => {
@@ -129,7 +159,7 @@ async function liveSession(path, onMessage, onClose) {
 }
 
 function toggle(startId, stopId, running) {
-  $(startId).disabled = running;
+  $(startId).disabled = running || !keyAccepted;
   $(stopId).disabled = !running;
 }
 
@@ -153,6 +183,7 @@ function showSpeaker(message) {
 }
 
 async function startIdentify() {
+  if (!keyAccepted) { say(KEY_HINT, true); return; }
   toggle("identify-start", "identify-stop", true);
   $("speaker-name").textContent = "listening…";
   $("speaker-changes").replaceChildren();
@@ -172,6 +203,7 @@ async function startIdentify() {
 let enrollSession = null;
 
 async function startEnroll() {
+  if (!keyAccepted) { say(KEY_HINT, true); return; }
   const profileId = $("enroll-profile").value;
   if (!profileId) { say("Create a profile first.", true); return; }
   toggle("enroll-start", "enroll-stop", true);
@@ -204,6 +236,7 @@ async function startEnroll() {
 let verifySession = null;
 
 async function startVerify() {
+  if (!keyAccepted) { say(KEY_HINT, true); return; }
   const profileId = $("verify-profile").value;
   if (!profileId) { say("Enrol a profile first.", true); return; }
   toggle("verify-start", "verify-stop", true);
@@ -228,9 +261,9 @@ const COLOURS = ["#0b5cad", "#c2410c", "#15803d", "#7e22ce", "#b91c1c", "#0e7490
 const SVG = "http://www.w3.org/2000/svg";
 
 async function drawMap() {
-  if (!apiKey()) return;
+  if (!keyAccepted) return;
   let data;
-  try { data = await api("GET", "/v1/embedding-map"); } catch (error) { say(`Map: ${error.message}`, true); return; }
+  try { data = await api("GET", "/v1/embedding-map"); } catch (error) { fail("Could not draw the map", error); return; }
   const svg = $("map");
   for (const node of [...svg.querySelectorAll("circle, text")]) node.remove();
   const legend = $("map-legend");
@@ -277,8 +310,9 @@ function init() {
   $("key-form").addEventListener("submit", (event) => {
     event.preventDefault();
     localStorage.setItem(KEY_STORAGE, $("api-key").value.trim());
-    say("Key saved in this browser.");
-    loadProfiles().then(drawMap);
+    loadProfiles().then((accepted) => {
+      if (accepted) { say("Key accepted and saved in this browser."); drawMap(); }
+    });
   });
   $("create-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -289,7 +323,7 @@ function init() {
       say(`Created ${created.name}; now record its voice.`);
       await loadProfiles();
       $("enroll-profile").value = created.id;
-    } catch (error) { say(`Could not create: ${error.message}`, true); }
+    } catch (error) { fail("Could not create", error); }
   });
   $("identify-start").addEventListener("click", startIdentify);
   $("identify-stop").addEventListener("click", () => identifySession && identifySession.end());

@@ -1,0 +1,160 @@
+"""``voxprint info``: which database, model, runtime, caches and data a command would use.
+
+Everything is read from the options, the environment and the installed packages; no
+model is loaded and no database is created (the CAM++ runtime is worked out the way
+the encoder would pick it, without exporting or compiling the network).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from voxprint import __version__
+from voxprint.cli.common import (
+    DbOption,
+    JsonOption,
+    ModelOption,
+    database_file,
+    database_path,
+    emit,
+    encoder_options_from_environment,
+    handles_errors,
+)
+from voxprint.errors import ModelError
+
+#: How Click says where a value came from, in words.
+_SOURCES = {"COMMANDLINE": "--db", "ENVIRONMENT": "VOXPRINT_DB", "DEFAULT": "default"}
+
+
+def _database(ctx: typer.Context, db: str | None) -> dict[str, Any]:
+    source = ctx.get_parameter_source("db")
+    path = database_file(db)
+    return {
+        "path": str(database_path(db)),
+        "source": _SOURCES.get(source.name, source.name.lower()) if source else "default",
+        "exists": None if path is None else path.is_file(),
+        "size_bytes": path.stat().st_size if path is not None and path.is_file() else None,
+    }
+
+
+def _model(model: str) -> dict[str, Any]:
+    from voxprint.encoders.campplus_runtime import planned_runtime
+    from voxprint.encoders.registry import ENCODERS, OPTION_ENCODERS
+    from voxprint.encoders.weights import CAMPPLUS_WEIGHTS, GE2E_WEIGHTS, find_weights
+
+    options = encoder_options_from_environment()
+    data: dict[str, Any] = {
+        "name": model,
+        "runtime": "torch",
+        "requested_runtime": None,
+        "runtime_note": None,
+        "quantize": options.quantize or "none",
+        "threads": options.num_threads,
+        "weights": None,
+    }
+    if model in OPTION_ENCODERS:  # CAM++
+        planned = planned_runtime(options.runtime, options.quantize)
+        data.update(
+            runtime=planned.runtime,
+            requested_runtime=planned.requested,
+            runtime_note=planned.reason,
+        )
+    sources = {"campplus": CAMPPLUS_WEIGHTS, "ge2e": GE2E_WEIGHTS}
+    if model in sources:
+        try:
+            data["weights"] = str(find_weights(sources[model]))
+        except ModelError as error:
+            data["weights"] = None
+            data["runtime_note"] = error.message
+    elif model not in ENCODERS:  # a trained checkpoint
+        path = Path(model)
+        data["weights"] = str(path)
+        if not path.is_file():
+            data["runtime_note"] = f"checkpoint not found: {path}"
+    return data
+
+
+def _caches() -> dict[str, str]:
+    import platformdirs
+
+    from voxprint.encoders.onnx_cache import default_onnx_cache_dir
+
+    return {
+        "onnx": str(default_onnx_cache_dir()),
+        "voxprint": str(platformdirs.user_cache_path("voxprint")),
+    }
+
+
+def _data() -> dict[str, Any]:
+    from voxprint.evaluation.datasets import default_data_root
+
+    path = default_data_root()
+    return {
+        "path": str(path.resolve()),
+        "source": "VOXPRINT_DATA" if os.environ.get("VOXPRINT_DATA") else "default",
+        "exists": path.is_dir(),
+    }
+
+
+def _text(data: dict[str, Any]) -> str:
+    db, model, data_root = data["database"], data["model"], data["data"]
+    state = (
+        "a non-file store"
+        if db["exists"] is None
+        else f"{db['size_bytes']} bytes"
+        if db["exists"]
+        else "does not exist yet (commands that write create it)"
+    )
+    runtime = model["runtime"]
+    if model["requested_runtime"] and model["requested_runtime"] != runtime:
+        runtime += f" (asked for {model['requested_runtime']})"
+    if model["quantize"] != "none":
+        runtime += f", quantize {model['quantize']}"
+    if model["threads"]:
+        runtime += f", {model['threads']} threads"
+    lines = [
+        f"voxprint {data['version']}",
+        f"database:    {db['path']}  [{db['source']}; {state}]",
+        f"model:       {model['name']}",
+        f"runtime:     {runtime}",
+    ]
+    if model["runtime_note"]:
+        lines.append(f"             ({model['runtime_note']})")
+    lines += [
+        f"weights:     {model['weights'] or '-'}",
+        f"onnx cache:  {data['cache']['onnx']}",
+        f"user cache:  {data['cache']['voxprint']}",
+        f"data:        {data_root['path']}  [{data_root['source']}; "
+        f"{'found' if data_root['exists'] else 'not found'}]",
+    ]
+    return "\n".join(lines)
+
+
+@handles_errors
+def info(
+    ctx: typer.Context,
+    db: DbOption = None,
+    model: ModelOption = "campplus",
+    json_output: JsonOption = False,
+) -> None:
+    """Show the database, model and runtime, cache folders and data folder in use.
+
+    Give the same --db and --model (or VOXPRINT_* variables) as the command you are
+    checking. Loads no model and creates no database.
+    """
+    data = {
+        "version": __version__,
+        "database": _database(ctx, db),
+        "model": _model(model),
+        "cache": _caches(),
+        "data": _data(),
+    }
+    emit(json_output, data, lambda: _text(data))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("info")(info)

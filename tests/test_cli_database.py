@@ -1,0 +1,153 @@
+"""Which database a command uses: read-only commands never create one, writers say which
+one they wrote to, ``serve`` logs it, and ``voxprint info`` shows it without loading a model.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from voxprint import bootstrap, operating_points
+from voxprint.cli.app import app
+from voxprint.cli.exit_codes import ExitCode
+from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+
+from fakes import RATE, TONE_PRIOR, EnergyVad, ToneEncoder, voice
+
+runner = CliRunner()
+
+#: Commands that only read the database, or change what is already in it.
+READ_ONLY = [
+    ("profiles", "list"),
+    ("profiles", "show", "alice"),
+    ("profiles", "delete", "alice", "--yes"),
+    ("profiles", "reset", "alice", "--yes"),
+    ("activity",),
+    ("verify", "alice", "{probe}"),
+    ("identify", "{probe}"),
+    ("listen", "--file", "{probe}", "--speed", "0"),
+    ("keys", "list"),
+    ("keys", "revoke", "web"),
+    ("cohort", "show"),
+    ("cohort", "delete", "--yes"),
+]
+
+
+@pytest.fixture(autouse=True)
+def fake_models(monkeypatch):
+    def build_pipeline(options):
+        return EmbeddingPipeline(
+            ToneEncoder(),
+            config=PipelineConfig(min_speech_seconds=options.min_speech_seconds),
+            vad=EnergyVad(),
+        )
+
+    monkeypatch.setattr(bootstrap, "build_pipeline", build_pipeline)
+    monkeypatch.setitem(operating_points.DEFAULT_PRIORS, "tone", TONE_PRIOR)
+    monkeypatch.delenv("VOXPRINT_DB", raising=False)
+
+
+@pytest.fixture()
+def probe(tmp_path) -> Path:
+    path = tmp_path / "probe.wav"
+    sf.write(path, voice(150, 3.0), RATE)
+    return path
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
+def test_read_only_commands_refuse_a_missing_database_and_create_nothing(tmp_path, probe, command):
+    missing = tmp_path / "typo" / "voices.db"
+    args = [part.format(probe=probe) for part in command]
+    result = run(*args, "--db", missing)
+    assert result.exit_code == ExitCode.DATA, result.output
+    assert result.stdout == ""
+    assert result.stderr == f"error: database {missing} does not exist (check --db / VOXPRINT_DB)\n"
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_missing_default_database_is_refused_too(tmp_path, monkeypatch):
+    default = tmp_path / "data" / "voxprint.db"
+    monkeypatch.setattr(bootstrap, "default_db_path", lambda: default)
+    result = run("profiles", "list")
+    assert result.exit_code == ExitCode.DATA
+    assert f"database {default} does not exist" in result.stderr and "give --db" in result.stderr
+    assert not default.parent.exists()
+
+
+def test_a_folder_is_not_a_database(tmp_path):
+    result = run("activity", "--db", tmp_path)
+    assert result.exit_code == ExitCode.DATA
+    assert "is a folder, not a database file" in result.stderr
+
+
+def test_commands_that_write_create_the_database_and_readers_then_find_it(tmp_path, probe):
+    db = tmp_path / "new" / "voices.db"
+    assert run("enroll", "alice", probe, "--db", db).exit_code == 0
+    assert db.is_file()
+    listing = run("profiles", "list", "--db", db, "--json")
+    assert [p["name"] for p in json.loads(listing.stdout)] == ["alice"]
+    # A sqlite:/// URL names the same file.
+    url = run("profiles", "list", "--db", f"sqlite:///{db}", "--json")
+    assert url.exit_code == 0 and json.loads(url.stdout) == json.loads(listing.stdout)
+
+
+def test_keys_create_says_which_database_the_key_is_in(tmp_path, monkeypatch):
+    default = tmp_path / "user" / "voxprint.db"
+    monkeypatch.setattr(bootstrap, "default_db_path", lambda: default)
+    created = run("keys", "create", "--name", "web")
+    assert created.exit_code == 0, created.output
+    token, note = created.stdout.splitlines()
+    assert token.startswith("vxp_")
+    assert f"stored in {default}" in note and f"voxprint serve --db {default}" in note
+    assert default.is_file()
+    monkeypatch.chdir(tmp_path)
+    relative = run("keys", "create", "--name", "app", "--db", "voices.db", "--json")
+    assert json.loads(relative.stdout)["database"] == str(tmp_path / "voices.db")
+
+
+def test_info_names_the_database_model_runtime_caches_and_data_without_loading_a_model(
+    tmp_path, monkeypatch
+):
+    def no_model(_options):
+        raise AssertionError("info must not load a model")
+
+    monkeypatch.setattr(bootstrap, "build_pipeline", no_model)
+    monkeypatch.setenv("VOXPRINT_DATA", str(tmp_path / "speech"))
+    monkeypatch.setenv("VOXPRINT_CAMPPLUS_RUNTIME", "torch")
+    db = tmp_path / "info.db"
+    result = run("info", "--db", db, "--json")
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["database"] == {
+        "path": str(db),
+        "source": "--db",
+        "exists": False,
+        "size_bytes": None,
+    }
+    assert info["model"]["name"] == "campplus" and info["model"]["runtime"] == "torch"
+    assert info["cache"]["onnx"].endswith("onnx")
+    assert info["data"] == {
+        "path": str(tmp_path / "speech"),
+        "source": "VOXPRINT_DATA",
+        "exists": False,
+    }
+    assert not db.exists()  # info creates nothing
+    text = run("info", "--db", db).stdout
+    assert f"database:    {db}  [--db; does not exist yet" in text
+    assert "runtime:     torch" in text and "data:" in text and "onnx cache:" in text
+
+
+def test_info_reads_the_database_from_the_environment_and_says_so(tmp_path, monkeypatch):
+    db = tmp_path / "env.db"
+    assert run("keys", "create", "--name", "k", "--db", db).exit_code == 0
+    monkeypatch.setenv("VOXPRINT_DB", str(db))
+    info = json.loads(run("info", "--json", "--model", "ge2e").stdout)
+    assert info["database"]["source"] == "VOXPRINT_DB" and info["database"]["exists"]
+    assert info["database"]["size_bytes"] > 0
+    assert info["model"]["runtime"] == "torch"  # GE2E runs in torch only

@@ -1,0 +1,121 @@
+// Runs the web page's app.js in Node against a small fake DOM and a scripted server,
+// then prints what the page shows at each step as JSON (tests/test_api_web.py reads it).
+// Usage: node page_harness.mjs WEB_DIR GOOD_KEY
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+const [webDir, goodKey] = process.argv.slice(2);
+
+class FakeElement {
+  constructor(tag, attributes = {}) {
+    this.tagName = tag.toUpperCase();
+    this.attributes = { ...attributes };
+    this.dataset = {};
+    for (const [name, value] of Object.entries(attributes)) {
+      if (name.startsWith("data-")) {
+        const key = name.slice(5).replace(/-([a-z])/g, (_m, c) => c.toUpperCase());
+        this.dataset[key] = value;
+      }
+    }
+    this.disabled = "disabled" in attributes;
+    this.value = attributes.value ?? "";
+    this.textContent = "";
+    this.className = attributes.class ?? "";
+    this.children = [];
+    this.listeners = {};
+    this.style = {};
+    const element = this;
+    this.classList = {
+      toggle(name, on) { if (on === undefined ? !this.contains(name) : on) this.add(name); else this.remove(name); },
+      add(name) { if (!this.contains(name)) element.className = `${element.className} ${name}`.trim(); },
+      remove(name) { element.className = element.className.split(" ").filter((c) => c && c !== name).join(" "); },
+      contains(name) { return element.className.split(" ").includes(name); },
+    };
+  }
+  get options() { return this.children; }
+  setAttribute(name, value) { this.attributes[name] = String(value); }
+  hasAttribute(name) { return name in this.attributes; }
+  addEventListener(type, listener) { (this.listeners[type] ||= []).push(listener); }
+  dispatch(type) { for (const l of this.listeners[type] || []) l({ preventDefault() {}, target: this }); }
+  replaceChildren(...nodes) { this.children = [...nodes]; }
+  append(...nodes) { this.children.push(...nodes); }
+  prepend(...nodes) { this.children.unshift(...nodes); }
+  querySelectorAll() { return []; }
+  remove() {}
+}
+
+// The page's elements with an id, with their attributes, from index.html.
+const html = readFileSync(join(webDir, "index.html"), "utf8");
+const byId = new Map();
+for (const match of html.matchAll(/<([a-z]+)\b([^>]*)>/g)) {
+  const attributes = {};
+  for (const a of match[2].matchAll(/([a-z-]+)(?:="([^"]*)")?/g)) attributes[a[1]] = a[2] ?? "";
+  if (attributes.id) byId.set(attributes.id, new FakeElement(match[1], attributes));
+}
+
+const document = {
+  getElementById: (id) => byId.get(id) ?? null,
+  querySelectorAll(selector) {
+    const all = [...byId.values()];
+    if (selector === "[data-needs-key]") return all.filter((e) => e.hasAttribute("data-needs-key"));
+    if (selector === ".profile-select") return all.filter((e) => e.classList.contains("profile-select"));
+    return [];
+  },
+  createElement: (tag) => new FakeElement(tag),
+  createElementNS: (_ns, tag) => new FakeElement(tag),
+};
+const store = new Map();
+const localStorage = {
+  getItem: (k) => (store.has(k) ? store.get(k) : null),
+  setItem: (k, v) => store.set(k, String(v)),
+};
+const requests = [];
+async function fetch(path, options) {
+  const key = options.headers["X-API-Key"];
+  requests.push({ path, key });
+  const reply = (status, body) => ({
+    status, ok: status < 400, statusText: String(status), json: async () => body,
+  });
+  if (key !== goodKey) return reply(401, { error: { code: "unauthorized", message: "invalid API key" } });
+  if (path.startsWith("/v1/profiles")) return reply(200, { items: [{ id: "p1", name: "Alice", status: "enrolled", net_speech_seconds: 21 }] });
+  if (path.startsWith("/v1/embedding-map")) return reply(200, { method: "pca", explained_variance: [], points: [] });
+  return reply(404, { error: { code: "not_found", message: "no such route" } });
+}
+class WebSocket { constructor() { throw new Error("no sockets in this test"); } }
+
+const source = readFileSync(join(webDir, "app.js"), "utf8").replace(/^import .*$/m, "");
+const run = new Function(
+  "document", "localStorage", "fetch", "location", "WebSocket", "confirm", "startCapture", source,
+);
+run(document, localStorage, fetch, { protocol: "http:", host: "test" }, WebSocket, () => true, null);
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+const snapshot = (step) => ({
+  step,
+  status: byId.get("status").textContent,
+  status_is_error: byId.get("status").classList.contains("error"),
+  disabled: Object.fromEntries(
+    document.querySelectorAll("[data-needs-key]").map((e) => [e.attributes.id, e.disabled]),
+  ),
+  profiles: byId.get("profiles").children.length,
+});
+
+async function saveKey(key) {
+  byId.get("api-key").value = key;
+  byId.get("key-form").dispatch("submit");
+  await settle();
+}
+
+const steps = [];
+await settle();
+steps.push(snapshot("no key"));
+byId.get("identify-start").dispatch("click");
+await settle();
+steps.push(snapshot("start clicked without a key"));
+await saveKey("vxp_0000000000000000_wrongwrongwrongwrongwrong");
+steps.push(snapshot("wrong key"));
+await saveKey(goodKey);
+steps.push(snapshot("good key"));
+await saveKey("vxp_0000000000000000_revokedrevokedrevoked");
+steps.push(snapshot("key changed to a wrong one"));
+console.log(JSON.stringify({ steps, requests }));
