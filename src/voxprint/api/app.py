@@ -65,6 +65,8 @@ def create_app(
             if service is not None
             else await asyncio.to_thread(build_service, settings.service_options())
         )
+        if owned:  # load the models now, not on the first request
+            await asyncio.to_thread(warm_up, active)
         store = active.store
         if not isinstance(store, KeyStore):
             raise StoreError(f"the store {type(store).__name__} cannot keep API keys")
@@ -112,6 +114,16 @@ def create_app(
         pending=lambda: _pending(app),
     )
     return app
+
+
+def warm_up(service: VoxprintService) -> None:
+    """Load the voice detector and the encoder's engines, and log which runtime runs the
+    encoder and why (once, at start-up)."""
+    pipeline = service.pipeline
+    pipeline.warm_up()
+    choice = getattr(pipeline.encoder, "runtime_choice", None)
+    if choice is not None:
+        logger.info("%s", choice.describe())
 
 
 def _pending(app: FastAPI) -> int:
