@@ -211,41 +211,51 @@ class OpenVinoRuntime:
 
     The model has ``streams`` execution streams (see :func:`openvino_config`): concurrent
     calls run side by side, and one call with a batch of several rows splits it across
-    the streams. Thread-safe: each calling thread gets its own infer requests.
+    the streams. Thread-safe: a call borrows idle infer requests from a shared pool and
+    gives them back, so there are only as many requests (each holding the intermediate
+    buffers of the longest input it ran) as calls ever ran at once, not one set per
+    thread that ever called.
     """
 
     def __init__(self, compiled: Any, name: str = "openvino", streams: int = 1) -> None:
         self._compiled = compiled
         self._name = name
         self._streams = max(1, streams)
-        self._local = threading.local()
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
         return self._name
 
-    def _requests(self, count: int) -> list[Any]:
-        mine: list[Any] | None = getattr(self._local, "requests", None)
-        if mine is None:
-            mine = self._local.requests = []
-        while len(mine) < count:
-            mine.append(self._compiled.create_infer_request())
-        return list(mine[:count])
+    def _borrow(self, count: int) -> list[Any]:
+        with self._lock:
+            taken = [self._idle.pop() for _ in range(min(count, len(self._idle)))]
+        while len(taken) < count:
+            taken.append(self._compiled.create_infer_request())
+        return taken
+
+    def _give_back(self, requests: list[Any]) -> None:
+        with self._lock:
+            self._idle.extend(requests)
 
     def run(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         padding = -features.shape[1] % SHAPE_STEP_FRAMES
         if padding:
             features = np.pad(features, ((0, 0), (0, padding), (0, 0)))
         parts = np.array_split(np.arange(features.shape[0]), min(self._streams, len(features)))
-        requests = self._requests(len(parts))
-        for request, rows in zip(requests, parts, strict=True):
-            inputs = {"features": features[rows], "lengths": lengths[rows]}
-            request.start_async(inputs, share_inputs=False)
-        outputs = []
-        for request in requests:
-            request.wait()
-            # The request reuses its output buffer: copy before the next call.
-            outputs.append(np.array(request.get_output_tensor(0).data, dtype=np.float32))
+        requests = self._borrow(len(parts))
+        try:
+            for request, rows in zip(requests, parts, strict=True):
+                inputs = {"features": features[rows], "lengths": lengths[rows]}
+                request.start_async(inputs, share_inputs=False)
+            outputs = []
+            for request in requests:
+                request.wait()
+                # The request reuses its output buffer: copy before giving it back.
+                outputs.append(np.array(request.get_output_tensor(0).data, dtype=np.float32))
+        finally:
+            self._give_back(requests)
         return np.concatenate(outputs, axis=0)
 
 
