@@ -34,6 +34,8 @@ from pathlib import Path
 import httpx
 import soundfile as sf
 
+from machine import header
+
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "benchmarks.md"
 HEADING = "## Service load (issue 3)"
@@ -54,6 +56,8 @@ class LevelResult:
     load_after: float
     server_cpu_ms: float
     client_cpu_ms: float
+    #: The server's peak resident memory so far (VmHWM) after this level, MB.
+    peak_rss_mb: float = float("nan")
 
     @property
     def rps(self) -> float:
@@ -69,6 +73,15 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, all its threads (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mb(pid: int, field: str = "VmRSS") -> float:
+    """A memory figure of a process from ``/proc/PID/status`` (``VmRSS``: now, ``VmHWM``:
+    its peak so far), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def free_port() -> int:
@@ -98,6 +111,8 @@ def start_server(db: Path, port: int, args: argparse.Namespace, log: Path) -> su
         env["VOXPRINT_NUM_THREADS"] = str(args.threads)
     if args.runtime:
         env["VOXPRINT_CAMPPLUS_RUNTIME"] = args.runtime
+    if args.server_src:
+        env["PYTHONPATH"] = str(Path(args.server_src).resolve())
     command = [VOXPRINT, "serve", "--db", str(db), "--port", str(port), "--log-level", "warning"]
     return subprocess.Popen(
         command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=REPO
@@ -196,6 +211,7 @@ async def run_level(
         load_after=os.getloadavg()[0],
         server_cpu_ms=1000 * server_cpu / total,
         client_cpu_ms=1000 * client_cpu / total,
+        peak_rss_mb=memory_mb(server_pid, "VmHWM"),
     )
 
 
@@ -203,14 +219,14 @@ def table(results: list[LevelResult]) -> str:
     lines = [
         "| concurrency | requests | errors | p50 ms | p95 ms | mean ms | verify rps | "
         "accepted | server CPU ms/req | client CPU ms/req | CPU-bound rps ceiling | "
-        "load avg (before → after) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "server peak RSS MB | load avg (before → after) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.concurrency} | {r.requests} | {r.errors} | {r.p50_ms:.0f} | {r.p95_ms:.0f} | "
             f"{r.mean_ms:.0f} | {r.rps:.1f} | {r.accepted} | {r.server_cpu_ms:.0f} | "
-            f"{r.client_cpu_ms:.0f} | {r.ceiling_rps:.1f} | "
+            f"{r.client_cpu_ms:.0f} | {r.ceiling_rps:.1f} | {r.peak_rss_mb:.0f} | "
             f"{r.load_before:.1f} → {r.load_after:.1f} |"
         )
     return "\n".join(lines)
@@ -242,6 +258,9 @@ def main() -> None:
         "--threads", type=int, default=0, help="VOXPRINT_NUM_THREADS (0: the runtime default)"
     )
     parser.add_argument("--runtime", default="", help="VOXPRINT_CAMPPLUS_RUNTIME (default: unset)")
+    parser.add_argument(
+        "--server-src", default="", help="PYTHONPATH of the server (another checkout's src)"
+    )
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
 
@@ -271,12 +290,16 @@ def main() -> None:
         try:
             ready = wait_ready(base, server)
             startup = time.perf_counter() - started
+            time.sleep(1.0)
+            rss_ready = memory_mb(server.pid)
             with httpx.Client(base_url=base, headers=headers) as client:
                 profile_id, clips = enrol(client, enrol_files)
                 url = f"/v1/profiles/{profile_id}/verify"
                 for _ in range(3):  # warm up
                     warm = client.post(url, content=clip, headers={"Content-Type": "audio/wav"})
                     warm.raise_for_status()
+            time.sleep(1.0)
+            rss_idle = memory_mb(server.pid)
             results = [
                 asyncio.run(
                     run_level(
@@ -299,11 +322,14 @@ def main() -> None:
         [
             HEADING,
             "",
+            header(),
+            "",
             f"Command: `{command.strip()}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
             f"{os.cpu_count()} CPUs, shared). Server: `voxprint serve`, encoder "
             f"{ready['encoder']}, inference workers {args.inference_workers}, model threads "
             f"per call {args.threads or 'auto'}, runtime {args.runtime or 'default'}; "
-            f"ready after {startup:.1f} s. Profile enrolled from {clips} clips of LibriSpeech "
+            f"ready after {startup:.1f} s (RSS {rss_ready:.0f} MB; idle after enrolment and "
+            f"warm-up {rss_idle:.0f} MB). Profile enrolled from {clips} clips of LibriSpeech "
             f"test-other speaker {speakers[0].name}; each request verifies a 5 s WAV clip "
             f"({len(clip) // 1024} KiB) of the same speaker. Client: httpx async on the same "
             "machine.",

@@ -1,7 +1,7 @@
 """CAM++ at reduced precision (int8, bfloat16) against float32: EER per protocol.
 
 Usage:  .venv/bin/python bench/precision.py [--protocol test-other tc100-halves ...]
-        [--variants onnx onnx-int8 openvino-bf16]
+        [--variants onnx onnx-int8 openvino-bf16 auto]
 
 Every variant runs in the same voxprint pipeline (same VAD, same crops); only the runtime
 and its precision differ. The first variant is the baseline. Prints EER and minDCF of each,
@@ -28,6 +28,7 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "torch": ("torch", "none"),
     "openvino": ("openvino", "none"),
     "openvino-bf16": ("openvino-bf16", "none"),
+    "auto": ("auto", "none"),  # the default: the engines measured fastest on this CPU
 }
 
 

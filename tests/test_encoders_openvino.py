@@ -41,8 +41,8 @@ def cpu_has_bf16() -> bool:
 # --- the runtime on a small random network -------------------------------------------
 
 
-def test_openvino_is_a_named_runtime_next_to_onnx_and_torch() -> None:
-    assert set(RUNTIMES) == {"onnx", "openvino", "openvino-bf16", "torch"}
+def test_openvino_is_a_named_runtime_next_to_onnx_torch_and_the_measured_choice() -> None:
+    assert set(RUNTIMES) == {"auto", "onnx", "openvino", "openvino-bf16", "torch"}
 
 
 def test_openvino_float32_matches_torch_on_padded_batches_shorter_than_a_segment(

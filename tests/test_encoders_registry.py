@@ -24,8 +24,7 @@ def test_available_encoders_lists_both_models_and_the_default() -> None:
     assert available_encoders() == ["campplus", "ge2e"]
     assert DEFAULT_ENCODER == "campplus"
     assert DEFAULT_ENCODER in available_encoders()
-    assert ENCODERS["campplus"] is CampPlusEncoder
-    assert ENCODERS["ge2e"] is Ge2eEncoder
+    assert set(ENCODERS) == {"campplus", "ge2e"}
 
 
 def test_unknown_encoder_name_raises_and_lists_the_choices() -> None:
@@ -59,3 +58,15 @@ def test_importing_encoders_does_not_pull_in_plotting_or_the_weight_packages() -
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_importing_encoders_and_the_campplus_module_does_not_import_torch() -> None:
+    code = (
+        "import sys, voxprint.encoders, voxprint.encoders.campplus; "
+        "print('torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.strip() == "False"

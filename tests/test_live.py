@@ -143,3 +143,20 @@ def test_pcm16_round_trips_and_an_odd_byte_count_is_refused():
 def test_impossible_live_settings_are_refused(settings):
     with pytest.raises(InvalidParameterError):
         LiveConfig(**settings)
+
+
+def test_a_window_runs_the_voice_detector_once(service, monkeypatch):
+    detector = service.pipeline.vad
+    calls = []
+    original = detector.detect
+
+    def counting(audio):
+        calls.append(len(audio))
+        return original(audio)
+
+    monkeypatch.setattr(detector, "detect", counting)
+    alice = next(p for p in service.list_profiles() if p.name == "alice")
+    window = Window(voice(150, 2), 2.0, RATE)
+    result = evaluate_window(service, window, VerifyScorer(service, alice), 0.5)
+    assert result.match is not None and result.match.decision == "accept"
+    assert calls == [2 * RATE]

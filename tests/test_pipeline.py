@@ -127,3 +127,68 @@ def test_process_many_can_be_abandoned_half_way_and_refuses_a_bad_batch_size():
     with pytest.raises(InvalidParameterError):
         list(pipeline().process_many([], batch_size=0))
     assert list(pipeline().process_many([])) == []
+
+
+class CountingVad(EnergyVad):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, waveform):
+        self.calls += 1
+        return super().detect(waveform)
+
+
+def test_known_segments_embed_like_process_waveform_without_running_the_vad_again():
+    vad = CountingVad()
+    pipe = EmbeddingPipeline(ToneEncoder(), vad=vad)
+    audio = voice(150, 3.0, silence=1.0)
+    whole = pipe.process_waveform(audio)
+    segments = vad.detect(audio)
+    calls = vad.calls
+    known = pipe.process_segments(audio, segments)
+    assert vad.calls == calls
+    np.testing.assert_array_equal(known.embedding, whole.embedding)
+    assert known.net_speech_seconds == whole.net_speech_seconds
+    assert known.bandwidth_hz == whole.bandwidth_hz
+
+
+def test_known_segments_of_other_audio_or_without_speech_are_refused():
+    pipe = EmbeddingPipeline(ToneEncoder(), vad=EnergyVad())
+    audio = voice(150, 2.0)
+    with pytest.raises(InvalidParameterError, match="segments cover"):
+        pipe.process_segments(audio, EnergyVad().detect(audio[:-10]))
+    silence = np.zeros(RATE, np.float32)
+    with pytest.raises(NoSpeechError):
+        pipe.process_segments(silence, EnergyVad().detect(silence), force=True)
+    with pytest.raises(SpeechTooShortError):
+        pipe.process_segments(voice(150, 0.5), EnergyVad().detect(voice(150, 0.5)))
+
+
+def test_the_voice_detector_is_loaded_on_first_use_not_with_the_pipeline(monkeypatch):
+    import voxprint.pipeline as pipeline_module
+
+    built = []
+
+    class Recording(EnergyVad):
+        def __init__(self, config):
+            built.append(config)
+
+    monkeypatch.setattr(pipeline_module, "SileroVad", Recording)
+    pipe = EmbeddingPipeline(ToneEncoder())
+    assert built == []
+    pipe.process((voice(150, 2.0), RATE))
+    pipe.process((voice(150, 2.0), RATE))
+    assert built == [pipe.config.vad]
+
+
+def test_warm_up_loads_the_voice_detector_and_warms_the_encoder():
+    class WarmEncoder(ToneEncoder):
+        warmed = 0
+
+        def warm_up(self):
+            self.warmed += 1
+
+    vad, encoder = CountingVad(), WarmEncoder()
+    EmbeddingPipeline(encoder, vad=vad).warm_up()
+    assert (vad.calls, encoder.warmed) == (1, 1)
+    EmbeddingPipeline(ToneEncoder(), vad=vad).warm_up()  # an encoder without warm_up is fine

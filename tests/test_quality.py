@@ -209,3 +209,26 @@ def test_two_librispeech_speakers_in_one_clip_are_flagged_and_one_is_not(data_ro
     assert not one.multiple_speakers
     assert two.multiple_speakers
     assert one.snr_db is not None and one.snr_db > 10
+
+
+def test_the_speaker_windows_are_embedded_in_one_batch_when_the_encoder_can():
+    class BatchingEncoder(ToneEncoder):
+        def __init__(self):
+            super().__init__()
+            self.batches, self.singles = [], 0
+
+        def embed(self, waveform):
+            self.singles += 1
+            return super().embed(waveform)
+
+        def embed_batch(self, waveforms):
+            self.batches.append(len(waveforms))
+            return np.stack([ToneEncoder.embed(self, w) for w in waveforms])
+
+    waveform = np.concatenate([voice(150, 4.0, seed=1), voice(233, 4.0, seed=2)])
+    segments = EnergyVad().detect(waveform)
+    encoder = BatchingEncoder()
+    batched = assess_clip(waveform, segments, encoder, TONE_GATE)
+    alone = assess_clip(waveform, segments, ToneEncoder(), TONE_GATE)
+    assert encoder.singles == 0 and len(encoder.batches) == 1 and encoder.batches[0] >= 4
+    assert batched == alone

@@ -253,7 +253,13 @@ def evaluate_window(
     match: Match | None = None
     if scorer is not None and speech >= max(min_speech_seconds, 1e-9):
         try:
-            utterance = service.embed((window.audio, window.sample_rate), force=True)
+            if window.sample_rate == pipeline.encoder.sample_rate:
+                # The speech is known: embed it without running the VAD again.
+                utterance = pipeline.process_segments(
+                    window.audio, segments, force=True, started=started
+                )
+            else:
+                utterance = service.embed((window.audio, window.sample_rate), force=True)
         except NoSpeechError:
             utterance = None
         if utterance is not None:

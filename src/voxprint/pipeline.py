@@ -66,7 +66,11 @@ class Utterance:
 
 
 class EmbeddingPipeline:
-    """Decode, find the speech, embed it. Thread-safe: holds no per-call state."""
+    """Decode, find the speech, embed it. Thread-safe: holds no per-call state.
+
+    The voice detector is loaded on first use (a pipeline built for profile management
+    never loads it); :meth:`warm_up` loads everything before the first call.
+    """
 
     def __init__(
         self,
@@ -77,7 +81,27 @@ class EmbeddingPipeline:
     ) -> None:
         self.encoder = encoder
         self.config = config or PipelineConfig()
-        self.vad = vad if vad is not None else SileroVad(self.config.vad)
+        self._vad = vad
+        self._vad_lock = threading.Lock()
+
+    @property
+    def vad(self) -> SileroVad:
+        """The voice detector (Silero VAD with :attr:`PipelineConfig.vad`, loaded now if
+        it was not given)."""
+        if self._vad is None:
+            with self._vad_lock:
+                if self._vad is None:
+                    self._vad = SileroVad(self.config.vad)
+        return self._vad
+
+    def warm_up(self) -> None:
+        """Load the voice detector and the encoder's engines and run each once, so that
+        the first request pays no loading or compilation."""
+        detector = self.vad
+        detector.detect(np.zeros(self.encoder.sample_rate, dtype=np.float32))
+        warm = getattr(self.encoder, "warm_up", None)
+        if warm is not None:
+            warm()
 
     def load(self, source: AudioSource) -> np.ndarray:
         """Decode any supported source to ``(n,) float32`` mono at the encoder's rate."""
@@ -100,6 +124,30 @@ class EmbeddingPipeline:
         """Embed ``(n,) float32`` audio already at the encoder's sample rate."""
         started = time.perf_counter() if started is None else started
         prepared = self._prepare(waveform, force=force, started=started)
+        embedding = self.encoder.embed(prepared.speech)
+        return prepared.utterance(embedding, time.perf_counter() - started)
+
+    def process_segments(
+        self,
+        waveform: np.ndarray,
+        segments: SpeechSegments,
+        *,
+        force: bool = False,
+        started: float | None = None,
+    ) -> Utterance:
+        """Embed ``(n,) float32`` audio at the encoder's rate whose speech ``segments``
+        are already known (e.g. from ``self.vad.detect(waveform)``): the same result as
+        :meth:`process_waveform` without running the voice detector again.
+
+        Raises ``NoSpeechError`` when ``segments`` hold no speech (even with ``force``)
+        and ``SpeechTooShortError`` under ``min_speech_seconds`` unless ``force``.
+        """
+        started = time.perf_counter() if started is None else started
+        if segments.total_samples != len(waveform):
+            raise InvalidParameterError(
+                f"segments cover {segments.total_samples} samples, the audio {len(waveform)}"
+            )
+        prepared = self._prepare(waveform, force=force, started=started, segments=segments)
         embedding = self.encoder.embed(prepared.speech)
         return prepared.utterance(embedding, time.perf_counter() - started)
 
@@ -190,10 +238,20 @@ class EmbeddingPipeline:
                 results.append(error)
         return results
 
-    def _prepare(self, waveform: np.ndarray, *, force: bool, started: float) -> _Prepared:
-        """VAD and the speech minimum: everything before the embedding."""
+    def _prepare(
+        self,
+        waveform: np.ndarray,
+        *,
+        force: bool,
+        started: float,
+        segments: SpeechSegments | None = None,
+    ) -> _Prepared:
+        """VAD (unless ``segments`` are given) and the speech minimum: everything before
+        the embedding."""
         rate = self.encoder.sample_rate
-        if self.config.apply_vad:
+        if segments is not None:
+            segments = require_speech(segments)
+        elif self.config.apply_vad:
             segments = require_speech(self.vad.detect(waveform))
         else:
             segments = SpeechSegments(((0, len(waveform)),), rate, len(waveform))

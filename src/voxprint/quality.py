@@ -277,6 +277,16 @@ def speaker_similarity(window_embeddings: np.ndarray) -> float:
     return float(np.clip(np.dot(first, second) / denominator, -1.0, 1.0))
 
 
+def embed_windows(encoder: SpeakerEncoder, windows: list[np.ndarray]) -> np.ndarray:
+    """``(w, dim)`` embeddings of equal-length ``windows``: in one ``embed_batch`` call
+    when the encoder has one (one padded batch, its rows equal to single embeddings up
+    to float rounding, spread over the encoder's threads), else one by one."""
+    embed_batch = getattr(encoder, "embed_batch", None)
+    if embed_batch is not None:
+        return np.asarray(embed_batch(windows))
+    return np.stack([encoder.embed(w) for w in windows])
+
+
 def assess_clip(
     waveform: np.ndarray,
     segments: SpeechSegments,
@@ -292,7 +302,7 @@ def assess_clip(
     similarity: float | None = None
     threshold = gate.speaker_threshold(encoder.name)
     if len(windows) >= gate.min_windows:
-        similarity = speaker_similarity(np.stack([encoder.embed(w) for w in windows]))
+        similarity = speaker_similarity(embed_windows(encoder, windows))
     return ClipQuality(
         audio_seconds=samples.shape[0] / segments.sample_rate,
         net_speech_seconds=segments.net_speech_seconds,

@@ -65,6 +65,8 @@ def create_app(
             if service is not None
             else await asyncio.to_thread(build_service, settings.service_options())
         )
+        if owned:  # load the models now, not on the first request
+            await asyncio.to_thread(warm_up, active)
         runner = InferenceRunner(
             settings.inference_workers, settings.inference_queue, metrics.observe_inference
         )
@@ -127,6 +129,16 @@ def _database_name(store: object, settings: ServiceSettings) -> str:
     if path is not None:
         return str(Path(path).absolute())
     return settings.db or "(the default store)"
+
+
+def warm_up(service: VoxprintService) -> None:
+    """Load the voice detector and the encoder's engines, and log which runtime runs the
+    encoder and why (once, at start-up)."""
+    pipeline = service.pipeline
+    pipeline.warm_up()
+    choice = getattr(pipeline.encoder, "runtime_choice", None)
+    if choice is not None:
+        logger.info("%s", choice.describe())
 
 
 def _pending(app: FastAPI) -> int:

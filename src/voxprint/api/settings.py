@@ -49,7 +49,7 @@ class ServiceSettings(BaseSettings):
     )
     log_json: bool = Field(True, description="Request logs as JSON lines.")
     campplus_runtime: str | None = Field(
-        None, description="CAM++ runtime: onnx, openvino, openvino-bf16 or torch."
+        None, description="CAM++ runtime: auto (measured), onnx, openvino, openvino-bf16, torch."
     )
     quantize: str | None = Field(None, description="CAM++ quantisation: none or int8.")
     num_threads: int | None = Field(None, ge=1, description="Encoder threads per call.")

@@ -42,7 +42,7 @@ def _database(ctx: typer.Context, db: str | None) -> dict[str, Any]:
 
 
 def _model(model: str) -> dict[str, Any]:
-    from voxprint.encoders.campplus_runtime import planned_runtime
+    from voxprint.encoders.campplus_selection import runtime_report
     from voxprint.encoders.registry import ENCODERS, OPTION_ENCODERS
     from voxprint.encoders.weights import CAMPPLUS_WEIGHTS, GE2E_WEIGHTS, find_weights
 
@@ -57,11 +57,11 @@ def _model(model: str) -> dict[str, Any]:
         "weights": None,
     }
     if model in OPTION_ENCODERS:  # CAM++
-        planned = planned_runtime(options.runtime, options.quantize)
+        choice = runtime_report(options.runtime, options.quantize)
         data.update(
-            runtime=planned.runtime,
-            requested_runtime=planned.requested,
-            runtime_note=planned.reason,
+            runtime=choice.name,
+            requested_runtime=options.runtime or "auto",
+            runtime_note=f"{choice.source}: {choice.reason}",
         )
     sources = {"campplus": CAMPPLUS_WEIGHTS, "ge2e": GE2E_WEIGHTS}
     if model in sources:

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from voxprint.encoders.campplus_net import CampPlusConfig, CampPlusNet
+from voxprint.encoders.campplus_config import CampPlusConfig
 from voxprint.encoders.campplus_runtime import (
+    BF16_PLAN,
     DEFAULT_RUNTIME,
+    NAMED_PLANS,
+    RUNTIMES,
     CampPlusRuntime,
+    LazyNetwork,
     RuntimeSpec,
+    build_plan,
     build_runtime,
+    onnx_model_path,
 )
+from voxprint.encoders.campplus_selection import RuntimeChoice, choose_plan, explicit_choice
+from voxprint.encoders.cpu import cpu_info
 from voxprint.encoders.weights import (
     CAMPPLUS_WEIGHTS,
     check_weights_file,
@@ -30,6 +40,9 @@ from voxprint.errors import (
     SpeechTooShortError,
 )
 from voxprint.features import kaldi_fbank, mean_normalise
+
+if TYPE_CHECKING:
+    from voxprint.encoders.campplus_net import CampPlusNet
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +130,10 @@ class CampPlusEncoder:
     whose embeddings are averaged, weighted by window length.
 
     ``runtime`` picks where the network runs (a key of
-    :data:`~voxprint.encoders.campplus_runtime.RUNTIMES`: ``"openvino-bf16"``, the
-    default, ``"openvino"``, ``"onnx"`` or ``"torch"``); ``quantize`` is ``"none"``
+    :data:`~voxprint.encoders.campplus_runtime.RUNTIMES`: ``"auto"``, the default, is
+    the engines measured fastest on this CPU, see
+    :mod:`~voxprint.encoders.campplus_selection` and :attr:`runtime_choice`;
+    ``"openvino-bf16"``, ``"openvino"``, ``"onnx"`` or ``"torch"``); ``quantize`` is ``"none"``
     (default) or ``"int8"`` (onnx only);
     ``num_threads`` is the runtime's intra-op thread count (``None``: torch's setting,
     or for onnx the usable CPUs up to 4). The CLI and the service read these from
@@ -161,20 +176,27 @@ class CampPlusEncoder:
         self._max_window_frames = int(max_window_seconds * FRAMES_PER_SECOND)
         self._max_batch_frames = max_batch_frames
         digest = weights_digest(path)
-
-        state = load_torch_file(path)
-        if not isinstance(state, dict):
-            raise ModelError(f"{path} is not a CAM++ state_dict")
-        network = CampPlusNet(CampPlusConfig(feat_dim=FEAT_DIM, embedding_size=EMBEDDING_DIMENSION))
-        load_state_strictly(network, state, path, "CAM++")
-        self._network = network
+        config = CampPlusConfig(feat_dim=FEAT_DIM, embedding_size=EMBEDDING_DIMENSION)
+        network = LazyNetwork(config, lambda: _load_network(path, config))
         spec = RuntimeSpec(network, digest, num_threads, quantize, onnx_cache_dir)
-        self._runtime: CampPlusRuntime = build_runtime(runtime, spec)
-        suffix = "-int8" if self._runtime.name.endswith("int8") else ""
+        if runtime not in RUNTIMES:
+            raise InvalidParameterError(
+                f"unknown CAM++ runtime {runtime!r}; choose one of: {', '.join(sorted(RUNTIMES))}"
+            )
+        if runtime == "torch" or not onnx_model_path(spec).is_file():
+            # Weights never exported before are checked now, so a wrong file fails here
+            # (a cached graph was exported from weights that loaded).
+            network.get()
+        self._spec = spec
+        self._choice: RuntimeChoice | None = None
+        self._runtime: CampPlusRuntime | None = None
+        self._runtime_lock = threading.Lock()
+        if runtime != "auto" or quantize != "none":
+            self._choice, self._runtime = _plan_runtime(runtime, spec)
+        # Only an int8 runtime is built now: the version depends on whether it runs.
+        suffix = "-int8" if quantize != "none" and self.runtime.endswith("int8") else ""
         self._version = f"3dspeaker-campplus-zh-en-common-advanced-{digest}{suffix}"
-        logger.debug(
-            "loaded CAM++ weights from %s (%s, runtime %s)", path, self._version, self.runtime
-        )
+        logger.debug("CAM++ weights %s (%s), runtime %s", path, self._version, runtime)
 
     @property
     def name(self) -> str:
@@ -198,14 +220,45 @@ class CampPlusEncoder:
 
     @property
     def network(self) -> CampPlusNet:
-        """The underlying torch module (in eval mode)."""
-        return self._network
+        """The underlying torch module (in eval mode; loaded, with torch, on first use)."""
+        return self._spec.load_network()
+
+    def warm_up(self) -> None:
+        """Build every engine of the runtime and run each once, so that the first real
+        call pays no loading or compilation (the service calls this before it is ready)."""
+        runtime = self._engines()
+        plan = getattr(runtime, "plan", ((0, ""),))
+        for min_frames, _engine in plan:
+            frames = max(min_frames, 150)
+            features = np.zeros((1, frames, FEAT_DIM), dtype=np.float32)
+            runtime.run(features, np.array([frames], dtype=np.int64))
+
+    @property
+    def runtime_choice(self) -> RuntimeChoice:
+        """Which engines run the network and why (asked for, cached, measured or rule).
+
+        With ``runtime="auto"`` the choice is made here, on first use: from the
+        measurement remembered for this CPU, else by timing the engines once (a few
+        seconds), so building an encoder that never embeds measures nothing.
+        """
+        with self._runtime_lock:
+            if self._choice is None:
+                self._choice = choose_plan(self._spec)
+            return self._choice
+
+    def _engines(self) -> CampPlusRuntime:
+        choice = self.runtime_choice
+        with self._runtime_lock:
+            if self._runtime is None:
+                self._runtime = build_plan(self._spec, choice.plan, lazy=True)
+            return self._runtime
 
     @property
     def runtime(self) -> str:
         """What runs the network: ``"onnx"``, ``"onnx-int8"``, ``"openvino"``,
-        ``"openvino-bf16"`` or ``"torch"``."""
-        return self._runtime.name
+        ``"openvino-bf16"``, ``"torch"`` or engines joined by ``+`` (shortest inputs
+        first), e.g. ``"onnx+openvino"``."""
+        return self._engines().name
 
     def _windows(self, waveform: np.ndarray) -> list[np.ndarray]:
         """Validated waveform → mean-normalised fbank windows, each ``(frames, 80) float32``."""
@@ -220,13 +273,14 @@ class CampPlusEncoder:
         each row L2-normalised; windows of similar length share a padded batch."""
         lengths = [w.shape[0] for w in windows]
         rows = np.zeros((len(windows), EMBEDDING_DIMENSION), dtype=np.float64)
+        runtime = self._engines()
         for batch in length_buckets(lengths, self._max_batch_frames):
             longest = max(lengths[i] for i in batch)
             features = np.zeros((len(batch), longest, FEAT_DIM), dtype=np.float32)
             for row, index in enumerate(batch):
                 features[row, : lengths[index]] = windows[index]
             batch_lengths = np.array([lengths[i] for i in batch], dtype=np.int64)
-            rows[batch] = self._runtime.run(features, batch_lengths)
+            rows[batch] = runtime.run(features, batch_lengths)
         return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
     @staticmethod
@@ -266,3 +320,31 @@ class CampPlusEncoder:
         if len(flat) > len(per_item):
             logger.debug("embedded %d windows for %d utterances", len(flat), len(per_item))
         return result
+
+
+def _plan_runtime(runtime: str, spec: RuntimeSpec) -> tuple[RuntimeChoice, CampPlusRuntime]:
+    """The choice for ``runtime`` and its runtime. Engines are built on first use, except
+    for int8 (the encoder version depends on whether the int8 graph runs) and torch."""
+    if spec.quantize != "none" or runtime == "torch":
+        name = "onnx" if runtime == "auto" else runtime
+        return explicit_choice(name, spec.quantize), build_runtime(name, spec)
+    if runtime == "auto":
+        choice = choose_plan(spec)
+        return choice, build_plan(spec, choice.plan, lazy=True)
+    plan = NAMED_PLANS[runtime]
+    if plan == BF16_PLAN and not cpu_info().has_bf16:
+        logger.warning("this CPU has no native bfloat16; CAM++ runs OpenVINO in float32")
+        runtime, plan = "openvino", NAMED_PLANS["openvino"]
+    return explicit_choice(runtime), build_plan(spec, plan, lazy=True)
+
+
+def _load_network(path: Path, config: CampPlusConfig) -> CampPlusNet:
+    """The CAM++ network with the weights at ``path`` (imports torch)."""
+    from voxprint.encoders.campplus_net import CampPlusNet
+
+    state = load_torch_file(path)
+    if not isinstance(state, dict):
+        raise ModelError(f"{path} is not a CAM++ state_dict")
+    network = CampPlusNet(config)
+    load_state_strictly(network, state, path, "CAM++")
+    return network

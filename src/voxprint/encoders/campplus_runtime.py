@@ -4,12 +4,16 @@ A runtime takes a zero-padded batch of mean-normalised fbank features with their
 real frame counts and returns raw (un-normalised) embeddings. Runtimes are picked
 by name from :data:`RUNTIMES`:
 
-* ``"openvino-bf16"`` (default) and ``"openvino"``: the exported ONNX graph (below)
-  compiled by OpenVINO, with bfloat16 inference for inputs of 3 s and more (on CPUs that
-  do it natively: AVX-512 BF16 or AMX), or float32 throughout. bf16 halves CAM++'s time
-  on such CPUs and moves speech embeddings by about 0.03 % in cosine (at most ~0.1 %).
-  Without the ``openvino`` package they fall back to onnxruntime; without native bf16,
-  ``"openvino-bf16"`` runs float32.
+* ``"auto"`` (default): the fastest engines for this CPU, measured once per CPU model,
+  flags and library versions and remembered in the cache folder (see
+  :mod:`voxprint.encoders.campplus_selection`); inputs under 3 s and inputs of 3 s and
+  more may run on different engines.
+* ``"openvino-bf16"``: OpenVINO in bfloat16 for inputs of 3 s and more (on CPUs that do
+  it natively: AVX-512 BF16 or AMX), onnxruntime float32 below that. bf16 halves CAM++'s
+  time on such CPUs and moves speech embeddings by about 0.03 % in cosine (at most
+  ~0.1 %). Without native bf16 it runs ``"openvino"``.
+* ``"openvino"``: the exported ONNX graph (below) compiled by OpenVINO, float32.
+  Without the ``openvino`` package the OpenVINO runtimes fall back to onnxruntime.
 * ``"onnx"``: the network exported once to ONNX (cached in the user cache
   folder, see :mod:`voxprint.encoders.onnx_cache`) and run by onnxruntime. With
   ``quantize="int8"`` the cached graph is dynamically int8-quantised.
@@ -19,23 +23,29 @@ by name from :data:`RUNTIMES`:
 
 All run :class:`~voxprint.encoders.campplus_masked.MaskedCampPlus`, so every row of a
 padded batch gets the embedding it would get alone.
+
+Start-up is cached: the ONNX graph, onnxruntime's optimised graph (per CPU and
+onnxruntime version) and OpenVINO's compiled model (its ``CACHE_DIR``) all live in the
+cache folder, so a process after the first reads them instead of exporting, optimising
+or compiling. torch is imported only to export the graph (once), for ``"torch"``, or
+when :attr:`RuntimeSpec.network` is asked for.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import torch
 
-from voxprint.encoders.campplus_masked import MaskedCampPlus
-from voxprint.encoders.campplus_net import CampPlusNet
+from voxprint.encoders.campplus_config import CampPlusConfig
 from voxprint.encoders.onnx_cache import (
     atomic_write,
     check_export,
@@ -47,9 +57,15 @@ from voxprint.encoders.onnx_cache import (
 from voxprint.encoders.weights import torch_threads
 from voxprint.errors import InvalidParameterError, ModelError
 
+if TYPE_CHECKING:
+    import torch
+
+    from voxprint.encoders.campplus_net import CampPlusNet
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_RUNTIME = "openvino-bf16"
+#: The runtime used when none is asked for: measured per CPU (see RUNTIMES).
+DEFAULT_RUNTIME = "auto"
 QUANTIZATIONS = ("none", "int8")
 _INPUT_NAMES = ["features", "lengths"]
 _OUTPUT_NAMES = ["embedding"]
@@ -65,7 +81,8 @@ class CampPlusRuntime(Protocol):
 
     @property
     def name(self) -> str:
-        """What actually runs: ``"torch"``, ``"onnx"`` or ``"onnx-int8"``."""
+        """What actually runs, e.g. ``"torch"``, ``"onnx"``, ``"onnx-int8"``,
+        ``"openvino"``, ``"openvino-bf16"`` or ``"onnx+openvino-bf16"``."""
         ...
 
     def run(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -74,16 +91,39 @@ class CampPlusRuntime(Protocol):
         ...
 
 
+class LazyNetwork:
+    """A :class:`CampPlusNet` loaded on first use (torch is imported then), with its
+    configuration known before. Thread-safe; loads at most once."""
+
+    def __init__(self, config: CampPlusConfig, load: Callable[[], CampPlusNet]) -> None:
+        self.config = config
+        self._load = load
+        self._network: CampPlusNet | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._network is not None
+
+    def get(self) -> CampPlusNet:
+        with self._lock:
+            if self._network is None:
+                self._network = self._load()
+            return self._network
+
+
 @dataclass(frozen=True)
 class RuntimeSpec:
     """Everything a runtime needs to be built.
 
-    ``weights_digest`` names the weights in the ONNX cache key; ``num_threads`` is the
-    intra-op thread count (``None``: the runtime's default); ``cache_dir`` ``None`` is
+    ``network`` is the network, or a :class:`LazyNetwork` that loads it only when a
+    runtime needs torch (an export or the torch runtime). ``weights_digest`` names the
+    weights in the ONNX cache key; ``num_threads`` is the intra-op thread count
+    (``None``: the runtime's default); ``cache_dir`` ``None`` is
     :func:`~voxprint.encoders.onnx_cache.default_onnx_cache_dir`.
     """
 
-    network: CampPlusNet
+    network: CampPlusNet | LazyNetwork
     weights_digest: str
     num_threads: int | None = None
     quantize: str = "none"
@@ -97,11 +137,32 @@ class RuntimeSpec:
         if self.num_threads is not None and self.num_threads < 1:
             raise InvalidParameterError(f"num_threads must be at least 1, got {self.num_threads}")
 
+    @property
+    def config(self) -> CampPlusConfig:
+        config: CampPlusConfig = self.network.config
+        return config
+
+    @property
+    def folder(self) -> Path:
+        """The cache folder of exported graphs and compiled models."""
+        return self.cache_dir if self.cache_dir is not None else default_onnx_cache_dir()
+
+    def load_network(self) -> CampPlusNet:
+        """The torch network (loading it, and torch, if it was lazy)."""
+        if isinstance(self.network, LazyNetwork):
+            return self.network.get()
+        return self.network
+
+
+# --- engines ------------------------------------------------------------------------
+
 
 class TorchRuntime:
     """Torch eager on the CPU; ``num_threads`` is torch's intra-op thread count while running."""
 
     def __init__(self, network: CampPlusNet, num_threads: int | None = None) -> None:
+        from voxprint.encoders.campplus_masked import MaskedCampPlus
+
         self._module = MaskedCampPlus(network).eval()
         self._num_threads = num_threads
 
@@ -110,6 +171,8 @@ class TorchRuntime:
         return "torch"
 
     def run(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        import torch
+
         with torch_threads(self._num_threads), torch.inference_mode():
             output = self._module(torch.from_numpy(features), torch.from_numpy(lengths))
         return np.asarray(output.numpy(), dtype=np.float32)
@@ -144,49 +207,55 @@ SHAPE_STEP_FRAMES = 64
 
 
 class OpenVinoRuntime:
-    """OpenVINO compiled CAM++ graphs: float32, and optionally bfloat16 for batches of at
-    least :data:`BF16_MIN_FRAMES` frames.
+    """One OpenVINO compiled CAM++ graph (float32 or bfloat16).
 
-    Each model has ``streams`` execution streams (see :func:`openvino_config`): concurrent
-    calls run side by side, and one call with a batch of several rows splits it across the
-    streams. Thread-safe: each calling thread gets its own infer requests.
+    The model has ``streams`` execution streams (see :func:`openvino_config`): concurrent
+    calls run side by side, and one call with a batch of several rows splits it across
+    the streams. Thread-safe: a call borrows idle infer requests from a shared pool and
+    gives them back, so there are only as many requests (each holding the intermediate
+    buffers of the longest input it ran) as calls ever ran at once, not one set per
+    thread that ever called.
     """
 
-    def __init__(self, float32: Any, bfloat16: Any | None = None, streams: int = 1) -> None:
-        self._models = {"f32": float32, "bf16": bfloat16}
+    def __init__(self, compiled: Any, name: str = "openvino", streams: int = 1) -> None:
+        self._compiled = compiled
+        self._name = name
         self._streams = max(1, streams)
-        self._local = threading.local()
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
-        return "openvino" if self._models["bf16"] is None else "openvino-bf16"
+        return self._name
 
-    def _requests(self, precision: str, count: int) -> list[Any]:
-        requests = getattr(self._local, "requests", None)
-        if requests is None:
-            requests = self._local.requests = {}
-        mine = requests.setdefault(precision, [])
-        while len(mine) < count:
-            mine.append(self._models[precision].create_infer_request())
-        return list(mine[:count])
+    def _borrow(self, count: int) -> list[Any]:
+        with self._lock:
+            taken = [self._idle.pop() for _ in range(min(count, len(self._idle)))]
+        while len(taken) < count:
+            taken.append(self._compiled.create_infer_request())
+        return taken
+
+    def _give_back(self, requests: list[Any]) -> None:
+        with self._lock:
+            self._idle.extend(requests)
 
     def run(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        frames = features.shape[1]
-        long_enough = frames >= BF16_MIN_FRAMES
-        precision = "bf16" if long_enough and self._models["bf16"] is not None else "f32"
-        padding = -frames % SHAPE_STEP_FRAMES
+        padding = -features.shape[1] % SHAPE_STEP_FRAMES
         if padding:
             features = np.pad(features, ((0, 0), (0, padding), (0, 0)))
         parts = np.array_split(np.arange(features.shape[0]), min(self._streams, len(features)))
-        requests = self._requests(precision, len(parts))
-        for request, rows in zip(requests, parts, strict=True):
-            inputs = {"features": features[rows], "lengths": lengths[rows]}
-            request.start_async(inputs, share_inputs=False)
-        outputs = []
-        for request in requests:
-            request.wait()
-            # The request reuses its output buffer: copy before the next call.
-            outputs.append(np.array(request.get_output_tensor(0).data, dtype=np.float32))
+        requests = self._borrow(len(parts))
+        try:
+            for request, rows in zip(requests, parts, strict=True):
+                inputs = {"features": features[rows], "lengths": lengths[rows]}
+                request.start_async(inputs, share_inputs=False)
+            outputs = []
+            for request in requests:
+                request.wait()
+                # The request reuses its output buffer: copy before giving it back.
+                outputs.append(np.array(request.get_output_tensor(0).data, dtype=np.float32))
+        finally:
+            self._give_back(requests)
         return np.concatenate(outputs, axis=0)
 
 
@@ -222,7 +291,7 @@ def session_options(num_threads: int | None) -> Any:
 
 def onnx_model_key(spec: RuntimeSpec) -> str:
     """Cache key of the ONNX file for ``spec``: weights, network configuration, quantisation."""
-    config = asdict(spec.network.config)
+    config = asdict(spec.config)
     return onnx_cache_key(
         {
             "model": "campplus-masked",
@@ -236,15 +305,16 @@ def onnx_model_key(spec: RuntimeSpec) -> str:
 
 def onnx_model_path(spec: RuntimeSpec) -> Path:
     """Where the ONNX file for ``spec`` is cached."""
-    directory = spec.cache_dir if spec.cache_dir is not None else default_onnx_cache_dir()
     suffix = "" if spec.quantize == "none" else f"-{spec.quantize}"
-    return directory / f"campplus-{onnx_model_key(spec)}{suffix}.onnx"
+    return spec.folder / f"campplus-{onnx_model_key(spec)}{suffix}.onnx"
 
 
 _export_lock = threading.Lock()
 
 
 def _example_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+
     generator = torch.Generator().manual_seed(0)
     features = torch.randn(2, 230, 80, generator=generator)
     lengths = torch.tensor([230, 157], dtype=torch.int64)
@@ -253,7 +323,9 @@ def _example_inputs() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _export_to(spec: RuntimeSpec, path: Path) -> None:
-    module = MaskedCampPlus(spec.network, pointwise_matmul=spec.quantize == "int8")
+    from voxprint.encoders.campplus_masked import MaskedCampPlus
+
+    module = MaskedCampPlus(spec.load_network(), pointwise_matmul=spec.quantize == "int8")
     example = _example_inputs()
 
     def write(temp: Path) -> None:
@@ -272,7 +344,7 @@ def _export_to(spec: RuntimeSpec, path: Path) -> None:
                 quantize_int8(fp32, temp)
             finally:
                 fp32.unlink(missing_ok=True)
-        session = _open_session(temp, spec.num_threads)
+        session = _plain_session(temp, spec.num_threads)
         # An int8 graph is checked loosely: it only has to be the same model.
         check_export(
             session, module, example, _INPUT_NAMES, 0.99 if spec.quantize == "int8" else 0.999
@@ -281,12 +353,57 @@ def _export_to(spec: RuntimeSpec, path: Path) -> None:
     atomic_write(path, write)
 
 
-def _open_session(path: Path, num_threads: int | None) -> Any:
+def _plain_session(path: Path, num_threads: int | None) -> Any:
     import onnxruntime as ort
 
     return ort.InferenceSession(
         str(path), session_options(num_threads), providers=["CPUExecutionProvider"]
     )
+
+
+def optimized_graph_path(path: Path) -> Path:
+    """Where onnxruntime's optimised copy of the graph at ``path`` is kept (ORT format):
+    per onnxruntime version, CPU (the optimised graph uses this CPU's kernel layouts) and
+    version of the file at ``path``."""
+    import onnxruntime as ort
+
+    from voxprint.encoders.cpu import cpu_info
+
+    source = path.stat()  # a rewritten graph gets a new optimised copy
+    stamp = hashlib.sha256(f"{source.st_size}:{source.st_mtime_ns}".encode()).hexdigest()[:8]
+    tag = f"ort{ort.__version__}-{cpu_info().key[:10]}-{stamp}"
+    return path.with_name(f"{path.stem}.{tag}.ort")
+
+
+def _open_session(path: Path, num_threads: int | None) -> Any:
+    """A session over the graph at ``path``, from its cached optimised copy when there
+    is one (graph optimisation off: it is done), else optimising it and keeping the
+    result for the next process. Falls back to optimising in memory on any failure."""
+    import onnxruntime as ort
+
+    optimized = optimized_graph_path(path)
+    if optimized.is_file():
+        options = session_options(num_threads)
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            return ort.InferenceSession(str(optimized), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own, unexported types
+            logger.info("cached optimised graph %s is unusable (%s); rebuilding", optimized, exc)
+            optimized.unlink(missing_ok=True)
+    session: list[Any] = []
+
+    def write(temp: Path) -> None:
+        options = session_options(num_threads)
+        options.optimized_model_filepath = str(temp)
+        # ORT's own format: read without parsing protobuf, about 0.1 s for CAM++.
+        options.add_session_config_entry("session.save_model_format", "ORT")
+        session.append(ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]))
+
+    try:
+        atomic_write(optimized, write)
+    except OSError as exc:  # a read-only cache: optimise in memory every time
+        logger.debug("could not keep the optimised graph at %s: %s", optimized, exc)
+    return session[0] if session else _plain_session(path, num_threads)
 
 
 def exported_onnx_path(spec: RuntimeSpec) -> Path:
@@ -329,7 +446,7 @@ def load_onnx_session(spec: RuntimeSpec) -> tuple[Any, Path]:
 def build_torch_runtime(spec: RuntimeSpec) -> CampPlusRuntime:
     if spec.quantize != "none":
         logger.warning("quantize=%s needs the onnx runtime; torch runs in float32", spec.quantize)
-    return TorchRuntime(spec.network, spec.num_threads)
+    return TorchRuntime(spec.load_network(), spec.num_threads)
 
 
 def build_onnx_runtime(spec: RuntimeSpec) -> CampPlusRuntime:
@@ -338,10 +455,10 @@ def build_onnx_runtime(spec: RuntimeSpec) -> CampPlusRuntime:
         session, _ = load_onnx_session(spec)
     except ImportError as exc:
         logger.warning("onnxruntime is not available (%s); CAM++ runs in torch eager", exc)
-        return TorchRuntime(spec.network, spec.num_threads)
+        return TorchRuntime(spec.load_network(), spec.num_threads)
     except ModelError as exc:
         logger.warning("%s; CAM++ runs in torch eager", exc.message)
-        return TorchRuntime(spec.network, spec.num_threads)
+        return TorchRuntime(spec.load_network(), spec.num_threads)
     return OnnxRuntime(session, "onnx" if spec.quantize == "none" else f"onnx-{spec.quantize}")
 
 
@@ -368,28 +485,34 @@ def openvino_config(num_threads: int | None, precision: str) -> dict[str, Any]:
     }
 
 
-def _compile_openvino(path: Path, num_threads: int | None, bf16: bool) -> OpenVinoRuntime:
+def openvino_cache_dir(spec: RuntimeSpec) -> Path:
+    """OpenVINO's model cache (``CACHE_DIR``): compiled graphs, reused by later processes."""
+    return spec.folder / "openvino"
+
+
+def _openvino_core(spec: RuntimeSpec) -> Any:
     import openvino
 
     core = openvino.Core()
-    if bf16 and not native_bf16(core):
-        logger.warning("this CPU has no native bfloat16; CAM++ runs OpenVINO in float32")
-        bf16 = False
-
-    model = core.read_model(str(path))
-    float32 = openvino_config(num_threads, "f32")
-
-    def compiled(precision: str) -> Any:
-        return core.compile_model(model, "CPU", {**float32, "INFERENCE_PRECISION_HINT": precision})
-
-    bfloat16 = compiled("bf16") if bf16 else None
-    return OpenVinoRuntime(compiled("f32"), bfloat16, int(float32["NUM_STREAMS"]))
+    with contextlib.suppress(Exception):  # no cache: compile every time
+        core.set_property({"CACHE_DIR": str(openvino_cache_dir(spec))})
+    return core
 
 
-def build_openvino_runtime(spec: RuntimeSpec, bf16: bool = False) -> CampPlusRuntime:
-    """CAM++ compiled by OpenVINO (float32, or bfloat16 for inputs of 3 s and more);
-    onnxruntime (with a warning) when openvino is missing or cannot compile the graph.
-    int8 is an onnxruntime graph, so a spec asking for it gets onnxruntime too."""
+def _compile_openvino(spec: RuntimeSpec, path: Path, precision: str) -> OpenVinoRuntime:
+    core = _openvino_core(spec)
+    config = openvino_config(spec.num_threads, precision)
+    # Compiling from the path lets OpenVINO's model cache skip the compilation.
+    compiled = core.compile_model(str(path), "CPU", config)
+    name = "openvino" if precision == "f32" else "openvino-bf16"
+    return OpenVinoRuntime(compiled, name, int(config["NUM_STREAMS"]))
+
+
+def build_openvino_engine(spec: RuntimeSpec, precision: str = "f32") -> CampPlusRuntime:
+    """One OpenVINO compiled graph at ``precision`` (``"f32"`` or ``"bf16"``, the caller
+    checks that the CPU has bf16); onnxruntime (with a warning) when openvino is missing
+    or cannot compile the graph. int8 is an onnxruntime graph, so a spec asking for it
+    gets onnxruntime too."""
     if spec.quantize != "none":
         logger.warning("quantize=%s runs on onnxruntime, not OpenVINO", spec.quantize)
         return build_onnx_runtime(spec)
@@ -401,76 +524,177 @@ def build_openvino_runtime(spec: RuntimeSpec, bf16: bool = False) -> CampPlusRun
     try:
         path = exported_onnx_path(spec)
         try:
-            return _compile_openvino(path, spec.num_threads, bf16)
+            return _compile_openvino(spec, path, precision)
         except Exception as exc:  # a damaged cache file: export once more
             logger.warning("OpenVINO could not read %s (%s); exporting again", path, exc)
             path.unlink(missing_ok=True)
-            return _compile_openvino(exported_onnx_path(spec), spec.num_threads, bf16)
+            return _compile_openvino(spec, exported_onnx_path(spec), precision)
     except Exception as exc:  # openvino raises its own, unexported types
         logger.warning("OpenVINO could not compile CAM++ (%s); CAM++ runs on onnxruntime", exc)
         return build_onnx_runtime(spec)
+
+
+def openvino_has_native_bf16() -> bool:
+    """Whether OpenVINO is installed and runs bfloat16 natively on this CPU."""
+    try:
+        import openvino
+    except ImportError:
+        return False
+    return native_bf16(openvino.Core())
+
+
+#: The engines a plan is made of, by name.
+ENGINES: dict[str, Callable[[RuntimeSpec], CampPlusRuntime]] = {
+    "onnx": build_onnx_runtime,
+    "openvino": build_openvino_engine,
+    "openvino-bf16": lambda spec: build_openvino_engine(spec, "bf16"),
+    "torch": build_torch_runtime,
+}
+
+#: A plan: ``(min_frames, engine)`` routes, the first from 0 frames.
+Plan = tuple[tuple[int, str], ...]
+
+#: The plan of ``"openvino-bf16"``: onnxruntime float32 for short inputs (faster there,
+#: and one OpenVINO model instead of a float32 and a bfloat16 copy), bf16 from 3 s.
+BF16_PLAN: Plan = ((0, "onnx"), (BF16_MIN_FRAMES, "openvino-bf16"))
+
+
+def collapse(plan: Plan) -> Plan:
+    """``plan`` without routes that repeat the engine of the route before."""
+    routes: list[tuple[int, str]] = []
+    for min_frames, engine in plan:
+        if not routes or routes[-1][1] != engine:
+            routes.append((min_frames, engine))
+    return tuple(routes)
+
+
+def plan_name(plan: Plan) -> str:
+    """How a plan is shown: the runtime name it is known by, else its engines joined by
+    ``+`` (shortest inputs first)."""
+    plan = collapse(plan)
+    for name, known in NAMED_PLANS.items():
+        if known == plan:
+            return name
+    return "+".join(engine for _, engine in plan)
+
+
+class PlanRuntime:
+    """The engines of a plan, each for padded batches from its ``min_frames`` up, built
+    on first use (so a process that only embeds long speech never loads the engine for
+    short speech) and shared between routes that end up on the same engine after a
+    fallback. Thread-safe."""
+
+    def __init__(self, spec: RuntimeSpec, plan: Plan) -> None:
+        if not plan or plan[0][0] != 0:
+            raise InvalidParameterError("the first route of a plan must start at 0 frames")
+        unknown = [engine for _, engine in plan if engine not in ENGINES]
+        if unknown:
+            raise InvalidParameterError(f"unknown CAM++ engine {unknown[0]!r}")
+        self._spec = spec
+        self._plan: Plan = tuple(sorted(plan))
+        self._engines: dict[str, CampPlusRuntime] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def plan(self) -> Plan:
+        return self._plan
+
+    @property
+    def built(self) -> tuple[str, ...]:
+        """The plan's engines built so far, in plan order."""
+        with self._lock:
+            return tuple(engine for _, engine in self._plan if engine in self._engines)
+
+    @property
+    def name(self) -> str:
+        """The plan's name; once its engines are built, the name of what actually runs
+        (after any fallback)."""
+        if all(engine in self._engines for _, engine in self._plan):
+            return plan_name(tuple((f, self._engines[e].name) for f, e in self._plan))
+        return plan_name(self._plan)
+
+    def engine(self, engine_name: str) -> CampPlusRuntime:
+        """The engine called ``engine_name``, built now if it is not yet."""
+        with self._lock:
+            engine = self._engines.get(engine_name)
+            if engine is None:
+                engine = ENGINES[engine_name](self._spec)
+                same = [other for other in self._engines.values() if other.name == engine.name]
+                engine = self._engines[engine_name] = same[0] if same else engine
+            return engine
+
+    def build_all(self) -> PlanRuntime:
+        for _, engine_name in self._plan:
+            self.engine(engine_name)
+        return self
+
+    def engine_name_for(self, frames: int) -> str:
+        chosen = self._plan[0][1]
+        for min_frames, engine_name in self._plan:
+            if frames >= min_frames:
+                chosen = engine_name
+        return chosen
+
+    def run(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        return self.engine(self.engine_name_for(features.shape[1])).run(features, lengths)
+
+
+def build_plan(spec: RuntimeSpec, plan: Plan, *, lazy: bool = False) -> PlanRuntime:
+    """A :class:`PlanRuntime` for ``plan``: its engines built now, or on first use."""
+    runtime = PlanRuntime(spec, plan)
+    return runtime if lazy else runtime.build_all()
+
+
+#: Named runtimes that are a fixed plan.
+NAMED_PLANS: dict[str, Plan] = {
+    "onnx": ((0, "onnx"),),
+    "openvino": ((0, "openvino"),),
+    "openvino-bf16": BF16_PLAN,
+    "torch": ((0, "torch"),),
+}
+
+
+def build_openvino_runtime(spec: RuntimeSpec, bf16: bool = False) -> CampPlusRuntime:
+    """``"openvino"`` (float32), or with ``bf16`` the ``"openvino-bf16"`` plan: it runs
+    ``"openvino"`` (logging why) on a CPU without native bfloat16."""
+    if not bf16:
+        return build_plan(spec, NAMED_PLANS["openvino"])
+    if spec.quantize == "none" and not _has_bf16_or_no_openvino():
+        logger.warning("this CPU has no native bfloat16; CAM++ runs OpenVINO in float32")
+        return build_plan(spec, NAMED_PLANS["openvino"])
+    return build_plan(spec, BF16_PLAN)
+
+
+def _has_bf16_or_no_openvino() -> bool:
+    try:
+        import openvino
+    except ImportError:
+        return True  # the plan falls back to onnxruntime, saying why
+    return native_bf16(openvino.Core())
 
 
 def build_openvino_bf16_runtime(spec: RuntimeSpec) -> CampPlusRuntime:
     return build_openvino_runtime(spec, bf16=True)
 
 
+def build_auto_runtime(spec: RuntimeSpec) -> CampPlusRuntime:
+    """The plan measured fastest on this CPU (see
+    :func:`~voxprint.encoders.campplus_selection.choose_plan`)."""
+    from voxprint.encoders.campplus_selection import choose_for_spec
+
+    choice = choose_for_spec(spec)
+    runtime: CampPlusRuntime = build_plan(spec, choice.plan)
+    logger.debug("CAM++ runtime %s: %s", runtime.name, choice.reason)
+    return runtime
+
+
 RUNTIMES: dict[str, Callable[[RuntimeSpec], CampPlusRuntime]] = {
+    "auto": build_auto_runtime,
     "onnx": build_onnx_runtime,
     "openvino": build_openvino_runtime,
     "openvino-bf16": build_openvino_bf16_runtime,
     "torch": build_torch_runtime,
 }
-
-
-@dataclass(frozen=True)
-class PlannedRuntime:
-    """What :func:`build_runtime` would run on this machine, found without exporting or
-    compiling anything: ``runtime`` as :attr:`CampPlusRuntime.name` names it, and why it
-    differs from the one asked for (``None`` when it does not)."""
-
-    requested: str
-    runtime: str
-    reason: str | None = None
-
-
-def planned_runtime(name: str | None = None, quantize: str | None = None) -> PlannedRuntime:
-    """The runtime CAM++ gets for ``name`` (default :data:`DEFAULT_RUNTIME`) and
-    ``quantize``: checks which packages are installed and whether the CPU does bfloat16,
-    the same choices the builders make, but loads no network.
-
-    An export or compile failure at load time still falls back further (with a warning).
-    """
-    import importlib.util
-
-    requested = name or DEFAULT_RUNTIME
-    if requested not in RUNTIMES:
-        raise InvalidParameterError(
-            f"unknown CAM++ runtime {requested!r}; choose one of: {', '.join(sorted(RUNTIMES))}"
-        )
-    quantize = quantize or "none"
-
-    def onnx(reason: str | None) -> PlannedRuntime:
-        if importlib.util.find_spec("onnxruntime") is None:
-            return PlannedRuntime(requested, "torch", "onnxruntime is not installed")
-        name = "onnx" if quantize == "none" else f"onnx-{quantize}"
-        return PlannedRuntime(requested, name, reason)
-
-    if requested == "torch":
-        return PlannedRuntime(requested, "torch")
-    if requested == "onnx":
-        return onnx(None)
-    if quantize != "none":
-        return onnx(f"quantize={quantize} runs on onnxruntime")
-    if importlib.util.find_spec("openvino") is None:
-        return onnx("openvino is not installed")
-    if requested == "openvino":
-        return PlannedRuntime(requested, "openvino")
-    import openvino
-
-    if not native_bf16(openvino.Core()):
-        return PlannedRuntime(requested, "openvino", "this CPU has no native bfloat16")
-    return PlannedRuntime(requested, "openvino-bf16")
 
 
 def build_runtime(name: str, spec: RuntimeSpec) -> CampPlusRuntime:

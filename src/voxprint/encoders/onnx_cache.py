@@ -22,13 +22,15 @@ import tempfile
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import platformdirs
-import torch
 
 from voxprint.errors import ModelError
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +84,8 @@ def export_onnx(
     dynamic_axes: dict[str, dict[int, str]],
 ) -> None:
     """Export ``module`` (in eval mode) to ``path`` with the TorchScript-based exporter."""
+    import torch
+
     module.eval()
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python values
@@ -120,6 +124,8 @@ def check_export(
 ) -> float:
     """Run ``example_inputs`` through both; raise :class:`ModelError` if any output row's
     cosine to torch's is below ``min_cosine``. Returns the lowest cosine."""
+    import torch
+
     with torch.inference_mode():
         expected = module(*example_inputs).numpy()
     feeds = {name: tensor.numpy() for name, tensor in zip(input_names, example_inputs, strict=True)}

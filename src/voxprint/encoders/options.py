@@ -11,7 +11,8 @@ from voxprint.errors import InvalidParameterError
 class EncoderOptions:
     """Runtime choices for encoders that have them (CAM++); ``None`` means the default.
 
-    ``runtime``: ``"onnx"``, ``"openvino"``, ``"openvino-bf16"`` or ``"torch"``;
+    ``runtime``: ``"auto"`` (the engines measured fastest on this CPU), ``"onnx"``,
+    ``"openvino"``, ``"openvino-bf16"`` or ``"torch"``;
     ``quantize``: ``"none"`` or ``"int8"``;
     ``num_threads``: intra-op threads of one call.
     """

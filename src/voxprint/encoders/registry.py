@@ -5,27 +5,44 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from voxprint.encoders.base import SpeakerEncoder
-from voxprint.encoders.campplus import CampPlusEncoder
-from voxprint.encoders.ge2e import Ge2eEncoder
 from voxprint.encoders.hub import download, is_hub_reference, parse_hub_reference
 from voxprint.encoders.options import EncoderOptions
-from voxprint.encoders.trained import load_trained_encoder
 from voxprint.errors import InvalidParameterError, UnknownEncoderError, WeightsNotFoundError
 
 logger = logging.getLogger(__name__)
 
+
+def _campplus(*args: Any, **kwargs: Any) -> SpeakerEncoder:
+    from voxprint.encoders.campplus import CampPlusEncoder
+
+    return CampPlusEncoder(*args, **kwargs)
+
+
+def _ge2e(*args: Any, **kwargs: Any) -> SpeakerEncoder:
+    from voxprint.encoders.ge2e import Ge2eEncoder  # imports torch
+
+    return Ge2eEncoder(*args, **kwargs)
+
+
+def _trained(path: Path) -> SpeakerEncoder:
+    from voxprint.encoders.trained import load_trained_encoder  # imports torch
+
+    return load_trained_encoder(path)
+
+
 ENCODERS: dict[str, Callable[..., SpeakerEncoder]] = {
-    "campplus": CampPlusEncoder,
-    "ge2e": Ge2eEncoder,
+    "campplus": _campplus,
+    "ge2e": _ge2e,
 }
 
 DEFAULT_ENCODER = "campplus"
 
 #: Encoders saved as files (``voxprint train`` checkpoints), by file suffix.
 CHECKPOINT_LOADERS: dict[str, Callable[[Path], SpeakerEncoder]] = {
-    ".pt": load_trained_encoder,
+    ".pt": _trained,
 }
 
 

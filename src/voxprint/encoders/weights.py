@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from voxprint.errors import ModelError, WeightsNotFoundError
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +126,8 @@ def load_torch_file(path: Path) -> Any:
     """
     if not Path(path).is_file():
         raise WeightsNotFoundError(f"weights file not found: {path}")
+    import torch
+
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
@@ -155,6 +158,8 @@ def torch_threads(num_threads: int | None) -> Iterator[None]:
     if num_threads is None:
         yield
         return
+    import torch
+
     with _threads_lock:
         previous = torch.get_num_threads()
         torch.set_num_threads(num_threads)
