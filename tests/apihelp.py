@@ -60,9 +60,7 @@ def make_app(db: Path, **overrides: Any):
 
 
 def issue_key(service: VoxprintService, namespace: str = "default", name: str = "test") -> str:
-    store = service.store
-    assert isinstance(store, SQLiteStore)
-    return KeyService(store).create(name, namespace).token
+    return KeyService(service.store).create(name, namespace).token
 
 
 def auth(key: str) -> dict[str, str]:

@@ -51,7 +51,7 @@ def _cohort_text(data: dict[str, Any]) -> str:
     )
 
 
-def _calibrator(db: Path | None, model: str) -> Any:
+def _calibrator(db: str | Path | None, model: str) -> Any:
     from voxprint.bootstrap import build_calibrator
 
     return build_calibrator(service_options(db, model))

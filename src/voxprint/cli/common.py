@@ -25,11 +25,12 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DbOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--db",
         envvar="VOXPRINT_DB",
-        help="Database file (default: a per-user data folder).",
+        help="Database file, or a store URL such as postgresql://USER:PASSWORD@HOST/DB "
+        "(default: a file in a per-user data folder).",
         show_default=False,
     ),
 ]
@@ -107,7 +108,7 @@ def encoder_options_from_environment() -> EncoderOptions:
     return EncoderOptions(runtime=runtime, quantize=quantize, num_threads=threads)
 
 
-def service_options(db: Path | None = None, model: str = "campplus", **overrides: Any) -> Any:
+def service_options(db: str | Path | None = None, model: str = "campplus", **overrides: Any) -> Any:
     """The :class:`~voxprint.bootstrap.ServiceOptions` of a command, with encoder options
     from the environment."""
     from voxprint.bootstrap import ServiceOptions
@@ -117,7 +118,7 @@ def service_options(db: Path | None = None, model: str = "campplus", **overrides
     )
 
 
-def open_service(db: Path | None, model: str, **overrides: Any) -> VoxprintService:
+def open_service(db: str | Path | None, model: str, **overrides: Any) -> VoxprintService:
     from voxprint.bootstrap import build_service
 
     return build_service(service_options(db, model, **overrides))
