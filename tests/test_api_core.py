@@ -100,6 +100,7 @@ def test_health_needs_no_key_and_readiness_reports_the_encoder(tmp_path):
         assert ready.json()["encoder"] == "tone"
 
 
+@pytest.mark.process_local
 def test_metrics_count_requests_by_route_template(tmp_path):
     app, _ = make_app(tmp_path / "v.db")
     with client_for(app) as client:

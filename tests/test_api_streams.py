@@ -142,6 +142,7 @@ def test_another_tenants_stream_answers_404_and_needs_a_key(app_and_key):
         assert client.get(f"/v1/streams/{stream_id}", headers=auth(key)).json()["bytes"] > 0
 
 
+@pytest.mark.process_local
 def test_idle_streams_expire_and_activity_keeps_them_alive(app_and_key):
     app, _, key = app_and_key
     clock = Clock()
