@@ -26,7 +26,6 @@ import numpy as np
 import soundfile as sf
 from fastapi.testclient import TestClient
 
-from pghelp import create_database, embedded_server
 from voxprint.access import KeyService
 from voxprint.api import ServiceSettings, create_app
 from voxprint.enrollment import EnrollmentPolicy
@@ -35,6 +34,7 @@ from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore, Store, open_store
 
 from fakes import RATE, EnergyVad, ToneEncoder, tone_thresholds, voice
+from pghelp import create_database, embedded_server
 
 
 def wav_bytes(signal: np.ndarray, rate: int = RATE) -> bytes:

@@ -7,7 +7,6 @@ import importlib.util
 import numpy as np
 import pytest
 
-from pghelp import create_database, drop_database
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.errors import InvalidParameterError, ProfileNotFoundError
 from voxprint.gallery_index import SEARCHES, ExactSearch, GalleryIndex
@@ -17,6 +16,7 @@ from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore, open_store
 
 from fakes import RATE, EnergyVad, ToneEncoder, tone_thresholds, voice
+from pghelp import create_database, drop_database
 
 
 def unit(rng, n, dim=32):

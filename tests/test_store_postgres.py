@@ -23,7 +23,7 @@ from voxprint.store import open_store
 from voxprint.store.checks import redact
 from voxprint.store.records import Activity, Clip, EnrollmentState, EnrollmentStatus, Profile
 
-from apihelp import auth, client_for, issue_key, settings, voice_wav
+from apihelp import auth, client_for, issue_key, settings
 from fakes import EnergyVad, ToneEncoder, tone_thresholds
 from pghelp import database_url, drop_database
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
@@ -65,6 +66,25 @@ def root(
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine", envvar="VOXPRINT_ENGINE", help="Where files are embedded: local or ray."
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        envvar="RAY_ADDRESS",
+        help="Ray cluster for --engine ray (e.g. ray://head:10001); default: a local Ray.",
+    ),
+]
+RayWorkersOption = Annotated[
+    int, typer.Option("--ray-workers", min=1, help="Ray actors, each with its own model.")
+]
+
+
 @app.command()
 @handles_errors
 def enroll(
@@ -105,13 +125,19 @@ def enroll_dir(
     db: DbOption = None,
     model: ModelOption = "campplus",
     json_output: JsonOption = False,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = 1,
 ) -> None:
     """Enrol every speaker folder in DIRECTORY; the folder name becomes the profile name.
 
     Files that fail (no speech, unreadable) are reported and skipped; the exit
     code is then that of the first failure. With --no-quality-gate the files are
-    embedded in batches, decoding ahead in a background thread.
+    embedded in batches, decoding ahead in a background thread. With --engine ray the
+    files are embedded by Ray workers (each loads the model once); this process writes
+    the profiles to the store.
     """
+    from voxprint.engines import embed_files, measure_files
     from voxprint.evaluation.datasets import speaker_folders
 
     speakers = speaker_folders(directory)
@@ -119,19 +145,28 @@ def enroll_dir(
     total = sum(len(paths) for paths in speakers.values())
     results: list[dict[str, Any]] = []
     first_error: VoxprintError | None = None
-    # Without the quality gate a clip needs only its embedding, so all files go through
-    # the batched pipeline, in the order the loop below consumes them.
-    embedded = service.pipeline.process_many(
-        [path for paths in speakers.values() for path in paths], force=force
+    # Every file is embedded (and, with the quality gate, measured) by the engine, in the
+    # order the loop below consumes them; this process writes each clip to the store.
+    # Without the quality gate a clip needs only its embedding, so files go through the
+    # batched pipeline.
+    work = (
+        functools.partial(embed_files, force=force)
+        if no_quality_gate
+        else functools.partial(
+            measure_files, gate=service.enrollment.quality_gate, force=force
+        )
+    )
+    embedded = batch_engine(engine, service, model, ray_address, ray_workers).run(
+        work, [path for paths in speakers.values() for path in paths]
     )
 
     def enrol(profile_id: str, path: Path) -> Any:
+        result = next(embedded)
+        if isinstance(result, VoxprintError):
+            raise result
         if no_quality_gate:
-            utterance = next(embedded)
-            if isinstance(utterance, VoxprintError):
-                raise utterance
-            return service.enroll_utterance(profile_id, utterance, label=path.name)
-        return service.enroll(profile_id, path, label=path.name, force=force)
+            return service.enroll_utterance(profile_id, result, label=path.name)
+        return service.enroll_measured(profile_id, result, label=path.name)
 
     with progress_bar("enrolling", total, show_progress(json_output)) as advance:
         for speaker, paths in speakers.items():
@@ -304,8 +339,12 @@ def evaluate(
     ] = None,
     model: ModelOption = "campplus",
     json_output: JsonOption = False,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = 1,
 ) -> None:
-    """Measure EER, minDCF, top-1 identification and speed on a dataset or protocol."""
+    """Measure EER, minDCF, top-1 identification and speed on a dataset or protocol
+    (--engine ray: the embedding runs on Ray workers)."""
     from voxprint.bootstrap import build_pipeline
     from voxprint.evaluation.datasets import build_protocol, folder_eval_set, trial_list_eval_set
     from voxprint.evaluation.plots import plot_det
@@ -323,7 +362,12 @@ def evaluate(
         eval_set = folder_eval_set(directory)
     pipeline = build_pipeline(service_options(model=model))
     with progress_bar("embedding", len(eval_set.items), show_progress(json_output)) as advance:
-        report = run_evaluation(pipeline, eval_set, progress=lambda _done, _total: advance(1))
+        report = run_evaluation(
+            pipeline,
+            eval_set,
+            progress=lambda _done, _total: advance(1),
+            engine=batch_engine(engine, pipeline, model, ray_address, ray_workers),
+        )
     det_path = det or Path(f"det-{eval_set.name}-{pipeline.encoder.name}.png")
     plot_det(
         [(pipeline.encoder.name, report.target_scores, report.nontarget_scores)],
@@ -334,6 +378,21 @@ def evaluate(
         json_output,
         {**report.summary(), "det_plot": str(det_path)},
         lambda: render.evaluation_text(report, str(det_path)),
+    )
+
+
+def batch_engine(
+    name: str, source: Any, model: str, address: str | None, workers: int
+) -> Any:
+    """The engine for ``--engine``: ``source`` is the service or pipeline of this process."""
+    from voxprint.engines import RayOptions, engine_for
+
+    pipeline = getattr(source, "pipeline", source)
+    return engine_for(
+        name,
+        lambda: pipeline,
+        service_options(model=model, min_speech_seconds=pipeline.config.min_speech_seconds),
+        RayOptions(address=address, workers=workers),
     )
 
 
