@@ -69,7 +69,9 @@ def workers(postgres_url: str, tmp_path: Path) -> Iterator[tuple[str, str, str]]
     store.close()
     ports = [free_port(), free_port()]
     logs = [tmp_path / f"worker{i}.log" for i in range(2)]
-    processes = [start_worker(postgres_url, port, log) for port, log in zip(ports, logs, strict=True)]
+    processes = [
+        start_worker(postgres_url, port, log) for port, log in zip(ports, logs, strict=True)
+    ]
     try:
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         for base, process, log in zip(bases, processes, logs, strict=True):
