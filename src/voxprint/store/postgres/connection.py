@@ -41,7 +41,7 @@ class PostgresOptions:
     #: Seconds a call waits for a free connection (or for the database) before failing.
     pool_timeout: float = 10.0
     #: ``hnsw.ef_search`` of nearest-neighbour queries: breadth of the graph search.
-    pool_ef_search: int = 200
+    pool_ef_search: int = 400
 
     def __post_init__(self) -> None:
         if not 1 <= self.pool_min_size <= self.pool_max_size:
