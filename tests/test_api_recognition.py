@@ -298,6 +298,7 @@ def test_twenty_concurrent_enrolments_into_one_profile_all_count(api):
     assert profile["status"] == "enrolled"
 
 
+@pytest.mark.process_local
 def test_inference_time_is_recorded_per_operation(api):
     profile_id = enrolled(api)
     api.post(f"/v1/profiles/{profile_id}/verify", content=voice_wav(150, 3))
@@ -306,6 +307,7 @@ def test_inference_time_is_recorded_per_operation(api):
     assert 'voxprint_inference_seconds_count{operation="enroll"} 1.0' in metrics
 
 
+@pytest.mark.process_local
 def test_a_full_inference_queue_answers_429_at_once_and_recovers(tmp_path):
     app, service = make_app(tmp_path / "v.db", inference_workers=1, inference_queue=0)
     encoder = service.pipeline.encoder

@@ -11,6 +11,7 @@ from voxprint.errors import (
     StreamNotFoundError,
 )
 from voxprint.live import float_to_pcm16
+from voxprint.store import open_store
 
 from apihelp import auth, client_for, issue_key, make_app, voice_wav
 from fakes import voice
@@ -141,12 +142,13 @@ def test_another_tenants_stream_answers_404_and_needs_a_key(app_and_key):
         assert client.get(f"/v1/streams/{stream_id}", headers=auth(key)).json()["bytes"] > 0
 
 
+@pytest.mark.process_local
 def test_idle_streams_expire_and_activity_keeps_them_alive(app_and_key):
     app, _, key = app_and_key
     clock = Clock()
     with client_for(app) as client:
         app.state.voxprint.extensions[REGISTRY_KEY] = StreamRegistry(
-            StreamLimits(idle_seconds=60), clock=clock
+            app.state.voxprint.service.store, StreamLimits(idle_seconds=60), clock=clock
         )
         kept = upload(client, key, b"\x00\x00", "pcm16", pieces=1)
         dropped = upload(client, key, b"\x00\x00", "pcm16", pieces=1)
@@ -171,9 +173,20 @@ def test_stream_size_and_count_limits_bound_memory(tmp_path):
         assert client.get(f"/v1/streams/{first}", headers=auth(key)).json()["bytes"] == 800
 
 
-def test_the_registry_keeps_namespaces_apart_and_sweeps_expired_streams():
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stream_store(request, tmp_path):
+    url = str(tmp_path / "streams.db")
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    store = open_store(url)
+    yield store
+    store.close()
+
+
+def test_the_registry_keeps_namespaces_apart_and_sweeps_expired_streams(stream_store):
     clock = Clock()
     registry = StreamRegistry(
+        stream_store,
         StreamLimits(idle_seconds=10, max_streams=1, max_stream_bytes=4, max_namespace_bytes=6),
         clock=clock,
     )
@@ -196,3 +209,24 @@ def test_the_registry_keeps_namespaces_apart_and_sweeps_expired_streams():
     assert registry.count() == 0
     with pytest.raises(StreamNotFoundError):
         registry.info("b", b.id)
+
+
+def test_a_stream_opened_through_one_store_is_appended_and_read_through_another(stream_store):
+    """Two workers = two store objects (two processes' pools) on one database."""
+    url = str(stream_store.path) if hasattr(stream_store, "path") else stream_store.url
+    other = open_store(url)
+    try:
+        clock = Clock()
+        first = StreamRegistry(stream_store, clock=clock)
+        second = StreamRegistry(other, clock=clock)
+        opened = first.create("a", StreamFormat.PCM16)
+        second.append("a", opened.id, b"\x00\x40")
+        first.append("a", opened.id, b"\x00\xc0")
+        samples, _ = second.audio("a", opened.id)
+        assert samples.tolist() == [0.5, -0.5]
+        assert first.info("a", opened.id).chunks == 2
+        second.delete("a", opened.id)
+        with pytest.raises(StreamNotFoundError):
+            first.audio("a", opened.id)
+    finally:
+        other.close()

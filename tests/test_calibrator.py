@@ -259,3 +259,27 @@ def test_a_folder_eval_set_can_be_calibrated_too(tmp_path, cohort_dir):
     calibrator = build_calibrator(ServiceOptions(db=tmp_path / "f.db", model="tone"))
     report = calibrator.calibrate(folder_eval_set(cohort_dir), false_accept_rate=0.2)
     assert report.cosine.calibration.target_trials == 4
+
+
+def test_a_running_service_uses_a_calibration_stored_after_it_started(
+    tmp_path, trials, cohort_dir, monkeypatch
+):
+    """Another process (here: another store object) calibrates; the running service's next
+    decision uses it, and a deleted cohort stops AS-Norm, all without a restart."""
+    monkeypatch.setitem(DEFAULT_PRIORS, "tone", TONE_PRIOR)
+    options = ServiceOptions(db=tmp_path / "live.db", model="tone", enrollment_speech_seconds=10)
+    service = build_service(options)
+    assert service.operating_point_source().kind is not SourceKind.CALIBRATED
+    calibrator = build_calibrator(options)  # a store of its own, as a CLI process has
+    calibrator.build_cohort(speaker_folders(cohort_dir), source="cohort")
+    report = calibrator.calibrate(trial_list_eval_set(trials.parent, trials))
+    assert report.asnorm is not None
+    assert service.operating_point_source().kind is SourceKind.CALIBRATED
+    assert service.thresholds.cohort is not None
+    profile = service.create_profile("b")
+    service.enroll(profile.id, (voice(150, 12.0, seed=5), RATE))
+    assert service.verify(profile.id, (voice(150, 4.0, seed=6), RATE)).normalized_score is not None
+    calibrator.delete_cohort()
+    assert service.thresholds.cohort is None
+    result = service.verify(profile.id, (voice(150, 4.0, seed=6), RATE))
+    assert result.normalized_score is None and result.source.kind is SourceKind.CALIBRATED

@@ -319,11 +319,13 @@ def test_enroll_dir_again_skips_the_clips_a_profile_has_and_enrols_only_new_file
     assert [s["code"] for s in low["skipped"]] == ["already_enrolled"] * 3
 
 
-def test_reenroll_adds_the_files_again_on_purpose(speakers, db):
+def test_reenroll_enrols_re_recorded_files_but_never_stores_the_same_audio_twice(speakers, db):
     run("enroll-dir", speakers, "--db", db)
+    sf.write(speakers / "low" / "0.wav", voice(110, 8.0, seed=42), RATE)  # re-recorded
     again = run("enroll-dir", speakers, "--db", db, "--reenroll", "--no-quality-gate")
-    assert again.exit_code == 0 and again.stderr == ""
-    assert clip_counts(db) == {"low": 6, "mid": 6, "high": 6}
+    assert again.exit_code == 0, again.output
+    assert again.stderr.count("already has this audio") == 8
+    assert clip_counts(db) == {"low": 4, "mid": 3, "high": 3}
 
 
 def test_enroll_dir_recognises_files_in_nested_folders_by_their_path(speakers, db):
@@ -349,7 +351,9 @@ def test_the_enroll_dir_summary_lists_every_clip_of_every_speaker(speakers, db):
         "  skipped bad.wav",
     ]
     reports = json.loads(run("enroll-dir", speakers, "--db", db, "--reenroll", "--json").stdout)
-    assert all(len(r["clips"]) == 3 for r in reports)
+    assert all(not r["clips"] for r in reports)
+    skipped = [s for r in reports for s in r["skipped"] if not s["file"].endswith("bad.wav")]
+    assert len(skipped) == 9 and {s["code"] for s in skipped} == {"duplicate_clip"}
 
 
 ENROLL_DIR_IN_A_TERMINAL = """
@@ -526,26 +530,14 @@ def test_every_command_quoted_in_a_help_text_parses(monkeypatch):
         assert result.exit_code == 0, f"{command}: {result.output}"
 
 
-def test_enroll_dir_skips_audio_the_store_already_holds_under_another_name(
-    speakers, db, monkeypatch
-):
-    """A store that recognises a clip by its content answers ``duplicate_clip``: a skip
-    with a warning, like a known file name, not a failure."""
-    from voxprint.errors import ProfileError
-    from voxprint.service import VoxprintService
+def test_enroll_dir_skips_audio_a_profile_already_holds_under_another_file_name(speakers, db):
+    """The same audio copied under another name is recognised by its content: a skip
+    with a warning, not a failure, and it is stored once."""
+    import shutil
 
-    class DuplicateClip(ProfileError):
-        code = "duplicate_clip"
-
-    enroll = VoxprintService.enroll
-
-    def recognising(self, profile_id, source, **kwargs):
-        if Path(source).name == "1.wav":
-            raise DuplicateClip("this profile already has this audio")
-        return enroll(self, profile_id, source, **kwargs)
-
-    monkeypatch.setattr(VoxprintService, "enroll", recognising)
+    for speaker in ("low", "mid", "high"):
+        shutil.copy(speakers / speaker / "0.wav", speakers / speaker / "copy.wav")
     result = run("enroll-dir", speakers, "--db", db)
     assert result.exit_code == 0, result.output
-    assert result.stderr.count("this profile already has this audio") == 3
-    assert clip_counts(db) == {"low": 2, "mid": 2, "high": 2}
+    assert result.stderr.count("already has this audio") == 3
+    assert clip_counts(db) == {"low": 3, "mid": 3, "high": 3}

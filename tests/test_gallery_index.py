@@ -13,9 +13,10 @@ from voxprint.gallery_index import SEARCHES, ExactSearch, GalleryIndex
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.scoring.similarity import l2_normalise
 from voxprint.service import VoxprintService
-from voxprint.store import SQLiteStore
+from voxprint.store import SQLiteStore, open_store
 
 from fakes import RATE, EnergyVad, ToneEncoder, tone_thresholds, voice
+from pghelp import create_database, drop_database
 
 
 def unit(rng, n, dim=32):
@@ -48,6 +49,31 @@ def test_each_approximate_search_finds_a_near_copy_of_a_voiceprint(name, rng):
     assert hits >= 48  # of 50
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stores(request, tmp_path):
+    """Opens stores by name on one backend: the same name is the same database (as two
+    processes would open it); on PostgreSQL large galleries are searched in the database."""
+    opened = []
+    urls: dict[str, str] = {}
+
+    def open_named(name):
+        if name not in urls:
+            if request.param == "sqlite":
+                urls[name] = str(tmp_path / f"{name}.db")
+            else:
+                urls[name] = create_database(request.getfixturevalue("postgres_server"))
+        store = open_store(urls[name])
+        opened.append(store)
+        return store
+
+    yield open_named
+    for store in opened:
+        store.close()
+    if request.param == "postgresql":
+        for url in urls.values():
+            drop_database(request.getfixturevalue("postgres_server"), url)
+
+
 def make_service(store, *, approximate_from=20_000, namespace="default"):
     pipeline = EmbeddingPipeline(
         ToneEncoder(), config=PipelineConfig(min_speech_seconds=1.0), vad=EnergyVad()
@@ -68,9 +94,11 @@ def enrol(service, name, f0):
     return profile
 
 
-def test_a_profile_enrolled_by_another_process_is_identified_at_once(tmp_path):
-    here = make_service(SQLiteStore(tmp_path / "shared.db"))
-    there = make_service(SQLiteStore(tmp_path / "shared.db"))  # another process's store
+@pytest.mark.parametrize("approximate_from", [20_000, 1])
+def test_a_profile_enrolled_by_another_process_is_identified_at_once(stores, approximate_from):
+    here = make_service(stores("shared"), approximate_from=approximate_from)
+    # another process's store
+    there = make_service(stores("shared"), approximate_from=approximate_from)
     enrol(here, "alice", 110)
     probe = (voice(260, 3.0, seed=5), RATE)
     assert here.identify(probe).identified is None  # warms this process's index
@@ -80,8 +108,8 @@ def test_a_profile_enrolled_by_another_process_is_identified_at_once(tmp_path):
     assert here.identify(probe).identified is None
 
 
-def test_a_rename_is_seen_by_the_next_search(tmp_path):
-    service = make_service(SQLiteStore(tmp_path / "r.db"))
+def test_a_rename_is_seen_by_the_next_search(stores):
+    service = make_service(stores("r"))
     alice = enrol(service, "alice", 110)
     probe = (voice(110, 3.0, seed=5), RATE)
     assert service.identify(probe).identified.name == "alice"
@@ -91,9 +119,9 @@ def test_a_rename_is_seen_by_the_next_search(tmp_path):
     assert service.identify(probe).identified.name == "alicia"
 
 
-def test_approximate_and_exact_search_give_the_same_answers(tmp_path):
-    exact = make_service(SQLiteStore(tmp_path / "e.db"))
-    approx = make_service(SQLiteStore(tmp_path / "a.db"), approximate_from=3)
+def test_approximate_and_exact_search_give_the_same_answers(stores):
+    exact = make_service(stores("e"))
+    approx = make_service(stores("a"), approximate_from=3)
     for i, f0 in enumerate((100, 150, 210, 290, 400)):
         enrol(exact, f"s{i}", f0)
         enrol(approx, f"s{i}", f0)
@@ -104,8 +132,11 @@ def test_approximate_and_exact_search_give_the_same_answers(tmp_path):
         assert a.gallery_size == b.gallery_size == 5
 
 
-def test_a_subset_search_scores_only_those_profiles_and_refuses_strangers_ids(tmp_path):
-    service = make_service(SQLiteStore(tmp_path / "s.db"))
+@pytest.mark.parametrize("approximate_from", [20_000, 1])
+def test_a_subset_search_scores_only_those_profiles_and_refuses_strangers_ids(
+    stores, approximate_from
+):
+    service = make_service(stores("s"), approximate_from=approximate_from)
     low = enrol(service, "low", 110)
     enrol(service, "high", 300)
     result = service.identify((voice(300, 3.0, seed=4), RATE), profile_ids=[low.id])
@@ -116,12 +147,14 @@ def test_a_subset_search_scores_only_those_profiles_and_refuses_strangers_ids(tm
         )
 
 
-def test_namespaces_keep_separate_galleries(tmp_path):
-    store = SQLiteStore(tmp_path / "n.db")
-    a = make_service(store, namespace="a")
+@pytest.mark.parametrize("approximate_from", [20_000, 1])
+def test_namespaces_keep_separate_galleries(stores, approximate_from):
+    a = make_service(stores("n"), namespace="a", approximate_from=approximate_from)
     b = a.in_namespace("b")
     enrol(a, "alice", 110)
-    assert b.identify((voice(110, 3.0, seed=2), RATE)).gallery_size == 0
+    enrol(b, "bob", 300)
+    assert b.identify((voice(110, 3.0, seed=2), RATE)).gallery_size == 1
+    assert b.identify((voice(110, 3.0, seed=2), RATE)).candidates[0].name == "bob"
     assert a.identify((voice(110, 3.0, seed=2), RATE)).identified.name == "alice"
 
 

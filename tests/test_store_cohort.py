@@ -1,4 +1,5 @@
-"""The SQLite store's scoring set-up (schema version 3): calibrations and AS-Norm cohorts."""
+"""The store's scoring set-up on every backend: calibrations and AS-Norm cohorts, and the
+change counter that lets running services pick them up."""
 
 import sqlite3
 from datetime import UTC, datetime
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from voxprint.errors import InvalidParameterError
-from voxprint.store import SQLiteStore
+from voxprint.store import SQLiteStore, open_store
 from voxprint.store.base import Store
 from voxprint.store.records import Cohort, ScoreScale, StoredCalibration
 from voxprint.store.sqlite import MIGRATIONS, SCHEMA_VERSION
@@ -46,17 +47,40 @@ def calibration(scale=ScoreScale.COSINE, threshold=0.5) -> StoredCalibration:
     )
 
 
-@pytest.fixture()
-def store(tmp_path):
-    with SQLiteStore(tmp_path / "v.db") as opened:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    url = str(tmp_path / "v.db")
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+    opened = open_store(url)
+    try:
         yield opened
+    finally:
+        opened.close()
 
 
-def test_the_sqlite_store_has_every_ability_of_a_store(store):
+def test_every_backend_has_every_ability_of_a_store(store):
     abilities = [name for name in dir(Store) if not name.startswith("_")]
     assert {"save_cohort", "get_calibration", "add_key", "gallery_version"} <= set(abilities)
     assert all(callable(getattr(store, name)) for name in abilities)
-    assert SCHEMA_VERSION >= 5
+    assert SCHEMA_VERSION >= 6
+
+
+def test_every_calibration_or_cohort_change_moves_the_scoring_version(store, rng):
+    seen = [store.scoring_version()]
+    store.save_calibration(calibration())
+    seen.append(store.scoring_version())
+    store.save_cohort(cohort(rng))
+    seen.append(store.scoring_version())
+    assert store.delete_calibrations("tone", "1") == 1
+    seen.append(store.scoring_version())
+    assert store.delete_cohort("tone", "1") is True
+    seen.append(store.scoring_version())
+    assert len(set(seen)) == len(seen)
+    # Deleting what is not there changes nothing.
+    assert store.delete_cohort("tone", "1") is False
+    assert store.delete_calibrations("tone", "1") == 0
+    assert store.scoring_version() == seen[-1]
 
 
 def test_a_cohort_round_trips_per_encoder_version(store, rng):

@@ -1,4 +1,6 @@
-"""Behaviour of the SQLite profile store: persistence, isolation, transactions, concurrency."""
+"""Behaviour of the profile store on every backend (SQLite, and PostgreSQL + pgvector started
+by the test suite): persistence, isolation, transactions, concurrency. Tests about the SQLite
+file itself use ``sqlite_store``."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from voxprint.store import (
     ProfileChanges,
     ProfileStore,
     SQLiteStore,
+    Store,
     open_store,
 )
 from voxprint.store.sqlite import SCHEMA_VERSION
@@ -117,10 +120,39 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "store" / "voices.db"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """Where the store under test lives: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(db_path)
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture()
-def store(db_path: Path) -> Iterator[SQLiteStore]:
+def store(store_url: str) -> Iterator[Store]:
+    opened = open_store(store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture()
+def sqlite_store(db_path: Path) -> Iterator[SQLiteStore]:
     with SQLiteStore(db_path, timeout_seconds=10) as opened:
         yield opened
+
+
+def table_columns(store: Store, table: str) -> set[str]:
+    """The column names of one of the store's tables, on either backend."""
+    if isinstance(store, SQLiteStore):
+        return {row[1] for row in store._connection().execute(f"PRAGMA table_info({table})")}
+    with store._transaction(write=False) as conn:  # type: ignore[attr-defined]
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s",
+            (table,),
+        ).fetchall()
+    return {row["column_name"] for row in rows}
 
 
 # --- opening, schema, file format -------------------------------------------------------
@@ -133,16 +165,18 @@ def test_opening_creates_the_parent_folder_and_the_database(db_path: Path) -> No
 
 
 def test_the_database_runs_in_wal_mode_with_foreign_keys_and_secure_delete(
-    store: SQLiteStore, db_path: Path
+    sqlite_store: SQLiteStore, db_path: Path
 ) -> None:
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    conn = store._connection()
+    conn = sqlite_store._connection()
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
 
 
-def test_the_schema_version_is_recorded_in_user_version(store: SQLiteStore, db_path: Path) -> None:
+def test_the_schema_version_is_recorded_in_user_version(
+    sqlite_store: SQLiteStore, db_path: Path
+) -> None:
     raw = sqlite3.connect(db_path)
     try:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 1
@@ -152,11 +186,15 @@ def test_the_schema_version_is_recorded_in_user_version(store: SQLiteStore, db_p
     assert {"profiles", "clips", "activity"} <= tables
 
 
-def test_reopening_an_up_to_date_database_keeps_its_data(db_path: Path) -> None:
-    with SQLiteStore(db_path) as first:
-        first.create_profile(make_profile("p1"))
-    with SQLiteStore(db_path) as second:
+def test_reopening_an_up_to_date_database_keeps_its_data(store_url: str) -> None:
+    first = open_store(store_url)
+    first.create_profile(make_profile("p1"))
+    first.close()
+    second = open_store(store_url)
+    try:
         assert second.get_profile(DEFAULT_NAMESPACE, "p1").name == "Ada"
+    finally:
+        second.close()
 
 
 def test_a_database_from_a_newer_voxprint_raises_schema_version_error(db_path: Path) -> None:
@@ -183,15 +221,15 @@ def test_a_folder_path_raises_store_error(tmp_path: Path) -> None:
         SQLiteStore(tmp_path)
 
 
-def test_a_closed_store_refuses_further_calls(db_path: Path) -> None:
-    with SQLiteStore(db_path) as opened:
-        pass
+def test_a_closed_store_refuses_further_calls(store_url: str) -> None:
+    opened = open_store(store_url)
+    opened.close()
     with pytest.raises(StoreError, match="closed"):
         opened.count_profiles(DEFAULT_NAMESPACE)
     opened.close()  # idempotent
 
 
-def test_sqlite_store_satisfies_the_profile_store_protocol(store: SQLiteStore) -> None:
+def test_every_backend_satisfies_the_profile_store_protocol(store: SQLiteStore) -> None:
     as_protocol: ProfileStore = store
     assert as_protocol.count_profiles(DEFAULT_NAMESPACE) == 0
 
@@ -540,8 +578,9 @@ def _database_bytes(db_path: Path) -> bytes:
 
 
 def test_delete_removes_the_profile_and_every_clip_embedding_for_good(
-    store: SQLiteStore, db_path: Path
+    sqlite_store: SQLiteStore, db_path: Path
 ) -> None:
+    store = sqlite_store
     marker = _marker_embedding()
     needle = marker.tobytes()
     store.create_profile(make_profile("victim", external_id="e-victim"))
@@ -674,7 +713,8 @@ def test_activity_keeps_the_profile_id_after_the_profile_is_deleted(store: SQLit
     store.log_activity(DEFAULT_NAMESPACE, "delete", profile_id="p1", result="ok")
     entries = store.list_activity(DEFAULT_NAMESPACE, profile_id="p1")
     assert [(e.action, e.profile_id) for e in entries] == [("delete", "p1"), ("enrol", "p1")]
-    columns = {row[1] for row in store._connection().execute("PRAGMA table_info(activity)")}
+    columns = table_columns(store, "activity")
+    assert "profile_id" in columns
     assert not any("embedding" in c or "voiceprint" in c for c in columns)
 
 
@@ -707,16 +747,19 @@ def test_twenty_threads_adding_clips_to_one_profile_lose_nothing(store: SQLiteSt
     assert profile.net_speech_seconds == pytest.approx(10.0 * workers)
 
 
-def _add_clips_in_another_process(db_path: str, count: int, seed: int, start: Barrier) -> None:
-    with SQLiteStore(db_path, timeout_seconds=20) as own_store:
+def _add_clips_in_another_process(url: str, count: int, seed: int, start: Barrier) -> None:
+    own_store = open_store(url)
+    try:
         start.wait(timeout=30)  # every process starts writing at once, to collide for real
         for index in range(count):
             clip = make_clip("shared", seed=seed * 1000 + index)
             own_store.add_clip(DEFAULT_NAMESPACE, clip, mean_rebuild)
+    finally:
+        own_store.close()
 
 
 def test_separate_processes_adding_clips_to_one_profile_lose_nothing(
-    store: SQLiteStore, db_path: Path
+    store: SQLiteStore, store_url: str
 ) -> None:
     store.create_profile(make_profile("shared"))
     processes_count, clips_each = 3, 15
@@ -724,7 +767,7 @@ def test_separate_processes_adding_clips_to_one_profile_lose_nothing(
     start = context.Barrier(processes_count)
     processes = [
         context.Process(
-            target=_add_clips_in_another_process, args=(str(db_path), clips_each, n, start)
+            target=_add_clips_in_another_process, args=(store_url, clips_each, n, start)
         )
         for n in range(processes_count)
     ]

@@ -8,7 +8,10 @@ counter for the namespace on every call: any enrolment, reset, rename or deletio
 
 Search is exact (one matrix product) below :data:`APPROXIMATE_FROM` voiceprints and
 approximate above, with HNSW (the library chosen on the measurements in
-docs/benchmarks.md, "Identify search at scale"). Either way the best candidates are
+docs/benchmarks.md, "Identify search at scale"). On a store that searches in the database
+(PostgreSQL with pgvector: ``store.search_in_database``), a gallery from that size on is
+not loaded at all: each search is one indexed query (:meth:`Store.nearest`), so workers
+do not each hold a copy of a million voiceprints. Either way the best candidates are
 returned with their exact cosines, and the open-set rule of the scorer still weighs the
 whole gallery size.
 """
@@ -95,7 +98,7 @@ class UsearchSearch:
         from usearch.index import Index
 
         n, dim = vectors.shape
-        self._index = Index(ndim=dim, metric="ip", dtype="f32")
+        self._index = Index(ndim=dim, metric="ip", dtype="f32", expansion_search=EF_SEARCH)
         if n:
             self._index.add(np.arange(n), np.ascontiguousarray(vectors, dtype=np.float32),
                             threads=1)
@@ -105,9 +108,7 @@ class UsearchSearch:
         k = min(k, self._size)
         if k == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        found = self._index.search(
-            np.asarray(query, np.float32), k, threads=1, expansion=max(EF_SEARCH, 2 * k)
-        )
+        found = self._index.search(np.asarray(query, np.float32), k, threads=1)
         return found.keys.astype(np.int64), (1.0 - found.distances).astype(np.float32)
 
 
@@ -163,9 +164,11 @@ class Candidates:
 @dataclass
 class _Entry:
     version: int
-    gallery: Gallery
-    search: VectorSearch
+    #: ``None`` when the gallery is searched in the database (never loaded here).
+    gallery: Gallery | None
+    search: VectorSearch | None
     rows: dict[str, int]
+    size: int
 
 
 @dataclass
@@ -195,6 +198,18 @@ class GalleryIndex:
             entry = self._entries.get(namespace)
             if entry is not None and entry.version == version:
                 return entry
+            if self.store.search_in_database:
+                size = self.store.gallery_size(
+                    namespace,
+                    encoder_name=self.encoder_name,
+                    encoder_version=self.encoder_version,
+                )
+                if size >= self.approximate_from:
+                    entry = _Entry(version, None, None, {}, size)
+                    self._entries[namespace] = entry
+                    logger.debug("gallery of %r: %d voiceprints, searched in the database",
+                                 namespace, size)
+                    return entry
             gallery = self.store.gallery(
                 namespace, encoder_name=self.encoder_name, encoder_version=self.encoder_version
             )
@@ -210,7 +225,11 @@ class GalleryIndex:
                 logger.warning("%s is not installed; searching exactly", name)
                 search = ExactSearch(vectors)
             entry = _Entry(
-                version, gallery, search, {pid: i for i, pid in enumerate(gallery.profile_ids)}
+                version,
+                gallery,
+                search,
+                {pid: i for i, pid in enumerate(gallery.profile_ids)},
+                len(gallery),
             )
             self._entries[namespace] = entry
             logger.debug(
@@ -229,7 +248,9 @@ class GalleryIndex:
         """The ``k`` best profiles for a ``(dim,)`` query, or exactly ``profile_ids``
         (those of them enrolled with this encoder)."""
         entry = self._entry(namespace)
-        gallery = entry.gallery
+        gallery, search = entry.gallery, entry.search
+        if gallery is None or search is None:
+            return self._in_database(namespace, query, k, profile_ids, entry.size)
         if profile_ids is not None:
             unknown = [pid for pid in profile_ids if pid not in entry.rows]
             if unknown:
@@ -247,7 +268,7 @@ class GalleryIndex:
         else:
             if len(gallery) == 0:
                 return Candidates((), (), np.zeros((0, 0), np.float32), np.zeros(0), 0)
-            rows, _ = entry.search.search(l2_normalise(np.asarray(query, np.float32)), k)
+            rows, _ = search.search(l2_normalise(np.asarray(query, np.float32)), k)
             size = len(gallery)
         if rows.size and (rows.min() < 0 or rows.max() >= len(gallery)):
             raise StoreError("the gallery index returned a row outside the gallery")
@@ -257,4 +278,33 @@ class GalleryIndex:
             voiceprints=gallery.voiceprints[rows],
             seconds=gallery.net_speech_seconds[rows],
             gallery_size=size,
+        )
+
+    def _in_database(
+        self,
+        namespace: str,
+        query: np.ndarray,
+        k: int,
+        profile_ids: Sequence[str] | None,
+        size: int,
+    ) -> Candidates:
+        """Candidates from the store's own index (or exactly ``profile_ids``)."""
+        if profile_ids is not None:
+            found = self.store.gallery(
+                namespace,
+                encoder_name=self.encoder_name,
+                encoder_version=self.encoder_version,
+                profile_ids=profile_ids,
+            )
+            size = len(found)
+        else:
+            found = self.store.nearest(
+                namespace,
+                l2_normalise(np.asarray(query, np.float32)),
+                encoder_name=self.encoder_name,
+                encoder_version=self.encoder_version,
+                k=k,
+            )
+        return Candidates(
+            found.profile_ids, found.names, found.voiceprints, found.net_speech_seconds, size
         )

@@ -33,7 +33,7 @@ from voxprint.errors import (
 )
 from voxprint.gallery_index import CANDIDATES, Candidates, GalleryIndex
 from voxprint.pipeline import EmbeddingPipeline, Utterance
-from voxprint.quality import ClipQuality, assess_clip
+from voxprint.quality import ClipQuality, QualityGate, assess_clip
 from voxprint.scorer import Probe, Scorer
 from voxprint.store.base import Store
 from voxprint.store.records import (
@@ -148,6 +148,40 @@ class ComparisonResult:
     reason: DecisionReason
     source: ThresholdSource
     normalized_score: float | None = None
+
+
+@dataclass(frozen=True)
+class MeasuredClip:
+    """An enrolment clip embedded and measured, not stored yet: what batch workers hand
+    back to the process that writes to the store."""
+
+    utterance: Utterance
+    quality: ClipQuality
+    #: SHA-256 of the decoded samples (a retried clip is recognised by it).
+    content_hash: str
+
+
+def audio_hash(waveform: np.ndarray) -> str:
+    """SHA-256 of decoded ``(n,) float32`` samples: how a clip the profile already has
+    (a retried request, a copied file) is recognised."""
+    return hashlib.sha256(np.ascontiguousarray(waveform).tobytes()).hexdigest()
+
+
+def measure_waveform(
+    pipeline: EmbeddingPipeline, gate: QualityGate, waveform: np.ndarray, *, force: bool = False
+) -> MeasuredClip:
+    """Embed ``(n,) float32`` audio at the encoder's rate and measure its quality."""
+    content_hash = audio_hash(waveform)
+    utterance = pipeline.process_waveform(waveform, force=force)
+    quality = assess_clip(waveform, utterance.segments, pipeline.encoder, gate)
+    return MeasuredClip(utterance, quality, content_hash)
+
+
+def measure_clip(
+    pipeline: EmbeddingPipeline, gate: QualityGate, source: AudioSource, *, force: bool = False
+) -> MeasuredClip:
+    """Decode, embed and measure one enrolment clip (needs no store)."""
+    return measure_waveform(pipeline, gate, pipeline.load(source), force=force)
 
 
 @dataclass(frozen=True)
@@ -314,14 +348,38 @@ class VoxprintService:
         profile = self.get_profile(profile_id)
         self._check_encoder(profile)
         waveform = self.pipeline.load(source)
-        content_hash = hashlib.sha256(np.ascontiguousarray(waveform).tobytes()).hexdigest()
-        if any(c.content_hash == content_hash for c in self.store.list_clips(
-            self.namespace, profile.id
-        )):
+        content_hash = audio_hash(waveform)
+        if self._has_audio(profile, content_hash):
             return self._duplicate(profile)
-        utterance = self.pipeline.process_waveform(waveform, force=force)
+        clip = measure_waveform(self.pipeline, self.enrollment.quality_gate, waveform, force=force)
+        return self._enroll_measured(profile, clip, label=label, check_quality=check_quality)
+
+    def enroll_measured(
+        self,
+        profile_id: str,
+        clip: MeasuredClip,
+        *,
+        label: str | None = None,
+        check_quality: bool = True,
+    ) -> EnrollmentReport:
+        """Add a clip embedded and measured elsewhere (:func:`measure_clip`, e.g. by a
+        batch worker) exactly as :meth:`enroll` would: the same duplicate check, quality
+        gate and report."""
+        profile = self.get_profile(profile_id)
+        self._check_encoder(profile)
+        if self._has_audio(profile, clip.content_hash):
+            return self._duplicate(profile)
+        return self._enroll_measured(profile, clip, label=label, check_quality=check_quality)
+
+    def _has_audio(self, profile: Profile, content_hash: str) -> bool:
+        clips = self.store.list_clips(self.namespace, profile.id)
+        return any(c.content_hash == content_hash for c in clips)
+
+    def _enroll_measured(
+        self, profile: Profile, clip: MeasuredClip, *, label: str | None, check_quality: bool
+    ) -> EnrollmentReport:
         gate = self.enrollment.quality_gate
-        quality = assess_clip(waveform, utterance.segments, self.pipeline.encoder, gate)
+        quality = clip.quality
         problems = gate.problems(quality) if check_quality else ()
         if problems:
             self._record(Activity("enroll", "rejected", profile.id, detail="; ".join(problems)))
@@ -330,7 +388,7 @@ class VoxprintService:
                 reasons=problems,
                 quality=quality,
             )
-        return self._add_clip(profile, utterance, label, quality, content_hash)
+        return self._add_clip(profile, clip.utterance, label, quality, clip.content_hash)
 
     def _duplicate(self, profile: Profile) -> EnrollmentReport:
         """The report of an enrolment whose audio the profile already has: nothing added."""
@@ -347,12 +405,21 @@ class VoxprintService:
         )
 
     def enroll_utterance(
-        self, profile_id: str, utterance: Utterance, *, label: str | None = None
+        self,
+        profile_id: str,
+        utterance: Utterance,
+        *,
+        label: str | None = None,
+        content_hash: str | None = None,
     ) -> EnrollmentReport:
-        """Add an already embedded clip (e.g. from a batch or a stream)."""
+        """Add an already embedded clip (e.g. from a batch or a stream). With the
+        ``content_hash`` of its audio (:func:`audio_hash`), audio the profile already has
+        is not stored again (the report says ``duplicate``)."""
         profile = self.get_profile(profile_id)
         self._check_encoder(profile)
-        return self._add_clip(profile, utterance, label)
+        if content_hash is not None and self._has_audio(profile, content_hash):
+            return self._duplicate(profile)
+        return self._add_clip(profile, utterance, label, content_hash=content_hash)
 
     def _add_clip(
         self,

@@ -16,7 +16,8 @@ In order of precedence:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -46,8 +47,53 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class _Scoring:
+    """The calibrations and cohort read at one scoring version of the store."""
+
+    version: int
+    calibrated: OperatingPoint | None
+    cohort: AsNorm | None
+
+
+@dataclass
+class _ScoringCache:
+    current: _Scoring | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _read_scoring(
+    store: Store, name: str, version: str, *, normalize: bool, scoring_version: int
+) -> _Scoring:
+    """The encoder version's stored calibrations and cohort, as they are now."""
+    calibrated: OperatingPoint | None = None
+    cohort: AsNorm | None = None
+    stored_cohort = store.get_cohort(name, version) if normalize else None
+    asnorm = store.get_calibration(name, version, ScoreScale.ASNORM)
+    cosine = store.get_calibration(name, version, ScoreScale.COSINE)
+    if stored_cohort is not None and asnorm is not None:
+        calibrated = calibrated_operating_point(asnorm)
+        cohort = AsNorm(stored_cohort.embeddings)
+    elif cosine is not None:
+        calibrated = calibrated_operating_point(cosine)
+    if stored_cohort is not None and asnorm is None and normalize:
+        logger.warning(
+            "a cohort is stored for %s (%s) but no AS-Norm calibration; scores are "
+            "not normalised (run `voxprint calibrate` to fit one)",
+            name,
+            version,
+        )
+    return _Scoring(scoring_version, calibrated, cohort)
+
+
+@dataclass(frozen=True)
 class Thresholds:
-    """Operating points of one encoder version over one store, per namespace."""
+    """Operating points of one encoder version over one store, per namespace.
+
+    The user's calibrations and cohort are re-read whenever the store's
+    :meth:`~voxprint.store.base.ScoringStore.scoring_version` moves (one small query per
+    decision), so ``voxprint calibrate`` or ``cohort build`` take effect in running
+    services, on every worker, without a restart.
+    """
 
     store: Store
     encoder_name: str
@@ -56,56 +102,75 @@ class Thresholds:
     #: The encoder's operating point without namespace data (prior or checkpoint);
     #: ``None`` only when a calibration stands in for it.
     fallback: OperatingPoint | None
-    #: The user's calibration, when one is stored; it overrides everything else.
-    calibrated: OperatingPoint | None = None
-    cohort: AsNorm | None = None
+    #: Apply AS-Norm when a cohort and an AS-Norm calibration are stored.
+    normalize: bool = True
+    _scoring: _ScoringCache = field(
+        default_factory=_ScoringCache, repr=False, compare=False
+    )
 
     @classmethod
     def load(
         cls, store: Store, encoder: SpeakerEncoder, *, normalize: bool = True
     ) -> Thresholds:
-        """Read the encoder's stored calibrations and cohort (once) and build the source."""
-        name, version = encoder.name, encoder.version
-        calibrated: OperatingPoint | None = None
-        cohort: AsNorm | None = None
-        stored_cohort = store.get_cohort(name, version) if normalize else None
-        asnorm = store.get_calibration(name, version, ScoreScale.ASNORM)
-        cosine = store.get_calibration(name, version, ScoreScale.COSINE)
-        if stored_cohort is not None and asnorm is not None:
-            calibrated = calibrated_operating_point(asnorm)
-            cohort = AsNorm(stored_cohort.embeddings)
-        elif cosine is not None:
-            calibrated = calibrated_operating_point(cosine)
-        if stored_cohort is not None and asnorm is None and normalize:
-            logger.warning(
-                "a cohort is stored for %s (%s) but no AS-Norm calibration; scores are "
-                "not normalised (run `voxprint calibrate` to fit one)",
-                name,
-                version,
-            )
+        """Build the source for ``encoder`` and read its stored calibrations and cohort."""
         fallback: OperatingPoint | None = None
+        error: ModelError | None = None
         try:
             fallback = encoder_operating_point(encoder)
-        except ModelError:
-            if calibrated is None:
-                raise
-        return cls(
+        except ModelError as exc:
+            error = exc
+        thresholds = cls(
             store=store,
-            encoder_name=name,
-            encoder_version=version,
+            encoder_name=encoder.name,
+            encoder_version=encoder.version,
             prior=prior_for(encoder),
             fallback=fallback,
-            calibrated=calibrated,
-            cohort=cohort,
+            normalize=normalize,
         )
+        if error is not None and thresholds.calibrated is None:
+            raise error
+        return thresholds
+
+    def _current(self) -> _Scoring:
+        """The calibrations and cohort at the store's current scoring version."""
+        version = self.store.scoring_version()
+        cache = self._scoring
+        current = cache.current
+        if current is not None and current.version == version:
+            return current
+        with cache.lock:
+            current = cache.current
+            if current is None or current.version != version:
+                current = _read_scoring(
+                    self.store,
+                    self.encoder_name,
+                    self.encoder_version,
+                    normalize=self.normalize,
+                    scoring_version=version,
+                )
+                cache.current = current
+                logger.debug("calibrations of %s re-read at version %d",
+                             self.encoder_name, version)
+            return current
+
+    @property
+    def calibrated(self) -> OperatingPoint | None:
+        """The user's calibration, when one is stored; it overrides everything else."""
+        return self._current().calibrated
+
+    @property
+    def cohort(self) -> AsNorm | None:
+        """The AS-Norm cohort, when a cohort and an AS-Norm calibration are stored."""
+        return self._current().cohort
 
     def statistics(self, namespace: str) -> GalleryStatistics | None:
         return self.store.get_statistics(namespace, self.encoder_name, self.encoder_version)
 
     def operating_point(self, namespace: str) -> OperatingPoint:
         """The operating point in force for ``namespace``."""
-        if self.calibrated is not None:
-            return self.calibrated
+        calibrated = self.calibrated
+        if calibrated is not None:
+            return calibrated
         if self.prior is not None:
             return self.prior.operating_point(self.statistics(namespace))
         if self.fallback is None:
@@ -113,8 +178,9 @@ class Thresholds:
         return self.fallback
 
     def scorer(self, namespace: str) -> Scorer:
-        point = self.operating_point(namespace)
-        return Scorer(point, self.cohort if point.normalized else None)
+        scoring = self._current()
+        point = scoring.calibrated or self.operating_point(namespace)
+        return Scorer(point, scoring.cohort if point.normalized else None)
 
     def refresh(self, namespace: str) -> GalleryStatistics | None:
         """Recompute and store ``namespace``'s gallery statistics from its enrolled

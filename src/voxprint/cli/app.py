@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from pathlib import Path
@@ -31,7 +32,12 @@ from voxprint.cli.common import (
     show_progress,
 )
 from voxprint.cli.exit_codes import ExitCode, exit_code_for
-from voxprint.errors import InvalidParameterError, ProfileNotFoundError, VoxprintError
+from voxprint.errors import (
+    DuplicateClipError,
+    InvalidParameterError,
+    ProfileNotFoundError,
+    VoxprintError,
+)
 
 app = typer.Typer(
     name="voxprint",
@@ -79,6 +85,25 @@ def root(
     configure_logging(verbose)
 
 
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine", envvar="VOXPRINT_ENGINE", help="Where files are embedded: local or ray."
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        envvar="RAY_ADDRESS",
+        help="Ray cluster for --engine ray (e.g. ray://head:10001); default: a local Ray.",
+    ),
+]
+RayWorkersOption = Annotated[
+    int, typer.Option("--ray-workers", min=1, help="Ray actors, each with its own model.")
+]
+
+
 @app.command()
 @handles_errors
 def enroll(
@@ -109,11 +134,6 @@ def enroll(
         typer.echo(render.dumps([render.enrollment_json(r) for r in reports]))
 
 
-#: The error code of a store that recognises a clip's audio it already holds (content hash):
-#: enroll-dir skips such a file with a warning, as it does a file name it has seen.
-DUPLICATE_CLIP = "duplicate_clip"
-
-
 @app.command("enroll-dir")
 @handles_errors
 def enroll_dir(
@@ -124,23 +144,30 @@ def enroll_dir(
         bool,
         typer.Option(
             "--reenroll",
-            help="Enrol files again that the profile already has (same name in its folder).",
+            help="Enrol files again whose names the profile already has (re-recorded files); "
+            "audio it already holds is still not stored twice.",
         ),
     ] = False,
     enroll_seconds: EnrollSecondsOption = 20.0,
     db: DbOption = None,
     model: ModelOption = "campplus",
     json_output: JsonOption = False,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = 1,
 ) -> None:
     """Enrol every speaker folder in DIRECTORY; the folder name becomes the profile name.
 
     A file the profile already has a clip of (by its path in the speaker folder) is
     skipped with a warning, so running this again after adding files enrols only the
-    new ones; --reenroll adds them again. Files that fail (no speech, unreadable) are
+    new ones; --reenroll enrols them again (audio the profile already holds, by content,
+    is never stored twice). Files that fail (no speech, unreadable) are
     reported and skipped; the exit code is then that of the first failure. With
     --no-quality-gate the files are embedded in batches, decoding ahead in a background
-    thread.
+    thread. With --engine ray the files are embedded by Ray workers (each loads the
+    model once); this process writes the profiles to the store.
     """
+    from voxprint.engines import embed_files, measure_files
     from voxprint.evaluation.datasets import speaker_folders
 
     speakers = speaker_folders(directory)
@@ -162,40 +189,56 @@ def enroll_dir(
         plans.append(plan)
     total = sum(len(plan.files) for plan in plans)
     first_error: VoxprintError | None = None
-    # Without the quality gate a clip needs only its embedding, so all files go through
-    # the batched pipeline, in the order the loop below consumes them.
-    embedded = (
-        service.pipeline.process_many(
-            [path for plan in plans for path, _ in plan.files], force=force
-        )
+    # Every file to enrol is embedded (and, with the quality gate, measured) by the
+    # engine, in the order the loop below consumes them; this process writes each clip to
+    # the store. Without the quality gate a clip needs only its embedding, so files go
+    # through the batched pipeline.
+    work = (
+        functools.partial(embed_files, force=force)
         if no_quality_gate
-        else None
+        else functools.partial(measure_files, gate=service.enrollment.quality_gate, force=force)
+    )
+    embedded = batch_engine(engine, service, model, ray_address, ray_workers).run(
+        work, [path for plan in plans for path, _ in plan.files]
     )
 
     def enrol(profile_id: str, path: Path, label: str) -> Any:
-        if embedded is not None:
-            utterance = next(embedded)
-            if isinstance(utterance, VoxprintError):
-                raise utterance
-            return service.enroll_utterance(profile_id, utterance, label=label)
-        return service.enroll(profile_id, path, label=label, force=force)
+        result = next(embedded)
+        if isinstance(result, VoxprintError):
+            raise result
+        if no_quality_gate:
+            utterance, content_hash = result
+            return service.enroll_utterance(
+                profile_id, utterance, label=label, content_hash=content_hash
+            )
+        return service.enroll_measured(profile_id, result, label=label)
 
     with progress_bar("enrolling", total, show_progress(json_output)) as bar:
         for plan in plans:
             for skipped in plan.skipped:
                 if not json_output:
                     bar.echo(
-                        f"skipped {skipped.path}: {skipped.message} (--reenroll adds it)", err=True
+                        f"skipped {skipped.path}: {skipped.message} (--reenroll enrols it again)",
+                        err=True,
                     )
             for path, label in plan.files:
                 try:
-                    plan.added.append((label, enrol(plan.profile.id, path, label)))
+                    report = enrol(plan.profile.id, path, label)
                 except VoxprintError as error:
-                    if error.code != DUPLICATE_CLIP:  # the same audio is no failure
-                        first_error = first_error or error
+                    first_error = first_error or error
                     plan.skipped.append(render.SkippedFile(path, error.code, error.message))
                     if not json_output:
                         bar.echo(f"skipped {path}: {error.message}", err=True)
+                else:
+                    if report.duplicate:  # the same audio under another name: no failure
+                        message = f"{plan.speaker} already has this audio"
+                        plan.skipped.append(
+                            render.SkippedFile(path, DuplicateClipError.code, message)
+                        )
+                        if not json_output:
+                            bar.echo(f"skipped {path}: {message}", err=True)
+                    else:
+                        plan.added.append((label, report))
                 bar(1)
             if not json_output:
                 bar.echo(render.speaker_enrollment_text(plan, service.enrollment))
@@ -385,8 +428,12 @@ def evaluate(
     ] = None,
     model: ModelOption = "campplus",
     json_output: JsonOption = False,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = 1,
 ) -> None:
-    """Measure EER, minDCF, top-1 identification and speed on a dataset or protocol."""
+    """Measure EER, minDCF, top-1 identification and speed on a dataset or protocol
+    (--engine ray: the embedding runs on Ray workers)."""
     from voxprint.bootstrap import build_pipeline
     from voxprint.evaluation.datasets import build_protocol, folder_eval_set, trial_list_eval_set
     from voxprint.evaluation.plots import plot_det
@@ -404,7 +451,12 @@ def evaluate(
         eval_set = folder_eval_set(directory)
     pipeline = build_pipeline(service_options(model=model))
     with progress_bar("embedding", len(eval_set.items), show_progress(json_output)) as advance:
-        report = run_evaluation(pipeline, eval_set, progress=lambda _done, _total: advance(1))
+        report = run_evaluation(
+            pipeline,
+            eval_set,
+            progress=lambda _done, _total: advance(1),
+            engine=batch_engine(engine, pipeline, model, ray_address, ray_workers),
+        )
     if det is not None:
         plot_det(
             [(pipeline.encoder.name, report.target_scores, report.nontarget_scores)],
@@ -416,6 +468,21 @@ def evaluate(
         json_output,
         {**report.summary(), "det_plot": det_plot},
         lambda: render.evaluation_text(report, det_plot),
+    )
+
+
+def batch_engine(
+    name: str, source: Any, model: str, address: str | None, workers: int
+) -> Any:
+    """The engine for ``--engine``: ``source`` is the service or pipeline of this process."""
+    from voxprint.engines import RayOptions, engine_for
+
+    pipeline = getattr(source, "pipeline", source)
+    return engine_for(
+        name,
+        lambda: pipeline,
+        service_options(model=model, min_speech_seconds=pipeline.config.min_speech_seconds),
+        RayOptions(address=address, workers=workers),
     )
 
 

@@ -51,7 +51,7 @@ def _cohort_text(data: dict[str, Any]) -> str:
     )
 
 
-def _calibrator(db: str | None, model: str, *, create: bool) -> Any:
+def _calibrator(db: str | Path | None, model: str, *, create: bool) -> Any:
     """Cohort management on ``db``; ``create=False`` refuses a database that does not exist."""
     from voxprint.bootstrap import build_calibrator
 

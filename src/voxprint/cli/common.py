@@ -36,8 +36,9 @@ DbOption = Annotated[
     typer.Option(
         "--db",
         envvar="VOXPRINT_DB",
-        metavar="PATH",
-        help="Database file or sqlite:/// URL (default: a per-user data folder).",
+        metavar="PATH|URL",
+        help="Database file, sqlite:/// URL, or a store URL such as "
+        "postgresql://USER:PASSWORD@HOST/DB (default: a file in a per-user data folder).",
         show_default=False,
     ),
 ]

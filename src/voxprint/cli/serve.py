@@ -118,6 +118,12 @@ def serve(
         os.environ["VOXPRINT_DB"] = str(db)
     if no_auth:
         os.environ["VOXPRINT_REQUIRE_API_KEY"] = "false"
+    if db is not None:
+        # An unreachable or unusable store is one line and exit code 7 here, not a
+        # traceback from every worker's startup.
+        from voxprint.store import open_store
+
+        open_store(str(db)).close()
     uvicorn.run(
         FACTORY,
         factory=True,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from voxprint.engines import BatchEngine, LocalEngine
 from voxprint.errors import NoSpeechError, VoxprintError
 from voxprint.evaluation.datasets import AudioItem, EvalSet, load_item
 from voxprint.evaluation.metrics import equal_error_rate, min_dcf, top1_accuracy
@@ -77,19 +80,55 @@ class EmbeddedSet:
         return {key: i for i, key in enumerate(self.keys)}
 
 
+@dataclass(frozen=True)
+class ItemEmbedding:
+    """One evaluation item's embedding (the whole audio's when it had no speech)."""
+
+    embedding: np.ndarray
+    audio_seconds: float
+    without_speech: bool
+
+
+def embed_work(
+    pipeline: EmbeddingPipeline,
+    items: list[AudioItem],
+    *,
+    batch_size: int,
+    rate: int,
+    limits: Any,
+) -> Iterator[ItemEmbedding | VoxprintError]:
+    """Batch work (see :mod:`voxprint.engines`): each item embedded, forced."""
+    results = pipeline.process_many(
+        items,
+        force=True,
+        batch_size=batch_size,
+        load=functools.partial(load_item, sample_rate=rate, limits=limits),
+    )
+    for item, result in zip(items, results, strict=True):
+        if isinstance(result, NoSpeechError):
+            waveform = load_item(item, sample_rate=rate, limits=limits)
+            yield ItemEmbedding(pipeline.encoder.embed(waveform), len(waveform) / rate, True)
+        elif isinstance(result, VoxprintError):
+            yield result
+        else:
+            yield ItemEmbedding(result.embedding, result.audio_seconds, False)
+
+
 def embed_items(
     pipeline: EmbeddingPipeline,
     items: tuple[AudioItem, ...],
     *,
     progress: Progress | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    engine: BatchEngine | None = None,
 ) -> EmbeddedSet:
     """Embed every item (forced: evaluation keeps short items). Items with no speech at
     all are embedded whole and counted, so every trial still gets a score.
 
     Runs :meth:`EmbeddingPipeline.process_many` (decode and VAD overlap the embedding,
     ``batch_size`` items are embedded together); ``processing_seconds`` is the wall time
-    of the whole run. Any other error of an item is raised.
+    of the whole run. Any other error of an item is raised. ``engine`` runs the
+    embedding elsewhere (e.g. on Ray); by default in this process.
     """
     rate = pipeline.encoder.sample_rate
     limits = pipeline.config.limits
@@ -97,24 +136,16 @@ def embed_items(
     audio_seconds = 0.0
     without_speech = 0
     started = time.perf_counter()
-    results = pipeline.process_many(
-        items,
-        force=True,
-        batch_size=batch_size,
-        load=lambda item: load_item(item, sample_rate=rate, limits=limits),
-    )
+    work = functools.partial(embed_work, batch_size=batch_size, rate=rate, limits=limits)
+    results = (engine or LocalEngine(pipeline)).run(work, items)
     for done, (item, result) in enumerate(zip(items, results, strict=True), start=1):
-        if isinstance(result, NoSpeechError):
-            logger.warning("no speech found in %s; embedding it whole", item.key)
-            without_speech += 1
-            waveform = load_item(item, sample_rate=rate, limits=limits)
-            vectors.append(pipeline.encoder.embed(waveform))
-            audio_seconds += len(waveform) / rate
-        elif isinstance(result, VoxprintError):
+        if isinstance(result, VoxprintError):
             raise result
-        else:
-            vectors.append(result.embedding)
-            audio_seconds += result.audio_seconds
+        if result.without_speech:
+            logger.warning("no speech found in %s; embedded it whole", item.key)
+            without_speech += 1
+        vectors.append(result.embedding)
+        audio_seconds += result.audio_seconds
         if progress is not None:
             progress(done, len(items))
     return EmbeddedSet(
@@ -175,9 +206,10 @@ def evaluate(
     *,
     p_target: float = 0.01,
     progress: Progress | None = None,
+    engine: BatchEngine | None = None,
 ) -> EvalReport:
     """Embed an evaluation set once and compute EER, minDCF, top-1 accuracy and speed."""
-    embedded = embed_items(pipeline, eval_set.items, progress=progress)
+    embedded = embed_items(pipeline, eval_set.items, progress=progress, engine=engine)
     target, nontarget = trial_scores(eval_set, embedded)
     eer, eer_threshold = equal_error_rate(target, nontarget)
     dcf, dcf_threshold = min_dcf(target, nontarget, p_target=p_target)

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from voxprint.errors import StoreError
 from voxprint.store.base import ProfileStore, Rebuild, Store
+from voxprint.store.checks import redact
 from voxprint.store.records import (
     DEFAULT_NAMESPACE,
     ActivityEntry,
@@ -63,15 +64,29 @@ def _open_sqlite(url: str) -> Store:
     return SQLiteStore(_sqlite_path(url))
 
 
+def _open_postgres(url: str) -> Store:
+    """A PostgreSQL + pgvector store (needs the optional ``postgres`` extra)."""
+    try:
+        from voxprint.store.postgres import PostgresStore
+    except ImportError as exc:
+        raise StoreError(
+            f"a postgresql:// store needs the optional 'postgres' extra ({exc.name} is "
+            "missing): pip install 'voxprint[postgres]'"
+        ) from exc
+    return PostgresStore(url)
+
+
 #: Store openers keyed by URL scheme; each takes the whole URL.
-#: A PostgreSQL store registers here as ``"postgresql"`` once it exists.
 STORES: dict[str, Callable[[str], Store]] = {
     "sqlite": _open_sqlite,
+    "postgresql": _open_postgres,
+    "postgres": _open_postgres,
 }
 
 
 def open_store(url_or_path: str) -> Store:
-    """Open the store at a plain file path (SQLite) or a URL such as ``sqlite:///voices.db``.
+    """Open the store at a plain file path (SQLite) or a URL such as ``sqlite:///voices.db``
+    or ``postgresql://user:password@host/voxprint``.
 
     Raises :class:`StoreError` for an unknown scheme, naming the supported ones.
     """
@@ -82,14 +97,11 @@ def open_store(url_or_path: str) -> Store:
         case _ if len(scheme) <= 1:
             # A plain path (a one-letter "scheme" is a Windows drive, like C:\voices.db).
             return SQLiteStore(url_or_path)
-        case "sqlite":
-            return STORES["sqlite"](url_or_path)
-        # case "postgresql" | "postgres": the PostgreSQL store goes here (and into STORES).
         case _ if scheme in STORES:
             return STORES[scheme](url_or_path)
         case _:
             supported = ", ".join(f"{name}://" for name in sorted(STORES))
             raise StoreError(
-                f"unknown store scheme {scheme!r} in {url_or_path!r}; "
+                f"unknown store scheme {scheme!r} in {redact(url_or_path)!r}; "
                 f"supported: a plain file path, {supported}"
             )

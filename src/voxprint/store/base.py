@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+import numpy as np
+
 from voxprint.store.records import (
     Activity,
     ActivityEntry,
@@ -23,6 +25,9 @@ from voxprint.store.records import (
     ProfileChanges,
     ScoreScale,
     StoredCalibration,
+    StreamFormat,
+    StreamLimits,
+    StreamRecord,
 )
 
 #: Pure function that turns all of a profile's clips into its enrolment state.
@@ -107,6 +112,28 @@ class ProfileStore(Protocol):
         """Voiceprints of the namespace's *enrolled* profiles made with this encoder."""
         ...
 
+    #: Whether :meth:`nearest` runs on a vector index inside the database (pgvector's
+    #: HNSW), so that large galleries are searched there instead of being loaded into
+    #: every process (see :mod:`voxprint.gallery_index`).
+    search_in_database: bool
+
+    def gallery_size(self, namespace: str, *, encoder_name: str, encoder_version: str) -> int:
+        """How many profiles :meth:`gallery` would return without ``profile_ids``."""
+        ...
+
+    def nearest(
+        self,
+        namespace: str,
+        query: np.ndarray,
+        *,
+        encoder_name: str,
+        encoder_version: str,
+        k: int,
+    ) -> Gallery:
+        """Up to ``k`` of the namespace's enrolled voiceprints (of this encoder) nearest to
+        the ``(dim,)`` query by cosine, best first (approximately, on an index)."""
+        ...
+
     def enrolled_sample(
         self, namespace: str, *, encoder_name: str, encoder_version: str, limit: int
     ) -> list[tuple[Profile, list[Clip]]]:
@@ -175,6 +202,11 @@ class ScoringStore(Protocol):
     what was there; deleting a cohort removes its embeddings for good.
     """
 
+    def scoring_version(self) -> int:
+        """A counter that changes (in the same transaction) with every saved or deleted
+        calibration or cohort: operating points cached elsewhere re-read when it moves."""
+        ...
+
     def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration: ...
 
     def get_calibration(
@@ -196,6 +228,63 @@ class ScoringStore(Protocol):
         ...
 
 
-class Store(ProfileStore, KeyStore, ScoringStore, Protocol):
+class StreamStore(Protocol):
+    """Audio streams of the service, shared by every worker on the store.
+
+    Every call first drops the streams whose ``expires_at`` has passed (by ``now``, the
+    caller's clock), and every use of a stream moves its expiry to ``now +
+    limits.idle_seconds``. A stream of another namespace is "not found"
+    (:class:`StreamNotFoundError`). Limits are checked in the same transaction as the
+    write, so workers that share the store cannot overrun them together.
+    """
+
+    def create_stream(
+        self,
+        namespace: str,
+        stream_id: str,
+        fmt: StreamFormat,
+        *,
+        limits: StreamLimits,
+        now: float,
+    ) -> StreamRecord:
+        """Open an empty stream; :class:`ServiceBusyError` when the namespace already
+        has ``limits.max_streams``."""
+        ...
+
+    def append_stream(
+        self, namespace: str, stream_id: str, chunk: bytes, *, limits: StreamLimits, now: float
+    ) -> StreamRecord:
+        """Add ``chunk`` at the end; :class:`AudioTooLargeError` (and nothing written) when
+        it does not fit the stream's or the namespace's limit."""
+        ...
+
+    def stream_room(
+        self, namespace: str, stream_id: str, *, limits: StreamLimits, now: float
+    ) -> int:
+        """Bytes the stream may still take."""
+        ...
+
+    def get_stream(
+        self, namespace: str, stream_id: str, *, limits: StreamLimits, now: float
+    ) -> StreamRecord: ...
+
+    def stream_audio(
+        self, namespace: str, stream_id: str, *, limits: StreamLimits, now: float
+    ) -> tuple[StreamRecord, bytes]:
+        """The stream and every byte appended so far, in order."""
+        ...
+
+    def delete_stream(self, namespace: str, stream_id: str, *, now: float) -> None:
+        """Delete the stream and its audio for good."""
+        ...
+
+    def sweep_streams(self, *, now: float) -> int:
+        """Drop expired streams now; returns how many."""
+        ...
+
+    def count_streams(self, namespace: str | None, *, now: float) -> int: ...
+
+
+class Store(ProfileStore, KeyStore, ScoringStore, StreamStore, Protocol):
     """Every ability a voxprint store has: profiles and clips, galleries and their
-    statistics, the activity log, API keys, calibrations and cohorts."""
+    statistics, the activity log, API keys, calibrations and cohorts, audio streams."""

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from voxprint.errors import InvalidParameterError
+
 DEFAULT_NAMESPACE = "default"
 
 
@@ -244,3 +246,39 @@ class GalleryStatistics:
     pair_mean: float
     trial_std: float
     updated_at: datetime
+
+
+class StreamFormat(StrEnum):
+    """What an audio stream holds: one encoded file sent in pieces, or raw PCM16 16 kHz mono."""
+
+    ENCODED = "encoded"
+    PCM16 = "pcm16"
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """How long idle streams live and how many bytes each namespace may hold in them."""
+
+    idle_seconds: float = 300.0
+    max_streams: int = 16
+    max_stream_bytes: int = 50 * 1024 * 1024
+    max_namespace_bytes: int = 100 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.idle_seconds <= 0 or self.max_streams < 1 or self.max_stream_bytes < 1:
+            raise InvalidParameterError("stream limits must be positive")
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    """One stored audio stream (its audio is read separately). ``expires_at`` is in seconds
+    of the caller's clock (epoch seconds in the service): each use moves it to ``now +
+    idle_seconds``."""
+
+    id: str
+    namespace: str
+    format: StreamFormat
+    bytes: int
+    chunks: int
+    created_at: datetime
+    expires_at: float

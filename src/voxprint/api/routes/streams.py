@@ -6,7 +6,8 @@ little-endian PCM). ``POST /v1/streams/{id}`` appends the raw request body.
 ``POST /v1/streams/{id}/enroll?profile_id=``, ``/verify?profile_id=`` and
 ``/identify`` use everything uploaded so far; the stream stays until
 ``DELETE /v1/streams/{id}`` or until it has been idle for ``stream_idle_seconds``.
-Streams belong to the caller's namespace: another tenant's stream id is a 404.
+Streams belong to the caller's namespace: another tenant's stream id is a 404. They live in
+the store, so that every worker of the service sees the same streams.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from voxprint.api import render
 from voxprint.api.body import read_limited_body
@@ -67,20 +69,20 @@ class StreamOut(BaseModel):
 
 
 def stream_registry(state: AppState) -> StreamRegistry:
-    """The app's registry, made on first use from the settings."""
+    """The app's registry over the service's store, made on first use from the settings."""
     registry = state.extensions.get(REGISTRY_KEY)
     if registry is None:
         settings = state.settings
         registry = StreamRegistry(
+            state.service.store,
             StreamLimits(
                 idle_seconds=settings.stream_idle_seconds,
                 max_streams=settings.stream_max_count,
                 max_stream_bytes=settings.max_upload_bytes,
                 max_namespace_bytes=settings.stream_max_namespace_bytes,
-            )
+            ),
         )
         state.extensions[REGISTRY_KEY] = registry
-        state.closers.append(registry.clear)
     return registry
 
 
@@ -141,14 +143,16 @@ async def append_chunk(
     request: Request, stream_id: StreamIdPath, state: StateDep, principal: PrincipalDep
 ) -> StreamOut:
     registry = stream_registry(state)
-    room = registry.room(principal.namespace, stream_id)
+    room = await run_in_threadpool(registry.room, principal.namespace, stream_id)
     try:
         chunk = await read_limited_body(request, room)
     except AudioTooLargeError:
         raise AudioTooLargeError(
             f"the chunk does not fit: the stream may take {room} more bytes"
         ) from None
-    return stream_out(registry.append(principal.namespace, stream_id, chunk))
+    return stream_out(
+        await run_in_threadpool(registry.append, principal.namespace, stream_id, chunk)
+    )
 
 
 @router.delete(
@@ -178,7 +182,7 @@ async def enroll_from_stream(
     force: Force = False,
     label: Annotated[str | None, Query(max_length=200)] = None,
 ) -> EnrollmentOut:
-    audio = stream_registry(state).audio(principal.namespace, stream_id)
+    audio = await run_in_threadpool(stream_registry(state).audio, principal.namespace, stream_id)
     clip_label = label or f"stream {stream_id}"
     report = await state.runner.run(
         "enroll", service.enroll, profile_id, audio, label=clip_label, force=force
@@ -200,7 +204,7 @@ async def verify_from_stream(
     service: ServiceDep,
     force: Force = False,
 ) -> VerificationOut:
-    audio = stream_registry(state).audio(principal.namespace, stream_id)
+    audio = await run_in_threadpool(stream_registry(state).audio, principal.namespace, stream_id)
     result = await state.runner.run("verify", service.verify, profile_id, audio, force=force)
     return render.verification(result)
 
@@ -219,6 +223,6 @@ async def identify_from_stream(
     top_n: Annotated[int, Query(ge=1, le=MAX_TOP_N)] = 5,
     force: Force = False,
 ) -> IdentificationOut:
-    audio = stream_registry(state).audio(principal.namespace, stream_id)
+    audio = await run_in_threadpool(stream_registry(state).audio, principal.namespace, stream_id)
     result = await state.runner.run("identify", service.identify, audio, top_n=top_n, force=force)
     return render.identification(result)

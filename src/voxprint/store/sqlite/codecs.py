@@ -1,79 +1,52 @@
-"""Converting between SQLite rows and store records, and the checks on stored values."""
+"""Converting between SQLite rows and store records (the value checks are in
+:mod:`voxprint.store.checks`)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
-from typing import Any
 
-import numpy as np
-
-from voxprint.errors import InvalidProfileError
+# The checks shared by every backend, kept importable from here.
+from voxprint.store.checks import (
+    ID_CHUNK,
+    blob_vector,
+    check_external_id,
+    check_name,
+    chunks,
+    metadata_text,
+    now,
+    parse_time,
+    time_text,
+    vector_blob,
+)
 from voxprint.store.records import (
     ActivityEntry,
     ApiKey,
     Clip,
     EnrollmentStatus,
     Profile,
-    unprintable,
 )
 
-#: Most ids bound in one ``IN (...)`` query (well under SQLite's variable limit).
-ID_CHUNK = 500
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def time_text(value: datetime, what: str) -> str:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidProfileError(f"{what} must be a timezone-aware datetime, got {value!r}")
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-def vector_blob(vector: np.ndarray, what: str) -> bytes:
-    array = np.asarray(vector, dtype="<f4")
-    if array.ndim != 1 or array.size == 0:
-        raise InvalidProfileError(f"{what} must be a non-empty 1-D array, got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        raise InvalidProfileError(f"{what} contains NaN or infinity")
-    return array.tobytes()
-
-
-def blob_vector(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype="<f4").copy()
-
-
-def metadata_text(metadata: dict[str, Any]) -> str:
-    if not isinstance(metadata, dict):
-        raise InvalidProfileError(f"metadata must be a dict, got {type(metadata).__name__}")
-    try:
-        return json.dumps(metadata, allow_nan=False, sort_keys=True)
-    except (TypeError, ValueError) as exc:
-        raise InvalidProfileError(f"metadata is not JSON-serialisable: {exc}") from exc
-
-
-def check_name(name: str) -> None:
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidProfileError("profile name must be a non-empty string")
-    problem = unprintable(name)
-    if problem:
-        raise InvalidProfileError(f"profile name refused: {problem}")
-
-
-def check_external_id(external_id: str | None) -> None:
-    if external_id is not None and (not isinstance(external_id, str) or not external_id.strip()):
-        raise InvalidProfileError("external id must be a non-empty string or None")
-    problem = None if external_id is None else unprintable(external_id)
-    if problem:
-        raise InvalidProfileError(f"external id refused: {problem}")
-
+__all__ = [
+    "ACTIVITY_COLUMNS",
+    "CLIP_COLUMNS",
+    "ID_CHUNK",
+    "KEY_COLUMNS",
+    "PROFILE_COLUMNS",
+    "activity_from_row",
+    "blob_vector",
+    "check_external_id",
+    "check_name",
+    "chunks",
+    "clip_from_row",
+    "key_from_row",
+    "metadata_text",
+    "now",
+    "parse_time",
+    "profile_from_row",
+    "time_text",
+    "vector_blob",
+]
 
 PROFILE_COLUMNS = (
     "id, namespace, name, external_id, metadata, encoder_name, encoder_version, status, "
@@ -146,8 +119,3 @@ def key_from_row(row: sqlite3.Row) -> ApiKey:
         created_at=parse_time(row["created_at"]),
         revoked_at=parse_time(revoked) if revoked is not None else None,
     )
-
-
-def chunks(items: Sequence[str], size: int = ID_CHUNK) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

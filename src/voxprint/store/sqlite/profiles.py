@@ -56,6 +56,10 @@ def bump_gallery_version(conn: sqlite3.Connection, namespace: str) -> None:
 class SQLiteProfiles(SQLiteDatabase):
     """:class:`~voxprint.store.base.ProfileStore` on SQLite."""
 
+    #: SQLite has no vector index: large galleries are searched in process
+    #: (:mod:`voxprint.gallery_index`), and :meth:`nearest` scans.
+    search_in_database = False
+
     def gallery_version(self, namespace: str) -> int:
         """A number that changes whenever a gallery of ``namespace`` may have changed."""
         with self._transaction(write=False) as conn:
@@ -412,6 +416,41 @@ class SQLiteProfiles(SQLiteDatabase):
             names=tuple(row["name"] for row in rows),
             voiceprints=np.stack(vectors).astype(np.float32, copy=False),
             net_speech_seconds=np.array([float(row["net_speech_seconds"]) for row in rows]),
+        )
+
+    def gallery_size(self, namespace: str, *, encoder_name: str, encoder_version: str) -> int:
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM profiles WHERE namespace = ? AND status = ? "
+                "AND voiceprint IS NOT NULL AND encoder_name = ? AND encoder_version = ?",
+                (namespace, EnrollmentStatus.ENROLLED.value, encoder_name, encoder_version),
+            ).fetchone()
+        return int(row[0])
+
+    def nearest(
+        self,
+        namespace: str,
+        query: np.ndarray,
+        *,
+        encoder_name: str,
+        encoder_version: str,
+        k: int,
+    ) -> Gallery:
+        """The ``k`` nearest by an exact scan of the whole gallery (SQLite has no vector
+        index; the service searches large galleries in process instead)."""
+        gallery = self.gallery(
+            namespace, encoder_name=encoder_name, encoder_version=encoder_version
+        )
+        if len(gallery) == 0 or k < 1:
+            return gallery
+        vectors = gallery.voiceprints / np.linalg.norm(gallery.voiceprints, axis=1)[:, None]
+        scores = vectors @ (np.asarray(query, np.float32) / np.linalg.norm(query))
+        order = np.argsort(-scores, kind="stable")[:k]
+        return Gallery(
+            profile_ids=tuple(gallery.profile_ids[i] for i in order),
+            names=tuple(gallery.names[i] for i in order),
+            voiceprints=gallery.voiceprints[order],
+            net_speech_seconds=gallery.net_speech_seconds[order],
         )
 
     def enrolled_sample(

@@ -163,6 +163,39 @@ def _migrate_to_v5(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_v6(conn: sqlite3.Connection) -> None:
+    """State that must outlive one request, shared by every worker of the service: audio
+    streams with their chunks, and a change counter of calibrations and cohorts (so that
+    a new calibration is used by running services without a restart)."""
+    statements = (
+        "CREATE TABLE scoring_version "
+        "(id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)",
+        """
+        CREATE TABLE streams (
+            id TEXT PRIMARY KEY,
+            namespace TEXT NOT NULL,
+            format TEXT NOT NULL,
+            bytes INTEGER NOT NULL DEFAULT 0,
+            chunks INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        )
+        """,
+        "CREATE INDEX streams_namespace ON streams (namespace)",
+        "CREATE INDEX streams_expires ON streams (expires_at)",
+        """
+        CREATE TABLE stream_chunks (
+            stream_id TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (stream_id, seq)
+        )
+        """,
+    )
+    for statement in statements:
+        conn.execute(statement)
+
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v1,
@@ -170,6 +203,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v3,
     _migrate_to_v4,
     _migrate_to_v5,
+    _migrate_to_v6,
 )
 
 #: The schema version this code writes.

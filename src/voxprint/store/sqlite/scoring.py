@@ -4,6 +4,7 @@ each namespace's gallery statistics (per namespace and encoder version)."""
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import numpy as np
 
@@ -19,8 +20,21 @@ from voxprint.store.sqlite.codecs import blob_vector, parse_time, time_text
 from voxprint.store.sqlite.connection import SQLiteDatabase
 
 
+def bump_scoring_version(conn: sqlite3.Connection) -> None:
+    """Record (inside the caller's transaction) that a calibration or cohort changed."""
+    conn.execute(
+        "INSERT INTO scoring_version (id, version) VALUES (1, 1) "
+        "ON CONFLICT (id) DO UPDATE SET version = version + 1"
+    )
+
+
 class SQLiteScoring(SQLiteDatabase):
     """:class:`~voxprint.store.base.ScoringStore` on SQLite."""
+
+    def scoring_version(self) -> int:
+        with self._transaction(write=False) as conn:
+            row = conn.execute("SELECT version FROM scoring_version WHERE id = 1").fetchone()
+        return 0 if row is None else int(row["version"])
 
     def save_statistics(
         self,
@@ -106,6 +120,7 @@ class SQLiteScoring(SQLiteDatabase):
                     time_text(calibration.created_at, "created_at"),
                 ),
             )
+            bump_scoring_version(conn)
         return calibration
 
     def get_calibration(
@@ -146,7 +161,10 @@ class SQLiteScoring(SQLiteDatabase):
             query += " AND scale = ?"
             params.append(ScoreScale(scale).value)
         with self._transaction(write=True) as conn:
-            return int(conn.execute(query, params).rowcount)
+            deleted = int(conn.execute(query, params).rowcount)
+            if deleted:
+                bump_scoring_version(conn)
+            return deleted
 
     def save_cohort(self, cohort: Cohort) -> Cohort:
         """Store (or replace) the impostor cohort of one encoder version."""
@@ -173,6 +191,7 @@ class SQLiteScoring(SQLiteDatabase):
                     time_text(cohort.created_at, "created_at"),
                 ),
             )
+            bump_scoring_version(conn)
         # A replaced cohort's old rows must not linger in the WAL either.
         self._checkpoint()
         return cohort
@@ -202,5 +221,7 @@ class SQLiteScoring(SQLiteDatabase):
                 "DELETE FROM cohorts WHERE encoder_name = ? AND encoder_version = ?",
                 (encoder_name, encoder_version),
             ).rowcount
+            if deleted:
+                bump_scoring_version(conn)
         self._checkpoint()
         return bool(deleted)

@@ -2,7 +2,7 @@
 
 Each table group is a mixin over :class:`~voxprint.store.sqlite.connection.SQLiteDatabase`
 (connections, transactions, migrations): profiles and clips, the activity log, scoring
-state, API keys.
+state, API keys, audio streams.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from voxprint.store.sqlite.activity import SQLiteActivity
 from voxprint.store.sqlite.keys import SQLiteKeys
 from voxprint.store.sqlite.profiles import SQLiteProfiles
 from voxprint.store.sqlite.scoring import SQLiteScoring
+from voxprint.store.sqlite.streams import SQLiteStreams
 
 
-class SQLiteStore(SQLiteProfiles, SQLiteActivity, SQLiteScoring, SQLiteKeys):
+class SQLiteStore(SQLiteProfiles, SQLiteActivity, SQLiteScoring, SQLiteKeys, SQLiteStreams):
     """Profiles, clips, the activity log, scoring state and API keys in one SQLite file.
 
     Raises :class:`~voxprint.errors.StoreError` when the file is not a SQLite database or

@@ -1,0 +1,95 @@
+"""Checks and conversions every store backend applies to the values it is given."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from voxprint.errors import InvalidProfileError
+from voxprint.store.records import unprintable
+
+#: Most ids bound in one ``IN (...)`` query (well under SQLite's variable limit).
+ID_CHUNK = 500
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def time_text(value: datetime, what: str) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidProfileError(f"{what} must be a timezone-aware datetime, got {value!r}")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def vector_blob(vector: np.ndarray, what: str) -> bytes:
+    array = np.asarray(vector, dtype="<f4")
+    if array.ndim != 1 or array.size == 0:
+        raise InvalidProfileError(f"{what} must be a non-empty 1-D array, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise InvalidProfileError(f"{what} contains NaN or infinity")
+    return array.tobytes()
+
+
+def blob_vector(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f4").copy()
+
+
+def metadata_text(metadata: dict[str, Any]) -> str:
+    if not isinstance(metadata, dict):
+        raise InvalidProfileError(f"metadata must be a dict, got {type(metadata).__name__}")
+    try:
+        return json.dumps(metadata, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidProfileError(f"metadata is not JSON-serialisable: {exc}") from exc
+
+
+def check_name(name: str) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidProfileError("profile name must be a non-empty string")
+    problem = unprintable(name)
+    if problem:
+        raise InvalidProfileError(f"profile name refused: {problem}")
+
+
+def check_external_id(external_id: str | None) -> None:
+    if external_id is not None and (not isinstance(external_id, str) or not external_id.strip()):
+        raise InvalidProfileError("external id must be a non-empty string or None")
+    problem = None if external_id is None else unprintable(external_id)
+    if problem:
+        raise InvalidProfileError(f"external id refused: {problem}")
+
+
+def chunks(items: Sequence[str], size: int = ID_CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def redact(url: str) -> str:
+    """``url`` with its password (in the authority or the query) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            credentials, _, host = netloc.rpartition("@")
+            user, colon, _password = credentials.partition(":")
+            netloc = f"{user}:***@{host}" if colon else f"{user}@{host}"
+        query = urlencode(
+            [
+                (key, "***" if key.lower() == "password" else value)
+                for key, value in parse_qsl(parts.query, keep_blank_values=True)
+            ],
+            safe="/",
+        )
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return "the PostgreSQL URL given"

@@ -1,0 +1,235 @@
+"""Scoring state in the PostgreSQL store: calibrations and cohorts (per encoder version),
+each namespace's gallery statistics, and the change counter of calibrations and cohorts."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+import numpy as np
+from psycopg.types.json import Jsonb
+
+from voxprint.errors import InvalidParameterError
+from voxprint.store.checks import blob_vector, time_text
+from voxprint.store.postgres.connection import PostgresDatabase
+from voxprint.store.records import (
+    Band,
+    Cohort,
+    GalleryStatistics,
+    ScoreScale,
+    StoredCalibration,
+)
+
+
+def bump_scoring_version(conn: Any) -> None:
+    conn.execute(
+        "INSERT INTO scoring_version (id, version) VALUES (1, 1) "
+        "ON CONFLICT (id) DO UPDATE SET version = scoring_version.version + 1"
+    )
+
+
+class PostgresScoring(PostgresDatabase):
+    """:class:`~voxprint.store.base.ScoringStore` and gallery statistics on PostgreSQL."""
+
+    def scoring_version(self) -> int:
+        with self._transaction(write=False) as conn:
+            row = conn.execute("SELECT version FROM scoring_version WHERE id = 1").fetchone()
+        return 0 if row is None else int(row["version"])
+
+    def save_statistics(
+        self,
+        namespace: str,
+        encoder_name: str,
+        encoder_version: str,
+        statistics: GalleryStatistics | None,
+    ) -> None:
+        key = (namespace, encoder_name, encoder_version)
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                "DELETE FROM gallery_statistics WHERE namespace = %s AND encoder_name = %s "
+                "AND encoder_version = %s",
+                key,
+            )
+            if statistics is not None:
+                time_text(statistics.updated_at, "statistics updated_at")
+                conn.execute(
+                    "INSERT INTO gallery_statistics (namespace, encoder_name, encoder_version, "
+                    "band, profiles, clips, pairs, pair_mean, trial_std, updated_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        *key,
+                        Band(statistics.band).value,
+                        int(statistics.profiles),
+                        int(statistics.clips),
+                        int(statistics.pairs),
+                        float(statistics.pair_mean),
+                        float(statistics.trial_std),
+                        statistics.updated_at,
+                    ),
+                )
+
+    def get_statistics(
+        self, namespace: str, encoder_name: str, encoder_version: str
+    ) -> GalleryStatistics | None:
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT * FROM gallery_statistics WHERE namespace = %s AND encoder_name = %s "
+                "AND encoder_version = %s",
+                (namespace, encoder_name, encoder_version),
+            ).fetchone()
+        if row is None:
+            return None
+        return GalleryStatistics(
+            band=Band(row["band"]),
+            profiles=int(row["profiles"]),
+            clips=int(row["clips"]),
+            pairs=int(row["pairs"]),
+            pair_mean=float(row["pair_mean"]),
+            trial_std=float(row["trial_std"]),
+            updated_at=row["updated_at"].astimezone(UTC),
+        )
+
+    def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration:
+        numbers = (
+            calibration.slope,
+            calibration.offset,
+            calibration.threshold,
+            calibration.target_far,
+            calibration.achieved_far,
+            calibration.achieved_frr,
+            calibration.impostor_mean,
+            calibration.impostor_std,
+        )
+        if not all(np.isfinite(numbers)):
+            raise InvalidParameterError("a calibration must hold finite numbers")
+        time_text(calibration.created_at, "created_at")
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                'INSERT INTO calibrations (encoder_name, encoder_version, scale, slope, "offset", '
+                "threshold, target_far, achieved_far, achieved_frr, impostor_mean, "
+                "impostor_std, target_trials, nontarget_trials, source, created_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (encoder_name, encoder_version, scale) DO UPDATE SET "
+                'slope = EXCLUDED.slope, "offset" = EXCLUDED."offset", '
+                "threshold = EXCLUDED.threshold, target_far = EXCLUDED.target_far, "
+                "achieved_far = EXCLUDED.achieved_far, achieved_frr = EXCLUDED.achieved_frr, "
+                "impostor_mean = EXCLUDED.impostor_mean, impostor_std = EXCLUDED.impostor_std, "
+                "target_trials = EXCLUDED.target_trials, "
+                "nontarget_trials = EXCLUDED.nontarget_trials, source = EXCLUDED.source, "
+                "created_at = EXCLUDED.created_at",
+                (
+                    calibration.encoder_name,
+                    calibration.encoder_version,
+                    ScoreScale(calibration.scale).value,
+                    *(float(v) for v in numbers),
+                    int(calibration.target_trials),
+                    int(calibration.nontarget_trials),
+                    calibration.source,
+                    calibration.created_at,
+                ),
+            )
+            bump_scoring_version(conn)
+        return calibration
+
+    def get_calibration(
+        self, encoder_name: str, encoder_version: str, scale: ScoreScale
+    ) -> StoredCalibration | None:
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT * FROM calibrations WHERE encoder_name = %s AND encoder_version = %s "
+                "AND scale = %s",
+                (encoder_name, encoder_version, ScoreScale(scale).value),
+            ).fetchone()
+        if row is None:
+            return None
+        return StoredCalibration(
+            encoder_name=row["encoder_name"],
+            encoder_version=row["encoder_version"],
+            scale=ScoreScale(row["scale"]),
+            slope=float(row["slope"]),
+            offset=float(row["offset"]),
+            threshold=float(row["threshold"]),
+            target_far=float(row["target_far"]),
+            achieved_far=float(row["achieved_far"]),
+            achieved_frr=float(row["achieved_frr"]),
+            impostor_mean=float(row["impostor_mean"]),
+            impostor_std=float(row["impostor_std"]),
+            target_trials=int(row["target_trials"]),
+            nontarget_trials=int(row["nontarget_trials"]),
+            source=row["source"],
+            created_at=row["created_at"].astimezone(UTC),
+        )
+
+    def delete_calibrations(
+        self, encoder_name: str, encoder_version: str, scale: ScoreScale | None = None
+    ) -> int:
+        query = "DELETE FROM calibrations WHERE encoder_name = %s AND encoder_version = %s"
+        params: list[str] = [encoder_name, encoder_version]
+        if scale is not None:
+            query += " AND scale = %s"
+            params.append(ScoreScale(scale).value)
+        with self._transaction(write=True) as conn:
+            deleted = int(conn.execute(query, params).rowcount)
+            if deleted:
+                bump_scoring_version(conn)
+            return deleted
+
+    def save_cohort(self, cohort: Cohort) -> Cohort:
+        embeddings = np.asarray(cohort.embeddings, dtype="<f4")
+        if embeddings.ndim != 2 or embeddings.shape[0] == 0 or embeddings.shape[1] == 0:
+            raise InvalidParameterError(
+                f"a cohort needs (m, dim) embeddings with m >= 1, got shape {embeddings.shape}"
+            )
+        if len(cohort.speakers) != embeddings.shape[0]:
+            raise InvalidParameterError("a cohort needs one speaker name per embedding")
+        if not np.all(np.isfinite(embeddings)):
+            raise InvalidParameterError("cohort embeddings contain NaN or infinity")
+        time_text(cohort.created_at, "created_at")
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                "DELETE FROM cohorts WHERE encoder_name = %s AND encoder_version = %s",
+                (cohort.encoder_name, cohort.encoder_version),
+            )
+            conn.execute(
+                "INSERT INTO cohorts (encoder_name, encoder_version, dimension, embeddings, "
+                "speakers, source, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (
+                    cohort.encoder_name,
+                    cohort.encoder_version,
+                    int(embeddings.shape[1]),
+                    embeddings.tobytes(),
+                    Jsonb(list(cohort.speakers)),
+                    cohort.source,
+                    cohort.created_at,
+                ),
+            )
+            bump_scoring_version(conn)
+        return cohort
+
+    def get_cohort(self, encoder_name: str, encoder_version: str) -> Cohort | None:
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT * FROM cohorts WHERE encoder_name = %s AND encoder_version = %s",
+                (encoder_name, encoder_version),
+            ).fetchone()
+        if row is None:
+            return None
+        vectors = blob_vector(bytes(row["embeddings"])).reshape(-1, int(row["dimension"]))
+        return Cohort(
+            encoder_name=row["encoder_name"],
+            encoder_version=row["encoder_version"],
+            embeddings=vectors,
+            speakers=tuple(row["speakers"]),
+            source=row["source"],
+            created_at=row["created_at"].astimezone(UTC),
+        )
+
+    def delete_cohort(self, encoder_name: str, encoder_version: str) -> bool:
+        with self._transaction(write=True) as conn:
+            deleted = conn.execute(
+                "DELETE FROM cohorts WHERE encoder_name = %s AND encoder_version = %s",
+                (encoder_name, encoder_version),
+            ).rowcount
+            if deleted:
+                bump_scoring_version(conn)
+        return bool(deleted)
