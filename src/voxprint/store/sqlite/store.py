@@ -2,19 +2,21 @@
 
 Each table group is a mixin over :class:`~voxprint.store.sqlite.connection.SQLiteDatabase`
 (connections, transactions, migrations): profiles and clips, the activity log, scoring
-state, API keys.
+state, API keys, passphrases and challenges.
 """
 
 from __future__ import annotations
 
 from voxprint.store.sqlite.activity import SQLiteActivity
 from voxprint.store.sqlite.keys import SQLiteKeys
+from voxprint.store.sqlite.phrases import SQLitePhrases
 from voxprint.store.sqlite.profiles import SQLiteProfiles
 from voxprint.store.sqlite.scoring import SQLiteScoring
 
 
-class SQLiteStore(SQLiteProfiles, SQLiteActivity, SQLiteScoring, SQLiteKeys):
-    """Profiles, clips, the activity log, scoring state and API keys in one SQLite file.
+class SQLiteStore(SQLiteProfiles, SQLiteActivity, SQLiteScoring, SQLiteKeys, SQLitePhrases):
+    """Profiles, clips, the activity log, scoring state, API keys, passphrases and spoken
+    challenges in one SQLite file.
 
     Raises :class:`~voxprint.errors.StoreError` when the file is not a SQLite database or
     cannot be opened, and :class:`~voxprint.errors.SchemaVersionError` when it was written
