@@ -24,6 +24,11 @@ STATUS_BY_ERROR: dict[type[e.VoxprintError], int] = {
     e.AuthenticationError: 401,
     e.ProfileNotFoundError: 404,
     e.StreamNotFoundError: 404,
+    e.ChallengeNotFoundError: 404,
+    e.ChallengeUsedError: 409,
+    e.ChallengeExpiredError: 409,
+    e.PhraseMismatchError: 422,
+    e.ProfileKindError: 409,
     e.ApiKeyNotFoundError: 404,
     e.AudioTooLargeError: 413,
     e.AudioTooLongError: 413,
@@ -82,6 +87,10 @@ def error_details(error: e.VoxprintError) -> dict[str, Any]:
         }
     if isinstance(error, e.ClipRejectedError):
         return {"reasons": list(error.reasons)}
+    if isinstance(error, e.PhraseMismatchError):
+        return {"heard": error.heard, "phrase_reason": error.reason}
+    if isinstance(error, e.ClipLengthError):
+        return {"audio_seconds": round(error.audio_seconds, 3)}
     return {}
 
 
