@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
+from starlette.websockets import WebSocketDisconnect
 
 from voxprint.passphrase import RECOGNIZERS
 from voxprint.passphrase.phrases import DIGITS, EN_US_PHRASES
@@ -223,3 +226,33 @@ def test_the_new_routes_need_a_key(api):
     client, _ = api
     assert client.get("/v1/phrases").status_code == 401
     assert client.post("/v1/challenges").status_code == 401
+
+
+def test_a_batch_enrols_and_verifies_passphrase_profiles_with_the_phrase_check(api):
+    client, h = api
+    profile_id = enrolled_td(client, h["a"])
+
+    def b64(f0, seconds, seed):
+        return base64.b64encode(voice_wav(f0, seconds, seed=seed)).decode()
+
+    items = [
+        {"op": "enroll", "profile_id": profile_id, "audio": b64(ALICE, 2.5, 5)},
+        {"op": "verify", "profile_id": profile_id, "audio": b64(ALICE, 2.5, 6)},
+        {"op": "verify", "profile_id": profile_id, "audio": b64(ALICE, 2.0, 7)},
+    ]
+    results = client.post("/v1/batch", headers=h["a"], json={"items": items}).json()["results"]
+    assert results[0]["error"]["code"] == "invalid_passphrase"
+    assert results[1]["result"]["reason"] == "wrong_phrase"
+    assert results[2]["result"]["decision"] == "accept"
+
+
+def test_live_websockets_refuse_passphrase_profiles(api):
+    client, h = api
+    profile_id = enrolled_td(client, h["a"])
+    key = h["a"]["Authorization"].split()[1]
+    for route in ("verify", "enroll"):
+        with client.websocket_connect(f"/v1/ws/{route}/{profile_id}?api_key={key}") as ws:
+            assert ws.receive_json()["error"]["code"] == "wrong_profile_kind"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 4409
