@@ -19,6 +19,7 @@ from voxprint.encoders.options import EncoderOptions
 from voxprint.errors import InvalidParameterError, VoxprintError
 
 if TYPE_CHECKING:
+    from voxprint.passphrase.service import PassphraseService
     from voxprint.service import VoxprintService
 
 P = ParamSpec("P")
@@ -121,6 +122,16 @@ def open_service(db: Path | None, model: str, **overrides: Any) -> VoxprintServi
     from voxprint.bootstrap import build_service
 
     return build_service(service_options(db, model, **overrides))
+
+
+def open_passphrases(db: Path | None, model: str, **overrides: Any) -> PassphraseService:
+    """The service with passphrases and spoken challenges (recogniser from
+    ``VOXPRINT_PHRASE_RECOGNIZER``, default pocketsphinx)."""
+    from voxprint.passphrase import DEFAULT_RECOGNIZER, load_recognizer
+    from voxprint.passphrase.service import PassphraseService
+
+    name = os.environ.get("VOXPRINT_PHRASE_RECOGNIZER", "").strip() or DEFAULT_RECOGNIZER
+    return PassphraseService(open_service(db, model, **overrides), load_recognizer(name))
 
 
 @contextmanager

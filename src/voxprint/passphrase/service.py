@@ -36,6 +36,7 @@ from voxprint.errors import (
     PhraseMismatchError,
     ProfileKindError,
     ProfileNotEnrolledError,
+    ProfileNotFoundError,
     StoreError,
     VoxprintError,
 )
@@ -233,6 +234,40 @@ class PassphraseService:
             raise
         return SpokenProfile(profile, record, self.policy.min_clips)
 
+    def ensure_profile(
+        self,
+        reference: str,
+        *,
+        external_id: str | None = None,
+        passphrase: str | None = None,
+        locale: str = DEFAULT_LOCALE,
+    ) -> Profile:
+        """The profile ``reference`` resolves to, or a new one named ``reference``
+        (text-dependent when a ``passphrase`` is given). An existing profile must agree
+        with the ``passphrase``: a text-independent one, or one with another passphrase,
+        is refused."""
+        try:
+            found = self.core.resolve_profile(reference)
+        except ProfileNotFoundError:
+            kind = ProfileKind.TEXT_DEPENDENT if passphrase else ProfileKind.TEXT_INDEPENDENT
+            return self.create_profile(
+                reference, kind=kind, locale=locale, passphrase=passphrase, external_id=external_id
+            ).profile
+        if passphrase is None:
+            return found
+        record = self.core.store.get_phrase_profile(self.namespace, found.id)
+        if record.kind is not ProfileKind.TEXT_DEPENDENT:
+            raise ProfileKindError(
+                f"profile {found.name!r} is text-independent; a passphrase needs a new profile"
+            )
+        wanted = self.check_passphrase(passphrase, record.locale or locale)
+        fixed = self.core.store.fix_passphrase(self.namespace, found.id, wanted)
+        if fixed != wanted:
+            raise ProfileKindError(
+                f'profile {found.name!r} has the passphrase "{fixed}"; reset it to change it'
+            )
+        return found
+
     def get_profile(self, profile_id: str) -> SpokenProfile:
         profile = self.core.get_profile(profile_id)
         record = self.core.store.get_phrase_profile(self.namespace, profile_id)
@@ -305,7 +340,7 @@ class PassphraseService:
             match = self.recognizer.recognize(audio, phrases)
         else:
             match = self.recognizer.check(
-                audio, record.passphrase, Competitors(_others(phrases, record.passphrase))
+                audio, record.passphrase, passphrase_competitors(phrases, record.passphrase)
             )
         if not match.accepted:
             self._log("enroll", profile.id, "rejected", None, f"passphrase {match.reason.value}")
@@ -375,7 +410,7 @@ class PassphraseService:
         match = self.recognizer.check(
             self._phrase_audio(waveform),
             record.passphrase,
-            Competitors(_others(phrases, record.passphrase)),
+            passphrase_competitors(phrases, record.passphrase),
         )
         return self._decide(profile, record.kind, waveform, match, None, force)
 
@@ -494,6 +529,20 @@ class PassphraseService:
 
 def _others(phrases: Sequence[str], passphrase: str) -> tuple[str, ...]:
     return tuple(p for p in phrases if p != passphrase)
+
+
+def phrase_vocabulary(phrases: Sequence[str]) -> tuple[str, ...]:
+    """Every word of ``phrases``, once, in order of appearance."""
+    return tuple(dict.fromkeys(word for phrase in phrases for word in phrase.split()))
+
+
+def passphrase_competitors(phrases: Sequence[str], passphrase: str) -> Competitors:
+    """What competes with a passphrase: the locale's other phrases, and any sequence of
+    the words of all of them and of the passphrase (so that a near miss, one word changed
+    or left out, is heard as such rather than as the closest whole phrase)."""
+    return Competitors(
+        _others(phrases, passphrase), phrase_vocabulary((*phrases, passphrase))
+    )
 
 
 def _voice_reason(voice: VerificationResult) -> SpokenReason:
