@@ -202,3 +202,48 @@ def espeak(voices: tuple[str, ...] = ESPEAK_VOICES) -> list[PhraseTrial]:
 
 def _synth_loader(text: str, voice: str, speed: int) -> Loader:
     return lambda: synthesize(text, voice, speed)
+
+
+def _random_digits(rng: random.Random, length: int) -> str:
+    return " ".join(DIGITS[rng.randrange(10)] for _ in range(length))
+
+
+def challenge_replays(root: Path, limit: int = 100) -> list[PhraseTrial]:
+    """Other recordings played back to a digit challenge: read sentences (LibriSpeech, cut
+    to 8 s) and the passphrases (espeak-ng, when installed). All must be rejected."""
+    rng = random.Random(SEED + 4)
+    trials: list[PhraseTrial] = []
+    for sentence in librispeech(root, limit=limit):
+        challenge = _random_digits(rng, rng.randint(4, 6))
+        trials.append(
+            PhraseTrial("challenge-replay", sentence.key, sentence.speaker, "(a sentence)",
+                        challenge, (), DIGITS, sentence.load)
+        )
+    if espeak_available():
+        for phrase in EN_US_PHRASES:
+            for voice in ESPEAK_VOICES[:3]:
+                challenge = _random_digits(rng, rng.randint(4, 6))
+                trials.append(
+                    PhraseTrial("challenge-replay", f"{voice}-165", voice, phrase, challenge,
+                                (), DIGITS, _synth_loader(phrase, voice, 165))
+                )
+    return trials
+
+
+def espeak_word_challenges(count: int = 60) -> list[PhraseTrial]:
+    """Word challenges read by espeak-ng voices (right), and the same recordings offered
+    to another word challenge (an old answer replayed: wrong)."""
+    from voxprint.passphrase.phrases import CHALLENGE_WORDS
+
+    rng = random.Random(SEED + 5)
+    trials: list[PhraseTrial] = []
+    for n in range(count):
+        voice = ESPEAK_VOICES[n % len(ESPEAK_VOICES)]
+        length = rng.randint(4, 6)
+        said = " ".join(rng.choice(CHALLENGE_WORDS) for _ in range(length))
+        other = " ".join(rng.choice(CHALLENGE_WORDS) for _ in range(length))
+        load = _synth_loader(said, voice, rng.choice(ESPEAK_SPEEDS))
+        for checked in (said, other):
+            trials.append(PhraseTrial("espeak-word-challenges", f"{voice}-{n}", voice, said,
+                                      checked, (), CHALLENGE_WORDS, load))
+    return trials

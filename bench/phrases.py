@@ -38,7 +38,15 @@ CACHE = REPO / "reports" / "phrase-cache"
 #: Passphrase checks the way the service makes them: the locale's other phrases and any
 #: sequence of the words of all its phrases compete (so near misses are heard as such).
 VOCABULARY_LOOP = True
-SOURCES = ("speechcommands", "fsdd-digits", "fsdd-sequences", "librispeech", "espeak")
+SOURCES = (
+    "speechcommands",
+    "fsdd-digits",
+    "fsdd-sequences",
+    "librispeech",
+    "espeak",
+    "challenge-replay",
+    "espeak-word-challenges",
+)
 
 
 def build(source: str, root: Path) -> list[phrase_data.PhraseTrial]:
@@ -53,6 +61,10 @@ def build(source: str, root: Path) -> list[phrase_data.PhraseTrial]:
             return phrase_data.librispeech(root)
         case "espeak":
             return phrase_data.espeak()
+        case "challenge-replay":
+            return phrase_data.challenge_replays(root)
+        case "espeak-word-challenges":
+            return phrase_data.espeak_word_challenges()
     raise SystemExit(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
 
 
@@ -169,7 +181,7 @@ def main() -> None:
     vad = SileroVad()
     rows: dict[str, list[dict]] = {}
     for source in args.sources:
-        if source == "espeak" and not phrase_data.espeak_available():
+        if source.startswith("espeak") and not phrase_data.espeak_available():
             print("espeak-ng not installed: espeak skipped", file=sys.stderr)
             continue
         run_source(source, root, recognizer, vad)
