@@ -35,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from voxprint.bootstrap import ServiceOptions, build_pipeline
+from voxprint.errors import NoSpeechError
 from voxprint.evaluation.datasets import default_data_root
 from voxprint.evaluation.metrics import equal_error_rate
 from voxprint.operating_points import DEFAULT_PRIORS
@@ -64,8 +65,14 @@ class Enrolment:
     probes: list[Clip]
 
 
-def embed(pipeline: EmbeddingPipeline, waveform: np.ndarray, speaker: str, phrase: str) -> Clip:
-    u = pipeline.process_waveform(waveform, force=True)
+def embed(
+    pipeline: EmbeddingPipeline, waveform: np.ndarray, speaker: str, phrase: str
+) -> Clip | None:
+    """The clip embedded by the service's pipeline; ``None`` when VAD finds no speech."""
+    try:
+        u = pipeline.process_waveform(waveform, force=True)
+    except NoSpeechError:
+        return None
     return Clip(speaker, phrase, u.embedding, u.net_speech_seconds, u.bandwidth_hz)
 
 
@@ -73,39 +80,38 @@ def speechcommands(pipeline: EmbeddingPipeline, root: Path) -> list[Enrolment]:
     by_speaker: dict[str, dict[str, list[Path]]] = defaultdict(lambda: defaultdict(list))
     for path in sorted((root / "speechcommands").glob("*/*.flac")):
         by_speaker[path.parent.name][path.name.split("_")[0]].append(path)
-    clips: dict[Path, Clip] = {}
+    clips: dict[Path, Clip | None] = {}
 
-    def clip(path: Path, speaker: str, word: str) -> Clip:
+    def clip(path: Path, speaker: str, word: str) -> Clip | None:
         if path not in clips:
             clips[path] = embed(pipeline, pipeline.load(path), speaker, word)
         return clips[path]
 
+    def embedded(pairs: list[tuple[Path, str]], speaker: str) -> list[Clip]:
+        return [c for p, w in pairs if (c := clip(p, speaker, w)) is not None]
+
     sets: list[Enrolment] = []
     for speaker, words in sorted(by_speaker.items()):
         for word, paths in sorted(words.items()):
-            others = [(w, p) for w, ps in sorted(words.items()) if w != word for p in ps]
-            if len(paths) < 3 or len(others) < 2:
-                continue
-            sets.append(
-                Enrolment(
-                    speaker,
-                    word,
-                    [clip(p, speaker, word) for p in paths[:2]],
-                    [clip(p, speaker, w) for w, p in others[:2]],
-                    [clip(p, speaker, word) for p in paths[2:]],
-                )
+            same = embedded([(p, word) for p in paths], speaker)
+            others = embedded(
+                [(p, w) for w, ps in sorted(words.items()) if w != word for p in ps], speaker
             )
+            if len(same) < 3 or len(others) < 2:
+                continue
+            sets.append(Enrolment(speaker, word, same[:2], others[:2], same[2:]))
     # Impostor-correct probes: everyone's clips of the word (other speakers are picked
     # when scoring).
     for speaker, words in by_speaker.items():
         for word, paths in words.items():
             for p in paths:
                 clip(p, speaker, word)
-    _ALL[id(sets)] = list(clips.values())
+    _ALL[id(sets)] = [c for c in clips.values() if c is not None]
     return sets
 
 
 _ALL: dict[int, list[Clip]] = {}
+_POOL: list[Clip] = []
 
 
 def fsdd_triples(pipeline: EmbeddingPipeline, root: Path) -> list[Enrolment]:
@@ -124,14 +130,17 @@ def fsdd_triples(pipeline: EmbeddingPipeline, root: Path) -> list[Enrolment]:
                 parts = []
                 for d in triple:
                     parts += [pipeline.load(digits[d][(r * 3 + d) % len(digits[d])]), gap]
-                made.append(embed(pipeline, np.concatenate(parts), speaker, str(triple)))
+                rendition = embed(pipeline, np.concatenate(parts), speaker, str(triple))
+                if rendition is not None:  # a few FSDD recordings are too faint for the VAD
+                    made.append(rendition)
             renditions[(speaker, triple)] = made
     sets = []
     for (speaker, triple), made in sorted(renditions.items()):
         other = next(t for t in triples if t != triple)
-        sets.append(
-            Enrolment(speaker, str(triple), made[:3], renditions[(speaker, other)][:3], made[3:])
-        )
+        if len(made) >= 4 and len(renditions[(speaker, other)]) >= 3:
+            sets.append(Enrolment(
+                speaker, str(triple), made[:3], renditions[(speaker, other)][:3], made[3:]
+            ))
     _ALL[id(sets)] = [c for made in renditions.values() for c in made[3:]]
     return sets
 
@@ -171,6 +180,7 @@ def evaluate(name: str, sets: list[Enrolment], pool: list[Clip]) -> list[str]:
                         )
                         decisions[(kind, point)][label].append(verdict.decision.value == "accept")
     lines = []
+    _POOL[:] = pool
     _fit_shrink(name, sets)
     for kind, title in (("same", "text-dependent (same words)"),
                         ("other", "text-independent (other words)")):
@@ -205,10 +215,21 @@ def _fit_shrink(name: str, sets: list[Enrolment]) -> None:
     grid = np.linspace(0.05, 2.0, 196)
     errors = [np.mean((c - ceiling * shrink_factor(p, k) * shrink_factor(e, k)) ** 2) for k in grid]
     best = grid[int(np.argmin(errors))]
+    # Same-word impostors: their mean cosine, scaled to unlimited speech at that shrinkage,
+    # against the text-independent prior's impostor mean of the band.
+    rng = random.Random(SEED)
+    scaled = []
+    for enrolment in sets:
+        vp, _ = voiceprint(enrolment.same_words)
+        strangers = [c for c in _POOL if c.phrase == enrolment.phrase
+                     and c.speaker != enrolment.speaker]
+        for probe in rng.sample(strangers, min(40, len(strangers))):
+            scaled.append(float(probe.embedding @ vp) / float(shrink_factor(probe.seconds, best)))
     print(
         f"  {name}: same-word owner cosines fit shrinkage {best:.2f} s "
         f"(prior {DEFAULT_PRIORS['campplus'].shrink_seconds:.2f} s; mean probe speech "
-        f"{p.mean():.2f} s, enrolment {e.mean():.2f} s)",
+        f"{p.mean():.2f} s, enrolment {e.mean():.2f} s); same-word impostor mean at that "
+        f"shrinkage {np.mean(scaled):.3f}",
         file=sys.stderr,
     )
 

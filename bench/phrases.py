@@ -29,15 +29,12 @@ from voxprint.evaluation.datasets import default_data_root
 from voxprint.passphrase.audio import phrase_audio
 from voxprint.passphrase.challenges import CHALLENGE_WORD_ERRORS
 from voxprint.passphrase.recognizer import Competitors
-from voxprint.passphrase.service import phrase_vocabulary
 from voxprint.passphrase.sphinx import SphinxConfig, SphinxRecognizer
 from voxprint.vad import SileroVad
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / "reports" / "phrase-cache"
-#: Passphrase checks the way the service makes them: the locale's other phrases and any
-#: sequence of the words of all its phrases compete (so near misses are heard as such).
-VOCABULARY_LOOP = True
+
 SOURCES = (
     "speechcommands",
     "fsdd-digits",
@@ -108,11 +105,10 @@ def load_rows(source: str) -> list[dict]:
 
 
 def competitors(trial: phrase_data.PhraseTrial) -> Competitors:
-    """As the service asks: challenges against any sequence of their words; phrases against
-    the other phrases and (``VOCABULARY_LOOP``) any sequence of the phrases' words."""
-    if trial.words or not VOCABULARY_LOOP:
-        return Competitors(trial.phrases, trial.words)
-    return Competitors(trial.phrases, phrase_vocabulary(trial.phrases))
+    """As the service asks: challenges against any sequence of their words, phrases
+    against the other phrases of their set."""
+    others = tuple(p for p in trial.phrases if p != trial.checked)
+    return Competitors(others, trial.words)
 
 
 def allowed_errors(words: tuple[str, ...]) -> int:
@@ -168,14 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", nargs="*", default=list(SOURCES), choices=SOURCES)
     parser.add_argument("--sweep", action="store_true")
-    parser.add_argument(
-        "--no-vocabulary-loop", action="store_true",
-        help="phrases compete only with the other phrases (cache: reports/phrase-cache-closed)",
-    )
     args = parser.parse_args()
-    if args.no_vocabulary_loop:
-        global CACHE, VOCABULARY_LOOP
-        CACHE, VOCABULARY_LOOP = CACHE.with_name("phrase-cache-closed"), False
     root = default_data_root()
     recognizer = SphinxRecognizer()
     vad = SileroVad()

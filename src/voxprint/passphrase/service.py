@@ -531,18 +531,11 @@ def _others(phrases: Sequence[str], passphrase: str) -> tuple[str, ...]:
     return tuple(p for p in phrases if p != passphrase)
 
 
-def phrase_vocabulary(phrases: Sequence[str]) -> tuple[str, ...]:
-    """Every word of ``phrases``, once, in order of appearance."""
-    return tuple(dict.fromkeys(word for phrase in phrases for word in phrase.split()))
-
-
 def passphrase_competitors(phrases: Sequence[str], passphrase: str) -> Competitors:
-    """What competes with a passphrase: the locale's other phrases, and any sequence of
-    the words of all of them and of the passphrase (so that a near miss, one word changed
-    or left out, is heard as such rather than as the closest whole phrase)."""
-    return Competitors(
-        _others(phrases, passphrase), phrase_vocabulary((*phrases, passphrase))
-    )
+    """What competes with a passphrase: the locale's other phrases. (Adding any sequence
+    of their words, to hear near misses as such, made PocketSphinx hear strings of short
+    words in right phrases: docs/benchmarks.md.)"""
+    return Competitors(_others(phrases, passphrase))
 
 
 def _voice_reason(voice: VerificationResult) -> SpokenReason:
