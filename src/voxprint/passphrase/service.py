@@ -55,6 +55,7 @@ from voxprint.passphrase.recognizer import (
     PhraseRecognizer,
     normalize_phrase,
 )
+from voxprint.passphrase.voice import text_dependent_prior
 from voxprint.service import EnrollmentReport, VerificationResult, VoxprintService
 from voxprint.store.records import (
     Challenge,
@@ -304,6 +305,15 @@ class PassphraseService:
             return 0
         return max(0, self.policy.min_clips - profile.clip_count)
 
+    def _td_scoring(self) -> VoxprintService:
+        """The core service deciding with the text-dependent operating point: same-word
+        claims (voxprint.passphrase.voice); a calibration still overrides it."""
+        thresholds = self.core.thresholds
+        if thresholds.prior is None:
+            return self.core
+        prior = text_dependent_prior(thresholds.prior, self.core.encoder_name)
+        return replace(self.core, thresholds=replace(thresholds, prior=prior))
+
     def _td_core(self) -> VoxprintService:
         """The core service with text-dependent enrolment (enrolled at ``min_clips``)."""
         policy = ClipCountPolicy(
@@ -445,7 +455,8 @@ class PassphraseService:
         force: bool,
     ) -> SpokenVerification:
         utterance = self.core.pipeline.process_waveform(waveform, force=True)
-        voice = self.core.verify_utterance(profile, utterance, record=False, force=force)
+        scoring = self._td_scoring() if kind is ProfileKind.TEXT_DEPENDENT else self.core
+        voice = scoring.verify_utterance(profile, utterance, record=False, force=force)
         voice_ok = voice.decision is Decision.ACCEPT
         if match.accepted and voice_ok:
             reason = SpokenReason.MATCH
