@@ -92,7 +92,8 @@ class PhraseMatch:
     """The answer of one phrase check.
 
     ``loop_margin`` is in the recogniser's own log-likelihood units per frame (higher:
-    the audio fits the phrase better), compared with its threshold.
+    the audio fits the phrase better), compared with its threshold; 0 when the phrase
+    could not be aligned at all.
     """
 
     expected: str

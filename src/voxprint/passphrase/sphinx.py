@@ -276,15 +276,15 @@ class SphinxRecognizer:
         aligned = session.align(pcm, expected)
         frames = session.frames
         loop = session.loop(pcm) if aligned is not None else None
-        if aligned is None or loop is None or frames == 0:
-            return PhraseMatch(
-                expected, said, False, PhraseReason.UNRECOGNIZED, errors, 0.0, frames
-            )
-        loop_margin = (aligned.score - loop.score) / frames
-        if said is None:
-            reason = PhraseReason.UNRECOGNIZED
-        elif errors > max_word_errors:
+        loop_margin = (
+            (aligned.score - loop.score) / frames
+            if aligned is not None and loop is not None and frames > 0
+            else 0.0
+        )
+        if said is not None and errors > max_word_errors:
             reason = PhraseReason.OTHER_PHRASE
+        elif said is None or aligned is None or loop is None or frames == 0:
+            reason = PhraseReason.UNRECOGNIZED
         elif loop_margin < self.config.loop_threshold:
             reason = PhraseReason.NOT_THE_PHRASE
         else:
