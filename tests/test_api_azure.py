@@ -421,20 +421,6 @@ def test_identification_profiles_have_no_verify_route(api):
     assert_azure_error(r, 404, "NotFound")
 
 
-def test_text_dependent_routes_answer_501_naming_the_missing_capability(api):
-    client, headers = api
-    for method, url in [
-        ("POST", TEXT_DEPENDENT),
-        ("GET", TEXT_DEPENDENT + "/abc"),
-        ("POST", TEXT_DEPENDENT + "/abc/enrollments"),
-        ("DELETE", TEXT_DEPENDENT + "/abc"),
-        ("GET", "/speaker/verification/v2.0/text-dependent/phrases/en-us"),
-    ]:
-        r = client.request(method, url, headers=headers)
-        assert_azure_error(r, 501, "NotImplemented")
-        assert "text-dependent" in r.json()["error"]["message"].lower()
-
-
 def test_unknown_paths_and_methods_get_azure_errors(api):
     client, headers = api
     assert_azure_error(client.get("/speaker/nothing/here", headers=headers), 404, "NotFound")

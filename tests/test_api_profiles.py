@@ -23,6 +23,10 @@ PROFILE_FIELDS = {
     "remaining_speech_seconds",
     "encoder_name",
     "encoder_version",
+    "kind",
+    "locale",
+    "passphrase",
+    "remaining_clips",
     "created_at",
     "updated_at",
 }
@@ -60,6 +64,7 @@ def test_a_created_profile_has_every_field_in_snake_case_with_iso_times(api):
     assert profile["clip_count"] == 0
     assert profile["remaining_speech_seconds"] == pytest.approx(10.0)
     assert profile["encoder_name"] == "tone"
+    assert profile["kind"] == "text-independent" and profile["passphrase"] is None
     assert profile["metadata"] == {"team": "blue"}
     assert datetime.fromisoformat(profile["created_at"]).tzinfo is not None
     fetched = api.get(f"/v1/profiles/{profile['id']}")

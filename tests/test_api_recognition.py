@@ -161,7 +161,12 @@ def test_verify_accepts_the_owner_and_rejects_another_speaker(api):
         "cosine_threshold",
         "net_speech_seconds",
         "source",
+        "kind",
+        "voice_decision",
+        "phrase",
+        "challenge_id",
     }
+    assert accepted["kind"] == "text-independent" and accepted["phrase"] is None
     assert accepted["normalized_score"] is None  # no cohort set up
     assert accepted["decision"] == "accept" and rejected["decision"] == "reject"
     assert 0 <= rejected["score"] < accepted["score"] <= 1

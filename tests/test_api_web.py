@@ -31,9 +31,11 @@ def test_the_page_and_its_files_are_served_without_a_key(tmp_path):
         assert page.headers["content-type"].startswith("text/html")
         assert 'src="/web/app.js"' in page.text
         assert '<label for="api-key">' in page.text
+        assert 'src="/web/spoken.js"' in page.text and 'id="challenge-new"' in page.text
         for name, media in (
             ("app.js", "text/javascript"),
             ("capture.js", "text/javascript"),
+            ("spoken.js", "text/javascript"),
             ("style.css", "text/css"),
         ):
             response = client.get(f"/web/{name}")

@@ -184,6 +184,74 @@ class InvalidProfileError(ProfileError):
     code = "invalid_profile"
 
 
+# --- passphrases and spoken challenges ------------------------------------------
+
+
+class PhraseError(VoxprintError):
+    """The words spoken are not the words asked for."""
+
+    code = "phrase_error"
+
+
+class PhraseMismatchError(PhraseError):
+    """An enrolment clip does not say the profile's passphrase (or any offered phrase).
+
+    ``heard`` is what the recogniser heard (``None``: nothing it could recognise) and
+    ``reason`` why the phrase check refused it. Nothing was stored.
+    """
+
+    code = "invalid_passphrase"
+
+    def __init__(self, message: str, *, heard: str | None, reason: str) -> None:
+        super().__init__(message)
+        self.heard = heard
+        self.reason = reason
+
+    def details(self) -> dict[str, Any]:
+        return {"heard": self.heard, "phrase_reason": self.reason}
+
+
+class ClipLengthError(AudioError):
+    """A passphrase clip is shorter or longer than a passphrase clip may be."""
+
+    code = "clip_length"
+
+    def __init__(self, message: str, *, audio_seconds: float, too_long: bool) -> None:
+        super().__init__(message)
+        self.audio_seconds = audio_seconds
+        self.too_long = too_long
+
+    def details(self) -> dict[str, Any]:
+        return {"audio_seconds": round(self.audio_seconds, 3)}
+
+
+class ProfileKindError(ProfileError):
+    """The operation does not apply to this kind of profile (a passphrase for a
+    text-independent profile, a challenge for a text-dependent one, ...)."""
+
+    code = "wrong_profile_kind"
+
+
+class ChallengeError(VoxprintError):
+    code = "challenge_error"
+
+
+class ChallengeNotFoundError(ChallengeError):
+    """No challenge with this id in the caller's namespace."""
+
+    code = "challenge_not_found"
+
+
+class ChallengeExpiredError(ChallengeError):
+    code = "challenge_expired"
+
+
+class ChallengeUsedError(ChallengeError):
+    """The challenge was already answered: each challenge is good for one attempt."""
+
+    code = "challenge_used"
+
+
 # --- store, evaluation, parameters --------------------------------------------
 
 
@@ -240,6 +308,12 @@ class DatasetError(VoxprintError):
 
 class InvalidParameterError(VoxprintError):
     code = "invalid_parameter"
+
+
+class UnsupportedLocaleError(InvalidParameterError):
+    """A locale without passphrases; the message names the supported ones."""
+
+    code = "unsupported_locale"
 
 
 class EmptyCohortError(InvalidParameterError):

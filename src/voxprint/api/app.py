@@ -35,6 +35,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "voxprint.api.routes.recognition",
     "voxprint.api.routes.compare",
     "voxprint.api.routes.batch",
+    "voxprint.api.routes.phrases",
     "voxprint.api.routes.streams",
     "voxprint.api.routes.ws",
     "voxprint.api.azure.routes",

@@ -11,10 +11,12 @@ import numpy as np
 from voxprint.api.schemas import (
     BandOut,
     CandidateOut,
+    ChallengeOut,
     ComparisonOut,
     EnrollmentOut,
     GalleryStatisticsOut,
     IdentificationOut,
+    PhraseOut,
     ProfileList,
     ProfileOut,
     QualityOut,
@@ -27,6 +29,8 @@ from voxprint.api.schemas import (
 from voxprint.decision import ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.errors import EncoderMismatchError, InvalidParameterError
+from voxprint.passphrase.recognizer import PhraseMatch
+from voxprint.passphrase.service import SpokenEnrollment, SpokenProfile, SpokenVerification
 from voxprint.quality import ClipQuality
 from voxprint.service import (
     Candidate,
@@ -36,7 +40,7 @@ from voxprint.service import (
     VerificationResult,
     VoiceprintExport,
 )
-from voxprint.store.records import Profile
+from voxprint.store.records import Challenge, Profile
 from voxprint.thresholds import ThresholdReport
 
 VectorFormat = Literal["list", "base64"]
@@ -241,3 +245,92 @@ def voiceprint_vector(given: VoiceprintIn, encoder_name: str, encoder_version: s
     if vector.size == 0 or not np.all(np.isfinite(vector)) or not np.any(vector):
         raise InvalidParameterError("a voiceprint must be a non-zero vector of finite values")
     return vector
+
+
+# --- passphrases and challenges ---------------------------------------------------------
+
+
+def spoken_profile(sp: SpokenProfile, policy: EnrollmentPolicy) -> ProfileOut:
+    """A profile with its kind, passphrase and (text-dependent) clips still needed."""
+    out = profile(sp.profile, policy)
+    return out.model_copy(
+        update={
+            "kind": sp.phrase.kind.value,
+            "locale": sp.phrase.locale,
+            "passphrase": sp.phrase.passphrase,
+            "remaining_clips": sp.remaining_clips,
+            "remaining_speech_seconds": 0.0
+            if sp.remaining_clips is not None
+            else out.remaining_speech_seconds,
+        }
+    )
+
+
+def spoken_profile_page(
+    profiles: list[SpokenProfile], total: int, limit: int, offset: int, policy: EnrollmentPolicy
+) -> ProfileList:
+    end = offset + len(profiles)
+    return ProfileList(
+        items=[spoken_profile(p, policy) for p in profiles],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_offset=end if end < total else None,
+    )
+
+
+def phrase(match: PhraseMatch) -> PhraseOut:
+    return PhraseOut(
+        expected=match.expected,
+        heard=match.heard,
+        accepted=match.accepted,
+        reason=match.reason.value,
+        word_errors=match.word_errors,
+        loop_margin=round(match.loop_margin, 3),
+    )
+
+
+def spoken_enrollment(result: SpokenEnrollment, policy: EnrollmentPolicy) -> EnrollmentOut:
+    out = enrollment(result.report, policy)
+    if result.phrase is None:
+        return out
+    described = {
+        "kind": result.kind.value,
+        "passphrase": result.passphrase,
+        "remaining_clips": result.remaining_clips,
+        "remaining_speech_seconds": 0.0,
+    }
+    return out.model_copy(
+        update={
+            **described,
+            "phrase": phrase(result.phrase),
+            "profile": out.profile.model_copy(update=described),
+        }
+    )
+
+
+def spoken_verification(result: SpokenVerification) -> VerificationOut:
+    out = verification(result.voice)
+    if result.phrase is None:
+        return out.model_copy(update={"kind": result.kind.value})
+    return out.model_copy(
+        update={
+            "kind": result.kind.value,
+            "decision": result.decision.value,
+            "reason": result.reason.value,
+            "voice_decision": result.voice.decision.value,
+            "phrase": phrase(result.phrase),
+            "challenge_id": result.challenge.id if result.challenge is not None else None,
+        }
+    )
+
+
+def challenge(c: Challenge) -> ChallengeOut:
+    return ChallengeOut(
+        id=c.id,
+        kind=c.kind,
+        phrase=c.phrase,
+        created_at=c.created_at,
+        expires_at=c.expires_at,
+        used=c.used_at is not None,
+    )

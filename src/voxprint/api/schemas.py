@@ -55,6 +55,13 @@ DecisionValue = Literal["accept", "reject"]
 ReasonValue = Literal["match", "no_match", "insufficient_speech"]
 SourceKindValue = Literal["prior", "adapted", "calibrated"]
 StatusValue = Literal["enrolling", "enrolled"]
+ProfileKindValue = Literal["text-independent", "text-dependent"]
+VerifyReasonValue = Literal[
+    "match", "no_match", "insufficient_speech", "wrong_phrase", "wrong_phrase_and_voice"
+]
+PhraseReasonValue = Literal["match", "other_phrase", "not_the_phrase", "unrecognized"]
+Locale = Annotated[str, Field(pattern=r"^[a-zA-Z]{2}[-_]?[a-zA-Z]{2}$")]
+Passphrase = Annotated[Text, Field(min_length=1, max_length=300)]
 
 
 class Strict(BaseModel):
@@ -101,6 +108,16 @@ class ProfileCreate(Strict):
     name: Name
     external_id: ExternalId | None = Field(None, description="Your own id, unique per namespace.")
     metadata: Metadata = Field(default_factory=dict)
+    kind: ProfileKindValue = Field(
+        "text-independent",
+        description="text-independent (any speech) or text-dependent (a passphrase).",
+    )
+    locale: Locale | None = Field(None, description="Passphrase locale (text-dependent): en-us.")
+    passphrase: Passphrase | None = Field(
+        None,
+        description="Text-dependent only: the passphrase (one of GET /v1/phrases, or custom "
+        "words the phrase check knows). Without it the first enrolment clip fixes it.",
+    )
 
 
 class ProfilePatch(Strict):
@@ -125,6 +142,14 @@ class ProfileOut(BaseModel):
     encoder_version: str
     created_at: datetime
     updated_at: datetime
+    kind: ProfileKindValue = "text-independent"
+    locale: str | None = Field(None, description="Text-dependent: the passphrase locale.")
+    passphrase: str | None = Field(
+        None, description="Text-dependent: the passphrase (null until the first clip)."
+    )
+    remaining_clips: int | None = Field(
+        None, description="Text-dependent: passphrase clips still needed to be enrolled."
+    )
 
 
 class ProfileList(BaseModel):
@@ -150,6 +175,19 @@ class QualityOut(BaseModel):
     multiple_speakers: bool
 
 
+class PhraseOut(BaseModel):
+    """The phrase check of one clip: what was expected, what was heard, and why."""
+
+    expected: str
+    heard: str | None = Field(description="What the recogniser heard; null: nothing.")
+    accepted: bool
+    reason: PhraseReasonValue
+    word_errors: int = Field(description="Words heard differently (-1: nothing heard).")
+    loop_margin: float = Field(
+        description="The phrase's fit against any speech, per frame (higher is better)."
+    )
+
+
 class EnrollmentOut(BaseModel):
     profile_id: str
     status: StatusValue
@@ -162,6 +200,10 @@ class EnrollmentOut(BaseModel):
     remaining_speech_seconds: float = Field(description="Speech still needed to be enrolled.")
     quality: QualityOut | None = Field(None, description="Measures of this clip.")
     profile: ProfileOut
+    kind: ProfileKindValue = "text-independent"
+    phrase: PhraseOut | None = Field(None, description="Text-dependent: the phrase check.")
+    passphrase: str | None = Field(None, description="Text-dependent: the passphrase in force.")
+    remaining_clips: int | None = Field(None, description="Text-dependent: clips still needed.")
 
 
 class ThresholdSourceOut(BaseModel):
@@ -187,9 +229,13 @@ class VerificationOut(BaseModel):
     normalized_score: float | None = Field(
         None, description="AS-Norm score, when a cohort and its calibration are in use."
     )
-    decision: DecisionValue
-    reason: ReasonValue = Field(
-        description="match, no_match, or insufficient_speech (too little speech to decide)."
+    decision: DecisionValue = Field(
+        description="The answer: with a passphrase or a challenge, both the phrase and the "
+        "voice must pass."
+    )
+    reason: VerifyReasonValue = Field(
+        description="match, no_match (the voice), insufficient_speech (too little speech "
+        "to decide), wrong_phrase or wrong_phrase_and_voice (the words were not said)."
     )
     threshold: float = Field(description="The score needed to accept.")
     cosine_threshold: float | None = Field(
@@ -197,6 +243,14 @@ class VerificationOut(BaseModel):
     )
     net_speech_seconds: float
     source: ThresholdSourceOut
+    kind: ProfileKindValue = "text-independent"
+    voice_decision: DecisionValue | None = Field(
+        None, description="The voice alone, when words were checked too."
+    )
+    phrase: PhraseOut | None = Field(
+        None, description="The passphrase or challenge check; null for the voice alone."
+    )
+    challenge_id: str | None = Field(None, description="The challenge this answer used up.")
 
 
 class BandOut(BaseModel):
@@ -271,6 +325,34 @@ class ComparisonOut(BaseModel):
     reason: ReasonValue
     threshold: float
     source: ThresholdSourceOut
+
+
+# --- phrases and challenges ---------------------------------------------------------
+
+
+class PhrasesOut(BaseModel):
+    locale: str
+    phrases: list[str]
+    supported_locales: list[str]
+
+
+class ChallengeCreate(Strict):
+    kind: Literal["digits", "words"] = Field(
+        "digits", description="A challenge of digits (4-6 by default) or of common words."
+    )
+    words: int | None = Field(None, ge=1, le=20, description="How many digits or words.")
+    ttl_seconds: float | None = Field(
+        None, gt=0, le=3600, description="Lifetime; default from the service settings."
+    )
+
+
+class ChallengeOut(BaseModel):
+    id: str
+    kind: Literal["digits", "words"]
+    phrase: str = Field(description="What the speaker must say.")
+    created_at: datetime
+    expires_at: datetime
+    used: bool = Field(description="A verification has used it up.")
 
 
 # --- voiceprints ------------------------------------------------------------------------

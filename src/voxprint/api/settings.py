@@ -47,6 +47,15 @@ class ServiceSettings(BaseSettings):
     stream_max_namespace_bytes: int = Field(
         100 * MB, gt=0, description="Bytes all of a namespace's audio streams may hold."
     )
+    phrase_recognizer: str = Field(
+        "pocketsphinx", description="Phrase check for passphrases and spoken challenges."
+    )
+    passphrase_clips: int = Field(
+        3, ge=1, le=50, description="Passphrase clips that enrol a text-dependent profile."
+    )
+    challenge_ttl_seconds: float = Field(
+        120.0, gt=0, le=3600, description="How long a spoken challenge can be answered."
+    )
     log_json: bool = Field(True, description="Request logs as JSON lines.")
     campplus_runtime: str | None = Field(
         None, description="CAM++ runtime: auto (measured), onnx, openvino, openvino-bf16, torch."

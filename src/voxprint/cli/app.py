@@ -26,6 +26,7 @@ from voxprint.cli.common import (
     emit,
     fail_with,
     handles_errors,
+    open_passphrases,
     open_service,
     progress_bar,
     service_options,
@@ -112,6 +113,14 @@ def enroll(
     external_id: Annotated[
         str | None, typer.Option("--external-id", help="Your own id for a new profile.")
     ] = None,
+    phrase: Annotated[
+        str | None,
+        typer.Option(
+            "--phrase",
+            help="Passphrase: makes a new profile text-dependent (see `voxprint phrases`); "
+            "every file must say it.",
+        ),
+    ] = None,
     force: ForceOption = False,
     no_quality_gate: NoQualityGateOption = False,
     enroll_seconds: EnrollSecondsOption = 20.0,
@@ -119,19 +128,25 @@ def enroll(
     model: ModelOption = "campplus",
     json_output: JsonOption = False,
 ) -> None:
-    """Enrol FILES into the profile NAME (created if it does not exist)."""
-    service = open_service(db, model, create=True, enrollment_speech_seconds=enroll_seconds)
-    profile = service.ensure_profile(name, external_id=external_id)
-    reports = []
+    """Enrol FILES into the profile NAME (created if it does not exist).
+
+    A text-dependent profile (made with --phrase) takes 1-10 s clips that say its
+    passphrase, and is enrolled after three of them.
+    """
+    passphrases = open_passphrases(
+        db, model, create=True, enrollment_speech_seconds=enroll_seconds
+    )
+    profile = passphrases.ensure_profile(name, external_id=external_id, passphrase=phrase)
+    results = []
     for path in files:
-        report = service.enroll(
+        result = passphrases.enroll(
             profile.id, path, label=path.name, force=force, check_quality=not no_quality_gate
         )
-        reports.append(report)
+        results.append(result)
         if not json_output:
-            typer.echo(render.enrollment_line(path.name, report))
+            typer.echo(render.spoken_enrollment_line(path.name, result))
     if json_output:
-        typer.echo(render.dumps([render.enrollment_json(r) for r in reports]))
+        typer.echo(render.dumps([render.spoken_enrollment_json(r) for r in results]))
 
 
 @app.command("enroll-dir")
@@ -257,15 +272,31 @@ def enroll_dir(
 def verify(
     name: Annotated[str, typer.Argument(help="Claimed profile: name, id or external id.")],
     file: AudioArgument,
+    challenge: Annotated[
+        str | None,
+        typer.Option(
+            "--challenge",
+            help="A spoken challenge id (`voxprint challenge`): FILE must say its phrase.",
+        ),
+    ] = None,
     force: ForceOption = False,
     db: DbOption = None,
     model: ModelOption = "campplus",
     json_output: JsonOption = False,
 ) -> None:
-    """Is the speaker in FILE who they claim to be? Exit 0 on accept, 1 on reject."""
-    service = open_service(db, model, create=False)
-    result = service.verify(service.resolve_profile(name).id, file, force=force)
-    emit(json_output, result, lambda: render.verification_text(result))
+    """Is the speaker in FILE who they claim to be? Exit 0 on accept, 1 on reject.
+
+    A text-dependent profile also needs its passphrase said; with --challenge the
+    challenge's phrase must be said (and the challenge is used up).
+    """
+    passphrases = open_passphrases(db, model, create=False)
+    profile_id = passphrases.core.resolve_profile(name).id
+    result = passphrases.verify(profile_id, file, challenge_id=challenge, force=force)
+    emit(
+        json_output,
+        render.spoken_verification_json(result),
+        lambda: render.spoken_verification_text(result),
+    )
     if result.decision.value == "reject":
         raise typer.Exit(int(ExitCode.REJECTED))
 
@@ -497,6 +528,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "listen",
     "plot",
     "info",
+    "phrases",
 )
 for _module in COMMAND_MODULES:
     importlib.import_module(f"voxprint.cli.{_module}").register(app)

@@ -26,6 +26,7 @@ from voxprint.errors import DatabaseNotFoundError, InvalidParameterError, Voxpri
 from voxprint.redaction import RedactSecrets
 
 if TYPE_CHECKING:
+    from voxprint.passphrase.service import PassphraseService
     from voxprint.service import VoxprintService
 
 P = ParamSpec("P")
@@ -320,6 +321,20 @@ def open_service(
     if not create:
         require_database(db)
     return build_service(service_options(db, model, **overrides))
+
+
+def open_passphrases(
+    db: str | Path | None, model: str, *, create: bool, **overrides: Any
+) -> PassphraseService:
+    """The service with passphrases and spoken challenges (recogniser from
+    ``VOXPRINT_PHRASE_RECOGNIZER``, default pocketsphinx)."""
+    from voxprint.passphrase import DEFAULT_RECOGNIZER, load_recognizer
+    from voxprint.passphrase.service import PassphraseService
+
+    name = os.environ.get("VOXPRINT_PHRASE_RECOGNIZER", "").strip() or DEFAULT_RECOGNIZER
+    return PassphraseService(
+        open_service(db, model, create=create, **overrides), load_recognizer(name)
+    )
 
 
 class ProgressBar:

@@ -11,7 +11,7 @@ class ExitCode(IntEnum):
     OK = 0
     REJECTED = 1  # verify: the claimed speaker was rejected
     USAGE = 2  # bad command line (Typer/Click's own code)
-    BAD_AUDIO = 3  # unreadable, unsupported, empty, too large or too long audio
+    BAD_AUDIO = 3  # unreadable, unsupported, empty, too large or too long audio; wrong phrase
     NOT_ENOUGH_SPEECH = 4  # no speech, or less than the minimum
     PROFILE = 5  # unknown, ambiguous, not yet enrolled or conflicting profile
     MODEL = 6  # encoder unknown, weights missing, or profile made by another encoder
@@ -22,7 +22,7 @@ class ExitCode(IntEnum):
 
 def exit_code_for(error: errors.VoxprintError) -> ExitCode:
     match error:
-        case errors.AudioError():
+        case errors.AudioError() | errors.PhraseError():
             return ExitCode.BAD_AUDIO
         case errors.SpeechError():
             return ExitCode.NOT_ENOUGH_SPEECH

@@ -14,12 +14,14 @@ import numpy as np
 from voxprint.decision import DecisionReason, ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.evaluation.runner import EvalReport
+from voxprint.passphrase.recognizer import PhraseMatch
+from voxprint.passphrase.service import SpokenEnrollment, SpokenVerification
 from voxprint.service import (
     EnrollmentReport,
     IdentificationResult,
     VerificationResult,
 )
-from voxprint.store.records import ActivityEntry, Profile
+from voxprint.store.records import ActivityEntry, Challenge, Profile
 
 
 def to_jsonable(value: Any) -> Any:
@@ -266,3 +268,73 @@ def evaluation_text(report: EvalReport, det_path: str | None) -> str:
     if det_path:
         lines.append(f"DET curve:       {det_path}")
     return "\n".join(lines)
+
+
+# --- passphrases and spoken challenges ---------------------------------------------------
+
+
+def phrase_text(match: PhraseMatch) -> str:
+    heard = f'"{match.heard}"' if match.heard else "nothing recognisable"
+    verdict = "said" if match.accepted else f"not said ({match.reason.value})"
+    return f'phrase "{match.expected}" {verdict}; heard {heard}'
+
+
+def spoken_enrollment_line(label: str, result: SpokenEnrollment) -> str:
+    if result.phrase is None:
+        return enrollment_line(label, result.report)
+    report = result.report
+    left = (
+        "enrolled"
+        if result.remaining_clips == 0
+        else f"{result.remaining_clips} more passphrase clips needed"
+    )
+    added = "already enrolled, not added again" if report.duplicate else (
+        f"{report.clip_net_speech_seconds:.1f} s speech"
+    )
+    return (
+        f'{label}: "{result.passphrase}" said; {added}; {report.profile.clip_count} clips; '
+        f"{left} [{report.status.value}]"
+    )
+
+
+def spoken_enrollment_json(result: SpokenEnrollment) -> dict[str, Any]:
+    data = enrollment_json(result.report)
+    data["kind"] = result.kind.value
+    if result.phrase is not None:
+        data["passphrase"] = result.passphrase
+        data["remaining_clips"] = result.remaining_clips
+        data["phrase"] = to_jsonable(result.phrase)
+    return data
+
+
+def spoken_verification_json(result: SpokenVerification) -> dict[str, Any]:
+    data: dict[str, Any] = to_jsonable(result.voice)
+    data.update(
+        kind=result.kind.value,
+        decision=result.decision.value,
+        reason=result.reason.value,
+        voice_decision=result.voice.decision.value,
+        phrase=to_jsonable(result.phrase),
+        challenge_id=result.challenge.id if result.challenge is not None else None,
+    )
+    return data
+
+
+def spoken_verification_text(result: SpokenVerification) -> str:
+    voice = verification_text(result.voice)
+    if result.phrase is None:
+        return voice
+    verdict = result.decision.value.upper()
+    return (
+        f"{verdict} ({result.reason.value}): {phrase_text(result.phrase)}\n"
+        f"voice: {voice}"
+    )
+
+
+def challenge_text(challenge: Challenge) -> str:
+    return (
+        f'say: "{challenge.phrase}"\n'
+        f"challenge {challenge.id}, valid until "
+        f"{challenge.expires_at.isoformat(timespec='seconds')}, once\n"
+        f"then: voxprint verify NAME RECORDING --challenge {challenge.id}"
+    )

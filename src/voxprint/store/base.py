@@ -8,6 +8,7 @@ A backend implements all of them; :func:`voxprint.store.open_store` returns a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Protocol
 
 import numpy as np
@@ -16,11 +17,13 @@ from voxprint.store.records import (
     Activity,
     ActivityEntry,
     ApiKey,
+    Challenge,
     Clip,
     Cohort,
     EnrollmentState,
     Gallery,
     GalleryStatistics,
+    PhraseProfile,
     Profile,
     ProfileChanges,
     ScoreScale,
@@ -285,6 +288,59 @@ class StreamStore(Protocol):
     def count_streams(self, namespace: str | None, *, now: float) -> int: ...
 
 
-class Store(ProfileStore, KeyStore, ScoringStore, StreamStore, Protocol):
+class PhraseStore(Protocol):
+    """Passphrases of text-dependent profiles, and spoken challenges.
+
+    Everything is scoped by ``namespace`` like profiles: another namespace's profile or
+    challenge behaves as not found. A profile with no phrase record is text-independent;
+    deleting a profile deletes its record.
+    """
+
+    def set_phrase_profile(self, namespace: str, record: PhraseProfile) -> PhraseProfile:
+        """Store (or replace) a profile's kind, locale and passphrase; raises
+        :class:`ProfileNotFoundError` when the profile is not in ``namespace``."""
+        ...
+
+    def get_phrase_profile(self, namespace: str, profile_id: str) -> PhraseProfile:
+        """The profile's record; a text-independent one when none is stored. Raises
+        :class:`ProfileNotFoundError` when the profile is not in ``namespace``."""
+        ...
+
+    def get_phrase_profiles(
+        self, namespace: str, profile_ids: Sequence[str]
+    ) -> dict[str, PhraseProfile]:
+        """Stored records of those of ``profile_ids`` that have one (for listings)."""
+        ...
+
+    def fix_passphrase(self, namespace: str, profile_id: str, passphrase: str) -> str:
+        """Set the passphrase if the profile has none yet (atomically) and return the
+        passphrase in force: the one given, or the one set before."""
+        ...
+
+    def clear_passphrase(self, namespace: str, profile_id: str) -> None:
+        """Forget the passphrase (a reset): the next first clip fixes a new one."""
+        ...
+
+    def create_challenge(self, challenge: Challenge) -> Challenge: ...
+
+    def get_challenge(self, namespace: str, challenge_id: str) -> Challenge:
+        """Raises :class:`ChallengeNotFoundError` (also for another namespace's)."""
+        ...
+
+    def use_challenge(
+        self, namespace: str, challenge_id: str, *, now: datetime, profile_id: str | None
+    ) -> Challenge:
+        """Mark the challenge used, atomically: of concurrent calls exactly one succeeds.
+        Raises :class:`ChallengeNotFoundError`, :class:`ChallengeUsedError` or
+        :class:`ChallengeExpiredError` (at ``now``) and changes nothing then."""
+        ...
+
+    def purge_challenges(self, before: datetime) -> int:
+        """Delete challenges that expired before ``before``; returns how many."""
+        ...
+
+
+class Store(ProfileStore, KeyStore, ScoringStore, StreamStore, PhraseStore, Protocol):
     """Every ability a voxprint store has: profiles and clips, galleries and their
-    statistics, the activity log, API keys, calibrations and cohorts, audio streams."""
+    statistics, the activity log, API keys, calibrations and cohorts, audio streams,
+    passphrases and spoken challenges."""

@@ -282,3 +282,43 @@ class StreamRecord:
     chunks: int
     created_at: datetime
     expires_at: float
+
+
+class ProfileKind(StrEnum):
+    """What a profile verifies: any speech (the default), or its passphrase."""
+
+    TEXT_INDEPENDENT = "text-independent"
+    TEXT_DEPENDENT = "text-dependent"
+
+
+@dataclass(frozen=True)
+class PhraseProfile:
+    """A profile's kind and, for a text-dependent one, its locale and passphrase
+    (``None`` until the first enrolment clip fixes it, or after a reset)."""
+
+    profile_id: str
+    kind: ProfileKind
+    locale: str | None = None
+    passphrase: str | None = None
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A spoken challenge: a random ``phrase`` to say once, before ``expires_at``.
+
+    ``used_at`` is set by the one verification that consumed it; ``kind`` says what
+    the phrase is made of (``digits`` or ``words``).
+    """
+
+    id: str
+    namespace: str
+    kind: str
+    phrase: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    #: The profile it was answered for (set when used).
+    profile_id: str | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires_at

@@ -14,13 +14,14 @@ status  code                     when
                                  ``profileIds``, locale)
 401     Unauthorized             no key, or an unknown or revoked one
 403     InvalidRequest           over the total enrolment audio of one profile
+403     InvalidOperation         over 50 enrolments of a text-dependent profile
 404     NotFound                 unknown profile (or one of the other kind), route
 405     MethodNotAllowed         known route, wrong method
 409     Conflict                 profile enrolled with another model
 413     InvalidRequest           request body over the size limit (5 MB)
 415     UnsupportedMediaType     wrong Content-Type
 429     RateLimit                inference queue full (``Retry-After``)
-501     NotImplemented           text-dependent verification
+501     NotImplemented           a capability voxprint does not offer
 503     ServiceUnavailable       starting up, shutting down, model or store failure
 500     InternalServerError      a bug; the traceback goes only to the log
 ======  =======================  ==================================================
@@ -61,6 +62,12 @@ class EnrollmentQuotaError(e.VoxprintError):
     code = "enrollment_quota"
 
 
+class EnrollmentLimitError(e.VoxprintError):
+    """A text-dependent profile already holds the most enrolments Azure allowed (50)."""
+
+    code = "enrollment_limit"
+
+
 class NotImplementedCapabilityError(e.VoxprintError):
     """An Azure capability voxprint does not offer (yet)."""
 
@@ -79,6 +86,8 @@ AZURE_ERRORS: dict[type[e.VoxprintError], tuple[int, str]] = {
     e.AudioError: (400, INVALID_REQUEST),
     e.SpeechError: (400, INVALID_REQUEST),
     e.ProfileNotEnrolledError: (400, INVALID_REQUEST),
+    e.UnsupportedLocaleError: (400, "InvalidArgument"),
+    e.ChallengeNotFoundError: (404, "NotFound"),
     e.EncoderMismatchError: (409, "Conflict"),
     e.AmbiguousProfileError: (409, "Conflict"),
     e.DuplicateExternalIdError: (409, "Conflict"),
@@ -86,6 +95,7 @@ AZURE_ERRORS: dict[type[e.VoxprintError], tuple[int, str]] = {
     e.InvalidParameterError: (400, "InvalidArgument"),
     AzureRequestError: (400, INVALID_REQUEST),
     EnrollmentQuotaError: (403, INVALID_REQUEST),
+    EnrollmentLimitError: (403, "InvalidOperation"),
     NotImplementedCapabilityError: (501, "NotImplemented"),
     e.ServiceBusyError: (429, "RateLimit"),
     e.ServiceUnavailableError: (503, "ServiceUnavailable"),

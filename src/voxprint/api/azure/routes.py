@@ -6,7 +6,9 @@ URL and using a voxprint key as ``Ocp-Apim-Subscription-Key``:
 - ``/speaker/verification/v2.0/text-independent/profiles[/{id}[/enrollments|/verify|/reset]]``
 - ``/speaker/identification/v2.0/text-independent/profiles[/{id}[/enrollments|/reset]]``
   and ``.../profiles/identifySingleSpeaker?profileIds=a,b,c``
-- ``/speaker/verification/v2.0/text-dependent/...`` answers 501 (not implemented).
+- ``/speaker/verification/v2.0/text-dependent/phrases/{locale}`` and
+  ``.../text-dependent/profiles[/{id}[/enrollments|/verify|/reset]]`` (passphrases;
+  :mod:`voxprint.api.azure.text_dependent`).
 
 Clients that build ``main_url + '/identifySingleSpeaker'`` from a ``main_url`` ending
 in ``profiles/`` (a double slash) and that post to ``profiles/`` are served as is.
@@ -16,7 +18,6 @@ No ``from __future__ import annotations`` here: the route functions are made in 
 loop per profile kind, and FastAPI must see their dependency annotations evaluated.
 """
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -24,13 +25,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from voxprint.api.azure.errors import (
-    AzureRequestError,
-    AzureRoute,
-    NotImplementedCapabilityError,
-    UnsupportedMediaTypeError,
-    azure_error,
-)
+from voxprint.api.azure.errors import AzureRoute, azure_error
+from voxprint.api.azure.requests import read_json
 from voxprint.api.azure.schemas import (
     AzureEnrollment,
     AzureErrorBody,
@@ -45,8 +41,9 @@ from voxprint.api.azure.speakers import (
     ProfileKind,
     parse_locale,
 )
-from voxprint.api.body import media_type, read_audio, read_limited_body
-from voxprint.api.deps import PrincipalDep, ServiceDep, StateDep
+from voxprint.api.azure.text_dependent import add_text_dependent_routes
+from voxprint.api.body import read_audio
+from voxprint.api.deps import ServiceDep, StateDep
 from voxprint.api.settings import ServiceSettings
 from voxprint.errors import InvalidParameterError
 
@@ -55,9 +52,6 @@ IDENTIFICATION_PREFIX = "/speaker/identification/v2.0/text-independent"
 TEXT_DEPENDENT_PREFIX = "/speaker/verification/v2.0/text-dependent"
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-
-#: Largest create-profile JSON body.
-MAX_JSON_BYTES = 64 * 1024
 
 #: Azure's default and largest page of profiles.
 DEFAULT_PAGE = 100
@@ -116,20 +110,6 @@ def ignore_min_length(
 
 
 IgnoreMinLength = Annotated[bool, Depends(ignore_min_length)]
-
-
-async def read_json(request: Request) -> object:
-    if media_type(request) != "application/json":
-        raise UnsupportedMediaTypeError(
-            "Unsupported media type. Only 'application/json' is accepted."
-        )
-    body = await read_limited_body(request, MAX_JSON_BYTES)
-    if not body.strip():
-        raise AzureRequestError("Request body is missing.")
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise AzureRequestError("Invalid JSON format.") from None
 
 
 def add_profile_routes(prefix: str, kind: ProfileKind) -> None:
@@ -312,15 +292,7 @@ add_profile_routes(VERIFICATION_PREFIX, ProfileKind.VERIFICATION)
 add_profile_routes(IDENTIFICATION_PREFIX, ProfileKind.IDENTIFICATION)
 
 
-@router.api_route(TEXT_DEPENDENT_PREFIX, methods=ALL_METHODS, include_in_schema=False)
-@router.api_route(
-    TEXT_DEPENDENT_PREFIX + "/{rest:path}", methods=ALL_METHODS, include_in_schema=False
-)
-def text_dependent(principal: PrincipalDep) -> Response:
-    raise NotImplementedCapabilityError(
-        "Text-dependent speaker verification (passphrases) is not implemented by voxprint; "
-        "use text-independent verification at /speaker/verification/v2.0/text-independent/."
-    )
+add_text_dependent_routes(router, TEXT_DEPENDENT_PREFIX)
 
 
 @router.api_route("/speaker/{rest:path}", methods=ALL_METHODS, include_in_schema=False)

@@ -40,6 +40,7 @@ from voxprint.api.schemas import (
     BatchResult,
     error_responses,
 )
+from voxprint.api.spoken import app_passphrases
 from voxprint.api.state import AppState
 from voxprint.errors import InvalidParameterError, UnsupportedAudioError, VoxprintError
 from voxprint.service import VoxprintService
@@ -154,18 +155,20 @@ async def _dispatch(
         case "get_profile":
             found = await run_in_threadpool(service.get_profile, _profile_id(item))
             return render.profile(found, policy), 200
-        case "enroll":
+        case "enroll":  # a text-dependent profile's clip must say its passphrase
             profile_id, audio = _profile_id(item), _audio(item, form)
-            report = await runner.run(
-                "enroll", service.enroll, profile_id, audio, label=item.label, force=item.force
+            passphrases = app_passphrases(state).in_namespace(service.namespace)
+            enrolled = await runner.run(
+                "enroll", passphrases.enroll, profile_id, audio, label=item.label, force=item.force
             )
-            return render.enrollment(report, policy), 201
+            return render.spoken_enrollment(enrolled, policy), 201
         case "verify":
             profile_id, audio = _profile_id(item), _audio(item, form)
+            passphrases = app_passphrases(state).in_namespace(service.namespace)
             verified = await runner.run(
-                "verify", service.verify, profile_id, audio, force=item.force
+                "verify", passphrases.verify, profile_id, audio, force=item.force
             )
-            return render.verification(verified), 200
+            return render.spoken_verification(verified), 200
         case "identify":
             audio = _audio(item, form)
             identified = await runner.run(

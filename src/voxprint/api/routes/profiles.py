@@ -21,7 +21,9 @@ from voxprint.api.schemas import (
     VoiceprintOut,
     error_responses,
 )
-from voxprint.store.records import ProfileChanges
+from voxprint.api.spoken import PassphraseDep
+from voxprint.passphrase.service import DEFAULT_LOCALE
+from voxprint.store.records import ProfileChanges, ProfileKind
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 
@@ -36,14 +38,20 @@ MAX_OFFSET = 1_000_000_000
     "",
     status_code=201,
     response_model=ProfileOut,
-    summary="Create a profile (status `enrolling`).",
+    summary="Create a profile (status `enrolling`): text-independent, or text-dependent "
+    "with a passphrase.",
     responses=error_responses(400, 409),
 )
-def create_profile(body: ProfileCreate, service: ServiceDep) -> ProfileOut:
-    created = service.create_profile(
-        body.name, external_id=body.external_id, metadata=body.metadata
+def create_profile(body: ProfileCreate, passphrases: PassphraseDep) -> ProfileOut:
+    created = passphrases.create_profile(
+        body.name,
+        kind=ProfileKind(body.kind),
+        locale=body.locale or DEFAULT_LOCALE,
+        passphrase=body.passphrase,
+        external_id=body.external_id,
+        metadata=body.metadata,
     )
-    return render.profile(created, service.enrollment)
+    return render.spoken_profile(created, passphrases.core.enrollment)
 
 
 @router.get(
@@ -53,13 +61,14 @@ def create_profile(body: ProfileCreate, service: ServiceDep) -> ProfileOut:
     responses=error_responses(400),
 )
 def list_profiles(
-    service: ServiceDep,
+    passphrases: PassphraseDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Profiles to skip.")] = 0,
 ) -> ProfileList:
-    profiles = service.list_profiles(limit=limit, offset=offset)
-    total = service.count_profiles()
-    return render.profile_page(profiles, total, limit, offset, service.enrollment)
+    page = passphrases.list_profiles(limit=limit, offset=offset)
+    return render.spoken_profile_page(
+        page.profiles, page.total, limit, offset, passphrases.core.enrollment
+    )
 
 
 @router.get(
@@ -69,10 +78,11 @@ def list_profiles(
     responses=error_responses(404),
 )
 def lookup_profile(
-    service: ServiceDep,
+    passphrases: PassphraseDep,
     external_id: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> ProfileOut:
-    return render.profile(service.get_by_external_id(external_id), service.enrollment)
+    found = passphrases.describe([passphrases.core.get_by_external_id(external_id)])[0]
+    return render.spoken_profile(found, passphrases.core.enrollment)
 
 
 @router.get(
@@ -81,8 +91,10 @@ def lookup_profile(
     summary="Read a profile and its enrolment progress.",
     responses=error_responses(404),
 )
-def get_profile(profile_id: ProfileIdPath, service: ServiceDep) -> ProfileOut:
-    return render.profile(service.get_profile(profile_id), service.enrollment)
+def get_profile(profile_id: ProfileIdPath, passphrases: PassphraseDep) -> ProfileOut:
+    return render.spoken_profile(
+        passphrases.get_profile(profile_id), passphrases.core.enrollment
+    )
 
 
 @router.patch(
@@ -92,7 +104,7 @@ def get_profile(profile_id: ProfileIdPath, service: ServiceDep) -> ProfileOut:
     responses=error_responses(400, 404, 409),
 )
 def update_profile(
-    profile_id: ProfileIdPath, body: ProfilePatch, service: ServiceDep
+    profile_id: ProfileIdPath, body: ProfilePatch, passphrases: PassphraseDep
 ) -> ProfileOut:
     clear = "external_id" in body.model_fields_set and body.external_id is None
     changes = ProfileChanges(
@@ -101,7 +113,8 @@ def update_profile(
         clear_external_id=clear,
         metadata=body.metadata,
     )
-    return render.profile(service.update_profile(profile_id, changes), service.enrollment)
+    updated = passphrases.describe([passphrases.core.update_profile(profile_id, changes)])[0]
+    return render.spoken_profile(updated, passphrases.core.enrollment)
 
 
 @router.delete(
@@ -119,11 +132,14 @@ def delete_profile(profile_id: ProfileIdPath, service: ServiceDep) -> Response:
 @router.post(
     "/{profile_id}/reset",
     response_model=ProfileOut,
-    summary="Forget every enrolment clip; the profile goes back to `enrolling`.",
+    summary="Forget every enrolment clip (and a text-dependent profile's passphrase); the "
+    "profile goes back to `enrolling`.",
     responses=error_responses(404),
 )
-def reset_profile(profile_id: ProfileIdPath, service: ServiceDep) -> ProfileOut:
-    return render.profile(service.reset_profile(profile_id), service.enrollment)
+def reset_profile(profile_id: ProfileIdPath, passphrases: PassphraseDep) -> ProfileOut:
+    return render.spoken_profile(
+        passphrases.reset_profile(profile_id), passphrases.core.enrollment
+    )
 
 
 @router.get(

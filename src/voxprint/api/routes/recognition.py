@@ -18,12 +18,14 @@ from voxprint.api.forms import AUDIO_BODY
 from voxprint.api.routes.profiles import ProfileIdPath
 from voxprint.api.schemas import (
     MAX_TOP_N,
+    PROFILE_ID_PATTERN,
     EnrollmentOut,
     IdentificationOut,
     ThresholdsOut,
     VerificationOut,
     error_responses,
 )
+from voxprint.api.spoken import PassphraseDep
 from voxprint.errors import InvalidParameterError
 
 router = APIRouter(tags=["recognition"])
@@ -44,6 +46,7 @@ Force = Annotated[
     status_code=201,
     response_model=EnrollmentOut,
     summary="Add an enrolment clip; reports the clip's and the profile's net speech. "
+    "A text-dependent profile's clip must say its passphrase (the first clip fixes it). "
     "Audio the profile already has is not stored again (200, duplicate: true).",
     responses=error_responses(*AUDIO_ERRORS),
     openapi_extra=AUDIO_BODY,
@@ -53,7 +56,7 @@ async def enroll(
     response: Response,
     profile_id: ProfileIdPath,
     state: StateDep,
-    service: ServiceDep,
+    passphrases: PassphraseDep,
     force: Force = False,
     label: Annotated[
         str | None, Query(max_length=200, description="A note kept with the clip.")
@@ -63,24 +66,25 @@ async def enroll(
     ] = True,
 ) -> EnrollmentOut:
     upload = await read_audio(request, state.settings.max_upload_bytes)
-    report = await state.runner.run(
+    result = await state.runner.run(
         "enroll",
-        service.enroll,
+        passphrases.enroll,
         profile_id,
         upload.data,
         label=label or upload.fields.get("label"),
         force=force,
         check_quality=quality_gate,
     )
-    if report.duplicate:
+    if result.report.duplicate:
         response.status_code = 200
-    return render.enrollment(report, service.enrollment)
+    return render.spoken_enrollment(result, passphrases.core.enrollment)
 
 
 @router.post(
     "/v1/profiles/{profile_id}/verify",
     response_model=VerificationOut,
-    summary="Verify (1:1): is the speaker the profile's owner?",
+    summary="Verify (1:1): is the speaker the profile's owner? A text-dependent profile "
+    "also needs its passphrase said; with `challenge`, the challenge phrase must be said.",
     responses=error_responses(*AUDIO_ERRORS),
     openapi_extra=AUDIO_BODY,
 )
@@ -88,12 +92,22 @@ async def verify(
     request: Request,
     profile_id: ProfileIdPath,
     state: StateDep,
-    service: ServiceDep,
+    passphrases: PassphraseDep,
     force: Force = False,
+    challenge: Annotated[
+        str | None,
+        Query(
+            pattern=PROFILE_ID_PATTERN,
+            description="A spoken challenge (POST /v1/challenges) to answer: used up by "
+            "this call whatever the answer.",
+        ),
+    ] = None,
 ) -> VerificationOut:
     upload = await read_audio(request, state.settings.max_upload_bytes)
-    result = await state.runner.run("verify", service.verify, profile_id, upload.data, force=force)
-    return render.verification(result)
+    result = await state.runner.run(
+        "verify", passphrases.verify, profile_id, upload.data, challenge_id=challenge, force=force
+    )
+    return render.spoken_verification(result)
 
 
 @router.post(

@@ -31,6 +31,7 @@ from voxprint.api.schemas import (
     VerificationOut,
     error_responses,
 )
+from voxprint.api.spoken import PassphraseDep
 from voxprint.api.state import AppState
 from voxprint.api.streams import StreamFormat, StreamInfo, StreamLimits, StreamRegistry
 from voxprint.errors import AudioTooLargeError
@@ -178,16 +179,16 @@ async def enroll_from_stream(
     profile_id: ProfileIdQuery,
     state: StateDep,
     principal: PrincipalDep,
-    service: ServiceDep,
+    passphrases: PassphraseDep,
     force: Force = False,
     label: Annotated[str | None, Query(max_length=200)] = None,
 ) -> EnrollmentOut:
     audio = await run_in_threadpool(stream_registry(state).audio, principal.namespace, stream_id)
     clip_label = label or f"stream {stream_id}"
-    report = await state.runner.run(
-        "enroll", service.enroll, profile_id, audio, label=clip_label, force=force
+    result = await state.runner.run(
+        "enroll", passphrases.enroll, profile_id, audio, label=clip_label, force=force
     )
-    return render.enrollment(report, service.enrollment)
+    return render.spoken_enrollment(result, passphrases.core.enrollment)
 
 
 @router.post(
@@ -201,12 +202,12 @@ async def verify_from_stream(
     profile_id: ProfileIdQuery,
     state: StateDep,
     principal: PrincipalDep,
-    service: ServiceDep,
+    passphrases: PassphraseDep,
     force: Force = False,
 ) -> VerificationOut:
     audio = await run_in_threadpool(stream_registry(state).audio, principal.namespace, stream_id)
-    result = await state.runner.run("verify", service.verify, profile_id, audio, force=force)
-    return render.verification(result)
+    result = await state.runner.run("verify", passphrases.verify, profile_id, audio, force=force)
+    return render.spoken_verification(result)
 
 
 @router.post(

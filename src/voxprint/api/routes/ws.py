@@ -39,6 +39,7 @@ from voxprint.errors import (
     AuthenticationError,
     EncoderMismatchError,
     InvalidParameterError,
+    ProfileKindError,
     ProfileNotEnrolledError,
     ProfileNotFoundError,
     ServiceBusyError,
@@ -55,6 +56,7 @@ from voxprint.live import (
     pcm16_to_float,
 )
 from voxprint.service import VoxprintService
+from voxprint.store.records import ProfileKind
 
 logger = logging.getLogger(__name__)
 
@@ -147,11 +149,21 @@ async def _profile(
 ) -> Any:
     try:
         if enrolled:  # the service decides what "enrolled" means (as REST verify does)
-            return await asyncio.to_thread(service.enrolled_profile, profile_id)
-        return await asyncio.to_thread(service.get_profile, profile_id)
+            found = await asyncio.to_thread(service.enrolled_profile, profile_id)
+        else:
+            found = await asyncio.to_thread(service.get_profile, profile_id)
+        phrase = await asyncio.to_thread(
+            service.store.get_phrase_profile, service.namespace, profile_id
+        )
+        if phrase.kind is ProfileKind.TEXT_DEPENDENT:
+            raise ProfileKindError(
+                "a text-dependent profile enrols and verifies with its passphrase, through "
+                f"/v1/profiles/{profile_id}/enrollments and /verify"
+            )
+        return found
     except ProfileNotFoundError as error:
         await _refuse(websocket, error, CLOSE_NOT_FOUND)
-    except (ProfileNotEnrolledError, EncoderMismatchError) as error:
+    except (ProfileNotEnrolledError, EncoderMismatchError, ProfileKindError) as error:
         await _refuse(websocket, error, CLOSE_NOT_ENROLLED)
     return None
 

@@ -161,10 +161,37 @@ _V1 = (
     """,
 )
 
+#: Passphrases of text-dependent profiles and spoken challenges (SQLite's version 7).
+_V2 = (
+    """
+    CREATE TABLE profile_phrases (
+        profile_id text COLLATE "C" PRIMARY KEY REFERENCES profiles(id) ON DELETE CASCADE,
+        kind text NOT NULL,
+        locale text NULL,
+        passphrase text NULL,
+        updated_at timestamptz NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE challenges (
+        id text PRIMARY KEY,
+        namespace text NOT NULL,
+        kind text NOT NULL,
+        phrase text NOT NULL,
+        created_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        used_at timestamptz NULL,
+        profile_id text NULL
+    )
+    """,
+    "CREATE INDEX challenges_expires ON challenges (expires_at)",
+)
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 #: Version 1 is the schema of SQLite's version 6 (profiles, clips, activity, keys,
-#: calibrations, cohorts, gallery statistics and versions, scoring version, streams).
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+#: calibrations, cohorts, gallery statistics and versions, scoring version, streams);
+#: version 2 adds SQLite's version 7 (passphrases and challenges).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -196,6 +196,37 @@ def _migrate_to_v6(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _migrate_to_v7(conn: sqlite3.Connection) -> None:
+    """Passphrases and spoken challenges: each text-dependent profile's kind, locale and
+    passphrase (no row: text-independent), and single-use challenges per namespace."""
+    conn.execute(
+        """
+        CREATE TABLE profile_phrases (
+            profile_id TEXT PRIMARY KEY REFERENCES profiles(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            locale TEXT NULL,
+            passphrase TEXT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    conn.execute(
+        """
+        CREATE TABLE challenges (
+            id TEXT PRIMARY KEY,
+            namespace TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            phrase TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT NULL,
+            profile_id TEXT NULL
+        )
+        """
+    )
+    conn.execute("CREATE INDEX challenges_expires ON challenges (expires_at)")
+
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v1,
@@ -204,6 +235,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v4,
     _migrate_to_v5,
     _migrate_to_v6,
+    _migrate_to_v7,
 )
 
 #: The schema version this code writes.

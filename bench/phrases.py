@@ -1,0 +1,185 @@
+"""Phrase-check benchmark: right phrases accepted, wrong phrases rejected, and speed.
+
+Usage:
+    .venv/bin/python bench/phrases.py                       # every source; prints tables
+    .venv/bin/python bench/phrases.py --sources espeak fsdd-sequences
+    .venv/bin/python bench/phrases.py --sweep               # margins at other thresholds
+
+Every trial goes the way the service goes: decode to 16 kHz, Silero VAD, the speech
+with 0.3 s margins (``voxprint.passphrase.audio.phrase_audio``), then the PocketSphinx
+check of the phrase against its competitors. The margins of every trial are kept in
+``reports/phrase-cache/`` (ignored by git), so thresholds can be re-read without
+decoding again (``--sweep``); delete the folder after changing the recogniser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import phrase_data
+from voxprint.evaluation.datasets import default_data_root
+from voxprint.passphrase.audio import phrase_audio
+from voxprint.passphrase.challenges import CHALLENGE_WORD_ERRORS
+from voxprint.passphrase.recognizer import Competitors
+from voxprint.passphrase.sphinx import SphinxConfig, SphinxRecognizer
+from voxprint.vad import SileroVad
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / "reports" / "phrase-cache"
+
+SOURCES = (
+    "speechcommands",
+    "fsdd-digits",
+    "fsdd-sequences",
+    "librispeech",
+    "espeak",
+    "challenge-replay",
+    "espeak-word-challenges",
+)
+
+
+def build(source: str, root: Path) -> list[phrase_data.PhraseTrial]:
+    match source:
+        case "speechcommands":
+            return phrase_data.speechcommands(root)
+        case "fsdd-digits":
+            return phrase_data.fsdd_digits(root)
+        case "fsdd-sequences":
+            return phrase_data.fsdd_sequences(root)
+        case "librispeech":
+            return phrase_data.librispeech(root)
+        case "espeak":
+            return phrase_data.espeak()
+        case "challenge-replay":
+            return phrase_data.challenge_replays(root)
+        case "espeak-word-challenges":
+            return phrase_data.espeak_word_challenges()
+    raise SystemExit(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+
+
+def run_source(source: str, root: Path, recognizer: SphinxRecognizer, vad: SileroVad) -> Path:
+    """Check every trial of ``source``; one JSON line per trial in the cache."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    out = CACHE / f"{source}.jsonl"
+    if out.exists():
+        return out
+    trials = build(source, root)
+    audio_cache: dict[str, np.ndarray] = {}
+    rows = []
+    for i, trial in enumerate(trials):
+        cache_key = f"{trial.source}/{trial.key}/{trial.said}"
+        if cache_key not in audio_cache:
+            audio_cache.clear()
+            waveform = trial.load()
+            audio_cache[cache_key] = phrase_audio(waveform, vad.detect(waveform), 16000)
+        audio = audio_cache[cache_key]
+        started = time.perf_counter()
+        match = recognizer.check(
+            audio, trial.checked, competitors(trial), max_word_errors=allowed_errors(trial.words)
+        )
+        elapsed = time.perf_counter() - started
+        rows.append({
+            "source": trial.source, "key": trial.key, "speaker": trial.speaker,
+            "said": trial.said, "checked": trial.checked, "right": trial.right,
+            "heard": match.heard, "reason": match.reason.value,
+            "word_errors": match.word_errors, "loop_margin": match.loop_margin,
+            "allowed_errors": allowed_errors(trial.words), "frames": match.frames,
+            "seconds": len(audio) / 16000, "time": elapsed,
+        })
+        if (i + 1) % 100 == 0:
+            print(f"  {source}: {i + 1}/{len(trials)}", file=sys.stderr, flush=True)
+    out.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return out
+
+
+def load_rows(source: str) -> list[dict]:
+    return [json.loads(line) for line in (CACHE / f"{source}.jsonl").read_text().splitlines()]
+
+
+def competitors(trial: phrase_data.PhraseTrial) -> Competitors:
+    """As the service asks: challenges against any sequence of their words, phrases
+    against the other phrases of their set."""
+    others = tuple(p for p in trial.phrases if p != trial.checked)
+    return Competitors(others, trial.words)
+
+
+def allowed_errors(words: tuple[str, ...]) -> int:
+    """Challenges (any sequence of words) allow the service's word errors; phrases none."""
+    return CHALLENGE_WORD_ERRORS if words else 0
+
+
+def accepted(row: dict, config: SphinxConfig, errors: int | None = None) -> bool:
+    if row["reason"] == "unrecognized" or row["word_errors"] < 0:
+        return False
+    allowed = row["allowed_errors"] if errors is None else errors
+    return row["word_errors"] <= allowed and row["loop_margin"] >= config.loop_threshold
+
+
+def table(rows_by_source: dict[str, list[dict]], config: SphinxConfig) -> list[str]:
+    lines = [
+        "| source | right phrase: accepted | wrong phrase: rejected | clips | "
+        "check time per clip (mean, s) | audio per clip (mean, s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    groups: dict[str, list[dict]] = {}
+    for rows in rows_by_source.values():
+        for row in rows:
+            groups.setdefault(row["source"], []).append(row)
+    for name, rows in groups.items():
+        right = [r for r in rows if r["right"]]
+        wrong = [r for r in rows if not r["right"]]
+        acc = f"{100 * np.mean([accepted(r, config) for r in right]):.1f} % of {len(right)}" \
+            if right else "–"
+        rej = f"{100 * np.mean([not accepted(r, config) for r in wrong]):.1f} % of {len(wrong)}" \
+            if wrong else "–"
+        clips = len({(r["key"], r["said"]) for r in rows})
+        lines.append(
+            f"| {name} | {acc} | {rej} | {clips} | {np.mean([r['time'] for r in rows]):.3f} | "
+            f"{np.mean([r['seconds'] for r in rows]):.2f} |"
+        )
+    return lines
+
+
+def sweep(rows: list[dict]) -> None:
+    right = [r for r in rows if r["right"]]
+    wrong = [r for r in rows if not r["right"]]
+    for errors in (0, 1):
+        for loop in (-10.0, -12.0, -15.0, -18.0, -20.0, -22.0, -25.0, -30.0, -1e9):
+            config = SphinxConfig(loop_threshold=loop)
+            a = np.mean([accepted(r, config, errors) for r in right]) if right else float("nan")
+            w = np.mean([not accepted(r, config, errors) for r in wrong]) if wrong else float("nan")
+            print(f"  word errors {errors} loop {loop:+.0f}: right {100 * a:5.1f}  "
+                  f"wrong {100 * w:5.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sources", nargs="*", default=list(SOURCES), choices=SOURCES)
+    parser.add_argument("--sweep", action="store_true")
+    args = parser.parse_args()
+    root = default_data_root()
+    recognizer = SphinxRecognizer()
+    vad = SileroVad()
+    rows: dict[str, list[dict]] = {}
+    for source in args.sources:
+        if source.startswith("espeak") and not phrase_data.espeak_available():
+            print("espeak-ng not installed: espeak skipped", file=sys.stderr)
+            continue
+        run_source(source, root, recognizer, vad)
+        rows[source] = load_rows(source)
+        if args.sweep:
+            print(source)
+            sweep(rows[source])
+    print("\n".join(table(rows, recognizer.config)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Text-dependent verification (passphrases) and spoken challenges (liveness against replay).
+
+* :mod:`~voxprint.passphrase.recognizer`: what a phrase check answers; the protocol;
+* :mod:`~voxprint.passphrase.sphinx`: the PocketSphinx phrase check (US English, offline);
+* :mod:`~voxprint.passphrase.phrases`: the passphrases per locale, the challenge words;
+* :mod:`~voxprint.passphrase.challenges`: making spoken challenges;
+* :mod:`~voxprint.passphrase.service`: :class:`PassphraseService`, over the core service.
+
+Recognisers are picked by name from :data:`RECOGNIZERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from voxprint.errors import InvalidParameterError
+from voxprint.passphrase.recognizer import PhraseRecognizer
+from voxprint.passphrase.sphinx import SphinxRecognizer
+
+#: Phrase recognisers by name; ``pocketsphinx`` is the default.
+RECOGNIZERS: dict[str, Callable[[], PhraseRecognizer]] = {
+    "pocketsphinx": SphinxRecognizer,
+}
+DEFAULT_RECOGNIZER = "pocketsphinx"
+
+
+def load_recognizer(name: str = DEFAULT_RECOGNIZER) -> PhraseRecognizer:
+    """The phrase recogniser registered as ``name``."""
+    factory = RECOGNIZERS.get(name)
+    if factory is None:
+        known = ", ".join(sorted(RECOGNIZERS))
+        raise InvalidParameterError(f"unknown phrase recogniser {name!r}; known: {known}")
+    return factory()
+
+
+__all__ = ["DEFAULT_RECOGNIZER", "RECOGNIZERS", "load_recognizer"]

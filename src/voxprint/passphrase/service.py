@@ -1,0 +1,571 @@
+"""Text-dependent verification and spoken challenges on top of :class:`VoxprintService`.
+
+:class:`PassphraseService` wraps the core service: profiles, clips, voiceprints and the
+one scoring chain stay the core's; this adds what the words say.
+
+* **Text-dependent profiles** (kind ``text-dependent``) have a passphrase: one of the
+  locale's phrases or a custom one whose words the recogniser knows. The first enrolment
+  clip fixes it (unless it was given at creation); every clip must say it, or it is
+  refused with :class:`PhraseMismatchError` and nothing is stored. ``min_clips`` clips
+  of 1-10 s enrol the profile. Verification accepts only when the phrase was said *and*
+  the voice clears the threshold; the answer says which part failed. The voiceprint is
+  the mean of the enrolment clips, all of which say the passphrase, so the voice is
+  compared on the same words.
+* **Spoken challenges**: :meth:`create_challenge` draws a random phrase with an expiry;
+  :meth:`verify` with ``challenge_id`` uses it up (whatever the outcome) and accepts only
+  when the challenge phrase was said and the voice matches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from voxprint.audio import AudioSource
+from voxprint.decision import Decision
+from voxprint.enrollment import EnrollmentPolicy
+from voxprint.errors import (
+    ClipLengthError,
+    InvalidParameterError,
+    PhraseMismatchError,
+    ProfileKindError,
+    ProfileNotEnrolledError,
+    ProfileNotFoundError,
+    StoreError,
+    VoxprintError,
+)
+from voxprint.passphrase.audio import phrase_audio
+from voxprint.passphrase.challenges import (
+    ChallengeKind,
+    ChallengePolicy,
+    competitors_of,
+    new_challenge,
+)
+from voxprint.passphrase.phrases import locale_key, phrases_for
+from voxprint.passphrase.recognizer import (
+    Competitors,
+    PhraseMatch,
+    PhraseReason,
+    PhraseRecognizer,
+    normalize_phrase,
+)
+from voxprint.passphrase.voice import text_dependent_prior
+from voxprint.service import EnrollmentReport, VerificationResult, VoxprintService
+from voxprint.store.records import (
+    Challenge,
+    Clip,
+    EnrollmentState,
+    EnrollmentStatus,
+    PhraseProfile,
+    Profile,
+    ProfileKind,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LOCALE = "en-us"
+
+
+@dataclass(frozen=True)
+class PassphrasePolicy:
+    """How text-dependent profiles enrol, and how challenges are made."""
+
+    #: Clips that make a text-dependent profile enrolled (Azure: 3).
+    min_clips: int = 3
+    #: Length of each passphrase clip (audio, not only speech), in seconds.
+    min_clip_seconds: float = 1.0
+    max_clip_seconds: float = 10.0
+    challenges: ChallengePolicy = field(default_factory=ChallengePolicy)
+
+    def __post_init__(self) -> None:
+        if self.min_clips < 1:
+            raise InvalidParameterError("a text-dependent profile needs at least one clip")
+        if not 0 <= self.min_clip_seconds < self.max_clip_seconds:
+            raise InvalidParameterError("passphrase clip lengths must satisfy 0 <= min < max")
+
+
+@dataclass(frozen=True)
+class ClipCountPolicy(EnrollmentPolicy):
+    """Text-dependent enrolment: enrolled at ``min_clips`` clips (any speech in each)."""
+
+    min_clips: int = 3
+
+    def summarize(self, clips: Sequence[Clip]) -> EnrollmentState:
+        state = super().summarize(clips)
+        status = (
+            EnrollmentStatus.ENROLLED
+            if len(clips) >= self.min_clips and state.voiceprint is not None
+            else EnrollmentStatus.ENROLLING
+        )
+        return replace(state, status=status)
+
+    def remaining_seconds(self, net_speech_seconds: float) -> float:
+        return 0.0
+
+
+class SpokenReason(StrEnum):
+    """Why a verification with words answered as it did."""
+
+    MATCH = "match"
+    #: The voice matched but the phrase (passphrase or challenge) was not said.
+    WRONG_PHRASE = "wrong_phrase"
+    #: The phrase was said, by another voice (or too unlike the profile's).
+    VOICE_MISMATCH = "no_match"
+    #: Neither the phrase nor the voice.
+    WRONG_PHRASE_AND_VOICE = "wrong_phrase_and_voice"
+    #: Too little speech to decide on the voice.
+    INSUFFICIENT_SPEECH = "insufficient_speech"
+
+
+@dataclass(frozen=True)
+class SpokenEnrollment:
+    """One enrolment clip's outcome; for a text-dependent profile also the phrase check,
+    the passphrase in force and how many clips are still needed."""
+
+    report: EnrollmentReport
+    kind: ProfileKind
+    phrase: PhraseMatch | None = None
+    passphrase: str | None = None
+    remaining_clips: int | None = None
+
+
+@dataclass(frozen=True)
+class SpokenVerification:
+    """A verification: the voice result and, when words were checked (a text-dependent
+    profile or a challenge), the phrase result. ``decision`` joins both."""
+
+    voice: VerificationResult
+    kind: ProfileKind
+    decision: Decision
+    reason: SpokenReason
+    phrase: PhraseMatch | None = None
+    challenge: Challenge | None = None
+
+    @property
+    def score(self) -> float:
+        """The voice score, or 0 when the words were wrong (an Azure-style score)."""
+        if self.phrase is not None and not self.phrase.accepted:
+            return 0.0
+        return self.voice.score
+
+
+@dataclass(frozen=True)
+class SpokenProfile:
+    """A profile with its kind and passphrase."""
+
+    profile: Profile
+    phrase: PhraseProfile
+    remaining_clips: int | None = None
+
+
+@dataclass(frozen=True)
+class SpokenProfilePage:
+    profiles: list[SpokenProfile]
+    total: int
+
+
+@dataclass(frozen=True)
+class PassphraseService:
+    """Passphrases and spoken challenges for one namespace of a core service."""
+
+    core: VoxprintService
+    recognizer: PhraseRecognizer
+    policy: PassphrasePolicy = field(default_factory=PassphrasePolicy)
+
+    def in_namespace(self, namespace: str) -> PassphraseService:
+        return replace(self, core=self.core.in_namespace(namespace))
+
+    @property
+    def namespace(self) -> str:
+        return self.core.namespace
+
+    # --- phrases and profiles -------------------------------------------------------
+
+    def phrases(self, locale: str = DEFAULT_LOCALE) -> tuple[str, ...]:
+        """The passphrases offered for ``locale``; :class:`UnsupportedLocaleError` names
+        the supported locales otherwise."""
+        return phrases_for(locale)
+
+    def check_passphrase(self, passphrase: str, locale: str = DEFAULT_LOCALE) -> str:
+        """The normalised passphrase, if the recogniser can check it (a phrase of the
+        locale, or custom words all in its dictionary)."""
+        phrases_for(locale)
+        normalized = normalize_phrase(passphrase)
+        missing = self.recognizer.unknown_words(normalized)
+        if missing:
+            raise InvalidParameterError(
+                f"the passphrase has words the phrase check does not know: "
+                f"{', '.join(missing)}; choose a listed phrase (voxprint phrases) or other words"
+            )
+        return normalized
+
+    def create_profile(
+        self,
+        name: str,
+        *,
+        kind: ProfileKind = ProfileKind.TEXT_INDEPENDENT,
+        locale: str = DEFAULT_LOCALE,
+        passphrase: str | None = None,
+        external_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> SpokenProfile:
+        """A new profile of ``kind``; a text-dependent one may be given its passphrase."""
+        if kind is ProfileKind.TEXT_INDEPENDENT:
+            if passphrase is not None:
+                raise ProfileKindError(
+                    "a passphrase needs a text-dependent profile (kind text-dependent)"
+                )
+            profile = self.core.create_profile(name, external_id=external_id, metadata=metadata)
+            return SpokenProfile(profile, PhraseProfile(profile.id, kind))
+        key = locale_key(locale)
+        phrases_for(key)
+        fixed = None if passphrase is None else self.check_passphrase(passphrase, key)
+        profile = self.core.create_profile(name, external_id=external_id, metadata=metadata)
+        record = PhraseProfile(profile.id, ProfileKind.TEXT_DEPENDENT, key, fixed)
+        try:
+            self.core.store.set_phrase_profile(self.namespace, record)
+        except VoxprintError:
+            self.core.delete_profile(profile.id)  # no half-made text-dependent profile
+            raise
+        return SpokenProfile(profile, record, self.policy.min_clips)
+
+    def ensure_profile(
+        self,
+        reference: str,
+        *,
+        external_id: str | None = None,
+        passphrase: str | None = None,
+        locale: str = DEFAULT_LOCALE,
+    ) -> Profile:
+        """The profile ``reference`` resolves to, or a new one named ``reference``
+        (text-dependent when a ``passphrase`` is given). An existing profile must agree
+        with the ``passphrase``: a text-independent one, or one with another passphrase,
+        is refused."""
+        try:
+            found = self.core.resolve_profile(reference)
+        except ProfileNotFoundError:
+            kind = ProfileKind.TEXT_DEPENDENT if passphrase else ProfileKind.TEXT_INDEPENDENT
+            return self.create_profile(
+                reference, kind=kind, locale=locale, passphrase=passphrase, external_id=external_id
+            ).profile
+        if passphrase is None:
+            return found
+        record = self.core.store.get_phrase_profile(self.namespace, found.id)
+        if record.kind is not ProfileKind.TEXT_DEPENDENT:
+            raise ProfileKindError(
+                f"profile {found.name!r} is text-independent; a passphrase needs a new profile"
+            )
+        wanted = self.check_passphrase(passphrase, record.locale or locale)
+        fixed = self.core.store.fix_passphrase(self.namespace, found.id, wanted)
+        if fixed != wanted:
+            raise ProfileKindError(
+                f'profile {found.name!r} has the passphrase "{fixed}"; reset it to change it'
+            )
+        return found
+
+    def get_profile(self, profile_id: str) -> SpokenProfile:
+        profile = self.core.get_profile(profile_id)
+        record = self.core.store.get_phrase_profile(self.namespace, profile_id)
+        return SpokenProfile(profile, record, self._remaining(profile, record))
+
+    def list_profiles(self, *, limit: int = 100, offset: int = 0) -> SpokenProfilePage:
+        """A page of profiles with their kinds, and how many there are in all."""
+        profiles = self.core.list_profiles(limit=limit, offset=offset)
+        return SpokenProfilePage(self.describe(profiles), self.core.count_profiles())
+
+    def describe(self, profiles: Sequence[Profile]) -> list[SpokenProfile]:
+        """``profiles`` with their kinds (one store read for all)."""
+        records = self.core.store.get_phrase_profiles(self.namespace, [p.id for p in profiles])
+        out = []
+        for profile in profiles:
+            default = PhraseProfile(profile.id, ProfileKind.TEXT_INDEPENDENT)
+            record = records.get(profile.id, default)
+            out.append(SpokenProfile(profile, record, self._remaining(profile, record)))
+        return out
+
+    def reset_profile(self, profile_id: str) -> SpokenProfile:
+        """Forget every clip; a text-dependent profile also forgets its passphrase."""
+        record = self.core.store.get_phrase_profile(self.namespace, profile_id)
+        if record.kind is ProfileKind.TEXT_DEPENDENT:
+            profile = self._td_core().reset_profile(profile_id)
+            self.core.store.clear_passphrase(self.namespace, profile_id)
+            return SpokenProfile(profile, replace(record, passphrase=None), self.policy.min_clips)
+        return SpokenProfile(self.core.reset_profile(profile_id), record)
+
+    def _remaining(self, profile: Profile, record: PhraseProfile) -> int | None:
+        if record.kind is not ProfileKind.TEXT_DEPENDENT:
+            return None
+        if profile.status is EnrollmentStatus.ENROLLED:
+            return 0
+        return max(0, self.policy.min_clips - profile.clip_count)
+
+    def _td_scoring(self) -> VoxprintService:
+        """The core service deciding with the text-dependent operating point: same-word
+        claims (voxprint.passphrase.voice); a calibration still overrides it."""
+        thresholds = self.core.thresholds
+        if thresholds.prior is None:
+            return self.core
+        prior = text_dependent_prior(thresholds.prior, self.core.encoder_name)
+        return replace(self.core, thresholds=replace(thresholds, prior=prior))
+
+    def _td_core(self) -> VoxprintService:
+        """The core service with text-dependent enrolment (enrolled at ``min_clips``)."""
+        policy = ClipCountPolicy(
+            min_net_speech_seconds=0.0,
+            quality_gate=self.core.enrollment.quality_gate,
+            min_clips=self.policy.min_clips,
+        )
+        return replace(self.core, enrollment=policy)
+
+    # --- enrolment --------------------------------------------------------------------
+
+    def enroll(
+        self,
+        profile_id: str,
+        source: AudioSource,
+        *,
+        label: str | None = None,
+        force: bool = False,
+        check_quality: bool = True,
+    ) -> SpokenEnrollment:
+        """Add a clip; a text-dependent profile's clip must say its passphrase."""
+        record = self.core.store.get_phrase_profile(self.namespace, profile_id)
+        if record.kind is not ProfileKind.TEXT_DEPENDENT:
+            report = self.core.enroll(
+                profile_id, source, label=label, force=force, check_quality=check_quality
+            )
+            return SpokenEnrollment(report, record.kind)
+        profile = self.core.get_profile(profile_id)
+        waveform = self.core.pipeline.load(source)
+        self._check_length(waveform)
+        phrases = phrases_for(record.locale or DEFAULT_LOCALE)
+        audio = self._phrase_audio(waveform)
+        if record.passphrase is None:
+            match = self.recognizer.recognize(audio, phrases)
+        else:
+            match = self.recognizer.check(
+                audio, record.passphrase, passphrase_competitors(phrases, record.passphrase)
+            )
+        if not match.accepted:
+            self._log("enroll", profile.id, "rejected", None, f"passphrase {match.reason.value}")
+            raise PhraseMismatchError(
+                _mismatch_message(match, record.passphrase),
+                heard=match.heard,
+                reason=match.reason.value,
+            )
+        fixed_now = False
+        passphrase = record.passphrase
+        if passphrase is None:
+            passphrase = self.core.store.fix_passphrase(self.namespace, profile.id, match.expected)
+            fixed_now = passphrase == match.expected
+            if not fixed_now:  # another first clip fixed another phrase meanwhile
+                raise PhraseMismatchError(
+                    _mismatch_message(match, passphrase), heard=match.heard, reason="other_phrase"
+                )
+        rate = self.core.pipeline.encoder.sample_rate
+        try:
+            report = self._td_core().enroll(
+                profile.id, (waveform, rate), label=label, force=True, check_quality=check_quality
+            )
+        except VoxprintError:
+            if fixed_now and profile.clip_count == 0:
+                self._forget_passphrase(profile.id)
+            raise
+        return SpokenEnrollment(
+            report,
+            ProfileKind.TEXT_DEPENDENT,
+            match,
+            passphrase,
+            self._remaining(report.profile, record),
+        )
+
+    def _forget_passphrase(self, profile_id: str) -> None:
+        try:
+            if not self.core.store.list_clips(self.namespace, profile_id):
+                self.core.store.clear_passphrase(self.namespace, profile_id)
+        except StoreError as error:
+            logger.warning("could not clear the passphrase of %s: %s", profile_id, error)
+
+    # --- verification -------------------------------------------------------------------
+
+    def verify(
+        self,
+        profile_id: str,
+        source: AudioSource,
+        *,
+        challenge_id: str | None = None,
+        force: bool = False,
+    ) -> SpokenVerification:
+        """Verify a claim the way the profile's kind asks for: the voice alone, the
+        passphrase and the voice, or (with ``challenge_id``) the challenge phrase and
+        the voice. A challenge is used up by this call whatever the answer."""
+        record = self.core.store.get_phrase_profile(self.namespace, profile_id)
+        if challenge_id is not None:
+            return self._verify_challenge(profile_id, record, challenge_id, source, force)
+        if record.kind is not ProfileKind.TEXT_DEPENDENT:
+            voice = self.core.verify(profile_id, source, force=force)
+            return SpokenVerification(voice, record.kind, voice.decision, _voice_reason(voice))
+        profile = self.core.enrolled_profile(profile_id)
+        if record.passphrase is None:  # enrolled profiles always have one; be safe
+            raise ProfileNotEnrolledError(f"profile {profile_id} has no passphrase yet")
+        waveform = self.core.pipeline.load(source)
+        self._check_length(waveform)
+        phrases = phrases_for(record.locale or DEFAULT_LOCALE)
+        match = self.recognizer.check(
+            self._phrase_audio(waveform),
+            record.passphrase,
+            passphrase_competitors(phrases, record.passphrase),
+        )
+        return self._decide(profile, record.kind, waveform, match, None, force)
+
+    def _verify_challenge(
+        self,
+        profile_id: str,
+        record: PhraseProfile,
+        challenge_id: str,
+        source: AudioSource,
+        force: bool,
+    ) -> SpokenVerification:
+        profile = self.core.enrolled_profile(profile_id)
+        waveform = self.core.pipeline.load(source)
+        challenge = self.core.store.use_challenge(
+            self.namespace, challenge_id, now=datetime.now(UTC), profile_id=profile.id
+        )
+        match = self.recognizer.check(
+            self._phrase_audio(waveform),
+            challenge.phrase,
+            competitors_of(challenge),
+            max_word_errors=self.policy.challenges.word_errors,
+        )
+        return self._decide(profile, record.kind, waveform, match, challenge, force)
+
+    def _decide(
+        self,
+        profile: Profile,
+        kind: ProfileKind,
+        waveform: np.ndarray,
+        match: PhraseMatch,
+        challenge: Challenge | None,
+        force: bool,
+    ) -> SpokenVerification:
+        utterance = self.core.pipeline.process_waveform(waveform, force=True)
+        scoring = self._td_scoring() if kind is ProfileKind.TEXT_DEPENDENT else self.core
+        voice = scoring.verify_utterance(profile, utterance, record=False, force=force)
+        voice_ok = voice.decision is Decision.ACCEPT
+        if match.accepted and voice_ok:
+            reason = SpokenReason.MATCH
+        elif not match.accepted:
+            reason = SpokenReason.WRONG_PHRASE if voice_ok else SpokenReason.WRONG_PHRASE_AND_VOICE
+        else:
+            reason = _voice_reason(voice)
+        decision = Decision.ACCEPT if reason is SpokenReason.MATCH else Decision.REJECT
+        what = "challenge" if challenge is not None else "passphrase"
+        logged = self._log(
+            "verify",
+            profile.id,
+            decision.value,
+            voice.score,
+            f"{what} {match.reason.value}; voice {voice.reason.value}",
+        )
+        return SpokenVerification(
+            replace(voice, activity_logged=logged), kind, decision, reason, match, challenge
+        )
+
+    # --- challenges -----------------------------------------------------------------
+
+    def create_challenge(
+        self,
+        kind: ChallengeKind = ChallengeKind.DIGITS,
+        *,
+        words: int | None = None,
+        ttl_seconds: float | None = None,
+    ) -> Challenge:
+        """A new single-use challenge phrase for this namespace (expired ones are purged)."""
+        now = datetime.now(UTC)
+        challenge = new_challenge(
+            self.namespace, kind, self.policy.challenges, now, words=words, ttl_seconds=ttl_seconds
+        )
+        try:
+            self.core.store.purge_challenges(now)
+        except StoreError as error:
+            logger.warning("could not purge expired challenges: %s", error)
+        return self.core.store.create_challenge(challenge)
+
+    def get_challenge(self, challenge_id: str) -> Challenge:
+        return self.core.store.get_challenge(self.namespace, challenge_id)
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _check_length(self, waveform: np.ndarray) -> None:
+        seconds = len(waveform) / self.core.pipeline.encoder.sample_rate
+        if seconds < self.policy.min_clip_seconds:
+            raise ClipLengthError(
+                f"Audio is too short: {seconds:.2f} s; a passphrase clip is "
+                f"{self.policy.min_clip_seconds:g} to {self.policy.max_clip_seconds:g} s.",
+                audio_seconds=seconds,
+                too_long=False,
+            )
+        if seconds > self.policy.max_clip_seconds:
+            raise ClipLengthError(
+                f"Audio is too long: {seconds:.2f} s; a passphrase clip is "
+                f"{self.policy.min_clip_seconds:g} to {self.policy.max_clip_seconds:g} s.",
+                audio_seconds=seconds,
+                too_long=True,
+            )
+
+    def _phrase_audio(self, waveform: np.ndarray) -> np.ndarray:
+        pipeline = self.core.pipeline
+        segments = pipeline.vad.detect(waveform)
+        return phrase_audio(waveform, segments, self.recognizer.sample_rate)
+
+    def _log(
+        self, action: str, profile_id: str, result: str, score: float | None, detail: str
+    ) -> bool:
+        try:
+            self.core.store.log_activity(
+                self.namespace, action, profile_id=profile_id, result=result, score=score,
+                detail=detail,
+            )
+            return True
+        except StoreError as error:
+            logger.warning("activity of namespace %r not logged: %s", self.namespace, error)
+            return False
+
+
+def _others(phrases: Sequence[str], passphrase: str) -> tuple[str, ...]:
+    return tuple(p for p in phrases if p != passphrase)
+
+
+def passphrase_competitors(phrases: Sequence[str], passphrase: str) -> Competitors:
+    """What competes with a passphrase: the locale's other phrases. (Adding any sequence
+    of their words, to hear near misses as such, made PocketSphinx hear strings of short
+    words in right phrases: docs/benchmarks.md.)"""
+    return Competitors(_others(phrases, passphrase))
+
+
+def _voice_reason(voice: VerificationResult) -> SpokenReason:
+    if voice.decision is Decision.ACCEPT:
+        return SpokenReason.MATCH
+    if voice.reason.value == SpokenReason.INSUFFICIENT_SPEECH.value:
+        return SpokenReason.INSUFFICIENT_SPEECH
+    return SpokenReason.VOICE_MISMATCH
+
+
+def _mismatch_message(match: PhraseMatch, passphrase: str | None) -> str:
+    heard = f'heard "{match.heard}"' if match.heard else "no phrase recognised"
+    if passphrase is None:
+        wanted = "one of the offered passphrases"
+    else:
+        wanted = f'the passphrase "{passphrase}"'
+    why = {
+        PhraseReason.OTHER_PHRASE: "another phrase was said",
+        PhraseReason.NOT_THE_PHRASE: "the words do not match well enough",
+        PhraseReason.UNRECOGNIZED: "no words could be recognised",
+    }.get(match.reason, match.reason.value)
+    return f"Invalid passphrase: the clip must say {wanted} ({why}; {heard}). Nothing was stored."

@@ -1,0 +1,279 @@
+"""Text-dependent profiles and spoken challenges in the service (fake voice, scripted words)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from voxprint.decision import Decision
+from voxprint.errors import (
+    ChallengeExpiredError,
+    ChallengeNotFoundError,
+    ChallengeUsedError,
+    ClipLengthError,
+    InvalidParameterError,
+    PhraseMismatchError,
+    ProfileKindError,
+    ProfileNotEnrolledError,
+    UnsupportedLocaleError,
+)
+from voxprint.passphrase.challenges import ChallengeKind, ChallengePolicy
+from voxprint.passphrase.phrases import DIGITS, EN_US_PHRASES
+from voxprint.passphrase.service import PassphrasePolicy, PassphraseService, SpokenReason
+from voxprint.store.records import EnrollmentStatus, ProfileKind
+
+from apihelp import fake_service
+from fakes import RATE, voice
+from phrasefakes import ScriptedRecognizer
+
+PASSPORT = "my voice is my passport verify me"
+NAME = "my name is unknown to you"
+ALICE, BOB = 150.0, 230.0
+
+
+@pytest.fixture()
+def words():
+    recognizer = ScriptedRecognizer()
+    recognizer.say(2.0, PASSPORT)
+    recognizer.say(2.5, NAME)
+    return recognizer
+
+
+@pytest.fixture()
+def passphrases(tmp_path, words):
+    core = fake_service(tmp_path / "td.db")
+    yield PassphraseService(core, words)
+    core.store.close()
+
+
+def clip(f0: float, seconds: float, seed: int = 0):
+    return (voice(f0, seconds, seed=seed), RATE)
+
+
+def enrolled(passphrases: PassphraseService, f0: float = ALICE, seconds: float = 2.0) -> str:
+    created = passphrases.create_profile("alice", kind=ProfileKind.TEXT_DEPENDENT)
+    for seed in range(3):
+        passphrases.enroll(created.profile.id, clip(f0, seconds, seed))
+    return created.profile.id
+
+
+def test_the_first_clip_fixes_the_passphrase_and_three_clips_enrol(passphrases):
+    created = passphrases.create_profile("alice", kind=ProfileKind.TEXT_DEPENDENT)
+    assert created.phrase.passphrase is None and created.remaining_clips == 3
+    first = passphrases.enroll(created.profile.id, clip(ALICE, 2.0, 0))
+    assert first.passphrase == PASSPORT and first.remaining_clips == 2
+    assert first.report.profile.status is EnrollmentStatus.ENROLLING
+    passphrases.enroll(created.profile.id, clip(ALICE, 2.0, 1))
+    third = passphrases.enroll(created.profile.id, clip(ALICE, 2.0, 2))
+    assert third.report.profile.status is EnrollmentStatus.ENROLLED
+    assert third.remaining_clips == 0
+    assert passphrases.get_profile(created.profile.id).phrase.passphrase == PASSPORT
+
+
+def test_a_clip_with_another_phrase_is_refused_and_nothing_is_stored(passphrases):
+    created = passphrases.create_profile("alice", kind=ProfileKind.TEXT_DEPENDENT)
+    passphrases.enroll(created.profile.id, clip(ALICE, 2.0, 0))
+    with pytest.raises(PhraseMismatchError, match="Invalid passphrase") as refused:
+        passphrases.enroll(created.profile.id, clip(ALICE, 2.5, 1))
+    assert refused.value.heard == NAME
+    assert passphrases.get_profile(created.profile.id).profile.clip_count == 1
+
+
+def test_an_unrecognised_first_clip_is_refused_and_fixes_no_passphrase(passphrases):
+    created = passphrases.create_profile("alice", kind=ProfileKind.TEXT_DEPENDENT)
+    with pytest.raises(PhraseMismatchError):
+        passphrases.enroll(created.profile.id, clip(ALICE, 4.0))
+    current = passphrases.get_profile(created.profile.id)
+    assert current.phrase.passphrase is None and current.profile.clip_count == 0
+
+
+def test_a_passphrase_given_at_creation_is_the_only_one_accepted(passphrases):
+    created = passphrases.create_profile(
+        "alice", kind=ProfileKind.TEXT_DEPENDENT, passphrase="My name is unknown to you!"
+    )
+    assert created.phrase.passphrase == NAME
+    with pytest.raises(PhraseMismatchError):
+        passphrases.enroll(created.profile.id, clip(ALICE, 2.0))
+    assert passphrases.enroll(created.profile.id, clip(ALICE, 2.5)).passphrase == NAME
+
+
+def test_a_custom_passphrase_with_words_the_dictionary_lacks_is_refused(passphrases):
+    with pytest.raises(InvalidParameterError, match="zzyzx"):
+        passphrases.create_profile(
+            "alice", kind=ProfileKind.TEXT_DEPENDENT, passphrase="open zzyzx door"
+        )
+    assert passphrases.core.count_profiles() == 0
+
+
+def test_another_locale_is_refused_naming_the_supported_ones(passphrases):
+    with pytest.raises(UnsupportedLocaleError, match="en-us"):
+        passphrases.create_profile("alice", kind=ProfileKind.TEXT_DEPENDENT, locale="fr-fr")
+    with pytest.raises(UnsupportedLocaleError, match="en-us"):
+        passphrases.phrases("de-de")
+    assert passphrases.phrases("en-US") == EN_US_PHRASES
+
+
+def test_a_passphrase_for_a_text_independent_profile_is_refused(passphrases):
+    with pytest.raises(ProfileKindError):
+        passphrases.create_profile("alice", passphrase=PASSPORT)
+
+
+@pytest.mark.parametrize("seconds", [0.5, 10.5])
+def test_passphrase_clips_outside_one_to_ten_seconds_are_refused(passphrases, seconds):
+    created = passphrases.create_profile("alice", kind=ProfileKind.TEXT_DEPENDENT)
+    with pytest.raises(ClipLengthError, match="too short" if seconds < 1 else "too long"):
+        passphrases.enroll(created.profile.id, clip(ALICE, seconds))
+    assert passphrases.get_profile(created.profile.id).profile.clip_count == 0
+
+
+def test_verification_accepts_the_passphrase_in_the_owners_voice(passphrases):
+    profile_id = enrolled(passphrases)
+    result = passphrases.verify(profile_id, clip(ALICE, 2.0, seed=9))
+    assert result.decision is Decision.ACCEPT and result.reason is SpokenReason.MATCH
+    assert result.phrase is not None and result.phrase.accepted
+
+
+def test_verification_rejects_another_phrase_and_says_the_phrase_failed(passphrases):
+    profile_id = enrolled(passphrases)
+    result = passphrases.verify(profile_id, clip(ALICE, 2.5, seed=9))
+    assert result.decision is Decision.REJECT
+    assert result.reason is SpokenReason.WRONG_PHRASE
+    assert result.voice.decision is Decision.ACCEPT  # the voice part alone passed
+
+
+def test_verification_rejects_another_voice_and_says_the_voice_failed(passphrases):
+    profile_id = enrolled(passphrases)
+    result = passphrases.verify(profile_id, clip(BOB, 2.0, seed=9))
+    assert result.decision is Decision.REJECT
+    assert result.reason is SpokenReason.VOICE_MISMATCH
+    assert result.phrase is not None and result.phrase.accepted
+
+
+def test_verifying_a_passphrase_profile_still_enrolling_is_refused(passphrases):
+    created = passphrases.create_profile("alice", kind=ProfileKind.TEXT_DEPENDENT)
+    passphrases.enroll(created.profile.id, clip(ALICE, 2.0))
+    with pytest.raises(ProfileNotEnrolledError):
+        passphrases.verify(created.profile.id, clip(ALICE, 2.0, seed=3))
+
+
+def test_reset_forgets_the_clips_and_the_passphrase(passphrases):
+    profile_id = enrolled(passphrases)
+    reset = passphrases.reset_profile(profile_id)
+    assert reset.profile.clip_count == 0 and reset.phrase.passphrase is None
+    assert reset.remaining_clips == 3
+    assert passphrases.enroll(profile_id, clip(ALICE, 2.5)).passphrase == NAME
+
+
+def test_a_text_independent_profile_enrols_and_verifies_as_before(passphrases):
+    created = passphrases.create_profile("bob")
+    result = passphrases.enroll(created.profile.id, clip(BOB, 11.0))
+    assert result.kind is ProfileKind.TEXT_INDEPENDENT and result.phrase is None
+    verdict = passphrases.verify(created.profile.id, clip(BOB, 3.0, seed=4))
+    assert verdict.phrase is None and verdict.decision is Decision.ACCEPT
+
+
+def enrolled_ti(passphrases: PassphraseService, f0: float = ALICE) -> str:
+    created = passphrases.create_profile("alice")
+    passphrases.enroll(created.profile.id, clip(f0, 11.0))
+    return created.profile.id
+
+
+def test_a_challenge_is_four_to_six_digits_that_expire(passphrases):
+    made = passphrases.create_challenge()
+    words = made.phrase.split()
+    assert 4 <= len(words) <= 6 and all(w in DIGITS for w in words)
+    assert made.expires_at - made.created_at == timedelta(seconds=120)
+    worded = passphrases.create_challenge(ChallengeKind.WORDS, words=5)
+    assert len(worded.phrase.split()) == 5 and not set(worded.phrase.split()) & set(DIGITS)
+
+
+def test_challenge_lengths_and_lifetimes_outside_the_policy_are_refused(passphrases):
+    with pytest.raises(InvalidParameterError):
+        passphrases.create_challenge(words=3)
+    with pytest.raises(InvalidParameterError):
+        passphrases.create_challenge(ttl_seconds=3600)
+
+
+def test_the_challenge_phrase_in_the_owners_voice_is_accepted_once(passphrases, words):
+    profile_id = enrolled_ti(passphrases)
+    made = passphrases.create_challenge()
+    words.say(3.0, made.phrase)
+    result = passphrases.verify(profile_id, clip(ALICE, 3.0, seed=5), challenge_id=made.id)
+    assert result.decision is Decision.ACCEPT and result.challenge is not None
+    with pytest.raises(ChallengeUsedError):
+        passphrases.verify(profile_id, clip(ALICE, 3.0, seed=5), challenge_id=made.id)
+
+
+def test_a_replayed_answer_to_another_challenge_is_rejected(passphrases, words):
+    profile_id = enrolled_ti(passphrases)
+    old = passphrases.create_challenge(words=5)
+    words.say(3.0, old.phrase)
+    passphrases.verify(profile_id, clip(ALICE, 3.0, seed=5), challenge_id=old.id)
+    new = passphrases.create_challenge(words=5)
+    # The recording says other digits than the new challenge (each one shifted, so that
+    # the test does not depend on the draw).
+    shifted = [DIGITS[(DIGITS.index(d) + 1) % 10] for d in new.phrase.split()]
+    words.say(3.0, " ".join(shifted))
+    result = passphrases.verify(profile_id, clip(ALICE, 3.0, seed=5), challenge_id=new.id)
+    assert result.decision is Decision.REJECT
+    assert result.reason in (SpokenReason.WRONG_PHRASE, SpokenReason.WRONG_PHRASE_AND_VOICE)
+
+
+def test_the_challenge_phrase_in_another_voice_is_rejected(passphrases, words):
+    profile_id = enrolled_ti(passphrases)
+    made = passphrases.create_challenge()
+    words.say(3.0, made.phrase)
+    result = passphrases.verify(profile_id, clip(BOB, 3.0, seed=5), challenge_id=made.id)
+    assert result.reason is SpokenReason.VOICE_MISMATCH
+
+
+def test_one_wrong_digit_is_forgiven_but_two_are_not(passphrases, words):
+    profile_id = enrolled_ti(passphrases)
+    made = passphrases.create_challenge(words=5)
+    said = made.phrase.split()
+    said[0] = next(d for d in DIGITS if d != said[0])
+    words.say(3.0, " ".join(said))
+    assert passphrases.verify(
+        profile_id, clip(ALICE, 3.0, seed=5), challenge_id=made.id
+    ).decision is Decision.ACCEPT
+    made = passphrases.create_challenge(words=5)
+    said = made.phrase.split()
+    said[0] = next(d for d in DIGITS if d != said[0])
+    said[1] = next(d for d in DIGITS if d != said[1])
+    words.say(3.0, " ".join(said))
+    assert passphrases.verify(
+        profile_id, clip(ALICE, 3.0, seed=5), challenge_id=made.id
+    ).reason is SpokenReason.WRONG_PHRASE
+
+
+def test_an_expired_challenge_is_refused(tmp_path, words):
+    core = fake_service(tmp_path / "ttl.db")
+    passphrases = PassphraseService(core, words)
+    profile_id = enrolled_ti(passphrases)
+    made = passphrases.create_challenge()
+    expired = replace(made, id=made.id[:-1] + ("0" if made.id[-1] != "0" else "1"),
+                      expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    core.store.create_challenge(expired)
+    with pytest.raises(ChallengeExpiredError):
+        passphrases.verify(profile_id, clip(ALICE, 3.0), challenge_id=expired.id)
+    core.store.close()
+
+
+def test_challenges_are_invisible_to_another_namespace(passphrases):
+    profile_id = enrolled_ti(passphrases)
+    made = passphrases.in_namespace("tenant-b").create_challenge()
+    with pytest.raises(ChallengeNotFoundError):
+        passphrases.verify(profile_id, clip(ALICE, 3.0), challenge_id=made.id)
+    with pytest.raises(ChallengeNotFoundError):
+        passphrases.get_challenge(made.id)
+
+
+def test_passphrase_policies_refuse_impossible_settings():
+    with pytest.raises(InvalidParameterError):
+        PassphrasePolicy(min_clips=0)
+    with pytest.raises(InvalidParameterError):
+        PassphrasePolicy(min_clip_seconds=5, max_clip_seconds=2)
+    with pytest.raises(InvalidParameterError):
+        ChallengePolicy(min_words=5, max_words=4)
