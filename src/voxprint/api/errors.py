@@ -24,6 +24,7 @@ STATUS_BY_ERROR: dict[type[e.VoxprintError], int] = {
     e.AuthenticationError: 401,
     e.ProfileNotFoundError: 404,
     e.StreamNotFoundError: 404,
+    e.DiarizationNotFoundError: 404,
     e.ApiKeyNotFoundError: 404,
     e.AudioTooLargeError: 413,
     e.AudioTooLongError: 413,

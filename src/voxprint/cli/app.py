@@ -347,6 +347,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "train",
     "listen",
     "plot",
+    "diarize",
 )
 for _module in COMMAND_MODULES:
     importlib.import_module(f"voxprint.cli.{_module}").register(app)

@@ -44,6 +44,7 @@ from voxprint.vad import SpeechSegments
 logger = logging.getLogger(__name__)
 
 UNKNOWN_PREFIX = "unknown"
+ANONYMOUS_PREFIX = "speaker"
 #: A speaker is embedded (for naming and enrolment) on at most this much of their speech.
 DEFAULT_MAX_SPEAKER_SECONDS = 120.0
 
@@ -198,13 +199,15 @@ class SpeakerDiarizer:
         min_speakers: int | None = None,
         max_speakers: int | None = None,
         profile_ids: Sequence[str] | None = None,
+        name_speakers: bool = True,
         on_progress: StageProgress | None = None,
     ) -> Diarization:
         """Who spoke when in ``source``, named from ``service``'s namespace.
 
         ``num_speakers`` fixes the number of speakers, ``min_speakers``/``max_speakers``
         bound the estimate; ``profile_ids`` limits naming to those (enrolled) profiles.
-        Raises :class:`NoSpeechError` when nobody speaks.
+        With ``name_speakers`` off nobody is matched and the speakers are "speaker 1",
+        "speaker 2", ... Raises :class:`NoSpeechError` when nobody speaks.
         """
         started = time.perf_counter()
         count = SpeakerCount(num_speakers, min_speakers, max_speakers)
@@ -222,7 +225,9 @@ class SpeakerDiarizer:
         utterances = [
             self._speaker_utterance(encoder, waveform, anonymous, t) for t in anonymous.tracks
         ]
-        result = self._name(service, anonymous, utterances, profile_ids, started)
+        result = self._name(
+            service, anonymous, utterances, profile_ids, started, name_speakers=name_speakers
+        )
         named = [s.label for s in result.speakers if not s.is_unknown]
         service.store.log_activity(
             service.namespace,
@@ -241,35 +246,38 @@ class SpeakerDiarizer:
         *,
         profile_id: str | None = None,
         profile: str | None = None,
+        new_profile: str | None = None,
     ) -> EnrollmentReport:
         """Add the speech of the speaker ``label`` to a profile: ``profile_id`` (an existing
-        profile), or ``profile`` (a reference: id, external id or unique name; a new
-        profile of that name when none exists).
+        profile), ``profile`` (id, external id or unique name; a new profile of that name
+        when none exists) or ``new_profile`` (a new profile of that name).
 
         The speaker's solo speech (up to ``max_speaker_seconds``) is one enrolment clip.
+        Everything is checked before a profile is created.
         """
-        if (profile_id is None) == (profile is None):
-            raise InvalidParameterError("give exactly one of profile_id or profile")
+        if sum(x is not None for x in (profile_id, profile, new_profile)) != 1:
+            raise InvalidParameterError("give exactly one of profile_id, profile or new_profile")
         speaker = diarization.speaker(label)
-        if speaker.utterance is None:
-            raise SpeechTooShortError(
-                f"speaker {speaker.label!r} has too little speech of their own to enrol",
-                net_speech_seconds=0.0,
-                required_seconds=service.pipeline.config.min_speech_seconds,
-            )
         minimum = service.pipeline.config.min_speech_seconds
-        if speaker.utterance.net_speech_seconds < minimum:
+        if speaker.utterance is None or speaker.utterance.net_speech_seconds < minimum:
+            found = 0.0 if speaker.utterance is None else speaker.utterance.net_speech_seconds
             raise SpeechTooShortError(
-                f"speaker {speaker.label!r} has {speaker.utterance.net_speech_seconds:.2f} s "
-                f"of speech of their own; at least {minimum:.2f} s is needed",
-                net_speech_seconds=speaker.utterance.net_speech_seconds,
+                f"speaker {speaker.label!r} has {found:.2f} s of speech of their own; "
+                f"at least {minimum:.2f} s is needed to enrol",
+                net_speech_seconds=found,
                 required_seconds=minimum,
+            )
+        if diarization.encoder_version != service.encoder_version:
+            raise InvalidParameterError(
+                "this diarization was made with another encoder version; diarize again"
             )
         if profile_id is not None:
             target = service.get_profile(profile_id)
-        else:
-            assert profile is not None
+        elif profile is not None:
             target = service.ensure_profile(profile)
+        else:
+            assert new_profile is not None
+            target = service.create_profile(new_profile)
         return service.enroll_utterance(
             target.id, speaker.utterance, label=f"diarization: {speaker.label}"
         )
@@ -319,12 +327,14 @@ class SpeakerDiarizer:
         utterances: list[Utterance | None],
         profile_ids: Sequence[str] | None,
         started: float,
+        *,
+        name_speakers: bool = True,
     ) -> Diarization:
         gallery = service.store.gallery(
             service.namespace,
             encoder_name=service.encoder_name,
             encoder_version=service.encoder_version,
-            profile_ids=profile_ids,
+            profile_ids=profile_ids if name_speakers else [],
         )
         scorer = service.scorer()
         top_n = max(1, len(gallery))
@@ -357,7 +367,7 @@ class SpeakerDiarizer:
                 label = gallery.names[profile_index]
             else:
                 unknown += 1
-                label = f"{UNKNOWN_PREFIX} {unknown}"
+                label = f"{UNKNOWN_PREFIX if name_speakers else ANONYMOUS_PREFIX} {unknown}"
             speakers.append(
                 DiarizedSpeaker(
                     label=label,
