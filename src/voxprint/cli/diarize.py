@@ -14,6 +14,7 @@ from voxprint.cli import render
 from voxprint.cli.common import (
     AudioArgument,
     DbOption,
+    EnrollSecondsOption,
     JsonOption,
     ModelOption,
     handles_errors,
@@ -67,6 +68,13 @@ def stage_progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | 
         yield update
 
 
+def build_diarizer() -> Any:
+    """The diarizer the command uses (the segmentation model loads on first use)."""
+    from voxprint.diarization import SpeakerDiarizer
+
+    return SpeakerDiarizer()
+
+
 def _resolve_among(service: VoxprintService, among: list[str] | None) -> list[str] | None:
     if not among:
         return None
@@ -107,18 +115,18 @@ def diarize(
             "repeatable, e.g. --enroll 'unknown 1=Bob'.",
         ),
     ] = None,
+    enroll_seconds: EnrollSecondsOption = 20.0,
     db: DbOption = None,
     model: ModelOption = "campplus",
     json_output: JsonOption = False,
 ) -> None:
     """Who spoke when in FILE: speaker turns, named from the enrolled profiles where the
     open-set rule names them ("unknown 1", "unknown 2" for everyone else)."""
-    from voxprint.diarization import SpeakerDiarizer
     from voxprint.diarization.formats import talk_time_text, to_json, to_rttm, to_srt, to_vtt
 
     enrollments = parse_enrollments(enroll or [])
-    service = open_service(db, model)
-    diarizer = SpeakerDiarizer()
+    service = open_service(db, model, enrollment_speech_seconds=enroll_seconds)
+    diarizer = build_diarizer()
     with stage_progress(not json_output and sys.stderr.isatty()) as progress:
         result = diarizer.diarize(
             service,

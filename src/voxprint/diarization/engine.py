@@ -404,15 +404,20 @@ class _Piece:
     mask: np.ndarray = field(repr=False)
 
 
-def _split_frames(frames: np.ndarray, size: int) -> list[np.ndarray]:
-    """Active frame indices cut in order into groups of ``size``; a remainder shorter
-    than half of ``size`` joins the group before it."""
+def _split_frames(frames: np.ndarray, size: int, max_gap: int = 6) -> list[np.ndarray]:
+    """Active frame indices cut into pieces: first at pauses of more than ``max_gap``
+    frames (a speaker change often comes with one), then each stretch into groups of
+    ``size``; a remainder shorter than half of ``size`` joins the group before it."""
     if frames.size == 0:
         return []
-    groups = [frames[i : i + size] for i in range(0, frames.size, size)]
-    if len(groups) > 1 and groups[-1].size < size / 2:
-        last = groups.pop()
-        groups[-1] = np.concatenate([groups[-1], last])
+    breaks = np.flatnonzero(np.diff(frames) > max_gap + 1) + 1
+    groups: list[np.ndarray] = []
+    for stretch in np.split(frames, breaks):
+        parts = [stretch[i : i + size] for i in range(0, stretch.size, size)]
+        if len(parts) > 1 and parts[-1].size < size / 2:
+            last = parts.pop()
+            parts[-1] = np.concatenate([parts[-1], last])
+        groups.extend(parts)
     return groups
 
 
