@@ -79,7 +79,7 @@ class DiarizationConfig:
     #: Each local speaker's speech in a chunk is embedded in pieces of about this many
     #: seconds (``None``: one embedding per local speaker and chunk), so that a local
     #: speaker the segmentation merged from two voices can still be split.
-    piece_seconds: float | None = 1.5
+    piece_seconds: float | None = 3.0
     #: A piece is embedded from its solo speech when it has this much of it.
     min_solo_seconds: float = 1.0
     #: Local speakers with at least this much speech in a chunk shape the clusters.
