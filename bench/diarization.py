@@ -276,6 +276,9 @@ def make_conversation(k: int, pools, vad: SileroVad):
     for start, crop in pieces:
         a = int(start * RATE)
         mix[a : a + len(crop)] += crop
+    peak = float(np.max(np.abs(mix)))
+    if peak > 0.99:  # overlapped speech summed past full scale
+        mix *= 0.99 / peak
     return mix, turns, chosen, source
 
 
