@@ -302,6 +302,12 @@ class StreamNotFoundError(VoxprintError):
     code = "stream_not_found"
 
 
+class DiarizationNotFoundError(VoxprintError):
+    """A diarization id that does not exist (or expired) in this namespace."""
+
+    code = "diarization_not_found"
+
+
 class DatasetError(VoxprintError):
     code = "invalid_dataset"
 

@@ -38,6 +38,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "voxprint.api.routes.phrases",
     "voxprint.api.routes.streams",
     "voxprint.api.routes.ws",
+    "voxprint.api.routes.diarize",
     "voxprint.api.azure.routes",
     "voxprint.api.routes.web",
 )

@@ -529,6 +529,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "plot",
     "info",
     "phrases",
+    "diarize",
 )
 for _module in COMMAND_MODULES:
     importlib.import_module(f"voxprint.cli.{_module}").register(app)

