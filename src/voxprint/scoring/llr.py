@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from scipy.special import gammaln
 
 from voxprint.errors import InvalidParameterError
 
@@ -97,7 +96,7 @@ def _student_logpdf(x: np.ndarray, mean: np.ndarray, std: float, dof: float) -> 
     """Log density of a Student-t scaled to standard deviation ``std``."""
     scale = std * math.sqrt((dof - 2.0) / dof)
     z = (x - mean) / scale
-    const = gammaln((dof + 1) / 2) - gammaln(dof / 2) - 0.5 * math.log(dof * math.pi)
+    const = math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
     return np.asarray(const - math.log(scale) - (dof + 1) / 2 * np.log1p(z * z / dof))
 
 
