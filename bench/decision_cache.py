@@ -23,11 +23,12 @@ import numpy as np
 
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.errors import NoSpeechError
-from voxprint.evaluation.datasets import default_data_root, load_item
+from voxprint.evaluation.datasets import load_item
 from voxprint.evaluation.decisions import EmbeddedDomain
 from voxprint.evaluation.domains import DOMAINS, OpenSetDomain, build_domain
 from voxprint.pipeline import EmbeddingPipeline
 from voxprint.quality import estimate_snr, speech_bandwidth
+from voxprint.settings import default_data_root
 from voxprint.vad import SpeechSegments
 
 REPO = Path(__file__).resolve().parents[1]

@@ -37,7 +37,6 @@ import numpy as np
 from decision_cache import embedded_domain
 from voxprint.adaptation import ProfileClips
 from voxprint.bootstrap import ServiceOptions, build_pipeline
-from voxprint.evaluation.datasets import default_data_root
 from voxprint.evaluation.decisions import (
     DomainResult,
     EmbeddedDomain,
@@ -58,6 +57,7 @@ from voxprint.evaluation.domains import (
 from voxprint.operating_points import DEFAULT_PRIORS, ScoringPrior
 from voxprint.scorer import Probe, Scorer
 from voxprint.scoring.similarity import l2_normalise
+from voxprint.settings import default_data_root
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "benchmarks.md"

@@ -16,10 +16,10 @@ import argparse
 
 from decision_cache import embedded_domain
 from voxprint.bootstrap import ServiceOptions, build_pipeline
-from voxprint.evaluation.datasets import default_data_root
 from voxprint.evaluation.decisions import domain_trials, fit_prior
 from voxprint.evaluation.domains import DOMAINS, build_domain
 from voxprint.operating_points import DEFAULT_PRIORS, ScoringPrior
+from voxprint.settings import default_data_root
 
 
 def prior_code(prior: ScoringPrior) -> str:

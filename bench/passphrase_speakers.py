@@ -36,13 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.errors import NoSpeechError
-from voxprint.evaluation.datasets import default_data_root
 from voxprint.evaluation.metrics import equal_error_rate
 from voxprint.operating_points import DEFAULT_PRIORS
 from voxprint.passphrase.voice import text_dependent_prior
 from voxprint.pipeline import EmbeddingPipeline
 from voxprint.scorer import Probe, Scorer
 from voxprint.scoring.similarity import l2_normalise
+from voxprint.settings import default_data_root
 
 SEED = 14
 

@@ -25,11 +25,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import phrase_data
-from voxprint.evaluation.datasets import default_data_root
 from voxprint.passphrase.audio import phrase_audio
 from voxprint.passphrase.challenges import CHALLENGE_WORD_ERRORS
 from voxprint.passphrase.recognizer import Competitors
 from voxprint.passphrase.sphinx import SphinxConfig, SphinxRecognizer
+from voxprint.settings import default_data_root
 from voxprint.vad import SileroVad
 
 REPO = Path(__file__).resolve().parents[1]

@@ -19,6 +19,7 @@ from voxprint.evaluation.datasets import build_protocol
 from voxprint.evaluation.metrics import equal_error_rate, min_dcf
 from voxprint.evaluation.runner import embed_items, trial_scores
 from voxprint.pipeline import EmbeddingPipeline
+from voxprint.settings import default_data_root
 from voxprint.vad import SileroVad
 
 # variant name → (runtime, quantize)
@@ -54,7 +55,7 @@ def main() -> None:
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for protocol in args.protocol:
-        eval_set = build_protocol(protocol)
+        eval_set = build_protocol(protocol, default_data_root())
         cells: list[str] = [protocol]
         embeddings = {}
         for variant, pipeline in pipelines.items():

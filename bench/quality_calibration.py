@@ -29,7 +29,7 @@ import torch
 
 from voxprint.audio import load_audio
 from voxprint.bootstrap import ServiceOptions, build_pipeline
-from voxprint.evaluation.datasets import default_data_root, speaker_folders
+from voxprint.evaluation.datasets import speaker_folders
 from voxprint.quality import (
     QualityGate,
     assess_clip,
@@ -38,6 +38,7 @@ from voxprint.quality import (
     speaker_similarity,
     speech_windows,
 )
+from voxprint.settings import default_data_root
 from voxprint.vad import SileroVad
 
 RATE = 16000

@@ -46,8 +46,8 @@ from machine import header
 from voxprint.encoders import CampPlusEncoder
 from voxprint.encoders.campplus_runtime import DEFAULT_RUNTIME
 from voxprint.encoders.weights import package_directories
-from voxprint.evaluation.datasets import default_data_root
 from voxprint.pipeline import EmbeddingPipeline
+from voxprint.settings import default_data_root
 
 RATE = 16000
 
@@ -121,9 +121,7 @@ ALL_RUNTIMES = ("torch", "onnx", "onnx int8", "openvino", "openvino-bf16", DEFAU
 
 def build_encoder(name: str, weights: Path, threads: int | None) -> CampPlusEncoder:
     runtime, _, quantize = name.partition(" ")
-    return CampPlusEncoder(
-        weights, runtime=runtime, quantize=quantize or None, num_threads=threads
-    )
+    return CampPlusEncoder(weights, runtime=runtime, quantize=quantize or None, num_threads=threads)
 
 
 def throughput(

@@ -63,6 +63,7 @@ from voxprint.evaluation.metrics import equal_error_rate, min_dcf
 from voxprint.evaluation.runner import EmbeddedSet, identification_accuracy
 from voxprint.scoring.asnorm import as_norm
 from voxprint.scoring.similarity import cosine_matrix, l2_normalise
+from voxprint.settings import default_data_root
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "benchmarks.md"
@@ -257,11 +258,11 @@ def run_worker(system: str, protocols: Sequence[str], threads: int, result: Path
 
     out: dict[str, Any] = {"system": system, "protocols": {}}
     for name in protocols:
-        eval_set = build_protocol(name)
+        eval_set = build_protocol(name, default_data_root())
         started = time.perf_counter()
         entry = embed_items(eval_set.items)
         if uses_cohort(system):
-            enrol_cohort, test_cohort = cohort_items(name)
+            enrol_cohort, test_cohort = cohort_items(name, default_data_root())
             entry["cohort_enrol"] = embed_items(enrol_cohort)["embeddings"]
             entry["cohort_test"] = embed_items(test_cohort)["embeddings"]
         print(f"  {system} {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -501,7 +502,7 @@ def main() -> None:
 
     started = time.perf_counter()
     rows: list[Row] = []
-    eval_sets = {name: build_protocol(name) for name in protocols}
+    eval_sets = {name: build_protocol(name, default_data_root()) for name in protocols}
     with tempfile.TemporaryDirectory() as tmp:
         for system in args.systems:
             result = Path(tmp) / f"{system}.pkl"

@@ -20,7 +20,8 @@ from pathlib import Path
 from voxprint.bootstrap import ServiceOptions, build_service
 from voxprint.decision import Decision
 from voxprint.errors import VoxprintError
-from voxprint.evaluation.datasets import default_data_root, speaker_folders
+from voxprint.evaluation.datasets import speaker_folders
+from voxprint.settings import default_data_root
 from voxprint.store.records import EnrollmentStatus
 
 ENROLLED_SPEAKERS = 8

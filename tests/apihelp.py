@@ -27,10 +27,11 @@ import soundfile as sf
 from fastapi.testclient import TestClient
 
 from voxprint.access import KeyService
-from voxprint.api import ServiceSettings, create_app
+from voxprint.api import create_app
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.service import VoxprintService
+from voxprint.settings import Settings
 from voxprint.store import SQLiteStore, Store, open_store
 
 from fakes import RATE, EnergyVad, ToneEncoder, tone_thresholds, voice
@@ -105,9 +106,9 @@ def fake_service(db: Path, *, enroll_seconds: float = 10.0) -> VoxprintService:
     )
 
 
-def settings(**overrides: Any) -> ServiceSettings:
+def settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {"log_json": True, **overrides}
-    return ServiceSettings(**values)
+    return Settings(**values)
 
 
 def make_app(db: Path, **overrides: Any):

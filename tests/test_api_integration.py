@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from voxprint.access import KeyService
-from voxprint.api import ServiceSettings, create_app
+from voxprint.api import create_app
+from voxprint.settings import Settings
 from voxprint.store import SQLiteStore
 
 from apihelp import auth, client_for
@@ -34,7 +35,7 @@ def test_the_real_model_enrols_verifies_and_identifies_over_http(data_root, tmp_
     (alice, alice_probe), (bob, bob_probe), (_, stranger_probe) = (
         (files[:-1], files[-1].read_bytes()) for files in speaker_files(data_root)
     )
-    app = create_app(ServiceSettings(db=str(db), model="campplus", log_json=False))
+    app = create_app(Settings(db=str(db), model="campplus", log_json=False))
     with client_for(app) as client:
         client.headers.update(auth(key))
         ids = {}

@@ -67,8 +67,19 @@ def test_read_only_commands_refuse_a_missing_database_and_create_nothing(tmp_pat
     result = run(*args, "--db", missing)
     assert result.exit_code == ExitCode.DATA, result.output
     assert result.stdout == ""
-    assert result.stderr == f"error: database {missing} does not exist (check --db / VOXPRINT_DB)\n"
+    assert result.stderr == f"error: database {missing} does not exist (check --db)\n"
     assert not (tmp_path / "typo").exists()
+
+
+def test_a_missing_database_named_by_voxprint_db_is_refused_naming_the_variable(
+    tmp_path, monkeypatch
+):
+    missing = tmp_path / "typo.db"
+    monkeypatch.setenv("VOXPRINT_DB", str(missing))
+    result = run("activity")
+    assert result.exit_code == ExitCode.DATA
+    assert result.stderr == f"error: database {missing} does not exist (check VOXPRINT_DB)\n"
+    assert not missing.exists()
 
 
 def test_a_missing_default_database_is_refused_too(tmp_path, monkeypatch):

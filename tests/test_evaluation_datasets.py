@@ -11,7 +11,6 @@ from voxprint.evaluation.datasets import (
     AudioItem,
     Part,
     build_protocol,
-    default_data_root,
     folder_eval_set,
     load_item,
     speaker_folders,
@@ -81,14 +80,9 @@ def test_items_can_be_cut_into_halves(dataset):
 
 def test_an_unknown_protocol_or_missing_data_is_refused(tmp_path):
     with pytest.raises(DatasetError, match="unknown protocol"):
-        build_protocol("voxceleb")
+        build_protocol("voxceleb", tmp_path)
     with pytest.raises(DatasetError, match="not found"):
         build_protocol("test-other", tmp_path)
-
-
-def test_the_data_root_comes_from_voxprint_data(monkeypatch, tmp_path):
-    monkeypatch.setenv("VOXPRINT_DATA", str(tmp_path))
-    assert default_data_root() == tmp_path
 
 
 @pytest.mark.data

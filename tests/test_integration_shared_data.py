@@ -27,6 +27,8 @@ from voxprint.scorer import Probe, Scorer
 from voxprint.scoring.similarity import cosine_matrix
 from voxprint.store.records import EnrollmentStatus
 
+from conftest import shared_data_root
+
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 
 
@@ -37,7 +39,7 @@ def pipeline(model: str):
 
 @cache
 def embedded(model: str, protocol: str) -> tuple[EvalSet, EmbeddedSet]:
-    eval_set = build_protocol(protocol)
+    eval_set = build_protocol(protocol, shared_data_root())
     return eval_set, embed_items(pipeline(model), eval_set.items)
 
 

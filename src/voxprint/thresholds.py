@@ -30,6 +30,7 @@ from voxprint.adaptation import (
 )
 from voxprint.decision import OperatingPoint, ThresholdSource
 from voxprint.encoders.base import SpeakerEncoder
+from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS
 from voxprint.errors import ModelError
 from voxprint.operating_points import (
     ScoringPrior,
@@ -216,8 +217,8 @@ class Thresholds:
 
 #: Probe speech (seconds) at which ``voxprint thresholds show`` lists the cosine needed.
 EXAMPLE_PROBE_SECONDS = (0.5, 1.0, 3.0, 10.0)
-#: ... against a voiceprint enrolled from this much speech.
-EXAMPLE_ENROL_SECONDS = 20.0
+#: ... against a voiceprint enrolled from this much speech (the default enrolment).
+EXAMPLE_ENROL_SECONDS = DEFAULT_ENROLLMENT_SPEECH_SECONDS
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ from voxprint.access import KeyService
 from voxprint.api.errors import install_error_handlers
 from voxprint.api.inference import InferenceRunner
 from voxprint.api.observability import Metrics, RequestObserver
-from voxprint.api.settings import ServiceSettings
 from voxprint.api.state import AppState
 from voxprint.bootstrap import build_service
 from voxprint.redaction import install_redaction
 from voxprint.service import VoxprintService
+from voxprint.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +52,11 @@ Errors are `{"error": {"code", "message"}}` with a 4xx status."""
 
 
 def create_app(
-    settings: ServiceSettings | None = None, *, service: VoxprintService | None = None
+    settings: Settings | None = None, *, service: VoxprintService | None = None
 ) -> FastAPI:
     """Build the app. ``service`` injects a ready service (tests); else one is built
     from ``settings`` at startup, and closed at shutdown."""
-    settings = settings or ServiceSettings()
+    settings = settings or load_settings()
     metrics = Metrics()
 
     @asynccontextmanager
@@ -125,7 +125,7 @@ def create_app(
     return app
 
 
-def _database_name(store: object, settings: ServiceSettings) -> str:
+def _database_name(store: object, settings: Settings) -> str:
     """The database the service opened, as an absolute path where it is a file."""
     path = getattr(store, "path", None)
     if path is not None:
@@ -149,5 +149,6 @@ def _pending(app: FastAPI) -> int:
 
 
 def create_app_from_environment() -> FastAPI:
-    """Factory for ``uvicorn --factory`` (one app per worker process)."""
-    return create_app(ServiceSettings())
+    """Factory for ``uvicorn --factory`` (one app per worker process): the settings that
+    ``voxprint serve`` handed over, or the ``VOXPRINT_*`` environment."""
+    return create_app(load_settings())

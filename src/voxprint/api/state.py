@@ -9,8 +9,8 @@ from typing import Any
 from voxprint.access import KeyService
 from voxprint.api.inference import InferenceRunner
 from voxprint.api.observability import Metrics
-from voxprint.api.settings import ServiceSettings
 from voxprint.service import VoxprintService
+from voxprint.settings import Settings
 
 
 @dataclass
@@ -21,7 +21,7 @@ class AppState:
     (for example the audio stream registry), keyed by module name.
     """
 
-    settings: ServiceSettings
+    settings: Settings
     service: VoxprintService
     keys: KeyService
     runner: InferenceRunner

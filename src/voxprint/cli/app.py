@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +11,7 @@ import typer
 from voxprint import __version__
 from voxprint.cli import render
 from voxprint.cli.common import (
+    VERBOSE_KEY,
     AudioArgument,
     DbOption,
     EnrollSecondsOption,
@@ -30,6 +29,7 @@ from voxprint.cli.common import (
     open_service,
     progress_bar,
     service_options,
+    settings,
     show_progress,
 )
 from voxprint.cli.exit_codes import ExitCode, exit_code_for
@@ -58,13 +58,11 @@ def version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-#: Where the root callback leaves ``-v`` for commands that set up logging themselves.
-VERBOSE_KEY = "voxprint.verbose"
-
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
 @app.callback()
+@handles_errors
 def root(
     ctx: typer.Context,
     version: Annotated[
@@ -81,23 +79,26 @@ def root(
     ] = False,
 ) -> None:
     """Self-hosted speaker recognition."""
-    verbose = verbose or bool(os.environ.get("VOXPRINT_DEBUG"))
+    verbose = verbose or settings().debug
     ctx.meta[VERBOSE_KEY] = verbose
     configure_logging(verbose)
 
 
 EngineOption = Annotated[
-    str,
+    str | None,
     typer.Option(
-        "--engine", envvar="VOXPRINT_ENGINE", help="Where files are embedded: local or ray."
+        "--engine",
+        help="Where files are embedded: local or ray (default: VOXPRINT_ENGINE, else local).",
+        show_default=False,
     ),
 ]
 RayAddressOption = Annotated[
     str | None,
     typer.Option(
         "--ray-address",
-        envvar="RAY_ADDRESS",
-        help="Ray cluster for --engine ray (e.g. ray://head:10001); default: a local Ray.",
+        help="Ray cluster for --engine ray (e.g. ray://head:10001; default: RAY_ADDRESS, "
+        "else a local Ray).",
+        show_default=False,
     ),
 ]
 RayWorkersOption = Annotated[
@@ -123,9 +124,9 @@ def enroll(
     ] = None,
     force: ForceOption = False,
     no_quality_gate: NoQualityGateOption = False,
-    enroll_seconds: EnrollSecondsOption = 20.0,
+    enroll_seconds: EnrollSecondsOption = None,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Enrol FILES into the profile NAME (created if it does not exist).
@@ -133,9 +134,7 @@ def enroll(
     A text-dependent profile (made with --phrase) takes 1-10 s clips that say its
     passphrase, and is enrolled after three of them.
     """
-    passphrases = open_passphrases(
-        db, model, create=True, enrollment_speech_seconds=enroll_seconds
-    )
+    passphrases = open_passphrases(db, model, create=True, enrollment_speech_seconds=enroll_seconds)
     profile = passphrases.ensure_profile(name, external_id=external_id, passphrase=phrase)
     results = []
     for path in files:
@@ -163,11 +162,11 @@ def enroll_dir(
             "audio it already holds is still not stored twice.",
         ),
     ] = False,
-    enroll_seconds: EnrollSecondsOption = 20.0,
+    enroll_seconds: EnrollSecondsOption = None,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
-    engine: EngineOption = "local",
+    engine: EngineOption = None,
     ray_address: RayAddressOption = None,
     ray_workers: RayWorkersOption = 1,
 ) -> None:
@@ -281,7 +280,7 @@ def verify(
     ] = None,
     force: ForceOption = False,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Is the speaker in FILE who they claim to be? Exit 0 on accept, 1 on reject.
@@ -312,7 +311,7 @@ def identify(
     ] = None,
     force: ForceOption = False,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Who is speaking in FILE? Answers "unknown" when nobody enrolled matches."""
@@ -333,7 +332,7 @@ def profiles_list(
     limit: Annotated[int, typer.Option(help="Most profiles to show.")] = 100,
     offset: Annotated[int, typer.Option(help="Profiles to skip.")] = 0,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """List profiles."""
@@ -353,7 +352,7 @@ def profiles_list(
 def profiles_show(
     name: Annotated[str, typer.Argument(help="Profile name, id or external id.")],
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Show one profile."""
@@ -367,7 +366,7 @@ def profiles_delete(
     name: Annotated[str, typer.Argument(help="Profile name, id or external id.")],
     yes: YesOption = False,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Delete a profile with its voiceprint and every enrolment embedding, for good.
@@ -393,7 +392,7 @@ def profiles_reset(
     name: Annotated[str, typer.Argument(help="Profile name, id or external id.")],
     yes: YesOption = False,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Forget a profile's enrolment audio and voiceprint; it goes back to enrolling.
@@ -417,7 +416,7 @@ def profiles_reset(
 def activity(
     limit: Annotated[int, typer.Option(help="Most entries to show.")] = 50,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Show the activity log: enrolments, verifications, identifications, deletions,
@@ -455,11 +454,15 @@ def evaluate(
     ] = None,
     det: Annotated[Path | None, typer.Option(help="Also draw the DET curve into this PNG.")] = None,
     data: Annotated[
-        Path | None, typer.Option(envvar="VOXPRINT_DATA", help="Shared data folder.")
+        Path | None,
+        typer.Option(
+            help="Shared data folder (default: VOXPRINT_DATA, else ../shared/data).",
+            show_default=False,
+        ),
     ] = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
-    engine: EngineOption = "local",
+    engine: EngineOption = None,
     ray_address: RayAddressOption = None,
     ray_workers: RayWorkersOption = 1,
 ) -> None:
@@ -473,7 +476,7 @@ def evaluate(
     if (directory is None) == (protocol is None):
         raise InvalidParameterError("give either a DIRECTORY or --protocol, not both")
     if protocol is not None:
-        eval_set = build_protocol(protocol, data)
+        eval_set = build_protocol(protocol, settings(data=data).data_folder())
     elif trials is not None:
         assert directory is not None
         eval_set = trial_list_eval_set(directory, trials)
@@ -503,36 +506,52 @@ def evaluate(
 
 
 def batch_engine(
-    name: str, source: Any, model: str, address: str | None, workers: int
+    name: str | None, source: Any, model: str | None, address: str | None, workers: int
 ) -> Any:
-    """The engine for ``--engine``: ``source`` is the service or pipeline of this process."""
+    """The engine for ``--engine`` (``None``: the ``engine`` setting): ``source`` is the
+    service or pipeline of this process."""
     from voxprint.engines import RayOptions, engine_for
 
     pipeline = getattr(source, "pipeline", source)
+    chosen = settings(engine=name, ray_address=address)
     return engine_for(
-        name,
+        chosen.engine,
         lambda: pipeline,
         service_options(model=model, min_speech_seconds=pipeline.config.min_speech_seconds),
-        RayOptions(address=address, workers=workers),
+        RayOptions(address=chosen.ray_address, workers=workers),
     )
 
 
-# Commands that live in their own modules register themselves here.
-COMMAND_MODULES: tuple[str, ...] = (
-    "keys",
-    "serve",
-    "calibrate",
-    "cohort",
-    "thresholds",
-    "train",
-    "listen",
-    "plot",
-    "info",
-    "phrases",
-    "diarize",
+# Commands that live in their own modules (imported here, after the app exists, because
+# they register themselves on it).
+from voxprint.cli import (  # noqa: E402
+    calibrate,
+    cohort,
+    diarize,
+    info,
+    keys,
+    listen,
+    phrases,
+    plot,
+    serve,
+    thresholds,
+    train,
 )
-for _module in COMMAND_MODULES:
-    importlib.import_module(f"voxprint.cli.{_module}").register(app)
+
+for _module in (
+    keys,
+    serve,
+    calibrate,
+    cohort,
+    thresholds,
+    train,
+    listen,
+    plot,
+    info,
+    phrases,
+    diarize,
+):
+    _module.register(app)
 
 
 def main() -> None:

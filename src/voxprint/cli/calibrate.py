@@ -37,7 +37,7 @@ def calibrate(
         typer.Option("--root", help="Folder the trial paths are relative to (default: its own)."),
     ] = None,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Fit a logistic calibration and the threshold for --far on labelled trials, and store

@@ -51,7 +51,7 @@ def _cohort_text(data: dict[str, Any]) -> str:
     )
 
 
-def _calibrator(db: str | Path | None, model: str, *, create: bool) -> Any:
+def _calibrator(db: str | Path | None, model: str | None, *, create: bool) -> Any:
     """Cohort management on ``db``; ``create=False`` refuses a database that does not exist."""
     from voxprint.bootstrap import build_calibrator
 
@@ -67,7 +67,7 @@ def build(
         Path, typer.Argument(help="One sub-folder of audio per speaker, none of them enrolled.")
     ],
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Embed every file under DIRECTORY and store them as this encoder's AS-Norm cohort.
@@ -95,7 +95,7 @@ def build(
 @handles_errors
 def show(
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Show the stored cohort of this encoder version."""
@@ -112,7 +112,7 @@ def show(
 def delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Delete this encoder's cohort (and its AS-Norm calibration) for good."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,45 +20,50 @@ from typer.core import TyperGroup, TyperOption
 
 from voxprint.cli import render
 from voxprint.cli.exit_codes import ExitCode, exit_code_for
-from voxprint.encoders.options import EncoderOptions
-from voxprint.errors import DatabaseNotFoundError, InvalidParameterError, VoxprintError
+from voxprint.errors import DatabaseNotFoundError, VoxprintError
 from voxprint.redaction import RedactSecrets
 
 if TYPE_CHECKING:
     from voxprint.passphrase.service import PassphraseService
     from voxprint.service import VoxprintService
+    from voxprint.settings import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# Options that are also settings (voxprint.settings) default to None: "not given", so that
+# the VOXPRINT_* variable, or else the setting's default, applies (load_settings).
 DbOption = Annotated[
     str | None,
     typer.Option(
         "--db",
-        envvar="VOXPRINT_DB",
         metavar="PATH|URL",
         help="Database file, sqlite:/// URL, or a store URL such as "
-        "postgresql://USER:PASSWORD@HOST/DB (default: a file in a per-user data folder).",
+        "postgresql://USER:PASSWORD@HOST/DB (default: VOXPRINT_DB, else a file in a per-user "
+        "data folder).",
         show_default=False,
     ),
 ]
 ModelOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--model",
         "-m",
-        envvar="VOXPRINT_MODEL",
-        help="Encoder: campplus, ge2e, or a trained checkpoint (RUN/best.pt).",
+        metavar="NAME|PATH",
+        help="Encoder: campplus, ge2e, or a trained checkpoint (RUN/best.pt) "
+        "(default: VOXPRINT_MODEL, else campplus).",
+        show_default=False,
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 EnrollSecondsOption = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--enroll-seconds",
-        envvar="VOXPRINT_ENROLL_SECONDS",
         min=0.0,
-        help="Net speech a profile needs to become enrolled.",
+        help="Net speech a profile needs to become enrolled "
+        "(default: VOXPRINT_ENROLL_SECONDS, else 20).",
+        show_default=False,
     ),
 ]
 ForceOption = Annotated[
@@ -76,6 +80,8 @@ AudioArgument = Annotated[Path, typer.Argument(help="Audio or video file.", show
 
 
 VERBOSE_FLAGS = ("-v", "--verbose")
+#: Where the root callback leaves ``-v`` for commands that set up logging themselves.
+VERBOSE_KEY = "voxprint.verbose"
 JSON_FLAG = "--json"
 
 
@@ -248,51 +254,46 @@ def confirm(question: str, *, yes: bool, refused: str, json_output: bool) -> Non
         )
 
 
-def encoder_options_from_environment() -> EncoderOptions:
-    """Encoder runtime options from ``VOXPRINT_CAMPPLUS_RUNTIME``, ``VOXPRINT_QUANTIZE``
-    and ``VOXPRINT_NUM_THREADS`` (unset or empty: the encoder's default)."""
-    runtime = os.environ.get("VOXPRINT_CAMPPLUS_RUNTIME", "").strip() or None
-    quantize = os.environ.get("VOXPRINT_QUANTIZE", "").strip() or None
-    threads_text = os.environ.get("VOXPRINT_NUM_THREADS", "").strip()
-    try:
-        threads = int(threads_text) if threads_text else None
-    except ValueError:
-        raise InvalidParameterError(
-            f"VOXPRINT_NUM_THREADS must be an integer, got {threads_text!r}"
-        ) from None
-    return EncoderOptions(runtime=runtime, quantize=quantize, num_threads=threads)
+def settings(**given: Any) -> Settings:
+    """The settings of this command: the ``VOXPRINT_*`` environment, with the options that
+    were given (not ``None``) winning over it."""
+    from voxprint.settings import load_settings
+
+    return load_settings(**given)
 
 
-def service_options(db: str | Path | None = None, model: str = "campplus", **overrides: Any) -> Any:
-    """The :class:`~voxprint.bootstrap.ServiceOptions` of a command, with encoder options
-    from the environment."""
-    from voxprint.bootstrap import ServiceOptions
-
-    return ServiceOptions(
-        db=db, model=model, encoder=encoder_options_from_environment(), **overrides
-    )
+def service_options(
+    db: str | Path | None = None, model: str | None = None, **overrides: Any
+) -> Any:
+    """The :class:`~voxprint.bootstrap.ServiceOptions` of a command: its settings, with
+    ``overrides`` (ServiceOptions fields) that are not ``None`` on top."""
+    given = {name: value for name, value in overrides.items() if value is not None}
+    return settings(db=None if db is None else str(db), model=model).command_options(**given)
 
 
 def database_path(db: str | Path | None) -> str:
     """The store a command uses, for people to read: ``--db`` / ``VOXPRINT_DB`` or the
     per-user database, as an absolute path (a URL stays as given)."""
+    target = _database(db)
+    path = database_file(target)
+    return str(target) if path is None else str(path.absolute())
+
+
+def _database(db: str | Path | None) -> str:
+    """``--db`` if given, else ``VOXPRINT_DB``, else the per-user database."""
     from voxprint.bootstrap import default_db_path
 
-    path = database_file(db)
-    if path is None:
-        return str(db)
-    return str(path.absolute()) if db else str(default_db_path())
+    return settings(db=None if db is None else str(db)).db or str(default_db_path())
 
 
 def database_file(db: str | Path | None) -> Path | None:
-    """The SQLite file behind ``db`` (a path or ``sqlite:///`` URL); ``None`` for a store
-    that is not a local file."""
+    """The SQLite file behind the store a command uses (``db`` resolved as
+    :func:`database_path` does); ``None`` for a store that is not a local file."""
     from urllib.parse import urlsplit
 
-    from voxprint.bootstrap import default_db_path
     from voxprint.store import _sqlite_path
 
-    target = str(db) if db else str(default_db_path())
+    target = _database(db)
     scheme = urlsplit(target).scheme.lower()
     if len(scheme) <= 1:  # a plain path (or a Windows drive letter)
         return Path(target)
@@ -306,13 +307,13 @@ def require_database(db: str | Path | None) -> None:
     path = database_file(db)
     if path is None or path.is_file():
         return
-    where = "--db / VOXPRINT_DB" if db else "the default location; give --db"
+    where = "--db" if db else "VOXPRINT_DB" if settings().db else "the default location; give --db"
     state = "is a folder, not a database file" if path.is_dir() else "does not exist"
     raise DatabaseNotFoundError(f"database {path} {state} (check {where})")
 
 
 def open_service(
-    db: str | Path | None, model: str, *, create: bool, **overrides: Any
+    db: str | Path | None, model: str | None, *, create: bool, **overrides: Any
 ) -> VoxprintService:
     """The service on ``db``. ``create=False`` (commands that only read, or change what is
     there) refuses a database that does not exist, before any model is loaded."""
@@ -324,16 +325,16 @@ def open_service(
 
 
 def open_passphrases(
-    db: str | Path | None, model: str, *, create: bool, **overrides: Any
+    db: str | Path | None, model: str | None, *, create: bool, **overrides: Any
 ) -> PassphraseService:
     """The service with passphrases and spoken challenges (recogniser from
     ``VOXPRINT_PHRASE_RECOGNIZER``, default pocketsphinx)."""
-    from voxprint.passphrase import DEFAULT_RECOGNIZER, load_recognizer
+    from voxprint.passphrase import load_recognizer
     from voxprint.passphrase.service import PassphraseService
 
-    name = os.environ.get("VOXPRINT_PHRASE_RECOGNIZER", "").strip() or DEFAULT_RECOGNIZER
     return PassphraseService(
-        open_service(db, model, create=create, **overrides), load_recognizer(name)
+        open_service(db, model, create=create, **overrides),
+        load_recognizer(settings().phrase_recognizer),
     )
 
 

@@ -117,9 +117,9 @@ def diarize(
             "repeatable, e.g. --enroll 'unknown 1=Bob'.",
         ),
     ] = None,
-    enroll_seconds: EnrollSecondsOption = 20.0,
+    enroll_seconds: EnrollSecondsOption = None,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Who spoke when in FILE: speaker turns, named from the enrolled profiles where the
@@ -170,7 +170,11 @@ def diarize(
 
 
 def _open_for_diarization(
-    stack: ExitStack, db: str | Path | None, model: str, enroll_seconds: float, enrolling: bool
+    stack: ExitStack,
+    db: str | Path | None,
+    model: str | None,
+    enroll_seconds: float | None,
+    enrolling: bool,
 ) -> VoxprintService:
     """The service on ``db``. Enrolling writes (and may make the database); without a
     database and nothing to enrol, nobody can be named, so the speakers are diarized

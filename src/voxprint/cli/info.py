@@ -7,9 +7,8 @@ the encoder would pick it, without exporting or compiling the network).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -21,32 +20,37 @@ from voxprint.cli.common import (
     database_file,
     database_path,
     emit,
-    encoder_options_from_environment,
     handles_errors,
+    settings,
 )
 from voxprint.errors import ModelError
 
-#: How Click says where a value came from, in words.
-_SOURCES = {"COMMANDLINE": "--db", "ENVIRONMENT": "VOXPRINT_DB", "DEFAULT": "default"}
+if TYPE_CHECKING:
+    from voxprint.settings import Settings
 
 
-def _database(ctx: typer.Context, db: str | None) -> dict[str, Any]:
-    source = ctx.get_parameter_source("db")
+def _source(given: object, configured: object, option: str, variable: str) -> str:
+    """Where a setting came from, in words."""
+    return option if given is not None else variable if configured is not None else "default"
+
+
+def _database(db: str | None) -> dict[str, Any]:
     path = database_file(db)
     return {
         "path": str(database_path(db)),
-        "source": _SOURCES.get(source.name, source.name.lower()) if source else "default",
+        "source": _source(db, settings().db, "--db", "VOXPRINT_DB"),
         "exists": None if path is None else path.is_file(),
         "size_bytes": path.stat().st_size if path is not None and path.is_file() else None,
     }
 
 
-def _model(model: str) -> dict[str, Any]:
+def _model(chosen: Settings) -> dict[str, Any]:
     from voxprint.encoders.campplus_selection import runtime_report
     from voxprint.encoders.registry import ENCODERS, OPTION_ENCODERS
     from voxprint.encoders.weights import CAMPPLUS_WEIGHTS, GE2E_WEIGHTS, find_weights
 
-    options = encoder_options_from_environment()
+    model = chosen.model
+    options = chosen.encoder_options()
     data: dict[str, Any] = {
         "name": model,
         "runtime": "torch",
@@ -89,13 +93,11 @@ def _caches() -> dict[str, str]:
     }
 
 
-def _data() -> dict[str, Any]:
-    from voxprint.evaluation.datasets import default_data_root
-
-    path = default_data_root()
+def _data(chosen: Settings) -> dict[str, Any]:
+    path = chosen.data_folder()
     return {
         "path": str(path.resolve()),
-        "source": "VOXPRINT_DATA" if os.environ.get("VOXPRINT_DATA") else "default",
+        "source": "VOXPRINT_DATA" if chosen.data is not None else "default",
         "exists": path.is_dir(),
     }
 
@@ -136,9 +138,8 @@ def _text(data: dict[str, Any]) -> str:
 
 @handles_errors
 def info(
-    ctx: typer.Context,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Show the database, model and runtime, cache folders and data folder in use.
@@ -146,12 +147,13 @@ def info(
     Give the same --db and --model (or VOXPRINT_* variables) as the command you are
     checking. Loads no model and creates no database.
     """
+    chosen = settings(db=db, model=model)
     data = {
         "version": __version__,
-        "database": _database(ctx, db),
-        "model": _model(model),
+        "database": _database(db),
+        "model": _model(chosen),
         "cache": _caches(),
-        "data": _data(),
+        "data": _data(chosen),
     }
     emit(json_output, data, lambda: _text(data))
 

@@ -25,7 +25,7 @@ import numpy as np
 import typer
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
-from voxprint.cli.common import DbOption, JsonOption, ModelOption, handles_errors
+from voxprint.cli.common import DbOption, JsonOption, ModelOption, handles_errors, settings
 from voxprint.errors import (
     AudioFileNotFoundError,
     InvalidParameterError,
@@ -319,13 +319,16 @@ def listen(
         str | None, typer.Option(help="Use a voxprint service at this URL (http://host:port).")
     ] = None,
     api_key: Annotated[
-        str | None, typer.Option("--api-key", envvar="VOXPRINT_API_KEY", help="Key for --server.")
+        str | None,
+        typer.Option(
+            "--api-key", help="Key for --server (default: VOXPRINT_API_KEY).", show_default=False
+        ),
     ] = None,
     local_fallback: Annotated[
         bool, typer.Option("--local-fallback", help="Use the local store if --server fails.")
     ] = False,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Say who is speaking, live: from the microphone, a recording, or through a server."""
@@ -335,10 +338,12 @@ def listen(
     source = file_blocks(file, speed, hop) if file is not None else microphone_blocks(seconds)
     latencies: Latencies | None = None
     if server is not None:
-        if not api_key:
+        configured = settings().api_key
+        key = api_key or (configured.get_secret_value() if configured is not None else None)
+        if not key:
             raise InvalidParameterError("--server needs --api-key (or VOXPRINT_API_KEY)")
         try:
-            latencies = run_remote(source, server, api_key, window, show)
+            latencies = run_remote(source, server, key, window, show)
         except (
             OSError,
             TimeoutError,

@@ -33,9 +33,7 @@ def phrases(
 
 @handles_errors
 def challenge(
-    words: Annotated[
-        bool, typer.Option("--words", help="Common words instead of digits.")
-    ] = False,
+    words: Annotated[bool, typer.Option("--words", help="Common words instead of digits.")] = False,
     length: Annotated[
         int | None, typer.Option("--length", min=1, help="How many digits or words (4-6).")
     ] = None,
@@ -43,7 +41,7 @@ def challenge(
         float | None, typer.Option("--ttl", min=1.0, help="Seconds it stays valid (120).")
     ] = None,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """A spoken challenge: a random phrase to say once, soon (liveness against replay)."""

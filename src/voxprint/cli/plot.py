@@ -33,7 +33,7 @@ def plot_embeddings(
     ],
     method: Annotated[str, typer.Option(help="pca or tsne.")] = "pca",
     out: Annotated[Path, typer.Option("--out", help="PNG to write.")] = Path("embeddings.png"),
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Embed every file in DIRECTORY and draw a 2-D map coloured by speaker."""
@@ -77,7 +77,7 @@ def plot_scores(
         typer.Option(help="Folder the trial paths are relative to (default: the list's folder)."),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="PNG to write.")] = Path("scores.png"),
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Histograms of target and non-target trial scores, with the thresholds marked."""
@@ -90,6 +90,7 @@ def plot_scores(
     from voxprint.evaluation.runner import embed_items, trial_scores
     from voxprint.operating_points import encoder_operating_point
     from voxprint.scoring.llr import logit
+    from voxprint.thresholds import EXAMPLE_ENROL_SECONDS
 
     eval_set = trial_list_eval_set(root or trials.parent, trials)
     pipeline = build_pipeline(service_options(model=model))
@@ -99,10 +100,10 @@ def plot_scores(
     marks: list[tuple[str, float]] = []
     with contextlib.suppress(ModelError):  # no operating point: only the EER threshold
         point = encoder_operating_point(pipeline.encoder)
-        # The cosine accepted for a 3 s probe against a 20 s voiceprint (a duration-aware
+        # The cosine accepted for a 3 s probe against a default voiceprint (a duration-aware
         # prior needs less at less speech; a fitted calibration is the same everywhere).
         accept = logit(point.verification_threshold)
-        needed = point.model(Band.WIDE).cosine_for_llr(accept, 3.0, 20.0)
+        needed = point.model(Band.WIDE).cosine_for_llr(accept, 3.0, EXAMPLE_ENROL_SECONDS)
         marks.append(("verification threshold", needed))
     eer = threshold = None
     if target.size and nontarget.size:

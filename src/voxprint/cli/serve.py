@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import logging
 import logging.config
-import os
 from typing import Annotated, Any
 
 import typer
 
-from voxprint.cli.common import DbOption, ModelOption, database_file, database_path, handles_errors
+from voxprint.cli.common import (
+    VERBOSE_KEY,
+    DbOption,
+    ModelOption,
+    database_file,
+    database_path,
+    handles_errors,
+    settings,
+)
 
 FACTORY = "voxprint.api.app:create_app_from_environment"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -68,15 +75,24 @@ def log_config(level: str, verbose: bool) -> dict[str, Any]:
 @handles_errors
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(envvar="VOXPRINT_HOST", help="Interface to bind.")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option(envvar="VOXPRINT_PORT", help="TCP port.")] = 8000,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Interface to bind (default: VOXPRINT_HOST, else 127.0.0.1).", show_default=False
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="TCP port (default: VOXPRINT_PORT, else 8000).", show_default=False),
+    ] = None,
     workers: Annotated[
-        int, typer.Option(envvar="VOXPRINT_WORKERS", min=1, help="Worker processes.")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=1, help="Worker processes (default: VOXPRINT_WORKERS, else 1).", show_default=False
+        ),
+    ] = None,
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     no_auth: Annotated[
         bool, typer.Option("--no-auth", help="Serve without API keys (local use only).")
     ] = False,
@@ -95,41 +111,44 @@ def serve(
     """
     import uvicorn
 
-    from voxprint.cli.app import VERBOSE_KEY
     from voxprint.errors import InvalidParameterError
+    from voxprint.settings import hand_to_workers
 
     level = log_level.lower()
     if level not in LOG_LEVELS:
         raise InvalidParameterError(f"--log-level must be one of {', '.join(LOG_LEVELS)}")
+    chosen = settings(
+        host=host,
+        port=port,
+        workers=workers,
+        db=db,
+        model=model,
+        require_api_key=False if no_auth else None,
+    )
     config = log_config(level, bool(ctx.meta.get(VERBOSE_KEY)))
     logging.config.dictConfig(config)
-    path = database_file(db)
+    path = database_file(chosen.db)
     if path is not None and not path.exists():
         logger.warning(
             "no database at %s: a new, empty one is created (create API keys with "
             "`voxprint keys create --name NAME --db %s`)",
-            database_path(db),
-            database_path(db),
+            database_path(chosen.db),
+            database_path(chosen.db),
         )
-    # Settings travel to the worker processes through the environment; the app reads
-    # them with pydantic-settings (voxprint.api.settings).
-    os.environ["VOXPRINT_MODEL"] = model
-    if db is not None:
-        os.environ["VOXPRINT_DB"] = str(db)
-    if no_auth:
-        os.environ["VOXPRINT_REQUIRE_API_KEY"] = "false"
-    if db is not None:
+    if chosen.db is not None:
         # An unreachable or unusable store is one line and exit code 7 here, not a
         # traceback from every worker's startup.
         from voxprint.store import open_store
 
-        open_store(str(db)).close()
+        open_store(chosen.db).close()
+    # uvicorn's workers start from FACTORY and read their settings from the environment.
+    hand_to_workers(chosen)
     uvicorn.run(
         FACTORY,
         factory=True,
-        host=host,
-        port=port,
-        workers=workers,
+        host=chosen.host,
+        port=chosen.port,
+        workers=chosen.workers,
         log_level=level,
         log_config=config,
         access_log=False,

@@ -103,7 +103,7 @@ def show(
         str, typer.Option("--namespace", help="Namespace (tenant) to report on.")
     ] = "default",
     db: DbOption = None,
-    model: ModelOption = "campplus",
+    model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """The operating point in force: its thresholds, how it was derived, when it changed."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -161,21 +160,6 @@ def trial_list_eval_set(root: Path, trial_file: Path) -> EvalSet:
     return EvalSet(trial_file.stem, tuple(items.values()), tuple(trials))
 
 
-def default_data_root() -> Path:
-    """The shared speech data: ``$VOXPRINT_DATA``, else ``../shared/data``.
-
-    ``../shared/data`` is looked up from the working directory first, then from
-    the root of a source checkout of voxprint.
-    """
-    configured = os.environ.get("VOXPRINT_DATA")
-    if configured:
-        return Path(configured)
-    from_cwd = Path("..") / "shared" / "data"
-    if from_cwd.is_dir():
-        return from_cwd
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
-
-
 def protocol_test_other(data_root: Path) -> EvalSet:
     """``test-other``: all 100 files of LibriSpeech test-other, every pair a trial."""
     return folder_eval_set(data_root / "librispeech" / "test-other", name="test-other")
@@ -317,7 +301,7 @@ def protocol_fsdd(data_root: Path) -> EvalSet:
     return EvalSet("fsdd", tuple(items), trials)
 
 
-def cohort_items(name: str, data_root: Path | None = None) -> tuple[tuple[AudioItem, ...], ...]:
+def cohort_items(name: str, data_root: Path) -> tuple[tuple[AudioItem, ...], ...]:
     """An impostor cohort for score normalisation on protocol ``name``.
 
     Returns ``(enrol_side, test_side)`` item tuples of speakers who appear in no trial
@@ -330,7 +314,7 @@ def cohort_items(name: str, data_root: Path | None = None) -> tuple[tuple[AudioI
     * ``fsdd``: the 251 ``train-clean-100`` first halves, cropped to 0.5 s and
       band-limited to 8 kHz like the digits.
     """
-    root = data_root or default_data_root()
+    root = data_root
     firsts = tuple(i for i in protocol_tc100_halves(root).items if i.part is Part.FIRST_HALF)
     if name == "test-other":
         cohort = _conditioned(firsts, Condition(crop_seconds=4.0), root, prefix="cohort:")
@@ -366,11 +350,11 @@ PROTOCOLS: dict[str, Callable[[Path], EvalSet]] = {
 }
 
 
-def build_protocol(name: str, data_root: Path | None = None) -> EvalSet:
+def build_protocol(name: str, data_root: Path) -> EvalSet:
+    """The standard protocol ``name`` on the shared data in ``data_root``."""
     builder = PROTOCOLS.get(name)
     if builder is None:
         raise DatasetError(f"unknown protocol {name!r}; choose from {', '.join(PROTOCOLS)}")
-    root = data_root or default_data_root()
-    if not (root / "librispeech").is_dir():
-        raise DatasetError(f"shared speech data not found at {root}; set VOXPRINT_DATA")
-    return builder(root)
+    if not (data_root / "librispeech").is_dir():
+        raise DatasetError(f"shared speech data not found at {data_root}; set VOXPRINT_DATA")
+    return builder(data_root)

@@ -44,8 +44,8 @@ from voxprint.api.azure.speakers import (
 from voxprint.api.azure.text_dependent import add_text_dependent_routes
 from voxprint.api.body import read_audio
 from voxprint.api.deps import ServiceDep, StateDep
-from voxprint.api.settings import ServiceSettings
 from voxprint.errors import InvalidParameterError
+from voxprint.settings import Settings
 
 VERIFICATION_PREFIX = "/speaker/verification/v2.0/text-independent"
 IDENTIFICATION_PREFIX = "/speaker/identification/v2.0/text-independent"
@@ -76,7 +76,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 router = APIRouter(route_class=AzureRoute, tags=["azure"], responses=ERROR_RESPONSES)
 
 
-def azure_limits(settings: ServiceSettings) -> AzureLimits:
+def azure_limits(settings: Settings) -> AzureLimits:
     return AzureLimits(
         enroll_seconds=settings.azure_enroll_seconds,
         min_seconds=settings.azure_min_seconds,

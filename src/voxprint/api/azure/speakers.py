@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from voxprint.api.azure.errors import AzureRequestError, EnrollmentQuotaError
+from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS
 from voxprint.errors import (
     InvalidParameterError,
     ProfileNotEnrolledError,
@@ -58,7 +59,7 @@ class ProfileKind(StrEnum):
 class AzureLimits:
     """Azure's speech thresholds, in seconds (from the service settings)."""
 
-    enroll_seconds: float = 20.0
+    enroll_seconds: float = DEFAULT_ENROLLMENT_SPEECH_SECONDS
     min_seconds: float = 4.0
     max_enroll_audio_seconds: float = 300.0
 

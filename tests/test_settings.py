@@ -1,0 +1,163 @@
+"""voxprint.settings: the one place settings are read, for the command line and the service."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from voxprint.cli.app import app
+from voxprint.cli.exit_codes import ExitCode
+from voxprint.encoders.registry import DEFAULT_ENCODER
+from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS
+from voxprint.errors import InvalidParameterError
+from voxprint.settings import Settings, default_data_root, hand_to_workers, load_settings
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "voxprint"
+
+
+@pytest.fixture(autouse=True)
+def _private_environment(monkeypatch):
+    """Each test sees (and may change) its own copy of the environment, without the
+    VOXPRINT_* variables of whoever runs the tests."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VOXPRINT_")}
+    clean.pop("RAY_ADDRESS", None)
+    monkeypatch.setattr(os, "environ", clean)
+
+
+def test_the_defaults_are_the_cores_own_constants():
+    settings = load_settings()
+    assert settings.model == DEFAULT_ENCODER
+    assert settings.enroll_seconds == DEFAULT_ENROLLMENT_SPEECH_SECONDS
+    assert settings.db is None and settings.api_key is None
+
+
+def test_a_variable_sets_a_value_and_a_given_option_wins_over_it():
+    os.environ["VOXPRINT_MODEL"] = "ge2e"
+    os.environ["VOXPRINT_ENROLL_SECONDS"] = "12.5"
+    assert load_settings().model == "ge2e"
+    assert load_settings().enroll_seconds == 12.5
+    assert load_settings(model="campplus").model == "campplus"
+    assert load_settings(model=None).model == "ge2e"  # an option not given
+
+
+def test_an_empty_variable_counts_as_unset():
+    os.environ["VOXPRINT_CAMPPLUS_RUNTIME"] = ""
+    os.environ["VOXPRINT_NUM_THREADS"] = ""
+    options = load_settings().encoder_options()
+    assert options.runtime is None and options.num_threads is None
+
+
+def test_a_bad_variable_is_refused_with_its_name():
+    os.environ["VOXPRINT_NUM_THREADS"] = "many"
+    with pytest.raises(InvalidParameterError, match="VOXPRINT_NUM_THREADS"):
+        load_settings()
+
+
+def test_a_bad_option_is_refused_with_the_option_name():
+    with pytest.raises(InvalidParameterError, match=r"\bport\b"):
+        load_settings(port=70000)
+
+
+def test_the_data_folder_comes_from_voxprint_data(tmp_path):
+    os.environ["VOXPRINT_DATA"] = str(tmp_path)
+    assert default_data_root() == tmp_path
+
+
+def test_the_data_folder_defaults_to_the_shared_folder_beside_the_checkout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ../shared/data from here
+    assert default_data_root() == SRC.parents[1].parent / "shared" / "data"
+
+
+def test_rays_own_variable_names_the_cluster():
+    os.environ["RAY_ADDRESS"] = "ray://head:10001"
+    assert load_settings().ray_address == "ray://head:10001"
+
+
+def test_service_options_carry_the_upload_limits_and_command_options_do_not():
+    settings = load_settings(max_upload_bytes=1234, max_audio_seconds=5.0)
+    assert settings.service_options().limits.max_bytes == 1234
+    assert settings.service_options().limits.max_seconds == 5.0
+    assert settings.command_options().limits.max_bytes > 1234
+
+
+def test_the_worker_environment_rebuilds_the_same_settings():
+    given = load_settings(
+        db="voices.db", port=9001, require_api_key=False, api_key="vp_secret", num_threads=2
+    )
+    environment = given.worker_environment()
+    assert environment["VOXPRINT_REQUIRE_API_KEY"] == "false"
+    assert "VOXPRINT_QUANTIZE" not in environment  # unset stays unset
+    os.environ.update(environment)
+    assert Settings() == given
+
+
+def test_a_secret_is_never_shown_in_the_settings_text():
+    settings = load_settings(api_key="vp_supersecret")
+    assert "vp_supersecret" not in repr(settings) and "vp_supersecret" not in str(settings)
+
+
+def test_no_module_but_settings_reads_the_environment():
+    """Settings are read in one place: no os.environ or getenv elsewhere in the package
+    (offline.py only switches a third-party library's telemetry off), and no CLI option
+    reads a variable behind the settings' back."""
+    readers = []
+    for path in SRC.rglob("*.py"):
+        relative = path.relative_to(SRC).as_posix()
+        text = path.read_text()
+        if relative not in ("settings.py", "offline.py") and re.search(
+            r"os\.environ|getenv\(", text
+        ):
+            readers.append(relative)
+        if relative.startswith("cli/") and "envvar=" in text:
+            readers.append(relative)
+    assert readers == []
+
+
+def test_serve_binds_and_hands_over_what_the_settings_say(tmp_path, monkeypatch):
+    import uvicorn
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda target, **kwargs: seen.update(kwargs))
+    os.environ["VOXPRINT_PORT"] = "8123"
+    os.environ["VOXPRINT_WORKERS"] = "2"
+    db = tmp_path / "voices.db"
+    result = CliRunner().invoke(app, ["serve", "--no-auth", "--db", str(db), "--host", "0.0.0.0"])
+    assert result.exit_code == 0, result.output
+    assert (seen["host"], seen["port"], seen["workers"]) == ("0.0.0.0", 8123, 2)
+    # what each worker process reads
+    assert os.environ["VOXPRINT_DB"] == str(db)
+    assert os.environ["VOXPRINT_REQUIRE_API_KEY"] == "false"
+    assert os.environ["VOXPRINT_HOST"] == "0.0.0.0"
+
+
+def test_hand_to_workers_puts_the_settings_into_the_environment():
+    hand_to_workers(load_settings(model="ge2e"))
+    assert os.environ["VOXPRINT_MODEL"] == "ge2e"
+
+
+def test_a_command_with_a_bad_variable_fails_in_one_line(tmp_path):
+    os.environ["VOXPRINT_ENROLL_SECONDS"] = "soon"
+    result = CliRunner().invoke(app, ["profiles", "list", "--db", str(tmp_path / "none.db")])
+    assert result.exit_code == ExitCode.DATA  # a bad parameter (README, exit codes)
+    assert "VOXPRINT_ENROLL_SECONDS" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_info_shows_the_model_and_data_folder_the_variables_name(tmp_path):
+    os.environ["VOXPRINT_MODEL"] = "ge2e"
+    os.environ["VOXPRINT_DATA"] = str(tmp_path)
+    result = CliRunner().invoke(app, ["info", "--json", "--db", str(tmp_path / "v.db")])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["model"]["name"] == "ge2e"
+    assert shown["data"] == {
+        "path": str(tmp_path.resolve()),
+        "source": "VOXPRINT_DATA",
+        "exists": True,
+    }
+    assert shown["database"]["source"] == "--db"
