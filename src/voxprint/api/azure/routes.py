@@ -26,7 +26,6 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from voxprint.api.azure.errors import AzureRoute, azure_error
-from voxprint.api.azure.requests import read_json
 from voxprint.api.azure.schemas import (
     AzureEnrollment,
     AzureErrorBody,
@@ -41,8 +40,8 @@ from voxprint.api.azure.speakers import (
     ProfileKind,
     parse_locale,
 )
-from voxprint.api.azure.text_dependent import add_text_dependent_routes
-from voxprint.api.body import read_audio
+from voxprint.api.azure.text_dependent import MAX_JSON_BYTES, add_text_dependent_routes
+from voxprint.api.body import read_audio, read_json
 from voxprint.api.deps import ServiceDep, StateDep
 from voxprint.api.settings import ServiceSettings
 from voxprint.errors import InvalidParameterError
@@ -123,7 +122,7 @@ def add_profile_routes(prefix: str, kind: ProfileKind) -> None:
         response: Response,
         speakers: Annotated[AzureSpeakers, Depends(speakers_of(kind))],
     ) -> AzureProfile:
-        locale = parse_locale(await read_json(request))
+        locale = parse_locale(await read_json(request, MAX_JSON_BYTES))
         profile = await run_in_threadpool(speakers.create, locale)
         response.headers["Location"] = str(
             request.url_for(f"azure_{label}_get", profileId=profile.id)

@@ -27,10 +27,9 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from voxprint.api.azure.errors import AzureRequestError, EnrollmentLimitError
-from voxprint.api.azure.requests import read_json
 from voxprint.api.azure.schemas import AZURE_STATUS, azure_time
 from voxprint.api.azure.speakers import LOCALE_PATTERN, METADATA_KEY
-from voxprint.api.body import read_audio
+from voxprint.api.body import read_audio, read_json
 from voxprint.api.deps import StateDep
 from voxprint.api.spoken import PassphraseDep
 from voxprint.decision import Decision
@@ -54,6 +53,8 @@ KIND = "text-dependent"
 MAX_ENROLLMENTS = 50
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
+#: Largest create-profile JSON body.
+MAX_JSON_BYTES = 64 * 1024
 _LIST_BATCH = 500
 
 
@@ -278,7 +279,7 @@ def add_text_dependent_routes(router: APIRouter, prefix: str) -> None:
     async def create_profile(
         request: Request, response: Response, azure: TextDependentDep
     ) -> AzureTdProfile:
-        body = await read_json(request)
+        body = await read_json(request, MAX_JSON_BYTES)
         created = await run_in_threadpool(azure.create, body)
         response.headers["Location"] = str(
             request.url_for("azure_text_dependent_get", profileId=created.profile.id)

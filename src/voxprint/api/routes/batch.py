@@ -17,19 +17,19 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from voxprint.api import render
-from voxprint.api.body import media_type
-from voxprint.api.deps import ServiceDep, StateDep
-from voxprint.api.errors import status_for
-from voxprint.api.forms import (
+from voxprint.api.body import (
     BINARY,
     Form,
     inline_schema,
+    media_type,
     parse_json,
     read_form,
     read_json,
     request_body,
     validation_message,
 )
+from voxprint.api.deps import ServiceDep, StateDep
+from voxprint.api.errors import status_for
 from voxprint.api.schemas import (
     MAX_BATCH_ITEMS,
     BatchError,

@@ -21,9 +21,8 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from voxprint.api import render
-from voxprint.api.body import read_audio
+from voxprint.api.body import AUDIO_BODY, read_audio
 from voxprint.api.deps import ServiceDep, StateDep
-from voxprint.api.forms import AUDIO_BODY
 from voxprint.api.schemas import EnrollmentOut, error_responses
 from voxprint.api.state import AppState
 from voxprint.diarization import Diarization, SpeakerDiarizer
