@@ -1,13 +1,16 @@
 """Live recognition over WebSockets: running results, final results, auth, bad frames."""
 
 import json
+import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from voxprint.live import float_to_pcm16
+from voxprint.api.routes import ws as ws_routes
+from voxprint.live import LiveConfig, LiveRecognizer, float_to_pcm16
 
 from apihelp import auth, client_for, issue_key, make_app, voice_wav
 from fakes import RATE, voice
@@ -228,3 +231,78 @@ def test_a_client_leaving_mid_stream_is_cleaned_up(setup):
         while "voxprint_websockets_open 0.0" not in client.get("/metrics").text:
             assert time.time() < deadline, "a WebSocket session was never closed"
             time.sleep(0.05)
+
+
+def test_a_queue_that_stays_full_refuses_the_client_with_a_backlog_error(setup, monkeypatch):
+    """While a window is being scored, frames wait in a bounded queue; when it stays full
+    the client is told why and closed with 1013, instead of the server keeping the audio."""
+    app, _, key = setup
+    scoring, release = threading.Event(), threading.Event()
+    real_evaluate = ws_routes.evaluate_window
+
+    def slow_evaluate(*args, **kwargs):
+        scoring.set()
+        release.wait(30)
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(ws_routes, "evaluate_window", slow_evaluate)
+    monkeypatch.setattr(ws_routes, "QUEUE_FULL_SECONDS", 0.2)
+    with client_for(app) as client:
+        try:
+            with client.websocket_connect("/v1/ws/identify", headers={"X-API-Key": key}) as ws:
+                assert ws.receive_json()["type"] == "ready"
+                ws.send_bytes(float_to_pcm16(voice(150, 0.5, seed=1)))
+                assert scoring.wait(30), "the first window was never scored"
+                frame = float_to_pcm16(voice(150, 0.1, seed=2))
+                for _ in range(ws_routes.MAX_QUEUED_FRAMES + 1):
+                    ws.send_bytes(frame)
+                error = ws.receive_json()
+                assert error["type"] == "error"
+                assert error["error"]["code"] == "live_backlog"
+                assert "real time" in error["error"]["message"]
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    ws.receive_json()
+                assert closed.value.code == 1013
+        finally:
+            release.set()
+        monkeypatch.setattr(ws_routes, "evaluate_window", real_evaluate)
+        with client.websocket_connect("/v1/ws/identify", headers={"X-API-Key": key}) as ws:
+            assert ws.receive_json()["type"] == "ready"  # the refused session was let go
+
+
+def test_a_server_at_its_session_limit_answers_busy_with_1013(tmp_path):
+    app, service = make_app(tmp_path / "ws.db", live_max_sessions=1)
+    key = issue_key(service, "tenant-a")
+    headers = {"X-API-Key": key}
+    with (
+        client_for(app) as client,
+        client.websocket_connect("/v1/ws/identify", headers=headers) as first,
+    ):
+        assert first.receive_json()["type"] == "ready"
+        with client.websocket_connect("/v1/ws/identify", headers=headers) as second:
+            assert second.receive_json()["error"]["code"] == "busy"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                second.receive_json()
+            assert closed.value.code == 1013
+
+
+def test_an_enrolment_session_keeps_at_most_its_audio_cap():
+    profile = SimpleNamespace(id="p", name="bob", net_speech_seconds=2.0)
+    session = ws_routes.EnrollSession(
+        websocket=None,
+        state=None,
+        service=None,
+        recognizer=LiveRecognizer(LiveConfig()),
+        scorer=None,
+        profile=profile,
+        required_seconds=10.0,
+        max_samples=RATE,
+    )
+    for seed in range(3):
+        session.take(voice(150, 0.75, seed=seed))
+    assert session.kept == RATE
+    assert sum(len(part) for part in session.collected) == RATE
+    assert session.recognizer.received_seconds == pytest.approx(2.25)  # still all scored
+    assert session.ready()["mode"] == "enroll"
+    assert session.ready()["enrolled_seconds"] == 2.0
+    assert session.result({"net_speech_seconds": 3.0})["progress"] == 0.5
