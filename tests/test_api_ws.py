@@ -130,17 +130,98 @@ def test_enrolment_over_a_websocket_reports_progress_then_enrols(setup):
         assert profile["status"] == "enrolled"
 
 
-def test_a_bad_key_gets_an_error_message_then_a_policy_violation_close(setup):
-    app, _, _ = setup
+def refused(ws) -> dict:
+    """The error a refused connection gets, after checking it is closed with 1008."""
+    message = ws.receive_json()
+    assert message["type"] == "error"
+    with pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert closed.value.code == 1008
+    return message["error"]
+
+
+def test_a_key_in_a_header_is_accepted(setup):
+    app, _, key = setup
     with client_for(app) as client:
-        for url in ("/v1/ws/identify?api_key=vxp_nope", "/v1/ws/identify"):
-            with client.websocket_connect(url) as ws:
-                message = ws.receive_json()
-                assert message["type"] == "error"
-                assert message["error"]["code"] == "unauthorized"
-                with pytest.raises(WebSocketDisconnect) as closed:
-                    ws.receive_json()
-                assert closed.value.code == 1008
+        for headers in ({"X-API-Key": key}, {"Authorization": f"Bearer {key}"}):
+            with client.websocket_connect("/v1/ws/identify", headers=headers) as ws:
+                assert ws.receive_json()["type"] == "ready"
+
+
+def test_a_key_in_the_first_message_is_accepted_and_the_session_runs(setup):
+    app, _, key = setup
+    with client_for(app) as client:
+        alice = make_profile(client, key, "alice", 150)
+        with client.websocket_connect("/v1/ws/identify") as ws:
+            ws.send_text(json.dumps({"api_key": key}))
+            assert ws.receive_json()["type"] == "ready"
+            assert stream_in_steps(ws, voice(150, 2, seed=1))[-1]["profile_id"] == alice
+        with client.websocket_connect(f"/v1/ws/verify/{alice}") as ws:
+            ws.send_text(json.dumps({"api_key": key}))
+            assert ws.receive_json()["profile_id"] == alice
+
+
+def test_a_wrong_or_missing_key_is_refused_with_1008_however_it_is_sent(setup):
+    app, _, _ = setup
+    wrong = "vxp_nope"
+    with client_for(app) as client:
+        with client.websocket_connect("/v1/ws/identify", headers={"X-API-Key": wrong}) as ws:
+            assert refused(ws)["code"] == "unauthorized"
+        with client.websocket_connect(f"/v1/ws/identify?api_key={wrong}") as ws:
+            assert refused(ws)["code"] == "unauthorized"
+        with client.websocket_connect("/v1/ws/identify") as ws:
+            ws.send_text(json.dumps({"api_key": wrong}))
+            assert refused(ws)["code"] == "unauthorized"
+        for first in (b"\x00\x00" * 800, '{"event": "end"}', '{"api_key": 5}', "hello"):
+            with client.websocket_connect("/v1/ws/identify") as ws:
+                if isinstance(first, bytes):
+                    ws.send_bytes(first)
+                else:
+                    ws.send_text(first)
+                error = refused(ws)
+                assert error["code"] == "unauthorized"
+                assert '{"api_key"' in error["message"]
+
+
+def test_no_key_message_in_time_is_refused_with_1008(setup, monkeypatch):
+    app, _, _ = setup
+    monkeypatch.setattr(ws_routes, "FIRST_MESSAGE_SECONDS", 0.1)
+    with client_for(app) as client, client.websocket_connect("/v1/ws/identify") as ws:
+        error = refused(ws)
+        assert error["code"] == "unauthorized"
+        assert "no API key within" in error["message"]
+
+
+def test_the_query_key_still_works_but_logs_a_deprecation_warning_without_the_key(setup, caplog):
+    app, _, key = setup
+    with client_for(app) as client:
+        with (
+            caplog.at_level("WARNING", logger="voxprint.api.routes.ws"),
+            client.websocket_connect(f"/v1/ws/identify?api_key={key}") as ws,
+        ):
+            assert ws.receive_json()["type"] == "ready"
+        warnings = [r for r in caplog.records if "deprecated" in r.getMessage()]
+        assert len(warnings) == 1
+        assert "/v1/ws/identify" in warnings[0].getMessage()
+        assert all(key not in r.getMessage() for r in caplog.records)
+        caplog.clear()
+        with client.websocket_connect("/v1/ws/identify", headers={"X-API-Key": key}) as ws:
+            assert ws.receive_json()["type"] == "ready"
+        assert not [r for r in caplog.records if "deprecated" in r.getMessage()]
+
+
+def test_a_key_message_once_the_session_runs_is_ignored(setup, tmp_path):
+    app, _, key = setup
+    open_app, _ = make_app(tmp_path / "open.db", require_api_key=False)
+    for server, headers in ((app, {"X-API-Key": key}), (open_app, {})):
+        with (
+            client_for(server) as client,
+            client.websocket_connect("/v1/ws/identify", headers=headers) as ws,
+        ):
+            assert ws.receive_json()["type"] == "ready"  # not waiting for a key message
+            ws.send_text(json.dumps({"api_key": "vxp_anything"}))
+            result = stream_in_steps(ws, voice(150, 1, seed=2))[-1]
+            assert result["type"] == "result"
 
 
 def test_bad_text_frames_get_errors_and_the_session_goes_on(setup):

@@ -8,7 +8,13 @@ net speech as it grows, enrols it all at the end). Each mode is a
 :class:`LiveSession` subclass: :class:`IdentifySession`, :class:`VerifySession`,
 :class:`EnrollSession`.
 
-Protocol: authenticate with ``?api_key=`` or the usual headers. The client sends
+Protocol: the client sends its API key as on every other route, in the ``X-API-Key``
+(or ``Authorization: Bearer``) header; a client that cannot set headers (a browser) sends
+it as its first message instead, the text frame ``{"api_key": "..."}``, within
+:data:`FIRST_MESSAGE_SECONDS`. The ``?api_key=`` query form still works but is
+deprecated (query strings end up in access logs and proxies): it logs a warning, without
+the key. A ``{"api_key": ...}`` frame after the session has started is ignored (a page
+may always send one, keys on or off). The client then sends
 binary frames of 16 kHz mono 16-bit little-endian PCM, of any length. The server
 answers ``{"type": "ready", ...}`` first, then ``{"type": "result", ...}``
 (:meth:`voxprint.live.LiveEvent.to_json`) for every 0.5 s of audio received. A text
@@ -41,7 +47,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from voxprint.api import render
-from voxprint.api.deps import app_state, authenticate
+from voxprint.api.deps import Principal, app_state, authenticate_key, presented_key
 from voxprint.api.errors import error_details
 from voxprint.api.state import AppState
 from voxprint.errors import (
@@ -79,6 +85,11 @@ MAX_FRAME_BYTES = 1024 * 1024
 MAX_QUEUED_FRAMES = 16
 #: How long a full queue may stay full before the client is refused with ``live_backlog``.
 QUEUE_FULL_SECONDS = 10.0
+#: How long a client without a key in its headers has to send ``{"api_key": ...}``.
+FIRST_MESSAGE_SECONDS = 10.0
+#: Largest first message accepted while waiting for the key.
+MAX_KEY_MESSAGE_CHARS = 4096
+QUERY_KEY = "api_key"
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008
 CLOSE_UNAVAILABLE = 1013
@@ -261,12 +272,66 @@ async def _open(websocket: WebSocket) -> tuple[AppState, VoxprintService] | None
     await websocket.accept()
     try:
         state = app_state(websocket)
-        principal = authenticate(websocket)
+        principal = await _authenticate(websocket, state)
     except (AuthenticationError, ServiceUnavailableError) as error:
         code = CLOSE_POLICY if isinstance(error, AuthenticationError) else CLOSE_UNAVAILABLE
         await _refuse(websocket, error, code)
         return None
+    except WebSocketDisconnect:
+        return None
     return state, state.service.in_namespace(principal.namespace)
+
+
+async def _authenticate(websocket: WebSocket, state: AppState) -> Principal:
+    """The principal of the key in the headers, else (deprecated) in ``?api_key=``, else in
+    the first message; :class:`AuthenticationError` if there is none or it is not valid."""
+    query_key = websocket.query_params.get(QUERY_KEY)
+    if query_key is not None:
+        logger.warning(
+            "a WebSocket client sent its API key as ?%s= on %s; this is deprecated (the URL "
+            "reaches access logs and proxies): send it in the X-API-Key header or as the "
+            'first message {"api_key": ...}',
+            QUERY_KEY,
+            websocket.url.path,
+        )
+    key = presented_key(websocket) or query_key
+    if key is None and state.settings.require_api_key:
+        key = await _first_message_key(websocket)
+    return authenticate_key(websocket, key)
+
+
+async def _first_message_key(websocket: WebSocket) -> str:
+    """The key of a first message ``{"api_key": "..."}``; anything else is refused."""
+    hint = (
+        "send the API key in the X-API-Key or Authorization: Bearer header, or as the "
+        'first message {"api_key": "..."}'
+    )
+    try:
+        message = await asyncio.wait_for(websocket.receive(), FIRST_MESSAGE_SECONDS)
+    except TimeoutError:
+        raise AuthenticationError(
+            f"no API key within {FIRST_MESSAGE_SECONDS:g} s: {hint}"
+        ) from None
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", CLOSE_NORMAL))
+    key = _key_in(message.get("text"))
+    if key is None:
+        raise AuthenticationError(f"missing API key: {hint}")
+    return key
+
+
+def _key_in(text: str | None) -> str | None:
+    """The key of a ``{"api_key": "..."}`` text frame, or None for any other frame."""
+    if not text or len(text) > MAX_KEY_MESSAGE_CHARS:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    key = value.get(QUERY_KEY)
+    return key if isinstance(key, str) else None
 
 
 async def _refuse(websocket: WebSocket, error: VoxprintError, code: int) -> None:
@@ -443,14 +508,17 @@ async def _read(session: LiveSession, queue: asyncio.Queue[Frame]) -> None:
                 if usable and not await _offer(session, queue, pcm16_to_float(data[:usable])):
                     return
                 continue
-            if _is_end(message.get("text")):
+            text = message.get("text")
+            if _is_end(text):
                 if not await _offer(session, queue, Mark.END):
                     return
                 continue
+            if _key_in(text) is not None:
+                continue  # the key goes first; sent again (or with keys off) it changes nothing
             await session.error(
                 InvalidParameterError(
-                    'text frames must be {"event": "end"}; send audio as binary frames '
-                    "of 16 kHz mono PCM16 little-endian"
+                    'text frames must be {"event": "end"} (or a first {"api_key": ...}); send '
+                    "audio as binary frames of 16 kHz mono PCM16 little-endian"
                 )
             )
     except (WebSocketDisconnect, RuntimeError):
