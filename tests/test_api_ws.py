@@ -1,13 +1,16 @@
 """Live recognition over WebSockets: running results, final results, auth, bad frames."""
 
 import json
+import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
-from voxprint.live import float_to_pcm16
+from voxprint.api.routes import ws as ws_routes
+from voxprint.live import LiveConfig, LiveRecognizer, float_to_pcm16
 
 from apihelp import auth, client_for, issue_key, make_app, voice_wav
 from fakes import RATE, voice
@@ -127,17 +130,98 @@ def test_enrolment_over_a_websocket_reports_progress_then_enrols(setup):
         assert profile["status"] == "enrolled"
 
 
-def test_a_bad_key_gets_an_error_message_then_a_policy_violation_close(setup):
-    app, _, _ = setup
+def refused(ws) -> dict:
+    """The error a refused connection gets, after checking it is closed with 1008."""
+    message = ws.receive_json()
+    assert message["type"] == "error"
+    with pytest.raises(WebSocketDisconnect) as closed:
+        ws.receive_json()
+    assert closed.value.code == 1008
+    return message["error"]
+
+
+def test_a_key_in_a_header_is_accepted(setup):
+    app, _, key = setup
     with client_for(app) as client:
-        for url in ("/v1/ws/identify?api_key=vxp_nope", "/v1/ws/identify"):
-            with client.websocket_connect(url) as ws:
-                message = ws.receive_json()
-                assert message["type"] == "error"
-                assert message["error"]["code"] == "unauthorized"
-                with pytest.raises(WebSocketDisconnect) as closed:
-                    ws.receive_json()
-                assert closed.value.code == 1008
+        for headers in ({"X-API-Key": key}, {"Authorization": f"Bearer {key}"}):
+            with client.websocket_connect("/v1/ws/identify", headers=headers) as ws:
+                assert ws.receive_json()["type"] == "ready"
+
+
+def test_a_key_in_the_first_message_is_accepted_and_the_session_runs(setup):
+    app, _, key = setup
+    with client_for(app) as client:
+        alice = make_profile(client, key, "alice", 150)
+        with client.websocket_connect("/v1/ws/identify") as ws:
+            ws.send_text(json.dumps({"api_key": key}))
+            assert ws.receive_json()["type"] == "ready"
+            assert stream_in_steps(ws, voice(150, 2, seed=1))[-1]["profile_id"] == alice
+        with client.websocket_connect(f"/v1/ws/verify/{alice}") as ws:
+            ws.send_text(json.dumps({"api_key": key}))
+            assert ws.receive_json()["profile_id"] == alice
+
+
+def test_a_wrong_or_missing_key_is_refused_with_1008_however_it_is_sent(setup):
+    app, _, _ = setup
+    wrong = "vxp_nope"
+    with client_for(app) as client:
+        with client.websocket_connect("/v1/ws/identify", headers={"X-API-Key": wrong}) as ws:
+            assert refused(ws)["code"] == "unauthorized"
+        with client.websocket_connect(f"/v1/ws/identify?api_key={wrong}") as ws:
+            assert refused(ws)["code"] == "unauthorized"
+        with client.websocket_connect("/v1/ws/identify") as ws:
+            ws.send_text(json.dumps({"api_key": wrong}))
+            assert refused(ws)["code"] == "unauthorized"
+        for first in (b"\x00\x00" * 800, '{"event": "end"}', '{"api_key": 5}', "hello"):
+            with client.websocket_connect("/v1/ws/identify") as ws:
+                if isinstance(first, bytes):
+                    ws.send_bytes(first)
+                else:
+                    ws.send_text(first)
+                error = refused(ws)
+                assert error["code"] == "unauthorized"
+                assert '{"api_key"' in error["message"]
+
+
+def test_no_key_message_in_time_is_refused_with_1008(setup, monkeypatch):
+    app, _, _ = setup
+    monkeypatch.setattr(ws_routes, "FIRST_MESSAGE_SECONDS", 0.1)
+    with client_for(app) as client, client.websocket_connect("/v1/ws/identify") as ws:
+        error = refused(ws)
+        assert error["code"] == "unauthorized"
+        assert "no API key within" in error["message"]
+
+
+def test_the_query_key_still_works_but_logs_a_deprecation_warning_without_the_key(setup, caplog):
+    app, _, key = setup
+    with client_for(app) as client:
+        with (
+            caplog.at_level("WARNING", logger="voxprint.api.routes.ws"),
+            client.websocket_connect(f"/v1/ws/identify?api_key={key}") as ws,
+        ):
+            assert ws.receive_json()["type"] == "ready"
+        warnings = [r for r in caplog.records if "deprecated" in r.getMessage()]
+        assert len(warnings) == 1
+        assert "/v1/ws/identify" in warnings[0].getMessage()
+        assert all(key not in r.getMessage() for r in caplog.records)
+        caplog.clear()
+        with client.websocket_connect("/v1/ws/identify", headers={"X-API-Key": key}) as ws:
+            assert ws.receive_json()["type"] == "ready"
+        assert not [r for r in caplog.records if "deprecated" in r.getMessage()]
+
+
+def test_a_key_message_once_the_session_runs_is_ignored(setup, tmp_path):
+    app, _, key = setup
+    open_app, _ = make_app(tmp_path / "open.db", require_api_key=False)
+    for server, headers in ((app, {"X-API-Key": key}), (open_app, {})):
+        with (
+            client_for(server) as client,
+            client.websocket_connect("/v1/ws/identify", headers=headers) as ws,
+        ):
+            assert ws.receive_json()["type"] == "ready"  # not waiting for a key message
+            ws.send_text(json.dumps({"api_key": "vxp_anything"}))
+            result = stream_in_steps(ws, voice(150, 1, seed=2))[-1]
+            assert result["type"] == "result"
 
 
 def test_bad_text_frames_get_errors_and_the_session_goes_on(setup):
@@ -228,3 +312,78 @@ def test_a_client_leaving_mid_stream_is_cleaned_up(setup):
         while "voxprint_websockets_open 0.0" not in client.get("/metrics").text:
             assert time.time() < deadline, "a WebSocket session was never closed"
             time.sleep(0.05)
+
+
+def test_a_queue_that_stays_full_refuses_the_client_with_a_backlog_error(setup, monkeypatch):
+    """While a window is being scored, frames wait in a bounded queue; when it stays full
+    the client is told why and closed with 1013, instead of the server keeping the audio."""
+    app, _, key = setup
+    scoring, release = threading.Event(), threading.Event()
+    real_evaluate = ws_routes.evaluate_window
+
+    def slow_evaluate(*args, **kwargs):
+        scoring.set()
+        release.wait(30)
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(ws_routes, "evaluate_window", slow_evaluate)
+    monkeypatch.setattr(ws_routes, "QUEUE_FULL_SECONDS", 0.2)
+    with client_for(app) as client:
+        try:
+            with client.websocket_connect("/v1/ws/identify", headers={"X-API-Key": key}) as ws:
+                assert ws.receive_json()["type"] == "ready"
+                ws.send_bytes(float_to_pcm16(voice(150, 0.5, seed=1)))
+                assert scoring.wait(30), "the first window was never scored"
+                frame = float_to_pcm16(voice(150, 0.1, seed=2))
+                for _ in range(ws_routes.MAX_QUEUED_FRAMES + 1):
+                    ws.send_bytes(frame)
+                error = ws.receive_json()
+                assert error["type"] == "error"
+                assert error["error"]["code"] == "live_backlog"
+                assert "real time" in error["error"]["message"]
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    ws.receive_json()
+                assert closed.value.code == 1013
+        finally:
+            release.set()
+        monkeypatch.setattr(ws_routes, "evaluate_window", real_evaluate)
+        with client.websocket_connect("/v1/ws/identify", headers={"X-API-Key": key}) as ws:
+            assert ws.receive_json()["type"] == "ready"  # the refused session was let go
+
+
+def test_a_server_at_its_session_limit_answers_busy_with_1013(tmp_path):
+    app, service = make_app(tmp_path / "ws.db", live_max_sessions=1)
+    key = issue_key(service, "tenant-a")
+    headers = {"X-API-Key": key}
+    with (
+        client_for(app) as client,
+        client.websocket_connect("/v1/ws/identify", headers=headers) as first,
+    ):
+        assert first.receive_json()["type"] == "ready"
+        with client.websocket_connect("/v1/ws/identify", headers=headers) as second:
+            assert second.receive_json()["error"]["code"] == "busy"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                second.receive_json()
+            assert closed.value.code == 1013
+
+
+def test_an_enrolment_session_keeps_at_most_its_audio_cap():
+    profile = SimpleNamespace(id="p", name="bob", net_speech_seconds=2.0)
+    session = ws_routes.EnrollSession(
+        websocket=None,
+        state=None,
+        service=None,
+        recognizer=LiveRecognizer(LiveConfig()),
+        scorer=None,
+        profile=profile,
+        required_seconds=10.0,
+        max_samples=RATE,
+    )
+    for seed in range(3):
+        session.take(voice(150, 0.75, seed=seed))
+    assert session.kept == RATE
+    assert sum(len(part) for part in session.collected) == RATE
+    assert session.recognizer.received_seconds == pytest.approx(2.25)  # still all scored
+    assert session.ready()["mode"] == "enroll"
+    assert session.ready()["enrolled_seconds"] == 2.0
+    assert session.result({"net_speech_seconds": 3.0})["progress"] == 0.5

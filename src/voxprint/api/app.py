@@ -1,25 +1,37 @@
 """The FastAPI app: ``create_app()`` builds it, uvicorn serves it (``voxprint serve``).
 
 The model is loaded once, in the lifespan, before the first request is accepted.
-Routes live in the modules named in :data:`ROUTER_MODULES`; each exposes ``router``.
+Routes live in the modules whose ``router`` is listed in :data:`ROUTERS`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from voxprint import __version__
 from voxprint.access import KeyService
+from voxprint.api.azure import routes as azure
 from voxprint.api.errors import install_error_handlers
 from voxprint.api.inference import InferenceRunner
 from voxprint.api.observability import Metrics, RequestObserver
+from voxprint.api.routes import (
+    batch,
+    compare,
+    diarize,
+    health,
+    phrases,
+    profiles,
+    recognition,
+    streams,
+    web,
+    ws,
+)
 from voxprint.api.state import AppState
 from voxprint.bootstrap import build_service
 from voxprint.redaction import install_redaction
@@ -28,19 +40,19 @@ from voxprint.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
 
-#: Modules whose ``router`` the app includes, in this order.
-ROUTER_MODULES: tuple[str, ...] = (
-    "voxprint.api.routes.health",
-    "voxprint.api.routes.profiles",
-    "voxprint.api.routes.recognition",
-    "voxprint.api.routes.compare",
-    "voxprint.api.routes.batch",
-    "voxprint.api.routes.phrases",
-    "voxprint.api.routes.streams",
-    "voxprint.api.routes.ws",
-    "voxprint.api.routes.diarize",
-    "voxprint.api.azure.routes",
-    "voxprint.api.routes.web",
+#: The routers the app includes, in this order.
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    profiles.router,
+    recognition.router,
+    compare.router,
+    batch.router,
+    phrases.router,
+    streams.router,
+    ws.router,
+    diarize.router,
+    azure.router,
+    web.router,
 )
 
 DESCRIPTION = """Self-hosted speaker recognition: profiles, enrolment, verification (1:1)
@@ -114,8 +126,8 @@ def create_app(
     )
     install_error_handlers(app)
     install_redaction()  # uvicorn's request lines carry query strings (?api_key=)
-    for module_name in ROUTER_MODULES:
-        app.include_router(importlib.import_module(module_name).router)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(
         RequestObserver,
         metrics=metrics,

@@ -1,9 +1,10 @@
 """Request dependencies: the app state, the caller's API key, and their namespaced service.
 
 A key is read from ``Authorization: Bearer <key>``, ``X-API-Key`` or Azure's
-``Ocp-Apim-Subscription-Key``. Each key belongs to one namespace; the service a
-route gets is scoped to it, so a profile of another tenant simply does not exist
-(404) for the caller.
+``Ocp-Apim-Subscription-Key`` (WebSockets may also send it in their first message, or,
+deprecated, as ``?api_key=``: :mod:`voxprint.api.routes.ws`). Each key belongs to one
+namespace; the service a route gets is scoped to it, so a profile of another tenant
+simply does not exist (404) for the caller.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def app_state(connection: HTTPConnection) -> AppState:
 
 
 def presented_key(connection: HTTPConnection) -> str | None:
-    """The API key the client sent, from the headers (or ``?api_key=`` on WebSockets)."""
+    """The API key the client sent in the headers, if any."""
     authorization = connection.headers.get("authorization", "")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -47,19 +48,24 @@ def presented_key(connection: HTTPConnection) -> str | None:
         value = connection.headers.get(header)
         if value:
             return value.strip()
-    if connection.scope["type"] == "websocket":
-        return connection.query_params.get("api_key")
     return None
 
 
 def authenticate(connection: HTTPConnection) -> Principal:
-    """The caller's principal; raises :class:`AuthenticationError` (401) without a valid key."""
+    """The caller's principal; raises :class:`AuthenticationError` (401) without a valid key
+    in the headers."""
+    return authenticate_key(connection, presented_key(connection))
+
+
+def authenticate_key(connection: HTTPConnection, key: str | None) -> Principal:
+    """The principal of ``key``, sent by the client of ``connection`` one way or another
+    (any key when keys are off); :class:`AuthenticationError` (401) unless it is valid."""
     state = app_state(connection)
     if not state.settings.require_api_key:
         principal = Principal(namespace=DEFAULT_NAMESPACE, key_id=None)
     else:
-        key = state.keys.authenticate(presented_key(connection))
-        principal = Principal(namespace=key.namespace, key_id=key.id)
+        found = state.keys.authenticate(key)
+        principal = Principal(namespace=found.namespace, key_id=found.id)
     scope_state = connection.scope.setdefault("state", {})
     scope_state["key_id"] = principal.key_id
     scope_state["namespace"] = principal.namespace
@@ -88,5 +94,6 @@ __all__ = [
     "StateDep",
     "app_state",
     "authenticate",
+    "authenticate_key",
     "presented_key",
 ]

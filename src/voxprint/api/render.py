@@ -1,32 +1,48 @@
-"""Core results → response models of :mod:`voxprint.api.schemas` (and voiceprints back)."""
+"""Core results → response models of :mod:`voxprint.api.schemas` (and voiceprints back).
+
+Every response body of the native ``/v1`` API is built here; the routes only call these."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import numpy as np
 
 from voxprint.api.schemas import (
     BandOut,
+    BatchError,
+    BatchItemResult,
+    BatchOut,
+    BatchResult,
     CandidateOut,
     ChallengeOut,
     ComparisonOut,
+    DiarizationOut,
+    EmbeddingMapOut,
     EnrollmentOut,
     GalleryStatisticsOut,
     IdentificationOut,
+    MapPointOut,
     PhraseOut,
+    PhrasesOut,
     ProfileList,
     ProfileOut,
     QualityOut,
+    StreamOut,
     ThresholdSourceOut,
     ThresholdsOut,
     VerificationOut,
     VoiceprintIn,
     VoiceprintOut,
 )
+from voxprint.api.streams import StreamInfo
 from voxprint.decision import ThresholdSource
+from voxprint.diarization import Diarization
+from voxprint.diarization.formats import to_json
+from voxprint.embedding_map import EmbeddingMap
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.errors import EncoderMismatchError, InvalidParameterError
 from voxprint.passphrase.recognizer import PhraseMatch
@@ -127,9 +143,7 @@ def thresholds(report: ThresholdReport) -> ThresholdsOut:
                 band=band.band.value,
                 impostor_mean=band.impostor_mean,
                 impostor_std=band.impostor_std,
-                cosine_to_accept={
-                    f"{s:g}": round(c, 4) for s, c in band.cosine_to_accept.items()
-                },
+                cosine_to_accept={f"{s:g}": round(c, 4) for s, c in band.cosine_to_accept.items()},
             )
             for band in report.bands
         ],
@@ -334,3 +348,68 @@ def challenge(c: Challenge) -> ChallengeOut:
         expires_at=c.expires_at,
         used=c.used_at is not None,
     )
+
+
+def phrases(locale: str, offered: Iterable[str], supported: Iterable[str]) -> PhrasesOut:
+    return PhrasesOut(locale=locale, phrases=list(offered), supported_locales=list(supported))
+
+
+# --- streams, diarization, the embedding map, batches -----------------------------------
+
+
+def stream(info: StreamInfo) -> StreamOut:
+    seconds = info.audio_seconds
+    return StreamOut(
+        id=info.id,
+        format=info.format.value,
+        bytes=info.bytes,
+        chunks=info.chunks,
+        audio_seconds=None if seconds is None else round(seconds, 3),
+        created_at=info.created_at,
+        expires_at=info.expires_at,
+    )
+
+
+def diarization(identifier: str, ttl_seconds: float, result: Diarization) -> DiarizationOut:
+    """A diarization kept under ``identifier`` for ``ttl_seconds`` (the fields of
+    :func:`voxprint.diarization.formats.to_json`, the JSON the CLI writes too)."""
+    return DiarizationOut(
+        diarization_id=identifier, expires_in_seconds=ttl_seconds, **to_json(result)
+    )
+
+
+def embedding_map(result: EmbeddingMap) -> EmbeddingMapOut:
+    return EmbeddingMapOut(
+        method=result.method,
+        explained_variance=[round(v, 4) for v in result.explained_variance],
+        points=[
+            MapPointOut(
+                profile_id=p.profile_id, name=p.name, kind=p.kind, x=round(p.x, 5), y=round(p.y, 5)
+            )
+            for p in result.points
+        ],
+    )
+
+
+def batch_success(
+    index: int, reference: str | None, op: str, status: int, result: BatchResult
+) -> BatchItemResult:
+    return BatchItemResult(index=index, id=reference, op=op, status=status, ok=True, result=result)
+
+
+def batch_failure(
+    index: int, reference: str | None, op: str | None, status: int, code: str, message: str
+) -> BatchItemResult:
+    return BatchItemResult(
+        index=index,
+        id=reference,
+        op=op,
+        status=status,
+        ok=False,
+        error=BatchError(code=code, message=message),
+    )
+
+
+def batch(results: list[BatchItemResult]) -> BatchOut:
+    succeeded = sum(r.ok for r in results)
+    return BatchOut(results=results, succeeded=succeeded, failed=len(results) - succeeded)

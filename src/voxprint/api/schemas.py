@@ -385,6 +385,107 @@ class CompareVoiceprints(Strict):
     second: VoiceprintIn
 
 
+# --- streams ---------------------------------------------------------------------------
+
+
+class StreamCreate(Strict):
+    format: Literal["encoded", "pcm16"] = Field(
+        "encoded",
+        description="`encoded`: one audio/video file sent in pieces. "
+        "`pcm16`: raw 16 kHz mono 16-bit little-endian PCM.",
+    )
+
+
+class StreamOut(BaseModel):
+    id: str
+    format: Literal["encoded", "pcm16"]
+    bytes: int = Field(description="Bytes received so far.")
+    chunks: int = Field(description="Chunks appended so far.")
+    audio_seconds: float | None = Field(description="Duration so far (pcm16 only).")
+    created_at: datetime
+    expires_at: datetime = Field(description="When the stream expires if nothing else happens.")
+
+
+# --- diarization -----------------------------------------------------------------------
+
+
+class BestCandidateOut(BaseModel):
+    profile_id: str
+    name: str
+
+
+class DiarizedSpeakerOut(BaseModel):
+    speaker: str = Field(description='The profile\'s name, or "unknown 1", "unknown 2", ...')
+    unknown: bool
+    profile_id: str | None
+    name: str | None
+    score: float | None = Field(
+        description="Posterior of the named profile (for an unknown speaker: of the closest)."
+    )
+    cosine: float | None
+    unknown_probability: float | None = Field(description="Posterior of 'not enrolled'.")
+    best_candidate: BestCandidateOut | None
+    talk_seconds: float
+    turns: int
+    first_start: float
+    speech_seconds: float = Field(description="Solo speech behind the speaker's embedding.")
+
+
+class SegmentOut(BaseModel):
+    start: float
+    end: float
+    speaker: str
+    profile_id: str | None
+    name: str | None
+    score: float | None
+
+
+class SourceOut(BaseModel):
+    kind: str
+    description: str
+
+
+class DiarizationOut(BaseModel):
+    diarization_id: str = Field(description="Use it to enrol a speaker from this recording.")
+    expires_in_seconds: float
+    duration_seconds: float
+    speech_seconds: float
+    speaker_count: int
+    speakers: list[DiarizedSpeakerOut]
+    segments: list[SegmentOut]
+    gallery_size: int
+    source: SourceOut
+    processing_seconds: float
+    real_time_factor: float
+    segmentation_version: str
+    encoder_version: str
+
+
+class SpeakerEnrollmentIn(BaseModel):
+    speaker: str = Field(min_length=1, max_length=200, description='e.g. "unknown 1"')
+    profile_id: str | None = Field(None, description="Add to this existing profile ...")
+    name: str | None = Field(
+        None, min_length=1, max_length=200, description="... or to a new profile of this name."
+    )
+
+
+# --- embedding map ---------------------------------------------------------------------
+
+
+class MapPointOut(BaseModel):
+    profile_id: str
+    name: str
+    kind: str = Field(description="`voiceprint` (the profile's mean) or `clip` (one enrolment).")
+    x: float
+    y: float
+
+
+class EmbeddingMapOut(BaseModel):
+    method: str
+    explained_variance: list[float]
+    points: list[MapPointOut]
+
+
 # --- batch -----------------------------------------------------------------------------
 
 BatchOp = Literal["create_profile", "get_profile", "enroll", "verify", "identify"]

@@ -40,6 +40,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voxprint import errors as e
+from voxprint.api.body import MalformedBodyError
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +49,6 @@ class AzureRequestError(e.VoxprintError):
     """The request itself is malformed (missing or invalid JSON body, locale...)."""
 
     code = "invalid_request"
-
-
-class UnsupportedMediaTypeError(e.VoxprintError):
-    """A JSON route was sent something other than ``application/json``."""
-
-    code = "unsupported_media"
 
 
 class EnrollmentQuotaError(e.VoxprintError):
@@ -81,7 +76,6 @@ AZURE_ERRORS: dict[type[e.VoxprintError], tuple[int, str]] = {
     e.AuthenticationError: (401, "Unauthorized"),
     e.ProfileNotFoundError: (404, "NotFound"),
     e.AudioTooLargeError: (413, INVALID_REQUEST),
-    UnsupportedMediaTypeError: (415, "UnsupportedMediaType"),
     e.UnsupportedAudioError: (415, "UnsupportedMediaType"),
     e.AudioError: (400, INVALID_REQUEST),
     e.SpeechError: (400, INVALID_REQUEST),
@@ -92,6 +86,7 @@ AZURE_ERRORS: dict[type[e.VoxprintError], tuple[int, str]] = {
     e.AmbiguousProfileError: (409, "Conflict"),
     e.DuplicateExternalIdError: (409, "Conflict"),
     e.ProfileError: (400, INVALID_REQUEST),
+    MalformedBodyError: (400, INVALID_REQUEST),
     e.InvalidParameterError: (400, "InvalidArgument"),
     AzureRequestError: (400, INVALID_REQUEST),
     EnrollmentQuotaError: (403, INVALID_REQUEST),

@@ -25,8 +25,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from voxprint.api.azure import render
 from voxprint.api.azure.errors import AzureRoute, azure_error
-from voxprint.api.azure.requests import read_json
 from voxprint.api.azure.schemas import (
     AzureEnrollment,
     AzureErrorBody,
@@ -41,8 +41,8 @@ from voxprint.api.azure.speakers import (
     ProfileKind,
     parse_locale,
 )
-from voxprint.api.azure.text_dependent import add_text_dependent_routes
-from voxprint.api.body import read_audio
+from voxprint.api.azure.text_dependent import MAX_JSON_BYTES, add_text_dependent_routes
+from voxprint.api.body import read_audio, read_json
 from voxprint.api.deps import ServiceDep, StateDep
 from voxprint.errors import InvalidParameterError
 from voxprint.settings import Settings
@@ -123,12 +123,12 @@ def add_profile_routes(prefix: str, kind: ProfileKind) -> None:
         response: Response,
         speakers: Annotated[AzureSpeakers, Depends(speakers_of(kind))],
     ) -> AzureProfile:
-        locale = parse_locale(await read_json(request))
+        locale = parse_locale(await read_json(request, MAX_JSON_BYTES))
         profile = await run_in_threadpool(speakers.create, locale)
         response.headers["Location"] = str(
             request.url_for(f"azure_{label}_get", profileId=profile.id)
         )
-        return AzureProfile.of(profile, speakers)
+        return render.profile(profile, speakers)
 
     def list_profiles(
         request: Request,
@@ -139,17 +139,17 @@ def add_profile_routes(prefix: str, kind: ProfileKind) -> None:
     ) -> AzureProfileList:
         size = top or max_page_size or DEFAULT_PAGE
         page = speakers.list(top=size, skip=skip)
-        items = [AzureProfile.of(p, speakers) for p in page.profiles]
+        items = [render.profile(p, speakers) for p in page.profiles]
         next_link = None
         if page.has_more:
             url = request.url.remove_query_params(["$top", "$skip", "maxpagesize"])
             next_link = str(url.include_query_params(**{"$top": size, "$skip": skip + size}))
-        return AzureProfileList(profiles=items, value=items, nextLink=next_link)
+        return render.profile_list(items, next_link)
 
     def get_profile(
         profileId: str, speakers: Annotated[AzureSpeakers, Depends(speakers_of(kind))]
     ) -> AzureProfile:
-        return AzureProfile.of(speakers.get(profileId), speakers)
+        return render.profile(speakers.get(profileId), speakers)
 
     def delete_profile(
         profileId: str, speakers: Annotated[AzureSpeakers, Depends(speakers_of(kind))]
@@ -174,7 +174,7 @@ def add_profile_routes(prefix: str, kind: ProfileKind) -> None:
         report = await state.runner.run(
             "azure_enroll", speakers.enroll, profileId, upload.data, ignore_min_length=ignore
         )
-        return AzureEnrollment.of_report(report, speakers)
+        return render.enrollment(report, speakers)
 
     summary = f"Azure {label}"
     for path in (collection, f"{collection}/"):
@@ -246,7 +246,7 @@ def add_verify_route(item: str) -> None:
         result = await state.runner.run(
             "azure_verify", speakers.verify, profileId, upload.data, ignore_min_length=ignore
         )
-        return AzureVerification.of(result)
+        return render.verification(result)
 
     router.add_api_route(
         f"{item}/verify",
@@ -273,7 +273,7 @@ def add_identify_routes(collection: str) -> None:
             upload.data,
             ignore_min_length=ignore,
         )
-        return AzureIdentification.of(result)
+        return render.identification(result)
 
     # Azure clients often build ``main_url + '/identifySingleSpeaker'`` from a main_url
     # that already ends in a slash: serve the double-slash path too.

@@ -1,32 +1,15 @@
-"""Response bodies of the Azure-compatible routes, with Azure's field names."""
+"""Response bodies of the Azure-compatible routes, with Azure's field names.
+
+They are built from voxprint's results in :mod:`voxprint.api.azure.render`.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from voxprint.api.azure.speakers import AzureSpeakers, profile_locale
-from voxprint.decision import Decision
-from voxprint.service import (
-    UNKNOWN_PROFILE_ID,
-    EnrollmentReport,
-    IdentificationResult,
-    VerificationResult,
-)
-from voxprint.store.records import EnrollmentStatus, Profile
-
-#: Azure's spelling of the enrolment states.
-AZURE_STATUS: dict[EnrollmentStatus, Literal["Enrolling", "Enrolled"]] = {
-    EnrollmentStatus.ENROLLING: "Enrolling",
-    EnrollmentStatus.ENROLLED: "Enrolled",
-}
-
-
-def azure_time(moment: datetime) -> str:
-    """``2020-09-29T14:54:29.683Z``."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+AzureStatus = Literal["Enrolling", "Enrolled"]
 
 
 class AzureProfile(BaseModel):
@@ -34,7 +17,7 @@ class AzureProfile(BaseModel):
 
     profileId: str
     locale: str | None
-    enrollmentStatus: Literal["Enrolling", "Enrolled"]
+    enrollmentStatus: AzureStatus
     enrollmentsCount: int
     enrollmentsLength: float = Field(description="Seconds of enrolment audio.")
     enrollmentsSpeechLength: float = Field(description="Seconds of net speech in it.")
@@ -43,24 +26,12 @@ class AzureProfile(BaseModel):
     lastUpdatedDateTime: str | None = Field(description="null until the profile changes.")
     modelVersion: str | None = Field(description="The encoder version; null before enrolment.")
 
-    @classmethod
-    def of(cls, profile: Profile, speakers: AzureSpeakers) -> AzureProfile:
-        return cls(**_profile_fields(profile, speakers))
-
 
 class AzureEnrollment(AzureProfile):
     """An enrolment's outcome (Azure's ``TiEnrollmentInfo``) with the profile's fields."""
 
     audioLength: float = Field(description="Seconds of audio in this clip.")
     audioSpeechLength: float = Field(description="Seconds of net speech in this clip.")
-
-    @classmethod
-    def of_report(cls, report: EnrollmentReport, speakers: AzureSpeakers) -> AzureEnrollment:
-        return cls(
-            **_profile_fields(report.profile, speakers),
-            audioLength=round(report.clip_audio_seconds, 2),
-            audioSpeechLength=round(report.clip_net_speech_seconds, 2),
-        )
 
 
 class AzureProfileList(BaseModel):
@@ -78,11 +49,6 @@ class AzureVerification(BaseModel):
     recognitionResult: Literal["Accept", "Reject"]
     score: float = Field(ge=0, le=1)
 
-    @classmethod
-    def of(cls, result: VerificationResult) -> AzureVerification:
-        accepted = result.decision is Decision.ACCEPT
-        return cls(recognitionResult="Accept" if accepted else "Reject", score=result.score)
-
 
 class AzureProfileScore(BaseModel):
     profileId: str
@@ -94,21 +60,6 @@ class AzureIdentification(BaseModel):
 
     identifiedProfile: AzureProfileScore
     profilesRanking: list[AzureProfileScore]
-
-    @classmethod
-    def of(cls, result: IdentificationResult) -> AzureIdentification:
-        best = result.identified
-        identified = (
-            AzureProfileScore(profileId=best.profile_id, score=best.score)
-            if best is not None
-            else AzureProfileScore(profileId=UNKNOWN_PROFILE_ID, score=0.0)
-        )
-        return cls(
-            identifiedProfile=identified,
-            profilesRanking=[
-                AzureProfileScore(profileId=c.profile_id, score=c.score) for c in result.candidates
-            ],
-        )
 
 
 class AzureErrorDetail(BaseModel):
@@ -122,19 +73,38 @@ class AzureErrorBody(BaseModel):
     error: AzureErrorDetail
 
 
-def _profile_fields(profile: Profile, speakers: AzureSpeakers) -> dict[str, object]:
-    enrolled = profile.clip_count > 0
-    return {
-        "profileId": profile.id,
-        "locale": profile_locale(profile),
-        "enrollmentStatus": AZURE_STATUS[profile.status],
-        "enrollmentsCount": profile.clip_count,
-        "enrollmentsLength": round(profile.audio_seconds, 2),
-        "enrollmentsSpeechLength": round(profile.net_speech_seconds, 2),
-        "remainingEnrollmentsSpeechLength": round(speakers.remaining_seconds(profile), 2),
-        "createdDateTime": azure_time(profile.created_at),
-        "lastUpdatedDateTime": (
-            azure_time(profile.updated_at) if profile.updated_at != profile.created_at else None
-        ),
-        "modelVersion": profile.encoder_version if enrolled else None,
-    }
+# --- text-dependent (passphrases) -------------------------------------------------
+
+
+class AzureTdProfile(BaseModel):
+    """Azure's ``TdProfileInfo``."""
+
+    profileId: str
+    locale: str | None
+    enrollmentStatus: AzureStatus
+    enrollmentsCount: int
+    enrollmentsLength: float = Field(description="Seconds of enrolment audio.")
+    enrollmentsSpeechLength: float = Field(description="Seconds of net speech in it.")
+    remainingEnrollmentsCount: int = Field(description="Passphrase clips still needed.")
+    createdDateTime: str
+    lastUpdatedDateTime: str | None
+    modelVersion: str | None
+
+
+class AzureTdEnrollment(AzureTdProfile):
+    """Azure's ``TdEnrollmentInfo`` (with the profile's fields)."""
+
+    passPhrase: str | None
+    audioLength: float
+    audioSpeechLength: float
+
+
+class AzureTdProfileList(BaseModel):
+    profiles: list[AzureTdProfile]
+    value: list[AzureTdProfile]
+    nextLink: str | None = Field(None, alias="@nextLink")
+
+
+class AzureTdVerification(BaseModel):
+    recognitionResult: Literal["Accept", "Reject"]
+    score: float = Field(ge=0, le=1, description="The voice's similarity alone.")

@@ -20,17 +20,21 @@ No ``from __future__ import annotations``: FastAPI must see the route annotation
 """
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from voxprint.api.azure import render
 from voxprint.api.azure.errors import AzureRequestError, EnrollmentLimitError
-from voxprint.api.azure.requests import read_json
-from voxprint.api.azure.schemas import AZURE_STATUS, azure_time
+from voxprint.api.azure.schemas import (
+    AzureTdEnrollment,
+    AzureTdProfile,
+    AzureTdProfileList,
+    AzureTdVerification,
+)
 from voxprint.api.azure.speakers import LOCALE_PATTERN, METADATA_KEY
-from voxprint.api.body import read_audio
+from voxprint.api.body import read_audio, read_json
 from voxprint.api.deps import StateDep
 from voxprint.api.spoken import PassphraseDep
 from voxprint.decision import Decision
@@ -46,7 +50,7 @@ from voxprint.errors import (
 )
 from voxprint.passphrase.phrases import locale_key, supported_locales
 from voxprint.passphrase.service import PassphraseService, SpokenEnrollment, SpokenProfile
-from voxprint.store.records import PhraseProfile, ProfileKind
+from voxprint.store.records import ProfileKind
 
 #: The Azure kind mark of text-dependent profiles.
 KIND = "text-dependent"
@@ -54,12 +58,15 @@ KIND = "text-dependent"
 MAX_ENROLLMENTS = 50
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
+#: Largest create-profile JSON body.
+MAX_JSON_BYTES = 64 * 1024
 _LIST_BATCH = 500
 
 
 def _supported_text() -> str:
-    return ", ".join(locale.split("-")[0] + "-" + locale.split("-")[1].upper()
-                     for locale in supported_locales())
+    return ", ".join(
+        locale.split("-")[0] + "-" + locale.split("-")[1].upper() for locale in supported_locales()
+    )
 
 
 def _azure_locale(locale: Any) -> str:
@@ -177,85 +184,6 @@ class AzureTextDependent:
         return error.message
 
 
-# --- response bodies ------------------------------------------------------------------
-
-
-class AzureTdProfile(BaseModel):
-    """Azure's ``TdProfileInfo``."""
-
-    profileId: str
-    locale: str | None
-    enrollmentStatus: Literal["Enrolling", "Enrolled"]
-    enrollmentsCount: int
-    enrollmentsLength: float = Field(description="Seconds of enrolment audio.")
-    enrollmentsSpeechLength: float = Field(description="Seconds of net speech in it.")
-    remainingEnrollmentsCount: int = Field(description="Passphrase clips still needed.")
-    createdDateTime: str
-    lastUpdatedDateTime: str | None
-    modelVersion: str | None
-
-    @classmethod
-    def of(cls, sp: SpokenProfile) -> "AzureTdProfile":
-        return cls(**_fields(sp))
-
-
-class AzureTdEnrollment(AzureTdProfile):
-    """Azure's ``TdEnrollmentInfo`` (with the profile's fields)."""
-
-    passPhrase: str | None
-    audioLength: float
-    audioSpeechLength: float
-
-    @classmethod
-    def of_enrollment(cls, result: SpokenEnrollment, locale: str | None) -> "AzureTdEnrollment":
-        sp = SpokenProfile(
-            result.report.profile,
-            _phrase_profile(result, locale),
-            result.remaining_clips,
-        )
-        return cls(
-            **_fields(sp),
-            passPhrase=result.passphrase,
-            audioLength=round(result.report.clip_audio_seconds, 2),
-            audioSpeechLength=round(result.report.clip_net_speech_seconds, 2),
-        )
-
-
-class AzureTdProfileList(BaseModel):
-    profiles: list[AzureTdProfile]
-    value: list[AzureTdProfile]
-    nextLink: str | None = Field(None, alias="@nextLink")
-
-
-class AzureTdVerification(BaseModel):
-    recognitionResult: Literal["Accept", "Reject"]
-    score: float = Field(ge=0, le=1, description="The voice's similarity alone.")
-
-
-def _phrase_profile(result: SpokenEnrollment, locale: str | None) -> PhraseProfile:
-    return PhraseProfile(result.report.profile.id, result.kind, locale, result.passphrase)
-
-
-def _fields(sp: SpokenProfile) -> dict[str, object]:
-    profile = sp.profile
-    marks = profile.metadata.get(METADATA_KEY)
-    locale = marks.get("locale") if isinstance(marks, dict) else sp.phrase.locale
-    return {
-        "profileId": profile.id,
-        "locale": locale,
-        "enrollmentStatus": AZURE_STATUS[profile.status],
-        "enrollmentsCount": profile.clip_count,
-        "enrollmentsLength": round(profile.audio_seconds, 2),
-        "enrollmentsSpeechLength": round(profile.net_speech_seconds, 2),
-        "remainingEnrollmentsCount": sp.remaining_clips or 0,
-        "createdDateTime": azure_time(profile.created_at),
-        "lastUpdatedDateTime": (
-            azure_time(profile.updated_at) if profile.updated_at != profile.created_at else None
-        ),
-        "modelVersion": profile.encoder_version if profile.clip_count > 0 else None,
-    }
-
-
 # --- routes -----------------------------------------------------------------------------
 
 
@@ -278,12 +206,12 @@ def add_text_dependent_routes(router: APIRouter, prefix: str) -> None:
     async def create_profile(
         request: Request, response: Response, azure: TextDependentDep
     ) -> AzureTdProfile:
-        body = await read_json(request)
+        body = await read_json(request, MAX_JSON_BYTES)
         created = await run_in_threadpool(azure.create, body)
         response.headers["Location"] = str(
             request.url_for("azure_text_dependent_get", profileId=created.profile.id)
         )
-        return AzureTdProfile.of(created)
+        return render.td_profile(created)
 
     def list_profiles(
         request: Request,
@@ -294,15 +222,15 @@ def add_text_dependent_routes(router: APIRouter, prefix: str) -> None:
     ) -> AzureTdProfileList:
         size = top or max_page_size or DEFAULT_PAGE
         page, more = azure.list(top=size, skip=skip)
-        items = [AzureTdProfile.of(p) for p in page]
+        items = [render.td_profile(p) for p in page]
         next_link = None
         if more:
             url = request.url.remove_query_params(["$top", "$skip", "maxpagesize"])
             next_link = str(url.include_query_params(**{"$top": size, "$skip": skip + size}))
-        return AzureTdProfileList(profiles=items, value=items, **{"@nextLink": next_link})
+        return render.td_profile_list(items, next_link)
 
     def get_profile(profileId: str, azure: TextDependentDep) -> AzureTdProfile:
-        return AzureTdProfile.of(azure.get(profileId))
+        return render.td_profile(azure.get(profileId))
 
     def delete_profile(profileId: str, azure: TextDependentDep) -> Response:
         azure.delete(profileId)
@@ -318,7 +246,7 @@ def add_text_dependent_routes(router: APIRouter, prefix: str) -> None:
         upload = await read_audio(request, state.settings.azure_max_bytes)
         result = await state.runner.run("azure_td_enroll", azure.enroll, profileId, upload.data)
         locale = azure.get(profileId).phrase.locale
-        return AzureTdEnrollment.of_enrollment(result, locale)
+        return render.td_enrollment(result, locale)
 
     async def verify(
         profileId: str, request: Request, state: StateDep, azure: TextDependentDep
@@ -327,9 +255,7 @@ def add_text_dependent_routes(router: APIRouter, prefix: str) -> None:
         accepted, score = await state.runner.run(
             "azure_td_verify", azure.verify, profileId, upload.data
         )
-        return AzureTdVerification(
-            recognitionResult="Accept" if accepted else "Reject", score=score
-        )
+        return render.td_verification(accepted, score)
 
     router.add_api_route(
         f"{prefix}/phrases/{{locale}}",
@@ -359,7 +285,10 @@ def add_text_dependent_routes(router: APIRouter, prefix: str) -> None:
             response_model_by_alias=True,
         )
     router.add_api_route(
-        item, get_profile, methods=["GET"], summary=f"{summary}: get a profile",
+        item,
+        get_profile,
+        methods=["GET"],
+        summary=f"{summary}: get a profile",
         name="azure_text_dependent_get",
     )
     router.add_api_route(

@@ -17,22 +17,21 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from voxprint.api import render
-from voxprint.api.body import media_type
-from voxprint.api.deps import ServiceDep, StateDep
-from voxprint.api.errors import status_for
-from voxprint.api.forms import (
+from voxprint.api.body import (
     BINARY,
     Form,
     inline_schema,
+    media_type,
     parse_json,
     read_form,
     read_json,
     request_body,
     validation_message,
 )
+from voxprint.api.deps import ServiceDep, StateDep
+from voxprint.api.errors import status_for
 from voxprint.api.schemas import (
     MAX_BATCH_ITEMS,
-    BatchError,
     BatchItem,
     BatchItemResult,
     BatchOut,
@@ -102,8 +101,7 @@ async def batch(request: Request, state: StateDep, service: ServiceDep) -> Batch
     results = [
         await _run_item(index, raw, form, state, service) for index, raw in enumerate(body.items)
     ]
-    succeeded = sum(r.ok for r in results)
-    return BatchOut(results=results, succeeded=succeeded, failed=len(results) - succeeded)
+    return render.batch(results)
 
 
 async def _run_item(
@@ -114,27 +112,14 @@ async def _run_item(
     try:
         item = BatchItem.model_validate(raw)
     except ValidationError as exc:
-        return _failed(index, reference, op, 422, "invalid_request", validation_message(exc))
+        return render.batch_failure(
+            index, reference, op, 422, "invalid_request", validation_message(exc)
+        )
     try:
         result, status = await _dispatch(item, form, state, service)
     except VoxprintError as exc:
-        return _failed(index, item.id, item.op, status_for(exc), exc.code, exc.message)
-    return BatchItemResult(
-        index=index, id=item.id, op=item.op, status=status, ok=True, result=result
-    )
-
-
-def _failed(
-    index: int, reference: str | None, op: str | None, status: int, code: str, message: str
-) -> BatchItemResult:
-    return BatchItemResult(
-        index=index,
-        id=reference,
-        op=op,
-        status=status,
-        ok=False,
-        error=BatchError(code=code, message=message),
-    )
+        return render.batch_failure(index, item.id, item.op, status_for(exc), exc.code, exc.message)
+    return render.batch_success(index, item.id, item.op, status, result)
 
 
 async def _dispatch(

@@ -7,9 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from voxprint.api import render
-from voxprint.api.body import AudioUpload, media_type
+from voxprint.api.body import (
+    BINARY,
+    AudioUpload,
+    inline_schema,
+    media_type,
+    read_form,
+    read_json,
+    request_body,
+)
 from voxprint.api.deps import ServiceDep, StateDep
-from voxprint.api.forms import BINARY, inline_schema, read_form, read_json, request_body
 from voxprint.api.schemas import CompareVoiceprints, ComparisonOut, error_responses
 from voxprint.errors import InvalidParameterError, UnsupportedAudioError
 

@@ -18,16 +18,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
 
 from voxprint.api import render
-from voxprint.api.body import read_audio
+from voxprint.api.body import AUDIO_BODY, read_audio
 from voxprint.api.deps import ServiceDep, StateDep
-from voxprint.api.forms import AUDIO_BODY
-from voxprint.api.schemas import EnrollmentOut, error_responses
+from voxprint.api.schemas import (
+    DiarizationOut,
+    EnrollmentOut,
+    SpeakerEnrollmentIn,
+    error_responses,
+)
 from voxprint.api.state import AppState
 from voxprint.diarization import Diarization, SpeakerDiarizer
-from voxprint.diarization.formats import to_json, to_rttm, to_srt, to_vtt
+from voxprint.diarization.formats import to_rttm, to_srt, to_vtt
 from voxprint.errors import DiarizationNotFoundError, InvalidParameterError
 
 router = APIRouter(tags=["diarization"])
@@ -82,66 +85,6 @@ def registry(state: AppState) -> DiarizationRegistry:
         found = state.extensions.setdefault(EXTENSION, DiarizationRegistry(SpeakerDiarizer()))
     assert isinstance(found, DiarizationRegistry)
     return found
-
-
-class BestCandidateOut(BaseModel):
-    profile_id: str
-    name: str
-
-
-class DiarizedSpeakerOut(BaseModel):
-    speaker: str = Field(description='The profile\'s name, or "unknown 1", "unknown 2", ...')
-    unknown: bool
-    profile_id: str | None
-    name: str | None
-    score: float | None = Field(
-        description="Posterior of the named profile (for an unknown speaker: of the closest)."
-    )
-    cosine: float | None
-    unknown_probability: float | None = Field(description="Posterior of 'not enrolled'.")
-    best_candidate: BestCandidateOut | None
-    talk_seconds: float
-    turns: int
-    first_start: float
-    speech_seconds: float = Field(description="Solo speech behind the speaker's embedding.")
-
-
-class SegmentOut(BaseModel):
-    start: float
-    end: float
-    speaker: str
-    profile_id: str | None
-    name: str | None
-    score: float | None
-
-
-class SourceOut(BaseModel):
-    kind: str
-    description: str
-
-
-class DiarizationOut(BaseModel):
-    diarization_id: str = Field(description="Use it to enrol a speaker from this recording.")
-    expires_in_seconds: float
-    duration_seconds: float
-    speech_seconds: float
-    speaker_count: int
-    speakers: list[DiarizedSpeakerOut]
-    segments: list[SegmentOut]
-    gallery_size: int
-    source: SourceOut
-    processing_seconds: float
-    real_time_factor: float
-    segmentation_version: str
-    encoder_version: str
-
-
-class SpeakerEnrollmentIn(BaseModel):
-    speaker: str = Field(min_length=1, max_length=200, description='e.g. "unknown 1"')
-    profile_id: str | None = Field(None, description="Add to this existing profile ...")
-    name: str | None = Field(
-        None, min_length=1, max_length=200, description="... or to a new profile of this name."
-    )
 
 
 def _split_ids(values: list[str] | None) -> list[str] | None:
@@ -204,7 +147,7 @@ async def diarize(
             media_type=media[format],
             headers={"X-Diarization-Id": identifier},
         )
-    return DiarizationOut(diarization_id=identifier, expires_in_seconds=kept.ttl, **to_json(result))
+    return render.diarization(identifier, kept.ttl, result)
 
 
 @router.get(
@@ -218,9 +161,7 @@ async def get_diarization(
 ) -> DiarizationOut:
     kept = registry(state)
     result = kept.get(service.namespace, diarization_id)
-    return DiarizationOut(
-        diarization_id=diarization_id, expires_in_seconds=kept.ttl, **to_json(result)
-    )
+    return render.diarization(diarization_id, kept.ttl, result)
 
 
 @router.post(

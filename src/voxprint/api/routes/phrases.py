@@ -36,11 +36,7 @@ def phrases(
     passphrases: PassphraseDep,
     locale: Annotated[str, Query(min_length=2, max_length=10)] = DEFAULT_LOCALE,
 ) -> PhrasesOut:
-    return PhrasesOut(
-        locale=locale_key(locale),
-        phrases=list(passphrases.phrases(locale)),
-        supported_locales=list(supported_locales()),
-    )
+    return render.phrases(locale_key(locale), passphrases.phrases(locale), supported_locales())
 
 
 @router.post(

@@ -12,9 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from voxprint.api import render
-from voxprint.api.body import read_audio
+from voxprint.api.body import AUDIO_BODY, read_audio
 from voxprint.api.deps import ServiceDep, StateDep
-from voxprint.api.forms import AUDIO_BODY
 from voxprint.api.routes.profiles import ProfileIdPath
 from voxprint.api.schemas import (
     MAX_TOP_N,

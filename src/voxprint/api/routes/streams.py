@@ -12,11 +12,9 @@ the store, so that every worker of the service sees the same streams.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from voxprint.api import render
@@ -27,13 +25,14 @@ from voxprint.api.schemas import (
     PROFILE_ID_PATTERN,
     EnrollmentOut,
     IdentificationOut,
-    Strict,
+    StreamCreate,
+    StreamOut,
     VerificationOut,
     error_responses,
 )
 from voxprint.api.spoken import PassphraseDep
 from voxprint.api.state import AppState
-from voxprint.api.streams import StreamFormat, StreamInfo, StreamLimits, StreamRegistry
+from voxprint.api.streams import StreamFormat, StreamLimits, StreamRegistry
 from voxprint.errors import AudioTooLargeError
 
 router = APIRouter(prefix="/v1/streams", tags=["streams"])
@@ -49,24 +48,6 @@ ProfileIdQuery = Annotated[
 Force = Annotated[
     bool, Query(description="Accept audio with less speech than the minimum per clip.")
 ]
-
-
-class StreamCreate(Strict):
-    format: Literal["encoded", "pcm16"] = Field(
-        "encoded",
-        description="`encoded`: one audio/video file sent in pieces. "
-        "`pcm16`: raw 16 kHz mono 16-bit little-endian PCM.",
-    )
-
-
-class StreamOut(BaseModel):
-    id: str
-    format: Literal["encoded", "pcm16"]
-    bytes: int = Field(description="Bytes received so far.")
-    chunks: int = Field(description="Chunks appended so far.")
-    audio_seconds: float | None = Field(description="Duration so far (pcm16 only).")
-    created_at: datetime
-    expires_at: datetime = Field(description="When the stream expires if nothing else happens.")
 
 
 def stream_registry(state: AppState) -> StreamRegistry:
@@ -87,19 +68,6 @@ def stream_registry(state: AppState) -> StreamRegistry:
     return registry
 
 
-def stream_out(info: StreamInfo) -> StreamOut:
-    seconds = info.audio_seconds
-    return StreamOut(
-        id=info.id,
-        format=info.format.value,
-        bytes=info.bytes,
-        chunks=info.chunks,
-        audio_seconds=None if seconds is None else round(seconds, 3),
-        created_at=info.created_at,
-        expires_at=info.expires_at,
-    )
-
-
 @router.post(
     "",
     status_code=201,
@@ -113,7 +81,7 @@ def create_stream(
     body: Annotated[StreamCreate | None, Body()] = None,
 ) -> StreamOut:
     fmt = StreamFormat((body or StreamCreate()).format)
-    return stream_out(stream_registry(state).create(principal.namespace, fmt))
+    return render.stream(stream_registry(state).create(principal.namespace, fmt))
 
 
 @router.get(
@@ -123,7 +91,7 @@ def create_stream(
     responses=error_responses(404),
 )
 def get_stream(stream_id: StreamIdPath, state: StateDep, principal: PrincipalDep) -> StreamOut:
-    return stream_out(stream_registry(state).info(principal.namespace, stream_id))
+    return render.stream(stream_registry(state).info(principal.namespace, stream_id))
 
 
 @router.post(
@@ -151,7 +119,7 @@ async def append_chunk(
         raise AudioTooLargeError(
             f"the chunk does not fit: the stream may take {room} more bytes"
         ) from None
-    return stream_out(
+    return render.stream(
         await run_in_threadpool(registry.append, principal.namespace, stream_id, chunk)
     )
 

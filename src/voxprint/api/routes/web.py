@@ -12,10 +12,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
 
+from voxprint.api import render
 from voxprint.api.deps import ServiceDep, StateDep
-from voxprint.api.schemas import error_responses
+from voxprint.api.schemas import EmbeddingMapOut, error_responses
 from voxprint.embedding_map import build_embedding_map
 
 router = APIRouter()
@@ -46,20 +46,6 @@ def web_file(name: Annotated[str, Path(max_length=64)]) -> Response:
     return Response(_read(name), media_type=media, headers={"Cache-Control": "no-cache"})
 
 
-class MapPointOut(BaseModel):
-    profile_id: str
-    name: str
-    kind: str = Field(description="`voiceprint` (the profile's mean) or `clip` (one enrolment).")
-    x: float
-    y: float
-
-
-class EmbeddingMapOut(BaseModel):
-    method: str
-    explained_variance: list[float]
-    points: list[MapPointOut]
-
-
 @router.get(
     "/v1/embedding-map",
     response_model=EmbeddingMapOut,
@@ -76,13 +62,4 @@ async def embedding_map(
     result = await state.runner.run(
         "embedding_map", build_embedding_map, service, max_profiles=max_profiles, clips=clips
     )
-    return EmbeddingMapOut(
-        method=result.method,
-        explained_variance=[round(v, 4) for v in result.explained_variance],
-        points=[
-            MapPointOut(
-                profile_id=p.profile_id, name=p.name, kind=p.kind, x=round(p.x, 5), y=round(p.y, 5)
-            )
-            for p in result.points
-        ],
-    )
+    return render.embedding_map(result)

@@ -46,9 +46,11 @@ async function api(method, path, body) {
   return data;
 }
 
+// A browser cannot set headers on a WebSocket: the key goes in the first message, not
+// in the URL (which would reach access logs).
 function socketUrl(path) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  return `${scheme}://${location.host}${path}?api_key=${encodeURIComponent(apiKey())}`;
+  return `${scheme}://${location.host}${path}`;
 }
 
 // --- profiles ------------------------------------------------------------------------
@@ -149,6 +151,7 @@ async function liveSession(path, onMessage, onClose) {
     socket.addEventListener("open", resolve, { once: true });
     socket.addEventListener("error", () => reject(new Error("could not connect to the live service")), { once: true });
   });
+  socket.send(JSON.stringify({ api_key: apiKey() }));
   try {
     capture = await startCapture((chunk) => { if (socket.readyState === WebSocket.OPEN) socket.send(chunk); });
   } catch (error) {
