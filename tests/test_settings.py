@@ -119,10 +119,14 @@ def test_no_module_but_settings_reads_the_environment():
 
 
 def test_serve_binds_and_hands_over_what_the_settings_say(tmp_path, monkeypatch):
+    import logging.config
+
     import uvicorn
 
     seen = {}
     monkeypatch.setattr(uvicorn, "run", lambda target, **kwargs: seen.update(kwargs))
+    # serve configures the process's logging for uvicorn: not this test process's
+    monkeypatch.setattr(logging.config, "dictConfig", lambda config: None)
     os.environ["VOXPRINT_PORT"] = "8123"
     os.environ["VOXPRINT_WORKERS"] = "2"
     db = tmp_path / "voices.db"

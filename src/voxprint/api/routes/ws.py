@@ -288,7 +288,8 @@ async def _authenticate(websocket: WebSocket, state: AppState) -> Principal:
     query_key = websocket.query_params.get(QUERY_KEY)
     if query_key is not None:
         logger.warning(
-            "a WebSocket client sent its API key as ?%s= on %s; this is deprecated (the URL "
+            "a WebSocket client sent its API key in the URL query (parameter %r) on %s; this "
+            "is deprecated (the URL "
             "reaches access logs and proxies): send it in the X-API-Key header or as the "
             'first message {"api_key": ...}',
             QUERY_KEY,
