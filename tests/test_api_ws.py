@@ -387,3 +387,27 @@ def test_an_enrolment_session_keeps_at_most_its_audio_cap():
     assert session.ready()["mode"] == "enroll"
     assert session.ready()["enrolled_seconds"] == 2.0
     assert session.result({"net_speech_seconds": 3.0})["progress"] == 0.5
+
+
+@pytest.mark.parametrize("every_hop", [True, False])
+def test_a_recording_sent_at_once_is_scored_every_hop_only_when_asked(setup, every_hop):
+    """every_hop=true: 4 s sent in one go gives the 8 results a live pace would give (the
+    CLI's `listen --server --speed 0`); by default only the newest window is scored."""
+    app, _, key = setup
+    with client_for(app) as client:
+        make_profile(client, key, "alice", 150)
+        flag = "true" if every_hop else "false"
+        with client.websocket_connect(f"/v1/ws/identify?every_hop={flag}", headers=auth(key)) as ws:
+            assert ws.receive_json()["every_hop"] is every_hop
+            audio = np.concatenate([np.zeros(RATE, np.float32), voice(150, 3, seed=5)])
+            ws.send_bytes(float_to_pcm16(audio))
+            ws.send_text(json.dumps({"event": "end"}))
+            results = []
+            while not results or not results[-1]["final"]:
+                results.append(ws.receive_json())
+    running = [r["audio_seconds"] for r in results if not r["final"]]
+    if every_hop:
+        assert running == [0.5 * k for k in range(1, 9)]
+        assert results[-1]["name"] == "alice"
+    else:
+        assert len(running) <= 1

@@ -141,6 +141,8 @@ def test_listen_through_a_server_names_the_speaker(tmp_path):
         assert result.exit_code == 0, result.output
         found = events(result.output)
         assert found[-1]["final"] is True
+        # unpaced, nothing is lost: a result for every 0.5 s hop, as the local path gives
+        assert [e["audio_seconds"] for e in found[:-1]] == [0.5 * k for k in range(1, 9)]
         named = [e for e in found if e["name"] == "alice"]
         assert named and named[0]["changed"]
         assert all(e["decision"] == "silence" for e in found if e["audio_seconds"] <= 1.0)

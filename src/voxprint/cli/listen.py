@@ -216,8 +216,14 @@ def run_remote(
     api_key: str,
     window: float,
     show: Callable[[dict[str, Any], float], None],
+    *,
+    every_hop: bool = False,
 ) -> Latencies:
-    """Stream the audio to a voxprint service's ``/v1/ws/identify`` and show its results."""
+    """Stream the audio to a voxprint service's ``/v1/ws/identify`` and show its results.
+
+    ``every_hop`` (a recording): the server scores every hop in order however fast the
+    audio goes, as the local path does; else (a microphone) it keeps to the newest audio.
+    """
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
@@ -225,7 +231,8 @@ def run_remote(
     sent_at: dict[float, float] = {}  # audio seconds at the end of a block -> when it arrived
     errors: list[BaseException] = []
     connection = connect(
-        f"{websocket_url(url)}/v1/ws/identify?window={window}",
+        f"{websocket_url(url)}/v1/ws/identify?window={window}"
+        f"&every_hop={'true' if every_hop else 'false'}",
         additional_headers={"X-API-Key": api_key},
         open_timeout=5,
         max_size=2**20,
@@ -343,7 +350,7 @@ def listen(
         if not key:
             raise InvalidParameterError("--server needs --api-key (or VOXPRINT_API_KEY)")
         try:
-            latencies = run_remote(source, server, key, window, show)
+            latencies = run_remote(source, server, key, window, show, every_hop=file is not None)
         except (
             OSError,
             TimeoutError,

@@ -129,6 +129,9 @@ class LiveSession:
     service: VoxprintService
     recognizer: LiveRecognizer
     scorer: WindowScorer | None
+    #: Score every hop in order, however fast audio arrives (a recording sent unpaced);
+    #: by default a session that falls behind scores only the newest window (live audio).
+    every_hop: bool = False
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def ready(self) -> dict[str, Any]:
@@ -140,6 +143,7 @@ class LiveSession:
             "hop_seconds": config.hop_seconds,
             "window_seconds": config.window_seconds,
             "cumulative": config.cumulative,
+            "every_hop": self.every_hop,
             "mode": self.mode,
             **self.described(),
         }
@@ -366,8 +370,11 @@ async def _profile(
 
 
 @router.websocket("/v1/ws/identify")
-async def ws_identify(websocket: WebSocket, window: float = 2.0) -> None:
-    """Who is speaking? A result every 0.5 s over the newest ``window`` seconds."""
+async def ws_identify(websocket: WebSocket, window: float = 2.0, every_hop: bool = False) -> None:
+    """Who is speaking? A result every 0.5 s over the newest ``window`` seconds.
+
+    A client that sends faster than real time gets results for the newest audio only,
+    unless it asks for ``every_hop=true`` (every 0.5 s of audio scored, in order)."""
     opened = await _open(websocket)
     if opened is None:
         return
@@ -385,13 +392,15 @@ async def ws_identify(websocket: WebSocket, window: float = 2.0) -> None:
             service=service,
             recognizer=LiveRecognizer(config),
             scorer=scorer,
+            every_hop=every_hop,
         )
     )
 
 
 @router.websocket("/v1/ws/verify/{profile_id}")
-async def ws_verify(websocket: WebSocket, profile_id: str) -> None:
-    """Is it the claimed speaker? A result every 0.5 s over all speech so far (<= 30 s)."""
+async def ws_verify(websocket: WebSocket, profile_id: str, every_hop: bool = False) -> None:
+    """Is it the claimed speaker? A result every 0.5 s over all speech so far (<= 30 s);
+    ``every_hop`` as for identify."""
     opened = await _open(websocket)
     if opened is None:
         return
@@ -407,6 +416,7 @@ async def ws_verify(websocket: WebSocket, profile_id: str) -> None:
             recognizer=LiveRecognizer(LiveConfig(window_seconds=2.0, cumulative=True)),
             scorer=VerifyScorer(service, profile),
             profile=profile,
+            every_hop=every_hop,
         )
     )
 
@@ -456,22 +466,20 @@ async def _serve(session: LiveSession) -> None:
         finished = False
         while not finished:
             items = [await queue.get()]
-            while not queue.empty():
-                items.append(queue.get_nowait())
+            if not session.every_hop:  # live: catch up, then score the newest window
+                while not queue.empty():
+                    items.append(queue.get_nowait())
             for item in items:
                 if item is Mark.GONE:
                     return
                 if item is Mark.END:
                     finished = True
                     break
-                session.take(item)
-            try:
-                message = await session.score_due_window(final=finished)
-            except VoxprintError as error:
-                await session.error(error)
-                continue
-            if message is not None:
-                await session.send(session.result(message))
+                if session.every_hop:
+                    await _score_each_hop(session, item)
+                else:
+                    session.take(item)
+            await _score_and_send(session, final=finished)
         await session.finish()
         with contextlib.suppress(Exception):
             await session.websocket.close(code=CLOSE_NORMAL)
@@ -483,6 +491,27 @@ async def _serve(session: LiveSession) -> None:
             await reader
         state.live_sessions -= 1
         state.metrics.websockets.dec()
+
+
+async def _score_and_send(session: LiveSession, *, final: bool) -> None:
+    """Score the window that is due (the final one when ``final``) and send its result."""
+    try:
+        message = await session.score_due_window(final=final)
+    except VoxprintError as error:
+        await session.error(error)
+        return
+    if message is not None:
+        await session.send(session.result(message))
+
+
+async def _score_each_hop(session: LiveSession, samples: np.ndarray) -> None:
+    """``every_hop``: take the audio a hop at a time and score every window that falls due,
+    so a client sending faster than real time (a recording) loses no result."""
+    hop = session.recognizer.config.hop_samples
+    for start in range(0, len(samples), hop):
+        session.take(samples[start : start + hop])
+        if session.recognizer.due():
+            await _score_and_send(session, final=False)
 
 
 async def _read(session: LiveSession, queue: asyncio.Queue[Frame]) -> None:
