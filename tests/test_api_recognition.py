@@ -161,6 +161,7 @@ def test_verify_accepts_the_owner_and_rejects_another_speaker(api):
         "cosine_threshold",
         "net_speech_seconds",
         "source",
+        "activity_logged",
         "kind",
         "voice_decision",
         "phrase",

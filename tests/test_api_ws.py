@@ -64,12 +64,12 @@ def test_identify_sends_a_result_every_half_second_of_audio_with_speech_growing(
             assert speech == sorted(speech)
             assert speech[-1] == pytest.approx(3.0, abs=0.2)  # VAD frames of 32 ms
             assert results[-1]["profile_id"] == alice
-            assert results[-1]["name"] == "alice"
+            assert results[-1]["profile_name"] == "alice"
             assert results[-1]["decision"] == "identified"
             ws.send_text(json.dumps({"event": "end"}))
             final = ws.receive_json()
             assert final["final"] is True
-            assert final["name"] == "alice"
+            assert final["profile_name"] == "alice"
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_json()
             assert closed.value.code == 1000
@@ -83,7 +83,7 @@ def test_identify_marks_a_change_to_an_unknown_speaker(setup):
             ws.receive_json()
             audio = np.concatenate([voice(150, 3, seed=2), voice(233, 3, seed=3)])
             results = stream_in_steps(ws, audio)
-            speakers = [r["name"] if not r["unknown"] else "unknown" for r in results]
+            speakers = [r["profile_name"] if not r["unknown"] else "unknown" for r in results]
             assert speakers[0] is None  # 0.5 s: too little speech to score yet
             assert speakers[1:6] == ["alice"] * 5
             assert speakers[-1] == "unknown"
@@ -307,7 +307,7 @@ def test_a_client_leaving_mid_stream_is_cleaned_up(setup):
         # the next session works, and no session is left counted as open
         with client.websocket_connect(f"/v1/ws/identify?api_key={key}") as ws:
             ws.receive_json()
-            assert stream_in_steps(ws, voice(150, 1.5, seed=4))[-1]["name"] == "alice"
+            assert stream_in_steps(ws, voice(150, 1.5, seed=4))[-1]["profile_name"] == "alice"
         deadline = time.time() + 5
         while "voxprint_websockets_open 0.0" not in client.get("/metrics").text:
             assert time.time() < deadline, "a WebSocket session was never closed"
@@ -408,6 +408,6 @@ def test_a_recording_sent_at_once_is_scored_every_hop_only_when_asked(setup, eve
     running = [r["audio_seconds"] for r in results if not r["final"]]
     if every_hop:
         assert running == [0.5 * k for k in range(1, 9)]
-        assert results[-1]["name"] == "alice"
+        assert results[-1]["profile_name"] == "alice"
     else:
         assert len(running) <= 1

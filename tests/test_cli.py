@@ -114,7 +114,7 @@ def test_enroll_dir_enrols_one_profile_per_folder(speakers, db):
     result = run("enroll-dir", speakers, "--db", db, "--json")
     assert result.exit_code == 0, result.output
     reports = json.loads(result.output)
-    assert sorted(r["name"] for r in reports) == ["high", "low", "mid"]
+    assert sorted(r["profile_name"] for r in reports) == ["high", "low", "mid"]
     assert all(r["status"] == "enrolled" for r in reports)
 
 
@@ -175,13 +175,17 @@ def test_identify_names_the_speaker_or_says_unknown(speakers, tmp_path, db):
     run("enroll-dir", speakers, "--db", db)
     known = run("identify", wav(tmp_path, "k.wav", 260, seconds=3, seed=4), "--db", db, "--json")
     data = json.loads(known.output)
-    assert known.exit_code == 0 and data["identified"]["name"] == "high" and not data["unknown"]
+    assert (
+        known.exit_code == 0
+        and data["identified"]["profile_name"] == "high"
+        and not data["unknown"]
+    )
     stranger = run("identify", wav(tmp_path, "s.wav", 205, seconds=3, seed=4), "--db", db)
     assert stranger.exit_code == 0 and stranger.output.startswith("unknown speaker")
     among = run(
         "identify", wav(tmp_path, "k2.wav", 260, seconds=3), "--db", db, "--among", "low", "--json"
     )
-    assert [c["name"] for c in json.loads(among.output)["candidates"]] == ["low"]
+    assert [c["profile_name"] for c in json.loads(among.output)["candidates"]] == ["low"]
     assert (
         run("identify", wav(tmp_path, "k3.wav", 260), "--db", db, "--top", "0").exit_code
         == ExitCode.DATA
@@ -193,7 +197,7 @@ def test_profiles_list_show_reset_and_delete(speakers, db):
     listing = run("profiles", "list", "--db", db)
     assert listing.exit_code == 0 and len(listing.output.strip().splitlines()) == 3
     shown = json.loads(run("profiles", "show", "mid", "--db", db, "--json").output)
-    assert shown["name"] == "mid" and shown["clip_count"] == 3 and shown["has_voiceprint"]
+    assert shown["name"] == "mid" and shown["clip_count"] == 3 and shown["status"] == "enrolled"
     reset = run("profiles", "reset", "mid", "--db", db, "--yes", "--json")
     assert json.loads(reset.output)["status"] == "enrolling"
     deleted = run("profiles", "delete", "mid", "--db", db, "--yes")
@@ -314,7 +318,7 @@ def test_enroll_dir_again_skips_the_clips_a_profile_has_and_enrols_only_new_file
     sf.write(speakers / "low" / "3.wav", voice(110, 8.0, seed=3), RATE)
     more = run("enroll-dir", speakers, "--db", db, "--json")
     assert clip_counts(db) == {"low": 4, "mid": 3, "high": 3}
-    (low,) = [s for s in json.loads(more.stdout) if s["name"] == "low"]
+    (low,) = [s for s in json.loads(more.stdout) if s["profile_name"] == "low"]
     assert [c["label"] for c in low["clips"]] == ["3.wav"]
     assert [s["code"] for s in low["skipped"]] == ["already_enrolled"] * 3
 
@@ -333,7 +337,7 @@ def test_enroll_dir_recognises_files_in_nested_folders_by_their_path(speakers, d
     nested.mkdir()
     sf.write(nested / "0.wav", voice(110, 8.0, seed=9), RATE)  # same name, another file
     first = json.loads(run("enroll-dir", speakers, "--db", db, "--json").stdout)
-    (low,) = [s for s in first if s["name"] == "low"]
+    (low,) = [s for s in first if s["profile_name"] == "low"]
     assert [c["label"] for c in low["clips"]] == ["0.wav", "1.wav", "2.wav", "day2/0.wav"]
 
 
@@ -463,7 +467,7 @@ def test_enroll_dir_with_json_reports_skipped_files_and_the_first_error(speakers
     (speakers / "low" / "bad.wav").write_bytes(b"garbage")
     result = run("enroll-dir", speakers, "--db", db, "--json")
     assert result.exit_code == ExitCode.BAD_AUDIO
-    (low,) = [s for s in json.loads(result.stdout) if s["name"] == "low"]
+    (low,) = [s for s in json.loads(result.stdout) if s["profile_name"] == "low"]
     assert low["skipped"][0]["file"].endswith("bad.wav")
     assert json.loads(result.stderr)["error"]["code"] == low["skipped"][0]["code"]
 

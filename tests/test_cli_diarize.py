@@ -107,7 +107,7 @@ def test_label_a_meeting_once_then_get_names(tmp_path, meeting):
     assert again.exit_code == 0, again.output
     data = json.loads(again.stdout)
     assert [s["speaker"] for s in data["speakers"]] == ["Alice", "Bob"]
-    assert data["segments"][0]["name"] == "Alice" and data["segments"][0]["score"] >= 0.7
+    assert data["segments"][0]["profile_name"] == "Alice" and data["segments"][0]["score"] >= 0.7
 
 
 def test_among_limits_the_names_and_no_names_numbers_speakers(tmp_path, meeting):

@@ -143,7 +143,7 @@ def test_listen_through_a_server_names_the_speaker(tmp_path):
         assert found[-1]["final"] is True
         # unpaced, nothing is lost: a result for every 0.5 s hop, as the local path gives
         assert [e["audio_seconds"] for e in found[:-1]] == [0.5 * k for k in range(1, 9)]
-        named = [e for e in found if e["name"] == "alice"]
+        named = [e for e in found if e["profile_name"] == "alice"]
         assert named and named[0]["changed"]
         assert all(e["decision"] == "silence" for e in found if e["audio_seconds"] <= 1.0)
         assert all("latency_ms" in e for e in found)
@@ -193,11 +193,11 @@ def test_listen_names_the_speaker_within_1_5_s_of_them_starting(enrolled_db, dat
     found = events(result.output)
     before = [e for e in found if e["audio_seconds"] <= target_start and e["speaking"]]
     assert before and all(e["unknown"] for e in before)  # the stranger is not anybody
-    first = next(e for e in found if e["name"] == "1688")
+    first = next(e for e in found if e["profile_name"] == "1688")
     assert first["audio_seconds"] - target_start <= 1.5
     assert first["changed"] is True
     later = [e for e in found if e["audio_seconds"] >= first["audio_seconds"] and e["speaking"]]
-    assert all(e["name"] == "1688" for e in later)
+    assert all(e["profile_name"] == "1688" for e in later)
 
 
 @pytest.mark.data

@@ -172,7 +172,7 @@ def test_outputs_rttm_subtitles_and_json_carry_the_turns(service, diarizer):
     assert vtt.startswith("WEBVTT\n\n00:00:00.000 --> 00:00:04.022\n<v Ana María>Ana María</v>")
     data = to_json(result)
     assert data["speaker_count"] == 2
-    assert data["segments"][0]["name"] == "Ana María"
+    assert data["segments"][0]["profile_name"] == "Ana María"
     assert data["segments"][0]["score"] >= 0.7
     assert data["segments"][1]["profile_id"] is None
     assert sum(s["talk_seconds"] for s in data["speakers"]) == pytest.approx(8.0, abs=0.3)

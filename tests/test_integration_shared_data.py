@@ -150,7 +150,7 @@ def test_the_cli_identifies_a_held_out_file_on_real_speech(data_root, tmp_path):
     assert enrolled.exit_code == 0, enrolled.output
     result = CliRunner().invoke(app, ["identify", str(files[-1]), "--db", db, "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["identified"]["name"] == folder.name
+    assert json.loads(result.output)["identified"]["profile_name"] == folder.name
 
 
 def test_the_poc_scenario_two_enrolled_a_third_unknown_and_cross_claims_rejected(

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from voxprint import rounding
 from voxprint.errors import InvalidParameterError, NoSpeechError
 from voxprint.pipeline import Utterance
 from voxprint.service import VoxprintService
@@ -70,9 +71,7 @@ class LiveConfig:
         if self.max_seconds < self.window_seconds:
             raise InvalidParameterError("max_seconds must be at least the window")
         if not 0.0 < self.identification_threshold < 1.0:
-            raise InvalidParameterError(
-                "identification_threshold must be strictly between 0 and 1"
-            )
+            raise InvalidParameterError("identification_threshold must be strictly between 0 and 1")
 
     @property
     def hop_samples(self) -> int:
@@ -156,19 +155,19 @@ class LiveEvent:
             "type": "result",
             "seq": self.seq,
             "final": self.final,
-            "audio_seconds": round(self.audio_seconds, 3),
-            "window_seconds": round(self.window_seconds, 3),
-            "net_speech_seconds": round(self.net_speech_seconds, 3),
-            "window_speech_seconds": round(self.window_speech_seconds, 3),
+            "audio_seconds": rounding.seconds(self.audio_seconds),
+            "window_seconds": rounding.seconds(self.window_seconds),
+            "net_speech_seconds": rounding.seconds(self.net_speech_seconds),
+            "window_speech_seconds": rounding.seconds(self.window_speech_seconds),
             "speaking": self.speaking,
             "unknown": self.unknown,
             "profile_id": self.profile_id,
-            "name": self.name,
-            "score": None if self.score is None else round(self.score, 4),
-            "cosine": None if self.cosine is None else round(self.cosine, 4),
+            "profile_name": self.name,
+            "score": None if self.score is None else float(self.score),
+            "cosine": None if self.cosine is None else float(self.cosine),
             "decision": self.decision,
             "changed": self.changed,
-            "processing_ms": round(self.processing_seconds * 1000, 1),
+            "processing_ms": rounding.milliseconds(self.processing_seconds),
         }
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from voxprint import views
 from voxprint.api.schemas import (
     BandOut,
     BatchError,
@@ -63,21 +64,7 @@ VectorFormat = Literal["list", "base64"]
 
 
 def profile(p: Profile, policy: EnrollmentPolicy) -> ProfileOut:
-    return ProfileOut(
-        id=p.id,
-        name=p.name,
-        external_id=p.external_id,
-        metadata=p.metadata,
-        status=p.status.value,
-        clip_count=p.clip_count,
-        audio_seconds=round(p.audio_seconds, 3),
-        net_speech_seconds=round(p.net_speech_seconds, 3),
-        remaining_speech_seconds=round(policy.remaining_seconds(p.net_speech_seconds), 3),
-        encoder_name=p.encoder_name,
-        encoder_version=p.encoder_version,
-        created_at=p.created_at,
-        updated_at=p.updated_at,
-    )
+    return ProfileOut.model_validate(views.profile(p, policy))
 
 
 def profile_page(
@@ -94,37 +81,15 @@ def profile_page(
 
 
 def enrollment(report: EnrollmentReport, policy: EnrollmentPolicy) -> EnrollmentOut:
-    return EnrollmentOut(
-        profile_id=report.profile.id,
-        status=report.status.value,
-        duplicate=report.duplicate,
-        clip_audio_seconds=round(report.clip_audio_seconds, 3),
-        clip_net_speech_seconds=round(report.clip_net_speech_seconds, 3),
-        net_speech_seconds=round(report.net_speech_seconds, 3),
-        remaining_speech_seconds=round(report.remaining_speech_seconds, 3),
-        quality=quality(report.quality) if report.quality is not None else None,
-        profile=profile(report.profile, policy),
-    )
+    return EnrollmentOut.model_validate(views.enrollment(report, policy))
 
 
 def quality(measures: ClipQuality) -> QualityOut:
-    return QualityOut(
-        net_speech_seconds=round(measures.net_speech_seconds, 3),
-        snr_db=round(measures.snr_db, 2) if measures.snr_db is not None else None,
-        clipped_fraction=measures.clipped_fraction,
-        speaker_similarity=measures.speaker_similarity,
-        multiple_speakers=measures.multiple_speakers,
-    )
+    return QualityOut.model_validate(views.quality(measures))
 
 
 def threshold_source(source: ThresholdSource) -> ThresholdSourceOut:
-    return ThresholdSourceOut(
-        kind=source.kind.value,
-        description=source.description,
-        profiles=source.profiles,
-        clips=source.clips,
-        updated_at=source.updated_at,
-    )
+    return ThresholdSourceOut.model_validate(views.threshold_source(source))
 
 
 def thresholds(report: ThresholdReport) -> ThresholdsOut:
@@ -162,45 +127,15 @@ def thresholds(report: ThresholdReport) -> ThresholdsOut:
 
 
 def verification(result: VerificationResult) -> VerificationOut:
-    return VerificationOut(
-        profile_id=result.profile_id,
-        profile_name=result.profile_name,
-        cosine=result.cosine,
-        score=result.score,
-        normalized_score=result.normalized_score,
-        decision=result.decision.value,
-        reason=result.reason.value,
-        threshold=result.threshold,
-        cosine_threshold=result.cosine_threshold,
-        net_speech_seconds=round(result.net_speech_seconds, 3),
-        source=threshold_source(result.source),
-        activity_logged=result.activity_logged,
-    )
+    return VerificationOut.model_validate(views.verification(result))
 
 
 def candidate(c: Candidate) -> CandidateOut:
-    return CandidateOut(
-        profile_id=c.profile_id,
-        name=c.name,
-        cosine=c.cosine,
-        score=c.score,
-        normalized_score=c.normalized_score,
-    )
+    return CandidateOut.model_validate(views.candidate(c))
 
 
 def identification(result: IdentificationResult) -> IdentificationOut:
-    return IdentificationOut(
-        candidates=[candidate(c) for c in result.candidates],
-        identified=candidate(result.identified) if result.identified is not None else None,
-        unknown=result.is_unknown,
-        reason=result.reason.value,
-        threshold=result.threshold,
-        unknown_probability=result.unknown_probability,
-        gallery_size=result.gallery_size,
-        net_speech_seconds=round(result.net_speech_seconds, 3),
-        source=threshold_source(result.source),
-        activity_logged=result.activity_logged,
-    )
+    return IdentificationOut.model_validate(views.identification(result))
 
 
 def comparison(result: ComparisonResult) -> ComparisonOut:
@@ -294,49 +229,15 @@ def spoken_profile_page(
 
 
 def phrase(match: PhraseMatch) -> PhraseOut:
-    return PhraseOut(
-        expected=match.expected,
-        heard=match.heard,
-        accepted=match.accepted,
-        reason=match.reason.value,
-        word_errors=match.word_errors,
-        loop_margin=round(match.loop_margin, 3),
-    )
+    return PhraseOut.model_validate(views.phrase(match))
 
 
 def spoken_enrollment(result: SpokenEnrollment, policy: EnrollmentPolicy) -> EnrollmentOut:
-    out = enrollment(result.report, policy)
-    if result.phrase is None:
-        return out
-    described = {
-        "kind": result.kind.value,
-        "passphrase": result.passphrase,
-        "remaining_clips": result.remaining_clips,
-        "remaining_speech_seconds": 0.0,
-    }
-    return out.model_copy(
-        update={
-            **described,
-            "phrase": phrase(result.phrase),
-            "profile": out.profile.model_copy(update=described),
-        }
-    )
+    return EnrollmentOut.model_validate(views.spoken_enrollment(result, policy))
 
 
 def spoken_verification(result: SpokenVerification) -> VerificationOut:
-    out = verification(result.voice)
-    if result.phrase is None:
-        return out.model_copy(update={"kind": result.kind.value})
-    return out.model_copy(
-        update={
-            "kind": result.kind.value,
-            "decision": result.decision.value,
-            "reason": result.reason.value,
-            "voice_decision": result.voice.decision.value,
-            "phrase": phrase(result.phrase),
-            "challenge_id": result.challenge.id if result.challenge is not None else None,
-        }
-    )
+    return VerificationOut.model_validate(views.spoken_verification(result))
 
 
 def challenge(c: Challenge) -> ChallengeOut:

@@ -190,6 +190,7 @@ class PhraseOut(BaseModel):
 
 class EnrollmentOut(BaseModel):
     profile_id: str
+    profile_name: str
     status: StatusValue
     duplicate: bool = Field(
         description="The profile already had this audio (a retried request): nothing added."
@@ -243,6 +244,9 @@ class VerificationOut(BaseModel):
     )
     net_speech_seconds: float
     source: ThresholdSourceOut
+    activity_logged: bool = Field(
+        True, description="False when the store could not log the answer (read-only or full)."
+    )
     kind: ProfileKindValue = "text-independent"
     voice_decision: DecisionValue | None = Field(
         None, description="The voice alone, when words were checked too."
@@ -292,7 +296,7 @@ class ThresholdsOut(BaseModel):
 
 class CandidateOut(BaseModel):
     profile_id: str
-    name: str
+    profile_name: str
     cosine: float
     score: float = Field(description="Posterior that the speaker is this profile.")
     normalized_score: float | None = None
@@ -411,14 +415,14 @@ class StreamOut(BaseModel):
 
 class BestCandidateOut(BaseModel):
     profile_id: str
-    name: str
+    profile_name: str
 
 
 class DiarizedSpeakerOut(BaseModel):
     speaker: str = Field(description='The profile\'s name, or "unknown 1", "unknown 2", ...')
     unknown: bool
     profile_id: str | None
-    name: str | None
+    profile_name: str | None
     score: float | None = Field(
         description="Posterior of the named profile (for an unknown speaker: of the closest)."
     )
@@ -436,7 +440,7 @@ class SegmentOut(BaseModel):
     end: float
     speaker: str
     profile_id: str | None
-    name: str | None
+    profile_name: str | None
     score: float | None
 
 

@@ -145,7 +145,8 @@ def enroll(
         if not json_output:
             typer.echo(render.spoken_enrollment_line(path.name, result))
     if json_output:
-        typer.echo(render.dumps([render.spoken_enrollment_json(r) for r in results]))
+        policy = passphrases.core.enrollment
+        typer.echo(render.dumps([render.spoken_enrollment_json(r, policy) for r in results]))
 
 
 @app.command("enroll-dir")
@@ -318,12 +319,11 @@ def identify(
     service = open_service(db, model, create=False)
     subset = [service.resolve_profile(ref).id for ref in among] if among else None
     result = service.identify(file, top_n=top, profile_ids=subset, force=force)
-    if json_output:
-        data = render.to_jsonable(result)
-        data["unknown"] = result.is_unknown
-        typer.echo(render.dumps(data))
-    else:
-        typer.echo(render.identification_text(result))
+    emit(
+        json_output,
+        render.identification_json(result),
+        lambda: render.identification_text(result),
+    )
 
 
 @profiles_app.command("list")
@@ -339,7 +339,8 @@ def profiles_list(
     service = open_service(db, model, create=False)
     profiles = service.list_profiles(limit=limit, offset=offset)
     if json_output:
-        typer.echo(render.dumps([render.profile_json(p) for p in profiles]))
+        policy = service.enrollment
+        typer.echo(render.dumps([render.profile_json(p, policy) for p in profiles]))
     elif not profiles:
         typer.echo("no profiles")
     else:
@@ -356,8 +357,13 @@ def profiles_show(
     json_output: JsonOption = False,
 ) -> None:
     """Show one profile."""
-    profile = open_service(db, model, create=False).resolve_profile(name)
-    emit(json_output, render.profile_json(profile), lambda: render.profile_details(profile))
+    service = open_service(db, model, create=False)
+    profile = service.resolve_profile(name)
+    emit(
+        json_output,
+        render.profile_json(profile, service.enrollment),
+        lambda: render.profile_details(profile),
+    )
 
 
 @profiles_app.command("delete")
@@ -408,7 +414,11 @@ def profiles_reset(
         json_output=json_output,
     )
     profile = service.reset_profile(profile.id)
-    emit(json_output, render.profile_json(profile), lambda: render.profile_line(profile))
+    emit(
+        json_output,
+        render.profile_json(profile, service.enrollment),
+        lambda: render.profile_line(profile),
+    )
 
 
 @app.command()

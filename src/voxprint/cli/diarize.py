@@ -157,7 +157,7 @@ def diarize(
         if json_output:
             data = to_json(result)
             data["enrolled"] = [
-                {"speaker": speaker, **render.enrollment_json(report)}
+                {"speaker": speaker, **render.enrollment_json(report, service.enrollment)}
                 for speaker, report in reports
             ]
             typer.echo(render.dumps(data))

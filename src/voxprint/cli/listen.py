@@ -178,7 +178,7 @@ class Printer:
             self.was_speaking = False
             return
         self.was_speaking = True
-        who = "unknown" if event["unknown"] else str(event["name"])
+        who = "unknown" if event["unknown"] else str(event["profile_name"])
         score = "" if event["score"] is None else f"  score {event['score']:.2f}"
         change = "  <- speaker change" if event["changed"] else ""
         typer.echo(f"{stamp} {who}{score}{change}{final}")

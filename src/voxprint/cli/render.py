@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from voxprint import rounding, views
 from voxprint.decision import DecisionReason, ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.evaluation.runner import EvalReport
@@ -47,10 +48,9 @@ def dumps(value: Any) -> str:
     return json.dumps(to_jsonable(value), indent=2, sort_keys=False)
 
 
-def profile_json(profile: Profile) -> dict[str, Any]:
-    data: dict[str, Any] = to_jsonable(profile)
-    data["has_voiceprint"] = profile.voiceprint is not None
-    return data
+def profile_json(profile: Profile, policy: EnrollmentPolicy) -> dict[str, Any]:
+    """A profile as ``--json`` shows it: the REST API's profile object (voxprint.views)."""
+    return views.profile(profile, policy)
 
 
 def profile_line(profile: Profile) -> str:
@@ -96,22 +96,14 @@ def enrollment_line(label: str, report: EnrollmentReport) -> str:
     )
 
 
-def enrollment_json(report: EnrollmentReport) -> dict[str, Any]:
-    return {
-        "profile_id": report.profile.id,
-        "name": report.profile.name,
-        "status": report.status.value,
-        "duplicate": report.duplicate,
-        "clip_net_speech_seconds": report.clip_net_speech_seconds,
-        "clip_audio_seconds": report.clip_audio_seconds,
-        "net_speech_seconds": report.net_speech_seconds,
-        "remaining_speech_seconds": report.remaining_speech_seconds,
-        "quality": to_jsonable(report.quality),
-    }
+def enrollment_json(report: EnrollmentReport, policy: EnrollmentPolicy) -> dict[str, Any]:
+    return views.enrollment(report, policy)
 
 
 def _source_text(source: ThresholdSource) -> str:
     return f"thresholds: {source.description}"
+
+
 @dataclass(frozen=True)
 class SkippedFile:
     """A file ``enroll-dir`` did not enrol: already there, or the error that stopped it."""
@@ -166,17 +158,19 @@ def speaker_enrollment_json(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -
     profile = plan.current
     return {
         "profile_id": profile.id,
-        "name": profile.name,
+        "profile_name": profile.name,
         "status": profile.status.value,
         "clip_count": profile.clip_count,
-        "net_speech_seconds": profile.net_speech_seconds,
-        "remaining_speech_seconds": policy.remaining_seconds(profile.net_speech_seconds),
+        "net_speech_seconds": rounding.seconds(profile.net_speech_seconds),
+        "remaining_speech_seconds": rounding.seconds(
+            policy.remaining_seconds(profile.net_speech_seconds)
+        ),
         "clips": [
             {
                 "label": label,
-                "clip_net_speech_seconds": report.clip_net_speech_seconds,
-                "clip_audio_seconds": report.clip_audio_seconds,
-                "quality": to_jsonable(report.quality),
+                "clip_net_speech_seconds": rounding.seconds(report.clip_net_speech_seconds),
+                "clip_audio_seconds": rounding.seconds(report.clip_audio_seconds),
+                "quality": None if report.quality is None else views.quality(report.quality),
             }
             for label, report in plan.added
         ],
@@ -288,8 +282,10 @@ def spoken_enrollment_line(label: str, result: SpokenEnrollment) -> str:
         if result.remaining_clips == 0
         else f"{result.remaining_clips} more passphrase clips needed"
     )
-    added = "already enrolled, not added again" if report.duplicate else (
-        f"{report.clip_net_speech_seconds:.1f} s speech"
+    added = (
+        "already enrolled, not added again"
+        if report.duplicate
+        else (f"{report.clip_net_speech_seconds:.1f} s speech")
     )
     return (
         f'{label}: "{result.passphrase}" said; {added}; {report.profile.clip_count} clips; '
@@ -297,27 +293,16 @@ def spoken_enrollment_line(label: str, result: SpokenEnrollment) -> str:
     )
 
 
-def spoken_enrollment_json(result: SpokenEnrollment) -> dict[str, Any]:
-    data = enrollment_json(result.report)
-    data["kind"] = result.kind.value
-    if result.phrase is not None:
-        data["passphrase"] = result.passphrase
-        data["remaining_clips"] = result.remaining_clips
-        data["phrase"] = to_jsonable(result.phrase)
-    return data
+def spoken_enrollment_json(result: SpokenEnrollment, policy: EnrollmentPolicy) -> dict[str, Any]:
+    return views.spoken_enrollment(result, policy)
 
 
 def spoken_verification_json(result: SpokenVerification) -> dict[str, Any]:
-    data: dict[str, Any] = to_jsonable(result.voice)
-    data.update(
-        kind=result.kind.value,
-        decision=result.decision.value,
-        reason=result.reason.value,
-        voice_decision=result.voice.decision.value,
-        phrase=to_jsonable(result.phrase),
-        challenge_id=result.challenge.id if result.challenge is not None else None,
-    )
-    return data
+    return views.spoken_verification(result)
+
+
+def identification_json(result: IdentificationResult) -> dict[str, Any]:
+    return views.identification(result)
 
 
 def spoken_verification_text(result: SpokenVerification) -> str:
@@ -325,10 +310,7 @@ def spoken_verification_text(result: SpokenVerification) -> str:
     if result.phrase is None:
         return voice
     verdict = result.decision.value.upper()
-    return (
-        f"{verdict} ({result.reason.value}): {phrase_text(result.phrase)}\n"
-        f"voice: {voice}"
-    )
+    return f"{verdict} ({result.reason.value}): {phrase_text(result.phrase)}\nvoice: {voice}"
 
 
 def challenge_text(challenge: Challenge) -> str:

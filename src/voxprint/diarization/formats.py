@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from voxprint import rounding
 from voxprint.diarization.naming import Diarization, DiarizedSpeaker, Turn
 
 FORMATS = ("rttm", "json", "srt", "vtt")
@@ -54,34 +55,39 @@ def to_vtt(diarization: Diarization) -> str:
 
 def turn_json(turn: Turn) -> dict[str, Any]:
     return {
-        "start": round(turn.start, 3),
-        "end": round(turn.end, 3),
+        "start": rounding.seconds(turn.start),
+        "end": rounding.seconds(turn.end),
         "speaker": turn.label,
         "profile_id": turn.profile_id,
-        "name": turn.name,
-        "score": None if turn.score is None else round(turn.score, 4),
+        "profile_name": turn.name,
+        "score": _number(turn.score),
     }
 
 
-def speaker_json(speaker: DiarizedSpeaker) -> dict[str, Any]:
-    def rounded(value: float | None) -> float | None:
-        return None if value is None else round(value, 4)
+def _number(value: float | None) -> float | None:
+    """A score, cosine or probability: a plain float, never rounded (voxprint.rounding)."""
+    return None if value is None else float(value)
 
+
+def speaker_json(speaker: DiarizedSpeaker) -> dict[str, Any]:
     return {
         "speaker": speaker.label,
         "unknown": speaker.is_unknown,
         "profile_id": speaker.profile_id,
-        "name": speaker.name,
-        "score": rounded(speaker.score),
-        "cosine": rounded(speaker.cosine),
-        "unknown_probability": rounded(speaker.unknown_probability),
+        "profile_name": speaker.name,
+        "score": _number(speaker.score),
+        "cosine": _number(speaker.cosine),
+        "unknown_probability": _number(speaker.unknown_probability),
         "best_candidate": None
         if speaker.best_candidate_id is None
-        else {"profile_id": speaker.best_candidate_id, "name": speaker.best_candidate_name},
-        "talk_seconds": round(speaker.talk_seconds, 3),
+        else {
+            "profile_id": speaker.best_candidate_id,
+            "profile_name": speaker.best_candidate_name,
+        },
+        "talk_seconds": rounding.seconds(speaker.talk_seconds),
         "turns": speaker.turns,
-        "first_start": round(speaker.first_start, 3),
-        "speech_seconds": round(speaker.speech_seconds, 3),
+        "first_start": rounding.seconds(speaker.first_start),
+        "speech_seconds": rounding.seconds(speaker.speech_seconds),
     }
 
 
@@ -89,14 +95,14 @@ def to_json(diarization: Diarization) -> dict[str, Any]:
     """The whole result as plain JSON types: speakers (with talk time) and segments."""
     source = diarization.source
     return {
-        "duration_seconds": round(diarization.duration_seconds, 3),
-        "speech_seconds": round(diarization.speech_seconds, 3),
+        "duration_seconds": rounding.seconds(diarization.duration_seconds),
+        "speech_seconds": rounding.seconds(diarization.speech_seconds),
         "speaker_count": len(diarization.speakers),
         "speakers": [speaker_json(s) for s in diarization.speakers],
         "segments": [turn_json(t) for t in diarization.turns],
         "gallery_size": diarization.gallery_size,
         "source": {"kind": source.kind.value, "description": source.description},
-        "processing_seconds": round(diarization.processing_seconds, 3),
+        "processing_seconds": rounding.seconds(diarization.processing_seconds),
         "real_time_factor": round(
             diarization.processing_seconds / max(diarization.duration_seconds, 1e-9), 4
         ),

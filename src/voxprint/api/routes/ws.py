@@ -70,6 +70,7 @@ from voxprint.live import (
     evaluate_window,
     pcm16_to_float,
 )
+from voxprint.rounding import seconds
 from voxprint.service import VoxprintService
 from voxprint.store.records import Profile, ProfileKind
 
@@ -205,7 +206,7 @@ class VerifySession(LiveSession):
     profile: Profile
 
     def described(self) -> dict[str, Any]:
-        return {"profile_id": self.profile.id, "name": self.profile.name}
+        return {"profile_id": self.profile.id, "profile_name": self.profile.name}
 
 
 @dataclass(kw_only=True)
@@ -222,12 +223,12 @@ class EnrollSession(LiveSession):
 
     @property
     def enrolled_seconds(self) -> float:
-        return round(self.profile.net_speech_seconds, 3)
+        return seconds(self.profile.net_speech_seconds)
 
     def described(self) -> dict[str, Any]:
         return {
             "profile_id": self.profile.id,
-            "name": self.profile.name,
+            "profile_name": self.profile.name,
             "enrolled_seconds": self.enrolled_seconds,
             "required_seconds": self.required_seconds,
         }

@@ -176,11 +176,11 @@ function showSpeaker(message) {
   if (!message.speaking) { name.classList.add("silent"); return; }
   name.classList.remove("silent");
   name.classList.toggle("unknown", message.unknown);
-  name.textContent = message.unknown ? "unknown" : message.name;
+  name.textContent = message.unknown ? "unknown" : message.profile_name;
   $("speaker-score").textContent = message.score === null ? "—" : message.score.toFixed(2);
   if (message.changed) {
     const item = document.createElement("li");
-    item.textContent = `${message.audio_seconds.toFixed(1)} s: ${message.unknown ? "unknown" : message.name}`;
+    item.textContent = `${message.audio_seconds.toFixed(1)} s: ${message.unknown ? "unknown" : message.profile_name}`;
     $("speaker-changes").prepend(item);
   }
 }
@@ -249,7 +249,7 @@ async function startVerify() {
   try {
     verifySession = await liveSession(`/v1/ws/verify/${profileId}`, (message) => {
       if (message.type !== "result" || !message.speaking) return;
-      out.textContent = `${message.name}: ${message.decision} (score ${message.score.toFixed(2)})${message.final ? " — final" : ""}`;
+      out.textContent = `${message.profile_name}: ${message.decision} (score ${message.score.toFixed(2)})${message.final ? " — final" : ""}`;
       out.className = message.decision;
     }, () => { verifySession = null; toggle("verify-start", "verify-stop", false); });
   } catch (error) {

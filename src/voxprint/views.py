@@ -1,0 +1,171 @@
+"""What a result looks like as JSON, for the command line's ``--json`` and the REST API alike.
+
+One field name per concept (a profile referred to from another object is ``profile_id``
+and ``profile_name``; the profile itself has ``id`` and ``name``) and one rounding rule:
+durations to the millisecond (:func:`seconds`), levels to a hundredth of a decibel
+(:func:`decibels`); scores, cosines and probabilities are never rounded, so a
+0.99996 is not shown as a certain 1.0. The REST API builds its response models from
+these dictionaries (``voxprint.api.render``), and ``voxprint ... --json`` prints them.
+
+Values are plain JSON types except datetimes, which each edge writes in its own way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from voxprint.decision import ThresholdSource
+from voxprint.enrollment import EnrollmentPolicy
+from voxprint.passphrase.recognizer import PhraseMatch
+from voxprint.passphrase.service import SpokenEnrollment, SpokenVerification
+from voxprint.quality import ClipQuality
+from voxprint.rounding import decibels, seconds
+from voxprint.service import (
+    Candidate,
+    EnrollmentReport,
+    IdentificationResult,
+    VerificationResult,
+)
+from voxprint.store.records import Profile
+
+
+def profile(p: Profile, policy: EnrollmentPolicy) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "external_id": p.external_id,
+        "metadata": p.metadata,
+        "status": p.status.value,
+        "clip_count": p.clip_count,
+        "audio_seconds": seconds(p.audio_seconds),
+        "net_speech_seconds": seconds(p.net_speech_seconds),
+        "remaining_speech_seconds": seconds(policy.remaining_seconds(p.net_speech_seconds)),
+        "encoder_name": p.encoder_name,
+        "encoder_version": p.encoder_version,
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+    }
+
+
+def quality(measures: ClipQuality) -> dict[str, Any]:
+    return {
+        "net_speech_seconds": seconds(measures.net_speech_seconds),
+        "snr_db": None if measures.snr_db is None else decibels(measures.snr_db),
+        "clipped_fraction": measures.clipped_fraction,
+        "speaker_similarity": measures.speaker_similarity,
+        "multiple_speakers": measures.multiple_speakers,
+    }
+
+
+def enrollment(report: EnrollmentReport, policy: EnrollmentPolicy) -> dict[str, Any]:
+    return {
+        "profile_id": report.profile.id,
+        "profile_name": report.profile.name,
+        "status": report.status.value,
+        "duplicate": report.duplicate,
+        "clip_audio_seconds": seconds(report.clip_audio_seconds),
+        "clip_net_speech_seconds": seconds(report.clip_net_speech_seconds),
+        "net_speech_seconds": seconds(report.net_speech_seconds),
+        "remaining_speech_seconds": seconds(report.remaining_speech_seconds),
+        "quality": None if report.quality is None else quality(report.quality),
+        "profile": profile(report.profile, policy),
+    }
+
+
+def threshold_source(source: ThresholdSource) -> dict[str, Any]:
+    return {
+        "kind": source.kind.value,
+        "description": source.description,
+        "profiles": source.profiles,
+        "clips": source.clips,
+        "updated_at": source.updated_at,
+    }
+
+
+def verification(result: VerificationResult) -> dict[str, Any]:
+    return {
+        "profile_id": result.profile_id,
+        "profile_name": result.profile_name,
+        "cosine": result.cosine,
+        "score": result.score,
+        "normalized_score": result.normalized_score,
+        "decision": result.decision.value,
+        "reason": result.reason.value,
+        "threshold": result.threshold,
+        "cosine_threshold": result.cosine_threshold,
+        "net_speech_seconds": seconds(result.net_speech_seconds),
+        "source": threshold_source(result.source),
+        "activity_logged": result.activity_logged,
+    }
+
+
+def candidate(c: Candidate) -> dict[str, Any]:
+    return {
+        "profile_id": c.profile_id,
+        "profile_name": c.name,
+        "cosine": c.cosine,
+        "score": c.score,
+        "normalized_score": c.normalized_score,
+    }
+
+
+def identification(result: IdentificationResult) -> dict[str, Any]:
+    return {
+        "candidates": [candidate(c) for c in result.candidates],
+        "identified": None if result.identified is None else candidate(result.identified),
+        "unknown": result.is_unknown,
+        "reason": result.reason.value,
+        "threshold": result.threshold,
+        "unknown_probability": result.unknown_probability,
+        "gallery_size": result.gallery_size,
+        "net_speech_seconds": seconds(result.net_speech_seconds),
+        "source": threshold_source(result.source),
+        "activity_logged": result.activity_logged,
+    }
+
+
+def phrase(match: PhraseMatch) -> dict[str, Any]:
+    return {
+        "expected": match.expected,
+        "heard": match.heard,
+        "accepted": match.accepted,
+        "reason": match.reason.value,
+        "word_errors": match.word_errors,
+        "loop_margin": round(match.loop_margin, 3),
+    }
+
+
+def spoken_enrollment(result: SpokenEnrollment, policy: EnrollmentPolicy) -> dict[str, Any]:
+    """An enrolment, with the passphrase check of a text-dependent profile."""
+    out = enrollment(result.report, policy)
+    out["kind"] = result.kind.value
+    if result.phrase is None:
+        return out
+    described = {
+        "kind": result.kind.value,
+        "passphrase": result.passphrase,
+        "remaining_clips": result.remaining_clips,
+        "remaining_speech_seconds": 0.0,
+    }
+    return {
+        **out,
+        **described,
+        "phrase": phrase(result.phrase),
+        "profile": {**out["profile"], **described},
+    }
+
+
+def spoken_verification(result: SpokenVerification) -> dict[str, Any]:
+    """A verification; with a passphrase or a challenge, the phrase check decides too."""
+    out = verification(result.voice)
+    out["kind"] = result.kind.value
+    if result.phrase is None:
+        return out
+    return {
+        **out,
+        "decision": result.decision.value,
+        "reason": result.reason.value,
+        "voice_decision": result.voice.decision.value,
+        "phrase": phrase(result.phrase),
+        "challenge_id": result.challenge.id if result.challenge is not None else None,
+    }
