@@ -167,3 +167,42 @@ def test_plot_scores_marks_the_thresholds(run_dir, speakers, tmp_path) -> None:
     missing = runner.invoke(app, ["plot", "scores", str(tmp_path / "nope.txt")])
     assert missing.exit_code == ExitCode.DATA
     assert "does not exist" in missing.output
+
+
+def test_plot_scores_with_a_db_marks_the_calibration_stored_there(
+    run_dir, speakers, tmp_path
+) -> None:
+    files = sorted(p.relative_to(speakers) for p in speakers.glob("*/*.wav"))
+    lines = [
+        f"{int(a.parent == b.parent)} {a} {b}" for i, a in enumerate(files) for b in files[i + 1 :]
+    ]
+    trials = speakers / "all-pairs.txt"
+    trials.write_text("\n".join(lines) + "\n")
+    model = str(run_dir / "best.pt")
+    db = tmp_path / "calibrated.db"
+
+    def plot(*extra: str) -> dict:
+        result = runner.invoke(
+            app,
+            ["plot", "scores", str(trials), "--model", model, "--out", str(tmp_path / "s.png")]
+            + [*extra, "--json"],
+        )
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    prior = plot()
+    calibrated = runner.invoke(
+        app, ["calibrate", str(trials), "--far", "0.05", "--db", str(db), "--model", model]
+    )
+    assert calibrated.exit_code == 0, calibrated.output
+    stored = plot("--db", str(db))
+    assert stored["operating_point"] != prior["operating_point"]
+    assert "calibrat" in stored["operating_point"].lower()
+    assert (
+        stored["thresholds"]["verification threshold"]
+        != prior["thresholds"]["verification threshold"]
+    )
+    missing = runner.invoke(
+        app, ["plot", "scores", str(trials), "--model", model, "--db", str(tmp_path / "no.db")]
+    )
+    assert missing.exit_code == ExitCode.DATA

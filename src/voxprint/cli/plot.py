@@ -13,6 +13,7 @@ from voxprint.cli.common import (
     ModelOption,
     emit,
     handles_errors,
+    open_service,
     progress_bar,
     service_options,
 )
@@ -77,6 +78,19 @@ def plot_scores(
         typer.Option(help="Folder the trial paths are relative to (default: the list's folder)."),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="PNG to write.")] = Path("scores.png"),
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            metavar="PATH|URL",
+            help="Mark the operating point in force in this database (its calibration or "
+            "adaptation); default: the encoder's own prior.",
+            show_default=False,
+        ),
+    ] = None,
+    namespace: Annotated[
+        str, typer.Option("--namespace", help="With --db: the namespace (tenant).")
+    ] = "default",
     model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -93,18 +107,31 @@ def plot_scores(
     from voxprint.thresholds import EXAMPLE_ENROL_SECONDS
 
     eval_set = trial_list_eval_set(root or trials.parent, trials)
-    pipeline = build_pipeline(service_options(model=model))
+    point = None
+    if db is not None:
+        service = open_service(db, model, create=False, namespace=namespace)
+        pipeline = service.pipeline
+        point = service.thresholds.operating_point(namespace)
+    else:
+        pipeline = build_pipeline(service_options(model=model))
     with progress_bar("embedding", len(eval_set.items), _show_progress(json_output)) as advance:
         embedded = embed_items(pipeline, eval_set.items, progress=lambda _d, _t: advance(1))
     target, nontarget = trial_scores(eval_set, embedded)
     marks: list[tuple[str, float]] = []
-    with contextlib.suppress(ModelError):  # no operating point: only the EER threshold
-        point = encoder_operating_point(pipeline.encoder)
+    if point is None:
+        with contextlib.suppress(ModelError):  # no operating point: only the EER threshold
+            point = encoder_operating_point(pipeline.encoder)
+    note = None
+    if point is not None and point.normalized:
+        # AS-Norm in force: its threshold is on the normalised scale, not on these cosines
+        note = f"{point.source.description}; AS-Norm scale, not marked on raw cosines"
+    elif point is not None:
         # The cosine accepted for a 3 s probe against a default voiceprint (a duration-aware
         # prior needs less at less speech; a fitted calibration is the same everywhere).
         accept = logit(point.verification_threshold)
         needed = point.model(Band.WIDE).cosine_for_llr(accept, 3.0, EXAMPLE_ENROL_SECONDS)
         marks.append(("verification threshold", needed))
+        note = point.source.description
     eer = threshold = None
     if target.size and nontarget.size:
         eer, threshold = equal_error_rate(target, nontarget)
@@ -118,9 +145,13 @@ def plot_scores(
         "nontarget_trials": int(nontarget.size),
         "eer": eer,
         "thresholds": dict(marks),
+        "operating_point": note,
     }
     emit(
         json_output,
         data,
-        lambda: f"{target.size} target and {nontarget.size} non-target trials → {out}",
+        lambda: (
+            f"{target.size} target and {nontarget.size} non-target trials → {out}"
+            + (f"\nverification threshold: {note}" if note else "")
+        ),
     )
