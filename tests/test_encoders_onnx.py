@@ -314,17 +314,17 @@ def test_a_corrupt_cache_file_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptu
 def test_the_cli_environment_picks_runtime_and_threads(
     weights: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from voxprint.cli.common import encoder_options_from_environment
     from voxprint.encoders import load_encoder
+    from voxprint.settings import load_settings
 
     monkeypatch.setenv("VOXPRINT_CAMPPLUS_RUNTIME", "torch")
     monkeypatch.setenv("VOXPRINT_NUM_THREADS", "1")
-    options = encoder_options_from_environment()
+    options = load_settings().encoder_options()
     assert options.runtime == "torch" and options.num_threads == 1
     assert load_encoder("campplus", weights, options).runtime == "torch"
     monkeypatch.setenv("VOXPRINT_NUM_THREADS", "two")
     with pytest.raises(InvalidParameterError, match="VOXPRINT_NUM_THREADS"):
-        encoder_options_from_environment()
+        load_settings()
 
 
 def test_an_encoder_without_runtime_options_refuses_them() -> None:
