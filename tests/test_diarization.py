@@ -10,7 +10,13 @@ import pytest
 
 from diarization_fakes import EnergySegmenter
 from voxprint.diarization import DiarizationConfig, SpeakerDiarizer
-from voxprint.diarization.clustering import SpeakerCount, assign_chunk, cluster_embeddings
+from voxprint.diarization.clustering import (
+    SpeakerCount,
+    assign_chunk,
+    cluster_embeddings,
+    kmeans,
+    spectral_cluster,
+)
 from voxprint.diarization.formats import to_json, to_rttm, to_srt, to_vtt
 from voxprint.errors import (
     InvalidParameterError,
@@ -209,3 +215,33 @@ def test_a_bad_configuration_is_refused():
         DiarizationConfig(step_seconds=0)
     with pytest.raises(InvalidParameterError):
         DiarizationConfig(min_cluster_size=0)
+
+
+def test_spectral_clustering_separates_two_voices_and_keeps_to_the_speaker_bounds():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=32), rng.normal(size=32)
+    points = np.stack(
+        [a + 0.1 * rng.normal(size=32) for _ in range(10)]
+        + [b + 0.1 * rng.normal(size=32) for _ in range(10)]
+    )
+    labels = spectral_cluster(points, count=SpeakerCount())
+    assert len(set(labels[:10])) == 1 and len(set(labels[10:])) == 1 and labels[0] != labels[10]
+    assert set(spectral_cluster(points, count=SpeakerCount(1))) == {0}
+    assert len(set(spectral_cluster(points, count=SpeakerCount(minimum=3)))) >= 3
+    assert set(spectral_cluster(points, count=SpeakerCount(maximum=1))) == {0}
+    # two voices whose centroids are alike enough are merged back into one
+    assert set(spectral_cluster(points, count=SpeakerCount(), merge_cosine=-1.0)) == {0}
+    with pytest.raises(InvalidParameterError):
+        spectral_cluster(points, count=SpeakerCount(), neighbour_fraction=1.5)
+    with pytest.raises(InvalidParameterError):
+        kmeans(points, 0)
+
+
+def test_the_spectral_option_diarizes_two_voices_taking_turns(service):
+    diarizer = SpeakerDiarizer(EnergySegmenter(), DiarizationConfig(clustering="spectral"))
+    audio = conversation((LOW, 4.0), (HIGH, 4.0), (LOW, 4.0), (HIGH, 3.0))
+    result = diarizer.diarize(service, (audio, RATE))
+    assert [s.label for s in result.speakers] == ["unknown 1", "unknown 2"]
+    with pytest.raises(InvalidParameterError):
+        DiarizationConfig(clustering="kmeans")
+
