@@ -17,7 +17,9 @@ from voxprint.diarization.clustering import (
     kmeans,
     spectral_cluster,
 )
+from voxprint.diarization.engine import SpeakerTrack
 from voxprint.diarization.formats import to_json, to_rttm, to_srt, to_vtt
+from voxprint.diarization.naming import _merge_same_profile
 from voxprint.errors import (
     InvalidParameterError,
     NoSpeechError,
@@ -245,3 +247,20 @@ def test_the_spectral_option_diarizes_two_voices_taking_turns(service):
     with pytest.raises(InvalidParameterError):
         DiarizationConfig(clustering="kmeans")
 
+
+def test_two_clusters_named_the_same_profile_become_one_speaker_unless_the_count_is_fixed():
+    first = SpeakerTrack(index=0, turns=((0.0, 2.0),), solo_spans=((0, 32000),))
+    second = SpeakerTrack(index=1, turns=((3.0, 4.0),), solo_spans=((48000, 64000),))
+    other = SpeakerTrack(index=2, turns=((1.0, 5.0),), solo_spans=())
+    claims = [(7, 0.8, 0.6, 0.1, 7), (7, 0.95, 0.7, 0.0, 7), (None, 0.1, 0.2, 0.9, 3)]
+    tracks, utterances, kept = _merge_same_profile(
+        [first, second, other], ["u0", "u1", "u2"], claims, SpeakerCount()
+    )
+    assert [t.turns for t in tracks] == [((0.0, 2.0), (3.0, 4.0)), ((1.0, 5.0),)]
+    assert tracks[0].solo_spans == ((0, 32000), (48000, 64000))
+    assert utterances == ["u1", "u2"] and kept[0][1] == 0.95  # the higher posterior speaks
+    for count in (SpeakerCount(3), SpeakerCount(minimum=3)):
+        kept_tracks, _, _ = _merge_same_profile(
+            [first, second, other], ["u0", "u1", "u2"], claims, count
+        )
+        assert len(kept_tracks) == 3

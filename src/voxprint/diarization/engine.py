@@ -94,7 +94,7 @@ class DiarizationConfig:
     #: How clusters are merged: "average" (cosine distance) or "centroid" (Euclidean).
     linkage: str = "average"
     #: Linkage distance at which clusters stop merging.
-    cluster_threshold: float = 0.7
+    cluster_threshold: float = 0.65
     #: Spectral clustering: each piece's affinity keeps this fraction of its most similar
     #: pieces (at least 6).
     spectral_neighbour_fraction: float = 0.25
