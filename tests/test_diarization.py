@@ -10,8 +10,16 @@ import pytest
 
 from diarization_fakes import EnergySegmenter
 from voxprint.diarization import DiarizationConfig, SpeakerDiarizer
-from voxprint.diarization.clustering import SpeakerCount, assign_chunk, cluster_embeddings
+from voxprint.diarization.clustering import (
+    SpeakerCount,
+    assign_chunk,
+    cluster_embeddings,
+    kmeans,
+    spectral_cluster,
+)
+from voxprint.diarization.engine import SpeakerTrack
 from voxprint.diarization.formats import to_json, to_rttm, to_srt, to_vtt
+from voxprint.diarization.naming import _merge_same_profile
 from voxprint.errors import (
     InvalidParameterError,
     NoSpeechError,
@@ -209,3 +217,50 @@ def test_a_bad_configuration_is_refused():
         DiarizationConfig(step_seconds=0)
     with pytest.raises(InvalidParameterError):
         DiarizationConfig(min_cluster_size=0)
+
+
+def test_spectral_clustering_separates_two_voices_and_keeps_to_the_speaker_bounds():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=32), rng.normal(size=32)
+    points = np.stack(
+        [a + 0.1 * rng.normal(size=32) for _ in range(10)]
+        + [b + 0.1 * rng.normal(size=32) for _ in range(10)]
+    )
+    labels = spectral_cluster(points, count=SpeakerCount())
+    assert len(set(labels[:10])) == 1 and len(set(labels[10:])) == 1 and labels[0] != labels[10]
+    assert set(spectral_cluster(points, count=SpeakerCount(1))) == {0}
+    assert len(set(spectral_cluster(points, count=SpeakerCount(minimum=3)))) >= 3
+    assert set(spectral_cluster(points, count=SpeakerCount(maximum=1))) == {0}
+    # two voices whose centroids are alike enough are merged back into one
+    assert set(spectral_cluster(points, count=SpeakerCount(), merge_cosine=-1.0)) == {0}
+    with pytest.raises(InvalidParameterError):
+        spectral_cluster(points, count=SpeakerCount(), neighbour_fraction=1.5)
+    with pytest.raises(InvalidParameterError):
+        kmeans(points, 0)
+
+
+def test_the_spectral_option_diarizes_two_voices_taking_turns(service):
+    diarizer = SpeakerDiarizer(EnergySegmenter(), DiarizationConfig(clustering="spectral"))
+    audio = conversation((LOW, 4.0), (HIGH, 4.0), (LOW, 4.0), (HIGH, 3.0))
+    result = diarizer.diarize(service, (audio, RATE))
+    assert [s.label for s in result.speakers] == ["unknown 1", "unknown 2"]
+    with pytest.raises(InvalidParameterError):
+        DiarizationConfig(clustering="kmeans")
+
+
+def test_two_clusters_named_the_same_profile_become_one_speaker_unless_the_count_is_fixed():
+    first = SpeakerTrack(index=0, turns=((0.0, 2.0),), solo_spans=((0, 32000),))
+    second = SpeakerTrack(index=1, turns=((3.0, 4.0),), solo_spans=((48000, 64000),))
+    other = SpeakerTrack(index=2, turns=((1.0, 5.0),), solo_spans=())
+    claims = [(7, 0.8, 0.6, 0.1, 7), (7, 0.95, 0.7, 0.0, 7), (None, 0.1, 0.2, 0.9, 3)]
+    tracks, utterances, kept = _merge_same_profile(
+        [first, second, other], ["u0", "u1", "u2"], claims, SpeakerCount()
+    )
+    assert [t.turns for t in tracks] == [((0.0, 2.0), (3.0, 4.0)), ((1.0, 5.0),)]
+    assert tracks[0].solo_spans == ((0, 32000), (48000, 64000))
+    assert utterances == ["u1", "u2"] and kept[0][1] == 0.95  # the higher posterior speaks
+    for count in (SpeakerCount(3), SpeakerCount(minimum=3)):
+        kept_tracks, _, _ = _merge_same_profile(
+            [first, second, other], ["u0", "u1", "u2"], claims, count
+        )
+        assert len(kept_tracks) == 3

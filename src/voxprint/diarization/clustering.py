@@ -15,6 +15,7 @@ from voxprint.errors import InvalidParameterError
 #: memory grows with the square); the rest are assigned to the centroids like any other.
 MAX_CLUSTERED = 4000
 LINKAGES = ("average", "centroid")
+CLUSTERINGS = ("agglomerative", "spectral")
 
 
 @dataclass(frozen=True)
@@ -146,3 +147,121 @@ def assign_chunk(similarities: np.ndarray) -> np.ndarray:
     rows, cols = linear_sum_assignment(-similarities)
     result[rows] = cols
     return result.astype(np.int64)
+
+
+def spectral_cluster(
+    embeddings: np.ndarray,
+    *,
+    count: SpeakerCount,
+    neighbours: int = 6,
+    neighbour_fraction: float = 0.02,
+    max_speakers: int = 10,
+    min_cluster_size: int = 1,
+    merge_cosine: float | None = None,
+    normalized: bool = False,
+) -> np.ndarray:
+    """Spectral clustering of ``(n, dim)`` embeddings → ``(n,) int`` labels 0..k-1.
+
+    The affinity is the cosine similarity, each row pruned to its ``max(neighbours,
+    neighbour_fraction * n)`` most similar others and symmetrised; the number of speakers
+    is where the Laplacian's eigenvalues jump most (the eigengap), searched between
+    ``count``'s bounds (1 and ``max_speakers`` by default) or fixed by ``count.exactly``;
+    k-means on the first eigenvectors gives the labels. Clusters of fewer than
+    ``min_cluster_size`` members are folded into the nearest large one, and with
+    ``merge_cosine`` clusters whose centroids are at least that similar are merged.
+    ``normalized`` uses the symmetric normalized Laplacian (else ``D - A``).
+    """
+    if neighbours < 1 or not 0.0 <= neighbour_fraction <= 1.0 or max_speakers < 1:
+        raise InvalidParameterError(
+            "spectral clustering needs neighbours >= 1, a neighbour_fraction in [0, 1] "
+            "and max_speakers >= 1"
+        )
+    n = embeddings.shape[0]
+    if n < 2:
+        return np.zeros(n, dtype=np.int64)
+    x = normalize_rows(embeddings.astype(np.float64))
+    similarity = x @ x.T
+    keep = min(n - 1, max(neighbours, int(np.ceil(neighbour_fraction * n))))
+    np.fill_diagonal(similarity, -np.inf)
+    order = np.argsort(-similarity, axis=1)[:, :keep]
+    affinity = np.zeros((n, n))
+    rows = np.repeat(np.arange(n), keep)
+    affinity[rows, order.ravel()] = np.maximum(similarity[rows, order.ravel()], 0.0)
+    affinity = 0.5 * (affinity + affinity.T)
+    degree = affinity.sum(axis=1)
+    if normalized:
+        scale = 1.0 / np.sqrt(np.maximum(degree, 1e-12))
+        laplacian = np.eye(n) - scale[:, None] * affinity * scale[None, :]
+    else:
+        laplacian = np.diag(degree) - affinity
+    values, vectors = np.linalg.eigh(laplacian)
+    if count.exactly is not None:
+        k = min(count.exactly, n)
+    else:
+        low = max(1, count.minimum or 1)
+        high = min(count.maximum or max_speakers, n - 1)
+        if high <= low:
+            k = min(low, n)
+        else:
+            gaps = np.diff(values[low - 1 : high + 1])
+            k = low + int(np.argmax(gaps))
+    if k <= 1:
+        return np.zeros(n, dtype=np.int64)
+    spectral = vectors[:, :k]
+    if normalized:
+        spectral = normalize_rows(spectral)
+    labels = kmeans(spectral, k)
+    if min_cluster_size > 1:
+        labels = _fold_small(x, labels, min_cluster_size)
+    if merge_cosine is not None and count.exactly is None:
+        labels = _merge_similar(x, labels, merge_cosine, count.minimum or 1)
+    return _relabel(labels)
+
+
+def kmeans(points: np.ndarray, k: int, *, restarts: int = 10, iterations: int = 100) -> np.ndarray:
+    """Deterministic k-means (k-means++ starts from a fixed seed, best of ``restarts``)
+    of ``(n, d)`` points → ``(n,) int`` labels; ``k`` is clipped to ``n``."""
+    n = points.shape[0]
+    if k < 1:
+        raise InvalidParameterError(f"k-means needs k >= 1, got {k}")
+    k = min(k, n)
+    rng = np.random.default_rng(0)
+    best, best_inertia = np.zeros(n, dtype=np.int64), np.inf
+    for _restart in range(restarts):
+        centres = [points[int(rng.integers(n))]]
+        for _ in range(1, k):
+            distance = np.min(((points[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), 1)
+            total = distance.sum()
+            pick = int(rng.choice(n, p=distance / total)) if total > 0 else int(rng.integers(n))
+            centres.append(points[pick])
+        centre = np.array(centres)
+        labels = np.full(n, -1, dtype=np.int64)
+        for _ in range(iterations):
+            new = np.argmin(((points[:, None, :] - centre[None]) ** 2).sum(-1), axis=1)
+            if np.array_equal(new, labels):
+                break
+            labels = new
+            for j in range(k):
+                if np.any(labels == j):
+                    centre[j] = points[labels == j].mean(axis=0)
+        inertia = float(((points - centre[labels]) ** 2).sum())
+        if inertia < best_inertia - 1e-12:
+            best, best_inertia = labels.copy(), inertia
+    return best
+
+
+def _merge_similar(x: np.ndarray, labels: np.ndarray, cosine: float, minimum: int) -> np.ndarray:
+    """Merge the two clusters with the most similar centroids while that similarity
+    reaches ``cosine`` and more than ``minimum`` clusters remain."""
+    out = labels.copy()
+    while True:
+        ids = np.unique(out)
+        if len(ids) <= minimum:
+            return out
+        centroids = normalize_rows(np.stack([x[out == i].mean(axis=0) for i in ids]))
+        similarity = centroids @ centroids.T
+        similarity[np.tril_indices(len(ids))] = -np.inf
+        a, b = np.unravel_index(int(np.argmax(similarity)), similarity.shape)
+        if similarity[a, b] < cosine:
+            return out
+        out[out == ids[b]] = ids[a]

@@ -6,8 +6,9 @@ reconstruction of global speaker turns.
 2. Each local speaker of each chunk is embedded (CAM++) on the speech where it talks
    alone, or all its speech when it is never alone for long enough.
 3. The embeddings of local speakers with enough speech are clustered (agglomerative,
-   centroid linkage, the number of speakers estimated from a distance threshold, or
-   fixed by :class:`~voxprint.diarization.clustering.SpeakerCount`).
+   average linkage, the number of speakers estimated from a distance threshold, or
+   fixed by :class:`~voxprint.diarization.clustering.SpeakerCount`; spectral
+   clustering as an option).
 4. Every chunk's local speakers are assigned to the clusters (distinct clusters within
    a chunk), chunks are overlap-added frame by frame, and at each frame the
    ``count`` most active clusters speak, where ``count`` is the (averaged) number of
@@ -29,12 +30,14 @@ from typing import Protocol
 import numpy as np
 
 from voxprint.diarization.clustering import (
+    CLUSTERINGS,
     MAX_CLUSTERED,
     SpeakerCount,
     assign_chunk,
     centroids_of,
     cluster_embeddings,
     normalize_rows,
+    spectral_cluster,
 )
 from voxprint.diarization.segmentation import ChunkActivity, Progress
 from voxprint.encoders.base import SpeakerEncoder
@@ -84,10 +87,19 @@ class DiarizationConfig:
     min_solo_seconds: float = 1.0
     #: Local speakers with at least this much speech in a chunk shape the clusters.
     min_cluster_seconds: float = 1.0
+    #: "agglomerative" (``linkage``, ``cluster_threshold``) or "spectral" (the eigengap
+    #: of the pruned cosine affinity: ``spectral_*``; it lost to agglomerative on the AMI
+    #: ``debug.train`` clips, see docs/benchmarks.md).
+    clustering: str = "agglomerative"
     #: How clusters are merged: "average" (cosine distance) or "centroid" (Euclidean).
     linkage: str = "average"
     #: Linkage distance at which clusters stop merging.
-    cluster_threshold: float = 0.7
+    cluster_threshold: float = 0.65
+    #: Spectral clustering: each piece's affinity keeps this fraction of its most similar
+    #: pieces (at least 6).
+    spectral_neighbour_fraction: float = 0.25
+    #: Spectral clustering: clusters whose centroids are at least this similar merge.
+    spectral_merge_cosine: float | None = 0.6
     #: Clusters with fewer members are folded into the nearest larger one.
     min_cluster_size: int = 2
     #: Overlap-add weights chunk frames with a Hamming window (chunk edges count less).
@@ -102,6 +114,12 @@ class DiarizationConfig:
     def __post_init__(self) -> None:
         if not 0.0 < self.step_seconds <= 10.0:
             raise InvalidParameterError(f"step_seconds must be in (0, 10], got {self.step_seconds}")
+        if self.clustering not in CLUSTERINGS:
+            raise InvalidParameterError(
+                f"unknown clustering {self.clustering!r}; expected one of {CLUSTERINGS}"
+            )
+        if not 0.0 < self.spectral_neighbour_fraction <= 1.0:
+            raise InvalidParameterError("spectral_neighbour_fraction must be in (0, 1]")
         if self.cluster_threshold <= 0.0:
             raise InvalidParameterError("cluster_threshold must be positive")
         if self.min_cluster_size < 1 or self.embed_batch_size < 1:
@@ -300,13 +318,23 @@ class Diarizer:
             chosen = np.arange(embeddings.shape[0])
         if chosen.size > MAX_CLUSTERED:
             chosen = chosen[np.linspace(0, chosen.size - 1, MAX_CLUSTERED).astype(np.int64)]
-        labels = cluster_embeddings(
-            embeddings[chosen],
-            threshold=self.config.cluster_threshold,
-            min_cluster_size=self.config.min_cluster_size,
-            count=count,
-            method=self.config.linkage,
-        )
+        if self.config.clustering == "spectral":
+            labels = spectral_cluster(
+                embeddings[chosen],
+                count=count,
+                neighbour_fraction=self.config.spectral_neighbour_fraction,
+                min_cluster_size=self.config.min_cluster_size,
+                merge_cosine=self.config.spectral_merge_cosine,
+                normalized=True,
+            )
+        else:
+            labels = cluster_embeddings(
+                embeddings[chosen],
+                threshold=self.config.cluster_threshold,
+                min_cluster_size=self.config.min_cluster_size,
+                count=count,
+                method=self.config.linkage,
+            )
         clusters = int(labels.max()) + 1
         return labels, centroids_of(embeddings[chosen], labels, clusters)
 

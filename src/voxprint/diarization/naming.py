@@ -5,8 +5,10 @@ with the service's speaker encoder, embeds each speaker on the speech where they
 alone, and names them with the service's one scoring chain
 (:meth:`voxprint.scorer.Scorer.identify`, the open-set rule every interface uses): a
 speaker is named only when the scorer names them; everyone else is "unknown 1",
-"unknown 2", ... in order of first speech. A profile names at most one speaker (when
-several would take it, the highest posterior keeps it).
+"unknown 2", ... in order of first speech. Speakers the rule gives the same profile are
+one voice the clustering split: they become one speaker, unless the number of speakers
+is fixed (or at its minimum); then the profile names at most one of them (the highest
+posterior keeps it).
 
 :meth:`SpeakerDiarizer.enroll_speaker` adds a diarized speaker's speech to a new or
 existing profile: label a meeting once, get names from then on.
@@ -18,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -42,6 +44,8 @@ from voxprint.service import EnrollmentReport, VoxprintService
 from voxprint.vad import SpeechSegments
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T", int, float)
 
 UNKNOWN_PREFIX = "unknown"
 ANONYMOUS_PREFIX = "speaker"
@@ -226,7 +230,13 @@ class SpeakerDiarizer:
             self._speaker_utterance(encoder, waveform, anonymous, t) for t in anonymous.tracks
         ]
         result = self._name(
-            service, anonymous, utterances, profile_ids, started, name_speakers=name_speakers
+            service,
+            anonymous,
+            utterances,
+            profile_ids,
+            started,
+            name_speakers=name_speakers,
+            count=count,
         )
         named = [s.label for s in result.speakers if not s.is_unknown]
         service.store.log_activity(
@@ -329,6 +339,7 @@ class SpeakerDiarizer:
         started: float,
         *,
         name_speakers: bool = True,
+        count: SpeakerCount | None = None,
     ) -> Diarization:
         gallery = service.store.gallery(
             service.namespace,
@@ -349,6 +360,13 @@ class SpeakerDiarizer:
             top = ranking.candidates[0]
             named = top.index if ranking.identified else None
             claims.append((named, top.score, top.cosine, ranking.unknown_probability, top.index))
+        # Clusters the open-set rule gives the same profile are one speaker that the
+        # clustering split: they merge (the highest posterior's claim and embedding
+        # stand for the whole), unless the number of speakers is fixed or at its minimum.
+        tracks = list(anonymous.tracks)
+        tracks, utterances, claims = _merge_same_profile(
+            tracks, list(utterances), claims, count or SpeakerCount()
+        )
         # A profile names one speaker: the one with the highest posterior keeps it.
         keeper: dict[int, int] = {}
         for i, (named, score, *_rest) in enumerate(claims):
@@ -359,7 +377,7 @@ class SpeakerDiarizer:
                 keeper[named] = i
         speakers: list[DiarizedSpeaker] = []
         unknown = 0
-        for i, (track, utterance) in enumerate(zip(anonymous.tracks, utterances, strict=True)):
+        for i, (track, utterance) in enumerate(zip(tracks, utterances, strict=True)):
             named, score, cosine, unknown_p, best = claims[i]
             profile_index = named if named is not None and keeper.get(named) == i else None
             profile_id = None if profile_index is None else gallery.profile_ids[profile_index]
@@ -395,7 +413,7 @@ class SpeakerDiarizer:
                     name=speaker.name,
                     score=speaker.score if speaker.profile_id else None,
                 )
-                for track, speaker in zip(anonymous.tracks, speakers, strict=True)
+                for track, speaker in zip(tracks, speakers, strict=True)
                 for a, b in track.turns
             ),
             key=lambda t: (t.start, t.end, t.label),
@@ -412,8 +430,54 @@ class SpeakerDiarizer:
         )
 
 
-def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
+_Claim = tuple[int | None, float | None, float | None, float | None, int | None]
+
+
+def _merge_same_profile(
+    tracks: list[SpeakerTrack],
+    utterances: list[Utterance | None],
+    claims: list[_Claim],
+    count: SpeakerCount,
+) -> tuple[list[SpeakerTrack], list[Utterance | None], list[_Claim]]:
+    """Tracks named the same profile merged into the one with the highest posterior
+    (turns and solo spans joined), while the speaker count allows fewer speakers."""
+    if count.exactly is not None:
+        return tracks, utterances, claims
+    floor = count.minimum or 1
+    by_profile: dict[int, list[int]] = {}
+    for i, (named, score, *_rest) in enumerate(claims):
+        if named is not None and score is not None:
+            by_profile.setdefault(named, []).append(i)
+    absorbed: dict[int, int] = {}  # track index -> the track it joins
+    remaining = len(tracks)
+    for members in by_profile.values():
+        members = sorted(members, key=lambda i: -(claims[i][1] or 0.0))
+        for other in members[1:]:
+            if remaining <= floor:
+                break
+            absorbed[other] = members[0]
+            remaining -= 1
+    if not absorbed:
+        return tracks, utterances, claims
+    merged = list(tracks)
+    for other, keeper in absorbed.items():
+        a, b = merged[keeper], tracks[other]
+        merged[keeper] = SpeakerTrack(
+            index=a.index,
+            turns=tuple(_merge(sorted([*a.turns, *b.turns]))),
+            solo_spans=tuple(_merge(sorted([*a.solo_spans, *b.solo_spans]))),
+        )
+    kept = [i for i in range(len(tracks)) if i not in absorbed]
+    order = sorted(kept, key=lambda i: merged[i].first_start)
+    return (
+        [merged[i] for i in order],
+        [utterances[i] for i in order],
+        [claims[i] for i in order],
+    )
+
+
+def _merge(spans: list[tuple[_T, _T]]) -> list[tuple[_T, _T]]:
+    merged: list[tuple[_T, _T]] = []
     for a, b in spans:
         if merged and a <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
