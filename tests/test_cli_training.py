@@ -184,8 +184,10 @@ def test_plot_scores_with_a_db_marks_the_calibration_stored_there(
     def plot(*extra: str) -> dict:
         result = runner.invoke(
             app,
-            ["plot", "scores", str(trials), "--model", model, "--out", str(tmp_path / "s.png")]
-            + [*extra, "--json"],
+            [
+                *("plot", "scores", str(trials), "--model", model),
+                *("--out", str(tmp_path / "s.png"), *extra, "--json"),
+            ],
         )
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
