@@ -40,7 +40,7 @@ DIM = 192
 QUERIES = 500
 K = CANDIDATES
 #: Graph degree (m) each library builds with when ``--m`` is not given: the product's.
-DEFAULT_M = {"hnswlib": 16, "usearch": 16, "faiss": 32}
+DEFAULT_M = {"hnswlib": 16, "usearch": 16, "faiss": 48}
 
 
 def voiceprints(n: int, rng: np.random.Generator) -> np.ndarray:
