@@ -39,9 +39,9 @@ APPROXIMATE_FROM = 20_000
 #: Candidates handed to the scorer: enough that the best by log-likelihood ratio is among
 #: them even when enrolment amounts differ between profiles.
 CANDIDATES = 50
-#: Breadth of an HNSW search: with FAISS's graph of degree 48, recall@1 0.990 at a million
-#: voiceprints, p50 6 ms (256: 0.914, 2048: 0.998 but 12 ms); measured in docs/benchmarks.md,
-#: "Identify search at scale (issue 13)".
+#: Breadth of an HNSW search: with FAISS's graph of degree 48, recall@1 0.988 to 0.990 at a
+#: million synthetic voiceprints, p50 6 to 7 ms (256: 0.914; 1536: 0.996 but 10.6 ms); measured
+#: in docs/benchmarks.md, "Identify search at scale (issue 13)".
 EF_SEARCH = 1024
 
 
