@@ -7,12 +7,12 @@ counter for the namespace on every call: any enrolment, reset, rename or deletio
 (by this process or another sharing the store) bumps it, and the next search reloads.
 
 Search is exact (one matrix product) below :data:`APPROXIMATE_FROM` voiceprints and
-approximate above, with HNSW (the library chosen on the measurements in
-docs/benchmarks.md, "Identify search at scale"). On a store that searches in the database
-(PostgreSQL with pgvector: ``store.search_in_database``), a gallery from that size on is
-not loaded at all: each search is one indexed query (:meth:`Store.nearest`), so workers
-do not each hold a copy of a million voiceprints. Either way the best candidates are
-returned with their exact cosines, and the open-set rule of the scorer still weighs the
+approximate above, with HNSW (the library and its parameters chosen on the measurements
+in docs/benchmarks.md, "Identify search at scale (issue 13)"). On a store that searches in
+the database (PostgreSQL with pgvector: ``store.search_in_database``), a gallery from that
+size on is not loaded at all: each search is one indexed query (:meth:`Store.nearest`), so
+workers do not each hold a copy of a million voiceprints. Either way the best candidates
+are returned with their exact cosines, and the open-set rule of the scorer still weighs the
 whole gallery size.
 """
 
@@ -39,8 +39,10 @@ APPROXIMATE_FROM = 20_000
 #: Candidates handed to the scorer: enough that the best by log-likelihood ratio is among
 #: them even when enrolment amounts differ between profiles.
 CANDIDATES = 50
-#: Breadth of an HNSW search (measured: docs/benchmarks.md, "Identify search at scale").
-EF_SEARCH = 256
+#: Breadth of an HNSW search: with FAISS's graph of degree 48, recall@1 0.988 to 0.990 at a
+#: million synthetic voiceprints, p50 6 to 7 ms (256: 0.914; 1536: 0.996 but 10.6 ms); measured
+#: in docs/benchmarks.md, "Identify search at scale (issue 13)".
+EF_SEARCH = 1024
 
 
 class VectorSearch(Protocol):
@@ -113,9 +115,10 @@ class UsearchSearch:
 
 
 class FaissSearch:
-    """HNSW graph of FAISS on inner product."""
+    """HNSW graph of FAISS on inner product, of degree ``m`` (48: recall@1 0.990 at a
+    million voiceprints where 32 gave 0.938 at the same breadth; docs/benchmarks.md)."""
 
-    def __init__(self, vectors: np.ndarray, *, m: int = 32) -> None:
+    def __init__(self, vectors: np.ndarray, *, m: int = 48) -> None:
         import faiss
 
         n, dim = vectors.shape
@@ -144,7 +147,8 @@ SEARCHES: dict[str, Callable[[np.ndarray], VectorSearch]] = {
     "faiss": FaissSearch,
 }
 #: The approximate search used above :data:`APPROXIMATE_FROM`: FAISS's HNSW had the best
-#: recall and the fastest build of the three measured (docs/benchmarks.md).
+#: recall for its latency of the three measured, and builds on every core
+#: (docs/benchmarks.md, "Identify search at scale (issue 13)").
 APPROXIMATE = "faiss"
 
 
