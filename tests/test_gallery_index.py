@@ -161,3 +161,84 @@ def test_namespaces_keep_separate_galleries(stores, approximate_from):
 def test_an_unknown_search_library_is_refused(tmp_path):
     with pytest.raises(InvalidParameterError, match="unknown search"):
         GalleryIndex(SQLiteStore(tmp_path / "x.db"), "tone", "1", approximate="annoy")
+
+
+# --- small changes kept in layers instead of a rebuild -------------------------------------
+
+
+def _gallery(ids, vectors):
+    from voxprint.store.records import Gallery
+
+    return Gallery(tuple(ids), tuple(ids), vectors, np.full(len(ids), 20.0))
+
+
+def _entry(ids, vectors, search):
+    from voxprint.gallery_index import _Entry
+
+    return _Entry(0, _gallery(ids, vectors), search, {p: i for i, p in enumerate(ids)}, len(ids))
+
+
+class _CountingExact:
+    """An approximate index stand-in that records how it was searched."""
+
+    def __init__(self, vectors):
+        self.exact = ExactSearch(vectors)
+        self.calls = 0
+
+    def search(self, query, k):
+        self.calls += 1
+        return self.exact.search(query, k)
+
+
+def test_small_changes_are_searched_in_layers_and_answer_as_a_rebuild_would(rng):
+    from voxprint.gallery_index import LayeredSearch, layered
+
+    ids = [f"p{i}" for i in range(2000)]
+    vectors = unit(rng, 2000)
+    base = _CountingExact(vectors)
+    entry = _entry(ids, vectors, base)
+    # one profile re-enrolled (new voiceprint), one deleted, two added
+    now_ids = [p for p in ids if p != "p7"] + ["new1", "new2"]
+    now = np.concatenate([np.delete(vectors, 7, axis=0), unit(rng, 2)])
+    now[2] = unit(rng, 1)[0]  # "p2" changed
+    kept = layered(entry, _gallery(now_ids, now), now)
+    assert isinstance(kept, LayeredSearch)
+    assert sorted(now_ids[i] for i in kept.delta_rows) == ["new1", "new2", "p2"]
+    for probe in (now[2], now[-1], vectors[7], vectors[100]):
+        rows, scores = kept.search(probe, 10)
+        want_rows, want_scores = ExactSearch(now).search(probe, 10)
+        assert [now_ids[i] for i in rows] == [now_ids[i] for i in want_rows]
+        np.testing.assert_allclose(scores, want_scores, rtol=1e-6)
+    assert base.calls == 4  # the old index was searched, not rebuilt
+
+
+def test_layers_stack_and_still_find_what_an_earlier_layer_added(rng):
+    from voxprint.gallery_index import _Entry, layered
+
+    ids = [f"p{i}" for i in range(1500)]
+    vectors = unit(rng, 1500)
+    first = _entry(ids, vectors, _CountingExact(vectors))
+    ids2, v2 = [*ids, "a"], np.concatenate([vectors, unit(rng, 1)])
+    second = layered(first, _gallery(ids2, v2), v2)
+    ids3, v3 = [*ids2[1:], "b"], np.concatenate([v2[1:], unit(rng, 1)])  # p0 gone, b added
+    entry2 = _Entry(1, _gallery(ids2, v2), second, {}, len(ids2))
+    third = layered(entry2, _gallery(ids3, v3), v3)
+    assert third is not None and third.base is first.search
+    assert sorted(ids3[i] for i in third.delta_rows) == ["a", "b"]
+    for probe in (v2[-1], v3[-1], vectors[5]):
+        rows, _ = third.search(probe, 5)
+        assert ids3[rows[0]] == ids3[ExactSearch(v3).search(probe, 1)[0][0]]
+    rows, _ = third.search(vectors[0], 5)  # the deleted profile is never answered
+    assert "p0" not in {ids3[i] for i in rows}
+
+
+def test_too_many_changes_or_an_exact_gallery_mean_a_rebuild(rng):
+    from voxprint.gallery_index import layered
+
+    ids = [f"p{i}" for i in range(2000)]
+    vectors = unit(rng, 2000)
+    entry = _entry(ids, vectors, _CountingExact(vectors))
+    fresh = unit(rng, 2000)  # every voiceprint changed
+    assert layered(entry, _gallery(ids, fresh), fresh) is None
+    exact = _entry(ids, vectors, ExactSearch(vectors))
+    assert layered(exact, _gallery(ids, vectors), vectors) is None
