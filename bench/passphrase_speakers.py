@@ -138,9 +138,11 @@ def fsdd_triples(pipeline: EmbeddingPipeline, root: Path) -> list[Enrolment]:
     for (speaker, triple), made in sorted(renditions.items()):
         other = next(t for t in triples if t != triple)
         if len(made) >= 4 and len(renditions[(speaker, other)]) >= 3:
-            sets.append(Enrolment(
-                speaker, str(triple), made[:3], renditions[(speaker, other)][:3], made[3:]
-            ))
+            sets.append(
+                Enrolment(
+                    speaker, str(triple), made[:3], renditions[(speaker, other)][:3], made[3:]
+                )
+            )
     _ALL[id(sets)] = [c for made in renditions.values() for c in made[3:]]
     return sets
 
@@ -182,8 +184,10 @@ def evaluate(name: str, sets: list[Enrolment], pool: list[Clip]) -> list[str]:
     lines = []
     _POOL[:] = pool
     _fit_shrink(name, sets)
-    for kind, title in (("same", "text-dependent (same words)"),
-                        ("other", "text-independent (other words)")):
+    for kind, title in (
+        ("same", "text-dependent (same words)"),
+        ("other", "text-independent (other words)"),
+    ):
         eer, _ = equal_error_rate(np.array(rows[kind]["target"]), np.array(rows[kind]["impostor"]))
         cells = []
         for point in scorers:
@@ -221,8 +225,9 @@ def _fit_shrink(name: str, sets: list[Enrolment]) -> None:
     scaled = []
     for enrolment in sets:
         vp, _ = voiceprint(enrolment.same_words)
-        strangers = [c for c in _POOL if c.phrase == enrolment.phrase
-                     and c.speaker != enrolment.speaker]
+        strangers = [
+            c for c in _POOL if c.phrase == enrolment.phrase and c.speaker != enrolment.speaker
+        ]
         for probe in rng.sample(strangers, min(40, len(strangers))):
             scaled.append(float(probe.embedding @ vp) / float(shrink_factor(probe.seconds, best)))
     print(

@@ -58,8 +58,10 @@ def main() -> None:
     seconds = len(probe) / 16000
     print(f"clip: {seconds:.2f} s of audio; {args.repeats} repeats")
     median = statistics.median(whole)
-    print(f"verify (decode, VAD, phrase check, CAM++, decision): median {median:.3f} s, "
-          f"real-time factor {median / seconds:.2f}")
+    print(
+        f"verify (decode, VAD, phrase check, CAM++, decision): median {median:.3f} s, "
+        f"real-time factor {median / seconds:.2f}"
+    )
     print(f"phrase check alone: median {statistics.median(check):.3f} s")
 
 

@@ -67,7 +67,13 @@ def speechcommands(root: Path, limit: int | None = None) -> list[PhraseTrial]:
         for checked in (word, other):
             trials.append(
                 PhraseTrial(
-                    "speechcommands", path.name, path.parent.name, word, checked, words, (),
+                    "speechcommands",
+                    path.name,
+                    path.parent.name,
+                    word,
+                    checked,
+                    words,
+                    (),
                     _file(path),
                 )
             )
@@ -92,8 +98,9 @@ def fsdd_digits(root: Path, per_speaker: int = 60) -> list[PhraseTrial]:
             other = rng.choice([d for d in DIGITS if d != said])
             for checked in (said, other):
                 trials.append(
-                    PhraseTrial("fsdd-digits", path.name, speaker, said, checked, DIGITS, (),
-                                _file(path))
+                    PhraseTrial(
+                        "fsdd-digits", path.name, speaker, said, checked, DIGITS, (), _file(path)
+                    )
                 )
     return trials
 
@@ -125,8 +132,9 @@ def fsdd_sequences(root: Path, per_speaker: int = 40) -> list[PhraseTrial]:
             text = " ".join(DIGITS[d] for d in said)
             for checked in (text, " ".join(DIGITS[d] for d in other)):
                 trials.append(
-                    PhraseTrial("fsdd-sequences", f"{speaker}-{n}", speaker, text, checked, (),
-                                DIGITS, load)
+                    PhraseTrial(
+                        "fsdd-sequences", f"{speaker}-{n}", speaker, text, checked, (), DIGITS, load
+                    )
                 )
     return trials
 
@@ -142,21 +150,36 @@ def librispeech(root: Path, limit: int = 150, max_seconds: float = 8.0) -> list[
         return lambda: load_audio(path, sample_rate=RATE)[: int(max_seconds * RATE)]
 
     return [
-        PhraseTrial("librispeech", path.name, path.parent.name, "(a sentence)",
-                    rng.choice(EN_US_PHRASES), EN_US_PHRASES, (), loader(path))
+        PhraseTrial(
+            "librispeech",
+            path.name,
+            path.parent.name,
+            "(a sentence)",
+            rng.choice(EN_US_PHRASES),
+            EN_US_PHRASES,
+            (),
+            loader(path),
+        )
         for path in chosen
     ]
 
 
 ESPEAK_VOICES = (
-    "en-us", "en-us+f2", "en-us+m3", "en-gb", "en-gb+f3", "en-gb-scotland", "en-029",
+    "en-us",
+    "en-us+f2",
+    "en-us+m3",
+    "en-gb",
+    "en-gb+f3",
+    "en-gb-scotland",
+    "en-029",
     "en-gb-x-rp+f4",
 )
 ESPEAK_SPEEDS = (130, 165, 200)
 #: One word of each passphrase swapped for a near miss.
 NEAR_MISSES: dict[str, str] = {
-    "i am going to make him an offer he cannot refuse":
-        "i am going to make him an offer he can refuse",
+    "i am going to make him an offer he cannot refuse": (
+        "i am going to make him an offer he can refuse"
+    ),
     "houston we have had a problem": "houston we have a problem",
     "my voice is my passport verify me": "my voice is my password verify me",
     "apple juice tastes funny after toothpaste": "apple juice tastes funny after breakfast",
@@ -177,7 +200,8 @@ def synthesize(text: str, voice: str, speed: int) -> np.ndarray:
     """espeak-ng speech of ``text`` at 16 kHz (never used for speaker figures)."""
     wav = subprocess.run(
         ["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     ).stdout
     return load_audio(wav, sample_rate=RATE)
 
@@ -192,11 +216,22 @@ def espeak(voices: tuple[str, ...] = ESPEAK_VOICES) -> list[PhraseTrial]:
                 load = _synth_loader(phrase, voice, speed)
                 key = f"{voice}-{speed}"
                 for checked in (phrase, other):
-                    trials.append(PhraseTrial("espeak", key, voice, phrase, checked,
-                                              EN_US_PHRASES, (), load))
+                    trials.append(
+                        PhraseTrial("espeak", key, voice, phrase, checked, EN_US_PHRASES, (), load)
+                    )
                 near = NEAR_MISSES[phrase]
-                trials.append(PhraseTrial("espeak-near", key, voice, near, phrase,
-                                          EN_US_PHRASES, (), _synth_loader(near, voice, speed)))
+                trials.append(
+                    PhraseTrial(
+                        "espeak-near",
+                        key,
+                        voice,
+                        near,
+                        phrase,
+                        EN_US_PHRASES,
+                        (),
+                        _synth_loader(near, voice, speed),
+                    )
+                )
     return trials
 
 
@@ -216,16 +251,32 @@ def challenge_replays(root: Path, limit: int = 100) -> list[PhraseTrial]:
     for sentence in librispeech(root, limit=limit):
         challenge = _random_digits(rng, rng.randint(4, 6))
         trials.append(
-            PhraseTrial("challenge-replay", sentence.key, sentence.speaker, "(a sentence)",
-                        challenge, (), DIGITS, sentence.load)
+            PhraseTrial(
+                "challenge-replay",
+                sentence.key,
+                sentence.speaker,
+                "(a sentence)",
+                challenge,
+                (),
+                DIGITS,
+                sentence.load,
+            )
         )
     if espeak_available():
         for phrase in EN_US_PHRASES:
             for voice in ESPEAK_VOICES[:3]:
                 challenge = _random_digits(rng, rng.randint(4, 6))
                 trials.append(
-                    PhraseTrial("challenge-replay", f"{voice}-165", voice, phrase, challenge,
-                                (), DIGITS, _synth_loader(phrase, voice, 165))
+                    PhraseTrial(
+                        "challenge-replay",
+                        f"{voice}-165",
+                        voice,
+                        phrase,
+                        challenge,
+                        (),
+                        DIGITS,
+                        _synth_loader(phrase, voice, 165),
+                    )
                 )
     return trials
 
@@ -244,6 +295,16 @@ def espeak_word_challenges(count: int = 60) -> list[PhraseTrial]:
         other = " ".join(rng.choice(CHALLENGE_WORDS) for _ in range(length))
         load = _synth_loader(said, voice, rng.choice(ESPEAK_SPEEDS))
         for checked in (said, other):
-            trials.append(PhraseTrial("espeak-word-challenges", f"{voice}-{n}", voice, said,
-                                      checked, (), CHALLENGE_WORDS, load))
+            trials.append(
+                PhraseTrial(
+                    "espeak-word-challenges",
+                    f"{voice}-{n}",
+                    voice,
+                    said,
+                    checked,
+                    (),
+                    CHALLENGE_WORDS,
+                    load,
+                )
+            )
     return trials

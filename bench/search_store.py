@@ -78,9 +78,21 @@ def load(store: SQLiteStore, vectors: np.ndarray, how: str) -> float:
     else:
         stamp = time_text(when, "created_at")
         rows = (
-            (str(uuid.UUID(int=i + 1)), NAMESPACE, f"speaker {i}", None, "{}", *ENCODER,
-             EnrollmentStatus.ENROLLED.value, 1, 25.0, 20.0, vector_blob(v, "voiceprint"),
-             stamp, stamp)
+            (
+                str(uuid.UUID(int=i + 1)),
+                NAMESPACE,
+                f"speaker {i}",
+                None,
+                "{}",
+                *ENCODER,
+                EnrollmentStatus.ENROLLED.value,
+                1,
+                25.0,
+                20.0,
+                vector_blob(v, "voiceprint"),
+                stamp,
+                stamp,
+            )
             for i, v in enumerate(vectors)
         )
         with store._transaction(write=True) as conn:
@@ -100,17 +112,25 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--load", choices=["api", "bulk"], default="api")
     parser.add_argument("--queries", type=int, default=500)
-    parser.add_argument("--change-max", type=int, default=200_000,
-                        help="measure the search after a change up to this size")
+    parser.add_argument(
+        "--change-max",
+        type=int,
+        default=200_000,
+        help="measure the search after a change up to this size",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(20261204)
     loadavg = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"{date.today()}; CPU: {cpu_name()} ({os.cpu_count()} cores, load {loadavg}); "
-          f"SQLite store, GalleryIndex defaults; {args.queries} queries, top {CANDIDATES}; "
-          f"profiles written with --load {args.load}")
-    print("| voiceprints | search | write profiles | read gallery | load + build (first search) "
-          "| memory held | p50 | p95 | change check p50 | recall@1 vs exact "
-          "| first search after a change |")
+    print(
+        f"{date.today()}; CPU: {cpu_name()} ({os.cpu_count()} cores, load {loadavg}); "
+        f"SQLite store, GalleryIndex defaults; {args.queries} queries, top {CANDIDATES}; "
+        f"profiles written with --load {args.load}"
+    )
+    print(
+        "| voiceprints | search | write profiles | read gallery | load + build (first search) "
+        "| memory held | p50 | p95 | change check p50 | recall@1 vs exact "
+        "| first search after a change |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n in args.sizes:
         gallery = voiceprints(n, rng)
@@ -122,8 +142,7 @@ def main() -> None:
             try:
                 write_s = load(store, gallery, args.load)
                 started = time.perf_counter()
-                read = store.gallery(NAMESPACE, encoder_name=ENCODER[0],
-                                     encoder_version=ENCODER[1])
+                read = store.gallery(NAMESPACE, encoder_name=ENCODER[0], encoder_version=ENCODER[1])
                 read_s = time.perf_counter() - started
                 ids = np.array(read.profile_ids)
                 del read

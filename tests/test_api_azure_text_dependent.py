@@ -154,10 +154,14 @@ def test_a_wrong_passphrase_at_enrolment_is_invalid_passphrase_and_stores_nothin
 def test_clips_outside_one_to_ten_seconds_get_azures_messages(api, seconds, message):
     client, h = api
     profile_id = enrolled(client, h["a"])
-    assert azure_error(enrol(client, h["a"], profile_id, seconds=seconds), 400,
-                       "InvalidRequest") == message
-    assert azure_error(verify(client, h["a"], profile_id, seconds=seconds), 400,
-                       "InvalidRequest") == message
+    assert (
+        azure_error(enrol(client, h["a"], profile_id, seconds=seconds), 400, "InvalidRequest")
+        == message
+    )
+    assert (
+        azure_error(verify(client, h["a"], profile_id, seconds=seconds), 400, "InvalidRequest")
+        == message
+    )
 
 
 def test_verify_accepts_only_the_passphrase_in_the_owners_voice(api):

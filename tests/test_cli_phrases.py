@@ -121,6 +121,7 @@ def test_a_challenge_is_answered_once_from_the_command_line(tmp_path, db, words)
 
 def test_a_phrase_for_an_existing_text_independent_profile_is_refused(tmp_path, db, words):
     assert run("enroll", "tina", wav(tmp_path, "ti.wav", 150, 11.0), "--db", db).exit_code == 0
-    result = run("enroll", "tina", wav(tmp_path, "p.wav", 150, 2.0), "--phrase", PASSPORT,
-                 "--db", db)
+    result = run(
+        "enroll", "tina", wav(tmp_path, "p.wav", 150, 2.0), "--phrase", PASSPORT, "--db", db
+    )
     assert result.exit_code == ExitCode.PROFILE and "text-independent" in result.output

@@ -62,8 +62,7 @@ def test_importing_encoders_does_not_pull_in_plotting_or_the_weight_packages() -
 
 def test_importing_encoders_and_the_campplus_module_does_not_import_torch() -> None:
     code = (
-        "import sys, voxprint.encoders, voxprint.encoders.campplus; "
-        "print('torch' in sys.modules)"
+        "import sys, voxprint.encoders, voxprint.encoders.campplus; print('torch' in sys.modules)"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     result = subprocess.run(

@@ -235,17 +235,19 @@ def test_one_wrong_digit_is_forgiven_but_two_are_not(passphrases, words):
     said = made.phrase.split()
     said[0] = next(d for d in DIGITS if d != said[0])
     words.say(3.0, " ".join(said))
-    assert passphrases.verify(
-        profile_id, clip(ALICE, 3.0, seed=5), challenge_id=made.id
-    ).decision is Decision.ACCEPT
+    assert (
+        passphrases.verify(profile_id, clip(ALICE, 3.0, seed=5), challenge_id=made.id).decision
+        is Decision.ACCEPT
+    )
     made = passphrases.create_challenge(words=5)
     said = made.phrase.split()
     said[0] = next(d for d in DIGITS if d != said[0])
     said[1] = next(d for d in DIGITS if d != said[1])
     words.say(3.0, " ".join(said))
-    assert passphrases.verify(
-        profile_id, clip(ALICE, 3.0, seed=5), challenge_id=made.id
-    ).reason is SpokenReason.WRONG_PHRASE
+    assert (
+        passphrases.verify(profile_id, clip(ALICE, 3.0, seed=5), challenge_id=made.id).reason
+        is SpokenReason.WRONG_PHRASE
+    )
 
 
 def test_an_expired_challenge_is_refused(tmp_path, words):
@@ -253,8 +255,11 @@ def test_an_expired_challenge_is_refused(tmp_path, words):
     passphrases = PassphraseService(core, words)
     profile_id = enrolled_ti(passphrases)
     made = passphrases.create_challenge()
-    expired = replace(made, id=made.id[:-1] + ("0" if made.id[-1] != "0" else "1"),
-                      expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    expired = replace(
+        made,
+        id=made.id[:-1] + ("0" if made.id[-1] != "0" else "1"),
+        expires_at=datetime.now(UTC) - timedelta(seconds=1),
+    )
     core.store.create_challenge(expired)
     with pytest.raises(ChallengeExpiredError):
         passphrases.verify(profile_id, clip(ALICE, 3.0), challenge_id=expired.id)

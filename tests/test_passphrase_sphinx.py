@@ -125,7 +125,8 @@ def test_read_sentences_are_not_taken_for_a_passphrase(data_root, recognizer, va
 def test_a_synthetic_passphrase_is_recognised_and_another_one_is_not(recognizer, vad):
     raw = subprocess.run(
         ["espeak-ng", "-v", "en-us", "-s", "160", "--stdout", PASSPORT],
-        capture_output=True, check=True,
+        capture_output=True,
+        check=True,
     ).stdout
     waveform = load_audio(raw, sample_rate=16000)
     audio = phrase_audio(waveform, vad.detect(waveform), 16000)

@@ -33,15 +33,25 @@ NOWHERE = "postgresql://voxprint:s3cret-pass@/voxprint?host=/nonexistent-socket-
 def profile(pid: str, namespace: str = "default") -> Profile:
     now = datetime.now(UTC)
     return Profile(
-        id=pid, namespace=namespace, name=pid, encoder_name="toy", encoder_version="1",
-        created_at=now, updated_at=now,
+        id=pid,
+        namespace=namespace,
+        name=pid,
+        encoder_name="toy",
+        encoder_version="1",
+        created_at=now,
+        updated_at=now,
     )
 
 
 def clip(profile_id: str, vector: np.ndarray, content_hash: str | None = None) -> Clip:
     return Clip(
-        id=uuid.uuid4().hex, profile_id=profile_id, embedding=vector, audio_seconds=25.0,
-        net_speech_seconds=25.0, created_at=datetime.now(UTC), content_hash=content_hash,
+        id=uuid.uuid4().hex,
+        profile_id=profile_id,
+        embedding=vector,
+        audio_seconds=25.0,
+        net_speech_seconds=25.0,
+        created_at=datetime.now(UTC),
+        content_hash=content_hash,
     )
 
 
@@ -105,16 +115,16 @@ def test_a_database_that_goes_away_makes_calls_fail_with_store_error_and_the_ser
         ToneEncoder(), config=PipelineConfig(min_speech_seconds=1.0), vad=EnergyVad()
     )
     service = VoxprintService(
-        pipeline=pipeline, store=store, thresholds=tone_thresholds(store),
+        pipeline=pipeline,
+        store=store,
+        thresholds=tone_thresholds(store),
         enrollment=EnrollmentPolicy(min_net_speech_seconds=5.0),
     )
     key = issue_key(service, "default")
     with client_for(create_app(settings(), service=service)) as client:
         assert client.get("/v1/profiles", headers=auth(key)).status_code == 200
         drop_database(postgres_server, postgres_url)  # terminates the pool's connections
-        answer = client.post(
-            "/v1/profiles", json={"name": "a"}, headers=auth(key)
-        )
+        answer = client.post("/v1/profiles", json={"name": "a"}, headers=auth(key))
         assert answer.status_code == 503, answer.text
         assert answer.json()["error"]["code"] == "store_error"
         assert client.get("/readyz").status_code == 503
@@ -137,11 +147,16 @@ def test_a_restarted_connection_is_replaced_by_the_pool(store):
 def test_a_clip_whose_audio_the_profile_has_writes_nothing_not_even_its_activity(store):
     store.create_profile(profile("p1"))
     vector = np.ones(8, np.float32)
-    store.add_clip("default", clip("p1", vector, "hash-1"), enrolled,
-                   activity=Activity("enroll", None, "p1"))
+    store.add_clip(
+        "default", clip("p1", vector, "hash-1"), enrolled, activity=Activity("enroll", None, "p1")
+    )
     with pytest.raises(DuplicateClipError):
-        store.add_clip("default", clip("p1", vector, "hash-1"), enrolled,
-                       activity=Activity("enroll", None, "p1"))
+        store.add_clip(
+            "default",
+            clip("p1", vector, "hash-1"),
+            enrolled,
+            activity=Activity("enroll", None, "p1"),
+        )
     assert len(store.list_clips("default", "p1")) == 1
     assert [e.action for e in store.list_activity("default")] == ["enroll"]
 
@@ -170,9 +185,7 @@ def test_enrolled_voiceprints_get_an_hnsw_index_that_the_nearest_query_uses(stor
             )
         )
     assert f"profiles_voiceprint_hnsw_{dim}" in plan
-    found = store.nearest(
-        "default", vectors[42], encoder_name="toy", encoder_version="1", k=5
-    )
+    found = store.nearest("default", vectors[42], encoder_name="toy", encoder_version="1", k=5)
     assert found.profile_ids[0] == "p042" and len(found) == 5
     other_namespace = store.nearest(
         "elsewhere", vectors[42], encoder_name="toy", encoder_version="1", k=5

@@ -43,9 +43,21 @@ def start_worker(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     }
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-c", "from voxprint.cli.app import main; main()", "serve",
-             "--model", "ge2e", "--port", str(port), "--log-level", "warning"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-c",
+                "from voxprint.cli.app import main; main()",
+                "serve",
+                "--model",
+                "ge2e",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -101,7 +113,8 @@ def test_a_stream_and_an_enrolment_on_one_worker_are_used_on_the_other(
         for index, path in enumerate(alice[:-1]):
             base = (first, second)[index % 2]
             report = http.post(
-                f"{base}/v1/profiles/{profile}/enrollments", content=path.read_bytes(),
+                f"{base}/v1/profiles/{profile}/enrollments",
+                content=path.read_bytes(),
                 headers=FLAC,
             )
             assert report.status_code in (200, 201), report.text
@@ -112,8 +125,9 @@ def test_a_stream_and_an_enrolment_on_one_worker_are_used_on_the_other(
         assert clips == index + 1
         other = http.post(f"{second}/v1/profiles", json={"name": "bob"}).json()["id"]
         for path in bob[:8]:
-            done = http.post(f"{second}/v1/profiles/{other}/enrollments",
-                             content=path.read_bytes(), headers=FLAC).json()
+            done = http.post(
+                f"{second}/v1/profiles/{other}/enrollments", content=path.read_bytes(), headers=FLAC
+            ).json()
             if done["status"] == "enrolled":
                 break
 

@@ -92,9 +92,11 @@ class _Failure:
 
 
 def _portable(result: Any) -> Any:
-    return _Failure(type(result).__name__, result.message) if isinstance(
-        result, VoxprintError
-    ) else result
+    return (
+        _Failure(type(result).__name__, result.message)
+        if isinstance(result, VoxprintError)
+        else result
+    )
 
 
 class _Worker:
@@ -167,9 +169,7 @@ class RayEngine:
             raise VoxprintError(f"Ray returned {next_index} of {len(items)} results")
 
 
-def embed_files(
-    pipeline: EmbeddingPipeline, sources: list[Any], *, force: bool
-) -> Iterable[Any]:
+def embed_files(pipeline: EmbeddingPipeline, sources: list[Any], *, force: bool) -> Iterable[Any]:
     """Work: ``(utterance, content hash)`` of each file (batched, decoding ahead), or the
     error that stopped it."""
     from voxprint.service import audio_hash
@@ -205,7 +205,9 @@ ENGINES: tuple[str, ...] = ("local", "ray")
 
 
 def engine_for(
-    name: str, pipeline: Callable[[], EmbeddingPipeline], service_options: Any,
+    name: str,
+    pipeline: Callable[[], EmbeddingPipeline],
+    service_options: Any,
     ray: RayOptions | None = None,
 ) -> BatchEngine:
     """The engine called ``name``; ``pipeline`` makes this process's pipeline (only the

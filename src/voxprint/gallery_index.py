@@ -102,8 +102,9 @@ class UsearchSearch:
         n, dim = vectors.shape
         self._index = Index(ndim=dim, metric="ip", dtype="f32", expansion_search=EF_SEARCH)
         if n:
-            self._index.add(np.arange(n), np.ascontiguousarray(vectors, dtype=np.float32),
-                            threads=1)
+            self._index.add(
+                np.arange(n), np.ascontiguousarray(vectors, dtype=np.float32), threads=1
+            )
         self._size = n
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -274,16 +275,15 @@ class GalleryIndex:
                 if size >= self.approximate_from:
                     entry = _Entry(version, None, None, {}, size)
                     self._entries[namespace] = entry
-                    logger.debug("gallery of %r: %d voiceprints, searched in the database",
-                                 namespace, size)
+                    logger.debug(
+                        "gallery of %r: %d voiceprints, searched in the database", namespace, size
+                    )
                     return entry
             gallery = self.store.gallery(
                 namespace, encoder_name=self.encoder_name, encoder_version=self.encoder_version
             )
             vectors = (
-                l2_normalise(gallery.voiceprints)
-                if len(gallery)
-                else np.zeros((0, 0), np.float32)
+                l2_normalise(gallery.voiceprints) if len(gallery) else np.zeros((0, 0), np.float32)
             )
             name = self.approximate if len(gallery) >= self.approximate_from else "exact"
             kept = None if entry is None or name == "exact" else layered(entry, gallery, vectors)
@@ -333,8 +333,13 @@ class GalleryIndex:
                     encoder_version=self.encoder_version,
                     profile_ids=profile_ids,
                 )
-                return Candidates(chosen.profile_ids, chosen.names, chosen.voiceprints,
-                                  chosen.net_speech_seconds, len(chosen))
+                return Candidates(
+                    chosen.profile_ids,
+                    chosen.names,
+                    chosen.voiceprints,
+                    chosen.net_speech_seconds,
+                    len(chosen),
+                )
             rows = np.array([entry.rows[pid] for pid in dict.fromkeys(profile_ids)], np.int64)
             size = len(rows)
         else:

@@ -97,12 +97,20 @@ DEFAULT_PRIORS: dict[str, ScoringPrior] = {
     "campplus": ScoringPrior(
         impostors={
             Band.WIDE: ImpostorPrior(
-                mean=0.1088, domain_std=0.0500, std=0.1082, pair_std=0.0947,
-                mean_floor=0.0682, std_floor=0.0912,
+                mean=0.1088,
+                domain_std=0.0500,
+                std=0.1082,
+                pair_std=0.0947,
+                mean_floor=0.0682,
+                std_floor=0.0912,
             ),
             Band.NARROW: ImpostorPrior(
-                mean=0.4456, domain_std=0.1388, std=0.1082, pair_std=0.0947,
-                mean_floor=0.2854, std_floor=0.0912,
+                mean=0.4456,
+                domain_std=0.1388,
+                std=0.1082,
+                pair_std=0.0947,
+                mean_floor=0.2854,
+                std_floor=0.0912,
             ),
         },
         targets=TargetScores(ceiling=0.9188, std_floor=0.0818, std_short=0.0352),
@@ -114,12 +122,20 @@ DEFAULT_PRIORS: dict[str, ScoringPrior] = {
     "ge2e": ScoringPrior(
         impostors={
             Band.WIDE: ImpostorPrior(
-                mean=0.5718, domain_std=0.0690, std=0.0729, pair_std=0.0691,
-                mean_floor=0.4878, std_floor=0.0588,
+                mean=0.5718,
+                domain_std=0.0690,
+                std=0.0729,
+                pair_std=0.0691,
+                mean_floor=0.4878,
+                std_floor=0.0588,
             ),
             Band.NARROW: ImpostorPrior(
-                mean=0.6807, domain_std=0.0885, std=0.0729, pair_std=0.0691,
-                mean_floor=0.6187, std_floor=0.0588,
+                mean=0.6807,
+                domain_std=0.0885,
+                std=0.0729,
+                pair_std=0.0691,
+                mean_floor=0.6187,
+                std_floor=0.0588,
             ),
         },
         targets=TargetScores(ceiling=0.8267, std_floor=0.1293, std_short=0.0),

@@ -398,9 +398,7 @@ class VoxprintService:
             clip_audio_seconds=0.0,
             clip_net_speech_seconds=0.0,
             net_speech_seconds=current.net_speech_seconds,
-            remaining_speech_seconds=self.enrollment.remaining_seconds(
-                current.net_speech_seconds
-            ),
+            remaining_speech_seconds=self.enrollment.remaining_seconds(current.net_speech_seconds),
             duplicate=True,
         )
 
@@ -534,9 +532,7 @@ class VoxprintService:
         if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
             raise self._not_enrolled(profile)
         scorer = self.scorer(force=force)
-        verdict = scorer.verify(
-            Probe.of(utterance), profile.voiceprint, profile.net_speech_seconds
-        )
+        verdict = scorer.verify(Probe.of(utterance), profile.voiceprint, profile.net_speech_seconds)
         logged = record and self._record(
             Activity(
                 "verify", verdict.decision.value, profile.id, verdict.score, verdict.reason.value
@@ -575,9 +571,7 @@ class VoxprintService:
         if profile_ids is not None:
             self._check_candidates(profile_ids)
         utterance = self.pipeline.process(source, force=True)
-        return self.identify_utterance(
-            utterance, top_n=top_n, profile_ids=profile_ids, force=force
-        )
+        return self.identify_utterance(utterance, top_n=top_n, profile_ids=profile_ids, force=force)
 
     def identify_utterance(
         self,

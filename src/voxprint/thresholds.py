@@ -105,14 +105,10 @@ class Thresholds:
     fallback: OperatingPoint | None
     #: Apply AS-Norm when a cohort and an AS-Norm calibration are stored.
     normalize: bool = True
-    _scoring: _ScoringCache = field(
-        default_factory=_ScoringCache, repr=False, compare=False
-    )
+    _scoring: _ScoringCache = field(default_factory=_ScoringCache, repr=False, compare=False)
 
     @classmethod
-    def load(
-        cls, store: Store, encoder: SpeakerEncoder, *, normalize: bool = True
-    ) -> Thresholds:
+    def load(cls, store: Store, encoder: SpeakerEncoder, *, normalize: bool = True) -> Thresholds:
         """Build the source for ``encoder`` and read its stored calibrations and cohort."""
         fallback: OperatingPoint | None = None
         error: ModelError | None = None
@@ -150,8 +146,7 @@ class Thresholds:
                     scoring_version=version,
                 )
                 cache.current = current
-                logger.debug("calibrations of %s re-read at version %d",
-                             self.encoder_name, version)
+                logger.debug("calibrations of %s re-read at version %d", self.encoder_name, version)
             return current
 
     @property

@@ -85,8 +85,11 @@ class StreamRegistry:
 
     def create(self, namespace: str, fmt: StreamFormat = StreamFormat.ENCODED) -> StreamInfo:
         record = self._streams.create_stream(
-            namespace, secrets.token_hex(16), StreamFormat(fmt),
-            limits=self.limits, now=self._clock(),
+            namespace,
+            secrets.token_hex(16),
+            StreamFormat(fmt),
+            limits=self.limits,
+            now=self._clock(),
         )
         return self._info(record)
 

@@ -139,9 +139,7 @@ def expected_calibration_error(scores: np.ndarray, labels: np.ndarray) -> float:
     return error
 
 
-def reliability(
-    scores: np.ndarray, labels: np.ndarray
-) -> list[tuple[float, float, float, int]]:
+def reliability(scores: np.ndarray, labels: np.ndarray) -> list[tuple[float, float, float, int]]:
     """Per bin with claims: (mean score, share of true claims, weight, claims), with target
     and non-target claims weighted equally."""
     s = np.asarray(scores, dtype=np.float64)

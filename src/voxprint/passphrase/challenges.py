@@ -74,8 +74,10 @@ def new_challenge(
     ttl_seconds: float | None = None,
 ) -> Challenge:
     """A fresh challenge with a phrase drawn from a cryptographic random source."""
-    length = words if words is not None else (
-        policy.min_words + secrets.randbelow(policy.max_words - policy.min_words + 1)
+    length = (
+        words
+        if words is not None
+        else (policy.min_words + secrets.randbelow(policy.max_words - policy.min_words + 1))
     )
     if not policy.min_words <= length <= policy.max_words:
         raise InvalidParameterError(

@@ -24,14 +24,44 @@ PHRASES: dict[str, tuple[str, ...]] = {"en-us": EN_US_PHRASES}
 
 #: The digits a spoken challenge of digits is made of, in the order 0-9.
 DIGITS: tuple[str, ...] = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
 )
 
 #: Words for word challenges: common, easy to read aloud, far apart in sound.
 CHALLENGE_WORDS: tuple[str, ...] = (
-    "apple", "river", "yellow", "garden", "window", "pencil", "rocket", "silver",
-    "tiger", "candle", "monday", "orange", "market", "blanket", "coffee", "thunder",
-    "purple", "island", "winter", "doctor", "basket", "camera", "forest", "guitar",
+    "apple",
+    "river",
+    "yellow",
+    "garden",
+    "window",
+    "pencil",
+    "rocket",
+    "silver",
+    "tiger",
+    "candle",
+    "monday",
+    "orange",
+    "market",
+    "blanket",
+    "coffee",
+    "thunder",
+    "purple",
+    "island",
+    "winter",
+    "doctor",
+    "basket",
+    "camera",
+    "forest",
+    "guitar",
 )
 
 

@@ -529,7 +529,11 @@ class PassphraseService:
     ) -> bool:
         try:
             self.core.store.log_activity(
-                self.namespace, action, profile_id=profile_id, result=result, score=score,
+                self.namespace,
+                action,
+                profile_id=profile_id,
+                result=result,
+                score=score,
                 detail=detail,
             )
             return True

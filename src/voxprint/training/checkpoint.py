@@ -55,9 +55,7 @@ def encoder_checkpoint(
         "network": network_arguments,
         "dimension": dimension,
         "state": state,
-        "operating_point": None
-        if operating_point is None
-        else operating_point.to_dict(),
+        "operating_point": None if operating_point is None else operating_point.to_dict(),
         "speakers": list(speakers),
         "config": config,
         "epoch": epoch,

@@ -92,9 +92,7 @@ def lookup_profile(
     responses=error_responses(404),
 )
 def get_profile(profile_id: ProfileIdPath, passphrases: PassphraseDep) -> ProfileOut:
-    return render.spoken_profile(
-        passphrases.get_profile(profile_id), passphrases.core.enrollment
-    )
+    return render.spoken_profile(passphrases.get_profile(profile_id), passphrases.core.enrollment)
 
 
 @router.patch(
@@ -137,9 +135,7 @@ def delete_profile(profile_id: ProfileIdPath, service: ServiceDep) -> Response:
     responses=error_responses(404),
 )
 def reset_profile(profile_id: ProfileIdPath, passphrases: PassphraseDep) -> ProfileOut:
-    return render.spoken_profile(
-        passphrases.reset_profile(profile_id), passphrases.core.enrollment
-    )
+    return render.spoken_profile(passphrases.reset_profile(profile_id), passphrases.core.enrollment)
 
 
 @router.get(

@@ -59,9 +59,7 @@ def split_url(url: str) -> tuple[str, PostgresOptions]:
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key.startswith("pool_"):
             if key not in known:
-                raise StoreError(
-                    f"unknown store option {key!r}; known: {', '.join(sorted(known))}"
-                )
+                raise StoreError(f"unknown store option {key!r}; known: {', '.join(sorted(known))}")
             try:
                 values[key] = float(value) if key == "pool_timeout" else int(value)
             except ValueError:
@@ -95,8 +93,9 @@ class PostgresDatabase:
             ) as conn:
                 migrate(conn, self._shown)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open the PostgreSQL store at {self._shown}: "
-                             f"{_reason(exc)}") from exc
+            raise StoreError(
+                f"cannot open the PostgreSQL store at {self._shown}: {_reason(exc)}"
+            ) from exc
         self._pool = ConnectionPool(
             libpq_url,
             min_size=self.options.pool_min_size,
@@ -135,9 +134,7 @@ class PostgresDatabase:
             ) from exc
         except psycopg.Error as exc:
             logger.warning("store operation failed on %s: %s", self._shown, _reason(exc))
-            raise StoreError(
-                f"the store could not complete the operation: {_reason(exc)}"
-            ) from exc
+            raise StoreError(f"the store could not complete the operation: {_reason(exc)}") from exc
 
     def writable(self) -> bool:
         """Whether the database takes writes now (not a read-only standby, reachable)."""

@@ -167,9 +167,7 @@ class PostgresProfiles(PostgresDatabase):
         conn: Any, profile_id: str, state: EnrollmentState, clip_count: int
     ) -> int | None:
         """Write the rebuilt state; returns the voiceprint's dimension (None without one)."""
-        voiceprint = (
-            None if state.voiceprint is None else _vector(state.voiceprint, "voiceprint")
-        )
+        voiceprint = None if state.voiceprint is None else _vector(state.voiceprint, "voiceprint")
         conn.execute(
             "UPDATE profiles SET voiceprint = %b, status = %s, audio_seconds = %s, "
             "net_speech_seconds = %s, clip_count = %s, updated_at = %s WHERE id = %s",
@@ -231,9 +229,7 @@ class PostgresProfiles(PostgresDatabase):
                 if conn.execute("SELECT 1 FROM profiles WHERE id = %s", (profile.id,)).fetchone():
                     raise StoreError(f"a profile with id {profile.id!r} already exists")
                 if profile.external_id is not None:
-                    self._check_external_id_free(
-                        conn, profile.namespace, profile.external_id, None
-                    )
+                    self._check_external_id_free(conn, profile.namespace, profile.external_id, None)
                 conn.execute(
                     f"INSERT INTO profiles ({PROFILE_COLUMNS}) VALUES "
                     "(%s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %b, %s, %s)",
@@ -268,8 +264,7 @@ class PostgresProfiles(PostgresDatabase):
     def find_by_external_id(self, namespace: str, external_id: str) -> Profile:
         with self._transaction(write=False) as conn:
             row = conn.execute(
-                f"SELECT {PROFILE_COLUMNS} FROM profiles "
-                "WHERE namespace = %s AND external_id = %s",
+                f"SELECT {PROFILE_COLUMNS} FROM profiles WHERE namespace = %s AND external_id = %s",
                 (namespace, external_id),
                 binary=True,
             ).fetchone()
@@ -334,9 +329,7 @@ class PostgresProfiles(PostgresDatabase):
             with self._transaction(write=True) as conn:
                 self._lock_profile(conn, namespace, profile_id)
                 if changes.external_id is not None and not changes.clear_external_id:
-                    self._check_external_id_free(
-                        conn, namespace, changes.external_id, profile_id
-                    )
+                    self._check_external_id_free(conn, namespace, changes.external_id, profile_id)
                 conn.execute(
                     f"UPDATE profiles SET {', '.join(assignments)} "
                     "WHERE namespace = %s AND id = %s",
@@ -404,8 +397,7 @@ class PostgresProfiles(PostgresDatabase):
                         clip_id=same["id"],
                     )
             conn.execute(
-                f"INSERT INTO clips ({CLIP_COLUMNS}) "
-                "VALUES (%s, %s, %b, %s, %s, %s, %s, %s, %s)",
+                f"INSERT INTO clips ({CLIP_COLUMNS}) VALUES (%s, %s, %b, %s, %s, %s, %s, %s, %s)",
                 values,
             )
             clips = self._clips_of(conn, clip.profile_id)

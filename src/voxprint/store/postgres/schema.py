@@ -136,8 +136,7 @@ _V1 = (
     )
     """,
     "CREATE TABLE gallery_versions (namespace text PRIMARY KEY, version bigint NOT NULL)",
-    "CREATE TABLE scoring_version "
-    "(id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)",
+    "CREATE TABLE scoring_version (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL)",
     """
     CREATE TABLE streams (
         id text PRIMARY KEY,
@@ -258,6 +257,7 @@ def ensure_vector_index(conn: Any, dimension: int) -> None:
             "CREATE INDEX IF NOT EXISTS {} ON profiles USING hnsw "
             "((voiceprint::vector({})) vector_cosine_ops) WITH (m = 32, ef_construction = 128) "
             "WHERE dimension = {} AND status = 'enrolled'"
-        ).format(sql.Identifier(index_name(dimension)), sql.Literal(dimension),
-                 sql.Literal(dimension))
+        ).format(
+            sql.Identifier(index_name(dimension)), sql.Literal(dimension), sql.Literal(dimension)
+        )
     )

@@ -87,8 +87,7 @@ class PostgresStreams(PostgresDatabase):
             ).fetchone()["n"]
             if count >= limits.max_streams:
                 raise ServiceBusyError(
-                    f"too many open streams (limit {limits.max_streams}); "
-                    "delete or use some first"
+                    f"too many open streams (limit {limits.max_streams}); delete or use some first"
                 )
             row = conn.execute(
                 f"INSERT INTO streams ({_COLUMNS}) VALUES (%s, %s, %s, 0, 0, %s, %s) "

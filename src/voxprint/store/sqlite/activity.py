@@ -31,9 +31,9 @@ def insert_activity(
             time_text(now(), "time"),
             namespace,
             activity.action,
-            activity.profile_id if activity.profile_id is not None else (
-                profile.id if profile is not None else None
-            ),
+            activity.profile_id
+            if activity.profile_id is not None
+            else (profile.id if profile is not None else None),
             result,
             None if activity.score is None else float(activity.score),
             activity.detail,

@@ -34,6 +34,7 @@ from voxprint.store.sqlite.schema import migrate
 
 logger = logging.getLogger(__name__)
 
+
 class _ThreadSlot:
     """Held only by a thread's ``threading.local``; its death closes that thread's connection."""
 

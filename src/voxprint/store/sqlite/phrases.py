@@ -17,9 +17,7 @@ from voxprint.store.records import Challenge, PhraseProfile, ProfileKind
 from voxprint.store.sqlite.codecs import chunks, now, parse_time, time_text
 from voxprint.store.sqlite.connection import SQLiteDatabase
 
-_CHALLENGE_COLUMNS = (
-    "id, namespace, kind, phrase, created_at, expires_at, used_at, profile_id"
-)
+_CHALLENGE_COLUMNS = "id, namespace, kind, phrase, created_at, expires_at, used_at, profile_id"
 
 
 def _require_profile(conn: sqlite3.Connection, namespace: str, profile_id: str) -> None:
@@ -81,8 +79,7 @@ class SQLitePhrases(SQLiteDatabase):
     ) -> sqlite3.Row | None:
         _require_profile(conn, namespace, profile_id)
         row: sqlite3.Row | None = conn.execute(
-            "SELECT profile_id, kind, locale, passphrase FROM profile_phrases "
-            "WHERE profile_id = ?",
+            "SELECT profile_id, kind, locale, passphrase FROM profile_phrases WHERE profile_id = ?",
             (profile_id,),
         ).fetchone()
         return row
@@ -127,8 +124,7 @@ class SQLitePhrases(SQLiteDatabase):
         with self._transaction(write=True) as conn:
             _require_profile(conn, namespace, profile_id)
             conn.execute(
-                "UPDATE profile_phrases SET passphrase = NULL, updated_at = ? "
-                "WHERE profile_id = ?",
+                "UPDATE profile_phrases SET passphrase = NULL, updated_at = ? WHERE profile_id = ?",
                 (time_text(now(), "updated_at"), profile_id),
             )
 
@@ -177,9 +173,7 @@ class SQLitePhrases(SQLiteDatabase):
                     f"challenge {challenge_id} was already used; ask for a new one"
                 )
             if challenge.expired(now):
-                raise ChallengeExpiredError(
-                    f"challenge {challenge_id} expired; ask for a new one"
-                )
+                raise ChallengeExpiredError(f"challenge {challenge_id} expired; ask for a new one")
             conn.execute(
                 "UPDATE challenges SET used_at = ?, profile_id = ? WHERE id = ?",
                 (moment, profile_id, challenge_id),

@@ -169,8 +169,7 @@ class SQLiteProfiles(SQLiteDatabase):
             if profile.external_id is not None:
                 self._check_external_id_free(conn, profile.namespace, profile.external_id, None)
             conn.execute(
-                f"INSERT INTO profiles ({PROFILE_COLUMNS}) VALUES "
-                f"({', '.join('?' * len(values))})",
+                f"INSERT INTO profiles ({PROFILE_COLUMNS}) VALUES ({', '.join('?' * len(values))})",
                 values,
             )
             created = self._fetch_profile(conn, profile.namespace, profile.id)
@@ -467,6 +466,4 @@ class SQLiteProfiles(SQLiteDatabase):
                 "ORDER BY id LIMIT ?",
                 (namespace, EnrollmentStatus.ENROLLED.value, encoder_name, encoder_version, limit),
             ).fetchall()
-            return [
-                (profile_from_row(row), self._clips_of(conn, row["id"])) for row in rows
-            ]
+            return [(profile_from_row(row), self._clips_of(conn, row["id"])) for row in rows]

@@ -39,7 +39,11 @@ class SQLiteStreams(SQLiteDatabase):
 
     @classmethod
     def _touch(
-        cls, conn: sqlite3.Connection, namespace: str, stream_id: str, limits: StreamLimits,
+        cls,
+        conn: sqlite3.Connection,
+        namespace: str,
+        stream_id: str,
+        limits: StreamLimits,
         now: float,
     ) -> StreamRecord:
         cls._sweep(conn, now)
@@ -53,9 +57,7 @@ class SQLiteStreams(SQLiteDatabase):
         return _record(row)
 
     @staticmethod
-    def _room(
-        conn: sqlite3.Connection, stream: StreamRecord, limits: StreamLimits
-    ) -> int:
+    def _room(conn: sqlite3.Connection, stream: StreamRecord, limits: StreamLimits) -> int:
         used = conn.execute(
             "SELECT COALESCE(SUM(bytes), 0) FROM streams WHERE namespace = ?",
             (stream.namespace,),
@@ -81,8 +83,7 @@ class SQLiteStreams(SQLiteDatabase):
             ).fetchone()[0]
             if count >= limits.max_streams:
                 raise ServiceBusyError(
-                    f"too many open streams (limit {limits.max_streams}); "
-                    "delete or use some first"
+                    f"too many open streams (limit {limits.max_streams}); delete or use some first"
                 )
             conn.execute(
                 f"INSERT INTO streams ({_COLUMNS}) VALUES (?, ?, ?, 0, 0, ?, ?)",
