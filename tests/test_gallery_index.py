@@ -37,7 +37,7 @@ def test_exact_search_returns_the_best_first_with_their_cosines(rng):
 def test_each_approximate_search_finds_a_near_copy_of_a_voiceprint(name, rng):
     module = {"hnswlib": "hnswlib", "usearch": "usearch", "faiss": "faiss"}[name]
     if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not installed (optional extra 'scale')")
+        pytest.skip(f"{module} is not installed (the 'bench' extra brings hnswlib and usearch)")
     vectors = unit(rng, 2000)
     index = SEARCHES[name](vectors)
     hits = 0

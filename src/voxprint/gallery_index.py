@@ -203,7 +203,8 @@ def layered(base: _Entry, gallery: Gallery, vectors: np.ndarray) -> LayeredSearc
     return LayeredSearch(index, base_rows, masked, delta_rows, vectors[delta_rows])
 
 
-#: Search structures by name; the approximate ones need the optional ``scale`` extra.
+#: Search structures by name; FAISS is a dependency, hnswlib and usearch (compared in
+#: bench/search.py) come with the optional ``bench`` extra.
 SEARCHES: dict[str, Callable[[np.ndarray], VectorSearch]] = {
     "exact": ExactSearch,
     "hnswlib": HnswlibSearch,
