@@ -18,6 +18,7 @@ whole gallery size.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -153,9 +154,13 @@ class LayeredSearch:
 
     base: VectorSearch
     base_rows: np.ndarray
-    masked: int
     delta_rows: np.ndarray
     delta_vectors: np.ndarray
+
+    @functools.cached_property
+    def masked(self) -> int:
+        """Rows of ``base`` that are no longer answers (deleted or changed since)."""
+        return int((self.base_rows < 0).sum())
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         rows, scores = self.base.search(query, k + self.masked)
@@ -197,10 +202,11 @@ def layered(base: _Entry, gallery: Gallery, vectors: np.ndarray) -> LayeredSearc
     kept = np.zeros(len(gallery), bool)
     kept[base_rows[base_rows >= 0]] = True
     delta_rows = np.flatnonzero(~kept).astype(np.int64)
-    masked = int((base_rows < 0).sum())
-    if masked + len(delta_rows) > max(MIN_LAYERED_CHANGES, LAYERED_SHARE * len(base_rows)):
+    kept_search = LayeredSearch(index, base_rows, delta_rows, vectors[delta_rows])
+    changes = kept_search.masked + len(delta_rows)
+    if changes > max(MIN_LAYERED_CHANGES, LAYERED_SHARE * len(base_rows)):
         return None
-    return LayeredSearch(index, base_rows, masked, delta_rows, vectors[delta_rows])
+    return kept_search
 
 
 #: Search structures by name; FAISS is a dependency, hnswlib and usearch (compared in

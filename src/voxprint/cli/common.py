@@ -275,25 +275,31 @@ def database_path(db: str | Path | None) -> str:
     """The store a command uses, for people to read: ``--db`` / ``VOXPRINT_DB`` or the
     per-user database, as an absolute path (a URL stays as given)."""
     target = _database(db)
-    path = database_file(target)
-    return str(target) if path is None else str(path.absolute())
-
-
-def _database(db: str | Path | None) -> str:
-    """``--db`` if given, else ``VOXPRINT_DB``, else the per-user database."""
-    from voxprint.bootstrap import default_db_path
-
-    return settings(db=None if db is None else str(db)).db or str(default_db_path())
+    path = _sqlite_file(target)
+    return target if path is None else str(path.absolute())
 
 
 def database_file(db: str | Path | None) -> Path | None:
     """The SQLite file behind the store a command uses (``db`` resolved as
     :func:`database_path` does); ``None`` for a store that is not a local file."""
+    return _sqlite_file(_database(db))
+
+
+def _database(db: str | Path | None) -> str:
+    """``--db`` if given, else ``VOXPRINT_DB``, else the per-user database."""
+    if db is not None:
+        return str(db)
+    from voxprint.bootstrap import default_db_path
+
+    return settings().db or str(default_db_path())
+
+
+def _sqlite_file(target: str) -> Path | None:
+    """The file of a store path or ``sqlite:///`` URL; ``None`` for another store's URL."""
     from urllib.parse import urlsplit
 
     from voxprint.store import _sqlite_path
 
-    target = _database(db)
     scheme = urlsplit(target).scheme.lower()
     if len(scheme) <= 1:  # a plain path (or a Windows drive letter)
         return Path(target)
