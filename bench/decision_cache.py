@@ -6,7 +6,9 @@ Usage (the decision benchmark calls it; run alone to warm the cache):
 Each used item of a domain (enrolment clips and probes) goes through the service's own
 pipeline (``bootstrap.build_pipeline``: Silero VAD, CAM++ with the default runtime),
 forced so that short probes are embedded too, and keeps what the decision layer can see
-at run time: the embedding, the net speech, the audio length and the clip's SNR.
+at run time: the embedding, the net speech, the audio length, the clip's SNR (between
+pauses, as enrolment measures it; NaN without pauses) and its level SNR (as scoring
+measures it).
 The cache lives in ``reports/decision-cache/`` (ignored by git).
 """
 
@@ -27,7 +29,7 @@ from voxprint.evaluation.datasets import load_item
 from voxprint.evaluation.decisions import EmbeddedDomain
 from voxprint.evaluation.domains import DOMAINS, OpenSetDomain, build_domain
 from voxprint.pipeline import EmbeddingPipeline
-from voxprint.quality import estimate_snr, speech_bandwidth
+from voxprint.quality import estimate_snr, level_snr, speech_bandwidth
 from voxprint.settings import default_data_root
 from voxprint.vad import SpeechSegments
 
@@ -46,6 +48,7 @@ class DomainEmbeddings:
     audio_seconds: np.ndarray
     snr_db: np.ndarray
     bandwidth_hz: np.ndarray
+    level_snr_db: np.ndarray
 
     def rows(self, keys: list[str] | tuple[str, ...]) -> np.ndarray:
         index = {k: i for i, k in enumerate(self.keys)}
@@ -54,7 +57,7 @@ class DomainEmbeddings:
 
 def _cache_path(domain: OpenSetDomain, encoder_version: str) -> Path:
     keys = "\n".join(item.key for item in domain.used_items())
-    digest = hashlib.sha256(f"v2\n{encoder_version}\n{keys}".encode()).hexdigest()[:12]
+    digest = hashlib.sha256(f"v3\n{encoder_version}\n{keys}".encode()).hexdigest()[:12]
     return CACHE / f"{domain.name}-{digest}.npz"
 
 
@@ -70,10 +73,11 @@ def embed_domain(domain: OpenSetDomain, pipeline: EmbeddingPipeline) -> DomainEm
             data["audio_seconds"],
             data["snr_db"],
             data["bandwidth_hz"],
+            data["level_snr_db"],
         )
     rate = pipeline.encoder.sample_rate
     items = domain.used_items()
-    vectors, speech, audio, snr, bandwidth = [], [], [], [], []
+    vectors, speech, audio, snr, bandwidth, level = [], [], [], [], [], []
     started = time.perf_counter()
     for done, item in enumerate(items, start=1):
         waveform = load_item(item, sample_rate=rate)
@@ -89,6 +93,8 @@ def embed_domain(domain: OpenSetDomain, pipeline: EmbeddingPipeline) -> DomainEm
         measured = estimate_snr(waveform, segments) if segments.segments else None
         snr.append(np.nan if measured is None else measured)
         bandwidth.append(speech_bandwidth(waveform, segments))
+        measured_level = level_snr(waveform, rate)
+        level.append(np.nan if measured_level is None else measured_level)
         if done % 100 == 0:
             print(
                 f"  {domain.name}: {done}/{len(items)} in {time.perf_counter() - started:.0f} s",
@@ -101,6 +107,7 @@ def embed_domain(domain: OpenSetDomain, pipeline: EmbeddingPipeline) -> DomainEm
         np.array(audio),
         np.array(snr),
         np.array(bandwidth),
+        np.array(level),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
@@ -111,6 +118,7 @@ def embed_domain(domain: OpenSetDomain, pipeline: EmbeddingPipeline) -> DomainEm
         audio_seconds=result.audio_seconds,
         snr_db=result.snr_db,
         bandwidth_hz=result.bandwidth_hz,
+        level_snr_db=result.level_snr_db,
     )
     return result
 
@@ -135,4 +143,10 @@ if __name__ == "__main__":
 def embedded_domain(domain: OpenSetDomain, pipeline: EmbeddingPipeline) -> EmbeddedDomain:
     """The cached embeddings of ``domain`` in the form the decision benchmark reads."""
     cached = embed_domain(domain, pipeline)
-    return EmbeddedDomain(cached.keys, cached.embeddings, cached.net_speech, cached.bandwidth_hz)
+    return EmbeddedDomain(
+        cached.keys,
+        cached.embeddings,
+        cached.net_speech,
+        cached.bandwidth_hz,
+        cached.level_snr_db,
+    )

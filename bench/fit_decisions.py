@@ -34,7 +34,7 @@ def prior_code(prior: ScoringPrior) -> str:
     lines += [
         "    },",
         f"    targets=TargetScores(ceiling={t.ceiling:.4f}, std_floor={t.std_floor:.4f}, "
-        f"std_short={t.std_short:.4f}),",
+        f"std_short={t.std_short:.4f}, noise_scale={t.noise_scale:.4f}),",
         f"    shrink_seconds={prior.shrink_seconds:.4f},",
         "    source=_SHARED_DATA,",
         ")",

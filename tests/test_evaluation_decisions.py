@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from voxprint.evaluation.datasets import AudioItem
 from voxprint.evaluation.decisions import (
     EmbeddedDomain,
+    best_threshold_named,
     domain_trials,
     evaluate_domain,
     expected_calibration_error,
@@ -23,7 +25,7 @@ from voxprint.scoring.similarity import l2_normalise
 DIM = 64
 
 
-def synthetic(rng, speakers=12, clips=6, spread=0.25, seconds=5.0, bandwidth=7800.0):
+def synthetic(rng, speakers=12, clips=6, spread=0.25, seconds=5.0, bandwidth=7800.0, snr_db=None):
     """A domain of well separated synthetic speakers: 8 enrollable, 4 never enrolled."""
     items, keys, vectors = [], [], []
     enrolment, probes = {}, []
@@ -47,6 +49,7 @@ def synthetic(rng, speakers=12, clips=6, spread=0.25, seconds=5.0, bandwidth=780
         np.stack(vectors).astype(np.float32),
         np.full(n, seconds),
         np.full(n, bandwidth),
+        None if snr_db is None else np.asarray(snr_db(keys), dtype=np.float64),
     )
     return domain, embedded
 
@@ -97,3 +100,53 @@ def test_a_prior_fitted_on_synthetic_domains_sees_their_impostor_level(rng):
     assert abs(prior.impostors[next(iter(prior.impostors))].mean) < 0.2
     assert prior.verification_threshold == DEFAULT_PRIORS["campplus"].verification_threshold
     assert 0.8 < prior.targets.ceiling <= 1.0
+
+
+def test_a_fitted_prior_learns_that_noisy_probes_score_lower_with_their_owner(rng):
+    """Half the probes of one domain are pulled towards random directions (as noise
+    does) and read a low level SNR; the fit finds a noise term that expects it."""
+    clean_domain, clean = synthetic(rng, snr_db=lambda keys: np.full(len(keys), 40.0))
+    domain, embedded = synthetic(rng, snr_db=lambda keys: np.full(len(keys), 40.0))
+    noisy_rows = [i for i, k in enumerate(embedded.keys) if int(k.split("/")[1]) >= 4]
+    vectors = embedded.embeddings.copy()
+    vectors[noisy_rows] = l2_normalise(
+        vectors[noisy_rows] + 0.9 * l2_normalise(rng.normal(size=(len(noisy_rows), DIM)))
+    )
+    snr = embedded.snr_db.copy()
+    snr[noisy_rows] = 2.0
+    noisy = EmbeddedDomain(embedded.keys, vectors, embedded.seconds, embedded.bandwidth_hz, snr)
+    prior = fit_prior(
+        [domain_trials(clean_domain, clean), domain_trials(domain, noisy)], source="synthetic"
+    )
+    assert prior.targets.noise_scale > 0.3
+    model = prior.operating_point().model(next(iter(prior.impostors)))
+    assert model.target_mean(5.0, 10.0, 2.0) < model.target_mean(5.0, 10.0, 40.0) - 0.1
+
+
+def test_a_probe_row_carries_its_level_snr_and_nan_reads_as_unmeasured(rng):
+    _, embedded = synthetic(rng, snr_db=lambda keys: [np.nan, *([12.0] * (len(keys) - 1))])
+    assert embedded.probe(0).snr_db is None
+    assert embedded.probe(1).snr_db == 12.0
+    _, without = synthetic(rng)
+    assert without.probe(0).snr_db is None
+
+
+def test_the_best_threshold_names_what_the_scores_allow_at_95_percent_rejection():
+    strangers = [0.1] * 19 + [0.9]  # one stranger in 20 may be named
+    known = [(0.95, True), (0.85, True), (0.5, True), (0.99, False)]
+    # The bar sits at the highest stranger that must stay unknown (0.1): every owner
+    # above it counts, a wrong best candidate never does.
+    assert best_threshold_named(known, strangers) == pytest.approx(3 / 4)
+    # Asking every stranger to stay unknown puts the bar at 0.9.
+    assert best_threshold_named(known, strangers, rejection=1.0) == pytest.approx(1 / 4)
+    assert math.isnan(best_threshold_named([], strangers))
+    assert best_threshold_named(known, []) == pytest.approx(3 / 4)
+
+
+def test_each_domain_result_reports_the_best_threshold_next_to_the_default(rng):
+    domain, embedded = synthetic(rng)
+    for result in evaluate_domain(domain, embedded, DEFAULT_PRIORS["campplus"], draws=2):
+        # The default rejects at least 95 % of strangers here, so no threshold that
+        # does the same can name fewer than it does.
+        assert result.unknown_rejected >= 0.95
+        assert result.best_threshold_named >= result.named - 1e-9

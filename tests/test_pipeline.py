@@ -21,6 +21,16 @@ def test_net_speech_is_measured_on_the_speech_not_the_whole_recording():
     assert utterance.processing_seconds > 0
 
 
+def test_an_utterance_carries_the_level_snr_that_scoring_reads():
+    rng = np.random.default_rng(3)
+    clean = voice(150, 3.0, silence=1.0)
+    noisy = clean + rng.normal(size=clean.size).astype(np.float32) * 0.2 * np.std(clean)
+    clean_snr = pipeline().process((clean, RATE)).snr_db
+    noisy_snr = pipeline(apply_vad=False).process((noisy, RATE)).snr_db
+    assert clean_snr is not None and noisy_snr is not None
+    assert noisy_snr < clean_snr
+
+
 def test_silence_around_the_speech_does_not_change_the_embedding_much():
     plain = pipeline().process((voice(150, 3.0), RATE)).embedding
     padded = pipeline().process((voice(150, 3.0, silence=3.0), RATE)).embedding

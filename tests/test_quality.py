@@ -21,6 +21,7 @@ from voxprint.quality import (
     assess_clip,
     clipped_fraction,
     estimate_snr,
+    level_snr,
     speaker_similarity,
 )
 from voxprint.service import VoxprintService
@@ -73,6 +74,31 @@ def test_the_snr_is_unknown_without_non_speech_to_measure_noise_on():
 def test_digital_silence_between_words_gives_the_top_snr(rng):
     clean, segments = bursts(rng)
     assert estimate_snr(clean.astype(np.float32), segments) == MAX_SNR_DB
+
+
+def test_the_level_snr_falls_as_noise_rises_even_without_pauses(rng):
+    """Scoring's SNR reads continuous speech too: the bursts mixed without their gaps."""
+    t = np.arange(3 * RATE) / RATE
+    syllables = np.sin(2 * np.pi * 4 * t) ** 2  # speech rises and falls about 4 times a second
+    speech = syllables * sum(np.sin(2 * np.pi * 130 * k * t) / k for k in range(1, 8))
+    power = np.mean(speech**2)
+    everything = SpeechSegments(((0, t.size),), RATE, t.size)
+    readings = []
+    for snr_db in (0.0, 5.0, 20.0):
+        noise = rng.normal(size=t.size) * np.sqrt(power / 10 ** (snr_db / 10))
+        continuous = (0.3 * (speech + noise) / np.max(np.abs(speech + noise))).astype(np.float32)
+        assert estimate_snr(continuous, everything) is None
+        reading = level_snr(continuous, RATE)
+        assert reading is not None
+        readings.append(reading)
+    assert readings[0] < readings[1] < readings[2]
+    assert readings[0] < 10.0
+
+
+def test_the_level_snr_is_top_over_digital_silence_and_unknown_for_a_blip(rng):
+    clean, _ = bursts(rng)
+    assert level_snr(clean.astype(np.float32), RATE) == MAX_SNR_DB
+    assert level_snr(np.ones(RATE // 100, dtype=np.float32), RATE) is None
 
 
 def test_a_clean_signal_has_no_clipping_and_a_clipped_one_does():

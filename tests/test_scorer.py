@@ -95,6 +95,36 @@ def test_a_narrowband_probe_is_scored_with_the_narrowband_model(rng):
     assert wide.decision is Decision.ACCEPT and narrow.decision is Decision.REJECT
 
 
+def test_a_noisy_probe_needs_a_lower_cosine_than_a_clean_one(rng):
+    noisy_model = ConditionModel(
+        MODEL.impostors,
+        TargetScores(0.92, 0.08, 0.035, noise_scale=1.4),
+        MODEL.shrink_seconds,
+    )
+    point = OperatingPoint(
+        models={band: noisy_model for band in Band},
+        source=ThresholdSource(SourceKind.PRIOR, "test"),
+    )
+    voiceprint = unit(rng)[0]
+    vector = near(voiceprint, 0.44, rng)
+    clean = Scorer(point).verify(Probe(vector, 3.0, 7800.0, 35.0), voiceprint, 20.0)
+    noisy = Scorer(point).verify(Probe(vector, 3.0, 7800.0, 3.0), voiceprint, 20.0)
+    assert clean.decision is Decision.REJECT and noisy.decision is Decision.ACCEPT
+    assert noisy.cosine_threshold is not None and clean.cosine_threshold is not None
+    assert noisy.cosine_threshold < 0.44 < clean.cosine_threshold
+
+
+def test_a_probe_of_an_utterance_keeps_its_speech_bandwidth_and_snr(rng):
+    from voxprint.pipeline import Utterance
+    from voxprint.vad import SpeechSegments
+
+    utterance = Utterance(
+        unit(rng)[0], 4.0, 3.0, SpeechSegments((), 16000, 64000), 0.0, 3900.0, 7.5
+    )
+    probe = Probe.of(utterance)
+    assert (probe.net_speech_seconds, probe.bandwidth_hz, probe.snr_db) == (3.0, 3900.0, 7.5)
+
+
 def test_compare_treats_the_second_recording_as_the_enrolled_side(rng):
     a = unit(rng)[0]
     b = near(a, 0.8, rng)

@@ -5,11 +5,13 @@ import pytest
 
 from voxprint.errors import InvalidParameterError
 from voxprint.scoring.llr import (
+    NOISE_FACTOR_FLOOR,
     ConditionModel,
     ImpostorScores,
     LogisticModel,
     TargetScores,
     logit,
+    noise_factor,
     probability,
     shrink_factor,
 )
@@ -56,6 +58,43 @@ def test_strangers_who_score_higher_in_a_domain_need_a_higher_cosine():
     assert narrow_needs > wide_needs + 0.1
 
 
+NOISY = ConditionModel(
+    MODEL.impostors,
+    TargetScores(ceiling=0.92, std_floor=0.08, std_short=0.035, noise_scale=1.4),
+    shrink_seconds=0.84,
+)
+
+
+def test_noise_shrinks_the_owner_cosine_and_an_unmeasured_snr_counts_as_clean():
+    assert noise_factor(40.0, 1.4) > 0.999
+    assert 0.6 < noise_factor(3.0, 1.4) < 0.85
+    assert noise_factor(None, 1.4) == 1.0
+    assert noise_factor(np.nan, 1.4) == 1.0
+    assert noise_factor(-20.0, 1.4) == NOISE_FACTOR_FLOOR
+    assert noise_factor(0.0, 0.0) == 1.0  # a model without the noise term
+
+
+def test_the_same_cosine_says_more_from_a_noisy_probe_than_from_a_clean_one():
+    """Noise pulls an owner's cosine down but leaves strangers' where they were, so 0.55 is
+    a good sign at a 3 dB level SNR and a poor one from clean audio."""
+    enrol = np.array([20.0])
+    noisy = NOISY.llr(np.array([0.55]), 3.0, enrol, 3.0)[0]
+    clean = NOISY.llr(np.array([0.55]), 3.0, enrol, 40.0)[0]
+    unmeasured = NOISY.llr(np.array([0.55]), 3.0, enrol, None)[0]
+    assert noisy > clean + 2
+    assert unmeasured == pytest.approx(clean, abs=0.01)
+    assert NOISY.cosine_for_llr(logit(0.9), 3.0, 20.0, 3.0) < NOISY.cosine_for_llr(
+        logit(0.9), 3.0, 20.0, 40.0
+    )
+
+
+def test_the_llr_still_rises_with_the_cosine_at_the_lowest_snr():
+    cosines = np.linspace(-1, 1, 401)
+    for seconds in (0.3, 3.0):
+        llr = NOISY.llr(cosines, seconds, np.full(cosines.shape, 20.0), -20.0)
+        assert np.all(np.diff(llr) > 0), seconds
+
+
 def test_cosine_for_llr_inverts_the_llr():
     cosine = MODEL.cosine_for_llr(2.0, 3.0, 20.0)
     assert MODEL.llr(np.array([cosine]), 3.0, np.array([20.0]))[0] == pytest.approx(2.0, abs=1e-6)
@@ -82,5 +121,7 @@ def test_models_refuse_impossible_parameters():
         ImpostorScores(0.1, 0.1, dof=2.0)
     with pytest.raises(InvalidParameterError):
         TargetScores(0.9, 0.0, 0.01)
+    with pytest.raises(InvalidParameterError):
+        TargetScores(0.9, 0.08, 0.01, noise_scale=-1.0)
     with pytest.raises(InvalidParameterError):
         ConditionModel(MODEL.impostors, MODEL.targets, shrink_seconds=0.0)

@@ -97,24 +97,26 @@ DEFAULT_PRIORS: dict[str, ScoringPrior] = {
     "campplus": ScoringPrior(
         impostors={
             Band.WIDE: ImpostorPrior(
-                mean=0.1088,
+                mean=0.1056,
                 domain_std=0.0500,
                 std=0.1082,
                 pair_std=0.0947,
-                mean_floor=0.0682,
+                mean_floor=0.0658,
                 std_floor=0.0912,
             ),
             Band.NARROW: ImpostorPrior(
-                mean=0.4456,
-                domain_std=0.1388,
+                mean=0.4247,
+                domain_std=0.1240,
                 std=0.1082,
                 pair_std=0.0947,
-                mean_floor=0.2854,
+                mean_floor=0.2816,
                 std_floor=0.0912,
             ),
         },
-        targets=TargetScores(ceiling=0.9188, std_floor=0.0818, std_short=0.0352),
-        shrink_seconds=0.8364,
+        targets=TargetScores(
+            ceiling=0.9185, std_floor=0.0740, std_short=0.0355, noise_scale=1.3953
+        ),
+        shrink_seconds=0.6961,
         source=_SHARED_DATA,
     ),
     # resemblyzer-ge2e-39373b86598f. GE2E's cosines run high for everyone (strangers 0.49 to

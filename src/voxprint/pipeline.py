@@ -15,7 +15,7 @@ import numpy as np
 from voxprint.audio import AudioLimits, AudioSource, load_audio
 from voxprint.encoders.base import SpeakerEncoder
 from voxprint.errors import InvalidParameterError, SpeechTooShortError, VoxprintError
-from voxprint.quality import speech_bandwidth
+from voxprint.quality import level_snr, speech_bandwidth
 from voxprint.vad import SileroVad, SpeechSegments, VadConfig, require_speech
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,9 @@ class Utterance:
     #: Upper edge of the speech spectrum (about 4000 Hz for 8 kHz audio); ``None`` when
     #: not measured (an embedding supplied from outside).
     bandwidth_hz: float | None = None
+    #: Level SNR of the audio in dB (:func:`voxprint.quality.level_snr`); ``None`` when
+    #: not measured.
+    snr_db: float | None = None
 
 
 class EmbeddingPipeline:
@@ -271,6 +274,7 @@ class EmbeddingPipeline:
             audio_seconds=len(waveform) / rate,
             segments=segments,
             bandwidth_hz=speech_bandwidth(waveform, segments),
+            snr_db=level_snr(waveform, rate),
             prepare_seconds=time.perf_counter() - started,
         )
 
@@ -283,6 +287,7 @@ class _Prepared:
     audio_seconds: float
     segments: SpeechSegments = field(repr=False)
     bandwidth_hz: float
+    snr_db: float | None
     prepare_seconds: float
 
     def utterance(self, embedding: np.ndarray, processing_seconds: float) -> Utterance:
@@ -298,6 +303,7 @@ class _Prepared:
             segments=self.segments,
             processing_seconds=processing_seconds,
             bandwidth_hz=self.bandwidth_hz,
+            snr_db=self.snr_db,
         )
 
 

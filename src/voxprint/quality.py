@@ -7,6 +7,11 @@ into "accept this clip for enrolment" or a list of reasons to refuse it.
   with the median power of frames well outside them (at least ``_GUARD_SECONDS``
   from any speech). With less than ``min_noise_seconds`` of such non-speech there is
   no noise reference and the SNR is ``None`` (unknown), never guessed.
+* **Level SNR** (:func:`level_snr`) needs no pauses: the loud half of the clip's 20 ms
+  frames against its quietest tenth. It reads every clip, pauses or not, and is what
+  scoring uses to expect lower same-speaker cosines from noisy audio. Continuous clean
+  speech reads 15-40 dB on it (its quietest frames are still speech), speech mixed with
+  noise at 5 dB about 9 dB and at 0 dB about 5 dB (measured: ``docs/benchmarks.md``).
 * **Clipping** is the fraction of samples at (or within 1 % of) full scale, plus the
   samples in flat-topped runs (3 or more equal samples near the clip's own peak):
   audio clipped and then turned down still shows its flat tops.
@@ -183,6 +188,33 @@ def estimate_snr(
     if signal_power <= 0.0:
         return MIN_SNR_DB
     return float(np.clip(10.0 * math.log10(signal_power / noise_power), MIN_SNR_DB, MAX_SNR_DB))
+
+
+#: Level SNR: the noise floor is this percentile of the frame powers ...
+_FLOOR_PERCENTILE = 10.0
+#: ... and the signal the mean of the frames above this one.
+_LOUD_PERCENTILE = 50.0
+
+
+def level_snr(waveform: np.ndarray, sample_rate: int) -> float | None:
+    """SNR-like level spread in dB of ``(n,) float32`` audio, pauses or not.
+
+    The mean power of the louder half of the 20 ms frames, less the floor, over the
+    floor: the 10th percentile of the frame powers. ``None`` for audio shorter than
+    ten frames; digital silence under the speech reads as the top of the range.
+    """
+    frame = max(1, round(_FRAME_SECONDS * sample_rate))
+    powers = _frame_powers(np.asarray(waveform), frame)
+    if powers.shape[0] < 10:
+        return None
+    floor = float(np.percentile(powers, _FLOOR_PERCENTILE))
+    loud = powers[powers >= np.percentile(powers, _LOUD_PERCENTILE)]
+    signal = float(np.mean(loud)) - floor
+    if signal <= 0.0:
+        return MIN_SNR_DB
+    if floor <= 0.0:
+        return MAX_SNR_DB
+    return float(np.clip(10.0 * math.log10(signal / floor), MIN_SNR_DB, MAX_SNR_DB))
 
 
 #: Speech bandwidth is measured in bands of this width ...

@@ -22,15 +22,22 @@ from voxprint.scoring.similarity import cosine_scores
 
 @dataclass(frozen=True)
 class Probe:
-    """What is scored: an embedding ``(dim,) float32`` with its net speech and bandwidth."""
+    """What is scored: an embedding ``(dim,) float32`` with its net speech, bandwidth and
+    level SNR (``None`` where not measured)."""
 
     embedding: np.ndarray = field(repr=False)
     net_speech_seconds: float
     bandwidth_hz: float | None = None
+    snr_db: float | None = None
 
     @classmethod
     def of(cls, utterance: Utterance) -> Probe:
-        return cls(utterance.embedding, utterance.net_speech_seconds, utterance.bandwidth_hz)
+        return cls(
+            utterance.embedding,
+            utterance.net_speech_seconds,
+            utterance.bandwidth_hz,
+            utterance.snr_db,
+        )
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,7 @@ class Scorer:
 
     def _llrs(self, probe: Probe, values: np.ndarray, enrol_seconds: np.ndarray) -> np.ndarray:
         model = self.point.model(band_of(probe.bandwidth_hz))
-        return model.llr(values, probe.net_speech_seconds, enrol_seconds)
+        return model.llr(values, probe.net_speech_seconds, enrol_seconds, probe.snr_db)
 
     def verify(self, probe: Probe, voiceprint: np.ndarray, enrol_seconds: float) -> Verdict:
         """Is ``probe`` the speaker of ``voiceprint`` ``(dim,)`` (enrolled from
@@ -114,7 +121,10 @@ class Scorer:
         needed = None
         if normalized is None:  # on AS-Norm scores there is no cosine threshold
             needed = self.point.model(band_of(probe.bandwidth_hz)).cosine_for_llr(
-                logit(self.point.verification_threshold), probe.net_speech_seconds, enrol_seconds
+                logit(self.point.verification_threshold),
+                probe.net_speech_seconds,
+                enrol_seconds,
+                probe.snr_db,
             )
         return Verdict(
             cosine=float(cosines[0]),

@@ -38,7 +38,7 @@ from voxprint.diarization.segmentation import ChunkActivity
 from voxprint.encoders.base import SpeakerEncoder
 from voxprint.errors import InvalidParameterError, NoSpeechError, SpeechTooShortError
 from voxprint.pipeline import Utterance
-from voxprint.quality import speech_bandwidth
+from voxprint.quality import level_snr, speech_bandwidth
 from voxprint.scorer import Probe
 from voxprint.service import EnrollmentReport, VoxprintService
 from voxprint.vad import SpeechSegments
@@ -328,6 +328,7 @@ class SpeakerDiarizer:
             net_speech_seconds=segments.net_speech_seconds,
             segments=segments,
             bandwidth_hz=speech_bandwidth(waveform, segments),
+            snr_db=level_snr(speech, rate),
         )
 
     def _name(

@@ -11,7 +11,11 @@ answered through the service's own :class:`~voxprint.scorer.Scorer`:
   each unknown probe against one profile; false-accept and false-reject rates;
 * the calibrated score: expected calibration error over the claims (target and non-target
   claims weighted equally, as the score assumes even prior odds), and how often answers
-  given with a score of 0.95 or more are right.
+  given with a score of 0.95 or more are right;
+* what the scores allow: the most known probes any single threshold on the best
+  posterior could name while still answering 95 % of unknown probes "unknown". Where
+  the default names fewer, the decision rule is what misses; where this ceiling itself
+  is low, the embeddings are.
 
 :func:`fit_prior` fits a :class:`~voxprint.operating_points.ScoringPrior` on some domains,
 so that a domain left out can be scored by a prior that never saw it.
@@ -40,7 +44,7 @@ from voxprint.errors import DatasetError
 from voxprint.evaluation.domains import OpenSetDomain, galleries
 from voxprint.operating_points import ScoringPrior
 from voxprint.scorer import Probe, Scorer
-from voxprint.scoring.llr import TargetScores, shrink_factor
+from voxprint.scoring.llr import TargetScores, noise_factor, shrink_factor
 from voxprint.scoring.similarity import l2_normalise
 
 #: Gallery sizes of the benchmark: 0 stands for "every enrollable speaker".
@@ -50,17 +54,31 @@ DURATION_BINS = (0.0, 0.5, 1.0, 2.0, 5.0, math.inf)
 #: Bins of the reliability diagram and of the expected calibration error.
 RELIABILITY_BINS = 10
 CONFIDENT = 0.95
+#: The share of unknown probes answered "unknown" at which the best threshold is sought.
+CEILING_REJECTION = 0.95
 
 
 @dataclass(frozen=True)
 class EmbeddedDomain:
     """Row ``i`` describes item ``keys[i]``: ``embeddings`` ``(n, dim) float32``, net speech
-    ``seconds`` ``(n,)`` and speech bandwidth ``bandwidth_hz`` ``(n,)``."""
+    ``seconds`` ``(n,)``, speech bandwidth ``bandwidth_hz`` ``(n,)`` and level SNR
+    ``snr_db`` ``(n,)`` (NaN where not measured; ``None``: none measured)."""
 
     keys: tuple[str, ...]
     embeddings: np.ndarray
     seconds: np.ndarray
     bandwidth_hz: np.ndarray
+    snr_db: np.ndarray | None = None
+
+    def probe(self, row: int) -> Probe:
+        """Row ``row`` as the scorer sees a probe."""
+        snr = None if self.snr_db is None else float(self.snr_db[row])
+        return Probe(
+            self.embeddings[row],
+            float(self.seconds[row]),
+            float(self.bandwidth_hz[row]),
+            None if snr is None or math.isnan(snr) else snr,
+        )
 
     def rows(self, keys: Sequence[str]) -> np.ndarray:
         index = {k: i for i, k in enumerate(self.keys)}
@@ -90,6 +108,10 @@ class Tally:
     labels: list[bool] = field(default_factory=list)
     #: Per duration bin: [known, named, unknown, unknown rejected].
     by_duration: dict[int, list[int]] = field(default_factory=dict)
+    #: Per identification probe: the best candidate's posterior, and whether that
+    #: candidate is the probe's own profile (always false for unknown probes).
+    known_best: list[tuple[float, bool]] = field(default_factory=list)
+    unknown_best: list[float] = field(default_factory=list)
 
     def bin_counts(self, seconds: float) -> list[int]:
         index = int(np.searchsorted(DURATION_BINS, seconds, side="right")) - 1
@@ -114,12 +136,37 @@ class DomainResult:
     ece: float
     confident_precision: float | None
     by_duration: Mapping[str, tuple[int, float, int, float]]
+    #: The share of known probes the best single posterior threshold could name while
+    #: answering at least :data:`CEILING_REJECTION` of unknown probes "unknown" (what no
+    #: threshold can beat on these scores).
+    best_threshold_named: float
     scores: np.ndarray = field(repr=False)
     labels: np.ndarray = field(repr=False)
 
 
 def _share(part: int, whole: int) -> float:
     return part / whole if whole else math.nan
+
+
+def best_threshold_named(
+    known_best: Sequence[tuple[float, bool]],
+    unknown_best: Sequence[float],
+    rejection: float = 0.95,
+) -> float:
+    """The most known probes a single threshold on the best candidate's posterior names
+    correctly while answering at least ``rejection`` of the unknown probes "unknown".
+
+    ``known_best``: per known probe, its best candidate's posterior and whether that
+    candidate is its own profile; ``unknown_best``: the best posterior of each unknown
+    probe. Speech duration is not looked at. NaN without known probes.
+    """
+    if not known_best:
+        return math.nan
+    strangers = np.sort(np.asarray(unknown_best, dtype=np.float64))[::-1]
+    allowed = math.floor((1.0 - rejection) * strangers.size + 1e-9)
+    bar = strangers[allowed] if allowed < strangers.size else -math.inf
+    named = sum(1 for posterior, right in known_best if right and posterior > bar)
+    return named / len(known_best)
 
 
 def expected_calibration_error(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -238,17 +285,16 @@ def _answer_gallery(
     n = len(gallery)
     known_keys = [k for k in domain.probes if domain.speaker_of[k] in set(gallery)]
     for position, key in enumerate([*known_keys, *unknown_keys]):
-        row = int(embedded.rows([key])[0])
-        probe = Probe(
-            embedded.embeddings[row],
-            float(embedded.seconds[row]),
-            float(embedded.bandwidth_hz[row]),
-        )
+        probe = embedded.probe(int(embedded.rows([key])[0]))
         speaker = domain.speaker_of[key]
         truth = gallery.index(speaker) if speaker in gallery else -1
         ranking = scorer.identify(probe, voiceprints, enrol_seconds, top_n=1)
         best = ranking.candidates[0]
         counts = tally.bin_counts(probe.net_speech_seconds)
+        if truth >= 0:
+            tally.known_best.append((best.score, best.index == truth))
+        else:
+            tally.unknown_best.append(best.score)
         if truth >= 0:
             tally.known += 1
             counts[0] += 1
@@ -314,6 +360,9 @@ def _result(name: str, size: int, draws: int, tally: Tally) -> DomainResult:
         if tally.confident
         else None,
         by_duration=by_duration,
+        best_threshold_named=best_threshold_named(
+            tally.known_best, tally.unknown_best, CEILING_REJECTION
+        ),
         scores=scores,
         labels=labels,
     )
@@ -331,6 +380,8 @@ class DomainTrials:
     target_scores: np.ndarray
     target_probe_seconds: np.ndarray
     target_enrol_seconds: np.ndarray
+    #: Level SNR of each target probe (NaN: not measured).
+    target_probe_snr: np.ndarray
     impostor_scores: np.ndarray
     impostor_probe_seconds: np.ndarray
     pair_means: np.ndarray
@@ -342,6 +393,7 @@ def domain_trials(domain: OpenSetDomain, embedded: EmbeddedDomain) -> DomainTria
     rows = embedded.rows(domain.probes)
     scores = embedded.embeddings[rows] @ voiceprints.T
     seconds = embedded.seconds[rows]
+    snr = np.full(len(rows), np.nan) if embedded.snr_db is None else embedded.snr_db[rows]
     truth = np.array(
         [
             domain.enrollable.index(domain.speaker_of[k])
@@ -366,6 +418,7 @@ def domain_trials(domain: OpenSetDomain, embedded: EmbeddedDomain) -> DomainTria
         target_scores=scores[known, truth[known]],
         target_probe_seconds=seconds[known],
         target_enrol_seconds=enrol_seconds[truth[known]],
+        target_probe_snr=snr[known],
         impostor_scores=scores[impostor],
         impostor_probe_seconds=np.broadcast_to(seconds[:, None], scores.shape)[impostor],
         pair_means=0.5 * (means[upper] + means.T[upper]),
@@ -373,28 +426,30 @@ def domain_trials(domain: OpenSetDomain, embedded: EmbeddedDomain) -> DomainTria
 
 
 def _fit_targets(trials: Sequence[DomainTrials]) -> tuple[float, TargetScores]:
-    """Shrinkage constant and target model by maximum likelihood, domains weighted equally."""
+    """Shrinkage constant and target model (with its noise shrinkage) by maximum
+    likelihood, domains weighted equally."""
     y = np.concatenate([t.target_scores for t in trials])
     dp = np.concatenate([t.target_probe_seconds for t in trials])
     de = np.concatenate([t.target_enrol_seconds for t in trials])
+    snr = np.concatenate([t.target_probe_snr for t in trials])
     w = np.concatenate([np.full(t.target_scores.size, 1.0 / t.target_scores.size) for t in trials])
 
     def loss(p: np.ndarray) -> float:
-        ceiling, k, floor, short = p
-        if k <= 0.01 or floor <= 0.005 or short < 0 or not 0 < ceiling <= 1:
+        ceiling, k, floor, short, noise = p
+        if k <= 0.01 or floor <= 0.005 or short < 0 or noise < 0 or not 0 < ceiling <= 1:
             return 1e9
-        mean = ceiling * shrink_factor(dp, k) * shrink_factor(de, k)
+        mean = ceiling * shrink_factor(dp, k) * shrink_factor(de, k) * noise_factor(snr, noise)
         std = floor + short / np.sqrt(np.maximum(dp, 0.05))
         return float(np.sum(w * (0.5 * ((y - mean) / std) ** 2 + np.log(std))))
 
     best = minimize(
         loss,
-        np.array([0.92, 0.8, 0.07, 0.03]),
+        np.array([0.92, 0.8, 0.07, 0.03, 1.0]),
         method="Nelder-Mead",
-        options={"maxiter": 4000, "xatol": 1e-5, "fatol": 1e-9},
+        options={"maxiter": 8000, "xatol": 1e-5, "fatol": 1e-9},
     )
-    ceiling, k, floor, short = (float(v) for v in best.x)
-    return k, TargetScores(ceiling, floor, short)
+    ceiling, k, floor, short, noise = (float(v) for v in best.x)
+    return k, TargetScores(ceiling, floor, short, noise)
 
 
 def fit_prior(

@@ -13,8 +13,13 @@ which :mod:`voxprint.adaptation` fits to the enrolled profiles of a namespace):
   speaker's voice, and cosines with it shrink by ``s(d) = 1 / sqrt(1 + k / d)``;
 * **impostors**: a Student-t (its tails are heavier than a Gaussian's, as measured)
   with mean ``impostor.mean * s(d_probe)`` and standard deviation ``impostor.std``;
-* **targets**: a Gaussian with mean ``ceiling * s(d_probe) * s(d_enrol)`` and standard
-  deviation ``std_floor + std_short / sqrt(d_probe)``.
+* **targets**: a Gaussian with mean ``ceiling * s(d_probe) * s(d_enrol) * q(snr)`` and
+  standard deviation ``std_floor + std_short / sqrt(d_probe)``;
+* **noise**: noise in the probe pulls its cosine with the speaker's own voiceprint down,
+  while cosines with strangers stay where they were (measured: docs/benchmarks.md), so
+  the target mean also shrinks with the probe's level SNR (:func:`voxprint.quality.
+  level_snr`) by ``q(snr) = 1 / sqrt(1 + noise_scale * 10^(-snr / 10))``. An unmeasured
+  SNR counts as clean.
 
 The log-likelihood ratio of the two is the calibrated score's logit (prior 0.5). Above
 the target mean it continues as a straight line, so a higher cosine never lowers it.
@@ -36,24 +41,50 @@ from voxprint.errors import InvalidParameterError
 
 #: Shortest speech a duration term uses; below it every duration reads as this.
 _MIN_SECONDS = 0.05
+#: The noise shrinkage never goes below this (a level SNR of about -1 dB): speech mixed
+#: with noise at 0 dB reads 3-7 dB and needs 0.75-0.85; much lower, the target mean would
+#: sink towards the impostors' and the ratio would no longer rise with the cosine.
+NOISE_FACTOR_FLOOR = 0.6
 
 
 class ScoreModel(Protocol):
     """Turns scores into log-likelihood ratios of "same speaker" vs "different speakers"."""
 
-    def cosine_for_llr(self, llr: float, probe_seconds: float, enrol_seconds: float) -> float:
+    def cosine_for_llr(
+        self,
+        llr: float,
+        probe_seconds: float,
+        enrol_seconds: float,
+        probe_snr_db: float | None = None,
+    ) -> float:
         """The score at which the LLR reaches ``llr`` for these speech durations."""
         ...
 
     def llr(
-        self, scores: np.ndarray, probe_seconds: float, enrol_seconds: np.ndarray
+        self,
+        scores: np.ndarray,
+        probe_seconds: float,
+        enrol_seconds: np.ndarray,
+        probe_snr_db: float | None = None,
     ) -> np.ndarray:
         """``(n,)`` scores of one probe against ``n`` references -> ``(n,)`` float64 LLRs.
 
         ``probe_seconds`` is the probe's net speech; ``enrol_seconds`` ``(n,)`` the net
-        speech behind each reference.
+        speech behind each reference; ``probe_snr_db`` the probe's level SNR (``None``:
+        not measured).
         """
         ...
+
+
+def noise_factor(snr_db: np.ndarray | float | None, noise_scale: float) -> np.ndarray:
+    """``1 / sqrt(1 + noise_scale * 10^(-snr / 10))``: how much a same-speaker cosine
+    shrinks with the probe's level SNR, never below :data:`NOISE_FACTOR_FLOOR`; 1 where
+    the SNR is not measured (NaN or None)."""
+    if snr_db is None or noise_scale == 0.0:
+        return np.asarray(1.0)
+    snr = np.nan_to_num(np.asarray(snr_db, dtype=np.float64), nan=np.inf)
+    factor = 1.0 / np.sqrt(1.0 + noise_scale * 10.0 ** (-snr / 10.0))
+    return np.asarray(np.maximum(factor, NOISE_FACTOR_FLOOR))
 
 
 def shrink_factor(seconds: np.ndarray | float, k: float) -> np.ndarray:
@@ -80,16 +111,20 @@ class ImpostorScores:
 
 @dataclass(frozen=True)
 class TargetScores:
-    """Cosines between clips of one speaker: ``ceiling`` with unlimited speech on both
-    sides, spread ``std_floor + std_short / sqrt(probe seconds)``."""
+    """Cosines between clips of one speaker: ``ceiling`` with unlimited clean speech on
+    both sides, spread ``std_floor + std_short / sqrt(probe seconds)``, and the noise
+    shrinkage ``noise_scale`` (0: noise is not modelled)."""
 
     ceiling: float
     std_floor: float
     std_short: float
+    noise_scale: float = 0.0
 
     def __post_init__(self) -> None:
         if not (self.std_floor > 0 and self.std_short >= 0):
             raise InvalidParameterError("target spreads must be positive")
+        if not self.noise_scale >= 0:
+            raise InvalidParameterError("the noise shrinkage cannot be negative")
 
 
 def _student_logpdf(x: np.ndarray, mean: np.ndarray, std: float, dof: float) -> np.ndarray:
@@ -127,11 +162,17 @@ class ConditionModel:
         return self.impostors.mean * shrink_factor(probe_seconds, self.shrink_seconds)
 
     def target_mean(
-        self, probe_seconds: float | np.ndarray, enrol_seconds: float | np.ndarray
+        self,
+        probe_seconds: float | np.ndarray,
+        enrol_seconds: float | np.ndarray,
+        probe_snr_db: float | np.ndarray | None = None,
     ) -> np.ndarray:
         k = self.shrink_seconds
         return np.asarray(
-            self.targets.ceiling * shrink_factor(probe_seconds, k) * shrink_factor(enrol_seconds, k)
+            self.targets.ceiling
+            * shrink_factor(probe_seconds, k)
+            * shrink_factor(enrol_seconds, k)
+            * noise_factor(probe_snr_db, self.targets.noise_scale)
         )
 
     def target_std(self, probe_seconds: float | np.ndarray) -> np.ndarray:
@@ -139,12 +180,16 @@ class ConditionModel:
         return np.asarray(self.targets.std_floor + self.targets.std_short / np.sqrt(d))
 
     def llr(
-        self, scores: np.ndarray, probe_seconds: float, enrol_seconds: np.ndarray
+        self,
+        scores: np.ndarray,
+        probe_seconds: float,
+        enrol_seconds: np.ndarray,
+        probe_snr_db: float | None = None,
     ) -> np.ndarray:
         c = np.asarray(scores, dtype=np.float64)
         enrol = np.broadcast_to(np.asarray(enrol_seconds, dtype=np.float64), c.shape)
         imp_mean = np.broadcast_to(self.impostor_mean(probe_seconds), c.shape)
-        tgt_mean = self.target_mean(probe_seconds, enrol)
+        tgt_mean = self.target_mean(probe_seconds, enrol, probe_snr_db)
         tgt_std = np.broadcast_to(self.target_std(probe_seconds), c.shape)
         dof, std = self.impostors.dof, self.impostors.std
         capped = np.minimum(c, tgt_mean)
@@ -155,18 +200,28 @@ class ConditionModel:
         slope = -_student_slope(tgt_mean, imp_mean, std, dof)
         return np.asarray(base + np.maximum(c - tgt_mean, 0.0) * slope)
 
-    def cosine_for_llr(self, llr: float, probe_seconds: float, enrol_seconds: float) -> float:
-        """The cosine whose LLR equals ``llr`` at these durations (bisection on the
-        monotone LLR); the bounds -1 or 1 when it lies outside."""
+    def cosine_for_llr(
+        self,
+        llr: float,
+        probe_seconds: float,
+        enrol_seconds: float,
+        probe_snr_db: float | None = None,
+    ) -> float:
+        """The cosine whose LLR equals ``llr`` at these durations and SNR (bisection on
+        the monotone LLR); the bounds -1 or 1 when it lies outside."""
         lo, hi = -1.0, 1.0
         enrol = np.array([enrol_seconds])
-        if self.llr(np.array([hi]), probe_seconds, enrol)[0] < llr:
+
+        def at(cosine: float) -> float:
+            return float(self.llr(np.array([cosine]), probe_seconds, enrol, probe_snr_db)[0])
+
+        if at(hi) < llr:
             return hi
-        if self.llr(np.array([lo]), probe_seconds, enrol)[0] >= llr:
+        if at(lo) >= llr:
             return lo
         for _ in range(50):
             mid = 0.5 * (lo + hi)
-            if self.llr(np.array([mid]), probe_seconds, enrol)[0] >= llr:
+            if at(mid) >= llr:
                 hi = mid
             else:
                 lo = mid
@@ -181,12 +236,22 @@ class LogisticModel:
     offset: float
 
     def llr(
-        self, scores: np.ndarray, probe_seconds: float, enrol_seconds: np.ndarray
+        self,
+        scores: np.ndarray,
+        probe_seconds: float,
+        enrol_seconds: np.ndarray,
+        probe_snr_db: float | None = None,
     ) -> np.ndarray:
         return np.asarray(self.slope * np.asarray(scores, dtype=np.float64) + self.offset)
 
-    def cosine_for_llr(self, llr: float, probe_seconds: float, enrol_seconds: float) -> float:
-        """The score whose LLR equals ``llr`` (durations play no part)."""
+    def cosine_for_llr(
+        self,
+        llr: float,
+        probe_seconds: float,
+        enrol_seconds: float,
+        probe_snr_db: float | None = None,
+    ) -> float:
+        """The score whose LLR equals ``llr`` (durations and noise play no part)."""
         return float((llr - self.offset) / self.slope)
 
 
