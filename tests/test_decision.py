@@ -39,6 +39,15 @@ def test_too_little_speech_is_a_rejection_with_its_reason_whatever_the_score():
     assert p.identify(0.5, 3.0) is DecisionReason.NO_MATCH
 
 
+def test_nobody_named_under_the_speech_an_owner_needs_is_too_little_speech_not_unknown():
+    p = point(identification_threshold=0.7)
+    assert p.identify(0.4, 0.6, speech_needed=1.2) is DecisionReason.INSUFFICIENT_SPEECH
+    assert p.identify(0.4, 1.5, speech_needed=1.2) is DecisionReason.NO_MATCH
+    assert p.identify(0.4, 0.6, speech_needed=None) is DecisionReason.NO_MATCH
+    # A name that is reached stands, however short the speech looked on paper.
+    assert p.identify(0.9, 0.6, speech_needed=1.2) is DecisionReason.MATCH
+
+
 def test_open_set_posteriors_and_the_unknown_share_sum_to_one():
     posteriors, unknown = open_set_posteriors(np.array([5.0, 0.0, -3.0]))
     assert posteriors.sum() + unknown == pytest.approx(1.0)

@@ -76,6 +76,48 @@ def test_a_stranger_is_unknown_and_most_of_the_probability_says_so(rng):
     assert ranking.unknown_probability > 0.9
 
 
+def test_a_short_probe_nobody_could_name_among_many_is_too_little_speech(rng):
+    """Half a second names an ordinary owner among 2 profiles but not among 80: there the
+    honest answer is "too little speech", with how much would do."""
+    scorer = Scorer(POINT)
+    stranger = Probe(unit(rng)[0], 0.45)
+    small = scorer.identify(stranger, unit(rng, 2), np.full(2, 20.0), top_n=1)
+    large = scorer.identify(stranger, unit(rng, 80), np.full(80, 20.0), top_n=1)
+    assert small.reason is DecisionReason.NO_MATCH
+    assert large.reason is DecisionReason.INSUFFICIENT_SPEECH and not large.identified
+    assert large.speech_needed_seconds is not None and large.speech_needed_seconds > 0.45
+    longer = scorer.identify(
+        Probe(stranger.embedding, 5.0), unit(rng, 80), np.full(80, 20.0), top_n=1
+    )
+    assert longer.reason is DecisionReason.NO_MATCH
+
+
+def test_the_speech_needed_grows_with_the_gallery_and_a_clear_owner_is_still_named(rng):
+    scorer = Scorer(POINT)
+    probe = Probe(unit(rng)[0], 0.45)
+    needed = [
+        scorer.speech_needed(probe, gallery_size=n, enrol_seconds=20.0) for n in (2, 80, 1000)
+    ]
+    assert needed[0] == POINT.min_speech_seconds
+    assert needed[0] < needed[1] < needed[2]
+    gallery = unit(rng, 80)
+    owner = scorer.identify(
+        Probe(near(gallery[3], 0.8, rng), 0.45), gallery, np.full(80, 20.0), top_n=1
+    )
+    assert owner.identified and owner.speech_needed_seconds is None
+
+
+def test_no_speech_needed_is_claimed_by_a_model_that_ignores_durations(rng):
+    fitted = OperatingPoint(
+        models={band: LogisticModel(10.0, -4.0) for band in Band},
+        source=ThresholdSource(SourceKind.CALIBRATED, "test"),
+    )
+    ranking = Scorer(fitted).identify(
+        Probe(unit(rng)[0], 0.45), unit(rng, 80), np.full(80, 20.0), top_n=1
+    )
+    assert ranking.reason is DecisionReason.NO_MATCH and ranking.speech_needed_seconds is None
+
+
 def test_an_empty_gallery_answers_unknown(rng):
     ranking = Scorer(POINT).identify(Probe(unit(rng)[0], 5.0), np.zeros((0, DIM)), [], top_n=5)
     assert ranking.candidates == () and not ranking.identified

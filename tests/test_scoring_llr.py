@@ -95,6 +95,15 @@ def test_the_llr_still_rises_with_the_cosine_at_the_lowest_snr():
         assert np.all(np.diff(llr) > 0), seconds
 
 
+def test_an_ordinary_owner_carries_more_evidence_with_more_speech_and_less_noise():
+    short = NOISY.owner_llr(0.5, 20.0, None, 1.0)
+    long = NOISY.owner_llr(5.0, 20.0, None, 1.0)
+    assert short is not None and long is not None and short < long
+    typical = NOISY.owner_llr(0.5, 20.0, None, 0.0)
+    assert typical is not None and typical > short
+    assert LogisticModel(10.0, -5.0).owner_llr(5.0, 20.0, None, 1.0) is None
+
+
 def test_cosine_for_llr_inverts_the_llr():
     cosine = MODEL.cosine_for_llr(2.0, 3.0, 20.0)
     assert MODEL.llr(np.array([cosine]), 3.0, np.array([20.0]))[0] == pytest.approx(2.0, abs=1e-6)

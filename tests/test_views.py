@@ -115,3 +115,39 @@ def test_scores_are_never_rounded_to_certainty():
     shown = views.verification(result)  # type: ignore[arg-type]
     assert shown["score"] == 0.99996 and shown["cosine"] == 0.812345678
     assert shown["net_speech_seconds"] == 3.142
+
+
+def test_an_identification_says_how_much_speech_would_do_and_the_api_model_keeps_it():
+    from types import SimpleNamespace
+
+    from voxprint.api.schemas import IdentificationOut
+    from voxprint.decision import DecisionReason
+
+    source = SimpleNamespace(
+        kind=SimpleNamespace(value="adapted"),
+        description="d",
+        profiles=80,
+        clips=400,
+        updated_at=None,
+    )
+    result = SimpleNamespace(
+        candidates=(),
+        identified=None,
+        is_unknown=True,
+        reason=DecisionReason.INSUFFICIENT_SPEECH,
+        threshold=0.7,
+        unknown_probability=0.8,
+        gallery_size=80,
+        net_speech_seconds=0.4512,
+        speech_needed_seconds=0.53833,
+        source=source,
+        activity_logged=True,
+    )
+    shown = views.identification(result)  # type: ignore[arg-type]
+    assert shown["speech_needed_seconds"] == 0.538
+    assert shown["reason"] == "insufficient_speech"
+    assert IdentificationOut.model_validate(shown).speech_needed_seconds == 0.538
+    unknown = views.identification(
+        SimpleNamespace(**{**vars(result), "speech_needed_seconds": None})
+    )  # type: ignore[arg-type]
+    assert unknown["speech_needed_seconds"] is None

@@ -14,7 +14,12 @@ odds). This module only compares those with thresholds.
   stranger more chances to look like someone, and the ``N`` in the denominator asks for
   correspondingly more evidence: no separate gallery-size rule is needed.
 * **Too little speech**: under ``min_speech_seconds`` the answer is "reject" or
-  "unknown" with that reason, never a name.
+  "unknown" with that reason, never a name. An identification that names nobody also
+  answers "too little speech" when the probe is shorter than the speech an ordinary
+  owner needs to be named among this many profiles (``speech_needed``, from
+  :class:`voxprint.scorer.Scorer`): a larger gallery asks for more evidence, and half a
+  second of speech that could not name anyone among 80 profiles is not evidence that the
+  speaker is a stranger.
 """
 
 from __future__ import annotations
@@ -108,12 +113,17 @@ class OperatingPoint:
             return Decision.ACCEPT, DecisionReason.MATCH
         return Decision.REJECT, DecisionReason.NO_MATCH
 
-    def identify(self, posterior: float, speech_seconds: float) -> DecisionReason:
-        """Whether the best candidate (with ``posterior``) is named."""
+    def identify(
+        self, posterior: float, speech_seconds: float, speech_needed: float | None = None
+    ) -> DecisionReason:
+        """Whether the best candidate (with ``posterior``) is named; ``speech_needed`` is
+        the speech an ordinary owner would need to be named (``None``: not known)."""
         if not self.enough_speech(speech_seconds):
             return DecisionReason.INSUFFICIENT_SPEECH
         if posterior >= self.identification_threshold:
             return DecisionReason.MATCH
+        if speech_needed is not None and speech_seconds < speech_needed:
+            return DecisionReason.INSUFFICIENT_SPEECH
         return DecisionReason.NO_MATCH
 
 

@@ -7,6 +7,7 @@ through :class:`Scorer`, fed by one :class:`~voxprint.decision.OperatingPoint` (
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,7 +73,11 @@ class Ranked:
 @dataclass(frozen=True)
 class Ranking:
     """An open-set answer: the best ``candidates``, whether the first is named, why, the
-    posterior threshold, and the posterior that the speaker is none of the profiles."""
+    posterior threshold, and the posterior that the speaker is none of the profiles.
+
+    ``speech_needed_seconds``, when nobody is named: about how much speech an ordinary
+    owner needs to be named among this gallery (``None`` where the score model does not
+    know durations, or no amount would do)."""
 
     candidates: tuple[Ranked, ...]
     identified: bool
@@ -80,6 +85,14 @@ class Ranking:
     threshold: float
     unknown_probability: float
     gallery_size: int
+    speech_needed_seconds: float | None = None
+
+
+#: "An ordinary owner" scores this many standard deviations under the owners' mean
+#: cosine: about five owners in six score higher.
+ORDINARY_OWNER_SD = 1.0
+#: The longest speech the speech-needed search considers.
+LONGEST_NEEDED_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -180,7 +193,17 @@ class Scorer:
             )
             for i in order
         )
-        reason = self.point.identify(candidates[0].score, probe.net_speech_seconds)
+        named = candidates[0].score >= self.point.identification_threshold
+        needed = (
+            None
+            if named
+            else self.speech_needed(
+                probe,
+                gallery_size=n,
+                enrol_seconds=float(np.asarray(enrol_seconds, dtype=np.float64).ravel()[order[0]]),
+            )
+        )
+        reason = self.point.identify(candidates[0].score, probe.net_speech_seconds, needed)
         return Ranking(
             candidates=candidates,
             identified=reason is DecisionReason.MATCH,
@@ -188,4 +211,39 @@ class Scorer:
             threshold=self.point.identification_threshold,
             unknown_probability=unknown,
             gallery_size=n,
+            speech_needed_seconds=needed,
         )
+
+    def speech_needed(
+        self, probe: Probe, *, gallery_size: int, enrol_seconds: float
+    ) -> float | None:
+        """The shortest speech (seconds) at which an ordinary owner of a voiceprint
+        enrolled from ``enrol_seconds`` would be named among ``gallery_size`` profiles,
+        at the probe's band and SNR; never under the operating point's minimum speech.
+
+        Named means a posterior at the identification threshold with every other profile
+        at even odds: a log-likelihood ratio of ``log(n) + logit(threshold)``. ``None``
+        when the score model does not know durations, or not even
+        :data:`LONGEST_NEEDED_SECONDS` would do.
+        """
+        model = self.point.model(band_of(probe.bandwidth_hz))
+        wanted = math.log(max(gallery_size, 1)) + logit(self.point.identification_threshold)
+        floor = max(self.point.min_speech_seconds, 0.05)
+
+        def owner(seconds: float) -> float | None:
+            return model.owner_llr(seconds, enrol_seconds, probe.snr_db, ORDINARY_OWNER_SD)
+
+        at_floor, at_longest = owner(floor), owner(LONGEST_NEEDED_SECONDS)
+        if at_floor is None or at_longest is None or at_longest < wanted:
+            return None
+        if at_floor >= wanted:
+            return floor
+        lo, hi = math.log(floor), math.log(LONGEST_NEEDED_SECONDS)
+        for _ in range(30):  # the owner's LLR rises with speech; bisect on log seconds
+            mid = 0.5 * (lo + hi)
+            value = owner(math.exp(mid))
+            if value is not None and value >= wanted:
+                hi = mid
+            else:
+                lo = mid
+        return math.exp(hi)

@@ -133,6 +133,9 @@ class IdentificationResult:
     unknown_probability: float
     #: ``False`` when the answer could not be written to the activity log.
     activity_logged: bool = True
+    #: When nobody is named: about how much speech an ordinary owner needs to be named
+    #: among this gallery (``None``: not known, or no amount would do).
+    speech_needed_seconds: float | None = None
 
     @property
     def is_unknown(self) -> bool:
@@ -623,6 +626,7 @@ class VoxprintService:
             source=scorer.point.source,
             unknown_probability=ranking.unknown_probability,
             activity_logged=logged,
+            speech_needed_seconds=ranking.speech_needed_seconds,
         )
 
     def _candidates(

@@ -119,6 +119,9 @@ def identification(result: IdentificationResult) -> dict[str, Any]:
         "unknown_probability": result.unknown_probability,
         "gallery_size": result.gallery_size,
         "net_speech_seconds": seconds(result.net_speech_seconds),
+        "speech_needed_seconds": None
+        if result.speech_needed_seconds is None
+        else seconds(result.speech_needed_seconds),
         "source": threshold_source(result.source),
         "activity_logged": result.activity_logged,
     }

@@ -315,6 +315,11 @@ class IdentificationOut(BaseModel):
     )
     gallery_size: int
     net_speech_seconds: float
+    speech_needed_seconds: float | None = Field(
+        default=None,
+        description="When nobody is named: about how much speech an ordinary owner needs to "
+        "be named among this gallery (null when not known or when no amount would do).",
+    )
     source: ThresholdSourceOut
     activity_logged: bool = Field(
         description="False when the store could not log the answer (read-only or full)."

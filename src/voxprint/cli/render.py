@@ -234,6 +234,11 @@ def identification_text(result: IdentificationResult) -> str:
         )
     elif result.reason is DecisionReason.INSUFFICIENT_SPEECH:
         head = f"unknown: only {result.net_speech_seconds:.2f} s of speech, too little to decide"
+        if result.speech_needed_seconds is not None:
+            head += (
+                f" (about {result.speech_needed_seconds:.1f} s needed among "
+                f"{result.gallery_size} profiles)"
+            )
     else:
         head = (
             f"unknown speaker: nobody of {result.gallery_size} profiles reaches score "

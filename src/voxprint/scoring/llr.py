@@ -75,6 +75,18 @@ class ScoreModel(Protocol):
         """
         ...
 
+    def owner_llr(
+        self,
+        probe_seconds: float,
+        enrol_seconds: float,
+        probe_snr_db: float | None,
+        below_mean_sd: float,
+    ) -> float | None:
+        """The LLR of an owner whose cosine sits ``below_mean_sd`` standard deviations
+        under the owners' mean at these durations; ``None`` for a model that does not
+        know how owners' cosines depend on speech."""
+        ...
+
 
 def noise_factor(snr_db: np.ndarray | float | None, noise_scale: float) -> np.ndarray:
     """``1 / sqrt(1 + noise_scale * 10^(-snr / 10))``: how much a same-speaker cosine
@@ -200,6 +212,18 @@ class ConditionModel:
         slope = -_student_slope(tgt_mean, imp_mean, std, dof)
         return np.asarray(base + np.maximum(c - tgt_mean, 0.0) * slope)
 
+    def owner_llr(
+        self,
+        probe_seconds: float,
+        enrol_seconds: float,
+        probe_snr_db: float | None,
+        below_mean_sd: float,
+    ) -> float | None:
+        mean = float(self.target_mean(probe_seconds, enrol_seconds, probe_snr_db))
+        cosine = mean - below_mean_sd * float(self.target_std(probe_seconds))
+        enrol = np.array([enrol_seconds])
+        return float(self.llr(np.array([cosine]), probe_seconds, enrol, probe_snr_db)[0])
+
     def cosine_for_llr(
         self,
         llr: float,
@@ -253,6 +277,16 @@ class LogisticModel:
     ) -> float:
         """The score whose LLR equals ``llr`` (durations and noise play no part)."""
         return float((llr - self.offset) / self.slope)
+
+    def owner_llr(
+        self,
+        probe_seconds: float,
+        enrol_seconds: float,
+        probe_snr_db: float | None,
+        below_mean_sd: float,
+    ) -> float | None:
+        """A fitted calibration knows nothing of owners' cosines per duration."""
+        return None
 
 
 def probability(llr: np.ndarray | float) -> np.ndarray:
