@@ -21,8 +21,8 @@ from there):
 - **recall@1**: how often the first candidate is the exact best profile (exact search over
   the same gallery);
 - **after a change**: one profile renamed through the store (the change counter moves), the
-  next search's time, which reloads and rebuilds (only up to ``--change-max`` voiceprints:
-  at a million it is another full build).
+  next search's time: the index reads the store's change log and the changed rows, and
+  keeps its graph with the change in a layer (only up to ``--change-max`` voiceprints).
 
 The scorer's work on the candidates (the same at every gallery size) is not included.
 """

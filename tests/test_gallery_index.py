@@ -242,3 +242,111 @@ def test_too_many_changes_or_an_exact_gallery_mean_a_rebuild(rng):
     assert layered(entry, _gallery(ids, fresh), fresh) is None
     exact = _entry(ids, vectors, ExactSearch(vectors))
     assert layered(exact, _gallery(ids, vectors), vectors) is None
+
+
+# --- catching up with the store's change log instead of reading the whole gallery ---------
+
+
+class _CountingStore:
+    """A store that counts whole-gallery reads (everything else passes through)."""
+
+    def __init__(self, store):
+        self._store = store
+        self.whole_reads = 0
+
+    def gallery(self, namespace, *, encoder_name, encoder_version, profile_ids=None):
+        if profile_ids is None:
+            self.whole_reads += 1
+        return self._store.gallery(
+            namespace,
+            encoder_name=encoder_name,
+            encoder_version=encoder_version,
+            profile_ids=profile_ids,
+        )
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_a_warm_index_reads_only_what_changed_and_answers_like_a_fresh_one(stores):
+    shared = stores("log")
+    counting = _CountingStore(shared)
+    here = make_service(counting)  # searched in process on both backends
+    there = make_service(stores("log"))
+    for i, f0 in enumerate((100, 150, 210)):
+        enrol(there, f"s{i}", f0)
+    probe = (voice(400, 3.0, seed=3), RATE)
+    assert here.identify(probe).identified is None
+    assert counting.whole_reads == 1
+    enrol(there, "late", 400)
+    from voxprint.store.records import ProfileChanges
+
+    there.update_profile(there.resolve_profile("s0").id, ProfileChanges(name="first"))
+    there.delete_profile(there.resolve_profile("s1").id)
+    caught = here.identify(probe)
+    assert counting.whole_reads == 1  # caught up from the change log
+    fresh = make_service(stores("log")).identify(probe)
+    assert caught.identified is not None and caught.identified.name == "late"
+    assert caught.gallery_size == fresh.gallery_size == 3
+    assert [c.name for c in caught.candidates] == [c.name for c in fresh.candidates]
+    assert "first" in {c.name for c in caught.candidates}
+
+
+def test_an_index_older_than_the_change_log_reads_the_whole_gallery(stores, monkeypatch):
+    import voxprint.store.postgres.profiles as postgres_profiles
+    import voxprint.store.sqlite.profiles as sqlite_profiles
+
+    for module in (sqlite_profiles, postgres_profiles):
+        monkeypatch.setattr(module, "GALLERY_CHANGES_KEPT", 2)
+    counting = _CountingStore(stores("old"))
+    here = make_service(counting)
+    enrol(here, "alice", 110)
+    probe = (voice(300, 3.0, seed=3), RATE)
+    here.identify(probe)
+    there = make_service(stores("old"))
+    for i, f0 in enumerate((200, 300)):  # two clips each: four changes, two kept
+        profile = there.create_profile(f"p{i}")
+        there.enroll(profile.id, (voice(f0, 3.0, seed=1), RATE))
+        there.enroll(profile.id, (voice(f0, 3.0, seed=2), RATE))
+    assert here.identify(probe).identified.name == "p1"
+    assert counting.whole_reads == 2
+
+
+def test_caught_up_drops_touched_rows_and_appends_their_current_ones(rng):
+    from voxprint.gallery_index import caught_up
+    from voxprint.store.records import GalleryChanges
+
+    old = _gallery(["a", "b", "c"], unit(rng, 3))
+    changed = _gallery(["b", "d"], unit(rng, 2))
+    new, moved = caught_up(old, GalleryChanges(7, ("b", "c", "d"), changed))
+    assert list(moved) == [0, -1, -1]
+    assert new.profile_ids == ("a", "b", "d")
+    np.testing.assert_array_equal(new.voiceprints[0], old.voiceprints[0])
+    np.testing.assert_array_equal(new.voiceprints[1:], changed.voiceprints)
+    assert new.net_speech_seconds.shape == (3,)
+    emptied, _ = caught_up(
+        old, GalleryChanges(8, ("a", "b", "c"), _gallery([], np.zeros((0, 0), np.float32)))
+    )
+    assert len(emptied) == 0 and emptied.voiceprints.shape == (0, 0)
+    from_nothing, _ = caught_up(
+        _gallery([], np.zeros((0, 0), np.float32)), GalleryChanges(1, ("b", "d"), changed)
+    )
+    assert from_nothing.profile_ids == ("b", "d")
+
+
+def test_layers_built_from_the_change_log_answer_as_a_rebuild_would(rng):
+    from voxprint.gallery_index import caught_up, layered
+    from voxprint.store.records import GalleryChanges
+
+    ids = [f"p{i}" for i in range(2000)]
+    vectors = unit(rng, 2000)
+    base = _CountingExact(vectors)
+    entry = _entry(ids, vectors, base)
+    changed = _gallery(["p3", "new"], unit(rng, 2))  # p3 re-enrolled, "new" added, p9 gone
+    now, moved = caught_up(entry.gallery, GalleryChanges(1, ("p3", "p9", "new"), changed))
+    kept = layered(entry, now, now.voiceprints, earlier_to_now=moved)
+    assert kept is not None and sorted(now.profile_ids[i] for i in kept.delta_rows) == ["new", "p3"]
+    for probe in (changed.voiceprints[0], changed.voiceprints[1], vectors[9], vectors[500]):
+        rows, _ = kept.search(probe, 10)
+        want, _ = ExactSearch(now.voiceprints).search(probe, 10)
+        assert [now.profile_ids[i] for i in rows] == [now.profile_ids[i] for i in want]

@@ -679,6 +679,61 @@ def test_an_empty_gallery_has_a_zero_by_zero_matrix(store: SQLiteStore) -> None:
     assert empty_ids.voiceprints.shape == (0, 0)
 
 
+def _changes(store: Store, since: int, namespace: str = DEFAULT_NAMESPACE):
+    return store.gallery_changes(
+        namespace, since, encoder_name=ENCODER[0], encoder_version=ENCODER[1]
+    )
+
+
+def test_gallery_changes_name_every_profile_touched_since_a_version_and_its_current_row(
+    store: SQLiteStore,
+) -> None:
+    enrol(store, make_profile("a", name="A"))
+    enrol(store, make_profile("b", name="B"))
+    enrol(store, make_profile("elsewhere", namespace="other"))
+    since = store.gallery_version(DEFAULT_NAMESPACE)
+    nothing = _changes(store, since)
+    assert nothing is not None and (nothing.version, nothing.touched) == (since, ())
+    assert len(nothing.current) == 0
+    store.update_profile(DEFAULT_NAMESPACE, "a", ProfileChanges(name="Ada"))
+    enrol(store, make_profile("c", name="C"))
+    store.delete_profile(DEFAULT_NAMESPACE, "b")
+    enrol(store, make_profile("other-version", encoder=(ENCODER[0], "2.0")))
+    changes = _changes(store, since)
+    assert changes is not None
+    assert changes.version == store.gallery_version(DEFAULT_NAMESPACE)
+    # "c" changed the gallery twice (two clips) and is listed once
+    assert changes.touched == ("a", "c", "b", "other-version")
+    assert changes.current.profile_ids == ("a", "c")  # b deleted, other-version elsewhere
+    assert changes.current.names == ("Ada", "C")
+    whole = store.gallery(DEFAULT_NAMESPACE, encoder_name=ENCODER[0], encoder_version=ENCODER[1])
+    row = whole.profile_ids.index("c")
+    assert changes.current.voiceprints[1].tobytes() == whole.voiceprints[row].tobytes()
+    reset_since = store.gallery_version(DEFAULT_NAMESPACE)
+    store.reset_profile(DEFAULT_NAMESPACE, "a", mean_rebuild)
+    after_reset = _changes(store, reset_since)
+    assert after_reset is not None
+    assert after_reset.touched == ("a",) and len(after_reset.current) == 0
+
+
+def test_gallery_changes_are_none_when_the_log_does_not_reach_back(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import voxprint.store.postgres.profiles as postgres_profiles
+    import voxprint.store.sqlite.profiles as sqlite_profiles
+
+    for module in (sqlite_profiles, postgres_profiles):
+        monkeypatch.setattr(module, "GALLERY_CHANGES_KEPT", 3)
+    for pid in ("a", "b", "c"):
+        enrol(store, make_profile(pid))  # two clips each: six versions, three kept
+    now = store.gallery_version(DEFAULT_NAMESPACE)
+    assert _changes(store, now - 3) is not None
+    assert _changes(store, now - 4) is None  # pruned
+    assert _changes(store, now + 1) is None  # a version this store never reached
+    unused = _changes(store, 0, namespace="never-used")
+    assert unused is not None and (unused.version, unused.touched) == (0, ())
+
+
 # --- activity log -----------------------------------------------------------------------
 
 

@@ -19,11 +19,12 @@ whole gallery size.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -31,7 +32,7 @@ import numpy as np
 from voxprint.errors import InvalidParameterError, StoreError
 from voxprint.scoring.similarity import l2_normalise
 from voxprint.store.base import Store
-from voxprint.store.records import Gallery
+from voxprint.store.records import Gallery, GalleryChanges
 
 logger = logging.getLogger(__name__)
 
@@ -181,19 +182,29 @@ LAYERED_SHARE = 0.05
 MIN_LAYERED_CHANGES = 1_000
 
 
-def layered(base: _Entry, gallery: Gallery, vectors: np.ndarray) -> LayeredSearch | None:
+def layered(
+    base: _Entry,
+    gallery: Gallery,
+    vectors: np.ndarray,
+    *,
+    earlier_to_now: np.ndarray | None = None,
+) -> LayeredSearch | None:
     """``base``'s index brought up to ``gallery`` (unit ``vectors``) in layers, or ``None``
-    when too much changed (or ``base`` has no approximate index to keep)."""
+    when too much changed (or ``base`` has no approximate index to keep).
+
+    ``earlier_to_now``: for each row of ``base``'s gallery, the row of the same, unchanged
+    voiceprint in ``gallery`` (``-1``: gone or changed), when the caller knows it (from
+    the change log); otherwise it is worked out by comparing the two galleries."""
     if base.gallery is None or base.search is None or isinstance(base.search, ExactSearch):
         return None
-    old = base.gallery
-    current = {pid: i for i, pid in enumerate(gallery.profile_ids)}
-    # each row of the earlier gallery -> the row of the same, unchanged voiceprint now
-    earlier = np.array([current.get(pid, -1) for pid in old.profile_ids], np.int64)
-    present = earlier >= 0
-    same = np.zeros(len(old), bool)
-    same[present] = np.all(old.voiceprints[present] == gallery.voiceprints[earlier[present]], 1)
-    earlier_to_now = np.where(same, earlier, -1)
+    if earlier_to_now is None:
+        old = base.gallery
+        current = {pid: i for i, pid in enumerate(gallery.profile_ids)}
+        earlier = np.array([current.get(pid, -1) for pid in old.profile_ids], np.int64)
+        present = earlier >= 0
+        same = np.zeros(len(old), bool)
+        same[present] = np.all(old.voiceprints[present] == gallery.voiceprints[earlier[present]], 1)
+        earlier_to_now = np.where(same, earlier, -1)
     if isinstance(base.search, LayeredSearch):  # the index holds an older gallery still
         index, inner = base.search.base, base.search.base_rows
         base_rows = np.where(inner >= 0, earlier_to_now[np.maximum(inner, 0)], -1)
@@ -221,6 +232,50 @@ SEARCHES: dict[str, Callable[[np.ndarray], VectorSearch]] = {
 #: recall for its latency of the three measured, and builds on every core
 #: (docs/benchmarks.md, "Identify search at scale (issue 13)").
 APPROXIMATE = "faiss"
+
+
+def _unit_rows(gallery: Gallery) -> Gallery:
+    """``gallery`` with unit-length voiceprints (what the search structures index; the
+    scorer's cosines do not depend on the length)."""
+    if not len(gallery):
+        return gallery
+    return replace(gallery, voiceprints=l2_normalise(gallery.voiceprints))
+
+
+def caught_up(
+    old: Gallery, changes: GalleryChanges, rows: Mapping[str, int] | None = None
+) -> tuple[Gallery, np.ndarray]:
+    """``old`` brought up to date with ``changes``: the touched profiles' old rows are
+    dropped and their current rows (if they are still in the gallery) appended. Also
+    returns, for each row of ``old``, its row in the new gallery (``-1``: touched).
+    ``rows`` maps ``old``'s profile ids to their rows, when the caller has it."""
+    if rows is None:
+        rows = {pid: i for i, pid in enumerate(old.profile_ids)}
+    keep = np.ones(len(old), bool)
+    keep[[rows[pid] for pid in changes.touched if pid in rows]] = False
+    new = changes.current
+    kept = int(keep.sum())
+    dim = (new.voiceprints if len(new) else old.voiceprints).shape[-1]
+    if kept + len(new) == 0:
+        voiceprints = np.zeros((0, 0), np.float32)
+    else:  # one copy: the kept rows, then the current rows of the touched profiles
+        voiceprints = np.empty((kept + len(new), dim), np.float32)
+        if kept:
+            np.compress(keep, old.voiceprints, axis=0, out=voiceprints[:kept])
+        if len(new):
+            voiceprints[kept:] = new.voiceprints
+    kept_ids = tuple(itertools.compress(old.profile_ids, keep))
+    kept_names = tuple(itertools.compress(old.names, keep))
+    gallery = Gallery(
+        profile_ids=kept_ids + new.profile_ids,
+        names=kept_names + new.names,
+        voiceprints=voiceprints,
+        net_speech_seconds=np.concatenate(
+            [np.asarray(old.net_speech_seconds)[keep], np.asarray(new.net_speech_seconds)]
+        ),
+    )
+    old_to_new = np.where(keep, np.cumsum(keep) - 1, -1).astype(np.int64)
+    return gallery, old_to_new
 
 
 @dataclass(frozen=True)
@@ -286,14 +341,14 @@ class GalleryIndex:
                         "gallery of %r: %d voiceprints, searched in the database", namespace, size
                     )
                     return entry
-            gallery = self.store.gallery(
-                namespace, encoder_name=self.encoder_name, encoder_version=self.encoder_version
-            )
-            vectors = (
-                l2_normalise(gallery.voiceprints) if len(gallery) else np.zeros((0, 0), np.float32)
-            )
+            gallery, version, moved = self._load(namespace, entry, version)
+            vectors = gallery.voiceprints if len(gallery) else np.zeros((0, 0), np.float32)
             name = self.approximate if len(gallery) >= self.approximate_from else "exact"
-            kept = None if entry is None or name == "exact" else layered(entry, gallery, vectors)
+            kept = (
+                None
+                if entry is None or name == "exact"
+                else layered(entry, gallery, vectors, earlier_to_now=moved)
+            )
             if kept is not None:
                 search: VectorSearch = kept
                 name = f"{name} kept, {len(kept.delta_rows)} new or changed searched exactly"
@@ -315,6 +370,31 @@ class GalleryIndex:
                 "gallery of %r loaded: %d voiceprints, %s search", namespace, len(gallery), name
             )
             return entry
+
+    def _load(
+        self, namespace: str, entry: _Entry | None, version: int
+    ) -> tuple[Gallery, int, np.ndarray | None]:
+        """The namespace's gallery, the version it is at, and (when caught up) where each
+        row of ``entry``'s gallery went: the copy in ``entry`` caught up with the store's
+        change log where it can be, else read whole."""
+        if entry is not None and entry.gallery is not None:
+            changes = self.store.gallery_changes(
+                namespace,
+                entry.version,
+                encoder_name=self.encoder_name,
+                encoder_version=self.encoder_version,
+            )
+            if changes is not None:
+                logger.debug(
+                    "gallery of %r caught up: %d profiles changed", namespace, len(changes.touched)
+                )
+                fresh = replace(changes, current=_unit_rows(changes.current))
+                gallery, moved = caught_up(entry.gallery, fresh, entry.rows)
+                return gallery, changes.version, moved
+        gallery = self.store.gallery(
+            namespace, encoder_name=self.encoder_name, encoder_version=self.encoder_version
+        )
+        return _unit_rows(gallery), version, None
 
     def candidates(
         self,

@@ -140,9 +140,7 @@ DEFAULT_PRIORS: dict[str, ScoringPrior] = {
                 std_floor=0.0588,
             ),
         },
-        targets=TargetScores(
-            ceiling=0.8625, std_floor=0.1028, std_short=0.0, noise_scale=2.1003
-        ),
+        targets=TargetScores(ceiling=0.8625, std_floor=0.1028, std_short=0.0, noise_scale=2.1003),
         shrink_seconds=0.01,
         source=_SHARED_DATA,
     ),

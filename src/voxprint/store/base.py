@@ -22,6 +22,7 @@ from voxprint.store.records import (
     Cohort,
     EnrollmentState,
     Gallery,
+    GalleryChanges,
     GalleryStatistics,
     PhraseProfile,
     Profile,
@@ -32,6 +33,10 @@ from voxprint.store.records import (
     StreamLimits,
     StreamRecord,
 )
+
+#: Changes to a namespace's galleries kept in its change log (one per gallery version):
+#: a copy older than this many versions reloads the whole gallery.
+GALLERY_CHANGES_KEPT = 10_000
 
 #: Pure function that turns all of a profile's clips into its enrolment state.
 Rebuild = Callable[[Sequence[Clip]], EnrollmentState]
@@ -113,6 +118,16 @@ class ProfileStore(Protocol):
         profile_ids: Sequence[str] | None = None,
     ) -> Gallery:
         """Voiceprints of the namespace's *enrolled* profiles made with this encoder."""
+        ...
+
+    def gallery_changes(
+        self, namespace: str, since: int, *, encoder_name: str, encoder_version: str
+    ) -> GalleryChanges | None:
+        """What changed in ``namespace``'s galleries after version ``since``, with the
+        touched profiles now in the gallery of this encoder: what a copy of version
+        ``since`` needs to catch up without reading the whole gallery. ``None`` when the
+        change log no longer reaches back that far (it keeps the last
+        :data:`GALLERY_CHANGES_KEPT` changes, and none from before it existed)."""
         ...
 
     #: Whether :meth:`nearest` runs on a vector index inside the database (pgvector's

@@ -150,6 +150,21 @@ class Gallery:
 
 
 @dataclass(frozen=True)
+class GalleryChanges:
+    """What changed in a namespace's galleries after an earlier gallery version.
+
+    ``version`` is the gallery version these changes bring a copy up to; ``touched`` every
+    profile enrolled, re-enrolled, renamed, reset or deleted since the earlier version;
+    ``current`` those of them that are in the gallery now (enrolled, with the encoder
+    asked for). A touched profile missing from ``current`` has left the gallery.
+    """
+
+    version: int
+    touched: tuple[str, ...]
+    current: Gallery
+
+
+@dataclass(frozen=True)
 class ApiKey:
     """An API key's public record. The secret itself is never stored, only its hash.
 

@@ -18,7 +18,7 @@ from voxprint.errors import (
     ProfileNotFoundError,
     StoreError,
 )
-from voxprint.store.base import Rebuild
+from voxprint.store.base import GALLERY_CHANGES_KEPT, Rebuild
 from voxprint.store.checks import (
     check_external_id,
     check_name,
@@ -43,6 +43,7 @@ from voxprint.store.records import (
     EnrollmentState,
     EnrollmentStatus,
     Gallery,
+    GalleryChanges,
     Profile,
     ProfileChanges,
 )
@@ -64,12 +65,25 @@ def _vector(array: np.ndarray, what: str) -> Any:
     return Vector(np.frombuffer(vector_blob(array, what), dtype="<f4").astype(np.float32))
 
 
-def bump_gallery_version(conn: Any, namespace: str) -> None:
-    """Record (inside the caller's transaction) that ``namespace``'s galleries changed."""
+def bump_gallery_version(conn: Any, namespace: str, profile_id: str) -> None:
+    """Record (inside the caller's transaction) that ``profile_id`` changed ``namespace``'s
+    galleries: a new gallery version, and its entry in the change log (which keeps the
+    last :data:`~voxprint.store.base.GALLERY_CHANGES_KEPT`)."""
+    version = int(
+        conn.execute(
+            "INSERT INTO gallery_versions (namespace, version) VALUES (%s, 1) "
+            "ON CONFLICT (namespace) DO UPDATE SET version = gallery_versions.version + 1 "
+            "RETURNING version",
+            (namespace,),
+        ).fetchone()["version"]
+    )
     conn.execute(
-        "INSERT INTO gallery_versions (namespace, version) VALUES (%s, 1) "
-        "ON CONFLICT (namespace) DO UPDATE SET version = gallery_versions.version + 1",
-        (namespace,),
+        "INSERT INTO gallery_changes (namespace, version, profile_id) VALUES (%s, %s, %s)",
+        (namespace, version, profile_id),
+    )
+    conn.execute(
+        "DELETE FROM gallery_changes WHERE namespace = %s AND version <= %s",
+        (namespace, version - GALLERY_CHANGES_KEPT),
     )
 
 
@@ -238,7 +252,7 @@ class PostgresProfiles(PostgresDatabase):
                 created = self._fetch_profile(conn, profile.namespace, profile.id)
                 insert_activity(conn, profile.namespace, activity, created)
                 if created.status is EnrollmentStatus.ENROLLED:
-                    bump_gallery_version(conn, profile.namespace)
+                    bump_gallery_version(conn, profile.namespace, profile.id)
         except StoreError as error:
             if isinstance(error.__cause__, psycopg.errors.UniqueViolation):
                 raise self._conflict(error.__cause__, profile) from None
@@ -336,7 +350,7 @@ class PostgresProfiles(PostgresDatabase):
                     (*params, namespace, profile_id),
                 )
                 if changes.name is not None:
-                    bump_gallery_version(conn, namespace)
+                    bump_gallery_version(conn, namespace, profile_id)
                 return self._fetch_profile(conn, namespace, profile_id)
         except StoreError as error:
             if isinstance(error.__cause__, psycopg.errors.UniqueViolation):
@@ -359,7 +373,7 @@ class PostgresProfiles(PostgresDatabase):
                 "DELETE FROM profiles WHERE namespace = %s AND id = %s", (namespace, profile_id)
             )
             insert_activity(conn, namespace, activity, None)
-            bump_gallery_version(conn, namespace)
+            bump_gallery_version(conn, namespace, profile_id)
 
     # -- clips --
 
@@ -404,7 +418,7 @@ class PostgresProfiles(PostgresDatabase):
             dimension = self._write_state(conn, clip.profile_id, rebuild(clips), len(clips))
             updated = self._fetch_profile(conn, namespace, clip.profile_id)
             insert_activity(conn, namespace, activity, updated)
-            bump_gallery_version(conn, namespace)
+            bump_gallery_version(conn, namespace, clip.profile_id)
         self._index_dimension(dimension)
         return updated
 
@@ -422,7 +436,7 @@ class PostgresProfiles(PostgresDatabase):
             self._write_state(conn, profile_id, rebuild([]), 0)
             profile = self._fetch_profile(conn, namespace, profile_id)
             insert_activity(conn, namespace, activity, profile)
-            bump_gallery_version(conn, namespace)
+            bump_gallery_version(conn, namespace, profile_id)
         return profile
 
     def list_clips(self, namespace: str, profile_id: str) -> list[Clip]:
@@ -487,6 +501,41 @@ class PostgresProfiles(PostgresDatabase):
                 ).fetchall()
             }
         return _gallery_of([by_id[pid] for pid in wanted if pid in by_id], what)
+
+    def gallery_changes(
+        self, namespace: str, since: int, *, encoder_name: str, encoder_version: str
+    ) -> GalleryChanges | None:
+        """As :meth:`voxprint.store.sqlite.SQLiteStore.gallery_changes`."""
+        what = f"encoder {encoder_name} {encoder_version} in namespace {namespace!r}"
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT version FROM gallery_versions WHERE namespace = %s", (namespace,)
+            ).fetchone()
+            version = 0 if row is None else int(row["version"])
+            if version < since:
+                return None
+            logged = [
+                str(r["profile_id"])
+                for r in conn.execute(
+                    "SELECT profile_id FROM gallery_changes WHERE namespace = %s "
+                    "AND version > %s ORDER BY version",
+                    (namespace, since),
+                )
+            ]
+            if len(logged) != version - since:  # pruned, or older than the log
+                return None
+            touched = list(dict.fromkeys(logged))
+            by_id = {
+                r["id"]: r
+                for r in conn.execute(
+                    "SELECT id, name, voiceprint, net_speech_seconds FROM profiles "
+                    f"WHERE {self._GALLERY} AND id = ANY(%s)",
+                    (namespace, encoder_name, encoder_version, touched),
+                    binary=True,
+                ).fetchall()
+            }
+        rows = [by_id[pid] for pid in touched if pid in by_id]
+        return GalleryChanges(version, tuple(touched), _gallery_of(rows, what))
 
     def gallery_size(self, namespace: str, *, encoder_name: str, encoder_version: str) -> int:
         with self._transaction(write=False) as conn:

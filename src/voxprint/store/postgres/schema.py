@@ -186,11 +186,23 @@ _V2 = (
     "CREATE INDEX challenges_expires ON challenges (expires_at)",
 )
 
+_V3 = (
+    """
+    CREATE TABLE gallery_changes (
+        namespace text NOT NULL,
+        version bigint NOT NULL,
+        profile_id text NOT NULL,
+        PRIMARY KEY (namespace, version)
+    )
+    """,
+)
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 #: Version 1 is the schema of SQLite's version 6 (profiles, clips, activity, keys,
 #: calibrations, cohorts, gallery statistics and versions, scoring version, streams);
-#: version 2 adds SQLite's version 7 (passphrases and challenges).
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+#: version 2 adds SQLite's version 7 (passphrases and challenges), version 3 its
+#: version 8 (the change log of galleries).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)

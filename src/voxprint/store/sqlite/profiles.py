@@ -16,13 +16,14 @@ from voxprint.errors import (
     ProfileNotFoundError,
     StoreError,
 )
-from voxprint.store.base import Rebuild
+from voxprint.store.base import GALLERY_CHANGES_KEPT, Rebuild
 from voxprint.store.records import (
     Activity,
     Clip,
     EnrollmentState,
     EnrollmentStatus,
     Gallery,
+    GalleryChanges,
     Profile,
     ProfileChanges,
 )
@@ -44,12 +45,43 @@ from voxprint.store.sqlite.codecs import (
 from voxprint.store.sqlite.connection import SQLiteDatabase
 
 
-def bump_gallery_version(conn: sqlite3.Connection, namespace: str) -> None:
-    """Record (inside the caller's transaction) that ``namespace``'s galleries changed."""
+def bump_gallery_version(conn: sqlite3.Connection, namespace: str, profile_id: str) -> None:
+    """Record (inside the caller's transaction) that ``profile_id`` changed ``namespace``'s
+    galleries: a new gallery version, and its entry in the change log (which keeps the
+    last :data:`~voxprint.store.base.GALLERY_CHANGES_KEPT`)."""
+    version = int(
+        conn.execute(
+            "INSERT INTO gallery_versions (namespace, version) VALUES (?, 1) "
+            "ON CONFLICT (namespace) DO UPDATE SET version = version + 1 RETURNING version",
+            (namespace,),
+        ).fetchone()[0]
+    )
     conn.execute(
-        "INSERT INTO gallery_versions (namespace, version) VALUES (?, 1) "
-        "ON CONFLICT (namespace) DO UPDATE SET version = version + 1",
-        (namespace,),
+        "INSERT INTO gallery_changes (namespace, version, profile_id) VALUES (?, ?, ?)",
+        (namespace, version, profile_id),
+    )
+    conn.execute(
+        "DELETE FROM gallery_changes WHERE namespace = ? AND version <= ?",
+        (namespace, version - GALLERY_CHANGES_KEPT),
+    )
+
+
+def _gallery_of(rows: Sequence[sqlite3.Row], what: str) -> Gallery:
+    if not rows:
+        return Gallery(
+            profile_ids=(),
+            names=(),
+            voiceprints=np.zeros((0, 0), np.float32),
+            net_speech_seconds=np.zeros(0),
+        )
+    vectors = [blob_vector(row["voiceprint"]) for row in rows]
+    if len({vector.shape[0] for vector in vectors}) != 1:
+        raise StoreError(f"voiceprints of {what} have different dimensions")
+    return Gallery(
+        profile_ids=tuple(row["id"] for row in rows),
+        names=tuple(row["name"] for row in rows),
+        voiceprints=np.stack(vectors).astype(np.float32, copy=False),
+        net_speech_seconds=np.array([float(row["net_speech_seconds"]) for row in rows]),
     )
 
 
@@ -174,6 +206,8 @@ class SQLiteProfiles(SQLiteDatabase):
             )
             created = self._fetch_profile(conn, profile.namespace, profile.id)
             insert_activity(conn, profile.namespace, activity, created)
+            if created.status is EnrollmentStatus.ENROLLED:  # an imported voiceprint
+                bump_gallery_version(conn, profile.namespace, profile.id)
             return created
 
     def get_profile(self, namespace: str, profile_id: str) -> Profile:
@@ -248,7 +282,7 @@ class SQLiteProfiles(SQLiteDatabase):
                 (*params, namespace, profile_id),
             )
             if changes.name is not None:
-                bump_gallery_version(conn, namespace)
+                bump_gallery_version(conn, namespace, profile_id)
             return self._fetch_profile(conn, namespace, profile_id)
 
     def delete_profile(
@@ -262,7 +296,7 @@ class SQLiteProfiles(SQLiteDatabase):
                 "DELETE FROM profiles WHERE namespace = ? AND id = ?", (namespace, profile_id)
             )
             insert_activity(conn, namespace, activity, None)
-            bump_gallery_version(conn, namespace)
+            bump_gallery_version(conn, namespace, profile_id)
         self._checkpoint()
 
     # -- clips --
@@ -310,7 +344,7 @@ class SQLiteProfiles(SQLiteDatabase):
             self._write_state(conn, clip.profile_id, rebuild(clips), len(clips))
             updated = self._fetch_profile(conn, namespace, clip.profile_id)
             insert_activity(conn, namespace, activity, updated)
-            bump_gallery_version(conn, namespace)
+            bump_gallery_version(conn, namespace, clip.profile_id)
             return updated
 
     def reset_profile(
@@ -329,7 +363,7 @@ class SQLiteProfiles(SQLiteDatabase):
             self._write_state(conn, profile_id, rebuild([]), 0)
             profile = self._fetch_profile(conn, namespace, profile_id)
             insert_activity(conn, namespace, activity, profile)
-            bump_gallery_version(conn, namespace)
+            bump_gallery_version(conn, namespace, profile_id)
         self._checkpoint()
         return profile
 
@@ -356,18 +390,12 @@ class SQLiteProfiles(SQLiteDatabase):
         or were made with another encoder, are silently left out: checking for that is
         the caller's business (compare ``len(gallery)`` or its ``profile_ids``).
         """
-        condition = (
-            "namespace = ? AND status = ? AND voiceprint IS NOT NULL "
-            "AND encoder_name = ? AND encoder_version = ?"
-        )
-        base = (namespace, EnrollmentStatus.ENROLLED.value, encoder_name, encoder_version)
-        rows: list[sqlite3.Row] = []
         with self._transaction(write=False) as conn:
             if profile_ids is None:
                 rows = conn.execute(
                     "SELECT id, name, voiceprint, net_speech_seconds FROM profiles "
-                    f"WHERE {condition} ORDER BY created_at, id",
-                    base,
+                    f"WHERE {self._GALLERY} ORDER BY created_at, id",
+                    self._gallery_params(namespace, encoder_name, encoder_version),
                 ).fetchall()
             else:
                 wanted = list(dict.fromkeys(profile_ids))
@@ -387,35 +415,63 @@ class SQLiteProfiles(SQLiteDatabase):
                         f"no profile with id(s) {', '.join(map(repr, missing))} "
                         f"in namespace {namespace!r}"
                     )
-                by_id: dict[str, sqlite3.Row] = {}
-                for chunk in chunks(wanted):
-                    marks = ", ".join("?" * len(chunk))
-                    for row in conn.execute(
-                        f"SELECT id, name, voiceprint, net_speech_seconds FROM profiles "
-                        f"WHERE {condition} AND id IN ({marks})",
-                        (*base, *chunk),
-                    ):
-                        by_id[row["id"]] = row
-                rows = [by_id[pid] for pid in wanted if pid in by_id]
-        if not rows:
-            return Gallery(
-                profile_ids=(),
-                names=(),
-                voiceprints=np.zeros((0, 0), np.float32),
-                net_speech_seconds=np.zeros(0),
-            )
-        vectors = [blob_vector(row["voiceprint"]) for row in rows]
-        if len({vector.shape[0] for vector in vectors}) != 1:
-            raise StoreError(
-                f"voiceprints of encoder {encoder_name} {encoder_version} in namespace "
-                f"{namespace!r} have different dimensions"
-            )
-        return Gallery(
-            profile_ids=tuple(row["id"] for row in rows),
-            names=tuple(row["name"] for row in rows),
-            voiceprints=np.stack(vectors).astype(np.float32, copy=False),
-            net_speech_seconds=np.array([float(row["net_speech_seconds"]) for row in rows]),
-        )
+                rows = self._gallery_rows(conn, namespace, encoder_name, encoder_version, wanted)
+        return _gallery_of(rows, f"encoder {encoder_name} {encoder_version} in {namespace!r}")
+
+    _GALLERY = (
+        "namespace = ? AND status = ? AND voiceprint IS NOT NULL "
+        "AND encoder_name = ? AND encoder_version = ?"
+    )
+
+    @staticmethod
+    def _gallery_params(namespace: str, encoder_name: str, encoder_version: str) -> tuple:
+        return (namespace, EnrollmentStatus.ENROLLED.value, encoder_name, encoder_version)
+
+    def _gallery_rows(
+        self,
+        conn: sqlite3.Connection,
+        namespace: str,
+        encoder_name: str,
+        encoder_version: str,
+        wanted: Sequence[str],
+    ) -> list[sqlite3.Row]:
+        """The gallery rows of those of ``wanted`` in the gallery, in ``wanted``'s order."""
+        base = self._gallery_params(namespace, encoder_name, encoder_version)
+        by_id: dict[str, sqlite3.Row] = {}
+        for chunk in chunks(list(wanted)):
+            marks = ", ".join("?" * len(chunk))
+            for row in conn.execute(
+                f"SELECT id, name, voiceprint, net_speech_seconds FROM profiles "
+                f"WHERE {self._GALLERY} AND id IN ({marks})",
+                (*base, *chunk),
+            ):
+                by_id[row["id"]] = row
+        return [by_id[pid] for pid in wanted if pid in by_id]
+
+    def gallery_changes(
+        self, namespace: str, since: int, *, encoder_name: str, encoder_version: str
+    ) -> GalleryChanges | None:
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT version FROM gallery_versions WHERE namespace = ?", (namespace,)
+            ).fetchone()
+            version = 0 if row is None else int(row["version"])
+            if version < since:
+                return None
+            logged = [
+                str(r["profile_id"])
+                for r in conn.execute(
+                    "SELECT profile_id FROM gallery_changes WHERE namespace = ? AND version > ? "
+                    "ORDER BY version",
+                    (namespace, since),
+                )
+            ]
+            if len(logged) != version - since:  # pruned, or older than the log
+                return None
+            touched = tuple(dict.fromkeys(logged))
+            rows = self._gallery_rows(conn, namespace, encoder_name, encoder_version, touched)
+        what = f"encoder {encoder_name} {encoder_version} in {namespace!r}"
+        return GalleryChanges(version, touched, _gallery_of(rows, what))
 
     def gallery_size(self, namespace: str, *, encoder_name: str, encoder_version: str) -> int:
         with self._transaction(write=False) as conn:

@@ -227,6 +227,21 @@ def _migrate_to_v7(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX challenges_expires ON challenges (expires_at)")
 
 
+def _migrate_to_v8(conn: sqlite3.Connection) -> None:
+    """The change log of galleries: which profile each gallery version changed, so that an
+    in-process gallery index reads only what changed instead of the whole gallery."""
+    conn.execute(
+        """
+        CREATE TABLE gallery_changes (
+            namespace TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            profile_id TEXT NOT NULL,
+            PRIMARY KEY (namespace, version)
+        )
+        """
+    )
+
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v1,
@@ -236,6 +251,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v5,
     _migrate_to_v6,
     _migrate_to_v7,
+    _migrate_to_v8,
 )
 
 #: The schema version this code writes.
