@@ -837,3 +837,12 @@ def test_separate_processes_adding_clips_to_one_profile_lose_nothing(
     assert profile.clip_count == total
     assert len(store.list_clips(DEFAULT_NAMESPACE, "shared")) == total
     assert profile.status is EnrollmentStatus.ENROLLED
+
+
+def test_touched_since_lists_each_profile_once_and_refuses_a_log_with_gaps() -> None:
+    from voxprint.store.checks import touched_since
+
+    assert touched_since(5, 2, ["b", "a", "b"]) == ("b", "a")
+    assert touched_since(5, 5, []) == ()
+    assert touched_since(5, 2, ["a", "b"]) is None  # one version is missing: pruned
+    assert touched_since(4, 5, []) is None  # a version the store never reached

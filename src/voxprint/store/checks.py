@@ -17,6 +17,16 @@ from voxprint.store.records import unprintable
 ID_CHUNK = 500
 
 
+def touched_since(version: int, since: int, logged: Sequence[str]) -> tuple[str, ...] | None:
+    """The profiles a gallery change log names after version ``since`` (``logged``: one
+    entry per version up to ``version``, oldest first), each once, in the order they were
+    first changed; ``None`` when the log does not cover every version in between (pruned,
+    older than the log, or a version the store never reached)."""
+    if version < since or len(logged) != version - since:
+        return None
+    return tuple(dict.fromkeys(logged))
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 

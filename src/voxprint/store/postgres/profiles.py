@@ -25,6 +25,7 @@ from voxprint.store.checks import (
     metadata_text,
     now,
     time_text,
+    touched_since,
     vector_blob,
 )
 from voxprint.store.postgres.activity import insert_activity
@@ -512,8 +513,6 @@ class PostgresProfiles(PostgresDatabase):
                 "SELECT version FROM gallery_versions WHERE namespace = %s", (namespace,)
             ).fetchone()
             version = 0 if row is None else int(row["version"])
-            if version < since:
-                return None
             logged = [
                 str(r["profile_id"])
                 for r in conn.execute(
@@ -522,20 +521,20 @@ class PostgresProfiles(PostgresDatabase):
                     (namespace, since),
                 )
             ]
-            if len(logged) != version - since:  # pruned, or older than the log
+            touched = touched_since(version, since, logged)
+            if touched is None:
                 return None
-            touched = list(dict.fromkeys(logged))
             by_id = {
                 r["id"]: r
                 for r in conn.execute(
                     "SELECT id, name, voiceprint, net_speech_seconds FROM profiles "
                     f"WHERE {self._GALLERY} AND id = ANY(%s)",
-                    (namespace, encoder_name, encoder_version, touched),
+                    (namespace, encoder_name, encoder_version, list(touched)),
                     binary=True,
                 ).fetchall()
             }
         rows = [by_id[pid] for pid in touched if pid in by_id]
-        return GalleryChanges(version, tuple(touched), _gallery_of(rows, what))
+        return GalleryChanges(version, touched, _gallery_of(rows, what))
 
     def gallery_size(self, namespace: str, *, encoder_name: str, encoder_version: str) -> int:
         with self._transaction(write=False) as conn:

@@ -17,6 +17,7 @@ from voxprint.errors import (
     StoreError,
 )
 from voxprint.store.base import GALLERY_CHANGES_KEPT, Rebuild
+from voxprint.store.checks import touched_since
 from voxprint.store.records import (
     Activity,
     Clip,
@@ -456,8 +457,6 @@ class SQLiteProfiles(SQLiteDatabase):
                 "SELECT version FROM gallery_versions WHERE namespace = ?", (namespace,)
             ).fetchone()
             version = 0 if row is None else int(row["version"])
-            if version < since:
-                return None
             logged = [
                 str(r["profile_id"])
                 for r in conn.execute(
@@ -466,9 +465,9 @@ class SQLiteProfiles(SQLiteDatabase):
                     (namespace, since),
                 )
             ]
-            if len(logged) != version - since:  # pruned, or older than the log
+            touched = touched_since(version, since, logged)
+            if touched is None:
                 return None
-            touched = tuple(dict.fromkeys(logged))
             rows = self._gallery_rows(conn, namespace, encoder_name, encoder_version, touched)
         what = f"encoder {encoder_name} {encoder_version} in {namespace!r}"
         return GalleryChanges(version, touched, _gallery_of(rows, what))
