@@ -201,7 +201,7 @@ def test_small_changes_are_searched_in_layers_and_answer_as_a_rebuild_would(rng)
     now_ids = [p for p in ids if p != "p7"] + ["new1", "new2"]
     now = np.concatenate([np.delete(vectors, 7, axis=0), unit(rng, 2)])
     now[2] = unit(rng, 1)[0]  # "p2" changed
-    kept = layered(entry, _gallery(now_ids, now), now)
+    kept = layered(entry, _gallery(now_ids, now))
     assert isinstance(kept, LayeredSearch)
     assert sorted(now_ids[i] for i in kept.delta_rows) == ["new1", "new2", "p2"]
     for probe in (now[2], now[-1], vectors[7], vectors[100]):
@@ -219,10 +219,10 @@ def test_layers_stack_and_still_find_what_an_earlier_layer_added(rng):
     vectors = unit(rng, 1500)
     first = _entry(ids, vectors, _CountingExact(vectors))
     ids2, v2 = [*ids, "a"], np.concatenate([vectors, unit(rng, 1)])
-    second = layered(first, _gallery(ids2, v2), v2)
+    second = layered(first, _gallery(ids2, v2))
     ids3, v3 = [*ids2[1:], "b"], np.concatenate([v2[1:], unit(rng, 1)])  # p0 gone, b added
     entry2 = _Entry(1, _gallery(ids2, v2), second, {}, len(ids2))
-    third = layered(entry2, _gallery(ids3, v3), v3)
+    third = layered(entry2, _gallery(ids3, v3))
     assert third is not None and third.base is first.search
     assert sorted(ids3[i] for i in third.delta_rows) == ["a", "b"]
     for probe in (v2[-1], v3[-1], vectors[5]):
@@ -239,9 +239,9 @@ def test_too_many_changes_or_an_exact_gallery_mean_a_rebuild(rng):
     vectors = unit(rng, 2000)
     entry = _entry(ids, vectors, _CountingExact(vectors))
     fresh = unit(rng, 2000)  # every voiceprint changed
-    assert layered(entry, _gallery(ids, fresh), fresh) is None
+    assert layered(entry, _gallery(ids, fresh)) is None
     exact = _entry(ids, vectors, ExactSearch(vectors))
-    assert layered(exact, _gallery(ids, vectors), vectors) is None
+    assert layered(exact, _gallery(ids, vectors)) is None
 
 
 # --- catching up with the store's change log instead of reading the whole gallery ---------
@@ -344,7 +344,7 @@ def test_layers_built_from_the_change_log_answer_as_a_rebuild_would(rng):
     entry = _entry(ids, vectors, base)
     changed = _gallery(["p3", "new"], unit(rng, 2))  # p3 re-enrolled, "new" added, p9 gone
     now, moved = caught_up(entry.gallery, GalleryChanges(1, ("p3", "p9", "new"), changed))
-    kept = layered(entry, now, now.voiceprints, earlier_to_now=moved)
+    kept = layered(entry, now, earlier_to_now=moved)
     assert kept is not None and sorted(now.profile_ids[i] for i in kept.delta_rows) == ["new", "p3"]
     for probe in (changed.voiceprints[0], changed.voiceprints[1], vectors[9], vectors[500]):
         rows, _ = kept.search(probe, 10)

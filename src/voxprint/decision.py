@@ -113,6 +113,11 @@ class OperatingPoint:
             return Decision.ACCEPT, DecisionReason.MATCH
         return Decision.REJECT, DecisionReason.NO_MATCH
 
+    def names(self, posterior: float) -> bool:
+        """Whether a candidate with ``posterior`` is good enough to be named (speech
+        apart)."""
+        return posterior >= self.identification_threshold
+
     def identify(
         self, posterior: float, speech_seconds: float, speech_needed: float | None = None
     ) -> DecisionReason:
@@ -120,7 +125,7 @@ class OperatingPoint:
         the speech an ordinary owner would need to be named (``None``: not known)."""
         if not self.enough_speech(speech_seconds):
             return DecisionReason.INSUFFICIENT_SPEECH
-        if posterior >= self.identification_threshold:
+        if self.names(posterior):
             return DecisionReason.MATCH
         if speech_needed is not None and speech_seconds < speech_needed:
             return DecisionReason.INSUFFICIENT_SPEECH

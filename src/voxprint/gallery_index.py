@@ -183,14 +183,10 @@ MIN_LAYERED_CHANGES = 1_000
 
 
 def layered(
-    base: _Entry,
-    gallery: Gallery,
-    vectors: np.ndarray,
-    *,
-    earlier_to_now: np.ndarray | None = None,
+    base: _Entry, gallery: Gallery, *, earlier_to_now: np.ndarray | None = None
 ) -> LayeredSearch | None:
-    """``base``'s index brought up to ``gallery`` (unit ``vectors``) in layers, or ``None``
-    when too much changed (or ``base`` has no approximate index to keep).
+    """``base``'s index brought up to ``gallery`` (unit voiceprints) in layers, or
+    ``None`` when too much changed (or ``base`` has no approximate index to keep).
 
     ``earlier_to_now``: for each row of ``base``'s gallery, the row of the same, unchanged
     voiceprint in ``gallery`` (``-1``: gone or changed), when the caller knows it (from
@@ -213,7 +209,7 @@ def layered(
     kept = np.zeros(len(gallery), bool)
     kept[base_rows[base_rows >= 0]] = True
     delta_rows = np.flatnonzero(~kept).astype(np.int64)
-    kept_search = LayeredSearch(index, base_rows, delta_rows, vectors[delta_rows])
+    kept_search = LayeredSearch(index, base_rows, delta_rows, gallery.voiceprints[delta_rows])
     changes = kept_search.masked + len(delta_rows)
     if changes > max(MIN_LAYERED_CHANGES, LAYERED_SHARE * len(base_rows)):
         return None
@@ -342,22 +338,21 @@ class GalleryIndex:
                     )
                     return entry
             gallery, version, moved = self._load(namespace, entry, version)
-            vectors = gallery.voiceprints if len(gallery) else np.zeros((0, 0), np.float32)
             name = self.approximate if len(gallery) >= self.approximate_from else "exact"
             kept = (
                 None
                 if entry is None or name == "exact"
-                else layered(entry, gallery, vectors, earlier_to_now=moved)
+                else layered(entry, gallery, earlier_to_now=moved)
             )
             if kept is not None:
                 search: VectorSearch = kept
                 name = f"{name} kept, {len(kept.delta_rows)} new or changed searched exactly"
             else:
                 try:
-                    search = SEARCHES[name](vectors)
+                    search = SEARCHES[name](gallery.voiceprints)
                 except ImportError:
                     logger.warning("%s is not installed; searching exactly", name)
-                    search = ExactSearch(vectors)
+                    search = ExactSearch(gallery.voiceprints)
             entry = _Entry(
                 version,
                 gallery,

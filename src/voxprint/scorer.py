@@ -180,7 +180,8 @@ class Scorer:
             )
         cosines, normalized = self._values(probe, gallery)
         values = cosines if normalized is None else normalized
-        llrs = self._llrs(probe, values, np.asarray(enrol_seconds, dtype=np.float64))
+        enrol = np.asarray(enrol_seconds, dtype=np.float64).ravel()
+        llrs = self._llrs(probe, values, enrol)
         posteriors, unknown = open_set_posteriors(llrs, n)
         order = np.argsort(-llrs, kind="stable")[:top_n]
         candidates = tuple(
@@ -193,15 +194,10 @@ class Scorer:
             )
             for i in order
         )
-        named = candidates[0].score >= self.point.identification_threshold
         needed = (
             None
-            if named
-            else self.speech_needed(
-                probe,
-                gallery_size=n,
-                enrol_seconds=float(np.asarray(enrol_seconds, dtype=np.float64).ravel()[order[0]]),
-            )
+            if self.point.names(candidates[0].score)
+            else self.speech_needed(probe, gallery_size=n, enrol_seconds=float(enrol[order[0]]))
         )
         reason = self.point.identify(candidates[0].score, probe.net_speech_seconds, needed)
         return Ranking(

@@ -151,7 +151,7 @@ def _share(part: int, whole: int) -> float:
 def best_threshold_named(
     known_best: Sequence[tuple[float, bool]],
     unknown_best: Sequence[float],
-    rejection: float = 0.95,
+    rejection: float = CEILING_REJECTION,
 ) -> float:
     """The most known probes a single threshold on the best candidate's posterior names
     correctly while answering at least ``rejection`` of the unknown probes "unknown".
@@ -360,9 +360,7 @@ def _result(name: str, size: int, draws: int, tally: Tally) -> DomainResult:
         if tally.confident
         else None,
         by_duration=by_duration,
-        best_threshold_named=best_threshold_named(
-            tally.known_best, tally.unknown_best, CEILING_REJECTION
-        ),
+        best_threshold_named=best_threshold_named(tally.known_best, tally.unknown_best),
         scores=scores,
         labels=labels,
     )
