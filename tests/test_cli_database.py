@@ -162,3 +162,17 @@ def test_info_reads_the_database_from_the_environment_and_says_so(tmp_path, monk
     assert info["database"]["source"] == "VOXPRINT_DB" and info["database"]["exists"]
     assert info["database"]["size_bytes"] > 0
     assert info["model"]["runtime"] == "torch"  # GE2E runs in torch only
+
+
+def test_info_on_the_fused_encoder_names_both_weight_files_and_the_campplus_runtime(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("VOXPRINT_CAMPPLUS_RUNTIME", "torch")
+    result = run("info", "--json", "--model", "campplus+ge2e", "--db", tmp_path / "f.db")
+    assert result.exit_code == 0, result.output
+    model = json.loads(result.stdout)["model"]
+    assert model["name"] == "campplus+ge2e" and model["runtime"] == "torch"
+    weights = model["weights"].split("; ")
+    assert len(weights) == 2
+    assert weights[0].endswith("campplus_cn_en_common.pt")
+    assert weights[1].endswith("pretrained.pt")

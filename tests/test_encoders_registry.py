@@ -20,15 +20,15 @@ from voxprint.encoders.registry import ENCODERS
 from voxprint.errors import UnknownEncoderError, WeightsNotFoundError
 
 
-def test_available_encoders_lists_both_models_and_the_default() -> None:
-    assert available_encoders() == ["campplus", "ge2e"]
+def test_available_encoders_lists_every_model_and_the_default() -> None:
+    assert available_encoders() == ["campplus", "campplus+ge2e", "ge2e"]
     assert DEFAULT_ENCODER == "campplus"
     assert DEFAULT_ENCODER in available_encoders()
-    assert set(ENCODERS) == {"campplus", "ge2e"}
+    assert set(ENCODERS) == {"campplus", "campplus+ge2e", "ge2e"}
 
 
 def test_unknown_encoder_name_raises_and_lists_the_choices() -> None:
-    with pytest.raises(UnknownEncoderError, match="campplus, ge2e") as caught:
+    with pytest.raises(UnknownEncoderError, match="campplus, campplus\\+ge2e, ge2e") as caught:
         load_encoder("xvector")
     assert caught.value.code == "unknown_encoder"
     assert "'xvector'" in caught.value.message

@@ -287,7 +287,7 @@ def test_load_encoder_explains_missing_and_foreign_checkpoints(tmp_path) -> None
     torch.save({"weights": torch.zeros(2)}, foreign)
     with pytest.raises(ModelError, match="not a voxprint training checkpoint"):
         load_encoder(str(foreign))
-    with pytest.raises(UnknownEncoderError, match="campplus, ge2e, or give the path"):
+    with pytest.raises(UnknownEncoderError, match="ge2e, or give the path"):
         load_encoder("resnet")
     with pytest.raises(InvalidParameterError, match="holds its own weights"):
         load_encoder(str(foreign), weights=foreign)

@@ -144,6 +144,32 @@ DEFAULT_PRIORS: dict[str, ScoringPrior] = {
         shrink_seconds=0.01,
         source=_SHARED_DATA,
     ),
+    # campplus 92f29b94e694 * 0.7 + GE2E 39373b86598f centred * 0.3
+    "campplus+ge2e": ScoringPrior(
+        impostors={
+            Band.WIDE: ImpostorPrior(
+                mean=0.1150,
+                domain_std=0.0500,
+                std=0.0981,
+                pair_std=0.0891,
+                mean_floor=0.0732,
+                std_floor=0.0876,
+            ),
+            Band.NARROW: ImpostorPrior(
+                mean=0.3763,
+                domain_std=0.1677,
+                std=0.0981,
+                pair_std=0.0891,
+                mean_floor=0.2433,
+                std_floor=0.0876,
+            ),
+        },
+        targets=TargetScores(
+            ceiling=0.8740, std_floor=0.0801, std_short=0.0386, noise_scale=4.3854
+        ),
+        shrink_seconds=0.5153,
+        source=_SHARED_DATA,
+    ),
 }
 
 

@@ -50,8 +50,8 @@ ModelOption = Annotated[
         "--model",
         "-m",
         metavar="NAME|PATH",
-        help="Encoder: campplus, ge2e, or a trained checkpoint (RUN/best.pt) "
-        "(default: VOXPRINT_MODEL, else campplus).",
+        help="Encoder: campplus, ge2e, campplus+ge2e (for one-second words and digits), or a "
+        "trained checkpoint (RUN/best.pt) (default: VOXPRINT_MODEL, else campplus).",
         show_default=False,
     ),
 ]

@@ -67,10 +67,14 @@ def _model(chosen: Settings) -> dict[str, Any]:
             requested_runtime=options.runtime or "auto",
             runtime_note=f"{choice.source}: {choice.reason}",
         )
-    sources = {"campplus": CAMPPLUS_WEIGHTS, "ge2e": GE2E_WEIGHTS}
+    sources = {
+        "campplus": [CAMPPLUS_WEIGHTS],
+        "ge2e": [GE2E_WEIGHTS],
+        "campplus+ge2e": [CAMPPLUS_WEIGHTS, GE2E_WEIGHTS],
+    }
     if model in sources:
         try:
-            data["weights"] = str(find_weights(sources[model]))
+            data["weights"] = "; ".join(str(find_weights(name)) for name in sources[model])
         except ModelError as error:
             data["weights"] = None
             data["runtime_note"] = error.message

@@ -27,6 +27,36 @@ def _ge2e(*args: Any, **kwargs: Any) -> SpeakerEncoder:
     return Ge2eEncoder(*args, **kwargs)
 
 
+#: GE2E's share of the ``campplus+ge2e`` cosine (docs/benchmarks.md, "A second encoder for
+#: short speech").
+GE2E_FUSION_WEIGHT = 0.3
+#: GE2E's mean embedding over the development domains (``bench/fit_fusion.py``), taken off
+#: before fusing: it is why strangers' GE2E cosines sit near 0.6.
+GE2E_CENTRE_FILE = Path(__file__).with_name("ge2e_centre.npy")
+
+
+def _campplus_ge2e(weights: Path | None = None, **campplus_options: Any) -> SpeakerEncoder:
+    import numpy as np
+
+    from voxprint.encoders.fused import FusedEncoder, FusionPart
+
+    if weights is not None:
+        raise InvalidParameterError(
+            "campplus+ge2e uses the bundled weights of both encoders; "
+            "pass weights to campplus or ge2e alone"
+        )
+    if not GE2E_CENTRE_FILE.is_file():
+        raise WeightsNotFoundError(f"the GE2E centre is missing: {GE2E_CENTRE_FILE}")
+    centre = np.load(GE2E_CENTRE_FILE, allow_pickle=False)
+    return FusedEncoder(
+        "campplus+ge2e",
+        [
+            FusionPart(_campplus(**campplus_options), 1.0 - GE2E_FUSION_WEIGHT),
+            FusionPart(_ge2e(), GE2E_FUSION_WEIGHT, centre),
+        ],
+    )
+
+
 def _trained(path: Path) -> SpeakerEncoder:
     from voxprint.encoders.trained import load_trained_encoder  # imports torch
 
@@ -36,6 +66,7 @@ def _trained(path: Path) -> SpeakerEncoder:
 ENCODERS: dict[str, Callable[..., SpeakerEncoder]] = {
     "campplus": _campplus,
     "ge2e": _ge2e,
+    "campplus+ge2e": _campplus_ge2e,
 }
 
 DEFAULT_ENCODER = "campplus"
@@ -82,7 +113,7 @@ def load_encoder(
 
 
 #: Encoders that take :class:`EncoderOptions` as keyword arguments.
-OPTION_ENCODERS = frozenset({"campplus"})
+OPTION_ENCODERS = frozenset({"campplus", "campplus+ge2e"})
 
 
 def _option_kwargs(name: str, options: EncoderOptions) -> dict[str, object]:
