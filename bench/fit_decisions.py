@@ -8,6 +8,8 @@ Embeds (or reads from bench/decision_cache.py's cache) every domain of
 by maximum likelihood (domains weighted equally), the impostor prior of each band from the
 domains recorded in it, and prints the ``ScoringPrior`` to paste into
 ``src/voxprint/operating_points.py``. Decision thresholds are kept from the current prior.
+Then, per domain, how the fitted target model fits its owners' cosines: the mean and
+spread of ``(cosine - model mean) / model spread`` (0 and 1 where it fits).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.evaluation.decisions import domain_trials, fit_prior
 from voxprint.evaluation.domains import DOMAINS, build_domain
 from voxprint.operating_points import DEFAULT_PRIORS, ScoringPrior
+from voxprint.scoring.llr import ConditionModel
 from voxprint.settings import default_data_root
 
 
@@ -59,6 +62,14 @@ def main() -> None:
         )
     prior = fit_prior(trials, source="fit", base=DEFAULT_PRIORS.get(args.model))
     print(prior_code(prior))
+    print("target model residuals (z) per domain:")
+    for name, t in zip(DOMAINS, trials, strict=True):
+        model = ConditionModel(
+            prior.impostors[t.band].unadapted(), prior.targets, prior.shrink_seconds
+        )
+        mean = model.target_mean(t.target_probe_seconds, t.target_enrol_seconds, t.target_probe_snr)
+        z = (t.target_scores - mean) / model.target_std(t.target_probe_seconds)
+        print(f"{name:16s} {t.band.value:10s} z mean {z.mean():+.2f} sd {z.std():.2f}")
 
 
 if __name__ == "__main__":

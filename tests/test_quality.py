@@ -154,6 +154,14 @@ def test_the_gate_names_each_problem_and_can_be_switched_off():
         QualityGate(window_seconds=0)
 
 
+def test_the_two_voice_check_runs_for_calibrated_encoders_only_unless_a_threshold_is_set():
+    gate = QualityGate()
+    assert gate.speaker_threshold("campplus") == 0.55
+    assert gate.speaker_threshold("campplus+ge2e") == 0.55
+    assert gate.speaker_threshold("ge2e") is None
+    assert QualityGate(min_speaker_similarity=0.4).speaker_threshold("ge2e") == 0.4
+
+
 class MiddleVad:
     """Speech is everything but the first and last second (how ``voice(silence=1.0)`` is built);
     unlike the energy fake it still finds the pauses when noise fills them."""

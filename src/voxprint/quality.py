@@ -51,6 +51,7 @@ _FLAT_RUN = 3
 #: checked for several speakers unless ``QualityGate.min_speaker_similarity`` is set.
 DEFAULT_SPEAKER_SIMILARITY: dict[str, float] = {
     "campplus": 0.55,
+    "campplus+ge2e": 0.55,
 }
 
 
