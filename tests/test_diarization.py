@@ -17,7 +17,7 @@ from voxprint.diarization.clustering import (
     kmeans,
     spectral_cluster,
 )
-from voxprint.diarization.engine import SpeakerTrack
+from voxprint.diarization.engine import Diarizer, SpeakerTrack
 from voxprint.diarization.formats import to_json, to_rttm, to_srt, to_vtt
 from voxprint.diarization.naming import _merge_same_profile
 from voxprint.errors import (
@@ -27,9 +27,10 @@ from voxprint.errors import (
     SpeechTooShortError,
 )
 from voxprint.store.records import EnrollmentStatus
+from voxprint.vad import SpeechSegments
 
 from apihelp import fake_service
-from fakes import RATE, voice
+from fakes import RATE, ToneEncoder, voice
 
 LOW, HIGH = 110.0, 260.0
 
@@ -217,6 +218,46 @@ def test_a_bad_configuration_is_refused():
         DiarizationConfig(step_seconds=0)
     with pytest.raises(InvalidParameterError):
         DiarizationConfig(min_cluster_size=0)
+    with pytest.raises(InvalidParameterError, match="speech_pad_seconds"):
+        DiarizationConfig(speech_pad_seconds=-0.5)
+    with pytest.raises(InvalidParameterError, match="speech_bridge_seconds"):
+        DiarizationConfig(speech_bridge_seconds=-1.0)
+
+
+class FixedSpeech:
+    """A voice detector that hears speech in ``spans`` (seconds) only."""
+
+    def __init__(self, *spans: tuple[float, float]) -> None:
+        self.spans = spans
+
+    def detect(self, waveform: np.ndarray) -> SpeechSegments:
+        segments = tuple(
+            (round(a * RATE), min(round(b * RATE), waveform.size)) for a, b in self.spans
+        )
+        return SpeechSegments(segments, RATE, waveform.size)
+
+
+def last_turn_end(config: DiarizationConfig, speech: FixedSpeech | None) -> float:
+    audio = conversation((LOW, 4.0), (HIGH, 4.0), (LOW, 4.0), (HIGH, 3.0))  # ends at 18 s
+    result = Diarizer(EnergySegmenter(), ToneEncoder(), config, speech=speech).diarize(audio)
+    return max(end for track in result.tracks for _, end in track.turns)
+
+
+def test_nobody_speaks_outside_the_voice_detectors_speech_widened_by_the_pad():
+    tight = DiarizationConfig(speech_pad_seconds=0.0, speech_bridge_seconds=0.0)
+    first_nine = FixedSpeech((0.0, 9.0))
+    assert last_turn_end(tight, None) == pytest.approx(18.0, abs=0.1)
+    assert last_turn_end(tight, first_nine) == pytest.approx(9.0, abs=0.05)
+    padded = DiarizationConfig(speech_pad_seconds=2.0, speech_bridge_seconds=0.0)
+    assert last_turn_end(padded, first_nine) == pytest.approx(11.0, abs=0.05)
+
+
+def test_short_gaps_in_the_detected_speech_are_bridged_and_no_pad_means_no_gate():
+    split = FixedSpeech((0.0, 9.0), (12.0, 13.0))
+    bridged = DiarizationConfig(speech_pad_seconds=0.0, speech_bridge_seconds=5.0)
+    assert last_turn_end(bridged, split) == pytest.approx(13.0, abs=0.05)
+    ungated = DiarizationConfig(speech_pad_seconds=None)
+    assert last_turn_end(ungated, split) == pytest.approx(18.0, abs=0.1)
 
 
 def test_spectral_clustering_separates_two_voices_and_keeps_to_the_speaker_bounds():

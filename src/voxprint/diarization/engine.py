@@ -13,7 +13,10 @@ reconstruction of global speaker turns.
    a chunk), chunks are overlap-added frame by frame, and at each frame the
    ``count`` most active clusters speak, where ``count`` is the (averaged) number of
    local speakers the segmentation heard there.
-5. Per speaker, runs of frames become turns; gaps shorter than ``min_gap_seconds``
+5. With a voice detector, frames outside its speech (widened by
+   ``speech_pad_seconds``, short gaps bridged) speak for nobody: the segmentation
+   alone hears speech in some long stretches of room noise.
+6. Per speaker, runs of frames become turns; gaps shorter than ``min_gap_seconds``
    are bridged and turns shorter than ``min_turn_seconds`` dropped.
 
 The result keeps, for every speaker, the speech where that speaker talks alone (as
@@ -42,6 +45,7 @@ from voxprint.diarization.clustering import (
 from voxprint.diarization.segmentation import ChunkActivity, Progress
 from voxprint.encoders.base import SpeakerEncoder
 from voxprint.errors import InvalidParameterError
+from voxprint.vad import SpeechSegments
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +68,12 @@ class ChunkSegmenter(Protocol):
         threshold: float | None = ...,
         on_progress: Progress | None = ...,
     ) -> ChunkActivity: ...
+
+
+class SpeechDetector(Protocol):
+    """Where the speech is (:class:`~voxprint.vad.SileroVad`, or a fake in tests)."""
+
+    def detect(self, waveform: np.ndarray) -> SpeechSegments: ...
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,11 @@ class DiarizationConfig:
     min_cluster_size: int = 2
     #: Overlap-add weights chunk frames with a Hamming window (chunk edges count less).
     hamming: bool = True
+    #: With a voice detector, speaker activity is kept only within its speech widened by
+    #: this many seconds on each side (``None``: the segmentation alone decides).
+    speech_pad_seconds: float | None = 1.0
+    #: ... and with gaps in the detected speech shorter than this bridged.
+    speech_bridge_seconds: float = 2.0
     #: Gaps within one speaker's speech shorter than this are bridged.
     min_gap_seconds: float = 0.1
     #: Turns shorter than this are dropped.
@@ -124,9 +139,12 @@ class DiarizationConfig:
             raise InvalidParameterError("cluster_threshold must be positive")
         if self.min_cluster_size < 1 or self.embed_batch_size < 1:
             raise InvalidParameterError("min_cluster_size and embed_batch_size must be >= 1")
+        if self.speech_pad_seconds is not None and self.speech_pad_seconds < 0:
+            raise InvalidParameterError("speech_pad_seconds cannot be negative")
         for name in (
             "min_solo_seconds",
             "min_cluster_seconds",
+            "speech_bridge_seconds",
             "min_gap_seconds",
             "min_turn_seconds",
         ):
@@ -171,19 +189,23 @@ class AnonymousDiarization:
 
 
 class Diarizer:
-    """Anonymous diarization with a segmenter and a speaker encoder; thread-safe."""
+    """Anonymous diarization with a segmenter, a speaker encoder and, optionally, a voice
+    detector that bounds where anyone speaks; thread-safe."""
 
     def __init__(
         self,
         segmenter: ChunkSegmenter,
         encoder: SpeakerEncoder,
         config: DiarizationConfig | None = None,
+        *,
+        speech: SpeechDetector | None = None,
     ) -> None:
         if encoder.sample_rate != 16000:
             raise InvalidParameterError("diarization needs a 16 kHz speaker encoder")
         self.segmenter = segmenter
         self.encoder = encoder
         self.config = config or DiarizationConfig()
+        self.speech = speech
 
     def diarize(
         self,
@@ -212,6 +234,7 @@ class Diarizer:
         _labels, centroids = self._cluster(embeddings, seconds, count)
         assignment = self._assign(pieces, embeddings, centroids)
         activity = self._reconstruct(chunks, pieces, assignment, centroids.shape[0])
+        activity = self._gate(samples, activity, chunks)
         tracks = self._tracks(activity, chunks)
         logger.debug(
             "diarized %.1f s: %d chunks, %d local speakers embedded, %d speakers",
@@ -392,18 +415,24 @@ class Diarizer:
             decided[rows, order[rows, k - 1]] = True
         return decided & (score > 0)
 
+    def _gate(self, samples: np.ndarray, activity: np.ndarray, chunks: ChunkActivity) -> np.ndarray:
+        """``activity`` with the frames whose centre lies outside the widened speech of
+        the voice detector cleared (unchanged without a detector or a pad)."""
+        pad = self.config.speech_pad_seconds
+        if self.speech is None or pad is None or activity.shape[0] == 0:
+            return activity
+        speech = self.speech.detect(samples).widened(pad, self.config.speech_bridge_seconds)
+        starts, ends = _frame_grid(activity.shape[0], chunks)
+        centres = (starts + ends) // 2
+        inside = np.zeros(centres.shape[0], dtype=bool)
+        for start, end in speech.segments:
+            inside |= (centres >= start) & (centres < end)
+        return activity & inside[:, None]
+
     def _tracks(self, activity: np.ndarray, chunks: ChunkActivity) -> tuple[SpeakerTrack, ...]:
         """Turns and solo spans per speaker, speakers in order of first speech."""
         rate = chunks.sample_rate
-        step = chunks.frame_step
-        offset = (chunks.frame_samples - step) // 2
-        total = chunks.total_samples
-        frames = activity.shape[0]
-        starts = np.clip(np.arange(frames) * step + offset, 0, total)
-        ends = np.clip(starts + step, 0, total)
-        if frames:
-            starts[0] = 0
-            ends[-1] = total
+        starts, ends = _frame_grid(activity.shape[0], chunks)
         min_gap = round(self.config.min_gap_seconds * rate)
         min_turn = self.config.min_turn_seconds
         solo = activity & (activity.sum(axis=1, keepdims=True) == 1)
@@ -421,6 +450,21 @@ class Diarizer:
             tracks.append(SpeakerTrack(index=k, turns=turns, solo_spans=solo_spans))
         tracks.sort(key=lambda t: t.first_start)
         return tuple(tracks)
+
+
+def _frame_grid(frames: int, chunks: ChunkActivity) -> tuple[np.ndarray, np.ndarray]:
+    """Sample span ``[start, end)`` of each frame of the recording's frame grid: frames are
+    ``frame_step`` apart and centred on their receptive field; the first starts at 0 and
+    the last ends with the recording."""
+    step = chunks.frame_step
+    offset = (chunks.frame_samples - step) // 2
+    total = chunks.total_samples
+    starts = np.clip(np.arange(frames) * step + offset, 0, total)
+    ends = np.clip(starts + step, 0, total)
+    if frames:
+        starts[0] = 0
+        ends[-1] = total
+    return starts, ends
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,13 @@ class SpeakerDiarizer:
             for profile_id in profile_ids:
                 service.enrolled_profile(profile_id)
         waveform = service.pipeline.load(source)
-        engine = Diarizer(self.segmenter, service.pipeline.encoder, self.config)
+        pipeline = service.pipeline
+        engine = Diarizer(
+            self.segmenter,
+            pipeline.encoder,
+            self.config,
+            speech=pipeline.vad if pipeline.config.apply_vad else None,
+        )
         anonymous = engine.diarize(waveform, count=count, on_progress=on_progress)
         if not anonymous.tracks:
             raise NoSpeechError(f"no speaker found in {anonymous.duration_seconds:.1f} s of audio")
