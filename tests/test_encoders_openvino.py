@@ -20,6 +20,7 @@ from voxprint.encoders.campplus_runtime import (
     native_bf16,
     onnx_model_path,
     openvino_config,
+    padded_frames,
 )
 from voxprint.errors import WeightsNotFoundError
 
@@ -57,6 +58,29 @@ def test_openvino_float32_matches_torch_on_padded_batches_shorter_than_a_segment
     assert cosines(runtime.run(features, lengths), eager.run(features, lengths)).min() > 0.99999
     short, short_lengths = padded([12], seed=2)
     assert cosines(runtime.run(short, short_lengths), eager.run(short, short_lengths))[0] > 0.99999
+
+
+def test_inputs_are_padded_to_few_shapes_finer_for_short_inputs_than_long_ones() -> None:
+    assert [padded_frames(n) for n in (1, 64, 65, 300, 1000, 1024)] == [
+        64,
+        64,
+        128,
+        320,
+        1024,
+        1024,
+    ]
+    assert [padded_frames(n) for n in (1025, 1280, 1281, 2999)] == [1280, 1280, 1536, 3072]
+    shapes = {padded_frames(n) for n in range(300, 3001)}
+    assert len(shapes) == 12 + 8  # 3-10 s in 64-frame steps, 10-30 s in 256-frame steps
+
+
+def test_openvino_matches_torch_on_a_long_input_padded_in_the_coarse_steps(
+    tmp_path: Path,
+) -> None:
+    spec = small_spec(tmp_path)
+    runtime, eager = build_runtime("openvino", spec), build_runtime("torch", spec)
+    features, lengths = padded([1100, 1500], seed=3)  # padded to 1536 frames
+    assert cosines(runtime.run(features, lengths), eager.run(features, lengths)).min() > 0.99999
 
 
 def test_openvino_reuses_the_onnx_graph_cached_for_onnxruntime(tmp_path: Path) -> None:

@@ -204,6 +204,18 @@ BF16_MIN_FRAMES = 300
 #: files of every length reuses a few dozen shapes (measured: +20 % throughput on 30
 #: LibriSpeech files seen once, -3 % once every shape is warm).
 SHAPE_STEP_FRAMES = 64
+#: Inputs longer than this many frames are padded in steps of
+#: :data:`LONG_SHAPE_STEP_FRAMES` instead: each shape OpenVINO has seen keeps about 28 MB
+#: of kernels and buffers, and long clips would otherwise add one shape per 0.64 s
+#: (docs/benchmarks.md, "Memory when every request has another length").
+LONG_SHAPE_FRAMES = 1024
+LONG_SHAPE_STEP_FRAMES = 256
+
+
+def padded_frames(frames: int) -> int:
+    """The frame count OpenVINO runs an input of ``frames`` frames at."""
+    step = SHAPE_STEP_FRAMES if frames <= LONG_SHAPE_FRAMES else LONG_SHAPE_STEP_FRAMES
+    return -(-frames // step) * step
 
 
 class OpenVinoRuntime:
@@ -240,7 +252,7 @@ class OpenVinoRuntime:
             self._idle.extend(requests)
 
     def run(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        padding = -features.shape[1] % SHAPE_STEP_FRAMES
+        padding = padded_frames(features.shape[1]) - features.shape[1]
         if padding:
             features = np.pad(features, ((0, 0), (0, padding), (0, 0)))
         parts = np.array_split(np.arange(features.shape[0]), min(self._streams, len(features)))
