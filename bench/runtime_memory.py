@@ -103,9 +103,10 @@ def main() -> None:
         print(json.dumps(result))
         return
     print(
-        "| runtime | shape step | RSS after one call | RSS after 118 calls (1-30 s) | ms per call |"
+        "| runtime | shape step | RSS after one call | RSS after 118 calls (1-30 s) "
+        "| ms per call, first pass | second pass |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     capacity = "-" if args.cache_capacity is None else str(args.cache_capacity)
     for runtime in args.runtimes:
         for step in args.shape_step:

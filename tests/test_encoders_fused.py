@@ -8,7 +8,7 @@ import pytest
 from voxprint.encoders import SpeakerEncoder, load_encoder
 from voxprint.encoders.fused import FusedEncoder, FusionPart
 from voxprint.encoders.registry import GE2E_FUSION_WEIGHT
-from voxprint.errors import InvalidParameterError, WeightsNotFoundError
+from voxprint.errors import InvalidParameterError, ModelError, NoSpeechError, WeightsNotFoundError
 
 
 class _Fixed:
@@ -115,6 +115,65 @@ def test_fusion_refuses_one_encoder_mixed_rates_and_bad_centres() -> None:
         FusionPart(_Fixed("b", 5, 2), 0.5, np.ones(5, dtype=np.float32))
 
 
+class _Warmable(_Fixed):
+    """A stand-in that records warm-ups and reports a runtime choice."""
+
+    def __init__(self, *args: object, choice: str | None = None) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.warmed = 0
+        self.runtime_choice = choice
+
+    def warm_up(self) -> None:
+        self.warmed += 1
+
+
+def test_warming_the_fusion_warms_each_part_and_reports_the_first_runtime_choice() -> None:
+    a, b = _Warmable("a", 8, 1), _Warmable("b", 5, 2, choice="onnx, measured")
+    fused = FusedEncoder("a+b", [FusionPart(a, 0.5), FusionPart(b, 0.5)])
+    fused.warm_up()
+    assert (a.warmed, b.warmed) == (1, 1)
+    assert fused.runtime_choice == "onnx, measured"
+    plain = FusedEncoder("a+b", [FusionPart(_Fixed("a", 8, 1), 0.5), FusionPart(a, 0.5)])
+    assert plain.runtime_choice is None
+
+
+def test_a_part_returning_the_wrong_shape_is_a_model_error(rng: np.random.Generator) -> None:
+    class Liar(_Fixed):
+        @property
+        def dimension(self) -> int:
+            return 6  # embeds 5 values
+
+    fused = FusedEncoder(
+        "a+b", [FusionPart(_Fixed("a", 8, 1), 0.5), FusionPart(Liar("b", 5, 2), 0.5)]
+    )
+    with pytest.raises(ModelError, match="shape"):
+        fused.embed(_waveforms(rng, 1)[0])
+
+
+def test_a_parts_error_reaches_the_caller(rng: np.random.Generator) -> None:
+    class Refuses(_Fixed):
+        def embed(self, waveform: np.ndarray) -> np.ndarray:
+            raise NoSpeechError("no speech in this clip")
+
+    fused = FusedEncoder(
+        "a+b", [FusionPart(_Fixed("a", 8, 1), 0.5), FusionPart(Refuses("b", 5, 2), 0.5)]
+    )
+    with pytest.raises(NoSpeechError):
+        fused.embed(_waveforms(rng, 1)[0])
+
+
+def test_a_centre_is_copied_so_changing_the_callers_array_changes_nothing(
+    rng: np.random.Generator,
+) -> None:
+    centre = np.full(5, 0.2, dtype=np.float32)
+    part = FusionPart(_Fixed("b", 5, 2), 0.5, centre)
+    version = part.version
+    centre[:] = 0.0
+    assert part.version == version and float(part.centre[0]) == pytest.approx(0.2)  # type: ignore[index]
+    with pytest.raises(ValueError):
+        part.centre[0] = 0.5  # type: ignore[index]
+
+
 def test_the_bundled_fusion_weighs_campplus_and_centred_ge2e(rng: np.random.Generator) -> None:
     try:
         fused = load_encoder("campplus+ge2e")
@@ -131,6 +190,10 @@ def test_the_bundled_fusion_weighs_campplus_and_centred_ge2e(rng: np.random.Gene
     assert float(np.linalg.norm(fused.embed(speech))) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_the_bundled_fusion_refuses_a_weights_file(tmp_path) -> None:
+def test_the_bundled_fusion_refuses_a_weights_file_or_hub_reference_before_loading(
+    tmp_path,
+) -> None:
     with pytest.raises(InvalidParameterError, match="bundled weights of both"):
         load_encoder("campplus+ge2e", weights=tmp_path / "x.pt")
+    with pytest.raises(InvalidParameterError, match="bundled weights of both"):
+        load_encoder("campplus+ge2e", weights="modelscope:owner/repo/file.pt")  # no download

@@ -5,7 +5,9 @@ the result renormalised: GE2E's cosines between strangers sit near 0.6 because a
 embeddings share one direction), scaled by ``sqrt(weight)``, and the parts are
 concatenated. The fused embedding is unit length and the cosine of two fused embeddings is
 exactly ``Σ weight_i · cosine_i``: a score-level fusion that every consumer of embeddings
-(the store, the gallery index, the score model) sees as one encoder.
+(the store, the gallery index, the score model) sees as one encoder. (For voiceprints
+averaged from several fused embeddings it is close to that sum, not exactly it: each
+part's average shrinks by its own amount.)
 
 Why: encoders trained differently err on different short clips. On one-second words and
 0.4 s digits, CAM++ with a third of GE2E's cosine errs about half as often as CAM++ alone,
@@ -19,14 +21,15 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from voxprint.encoders.base import SpeakerEncoder
-from voxprint.errors import InvalidParameterError
+from voxprint.errors import InvalidParameterError, ModelError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FusionPart:
     """One encoder of a fusion: its share ``weight`` of the cosine, and the ``centre``
     ``(dim,) float32`` subtracted from its embeddings first (``None``: used as it is)."""
@@ -39,7 +42,7 @@ class FusionPart:
         if not self.weight > 0:
             raise InvalidParameterError(f"fusion weights must be positive, got {self.weight}")
         if self.centre is not None:
-            centre = np.asarray(self.centre, dtype=np.float32)
+            centre = np.array(self.centre, dtype=np.float32)  # a copy nobody else holds
             if centre.shape != (self.encoder.dimension,) or not np.all(np.isfinite(centre)):
                 raise InvalidParameterError(
                     f"the centre of {self.encoder.name} must be {self.encoder.dimension} "
@@ -47,6 +50,7 @@ class FusionPart:
                 )
             if float(np.linalg.norm(centre)) >= 1.0:
                 raise InvalidParameterError("a centre must lie inside the unit sphere")
+            centre.setflags(write=False)
             object.__setattr__(self, "centre", centre)
 
     @property
@@ -63,6 +67,11 @@ class FusionPart:
             rows = np.asarray(batch(waveforms), dtype=np.float32)
         else:
             rows = np.stack([self.encoder.embed(w) for w in waveforms]).astype(np.float32)
+        if rows.shape != (len(waveforms), self.encoder.dimension):
+            raise ModelError(
+                f"{self.encoder.name} returned embeddings of shape {rows.shape}, expected "
+                f"({len(waveforms)}, {self.encoder.dimension})"
+            )
         if self.centre is None:
             return rows
         centred = rows - self.centre
@@ -108,6 +117,22 @@ class FusedEncoder:
     def parts(self) -> tuple[FusionPart, ...]:
         """The fused encoders, in embedding order."""
         return self._parts
+
+    @property
+    def runtime_choice(self) -> Any:
+        """The runtime choice of the first part that makes one (CAM++'s), else ``None``."""
+        for part in self._parts:
+            choice = getattr(part.encoder, "runtime_choice", None)
+            if choice is not None:
+                return choice
+        return None
+
+    def warm_up(self) -> None:
+        """Warm every part that can be warmed (loads and compiles its engines)."""
+        for part in self._parts:
+            warm = getattr(part.encoder, "warm_up", None)
+            if callable(warm):
+                warm()
 
     def embed(self, waveform: np.ndarray) -> np.ndarray:
         """Embed speech.

@@ -35,16 +35,11 @@ GE2E_FUSION_WEIGHT = 0.3
 GE2E_CENTRE_FILE = Path(__file__).with_name("ge2e_centre.npy")
 
 
-def _campplus_ge2e(weights: Path | None = None, **campplus_options: Any) -> SpeakerEncoder:
+def _campplus_ge2e(**campplus_options: Any) -> SpeakerEncoder:
     import numpy as np
 
     from voxprint.encoders.fused import FusedEncoder, FusionPart
 
-    if weights is not None:
-        raise InvalidParameterError(
-            "campplus+ge2e uses the bundled weights of both encoders; "
-            "pass weights to campplus or ge2e alone"
-        )
     if not GE2E_CENTRE_FILE.is_file():
         raise WeightsNotFoundError(f"the GE2E centre is missing: {GE2E_CENTRE_FILE}")
     centre = np.load(GE2E_CENTRE_FILE, allow_pickle=False)
@@ -52,7 +47,11 @@ def _campplus_ge2e(weights: Path | None = None, **campplus_options: Any) -> Spea
         "campplus+ge2e",
         [
             FusionPart(_campplus(**campplus_options), 1.0 - GE2E_FUSION_WEIGHT),
-            FusionPart(_ge2e(), GE2E_FUSION_WEIGHT, centre),
+            FusionPart(
+                _ge2e(num_threads=campplus_options.get("num_threads")),
+                GE2E_FUSION_WEIGHT,
+                centre,
+            ),
         ],
     )
 
@@ -70,6 +69,14 @@ ENCODERS: dict[str, Callable[..., SpeakerEncoder]] = {
 }
 
 DEFAULT_ENCODER = "campplus"
+
+#: Encoders that only run their bundled weights, with why a weights file is refused.
+BUNDLED_ONLY: dict[str, str] = {
+    "campplus+ge2e": (
+        "campplus+ge2e uses the bundled weights of both encoders; "
+        "pass weights to campplus or ge2e alone"
+    ),
+}
 
 #: Encoders saved as files (``voxprint train`` checkpoints), by file suffix.
 CHECKPOINT_LOADERS: dict[str, Callable[[Path], SpeakerEncoder]] = {
@@ -103,6 +110,8 @@ def load_encoder(
     factory = ENCODERS.get(name)
     if factory is None:
         return _load_checkpoint(name, weights)
+    if weights is not None and name in BUNDLED_ONLY:
+        raise InvalidParameterError(BUNDLED_ONLY[name])
     logger.debug("loading encoder %s", name)
     kwargs = _option_kwargs(name, options or EncoderOptions())
     if weights is None:
