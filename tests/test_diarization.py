@@ -26,11 +26,14 @@ from voxprint.errors import (
     ProfileNotEnrolledError,
     SpeechTooShortError,
 )
+from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+from voxprint.service import VoxprintService
+from voxprint.store import SQLiteStore
 from voxprint.store.records import EnrollmentStatus
 from voxprint.vad import SpeechSegments
 
 from apihelp import fake_service
-from fakes import RATE, ToneEncoder, voice
+from fakes import RATE, ToneEncoder, tone_thresholds, voice
 
 LOW, HIGH = 110.0, 260.0
 
@@ -222,6 +225,8 @@ def test_a_bad_configuration_is_refused():
         DiarizationConfig(speech_pad_seconds=-0.5)
     with pytest.raises(InvalidParameterError, match="speech_bridge_seconds"):
         DiarizationConfig(speech_bridge_seconds=-1.0)
+    with pytest.raises(InvalidParameterError, match="speech_pad_seconds"):
+        DiarizationConfig(speech_pad_seconds=float("nan"))
 
 
 class FixedSpeech:
@@ -250,6 +255,40 @@ def test_nobody_speaks_outside_the_voice_detectors_speech_widened_by_the_pad():
     assert last_turn_end(tight, first_nine) == pytest.approx(9.0, abs=0.05)
     padded = DiarizationConfig(speech_pad_seconds=2.0, speech_bridge_seconds=0.0)
     assert last_turn_end(padded, first_nine) == pytest.approx(11.0, abs=0.05)
+
+
+def test_a_voice_detector_that_hears_nobody_leaves_no_speaker():
+    audio = conversation((LOW, 4.0), (HIGH, 4.0))
+    result = Diarizer(EnergySegmenter(), ToneEncoder(), speech=FixedSpeech()).diarize(audio)
+    assert result.tracks == () and not result.frame_activity.any()
+
+
+def test_a_voice_detector_answering_for_other_audio_is_refused():
+    class OtherRate(FixedSpeech):
+        def detect(self, waveform: np.ndarray) -> SpeechSegments:
+            return SpeechSegments((), 8000, waveform.size // 2)
+
+    audio = conversation((LOW, 4.0))
+    with pytest.raises(InvalidParameterError, match="voice detector"):
+        Diarizer(EnergySegmenter(), ToneEncoder(), speech=OtherRate()).diarize(audio)
+
+
+def test_the_service_gates_by_its_own_voice_detector_unless_it_runs_without_one(tmp_path):
+    audio = conversation((LOW, 4.0), (HIGH, 4.0))
+
+    def service_with(apply_vad: bool) -> VoxprintService:
+        pipeline = EmbeddingPipeline(
+            ToneEncoder(),
+            config=PipelineConfig(min_speech_seconds=1.0, apply_vad=apply_vad),
+            vad=FixedSpeech(),  # hears nobody
+        )
+        store = SQLiteStore(tmp_path / f"vad-{apply_vad}.db")
+        return VoxprintService(pipeline=pipeline, store=store, thresholds=tone_thresholds(store))
+
+    diarizer = SpeakerDiarizer(EnergySegmenter())
+    with pytest.raises(NoSpeechError):
+        diarizer.diarize(service_with(True), (audio, RATE))
+    assert len(diarizer.diarize(service_with(False), (audio, RATE)).speakers) == 2
 
 
 def test_short_gaps_in_the_detected_speech_are_bridged_and_no_pad_means_no_gate():

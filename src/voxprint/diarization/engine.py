@@ -117,7 +117,8 @@ class DiarizationConfig:
     #: With a voice detector, speaker activity is kept only within its speech widened by
     #: this many seconds on each side (``None``: the segmentation alone decides).
     speech_pad_seconds: float | None = 1.0
-    #: ... and with gaps in the detected speech shorter than this bridged.
+    #: ... and with gaps shorter than this between the widened segments filled in (so
+    #: gaps in the detected speech shorter than this plus twice the pad: 4 s by default).
     speech_bridge_seconds: float = 2.0
     #: Gaps within one speaker's speech shorter than this are bridged.
     min_gap_seconds: float = 0.1
@@ -139,7 +140,7 @@ class DiarizationConfig:
             raise InvalidParameterError("cluster_threshold must be positive")
         if self.min_cluster_size < 1 or self.embed_batch_size < 1:
             raise InvalidParameterError("min_cluster_size and embed_batch_size must be >= 1")
-        if self.speech_pad_seconds is not None and self.speech_pad_seconds < 0:
+        if self.speech_pad_seconds is not None and not self.speech_pad_seconds >= 0:
             raise InvalidParameterError("speech_pad_seconds cannot be negative")
         for name in (
             "min_solo_seconds",
@@ -148,7 +149,7 @@ class DiarizationConfig:
             "min_gap_seconds",
             "min_turn_seconds",
         ):
-            if getattr(self, name) < 0:
+            if not getattr(self, name) >= 0:
                 raise InvalidParameterError(f"{name} cannot be negative")
 
 
@@ -421,9 +422,18 @@ class Diarizer:
         pad = self.config.speech_pad_seconds
         if self.speech is None or pad is None or activity.shape[0] == 0:
             return activity
-        speech = self.speech.detect(samples).widened(pad, self.config.speech_bridge_seconds)
-        starts, ends = _frame_grid(activity.shape[0], chunks)
-        centres = (starts + ends) // 2
+        detected = self.speech.detect(samples)
+        if (detected.sample_rate, detected.total_samples) != (chunks.sample_rate, samples.size):
+            raise InvalidParameterError(
+                f"the voice detector answered for {detected.total_samples} samples at "
+                f"{detected.sample_rate} Hz, not {samples.size} at {chunks.sample_rate} Hz"
+            )
+        speech = detected.widened(pad, self.config.speech_bridge_seconds)
+        # Each frame's receptive-field centre, within the recording.
+        centres = np.minimum(
+            np.arange(activity.shape[0]) * chunks.frame_step + chunks.frame_samples // 2,
+            max(samples.size - 1, 0),
+        )
         inside = np.zeros(centres.shape[0], dtype=bool)
         for start, end in speech.segments:
             inside |= (centres >= start) & (centres < end)
