@@ -257,6 +257,18 @@ def test_nobody_speaks_outside_the_voice_detectors_speech_widened_by_the_pad():
     assert last_turn_end(padded, first_nine) == pytest.approx(11.0, abs=0.05)
 
 
+def test_speech_outside_the_voice_detectors_is_never_embedded():
+    audio = conversation((LOW, 4.0), (HIGH, 4.0), (LOW, 4.0), (HIGH, 3.0))
+    tight = DiarizationConfig(speech_pad_seconds=0.0, speech_bridge_seconds=0.0)
+
+    def run(speech: FixedSpeech | None):
+        return Diarizer(EnergySegmenter(), ToneEncoder(), tight, speech=speech).diarize(audio)
+
+    everything, first_nine = run(None), run(FixedSpeech((0.0, 9.0)))
+    assert 0 < first_nine.embeddings < everything.embeddings
+    assert len(first_nine.tracks) == 2  # both voices speak before 9 s
+
+
 def test_a_voice_detector_that_hears_nobody_leaves_no_speaker():
     audio = conversation((LOW, 4.0), (HIGH, 4.0))
     result = Diarizer(EnergySegmenter(), ToneEncoder(), speech=FixedSpeech()).diarize(audio)

@@ -3,19 +3,20 @@ reconstruction of global speaker turns.
 
 1. :class:`~voxprint.diarization.segmentation.Segmenter` gives up to three local
    speakers per 10 s chunk, every ``step_seconds``, with overlap.
-2. Each local speaker of each chunk is embedded (CAM++) on the speech where it talks
+2. With a voice detector, chunk frames outside its speech (widened by
+   ``speech_pad_seconds``, short gaps bridged) are silenced, so they are neither
+   embedded nor given to a speaker: the segmentation alone hears speech in some long
+   stretches of room noise.
+3. Each local speaker of each chunk is embedded (CAM++) on the speech where it talks
    alone, or all its speech when it is never alone for long enough.
-3. The embeddings of local speakers with enough speech are clustered (agglomerative,
+4. The embeddings of local speakers with enough speech are clustered (agglomerative,
    average linkage, the number of speakers estimated from a distance threshold, or
    fixed by :class:`~voxprint.diarization.clustering.SpeakerCount`; spectral
    clustering as an option).
-4. Every chunk's local speakers are assigned to the clusters (distinct clusters within
+5. Every chunk's local speakers are assigned to the clusters (distinct clusters within
    a chunk), chunks are overlap-added frame by frame, and at each frame the
    ``count`` most active clusters speak, where ``count`` is the (averaged) number of
    local speakers the segmentation heard there.
-5. With a voice detector, frames outside its speech (widened by
-   ``speech_pad_seconds``, short gaps bridged) speak for nobody: the segmentation
-   alone hears speech in some long stretches of room noise.
 6. Per speaker, runs of frames become turns; gaps shorter than ``min_gap_seconds``
    are bridged and turns shorter than ``min_turn_seconds`` dropped.
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -230,12 +231,12 @@ class Diarizer:
             threshold=config.activity_threshold,
             on_progress=segmentation_progress,
         )
+        chunks = self._gate(samples, chunks)
         pieces, speeches, seconds = self._local_speech(samples, chunks)
         embeddings = self._embed(speeches, on_progress)
         _labels, centroids = self._cluster(embeddings, seconds, count)
         assignment = self._assign(pieces, embeddings, centroids)
         activity = self._reconstruct(chunks, pieces, assignment, centroids.shape[0])
-        activity = self._gate(samples, activity, chunks)
         tracks = self._tracks(activity, chunks)
         logger.debug(
             "diarized %.1f s: %d chunks, %d local speakers embedded, %d speakers",
@@ -416,12 +417,13 @@ class Diarizer:
             decided[rows, order[rows, k - 1]] = True
         return decided & (score > 0)
 
-    def _gate(self, samples: np.ndarray, activity: np.ndarray, chunks: ChunkActivity) -> np.ndarray:
-        """``activity`` with the frames whose centre lies outside the widened speech of
-        the voice detector cleared (unchanged without a detector or a pad)."""
+    def _gate(self, samples: np.ndarray, chunks: ChunkActivity) -> ChunkActivity:
+        """``chunks`` with every local speaker silenced at the frames whose centre lies
+        outside the widened speech of the voice detector, before anything is embedded
+        (unchanged without a detector or a pad)."""
         pad = self.config.speech_pad_seconds
-        if self.speech is None or pad is None or activity.shape[0] == 0:
-            return activity
+        if self.speech is None or pad is None or chunks.chunks == 0:
+            return chunks
         detected = self.speech.detect(samples)
         if (detected.sample_rate, detected.total_samples) != (chunks.sample_rate, samples.size):
             raise InvalidParameterError(
@@ -429,15 +431,18 @@ class Diarizer:
                 f"{detected.sample_rate} Hz, not {samples.size} at {chunks.sample_rate} Hz"
             )
         speech = detected.widened(pad, self.config.speech_bridge_seconds)
-        # Each frame's receptive-field centre, within the recording.
+        # Each chunk frame's receptive-field centre, within the recording.
         centres = np.minimum(
-            np.arange(activity.shape[0]) * chunks.frame_step + chunks.frame_samples // 2,
+            chunks.chunk_starts[:, None]
+            + np.arange(chunks.frames_per_chunk)[None, :] * chunks.frame_step
+            + chunks.frame_samples // 2,
             max(samples.size - 1, 0),
         )
-        inside = np.zeros(centres.shape[0], dtype=bool)
+        inside = np.zeros(centres.shape, dtype=bool)
         for start, end in speech.segments:
             inside |= (centres >= start) & (centres < end)
-        return activity & inside[:, None]
+        gated = chunks.activity * inside[:, :, None].astype(chunks.activity.dtype)
+        return replace(chunks, activity=gated)
 
     def _tracks(self, activity: np.ndarray, chunks: ChunkActivity) -> tuple[SpeakerTrack, ...]:
         """Turns and solo spans per speaker, speakers in order of first speech."""
