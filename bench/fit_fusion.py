@@ -32,6 +32,7 @@ from voxprint.encoders.registry import GE2E_CENTRE_FILE
 from voxprint.evaluation.domains import DOMAINS, OpenSetDomain, build_domain
 from voxprint.evaluation.metrics import equal_error_rate
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+from voxprint.scoring.similarity import l2_normalise
 from voxprint.settings import default_data_root
 
 #: Conditions made by mixing noise into another domain's clips: not a source of their own.
@@ -63,17 +64,13 @@ class _WideContextGe2e:
         return self.inner.embed(waveform)  # type: ignore[attr-defined,no-any-return]
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-
-
 def _scores(domain: OpenSetDomain, keys: tuple[str, ...], rows: np.ndarray):
     index = {key: i for i, key in enumerate(keys)}
     speakers = sorted(domain.enrolment)
-    prints = _unit(
+    prints = l2_normalise(
         np.stack([rows[[index[k] for k in domain.enrolment[s]]].mean(0) for s in speakers])
     )
-    probes = _unit(rows[[index[p] for p in domain.probes]])
+    probes = l2_normalise(rows[[index[p] for p in domain.probes]])
     same = np.array(
         [[domain.speaker_of[p] == s for s in speakers] for p in domain.probes], dtype=bool
     )
@@ -131,7 +128,7 @@ def main() -> None:
     print("|---|---|---|" + "---|" * len(weights))
     for name, d in domains.items():
         cam, same = _scores(d, c[name].keys, c[name].embeddings.astype(np.float64))
-        centred = _unit(g[name].embeddings.astype(np.float64) - centre)
+        centred = l2_normalise(g[name].embeddings.astype(np.float64) - centre)
         gen, _ = _scores(d, g[name].keys, centred)
         cells = [
             equal_error_rate(cam[same], cam[~same])[0],

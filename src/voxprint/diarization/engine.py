@@ -447,7 +447,15 @@ class Diarizer:
     def _tracks(self, activity: np.ndarray, chunks: ChunkActivity) -> tuple[SpeakerTrack, ...]:
         """Turns and solo spans per speaker, speakers in order of first speech."""
         rate = chunks.sample_rate
-        starts, ends = _frame_grid(activity.shape[0], chunks)
+        step = chunks.frame_step
+        offset = (chunks.frame_samples - step) // 2
+        total = chunks.total_samples
+        frames = activity.shape[0]
+        starts = np.clip(np.arange(frames) * step + offset, 0, total)
+        ends = np.clip(starts + step, 0, total)
+        if frames:
+            starts[0] = 0
+            ends[-1] = total
         min_gap = round(self.config.min_gap_seconds * rate)
         min_turn = self.config.min_turn_seconds
         solo = activity & (activity.sum(axis=1, keepdims=True) == 1)
@@ -465,21 +473,6 @@ class Diarizer:
             tracks.append(SpeakerTrack(index=k, turns=turns, solo_spans=solo_spans))
         tracks.sort(key=lambda t: t.first_start)
         return tuple(tracks)
-
-
-def _frame_grid(frames: int, chunks: ChunkActivity) -> tuple[np.ndarray, np.ndarray]:
-    """Sample span ``[start, end)`` of each frame of the recording's frame grid: frames are
-    ``frame_step`` apart and centred on their receptive field; the first starts at 0 and
-    the last ends with the recording."""
-    step = chunks.frame_step
-    offset = (chunks.frame_samples - step) // 2
-    total = chunks.total_samples
-    starts = np.clip(np.arange(frames) * step + offset, 0, total)
-    ends = np.clip(starts + step, 0, total)
-    if frames:
-        starts[0] = 0
-        ends[-1] = total
-    return starts, ends
 
 
 @dataclass(frozen=True)

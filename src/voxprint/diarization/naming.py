@@ -220,8 +220,8 @@ class SpeakerDiarizer:
                 raise InvalidParameterError("profile_ids, when given, cannot be empty")
             for profile_id in profile_ids:
                 service.enrolled_profile(profile_id)
-        waveform = service.pipeline.load(source)
         pipeline = service.pipeline
+        waveform = pipeline.load(source)
         engine = Diarizer(
             self.segmenter,
             pipeline.encoder,
