@@ -231,3 +231,16 @@ def test_a_key_of_one_namespace_cannot_touch_another_namespaces_profiles(tmp_pat
         client.headers.update(key_b)
         still_there = client.get(f"/v1/profiles/{pid}").json()
         assert still_there["name"] == "bob" and still_there["clip_count"] == 1
+
+
+def test_an_enrolment_names_enrolled_profiles_with_a_voice_too_close_to_tell_apart(api):
+    alice = create(api, "alice")
+    assert enroll(api, alice["id"], 140.0)["similar_voices"] == []
+    bob = create(api, "bob")
+    assert enroll(api, bob["id"], 260.0)["similar_voices"] == []
+    twin = create(api, "alice again")
+    report = enroll(api, twin["id"], 140.0, seed=7)
+    assert report["status"] == "enrolled"
+    (similar,) = report["similar_voices"]
+    assert similar["profile_id"] == alice["id"] and similar["name"] == "alice"
+    assert similar["cosine"] > 0.9 and similar["z"] >= 4.0

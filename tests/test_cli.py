@@ -545,3 +545,18 @@ def test_enroll_dir_skips_audio_a_profile_already_holds_under_another_file_name(
     assert result.exit_code == 0, result.output
     assert result.stderr.count("already has this audio") == 3
     assert clip_counts(db) == {"low": 3, "mid": 3, "high": 3}
+
+
+def test_enrolling_a_voice_already_enrolled_under_another_name_prints_a_warning(tmp_path, db):
+    first = [wav(tmp_path, f"a{i}.wav", 140, seed=i) for i in range(3)]
+    assert run("enroll", "alice", *first, "--db", db).exit_code == 0
+    again = [wav(tmp_path, f"b{i}.wav", 140, seed=10 + i) for i in range(3)]
+    result = run("enroll", "alice again", *again, "--db", db)
+    assert result.exit_code == 0, result.output
+    (warning,) = [line for line in result.output.splitlines() if "warning:" in line]
+    assert "voice very close to 'alice'" in warning and "delete one profile" in warning
+    as_json = run(
+        "enroll", "alice again", wav(tmp_path, "c.wav", 140, seed=20), "--db", db, "--json"
+    )
+    (report,) = json.loads(as_json.output)
+    assert [s["name"] for s in report["similar_voices"]] == ["alice"]

@@ -245,3 +245,33 @@ def test_live_scoring_can_stay_out_of_the_activity_log(service):
     assert len(service.activity(limit=1000)) == before
     service.identify_utterance(utterance)
     assert len(service.activity(limit=1000)) == before + 1
+
+
+def test_enrolling_a_voice_already_enrolled_under_another_name_warns_of_it(service):
+    alice = enrolled(service, "alice", 140)
+    enrolled(service, "bob", 260)
+    twin = service.create_profile("alice again")
+    report = service.enroll(twin.id, (voice(140, 12.0, seed=7), RATE))
+    assert report.status is EnrollmentStatus.ENROLLED
+    assert [s.profile_id for s in report.similar_voices] == [alice.id]
+    assert report.similar_voices[0].name == "alice"
+    assert report.similar_voices[0].z >= 4.0
+    assert report.similar_voices[0].cosine > 0.9
+
+
+def test_distinct_voices_and_profiles_still_enrolling_get_no_similar_voice_warning(service):
+    enrolled(service, "alice", 140)
+    bob = service.create_profile("bob")
+    assert service.enroll(bob.id, (voice(260, 4.0), RATE)).similar_voices == ()
+    assert service.enroll(bob.id, (voice(260, 12.0, seed=2), RATE)).similar_voices == ()
+    partial = service.create_profile("carol")
+    report = service.enroll(partial.id, (voice(140, 4.0, seed=5), RATE))
+    assert report.status is EnrollmentStatus.ENROLLING and report.similar_voices == ()
+
+
+def test_a_similar_voice_in_another_namespace_is_never_reported(tmp_path):
+    a = make_service(tmp_path / "ns.db", namespace="tenant-a")
+    b = a.in_namespace("tenant-b")
+    enrolled(a, "alice", 140)
+    twin = b.create_profile("alice elsewhere")
+    assert b.enroll(twin.id, (voice(140, 12.0, seed=7), RATE)).similar_voices == ()

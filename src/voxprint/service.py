@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from voxprint.adaptation import band_of_clips
 from voxprint.audio import AudioSource
 from voxprint.decision import Decision, DecisionReason, ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
@@ -35,6 +36,7 @@ from voxprint.gallery_index import CANDIDATES, Candidates, GalleryIndex
 from voxprint.pipeline import EmbeddingPipeline, Utterance
 from voxprint.quality import ClipQuality, QualityGate, assess_clip
 from voxprint.scorer import Probe, Scorer
+from voxprint.similar_voices import similar_voices
 from voxprint.store.base import Store
 from voxprint.store.records import (
     DEFAULT_NAMESPACE,
@@ -69,10 +71,25 @@ class EnrollmentReport:
     quality: ClipQuality | None = None
     #: The profile already had this audio: nothing was added (a retried enrolment).
     duplicate: bool = False
+    #: Other enrolled profiles of the namespace whose voices are too close to this one's
+    #: to tell apart reliably (:mod:`voxprint.similar_voices`), closest first; looked for
+    #: whenever a clip leaves the profile enrolled.
+    similar_voices: tuple[SimilarProfile, ...] = ()
 
     @property
     def status(self) -> EnrollmentStatus:
         return self.profile.status
+
+
+@dataclass(frozen=True)
+class SimilarProfile:
+    """An enrolled profile whose voice is close to another's: its voiceprints' ``cosine``
+    and ``z``, how many of the namespace's impostor standard deviations above their mean."""
+
+    profile_id: str
+    name: str
+    cosine: float
+    z: float
 
 
 @dataclass(frozen=True)
@@ -453,7 +470,11 @@ class VoxprintService:
             )
         except DuplicateClipError:  # the same audio arrived twice at once: stored once
             return self._duplicate(profile)
+        similar: tuple[SimilarProfile, ...] = ()
         if updated.status is EnrollmentStatus.ENROLLED:
+            # Against the namespace as it was: a second enrolment of one voice would
+            # otherwise lift the impostor statistics it is measured on.
+            similar = self._similar_profiles(updated)
             self.refresh_thresholds()
         return EnrollmentReport(
             profile=updated,
@@ -462,6 +483,32 @@ class VoxprintService:
             net_speech_seconds=updated.net_speech_seconds,
             remaining_speech_seconds=self.enrollment.remaining_seconds(updated.net_speech_seconds),
             quality=quality,
+            similar_voices=similar,
+        )
+
+    def _similar_profiles(self, profile: Profile) -> tuple[SimilarProfile, ...]:
+        """The namespace's other enrolled profiles whose voices are too close to
+        ``profile``'s to tell apart reliably, closest first (none while it is not enrolled).
+
+        The nearest voiceprints come from the same search identification uses, so the
+        cost does not grow with the gallery.
+        """
+        if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
+            return ()
+        gallery = self._candidates(profile.voiceprint, CANDIDATES, None)
+        others = [i for i, pid in enumerate(gallery.profile_ids) if pid != profile.id]
+        if not others:
+            return ()
+        clips = self.store.list_clips(self.namespace, profile.id)
+        band = band_of_clips([clip.bandwidth_hz for clip in clips])
+        found = similar_voices(
+            self.scorer().point, band, profile.voiceprint, gallery.voiceprints[others]
+        )
+        return tuple(
+            SimilarProfile(
+                gallery.profile_ids[others[v.index]], gallery.names[others[v.index]], v.cosine, v.z
+            )
+            for v in found
         )
 
     def operating_point_source(self) -> ThresholdSource:

@@ -24,6 +24,7 @@ from voxprint.service import (
     Candidate,
     EnrollmentReport,
     IdentificationResult,
+    SimilarProfile,
     VerificationResult,
 )
 from voxprint.store.records import Profile
@@ -68,7 +69,17 @@ def enrollment(report: EnrollmentReport, policy: EnrollmentPolicy) -> dict[str, 
         "net_speech_seconds": seconds(report.net_speech_seconds),
         "remaining_speech_seconds": seconds(report.remaining_speech_seconds),
         "quality": None if report.quality is None else quality(report.quality),
+        "similar_voices": [similar_voice(s) for s in report.similar_voices],
         "profile": profile(report.profile, policy),
+    }
+
+
+def similar_voice(similar: SimilarProfile) -> dict[str, Any]:
+    return {
+        "profile_id": similar.profile_id,
+        "name": similar.name,
+        "cosine": round(similar.cosine, 4),
+        "z": round(similar.z, 2),
     }
 
 

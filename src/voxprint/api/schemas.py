@@ -188,6 +188,19 @@ class PhraseOut(BaseModel):
     )
 
 
+class SimilarVoiceOut(BaseModel):
+    """Another enrolled profile whose voice is too close to this one's to tell apart
+    reliably: one person enrolled twice, or two very similar voices."""
+
+    profile_id: str
+    name: str
+    cosine: float = Field(description="Cosine between the two voiceprints.")
+    z: float = Field(
+        description="How many standard deviations above strangers' mean cosine in this "
+        "namespace the pair scores (reported from 4)."
+    )
+
+
 class EnrollmentOut(BaseModel):
     profile_id: str
     profile_name: str
@@ -200,6 +213,12 @@ class EnrollmentOut(BaseModel):
     net_speech_seconds: float = Field(description="Net speech of all clips so far.")
     remaining_speech_seconds: float = Field(description="Speech still needed to be enrolled.")
     quality: QualityOut | None = Field(None, description="Measures of this clip.")
+    similar_voices: list[SimilarVoiceOut] = Field(
+        default_factory=list,
+        description="Enrolled profiles of this namespace whose voices are too close to this "
+        "profile's to tell apart reliably, closest first; checked when a clip leaves the "
+        "profile enrolled.",
+    )
     profile: ProfileOut
     kind: ProfileKindValue = "text-independent"
     phrase: PhraseOut | None = Field(None, description="Text-dependent: the phrase check.")

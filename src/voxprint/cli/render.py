@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
 from enum import Enum
@@ -20,6 +21,7 @@ from voxprint.passphrase.service import SpokenEnrollment, SpokenVerification
 from voxprint.service import (
     EnrollmentReport,
     IdentificationResult,
+    SimilarProfile,
     VerificationResult,
 )
 from voxprint.store.records import ActivityEntry, Challenge, Profile
@@ -90,10 +92,23 @@ def enrollment_line(label: str, report: EnrollmentReport) -> str:
             f"total {report.net_speech_seconds:.1f} s; {remaining} [{report.status.value}]"
         )
     quality = f"\n  quality: {report.quality.summary()}" if report.quality is not None else ""
-    return (
-        f"{label}: {report.clip_net_speech_seconds:.1f} s speech; "
-        f"total {report.net_speech_seconds:.1f} s; {remaining} [{report.status.value}]{quality}"
+    return "\n".join(
+        [
+            f"{label}: {report.clip_net_speech_seconds:.1f} s speech; total "
+            f"{report.net_speech_seconds:.1f} s; {remaining} [{report.status.value}]{quality}",
+            *similar_voice_lines(report.similar_voices),
+        ]
     )
+
+
+def similar_voice_lines(similar: Sequence[SimilarProfile]) -> list[str]:
+    """A warning line per enrolled profile whose voice is close to the one just enrolled."""
+    return [
+        f"  warning: voice very close to {s.name!r} ({s.profile_id}): cosine {s.cosine:.2f}, "
+        f"{s.z:.1f} sd above strangers here; identification may confuse them "
+        "(if it is one person, delete one profile)"
+        for s in similar
+    ]
 
 
 def enrollment_json(report: EnrollmentReport, policy: EnrollmentPolicy) -> dict[str, Any]:
@@ -151,6 +166,8 @@ def speaker_enrollment_text(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -
     ]
     lines += [_clip_line(label, report) for label, report in plan.added]
     lines += [f"  skipped {s.path.name}: {s.message}" for s in plan.skipped]
+    if plan.added:
+        lines += similar_voice_lines(plan.added[-1][1].similar_voices)
     return "\n".join(lines)
 
 
@@ -176,6 +193,9 @@ def speaker_enrollment_json(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -
         ],
         "skipped": [
             {"file": str(s.path), "code": s.code, "message": s.message} for s in plan.skipped
+        ],
+        "similar_voices": [
+            views.similar_voice(s) for s in (plan.added[-1][1].similar_voices if plan.added else ())
         ],
     }
 

@@ -223,7 +223,12 @@ async function startEnroll() {
       } else if (message.type === "enrolled") {
         $("enroll-progress").value = 1;
         $("enroll-text").textContent = `${message.profile.name}: ${message.status} (${message.net_speech_seconds.toFixed(1)} s of speech)`;
-        say(`${message.profile.name} is ${message.status}.`);
+        const close = (message.similar_voices || []).map((s) => `${s.name} (cosine ${s.cosine.toFixed(2)})`);
+        if (close.length) {
+          say(`${message.profile.name} is ${message.status}, but the voice is very close to ${close.join(", ")}: identification may confuse them. If it is one person, delete one profile.`, true);
+        } else {
+          say(`${message.profile.name} is ${message.status}.`);
+        }
         loadProfiles().then(drawMap);
       }
     }, () => { enrollSession = null; toggle("enroll-start", "enroll-stop", false); });
