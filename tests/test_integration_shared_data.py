@@ -192,3 +192,26 @@ def test_the_poc_scenario_two_enrolled_a_third_unknown_and_cross_claims_rejected
     for probe in files[second][4:]:
         assert service.verify(profiles[first].id, probe).decision is Decision.REJECT
     assert service.operating_point_source().kind.value == "adapted"
+
+
+def test_enrolling_a_librispeech_speaker_twice_warns_and_distinct_speakers_do_not(
+    data_root, tmp_path
+):
+    service = build_service(
+        ServiceOptions(db=tmp_path / "twice.db", enrollment_speech_seconds=15.0),
+        pipeline("campplus"),
+    )
+    speakers = sorted((data_root / "librispeech" / "test-other").iterdir())[:3]
+    files = {folder.name: sorted(folder.glob("*.flac")) for folder in speakers}
+    first = {}
+    for name, paths in files.items():
+        profile = service.create_profile(name)
+        reports = [service.enroll(profile.id, path) for path in paths[:3]]
+        assert reports[-1].status is EnrollmentStatus.ENROLLED, name
+        assert all(r.similar_voices == () for r in reports), name
+        first[name] = profile.id
+    name = speakers[0].name
+    again = service.create_profile(f"{name} again")
+    reports = [service.enroll(again.id, path) for path in files[name][3:7]]
+    assert reports[-1].status is EnrollmentStatus.ENROLLED
+    assert [s.profile_id for s in reports[-1].similar_voices] == [first[name]]
