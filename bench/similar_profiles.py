@@ -33,8 +33,9 @@ import argparse
 import numpy as np
 
 from decision_cache import embedded_domain
-from voxprint.adaptation import band_of
+from voxprint.adaptation import Band, band_of_clips
 from voxprint.bootstrap import ServiceOptions, build_pipeline
+from voxprint.decision import OperatingPoint
 from voxprint.evaluation.decisions import (
     EmbeddedDomain,
     gallery_operating_point,
@@ -42,6 +43,7 @@ from voxprint.evaluation.decisions import (
 )
 from voxprint.evaluation.domains import DOMAINS, OpenSetDomain, build_domain, domain_group
 from voxprint.operating_points import DEFAULT_PRIORS, ScoringPrior
+from voxprint.scoring.llr import ConditionModel
 from voxprint.scoring.similarity import l2_normalise
 from voxprint.settings import default_data_root
 from voxprint.similar_voices import SIMILAR_VOICE_Z, similar_voices
@@ -49,17 +51,27 @@ from voxprint.similar_voices import SIMILAR_VOICE_Z, similar_voices
 BARS = (3.5, 4.0, 4.5)
 
 
-def _voiceprint(embedded: EmbeddedDomain, keys: list[str]) -> tuple[np.ndarray, float]:
-    """The averaged voiceprint ``(dim,) float32`` of ``keys`` and its median bandwidth."""
+def _voiceprint(embedded: EmbeddedDomain, keys: list[str]) -> tuple[np.ndarray, Band]:
+    """The averaged voiceprint ``(dim,) float32`` of ``keys`` and the band of its clips (as
+    the service takes it)."""
     rows = embedded.rows(keys)
     voiceprint = l2_normalise(embedded.embeddings[rows].astype(np.float64).mean(axis=0))
-    return voiceprint.astype(np.float32), float(np.median(embedded.bandwidth_hz[rows]))
+    bands = band_of_clips([float(b) for b in embedded.bandwidth_hz[rows]])
+    return voiceprint.astype(np.float32), bands
 
 
-def _found(point, bandwidth: float, voiceprint: np.ndarray, others: np.ndarray) -> float:
+def _found(point, band: Band, voiceprint: np.ndarray, others: np.ndarray) -> float:
     """The largest z among the similar voices at the lowest bar (-inf: none)."""
-    found = similar_voices(point, band_of(bandwidth), voiceprint, others, z=min(BARS))
+    found = similar_voices(point, band, voiceprint, others, z=min(BARS))
     return max((v.z for v in found), default=-np.inf)
+
+
+def _bar(point: OperatingPoint, band: Band) -> float | None:
+    """The cosine a pair needs to be similar voices in ``band`` under ``point``."""
+    model = point.model(band)
+    if not isinstance(model, ConditionModel):
+        return None
+    return model.impostors.mean + SIMILAR_VOICE_Z * model.impostors.std
 
 
 def measure(domain: OpenSetDomain, embedded: EmbeddedDomain, prior: ScoringPrior) -> str:
@@ -83,8 +95,8 @@ def measure(domain: OpenSetDomain, embedded: EmbeddedDomain, prior: ScoringPrior
     for i, speaker in enumerate(speakers):
         own = [k for k in domain.probes if domain.speaker_of[k] == speaker]
         if own:
-            second, bandwidth = _voiceprint(embedded, own[: len(domain.enrolment[speaker])])
-            caught.append(_found(everyone, bandwidth, second, prints[i : i + 1]))
+            second, band = _voiceprint(embedded, own[: len(domain.enrolment[speaker])])
+            caught.append(_found(everyone, band, second, prints[i : i + 1]))
     alone = prior.operating_point()
     pairs = [
         _found(alone, firsts[i][1], firsts[i][0], prints[j : j + 1])
@@ -96,8 +108,10 @@ def measure(domain: OpenSetDomain, embedded: EmbeddedDomain, prior: ScoringPrior
     for i, speaker in enumerate(speakers):
         own = [k for k in domain.probes if domain.speaker_of[k] == speaker]
         if own:
-            second, bandwidth = _voiceprint(embedded, own[: len(domain.enrolment[speaker])])
-            dup_alone.append(_found(alone, bandwidth, second, prints[i : i + 1]))
+            second, band = _voiceprint(embedded, own[: len(domain.enrolment[speaker])])
+            dup_alone.append(_found(alone, band, second, prints[i : i + 1]))
+    home = band_of_clips([b for bands in clip_bands for b in bands])
+    bars = [_bar(point, home) for point in (everyone, alone)]
     w, c = np.array(warned), np.array(caught)
     p, d = np.array(pairs), np.array(dup_alone)
     cells = [
@@ -108,6 +122,7 @@ def measure(domain: OpenSetDomain, embedded: EmbeddedDomain, prior: ScoringPrior
         *(f"{100 * np.mean(c >= bar):.1f} %" for bar in BARS),
         f"{100 * np.mean(p >= SIMILAR_VOICE_Z):.2f} % of {p.size}",
         f"{100 * np.mean(d >= SIMILAR_VOICE_Z):.1f} %",
+        " / ".join("-" if b is None else f"{b:.2f}" for b in bars),
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -125,7 +140,8 @@ def main() -> None:
         + " | ".join(f"warned at {bar} sd" for bar in BARS)
         + " | duplicates | "
         + " | ".join(f"caught at {bar} sd" for bar in BARS)
-        + " | two profiles: pairs warned | two profiles: duplicates caught |"
+        + " | two profiles: pairs warned | two profiles: duplicates caught"
+        + " | cosine bar at 4 sd: all enrolled / prior |"
     )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")

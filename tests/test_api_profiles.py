@@ -242,5 +242,5 @@ def test_an_enrolment_names_enrolled_profiles_with_a_voice_too_close_to_tell_apa
     report = enroll(api, twin["id"], 140.0, seed=7)
     assert report["status"] == "enrolled"
     (similar,) = report["similar_voices"]
-    assert similar["profile_id"] == alice["id"] and similar["name"] == "alice"
+    assert similar["profile_id"] == alice["id"] and similar["profile_name"] == "alice"
     assert similar["cosine"] > 0.9 and similar["z"] >= 4.0

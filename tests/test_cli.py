@@ -550,13 +550,17 @@ def test_enroll_dir_skips_audio_a_profile_already_holds_under_another_file_name(
 def test_enrolling_a_voice_already_enrolled_under_another_name_prints_a_warning(tmp_path, db):
     first = [wav(tmp_path, f"a{i}.wav", 140, seed=i) for i in range(3)]
     assert run("enroll", "alice", *first, "--db", db).exit_code == 0
-    again = [wav(tmp_path, f"b{i}.wav", 140, seed=10 + i) for i in range(3)]
+    again = [wav(tmp_path, f"b{i}.wav", 140, seed=10 + i) for i in range(4)]
     result = run("enroll", "alice again", *again, "--db", db)
     assert result.exit_code == 0, result.output
-    (warning,) = [line for line in result.output.splitlines() if "warning:" in line]
+    lines = result.output.splitlines()
+    enrolled = [line for line in lines if line.endswith("[enrolled]")]
+    assert [line.split(":")[0] for line in enrolled] == ["b2.wav", "b3.wav"]
+    (warning,) = [line for line in lines if "warning:" in line]  # once, after the last clip
+    assert lines[-1] == warning
     assert "voice very close to 'alice'" in warning and "delete one profile" in warning
     as_json = run(
         "enroll", "alice again", wav(tmp_path, "c.wav", 140, seed=20), "--db", db, "--json"
     )
     (report,) = json.loads(as_json.output)
-    assert [s["name"] for s in report["similar_voices"]] == ["alice"]
+    assert [s["profile_name"] for s in report["similar_voices"]] == ["alice"]

@@ -21,6 +21,7 @@ from voxprint.errors import (
     ProfileNotEnrolledError,
     ProfileNotFoundError,
     SpeechTooShortError,
+    StoreError,
 )
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.service import VoxprintService
@@ -257,6 +258,10 @@ def test_enrolling_a_voice_already_enrolled_under_another_name_warns_of_it(servi
     assert report.similar_voices[0].name == "alice"
     assert report.similar_voices[0].z >= 4.0
     assert report.similar_voices[0].cosine > 0.9
+    later = service.enroll(twin.id, (voice(140, 6.0, seed=8), RATE))
+    assert [s.profile_id for s in later.similar_voices] == [alice.id]
+    retried = service.enroll(twin.id, (voice(140, 6.0, seed=8), RATE))
+    assert retried.duplicate and [s.profile_id for s in retried.similar_voices] == [alice.id]
 
 
 def test_distinct_voices_and_profiles_still_enrolling_get_no_similar_voice_warning(service):
@@ -275,3 +280,20 @@ def test_a_similar_voice_in_another_namespace_is_never_reported(tmp_path):
     enrolled(a, "alice", 140)
     twin = b.create_profile("alice elsewhere")
     assert b.enroll(twin.id, (voice(140, 12.0, seed=7), RATE)).similar_voices == ()
+
+
+def test_a_store_failure_in_the_similar_voice_check_still_answers_the_stored_enrolment(
+    service, monkeypatch, caplog
+):
+    enrolled(service, "alice", 140)
+    twin = service.create_profile("alice again")
+
+    def broken(*args, **kwargs):
+        raise StoreError("database is locked")
+
+    monkeypatch.setattr(type(service.thresholds), "impostor_point", broken)
+    report = service.enroll(twin.id, (voice(140, 12.0, seed=7), RATE))
+    assert report.status is EnrollmentStatus.ENROLLED and report.similar_voices == ()
+    assert service.get_profile(twin.id).clip_count == 1
+    assert service.operating_point_source().profiles == 2
+    assert "similar voices" in caplog.text

@@ -1,5 +1,7 @@
 """Where decisions come from: the prior, then the namespace's own profiles, kept in the store."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from voxprint.decision import Decision, SourceKind
@@ -118,3 +120,26 @@ def test_the_threshold_report_says_what_is_in_force_and_where_it_came_from(tmp_p
     for band in report.bands:
         assert band.impostor_mean is not None and band.cosine_to_accept
         assert all(band.impostor_mean < c < 1.0 for c in band.cosine_to_accept.values())
+
+
+def test_the_impostor_point_without_a_profile_leaves_its_pairs_out(tmp_path):
+    service = make_service(tmp_path / "t.db")
+    alice = enrol(service, "alice", 110)
+    enrol(service, "bob", 260)
+    twin = enrol(service, "alice again", 110, seed=5)
+    ns = service.namespace
+    with_twin = service.thresholds.operating_point(ns).source
+    without = service.thresholds.impostor_point(ns, excluding=twin.id)
+    assert with_twin.profiles == 3 and without is not None
+    assert without.source.profiles == 2
+    lifted = service.thresholds.impostor_point(ns, excluding=alice.id)
+    assert lifted is not None and lifted.source.profiles == 2
+    own = service.thresholds.impostor_point(ns, excluding="not-a-profile")
+    assert own is not None and own.source.profiles == 3
+
+
+def test_the_impostor_point_needs_a_built_in_prior(tmp_path):
+    service = make_service(tmp_path / "t.db")
+    enrol(service, "alice", 110)
+    no_prior = replace(service.thresholds, prior=None)
+    assert no_prior.impostor_point(service.namespace, excluding="x") is None

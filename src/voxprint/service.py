@@ -420,6 +420,7 @@ class VoxprintService:
             net_speech_seconds=current.net_speech_seconds,
             remaining_speech_seconds=self.enrollment.remaining_seconds(current.net_speech_seconds),
             duplicate=True,
+            similar_voices=self._similar_profiles(current),
         )
 
     def enroll_utterance(
@@ -472,10 +473,8 @@ class VoxprintService:
             return self._duplicate(profile)
         similar: tuple[SimilarProfile, ...] = ()
         if updated.status is EnrollmentStatus.ENROLLED:
-            # Against the namespace as it was: a second enrolment of one voice would
-            # otherwise lift the impostor statistics it is measured on.
-            similar = self._similar_profiles(updated)
             self.refresh_thresholds()
+            similar = self._similar_profiles(updated)
         return EnrollmentReport(
             profile=updated,
             clip_audio_seconds=utterance.audio_seconds,
@@ -490,20 +489,26 @@ class VoxprintService:
         """The namespace's other enrolled profiles whose voices are too close to
         ``profile``'s to tell apart reliably, closest first (none while it is not enrolled).
 
-        The nearest voiceprints come from the same search identification uses, so the
-        cost does not grow with the gallery.
+        Measured on how strangers score in the namespace without this profile, so that a
+        second enrolment of one voice does not lift its own bar. Advisory: a store that
+        cannot answer leaves it empty (logged); the enrolment stands.
         """
         if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
             return ()
-        gallery = self._candidates(profile.voiceprint, CANDIDATES, None)
-        others = [i for i, pid in enumerate(gallery.profile_ids) if pid != profile.id]
-        if not others:
+        try:
+            point = self.thresholds.impostor_point(self.namespace, excluding=profile.id)
+            if point is None:
+                return ()
+            gallery = self._candidates(profile.voiceprint, CANDIDATES, None)
+            others = [i for i, pid in enumerate(gallery.profile_ids) if pid != profile.id]
+            if not others:
+                return ()
+            clips = self.store.list_clips(self.namespace, profile.id)
+        except StoreError as error:
+            logger.warning("similar voices of %s not checked: %s", profile.id, error)
             return ()
-        clips = self.store.list_clips(self.namespace, profile.id)
         band = band_of_clips([clip.bandwidth_hz for clip in clips])
-        found = similar_voices(
-            self.scorer().point, band, profile.voiceprint, gallery.voiceprints[others]
-        )
+        found = similar_voices(point, band, profile.voiceprint, gallery.voiceprints[others])
         return tuple(
             SimilarProfile(
                 gallery.profile_ids[others[v.index]], gallery.names[others[v.index]], v.cosine, v.z

@@ -183,31 +183,48 @@ class Thresholds:
         profiles (call after any enrolment, reset or deletion there)."""
         if self.prior is None:
             return None
+        statistics = self._statistics_of(self.prior, namespace)
+        self.store.save_statistics(namespace, self.encoder_name, self.encoder_version, statistics)
+        logger.debug("gallery statistics of namespace %r: %s", namespace, statistics)
+        return statistics
+
+    def impostor_point(self, namespace: str, *, excluding: str) -> OperatingPoint | None:
+        """The prior's operating point adapted to ``namespace`` as if profile ``excluding``
+        were not enrolled: how strangers score there, measured without that profile (whose
+        own pairs would otherwise lift the estimate). ``None`` for an encoder without a
+        built-in prior. Whatever calibration decides, this describes impostor cosines.
+        """
+        if self.prior is None:
+            return None
+        statistics = self._statistics_of(self.prior, namespace, excluding=excluding)
+        return self.prior.operating_point(statistics)
+
+    def _statistics_of(
+        self, prior: ScoringPrior, namespace: str, *, excluding: str | None = None
+    ) -> GalleryStatistics | None:
         sample = self.store.enrolled_sample(
             namespace,
             encoder_name=self.encoder_name,
             encoder_version=self.encoder_version,
-            limit=MAX_SAMPLED_PROFILES,
+            limit=MAX_SAMPLED_PROFILES + (excluding is not None),
         )
+        kept = [(p, clips) for p, clips in sample if p.id != excluding][:MAX_SAMPLED_PROFILES]
         profiles = [
             ProfileClips(
                 voiceprint=profile.voiceprint,
                 embeddings=np.stack([clip.embedding for clip in clips]),
                 seconds=np.array([clip.net_speech_seconds for clip in clips]),
             )
-            for profile, clips in sample
+            for profile, clips in kept
             if profile.voiceprint is not None and clips
         ]
-        bandwidths = [clip.bandwidth_hz for _, clips in sample for clip in clips]
-        statistics = gallery_statistics(
+        bandwidths = [clip.bandwidth_hz for _, clips in kept for clip in clips]
+        return gallery_statistics(
             profiles,
             band=band_of_clips(bandwidths),
-            shrink_seconds=self.prior.shrink_seconds,
+            shrink_seconds=prior.shrink_seconds,
             updated_at=datetime.now(UTC),
         )
-        self.store.save_statistics(namespace, self.encoder_name, self.encoder_version, statistics)
-        logger.debug("gallery statistics of namespace %r: %s", namespace, statistics)
-        return statistics
 
 
 #: Probe speech (seconds) at which ``voxprint thresholds show`` lists the cosine needed.

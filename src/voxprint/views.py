@@ -77,7 +77,7 @@ def enrollment(report: EnrollmentReport, policy: EnrollmentPolicy) -> dict[str, 
 def similar_voice(similar: SimilarProfile) -> dict[str, Any]:
     return {
         "profile_id": similar.profile_id,
-        "name": similar.name,
+        "profile_name": similar.name,
         "cosine": round(similar.cosine, 4),
         "z": round(similar.z, 2),
     }

@@ -193,11 +193,11 @@ class SimilarVoiceOut(BaseModel):
     reliably: one person enrolled twice, or two very similar voices."""
 
     profile_id: str
-    name: str
+    profile_name: str
     cosine: float = Field(description="Cosine between the two voiceprints.")
     z: float = Field(
         description="How many standard deviations above strangers' mean cosine in this "
-        "namespace the pair scores (reported from 4)."
+        "namespace (measured without the profile just enrolled) the pair scores."
     )
 
 
@@ -216,8 +216,9 @@ class EnrollmentOut(BaseModel):
     similar_voices: list[SimilarVoiceOut] = Field(
         default_factory=list,
         description="Enrolled profiles of this namespace whose voices are too close to this "
-        "profile's to tell apart reliably, closest first; checked when a clip leaves the "
-        "profile enrolled.",
+        "profile's to tell apart reliably, closest first; checked whenever a clip leaves "
+        "the profile enrolled (not for text-dependent profiles, nor for encoders without a "
+        "built-in score prior).",
     )
     profile: ProfileOut
     kind: ProfileKindValue = "text-independent"

@@ -144,6 +144,9 @@ def enroll(
         results.append(result)
         if not json_output:
             typer.echo(render.spoken_enrollment_line(path.name, result))
+    if results and not json_output:
+        for line in render.similar_voice_lines(results[-1].report.similar_voices):
+            typer.echo(line)
     if json_output:
         policy = passphrases.core.enrollment
         typer.echo(render.dumps([render.spoken_enrollment_json(r, policy) for r in results]))

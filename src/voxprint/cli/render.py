@@ -92,17 +92,15 @@ def enrollment_line(label: str, report: EnrollmentReport) -> str:
             f"total {report.net_speech_seconds:.1f} s; {remaining} [{report.status.value}]"
         )
     quality = f"\n  quality: {report.quality.summary()}" if report.quality is not None else ""
-    return "\n".join(
-        [
-            f"{label}: {report.clip_net_speech_seconds:.1f} s speech; total "
-            f"{report.net_speech_seconds:.1f} s; {remaining} [{report.status.value}]{quality}",
-            *similar_voice_lines(report.similar_voices),
-        ]
+    return (
+        f"{label}: {report.clip_net_speech_seconds:.1f} s speech; total "
+        f"{report.net_speech_seconds:.1f} s; {remaining} [{report.status.value}]{quality}"
     )
 
 
 def similar_voice_lines(similar: Sequence[SimilarProfile]) -> list[str]:
-    """A warning line per enrolled profile whose voice is close to the one just enrolled."""
+    """A warning line per enrolled profile whose voice is close to the one just enrolled
+    (print them once per command, after its last clip)."""
     return [
         f"  warning: voice very close to {s.name!r} ({s.profile_id}): cosine {s.cosine:.2f}, "
         f"{s.z:.1f} sd above strangers here; identification may confuse them "

@@ -377,6 +377,9 @@ class PassphraseService:
             if fixed_now and profile.clip_count == 0:
                 self._forget_passphrase(profile.id)
             raise
+        # The similar-voice bar is text-independent: voiceprints of one passphrase said by
+        # different people score above it, so a text-dependent profile is not checked.
+        report = replace(report, similar_voices=())
         return SpokenEnrollment(
             report,
             ProfileKind.TEXT_DEPENDENT,

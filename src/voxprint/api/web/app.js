@@ -223,12 +223,7 @@ async function startEnroll() {
       } else if (message.type === "enrolled") {
         $("enroll-progress").value = 1;
         $("enroll-text").textContent = `${message.profile.name}: ${message.status} (${message.net_speech_seconds.toFixed(1)} s of speech)`;
-        const close = (message.similar_voices || []).map((s) => `${s.name} (cosine ${s.cosine.toFixed(2)})`);
-        if (close.length) {
-          say(`${message.profile.name} is ${message.status}, but the voice is very close to ${close.join(", ")}: identification may confuse them. If it is one person, delete one profile.`, true);
-        } else {
-          say(`${message.profile.name} is ${message.status}.`);
-        }
+        say(`${message.profile.name} is ${message.status}.${similarWarning(message)}`, hasSimilar(message));
         loadProfiles().then(drawMap);
       }
     }, () => { enrollSession = null; toggle("enroll-start", "enroll-stop", false); });
@@ -387,12 +382,20 @@ function drawTimeline(result) {
   timeline.append(axisRow);
 }
 
+// An enrolment answer's similar voices, as a warning sentence ("" when there are none).
+function hasSimilar(report) { return (report.similar_voices || []).length > 0; }
+function similarWarning(report) {
+  if (!hasSimilar(report)) return "";
+  const close = report.similar_voices.map((s) => `${s.profile_name} (cosine ${s.cosine.toFixed(2)})`);
+  return ` Warning: the voice is very close to ${close.join(", ")}; identification may confuse them. If it is one person, delete one profile.`;
+}
+
 async function enrolDiarized(diarizationId, label) {
   const name = window.prompt(`Name for ${label} (a new profile):`);
   if (!name || !name.trim()) return;
   try {
     const report = await api("POST", `/v1/diarizations/${diarizationId}/enroll`, { speaker: label, name: name.trim() });
-    say(`Enrolled ${label} as ${report.profile.name} (${report.net_speech_seconds.toFixed(1)} s, ${report.status}).`);
+    say(`Enrolled ${label} as ${report.profile.name} (${report.net_speech_seconds.toFixed(1)} s, ${report.status}).${similarWarning(report)}`, hasSimilar(report));
     await loadProfiles();
   } catch (error) { say(`Could not enrol: ${error.message}`, true); }
 }
