@@ -1,9 +1,9 @@
-"""Would the fused encoder hold up in noise if GE2E's share fell with the probe's SNR?
-(issue 11; a lever measured and not kept, docs/benchmarks.md "A second encoder for
-short speech").
+"""Would the fused encoder hold up in noise if GE2E's share fell with the probe's SNR, or
+with its length? (issue 11; levers measured and not kept, docs/benchmarks.md "A second
+encoder for short speech").
 
 Usage:
-    .venv/bin/python bench/fusion_snr_weight.py
+    .venv/bin/python bench/fusion_snr_weight.py [--by snr|speech]
 
 Reads the ``campplus+ge2e`` embeddings of every domain from ``bench/decision_cache.py``'s
 cache (run ``bench/decisions.py --model campplus+ge2e`` first, or wait for the embedding),
@@ -14,10 +14,14 @@ re-weighted embeddings (``bench/fit_decisions.py``'s fit) and answers every doma
 probes with all enrollable speakers enrolled. Per domain it prints the share of known
 probes named right, of unknown probes answered "unknown", the verification FAR and the
 best any single threshold could name. ``(0, 0)`` is the fusion as it is.
+
+``--by speech`` ramps on the clip's net speech instead: full weight up to ``lo`` seconds,
+none from ``hi`` (short words get GE2E's help, long and noisy speech stays CAM++'s).
 """
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import replace
 
 import numpy as np
@@ -35,17 +39,22 @@ from voxprint.evaluation.domains import DOMAINS, build_domain
 from voxprint.operating_points import DEFAULT_PRIORS
 from voxprint.settings import default_data_root
 
-RAMPS = ((0.0, 0.0), (5.0, 20.0), (10.0, 25.0), (15.0, 30.0))
+RAMPS = {
+    "snr": ((0.0, 0.0), (5.0, 20.0), (10.0, 25.0), (15.0, 30.0)),
+    "speech": ((0.0, 0.0), (1.0, 3.0), (1.5, 4.0), (2.0, 6.0), (3.0, 10.0)),
+}
 CAMPPLUS_DIMENSION = 192
 
 
-def reweighted(embedded: EmbeddedDomain, lo: float, hi: float) -> EmbeddedDomain:
+def reweighted(embedded: EmbeddedDomain, lo: float, hi: float, by: str) -> EmbeddedDomain:
     rows = embedded.embeddings.astype(np.float64)
     campplus = rows[:, :CAMPPLUS_DIMENSION] / np.sqrt(1 - GE2E_FUSION_WEIGHT)
     ge2e = rows[:, CAMPPLUS_DIMENSION:] / np.sqrt(GE2E_FUSION_WEIGHT)
     snr = np.full(len(rows), np.nan) if embedded.snr_db is None else embedded.snr_db
     snr = np.nan_to_num(snr, nan=100.0)
-    if hi > lo:
+    if hi > lo and by == "speech":
+        weight = GE2E_FUSION_WEIGHT * np.clip((hi - embedded.seconds) / (hi - lo), 0.0, 1.0)
+    elif hi > lo:
         weight = GE2E_FUSION_WEIGHT * np.clip((snr - lo) / (hi - lo), 0.0, 1.0)
     else:
         weight = np.full(len(rows), GE2E_FUSION_WEIGHT)
@@ -57,16 +66,20 @@ def reweighted(embedded: EmbeddedDomain, lo: float, hi: float) -> EmbeddedDomain
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--by", choices=tuple(RAMPS), default="snr")
+    args = parser.parse_args()
     pipeline = build_pipeline(ServiceOptions(model="campplus+ge2e"))
     root = default_data_root()
     domains = {name: build_domain(name, root) for name in DOMAINS}
     embedded = {name: embedded_domain(d, pipeline) for name, d in domains.items()}
     base = DEFAULT_PRIORS["campplus+ge2e"]
     print("named right / unknown → unknown / FAR / best any threshold names, all enrolled\n")
-    print("| GE2E weight ramp (dB) | noise scale | " + " | ".join(DOMAINS) + " |")
+    unit = "dB" if args.by == "snr" else "s of speech"
+    print(f"| GE2E weight ramp ({unit}) | noise scale | " + " | ".join(DOMAINS) + " |")
     print("|---|---|" + "---|" * len(DOMAINS))
-    for lo, hi in RAMPS:
-        changed = {name: reweighted(e, lo, hi) for name, e in embedded.items()}
+    for lo, hi in RAMPS[args.by]:
+        changed = {name: reweighted(e, lo, hi, args.by) for name, e in embedded.items()}
         trials = [domain_trials(domains[name], changed[name]) for name in DOMAINS]
         prior = fit_prior(trials, source="bench/fusion_snr_weight.py", base=base)
         cells = []
