@@ -7,6 +7,8 @@ reuse cached piece embeddings.
 * ``pieces``: ``piece_seconds`` / ``min_solo_seconds`` of (3, 1), (2, 1), (2, 0.5) and
   (1.5, 0.5), each on AMI ``debug.train``, ``debug.development`` and the 12 simulated
   conversations of ``bench/diarization.py`` (about 2 min per setting on 2 cores);
+* ``step``: ``step_seconds`` (the hop between 10 s chunks) of 2, 1 and 0.5 s on the same
+  three sets (pyannote 3.1 hops 1 s);
 * ``segmentation``: ``activity_threshold`` (most likely class, 0.5, 0.4, 0.3) by
   ``count_rounding`` (0.5, 0.3) on ``debug.train`` only.
 
@@ -31,6 +33,7 @@ from voxprint.bootstrap import ServiceOptions, build_service  # noqa: E402
 from voxprint.diarization import DiarizationConfig, SpeakerDiarizer  # noqa: E402
 
 PIECES = ((3.0, 1.0), (2.0, 1.0), (2.0, 0.5), (1.5, 0.5))
+STEPS = (2.0, 1.0, 0.5)
 THRESHOLDS = (None, 0.5, 0.4, 0.3)
 ROUNDINGS = (0.5, 0.3)
 
@@ -54,25 +57,37 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="voxprint-diar-grid-"))
     service = build_service(ServiceOptions(db=workdir / "grid.db", enrollment_speech_seconds=10.0))
     print(f"CPU: {bench.cpu_name()}")
-    if "pieces" in args.part:
+    grids = {
+        "pieces": (
+            "piece s, solo s",
+            [
+                (f"{p:g}, {o:g}", DiarizationConfig(piece_seconds=p, min_solo_seconds=o))
+                for p, o in PIECES
+            ],
+        ),
+        "step": ("step s", [(f"{t:g}", DiarizationConfig(step_seconds=t)) for t in STEPS]),
+    }
+    wanted = [part for part in ("pieces", "step") if part in args.part]
+    if wanted:
         root = bench.data_root()
         pools = {
             "ls": bench.speaker_files(root / "librispeech" / "test-other"),
             "so": bench.speaker_files(root / "speechocean762"),
         }
         enrolled = quietly(bench.build_gallery, service, pools)
-        print("\n| piece s, solo s | train | development | simulated | named | strangers |")
-        print("|---|---|---|---|---|---|")
-        for piece, solo in PIECES:
-            config = DiarizationConfig(piece_seconds=piece, min_solo_seconds=solo)
+    for part in wanted:
+        title, settings = grids[part]
+        print(f"\n| {title} | train | development | simulated | named | strangers | RTF sim |")
+        print("|---|---|---|---|---|---|---|")
+        for label, config in settings:
             diarizer = SpeakerDiarizer(config=config)
             train = quietly(bench.run_ami, "train", service, diarizer, None)["voxprint"]
             dev = quietly(bench.run_ami, "development", service, diarizer, None)["voxprint"]
             sim = quietly(bench.run_simulated, 12, service, diarizer, None, enrolled, pools)
             print(
-                f"| {piece:g}, {solo:g} | {parts(train)} | {parts(dev)} | "
+                f"| {label} | {parts(train)} | {parts(dev)} | "
                 f"{parts(sim['voxprint'])} | {sim['enrolled_time_named_right']:.2f} % | "
-                f"{sim['unenrolled_time_not_misnamed']:.1f} % |",
+                f"{sim['unenrolled_time_not_misnamed']:.1f} % | {sim['voxprint']['RTF']:.3f} |",
                 flush=True,
             )
     if "segmentation" in args.part:
