@@ -91,25 +91,20 @@ def measure(domain: OpenSetDomain, embedded: EmbeddedDomain, prior: ScoringPrior
         )
         warned.append(_found(before, firsts[i][1], firsts[i][0], prints[rest]))
     everyone = gallery_operating_point(prior, profiles, [b for bands in clip_bands for b in bands])
-    caught = []
-    for i, speaker in enumerate(speakers):
-        own = [k for k in domain.probes if domain.speaker_of[k] == speaker]
-        if own:
-            second, band = _voiceprint(embedded, own[: len(domain.enrolment[speaker])])
-            caught.append(_found(everyone, band, second, prints[i : i + 1]))
     alone = prior.operating_point()
+    twice = {
+        i: _voiceprint(embedded, own[: len(domain.enrolment[speaker])])
+        for i, speaker in enumerate(speakers)
+        if (own := [k for k in domain.probes if domain.speaker_of[k] == speaker])
+    }
+    caught = [_found(everyone, band, v, prints[i : i + 1]) for i, (v, band) in twice.items()]
+    dup_alone = [_found(alone, band, v, prints[i : i + 1]) for i, (v, band) in twice.items()]
     pairs = [
         _found(alone, firsts[i][1], firsts[i][0], prints[j : j + 1])
         for i in range(len(speakers))
         for j in range(len(speakers))
         if i != j
     ]
-    dup_alone = []
-    for i, speaker in enumerate(speakers):
-        own = [k for k in domain.probes if domain.speaker_of[k] == speaker]
-        if own:
-            second, band = _voiceprint(embedded, own[: len(domain.enrolment[speaker])])
-            dup_alone.append(_found(alone, band, second, prints[i : i + 1]))
     home = band_of_clips([b for bands in clip_bands for b in bands])
     bars = [_bar(point, home) for point in (everyone, alone)]
     w, c = np.array(warned), np.array(caught)
