@@ -212,6 +212,7 @@ def test_a_key_of_one_namespace_cannot_touch_another_namespaces_profiles(tmp_pat
             ("GET", f"/v1/profiles/{pid}", {}),
             ("PATCH", f"/v1/profiles/{pid}", {"json": {"name": "x"}}),
             ("GET", f"/v1/profiles/{pid}/voiceprint", {}),
+            ("GET", f"/v1/profiles/{pid}/similar-voices", {}),
             ("POST", f"/v1/profiles/{pid}/verify", {"content": wav}),
             ("POST", f"/v1/profiles/{pid}/enrollments", {"content": wav}),
             ("POST", f"/v1/profiles/{pid}/reset", {}),
@@ -244,3 +245,22 @@ def test_an_enrolment_names_enrolled_profiles_with_a_voice_too_close_to_tell_apa
     (similar,) = report["similar_voices"]
     assert similar["profile_id"] == alice["id"] and similar["profile_name"] == "alice"
     assert similar["cosine"] > 0.9 and similar["z"] >= 4.0
+
+
+def test_similar_voices_can_be_asked_later_of_an_enrolled_profile_only(api):
+    alice = create(api, "alice")
+    enroll(api, alice["id"], 140.0)
+    assert api.get(f"/v1/profiles/{alice['id']}/similar-voices").json() == {
+        "profile_id": alice["id"],
+        "profile_name": "alice",
+        "similar_voices": [],
+    }
+    twin = create(api, "alice again")
+    enroll(api, twin["id"], 140.0, seed=7)
+    later = api.get(f"/v1/profiles/{alice['id']}/similar-voices").json()
+    assert [s["profile_id"] for s in later["similar_voices"]] == [twin["id"]]
+    pending = create(api, "carol")
+    response = api.get(f"/v1/profiles/{pending['id']}/similar-voices")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "profile_not_enrolled"
+    assert api.get(f"/v1/profiles/{UNKNOWN_ID}/similar-voices").status_code == 404

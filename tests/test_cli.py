@@ -564,3 +564,18 @@ def test_enrolling_a_voice_already_enrolled_under_another_name_prints_a_warning(
     )
     (report,) = json.loads(as_json.output)
     assert [s["profile_name"] for s in report["similar_voices"]] == ["alice"]
+
+
+def test_profiles_similar_lists_close_voices_and_refuses_a_profile_still_enrolling(tmp_path, db):
+    for name, seeds in (("alice", (0, 1, 2)), ("alice again", (10, 11, 12))):
+        files = [wav(tmp_path, f"{name}{i}.wav", 140, seed=i) for i in seeds]
+        assert run("enroll", name, *files, "--db", db).exit_code == 0
+    text = run("profiles", "similar", "alice", "--db", db)
+    assert text.exit_code == 0, text.output
+    assert "voice very close to 'alice again'" in text.output
+    as_json = json.loads(run("profiles", "similar", "alice", "--db", db, "--json").output)
+    assert [s["profile_name"] for s in as_json["similar_voices"]] == ["alice again"]
+    assert run("enroll", "carol", wav(tmp_path, "c.wav", 260), "--db", db).exit_code == 0
+    pending = run("profiles", "similar", "carol", "--db", db)
+    assert pending.exit_code != 0 and pending.output.startswith("error: ")
+    assert pending.output.count("\n") == 1

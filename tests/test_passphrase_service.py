@@ -282,3 +282,13 @@ def test_passphrase_policies_refuse_impossible_settings():
         PassphrasePolicy(min_clip_seconds=5, max_clip_seconds=2)
     with pytest.raises(InvalidParameterError):
         ChallengePolicy(min_words=5, max_words=4)
+
+
+def test_similar_voices_are_for_text_independent_profiles_only(passphrases):
+    with pytest.raises(ProfileKindError):
+        passphrases.similar_voices(enrolled(passphrases))
+    first = enrolled_ti(passphrases, BOB)
+    twin = passphrases.create_profile("bob again")
+    report = passphrases.enroll(twin.profile.id, clip(BOB, 11.0, seed=3)).report
+    assert [s.profile_id for s in report.similar_voices] == [first]
+    assert [s.profile_id for s in passphrases.similar_voices(first).voices] == [twin.profile.id]

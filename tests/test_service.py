@@ -297,3 +297,22 @@ def test_a_store_failure_in_the_similar_voice_check_still_answers_the_stored_enr
     assert service.get_profile(twin.id).clip_count == 1
     assert service.operating_point_source().profiles == 2
     assert "similar voices" in caplog.text
+
+
+def test_similar_voices_asked_later_leave_the_profile_itself_out_of_the_bar(service):
+    alice = enrolled(service, "alice", 140)
+    enrolled(service, "bob", 260)
+    twin = service.create_profile("alice again")
+    service.enroll(twin.id, (voice(140, 12.0, seed=7), RATE))
+    later = service.similar_voices(alice.id)
+    assert later.profile.id == alice.id
+    assert [s.profile_id for s in later.voices] == [twin.id]
+    assert service.similar_voices(service.get_profile(twin.id).id).voices[0].name == "alice"
+
+
+def test_similar_voices_of_a_profile_still_enrolling_or_unknown_are_refused(service):
+    pending = service.create_profile("carol")
+    with pytest.raises(ProfileNotEnrolledError):
+        service.similar_voices(pending.id)
+    with pytest.raises(ProfileNotFoundError):
+        service.similar_voices("00000000-0000-0000-0000-00000000abcd")

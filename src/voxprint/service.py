@@ -93,6 +93,15 @@ class SimilarProfile:
 
 
 @dataclass(frozen=True)
+class SimilarVoices:
+    """An enrolled profile and the others whose voices are too close to its own, closest
+    first."""
+
+    profile: Profile
+    voices: tuple[SimilarProfile, ...]
+
+
+@dataclass(frozen=True)
 class VerificationResult:
     """Raw cosine, the calibrated score (the probability that the claim is true), and the
     decision: accept when ``score`` reaches ``threshold`` and there was enough speech.
@@ -485,28 +494,39 @@ class VoxprintService:
             similar_voices=similar,
         )
 
-    def _similar_profiles(self, profile: Profile) -> tuple[SimilarProfile, ...]:
-        """The namespace's other enrolled profiles whose voices are too close to
-        ``profile``'s to tell apart reliably, closest first (none while it is not enrolled).
+    def similar_voices(self, profile_id: str) -> SimilarVoices:
+        """The namespace's other enrolled profiles whose voices are too close to this
+        enrolled profile's to tell apart reliably, closest first: what enrolment reports,
+        asked again later (e.g. of profiles enrolled before others joined).
 
-        Measured on how strangers score in the namespace without this profile, so that a
-        second enrolment of one voice does not lift its own bar. Advisory: a store that
-        cannot answer leaves it empty (logged); the enrolment stands.
+        Raises :class:`ProfileNotEnrolledError` while the profile is still enrolling.
         """
-        if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
-            return ()
+        profile = self._enrolled_profile(profile_id)
+        return SimilarVoices(profile, self._find_similar(profile))
+
+    def _similar_profiles(self, profile: Profile) -> tuple[SimilarProfile, ...]:
+        """:meth:`_find_similar` for an enrolment's answer: advisory, so a store that cannot
+        answer leaves it empty (logged) and the enrolment stands."""
         try:
-            point = self.thresholds.impostor_point(self.namespace, excluding=profile.id)
-            if point is None:
-                return ()
-            gallery = self._candidates(profile.voiceprint, CANDIDATES, None)
-            others = [i for i, pid in enumerate(gallery.profile_ids) if pid != profile.id]
-            if not others:
-                return ()
-            clips = self.store.list_clips(self.namespace, profile.id)
+            return self._find_similar(profile)
         except StoreError as error:
             logger.warning("similar voices of %s not checked: %s", profile.id, error)
             return ()
+
+    def _find_similar(self, profile: Profile) -> tuple[SimilarProfile, ...]:
+        """Similar voices of ``profile`` (none while it is not enrolled), measured on how
+        strangers score in the namespace without it, so that a second enrolment of one
+        voice does not lift its own bar."""
+        if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
+            return ()
+        point = self.thresholds.impostor_point(self.namespace, excluding=profile.id)
+        if point is None:
+            return ()
+        gallery = self._candidates(profile.voiceprint, CANDIDATES, None)
+        others = [i for i, pid in enumerate(gallery.profile_ids) if pid != profile.id]
+        if not others:
+            return ()
+        clips = self.store.list_clips(self.namespace, profile.id)
         band = band_of_clips([clip.bandwidth_hz for clip in clips])
         found = similar_voices(point, band, profile.voiceprint, gallery.voiceprints[others])
         return tuple(

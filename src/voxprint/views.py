@@ -25,6 +25,7 @@ from voxprint.service import (
     EnrollmentReport,
     IdentificationResult,
     SimilarProfile,
+    SimilarVoices,
     VerificationResult,
 )
 from voxprint.store.records import Profile
@@ -71,6 +72,14 @@ def enrollment(report: EnrollmentReport, policy: EnrollmentPolicy) -> dict[str, 
         "quality": None if report.quality is None else quality(report.quality),
         "similar_voices": [similar_voice(s) for s in report.similar_voices],
         "profile": profile(report.profile, policy),
+    }
+
+
+def similar_voices(result: SimilarVoices) -> dict[str, Any]:
+    return {
+        "profile_id": result.profile.id,
+        "profile_name": result.profile.name,
+        "similar_voices": [similar_voice(s) for s in result.voices],
     }
 
 

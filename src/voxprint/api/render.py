@@ -32,6 +32,7 @@ from voxprint.api.schemas import (
     ProfileList,
     ProfileOut,
     QualityOut,
+    SimilarVoicesOut,
     StreamOut,
     ThresholdSourceOut,
     ThresholdsOut,
@@ -54,6 +55,7 @@ from voxprint.service import (
     ComparisonResult,
     EnrollmentReport,
     IdentificationResult,
+    SimilarVoices,
     VerificationResult,
     VoiceprintExport,
 )
@@ -78,6 +80,10 @@ def profile_page(
         offset=offset,
         next_offset=end if end < total else None,
     )
+
+
+def similar_voices(result: SimilarVoices) -> SimilarVoicesOut:
+    return SimilarVoicesOut.model_validate(views.similar_voices(result))
 
 
 def enrollment(report: EnrollmentReport, policy: EnrollmentPolicy) -> EnrollmentOut:

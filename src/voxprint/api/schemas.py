@@ -201,6 +201,17 @@ class SimilarVoiceOut(BaseModel):
     )
 
 
+class SimilarVoicesOut(BaseModel):
+    """An enrolled profile's similar voices, asked after enrolment."""
+
+    profile_id: str
+    profile_name: str
+    similar_voices: list[SimilarVoiceOut] = Field(
+        description="Other enrolled profiles of this namespace whose voices are too close to "
+        "this one's to tell apart reliably, closest first."
+    )
+
+
 class EnrollmentOut(BaseModel):
     profile_id: str
     profile_name: str

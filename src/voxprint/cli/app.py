@@ -48,7 +48,9 @@ app = typer.Typer(
     add_completion=False,
     cls=VoxprintGroup,
 )
-profiles_app = typer.Typer(help="List, show, reset and delete profiles.", no_args_is_help=True)
+profiles_app = typer.Typer(
+    help="List, show, reset and delete profiles; find similar voices.", no_args_is_help=True
+)
 app.add_typer(profiles_app, name="profiles")
 
 
@@ -366,6 +368,28 @@ def profiles_show(
         json_output,
         render.profile_json(profile, service.enrollment),
         lambda: render.profile_details(profile),
+    )
+
+
+@profiles_app.command("similar")
+@handles_errors
+def profiles_similar(
+    name: Annotated[str, typer.Argument(help="Profile name, id or external id.")],
+    db: DbOption = None,
+    model: ModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Other enrolled profiles whose voices are too close to this one's to tell apart.
+
+    What enrolment warns of, asked again later (e.g. of a profile enrolled before the
+    others). Text-independent profiles only.
+    """
+    passphrases = open_passphrases(db, model, create=False)
+    result = passphrases.similar_voices(passphrases.core.resolve_profile(name).id)
+    emit(
+        json_output,
+        render.similar_voices_json(result),
+        lambda: render.similar_voices_text(result),
     )
 
 

@@ -22,6 +22,7 @@ from voxprint.service import (
     EnrollmentReport,
     IdentificationResult,
     SimilarProfile,
+    SimilarVoices,
     VerificationResult,
 )
 from voxprint.store.records import ActivityEntry, Challenge, Profile
@@ -146,6 +147,19 @@ class SpeakerEnrollment:
 def _clip_line(label: str, report: EnrollmentReport) -> str:
     quality = f" ({report.quality.summary()})" if report.quality is not None else ""
     return f"  {label}: {report.clip_net_speech_seconds:.1f} s speech{quality}"
+
+
+def similar_voices_text(result: SimilarVoices) -> str:
+    """The profile, then a warning line per similar voice (or that there is none)."""
+    if not result.voices:
+        return f"{result.profile.name} ({result.profile.id}): no enrolled voice too close to it"
+    return "\n".join(
+        [f"{result.profile.name} ({result.profile.id}):", *similar_voice_lines(result.voices)]
+    )
+
+
+def similar_voices_json(result: SimilarVoices) -> dict[str, Any]:
+    return views.similar_voices(result)
 
 
 def speaker_enrollment_text(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -> str:

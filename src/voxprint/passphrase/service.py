@@ -56,7 +56,12 @@ from voxprint.passphrase.recognizer import (
     normalize_phrase,
 )
 from voxprint.passphrase.voice import text_dependent_prior
-from voxprint.service import EnrollmentReport, VerificationResult, VoxprintService
+from voxprint.service import (
+    EnrollmentReport,
+    SimilarVoices,
+    VerificationResult,
+    VoxprintService,
+)
 from voxprint.store.records import (
     Challenge,
     Clip,
@@ -268,6 +273,19 @@ class PassphraseService:
                 f'profile {found.name!r} has the passphrase "{fixed}"; reset it to change it'
             )
         return found
+
+    def similar_voices(self, profile_id: str) -> SimilarVoices:
+        """:meth:`VoxprintService.similar_voices` for a text-independent profile; a
+        text-dependent one is refused (:class:`ProfileKindError`): the similar-voice bar is
+        text-independent, and one passphrase said by different people scores above it."""
+        self.core.get_profile(profile_id)
+        record = self.core.store.get_phrase_profile(self.namespace, profile_id)
+        if record.kind is ProfileKind.TEXT_DEPENDENT:
+            raise ProfileKindError(
+                "similar voices are checked for text-independent profiles only; this one "
+                "is text-dependent"
+            )
+        return self.core.similar_voices(profile_id)
 
     def get_profile(self, profile_id: str) -> SpokenProfile:
         profile = self.core.get_profile(profile_id)

@@ -18,6 +18,7 @@ from voxprint.api.schemas import (
     ProfileList,
     ProfileOut,
     ProfilePatch,
+    SimilarVoicesOut,
     VoiceprintOut,
     error_responses,
 )
@@ -153,3 +154,15 @@ def export_voiceprint(
     ] = "list",
 ) -> VoiceprintOut:
     return render.voiceprint(service.export_voiceprint(profile_id), format)
+
+
+@router.get(
+    "/{profile_id}/similar-voices",
+    response_model=SimilarVoicesOut,
+    summary="Other enrolled profiles whose voices are too close to this one's to tell apart "
+    "reliably (one person enrolled twice, or two very similar voices); what enrolment "
+    "reports, asked again later. Text-independent profiles only.",
+    responses=error_responses(404, 409),
+)
+def similar_voices(profile_id: ProfileIdPath, passphrases: PassphraseDep) -> SimilarVoicesOut:
+    return render.similar_voices(passphrases.similar_voices(profile_id))
