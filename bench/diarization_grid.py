@@ -9,6 +9,8 @@ reuse cached piece embeddings.
   conversations of ``bench/diarization.py`` (about 2 min per setting on 2 cores);
 * ``step``: ``step_seconds`` (the hop between 10 s chunks) of 2, 1 and 0.5 s on the same
   three sets (pyannote 3.1 hops 1 s);
+* ``rounding``: ``count_rounding`` of 0.5, 0.4 and 0.3 (how many speakers a frame gets
+  from the averaged count of local speakers) on the same three sets;
 * ``segmentation``: ``activity_threshold`` (most likely class, 0.5, 0.4, 0.3) by
   ``count_rounding`` (0.5, 0.3) on ``debug.train`` only.
 
@@ -66,8 +68,12 @@ def main() -> None:
             ],
         ),
         "step": ("step s", [(f"{t:g}", DiarizationConfig(step_seconds=t)) for t in STEPS]),
+        "rounding": (
+            "count rounding",
+            [(f"{r:g}", DiarizationConfig(count_rounding=r)) for r in (0.5, 0.4, 0.3)],
+        ),
     }
-    wanted = [part for part in ("pieces", "step") if part in args.part]
+    wanted = [part for part in ("pieces", "step", "rounding") if part in args.part]
     if wanted:
         root = bench.data_root()
         pools = {
