@@ -41,10 +41,10 @@ APPROXIMATE_FROM = 20_000
 #: Candidates handed to the scorer: enough that the best by log-likelihood ratio is among
 #: them even when enrolment amounts differ between profiles.
 CANDIDATES = 50
-#: Breadth of an HNSW search: with FAISS's graph of degree 48, recall@1 0.988 to 0.990 at a
-#: million synthetic voiceprints, p50 6 to 7 ms (256: 0.914; 1536: 0.996 but 10.6 ms); measured
-#: in docs/benchmarks.md, "Identify search at scale (issue 13)".
-EF_SEARCH = 1024
+#: Breadth of an HNSW search: with FAISS's graph of degree 64, recall@1 0.998 at a million
+#: synthetic voiceprints, p50 5.5 ms (512: 0.994, 3.8 ms; 1024: 1.000, 7.3 ms); measured in
+#: docs/benchmarks.md, "Identify search at scale (issue 13)".
+EF_SEARCH = 768
 
 
 class VectorSearch(Protocol):
@@ -118,10 +118,11 @@ class UsearchSearch:
 
 
 class FaissSearch:
-    """HNSW graph of FAISS on inner product, of degree ``m`` (48: recall@1 0.990 at a
-    million voiceprints where 32 gave 0.938 at the same breadth; docs/benchmarks.md)."""
+    """HNSW graph of FAISS on inner product, of degree ``m`` (64: recall@1 0.998 at a
+    million voiceprints and breadth 768, where 48 needed breadth 1024 for 0.988-0.990;
+    docs/benchmarks.md)."""
 
-    def __init__(self, vectors: np.ndarray, *, m: int = 48) -> None:
+    def __init__(self, vectors: np.ndarray, *, m: int = 64) -> None:
         import faiss
 
         n, dim = vectors.shape
