@@ -9,6 +9,7 @@ WebSocket.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import secrets
@@ -91,6 +92,28 @@ def test_a_record_is_cleaned_in_its_message_arguments_and_traceback():
     )
     redact_record(split)
     assert "abc" not in split.getMessage()
+
+
+def test_a_websocket_frame_is_logged_without_its_payload_even_shortened_past_the_key_prefix():
+    from websockets.frames import Frame, Opcode
+
+    key = made_up_key()
+    # The library shows a long payload's start and end: here the key's prefix falls in
+    # the elided middle and only the end of its secret would show.
+    login = Frame(Opcode.TEXT, f'{{"client": "{"x" * 60}", "api_key": "{key}"}}'.encode())
+    assert secret_of(key)[-12:] in str(login)
+    for frame in (login, Frame(Opcode.BINARY, key.encode())):
+        record = logging.LogRecord(
+            "websockets.server", logging.DEBUG, __file__, 1, "< %s", (frame,), None
+        )
+        redact_record(record)
+        message = record.getMessage()
+        assert secret_of(key)[-8:] not in message and "payload not logged" in message
+    ping = logging.LogRecord(
+        "w", logging.DEBUG, __file__, 1, "> %s", (Frame(Opcode.PING, b""),), None
+    )
+    redact_record(ping)
+    assert ping.getMessage().startswith("> PING")
 
 
 def test_uvicorns_access_records_keep_the_shape_its_formatter_unpacks():
@@ -198,6 +221,13 @@ def websocket(url: str, headers: dict[str, str] | None = None) -> str:
         return str(ws.recv(timeout=10))
 
 
+def websocket_first_message(url: str, key: str) -> str:
+    """The key sent as the first message (what the web page does); the server's answer."""
+    with connect(url, open_timeout=10) as ws:
+        ws.send(json.dumps({"api_key": key}))
+        return str(ws.recv(timeout=10))
+
+
 def free_port() -> int:
     import socket
 
@@ -251,14 +281,15 @@ def test_voxprint_serve_at_trace_level_logs_requests_with_key_ids_and_no_secret(
                 ws = url.replace("http://", "ws://") + "/v1/ws/identify"
                 assert '"type"' in websocket(f"{ws}?api_key={key}")
                 assert '"type"' in websocket(ws, {"X-API-Key": key})
+                assert websocket_first_message(ws, key)
             assert statuses[:2] == [200, 200] and 401 in statuses[5:]
         finally:
             process.terminate()
             process.wait(timeout=30)
     text = out.read_text(errors="replace")
     assert "TRACE" in text and "DEBUG" in text  # it really logged at every level
-    for key in (good, wrong):
-        assert secret_of(key) not in text
+    for key in (good, wrong):  # not the secret, nor a shortened piece of it
+        assert secret_of(key)[-10:] not in text and secret_of(key)[:10] not in text
     key_id = good.split("_")[1]
     requests = [line for line in text.splitlines() if "voxprint.api.requests" in line]
     assert any(f'"key_id":"{key_id}"' in line for line in requests)

@@ -9,7 +9,11 @@ a record before any handler formats it:
   ``access_token``...) becomes ``***``, whatever it looks like;
 * the value of an ``Authorization``, ``X-API-Key`` or ``Ocp-Apim-Subscription-Key``
   header becomes ``***`` where a header is printed (e.g. uvicorn's and websockets'
-  debug and trace lines).
+  debug and trace lines);
+* a WebSocket data frame that the ``websockets`` library logs (``< TEXT '...'``) keeps
+  its type and length and loses its payload: a client may send its key as its first
+  message, and the library shortens long payloads to their start and end, so a
+  secret's tail can show without the ``vxp_`` that marks it.
 
 ``voxprint serve`` puts the filter on its log handler, so whatever logger a line comes
 from and at whatever level, it is redacted; :func:`install_redaction` also puts it on
@@ -63,11 +67,28 @@ def redact(text: str) -> str:
     return _HEADER_SECRET.sub(_mask_value, text)
 
 
+#: Opcodes of WebSocket frames that carry a payload (``websockets.frames.Opcode`` names).
+_DATA_FRAMES = frozenset({"TEXT", "BINARY", "CONT"})
+
+
+def _data_frame(value: Any) -> str | None:
+    """``TEXT [n bytes]`` for a ``websockets`` data frame (payload left out), else None."""
+    opcode, data = getattr(value, "opcode", None), getattr(value, "data", None)
+    name = getattr(opcode, "name", None)
+    if name not in _DATA_FRAMES or not isinstance(data, bytes | bytearray | memoryview):
+        return None
+    return f"{name} [{len(data)} bytes, payload not logged]"
+
+
 def _redact_value(value: Any) -> Any:
-    """A log argument without secrets: strings are redacted; other objects are replaced by
-    their redacted text only when their text holds a secret (numbers pass unchanged)."""
+    """A log argument without secrets: strings are redacted; a WebSocket data frame is
+    logged without its payload; other objects are replaced by their redacted text only
+    when their text holds a secret (numbers pass unchanged)."""
     if value is None or isinstance(value, bool | int | float):
         return value
+    frame = _data_frame(value)
+    if frame is not None:
+        return frame
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, bytes | bytearray):
