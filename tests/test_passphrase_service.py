@@ -292,3 +292,27 @@ def test_similar_voices_are_for_text_independent_profiles_only(passphrases):
     report = passphrases.enroll(twin.profile.id, clip(BOB, 11.0, seed=3)).report
     assert [s.profile_id for s in report.similar_voices] == [first]
     assert [s.profile_id for s in passphrases.similar_voices(first).voices] == [twin.profile.id]
+
+
+def test_text_dependent_profiles_leave_the_text_independent_operating_point_alone(passphrases):
+    core = passphrases.core
+    enrolled_ti(passphrases, BOB)
+    twin = passphrases.create_profile("bob again")
+    passphrases.enroll(twin.profile.id, clip(BOB + 40.0, 11.0, seed=3))
+    before = core.thresholds.statistics(core.namespace)
+    assert before is not None and before.profiles == 2
+    # One voice under several passphrase profiles: same-phrase pairs, not strangers.
+    for name in ("robo", "robo again"):
+        created = passphrases.create_profile(name, kind=ProfileKind.TEXT_DEPENDENT)
+        for seed in range(3):
+            passphrases.enroll(created.profile.id, clip(ALICE, 2.0, seed))
+    after = core.thresholds.statistics(core.namespace)
+    assert after is not None and after.profiles == 2
+    assert (after.pair_mean, after.trial_std) == (before.pair_mean, before.trial_std)
+    sample = core.store.enrolled_sample(
+        core.namespace,
+        encoder_name=core.encoder_name,
+        encoder_version=core.encoder_version,
+        limit=10,
+    )
+    assert {profile.name for profile, _ in sample} == {"alice", "bob again"}

@@ -37,6 +37,7 @@ from voxprint.store import (
     Store,
     open_store,
 )
+from voxprint.store.records import PhraseProfile, ProfileKind
 from voxprint.store.sqlite import SCHEMA_VERSION
 
 ENCODER = ("toy-encoder", "1.0")
@@ -846,3 +847,17 @@ def test_touched_since_lists_each_profile_once_and_refuses_a_log_with_gaps() -> 
     assert touched_since(5, 5, []) == ()
     assert touched_since(5, 2, ["a", "b"]) is None  # one version is missing: pruned
     assert touched_since(4, 5, []) is None  # a version the store never reached
+
+
+def test_the_sample_the_operating_point_adapts_to_leaves_out_text_dependent_profiles(store):
+    ti = enrol(store, make_profile(name="Ada"))
+    td = enrol(store, make_profile(name="Passphrase Ada"))
+    store.set_phrase_profile(
+        DEFAULT_NAMESPACE, PhraseProfile(td.id, ProfileKind.TEXT_DEPENDENT, "en-us", "my voice")
+    )
+    enrol(store, make_profile(name="Other namespace", namespace="elsewhere"))
+    sample = store.enrolled_sample(
+        DEFAULT_NAMESPACE, encoder_name=ENCODER[0], encoder_version=ENCODER[1], limit=10
+    )
+    assert [profile.id for profile, clips in sample] == [ti.id]
+    assert len(sample[0][1]) == 2

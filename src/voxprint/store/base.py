@@ -155,8 +155,10 @@ class ProfileStore(Protocol):
     def enrolled_sample(
         self, namespace: str, *, encoder_name: str, encoder_version: str, limit: int
     ) -> list[tuple[Profile, list[Clip]]]:
-        """Up to ``limit`` enrolled profiles of this encoder, each with its clips; the same
-        profiles on every call while the namespace does not change."""
+        """Up to ``limit`` enrolled text-independent profiles of this encoder, each with its
+        clips; the same profiles on every call while the namespace does not change. (What
+        the namespace's operating point adapts to: the clips of a text-dependent profile
+        all say one phrase, so its pairs are not those of text-independent claims.)"""
         ...
 
     def save_statistics(

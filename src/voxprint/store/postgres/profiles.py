@@ -47,6 +47,7 @@ from voxprint.store.records import (
     GalleryChanges,
     Profile,
     ProfileChanges,
+    ProfileKind,
 )
 
 logger = logging.getLogger(__name__)
@@ -594,15 +595,22 @@ class PostgresProfiles(PostgresDatabase):
     def enrolled_sample(
         self, namespace: str, *, encoder_name: str, encoder_version: str, limit: int
     ) -> list[tuple[Profile, list[Clip]]]:
-        """Up to ``limit`` enrolled profiles of this encoder (the first by id) with their
-        clips."""
+        """Up to ``limit`` enrolled text-independent profiles of this encoder (the first by
+        id) with their clips."""
         if limit < 1:
             raise InvalidParameterError("limit must be at least 1")
         with self._transaction(write=False) as conn:
             rows = conn.execute(
                 f"SELECT {PROFILE_COLUMNS} FROM profiles WHERE {self._GALLERY} "
+                "AND id NOT IN (SELECT profile_id FROM profile_phrases WHERE kind = %s) "
                 "ORDER BY id LIMIT %s",
-                (namespace, encoder_name, encoder_version, limit),
+                (
+                    namespace,
+                    encoder_name,
+                    encoder_version,
+                    ProfileKind.TEXT_DEPENDENT.value,
+                    limit,
+                ),
                 binary=True,
             ).fetchall()
             return [(profile_from_row(row), self._clips_of(conn, row["id"])) for row in rows]

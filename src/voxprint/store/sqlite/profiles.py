@@ -27,6 +27,7 @@ from voxprint.store.records import (
     GalleryChanges,
     Profile,
     ProfileChanges,
+    ProfileKind,
 )
 from voxprint.store.sqlite.activity import insert_activity
 from voxprint.store.sqlite.codecs import (
@@ -510,15 +511,23 @@ class SQLiteProfiles(SQLiteDatabase):
     def enrolled_sample(
         self, namespace: str, *, encoder_name: str, encoder_version: str, limit: int
     ) -> list[tuple[Profile, list[Clip]]]:
-        """Up to ``limit`` enrolled profiles of this encoder (the first by id: a stable,
-        effectively random sample) with their clips."""
+        """Up to ``limit`` enrolled text-independent profiles of this encoder (the first by
+        id: a stable, effectively random sample) with their clips."""
         if limit < 1:
             raise InvalidParameterError("limit must be at least 1")
         with self._transaction(write=False) as conn:
             rows = conn.execute(
                 f"SELECT {PROFILE_COLUMNS} FROM profiles WHERE namespace = ? AND status = ? "
                 "AND voiceprint IS NOT NULL AND encoder_name = ? AND encoder_version = ? "
+                "AND id NOT IN (SELECT profile_id FROM profile_phrases WHERE kind = ?) "
                 "ORDER BY id LIMIT ?",
-                (namespace, EnrollmentStatus.ENROLLED.value, encoder_name, encoder_version, limit),
+                (
+                    namespace,
+                    EnrollmentStatus.ENROLLED.value,
+                    encoder_name,
+                    encoder_version,
+                    ProfileKind.TEXT_DEPENDENT.value,
+                    limit,
+                ),
             ).fetchall()
             return [(profile_from_row(row), self._clips_of(conn, row["id"])) for row in rows]
