@@ -11,6 +11,8 @@ reuse cached piece embeddings.
   three sets (pyannote 3.1 hops 1 s);
 * ``rounding``: ``count_rounding`` of 0.5, 0.4 and 0.3 (how many speakers a frame gets
   from the averaged count of local speakers) on the same three sets;
+* ``resegment``: the resegmentation window, hop and margin (``resegment_*``; off, and
+  windows of 1 and 1.5 s) on the same three sets;
 * ``segmentation``: ``activity_threshold`` (most likely class, 0.5, 0.4, 0.3) by
   ``count_rounding`` (0.5, 0.3) on ``debug.train`` only.
 
@@ -38,6 +40,14 @@ PIECES = ((3.0, 1.0), (2.0, 1.0), (2.0, 0.5), (1.5, 0.5))
 STEPS = (2.0, 1.0, 0.5)
 THRESHOLDS = (None, 0.5, 0.4, 0.3)
 ROUNDINGS = (0.5, 0.3)
+#: (window s or None for off, hop s, margin)
+RESEGMENTS = (
+    (None, 0.5, 0.0),
+    (1.5, 0.5, 0.0),
+    (1.5, 0.5, 0.1),
+    (1.5, 0.25, 0.0),
+    (1.0, 0.5, 0.0),
+)
 
 
 def parts(row: dict[str, float]) -> str:
@@ -72,8 +82,20 @@ def main() -> None:
             "count rounding",
             [(f"{r:g}", DiarizationConfig(count_rounding=r)) for r in (0.5, 0.4, 0.3)],
         ),
+        "resegment": (
+            "resegment window s, hop s, margin",
+            [
+                (
+                    "off" if w is None else f"{w:g}, {h:g}, {m:g}",
+                    DiarizationConfig(
+                        resegment_window_seconds=w, resegment_hop_seconds=h, resegment_margin=m
+                    ),
+                )
+                for w, h, m in RESEGMENTS
+            ],
+        ),
     }
-    wanted = [part for part in ("pieces", "step", "rounding") if part in args.part]
+    wanted = [part for part in ("pieces", "step", "rounding", "resegment") if part in args.part]
     if wanted:
         root = bench.data_root()
         pools = {

@@ -227,6 +227,36 @@ def test_a_bad_configuration_is_refused():
         DiarizationConfig(speech_bridge_seconds=-1.0)
     with pytest.raises(InvalidParameterError, match="speech_pad_seconds"):
         DiarizationConfig(speech_pad_seconds=float("nan"))
+    with pytest.raises(InvalidParameterError, match="resegment_window_seconds"):
+        DiarizationConfig(resegment_window_seconds=0.0)
+    with pytest.raises(InvalidParameterError, match="resegment_hop_seconds"):
+        DiarizationConfig(resegment_hop_seconds=-0.5)
+    with pytest.raises(InvalidParameterError, match="resegment_margin"):
+        DiarizationConfig(resegment_margin=-0.1)
+
+
+def quick_exchange_turns(config: DiarizationConfig) -> dict[int, list[tuple[float, float]]]:
+    """Turns per speaker of low 6 s, high 2 s, low 6 s, high 6 s with no pause: the fake
+    segmentation hears one local speaker throughout, as segmentation-3.0 often does in a
+    quick exchange."""
+    turns = [(LOW, 6.0), (HIGH, 2.0), (LOW, 6.0), (HIGH, 6.0)]
+    audio = np.concatenate([voice(f0, seconds, seed=i) for i, (f0, seconds) in enumerate(turns)])
+    result = Diarizer(EnergySegmenter(), ToneEncoder(), config).diarize(audio)
+    return {t.index: list(t.turns) for t in result.tracks}
+
+
+def test_resegmentation_finds_a_short_turn_that_the_chunks_heard_as_the_other_voice():
+    turns = quick_exchange_turns(DiarizationConfig())
+    assert len(turns) == 2
+    high = next(spans for spans in turns.values() if spans[-1][1] > 19.5)
+    assert high[0] == pytest.approx((6.0, 8.0), abs=0.5)
+    assert high[-1][0] == pytest.approx(14.0, abs=0.5)
+    unsplit = quick_exchange_turns(DiarizationConfig(resegment_window_seconds=None))
+    high = next(spans for spans in unsplit.values() if spans[-1][1] > 19.5)
+    assert high[0][0] > 10.0  # without it the short turn is lost in the low voice's
+    assert high[0][0] == pytest.approx(16.0, abs=0.5)
+    # No cosine difference reaches 2: with that margin no frame moves.
+    assert quick_exchange_turns(DiarizationConfig(resegment_margin=2.0)) == unsplit
 
 
 class FixedSpeech:

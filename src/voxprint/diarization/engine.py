@@ -17,7 +17,12 @@ reconstruction of global speaker turns.
    a chunk), chunks are overlap-added frame by frame, and at each frame the
    ``count`` most active clusters speak, where ``count`` is the (averaged) number of
    local speakers the segmentation heard there.
-6. Per speaker, runs of frames become turns; gaps shorter than ``min_gap_seconds``
+6. Resegmentation: where one speaker is heard, the speech around every
+   ``resegment_hop_seconds`` (a window of ``resegment_window_seconds``) is embedded and
+   each frame goes to the cluster nearest to its window. The 10 s chunks often hear one
+   local speaker through a quick exchange of two voices, and the 3 s pieces of step 3
+   cannot split it finer.
+7. Per speaker, runs of frames become turns; gaps shorter than ``min_gap_seconds``
    are bridged and turns shorter than ``min_turn_seconds`` dropped.
 
 The result keeps, for every speaker, the speech where that speaker talks alone (as
@@ -55,6 +60,9 @@ StageProgress = Callable[[str, int, int], None]
 
 #: CAM++ refuses less than 0.1 s; a local speaker with less speech than this is dropped.
 _MIN_EMBEDDABLE_SECONDS = 0.25
+#: A resegmentation window with less speech than this is not embedded (its frames keep
+#: the speaker the chunks gave them, or take a neighbouring window's).
+_MIN_WINDOW_SPEECH_SECONDS = 0.5
 
 
 class ChunkSegmenter(Protocol):
@@ -121,6 +129,13 @@ class DiarizationConfig:
     #: ... and with gaps shorter than this between the widened segments filled in (so
     #: gaps in the detected speech shorter than this plus twice the pad: 4 s by default).
     speech_bridge_seconds: float = 2.0
+    #: Resegmentation (step 6): the speech within this window around each frame decides
+    #: its speaker where one speaker is heard (``None``: off, the chunks' pieces decide).
+    resegment_window_seconds: float | None = 1.5
+    #: ... with a window embedded every this many seconds of the recording.
+    resegment_hop_seconds: float = 0.5
+    #: ... and a frame moving only to a cluster at least this much closer (cosine).
+    resegment_margin: float = 0.0
     #: Gaps within one speaker's speech shorter than this are bridged.
     min_gap_seconds: float = 0.1
     #: Turns shorter than this are dropped.
@@ -143,7 +158,12 @@ class DiarizationConfig:
             raise InvalidParameterError("min_cluster_size and embed_batch_size must be >= 1")
         if self.speech_pad_seconds is not None and not self.speech_pad_seconds >= 0:
             raise InvalidParameterError("speech_pad_seconds cannot be negative")
+        if self.resegment_window_seconds is not None and not self.resegment_window_seconds > 0:
+            raise InvalidParameterError("resegment_window_seconds must be positive")
+        if not self.resegment_hop_seconds > 0:
+            raise InvalidParameterError("resegment_hop_seconds must be positive")
         for name in (
+            "resegment_margin",
             "min_solo_seconds",
             "min_cluster_seconds",
             "speech_bridge_seconds",
@@ -237,6 +257,7 @@ class Diarizer:
         _labels, centroids = self._cluster(embeddings, seconds, count)
         assignment = self._assign(pieces, embeddings, centroids)
         activity = self._reconstruct(chunks, pieces, assignment, centroids.shape[0])
+        activity = self._resegment(samples, chunks, activity, centroids, count, on_progress)
         tracks = self._tracks(activity, chunks)
         logger.debug(
             "diarized %.1f s: %d chunks, %d local speakers embedded, %d speakers",
@@ -315,7 +336,10 @@ class Diarizer:
         return pieces, speeches, np.array(seconds, dtype=np.float64)
 
     def _embed(
-        self, speeches: Sequence[np.ndarray], on_progress: StageProgress | None
+        self,
+        speeches: Sequence[np.ndarray],
+        on_progress: StageProgress | None,
+        stage: str = "embeddings",
     ) -> np.ndarray:
         dimension = self.encoder.dimension
         out = np.zeros((len(speeches), dimension), dtype=np.float32)
@@ -329,7 +353,7 @@ class Diarizer:
                 for i, speech in enumerate(part):
                     out[first + i] = self.encoder.embed(speech)
             if on_progress is not None:
-                on_progress("embeddings", first + len(part), len(speeches))
+                on_progress(stage, first + len(part), len(speeches))
         return out
 
     def _cluster(
@@ -444,18 +468,82 @@ class Diarizer:
         gated = chunks.activity * inside[:, :, None].astype(chunks.activity.dtype)
         return replace(chunks, activity=gated)
 
+    def _resegment(
+        self,
+        samples: np.ndarray,
+        chunks: ChunkActivity,
+        activity: np.ndarray,
+        centroids: np.ndarray,
+        count: SpeakerCount,
+        on_progress: StageProgress | None,
+    ) -> np.ndarray:
+        """``activity`` with every frame where one speaker is heard given to the cluster
+        nearest to the embedding of the speech around it (step 6).
+
+        A window is embedded every ``resegment_hop_seconds`` where one speaker is heard,
+        from the frames within ``resegment_window_seconds`` that the same speaker has
+        alone: a window never mixes the two sides of a speaker change the chunks found,
+        only what they heard as one voice. Each such frame takes the answer of the
+        nearest window of its speaker, within half a window. Unchanged when it is off,
+        with fewer than two clusters, or when it would leave fewer speakers than ``count``
+        asks for (a cluster left with no frame is otherwise dropped)."""
+        window = self.config.resegment_window_seconds
+        if window is None or centroids.shape[0] < 2 or not activity.any():
+            return activity
+        rate = chunks.sample_rate
+        starts, ends = _frame_bounds(activity.shape[0], chunks)
+        frames_per_second = rate / chunks.frame_step
+        half = max(1, round(window / 2 * frames_per_second))
+        hop = max(1, round(self.config.resegment_hop_seconds * frames_per_second))
+        single = activity.sum(axis=1) == 1
+        label = np.where(single, np.argmax(activity, axis=1), -1)
+        centres: list[int] = []
+        waveforms: list[np.ndarray] = []
+        for centre in range(0, activity.shape[0], hop):
+            if label[centre] < 0:
+                continue
+            first, last = max(0, centre - half), min(activity.shape[0], centre + half)
+            own = label[first:last] == label[centre]
+            parts = [samples[a:b] for a, b in _runs(own, starts[first:], ends[first:])]
+            waveform = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+            if waveform.shape[0] < _MIN_WINDOW_SPEECH_SECONDS * rate:
+                continue
+            centres.append(centre)
+            waveforms.append(waveform)
+        if not centres:
+            return activity
+        similarities = (
+            normalize_rows(self._embed(waveforms, on_progress, "resegmentation").astype(np.float64))
+            @ centroids.T
+        )
+        located = np.array(centres)
+        result = activity.copy()
+        for speaker in np.unique(label[located]):
+            windows = np.flatnonzero(label[located] == speaker)
+            frames = np.flatnonzero(label == speaker)
+            at = located[windows]
+            after = np.clip(np.searchsorted(at, frames), 0, at.size - 1)
+            before = np.clip(after - 1, 0, at.size - 1)
+            closer = np.where(
+                np.abs(at[before] - frames) < np.abs(at[after] - frames), before, after
+            )
+            near = np.abs(at[closer] - frames) <= half
+            frames, scores = frames[near], similarities[windows[closer[near]]]
+            best = np.argmax(scores, axis=1)
+            gain = scores[np.arange(frames.size), best] - scores[:, speaker]
+            moved = (best != speaker) & (gain >= self.config.resegment_margin)
+            result[frames[moved], speaker] = False
+            result[frames[moved], best[moved]] = True
+        speakers = int(activity.any(axis=0).sum())
+        wanted = min(count.exactly or count.minimum or 0, speakers)
+        if int(result.any(axis=0).sum()) < wanted:
+            return activity
+        return result
+
     def _tracks(self, activity: np.ndarray, chunks: ChunkActivity) -> tuple[SpeakerTrack, ...]:
         """Turns and solo spans per speaker, speakers in order of first speech."""
         rate = chunks.sample_rate
-        step = chunks.frame_step
-        offset = (chunks.frame_samples - step) // 2
-        total = chunks.total_samples
-        frames = activity.shape[0]
-        starts = np.clip(np.arange(frames) * step + offset, 0, total)
-        ends = np.clip(starts + step, 0, total)
-        if frames:
-            starts[0] = 0
-            ends[-1] = total
+        starts, ends = _frame_bounds(activity.shape[0], chunks)
         min_gap = round(self.config.min_gap_seconds * rate)
         min_turn = self.config.min_turn_seconds
         solo = activity & (activity.sum(axis=1, keepdims=True) == 1)
@@ -482,6 +570,21 @@ class _Piece:
     chunk: int
     speaker: int
     mask: np.ndarray = field(repr=False)
+
+
+def _frame_bounds(frames: int, chunks: ChunkActivity) -> tuple[np.ndarray, np.ndarray]:
+    """Sample span ``(starts, ends)`` of each of ``frames`` frames of the recording's
+    grid (``chunks.frame_step`` apart, centred on their receptive field); the first
+    starts at 0 and the last ends with the recording."""
+    step = chunks.frame_step
+    total = chunks.total_samples
+    offset = (chunks.frame_samples - step) // 2
+    starts = np.clip(np.arange(frames) * step + offset, 0, total)
+    ends = np.clip(starts + step, 0, total)
+    if frames:
+        starts[0] = 0
+        ends[-1] = total
+    return starts, ends
 
 
 def _split_frames(frames: np.ndarray, size: int, max_gap: int = 6) -> list[np.ndarray]:
