@@ -444,6 +444,25 @@ def test_eval_writes_a_det_plot_only_when_asked(speakers, tmp_path, monkeypatch)
     assert "DET curve" not in run("eval", speakers).stdout
 
 
+def test_output_piped_to_a_reader_that_went_away_ends_quietly_with_its_own_code():
+    """``voxprint phrases | head -1``: the reader may close first; no error line, no bug."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    process = subprocess.run(
+        [sys.executable, "-c", "from voxprint.cli.app import main; main()", "phrases"],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        timeout=120,
+    )
+    os.close(write_end)
+    assert process.returncode == ExitCode.OUTPUT_CLOSED == 141
+    assert process.stderr == b""
+
+
 def test_with_json_an_error_is_one_json_object_on_stderr_with_the_same_exit_code(tmp_path, db):
     run("enroll", "alice", wav(tmp_path, "a.wav", 140), "--db", db)
     missing = run("verify", "nobody", wav(tmp_path, "p.wav", 140, seconds=3), "--db", db, "--json")

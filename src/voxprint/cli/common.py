@@ -7,8 +7,10 @@ line, and ``--json`` errors for mistakes Click finds before a command runs.
 from __future__ import annotations
 
 import functools
+import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -194,6 +196,8 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             ) from None
         except typer.Exit:
             raise
+        except BrokenPipeError:
+            raise _output_closed() from None
         except Exception as error:  # a bug: one line, and the traceback only in the log
             logging.getLogger("voxprint").debug("unexpected error", exc_info=True)
             raise fail(
@@ -204,6 +208,18 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             ) from None
 
     return wrapper
+
+
+def _output_closed() -> typer.Exit:
+    """The reader of standard output went away (``voxprint activity | head``): stop
+    quietly, as other command-line tools do, and keep Python from reporting the closed
+    pipe again when it flushes standard output at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # not a real file: nothing to flush
+        pass
+    return typer.Exit(int(ExitCode.OUTPUT_CLOSED))
 
 
 def configure_logging(verbose: bool) -> None:

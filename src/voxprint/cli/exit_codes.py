@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     DATA = 7  # store or dataset problem (e.g. no database at --db), bad parameter
     CANCELLED = 8  # a confirmation was answered "no": nothing was changed
     INTERNAL = 70  # a bug: please report it
+    OUTPUT_CLOSED = 141  # the reader of the output went away (``| head``): quiet, as SIGPIPE
 
 
 def exit_code_for(error: errors.VoxprintError) -> ExitCode:
