@@ -145,6 +145,29 @@ def test_a_bad_enroll_option_and_a_missing_file_fail_with_their_exit_codes(tmp_p
     assert missing.exit_code == ExitCode.BAD_AUDIO
 
 
+def test_output_files_that_cannot_be_written_fail_before_any_diarization(
+    tmp_path, meeting, monkeypatch
+):
+    calls = []
+    monkeypatch.setattr(
+        diarize_command, "build_diarizer", lambda: calls.append(1) or SpeakerDiarizer()
+    )
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for option, path in (("--vtt", tmp_path), ("--rttm", blocker / "out.rttm")):
+        result = run("diarize", meeting, "--db", tmp_path / "v.db", option, path)
+        assert result.exit_code == ExitCode.DATA, result.output
+        assert result.output.count("\n") == 1 and str(path) in result.output
+    assert calls == []  # refused before the models were even built
+
+
+def test_output_folders_that_do_not_exist_yet_are_made(tmp_path, meeting):
+    out = tmp_path / "new" / "deeper" / "out.rttm"
+    result = run("diarize", meeting, "--db", tmp_path / "v.db", "--rttm", out)
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith("SPEAKER meeting 1 ")
+
+
 def test_silence_is_an_answer_not_a_crash(tmp_path):
     path = tmp_path / "quiet.wav"
     sf.write(path, np.zeros(5 * RATE, dtype=np.float32), RATE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -127,6 +128,8 @@ def diarize(
     from voxprint.diarization.formats import talk_time_text, to_json, to_rttm, to_srt, to_vtt
 
     enrollments = parse_enrollments(enroll or [])
+    outputs = [path for path in (rttm, srt, vtt) if path is not None]
+    prepare_outputs(outputs)  # before minutes of work, not after
 
     with ExitStack() as stack:
         service = _open_for_diarization(stack, db, model, enroll_seconds, bool(enrollments))
@@ -149,7 +152,7 @@ def diarize(
             (vtt, to_vtt(result)),
         ):
             if path is not None:
-                path.write_text(text, encoding="utf-8")
+                write_output(path, text)
         reports = [
             (speaker, diarizer.enroll_speaker(service, result, speaker, profile=profile))
             for speaker, profile in enrollments
@@ -169,6 +172,30 @@ def diarize(
             typer.echo(render.enrollment_line(f"{speaker} -> {report.profile.name}", report))
             for line in render.similar_voice_lines(report.similar_voices):
                 typer.echo(line)
+
+
+def prepare_outputs(paths: list[Path]) -> None:
+    """Make the folders of the output files and check that they can be written; raises
+    :class:`InvalidParameterError` naming the first that cannot (a folder given as a
+    file, a folder that cannot be made or written to)."""
+    for path in paths:
+        if path.is_dir():
+            raise InvalidParameterError(f"{path} is a folder, not a file to write")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InvalidParameterError(
+                f"cannot make the folder of {path}: {error.strerror or error}"
+            ) from None
+        if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise InvalidParameterError(f"cannot write {path}: permission denied")
+
+
+def write_output(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise InvalidParameterError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def _open_for_diarization(
