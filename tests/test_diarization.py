@@ -259,6 +259,39 @@ def test_resegmentation_finds_a_short_turn_that_the_chunks_heard_as_the_other_vo
     assert quick_exchange_turns(DiarizationConfig(resegment_margin=2.0)) == unsplit
 
 
+def test_a_speaker_whose_solo_speech_resegmentation_moved_away_gives_up_its_overlap_too():
+    """Cluster 2 holds one second of the low voice alone and a second of overlap with the
+    high voice; resegmentation gives its solo second to the low voice's cluster 0, and its
+    overlap follows, rather than staying a speaker named from overlapped speech alone."""
+    from voxprint.diarization.segmentation import ChunkActivity
+
+    audio = np.concatenate([voice(LOW, 4.0, seed=0), voice(HIGH, 4.0, seed=1)])
+    step = 270
+    frames = -(-audio.size // step)
+    second = RATE // step  # frames per second (59)
+    activity = np.zeros((frames, 3), dtype=bool)
+    activity[: 3 * second, 0] = True  # low voice, 0-3 s
+    activity[3 * second : 5 * second, 2] = True  # low voice 3-4 s, then overlap 4-5 s
+    activity[4 * second :, 1] = True  # high voice, 4-8 s
+    encoder = ToneEncoder()
+    low, high = encoder.embed(voice(LOW, 3.0, seed=5)), encoder.embed(voice(HIGH, 3.0, seed=6))
+    middle = (low + high) / np.linalg.norm(low + high)
+    centroids = np.stack([low, high, middle]).astype(np.float64)
+    chunks = ChunkActivity(
+        activity=np.zeros((1, frames, 3), np.float32),
+        chunk_starts=np.zeros(1, np.int64),
+        chunk_samples=audio.size,
+        frame_step=step,
+        frame_samples=991,
+        total_samples=audio.size,
+    )
+    engine = Diarizer(EnergySegmenter(), encoder, DiarizationConfig())
+    result = engine._resegment(audio, chunks, activity, centroids, SpeakerCount(), None)
+    assert not result[:, 2].any()
+    assert result[: 5 * second - 1, 0].all() and not result[5 * second + 1 :, 0].any()
+    assert (result[:, 1] == activity[:, 1]).all()
+
+
 class FixedSpeech:
     """A voice detector that hears speech in ``spans`` (seconds) only."""
 

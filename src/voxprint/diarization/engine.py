@@ -484,7 +484,11 @@ class Diarizer:
         from the frames within ``resegment_window_seconds`` that the same speaker has
         alone: a window never mixes the two sides of a speaker change the chunks found,
         only what they heard as one voice. Each such frame takes the answer of the
-        nearest window of its speaker, within half a window. Unchanged when it is off,
+        nearest window of its speaker, within half a window. A speaker left with less
+        than :data:`_MIN_WINDOW_SPEECH_SECONDS` of solo speech gives the rest of its frames
+        (overlap, mostly) to the speaker that took most of it, where that one is not
+        already heard: otherwise it would be named from overlapped speech alone. Unchanged
+        when it is off,
         with fewer than two clusters, or when it would leave fewer speakers than ``count``
         asks for (a cluster left with no frame is otherwise dropped)."""
         window = self.config.resegment_window_seconds
@@ -534,6 +538,11 @@ class Diarizer:
             moved = (best != speaker) & (gain >= self.config.resegment_margin)
             result[frames[moved], speaker] = False
             result[frames[moved], best[moved]] = True
+            solo_left = int((result[:, speaker] & single).sum()) / frames_per_second
+            if moved.any() and solo_left < _MIN_WINDOW_SPEECH_SECONDS:
+                # Its solo speech went elsewhere: what is left of this speaker (mostly
+                # overlap) goes where most of its solo speech went.
+                _fold_overlap(result, speaker, int(np.bincount(best[moved]).argmax()))
         speakers = int(activity.any(axis=0).sum())
         wanted = min(count.exactly or count.minimum or 0, speakers)
         if int(result.any(axis=0).sum()) < wanted:
@@ -570,6 +579,14 @@ class _Piece:
     chunk: int
     speaker: int
     mask: np.ndarray = field(repr=False)
+
+
+def _fold_overlap(activity: np.ndarray, source: int, target: int) -> None:
+    """Give ``target`` the frames of ``source`` where ``target`` is not already active,
+    in place (``source`` keeps the frames where both are)."""
+    frames = activity[:, source] & ~activity[:, target]
+    activity[frames, source] = False
+    activity[frames, target] = True
 
 
 def _frame_bounds(frames: int, chunks: ChunkActivity) -> tuple[np.ndarray, np.ndarray]:
