@@ -18,7 +18,8 @@ import atexit
 import io
 import itertools
 import os
-from contextlib import AsyncExitStack, ExitStack
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,14 @@ def auth(key: str) -> dict[str, str]:
 def client_for(app) -> TestClient:
     """A client that runs the app's lifespan (use as a context manager)."""
     return TestClient(app, raise_server_exceptions=False)
+
+
+@contextmanager
+def api_on_cli_database(db: str | Path) -> Iterator[TestClient]:
+    """A client of the REST API serving the database a CLI test wrote, its service built
+    from the settings as the command line builds its own (so the same models, thresholds
+    and enrolment policy answer), with a key of the default namespace."""
+    token = KeyService(SQLiteStore(Path(db))).create("cli-parity", "default").token
+    with client_for(create_app(Settings(db=str(db)))) as client:
+        client.headers.update(auth(token))
+        yield client

@@ -5,6 +5,8 @@ models are exercised end to end in ``test_integration_shared_data.py``.
 """
 
 import json
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +15,12 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from voxprint import bootstrap, operating_points
-from voxprint.cli import common
+from voxprint.cli import common, render
 from voxprint.cli.app import app
 from voxprint.cli.exit_codes import ExitCode
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 
+from apihelp import api_on_cli_database
 from fakes import RATE, TONE_PRIOR, EnergyVad, ToneEncoder, voice
 
 runner = CliRunner()
@@ -204,6 +207,82 @@ def test_profiles_list_show_reset_and_delete(speakers, db):
     assert deleted.exit_code == 0 and deleted.output.startswith("deleted mid")
     assert run("profiles", "show", "mid", "--db", db).exit_code == ExitCode.PROFILE
     assert run("profiles", "delete", "mid", "--db", db, "--yes").exit_code == ExitCode.PROFILE
+
+
+#: How the REST API's pydantic models write a time: full precision, ``Z`` for UTC.
+API_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")
+
+
+def test_thresholds_show_json_is_the_rest_apis_thresholds_object(speakers, db):
+    run("enroll-dir", speakers, "--db", db)  # three enrolled profiles: adapted thresholds
+    shown = json.loads(run("thresholds", "show", "--db", db, "--json").output)
+    with api_on_cli_database(db) as client:
+        answered = client.get("/v1/thresholds").json()
+    assert shown == answered
+    assert shown["encoder_name"] == "tone" and "encoder" not in shown
+    assert shown["source"]["kind"] == "adapted"
+    assert API_TIME.fullmatch(shown["source"]["updated_at"])
+    assert API_TIME.fullmatch(shown["statistics"]["updated_at"])
+
+
+def test_profiles_show_and_list_json_are_the_rest_apis_profile_objects(speakers, tmp_path, db):
+    run("enroll-dir", speakers, "--db", db)
+    run("enroll", "short", wav(tmp_path, "s.wav", 200, seconds=4), "--db", db)
+    shown = {
+        name: json.loads(run("profiles", "show", name, "--db", db, "--json").output)
+        for name in ("mid", "short")
+    }
+    listed = json.loads(run("profiles", "list", "--db", db, "--json").output)
+    with api_on_cli_database(db) as client:
+        answered = {name: client.get(f"/v1/profiles/{p['id']}").json() for name, p in shown.items()}
+        page = client.get("/v1/profiles").json()["items"]
+    assert shown == answered
+    assert listed == page
+    short = shown["short"]
+    assert short["kind"] == "text-independent" and short["remaining_speech_seconds"] > 0
+    assert short["locale"] is short["passphrase"] is short["remaining_clips"] is None
+    assert API_TIME.fullmatch(short["created_at"]) and API_TIME.fullmatch(short["updated_at"])
+
+
+def test_enroll_and_verify_json_have_every_field_of_the_rest_answers(tmp_path, db):
+    enrolled = json.loads(
+        run("enroll", "alice", wav(tmp_path, "a.wav", 140, seconds=24), "--db", db, "--json").output
+    )[0]
+    assert enrolled["status"] == "enrolled"
+    probe = wav(tmp_path, "p.wav", 140, seconds=3, seed=5)
+    verified = json.loads(run("verify", "alice", probe, "--db", db, "--json").output)
+    with api_on_cli_database(db) as client:
+        created = client.post("/v1/profiles", json={"name": "bob"}).json()
+        answered = client.post(
+            f"/v1/profiles/{created['id']}/enrollments",
+            content=wav(tmp_path, "b.wav", 140, seconds=24, seed=2).read_bytes(),
+            headers={"Content-Type": "audio/wav"},
+        ).json()
+        checked = client.post(
+            f"/v1/profiles/{enrolled['profile_id']}/verify",
+            content=probe.read_bytes(),
+            headers={"Content-Type": "audio/wav"},
+        ).json()
+    assert list(enrolled) == list(answered)
+    assert list(enrolled["profile"]) == list(answered["profile"])
+    assert enrolled["phrase"] is enrolled["passphrase"] is enrolled["remaining_clips"] is None
+    assert verified["decision"] == checked["decision"] == "accept"
+    assert list(verified) == list(checked)
+    assert verified["voice_decision"] is verified["phrase"] is verified["challenge_id"] is None
+
+
+def test_json_times_are_written_as_the_rest_api_writes_them(db):
+    precise = datetime(2025, 1, 2, 5, 20, 10, 147486, tzinfo=UTC)
+    assert render.to_jsonable({"at": precise}) == {"at": "2025-01-02T05:20:10.147486Z"}
+    assert render.to_jsonable(precise.replace(microsecond=0)) == "2025-01-02T05:20:10Z"
+    created = json.loads(run("keys", "create", "--name", "app", "--db", db, "--json").output)
+    assert API_TIME.fullmatch(created["created_at"]) and created["revoked_at"] is None
+
+
+def test_profile_lines_say_clip_for_one_clip(tmp_path, db):
+    run("enroll", "solo", wav(tmp_path, "a.wav", 140, seconds=4), "--db", db)
+    (line,) = run("profiles", "list", "--db", db).output.strip().splitlines()
+    assert "  1 clip " in line and "clips" not in line
 
 
 @pytest.fixture()

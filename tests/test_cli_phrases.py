@@ -14,6 +14,7 @@ from voxprint.passphrase import RECOGNIZERS
 from voxprint.passphrase.phrases import DIGITS, EN_US_PHRASES
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 
+from apihelp import api_on_cli_database
 from fakes import RATE, TONE_PRIOR, EnergyVad, ToneEncoder, voice
 from phrasefakes import ScriptedRecognizer
 
@@ -81,8 +82,55 @@ def test_enroll_with_a_phrase_makes_a_text_dependent_profile_enrolled_at_three_c
     result = run("enroll", "alice", *files, "--phrase", PASSPORT, "--db", db)
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert "2 more passphrase clips needed" in lines[0]
-    assert lines[-1].endswith("enrolled [enrolled]")
+    assert lines[0].endswith("; 1 clip; 2 more passphrase clips needed [enrolling]")
+    assert lines[1].endswith("; 2 clips; 1 more passphrase clip needed [enrolling]")
+    assert lines[-1].endswith("; 3 clips; enrolled [enrolled]")
+
+
+def test_profiles_show_json_of_a_text_dependent_profile_is_the_rest_apis_profile(
+    tmp_path, db, words
+):
+    run("enroll", "alice", wav(tmp_path, "p0.wav", 150, 2.0), "--phrase", PASSPORT, "--db", db)
+    shown = json.loads(run("profiles", "show", "alice", "--db", db, "--json").output)
+    listed = json.loads(run("profiles", "list", "--db", db, "--json").output)
+    with api_on_cli_database(db) as client:
+        answered = client.get(f"/v1/profiles/{shown['id']}").json()
+        page = client.get("/v1/profiles").json()["items"]
+    assert shown == answered and listed == page
+    assert shown["kind"] == "text-dependent" and shown["locale"] == "en-us"
+    assert shown["passphrase"] == PASSPORT and shown["remaining_clips"] == 2
+    assert shown["remaining_speech_seconds"] == 0.0  # enrolled by clips, not by seconds
+
+
+def test_profiles_reset_json_of_a_text_dependent_profile_clears_its_passphrase_as_rest_does(
+    tmp_path, db, words
+):
+    enrolled(tmp_path, db)
+    reset = json.loads(run("profiles", "reset", "alice", "--yes", "--db", db, "--json").output)
+    assert reset["status"] == "enrolling" and reset["clip_count"] == 0
+    assert reset["passphrase"] is None and reset["remaining_clips"] == 3
+    with api_on_cli_database(db) as client:
+        assert client.get(f"/v1/profiles/{reset['id']}").json() == reset
+    again = run("enroll", "alice", wav(tmp_path, "n.wav", 150, 2.5), "--phrase", NAME, "--db", db)
+    assert again.exit_code == 0, again.output
+    assert f'"{NAME}" said' in again.output
+
+
+def test_profiles_show_prints_the_kind_and_a_text_dependent_profiles_passphrase(
+    tmp_path, db, words
+):
+    enrolled(tmp_path, db)
+    assert run("enroll", "tina", wav(tmp_path, "ti.wav", 150, 11.0), "--db", db).exit_code == 0
+    alice = run("profiles", "show", "alice", "--db", db)
+    assert alice.exit_code == 0
+    assert "kind:          text-dependent" in alice.output.splitlines()
+    assert f'passphrase:    "{PASSPORT}"' in alice.output.splitlines()
+    assert "clips:         3" in alice.output.splitlines()
+    tina = run("profiles", "show", "tina", "--db", db).output.splitlines()
+    assert "kind:          text-independent" in tina
+    assert not any(line.startswith("passphrase:") for line in tina)
+    missing = run("profiles", "show", "nobody", "--db", db)
+    assert missing.exit_code == ExitCode.PROFILE
 
 
 def test_a_clip_with_another_phrase_fails_with_one_line_and_exit_3(tmp_path, db, words):

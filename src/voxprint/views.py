@@ -7,7 +7,9 @@ durations to the millisecond (:func:`seconds`), levels to a hundredth of a decib
 0.99996 is not shown as a certain 1.0. The REST API builds its response models from
 these dictionaries (``voxprint.api.render``), and ``voxprint ... --json`` prints them.
 
-Values are plain JSON types except datetimes, which each edge writes in its own way.
+Values are plain JSON types except datetimes, which stay :class:`~datetime.datetime`:
+the REST API's pydantic models write them, and the command line's ``--json`` writes them
+the same way (``voxprint.cli.render.to_jsonable``: full precision, ``Z`` for UTC).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from voxprint.decision import ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.passphrase.recognizer import PhraseMatch
-from voxprint.passphrase.service import SpokenEnrollment, SpokenVerification
+from voxprint.passphrase.service import SpokenEnrollment, SpokenProfile, SpokenVerification
 from voxprint.quality import ClipQuality
 from voxprint.rounding import decibels, seconds
 from voxprint.service import (
@@ -29,6 +31,7 @@ from voxprint.service import (
     VerificationResult,
 )
 from voxprint.store.records import Profile
+from voxprint.thresholds import ThresholdReport
 
 
 def profile(p: Profile, policy: EnrollmentPolicy) -> dict[str, Any]:
@@ -46,6 +49,22 @@ def profile(p: Profile, policy: EnrollmentPolicy) -> dict[str, Any]:
         "encoder_version": p.encoder_version,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
+    }
+
+
+def spoken_profile(sp: SpokenProfile, policy: EnrollmentPolicy) -> dict[str, Any]:
+    """A profile with its kind, locale and passphrase and, text-dependent, the clips still
+    needed (its speech still needed is then 0: it enrols by clips, not seconds)."""
+    out = profile(sp.profile, policy)
+    return {
+        **out,
+        "kind": sp.phrase.kind.value,
+        "locale": sp.phrase.locale,
+        "passphrase": sp.phrase.passphrase,
+        "remaining_clips": sp.remaining_clips,
+        "remaining_speech_seconds": 0.0
+        if sp.remaining_clips is not None
+        else out["remaining_speech_seconds"],
     }
 
 
@@ -99,6 +118,43 @@ def threshold_source(source: ThresholdSource) -> dict[str, Any]:
         "profiles": source.profiles,
         "clips": source.clips,
         "updated_at": source.updated_at,
+    }
+
+
+def thresholds(report: ThresholdReport) -> dict[str, Any]:
+    """The operating point in force for a namespace, and how it was derived."""
+    statistics = report.statistics
+    return {
+        "namespace": report.namespace,
+        "encoder_name": report.encoder_name,
+        "encoder_version": report.encoder_version,
+        "source": threshold_source(report.source),
+        "verification_threshold": report.verification_threshold,
+        "identification_threshold": report.identification_threshold,
+        "min_speech_seconds": report.min_speech_seconds,
+        "normalized": report.normalized,
+        "bands": [
+            {
+                "band": band.band.value,
+                "impostor_mean": band.impostor_mean,
+                "impostor_std": band.impostor_std,
+                "cosine_to_accept": {
+                    f"{s:g}": round(c, 4) for s, c in band.cosine_to_accept.items()
+                },
+            }
+            for band in report.bands
+        ],
+        "statistics": None
+        if statistics is None
+        else {
+            "band": statistics.band.value,
+            "profiles": statistics.profiles,
+            "clips": statistics.clips,
+            "pairs": statistics.pairs,
+            "pair_mean": statistics.pair_mean,
+            "trial_std": statistics.trial_std,
+            "updated_at": statistics.updated_at,
+        },
     }
 
 
@@ -162,8 +218,14 @@ def spoken_enrollment(result: SpokenEnrollment, policy: EnrollmentPolicy) -> dic
     """An enrolment, with the passphrase check of a text-dependent profile."""
     out = enrollment(result.report, policy)
     out["kind"] = result.kind.value
-    if result.phrase is None:
-        return out
+    if result.phrase is None:  # text-independent: no phrase, passphrase or clip count
+        unset = {"passphrase": None, "remaining_clips": None}
+        return {
+            **out,
+            "phrase": None,
+            **unset,
+            "profile": {**out["profile"], "kind": result.kind.value, "locale": None, **unset},
+        }
     described = {
         "kind": result.kind.value,
         "passphrase": result.passphrase,
@@ -183,7 +245,7 @@ def spoken_verification(result: SpokenVerification) -> dict[str, Any]:
     out = verification(result.voice)
     out["kind"] = result.kind.value
     if result.phrase is None:
-        return out
+        return {**out, "voice_decision": None, "phrase": None, "challenge_id": None}
     return {
         **out,
         "decision": result.decision.value,

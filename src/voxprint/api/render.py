@@ -13,7 +13,6 @@ import numpy as np
 
 from voxprint import views
 from voxprint.api.schemas import (
-    BandOut,
     BatchError,
     BatchItemResult,
     BatchOut,
@@ -24,7 +23,6 @@ from voxprint.api.schemas import (
     DiarizationOut,
     EmbeddingMapOut,
     EnrollmentOut,
-    GalleryStatisticsOut,
     IdentificationOut,
     MapPointOut,
     PhraseOut,
@@ -99,37 +97,7 @@ def threshold_source(source: ThresholdSource) -> ThresholdSourceOut:
 
 
 def thresholds(report: ThresholdReport) -> ThresholdsOut:
-    statistics = report.statistics
-    return ThresholdsOut(
-        namespace=report.namespace,
-        encoder_name=report.encoder_name,
-        encoder_version=report.encoder_version,
-        source=threshold_source(report.source),
-        verification_threshold=report.verification_threshold,
-        identification_threshold=report.identification_threshold,
-        min_speech_seconds=report.min_speech_seconds,
-        normalized=report.normalized,
-        bands=[
-            BandOut(
-                band=band.band.value,
-                impostor_mean=band.impostor_mean,
-                impostor_std=band.impostor_std,
-                cosine_to_accept={f"{s:g}": round(c, 4) for s, c in band.cosine_to_accept.items()},
-            )
-            for band in report.bands
-        ],
-        statistics=None
-        if statistics is None
-        else GalleryStatisticsOut(
-            band=statistics.band.value,
-            profiles=statistics.profiles,
-            clips=statistics.clips,
-            pairs=statistics.pairs,
-            pair_mean=statistics.pair_mean,
-            trial_std=statistics.trial_std,
-            updated_at=statistics.updated_at,
-        ),
-    )
+    return ThresholdsOut.model_validate(views.thresholds(report))
 
 
 def verification(result: VerificationResult) -> VerificationOut:
@@ -207,18 +175,7 @@ def voiceprint_vector(given: VoiceprintIn, encoder_name: str, encoder_version: s
 
 def spoken_profile(sp: SpokenProfile, policy: EnrollmentPolicy) -> ProfileOut:
     """A profile with its kind, passphrase and (text-dependent) clips still needed."""
-    out = profile(sp.profile, policy)
-    return out.model_copy(
-        update={
-            "kind": sp.phrase.kind.value,
-            "locale": sp.phrase.locale,
-            "passphrase": sp.phrase.passphrase,
-            "remaining_clips": sp.remaining_clips,
-            "remaining_speech_seconds": 0.0
-            if sp.remaining_clips is not None
-            else out.remaining_speech_seconds,
-        }
-    )
+    return ProfileOut.model_validate(views.spoken_profile(sp, policy))
 
 
 def spoken_profile_page(

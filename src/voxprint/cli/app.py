@@ -341,16 +341,16 @@ def profiles_list(
     json_output: JsonOption = False,
 ) -> None:
     """List profiles."""
-    service = open_service(db, model, create=False)
-    profiles = service.list_profiles(limit=limit, offset=offset)
+    passphrases = open_passphrases(db, model, create=False)
+    profiles = passphrases.list_profiles(limit=limit, offset=offset).profiles
     if json_output:
-        policy = service.enrollment
+        policy = passphrases.core.enrollment
         typer.echo(render.dumps([render.profile_json(p, policy) for p in profiles]))
     elif not profiles:
         typer.echo("no profiles")
     else:
-        for profile in profiles:
-            typer.echo(render.profile_line(profile))
+        for spoken in profiles:
+            typer.echo(render.profile_line(spoken.profile))
 
 
 @profiles_app.command("show")
@@ -361,12 +361,12 @@ def profiles_show(
     model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Show one profile."""
-    service = open_service(db, model, create=False)
-    profile = service.resolve_profile(name)
+    """Show one profile (a text-dependent one with its passphrase)."""
+    passphrases = open_passphrases(db, model, create=False)
+    profile = passphrases.get_profile(passphrases.core.resolve_profile(name).id)
     emit(
         json_output,
-        render.profile_json(profile, service.enrollment),
+        render.profile_json(profile, passphrases.core.enrollment),
         lambda: render.profile_details(profile),
     )
 
@@ -429,22 +429,23 @@ def profiles_reset(
     json_output: JsonOption = False,
 ) -> None:
     """Forget a profile's enrolment audio and voiceprint; it goes back to enrolling.
+    A text-dependent profile forgets its passphrase too (its next clip sets it again).
 
     Asks first unless --yes, like delete.
     """
-    service = open_service(db, model, create=False)
-    profile = service.resolve_profile(name)
+    passphrases = open_passphrases(db, model, create=False)
+    profile = passphrases.core.resolve_profile(name)
     confirm(
         f"Forget every enrolment clip and the voiceprint of {profile.name!r} ({profile.id})?",
         yes=yes,
         refused="not reset",
         json_output=json_output,
     )
-    profile = service.reset_profile(profile.id)
+    reset = passphrases.reset_profile(profile.id)
     emit(
         json_output,
-        render.profile_json(profile, service.enrollment),
-        lambda: render.profile_line(profile),
+        render.profile_json(reset, passphrases.core.enrollment),
+        lambda: render.profile_line(reset.profile),
     )
 
 

@@ -39,14 +39,15 @@ def _cohort_json(cohort: Cohort) -> dict[str, Any]:
         "speakers": len(set(cohort.speakers)),
         "dimension": int(cohort.embeddings.shape[1]),
         "source": cohort.source,
-        "created_at": cohort.created_at.isoformat(timespec="seconds"),
+        "created_at": cohort.created_at,
     }
 
 
 def _cohort_text(data: dict[str, Any]) -> str:
     return (
         f"cohort for {data['encoder']} ({data['encoder_version']}): {data['embeddings']} "
-        f"embeddings of {data['speakers']} speakers, built {data['created_at']} "
+        f"embeddings of {data['speakers']} speakers, built "
+        f"{data['created_at'].isoformat(timespec='seconds')} "
         f"from {data['source'] or '-'}"
     )
 

@@ -26,8 +26,8 @@ def _key_data(key: ApiKey) -> dict[str, object]:
         "id": key.id,
         "name": key.name,
         "namespace": key.namespace,
-        "created_at": key.created_at.isoformat(timespec="seconds"),
-        "revoked_at": key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else None,
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
         "active": key.is_active,
     }
 

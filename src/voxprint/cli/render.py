@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic_core import to_jsonable_python
 
 from voxprint import rounding, views
 from voxprint.decision import DecisionReason, ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.evaluation.runner import EvalReport
 from voxprint.passphrase.recognizer import PhraseMatch
-from voxprint.passphrase.service import SpokenEnrollment, SpokenVerification
+from voxprint.passphrase.service import SpokenEnrollment, SpokenProfile, SpokenVerification
 from voxprint.service import (
     EnrollmentReport,
     IdentificationResult,
@@ -25,11 +26,20 @@ from voxprint.service import (
     SimilarVoices,
     VerificationResult,
 )
-from voxprint.store.records import ActivityEntry, Challenge, Profile
+from voxprint.store.records import ActivityEntry, Challenge, Profile, ProfileKind
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 clip``, ``2 clips``, ``0 clips`` (nouns that take an ``s``)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def to_jsonable(value: Any) -> Any:
-    """Plain JSON types from dataclasses, enums, datetimes and arrays."""
+    """Plain JSON types from dataclasses, enums, datetimes and arrays.
+
+    Datetimes are written as the REST API's pydantic models write them (full precision,
+    ``Z`` for UTC: ``2025-01-02T05:20:10.147486Z``), so every ``--json`` time is the
+    API's."""
     if is_dataclass(value) and not isinstance(value, type):
         return {k: to_jsonable(v) for k, v in asdict(value).items() if k != "voiceprint"}
     if isinstance(value, dict):
@@ -39,7 +49,7 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):
-        return value.isoformat()
+        return to_jsonable_python(value)
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):
@@ -51,26 +61,41 @@ def dumps(value: Any) -> str:
     return json.dumps(to_jsonable(value), indent=2, sort_keys=False)
 
 
-def profile_json(profile: Profile, policy: EnrollmentPolicy) -> dict[str, Any]:
-    """A profile as ``--json`` shows it: the REST API's profile object (voxprint.views)."""
-    return views.profile(profile, policy)
+def profile_json(profile: SpokenProfile, policy: EnrollmentPolicy) -> dict[str, Any]:
+    """A profile as ``--json`` shows it: the REST API's profile object (voxprint.views),
+    with its kind and passphrase."""
+    return views.spoken_profile(profile, policy)
 
 
 def profile_line(profile: Profile) -> str:
     external = f"  external_id={profile.external_id}" if profile.external_id else ""
+    clips = "clip " if profile.clip_count == 1 else "clips"
     return (
         f"{profile.id}  {profile.name:<20} {profile.status.value:<9} "
-        f"{profile.clip_count:>3} clips  {profile.net_speech_seconds:6.1f} s speech{external}"
+        f"{profile.clip_count:>3} {clips}  {profile.net_speech_seconds:6.1f} s speech{external}"
     )
 
 
-def profile_details(profile: Profile) -> str:
+def profile_details(spoken: SpokenProfile) -> str:
+    """Every field of a profile; a text-dependent one also its passphrase (or that the
+    first clip will fix it) and the clips it still needs."""
+    profile = spoken.profile
+    clips = f"{profile.clip_count}"
+    if spoken.remaining_clips:
+        clips += f" ({spoken.remaining_clips} more needed)"
     lines = [
         f"id:            {profile.id}",
         f"name:          {profile.name}",
         f"external id:   {profile.external_id or '-'}",
+        f"kind:          {spoken.phrase.kind.value}",
+    ]
+    if spoken.phrase.kind is ProfileKind.TEXT_DEPENDENT:
+        passphrase = spoken.phrase.passphrase
+        said = f'"{passphrase}"' if passphrase else "- (the first clip sets it)"
+        lines += [f"passphrase:    {said}", f"locale:        {spoken.phrase.locale or '-'}"]
+    lines += [
         f"status:        {profile.status.value}",
-        f"clips:         {profile.clip_count}",
+        f"clips:         {clips}",
         f"net speech:    {profile.net_speech_seconds:.1f} s of {profile.audio_seconds:.1f} s audio",
         f"encoder:       {profile.encoder_name} ({profile.encoder_version})",
         f"created:       {profile.created_at.isoformat(timespec='seconds')}",
@@ -168,13 +193,10 @@ def speaker_enrollment_text(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -
     remaining = policy.remaining_seconds(profile.net_speech_seconds)
     needed = "enrolled" if remaining <= 0 else f"{remaining:.1f} s more speech needed"
     added_speech = sum(report.clip_net_speech_seconds for _, report in plan.added)
-    clips = "clip" if len(plan.added) == 1 else "clips"
-    total_clips = "clip" if profile.clip_count == 1 else "clips"
     lines = [
-        f"{plan.speaker}: {len(plan.added)} {clips} added ({added_speech:.1f} s speech); "
-        f"total {profile.net_speech_seconds:.1f} s of speech in {profile.clip_count} "
-        f"{total_clips}; "
-        f"{needed} [{profile.status.value}]"
+        f"{plan.speaker}: {plural(len(plan.added), 'clip')} added ({added_speech:.1f} s speech); "
+        f"total {profile.net_speech_seconds:.1f} s of speech in "
+        f"{plural(profile.clip_count, 'clip')}; {needed} [{profile.status.value}]"
     ]
     lines += [_clip_line(label, report) for label, report in plan.added]
     lines += [f"  skipped {s.path.name}: {s.message}" for s in plan.skipped]
@@ -269,11 +291,11 @@ def identification_text(result: IdentificationResult) -> str:
         if result.speech_needed_seconds is not None:
             head += (
                 f" (about {result.speech_needed_seconds:.1f} s needed among "
-                f"{result.gallery_size} profiles)"
+                f"{plural(result.gallery_size, 'profile')})"
             )
     else:
         head = (
-            f"unknown speaker: nobody of {result.gallery_size} profiles reaches score "
+            f"unknown speaker: nobody of {plural(result.gallery_size, 'profile')} reaches score "
             f"{result.threshold:.2f} (not enrolled: {result.unknown_probability:.3f})"
         )
     ranking = [
@@ -317,17 +339,15 @@ def spoken_enrollment_line(label: str, result: SpokenEnrollment) -> str:
     left = (
         "enrolled"
         if result.remaining_clips == 0
-        else f"{result.remaining_clips} more passphrase clips needed"
+        else f"{plural(result.remaining_clips or 0, 'more passphrase clip')} needed"
     )
     added = (
         "already enrolled, not added again"
         if report.duplicate
         else (f"{report.clip_net_speech_seconds:.1f} s speech")
     )
-    return (
-        f'{label}: "{result.passphrase}" said; {added}; {report.profile.clip_count} clips; '
-        f"{left} [{report.status.value}]"
-    )
+    clips = plural(report.profile.clip_count, "clip")
+    return f'{label}: "{result.passphrase}" said; {added}; {clips}; {left} [{report.status.value}]'
 
 
 def spoken_enrollment_json(result: SpokenEnrollment, policy: EnrollmentPolicy) -> dict[str, Any]:

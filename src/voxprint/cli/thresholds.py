@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from voxprint import views
 from voxprint.cli.common import (
     DbOption,
     JsonOption,
@@ -27,47 +28,8 @@ def register(app: typer.Typer) -> None:
 
 
 def report_json(report: ThresholdReport) -> dict[str, Any]:
-    statistics = report.statistics
-    return {
-        "namespace": report.namespace,
-        "encoder": report.encoder_name,
-        "encoder_version": report.encoder_version,
-        "source": {
-            "kind": report.source.kind.value,
-            "description": report.source.description,
-            "profiles": report.source.profiles,
-            "clips": report.source.clips,
-            "updated_at": None
-            if report.source.updated_at is None
-            else report.source.updated_at.isoformat(timespec="seconds"),
-        },
-        "verification_threshold": report.verification_threshold,
-        "identification_threshold": report.identification_threshold,
-        "min_speech_seconds": report.min_speech_seconds,
-        "normalized": report.normalized,
-        "bands": [
-            {
-                "band": band.band.value,
-                "impostor_mean": band.impostor_mean,
-                "impostor_std": band.impostor_std,
-                "cosine_to_accept": {
-                    f"{s:g}": round(c, 4) for s, c in band.cosine_to_accept.items()
-                },
-            }
-            for band in report.bands
-        ],
-        "statistics": None
-        if statistics is None
-        else {
-            "band": statistics.band.value,
-            "profiles": statistics.profiles,
-            "clips": statistics.clips,
-            "pairs": statistics.pairs,
-            "pair_mean": round(statistics.pair_mean, 4),
-            "trial_std": round(statistics.trial_std, 4),
-            "updated_at": statistics.updated_at.isoformat(timespec="seconds"),
-        },
-    }
+    """``--json``: the REST API's ``GET /v1/thresholds`` object (voxprint.views)."""
+    return views.thresholds(report)
 
 
 def report_text(report: ThresholdReport) -> str:
