@@ -104,6 +104,34 @@ def test_enroll_with_a_missing_or_broken_file_fails_with_one_line(tmp_path, db):
     assert "Traceback" not in broken.output
 
 
+def test_a_new_profile_whose_first_clip_fails_is_not_left_behind(tmp_path, db):
+    assert run("enroll", "alice", tmp_path / "nope.wav", "--db", db).exit_code == 3
+    assert "no profiles" in run("profiles", "list", "--db", db).output
+    good, missing = wav(tmp_path, "a.wav", 140), tmp_path / "nope.wav"
+    # A clip stored before the failure keeps its profile (and the failure is still one line).
+    partly = run("enroll", "alice", good, missing, "--db", db)
+    assert partly.exit_code == ExitCode.BAD_AUDIO and partly.output.startswith("a.wav: ")
+    # An existing profile is never removed by a failing clip.
+    assert run("enroll", "alice", missing, "--db", db).exit_code == ExitCode.BAD_AUDIO
+    (alice,) = json.loads(run("profiles", "list", "--db", db, "--json").output)
+    assert alice["name"] == "alice" and alice["clip_count"] == 1
+
+
+def test_enroll_dir_makes_no_profile_for_a_folder_whose_files_all_fail(speakers, db):
+    bad = speakers / "bad"
+    bad.mkdir()
+    (bad / "0.wav").write_bytes(b"not audio at all" * 20)
+    result = run("enroll-dir", speakers, "--db", db)
+    assert result.exit_code == ExitCode.BAD_AUDIO
+    assert "bad: no profile made: none of its files could be enrolled" in result.output
+    listed = json.loads(run("profiles", "list", "--db", db, "--json").output)
+    assert sorted(p["name"] for p in listed) == ["high", "low", "mid"]
+    again = json.loads(run("enroll-dir", speakers, "--db", db, "--json").stdout)
+    (report,) = [r for r in again if r["profile_name"] == "bad"]
+    assert report["profile_id"] is None and report["status"] is None
+    assert [s["file"] for s in report["skipped"]] == [str(bad / "0.wav")]
+
+
 def test_enroll_refuses_silence_and_short_speech_unless_forced(tmp_path, db):
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(RATE * 2, dtype=np.float32), RATE)

@@ -142,6 +142,17 @@ def test_a_clip_with_another_phrase_fails_with_one_line_and_exit_3(tmp_path, db,
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_a_new_passphrase_profile_whose_first_clip_is_refused_keeps_no_phrase(tmp_path, db, words):
+    says_name = wav(tmp_path, "name.wav", 150, 2.5)  # says NAME, not PASSPORT
+    refused = run("enroll", "tdx", says_name, "--phrase", PASSPORT, "--db", db)
+    assert refused.exit_code == ExitCode.BAD_AUDIO and "Nothing was stored" in refused.output
+    assert "no profiles" in run("profiles", "list", "--db", db).output
+    # So the user may start again with the phrase the clip does say.
+    again = run("enroll", "tdx", says_name, "--phrase", NAME, "--db", db)
+    assert again.exit_code == 0, again.output
+    assert f'"{NAME}" said' in again.output
+
+
 def test_verify_uses_the_profiles_kind_and_reports_the_phrase(tmp_path, db, words):
     enrolled(tmp_path, db)
     right = run("verify", "alice", wav(tmp_path, "v.wav", 150, 2.0, seed=8), "--db", db)

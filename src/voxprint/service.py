@@ -301,6 +301,14 @@ class VoxprintService:
             )
         raise ProfileNotFoundError(f"no profile with id, external id or name {reference!r}")
 
+    def find_profile(self, reference: str) -> Profile | None:
+        """:meth:`resolve_profile`, or ``None`` when no profile matches (an ambiguous name
+        still raises)."""
+        try:
+            return self.resolve_profile(reference)
+        except ProfileNotFoundError:
+            return None
+
     def ensure_profile(self, reference: str, *, external_id: str | None = None) -> Profile:
         """The profile ``reference`` resolves to, or a new one named ``reference``."""
         try:

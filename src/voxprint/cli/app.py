@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -39,6 +39,9 @@ from voxprint.errors import (
     ProfileNotFoundError,
     VoxprintError,
 )
+
+if TYPE_CHECKING:
+    from voxprint.passphrase.service import SpokenEnrollment
 
 app = typer.Typer(
     name="voxprint",
@@ -137,15 +140,20 @@ def enroll(
     passphrase, and is enrolled after three of them.
     """
     passphrases = open_passphrases(db, model, create=True, enrollment_speech_seconds=enroll_seconds)
-    profile = passphrases.ensure_profile(name, external_id=external_id, passphrase=phrase)
-    results = []
-    for path in files:
-        result = passphrases.enroll(
-            profile.id, path, label=path.name, force=force, check_quality=not no_quality_gate
-        )
-        results.append(result)
+
+    def show(label: str, result: SpokenEnrollment) -> None:
         if not json_output:
-            typer.echo(render.spoken_enrollment_line(path.name, result))
+            typer.echo(render.spoken_enrollment_line(label, result))
+
+    results = passphrases.enroll_clips(
+        name,
+        [(path.name, path) for path in files],
+        external_id=external_id,
+        passphrase=phrase,
+        force=force,
+        check_quality=not no_quality_gate,
+        on_enrolled=show,
+    )
     if results and not json_output:
         for line in render.similar_voice_lines(results[-1].report.similar_voices):
             typer.echo(line)
@@ -194,10 +202,16 @@ def enroll_dir(
     service = open_service(db, model, create=True, enrollment_speech_seconds=enroll_seconds)
     plans: list[render.SpeakerEnrollment] = []
     for speaker, paths in speakers.items():
-        profile = service.ensure_profile(speaker)
+        # A new speaker's profile is made with its first clip: a folder of files that all
+        # fail leaves no empty profile behind.
+        profile = service.find_profile(speaker)
         plan = render.SpeakerEnrollment(speaker, profile)
         # A clip's label is the file's path inside the speaker folder ("0.wav" when flat).
-        known = {c.label for c in service.store.list_clips(service.namespace, profile.id)}
+        known = (
+            set()
+            if profile is None
+            else {c.label for c in service.store.list_clips(service.namespace, profile.id)}
+        )
         for path in paths:
             label = path.relative_to(directory / speaker).as_posix()
             if label in known and not reenroll:
@@ -222,10 +236,13 @@ def enroll_dir(
         work, [path for plan in plans for path, _ in plan.files]
     )
 
-    def enrol(profile_id: str, path: Path, label: str) -> Any:
+    def enrol(plan: render.SpeakerEnrollment, label: str) -> Any:
         result = next(embedded)
         if isinstance(result, VoxprintError):
             raise result
+        if plan.profile is None:
+            plan.profile = service.ensure_profile(plan.speaker)
+        profile_id = plan.profile.id
         if no_quality_gate:
             utterance, content_hash = result
             return service.enroll_utterance(
@@ -243,7 +260,7 @@ def enroll_dir(
                     )
             for path, label in plan.files:
                 try:
-                    report = enrol(plan.profile.id, path, label)
+                    report = enrol(plan, label)
                 except VoxprintError as error:
                     first_error = first_error or error
                     plan.skipped.append(render.SkippedFile(path, error.code, error.message))

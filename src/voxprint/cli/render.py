@@ -158,14 +158,16 @@ class SpeakerEnrollment:
     clips added (label and report) and the files skipped."""
 
     speaker: str
-    profile: Profile
+    #: ``None`` until the first clip of a new speaker makes its profile.
+    profile: Profile | None
     files: list[tuple[Path, str]] = field(default_factory=list)
     added: list[tuple[str, EnrollmentReport]] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
 
     @property
-    def current(self) -> Profile:
-        """The profile after the last clip added (as found, when none was)."""
+    def current(self) -> Profile | None:
+        """The profile after the last clip added (as found, when none was; ``None`` for a
+        new speaker none of whose files could be enrolled)."""
         return self.added[-1][1].profile if self.added else self.profile
 
 
@@ -190,6 +192,10 @@ def similar_voices_json(result: SimilarVoices) -> dict[str, Any]:
 def speaker_enrollment_text(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -> str:
     """The speaker's summary line, then one line per clip added and per file skipped."""
     profile = plan.current
+    if profile is None:
+        lines = [f"{plan.speaker}: no profile made: none of its files could be enrolled"]
+        lines += [f"  skipped {s.path.name}: {s.message}" for s in plan.skipped]
+        return "\n".join(lines)
     remaining = policy.remaining_seconds(profile.net_speech_seconds)
     needed = "enrolled" if remaining <= 0 else f"{remaining:.1f} s more speech needed"
     added_speech = sum(report.clip_net_speech_seconds for _, report in plan.added)
@@ -206,16 +212,17 @@ def speaker_enrollment_text(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -
 
 
 def speaker_enrollment_json(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -> dict[str, Any]:
+    """One speaker folder; a new speaker none of whose files could be enrolled has no
+    profile (``profile_id`` and ``status`` null, nothing stored)."""
     profile = plan.current
+    speech = 0.0 if profile is None else profile.net_speech_seconds
     return {
-        "profile_id": profile.id,
-        "profile_name": profile.name,
-        "status": profile.status.value,
-        "clip_count": profile.clip_count,
-        "net_speech_seconds": rounding.seconds(profile.net_speech_seconds),
-        "remaining_speech_seconds": rounding.seconds(
-            policy.remaining_seconds(profile.net_speech_seconds)
-        ),
+        "profile_id": None if profile is None else profile.id,
+        "profile_name": plan.speaker if profile is None else profile.name,
+        "status": None if profile is None else profile.status.value,
+        "clip_count": 0 if profile is None else profile.clip_count,
+        "net_speech_seconds": rounding.seconds(speech),
+        "remaining_speech_seconds": rounding.seconds(policy.remaining_seconds(speech)),
         "clips": [
             {
                 "label": label,

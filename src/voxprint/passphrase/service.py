@@ -19,7 +19,7 @@ one scoring chain stay the core's; this adds what the words say.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -252,15 +252,63 @@ class PassphraseService:
         (text-dependent when a ``passphrase`` is given). An existing profile must agree
         with the ``passphrase``: a text-independent one, or one with another passphrase,
         is refused."""
+        return self._ensure_profile(
+            reference, external_id=external_id, passphrase=passphrase, locale=locale
+        )[0]
+
+    def enroll_clips(
+        self,
+        reference: str,
+        sources: Sequence[tuple[str, AudioSource]],
+        *,
+        external_id: str | None = None,
+        passphrase: str | None = None,
+        force: bool = False,
+        check_quality: bool = True,
+        on_enrolled: Callable[[str, SpokenEnrollment], None] | None = None,
+    ) -> list[SpokenEnrollment]:
+        """Enrol ``sources`` (``(label, audio)``, in order) into the profile ``reference``
+        resolves to, or a new one (:meth:`ensure_profile`); ``on_enrolled`` hears of each
+        clip as it is stored. The first clip refused stops it with its error; a profile
+        this call created that holds no clip then is deleted again (with the passphrase
+        it was given), so a failed first enrolment leaves nothing behind."""
+        profile, created = self._ensure_profile(
+            reference, external_id=external_id, passphrase=passphrase, locale=DEFAULT_LOCALE
+        )
+        results: list[SpokenEnrollment] = []
+        try:
+            for label, source in sources:
+                result = self.enroll(
+                    profile.id, source, label=label, force=force, check_quality=check_quality
+                )
+                results.append(result)
+                if on_enrolled is not None:
+                    on_enrolled(label, result)
+        except VoxprintError:
+            if created and not results:
+                self.core.delete_profile(profile.id)
+            raise
+        return results
+
+    def _ensure_profile(
+        self,
+        reference: str,
+        *,
+        external_id: str | None,
+        passphrase: str | None,
+        locale: str,
+    ) -> tuple[Profile, bool]:
+        """:meth:`ensure_profile`, and whether this call created the profile."""
         try:
             found = self.core.resolve_profile(reference)
         except ProfileNotFoundError:
             kind = ProfileKind.TEXT_DEPENDENT if passphrase else ProfileKind.TEXT_INDEPENDENT
-            return self.create_profile(
+            created = self.create_profile(
                 reference, kind=kind, locale=locale, passphrase=passphrase, external_id=external_id
-            ).profile
+            )
+            return created.profile, True
         if passphrase is None:
-            return found
+            return found, False
         record = self.core.store.get_phrase_profile(self.namespace, found.id)
         if record.kind is not ProfileKind.TEXT_DEPENDENT:
             raise ProfileKindError(
@@ -272,7 +320,7 @@ class PassphraseService:
             raise ProfileKindError(
                 f'profile {found.name!r} has the passphrase "{fixed}"; reset it to change it'
             )
-        return found
+        return found, False
 
     def similar_voices(self, profile_id: str) -> SimilarVoices:
         """:meth:`VoxprintService.similar_voices` for a text-independent profile; a
