@@ -85,6 +85,8 @@ def test_create_refuses_empty_names_unknown_fields_and_malformed_json(api):
     )
     assert broken.status_code == 422
     assert broken.json()["error"]["code"] == "invalid_request"
+    message = broken.json()["error"]["message"]
+    assert message.startswith("the body is not valid JSON (") and "at character 12" in message
     surrogate = api.post(
         "/v1/profiles", content=b'{"name": "\\ud800"}', headers={"Content-Type": "application/json"}
     )

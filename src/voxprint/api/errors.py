@@ -99,6 +99,11 @@ def error_response(error: e.VoxprintError) -> JSONResponse:
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for item in exc.errors()[:5]:
+        if item.get("type") == "json_invalid":  # loc is ("body", character position)
+            position = item.get("loc", ("body", "?"))[-1]
+            reason = (item.get("ctx") or {}).get("error", "JSON decode error")
+            parts.append(f"the body is not valid JSON ({reason} at character {position})")
+            continue
         where = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "request"
         parts.append(f"{where}: {item.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
