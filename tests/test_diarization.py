@@ -154,6 +154,9 @@ def test_enrolling_into_an_existing_profile_adds_a_clip(service, diarizer):
     report = diarizer.enroll_speaker(service, result, "unknown_2", profile_id=dave.id)
     assert report.profile.id == dave.id and report.profile.clip_count == 1
     assert report.clip_net_speech_seconds == pytest.approx(4.0, abs=0.3)
+    # The clip is that speaker's speech, not the 10 s recording it was cut from.
+    assert report.clip_audio_seconds == pytest.approx(report.clip_net_speech_seconds)
+    assert report.profile.audio_seconds == pytest.approx(report.clip_audio_seconds)
 
 
 def test_enrolling_a_speaker_that_is_not_there_names_the_speakers_that_are(service, diarizer):

@@ -330,7 +330,8 @@ class SpeakerDiarizer:
         embedding = encoder.embed(speech)
         return Utterance(
             embedding=embedding,
-            audio_seconds=anonymous.duration_seconds,
+            # The audio this clip is made of: the speaker's spans, not the recording.
+            audio_seconds=segments.net_speech_seconds,
             net_speech_seconds=segments.net_speech_seconds,
             segments=segments,
             bandwidth_hz=speech_bandwidth(waveform, segments),
