@@ -18,6 +18,16 @@ iterative scan), and the alternative, loading the gallery into each worker
 ``--namespaces`` also measures a small tenant (10 % of the rows) inside the big table:
 pgvector 0.8's iterative scan over the one index, against a partial index for that
 namespace alone.
+
+``--search worker`` measures the other place a PostgreSQL deployment can search
+(``?search_in=worker`` in the store URL): no pgvector index is built; the service's own
+:class:`voxprint.gallery_index.GalleryIndex` over the store loads the gallery on the first
+search and builds its in-process index (FAISS HNSW from 20,000 voiceprints), and every
+later search asks the store only for the namespace's change counter. Reported: the first
+search (load + build) and the resident memory it adds, p50/p95 of
+:meth:`GalleryIndex.candidates` for the 50 best, recall@1 against exact search, and the
+first search after one profile is renamed through the store (the change log is read and
+the change layered over the kept graph).
 """
 
 from __future__ import annotations
@@ -36,9 +46,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search import DIM, cpu_name, queries, voiceprints
+from search import DIM, cpu_name, queries, rss_mb, voiceprints
+from voxprint.gallery_index import CANDIDATES, GalleryIndex
 from voxprint.store.postgres import PostgresStore
 from voxprint.store.postgres.schema import ensure_vector_index
+from voxprint.store.records import ProfileChanges
 
 ENCODER = ("synthetic", "1")
 
@@ -84,6 +96,7 @@ def fresh_database(admin: str) -> str:
 def load(store: PostgresStore, vectors: np.ndarray, namespaces: list[str]) -> float:
     """COPY the voiceprints in as enrolled profiles; returns seconds."""
     from pgvector import Vector
+    from psycopg.types.json import Jsonb
 
     now = datetime.now(UTC)
     started = time.perf_counter()
@@ -119,7 +132,7 @@ def load(store: PostgresStore, vectors: np.ndarray, namespaces: list[str]) -> fl
                     f"p{i:08d}",
                     namespaces[i],
                     f"speaker {i}",
-                    "{}",
+                    Jsonb({}),
                     *ENCODER,
                     "enrolled",
                     1,
@@ -185,6 +198,37 @@ def search_rows(
     )
 
 
+def in_worker(url: str, q: np.ndarray, exact: np.ndarray, ids: list[str], n: int) -> None:
+    """The rows of ``--search worker``: the service's in-process index over the store."""
+    joiner = "&" if "?" in url else "?"
+    store = PostgresStore(f"{url}{joiner}search_in=worker")
+    index = GalleryIndex(store, *ENCODER)
+    before = rss_mb()
+    started = time.perf_counter()
+    index.candidates("big", q[0], k=CANDIDATES)
+    first = time.perf_counter() - started
+    added = rss_mb() - before
+    latencies, hits = [], 0
+    for i, query in enumerate(q):
+        t = time.perf_counter()
+        found = index.candidates("big", query, k=CANDIDATES)
+        latencies.append(time.perf_counter() - t)
+        hits += int(found.profile_ids[0] == ids[exact[i]])
+    store.update_profile("big", ids[1], ProfileChanges(name="renamed"))
+    t = time.perf_counter()
+    index.candidates("big", q[1], k=CANDIDATES)
+    after_change = time.perf_counter() - t
+    print(
+        f"| {n:,} | in each worker (search_in=worker) | - | {CANDIDATES} | first search "
+        f"{first:.1f} s (+{added:.0f} MB) | - | - | {1000 * np.percentile(latencies, 50):.2f} ms "
+        f"| {1000 * np.percentile(latencies, 95):.2f} ms | {hits / len(q):.3f} |",
+        flush=True,
+    )
+    change = 1000 * after_change
+    print(f"|  | after one change, the next search | | | {change:.1f} ms |", flush=True)
+    store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -201,6 +245,12 @@ def main() -> None:
         "--namespaces",
         action="store_true",
         help="also a 10 %% tenant: iterative scan against a partial index",
+    )
+    parser.add_argument(
+        "--search",
+        choices=["database", "worker"],
+        default="database",
+        help="database: pgvector's index (built here); worker: each worker's own index",
     )
     parser.add_argument(
         "--load-gallery",
@@ -230,10 +280,15 @@ def main() -> None:
             joiner = "&" if "?" in url else "?"
             store = PostgresStore(url)
             loaded = load(store, gallery, names)
-            built = build_index(store, m=args.m, ef=args.ef_construction)
-            table, index = sizes_mb(store)
             big_rows = np.flatnonzero(~small)
             exact = np.array([big_rows[int(np.argmax(gallery[big_rows] @ v))] for v in q])
+            if args.search == "worker":
+                print(f"| {n:,} | load (COPY) | | | {loaded:.1f} s | | | | | |", flush=True)
+                in_worker(url, q, exact, ids, n)
+                store.close()
+                continue
+            built = build_index(store, m=args.m, ef=args.ef_construction)
+            table, index = sizes_mb(store)
             for ef in args.ef_search:
                 searcher = PostgresStore(f"{url}{joiner}pool_ef_search={ef}")
                 for k in args.k:

@@ -193,6 +193,44 @@ def test_enrolled_voiceprints_get_an_hnsw_index_that_the_nearest_query_uses(stor
     assert len(other_namespace) == 0
 
 
+def test_with_search_in_worker_a_large_gallery_is_searched_in_process_and_kept_in_step(
+    postgres_url, rng, monkeypatch
+):
+    from voxprint.gallery_index import GalleryIndex
+
+    dim = 16
+    vectors = rng.normal(size=(60, dim)).astype(np.float32)
+    worker = open_store(postgres_url + "&search_in=worker")
+    other = open_store(postgres_url)  # another worker, writing
+    assert not worker.search_in_database and other.search_in_database
+    try:
+        for i, vector in enumerate(vectors):
+            other.create_profile(profile(f"p{i:03d}"))
+            other.add_clip("default", clip(f"p{i:03d}", vector), enrolled)
+
+        def no_database_search(*args, **kwargs):
+            raise AssertionError("searched in the database")
+
+        monkeypatch.setattr(type(worker), "nearest", no_database_search)
+        # "approximate" from 50 voiceprints: the size from which the database would search.
+        index = GalleryIndex(worker, "toy", "1", approximate_from=50)
+        found = index.candidates("default", vectors[42], k=5)
+        assert found.profile_ids[0] == "p042" and found.gallery_size == 60
+        other.create_profile(profile("newcomer"))
+        other.add_clip("default", clip("newcomer", vectors[7] * 3), enrolled)
+        other.delete_profile("default", "p042")
+        assert index.candidates("default", vectors[7], k=2).profile_ids[0] in {"p007", "newcomer"}
+        assert "p042" not in index.candidates("default", vectors[42], k=60).profile_ids
+    finally:
+        worker.close()
+        other.close()
+
+
+def test_an_unknown_search_place_is_refused_by_name(postgres_url):
+    with pytest.raises(StoreError, match="search_in"):
+        open_store(postgres_url + "&search_in=somewhere")
+
+
 def _as_vector(array):
     from pgvector import Vector
 

@@ -2,8 +2,8 @@
 
 Open it with a libpq URL, ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE`` (or
 ``postgresql:///DATABASE?host=/run/postgresql`` for a local socket). Query keys that
-start with ``pool_`` configure the pool (:class:`PostgresOptions`) and are not passed
-on to libpq; every other key is (``sslmode``, ``connect_timeout``...).
+start with ``pool_``, and ``search_in``, configure the store (:class:`PostgresOptions`)
+and are not passed on to libpq; every other key is (``sslmode``, ``connect_timeout``...).
 
 Connections come from a :class:`psycopg_pool.ConnectionPool`, checked before each use,
 so that a database restart costs one failed request, not a broken worker. Every store
@@ -42,12 +42,28 @@ class PostgresOptions:
     pool_timeout: float = 10.0
     #: ``hnsw.ef_search`` of nearest-neighbour queries: breadth of the graph search.
     pool_ef_search: int = 400
+    #: Where a large gallery (from ``voxprint.gallery_index.APPROXIMATE_FROM`` voiceprints)
+    #: is searched: ``database`` (pgvector's HNSW index, shared by every worker) or
+    #: ``worker`` (each worker loads the namespace's gallery once into its own in-process
+    #: index and catches up with the store's change log: faster and more exact per query,
+    #: at about 0.75 GB and a build per worker per million voiceprints; see
+    #: docs/benchmarks.md, "Identify search on PostgreSQL + pgvector").
+    search_in: str = "database"
 
     def __post_init__(self) -> None:
         if not 1 <= self.pool_min_size <= self.pool_max_size:
             raise StoreError("pool_min_size must be >= 1 and at most pool_max_size")
         if self.pool_timeout <= 0 or not 1 <= self.pool_ef_search <= 1000:
             raise StoreError("pool_timeout must be > 0 and pool_ef_search within 1..1000")
+        if self.search_in not in SEARCH_IN:
+            raise StoreError(
+                f"store option search_in must be one of {', '.join(SEARCH_IN)}, "
+                f"got {self.search_in!r}"
+            )
+
+
+#: Values of the ``search_in`` store option.
+SEARCH_IN = ("database", "worker")
 
 
 def split_url(url: str) -> tuple[str, PostgresOptions]:
@@ -57,7 +73,9 @@ def split_url(url: str) -> tuple[str, PostgresOptions]:
     kept: list[tuple[str, str]] = []
     values: dict[str, Any] = {}
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key.startswith("pool_"):
+        if key == "search_in":
+            values[key] = value
+        elif key.startswith("pool_"):
             if key not in known:
                 raise StoreError(f"unknown store option {key!r}; known: {', '.join(sorted(known))}")
             try:
@@ -83,6 +101,8 @@ class PostgresDatabase:
 
         libpq_url, from_url = split_url(url)
         self.options = options or from_url
+        #: Large galleries are searched by pgvector's index unless ``search_in=worker``.
+        self.search_in_database = self.options.search_in == "database"
         self._shown = redact(url)
         self._closed = False
         #: Voiceprint dimensions whose HNSW index this process has made sure of.

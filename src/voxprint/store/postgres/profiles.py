@@ -115,9 +115,6 @@ def _gallery_of(rows: Sequence[dict[str, Any]], what: str) -> Gallery:
 class PostgresProfiles(PostgresDatabase):
     """:class:`~voxprint.store.base.ProfileStore` on PostgreSQL + pgvector."""
 
-    #: Large galleries are searched by pgvector's HNSW index in the database.
-    search_in_database = True
-
     def gallery_version(self, namespace: str) -> int:
         with self._transaction(write=False) as conn:
             row = conn.execute(
