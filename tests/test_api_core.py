@@ -46,10 +46,13 @@ def test_health_needs_no_key_and_readiness_reports_the_encoder(tmp_path):
 def test_startup_logs_the_database_and_warns_when_it_holds_no_api_key(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="voxprint.api.app")
     app, service = make_app(tmp_path / "v.db")
+    service.pipeline.encoder.version = "tone-encoder-with-a-long-version-4f2a9c"
     with client_for(app):
         pass
     ready = [r.getMessage() for r in caplog.records if "ready" in r.getMessage()]
     assert ready and ready[0].endswith(f"database {tmp_path / 'v.db'}")
+    # The encoder version in full: it is what a profile's voiceprint must match.
+    assert f"encoder {service.encoder_name} ({service.encoder_version})," in ready[0]
     assert any("holds no active API key" in r.getMessage() for r in caplog.records)
     caplog.clear()
     issue_key(service)

@@ -98,7 +98,7 @@ def create_app(
             "voxprint %s ready: encoder %s (%s), database %s",
             __version__,
             active.encoder_name,
-            active.encoder_version[:12],
+            active.encoder_version,
             database,
         )
         if settings.require_api_key and not any(k.is_active for k in state.keys.list()):
