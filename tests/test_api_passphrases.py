@@ -110,7 +110,11 @@ def test_enrolment_reports_the_phrase_heard_and_enrols_at_three_clips(api):
     enrol(client, h["a"], profile_id, seed=1)
     third = enrol(client, h["a"], profile_id, seed=2).json()
     assert third["status"] == "enrolled" and third["remaining_clips"] == 0
-    assert client.get(f"/v1/profiles/{profile_id}", headers=h["a"]).json()["passphrase"] == PASSPORT
+    fetched = client.get(f"/v1/profiles/{profile_id}", headers=h["a"]).json()
+    assert fetched["passphrase"] == PASSPORT
+    # The enrolment's profile is the profile as fetched, locale included.
+    for key in ("kind", "locale", "passphrase", "remaining_clips", "status", "clip_count"):
+        assert third["profile"][key] == fetched[key], key
 
 
 def test_a_wrong_phrase_at_enrolment_is_a_422_that_stores_nothing(api):

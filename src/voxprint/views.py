@@ -236,7 +236,7 @@ def spoken_enrollment(result: SpokenEnrollment, policy: EnrollmentPolicy) -> dic
         **out,
         **described,
         "phrase": phrase(result.phrase),
-        "profile": {**out["profile"], **described},
+        "profile": {**out["profile"], **described, "locale": result.locale},
     }
 
 

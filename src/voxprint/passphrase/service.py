@@ -138,6 +138,8 @@ class SpokenEnrollment:
     phrase: PhraseMatch | None = None
     passphrase: str | None = None
     remaining_clips: int | None = None
+    #: The locale of a text-dependent profile's passphrase.
+    locale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -452,6 +454,7 @@ class PassphraseService:
             match,
             passphrase,
             self._remaining(report.profile, record),
+            record.locale,
         )
 
     def _forget_passphrase(self, profile_id: str) -> None:
