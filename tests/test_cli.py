@@ -132,6 +132,16 @@ def test_enroll_dir_makes_no_profile_for_a_folder_whose_files_all_fail(speakers,
     assert [s["file"] for s in report["skipped"]] == [str(bad / "0.wav")]
 
 
+def test_enroll_dir_makes_no_profile_when_the_quality_gate_refuses_every_clip(tmp_path, db):
+    loud = tmp_path / "speakers" / "loud"
+    loud.mkdir(parents=True)
+    sf.write(loud / "0.wav", np.clip(voice(140, 8.0) * 20, -1, 1), RATE)  # clipped: refused
+    result = run("enroll-dir", tmp_path / "speakers", "--db", db)
+    assert result.exit_code == ExitCode.BAD_AUDIO and "clipped" in result.output
+    assert "loud: no profile made" in result.output
+    assert json.loads(run("profiles", "list", "--db", db, "--json").output) == []
+
+
 def test_enroll_refuses_silence_and_short_speech_unless_forced(tmp_path, db):
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(RATE * 2, dtype=np.float32), RATE)
@@ -568,6 +578,20 @@ def test_output_piped_to_a_reader_that_went_away_ends_quietly_with_its_own_code(
     os.close(write_end)
     assert process.returncode == ExitCode.OUTPUT_CLOSED == 141
     assert process.stderr == b""
+
+
+def test_a_broken_pipe_that_is_not_standard_output_is_reported_as_a_bug():
+    import typer
+
+    from voxprint.cli.common import handles_errors
+
+    @handles_errors
+    def command(json_output: bool = False) -> None:
+        raise BrokenPipeError(32, "Broken pipe (a worker's pipe)")
+
+    with pytest.raises(typer.Exit) as stopped:
+        command()
+    assert stopped.value.exit_code == ExitCode.INTERNAL
 
 
 def test_with_json_an_error_is_one_json_object_on_stderr_with_the_same_exit_code(tmp_path, db):

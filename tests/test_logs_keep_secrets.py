@@ -116,6 +116,28 @@ def test_a_websocket_frame_is_logged_without_its_payload_even_shortened_past_the
     assert ping.getMessage().startswith("> PING")
 
 
+def test_an_object_whose_attributes_cannot_be_read_is_still_logged():
+    class Awkward:
+        @property
+        def opcode(self):
+            raise RuntimeError("no opcode here")
+
+        def __str__(self):
+            return "awkward"
+
+    class Unhashable:
+        opcode = type("Op", (), {"name": ["TEXT"]})()
+        data = b"x"
+
+        def __str__(self):
+            return "unhashable"
+
+    for value, text in ((Awkward(), "awkward"), (Unhashable(), "unhashable")):
+        record = logging.LogRecord("w", logging.DEBUG, __file__, 1, "< %s", (value,), None)
+        redact_record(record)
+        assert record.getMessage() == f"< {text}"
+
+
 def test_uvicorns_access_records_keep_the_shape_its_formatter_unpacks():
     key = made_up_key()
     record = logging.LogRecord(
@@ -288,6 +310,7 @@ def test_voxprint_serve_at_trace_level_logs_requests_with_key_ids_and_no_secret(
             process.wait(timeout=30)
     text = out.read_text(errors="replace")
     assert "TRACE" in text and "DEBUG" in text  # it really logged at every level
+    assert "payload not logged" in text  # the WebSocket frames were logged, without payload
     for key in (good, wrong):  # not the secret, nor a shortened piece of it
         assert secret_of(key)[-10:] not in text and secret_of(key)[:10] not in text
     key_id = good.split("_")[1]

@@ -316,3 +316,27 @@ def test_text_dependent_profiles_leave_the_text_independent_operating_point_alon
         limit=10,
     )
     assert {profile.name for profile, _ in sample} == {"alice", "bob again"}
+
+
+def test_enrolling_clips_into_a_new_profile_keeps_nothing_when_no_clip_is_stored(
+    passphrases, monkeypatch
+):
+    with pytest.raises(InvalidParameterError):
+        passphrases.enroll_clips("nobody", [])
+    with pytest.raises(PhraseMismatchError):  # says NAME, not PASSPORT
+        passphrases.enroll_clips("tdx", [("a", clip(ALICE, 2.5))], passphrase=PASSPORT)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PassphraseService, "enroll", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        passphrases.enroll_clips("bob", [("b", clip(BOB, 11.0))])
+    assert passphrases.core.count_profiles() == 0
+    monkeypatch.undo()
+    kept = passphrases.enroll_clips("bob", [("b", clip(BOB, 11.0))])
+    assert [r.report.profile.name for r in kept] == ["bob"]
+    monkeypatch.setattr(PassphraseService, "enroll", interrupted)
+    with pytest.raises(KeyboardInterrupt):  # an existing profile stays, whatever fails
+        passphrases.enroll_clips("bob", [("c", clip(BOB, 11.0, seed=2))])
+    assert passphrases.core.count_profiles() == 1

@@ -72,12 +72,18 @@ _DATA_FRAMES = frozenset({"TEXT", "BINARY", "CONT"})
 
 
 def _data_frame(value: Any) -> str | None:
-    """``TEXT [n bytes]`` for a ``websockets`` data frame (payload left out), else None."""
-    opcode, data = getattr(value, "opcode", None), getattr(value, "data", None)
-    name = getattr(opcode, "name", None)
-    if name not in _DATA_FRAMES or not isinstance(data, bytes | bytearray | memoryview):
+    """``TEXT [n bytes]`` for a ``websockets`` data frame (payload left out), else None
+    (also for any object whose attributes cannot be read: a filter must never raise)."""
+    try:
+        opcode, data = getattr(value, "opcode", None), getattr(value, "data", None)
+        name = getattr(opcode, "name", None)
+        if not isinstance(name, str) or name not in _DATA_FRAMES:
+            return None
+        if not isinstance(data, bytes | bytearray | memoryview):
+            return None
+        return f"{name} [{len(data)} bytes, payload not logged]"
+    except Exception:
         return None
-    return f"{name} [{len(data)} bytes, payload not logged]"
 
 
 def _redact_value(value: Any) -> Any:

@@ -31,6 +31,7 @@ from voxprint.errors import (
     ProfileNotEnrolledError,
     ProfileNotFoundError,
     StoreError,
+    VoxprintError,
 )
 from voxprint.gallery_index import CANDIDATES, Candidates, GalleryIndex
 from voxprint.pipeline import EmbeddingPipeline, Utterance
@@ -308,6 +309,20 @@ class VoxprintService:
             return self.resolve_profile(reference)
         except ProfileNotFoundError:
             return None
+
+    def discard_if_empty(self, profile_id: str) -> bool:
+        """Delete the profile if it holds no clip (one just made for an enrolment that
+        stored nothing); whether it was deleted. Never raises: a store that cannot answer
+        leaves the profile (logged), so that the enrolment's own error is what the caller
+        reports."""
+        try:
+            if self.store.list_clips(self.namespace, profile_id):
+                return False
+            self.delete_profile(profile_id)
+            return True
+        except VoxprintError as error:
+            logger.warning("empty profile %s not discarded: %s", profile_id, error)
+            return False
 
     def ensure_profile(self, reference: str, *, external_id: str | None = None) -> Profile:
         """The profile ``reference`` resolves to, or a new one named ``reference``."""

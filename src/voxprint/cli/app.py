@@ -240,15 +240,22 @@ def enroll_dir(
         result = next(embedded)
         if isinstance(result, VoxprintError):
             raise result
+        made = plan.profile is None
         if plan.profile is None:
-            plan.profile = service.ensure_profile(plan.speaker)
+            plan.profile = service.create_profile(plan.speaker)
         profile_id = plan.profile.id
-        if no_quality_gate:
-            utterance, content_hash = result
-            return service.enroll_utterance(
-                profile_id, utterance, label=label, content_hash=content_hash
-            )
-        return service.enroll_measured(profile_id, result, label=label)
+        try:
+            if no_quality_gate:
+                utterance, content_hash = result
+                return service.enroll_utterance(
+                    profile_id, utterance, label=label, content_hash=content_hash
+                )
+            return service.enroll_measured(profile_id, result, label=label)
+        except VoxprintError:
+            if made:  # e.g. the quality gate refused the first clip: no empty profile left
+                service.discard_if_empty(profile_id)
+                plan.profile = None
+            raise
 
     with progress_bar("enrolling", total, show_progress(json_output)) as bar:
         for plan in plans:

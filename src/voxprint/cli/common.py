@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import select
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -196,8 +197,16 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             ) from None
         except typer.Exit:
             raise
-        except BrokenPipeError:
-            raise _output_closed() from None
+        except BrokenPipeError as error:
+            if _stdout_closed():
+                raise _output_closed() from None
+            logging.getLogger("voxprint").debug("unexpected error", exc_info=True)
+            raise fail(
+                f"internal error: {type(error).__name__}: {error}",
+                ExitCode.INTERNAL,
+                json_output=json_output,
+                error_code="internal_error",
+            ) from None
         except Exception as error:  # a bug: one line, and the traceback only in the log
             logging.getLogger("voxprint").debug("unexpected error", exc_info=True)
             raise fail(
@@ -208,6 +217,25 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             ) from None
 
     return wrapper
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output's reader has gone, so that a broken pipe was ours and not
+    some other pipe's: a pipe without a reader polls as an error; where standard output
+    cannot be polled, whether what is buffered still flushes."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(mask & (select.POLLERR | select.POLLHUP) for _, mask in poller.poll(0))
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        pass
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
 
 
 def _output_closed() -> typer.Exit:

@@ -265,17 +265,21 @@ class PassphraseService:
         *,
         external_id: str | None = None,
         passphrase: str | None = None,
+        locale: str = DEFAULT_LOCALE,
         force: bool = False,
         check_quality: bool = True,
         on_enrolled: Callable[[str, SpokenEnrollment], None] | None = None,
     ) -> list[SpokenEnrollment]:
         """Enrol ``sources`` (``(label, audio)``, in order) into the profile ``reference``
         resolves to, or a new one (:meth:`ensure_profile`); ``on_enrolled`` hears of each
-        clip as it is stored. The first clip refused stops it with its error; a profile
-        this call created that holds no clip then is deleted again (with the passphrase
-        it was given), so a failed first enrolment leaves nothing behind."""
+        clip as it is stored. The first clip refused stops it with its error. A profile
+        this call created is deleted again (with the passphrase it was given) when it
+        holds no clip then, however the call ends, so a failed first enrolment leaves
+        nothing behind; a profile that existed before is never deleted."""
+        if not sources:
+            raise InvalidParameterError("no clips to enrol")
         profile, created = self._ensure_profile(
-            reference, external_id=external_id, passphrase=passphrase, locale=DEFAULT_LOCALE
+            reference, external_id=external_id, passphrase=passphrase, locale=locale
         )
         results: list[SpokenEnrollment] = []
         try:
@@ -286,9 +290,9 @@ class PassphraseService:
                 results.append(result)
                 if on_enrolled is not None:
                     on_enrolled(label, result)
-        except VoxprintError:
+        except BaseException:  # interrupted too: nothing stored means nothing kept
             if created and not results:
-                self.core.delete_profile(profile.id)
+                self.core.discard_if_empty(profile.id)
             raise
         return results
 

@@ -67,7 +67,8 @@ SEARCH_IN = ("database", "worker")
 
 
 def split_url(url: str) -> tuple[str, PostgresOptions]:
-    """The libpq URL (without voxprint's ``pool_*`` keys) and the options they set."""
+    """The libpq URL (without voxprint's ``pool_*`` and ``search_in`` keys) and the
+    options they set."""
     parts = urlsplit(url)
     known = {f.name: f.type for f in fields(PostgresOptions)}
     kept: list[tuple[str, str]] = []

@@ -599,7 +599,8 @@ class PostgresProfiles(PostgresDatabase):
         with self._transaction(write=False) as conn:
             rows = conn.execute(
                 f"SELECT {PROFILE_COLUMNS} FROM profiles WHERE {self._GALLERY} "
-                "AND id NOT IN (SELECT profile_id FROM profile_phrases WHERE kind = %s) "
+                "AND NOT EXISTS (SELECT 1 FROM profile_phrases p "
+                "WHERE p.profile_id = profiles.id AND p.kind = %s) "
                 "ORDER BY id LIMIT %s",
                 (
                     namespace,

@@ -519,7 +519,8 @@ class SQLiteProfiles(SQLiteDatabase):
             rows = conn.execute(
                 f"SELECT {PROFILE_COLUMNS} FROM profiles WHERE namespace = ? AND status = ? "
                 "AND voiceprint IS NOT NULL AND encoder_name = ? AND encoder_version = ? "
-                "AND id NOT IN (SELECT profile_id FROM profile_phrases WHERE kind = ?) "
+                "AND NOT EXISTS (SELECT 1 FROM profile_phrases p "
+                "WHERE p.profile_id = profiles.id AND p.kind = ?) "
                 "ORDER BY id LIMIT ?",
                 (
                     namespace,
