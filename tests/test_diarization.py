@@ -293,6 +293,15 @@ def test_a_speaker_whose_solo_speech_resegmentation_moved_away_gives_up_its_over
     assert not result[:, 2].any()
     assert result[: 5 * second - 1, 0].all() and not result[5 * second + 1 :, 0].any()
     assert (result[:, 1] == activity[:, 1]).all()
+    # The same with the leftover overlapping the speaker that took the solo speech: that
+    # stretch was one voice counted twice, and is now counted once.
+    twice = np.zeros((frames, 3), dtype=bool)
+    twice[: 4 * second, 0] = True  # low voice, 0-4 s
+    twice[5 * second :, 1] = True  # high voice, 5-8 s
+    twice[4 * second : 6 * second, 2] = True  # high voice alone 4-5 s, with 1 at 5-6 s
+    result = engine._resegment(audio, chunks, twice, centroids, SpeakerCount(), None)
+    assert not result[:, 2].any()
+    assert result[4 * second + 1 :, 1].all() and result.sum(axis=1).max() == 1
 
 
 class FixedSpeech:

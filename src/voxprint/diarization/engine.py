@@ -55,7 +55,8 @@ from voxprint.vad import SpeechSegments
 
 logger = logging.getLogger(__name__)
 
-#: Called with (stage, done, total); stages are "segmentation" and "embeddings".
+#: Called with (stage, done, total); stages are "segmentation", "embeddings" and
+#: "resegmentation".
 StageProgress = Callable[[str, int, int], None]
 
 #: CAM++ refuses less than 0.1 s; a local speaker with less speech than this is dropped.
@@ -582,11 +583,10 @@ class _Piece:
 
 
 def _fold_overlap(activity: np.ndarray, source: int, target: int) -> None:
-    """Give ``target`` the frames of ``source`` where ``target`` is not already active,
-    in place (``source`` keeps the frames where both are)."""
-    frames = activity[:, source] & ~activity[:, target]
-    activity[frames, source] = False
-    activity[frames, target] = True
+    """Give ``target`` every frame of ``source``, in place: where both were active the
+    frame was one voice counted twice, and now counts once."""
+    activity[activity[:, source], target] = True
+    activity[:, source] = False
 
 
 def _frame_bounds(frames: int, chunks: ChunkActivity) -> tuple[np.ndarray, np.ndarray]:
