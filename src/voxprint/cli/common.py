@@ -197,17 +197,9 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             ) from None
         except typer.Exit:
             raise
-        except BrokenPipeError as error:
-            if _stdout_closed():
-                raise _output_closed() from None
-            logging.getLogger("voxprint").debug("unexpected error", exc_info=True)
-            raise fail(
-                f"internal error: {type(error).__name__}: {error}",
-                ExitCode.INTERNAL,
-                json_output=json_output,
-                error_code="internal_error",
-            ) from None
         except Exception as error:  # a bug: one line, and the traceback only in the log
+            if isinstance(error, BrokenPipeError) and _stdout_closed():
+                raise _output_closed() from None
             logging.getLogger("voxprint").debug("unexpected error", exc_info=True)
             raise fail(
                 f"internal error: {type(error).__name__}: {error}",
