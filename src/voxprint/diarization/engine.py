@@ -502,25 +502,31 @@ class Diarizer:
         hop = max(1, round(self.config.resegment_hop_seconds * frames_per_second))
         single = activity.sum(axis=1) == 1
         label = np.where(single, np.argmax(activity, axis=1), -1)
+        spans: list[list[tuple[int, int]]] = []
         centres: list[int] = []
-        waveforms: list[np.ndarray] = []
         for centre in range(0, activity.shape[0], hop):
             if label[centre] < 0:
                 continue
             first, last = max(0, centre - half), min(activity.shape[0], centre + half)
-            own = label[first:last] == label[centre]
-            parts = [samples[a:b] for a, b in _runs(own, starts[first:], ends[first:])]
-            waveform = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-            if waveform.shape[0] < _MIN_WINDOW_SPEECH_SECONDS * rate:
+            own = _runs(label[first:last] == label[centre], starts[first:], ends[first:])
+            if sum(b - a for a, b in own) < _MIN_WINDOW_SPEECH_SECONDS * rate:
                 continue
             centres.append(centre)
-            waveforms.append(waveform)
+            spans.append(own)
         if not centres:
             return activity
-        similarities = (
-            normalize_rows(self._embed(waveforms, on_progress, "resegmentation").astype(np.float64))
-            @ centroids.T
-        )
+        # Embedded a batch at a time: a long recording's windows overlap three times over,
+        # and holding all their audio at once would take three times the recording.
+        embeddings = np.zeros((len(centres), centroids.shape[1]), dtype=np.float64)
+        batch = self.config.embed_batch_size
+        for done in range(0, len(centres), batch):
+            waveforms = [
+                np.concatenate([samples[a:b] for a, b in own]) for own in spans[done : done + batch]
+            ]
+            embeddings[done : done + len(waveforms)] = self._embed(waveforms, None)
+            if on_progress is not None:
+                on_progress("resegmentation", done + len(waveforms), len(centres))
+        similarities = normalize_rows(embeddings) @ centroids.T
         located = np.array(centres)
         result = activity.copy()
         for speaker in np.unique(label[located]):
