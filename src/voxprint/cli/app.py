@@ -19,6 +19,7 @@ from voxprint.cli.common import (
     JsonOption,
     ModelOption,
     NoQualityGateOption,
+    ProfileArgument,
     VoxprintGroup,
     configure_logging,
     confirm,
@@ -114,7 +115,7 @@ RayWorkersOption = Annotated[
 @app.command()
 @handles_errors
 def enroll(
-    name: Annotated[str, typer.Argument(help="Profile name, id or external id.")],
+    name: ProfileArgument,
     files: Annotated[list[Path], typer.Argument(help="Audio or video files of this speaker.")],
     external_id: Annotated[
         str | None, typer.Option("--external-id", help="Your own id for a new profile.")
@@ -380,7 +381,7 @@ def profiles_list(
 @profiles_app.command("show")
 @handles_errors
 def profiles_show(
-    name: Annotated[str, typer.Argument(help="Profile name, id or external id.")],
+    name: ProfileArgument,
     db: DbOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,
@@ -398,7 +399,7 @@ def profiles_show(
 @profiles_app.command("similar")
 @handles_errors
 def profiles_similar(
-    name: Annotated[str, typer.Argument(help="Profile name, id or external id.")],
+    name: ProfileArgument,
     db: DbOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,
@@ -420,7 +421,7 @@ def profiles_similar(
 @profiles_app.command("delete")
 @handles_errors
 def profiles_delete(
-    name: Annotated[str, typer.Argument(help="Profile name, id or external id.")],
+    name: ProfileArgument,
     yes: YesOption = False,
     db: DbOption = None,
     model: ModelOption = None,
@@ -446,7 +447,7 @@ def profiles_delete(
 @profiles_app.command("reset")
 @handles_errors
 def profiles_reset(
-    name: Annotated[str, typer.Argument(help="Profile name, id or external id.")],
+    name: ProfileArgument,
     yes: YesOption = False,
     db: DbOption = None,
     model: ModelOption = None,

@@ -80,6 +80,7 @@ NoQualityGateOption = Annotated[
     ),
 ]
 AudioArgument = Annotated[Path, typer.Argument(help="Audio or video file.", show_default=False)]
+ProfileArgument = Annotated[str, typer.Argument(help="Profile name, id or external id.")]
 
 
 VERBOSE_FLAGS = ("-v", "--verbose")

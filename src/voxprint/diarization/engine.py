@@ -337,10 +337,7 @@ class Diarizer:
         return pieces, speeches, np.array(seconds, dtype=np.float64)
 
     def _embed(
-        self,
-        speeches: Sequence[np.ndarray],
-        on_progress: StageProgress | None,
-        stage: str = "embeddings",
+        self, speeches: Sequence[np.ndarray], on_progress: StageProgress | None
     ) -> np.ndarray:
         dimension = self.encoder.dimension
         out = np.zeros((len(speeches), dimension), dtype=np.float32)
@@ -354,7 +351,7 @@ class Diarizer:
                 for i, speech in enumerate(part):
                     out[first + i] = self.encoder.embed(speech)
             if on_progress is not None:
-                on_progress(stage, first + len(part), len(speeches))
+                on_progress("embeddings", first + len(part), len(speeches))
         return out
 
     def _cluster(
