@@ -168,6 +168,15 @@ def test_output_folders_that_do_not_exist_yet_are_made(tmp_path, meeting):
     assert out.read_text().startswith("SPEAKER meeting 1 ")
 
 
+def test_a_failed_run_leaves_no_output_folders_behind(tmp_path):
+    path = tmp_path / "quiet.wav"
+    sf.write(path, np.zeros(5 * RATE, dtype=np.float32), RATE)
+    out = tmp_path / "new" / "out.rttm"
+    result = run("diarize", path, "--db", tmp_path / "v.db", "--rttm", out)
+    assert result.exit_code == ExitCode.NOT_ENOUGH_SPEECH
+    assert not (tmp_path / "new").exists()
+
+
 def test_silence_is_an_answer_not_a_crash(tmp_path):
     path = tmp_path / "quiet.wav"
     sf.write(path, np.zeros(5 * RATE, dtype=np.float32), RATE)

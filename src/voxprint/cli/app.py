@@ -116,7 +116,9 @@ RayWorkersOption = Annotated[
 @handles_errors
 def enroll(
     name: ProfileArgument,
-    files: Annotated[list[Path], typer.Argument(help="Audio or video files of this speaker.")],
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILES", help="Audio or video files of this speaker.")
+    ],
     external_id: Annotated[
         str | None, typer.Option("--external-id", help="Your own id for a new profile.")
     ] = None,
@@ -166,7 +168,9 @@ def enroll(
 @app.command("enroll-dir")
 @handles_errors
 def enroll_dir(
-    directory: Annotated[Path, typer.Argument(help="One sub-folder of audio files per speaker.")],
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIRECTORY", help="One sub-folder of audio files per speaker.")
+    ],
     force: ForceOption = False,
     no_quality_gate: NoQualityGateOption = False,
     reenroll: Annotated[
@@ -300,7 +304,9 @@ def enroll_dir(
 @app.command()
 @handles_errors
 def verify(
-    name: Annotated[str, typer.Argument(help="Claimed profile: name, id or external id.")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="Claimed profile: name, id or external id.")
+    ],
     file: AudioArgument,
     challenge: Annotated[
         str | None,
@@ -454,6 +460,7 @@ def profiles_reset(
     json_output: JsonOption = False,
 ) -> None:
     """Forget a profile's enrolment audio and voiceprint; it goes back to enrolling.
+
     A text-dependent profile forgets its passphrase too (its next clip sets it again).
 
     Asks first unless --yes, like delete.
@@ -482,8 +489,10 @@ def activity(
     model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Show the activity log: enrolments, verifications, identifications, deletions,
-    with the profile's name and the reason or detail of each entry."""
+    """Show the activity log: enrolments, verifications, identifications and deletions.
+
+    Each entry shows the profile's name and the reason or detail.
+    """
     service = open_service(db, model, create=False)
     entries = service.activity(limit=limit)
     names: dict[str, str | None] = {}
@@ -529,8 +538,10 @@ def evaluate(
     ray_address: RayAddressOption = None,
     ray_workers: RayWorkersOption = 1,
 ) -> None:
-    """Measure EER, minDCF, top-1 identification and speed on a dataset or protocol
-    (--engine ray: the embedding runs on Ray workers)."""
+    """Measure EER, minDCF, top-1 identification and speed on a dataset or protocol.
+
+    With --engine ray the embedding runs on Ray workers.
+    """
     from voxprint.bootstrap import build_pipeline
     from voxprint.evaluation.datasets import build_protocol, folder_eval_set, trial_list_eval_set
     from voxprint.evaluation.plots import plot_det

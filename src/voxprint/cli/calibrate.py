@@ -40,8 +40,11 @@ def calibrate(
     model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Fit a logistic calibration and the threshold for --far on labelled trials, and store
-    them for this encoder version. With a stored cohort, AS-Norm scores are fitted too."""
+    """Fit a calibration and the threshold for --far on labelled trials, for this encoder.
+
+    The logistic calibration and the threshold are stored for this encoder version. With a
+    stored cohort, AS-Norm scores are fitted too.
+    """
     from voxprint.bootstrap import build_calibrator
     from voxprint.evaluation.datasets import trial_list_eval_set
 

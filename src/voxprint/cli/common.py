@@ -79,8 +79,12 @@ NoQualityGateOption = Annotated[
         help="Enrol clips even if they are noisy, clipped or hold several voices.",
     ),
 ]
-AudioArgument = Annotated[Path, typer.Argument(help="Audio or video file.", show_default=False)]
-ProfileArgument = Annotated[str, typer.Argument(help="Profile name, id or external id.")]
+AudioArgument = Annotated[
+    Path, typer.Argument(metavar="FILE", help="Audio or video file.", show_default=False)
+]
+ProfileArgument = Annotated[
+    str, typer.Argument(metavar="NAME", help="Profile name, id or external id.")
+]
 
 
 VERBOSE_FLAGS = ("-v", "--verbose")

@@ -123,8 +123,11 @@ def diarize(
     model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Who spoke when in FILE: speaker turns, named from the enrolled profiles where the
-    open-set rule names them ("unknown 1", "unknown 2" for everyone else)."""
+    """Who spoke when in FILE: speaker turns, named from the enrolled profiles.
+
+    A turn gets a profile's name where the open-set rule names it; everyone else is
+    "unknown 1", "unknown 2" and so on.
+    """
     from voxprint.diarization.formats import talk_time_text, to_json, to_rttm, to_srt, to_vtt
 
     enrollments = parse_enrollments(enroll or [])
@@ -175,24 +178,27 @@ def diarize(
 
 
 def prepare_outputs(paths: list[Path]) -> None:
-    """Make the folders of the output files and check that they can be written; raises
+    """Check that the output files can be written, making nothing yet; raises
     :class:`InvalidParameterError` naming the first that cannot (a folder given as a
-    file, a folder that cannot be made or written to)."""
+    file, a folder that cannot be made or written to). Missing folders are made when the
+    files are written (:func:`write_output`), so a failed run leaves none behind."""
     for path in paths:
         if path.is_dir():
             raise InvalidParameterError(f"{path} is a folder, not a file to write")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
+        existing = next(p for p in (path.parent, *path.parent.parents) if p.exists())
+        if not existing.is_dir():
             raise InvalidParameterError(
-                f"cannot make the folder of {path}: {error.strerror or error}"
-            ) from None
-        if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+                f"cannot make the folder of {path}: {existing} is a file, not a folder"
+            )
+        if not os.access(existing, os.W_OK | os.X_OK) or (
+            path.exists() and not os.access(path, os.W_OK)
+        ):
             raise InvalidParameterError(f"cannot write {path}: permission denied")
 
 
 def write_output(path: Path, text: str) -> None:
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as error:
         raise InvalidParameterError(f"cannot write {path}: {error.strerror or error}") from None
