@@ -392,6 +392,12 @@ class GalleryIndex:
         )
         return _unit_rows(gallery), version, None
 
+    def load(self, namespace: str) -> int:
+        """Load (or catch up) ``namespace``'s gallery and build its search now, not at its
+        first search; returns how many voiceprints it holds. A large gallery searched in the
+        database is only counted."""
+        return self._entry(namespace).size
+
     def candidates(
         self,
         namespace: str,

@@ -244,6 +244,12 @@ class VoxprintService:
             raise InvalidParameterError("namespace cannot be empty")
         return replace(self, namespace=namespace)
 
+    def prepare_search(self) -> int:
+        """Load this namespace's gallery for identification now (a large one takes minutes
+        to index; see :meth:`GalleryIndex.load`); returns its voiceprints, 0 without an
+        index."""
+        return self.index.load(self.namespace) if self.index is not None else 0
+
     @property
     def encoder_name(self) -> str:
         return self.pipeline.encoder.name

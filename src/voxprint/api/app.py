@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,6 +39,7 @@ from voxprint.bootstrap import build_service
 from voxprint.redaction import install_redaction
 from voxprint.service import VoxprintService
 from voxprint.settings import Settings, load_settings
+from voxprint.store.records import DEFAULT_NAMESPACE, ApiKey
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +96,17 @@ def create_app(
         )
         app.state.voxprint = state
         state.ready = True
+        stopping = threading.Event()
+        if owned:  # a large gallery takes minutes to index: not at its first request
+            namespaces = search_namespaces(
+                state.keys.list(), keys_required=settings.require_api_key
+            )
+            threading.Thread(
+                target=load_galleries,
+                args=(active, namespaces, stopping),
+                name="voxprint-galleries",
+                daemon=True,
+            ).start()
         database = _database_name(active.store, settings)
         logger.info(
             "voxprint %s ready: encoder %s (%s), database %s",
@@ -111,6 +125,7 @@ def create_app(
         try:
             yield
         finally:
+            stopping.set()
             state.ready = False
             state.close()
             runner.close(wait=True)
@@ -153,6 +168,40 @@ def warm_up(service: VoxprintService) -> None:
     choice = getattr(pipeline.encoder, "runtime_choice", None)
     if choice is not None:
         logger.info("%s", choice.describe())
+
+
+def search_namespaces(keys: list[ApiKey], *, keys_required: bool) -> list[str]:
+    """The namespaces that requests can identify in: each active key's, and the default
+    one where requests need no key."""
+    found = {key.namespace for key in keys if key.is_active}
+    if not keys_required:
+        found.add(DEFAULT_NAMESPACE)
+    return sorted(found)
+
+
+def load_galleries(
+    service: VoxprintService, namespaces: list[str], stopping: threading.Event
+) -> None:
+    """Load each namespace's gallery for identification, one after another, until
+    ``stopping`` is set (run on a thread at start-up; a request that comes first waits
+    for its namespace's load as it would have without this)."""
+    for namespace in namespaces:
+        if stopping.is_set():
+            return
+        started = time.perf_counter()
+        try:
+            size = service.in_namespace(namespace).prepare_search()
+        except Exception as exc:  # a thread of its own: log, never raise into nothing
+            if stopping.is_set():
+                return
+            logger.warning("the gallery of namespace %r was not loaded: %s", namespace, exc)
+            continue
+        logger.info(
+            "namespace %r ready to identify among %d voiceprints (loaded in %.1f s)",
+            namespace,
+            size,
+            time.perf_counter() - started,
+        )
 
 
 def _pending(app: FastAPI) -> int:
