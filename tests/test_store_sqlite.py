@@ -5,6 +5,7 @@ file itself use ``sqlite_store``."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
 import threading
 import uuid
@@ -39,6 +40,7 @@ from voxprint.store import (
 )
 from voxprint.store.records import PhraseProfile, ProfileKind
 from voxprint.store.sqlite import SCHEMA_VERSION
+from voxprint.store.sqlite import connection as connection_module
 
 ENCODER = ("toy-encoder", "1.0")
 DIM = 8
@@ -220,6 +222,37 @@ def test_a_file_that_is_not_sqlite_raises_store_error_and_is_left_alone(tmp_path
 def test_a_folder_path_raises_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="folder"):
         SQLiteStore(tmp_path)
+
+
+@pytest.mark.parametrize("unwritable", ["file", "folder"])
+def test_a_database_this_user_cannot_write_opens_read_only_and_refuses_writes(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch, unwritable: str
+) -> None:
+    with SQLiteStore(db_path) as writer:
+        writer.create_profile(make_profile("p1"))
+    before = db_path.read_bytes()
+    denied = db_path if unwritable == "file" else db_path.parent
+    real_access = connection_module.os.access
+
+    def access(path, mode):  # the tests may run as root, whom permissions do not stop
+        if Path(path) == denied and mode & os.W_OK:
+            return False
+        return real_access(path, mode)
+
+    monkeypatch.setattr(connection_module.os, "access", access)
+    with SQLiteStore(db_path) as reader:
+        assert reader.read_only and reader.writable() is False
+        assert reader.get_profile(DEFAULT_NAMESPACE, "p1").name == "Ada"
+        assert reader.count_profiles(DEFAULT_NAMESPACE) == 1
+        with pytest.raises(StoreError, match="read-only"):
+            reader.create_profile(make_profile("p2"))
+        with pytest.raises(StoreError, match="read-only"):
+            reader.delete_profile(DEFAULT_NAMESPACE, "p1")
+    assert db_path.read_bytes() == before
+
+
+def test_a_database_this_user_can_write_is_not_read_only(sqlite_store: SQLiteStore) -> None:
+    assert sqlite_store.read_only is False and sqlite_store.writable() is True
 
 
 def test_a_closed_store_refuses_further_calls(store_url: str) -> None:

@@ -20,6 +20,7 @@ closes every connection still open; call it once no call is in flight.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import weakref
@@ -71,6 +72,14 @@ class SQLiteDatabase:
         self._closed = False
         if self._path.is_dir():
             raise StoreError(f"cannot open store: {self._path} is a folder, not a database file")
+        #: A database this process may read but not write (the file, or the folder its
+        #: write-ahead log lives in) is opened read-only: listing and deciding work,
+        #: writes fail with a StoreError, and ``writable()`` says False.
+        self.read_only = self._path.is_file() and not (
+            os.access(self._path, os.W_OK) and os.access(self._path.parent, os.W_OK | os.X_OK)
+        )
+        if self.read_only:
+            logger.info("%s cannot be written by this user: opened read-only", self._path)
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -91,22 +100,42 @@ class SQLiteDatabase:
 
     # -- connections and transactions --
 
+    def _connect(self, target: str | Path, *, uri: bool = False) -> sqlite3.Connection:
+        return sqlite3.connect(
+            target,
+            timeout=self._timeout,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            check_same_thread=False,  # only close() touches it from another thread
+            uri=uri,
+        )
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A read-only connection. A database in WAL mode needs its shared-memory file,
+        which a folder this user cannot write cannot hold: then the file is read as
+        immutable (a writer with more rights could change it meanwhile; reads see the
+        file as it was)."""
+        url = self._path.absolute().as_uri()
+        conn = self._connect(f"{url}?mode=ro", uri=True)
+        try:
+            conn.execute("PRAGMA user_version").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+        logger.info("%s: no shared-memory file can be made; reading it as immutable", self._path)
+        return self._connect(f"{url}?mode=ro&immutable=1", uri=True)
+
     def _open_connection(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(
-                self._path,
-                timeout=self._timeout,
-                isolation_level=None,  # we issue BEGIN/COMMIT ourselves
-                check_same_thread=False,  # only close() touches it from another thread
-            )
+            conn = self._connect_read_only() if self.read_only else self._connect(self._path)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store at {self._path}: {exc}") from exc
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                logger.warning("%s: journal_mode is %s, not WAL", self._path, mode)
+            if not self.read_only:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    logger.warning("%s: journal_mode is %s, not WAL", self._path, mode)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA secure_delete = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -142,6 +171,8 @@ class SQLiteDatabase:
 
         Rolls back on any exception; SQLite errors come out as :class:`StoreError`.
         """
+        if write and self.read_only:
+            raise StoreError("the store is read-only for this user: nothing was written")
         conn = self._connection()
         try:
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -161,6 +192,8 @@ class SQLiteDatabase:
 
     def writable(self) -> bool:
         """Whether the store can take writes now (a read-only file or folder cannot)."""
+        if self.read_only:
+            return False
         try:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
