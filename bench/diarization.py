@@ -305,10 +305,26 @@ def naming_shares(turns, result, enrolled: dict[str, str]) -> tuple[float, float
     return good_e * 0.01, all_e * 0.01, good_u * 0.01, all_u * 0.01
 
 
+def bootstrap_interval(
+    per_conversation: list[np.ndarray], good: int, total: int, draws: int = 2000
+) -> tuple[float, float]:
+    """95 % interval (percent) of a time share, resampling whole conversations."""
+    if not per_conversation:
+        return (float("nan"), float("nan"))
+    table = np.stack(per_conversation)
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(table), size=(draws, len(table)))
+    sums = table[picks].sum(axis=1)
+    shares = 100 * sums[:, good] / np.maximum(sums[:, total], 1e-9)
+    low, high = np.percentile(shares, [2.5, 97.5])
+    return (float(low), float(high))
+
+
 def run_simulated(count: int, service, diarizer, senko, enrolled, pools) -> dict:
     vad = SileroVad()
     ours, peer = Scores(), Scores()
     shares = np.zeros(4)
+    per_conversation: list[np.ndarray] = []
     speakers_right = 0
     for k in range(count):
         mix, turns, chosen, source = make_conversation(k, pools, vad)
@@ -322,7 +338,9 @@ def run_simulated(count: int, service, diarizer, senko, enrolled, pools) -> dict
         ours.seconds += time.perf_counter() - started
         ours.audio += len(mix) / RATE
         ours.add(ref, voxprint_annotation(result, uri), uem)
-        shares += naming_shares(turns, result, enrolled)
+        conversation_shares = np.array(naming_shares(turns, result, enrolled))
+        shares += conversation_shares
+        per_conversation.append(conversation_shares)
         speakers_right += len(result.speakers) == len(chosen)
         known = sum(f"{source}/{s}" in enrolled for s in chosen)
         print(
@@ -340,6 +358,8 @@ def run_simulated(count: int, service, diarizer, senko, enrolled, pools) -> dict
         "voxprint": ours.row(),
         "enrolled_time_named_right": 100 * shares[0] / max(shares[1], 1e-9),
         "unenrolled_time_not_misnamed": 100 * shares[2] / max(shares[3], 1e-9),
+        "enrolled_named_interval": bootstrap_interval(per_conversation, 0, 1),
+        "unenrolled_unnamed_interval": bootstrap_interval(per_conversation, 2, 3),
         "enrolled_seconds": shares[1],
         "unenrolled_seconds": shares[3],
         "speaker_count_right": f"{speakers_right}/{count}",
@@ -400,9 +420,13 @@ def main() -> None:
         print(table(rows))
         print(
             f"\nenrolled speakers' time with the right name: "
-            f"{sim['enrolled_time_named_right']:.1f} % of {sim['enrolled_seconds']:.0f} s; "
+            f"{sim['enrolled_time_named_right']:.1f} % of {sim['enrolled_seconds']:.0f} s "
+            f"(95 % interval over conversations {sim['enrolled_named_interval'][0]:.1f}-"
+            f"{sim['enrolled_named_interval'][1]:.1f}); "
             f"unenrolled speakers' time given no enrolled name: "
-            f"{sim['unenrolled_time_not_misnamed']:.1f} % of {sim['unenrolled_seconds']:.0f} s; "
+            f"{sim['unenrolled_time_not_misnamed']:.1f} % of {sim['unenrolled_seconds']:.0f} s "
+            f"({sim['unenrolled_unnamed_interval'][0]:.1f}-"
+            f"{sim['unenrolled_unnamed_interval'][1]:.1f}); "
             f"speaker count right in {sim['speaker_count_right']}"
         )
     if args.json:
