@@ -323,7 +323,6 @@ def bootstrap_interval(
 def run_simulated(count: int, service, diarizer, senko, enrolled, pools) -> dict:
     vad = SileroVad()
     ours, peer = Scores(), Scores()
-    shares = np.zeros(4)
     per_conversation: list[np.ndarray] = []
     speakers_right = 0
     for k in range(count):
@@ -338,9 +337,7 @@ def run_simulated(count: int, service, diarizer, senko, enrolled, pools) -> dict
         ours.seconds += time.perf_counter() - started
         ours.audio += len(mix) / RATE
         ours.add(ref, voxprint_annotation(result, uri), uem)
-        conversation_shares = np.array(naming_shares(turns, result, enrolled))
-        shares += conversation_shares
-        per_conversation.append(conversation_shares)
+        per_conversation.append(np.array(naming_shares(turns, result, enrolled)))
         speakers_right += len(result.speakers) == len(chosen)
         known = sum(f"{source}/{s}" in enrolled for s in chosen)
         print(
@@ -354,6 +351,7 @@ def run_simulated(count: int, service, diarizer, senko, enrolled, pools) -> dict
             peer.seconds += time.perf_counter() - started
             peer.audio += len(mix) / RATE
             peer.add(ref, hyp, uem)
+    shares = np.sum(per_conversation, axis=0) if per_conversation else np.zeros(4)
     out = {
         "voxprint": ours.row(),
         "enrolled_time_named_right": 100 * shares[0] / max(shares[1], 1e-9),

@@ -15,6 +15,12 @@ One store may be shared by many threads. Each thread gets its own connection (ke
 :class:`threading.local`), so readers run concurrently under WAL and writers serialise in
 SQLite itself. A thread's connection is closed when the thread ends, and ``close``
 closes every connection still open; call it once no call is in flight.
+
+Read-only
+---------
+A database file this process can read but not write (the file, or its folder) is opened
+read-only: reads work, a write raises :class:`StoreError` before touching it, and
+``writable()`` is False.
 """
 
 from __future__ import annotations
@@ -80,6 +86,7 @@ class SQLiteDatabase:
         )
         if self.read_only:
             logger.info("%s cannot be written by this user: opened read-only", self._path)
+        self._read_only_url: str | None = None
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -114,15 +121,21 @@ class SQLiteDatabase:
         which a folder this user cannot write cannot hold: then the file is read as
         immutable (a writer with more rights could change it meanwhile; reads see the
         file as it was)."""
-        url = self._path.absolute().as_uri()
-        conn = self._connect(f"{url}?mode=ro", uri=True)
+        if self._read_only_url is not None:  # decided by the first connection
+            return self._connect(self._read_only_url, uri=True)
+        url = f"{self._path.absolute().as_uri()}?mode=ro"
+        conn = self._connect(url, uri=True)
         try:
             conn.execute("PRAGMA user_version").fetchone()
-            return conn
         except sqlite3.OperationalError:
             conn.close()
-        logger.info("%s: no shared-memory file can be made; reading it as immutable", self._path)
-        return self._connect(f"{url}?mode=ro&immutable=1", uri=True)
+            logger.info(
+                "%s: no shared-memory file can be made; reading it as immutable", self._path
+            )
+            url += "&immutable=1"
+            conn = self._connect(url, uri=True)
+        self._read_only_url = url
+        return conn
 
     def _open_connection(self) -> sqlite3.Connection:
         try:
