@@ -4,8 +4,8 @@ Usage:
     .venv/bin/python bench/fit_decisions.py [--model campplus]
 
 Embeds (or reads from bench/decision_cache.py's cache) every domain of
-``voxprint.evaluation.domains.DOMAINS``, fits the shrinkage constant and the target model
-by maximum likelihood (domains weighted equally), the impostor prior of each band from the
+``voxprint.evaluation.domains.DOMAINS``, fits the shrinkage constant, the speech offset and the
+target model by maximum likelihood (domains weighted equally), the impostor prior of each band from the
 domains recorded in it, and prints the ``ScoringPrior`` to paste into
 ``src/voxprint/operating_points.py``. Decision thresholds are kept from the current prior.
 Then, per domain, how the fitted target model fits its owners' cosines: the mean and
@@ -40,6 +40,7 @@ def prior_code(prior: ScoringPrior) -> str:
         f"std_short={t.std_short:.4f}, noise_scale={t.noise_scale:.4f}),",
         f"    shrink_seconds={prior.shrink_seconds:.4f},",
         "    source=_SHARED_DATA,",
+        f"    speech_offset={prior.speech_offset:.4f},",
         ")",
     ]
     return "\n".join(lines)
@@ -65,7 +66,10 @@ def main() -> None:
     print("target model residuals (z) per domain:")
     for name, t in zip(DOMAINS, trials, strict=True):
         model = ConditionModel(
-            prior.impostors[t.band].unadapted(), prior.targets, prior.shrink_seconds
+            prior.impostors[t.band].unadapted(),
+            prior.targets,
+            prior.shrink_seconds,
+            prior.speech_offset,
         )
         mean = model.target_mean(t.target_probe_seconds, t.target_enrol_seconds, t.target_probe_snr)
         z = (t.target_scores - mean) / model.target_std(t.target_probe_seconds)

@@ -208,6 +208,8 @@ def _fit_shrink(name: str, sets: list[Enrolment]) -> None:
     from voxprint.scoring.llr import shrink_factor
 
     ceiling = DEFAULT_PRIORS["campplus"].targets.ceiling
+    # The speech the detector misses is the same whatever the words: the prior's offset.
+    offset = DEFAULT_PRIORS["campplus"].speech_offset
     cos, dp, de = [], [], []
     for enrolment in sets:
         vp, seconds = voiceprint(enrolment.same_words)
@@ -217,7 +219,10 @@ def _fit_shrink(name: str, sets: list[Enrolment]) -> None:
             de.append(seconds)
     c, p, e = np.array(cos), np.array(dp), np.array(de)
     grid = np.linspace(0.05, 2.0, 196)
-    errors = [np.mean((c - ceiling * shrink_factor(p, k) * shrink_factor(e, k)) ** 2) for k in grid]
+    errors = [
+        np.mean((c - ceiling * shrink_factor(p, k, offset) * shrink_factor(e, k, offset)) ** 2)
+        for k in grid
+    ]
     best = grid[int(np.argmin(errors))]
     # Same-word impostors: their mean cosine, scaled to unlimited speech at that shrinkage,
     # against the text-independent prior's impostor mean of the band.
@@ -229,7 +234,8 @@ def _fit_shrink(name: str, sets: list[Enrolment]) -> None:
             c for c in _POOL if c.phrase == enrolment.phrase and c.speaker != enrolment.speaker
         ]
         for probe in rng.sample(strangers, min(40, len(strangers))):
-            scaled.append(float(probe.embedding @ vp) / float(shrink_factor(probe.seconds, best)))
+            shrink = float(shrink_factor(probe.seconds, best, offset))
+            scaled.append(float(probe.embedding @ vp) / shrink)
     print(
         f"  {name}: same-word owner cosines fit shrinkage {best:.2f} s "
         f"(prior {DEFAULT_PRIORS['campplus'].shrink_seconds:.2f} s; mean probe speech "

@@ -123,6 +123,49 @@ def test_a_fitted_prior_learns_that_noisy_probes_score_lower_with_their_owner(rn
     assert model.target_mean(5.0, 10.0, 2.0) < model.target_mean(5.0, 10.0, 40.0) - 0.1
 
 
+def test_a_fitted_prior_finds_the_speech_the_detector_missed(rng):
+    """Owners' cosines shrink as if every clip held 0.4 s more speech than measured (as
+    on short words, whose soft edges the detector misses and the encoder hears): the fit
+    finds that offset, and its model expects the 0.1 s probes' real cosines."""
+    k, missed = 1.0, 0.4
+    measured = (0.1, 0.2, 0.5, 1.0, 3.0, 10.0)
+    items, keys, vectors, seconds = [], [], [], []
+    enrolment, probes = {}, []
+    for s in range(12):
+        name = f"s{s:02d}"
+        voice = l2_normalise(rng.normal(size=DIM))
+        clips = [60.0, 60.0, *measured] if s < 8 else list(measured)
+        for c, d in enumerate(clips):
+            key = f"{name}/{c}"
+            # Noise at right angles to the voice: the cosine is exactly 1 / sqrt(1 + a^2).
+            direction = rng.normal(size=DIM)
+            direction = l2_normalise(direction - (direction @ voice) * voice)
+            vector = l2_normalise(voice + math.sqrt(k / (d + missed)) * direction)
+            items.append(AudioItem(key, name, Path(f"{key}.wav")))
+            keys.append(key)
+            vectors.append(vector)
+            seconds.append(d)
+        first = 2 if s < 8 else 0
+        if s < 8:
+            enrolment[name] = (f"{name}/0", f"{name}/1")
+        probes += [f"{name}/{c}" for c in range(first, len(clips))]
+    domain = OpenSetDomain("short", "short", tuple(items), enrolment, tuple(probes))
+    embedded = EmbeddedDomain(
+        tuple(keys),
+        np.stack(vectors).astype(np.float32),
+        np.array(seconds),
+        np.full(len(keys), 7800.0),
+    )
+    trials = domain_trials(domain, embedded)
+    prior = fit_prior([trials], source="synthetic")
+    assert 0.3 < prior.speech_offset < 0.6
+    model = prior.operating_point().model(next(iter(prior.impostors)))
+    shortest = trials.target_probe_seconds == 0.1
+    observed = float(trials.target_scores[shortest].mean())
+    expected = float(model.target_mean(0.1, float(trials.target_enrol_seconds[0])))
+    assert expected == pytest.approx(observed, abs=0.08)
+
+
 def test_a_probe_row_carries_its_level_snr_and_nan_reads_as_unmeasured(rng):
     _, embedded = synthetic(rng, snr_db=lambda keys: [np.nan, *([12.0] * (len(keys) - 1))])
     assert embedded.probe(0).snr_db is None

@@ -29,6 +29,16 @@ def test_shrinkage_is_strong_for_short_speech_and_vanishes_for_long():
     assert shrink_factor(0.0, 0.84) > 0  # no division by zero
 
 
+def test_a_speech_offset_softens_the_shrinkage_of_the_shortest_clips_only():
+    """Speech the detector missed but the encoder heard: a 0.1 s clip shrinks far less,
+    a minute of speech as good as not at all."""
+    assert shrink_factor(0.1, 0.84, 0.2) > shrink_factor(0.1, 0.84) + 0.15
+    assert shrink_factor(60.0, 0.84, 0.2) == pytest.approx(shrink_factor(60.0, 0.84), abs=0.002)
+    offset = ConditionModel(MODEL.impostors, MODEL.targets, 0.84, speech_offset=0.2)
+    assert offset.target_mean(0.1, 20.0) > MODEL.target_mean(0.1, 20.0) + 0.1
+    assert offset.impostor_mean(0.1) > MODEL.impostor_mean(0.1)
+
+
 def test_the_llr_rises_with_the_cosine_everywhere_even_past_the_target_mean():
     cosines = np.linspace(-1, 1, 401)
     for seconds in (0.3, 1.0, 5.0, 30.0):
@@ -134,3 +144,5 @@ def test_models_refuse_impossible_parameters():
         TargetScores(0.9, 0.08, 0.01, noise_scale=-1.0)
     with pytest.raises(InvalidParameterError):
         ConditionModel(MODEL.impostors, MODEL.targets, shrink_seconds=0.0)
+    with pytest.raises(InvalidParameterError):
+        ConditionModel(MODEL.impostors, MODEL.targets, 0.84, speech_offset=-0.1)

@@ -126,9 +126,12 @@ def gallery_statistics(
     *,
     band: Band,
     shrink_seconds: float,
+    speech_offset: float = 0.0,
     updated_at: datetime,
 ) -> GalleryStatistics | None:
-    """The impostor statistics of enrolled ``profiles``; ``None`` with fewer than two."""
+    """The impostor statistics of enrolled ``profiles``; ``None`` with fewer than two.
+    Cosines are scaled to unlimited speech with the prior's shrinkage (``shrink_seconds``
+    and ``speech_offset``, :func:`voxprint.scoring.llr.shrink_factor`)."""
     if len(profiles) < 2:
         return None
     voiceprints = np.stack([np.asarray(p.voiceprint, dtype=np.float32) for p in profiles])
@@ -142,7 +145,8 @@ def gallery_statistics(
             raise InvalidParameterError("an enrolled profile must have clips")
         clips += embeddings.shape[0]
         scores = (embeddings @ voiceprints.T).astype(np.float64)  # (k, n)
-        scale = shrink_factor(np.asarray(profile.seconds, dtype=np.float64), shrink_seconds)
+        seconds = np.asarray(profile.seconds, dtype=np.float64)
+        scale = shrink_factor(seconds, shrink_seconds, speech_offset)
         means[a] = (scores / scale[:, None]).mean(axis=0)
         trials.append(np.delete(scores, a, axis=1).ravel())
     upper = np.triu_indices(n, 1)

@@ -223,6 +223,7 @@ class Thresholds:
             profiles,
             band=band_of_clips(bandwidths),
             shrink_seconds=prior.shrink_seconds,
+            speech_offset=prior.speech_offset,
             updated_at=datetime.now(UTC),
         )
 

@@ -240,6 +240,7 @@ def gallery_operating_point(
         profiles,
         band=band_of_clips(list(bandwidths)),
         shrink_seconds=prior.shrink_seconds,
+        speech_offset=prior.speech_offset,
         updated_at=datetime.now(UTC),
     )
     return prior.operating_point(statistics)
@@ -423,9 +424,20 @@ def domain_trials(domain: OpenSetDomain, embedded: EmbeddedDomain) -> DomainTria
     )
 
 
-def _fit_targets(trials: Sequence[DomainTrials]) -> tuple[float, TargetScores]:
-    """Shrinkage constant and target model (with its noise shrinkage) by maximum
-    likelihood, domains weighted equally."""
+@dataclass(frozen=True)
+class _FittedTargets:
+    shrink_seconds: float
+    speech_offset: float
+    targets: TargetScores
+
+
+#: The speech offset is searched between 0 and this many seconds.
+MAX_SPEECH_OFFSET = 2.0
+
+
+def _fit_targets(trials: Sequence[DomainTrials]) -> _FittedTargets:
+    """Shrinkage constant, speech offset and target model (with its noise shrinkage) by
+    maximum likelihood, domains weighted equally."""
     y = np.concatenate([t.target_scores for t in trials])
     dp = np.concatenate([t.target_probe_seconds for t in trials])
     de = np.concatenate([t.target_enrol_seconds for t in trials])
@@ -433,21 +445,24 @@ def _fit_targets(trials: Sequence[DomainTrials]) -> tuple[float, TargetScores]:
     w = np.concatenate([np.full(t.target_scores.size, 1.0 / t.target_scores.size) for t in trials])
 
     def loss(p: np.ndarray) -> float:
-        ceiling, k, floor, short, noise = p
+        ceiling, k, floor, short, noise, offset = p
         if k <= 0.01 or floor <= 0.005 or short < 0 or noise < 0 or not 0 < ceiling <= 1:
             return 1e9
-        mean = ceiling * shrink_factor(dp, k) * shrink_factor(de, k) * noise_factor(snr, noise)
+        if not 0 <= offset <= MAX_SPEECH_OFFSET:
+            return 1e9
+        shrink = shrink_factor(dp, k, offset) * shrink_factor(de, k, offset)
+        mean = ceiling * shrink * noise_factor(snr, noise)
         std = floor + short / np.sqrt(np.maximum(dp, 0.05))
         return float(np.sum(w * (0.5 * ((y - mean) / std) ** 2 + np.log(std))))
 
     best = minimize(
         loss,
-        np.array([0.92, 0.8, 0.07, 0.03, 1.0]),
+        np.array([0.92, 0.8, 0.07, 0.03, 1.0, 0.1]),
         method="Nelder-Mead",
-        options={"maxiter": 8000, "xatol": 1e-5, "fatol": 1e-9},
+        options={"maxiter": 12000, "xatol": 1e-5, "fatol": 1e-9},
     )
-    ceiling, k, floor, short, noise = (float(v) for v in best.x)
-    return k, TargetScores(ceiling, floor, short, noise)
+    ceiling, k, floor, short, noise, offset = (float(v) for v in best.x)
+    return _FittedTargets(k, offset, TargetScores(ceiling, floor, short, noise))
 
 
 def fit_prior(
@@ -459,7 +474,8 @@ def fit_prior(
     """A scoring prior fitted on ``trials`` (one per domain); thresholds from ``base``."""
     if not trials:
         raise DatasetError("fitting a prior needs at least one domain")
-    k, targets = _fit_targets(trials)
+    fitted = _fit_targets(trials)
+    k, offset = fitted.shrink_seconds, fitted.speech_offset
     stds = [float(t.impostor_scores.std()) for t in trials]
     pair_stds = [float(t.pair_means.std()) for t in trials if t.pair_means.size > 1]
     std = float(np.mean(stds))
@@ -467,7 +483,7 @@ def fit_prior(
     impostors = {}
     means_by_band: dict[Band, list[float]] = {band: [] for band in Band}
     for t in trials:
-        scale = shrink_factor(t.impostor_probe_seconds, k)
+        scale = shrink_factor(t.impostor_probe_seconds, k, offset)
         means_by_band[t.band].append(float(np.mean(t.impostor_scores / scale)))
     every = [m for ms in means_by_band.values() for m in ms]
     for band in Band:
@@ -481,7 +497,13 @@ def fit_prior(
             mean_floor=float(np.min(means)),
             std_floor=float(np.min(stds)),
         )
-    prior = ScoringPrior(impostors=impostors, targets=targets, shrink_seconds=k, source=source)
+    prior = ScoringPrior(
+        impostors=impostors,
+        targets=fitted.targets,
+        shrink_seconds=k,
+        source=source,
+        speech_offset=offset,
+    )
     if base is not None:
         prior = replace(
             prior,

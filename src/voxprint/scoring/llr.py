@@ -10,7 +10,13 @@ at run time (how much speech each side had) and of the deployment (the impostor 
 which :mod:`voxprint.adaptation` fits to the enrolled profiles of a namespace):
 
 * **shrinkage**: an embedding of ``d`` seconds of speech is a noisy estimate of the
-  speaker's voice, and cosines with it shrink by ``s(d) = 1 / sqrt(1 + k / d)``;
+  speaker's voice, and cosines with it shrink by ``s(d) = 1 / sqrt(1 + k / (d + o))``.
+  ``d`` is the net speech the voice detector measured; the encoder hears that speech
+  widened by half a second of context on each side, and on very short words (a digit,
+  a keyword) the detector misses soft edges the encoder does hear. The offset ``o``,
+  fitted with the rest, is that unmeasured speech: without it a clip the detector
+  puts at 0.1 s is scored as if its cosines shrank to a third, when they shrink to
+  about half;
 * **impostors**: a Student-t (its tails are heavier than a Gaussian's, as measured)
   with mean ``impostor.mean * s(d_probe)`` and standard deviation ``impostor.std``;
 * **targets**: a Gaussian with mean ``ceiling * s(d_probe) * s(d_enrol) * q(snr)`` and
@@ -99,9 +105,10 @@ def noise_factor(snr_db: np.ndarray | float | None, noise_scale: float) -> np.nd
     return np.asarray(np.maximum(factor, NOISE_FACTOR_FLOOR))
 
 
-def shrink_factor(seconds: np.ndarray | float, k: float) -> np.ndarray:
-    """``1 / sqrt(1 + k / d)``: how much a cosine with ``d`` seconds of speech shrinks."""
-    d = np.maximum(np.asarray(seconds, dtype=np.float64), _MIN_SECONDS)
+def shrink_factor(seconds: np.ndarray | float, k: float, offset: float = 0.0) -> np.ndarray:
+    """``1 / sqrt(1 + k / (d + offset))``: how much a cosine with ``d`` seconds of net
+    speech shrinks, ``offset`` being the speech the encoder hears beyond the measured."""
+    d = np.maximum(np.asarray(seconds, dtype=np.float64), _MIN_SECONDS) + offset
     return np.asarray(1.0 / np.sqrt(1.0 + k / d))
 
 
@@ -165,13 +172,21 @@ class ConditionModel:
     impostors: ImpostorScores
     targets: TargetScores
     shrink_seconds: float
+    #: Speech (seconds) the encoder hears beyond the measured net speech (see above).
+    speech_offset: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.shrink_seconds > 0:
             raise InvalidParameterError("the shrinkage constant must be positive")
+        if not self.speech_offset >= 0:
+            raise InvalidParameterError("the speech offset cannot be negative")
+
+    def shrink(self, seconds: float | np.ndarray) -> np.ndarray:
+        """How much cosines with ``seconds`` of net speech shrink."""
+        return shrink_factor(seconds, self.shrink_seconds, self.speech_offset)
 
     def impostor_mean(self, probe_seconds: float | np.ndarray) -> np.ndarray:
-        return self.impostors.mean * shrink_factor(probe_seconds, self.shrink_seconds)
+        return self.impostors.mean * self.shrink(probe_seconds)
 
     def target_mean(
         self,
@@ -179,11 +194,10 @@ class ConditionModel:
         enrol_seconds: float | np.ndarray,
         probe_snr_db: float | np.ndarray | None = None,
     ) -> np.ndarray:
-        k = self.shrink_seconds
         return np.asarray(
             self.targets.ceiling
-            * shrink_factor(probe_seconds, k)
-            * shrink_factor(enrol_seconds, k)
+            * self.shrink(probe_seconds)
+            * self.shrink(enrol_seconds)
             * noise_factor(probe_snr_db, self.targets.noise_scale)
         )
 
