@@ -4,10 +4,10 @@ Usage:
     .venv/bin/python bench/fit_decisions.py [--model campplus]
 
 Embeds (or reads from bench/decision_cache.py's cache) every domain of
-``voxprint.evaluation.domains.DOMAINS``, fits the shrinkage constant, the speech offset and the
-target model by maximum likelihood (domains weighted equally), the impostor prior of each band from the
-domains recorded in it, and prints the ``ScoringPrior`` to paste into
-``src/voxprint/operating_points.py``. Decision thresholds are kept from the current prior.
+``voxprint.evaluation.domains.DOMAINS``, fits the shrinkage constant, the speech offset
+and the target model by maximum likelihood (domains weighted equally), the impostor prior
+of each band from the domains recorded in it, and prints the ``ScoringPrior`` to paste
+into ``src/voxprint/operating_points.py``. Decision thresholds are kept from the current prior.
 Then, per domain, how the fitted target model fits its owners' cosines: the mean and
 spread of ``(cosine - model mean) / model spread`` (0 and 1 where it fits).
 """
