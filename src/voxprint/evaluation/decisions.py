@@ -44,7 +44,7 @@ from voxprint.errors import DatasetError
 from voxprint.evaluation.domains import OpenSetDomain, galleries
 from voxprint.operating_points import ScoringPrior
 from voxprint.scorer import Probe, Scorer
-from voxprint.scoring.llr import TargetScores, noise_factor, shrink_factor
+from voxprint.scoring.llr import ConditionModel, ImpostorScores, TargetScores, shrink_factor
 from voxprint.scoring.similarity import l2_normalise
 
 #: Gallery sizes of the benchmark: 0 stands for "every enrollable speaker".
@@ -433,6 +433,8 @@ class _FittedTargets:
 
 #: The speech offset is searched between 0 and this many seconds.
 MAX_SPEECH_OFFSET = 2.0
+#: Fitting the owners' side needs no impostor model; the condition model asks for one.
+_NO_IMPOSTORS = ImpostorScores(0.0, 1.0)
 
 
 def _fit_targets(trials: Sequence[DomainTrials]) -> _FittedTargets:
@@ -450,9 +452,11 @@ def _fit_targets(trials: Sequence[DomainTrials]) -> _FittedTargets:
             return 1e9
         if not 0 <= offset <= MAX_SPEECH_OFFSET:
             return 1e9
-        shrink = shrink_factor(dp, k, offset) * shrink_factor(de, k, offset)
-        mean = ceiling * shrink * noise_factor(snr, noise)
-        std = floor + short / np.sqrt(np.maximum(dp, 0.05))
+        # The owners' side of the model the service scores with, so that the fit and the
+        # scoring share one definition.
+        model = ConditionModel(_NO_IMPOSTORS, TargetScores(ceiling, floor, short, noise), k, offset)
+        mean = model.target_mean(dp, de, snr)
+        std = model.target_std(dp)
         return float(np.sum(w * (0.5 * ((y - mean) / std) ** 2 + np.log(std))))
 
     best = minimize(
