@@ -154,27 +154,28 @@ DEFAULT_PRIORS: dict[str, ScoringPrior] = {
     "campplus+ge2e": ScoringPrior(
         impostors={
             Band.WIDE: ImpostorPrior(
-                mean=0.1150,
+                mean=0.1183,
                 domain_std=0.0500,
-                std=0.0981,
+                std=0.0980,
                 pair_std=0.0891,
-                mean_floor=0.0732,
+                mean_floor=0.0770,
                 std_floor=0.0876,
             ),
             Band.NARROW: ImpostorPrior(
-                mean=0.3763,
-                domain_std=0.1677,
-                std=0.0981,
+                mean=0.3244,
+                domain_std=0.0868,
+                std=0.0980,
                 pair_std=0.0891,
-                mean_floor=0.2433,
+                mean_floor=0.2542,
                 std_floor=0.0876,
             ),
         },
         targets=TargetScores(
-            ceiling=0.8740, std_floor=0.0801, std_short=0.0386, noise_scale=4.3854
+            ceiling=0.9389, std_floor=0.0951, std_short=0.0128, noise_scale=3.5559
         ),
-        shrink_seconds=0.5153,
+        shrink_seconds=1.1779,
         source=_SHARED_DATA,
+        speech_offset=0.6396,
     ),
 }
 
