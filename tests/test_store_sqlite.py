@@ -38,8 +38,8 @@ from voxprint.store import (
     Store,
     open_store,
 )
-from voxprint.store.records import PhraseProfile, ProfileKind
-from voxprint.store.sqlite import SCHEMA_VERSION
+from voxprint.store.records import Band, GalleryStatistics, PhraseProfile, ProfileKind
+from voxprint.store.sqlite import MIGRATIONS, SCHEMA_VERSION
 from voxprint.store.sqlite import connection as connection_module
 
 ENCODER = ("toy-encoder", "1.0")
@@ -207,6 +207,51 @@ def test_a_database_from_a_newer_voxprint_raises_schema_version_error(db_path: P
     raw.close()
     with pytest.raises(SchemaVersionError, match=str(SCHEMA_VERSION + 1)):
         SQLiteStore(db_path)
+
+
+def test_gallery_statistics_keep_the_shrinkage_they_were_scaled_with(store: Store) -> None:
+    statistics = GalleryStatistics(
+        band=Band.NARROW,
+        profiles=3,
+        clips=5,
+        pairs=3,
+        pair_mean=0.3127,
+        trial_std=0.1104,
+        updated_at=T0,
+        shrink_seconds=0.8726,
+        speech_offset=0.1452,
+    )
+    store.save_statistics("ns", *ENCODER, statistics)
+    read = store.get_statistics("ns", *ENCODER)
+    assert read == statistics
+    assert read is not None and read.scaled_with(0.8726, 0.1452)
+    assert not read.scaled_with(0.7, 0.0)
+    assert store.get_statistics("other", *ENCODER) is None
+    store.save_statistics("ns", *ENCODER, None)
+    assert store.get_statistics("ns", *ENCODER) is None
+
+
+def test_statistics_stored_before_the_shrinkage_was_recorded_read_as_scaled_with_none(
+    db_path: Path,
+) -> None:
+    """A version 8 database (no shrinkage columns) is migrated; its rows keep their numbers
+    and say they were scaled with no known shrinkage, so they count as stale."""
+    db_path.parent.mkdir(parents=True)
+    raw = sqlite3.connect(db_path)
+    for step in range(8):
+        MIGRATIONS[step](raw)
+    raw.execute("PRAGMA user_version = 8")
+    raw.execute(
+        "INSERT INTO gallery_statistics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ("ns", *ENCODER, "wideband", 2, 2, 1, 0.21, 0.09, T0.isoformat()),
+    )
+    raw.commit()
+    raw.close()
+    with SQLiteStore(db_path) as store:
+        read = store.get_statistics("ns", *ENCODER)
+    assert read is not None and (read.pair_mean, read.trial_std) == (0.21, 0.09)
+    assert (read.shrink_seconds, read.speech_offset) == (None, None)
+    assert not read.scaled_with(0.8726, 0.1452)
 
 
 def test_a_file_that_is_not_sqlite_raises_store_error_and_is_left_alone(tmp_path: Path) -> None:

@@ -143,3 +143,44 @@ def test_the_impostor_point_needs_a_built_in_prior(tmp_path):
     enrol(service, "alice", 110)
     no_prior = replace(service.thresholds, prior=None)
     assert no_prior.impostor_point(service.namespace, excluding="x") is None
+
+
+def test_statistics_scaled_with_another_shrinkage_are_recomputed_without_a_write(tmp_path):
+    """Statistics stored by an earlier voxprint, whose prior had another shrinkage, are not
+    trusted: the namespace's profiles give fresh ones, the stale row is left for the next
+    enrolment to replace, and an enrolment then stores statistics with the prior's."""
+    service = make_service(tmp_path / "t.db")
+    enrol(service, "alice", 110)
+    enrol(service, "bob", 260)
+    ns, thresholds = service.namespace, service.thresholds
+    fresh = thresholds.statistics(ns)
+    assert fresh is not None
+    assert fresh.scaled_with(TONE_PRIOR.shrink_seconds, TONE_PRIOR.speech_offset)
+    stale = replace(fresh, pair_mean=0.9, shrink_seconds=None, speech_offset=None)
+    service.store.save_statistics(ns, thresholds.encoder_name, thresholds.encoder_version, stale)
+
+    recomputed = thresholds.statistics(ns)
+    assert recomputed is not None and recomputed.pair_mean == fresh.pair_mean
+    assert recomputed.scaled_with(TONE_PRIOR.shrink_seconds, TONE_PRIOR.speech_offset)
+    assert thresholds.statistics(ns) is recomputed  # once per stale row, not per decision
+    stored = service.store.get_statistics(ns, thresholds.encoder_name, thresholds.encoder_version)
+    assert stored == stale
+    assert thresholds.operating_point(ns) == TONE_PRIOR.operating_point(recomputed)
+
+    enrol(service, "carol", 180)
+    stored = service.store.get_statistics(ns, thresholds.encoder_name, thresholds.encoder_version)
+    assert stored is not None and stored.profiles == 3
+    assert stored.scaled_with(TONE_PRIOR.shrink_seconds, TONE_PRIOR.speech_offset)
+
+
+def test_statistics_of_an_encoder_without_a_prior_are_returned_as_stored(tmp_path):
+    service = make_service(tmp_path / "t.db")
+    enrol(service, "alice", 110)
+    enrol(service, "bob", 260)
+    ns = service.namespace
+    stored = service.thresholds.statistics(ns)
+    assert stored is not None
+    stale = replace(stored, shrink_seconds=None, speech_offset=None)
+    thresholds = replace(service.thresholds, prior=None)
+    service.store.save_statistics(ns, thresholds.encoder_name, thresholds.encoder_version, stale)
+    assert thresholds.statistics(ns) == stale

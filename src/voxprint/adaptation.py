@@ -159,6 +159,8 @@ def gallery_statistics(
         pair_mean=_trimmed_mean(pair_means, TRIM_SHARE),
         trial_std=float(np.concatenate(trials).std()),
         updated_at=updated_at,
+        shrink_seconds=shrink_seconds,
+        speech_offset=speech_offset,
     )
 
 

@@ -62,6 +62,17 @@ class _ScoringCache:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+@dataclass
+class _RescaledCache:
+    """Statistics recomputed in memory because the stored ones were scaled with another
+    shrinkage: per namespace, the stale row they replace and the recomputed statistics."""
+
+    by_namespace: dict[str, tuple[GalleryStatistics, GalleryStatistics | None]] = field(
+        default_factory=dict
+    )
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 def _read_scoring(
     store: Store, name: str, version: str, *, normalize: bool, scoring_version: int
 ) -> _Scoring:
@@ -106,6 +117,7 @@ class Thresholds:
     #: Apply AS-Norm when a cohort and an AS-Norm calibration are stored.
     normalize: bool = True
     _scoring: _ScoringCache = field(default_factory=_ScoringCache, repr=False, compare=False)
+    _rescaled: _RescaledCache = field(default_factory=_RescaledCache, repr=False, compare=False)
 
     @classmethod
     def load(cls, store: Store, encoder: SpeakerEncoder, *, normalize: bool = True) -> Thresholds:
@@ -160,7 +172,32 @@ class Thresholds:
         return self._current().cohort
 
     def statistics(self, namespace: str) -> GalleryStatistics | None:
-        return self.store.get_statistics(namespace, self.encoder_name, self.encoder_version)
+        """``namespace``'s gallery statistics for this encoder version.
+
+        Statistics stored with another shrinkage than the prior's (stored by an earlier
+        voxprint whose prior has since been refitted) are recomputed from the enrolled
+        profiles, once per stale row and process, and used in memory: the read path never
+        writes, and the next enrolment, reset or deletion stores fresh ones.
+        """
+        stored = self.store.get_statistics(namespace, self.encoder_name, self.encoder_version)
+        prior = self.prior
+        if stored is None or prior is None:
+            return stored
+        if stored.scaled_with(prior.shrink_seconds, prior.speech_offset):
+            return stored
+        cache = self._rescaled
+        with cache.lock:
+            cached = cache.by_namespace.get(namespace)
+            if cached is not None and cached[0] == stored:
+                return cached[1]
+            recomputed = self._statistics_of(prior, namespace)
+            cache.by_namespace[namespace] = (stored, recomputed)
+        logger.info(
+            "gallery statistics of namespace %r were scaled with another shrinkage than "
+            "the prior's; recomputed from its enrolled profiles",
+            namespace,
+        )
+        return recomputed
 
     def operating_point(self, namespace: str) -> OperatingPoint:
         """The operating point in force for ``namespace``."""

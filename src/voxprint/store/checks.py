@@ -27,6 +27,11 @@ def touched_since(version: int, since: int, logged: Sequence[str]) -> tuple[str,
     return tuple(dict.fromkeys(logged))
 
 
+def optional_float(value: Any) -> float | None:
+    """A nullable number column as a float (``None`` stays ``None``)."""
+    return None if value is None else float(value)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 

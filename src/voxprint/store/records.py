@@ -250,7 +250,9 @@ class GalleryStatistics:
     version (see :mod:`voxprint.adaptation`).
 
     ``pair_mean`` is the trimmed mean over profile pairs of the clip-vs-voiceprint cosine,
-    scaled to unlimited speech; ``trial_std`` the spread of single clip-vs-voiceprint
+    scaled to unlimited speech with the shrinkage ``shrink_seconds`` and ``speech_offset``
+    (:func:`voxprint.scoring.llr.shrink_factor`; both ``None`` for statistics stored before
+    voxprint recorded them); ``trial_std`` the spread of single clip-vs-voiceprint
     cosines; ``band`` the band most clips were recorded in.
     """
 
@@ -261,6 +263,13 @@ class GalleryStatistics:
     pair_mean: float
     trial_std: float
     updated_at: datetime
+    shrink_seconds: float | None = None
+    speech_offset: float | None = None
+
+    def scaled_with(self, shrink_seconds: float, speech_offset: float) -> bool:
+        """Whether ``pair_mean`` was scaled with exactly this shrinkage (a prior that
+        changed since, e.g. after an upgrade, makes these statistics stale)."""
+        return self.shrink_seconds == shrink_seconds and self.speech_offset == speech_offset
 
 
 class StreamFormat(StrEnum):

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from voxprint.store.checks import blob_vector
+from voxprint.store.checks import blob_vector, optional_float
 from voxprint.store.records import ActivityEntry, ApiKey, Clip, EnrollmentStatus, Profile
 
 PROFILE_COLUMNS = (
@@ -56,7 +56,7 @@ def clip_from_row(row: dict[str, Any]) -> Clip:
         net_speech_seconds=float(row["net_speech_seconds"]),
         label=row["label"],
         created_at=row["created_at"].astimezone(UTC),
-        bandwidth_hz=None if row["bandwidth_hz"] is None else float(row["bandwidth_hz"]),
+        bandwidth_hz=optional_float(row["bandwidth_hz"]),
         content_hash=row["content_hash"],
     )
 

@@ -197,12 +197,18 @@ _V3 = (
     """,
 )
 
+_V4 = (
+    "ALTER TABLE gallery_statistics ADD COLUMN shrink_seconds double precision NULL, "
+    "ADD COLUMN speech_offset double precision NULL",
+)
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 #: Version 1 is the schema of SQLite's version 6 (profiles, clips, activity, keys,
 #: calibrations, cohorts, gallery statistics and versions, scoring version, streams);
 #: version 2 adds SQLite's version 7 (passphrases and challenges), version 3 its
-#: version 8 (the change log of galleries).
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+#: version 8 (the change log of galleries), version 4 its version 9 (the shrinkage the
+#: gallery statistics were scaled with).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)

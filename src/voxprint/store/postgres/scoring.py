@@ -10,7 +10,7 @@ import numpy as np
 from psycopg.types.json import Jsonb
 
 from voxprint.errors import InvalidParameterError
-from voxprint.store.checks import blob_vector, time_text
+from voxprint.store.checks import blob_vector, optional_float, time_text
 from voxprint.store.postgres.connection import PostgresDatabase
 from voxprint.store.records import (
     Band,
@@ -54,8 +54,9 @@ class PostgresScoring(PostgresDatabase):
                 time_text(statistics.updated_at, "statistics updated_at")
                 conn.execute(
                     "INSERT INTO gallery_statistics (namespace, encoder_name, encoder_version, "
-                    "band, profiles, clips, pairs, pair_mean, trial_std, updated_at) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "band, profiles, clips, pairs, pair_mean, trial_std, updated_at, "
+                    "shrink_seconds, speech_offset) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         *key,
                         Band(statistics.band).value,
@@ -65,6 +66,8 @@ class PostgresScoring(PostgresDatabase):
                         float(statistics.pair_mean),
                         float(statistics.trial_std),
                         statistics.updated_at,
+                        statistics.shrink_seconds,
+                        statistics.speech_offset,
                     ),
                 )
 
@@ -87,6 +90,8 @@ class PostgresScoring(PostgresDatabase):
             pair_mean=float(row["pair_mean"]),
             trial_std=float(row["trial_std"]),
             updated_at=row["updated_at"].astimezone(UTC),
+            shrink_seconds=optional_float(row["shrink_seconds"]),
+            speech_offset=optional_float(row["speech_offset"]),
         )
 
     def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration:

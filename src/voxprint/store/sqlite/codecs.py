@@ -15,6 +15,7 @@ from voxprint.store.checks import (
     chunks,
     metadata_text,
     now,
+    optional_float,
     parse_time,
     time_text,
     vector_blob,
@@ -88,7 +89,7 @@ def clip_from_row(row: sqlite3.Row) -> Clip:
         net_speech_seconds=float(row["net_speech_seconds"]),
         label=row["label"],
         created_at=parse_time(row["created_at"]),
-        bandwidth_hz=None if row["bandwidth_hz"] is None else float(row["bandwidth_hz"]),
+        bandwidth_hz=optional_float(row["bandwidth_hz"]),
         content_hash=row["content_hash"],
     )
 

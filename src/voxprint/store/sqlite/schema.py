@@ -242,6 +242,13 @@ def _migrate_to_v8(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_v9(conn: sqlite3.Connection) -> None:
+    """The shrinkage each namespace's gallery statistics were scaled with, so that a prior
+    that changed since (an upgrade) is noticed; rows from before read as NULL (stale)."""
+    conn.execute("ALTER TABLE gallery_statistics ADD COLUMN shrink_seconds REAL NULL")
+    conn.execute("ALTER TABLE gallery_statistics ADD COLUMN speech_offset REAL NULL")
+
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v1,
@@ -252,6 +259,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v6,
     _migrate_to_v7,
     _migrate_to_v8,
+    _migrate_to_v9,
 )
 
 #: The schema version this code writes.

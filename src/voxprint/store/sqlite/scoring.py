@@ -16,7 +16,7 @@ from voxprint.store.records import (
     ScoreScale,
     StoredCalibration,
 )
-from voxprint.store.sqlite.codecs import blob_vector, parse_time, time_text
+from voxprint.store.sqlite.codecs import blob_vector, optional_float, parse_time, time_text
 from voxprint.store.sqlite.connection import SQLiteDatabase
 
 
@@ -54,8 +54,9 @@ class SQLiteScoring(SQLiteDatabase):
             if statistics is not None:
                 conn.execute(
                     "INSERT INTO gallery_statistics (namespace, encoder_name, encoder_version, "
-                    "band, profiles, clips, pairs, pair_mean, trial_std, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "band, profiles, clips, pairs, pair_mean, trial_std, updated_at, "
+                    "shrink_seconds, speech_offset) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         *key,
                         Band(statistics.band).value,
@@ -65,6 +66,8 @@ class SQLiteScoring(SQLiteDatabase):
                         float(statistics.pair_mean),
                         float(statistics.trial_std),
                         time_text(statistics.updated_at, "statistics updated_at"),
+                        statistics.shrink_seconds,
+                        statistics.speech_offset,
                     ),
                 )
 
@@ -87,6 +90,8 @@ class SQLiteScoring(SQLiteDatabase):
             pair_mean=float(row["pair_mean"]),
             trial_std=float(row["trial_std"]),
             updated_at=parse_time(row["updated_at"]),
+            shrink_seconds=optional_float(row["shrink_seconds"]),
+            speech_offset=optional_float(row["speech_offset"]),
         )
 
     def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration:
