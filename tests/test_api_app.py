@@ -2,6 +2,9 @@
 loads the galleries requests can reach at start-up."""
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 from dataclasses import replace
 
@@ -128,3 +131,18 @@ def test_the_server_loads_the_galleries_at_start_up_not_at_the_first_request(tmp
         assert response.status_code == 200, response.text
         assert response.json()["identified"]["profile_name"] == "alice"
     assert reads == ["default"]
+
+
+def test_importing_the_service_and_the_diarization_types_does_not_import_torch() -> None:
+    """The server runs CAM++ on onnxruntime or OpenVINO: torch (about 180 MB) is loaded
+    only when something needs it (segmenting a recording, a torch runtime, an export)."""
+    code = (
+        "import sys, voxprint.api.app, voxprint.api.render, voxprint.cli.app, "
+        "voxprint.diarization, voxprint.diarization.segmentation; "
+        "print('torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.strip() == "False"

@@ -15,18 +15,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from voxprint.diarization.segmentation_net import (
-    LOCAL_SPEAKERS,
-    MAX_SIMULTANEOUS,
-    POWERSET,
-    SegmentationConfig,
-    SegmentationNet,
-)
+from voxprint.diarization.powerset import LOCAL_SPEAKERS, MAX_SIMULTANEOUS, POWERSET
 from voxprint.encoders.weights import (
     WeightsSource,
     check_weights_file,
@@ -37,6 +30,9 @@ from voxprint.encoders.weights import (
     weights_digest,
 )
 from voxprint.errors import InvalidParameterError, ModelError, NonFiniteAudioError
+
+if TYPE_CHECKING:
+    from voxprint.diarization.segmentation_net import SegmentationNet
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +151,10 @@ class Segmenter:
             path = find_weights(SEGMENTATION_WEIGHTS)
         else:
             path = check_weights_file(Path(weights_path), SEGMENTATION_WEIGHTS.install_hint)
+        # torch is imported here, not with the module: the service and the CLI import
+        # the diarization types without ever segmenting.
+        from voxprint.diarization.segmentation_net import SegmentationConfig, SegmentationNet
+
         state = _check_payload(load_torch_file(path), path)
         network = SegmentationNet(SegmentationConfig())
         load_state_strictly(network, state, path, "pyannote segmentation-3.0")
@@ -176,6 +176,8 @@ class Segmenter:
     def log_probs(self, chunks: np.ndarray) -> np.ndarray:
         """``(n, samples) float32`` audio chunks → ``(n, frames, 7) float32`` powerset
         log-probabilities."""
+        import torch
+
         batch = torch.from_numpy(np.ascontiguousarray(chunks, dtype=np.float32)).unsqueeze(1)
         with torch_threads(self._num_threads), torch.inference_mode():
             return self._network(batch).numpy()

@@ -34,9 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: Local speakers per chunk, and how many may speak at once.
-LOCAL_SPEAKERS = 3
-MAX_SIMULTANEOUS = 2
+# The powerset classes are defined without torch (``powerset``); kept importable from here.
+from voxprint.diarization.powerset import LOCAL_SPEAKERS, MAX_SIMULTANEOUS, POWERSET  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -215,22 +214,3 @@ class SegmentationNet(nn.Module):
         for kernel, stride in reversed(layers):
             size = (size - 1) * stride + kernel
         return size
-
-
-def powerset_table(
-    speakers: int = LOCAL_SPEAKERS, simultaneous: int = MAX_SIMULTANEOUS
-) -> np.ndarray:
-    """``(classes, speakers)`` 0/1 table: which local speakers each powerset class holds.
-
-    Classes are ordered by size, then lexicographically: ∅, {0}, {1}, {2}, {0,1},
-    {0,2}, {1,2} for three speakers and at most two at once.
-    """
-    rows = [
-        [1.0 if s in subset else 0.0 for s in range(speakers)]
-        for size in range(simultaneous + 1)
-        for subset in itertools.combinations(range(speakers), size)
-    ]
-    return np.array(rows, dtype=np.float32)
-
-
-POWERSET = powerset_table()
