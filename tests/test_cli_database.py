@@ -122,6 +122,28 @@ def test_keys_create_says_which_database_the_key_is_in(tmp_path, monkeypatch):
     assert json.loads(relative.stdout)["database"] == str(tmp_path / "voices.db")
 
 
+def test_keys_use_the_database_of_voxprint_db_like_every_other_command(tmp_path, monkeypatch):
+    default = tmp_path / "user" / "voxprint.db"
+    monkeypatch.setattr(bootstrap, "default_db_path", lambda: default)
+    db = tmp_path / "env.db"
+    monkeypatch.setenv("VOXPRINT_DB", str(db))
+    created = run("keys", "create", "--name", "web", "--json")
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout)["database"] == str(db)
+    assert db.is_file() and not default.exists()
+    listed = run("keys", "list", "--json")
+    assert [k["name"] for k in json.loads(listed.stdout)] == ["web"]
+    assert run("keys", "revoke", "web").exit_code == 0
+    assert json.loads(run("keys", "list", "--db", db, "--json").stdout)[0]["revoked_at"]
+
+
+def test_the_database_a_command_names_never_shows_the_password_of_a_url():
+    from voxprint.cli.common import database_path
+
+    shown = database_path("postgresql://vox:s3cret@db.example/voices")
+    assert "s3cret" not in shown and "db.example/voices" in shown
+
+
 def test_info_names_the_database_model_runtime_caches_and_data_without_loading_a_model(
     tmp_path, monkeypatch
 ):

@@ -314,20 +314,23 @@ def service_options(
 
 def database_path(db: str | Path | None) -> str:
     """The store a command uses, for people to read: ``--db`` / ``VOXPRINT_DB`` or the
-    per-user database, as an absolute path (a URL stays as given)."""
-    target = _database(db)
+    per-user database, as an absolute path (a URL without its password)."""
+    from voxprint.store.checks import redact
+
+    target = database_target(db)
     path = _sqlite_file(target)
-    return target if path is None else str(path.absolute())
+    return redact(target) if path is None else str(path.absolute())
 
 
 def database_file(db: str | Path | None) -> Path | None:
     """The SQLite file behind the store a command uses (``db`` resolved as
     :func:`database_path` does); ``None`` for a store that is not a local file."""
-    return _sqlite_file(_database(db))
+    return _sqlite_file(database_target(db))
 
 
-def _database(db: str | Path | None) -> str:
-    """``--db`` if given, else ``VOXPRINT_DB``, else the per-user database."""
+def database_target(db: str | Path | None) -> str:
+    """The store a command opens: ``--db`` if given, else ``VOXPRINT_DB``, else the
+    per-user database."""
     if db is not None:
         return str(db)
     from voxprint.bootstrap import default_db_path

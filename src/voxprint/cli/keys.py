@@ -10,6 +10,7 @@ from voxprint.cli.common import (
     DbOption,
     JsonOption,
     database_path,
+    database_target,
     emit,
     handles_errors,
     require_database,
@@ -56,7 +57,7 @@ def create(
     from voxprint.bootstrap import build_key_service
 
     database = database_path(db)
-    issued = build_key_service(db).create(name, namespace)
+    issued = build_key_service(database_target(db)).create(name, namespace)
     emit(
         json_output,
         {**_key_data(issued.key), "key": issued.token, "database": str(database)},
@@ -76,7 +77,7 @@ def list_keys(db: DbOption = None, json_output: JsonOption = False) -> None:
     from voxprint.bootstrap import build_key_service
 
     require_database(db)
-    keys = build_key_service(db).list()
+    keys = build_key_service(database_target(db)).list()
     emit(
         json_output,
         [_key_data(k) for k in keys],
@@ -95,7 +96,7 @@ def revoke(
     from voxprint.bootstrap import build_key_service
 
     require_database(db)
-    revoked = build_key_service(db).revoke(key)
+    revoked = build_key_service(database_target(db)).revoke(key)
     emit(json_output, _key_data(revoked), lambda: f"revoked {revoked.id} ({revoked.name})")
 
 
