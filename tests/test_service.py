@@ -175,6 +175,29 @@ def test_profiles_resolve_by_id_external_id_or_unique_name(service):
         service.resolve_profile("bob")
 
 
+def test_a_name_that_is_another_profiles_external_id_is_ambiguous_not_taken_over(service):
+    """Bob enrolled with the external id "alice" must not answer to Alice's name."""
+    alice = service.create_profile("alice")
+    bob = service.create_profile("bob", external_id="alice")
+    with pytest.raises(AmbiguousProfileError, match=r"external id.*name|name.*external id"):
+        service.resolve_profile("alice")
+    assert service.resolve_profile(alice.id).id == alice.id
+    assert service.resolve_profile("bob").id == bob.id
+    with pytest.raises(AmbiguousProfileError):
+        service.ensure_profile("alice")
+
+
+def test_an_enrolment_naming_another_external_id_than_the_profiles_is_refused(service):
+    carol = service.create_profile("carol", external_id="C1")
+    assert service.ensure_profile("carol", external_id="C1").id == carol.id
+    with pytest.raises(InvalidProfileError, match="'C1', not 'C2'"):
+        service.ensure_profile("carol", external_id="C2")
+    dave = service.create_profile("dave")
+    with pytest.raises(InvalidProfileError, match="no external id"):
+        service.ensure_profile("dave", external_id="D1")
+    assert service.get_profile(dave.id).external_id is None  # nothing changed
+
+
 def test_update_changes_descriptive_fields_only(service):
     a = service.create_profile("alice")
     updated = service.update_profile(a.id, ProfileChanges(name="Alice B", metadata={"k": 1}))

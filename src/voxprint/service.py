@@ -292,21 +292,41 @@ class VoxprintService:
         return self.store.find_by_external_id(self.namespace, external_id)
 
     def resolve_profile(self, reference: str) -> Profile:
-        """Find a profile by id, external id, or unique display name, in that order."""
-        for lookup in (self.store.get_profile, self.store.find_by_external_id):
-            try:
-                return lookup(self.namespace, reference)
-            except ProfileNotFoundError:
-                pass
-        matches = self.store.find_by_name(self.namespace, reference)
+        """Find a profile by id, else by external id or display name. A reference that
+        is the external id of one profile and the name of another (or the name of
+        several) is ambiguous: it never silently picks one of them."""
+        try:
+            return self.store.get_profile(self.namespace, reference)
+        except ProfileNotFoundError:
+            pass
+        matches: dict[str, tuple[Profile, str]] = {}
+        try:
+            by_external = self.store.find_by_external_id(self.namespace, reference)
+            matches[by_external.id] = (by_external, "external id")
+        except ProfileNotFoundError:
+            pass
+        for profile in self.store.find_by_name(self.namespace, reference):
+            matches.setdefault(profile.id, (profile, "name"))
         if len(matches) == 1:
-            return matches[0]
+            return next(iter(matches.values()))[0]
         if matches:
-            ids = ", ".join(p.id for p in matches)
+            which = ", ".join(f"{p.id} (by {how})" for p, how in matches.values())
             raise AmbiguousProfileError(
-                f"{len(matches)} profiles are named {reference!r} ({ids}); use an id"
+                f"{len(matches)} profiles answer to {reference!r}: {which}; use an id"
             )
         raise ProfileNotFoundError(f"no profile with id, external id or name {reference!r}")
+
+    def resolve_for_enrolment(self, reference: str, external_id: str | None) -> Profile:
+        """:meth:`resolve_profile` for an enrolment that names an ``external_id``: the
+        profile found must have that external id (an enrolment never changes it)."""
+        found = self.resolve_profile(reference)
+        if external_id is not None and found.external_id != external_id:
+            held = "no external id" if found.external_id is None else f"{found.external_id!r}"
+            raise InvalidProfileError(
+                f"profile {found.name!r} ({found.id}) exists with {held}, not "
+                f"{external_id!r}; enrol it without an external id, or name another profile"
+            )
+        return found
 
     def find_profile(self, reference: str) -> Profile | None:
         """:meth:`resolve_profile`, or ``None`` when no profile matches (an ambiguous name
@@ -331,9 +351,10 @@ class VoxprintService:
             return False
 
     def ensure_profile(self, reference: str, *, external_id: str | None = None) -> Profile:
-        """The profile ``reference`` resolves to, or a new one named ``reference``."""
+        """The profile ``reference`` resolves to (which must have ``external_id`` when one
+        is given), or a new one named ``reference``."""
         try:
-            return self.resolve_profile(reference)
+            return self.resolve_for_enrolment(reference, external_id)
         except ProfileNotFoundError:
             return self.create_profile(reference, external_id=external_id)
 

@@ -306,7 +306,7 @@ class PassphraseService:
     ) -> tuple[Profile, bool]:
         """:meth:`ensure_profile`, and whether this call created the profile."""
         try:
-            found = self.core.resolve_profile(reference)
+            found = self.core.resolve_for_enrolment(reference, external_id)
         except ProfileNotFoundError:
             kind = ProfileKind.TEXT_DEPENDENT if passphrase else ProfileKind.TEXT_INDEPENDENT
             created = self.create_profile(
