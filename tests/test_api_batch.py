@@ -129,6 +129,8 @@ def test_a_malformed_batch_is_refused_as_a_whole(api):
         ({"content": b"items", "headers": {"Content-Type": "text/plain"}}, 415),
         ({"files": {"clip": ("a.wav", b"RIFF", "audio/wav")}}, 400),
         ({"data": {"request": "{bad"}, "files": {"x": ("a", b"1")}}, 400),
+        ({"content": b"[" * 5000, "headers": {"Content-Type": "application/json"}}, 400),
+        ({"data": {"request": "[" * 5000}, "files": {"x": ("a", b"1")}}, 400),
     ]
     for kwargs, status in cases:
         response = api.post("/v1/batch", **kwargs)

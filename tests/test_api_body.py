@@ -108,7 +108,7 @@ def test_a_json_body_over_the_limit_is_a_413(client):
 
 def test_parse_json_has_the_same_contract_for_text_from_a_form_field():
     assert parse_json('{"first": 1, "second": 2}', Pair) == Pair(first=1, second=2)
-    for text in ("", "{", '{"first": 1}'):
+    for text in ("", "{", '{"first": 1}', "[" * 5000, '{"first": ' + "[" * 5000):
         with pytest.raises(InvalidParameterError):
             parse_json(text, Pair)
 

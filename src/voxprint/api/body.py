@@ -234,6 +234,8 @@ def parse_json(raw: bytes | str, model: type[M] | None = None) -> Any:
         value = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise MalformedBodyError(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedBodyError("malformed JSON: nested too deeply") from None
     return value if model is None else validate(value, model)
 
 
@@ -242,6 +244,8 @@ def validate(value: Any, model: type[M]) -> M:
         return model.model_validate(value)
     except ValidationError as exc:
         raise MalformedBodyError(validation_message(exc)) from None
+    except RecursionError:
+        raise MalformedBodyError("the request body is nested too deeply") from None
 
 
 def validation_message(exc: ValidationError) -> str:
