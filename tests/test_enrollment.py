@@ -48,6 +48,8 @@ def test_remaining_speech_never_goes_negative():
     assert policy.remaining_seconds(25) == 0
 
 
-def test_a_negative_minimum_is_refused():
-    with pytest.raises(InvalidParameterError):
-        EnrollmentPolicy(-1)
+@pytest.mark.parametrize("seconds", [-1.0, float("inf"), float("nan"), 1e308, 3600.5])
+def test_a_negative_endless_or_unreachable_minimum_is_refused(seconds):
+    with pytest.raises(InvalidParameterError, match="between 0 and 3600"):
+        EnrollmentPolicy(seconds)
+    assert EnrollmentPolicy(3600).min_net_speech_seconds == 3600

@@ -58,6 +58,13 @@ def test_a_bad_variable_is_refused_with_its_name():
         load_settings()
 
 
+@pytest.mark.parametrize("value", ["inf", "1e400", "nan", "-1"])
+def test_enrolment_speech_that_no_one_could_reach_is_refused(value):
+    os.environ["VOXPRINT_ENROLL_SECONDS"] = value
+    with pytest.raises(InvalidParameterError, match="VOXPRINT_ENROLL_SECONDS"):
+        load_settings()
+
+
 def test_a_bad_option_is_refused_with_the_option_name():
     with pytest.raises(InvalidParameterError, match=r"\bport\b"):
         load_settings(port=70000)

@@ -14,6 +14,8 @@ from voxprint.store.records import Clip, EnrollmentState, EnrollmentStatus
 
 #: Azure's text-independent profiles needed 20 s of net speech before they were enrolled.
 DEFAULT_ENROLLMENT_SPEECH_SECONDS = 20.0
+#: The most net speech a profile may be asked for (an hour): beyond it, nobody enrols.
+MAX_ENROLLMENT_SPEECH_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -28,8 +30,11 @@ class EnrollmentPolicy:
     quality_gate: QualityGate = field(default_factory=QualityGate)
 
     def __post_init__(self) -> None:
-        if self.min_net_speech_seconds < 0:
-            raise InvalidParameterError("the enrolment speech minimum cannot be negative")
+        if not 0 <= self.min_net_speech_seconds <= MAX_ENROLLMENT_SPEECH_SECONDS:
+            raise InvalidParameterError(
+                "the net speech to enrol must be between 0 and "
+                f"{MAX_ENROLLMENT_SPEECH_SECONDS:g} s, got {self.min_net_speech_seconds}"
+            )
 
     def remaining_seconds(self, net_speech_seconds: float) -> float:
         return max(0.0, self.min_net_speech_seconds - net_speech_seconds)

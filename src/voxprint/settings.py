@@ -24,7 +24,7 @@ from voxprint.audio import AudioLimits
 from voxprint.bootstrap import ServiceOptions
 from voxprint.encoders.options import EncoderOptions
 from voxprint.encoders.registry import DEFAULT_ENCODER
-from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS
+from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS, MAX_ENROLLMENT_SPEECH_SECONDS
 from voxprint.errors import InvalidParameterError
 from voxprint.passphrase import DEFAULT_RECOGNIZER
 from voxprint.pipeline import DEFAULT_MIN_SPEECH_SECONDS
@@ -48,7 +48,10 @@ class Settings(BaseSettings):
     db: str | None = Field(None, description="Store path or URL (default: per-user data folder).")
     model: str = Field(DEFAULT_ENCODER, description="Encoder name or a trained checkpoint path.")
     enroll_seconds: float = Field(
-        DEFAULT_ENROLLMENT_SPEECH_SECONDS, ge=0, description="Net speech to become enrolled."
+        DEFAULT_ENROLLMENT_SPEECH_SECONDS,
+        ge=0,
+        le=MAX_ENROLLMENT_SPEECH_SECONDS,
+        description="Net speech to become enrolled.",
     )
     min_speech_seconds: float = Field(
         DEFAULT_MIN_SPEECH_SECONDS, ge=0, description="Least speech in any clip."
@@ -80,7 +83,10 @@ class Settings(BaseSettings):
     max_audio_seconds: float = Field(900.0, gt=0, description="Longest audio accepted.")
     azure_max_bytes: int = Field(5 * MB, gt=0, description="Azure routes: largest body.")
     azure_enroll_seconds: float = Field(
-        DEFAULT_ENROLLMENT_SPEECH_SECONDS, ge=0, description="Azure routes: enrolment speech."
+        DEFAULT_ENROLLMENT_SPEECH_SECONDS,
+        ge=0,
+        le=MAX_ENROLLMENT_SPEECH_SECONDS,
+        description="Azure routes: enrolment speech.",
     )
     azure_min_seconds: float = Field(4.0, ge=0, description="Azure routes: verify/identify speech.")
     azure_max_enroll_audio_seconds: float = Field(

@@ -23,6 +23,7 @@ from typer.core import TyperGroup, TyperOption
 
 from voxprint.cli import render
 from voxprint.cli.exit_codes import ExitCode, exit_code_for
+from voxprint.enrollment import MAX_ENROLLMENT_SPEECH_SECONDS
 from voxprint.errors import DatabaseNotFoundError, VoxprintError
 from voxprint.redaction import RedactSecrets
 
@@ -64,6 +65,7 @@ EnrollSecondsOption = Annotated[
     typer.Option(
         "--enroll-seconds",
         min=0.0,
+        max=MAX_ENROLLMENT_SPEECH_SECONDS,
         help="Net speech a profile needs to become enrolled "
         "(default: VOXPRINT_ENROLL_SECONDS, else 20).",
         show_default=False,
