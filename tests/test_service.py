@@ -160,7 +160,13 @@ def test_a_profile_made_with_another_encoder_version_is_never_scored(tmp_path):
         new.verify(alice.id, (voice(140, 3.0), RATE))
     with pytest.raises(EncoderMismatchError):
         new.enroll(alice.id, (voice(140, 3.0), RATE))
-    assert new.identify((voice(140, 3.0), RATE)).gallery_size == 0
+    # Nobody is enrolled with this encoder, but alice is with another: that is said,
+    # rather than "unknown" for everyone.
+    with pytest.raises(EncoderMismatchError, match="'alice' is enrolled with"):
+        new.identify((voice(140, 3.0), RATE))
+    bob = enrolled(new, "bob", 220)
+    result = new.identify((voice(220, 3.0), RATE))
+    assert result.gallery_size == 1 and result.candidates[0].profile_id == bob.id
 
 
 def test_profiles_resolve_by_id_external_id_or_unique_name(service):

@@ -710,6 +710,8 @@ class VoxprintService:
         """Open-set identification of an embedded utterance; ``record=False`` keeps the
         call out of the activity log."""
         gallery = self._candidates(utterance.embedding, top_n, profile_ids)
+        if gallery.gallery_size == 0 and profile_ids is None:
+            self._check_gallery_encoder()
         scorer = self.scorer(force=force)
         ranking = scorer.identify(
             Probe.of(utterance),
@@ -825,6 +827,30 @@ class VoxprintService:
                 f"({profile.encoder_version}) but the encoder in use is {self.encoder_name} "
                 f"({self.encoder_version}); use the same model or re-enrol the profile"
             )
+
+    def _check_gallery_encoder(self) -> None:
+        """An empty gallery for this encoder while profiles here are enrolled with another
+        one (a wrong model setting) is an error, not "unknown" for everybody."""
+        page, offset = 500, 0
+        while batch := self.store.list_profiles(self.namespace, limit=page, offset=offset):
+            other = next(
+                (
+                    p
+                    for p in batch
+                    if p.status is EnrollmentStatus.ENROLLED
+                    and (p.encoder_name, p.encoder_version)
+                    != (self.encoder_name, self.encoder_version)
+                ),
+                None,
+            )
+            if other is not None:
+                raise EncoderMismatchError(
+                    f"no profile here is enrolled with {self.encoder_name} "
+                    f"({self.encoder_version}), the encoder in use, but {other.name!r} is "
+                    f"enrolled with {other.encoder_name} ({other.encoder_version}); use that "
+                    "model or re-enrol the profiles"
+                )
+            offset += page
 
     def _enrolled_profile(self, profile_id: str) -> Profile:
         """The profile, if it is enrolled with this encoder (the one place that decides
