@@ -561,6 +561,23 @@ def test_eval_writes_a_det_plot_only_when_asked(speakers, tmp_path, monkeypatch)
     assert "DET curve" not in run("eval", speakers).stdout
 
 
+@pytest.mark.parametrize("det", ["det.txt", "folder", "missing-parent-file/det.png"])
+def test_eval_refuses_a_det_plot_it_could_not_write_before_evaluating(
+    speakers, tmp_path, monkeypatch, det
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "missing-parent-file").write_text("a file, not a folder")
+
+    def no_evaluation(*_args, **_kwargs):
+        raise AssertionError("the evaluation ran before the output was checked")
+
+    monkeypatch.setattr("voxprint.evaluation.runner.evaluate", no_evaluation)
+    result = run("eval", speakers, "--det", det)
+    assert result.exit_code == ExitCode.DATA, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
 def test_output_piped_to_a_reader_that_went_away_ends_quietly_with_its_own_code():
     """``voxprint phrases | head -1``: the reader may close first; no error line, no bug."""
     import os

@@ -204,6 +204,18 @@ def test_an_enrolment_naming_another_external_id_than_the_profiles_is_refused(se
     assert service.get_profile(dave.id).external_id is None  # nothing changed
 
 
+@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (10, -1), (10**20, 0), (10, 10**20)])
+def test_listing_pages_no_store_could_count_are_refused(service, limit, offset):
+    with pytest.raises(InvalidParameterError, match="limit must be"):
+        service.list_profiles(limit=limit, offset=offset)
+
+
+def test_an_activity_limit_no_store_could_count_is_refused(service):
+    with pytest.raises(InvalidParameterError, match="limit must be"):
+        service.activity(limit=10**20)
+    assert service.activity(limit=1) == []
+
+
 def test_update_changes_descriptive_fields_only(service):
     a = service.create_profile("alice")
     updated = service.update_profile(a.id, ProfileChanges(name="Alice B", metadata={"k": 1}))

@@ -52,6 +52,10 @@ from voxprint.thresholds import ThresholdReport, Thresholds, threshold_report
 
 logger = logging.getLogger(__name__)
 
+#: Most rows a listing may return or skip (stores count in 64-bit integers; nobody pages
+#: further).
+MAX_LISTED = 1_000_000_000
+
 #: Most profiles one identification may be limited to (``profile_ids``).
 MAX_CANDIDATE_PROFILES = 1000
 
@@ -359,8 +363,10 @@ class VoxprintService:
             return self.create_profile(reference, external_id=external_id)
 
     def list_profiles(self, *, limit: int = 100, offset: int = 0) -> list[Profile]:
-        if limit < 1 or offset < 0:
-            raise InvalidParameterError("limit must be >= 1 and offset >= 0")
+        if not (1 <= limit <= MAX_LISTED and 0 <= offset <= MAX_LISTED):
+            raise InvalidParameterError(
+                f"limit must be 1 to {MAX_LISTED:,} and offset 0 to {MAX_LISTED:,}"
+            )
         return self.store.list_profiles(self.namespace, limit=limit, offset=offset)
 
     def count_profiles(self) -> int:
@@ -398,6 +404,8 @@ class VoxprintService:
         )
 
     def activity(self, *, limit: int = 100, profile_id: str | None = None) -> list[ActivityEntry]:
+        if not 1 <= limit <= MAX_LISTED:
+            raise InvalidParameterError(f"limit must be 1 to {MAX_LISTED:,}")
         return self.store.list_activity(self.namespace, limit=limit, profile_id=profile_id)
 
     # --- recognition --------------------------------------------------------

@@ -28,6 +28,7 @@ from voxprint.cli.common import (
     handles_errors,
     open_passphrases,
     open_service,
+    prepare_image_output,
     progress_bar,
     service_options,
     settings,
@@ -557,6 +558,8 @@ def evaluate(
     else:
         assert directory is not None
         eval_set = folder_eval_set(directory)
+    if det is not None:
+        prepare_image_output(det)  # before the evaluation, not after
     pipeline = build_pipeline(service_options(model=model))
     with progress_bar("embedding", len(eval_set.items), show_progress(json_output)) as advance:
         report = run_evaluation(

@@ -24,7 +24,7 @@ from typer.core import TyperGroup, TyperOption
 from voxprint.cli import render
 from voxprint.cli.exit_codes import ExitCode, exit_code_for
 from voxprint.enrollment import MAX_ENROLLMENT_SPEECH_SECONDS
-from voxprint.errors import DatabaseNotFoundError, VoxprintError
+from voxprint.errors import DatabaseNotFoundError, InvalidParameterError, VoxprintError
 from voxprint.redaction import RedactSecrets
 
 if TYPE_CHECKING:
@@ -440,3 +440,35 @@ def emit(json_output: bool, data: Any, text: Callable[[], str]) -> None:
 
 def show_progress(json_output: bool) -> bool:
     return not json_output and sys.stderr.isatty()
+
+
+def prepare_outputs(paths: list[Path]) -> None:
+    """Check that the output files can be written, making nothing yet; raises
+    :class:`InvalidParameterError` naming the first that cannot (a folder given as a
+    file, a folder that cannot be made or written to). Missing folders are made when the
+    files are written, so a failed run leaves none behind."""
+    for path in paths:
+        if path.is_dir():
+            raise InvalidParameterError(f"{path} is a folder, not a file to write")
+        existing = next(p for p in (path.parent, *path.parent.parents) if p.exists())
+        if not existing.is_dir():
+            raise InvalidParameterError(
+                f"cannot make the folder of {path}: {existing} is a file, not a folder"
+            )
+        if not os.access(existing, os.W_OK | os.X_OK) or (
+            path.exists() and not os.access(path, os.W_OK)
+        ):
+            raise InvalidParameterError(f"cannot write {path}: permission denied")
+
+
+#: The image formats plots are written in (by the output's suffix).
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def prepare_image_output(path: Path) -> None:
+    """:func:`prepare_outputs` for a plot, which must also be a PNG, SVG or PDF file."""
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise InvalidParameterError(
+            f"{path}: a plot is written as {', '.join(IMAGE_SUFFIXES)}; give one of those"
+        )
+    prepare_outputs([path])

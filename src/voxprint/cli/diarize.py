@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from voxprint.cli.common import (
     database_file,
     handles_errors,
     open_service,
+    prepare_outputs,
 )
 from voxprint.errors import InvalidParameterError
 from voxprint.service import VoxprintService
@@ -175,25 +175,6 @@ def diarize(
             typer.echo(render.enrollment_line(f"{speaker} -> {report.profile.name}", report))
             for line in render.similar_voice_lines(report.similar_voices):
                 typer.echo(line)
-
-
-def prepare_outputs(paths: list[Path]) -> None:
-    """Check that the output files can be written, making nothing yet; raises
-    :class:`InvalidParameterError` naming the first that cannot (a folder given as a
-    file, a folder that cannot be made or written to). Missing folders are made when the
-    files are written (:func:`write_output`), so a failed run leaves none behind."""
-    for path in paths:
-        if path.is_dir():
-            raise InvalidParameterError(f"{path} is a folder, not a file to write")
-        existing = next(p for p in (path.parent, *path.parent.parents) if p.exists())
-        if not existing.is_dir():
-            raise InvalidParameterError(
-                f"cannot make the folder of {path}: {existing} is a file, not a folder"
-            )
-        if not os.access(existing, os.W_OK | os.X_OK) or (
-            path.exists() and not os.access(path, os.W_OK)
-        ):
-            raise InvalidParameterError(f"cannot write {path}: permission denied")
 
 
 def write_output(path: Path, text: str) -> None:

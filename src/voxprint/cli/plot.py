@@ -14,6 +14,7 @@ from voxprint.cli.common import (
     emit,
     handles_errors,
     open_service,
+    prepare_image_output,
     progress_bar,
     service_options,
 )
@@ -43,6 +44,7 @@ def plot_embeddings(
     from voxprint.evaluation.plots import embedding_map, plot_embedding_map
     from voxprint.evaluation.runner import embed_items
 
+    prepare_image_output(out)
     eval_set = folder_eval_set(directory)
     pipeline = build_pipeline(service_options(model=model))
     with progress_bar("embedding", len(eval_set.items), _show_progress(json_output)) as advance:
@@ -106,6 +108,7 @@ def plot_scores(
     from voxprint.scoring.llr import logit
     from voxprint.thresholds import EXAMPLE_ENROL_SECONDS
 
+    prepare_image_output(out)
     eval_set = trial_list_eval_set(root or trials.parent, trials)
     point = None
     if db is not None:

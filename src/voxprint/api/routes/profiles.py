@@ -24,6 +24,7 @@ from voxprint.api.schemas import (
 )
 from voxprint.api.spoken import PassphraseDep
 from voxprint.passphrase.service import DEFAULT_LOCALE
+from voxprint.service import MAX_LISTED
 from voxprint.store.records import ProfileChanges, ProfileKind
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
@@ -31,8 +32,8 @@ router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 ProfileIdPath = Annotated[
     str, Path(pattern=PROFILE_ID_PATTERN, description="The profile's id (a UUID).")
 ]
-#: Offsets beyond this are refused (SQLite integers are 64-bit; nobody pages that far).
-MAX_OFFSET = 1_000_000_000
+#: Offsets beyond this are refused (the service's bound).
+MAX_OFFSET = MAX_LISTED
 
 
 @router.post(
