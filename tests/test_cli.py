@@ -746,3 +746,12 @@ def test_profiles_similar_lists_close_voices_and_refuses_a_profile_still_enrolli
     pending = run("profiles", "similar", "carol", "--db", db)
     assert pending.exit_code != 0 and pending.output.startswith("error: ")
     assert pending.output.count("\n") == 1
+
+
+def test_thresholds_are_shown_with_enough_digits_to_tell_them_from_0_and_1():
+    from voxprint.cli.render import probability_text
+
+    assert probability_text(0.9) == "0.90"
+    assert probability_text(0.00067) == "0.00067"  # a calibrated threshold, not "0.00"
+    assert probability_text(0.99995) == "0.999950"
+    assert probability_text(0.0) == "0.00" and probability_text(1.0) == "1.00"

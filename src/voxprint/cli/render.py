@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
@@ -27,6 +28,16 @@ from voxprint.service import (
     VerificationResult,
 )
 from voxprint.store.records import ActivityEntry, Challenge, Profile, ProfileKind
+
+
+def probability_text(value: float) -> str:
+    """A probability or threshold for people: two decimals, or as many as it takes to
+    tell it from 0 or 1 (a calibrated threshold of 0.00067 is not "0.00")."""
+    tail = min(value, 1.0 - value)
+    if not 0.0 < tail < 0.01:
+        return f"{value:.2f}"
+    decimals = 1 - math.floor(math.log10(tail))  # two significant digits of the tail
+    return f"{value:.{decimals}f}"
 
 
 def plural(count: int, noun: str) -> str:
@@ -281,7 +292,8 @@ def verification_text(result: VerificationResult) -> str:
     )
     return (
         f"{verdict}: {result.profile_name}  score {result.score:.3f} "
-        f"(needs {result.threshold:.2f})  cosine {result.cosine:.3f}{needed}{normalized}\n"
+        f"(needs {probability_text(result.threshold)})  cosine {result.cosine:.3f}"
+        f"{needed}{normalized}\n"
         f"{_source_text(result.source)}"
     )
 
@@ -290,7 +302,7 @@ def identification_text(result: IdentificationResult) -> str:
     if result.identified is not None:
         who = result.identified
         head = (
-            f"{who.name}  score {who.score:.3f} (needs {result.threshold:.2f})  "
+            f"{who.name}  score {who.score:.3f} (needs {probability_text(result.threshold)})  "
             f"cosine {who.cosine:.3f}  id {who.profile_id}"
         )
     elif result.reason is DecisionReason.INSUFFICIENT_SPEECH:
@@ -303,7 +315,8 @@ def identification_text(result: IdentificationResult) -> str:
     else:
         head = (
             f"unknown speaker: nobody of {plural(result.gallery_size, 'profile')} reaches score "
-            f"{result.threshold:.2f} (not enrolled: {result.unknown_probability:.3f})"
+            f"{probability_text(result.threshold)} (not enrolled: "
+            f"{result.unknown_probability:.3f})"
         )
     ranking = [
         f"  {rank}. {c.name:<20} score {c.score:.3f}  cosine {c.cosine:.3f}"

@@ -15,6 +15,7 @@ from voxprint.cli.common import (
     handles_errors,
     open_service,
 )
+from voxprint.cli.render import probability_text
 from voxprint.thresholds import ThresholdReport
 
 thresholds_app = typer.Typer(
@@ -41,8 +42,9 @@ def report_text(report: ThresholdReport) -> str:
     lines = [
         f"namespace {report.namespace!r}, encoder {report.encoder_name} ({report.encoder_version})",
         f"source: {report.source.kind.value}: {report.source.description}{when}",
-        f"accept a claim at score >= {report.verification_threshold:.2f}; name a speaker at "
-        f"posterior >= {report.identification_threshold:.2f}; decide from "
+        f"accept a claim at score >= {probability_text(report.verification_threshold)}; "
+        f"name a speaker at posterior >= {probability_text(report.identification_threshold)}; "
+        "decide from "
         f"{report.min_speech_seconds:.2f} s of speech",
     ]
     for band in report.bands:
