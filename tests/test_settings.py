@@ -146,6 +146,25 @@ def test_serve_binds_and_hands_over_what_the_settings_say(tmp_path, monkeypatch)
     assert os.environ["VOXPRINT_HOST"] == "0.0.0.0"
 
 
+def test_serve_refuses_a_port_in_use_in_one_line_before_loading_anything(tmp_path, monkeypatch):
+    import logging.config
+    import socket
+
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn started"))
+    monkeypatch.setattr(logging.config, "dictConfig", lambda config: None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        db = tmp_path / "voices.db"
+        result = CliRunner().invoke(app, ["serve", "--db", str(db), "--port", str(port)])
+    assert result.exit_code == ExitCode.DATA, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_hand_to_workers_puts_the_settings_into_the_environment():
     hand_to_workers(load_settings(model="ge2e"))
     assert os.environ["VOXPRINT_MODEL"] == "ge2e"

@@ -141,6 +141,7 @@ def serve(
         from voxprint.store import open_store
 
         open_store(chosen.db).close()
+    check_can_listen(chosen.host, chosen.port)
     # uvicorn's workers start from FACTORY and read their settings from the environment.
     hand_to_workers(chosen)
     uvicorn.run(
@@ -154,6 +155,24 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=30,
     )
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Refuse, in one line, an address this process cannot listen on (a port in use, a
+    host that is not this machine's): uvicorn would fail only after the model loaded,
+    with its own exit code."""
+    import socket
+
+    from voxprint.errors import InvalidParameterError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InvalidParameterError(f"cannot listen on {host}:{port}: {reason}") from None
 
 
 def register(app: typer.Typer) -> None:
