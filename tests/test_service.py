@@ -216,6 +216,13 @@ def test_an_activity_limit_no_store_could_count_is_refused(service):
     assert service.activity(limit=1) == []
 
 
+@pytest.mark.parametrize("namespace", ["", "bad name!", "x" * 65, "-lead", "é"])
+def test_a_service_for_a_namespace_no_key_could_have_is_refused(service, namespace):
+    with pytest.raises(InvalidParameterError, match="invalid namespace"):
+        service.in_namespace(namespace)
+    assert service.in_namespace("tenant-b.2_x").namespace == "tenant-b.2_x"
+
+
 def test_update_changes_descriptive_fields_only(service):
     a = service.create_profile("alice")
     updated = service.update_profile(a.id, ProfileChanges(name="Alice B", metadata={"k": 1}))

@@ -19,13 +19,12 @@ from datetime import UTC, datetime
 
 from voxprint.errors import ApiKeyNotFoundError, AuthenticationError, InvalidParameterError
 from voxprint.store.base import KeyStore
-from voxprint.store.records import DEFAULT_NAMESPACE, ApiKey
+from voxprint.store.records import DEFAULT_NAMESPACE, ApiKey, check_namespace
 
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "vxp"
 _KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}_([0-9a-f]{{16}})_([A-Za-z0-9_-]{{20,128}})$")
-_NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def hash_secret(secret: str) -> bytes:
@@ -52,10 +51,7 @@ class KeyService:
         name = name.strip()
         if not name:
             raise InvalidParameterError("an API key needs a name")
-        if not _NAMESPACE_PATTERN.match(namespace):
-            raise InvalidParameterError(
-                f"invalid namespace {namespace!r}: use 1-64 letters, digits, '.', '_' or '-'"
-            )
+        check_namespace(namespace)
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         key = ApiKey(id=key_id, name=name, namespace=namespace, created_at=datetime.now(UTC))

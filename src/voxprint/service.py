@@ -47,6 +47,7 @@ from voxprint.store.records import (
     EnrollmentStatus,
     Profile,
     ProfileChanges,
+    check_namespace,
 )
 from voxprint.thresholds import ThresholdReport, Thresholds, threshold_report
 
@@ -242,10 +243,11 @@ class VoxprintService:
     #: every identification.
     index: GalleryIndex | None = None
 
+    def __post_init__(self) -> None:
+        check_namespace(self.namespace)
+
     def in_namespace(self, namespace: str) -> VoxprintService:
         """The same service, scoped to another namespace."""
-        if not namespace:
-            raise InvalidParameterError("namespace cannot be empty")
         return replace(self, namespace=namespace)
 
     def prepare_search(self) -> int:

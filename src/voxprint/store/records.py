@@ -6,6 +6,7 @@ validation. Embeddings are ``float32`` numpy arrays.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,18 @@ import numpy as np
 from voxprint.errors import InvalidParameterError
 
 DEFAULT_NAMESPACE = "default"
+#: What a namespace (tenant) name may be: 1-64 letters, digits, '.', '_' or '-'.
+NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_namespace(namespace: str) -> str:
+    """``namespace`` if it is a valid namespace name; :class:`InvalidParameterError`
+    otherwise (the one rule for keys, services and routes)."""
+    if not isinstance(namespace, str) or not NAMESPACE_PATTERN.match(namespace):
+        raise InvalidParameterError(
+            f"invalid namespace {namespace!r}: use 1-64 letters, digits, '.', '_' or '-'"
+        )
+    return namespace
 
 
 def unprintable(text: str) -> str | None:
