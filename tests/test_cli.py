@@ -93,6 +93,16 @@ def test_enroll_json_gives_the_numbers(tmp_path, db):
     assert report["remaining_speech_seconds"] == pytest.approx(12.0, abs=0.1)
 
 
+def test_enroll_stopped_by_a_bad_file_names_it_and_the_files_it_did_not_try(tmp_path, db):
+    first, last = wav(tmp_path, "a.wav", 140, seed=1), wav(tmp_path, "c.wav", 140, seed=3)
+    result = run("enroll", "alice", first, tmp_path / "b.wav", last, "--db", db)
+    assert result.exit_code == ExitCode.BAD_AUDIO
+    assert result.output.startswith("a.wav: ")  # the first file was stored
+    assert "error: b.wav (1 later file not enrolled): " in result.output
+    shown = json.loads(run("profiles", "show", "alice", "--db", db, "--json").output)
+    assert shown["clip_count"] == 1
+
+
 def test_enroll_with_a_missing_or_broken_file_fails_with_one_line(tmp_path, db):
     missing = run("enroll", "alice", tmp_path / "nope.wav", "--db", db)
     assert missing.exit_code == ExitCode.BAD_AUDIO

@@ -145,19 +145,27 @@ def enroll(
     """
     passphrases = open_passphrases(db, model, create=True, enrollment_speech_seconds=enroll_seconds)
 
+    stored: list[str] = []
+
     def show(label: str, result: SpokenEnrollment) -> None:
+        stored.append(label)
         if not json_output:
             typer.echo(render.spoken_enrollment_line(label, result))
 
-    results = passphrases.enroll_clips(
-        name,
-        [(path.name, path) for path in files],
-        external_id=external_id,
-        passphrase=phrase,
-        force=force,
-        check_quality=not no_quality_gate,
-        on_enrolled=show,
-    )
+    try:
+        results = passphrases.enroll_clips(
+            name,
+            [(path.name, path) for path in files],
+            external_id=external_id,
+            passphrase=phrase,
+            force=force,
+            check_quality=not no_quality_gate,
+            on_enrolled=show,
+        )
+    except VoxprintError as error:
+        raise fail_with(
+            error, json_output=json_output, prefix=render.stopped_at(files, len(stored))
+        ) from None
     if results and not json_output:
         for line in render.similar_voice_lines(results[-1].report.similar_voices):
             typer.echo(line)

@@ -176,10 +176,11 @@ def fail(
     return typer.Exit(int(code))
 
 
-def fail_with(error: VoxprintError, *, json_output: bool) -> typer.Exit:
-    """:func:`fail` for a voxprint error: its message, code, details and exit code."""
+def fail_with(error: VoxprintError, *, json_output: bool, prefix: str = "") -> typer.Exit:
+    """:func:`fail` for a voxprint error: its message (after ``prefix``), code, details
+    and exit code."""
     return fail(
-        error.message,
+        prefix + error.message,
         exit_code_for(error),
         json_output=json_output,
         error_code=error.code,

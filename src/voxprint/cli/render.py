@@ -40,6 +40,16 @@ def probability_text(value: float) -> str:
     return f"{value:.{decimals}f}"
 
 
+def stopped_at(files: Sequence[Path], done: int) -> str:
+    """What a multi-file command says before the error of file ``done`` (0-based), when
+    the files after it were not tried."""
+    if done >= len(files):
+        return ""
+    left = len(files) - done - 1
+    after = f" ({plural(left, 'later file')} not enrolled)" if left else ""
+    return f"{files[done].name}{after}: "
+
+
 def plural(count: int, noun: str) -> str:
     """``1 clip``, ``2 clips``, ``0 clips`` (nouns that take an ``s``)."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
