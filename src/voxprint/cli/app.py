@@ -528,7 +528,10 @@ def evaluate(
     ] = None,
     protocol: Annotated[
         str | None,
-        typer.Option(help="A standard protocol on the shared data: test-other or tc100-halves."),
+        typer.Option(
+            help="A standard protocol on the shared data, e.g. test-other or tc100-halves "
+            "(an unknown name lists them all)."
+        ),
     ] = None,
     trials: Annotated[
         Path | None, typer.Option(help="Trial list 'label path1 path2' relative to DIRECTORY.")
@@ -556,7 +559,9 @@ def evaluate(
     from voxprint.evaluation.plots import plot_det
     from voxprint.evaluation.runner import evaluate as run_evaluation
 
-    if (directory is None) == (protocol is None):
+    if directory is None and protocol is None:
+        raise InvalidParameterError("give a DIRECTORY of speakers' audio or a --protocol")
+    if directory is not None and protocol is not None:
         raise InvalidParameterError("give either a DIRECTORY or --protocol, not both")
     if protocol is not None:
         eval_set = build_protocol(protocol, settings(data=data).data_folder())

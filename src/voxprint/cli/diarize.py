@@ -210,7 +210,7 @@ def turns_text(result: Any) -> str:
         for t in result.turns
     ]
     header = (
-        f"{len(result.speakers)} speakers in {result.duration_seconds:.1f} s "
+        f"{render.plural(len(result.speakers), 'speaker')} in {result.duration_seconds:.1f} s "
         f"({result.processing_seconds:.1f} s to diarize)"
     )
     return "\n".join([header, *rows])

@@ -26,6 +26,7 @@ import typer
 from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from voxprint.cli.common import DbOption, JsonOption, ModelOption, handles_errors, settings
+from voxprint.cli.render import plural
 from voxprint.errors import (
     AudioFileNotFoundError,
     InvalidParameterError,
@@ -150,7 +151,7 @@ class Latencies:
             return "no results"
         ms = np.asarray(self.values) * 1000
         text = (
-            f"{len(ms)} results; last sample → result: median {np.median(ms):.0f} ms, "
+            f"{plural(len(ms), 'result')}; last sample → result: median {np.median(ms):.0f} ms, "
             f"p95 {np.percentile(ms, 95):.0f} ms, max {ms.max():.0f} ms"
         )
         if self.final is not None:

@@ -19,6 +19,7 @@ from voxprint.cli.common import (
     service_options,
 )
 from voxprint.cli.common import show_progress as _show_progress
+from voxprint.cli.render import plural
 
 plot_app = typer.Typer(help="Draw embedding maps and score histograms.", no_args_is_help=True)
 
@@ -65,7 +66,9 @@ def plot_embeddings(
     emit(
         json_output,
         data,
-        lambda: f"{len(points)} embeddings of {len(set(speakers))} speakers → {out}",
+        lambda: (
+            f"{plural(len(points), 'embedding')} of {plural(len(set(speakers)), 'speaker')} → {out}"
+        ),
     )
 
 
