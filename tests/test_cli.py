@@ -243,6 +243,17 @@ def test_identify_names_the_speaker_or_says_unknown(speakers, tmp_path, db):
     )
 
 
+def test_identify_between_two_profiles_of_one_voice_says_so_not_stranger(tmp_path, db):
+    for name, seed in (("twin-a", 1), ("twin-b", 2)):
+        files = [wav(tmp_path, f"{name}{i}.wav", 170, seed=seed * 10 + i) for i in range(3)]
+        assert run("enroll", name, *files, "--db", db).exit_code == 0
+    result = run("identify", wav(tmp_path, "probe.wav", 170, seconds=3, seed=99), "--db", db)
+    assert result.exit_code == 0, result.output
+    head = result.output.splitlines()[0]
+    assert head.startswith("not decided: enrolled, but between")
+    assert "'twin-a'" in head and "'twin-b'" in head
+
+
 def test_profiles_list_show_reset_and_delete(speakers, db):
     run("enroll-dir", speakers, "--db", db)
     listing = run("profiles", "list", "--db", db)

@@ -322,6 +322,13 @@ def identification_text(result: IdentificationResult) -> str:
                 f" (about {result.speech_needed_seconds:.1f} s needed among "
                 f"{plural(result.gallery_size, 'profile')})"
             )
+    elif len(result.candidates) > 1 and 1.0 - result.unknown_probability >= result.threshold:
+        first, second = result.candidates[:2]
+        head = (
+            f"not decided: enrolled, but between {first.name!r} ({first.score:.2f}) and "
+            f"{second.name!r} ({second.score:.2f}), whose voices are alike (see `voxprint "
+            f"profiles similar`); nobody reaches {probability_text(result.threshold)}"
+        )
     else:
         head = (
             f"unknown speaker: nobody of {plural(result.gallery_size, 'profile')} reaches score "
