@@ -53,3 +53,25 @@ def test_a_negative_endless_or_unreachable_minimum_is_refused(seconds):
     with pytest.raises(InvalidParameterError, match="between 0 and 3600"):
         EnrollmentPolicy(seconds)
     assert EnrollmentPolicy(3600).min_net_speech_seconds == 3600
+
+
+def test_a_profile_enrolled_under_a_lower_requirement_needs_no_more_speech():
+    from datetime import UTC, datetime
+
+    from voxprint.store.records import EnrollmentStatus, Profile
+
+    now = datetime.now(UTC)
+    profile = Profile(
+        id="p",
+        namespace="default",
+        name="zz",
+        encoder_name="e",
+        encoder_version="1",
+        created_at=now,
+        updated_at=now,
+        status=EnrollmentStatus.ENROLLED,
+        net_speech_seconds=3.0,
+    )
+    policy = EnrollmentPolicy(20)
+    assert policy.remaining_for(profile) == 0.0
+    assert policy.remaining_seconds(profile.net_speech_seconds) == 17.0

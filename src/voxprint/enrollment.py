@@ -10,7 +10,7 @@ import numpy as np
 from voxprint.errors import InvalidParameterError
 from voxprint.quality import QualityGate
 from voxprint.scoring.similarity import l2_normalise
-from voxprint.store.records import Clip, EnrollmentState, EnrollmentStatus
+from voxprint.store.records import Clip, EnrollmentState, EnrollmentStatus, Profile
 
 #: Azure's text-independent profiles needed 20 s of net speech before they were enrolled.
 DEFAULT_ENROLLMENT_SPEECH_SECONDS = 20.0
@@ -38,6 +38,13 @@ class EnrollmentPolicy:
 
     def remaining_seconds(self, net_speech_seconds: float) -> float:
         return max(0.0, self.min_net_speech_seconds - net_speech_seconds)
+
+    def remaining_for(self, profile: Profile) -> float:
+        """Net speech ``profile`` still needs to be enrolled: 0 once it is (also when it
+        was enrolled under a lower requirement than this policy's)."""
+        if profile.status is EnrollmentStatus.ENROLLED:
+            return 0.0
+        return self.remaining_seconds(profile.net_speech_seconds)
 
     def summarize(self, clips: Sequence[Clip]) -> EnrollmentState:
         """Voiceprint = L2-normalised mean of the clip embeddings ``(dim,) float32``."""

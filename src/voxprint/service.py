@@ -487,7 +487,7 @@ class VoxprintService:
             clip_audio_seconds=0.0,
             clip_net_speech_seconds=0.0,
             net_speech_seconds=current.net_speech_seconds,
-            remaining_speech_seconds=self.enrollment.remaining_seconds(current.net_speech_seconds),
+            remaining_speech_seconds=self.enrollment.remaining_for(current),
             duplicate=True,
             similar_voices=self._similar_profiles(current),
         )
@@ -549,7 +549,7 @@ class VoxprintService:
             clip_audio_seconds=utterance.audio_seconds,
             clip_net_speech_seconds=utterance.net_speech_seconds,
             net_speech_seconds=updated.net_speech_seconds,
-            remaining_speech_seconds=self.enrollment.remaining_seconds(updated.net_speech_seconds),
+            remaining_speech_seconds=self.enrollment.remaining_for(updated),
             quality=quality,
             similar_voices=similar,
         )

@@ -44,7 +44,7 @@ def profile(p: Profile, policy: EnrollmentPolicy) -> dict[str, Any]:
         "clip_count": p.clip_count,
         "audio_seconds": seconds(p.audio_seconds),
         "net_speech_seconds": seconds(p.net_speech_seconds),
-        "remaining_speech_seconds": seconds(policy.remaining_seconds(p.net_speech_seconds)),
+        "remaining_speech_seconds": seconds(policy.remaining_for(p)),
         "encoder_name": p.encoder_name,
         "encoder_version": p.encoder_version,
         "created_at": p.created_at,

@@ -66,8 +66,8 @@ EnrollSecondsOption = Annotated[
         "--enroll-seconds",
         min=0.0,
         max=MAX_ENROLLMENT_SPEECH_SECONDS,
-        help="Net speech a profile needs to become enrolled "
-        "(default: VOXPRINT_ENROLL_SECONDS, else 20).",
+        help="Net speech a profile needs to become enrolled, applied whenever clips are "
+        "added (default: VOXPRINT_ENROLL_SECONDS, else 20).",
         show_default=False,
     ),
 ]

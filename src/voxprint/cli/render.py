@@ -217,7 +217,7 @@ def speaker_enrollment_text(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -
         lines = [f"{plan.speaker}: no profile made: none of its files could be enrolled"]
         lines += [f"  skipped {s.path.name}: {s.message}" for s in plan.skipped]
         return "\n".join(lines)
-    remaining = policy.remaining_seconds(profile.net_speech_seconds)
+    remaining = policy.remaining_for(profile)
     needed = "enrolled" if remaining <= 0 else f"{remaining:.1f} s more speech needed"
     added_speech = sum(report.clip_net_speech_seconds for _, report in plan.added)
     lines = [
@@ -243,7 +243,9 @@ def speaker_enrollment_json(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -
         "status": None if profile is None else profile.status.value,
         "clip_count": 0 if profile is None else profile.clip_count,
         "net_speech_seconds": rounding.seconds(speech),
-        "remaining_speech_seconds": rounding.seconds(policy.remaining_seconds(speech)),
+        "remaining_speech_seconds": rounding.seconds(
+            policy.remaining_seconds(0.0) if profile is None else policy.remaining_for(profile)
+        ),
         "clips": [
             {
                 "label": label,

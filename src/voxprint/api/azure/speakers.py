@@ -147,9 +147,7 @@ class AzureSpeakers:
 
     def remaining_seconds(self, profile: Profile) -> float:
         """Net speech still needed before the profile is enrolled (0 once it is)."""
-        if profile.status is EnrollmentStatus.ENROLLED:
-            return 0.0
-        return max(0.0, self.limits.enroll_seconds - profile.net_speech_seconds)
+        return self._with_policy(self.limits.enroll_seconds).enrollment.remaining_for(profile)
 
     # --- recognition ------------------------------------------------------------
 
