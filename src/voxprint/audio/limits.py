@@ -50,7 +50,8 @@ class AudioLimits:
             limit = _format_bytes(self.max_bytes)
             amount = f"more than {limit}" if at_least else _format_bytes(size)
             raise AudioTooLargeError(
-                f"{what} is {amount}, over the {limit} limit (AudioLimits.max_bytes)"
+                f"{what} is {amount}, over the {limit} limit (setting max_upload_bytes, "
+                "VOXPRINT_MAX_UPLOAD_BYTES)"
             )
 
     def check_seconds(self, seconds: float) -> None:
@@ -58,7 +59,8 @@ class AudioLimits:
         if seconds > self.max_seconds:
             raise AudioTooLongError(
                 f"audio is longer than the {self.max_seconds:g} s limit"
-                f" (AudioLimits.max_seconds): at least {seconds:.2f} s"
+                f" (setting max_audio_seconds, VOXPRINT_MAX_AUDIO_SECONDS): at least "
+                f"{seconds:.2f} s"
             )
 
 
