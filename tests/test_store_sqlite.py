@@ -408,6 +408,15 @@ def test_a_blank_name_is_rejected(store: SQLiteStore, name: str) -> None:
     assert store.count_profiles(DEFAULT_NAMESPACE) == 0
 
 
+def test_a_name_or_external_id_over_200_characters_is_rejected(store: SQLiteStore) -> None:
+    with pytest.raises(InvalidProfileError, match="at most 200"):
+        store.create_profile(make_profile(name="n" * 201))
+    with pytest.raises(InvalidProfileError, match="at most 200"):
+        store.create_profile(make_profile(external_id="e" * 201))
+    store.create_profile(make_profile(name="n" * 200))
+    assert store.count_profiles(DEFAULT_NAMESPACE) == 1
+
+
 @pytest.mark.parametrize(
     "metadata", [{"when": datetime.now(UTC)}, {"x": {1, 2}}, {"n": float("nan")}]
 )

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from voxprint.store.records import unprintable
+from voxprint.store.records import MAX_NAME_LENGTH, unprintable
 
 #: Profile ids are UUIDs (``str(uuid.uuid4())``).
 PROFILE_ID_PATTERN = (
@@ -47,8 +47,10 @@ def _finite(values: list[float]) -> list[float]:
 
 
 Text = Annotated[str, AfterValidator(_encodable)]
-Name = Annotated[Text, AfterValidator(_printable), Field(min_length=1, max_length=200)]
-ExternalId = Annotated[Text, AfterValidator(_printable), Field(min_length=1, max_length=200)]
+Name = Annotated[Text, AfterValidator(_printable), Field(min_length=1, max_length=MAX_NAME_LENGTH)]
+ExternalId = Annotated[
+    Text, AfterValidator(_printable), Field(min_length=1, max_length=MAX_NAME_LENGTH)
+]
 Metadata = Annotated[dict[Text, Any], Field(max_length=64)]
 ProfileId = Annotated[str, Field(pattern=PROFILE_ID_PATTERN)]
 DecisionValue = Literal["accept", "reject"]

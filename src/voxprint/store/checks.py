@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from voxprint.errors import InvalidProfileError
-from voxprint.store.records import unprintable
+from voxprint.store.records import MAX_NAME_LENGTH, unprintable
 
 #: Most ids bound in one ``IN (...)`` query (well under SQLite's variable limit).
 ID_CHUNK = 500
@@ -71,6 +71,8 @@ def metadata_text(metadata: dict[str, Any]) -> str:
 def check_name(name: str) -> None:
     if not isinstance(name, str) or not name.strip():
         raise InvalidProfileError("profile name must be a non-empty string")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidProfileError(f"a profile name has at most {MAX_NAME_LENGTH} characters")
     problem = unprintable(name)
     if problem:
         raise InvalidProfileError(f"profile name refused: {problem}")
@@ -79,6 +81,8 @@ def check_name(name: str) -> None:
 def check_external_id(external_id: str | None) -> None:
     if external_id is not None and (not isinstance(external_id, str) or not external_id.strip()):
         raise InvalidProfileError("external id must be a non-empty string or None")
+    if external_id is not None and len(external_id) > MAX_NAME_LENGTH:
+        raise InvalidProfileError(f"an external id has at most {MAX_NAME_LENGTH} characters")
     problem = None if external_id is None else unprintable(external_id)
     if problem:
         raise InvalidProfileError(f"external id refused: {problem}")

@@ -18,6 +18,8 @@ import numpy as np
 from voxprint.errors import InvalidParameterError
 
 DEFAULT_NAMESPACE = "default"
+#: Longest profile name or external id, in characters.
+MAX_NAME_LENGTH = 200
 #: What a namespace (tenant) name may be: 1-64 letters, digits, '.', '_' or '-'.
 NAMESPACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
