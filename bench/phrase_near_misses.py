@@ -113,7 +113,7 @@ def run_near(sources: list[str], vocabulary: int, weight: str) -> None:
         bench.run_source(source, root, recognizer, vad)
         rows[source] = bench.load_rows(source)
     print(f"near-miss grammar: vocabulary {vocabulary}, weight {weight or 'none'}\n")
-    print("\n".join(bench.table(rows, recognizer.config)))
+    print("\n".join(bench.table(rows, recognizer.config.loop_threshold)))
 
 
 def grammar_margins(source: str) -> list[dict]:

@@ -4,12 +4,15 @@ Usage:
     .venv/bin/python bench/phrases.py                       # every source; prints tables
     .venv/bin/python bench/phrases.py --sources espeak fsdd-sequences
     .venv/bin/python bench/phrases.py --sweep               # margins at other thresholds
+    .venv/bin/python bench/phrases.py --recognizer whisper  # the opt-in Whisper check
 
 Every trial goes the way the service goes: decode to 16 kHz, Silero VAD, the speech
 with 0.3 s margins (``voxprint.passphrase.audio.phrase_audio``), then the PocketSphinx
-check of the phrase against its competitors. The margins of every trial are kept in
-``reports/phrase-cache/`` (ignored by git), so thresholds can be re-read without
-decoding again (``--sweep``); delete the folder after changing the recogniser.
+check of the phrase against its competitors (or, with ``--recognizer whisper``, the
+Whisper check). The margins of every trial are kept in ``reports/phrase-cache/`` (one
+folder per recogniser other than PocketSphinx; ignored by git), so thresholds can be
+re-read without decoding again (``--sweep``); delete the folder after changing the
+recogniser.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import phrase_data
+from voxprint.passphrase import RECOGNIZERS, load_recognizer
 from voxprint.passphrase.audio import phrase_audio
 from voxprint.passphrase.challenges import CHALLENGE_WORD_ERRORS
-from voxprint.passphrase.recognizer import Competitors
-from voxprint.passphrase.sphinx import SphinxConfig, SphinxRecognizer
+from voxprint.passphrase.recognizer import Competitors, PhraseRecognizer
+from voxprint.passphrase.sphinx import SphinxRecognizer
 from voxprint.settings import default_data_root
 from voxprint.vad import SileroVad
 
@@ -65,10 +69,20 @@ def build(source: str, root: Path) -> list[phrase_data.PhraseTrial]:
     raise SystemExit(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
 
 
-def run_source(source: str, root: Path, recognizer: SphinxRecognizer, vad: SileroVad) -> Path:
-    """Check every trial of ``source``; one JSON line per trial in the cache."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    out = CACHE / f"{source}.jsonl"
+def cache_dir(recognizer: str) -> Path:
+    return CACHE if recognizer == "pocketsphinx" else CACHE / recognizer
+
+
+def run_source(
+    source: str,
+    root: Path,
+    recognizer: PhraseRecognizer,
+    vad: SileroVad,
+    folder: Path = CACHE,
+) -> Path:
+    """Check every trial of ``source``; one JSON line per trial in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{source}.jsonl"
     if out.exists():
         return out
     trials = build(source, root)
@@ -110,8 +124,9 @@ def run_source(source: str, root: Path, recognizer: SphinxRecognizer, vad: Siler
     return out
 
 
-def load_rows(source: str) -> list[dict]:
-    return [json.loads(line) for line in (CACHE / f"{source}.jsonl").read_text().splitlines()]
+def load_rows(source: str, recognizer: str = "pocketsphinx") -> list[dict]:
+    path = cache_dir(recognizer) / f"{source}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def competitors(trial: phrase_data.PhraseTrial) -> Competitors:
@@ -126,14 +141,21 @@ def allowed_errors(words: tuple[str, ...]) -> int:
     return CHALLENGE_WORD_ERRORS if words else 0
 
 
-def accepted(row: dict, config: SphinxConfig, errors: int | None = None) -> bool:
+def accepted(row: dict, loop_threshold: float, errors: int | None = None) -> bool:
     if row["reason"] == "unrecognized" or row["word_errors"] < 0:
         return False
     allowed = row["allowed_errors"] if errors is None else errors
-    return row["word_errors"] <= allowed and row["loop_margin"] >= config.loop_threshold
+    return row["word_errors"] <= allowed and row["loop_margin"] >= loop_threshold
 
 
-def table(rows_by_source: dict[str, list[dict]], config: SphinxConfig) -> list[str]:
+def loop_threshold(recognizer: PhraseRecognizer) -> float:
+    """The recogniser's own threshold on ``loop_margin`` (Whisper has none)."""
+    if isinstance(recognizer, SphinxRecognizer):
+        return recognizer.config.loop_threshold
+    return -np.inf
+
+
+def table(rows_by_source: dict[str, list[dict]], threshold: float) -> list[str]:
     lines = [
         "| source | right phrase: accepted | wrong phrase: rejected | clips | "
         "check time per clip (mean, s) | audio per clip (mean, s) |",
@@ -147,12 +169,12 @@ def table(rows_by_source: dict[str, list[dict]], config: SphinxConfig) -> list[s
         right = [r for r in rows if r["right"]]
         wrong = [r for r in rows if not r["right"]]
         acc = (
-            f"{100 * np.mean([accepted(r, config) for r in right]):.1f} % of {len(right)}"
+            f"{100 * np.mean([accepted(r, threshold) for r in right]):.1f} % of {len(right)}"
             if right
             else "–"
         )
         rej = (
-            f"{100 * np.mean([not accepted(r, config) for r in wrong]):.1f} % of {len(wrong)}"
+            f"{100 * np.mean([not accepted(r, threshold) for r in wrong]):.1f} % of {len(wrong)}"
             if wrong
             else "–"
         )
@@ -169,9 +191,8 @@ def sweep(rows: list[dict]) -> None:
     wrong = [r for r in rows if not r["right"]]
     for errors in (0, 1):
         for loop in (-10.0, -12.0, -15.0, -18.0, -20.0, -22.0, -25.0, -30.0, -1e9):
-            config = SphinxConfig(loop_threshold=loop)
-            a = np.mean([accepted(r, config, errors) for r in right]) if right else float("nan")
-            w = np.mean([not accepted(r, config, errors) for r in wrong]) if wrong else float("nan")
+            a = np.mean([accepted(r, loop, errors) for r in right]) if right else float("nan")
+            w = np.mean([not accepted(r, loop, errors) for r in wrong]) if wrong else float("nan")
             print(
                 f"  word errors {errors} loop {loop:+.0f}: right {100 * a:5.1f}  "
                 f"wrong {100 * w:5.1f}"
@@ -182,21 +203,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", nargs="*", default=list(SOURCES), choices=SOURCES)
     parser.add_argument("--sweep", action="store_true")
+    parser.add_argument("--recognizer", default="pocketsphinx", choices=sorted(RECOGNIZERS))
     args = parser.parse_args()
     root = default_data_root()
-    recognizer = SphinxRecognizer()
+    recognizer = load_recognizer(args.recognizer)
     vad = SileroVad()
     rows: dict[str, list[dict]] = {}
     for source in args.sources:
         if source.startswith("espeak") and not phrase_data.espeak_available():
             print("espeak-ng not installed: espeak skipped", file=sys.stderr)
             continue
-        run_source(source, root, recognizer, vad)
-        rows[source] = load_rows(source)
+        run_source(source, root, recognizer, vad, cache_dir(args.recognizer))
+        rows[source] = load_rows(source, args.recognizer)
         if args.sweep:
             print(source)
             sweep(rows[source])
-    print("\n".join(table(rows, recognizer.config)))
+    print("\n".join(table(rows, loop_threshold(recognizer))))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 * :mod:`~voxprint.passphrase.recognizer`: what a phrase check answers; the protocol;
 * :mod:`~voxprint.passphrase.sphinx`: the PocketSphinx phrase check (US English, offline);
+* :mod:`~voxprint.passphrase.whisper`: the Whisper tiny.en phrase check (offline, opt-in);
 * :mod:`~voxprint.passphrase.phrases`: the passphrases per locale, the challenge words;
 * :mod:`~voxprint.passphrase.challenges`: making spoken challenges;
 * :mod:`~voxprint.passphrase.service`: :class:`PassphraseService`, over the core service.
@@ -16,10 +17,13 @@ from collections.abc import Callable
 from voxprint.errors import InvalidParameterError
 from voxprint.passphrase.recognizer import PhraseRecognizer
 from voxprint.passphrase.sphinx import SphinxRecognizer
+from voxprint.passphrase.whisper import WhisperRecognizer
 
-#: Phrase recognisers by name; ``pocketsphinx`` is the default.
+#: Phrase recognisers by name; ``pocketsphinx`` is the default, ``whisper`` needs the
+#: ``whisper`` extra.
 RECOGNIZERS: dict[str, Callable[[], PhraseRecognizer]] = {
     "pocketsphinx": SphinxRecognizer,
+    "whisper": WhisperRecognizer,
 }
 DEFAULT_RECOGNIZER = "pocketsphinx"
 

