@@ -776,3 +776,10 @@ def test_thresholds_are_shown_with_enough_digits_to_tell_them_from_0_and_1():
     assert probability_text(0.00067) == "0.00067"  # a calibrated threshold, not "0.00"
     assert probability_text(0.99995) == "0.999950"
     assert probability_text(0.0) == "0.00" and probability_text(1.0) == "1.00"
+
+
+def test_too_little_speech_is_shown_rounded_down_so_it_never_reads_as_the_minimum():
+    from voxprint.cli.render import speech_text
+
+    assert speech_text(0.298) == "0.29" and speech_text(0.3) == "0.30"
+    assert speech_text(12.629) == "12.62" and speech_text(0.29) == "0.29"

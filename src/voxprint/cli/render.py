@@ -50,6 +50,12 @@ def stopped_at(files: Sequence[Path], done: int) -> str:
     return f"{files[done].name}{after}: "
 
 
+def speech_text(seconds: float) -> str:
+    """Speech that was too little, to the hundredth, rounded down: 0.298 s under a 0.30 s
+    minimum reads "0.29", never "0.30"."""
+    return f"{math.floor(seconds * 100 + 1e-9) / 100:.2f}"
+
+
 def plural(count: int, noun: str) -> str:
     """``1 clip``, ``2 clips``, ``0 clips`` (nouns that take an ``s``)."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
@@ -291,7 +297,7 @@ def verification_text(result: VerificationResult) -> str:
     verdict = result.decision.value.upper()
     if result.reason is DecisionReason.INSUFFICIENT_SPEECH:
         return (
-            f"{verdict}: too little speech to decide ({result.net_speech_seconds:.2f} s); "
+            f"{verdict}: too little speech to decide ({speech_text(result.net_speech_seconds)} s); "
             f"score {result.score:.3f} for {result.profile_name}\n{_source_text(result.source)}"
         )
     needed = (
@@ -318,7 +324,10 @@ def identification_text(result: IdentificationResult) -> str:
             f"cosine {who.cosine:.3f}  id {who.profile_id}"
         )
     elif result.reason is DecisionReason.INSUFFICIENT_SPEECH:
-        head = f"unknown: only {result.net_speech_seconds:.2f} s of speech, too little to decide"
+        head = (
+            f"unknown: only {speech_text(result.net_speech_seconds)} s of speech, too little "
+            "to decide"
+        )
         if result.speech_needed_seconds is not None:
             head += (
                 f" (about {result.speech_needed_seconds:.1f} s needed among "
