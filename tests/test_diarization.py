@@ -130,6 +130,10 @@ def test_contradictory_speaker_counts_are_refused(service, diarizer):
         diarizer.diarize(service, (audio, RATE), min_speakers=3, max_speakers=2)
     with pytest.raises(InvalidParameterError, match="not both"):
         diarizer.diarize(service, (audio, RATE), num_speakers=2, max_speakers=2)
+    with pytest.raises(InvalidParameterError, match="num_speakers must be 1 to 50"):
+        diarizer.diarize(service, (audio, RATE), num_speakers=10**20)
+    with pytest.raises(InvalidParameterError, match="min_speakers must be 1 to 50"):
+        diarizer.diarize(service, (audio, RATE), min_speakers=0)
 
 
 def test_silence_has_no_speakers(service, diarizer):

@@ -18,6 +18,10 @@ LINKAGES = ("average", "centroid")
 CLUSTERINGS = ("agglomerative", "spectral")
 
 
+#: Most speakers a diarization may be asked for.
+MAX_SPEAKERS = 50
+
+
 @dataclass(frozen=True)
 class SpeakerCount:
     """Constraints on the number of speakers: ``exactly``, or between ``minimum`` and
@@ -28,10 +32,14 @@ class SpeakerCount:
     maximum: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("exactly", "minimum", "maximum"):
+        for name, shown in (
+            ("exactly", "num_speakers"),
+            ("minimum", "min_speakers"),
+            ("maximum", "max_speakers"),
+        ):
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise InvalidParameterError(f"{name} speakers must be at least 1, got {value}")
+            if value is not None and not 1 <= value <= MAX_SPEAKERS:
+                raise InvalidParameterError(f"{shown} must be 1 to {MAX_SPEAKERS}, got {value}")
         if self.exactly is not None and (self.minimum is not None or self.maximum is not None):
             raise InvalidParameterError("give num_speakers, or min/max_speakers, not both")
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:

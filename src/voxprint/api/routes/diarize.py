@@ -30,6 +30,7 @@ from voxprint.api.schemas import (
 )
 from voxprint.api.state import AppState
 from voxprint.diarization import Diarization, SpeakerDiarizer
+from voxprint.diarization.clustering import MAX_SPEAKERS
 from voxprint.diarization.formats import to_rttm, to_srt, to_vtt
 from voxprint.errors import DiarizationNotFoundError, InvalidParameterError
 
@@ -40,7 +41,6 @@ EXTENSION = "diarization"
 DIARIZATION_TTL_SECONDS = 1800.0
 #: Diarizations kept at most (all namespaces); the oldest go first.
 MAX_KEPT = 64
-MAX_SPEAKERS = 50
 
 
 class DiarizationRegistry:
