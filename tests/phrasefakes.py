@@ -6,16 +6,21 @@ the voice's tone).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
+from voxprint.audio import load_audio
+from voxprint.passphrase.audio import phrase_audio
 from voxprint.passphrase.recognizer import (
     Competitors,
     PhraseMatch,
     PhraseReason,
+    PhraseRecognizer,
     normalize_phrase,
     word_errors,
 )
+from voxprint.vad import SileroVad
 
 from fakes import RATE
 
@@ -68,3 +73,25 @@ class ScriptedRecognizer:
         ok = errors <= allowed
         reason = PhraseReason.MATCH if ok else PhraseReason.OTHER_PHRASE
         return PhraseMatch(expected, heard, ok, reason, errors, -5.0 if ok else -40.0, 100)
+
+
+def phrase_speech(path: Path, vad: SileroVad) -> np.ndarray:
+    """A file's speech as the service checks it: 16 kHz, voice-detected, with margins."""
+    waveform = load_audio(path, sample_rate=16000)
+    return phrase_audio(waveform, vad.detect(waveform), 16000)
+
+
+def keyword_checks(
+    recognizer: PhraseRecognizer, files: Sequence[Path], vad: SileroVad
+) -> tuple[int, int]:
+    """Speech Commands files (named ``word_speaker_...``) checked as their own keyword and
+    as the next keyword of the set: how many were accepted, and how many refused."""
+    words = tuple(sorted({f.name.split("_")[0] for f in files}))
+    right = wrong = 0
+    for path in files:
+        said = path.name.split("_")[0]
+        audio = phrase_speech(path, vad)
+        right += recognizer.check(audio, said, Competitors(words)).accepted
+        other = words[(words.index(said) + 1) % len(words)]
+        wrong += not recognizer.check(audio, other, Competitors(words)).accepted
+    return right, wrong

@@ -2,15 +2,13 @@
 loads the galleries requests can reach at start-up."""
 
 import logging
-import os
-import subprocess
-import sys
 import threading
 from dataclasses import replace
 
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from freshprocess import fresh_python
 from voxprint.access import KeyService
 from voxprint.api import app as app_module
 from voxprint.api import create_app
@@ -141,8 +139,5 @@ def test_importing_the_service_and_the_diarization_types_does_not_import_torch()
         "voxprint.diarization, voxprint.diarization.segmentation; "
         "print('torch' in sys.modules)"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
-    assert result.stdout.strip() == "False"
+    output = fresh_python(code)
+    assert output.strip() == "False"

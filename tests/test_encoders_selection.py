@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from freshprocess import fresh_python
 from test_encoders_onnx import cosines, small_spec
 from voxprint.encoders import CampPlusEncoder
 from voxprint.encoders import campplus_runtime as runtime_module
@@ -310,11 +309,8 @@ def test_an_encoder_imports_no_torch_and_loads_no_engine_until_it_embeds(weights
         "encoder.embed(np.full(16000, 0.01, dtype=np.float32))\n"
         "print(loaded())\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
-    assert result.stdout.split("\n")[:2] == ["[]", "['onnxruntime']"]
+    output = fresh_python(code)
+    assert output.split("\n")[:2] == ["[]", "['onnxruntime']"]
 
 
 def test_an_explicit_runtime_is_reported_as_asked_for(weights: Path) -> None:

@@ -29,6 +29,8 @@ from voxprint.passphrase.whisper import (
 )
 from voxprint.vad import SileroVad
 
+from phrasefakes import keyword_checks
+
 PASSPORT = "my voice is my passport verify me"
 installed = pytest.mark.skipif(
     importlib.util.find_spec("faster_whisper") is None
@@ -162,23 +164,11 @@ def vad() -> SileroVad:
     return SileroVad()
 
 
-def _speech(path: Path, vad: SileroVad) -> np.ndarray:
-    waveform = load_audio(path, sample_rate=16000)
-    return phrase_audio(waveform, vad.detect(waveform), 16000)
-
-
 @installed
 @pytest.mark.data
 def test_real_keywords_are_heard_and_other_keywords_refused(data_root, whisper, vad):
     files = sorted((data_root / "speechcommands").glob("*/*.flac"))[::50][:20]  # 20 speakers
-    words = tuple(sorted({f.name.split("_")[0] for f in files}))
-    right = wrong = 0
-    for path in files:
-        said = path.name.split("_")[0]
-        audio = _speech(path, vad)
-        right += whisper.check(audio, said, Competitors(words)).accepted
-        other = words[(words.index(said) + 1) % len(words)]
-        wrong += not whisper.check(audio, other, Competitors(words)).accepted
+    right, wrong = keyword_checks(whisper, files, vad)
     # bench/phrases.py --recognizer whisper measures these on all 1121 clips
     assert right >= 0.8 * len(files)
     assert wrong == len(files)
