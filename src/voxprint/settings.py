@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     quantize: str | None = Field(None, description="CAM++ quantisation: none or int8.")
     num_threads: int | None = Field(None, ge=1, description="Encoder threads per call.")
     phrase_recognizer: str = Field(
-        DEFAULT_RECOGNIZER, description="Phrase check for passphrases and spoken challenges."
+        DEFAULT_RECOGNIZER,
+        description="Phrase check for passphrases and spoken challenges: pocketsphinx, "
+        "whisper or pocketsphinx+whisper (the last two need the whisper extra).",
     )
     # The command line
     debug: bool = Field(False, description="Log progress to stderr, as -v does.")
