@@ -79,3 +79,20 @@ def test_an_operating_point_refuses_thresholds_outside_zero_and_one():
 def test_an_operating_point_needs_a_model_for_every_band():
     with pytest.raises(InvalidParameterError, match="every band"):
         OperatingPoint(models={Band.WIDE: MODEL}, source=SOURCE)
+
+
+@pytest.mark.parametrize(
+    ("probe_hz", "gallery", "band"),
+    [
+        (3800.0, Band.NARROW, Band.NARROW),  # telephone against telephone
+        (3800.0, Band.WIDE, Band.WIDE),  # telephone against voiceprints from wideband
+        (7600.0, Band.NARROW, Band.WIDE),  # wideband against telephone voiceprints
+        (7600.0, Band.WIDE, Band.WIDE),
+        (3800.0, None, Band.NARROW),  # gallery band not known: the probe's decides
+        (None, None, Band.WIDE),
+    ],
+)
+def test_the_narrowband_model_judges_only_narrowband_probes_against_narrowband_galleries(
+    probe_hz, gallery, band
+):
+    assert point(gallery_band=gallery).band_for(probe_hz) is band

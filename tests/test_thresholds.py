@@ -184,3 +184,14 @@ def test_statistics_of_an_encoder_without_a_prior_are_returned_as_stored(tmp_pat
     thresholds = replace(service.thresholds, prior=None)
     service.store.save_statistics(ns, thresholds.encoder_name, thresholds.encoder_version, stale)
     assert thresholds.statistics(ns) == stale
+
+
+def test_an_adapted_operating_point_knows_the_band_its_gallery_was_enrolled_in(tmp_path):
+    service = make_service(tmp_path / "t.db")
+    ns = service.namespace
+    assert service.thresholds.operating_point(ns).gallery_band is None  # the prior alone
+    enrol(service, "alice", 110)
+    enrol(service, "bob", 260)
+    point = service.thresholds.operating_point(ns)
+    stats = service.thresholds.statistics(ns)
+    assert stats is not None and point.gallery_band is stats.band

@@ -65,6 +65,17 @@ def band_of(bandwidth_hz: float | None) -> Band:
     return Band.NARROW if bandwidth_hz <= NARROWBAND_MAX_HZ else Band.WIDE
 
 
+def pair_band(probe: Band, gallery: Band | None) -> Band:
+    """The band whose score model judges a probe of band ``probe`` against voiceprints
+    enrolled in ``gallery`` (``None``: not known, the probe's band decides). Only two
+    narrowband recordings share the channel that lifts strangers' cosines: an 8 kHz probe
+    against voiceprints enrolled from wideband speech scores strangers as wideband does
+    (cosine 0.07 against 0.38 between two telephone recordings; docs/benchmarks.md)."""
+    if gallery is None:
+        return probe
+    return Band.NARROW if probe is Band.NARROW and gallery is Band.NARROW else Band.WIDE
+
+
 def band_of_clips(bandwidths: Sequence[float | None]) -> Band:
     """The band most of a namespace's clips were recorded in (wideband on a tie)."""
     narrow = sum(band_of(b) is Band.NARROW for b in bandwidths)

@@ -31,7 +31,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from voxprint.adaptation import Band
+from voxprint.adaptation import Band, band_of, pair_band
 from voxprint.errors import InvalidParameterError
 from voxprint.scoring.llr import ScoreModel
 
@@ -88,6 +88,9 @@ class OperatingPoint:
     min_speech_seconds: float = DEFAULT_MIN_DECISION_SPEECH_SECONDS
     #: Scores are AS-Norm scores (against a stored cohort), not raw cosines.
     normalized: bool = False
+    #: The band most of the namespace's enrolment clips were recorded in (``None``: not
+    #: known); with the probe's band it picks the score model (:meth:`band_for`).
+    gallery_band: Band | None = None
     details: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -101,6 +104,11 @@ class OperatingPoint:
 
     def model(self, band: Band) -> ScoreModel:
         return self.models[band]
+
+    def band_for(self, bandwidth_hz: float | None) -> Band:
+        """The band whose model scores a probe of speech bandwidth ``bandwidth_hz``
+        against this namespace's voiceprints (:func:`voxprint.adaptation.pair_band`)."""
+        return pair_band(band_of(bandwidth_hz), self.gallery_band)
 
     def enough_speech(self, seconds: float) -> bool:
         return seconds >= self.min_speech_seconds

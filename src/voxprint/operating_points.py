@@ -88,6 +88,7 @@ class ScoringPrior:
             verification_threshold=self.verification_threshold,
             identification_threshold=self.identification_threshold,
             min_speech_seconds=self.min_speech_seconds,
+            gallery_band=statistics.band if statistics is not None else None,
         )
 
     def _model(self, impostors: ImpostorScores) -> ConditionModel:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voxprint.adaptation import band_of
 from voxprint.decision import Decision, DecisionReason, OperatingPoint, open_set_posteriors
 from voxprint.errors import InvalidParameterError
 from voxprint.pipeline import Utterance
@@ -120,7 +119,7 @@ class Scorer:
         return cosines, normalized
 
     def _llrs(self, probe: Probe, values: np.ndarray, enrol_seconds: np.ndarray) -> np.ndarray:
-        model = self.point.model(band_of(probe.bandwidth_hz))
+        model = self.point.model(self.point.band_for(probe.bandwidth_hz))
         return model.llr(values, probe.net_speech_seconds, enrol_seconds, probe.snr_db)
 
     def verify(self, probe: Probe, voiceprint: np.ndarray, enrol_seconds: float) -> Verdict:
@@ -133,7 +132,7 @@ class Scorer:
         decision, reason = self.point.verify(score, probe.net_speech_seconds)
         needed = None
         if normalized is None:  # on AS-Norm scores there is no cosine threshold
-            needed = self.point.model(band_of(probe.bandwidth_hz)).cosine_for_llr(
+            needed = self.point.model(self.point.band_for(probe.bandwidth_hz)).cosine_for_llr(
                 logit(self.point.verification_threshold),
                 probe.net_speech_seconds,
                 enrol_seconds,
@@ -222,7 +221,7 @@ class Scorer:
         when the score model does not know durations, or not even
         :data:`LONGEST_NEEDED_SECONDS` would do.
         """
-        model = self.point.model(band_of(probe.bandwidth_hz))
+        model = self.point.model(self.point.band_for(probe.bandwidth_hz))
         wanted = math.log(max(gallery_size, 1)) + logit(self.point.identification_threshold)
         floor = max(self.point.min_speech_seconds, 0.05)
 

@@ -1,0 +1,94 @@
+"""Enrolled in one band, probed in the other: decisions when the voiceprints come from
+wideband speech and the probe from a telephone (8 kHz), and the other way round.
+
+Usage:
+    .venv/bin/python bench/cross_band.py
+
+The same LibriSpeech utterances exist as 16 kHz (``tc100-halves``) and as 8 kHz telephone
+copies (``tel-8k``), with the same speakers enrolled and the same strangers (embeddings
+from bench/decision_cache.py). Every enrollable speaker is enrolled from one domain and
+the other domain's probes are answered, with the shipped prior adapted to the gallery as
+the service has it. Two rules pick the score model: the probe's own band (what voxprint
+did before 2026-12-06) and the pair's band (``OperatingPoint.band_for``: the narrowband
+model only when both sides are narrowband).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from decision_cache import embedded_domain
+from voxprint.bootstrap import ServiceOptions, build_pipeline
+from voxprint.evaluation.decisions import (
+    EmbeddedDomain,
+    gallery_operating_point,
+    gallery_profiles,
+)
+from voxprint.evaluation.domains import OpenSetDomain, build_domain
+from voxprint.operating_points import DEFAULT_PRIORS
+from voxprint.scorer import Scorer
+from voxprint.settings import default_data_root
+
+
+def answer(
+    enrolled: tuple[OpenSetDomain, EmbeddedDomain],
+    probed: tuple[OpenSetDomain, EmbeddedDomain],
+    *,
+    pair_rule: bool,
+) -> str:
+    (enrol_domain, enrol_embedded), (probe_domain, probe_embedded) = enrolled, probed
+    profiles, seconds, bandwidths = gallery_profiles(
+        enrol_domain, enrol_embedded, enrol_domain.enrollable
+    )
+    point = gallery_operating_point(DEFAULT_PRIORS["campplus"], profiles, bandwidths)
+    scorer = Scorer(point if pair_rule else replace(point, gallery_band=None))
+    voiceprints = np.stack([p.voiceprint for p in profiles])
+    known = named = too_little = strangers = refused = claims = accepted = 0
+    for key in probe_domain.probes:
+        probe = probe_embedded.probe(int(probe_embedded.rows([key])[0]))
+        ranking = scorer.identify(probe, voiceprints, seconds, top_n=1)
+        speaker = probe_domain.speaker_of[key]
+        if speaker in enrol_domain.enrolment:
+            own = enrol_domain.enrollable.index(speaker)
+            known += 1
+            named += ranking.identified and ranking.candidates[0].index == own
+            too_little += ranking.reason.value == "insufficient_speech"
+            other = (own + 1) % len(voiceprints)
+            verdict = scorer.verify(probe, voiceprints[other], float(seconds[other]))
+            claims += 1
+            accepted += verdict.decision.value == "accept"
+        else:
+            strangers += 1
+            refused += not ranking.identified
+    return (
+        f"{100 * named / known:.1f} % | {100 * too_little / known:.1f} % | "
+        f"{100 * refused / strangers:.1f} % | {100 * accepted / claims:.1f} %"
+    )
+
+
+def main() -> None:
+    pipeline = build_pipeline(ServiceOptions(model="campplus"))
+    root = default_data_root()
+    wide = build_domain("tc100-halves", root)
+    narrow = build_domain("tel-8k", root)
+    wideband = (wide, embedded_domain(wide, pipeline))
+    telephone = (narrow, embedded_domain(narrow, pipeline))
+    print(
+        "| enrolled from | probes | score model | named right | too little speech "
+        "| strangers unknown | FAR |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for enrolled, probed, label in (
+        (wideband, telephone, "16 kHz | 8 kHz"),
+        (telephone, wideband, "8 kHz | 16 kHz"),
+        (wideband, wideband, "16 kHz | 16 kHz"),
+        (telephone, telephone, "8 kHz | 8 kHz"),
+    ):
+        for pair_rule, rule in ((False, "the probe's band"), (True, "the pair's band")):
+            print(f"| {label} | {rule} | {answer(enrolled, probed, pair_rule=pair_rule)} |")
+
+
+if __name__ == "__main__":
+    main()
