@@ -43,8 +43,12 @@ def stats(profiles):
     return gallery_statistics(profiles, band=Band.WIDE, shrink_seconds=0.84, updated_at=NOW)
 
 
-def test_fewer_than_two_profiles_give_no_statistics_and_the_prior_stands(rng):
-    assert stats(speakers(rng, 1, 0.0)) is None
+def test_fewer_than_two_profiles_adapt_nothing_and_the_prior_stands(rng):
+    assert stats([]) is None
+    single = stats(speakers(rng, 1, 0.0))
+    assert single is not None and (single.profiles, single.pairs) == (1, 0)
+    assert single.clips == 3  # its band is still known, for the score model's choice
+    assert adapt_impostors(PRIOR, single) == PRIOR.unadapted()
     prior_only = adapt_impostors(PRIOR, None)
     assert prior_only.mean == PRIOR.mean
     assert prior_only.std == pytest.approx(np.hypot(PRIOR.std, PRIOR.domain_std))

@@ -60,6 +60,11 @@ def test_deleting_or_resetting_a_profile_updates_the_adaptation(tmp_path):
     assert service.operating_point_source().profiles == 2
     service.reset_profile(carol.id)
     assert kind(service) is SourceKind.PRIOR
+    single = service.thresholds.statistics(service.namespace)
+    assert single is not None and (single.profiles, single.pairs) == (1, 0)
+    service.delete_profile(carol.id)
+    enrolled_alone = service.list_profiles()[0]
+    service.delete_profile(enrolled_alone.id)
     assert service.thresholds.statistics(service.namespace) is None
 
 
@@ -186,11 +191,15 @@ def test_statistics_of_an_encoder_without_a_prior_are_returned_as_stored(tmp_pat
     assert thresholds.statistics(ns) == stale
 
 
-def test_an_adapted_operating_point_knows_the_band_its_gallery_was_enrolled_in(tmp_path):
+def test_an_operating_point_knows_the_band_its_gallery_was_enrolled_in(tmp_path):
     service = make_service(tmp_path / "t.db")
     ns = service.namespace
-    assert service.thresholds.operating_point(ns).gallery_band is None  # the prior alone
+    assert service.thresholds.operating_point(ns).gallery_band is None  # nobody enrolled
     enrol(service, "alice", 110)
+    single = service.thresholds.statistics(ns)
+    point = service.thresholds.operating_point(ns)
+    assert single is not None and point.gallery_band is single.band  # one profile: known
+    assert point.source.kind is SourceKind.PRIOR  # ... but nothing adapted
     enrol(service, "bob", 260)
     point = service.thresholds.operating_point(ns)
     stats = service.thresholds.statistics(ns)

@@ -140,11 +140,26 @@ def gallery_statistics(
     speech_offset: float = 0.0,
     updated_at: datetime,
 ) -> GalleryStatistics | None:
-    """The impostor statistics of enrolled ``profiles``; ``None`` with fewer than two.
-    Cosines are scaled to unlimited speech with the prior's shrinkage (``shrink_seconds``
-    and ``speech_offset``, :func:`voxprint.scoring.llr.shrink_factor`)."""
-    if len(profiles) < 2:
+    """The impostor statistics of enrolled ``profiles``; ``None`` with none. One profile
+    has no different-speaker pairs (``pairs`` 0, nothing to adapt), but its ``band``
+    still tells which score model judges a probe against it. Cosines are scaled to
+    unlimited speech with the prior's shrinkage (``shrink_seconds`` and
+    ``speech_offset``, :func:`voxprint.scoring.llr.shrink_factor`)."""
+    if not profiles:
         return None
+    if len(profiles) == 1:
+        clips = int(np.atleast_2d(np.asarray(profiles[0].embeddings)).shape[0])
+        return GalleryStatistics(
+            band=band,
+            profiles=1,
+            clips=clips,
+            pairs=0,
+            pair_mean=0.0,
+            trial_std=0.0,
+            updated_at=updated_at,
+            shrink_seconds=shrink_seconds,
+            speech_offset=speech_offset,
+        )
     voiceprints = np.stack([np.asarray(p.voiceprint, dtype=np.float32) for p in profiles])
     n = len(profiles)
     means = np.zeros((n, n))
