@@ -42,8 +42,8 @@ def probability_text(value: float) -> str:
 
 def stopped_at(files: Sequence[Path], done: int) -> str:
     """What a multi-file command says before the error of file ``done`` (0-based), when
-    the files after it were not tried."""
-    if done >= len(files):
+    the files after it were not tried (nothing for a single file: the error is its)."""
+    if len(files) < 2 or done >= len(files):
         return ""
     left = len(files) - done - 1
     after = f" ({plural(left, 'later file')} not enrolled)" if left else ""
