@@ -103,6 +103,15 @@ def test_enroll_stopped_by_a_bad_file_names_it_and_the_files_it_did_not_try(tmp_
     assert shown["clip_count"] == 1
 
 
+def test_enroll_refused_for_its_profile_does_not_blame_a_file(tmp_path, db):
+    first = wav(tmp_path, "a.wav", 140, seed=1)
+    assert run("enroll", "alice", first, "--external-id", "u1", "--db", db).exit_code == 0
+    second, third = wav(tmp_path, "b.wav", 140, seed=2), wav(tmp_path, "c.wav", 140, seed=3)
+    result = run("enroll", "alice", second, third, "--external-id", "u2", "--db", db)
+    assert result.exit_code != 0
+    assert result.output.startswith("error: profile 'alice'")  # not "error: b.wav ..."
+
+
 def test_enroll_with_a_missing_or_broken_file_fails_with_one_line(tmp_path, db):
     missing = run("enroll", "alice", tmp_path / "nope.wav", "--db", db)
     assert missing.exit_code == ExitCode.BAD_AUDIO

@@ -96,3 +96,20 @@ def test_the_narrowband_model_judges_only_narrowband_probes_against_narrowband_g
     probe_hz, gallery, band
 ):
     assert point(gallery_band=gallery).band_for(probe_hz) is band
+
+
+def test_a_gallery_counts_as_wideband_only_when_none_of_its_clips_is_narrowband():
+    from datetime import UTC, datetime
+
+    from voxprint.operating_points import gallery_band
+    from voxprint.store.records import GalleryStatistics
+
+    def stats(share):
+        return GalleryStatistics(
+            Band.WIDE, 3, 9, 3, 0.1, 0.1, datetime.now(UTC), narrow_share=share
+        )
+
+    assert gallery_band(None) is None
+    assert gallery_band(stats(None)) is None  # stored before the share was recorded
+    assert gallery_band(stats(0.0)) is Band.WIDE
+    assert gallery_band(stats(0.2)) is None  # telephone-enrolled profiles among them

@@ -220,6 +220,7 @@ def test_gallery_statistics_keep_the_shrinkage_they_were_scaled_with(store: Stor
         updated_at=T0,
         shrink_seconds=0.8726,
         speech_offset=0.1452,
+        narrow_share=0.25,
     )
     store.save_statistics("ns", *ENCODER, statistics)
     read = store.get_statistics("ns", *ENCODER)

@@ -204,3 +204,21 @@ def test_an_operating_point_knows_the_band_its_gallery_was_enrolled_in(tmp_path)
     point = service.thresholds.operating_point(ns)
     stats = service.thresholds.statistics(ns)
     assert stats is not None and point.gallery_band is stats.band
+
+
+def test_priors_with_other_shrinkages_never_serve_each_other_recomputed_statistics(tmp_path):
+    """The passphrase prior shares the cache with the text-independent one."""
+    service = make_service(tmp_path / "t.db")
+    enrol(service, "alice", 110)
+    enrol(service, "bob", 260)
+    ns, core = service.namespace, service.thresholds
+    fresh = core.statistics(ns)
+    assert fresh is not None
+    stale = replace(fresh, shrink_seconds=None, speech_offset=None)
+    service.store.save_statistics(ns, core.encoder_name, core.encoder_version, stale)
+    other = replace(core, prior=replace(TONE_PRIOR, shrink_seconds=0.5))
+    first = other.statistics(ns)
+    assert first is not None and first.shrink_seconds == 0.5
+    second = core.statistics(ns)
+    assert second is not None and second.shrink_seconds == TONE_PRIOR.shrink_seconds
+    assert other.statistics(ns) is first  # each kept, not recomputed again

@@ -76,6 +76,13 @@ def pair_band(probe: Band, gallery: Band | None) -> Band:
     return Band.NARROW if probe is Band.NARROW and gallery is Band.NARROW else Band.WIDE
 
 
+def narrow_share(bandwidths: Sequence[float | None]) -> float:
+    """The share of clips recorded in the narrow band (0 with none)."""
+    if not bandwidths:
+        return 0.0
+    return sum(band_of(b) is Band.NARROW for b in bandwidths) / len(bandwidths)
+
+
 def band_of_clips(bandwidths: Sequence[float | None]) -> Band:
     """The band most of a namespace's clips were recorded in (wideband on a tie)."""
     narrow = sum(band_of(b) is Band.NARROW for b in bandwidths)
@@ -138,13 +145,15 @@ def gallery_statistics(
     band: Band,
     shrink_seconds: float,
     speech_offset: float = 0.0,
+    narrow: float | None = None,
     updated_at: datetime,
 ) -> GalleryStatistics | None:
     """The impostor statistics of enrolled ``profiles``; ``None`` with none. One profile
     has no different-speaker pairs (``pairs`` 0, nothing to adapt), but its ``band``
     still tells which score model judges a probe against it. Cosines are scaled to
     unlimited speech with the prior's shrinkage (``shrink_seconds`` and
-    ``speech_offset``, :func:`voxprint.scoring.llr.shrink_factor`)."""
+    ``speech_offset``, :func:`voxprint.scoring.llr.shrink_factor`); ``narrow`` is the share
+    of the clips recorded in the narrow band (:func:`narrow_share`)."""
     if not profiles:
         return None
     if len(profiles) == 1:
@@ -159,6 +168,7 @@ def gallery_statistics(
             updated_at=updated_at,
             shrink_seconds=shrink_seconds,
             speech_offset=speech_offset,
+            narrow_share=narrow,
         )
     voiceprints = np.stack([np.asarray(p.voiceprint, dtype=np.float32) for p in profiles])
     n = len(profiles)
@@ -187,6 +197,7 @@ def gallery_statistics(
         updated_at=updated_at,
         shrink_seconds=shrink_seconds,
         speech_offset=speech_offset,
+        narrow_share=narrow,
     )
 
 

@@ -88,11 +88,22 @@ class ScoringPrior:
             verification_threshold=self.verification_threshold,
             identification_threshold=self.identification_threshold,
             min_speech_seconds=self.min_speech_seconds,
-            gallery_band=statistics.band if statistics is not None else None,
+            gallery_band=gallery_band(statistics),
         )
 
     def _model(self, impostors: ImpostorScores) -> ConditionModel:
         return ConditionModel(impostors, self.targets, self.shrink_seconds, self.speech_offset)
+
+
+def gallery_band(statistics: GalleryStatistics | None) -> Band | None:
+    """The band of a namespace's enrolments for choosing a probe's score model: wideband
+    only when no enrolment clip is narrowband (a telephone-enrolled profile among app
+    enrolments keeps the narrowband model for telephone probes, so strangers on the
+    telephone are not judged as wideband strangers), else ``None``: the probe's band
+    decides, as it does without statistics."""
+    if statistics is None or statistics.narrow_share is None:
+        return None
+    return Band.WIDE if statistics.narrow_share == 0.0 else None
 
 
 _SHARED_DATA = "shared-data development domains, bench/fit_decisions.py"

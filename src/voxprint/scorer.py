@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from voxprint.adaptation import Band, band_of, pair_band
 from voxprint.decision import Decision, DecisionReason, OperatingPoint, open_set_posteriors
 from voxprint.errors import InvalidParameterError
 from voxprint.pipeline import Utterance
@@ -118,21 +119,32 @@ class Scorer:
         )[:, 0]
         return cosines, normalized
 
-    def _llrs(self, probe: Probe, values: np.ndarray, enrol_seconds: np.ndarray) -> np.ndarray:
-        model = self.point.model(self.point.band_for(probe.bandwidth_hz))
+    def _llrs(
+        self, probe: Probe, values: np.ndarray, enrol_seconds: np.ndarray, band: Band
+    ) -> np.ndarray:
+        model = self.point.model(band)
         return model.llr(values, probe.net_speech_seconds, enrol_seconds, probe.snr_db)
 
-    def verify(self, probe: Probe, voiceprint: np.ndarray, enrol_seconds: float) -> Verdict:
+    def verify(
+        self,
+        probe: Probe,
+        voiceprint: np.ndarray,
+        enrol_seconds: float,
+        *,
+        band: Band | None = None,
+    ) -> Verdict:
         """Is ``probe`` the speaker of ``voiceprint`` ``(dim,)`` (enrolled from
-        ``enrol_seconds`` of speech)?"""
+        ``enrol_seconds`` of speech)? ``band`` is the score model's band (default: the
+        probe's against the namespace's gallery, :meth:`OperatingPoint.band_for`)."""
+        band = self.point.band_for(probe.bandwidth_hz) if band is None else band
         cosines, normalized = self._values(probe, np.atleast_2d(voiceprint))
         values = cosines if normalized is None else normalized
-        llr = float(self._llrs(probe, values, np.array([enrol_seconds]))[0])
+        llr = float(self._llrs(probe, values, np.array([enrol_seconds]), band)[0])
         score = float(probability(llr))
         decision, reason = self.point.verify(score, probe.net_speech_seconds)
         needed = None
         if normalized is None:  # on AS-Norm scores there is no cosine threshold
-            needed = self.point.model(self.point.band_for(probe.bandwidth_hz)).cosine_for_llr(
+            needed = self.point.model(band).cosine_for_llr(
                 logit(self.point.verification_threshold),
                 probe.net_speech_seconds,
                 enrol_seconds,
@@ -151,8 +163,9 @@ class Scorer:
 
     def compare(self, first: Probe, second: Probe) -> Verdict:
         """Are two recordings (or voiceprints) one speaker? ``second`` plays the enrolled
-        side; the speech of both counts."""
-        return self.verify(first, second.embedding, second.net_speech_seconds)
+        side; the speech of both counts, and so do both bands (not the namespace's)."""
+        band = pair_band(band_of(first.bandwidth_hz), band_of(second.bandwidth_hz))
+        return self.verify(first, second.embedding, second.net_speech_seconds, band=band)
 
     def identify(
         self,
@@ -180,7 +193,7 @@ class Scorer:
         cosines, normalized = self._values(probe, gallery)
         values = cosines if normalized is None else normalized
         enrol = np.asarray(enrol_seconds, dtype=np.float64).ravel()
-        llrs = self._llrs(probe, values, enrol)
+        llrs = self._llrs(probe, values, enrol, self.point.band_for(probe.bandwidth_hz))
         posteriors, unknown = open_set_posteriors(llrs, n)
         order = np.argsort(-llrs, kind="stable")[:top_n]
         candidates = tuple(

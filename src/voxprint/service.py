@@ -720,8 +720,8 @@ class VoxprintService:
         """Open-set identification of an embedded utterance; ``record=False`` keeps the
         call out of the activity log."""
         gallery = self._candidates(utterance.embedding, top_n, profile_ids)
-        if gallery.gallery_size == 0 and profile_ids is None:
-            self._check_gallery_encoder()
+        if gallery.gallery_size == 0 and profile_ids is None and record:
+            self._check_gallery_encoder()  # live windows (not recorded) skip the scan
         scorer = self.scorer(force=force)
         ranking = scorer.identify(
             Probe.of(utterance),

@@ -27,11 +27,12 @@ from voxprint.adaptation import (
     ProfileClips,
     band_of_clips,
     gallery_statistics,
+    narrow_share,
 )
 from voxprint.decision import OperatingPoint, ThresholdSource
 from voxprint.encoders.base import SpeakerEncoder
 from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS
-from voxprint.errors import ModelError
+from voxprint.errors import ModelError, StoreError
 from voxprint.operating_points import (
     ScoringPrior,
     calibrated_operating_point,
@@ -65,10 +66,11 @@ class _ScoringCache:
 @dataclass
 class _RescaledCache:
     """Statistics recomputed in memory because the stored ones were scaled with another
-    shrinkage: per namespace, the stale row they replace and the recomputed statistics."""
+    shrinkage: per namespace and shrinkage (a passphrase prior shares the cache with the
+    text-independent one), the stale row they replace and the recomputed statistics."""
 
-    by_namespace: dict[str, tuple[GalleryStatistics, GalleryStatistics | None]] = field(
-        default_factory=dict
+    by_key: dict[tuple[str, float, float], tuple[GalleryStatistics, GalleryStatistics | None]] = (
+        field(default_factory=dict)
     )
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -186,13 +188,18 @@ class Thresholds:
         if stored.scaled_with(prior.shrink_seconds, prior.speech_offset):
             return stored
         cache = self._rescaled
+        key = (namespace, prior.shrink_seconds, prior.speech_offset)
         with cache.lock:
-            cached = cache.by_namespace.get(namespace)
+            cached = cache.by_key.get(key)
             if cached is not None and cached[0] == stored:
                 return cached[1]
-            recomputed = self._statistics_of(prior, namespace)
-            cache.by_namespace[namespace] = (stored, recomputed)
-        logger.info(
+            try:
+                recomputed = self._statistics_of(prior, namespace)
+            except StoreError as error:  # decide with the stored row rather than fail
+                logger.warning("gallery statistics of %r not recomputed: %s", namespace, error)
+                return stored
+            cache.by_key[key] = (stored, recomputed)
+        logger.debug(
             "gallery statistics of namespace %r were scaled with another shrinkage than "
             "the prior's; recomputed from its enrolled profiles",
             namespace,
@@ -261,6 +268,7 @@ class Thresholds:
             band=band_of_clips(bandwidths),
             shrink_seconds=prior.shrink_seconds,
             speech_offset=prior.speech_offset,
+            narrow=narrow_share(bandwidths),
             updated_at=datetime.now(UTC),
         )
 

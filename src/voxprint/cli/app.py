@@ -163,9 +163,10 @@ def enroll(
             on_enrolled=show,
         )
     except VoxprintError as error:
-        raise fail_with(
-            error, json_output=json_output, prefix=render.stopped_at(files, len(stored))
-        ) from None
+        # A file's own error names the file; a profile's error (found before any file) not.
+        about_a_file = exit_code_for(error) in (ExitCode.BAD_AUDIO, ExitCode.NOT_ENOUGH_SPEECH)
+        prefix = render.stopped_at(files, len(stored)) if about_a_file else ""
+        raise fail_with(error, json_output=json_output, prefix=prefix) from None
     if results and not json_output:
         for line in render.similar_voice_lines(results[-1].report.similar_voices):
             typer.echo(line)

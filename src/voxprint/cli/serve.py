@@ -166,13 +166,21 @@ def check_can_listen(host: str, port: int) -> None:
     from voxprint.errors import InvalidParameterError
 
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
-            probe.bind(address)
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise InvalidParameterError(f"cannot listen on {host}:{port}: {reason}") from None
+    first: OSError | None = None
+    for family, kind, proto, _, address in addresses:  # any one that binds will do
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn
+                probe.bind(address)
+            return
+        except OSError as exc:
+            first = first or exc
+    reason = (first.strerror or str(first)) if first is not None else "no address"
+    raise InvalidParameterError(f"cannot listen on {host}:{port}: {reason}")
 
 
 def register(app: typer.Typer) -> None:

@@ -38,6 +38,7 @@ from voxprint.adaptation import (
     band_of,
     band_of_clips,
     gallery_statistics,
+    narrow_share,
 )
 from voxprint.decision import DecisionReason, OperatingPoint
 from voxprint.errors import DatasetError
@@ -241,6 +242,7 @@ def gallery_operating_point(
         band=band_of_clips(list(bandwidths)),
         shrink_seconds=prior.shrink_seconds,
         speech_offset=prior.speech_offset,
+        narrow=narrow_share(list(bandwidths)),
         updated_at=datetime.now(UTC),
     )
     return prior.operating_point(statistics)

@@ -280,6 +280,8 @@ class GalleryStatistics:
     updated_at: datetime
     shrink_seconds: float | None = None
     speech_offset: float | None = None
+    #: Share of the enrolment clips recorded in the narrow band (``None``: not recorded).
+    narrow_share: float | None = None
 
     def scaled_with(self, shrink_seconds: float, speech_offset: float) -> bool:
         """Whether ``pair_mean`` was scaled with exactly this shrinkage (a prior that

@@ -199,7 +199,8 @@ _V3 = (
 
 _V4 = (
     "ALTER TABLE gallery_statistics ADD COLUMN shrink_seconds double precision NULL, "
-    "ADD COLUMN speech_offset double precision NULL",
+    "ADD COLUMN speech_offset double precision NULL, "
+    "ADD COLUMN narrow_share double precision NULL",
 )
 
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
@@ -207,7 +208,7 @@ _V4 = (
 #: calibrations, cohorts, gallery statistics and versions, scoring version, streams);
 #: version 2 adds SQLite's version 7 (passphrases and challenges), version 3 its
 #: version 8 (the change log of galleries), version 4 its version 9 (the shrinkage the
-#: gallery statistics were scaled with).
+#: gallery statistics were scaled with, and their share of narrowband clips).
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 
 #: The schema version this code writes.

@@ -55,8 +55,8 @@ class PostgresScoring(PostgresDatabase):
                 conn.execute(
                     "INSERT INTO gallery_statistics (namespace, encoder_name, encoder_version, "
                     "band, profiles, clips, pairs, pair_mean, trial_std, updated_at, "
-                    "shrink_seconds, speech_offset) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "shrink_seconds, speech_offset, narrow_share) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         *key,
                         Band(statistics.band).value,
@@ -68,6 +68,7 @@ class PostgresScoring(PostgresDatabase):
                         statistics.updated_at,
                         statistics.shrink_seconds,
                         statistics.speech_offset,
+                        statistics.narrow_share,
                     ),
                 )
 
@@ -92,6 +93,7 @@ class PostgresScoring(PostgresDatabase):
             updated_at=row["updated_at"].astimezone(UTC),
             shrink_seconds=optional_float(row["shrink_seconds"]),
             speech_offset=optional_float(row["speech_offset"]),
+            narrow_share=optional_float(row["narrow_share"]),
         )
 
     def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration:

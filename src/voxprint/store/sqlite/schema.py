@@ -244,9 +244,11 @@ def _migrate_to_v8(conn: sqlite3.Connection) -> None:
 
 def _migrate_to_v9(conn: sqlite3.Connection) -> None:
     """The shrinkage each namespace's gallery statistics were scaled with, so that a prior
-    that changed since (an upgrade) is noticed; rows from before read as NULL (stale)."""
+    that changed since (an upgrade) is noticed (rows from before read as NULL: stale), and
+    the share of its enrolment clips recorded in the narrow band."""
     conn.execute("ALTER TABLE gallery_statistics ADD COLUMN shrink_seconds REAL NULL")
     conn.execute("ALTER TABLE gallery_statistics ADD COLUMN speech_offset REAL NULL")
+    conn.execute("ALTER TABLE gallery_statistics ADD COLUMN narrow_share REAL NULL")
 
 
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
