@@ -194,34 +194,30 @@ def test_an_as_norm_operating_point_needs_a_cohort():
 TELEPHONE = ConditionModel(
     ImpostorScores(0.4, 0.1), TargetScores(0.92, 0.08, 0.035), shrink_seconds=0.84
 )
+#: Strangers score higher on the telephone; the namespace's enrolments are all wideband.
+BANDED = OperatingPoint(
+    models={Band.WIDE: MODEL, Band.NARROW: TELEPHONE},
+    source=ThresholdSource(SourceKind.PRIOR, "test"),
+    gallery_band=Band.WIDE,
+)
 
 
 def test_a_telephone_probe_is_judged_as_wideband_only_against_a_wideband_gallery(rng):
-    banded = OperatingPoint(
-        models={Band.WIDE: MODEL, Band.NARROW: TELEPHONE},
-        source=ThresholdSource(SourceKind.PRIOR, "test"),
-        gallery_band=Band.WIDE,
-    )
     voiceprint = unit(rng)[0]
     probe = Probe(near(voiceprint, 0.55, rng), 5.0, bandwidth_hz=3400.0)
-    against_app_profiles = Scorer(banded).verify(probe, voiceprint, 20.0)
-    unknown_gallery = Scorer(replace(banded, gallery_band=None))
+    against_app_profiles = Scorer(BANDED).verify(probe, voiceprint, 20.0)
+    unknown_gallery = Scorer(replace(BANDED, gallery_band=None))
     assert against_app_profiles.score > unknown_gallery.verify(probe, voiceprint, 20.0).score
 
 
 def test_compare_judges_two_telephone_recordings_as_telephone_whatever_the_gallery(rng):
     """Two recordings compared involve no profile: their own bands pick the model."""
-    banded = OperatingPoint(
-        models={Band.WIDE: MODEL, Band.NARROW: TELEPHONE},
-        source=ThresholdSource(SourceKind.PRIOR, "test"),
-        gallery_band=Band.WIDE,
-    )
     first = unit(rng)[0]
     a = Probe(near(first, 0.55, rng), 5.0, bandwidth_hz=3400.0)
     b = Probe(first, 5.0, bandwidth_hz=3400.0)
-    telephone_pair = Scorer(banded).compare(a, b)
-    as_telephone = Scorer(banded).verify(a, b.embedding, 5.0, band=Band.NARROW)
+    telephone_pair = Scorer(BANDED).compare(a, b)
+    as_telephone = Scorer(BANDED).verify(a, b.embedding, 5.0, band=Band.NARROW)
     assert telephone_pair.score == pytest.approx(as_telephone.score)
     assert telephone_pair.decision is Decision.REJECT  # a stranger pair on the telephone
     wide_b = Probe(first, 5.0, bandwidth_hz=7600.0)
-    assert Scorer(banded).compare(a, wide_b).score > telephone_pair.score
+    assert Scorer(BANDED).compare(a, wide_b).score > telephone_pair.score

@@ -150,19 +150,29 @@ def test_the_impostor_point_needs_a_built_in_prior(tmp_path):
     assert no_prior.impostor_point(service.namespace, excluding="x") is None
 
 
+def store_stale_statistics(service, **changes):
+    """Enrol two profiles, then store their statistics as an earlier voxprint would have
+    (no shrinkage recorded, ``changes`` applied): the fresh statistics and the stale row."""
+    enrol(service, "alice", 110)
+    enrol(service, "bob", 260)
+    thresholds = service.thresholds
+    fresh = thresholds.statistics(service.namespace)
+    assert fresh is not None
+    stale = replace(fresh, shrink_seconds=None, speech_offset=None, **changes)
+    service.store.save_statistics(
+        service.namespace, thresholds.encoder_name, thresholds.encoder_version, stale
+    )
+    return fresh, stale
+
+
 def test_statistics_scaled_with_another_shrinkage_are_recomputed_without_a_write(tmp_path):
     """Statistics stored by an earlier voxprint, whose prior had another shrinkage, are not
     trusted: the namespace's profiles give fresh ones, the stale row is left for the next
     enrolment to replace, and an enrolment then stores statistics with the prior's."""
     service = make_service(tmp_path / "t.db")
-    enrol(service, "alice", 110)
-    enrol(service, "bob", 260)
     ns, thresholds = service.namespace, service.thresholds
-    fresh = thresholds.statistics(ns)
-    assert fresh is not None
+    fresh, stale = store_stale_statistics(service, pair_mean=0.9)
     assert fresh.scaled_with(TONE_PRIOR.shrink_seconds, TONE_PRIOR.speech_offset)
-    stale = replace(fresh, pair_mean=0.9, shrink_seconds=None, speech_offset=None)
-    service.store.save_statistics(ns, thresholds.encoder_name, thresholds.encoder_version, stale)
 
     recomputed = thresholds.statistics(ns)
     assert recomputed is not None and recomputed.pair_mean == fresh.pair_mean
@@ -209,13 +219,8 @@ def test_an_operating_point_knows_the_band_its_gallery_was_enrolled_in(tmp_path)
 def test_priors_with_other_shrinkages_never_serve_each_other_recomputed_statistics(tmp_path):
     """The passphrase prior shares the cache with the text-independent one."""
     service = make_service(tmp_path / "t.db")
-    enrol(service, "alice", 110)
-    enrol(service, "bob", 260)
     ns, core = service.namespace, service.thresholds
-    fresh = core.statistics(ns)
-    assert fresh is not None
-    stale = replace(fresh, shrink_seconds=None, speech_offset=None)
-    service.store.save_statistics(ns, core.encoder_name, core.encoder_version, stale)
+    store_stale_statistics(service)
     other = replace(core, prior=replace(TONE_PRIOR, shrink_seconds=0.5))
     first = other.statistics(ns)
     assert first is not None and first.shrink_seconds == 0.5

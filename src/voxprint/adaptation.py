@@ -85,8 +85,7 @@ def narrow_share(bandwidths: Sequence[float | None]) -> float:
 
 def band_of_clips(bandwidths: Sequence[float | None]) -> Band:
     """The band most of a namespace's clips were recorded in (wideband on a tie)."""
-    narrow = sum(band_of(b) is Band.NARROW for b in bandwidths)
-    return Band.NARROW if narrow * 2 > len(bandwidths) else Band.WIDE
+    return Band.NARROW if narrow_share(bandwidths) > 0.5 else Band.WIDE
 
 
 @dataclass(frozen=True)
@@ -156,20 +155,6 @@ def gallery_statistics(
     of the clips recorded in the narrow band (:func:`narrow_share`)."""
     if not profiles:
         return None
-    if len(profiles) == 1:
-        clips = int(np.atleast_2d(np.asarray(profiles[0].embeddings)).shape[0])
-        return GalleryStatistics(
-            band=band,
-            profiles=1,
-            clips=clips,
-            pairs=0,
-            pair_mean=0.0,
-            trial_std=0.0,
-            updated_at=updated_at,
-            shrink_seconds=shrink_seconds,
-            speech_offset=speech_offset,
-            narrow_share=narrow,
-        )
     voiceprints = np.stack([np.asarray(p.voiceprint, dtype=np.float32) for p in profiles])
     n = len(profiles)
     means = np.zeros((n, n))
@@ -187,13 +172,14 @@ def gallery_statistics(
         trials.append(np.delete(scores, a, axis=1).ravel())
     upper = np.triu_indices(n, 1)
     pair_means = 0.5 * (means[upper] + means.T[upper])
+    paired = pair_means.size > 0  # one profile: no pairs, nothing measured
     return GalleryStatistics(
         band=band,
         profiles=n,
         clips=clips,
         pairs=int(pair_means.size),
-        pair_mean=_trimmed_mean(pair_means, TRIM_SHARE),
-        trial_std=float(np.concatenate(trials).std()),
+        pair_mean=_trimmed_mean(pair_means, TRIM_SHARE) if paired else 0.0,
+        trial_std=float(np.concatenate(trials).std()) if paired else 0.0,
         updated_at=updated_at,
         shrink_seconds=shrink_seconds,
         speech_offset=speech_offset,
