@@ -186,12 +186,26 @@ def test_a_challenge_is_created_with_an_expiry_and_read_back(api):
 
 
 @pytest.mark.parametrize(
-    "body", [{"kind": "emoji"}, {"words": 0}, {"ttl_seconds": -1}, {"surprise": 1}]
+    "body",
+    [
+        {"kind": "emoji"},
+        {"words": 0},
+        {"words": 7},
+        {"ttl_seconds": -1},
+        {"ttl_seconds": 601},
+        {"surprise": 1},
+    ],
 )
 def test_bad_challenge_requests_are_4xx_errors(api, body):
     client, h = api
     r = client.post("/v1/challenges", headers=h["a"], json=body)
     assert r.status_code in (400, 422) and "error" in r.json()
+
+
+def test_a_challenge_out_of_the_policy_is_refused_with_the_policys_own_bounds(api):
+    client, h = api
+    r = client.post("/v1/challenges", headers=h["a"], json={"words": 7})
+    assert r.status_code == 400 and "4 to 6 words, not 7" in r.json()["error"]["message"]
 
 
 def test_a_challenge_answered_by_the_owner_is_accepted_once_then_refused(api, words):

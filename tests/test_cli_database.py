@@ -198,3 +198,22 @@ def test_info_on_the_fused_encoder_names_both_weight_files_and_the_campplus_runt
     assert len(weights) == 2
     assert weights[0].endswith("campplus_cn_en_common.pt")
     assert weights[1].endswith("pretrained.pt")
+
+
+def test_info_on_an_unknown_model_name_stops_with_one_line_and_a_non_zero_exit(tmp_path):
+    result = run("info", "--model", "nosuch", "--db", tmp_path / "u.db")
+    assert result.exit_code != 0
+    assert "unknown encoder 'nosuch'" in result.output and "Traceback" not in result.output
+
+
+def test_info_on_a_missing_checkpoint_says_it_is_not_found(tmp_path):
+    result = run("info", "--model", str(tmp_path / "gone.pt"), "--db", tmp_path / "u.db")
+    assert result.exit_code != 0 and "checkpoint not found" in result.output
+
+
+def test_info_on_a_trained_checkpoint_names_its_file(tmp_path):
+    checkpoint = tmp_path / "mine.pt"
+    checkpoint.write_bytes(b"not loaded by info")
+    result = run("info", "--json", "--model", str(checkpoint), "--db", tmp_path / "u.db")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["model"]["weights"] == str(checkpoint)

@@ -184,3 +184,15 @@ def test_a_phrase_for_an_existing_text_independent_profile_is_refused(tmp_path, 
         "enroll", "tina", wav(tmp_path, "p.wav", 150, 2.0), "--phrase", PASSPORT, "--db", db
     )
     assert result.exit_code == ExitCode.PROFILE and "text-independent" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [("--length", "7", "4 to 6 words, not 7"), ("--ttl", "601", "at most 600 seconds")],
+)
+def test_a_challenge_out_of_the_policy_is_refused_with_the_same_words_as_the_api(
+    db, option, value, says
+):
+    assert run("keys", "create", "--name", "k", "--db", db).exit_code == 0  # the database
+    result = run("challenge", option, value, "--db", db)
+    assert result.exit_code != 0 and says in result.output and "Traceback" not in result.output

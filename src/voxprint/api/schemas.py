@@ -382,9 +382,12 @@ class ChallengeCreate(Strict):
     kind: Literal["digits", "words"] = Field(
         "digits", description="A challenge of digits (4-6 by default) or of common words."
     )
-    words: int | None = Field(None, ge=1, le=20, description="How many digits or words.")
+    # The bounds are the service's challenge policy (one place): out of them is a 400.
+    words: int | None = Field(
+        None, description="How many digits or words (the service allows 4-6 by default)."
+    )
     ttl_seconds: float | None = Field(
-        None, gt=0, le=3600, description="Lifetime; default from the service settings."
+        None, description="Lifetime in seconds (default 120, at most 600 by default)."
     )
 
 

@@ -7,7 +7,6 @@ the encoder would pick it, without exporting or compiling the network).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -46,7 +45,7 @@ def _database(db: str | None) -> dict[str, Any]:
 
 def _model(chosen: Settings) -> dict[str, Any]:
     from voxprint.encoders.campplus_selection import runtime_report
-    from voxprint.encoders.registry import ENCODERS, OPTION_ENCODERS
+    from voxprint.encoders.registry import ENCODERS, OPTION_ENCODERS, checkpoint_path
     from voxprint.encoders.weights import CAMPPLUS_WEIGHTS, GE2E_WEIGHTS, find_weights
 
     model = chosen.model
@@ -78,11 +77,8 @@ def _model(chosen: Settings) -> dict[str, Any]:
         except ModelError as error:
             data["weights"] = None
             data["runtime_note"] = error.message
-    elif model not in ENCODERS:  # a trained checkpoint
-        path = Path(model)
-        data["weights"] = str(path)
-        if not path.is_file():
-            data["runtime_note"] = f"checkpoint not found: {path}"
+    elif model not in ENCODERS:  # a trained checkpoint; an unknown name is an error
+        data["weights"] = str(checkpoint_path(model))
     return data
 
 

@@ -35,10 +35,10 @@ def phrases(
 def challenge(
     words: Annotated[bool, typer.Option("--words", help="Common words instead of digits.")] = False,
     length: Annotated[
-        int | None, typer.Option("--length", min=1, help="How many digits or words (4-6).")
+        int | None, typer.Option("--length", help="How many digits or words (4-6).")
     ] = None,
     ttl: Annotated[
-        float | None, typer.Option("--ttl", min=1.0, help="Seconds it stays valid (120).")
+        float | None, typer.Option("--ttl", help="Seconds it stays valid (120; at most 600).")
     ] = None,
     db: DbOption = None,
     model: ModelOption = None,

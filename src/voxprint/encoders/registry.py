@@ -137,19 +137,26 @@ def _option_kwargs(name: str, options: EncoderOptions) -> dict[str, object]:
     return {}
 
 
-def _load_checkpoint(name: str, weights: str | Path | None) -> SpeakerEncoder:
+def checkpoint_path(name: str) -> Path:
+    """The trained checkpoint that the encoder name ``name`` stands for, checked without
+    loading it: an :class:`UnknownEncoderError` when it is neither a built-in encoder nor
+    a checkpoint file name, a :class:`WeightsNotFoundError` when the file is missing."""
     path = Path(name)
-    loader = CHECKPOINT_LOADERS.get(path.suffix.lower())
-    if loader is None:
+    if path.suffix.lower() not in CHECKPOINT_LOADERS:
         choices = ", ".join(available_encoders())
         suffixes = ", ".join(sorted(CHECKPOINT_LOADERS))
         raise UnknownEncoderError(
             f"unknown encoder {name!r}; choose one of: {choices}, "
             f"or give the path of a trained checkpoint ({suffixes})"
         )
-    if weights is not None:
-        raise InvalidParameterError("a checkpoint holds its own weights; do not pass weights")
     if not path.is_file():
         raise WeightsNotFoundError(f"checkpoint not found: {path}")
+    return path
+
+
+def _load_checkpoint(name: str, weights: str | Path | None) -> SpeakerEncoder:
+    if weights is not None and Path(name).suffix.lower() in CHECKPOINT_LOADERS:
+        raise InvalidParameterError("a checkpoint holds its own weights; do not pass weights")
+    path = checkpoint_path(name)
     logger.debug("loading encoder checkpoint %s", path)
-    return loader(path)
+    return CHECKPOINT_LOADERS[path.suffix.lower()](path)
