@@ -14,6 +14,7 @@ from voxprint.live import (
     float_to_pcm16,
     pcm16_to_float,
     speech_in_tail,
+    whole_samples,
 )
 from voxprint.vad import SpeechSegments
 
@@ -128,6 +129,15 @@ def test_pcm16_round_trips_and_an_odd_byte_count_is_refused():
     )
     with pytest.raises(InvalidParameterError):
         pcm16_to_float(b"\x00")
+
+
+def test_a_chunk_that_splits_a_sample_keeps_its_odd_byte_for_the_next_chunk():
+    data = float_to_pcm16(np.array([0.25, -0.5], np.float32))
+    whole, rest = whole_samples(data[:3])
+    assert whole == data[:2] and rest == data[2:3]
+    whole, rest = whole_samples(rest + data[3:])
+    assert whole == data[2:] and rest == b""
+    assert whole_samples(b"") == (b"", b"")
 
 
 @pytest.mark.parametrize(

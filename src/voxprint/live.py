@@ -392,6 +392,13 @@ class LiveRecognizer:
         return self._evaluate(window)
 
 
+def whole_samples(data: bytes) -> tuple[bytes, bytes]:
+    """PCM16 bytes split into whole 2-byte samples and the odd byte left (``b""`` or one
+    byte), for chunks that may split a sample."""
+    usable = len(data) - len(data) % 2
+    return data[:usable], data[usable:]
+
+
 def pcm16_to_float(data: bytes) -> np.ndarray:
     """Little-endian 16-bit PCM bytes to ``(n,) float32`` in [-1, 1)."""
     if len(data) % 2:

@@ -29,10 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
-
 from voxprint.audio import AudioSource
 from voxprint.errors import EmptyAudioError
+from voxprint.live import pcm16_to_float, whole_samples
 from voxprint.store.base import StreamStore
 from voxprint.store.records import StreamFormat, StreamLimits, StreamRecord
 
@@ -119,9 +118,8 @@ class StreamRegistry:
         if not data:
             raise EmptyAudioError(f"stream {stream_id} has no audio yet")
         if record.format is StreamFormat.PCM16:
-            usable = len(data) - len(data) % 2
-            samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
-            return (samples, PCM_RATE)
+            whole, _odd_byte = whole_samples(data)  # a last half sample is no sound
+            return (pcm16_to_float(whole), PCM_RATE)
         return data
 
     def delete(self, namespace: str, stream_id: str) -> None:

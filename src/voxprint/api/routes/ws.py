@@ -69,6 +69,7 @@ from voxprint.live import (
     WindowScorer,
     evaluate_window,
     pcm16_to_float,
+    whole_samples,
 )
 from voxprint.rounding import seconds
 from voxprint.service import VoxprintService
@@ -533,10 +534,8 @@ async def _read(session: LiveSession, queue: asyncio.Queue[Frame]) -> None:
                         )
                     )
                     continue
-                data = carry + data
-                usable = len(data) - len(data) % 2
-                carry = data[usable:]
-                if usable and not await _offer(session, queue, pcm16_to_float(data[:usable])):
+                whole, carry = whole_samples(carry + data)
+                if whole and not await _offer(session, queue, pcm16_to_float(whole)):
                     return
                 continue
             text = message.get("text")
