@@ -33,6 +33,7 @@ from voxprint.passphrase.audio import phrase_audio
 from voxprint.passphrase.challenges import CHALLENGE_WORD_ERRORS
 from voxprint.passphrase.recognizer import Competitors, PhraseRecognizer
 from voxprint.passphrase.sphinx import SphinxRecognizer
+from voxprint.passphrase.whisper import WhisperRecognizer
 from voxprint.settings import default_data_root
 from voxprint.vad import SileroVad
 
@@ -108,6 +109,7 @@ def run_source(
                 "said": trial.said,
                 "checked": trial.checked,
                 "right": trial.right,
+                "accepted": match.accepted,
                 "heard": match.heard,
                 "reason": match.reason.value,
                 "word_errors": match.word_errors,
@@ -141,21 +143,42 @@ def allowed_errors(words: tuple[str, ...]) -> int:
     return CHALLENGE_WORD_ERRORS if words else 0
 
 
-def accepted(row: dict, loop_threshold: float, errors: int | None = None) -> bool:
+def accepted(
+    row: dict, loop_threshold: float, errors: int | None = None, second_look: bool = False
+) -> bool:
+    """Would the row pass at ``loop_threshold`` with ``errors`` word errors allowed?
+    PocketSphinx needs both the words and the loop margin; Whisper (``second_look``)
+    passes on its transcript, or failing that on the forced margin."""
     if row["reason"] == "unrecognized" or row["word_errors"] < 0:
         return False
     allowed = row["allowed_errors"] if errors is None else errors
-    return row["word_errors"] <= allowed and row["loop_margin"] >= loop_threshold
+    heard_right = row["word_errors"] <= allowed
+    if second_look:
+        return heard_right or row["loop_margin"] >= loop_threshold
+    return heard_right and row["loop_margin"] >= loop_threshold
+
+
+def answered(row: dict, loop_threshold: float, second_look: bool) -> bool:
+    """The recogniser's own answer where the row kept it (older caches did not)."""
+    if "accepted" in row:
+        return bool(row["accepted"])
+    return accepted(row, loop_threshold, second_look=second_look)
 
 
 def loop_threshold(recognizer: PhraseRecognizer) -> float:
-    """The recogniser's own threshold on ``loop_margin`` (Whisper has none)."""
+    """The recogniser's own threshold on ``loop_margin``: PocketSphinx's loop threshold,
+    or minus Whisper's rescue margin (+inf: no second look)."""
     if isinstance(recognizer, SphinxRecognizer):
         return recognizer.config.loop_threshold
+    if isinstance(recognizer, WhisperRecognizer):
+        margin = recognizer.config.rescue_margin
+        return np.inf if margin is None else -margin
     return -np.inf
 
 
-def table(rows_by_source: dict[str, list[dict]], threshold: float) -> list[str]:
+def table(
+    rows_by_source: dict[str, list[dict]], threshold: float, second_look: bool = False
+) -> list[str]:
     lines = [
         "| source | right phrase: accepted | wrong phrase: rejected | clips | "
         "check time per clip (mean, s) | audio per clip (mean, s) |",
@@ -169,12 +192,14 @@ def table(rows_by_source: dict[str, list[dict]], threshold: float) -> list[str]:
         right = [r for r in rows if r["right"]]
         wrong = [r for r in rows if not r["right"]]
         acc = (
-            f"{100 * np.mean([accepted(r, threshold) for r in right]):.1f} % of {len(right)}"
+            f"{100 * np.mean([answered(r, threshold, second_look) for r in right]):.1f} % "
+            f"of {len(right)}"
             if right
             else "–"
         )
         rej = (
-            f"{100 * np.mean([not accepted(r, threshold) for r in wrong]):.1f} % of {len(wrong)}"
+            f"{100 * np.mean([not answered(r, threshold, second_look) for r in wrong]):.1f} % "
+            f"of {len(wrong)}"
             if wrong
             else "–"
         )
@@ -186,16 +211,24 @@ def table(rows_by_source: dict[str, list[dict]], threshold: float) -> list[str]:
     return lines
 
 
-def sweep(rows: list[dict]) -> None:
+#: Thresholds swept: PocketSphinx's loop margin per frame; Whisper's forced margin.
+SWEPT = {
+    False: (-10.0, -12.0, -15.0, -18.0, -20.0, -22.0, -25.0, -30.0, -1e9),
+    True: (np.inf, -0.5, -1.0, -2.0, -3.0, -4.0, -5.0, -6.0),
+}
+
+
+def sweep(rows: list[dict], second_look: bool = False) -> None:
     right = [r for r in rows if r["right"]]
     wrong = [r for r in rows if not r["right"]]
     for errors in (0, 1):
-        for loop in (-10.0, -12.0, -15.0, -18.0, -20.0, -22.0, -25.0, -30.0, -1e9):
-            a = np.mean([accepted(r, loop, errors) for r in right]) if right else float("nan")
-            w = np.mean([not accepted(r, loop, errors) for r in wrong]) if wrong else float("nan")
+        for loop in SWEPT[second_look]:
+            a = [accepted(r, loop, errors, second_look) for r in right]
+            w = [not accepted(r, loop, errors, second_look) for r in wrong]
             print(
-                f"  word errors {errors} loop {loop:+.0f}: right {100 * a:5.1f}  "
-                f"wrong {100 * w:5.1f}"
+                f"  word errors {errors} loop {loop:+.1f}: "
+                f"right {100 * np.mean(a) if a else float('nan'):5.1f}  "
+                f"wrong {100 * np.mean(w) if w else float('nan'):5.1f}"
             )
 
 
@@ -207,6 +240,7 @@ def main() -> None:
     args = parser.parse_args()
     root = default_data_root()
     recognizer = load_recognizer(args.recognizer)
+    second_look = isinstance(recognizer, WhisperRecognizer)
     vad = SileroVad()
     rows: dict[str, list[dict]] = {}
     for source in args.sources:
@@ -217,8 +251,8 @@ def main() -> None:
         rows[source] = load_rows(source, args.recognizer)
         if args.sweep:
             print(source)
-            sweep(rows[source])
-    print("\n".join(table(rows, loop_threshold(recognizer))))
+            sweep(rows[source], second_look)
+    print("\n".join(table(rows, loop_threshold(recognizer), second_look)))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from voxprint.passphrase.whisper import (
     judge,
     transcript_words,
     without_repeats,
+    written_forms,
 )
 from voxprint.vad import SileroVad
 
@@ -60,9 +61,25 @@ class _ScriptedModel:
         return [_Segment(self.text, [1, 2, 3], -0.25)], None
 
 
-def scripted(text: str, **config: Any) -> tuple[WhisperRecognizer, _ScriptedModel]:
+class _ScriptedLikelihoods:
+    """Stands in for the forced scoring: each phrase's log-likelihood from ``scores``
+    (-30 for any other), and records what it was asked."""
+
+    def __init__(self, scores: dict[str, float] | None = None) -> None:
+        self.scores = scores or {}
+        self.asked: list[list[str]] = []
+
+    def __call__(self, samples: np.ndarray, phrases: Any) -> list[float]:
+        self.asked.append(list(phrases))
+        return [self.scores.get(phrase, -30.0) for phrase in phrases]
+
+
+def scripted(
+    text: str, scores: dict[str, float] | None = None, **config: Any
+) -> tuple[WhisperRecognizer, _ScriptedModel]:
     model = _ScriptedModel(text)
-    return WhisperRecognizer(WhisperConfig(**config), model=model), model
+    likelihoods = _ScriptedLikelihoods(scores)
+    return WhisperRecognizer(WhisperConfig(**config), model=model, likelihoods=likelihoods), model
 
 
 def test_transcripts_become_phrase_words_with_digits_spelt_out():
@@ -94,15 +111,54 @@ def test_a_word_the_transcript_repeats_counts_once_unless_the_phrase_repeats_wor
 
 
 def test_the_check_gives_the_phrases_words_as_hints_and_judges_what_was_heard():
-    recognizer, model = scripted("Four one nine.")
+    recognizer, model = scripted("Four one nine.", {"four one nine": -2.0})
     audio = np.zeros(16000, np.float32)
     match = recognizer.check(audio, "four one nine", Competitors(words=DIGITS))
-    assert match.accepted and match.heard == "four one nine" and match.loop_margin == -0.25
+    assert match.accepted and match.heard == "four one nine" and match.loop_margin == 0.0
     assert set(model.calls[0]["hotwords"].split()) == set(DIGITS)
     assert model.calls[0]["language"] == "en"
     wrong = recognizer.check(audio, "four one eight", Competitors(words=DIGITS))
     assert not wrong.accepted and wrong.reason is PhraseReason.OTHER_PHRASE
     assert len(model.calls) == 1  # the same clip with the same hints is decoded once
+
+
+def test_a_phrase_the_transcript_misses_passes_when_forced_it_is_nearly_as_likely():
+    # Whisper wrote "oh" for a short "off": forced onto the audio, "off" is 1.5 less likely.
+    recognizer, _ = scripted("Oh.", {"off": -3.5, "oh": -2.0})
+    match = recognizer.check(np.zeros(16000, np.float32), "off", Competitors(("on", "up")))
+    assert match.accepted and match.reason is PhraseReason.MATCH
+    assert match.heard == "oh" and match.word_errors == 1
+    assert match.loop_margin == pytest.approx(-1.5)
+
+
+def test_a_phrase_far_less_likely_than_the_transcript_is_refused_with_its_margin():
+    recognizer, _ = scripted("Go.", {"go": -1.0, "no": -9.0})
+    match = recognizer.check(np.zeros(16000, np.float32), "no", Competitors(("go",)))
+    assert not match.accepted and match.reason is PhraseReason.OTHER_PHRASE
+    assert match.loop_margin == pytest.approx(-8.0)
+
+
+def test_without_the_second_look_the_transcript_alone_decides():
+    recognizer, _ = scripted("Oh.", {"off": -2.1, "oh": -2.0}, rescue_margin=None)
+    match = recognizer.check(np.zeros(16000, np.float32), "off", Competitors(("on",)))
+    assert not match.accepted and match.loop_margin == 0.0
+
+
+def test_the_second_look_is_not_taken_when_the_transcript_is_the_phrase_or_nothing():
+    model = _ScriptedModel("Yes.")
+    likelihoods = _ScriptedLikelihoods()
+    recognizer = WhisperRecognizer(model=model, likelihoods=likelihoods)
+    assert recognizer.check(np.zeros(8000, np.float32), "yes", Competitors(("no",))).accepted
+    model.text = ""
+    silent = recognizer.check(np.ones(8000, np.float32), "yes", Competitors(("no",)))
+    assert silent.reason is PhraseReason.UNRECOGNIZED and likelihoods.asked == []
+
+
+def test_phrases_are_scored_as_whisper_writes_them_digits_also_as_numerals():
+    assert written_forms("go") == (" Go.", " go")
+    forms = written_forms("four two")
+    assert {" Four two.", " Four, two.", " four two", " 42", " 4 2", " 4-2"} <= set(forms)
+    assert written_forms("") == ()
 
 
 def test_hints_can_be_turned_off():
@@ -115,7 +171,7 @@ def test_recognize_names_the_listed_phrase_that_was_said_and_nothing_otherwise()
     recognizer, _ = scripted("My voice is my passport. Verify me.")
     match = recognizer.recognize(np.zeros(16000, np.float32), EN_US_PHRASES)
     assert match.accepted and match.expected == PASSPORT
-    other, _ = scripted("The weather is nice today.")
+    other, _ = scripted("The weather is nice today.", {"the weather is nice today": -2.0})
     refused = other.recognize(np.zeros(16000, np.float32), EN_US_PHRASES)
     assert not refused.accepted and refused.reason is PhraseReason.OTHER_PHRASE
     nothing, _ = scripted("")
@@ -132,6 +188,8 @@ def test_empty_audio_is_unrecognised_without_running_the_model():
 
 
 def test_bad_phrases_settings_and_model_folders_are_refused(tmp_path: Path):
+    with pytest.raises(InvalidParameterError):
+        WhisperConfig(rescue_margin=-1.0)
     recognizer, _ = scripted("yes")
     with pytest.raises(InvalidParameterError):
         recognizer.check(np.zeros(8000, np.float32), "call 911", Competitors())

