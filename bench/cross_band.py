@@ -20,6 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 from decision_cache import embedded_domain
+from voxprint.adaptation import enrolment_band, narrow_share
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.evaluation.decisions import (
     EmbeddedDomain,
@@ -107,6 +108,66 @@ def verify_alone(
     )
 
 
+def verify_mixed(
+    wideband: tuple[OpenSetDomain, EmbeddedDomain],
+    telephone: tuple[OpenSetDomain, EmbeddedDomain],
+    *,
+    profile_rule: bool,
+) -> str:
+    """One namespace mixing app and telephone enrolments: every other speaker enrolled
+    from 16 kHz speech, the rest from 8 kHz. Each known speaker's telephone probes are
+    claimed against their own profile and against the next speaker's. Scored with the
+    namespace's band (``profile_rule`` false; mixed, so the probe's band decides) or with
+    the claimed profile's own band (what ``verify`` does since 2026-12-07)."""
+    (wide_domain, wide_embedded), (phone_domain, phone_embedded) = wideband, telephone
+    speakers = list(wide_domain.enrollable)
+    assert speakers == list(phone_domain.enrollable), "the two domains hold one set of speakers"
+    app, phone = speakers[::2], speakers[1::2]
+    app_profiles, app_seconds, app_bands = gallery_profiles(wide_domain, wide_embedded, app)
+    phone_profiles, phone_seconds, phone_bands = gallery_profiles(
+        phone_domain, phone_embedded, phone
+    )
+    order = app + phone
+    profiles = app_profiles + phone_profiles
+    seconds = np.concatenate([app_seconds, phone_seconds])
+    point = gallery_operating_point(DEFAULT_PRIORS["campplus"], profiles, app_bands + phone_bands)
+    scorer = Scorer(point)
+    own_bands = {}
+    for speaker in order:
+        domain, embedded = (
+            (wide_domain, wide_embedded) if speaker in app else (phone_domain, phone_embedded)
+        )
+        clips = embedded.bandwidth_hz[embedded.rows(domain.enrolment[speaker])]
+        own_bands[speaker] = enrolment_band(narrow_share([float(b) for b in clips]))
+    counts = {kind: [0, 0, 0, 0] for kind in ("app", "phone")}  # owners, kept, impostors, let in
+    for key in phone_domain.probes:
+        speaker = phone_domain.speaker_of[key]
+        if speaker not in own_bands:
+            continue
+        probe = phone_embedded.probe(int(phone_embedded.rows([key])[0]))
+        own = order.index(speaker)
+        for index, is_owner in ((own, True), ((own + 1) % len(order), False)):
+            claimed = order[index]
+            enrolled = own_bands[claimed] if profile_rule else None
+            band = point.band_for(probe.bandwidth_hz, enrolled)
+            verdict = scorer.verify(
+                probe, profiles[index].voiceprint, float(seconds[index]), band=band
+            )
+            row = counts["app" if claimed in app else "phone"]
+            accepted = verdict.decision.value == "accept"
+            if is_owner:
+                row[0] += 1
+                row[1] += accepted
+            else:
+                row[2] += 1
+                row[3] += accepted
+    return " | ".join(
+        f"{100 * (1 - kept / owners):.1f} % of {owners} | "
+        f"{100 * let_in / impostors:.1f} % of {impostors}"
+        for owners, kept, impostors, let_in in (counts["app"], counts["phone"])
+    )
+
+
 def main() -> None:
     pipeline = build_pipeline(ServiceOptions(model="campplus"))
     root = default_data_root()
@@ -139,6 +200,16 @@ def main() -> None:
         for pair_rule, rule in ((False, "the probe's band"), (True, "the pair's band")):
             result = verify_alone(enrolled, probed, pair_rule=pair_rule)
             print(f"| {label} | {rule} | {result} |")
+    print()
+    print("One namespace, half enrolled from 16 kHz and half from 8 kHz; 8 kHz claims:")
+    print()
+    print("| score model | app-enrolled: FRR | FAR | telephone-enrolled: FRR | FAR |")
+    print("|---|---|---|---|---|")
+    for profile_rule, rule in (
+        (False, "the namespace's band (before)"),
+        (True, "the claimed profile's band (now)"),
+    ):
+        print(f"| {rule} | {verify_mixed(wideband, telephone, profile_rule=profile_rule)} |")
 
 
 if __name__ == "__main__":

@@ -83,6 +83,17 @@ def narrow_share(bandwidths: Sequence[float | None]) -> float:
     return sum(band_of(b) is Band.NARROW for b in bandwidths) / len(bandwidths)
 
 
+def enrolment_band(share: float | None) -> Band | None:
+    """The band of voiceprints for picking a probe's score model (:func:`pair_band`),
+    from the share of their enrolment clips recorded in the narrow band: wideband only
+    when none was; ``None`` (the probe's band decides) when some were, or when the share
+    is not known. One telephone clip among app clips keeps the narrowband model for
+    telephone probes, so telephone strangers are not judged as wideband strangers."""
+    if share is None:
+        return None
+    return Band.WIDE if share == 0.0 else None
+
+
 def band_of_clips(bandwidths: Sequence[float | None]) -> Band:
     """The band most of a namespace's clips were recorded in (wideband on a tie)."""
     return Band.NARROW if narrow_share(bandwidths) > 0.5 else Band.WIDE

@@ -105,10 +105,13 @@ class OperatingPoint:
     def model(self, band: Band) -> ScoreModel:
         return self.models[band]
 
-    def band_for(self, bandwidth_hz: float | None) -> Band:
+    def band_for(self, bandwidth_hz: float | None, enrolled: Band | None = None) -> Band:
         """The band whose model scores a probe of speech bandwidth ``bandwidth_hz``
-        against this namespace's voiceprints (:func:`voxprint.adaptation.pair_band`)."""
-        return pair_band(band_of(bandwidth_hz), self.gallery_band)
+        against this namespace's voiceprints (:func:`voxprint.adaptation.pair_band`), or,
+        for a claim, against one profile enrolled in band ``enrolled``
+        (:func:`voxprint.adaptation.enrolment_band` of its own clips; finer than the
+        gallery's band where a namespace mixes app and telephone enrolments)."""
+        return pair_band(band_of(bandwidth_hz), enrolled or self.gallery_band)
 
     def enough_speech(self, seconds: float) -> bool:
         return seconds >= self.min_speech_seconds

@@ -20,7 +20,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from voxprint.adaptation import Band, GalleryStatistics, ImpostorPrior, adapt_impostors
+from voxprint.adaptation import (
+    Band,
+    GalleryStatistics,
+    ImpostorPrior,
+    adapt_impostors,
+    enrolment_band,
+)
 from voxprint.decision import (
     DEFAULT_IDENTIFICATION_THRESHOLD,
     DEFAULT_MIN_DECISION_SPEECH_SECONDS,
@@ -96,14 +102,10 @@ class ScoringPrior:
 
 
 def gallery_band(statistics: GalleryStatistics | None) -> Band | None:
-    """The band of a namespace's enrolments for choosing a probe's score model: wideband
-    only when no enrolment clip is narrowband (a telephone-enrolled profile among app
-    enrolments keeps the narrowband model for telephone probes, so strangers on the
-    telephone are not judged as wideband strangers), else ``None``: the probe's band
-    decides, as it does without statistics."""
-    if statistics is None or statistics.narrow_share is None:
-        return None
-    return Band.WIDE if statistics.narrow_share == 0.0 else None
+    """The band of a namespace's enrolments (:func:`voxprint.adaptation.enrolment_band`
+    of all its clips), ``None`` without statistics or for statistics stored before the
+    share of narrowband clips was recorded."""
+    return enrolment_band(None if statistics is None else statistics.narrow_share)
 
 
 _SHARED_DATA = "shared-data development domains, bench/fit_decisions.py"

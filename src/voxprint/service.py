@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from voxprint.adaptation import band_of_clips
+from voxprint.adaptation import Band, band_of_clips, enrolment_band, narrow_share
 from voxprint.audio import AudioSource
 from voxprint.decision import Decision, DecisionReason, ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
@@ -667,7 +667,9 @@ class VoxprintService:
         if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
             raise self._not_enrolled(profile)
         scorer = self.scorer(force=force)
-        verdict = scorer.verify(Probe.of(utterance), profile.voiceprint, profile.net_speech_seconds)
+        probe = Probe.of(utterance)
+        band = scorer.point.band_for(probe.bandwidth_hz, self._enrolled_band(profile))
+        verdict = scorer.verify(probe, profile.voiceprint, profile.net_speech_seconds, band=band)
         logged = record and self._record(
             Activity(
                 "verify", verdict.decision.value, profile.id, verdict.score, verdict.reason.value
@@ -882,6 +884,19 @@ class VoxprintService:
             f"profile {profile.name!r} is still enrolling: {remaining:.1f} s more "
             "net speech is needed"
         )
+
+    def _enrolled_band(self, profile: Profile) -> Band | None:
+        """The band ``profile``'s own enrolment clips were recorded in
+        (:func:`voxprint.adaptation.enrolment_band`); ``None`` when the store cannot say,
+        and the namespace's gallery decides."""
+        try:
+            clips = self.store.list_clips(self.namespace, profile.id)
+        except StoreError as error:
+            logger.warning("clips of profile %s not read for its band: %s", profile.id, error)
+            return None
+        if not clips:
+            return None
+        return enrolment_band(narrow_share([clip.bandwidth_hz for clip in clips]))
 
     def _check_candidates(self, profile_ids: Sequence[str]) -> None:
         if not profile_ids:
