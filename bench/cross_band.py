@@ -20,7 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 from decision_cache import embedded_domain
-from voxprint.adaptation import enrolment_band, narrow_share
+from voxprint.adaptation import band_of, enrolment_band, narrow_share, pair_band
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.evaluation.decisions import (
     EmbeddedDomain,
@@ -148,8 +148,11 @@ def verify_mixed(
         own = order.index(speaker)
         for index, is_owner in ((own, True), ((own + 1) % len(order), False)):
             claimed = order[index]
-            enrolled = own_bands[claimed] if profile_rule else None
-            band = point.band_for(probe.bandwidth_hz, enrolled)
+            band = (
+                pair_band(band_of(probe.bandwidth_hz), own_bands[claimed])
+                if profile_rule
+                else point.band_for(probe.bandwidth_hz)
+            )
             verdict = scorer.verify(
                 probe, profiles[index].voiceprint, float(seconds[index]), band=band
             )

@@ -13,7 +13,10 @@ from voxprint.adaptation import (
     adapt_impostors,
     band_of,
     band_of_clips,
+    enrolment_band,
     gallery_statistics,
+    narrow_share,
+    pair_band,
 )
 from voxprint.errors import InvalidParameterError
 from voxprint.scoring.similarity import l2_normalise
@@ -107,6 +110,26 @@ def test_bands_are_read_from_the_measured_bandwidth():
     assert band_of_clips([4000.0, 4000.0, 8000.0]) is Band.NARROW
     assert band_of_clips([4000.0, 8000.0]) is Band.WIDE
     assert band_of_clips([]) is Band.WIDE
+
+
+def test_the_narrowband_share_is_not_known_while_any_clip_was_never_measured():
+    assert narrow_share([7600.0, 3800.0, 7600.0, 7600.0]) == 0.25
+    assert narrow_share([7600.0, 7600.0]) == 0.0
+    assert narrow_share([7600.0, None]) is None  # an old clip, or a ready-made embedding
+    assert narrow_share([7600.0, float("nan")]) is None
+    assert narrow_share([]) is None
+
+
+def test_voiceprints_count_as_wideband_only_when_every_clip_was_measured_wideband():
+    assert enrolment_band(0.0) is Band.WIDE
+    assert enrolment_band(0.25) is Band.NARROW
+    assert enrolment_band(None) is None
+    # What the rule means for a telephone probe: the narrowband model unless the
+    # voiceprints are surely wideband.
+    assert pair_band(Band.NARROW, enrolment_band(0.0)) is Band.WIDE
+    assert pair_band(Band.NARROW, enrolment_band(0.25)) is Band.NARROW
+    assert pair_band(Band.NARROW, enrolment_band(None)) is Band.NARROW
+    assert pair_band(Band.WIDE, enrolment_band(1.0)) is Band.WIDE
 
 
 def test_a_prior_with_floors_above_itself_is_refused():

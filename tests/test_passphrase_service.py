@@ -206,6 +206,18 @@ def test_the_challenge_phrase_in_the_owners_voice_is_accepted_once(passphrases, 
         passphrases.verify(profile_id, clip(ALICE, 3.0, seed=5), challenge_id=made.id)
 
 
+def test_a_long_recording_is_no_answer_and_leaves_the_challenge_unused(passphrases, words):
+    profile_id = enrolled_ti(passphrases)
+    made = passphrases.create_challenge()
+    words.say(25.0, made.phrase)
+    with pytest.raises(ClipLengthError, match="at most 20 s"):
+        passphrases.verify(profile_id, clip(ALICE, 25.0, seed=5), challenge_id=made.id)
+    assert passphrases.get_challenge(made.id).used_at is None
+    words.say(3.0, made.phrase)
+    answer = passphrases.verify(profile_id, clip(ALICE, 3.0, seed=5), challenge_id=made.id)
+    assert answer.decision is Decision.ACCEPT
+
+
 def test_a_replayed_answer_to_another_challenge_is_rejected(passphrases, words):
     profile_id = enrolled_ti(passphrases)
     old = passphrases.create_challenge(words=5)

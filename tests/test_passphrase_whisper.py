@@ -24,6 +24,7 @@ from voxprint.passphrase.whisper import (
     WhisperConfig,
     WhisperRecognizer,
     judge,
+    rescue_word_errors,
     transcript_words,
     without_repeats,
     written_forms,
@@ -62,16 +63,20 @@ class _ScriptedModel:
 
 
 class _ScriptedLikelihoods:
-    """Stands in for the forced scoring: each phrase's log-likelihood from ``scores``
-    (-30 for any other), and records what it was asked."""
+    """Stands in for the forced scoring: each text's log-likelihood from ``scores`` by
+    its phrase words (-30 for any other), a candidate's best text, and records what it
+    was asked."""
 
     def __init__(self, scores: dict[str, float] | None = None) -> None:
         self.scores = scores or {}
-        self.asked: list[list[str]] = []
+        self.asked: list[list[tuple[str, ...]]] = []
 
-    def __call__(self, samples: np.ndarray, phrases: Any) -> list[float]:
-        self.asked.append(list(phrases))
-        return [self.scores.get(phrase, -30.0) for phrase in phrases]
+    def __call__(self, samples: np.ndarray, candidates: Any) -> list[float]:
+        self.asked.append([tuple(texts) for texts in candidates])
+        return [
+            max((self.scores.get(transcript_words(t), -30.0) for t in texts), default=-30.0)
+            for texts in candidates
+        ]
 
 
 def scripted(
@@ -154,6 +159,56 @@ def test_the_second_look_is_not_taken_when_the_transcript_is_the_phrase_or_nothi
     assert silent.reason is PhraseReason.UNRECOGNIZED and likelihoods.asked == []
 
 
+def test_the_transcript_is_also_scored_as_whisper_wrote_it():
+    model = _ScriptedModel("Oh.")
+    likelihoods = _ScriptedLikelihoods({"off": -3.0, "oh": -2.0})
+    recognizer = WhisperRecognizer(model=model, likelihoods=likelihoods)
+    recognizer.check(np.zeros(16000, np.float32), "off", Competitors(("on",)))
+    expected, heard = likelihoods.asked[0]
+    assert expected == written_forms("off")
+    assert heard == (*written_forms("oh"), "Oh.")
+
+
+def test_a_transcript_more_than_half_the_phrase_off_gets_no_second_look():
+    model = _ScriptedModel("I paid $20 for it yesterday.")
+    likelihoods = _ScriptedLikelihoods({"four two seven one": 0.0})
+    recognizer = WhisperRecognizer(model=model, likelihoods=likelihoods)
+    match = recognizer.check(
+        np.zeros(16000, np.float32), "four two seven one", Competitors(words=DIGITS)
+    )
+    assert not match.accepted and likelihoods.asked == []
+    assert rescue_word_errors("four two seven one") == 2 and rescue_word_errors("off") == 1
+
+
+def test_audio_over_whispers_window_gets_no_second_look():
+    recognizer, _ = scripted("Oh.", {"off": -2.0, "oh": -2.0})
+    long = np.zeros(31 * 16000, np.float32)
+    assert not recognizer.check(long, "off", Competitors(("on",))).accepted
+
+
+def test_a_side_that_cannot_be_scored_rescues_nothing():
+    # The transcript's texts could not be scored (-inf): an infinite margin is no evidence.
+    recognizer, _ = scripted("Oh.", {"off": -2.0, "oh": float("-inf")})
+    match = recognizer.check(np.zeros(16000, np.float32), "off", Competitors(("on",)))
+    assert not match.accepted and match.loop_margin == 0.0
+
+
+def test_a_failing_second_look_is_logged_and_the_transcript_decides(caplog):
+    def broken(samples, candidates):
+        raise RuntimeError("No position encodings are defined for positions >= 448")
+
+    recognizer = WhisperRecognizer(model=_ScriptedModel("Oh."), likelihoods=broken)
+    match = recognizer.check(np.zeros(16000, np.float32), "off", Competitors(("on",)))
+    assert not match.accepted and match.reason is PhraseReason.OTHER_PHRASE
+    assert "second look failed" in caplog.text
+
+
+def test_a_stand_in_model_without_a_decoder_gets_no_second_look(caplog):
+    recognizer = WhisperRecognizer(model=_ScriptedModel("Oh."))
+    match = recognizer.check(np.zeros(16000, np.float32), "off", Competitors(("on",)))
+    assert not match.accepted and "second look failed" in caplog.text
+
+
 def test_phrases_are_scored_as_whisper_writes_them_digits_also_as_numerals():
     assert written_forms("go") == (" Go.", " go")
     forms = written_forms("four two")
@@ -232,17 +287,26 @@ def test_real_keywords_are_heard_and_other_keywords_refused(data_root, whisper, 
     assert wrong == len(files)
 
 
+def synthetic(vad: SileroVad, text: str) -> np.ndarray:
+    raw = subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-s", "150", "--stdout", text],
+        capture_output=True,
+        check=True,
+    ).stdout
+    waveform = load_audio(raw, sample_rate=16000)
+    return phrase_audio(waveform, vad.detect(waveform), 16000)
+
+
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="espeak-ng is not installed"
+)
+
+
 @installed
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+@needs_espeak
 def test_a_synthetic_passphrase_is_heard_and_a_near_miss_is_heard_as_such(whisper, vad):
     def spoken(text: str) -> np.ndarray:
-        raw = subprocess.run(
-            ["espeak-ng", "-v", "en-us", "-s", "150", "--stdout", text],
-            capture_output=True,
-            check=True,
-        ).stdout
-        waveform = load_audio(raw, sample_rate=16000)
-        return phrase_audio(waveform, vad.detect(waveform), 16000)
+        return synthetic(vad, text)
 
     offer = EN_US_PHRASES[0]
     assert offer == "i am going to make him an offer he cannot refuse"
@@ -251,3 +315,20 @@ def test_a_synthetic_passphrase_is_heard_and_a_near_miss_is_heard_as_such(whispe
     near = whisper.check(spoken("i am going to make him a deal he cannot refuse"), offer, others)
     assert not near.accepted and near.reason is PhraseReason.OTHER_PHRASE
     assert near.heard is not None and "deal" in near.heard
+
+
+@installed
+@needs_espeak
+@pytest.mark.parametrize(
+    "said",
+    [
+        "I paid twenty dollars for it yesterday.",  # Whisper writes "$20"
+        "Doctor Smith's third appointment is at ten thirty on January fifth, okay?",
+        "four two seven",  # a prefix of the challenge
+    ],
+)
+def test_other_speech_is_not_taken_for_a_digit_challenge(whisper, vad, said):
+    match = whisper.check(
+        synthetic(vad, said), "four two seven one", Competitors(words=DIGITS), max_word_errors=0
+    )
+    assert not match.accepted

@@ -366,16 +366,12 @@ def test_similar_voices_of_a_profile_still_enrolling_or_unknown_are_refused(serv
         service.similar_voices("00000000-0000-0000-0000-00000000abcd")
 
 
-def test_a_telephone_claim_on_an_app_enrolled_profile_is_judged_by_that_profiles_own_band(
-    tmp_path,
-):
-    """A namespace mixing app (16 kHz) and telephone (8 kHz) enrolments: a telephone probe
-    claiming an app-enrolled profile gets the wideband score model (strangers' cosines
-    are low across bands), one claiming a telephone-enrolled profile the narrowband one."""
+def banded_service(db: Path) -> VoxprintService:
+    """A service whose narrowband score model expects strangers 0.3 higher than its
+    wideband one, so that the model used shows in the cosine bar."""
     from dataclasses import replace
 
     from voxprint.adaptation import Band
-    from voxprint.thresholds import Thresholds
 
     from fakes import TONE_PRIOR
 
@@ -387,15 +383,22 @@ def test_a_telephone_claim_on_an_app_enrolled_profile_is_judged_by_that_profiles
             Band.NARROW: replace(wide, mean=wide.mean + 0.3, mean_floor=wide.mean_floor + 0.3),
         },
     )
-    service = make_service(tmp_path / "mixed.db")
-    thresholds: Thresholds = replace(
-        service.thresholds, prior=banded, fallback=banded.operating_point()
-    )
-    service = replace(service, thresholds=thresholds)
+    service = make_service(db)
+    thresholds = replace(service.thresholds, prior=banded, fallback=banded.operating_point())
+    return replace(service, thresholds=thresholds)
 
-    def telephone(fundamental: float, seconds: float, seed: int = 1):
-        return (voice(fundamental, seconds, seed=seed)[::2], RATE // 2)  # 8 kHz
 
+def telephone(fundamental: float, seconds: float, seed: int = 1) -> tuple[np.ndarray, int]:
+    return (voice(fundamental, seconds, seed=seed)[::2], RATE // 2)  # 8 kHz
+
+
+def test_a_telephone_claim_on_an_app_enrolled_profile_is_judged_by_that_profiles_own_band(
+    tmp_path,
+):
+    """A namespace mixing app (16 kHz) and telephone (8 kHz) enrolments: a telephone probe
+    claiming an app-enrolled profile gets the wideband score model (strangers' cosines
+    are low across bands), one claiming a telephone-enrolled profile the narrowband one."""
+    service = banded_service(tmp_path / "mixed.db")
     app = service.create_profile("app")
     service.enroll(app.id, (voice(150, 12.0, seed=1), RATE))
     phone = service.create_profile("phone")
@@ -404,8 +407,23 @@ def test_a_telephone_claim_on_an_app_enrolled_profile_is_judged_by_that_profiles
     on_app = service.verify(app.id, probe)
     on_phone = service.verify(phone.id, probe)
     assert on_app.cosine_threshold is not None and on_phone.cosine_threshold is not None
-    # The narrowband model expects strangers 0.3 higher: its bar is far above the other.
     assert on_app.cosine_threshold < on_phone.cosine_threshold - 0.04
+
+
+def test_clips_whose_band_was_never_measured_never_lower_a_telephone_claims_bar(tmp_path):
+    """Rows migrated from before bandwidths were stored may be telephone recordings: a
+    profile with such clips is not taken for wideband (found in review)."""
+    import sqlite3
+
+    db = tmp_path / "legacy.db"
+    service = banded_service(db)
+    phone = service.create_profile("phone")
+    service.enroll(phone.id, telephone(150, 12.0))
+    probe = telephone(150, 4.0, seed=5)
+    measured = service.verify(phone.id, probe).cosine_threshold
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE clips SET bandwidth_hz = NULL WHERE profile_id = ?", (phone.id,))
+    assert service.verify(phone.id, probe).cosine_threshold == pytest.approx(measured)
 
 
 def test_a_claim_is_still_decided_when_the_profiles_clips_cannot_be_read(service, monkeypatch):

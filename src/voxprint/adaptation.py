@@ -76,27 +76,37 @@ def pair_band(probe: Band, gallery: Band | None) -> Band:
     return Band.NARROW if probe is Band.NARROW and gallery is Band.NARROW else Band.WIDE
 
 
-def narrow_share(bandwidths: Sequence[float | None]) -> float:
-    """The share of clips recorded in the narrow band (0 with none)."""
-    if not bandwidths:
-        return 0.0
+def _measured(bandwidth_hz: float | None) -> bool:
+    return bandwidth_hz is not None and bool(np.isfinite(bandwidth_hz)) and bandwidth_hz > 0
+
+
+def narrow_share(bandwidths: Sequence[float | None]) -> float | None:
+    """The share of clips recorded in the narrow band; ``None`` (not known) with no
+    clips, or when any clip's bandwidth was never measured (clips stored before it was,
+    or enrolled as ready-made embeddings): such a clip may be a telephone recording."""
+    if not bandwidths or not all(_measured(b) for b in bandwidths):
+        return None
     return sum(band_of(b) is Band.NARROW for b in bandwidths) / len(bandwidths)
 
 
 def enrolment_band(share: float | None) -> Band | None:
     """The band of voiceprints for picking a probe's score model (:func:`pair_band`),
-    from the share of their enrolment clips recorded in the narrow band: wideband only
-    when none was; ``None`` (the probe's band decides) when some were, or when the share
-    is not known. One telephone clip among app clips keeps the narrowband model for
-    telephone probes, so telephone strangers are not judged as wideband strangers."""
+    from the share of their enrolment clips recorded in the narrow band
+    (:func:`narrow_share`): wideband only when none was, narrowband when any was (one
+    telephone clip among app clips keeps the narrowband model for telephone probes, so
+    telephone strangers are not judged as wideband strangers), ``None`` when the share
+    is not known. For a probe, narrowband and not known both leave the probe's band to
+    decide."""
     if share is None:
         return None
-    return Band.WIDE if share == 0.0 else None
+    return Band.WIDE if share == 0.0 else Band.NARROW
 
 
 def band_of_clips(bandwidths: Sequence[float | None]) -> Band:
-    """The band most of a namespace's clips were recorded in (wideband on a tie)."""
-    return Band.NARROW if narrow_share(bandwidths) > 0.5 else Band.WIDE
+    """The band most of a namespace's clips were recorded in (wideband on a tie;
+    unmeasured clips count as wideband)."""
+    narrow = sum(band_of(b) is Band.NARROW for b in bandwidths)
+    return Band.NARROW if narrow > len(bandwidths) / 2 else Band.WIDE
 
 
 @dataclass(frozen=True)

@@ -88,8 +88,9 @@ class OperatingPoint:
     min_speech_seconds: float = DEFAULT_MIN_DECISION_SPEECH_SECONDS
     #: Scores are AS-Norm scores (against a stored cohort), not raw cosines.
     normalized: bool = False
-    #: The band most of the namespace's enrolment clips were recorded in (``None``: not
-    #: known); with the probe's band it picks the score model (:meth:`band_for`).
+    #: The band of the namespace's enrolment clips
+    #: (:func:`voxprint.adaptation.enrolment_band`; ``None``: not known); with the
+    #: probe's band it picks the score model (:meth:`band_for`).
     gallery_band: Band | None = None
     details: Mapping[str, float] = field(default_factory=dict)
 
@@ -105,13 +106,12 @@ class OperatingPoint:
     def model(self, band: Band) -> ScoreModel:
         return self.models[band]
 
-    def band_for(self, bandwidth_hz: float | None, enrolled: Band | None = None) -> Band:
+    def band_for(self, bandwidth_hz: float | None) -> Band:
         """The band whose model scores a probe of speech bandwidth ``bandwidth_hz``
-        against this namespace's voiceprints (:func:`voxprint.adaptation.pair_band`), or,
-        for a claim, against one profile enrolled in band ``enrolled``
-        (:func:`voxprint.adaptation.enrolment_band` of its own clips; finer than the
-        gallery's band where a namespace mixes app and telephone enrolments)."""
-        return pair_band(band_of(bandwidth_hz), enrolled or self.gallery_band)
+        against this namespace's voiceprints (:func:`voxprint.adaptation.pair_band`). A
+        claim on one profile uses that profile's own band instead
+        (``VoxprintService.verify_utterance``)."""
+        return pair_band(band_of(bandwidth_hz), self.gallery_band)
 
     def enough_speech(self, seconds: float) -> bool:
         return seconds >= self.min_speech_seconds

@@ -103,8 +103,8 @@ class ScoringPrior:
 
 def gallery_band(statistics: GalleryStatistics | None) -> Band | None:
     """The band of a namespace's enrolments (:func:`voxprint.adaptation.enrolment_band`
-    of all its clips), ``None`` without statistics or for statistics stored before the
-    share of narrowband clips was recorded."""
+    of all its clips), ``None`` without statistics, for statistics stored before the
+    share of narrowband clips was recorded, or when some clip's band was never measured."""
     return enrolment_band(None if statistics is None else statistics.narrow_share)
 
 

@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from voxprint.adaptation import Band, band_of_clips, enrolment_band, narrow_share
+from voxprint.adaptation import (
+    Band,
+    band_of,
+    band_of_clips,
+    enrolment_band,
+    narrow_share,
+    pair_band,
+)
 from voxprint.audio import AudioSource
 from voxprint.decision import Decision, DecisionReason, ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
@@ -668,7 +675,9 @@ class VoxprintService:
             raise self._not_enrolled(profile)
         scorer = self.scorer(force=force)
         probe = Probe.of(utterance)
-        band = scorer.point.band_for(probe.bandwidth_hz, self._enrolled_band(profile))
+        # The claimed profile's own band, not the namespace's: a namespace may mix app and
+        # telephone enrolments (and its statistics sample at most 200 profiles).
+        band = pair_band(band_of(probe.bandwidth_hz), self._enrolled_band(profile))
         verdict = scorer.verify(probe, profile.voiceprint, profile.net_speech_seconds, band=band)
         logged = record and self._record(
             Activity(
@@ -887,8 +896,8 @@ class VoxprintService:
 
     def _enrolled_band(self, profile: Profile) -> Band | None:
         """The band ``profile``'s own enrolment clips were recorded in
-        (:func:`voxprint.adaptation.enrolment_band`); ``None`` when the store cannot say,
-        and the namespace's gallery decides."""
+        (:func:`voxprint.adaptation.enrolment_band`); ``None`` when it is not known (a
+        clip never measured, or the store cannot say), and the probe's band decides."""
         try:
             clips = self.store.list_clips(self.namespace, profile.id)
         except StoreError as error:

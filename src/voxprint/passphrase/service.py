@@ -86,6 +86,9 @@ class PassphrasePolicy:
     #: Length of each passphrase clip (audio, not only speech), in seconds.
     min_clip_seconds: float = 1.0
     max_clip_seconds: float = 10.0
+    #: Longest answer to a spoken challenge (audio): 4-6 words and a pause or two. A
+    #: long recording that merely contains the words is no answer.
+    max_answer_seconds: float = 20.0
     challenges: ChallengePolicy = field(default_factory=ChallengePolicy)
 
     def __post_init__(self) -> None:
@@ -93,6 +96,8 @@ class PassphrasePolicy:
             raise InvalidParameterError("a text-dependent profile needs at least one clip")
         if not 0 <= self.min_clip_seconds < self.max_clip_seconds:
             raise InvalidParameterError("passphrase clip lengths must satisfy 0 <= min < max")
+        if not self.max_answer_seconds > 0:
+            raise InvalidParameterError("max_answer_seconds must be positive")
 
 
 @dataclass(frozen=True)
@@ -510,6 +515,7 @@ class PassphraseService:
     ) -> SpokenVerification:
         profile = self.core.enrolled_profile(profile_id)
         waveform = self.core.pipeline.load(source)
+        self._check_answer_length(waveform)  # before the challenge is used up
         challenge = self.core.store.use_challenge(
             self.namespace, challenge_id, now=datetime.now(UTC), profile_id=profile.id
         )
@@ -591,6 +597,16 @@ class PassphraseService:
             raise ClipLengthError(
                 f"Audio is too long: {seconds:.2f} s; a passphrase clip is "
                 f"{self.policy.min_clip_seconds:g} to {self.policy.max_clip_seconds:g} s.",
+                audio_seconds=seconds,
+                too_long=True,
+            )
+
+    def _check_answer_length(self, waveform: np.ndarray) -> None:
+        seconds = len(waveform) / self.core.pipeline.encoder.sample_rate
+        if seconds > self.policy.max_answer_seconds:
+            raise ClipLengthError(
+                f"Audio is too long: {seconds:.2f} s; an answer to a challenge is at most "
+                f"{self.policy.max_answer_seconds:g} s.",
                 audio_seconds=seconds,
                 too_long=True,
             )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import threading
 from collections import OrderedDict
@@ -99,25 +100,32 @@ class WhisperConfig:
 
 @dataclass(frozen=True)
 class Transcript:
-    """What Whisper heard (as phrase words; empty: nothing) and its mean log-probability
-    per token (0 when nothing was heard)."""
+    """What Whisper heard (as phrase words; empty: nothing), its mean log-probability
+    per token (0 when nothing was heard), and its text as Whisper wrote it."""
 
     words: str
     log_prob: float
+    text: str = ""
 
 
 class PhraseLikelihoods(Protocol):
     """Scores texts forced onto a recording: ``(n,) float32`` at 16 kHz, silence-padded
-    as it was transcribed."""
+    as it was transcribed, at most :data:`SECOND_LOOK_SECONDS` long."""
 
-    def __call__(self, samples: np.ndarray, phrases: Sequence[str]) -> list[float]:
-        """The log-likelihood (natural log) of each phrase's words, as Whisper would
-        write them, given the audio."""
+    def __call__(self, samples: np.ndarray, candidates: Sequence[Sequence[str]]) -> list[float]:
+        """For each candidate (the texts it may be written as, e.g. :func:`written_forms`),
+        the log-likelihood (natural log) of its likeliest text given the audio; ``-inf``
+        for a candidate none of whose texts could be scored."""
         ...
 
 
-#: Whisper's 30 s window, in 10 ms mel frames.
+#: Whisper's 30 s window, in 10 ms mel frames; longer audio gets no second look.
 _FEATURE_FRAMES = 3000
+SECOND_LOOK_SECONDS = _FEATURE_FRAMES / 100
+#: Longest text (tokens) forced through the decoder (its context is 448 positions).
+MAX_FORCED_TOKENS = 200
+#: Texts decoded in one call (each carries a copy of the decoder's attention cache).
+_TEXTS_PER_CALL = 4
 
 
 def written_forms(words: str) -> tuple[str, ...]:
@@ -146,9 +154,10 @@ def written_forms(words: str) -> tuple[str, ...]:
 
 class WhisperLikelihoods:
     """:class:`PhraseLikelihoods` on a loaded faster-whisper model: the audio is encoded
-    once, and each written form of each phrase is decoded as a forced prefix; a phrase
-    scores its likeliest form, end of text included (so a phrase that stops short of
-    what was said loses the likelihood of stopping there)."""
+    once, and each text is decoded as a forced prefix, a few texts per call; a text
+    scores the log-probabilities of its tokens and of the end of text after them (so a
+    phrase that stops short of what was said loses the likelihood of stopping there).
+    Texts over :data:`MAX_FORCED_TOKENS` tokens score ``-inf``."""
 
     def __init__(self, model: Any) -> None:
         from faster_whisper.tokenizer import Tokenizer
@@ -159,52 +168,67 @@ class WhisperLikelihoods:
         )
         self._start = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
 
-    def __call__(self, samples: np.ndarray, phrases: Sequence[str]) -> list[float]:
+    def __call__(self, samples: np.ndarray, candidates: Sequence[Sequence[str]]) -> list[float]:
         import ctranslate2
 
-        forms = [written_forms(phrase) for phrase in phrases]
-        texts = [form for group in forms for form in group]
-        if not texts:
-            return [float("-inf")] * len(phrases)
-        features = self._model.feature_extractor(samples)[:, :_FEATURE_FRAMES]
-        window = np.zeros((features.shape[0], _FEATURE_FRAMES), np.float32)
-        window[:, : features.shape[1]] = features
-        encoded = np.asarray(
-            self._model.model.encode(ctranslate2.StorageView.from_array(window[None]))
-        )
-        tokens = [self._tokenizer.encode(text) for text in texts]
-        eot = self._tokenizer.eot
+        texts = list(dict.fromkeys(text for texts in candidates for text in texts))
+        tokens = {text: self._tokenizer.encode(text) for text in texts}
+        scored = [text for text in texts if 0 < len(tokens[text]) <= MAX_FORCED_TOKENS]
+        scores = dict.fromkeys(texts, float("-inf"))
+        if scored:
+            features = self._model.feature_extractor(samples)[:, :_FEATURE_FRAMES]
+            window = np.zeros((features.shape[0], _FEATURE_FRAMES), np.float32)
+            window[:, : features.shape[1]] = features
+            encoded = np.asarray(
+                self._model.model.encode(ctranslate2.StorageView.from_array(window[None]))
+            )
+            for at in range(0, len(scored), _TEXTS_PER_CALL):
+                batch = scored[at : at + _TEXTS_PER_CALL]
+                forced = self._forced(encoded, [tokens[text] for text in batch])
+                scores.update(zip(batch, forced, strict=True))
+        return [
+            max((scores[text] for text in texts), default=float("-inf")) for texts in candidates
+        ]
+
+    def _forced(self, encoded: np.ndarray, tokens: list[list[int]]) -> list[float]:
+        import ctranslate2
+
+        longest = max(map(len, tokens))
         results = self._model.model.generate(
             ctranslate2.StorageView.from_array(np.repeat(encoded, len(tokens), axis=0)),
             [self._start + ids for ids in tokens],
             beam_size=1,
-            max_length=len(self._start) + 2 * max(map(len, tokens)) + 8,
+            # CTranslate2 gives one step per two positions of max_length here (measured
+            # with 4.8): room for the forced tokens, the end of text and one more.
+            max_length=2 * (longest + 2),
             return_logits_vocab=True,
             suppress_blank=False,
             suppress_tokens=[],
         )
-        scores = []
-        for result, ids in zip(results, tokens, strict=True):
-            logits = np.asarray(result.logits[0], np.float64)  # (steps, vocabulary)
-            scores.append(_sequence_log_likelihood(logits, [*ids, eot]))
-        best: list[float] = []
-        at = 0
-        for group in forms:
-            best.append(max(scores[at : at + len(group)], default=float("-inf")))
-            at += len(group)
-        return best
+        eot = self._tokenizer.eot
+        return [
+            _sequence_log_likelihood(np.asarray(result.logits[0], np.float64), [*ids, eot])
+            for result, ids in zip(results, tokens, strict=True)
+        ]
 
 
 def _sequence_log_likelihood(logits: np.ndarray, sequence: Sequence[int]) -> float:
-    """Sum of log-softmax(``logits[i]``)[``sequence[i]``]; ``-inf`` when decoding stopped
-    before the sequence ended."""
-    if logits.shape[0] < len(sequence):
+    """Sum of log-softmax(``logits[i]``)[``sequence[i]``] over ``logits`` ``(steps,
+    vocabulary)``; ``-inf`` when decoding stopped before the sequence ended."""
+    if logits.ndim != 2 or logits.shape[0] < len(sequence):
         return float("-inf")
     rows = logits[: len(sequence)]
     peak = rows.max(axis=1, keepdims=True)
     log_norm = np.log(np.exp(rows - peak).sum(axis=1)) + peak[:, 0]
     picked = rows[np.arange(len(sequence)), np.asarray(sequence)]
     return float((picked - log_norm).sum())
+
+
+def rescue_word_errors(expected: str) -> int:
+    """How many words the transcript may differ from ``expected`` by and still get a
+    second look: half the phrase's words, at least one. A transcript further off is
+    other speech, whatever the forced scores say."""
+    return max(1, len(expected.split()) // 2)
 
 
 class WhisperRecognizer:
@@ -309,7 +333,7 @@ class WhisperRecognizer:
                 if tokens
                 else 0.0
             )
-            transcript = Transcript(transcript_words(text), float(log_prob))
+            transcript = Transcript(transcript_words(text), float(log_prob), text)
         if self.config.cached_transcripts:
             with self._lock:
                 self._transcripts[key] = transcript
@@ -332,9 +356,8 @@ class WhisperRecognizer:
         words = [w for p in phrases for w in p.split()]
         words += [normalize_phrase(w) for w in competitors.words]
         transcript = self.transcribe(waveform, words)
-        return self._second_look(
-            waveform, judge(expected, transcript, max_word_errors, _frames(waveform))
-        )
+        match = judge(expected, transcript, max_word_errors, _frames(waveform))
+        return self._second_look(waveform, match, transcript)
 
     def recognize(self, waveform: np.ndarray, phrases: Sequence[str]) -> PhraseMatch:
         candidates = tuple(dict.fromkeys(normalize_phrase(p) for p in phrases))
@@ -345,17 +368,33 @@ class WhisperRecognizer:
         if not transcript.words:
             return PhraseMatch("", None, False, PhraseReason.UNRECOGNIZED, -1, 0.0, frames)
         closest = min(candidates, key=lambda phrase: word_errors(transcript.words, phrase))
-        return self._second_look(waveform, judge(closest, transcript, 0, frames))
+        return self._second_look(waveform, judge(closest, transcript, 0, frames), transcript)
 
-    def _second_look(self, waveform: np.ndarray, match: PhraseMatch) -> PhraseMatch:
+    def _second_look(
+        self, waveform: np.ndarray, match: PhraseMatch, transcript: Transcript
+    ) -> PhraseMatch:
         """``match`` again, with a phrase the transcript missed forced onto the audio
-        (see the module's docstring); nothing changes when the transcript already
-        accepted it, heard nothing, or the rescue is off."""
+        (see the module's docstring). Nothing changes when the transcript accepted it
+        or heard nothing, when it is more than :func:`rescue_word_errors` words off,
+        for audio over :data:`SECOND_LOOK_SECONDS`, when the rescue is off, or when the
+        forced scoring fails (logged)."""
         margin = self.config.rescue_margin
         if match.accepted or match.heard is None or margin is None:
             return match
-        samples = np.ascontiguousarray(np.asarray(waveform, dtype=np.float32).ravel())
-        expected, heard = self._scorer()(self._padded(samples), [match.expected, match.heard])
+        if match.word_errors > rescue_word_errors(match.expected):
+            return match
+        samples = self._padded(np.ascontiguousarray(np.asarray(waveform, np.float32).ravel()))
+        if samples.size > SECOND_LOOK_SECONDS * SAMPLE_RATE:
+            return match
+        candidates = [
+            written_forms(match.expected),
+            (*written_forms(match.heard), transcript.text),
+        ]
+        try:
+            expected, heard = self._scorer()(samples, candidates)
+        except (RuntimeError, ValueError, AttributeError, TypeError, ImportError) as exc:
+            logger.warning("Whisper's second look failed; the transcript decides: %s", exc)
+            return match
         return rescued(match, expected - heard, margin)
 
 
@@ -399,7 +438,10 @@ def judge(expected: str, transcript: Transcript, max_word_errors: int, frames: i
 def rescued(match: PhraseMatch, margin: float, rescue_margin: float) -> PhraseMatch:
     """``match`` (a phrase the transcript missed) with the forced log-likelihood margin
     of the phrase over the transcript as its ``loop_margin``: accepted when the margin is
-    at least ``-rescue_margin``."""
+    at least ``-rescue_margin``. A margin that is not finite (a side that could not be
+    scored) changes nothing."""
+    if not math.isfinite(margin):
+        return match
     if margin < -rescue_margin:
         return replace(match, loop_margin=margin)
     return replace(match, accepted=True, reason=PhraseReason.MATCH, loop_margin=margin)
