@@ -24,6 +24,7 @@ from voxprint.adaptation import band_of, enrolment_band, narrow_share, pair_band
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.evaluation.decisions import (
     EmbeddedDomain,
+    expected_calibration_error,
     gallery_operating_point,
     gallery_profiles,
 )
@@ -46,7 +47,9 @@ def answer(
     point = gallery_operating_point(DEFAULT_PRIORS["campplus"], profiles, bandwidths)
     scorer = Scorer(point if pair_rule else replace(point, gallery_band=None))
     voiceprints = np.stack([p.voiceprint for p in profiles])
-    known = named = too_little = strangers = refused = claims = accepted = 0
+    known = named = too_little = strangers = refused = claims = accepted = rejected = 0
+    scores: list[float] = []
+    truths: list[bool] = []
     for key in probe_domain.probes:
         probe = probe_embedded.probe(int(probe_embedded.rows([key])[0]))
         ranking = scorer.identify(probe, voiceprints, seconds, top_n=1)
@@ -60,12 +63,18 @@ def answer(
             verdict = scorer.verify(probe, voiceprints[other], float(seconds[other]))
             claims += 1
             accepted += verdict.decision.value == "accept"
+            owner = scorer.verify(probe, voiceprints[own], float(seconds[own]))
+            rejected += owner.decision.value != "accept"
+            scores += [verdict.score, owner.score]
+            truths += [False, True]
         else:
             strangers += 1
             refused += not ranking.identified
+    ece = expected_calibration_error(np.array(scores), np.array(truths))
     return (
         f"{100 * named / known:.1f} % | {100 * too_little / known:.1f} % | "
-        f"{100 * refused / strangers:.1f} % | {100 * accepted / claims:.1f} %"
+        f"{100 * refused / strangers:.1f} % | {100 * accepted / claims:.1f} % | "
+        f"{100 * rejected / known:.1f} % | {ece:.3f}"
     )
 
 
@@ -180,9 +189,9 @@ def main() -> None:
     telephone = (narrow, embedded_domain(narrow, pipeline))
     print(
         "| enrolled from | probes | score model | named right | too little speech "
-        "| strangers unknown | FAR |"
+        "| strangers unknown | FAR | FRR | ECE |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for enrolled, probed, label in (
         (wideband, telephone, "16 kHz | 8 kHz"),
         (telephone, wideband, "8 kHz | 16 kHz"),
