@@ -25,6 +25,7 @@ from voxprint.passphrase.whisper import (
     WhisperRecognizer,
     judge,
     rescue_word_errors,
+    second_look_allowed,
     transcript_words,
     without_repeats,
     written_forms,
@@ -178,6 +179,16 @@ def test_a_transcript_more_than_half_the_phrase_off_gets_no_second_look():
     )
     assert not match.accepted and likelihoods.asked == []
     assert rescue_word_errors("four two seven one") == 2 and rescue_word_errors("off") == 1
+
+
+def test_a_transcript_that_only_left_words_out_gets_a_second_look():
+    challenge = "five four zero seven three two"
+    assert second_look_allowed("five four", challenge)  # Whisper stopped early
+    assert second_look_allowed("five zero three", challenge)
+    assert not second_look_allowed("four five", challenge)  # out of order: not a part
+    assert not second_look_allowed("i paid two zero dollars", challenge)
+    assert second_look_allowed("oh", "off")  # one word off
+    assert not second_look_allowed("oh one", "off")
 
 
 def test_audio_over_whispers_window_gets_no_second_look():

@@ -227,8 +227,22 @@ def _sequence_log_likelihood(logits: np.ndarray, sequence: Sequence[int]) -> flo
 def rescue_word_errors(expected: str) -> int:
     """How many words the transcript may differ from ``expected`` by and still get a
     second look: half the phrase's words, at least one. A transcript further off is
-    other speech, whatever the forced scores say."""
+    other speech, whatever the forced scores say, unless it only left words out
+    (:func:`second_look_allowed`)."""
     return max(1, len(expected.split()) // 2)
+
+
+def second_look_allowed(heard: str, expected: str) -> bool:
+    """Whether a transcript ``heard`` that missed ``expected`` gets a second look: it is
+    at most :func:`rescue_word_errors` words off, or it only left words out (Whisper
+    stops early on a row of digits now and then: "five four" for "five four zero seven
+    three two"). Forcing the missing words onto audio that lacks them costs far more
+    than the rescue margin, so a recording of part of a phrase still fails."""
+    said = heard.split()
+    if word_errors(heard, expected) <= rescue_word_errors(expected):
+        return True
+    remaining = iter(expected.split())
+    return bool(said) and all(word in remaining for word in said)
 
 
 class WhisperRecognizer:
@@ -375,13 +389,13 @@ class WhisperRecognizer:
     ) -> PhraseMatch:
         """``match`` again, with a phrase the transcript missed forced onto the audio
         (see the module's docstring). Nothing changes when the transcript accepted it
-        or heard nothing, when it is more than :func:`rescue_word_errors` words off,
+        or heard nothing, when it is too far off (:func:`second_look_allowed`),
         for audio over :data:`SECOND_LOOK_SECONDS`, when the rescue is off, or when the
         forced scoring fails (logged)."""
         margin = self.config.rescue_margin
         if match.accepted or match.heard is None or margin is None:
             return match
-        if match.word_errors > rescue_word_errors(match.expected):
+        if not second_look_allowed(match.heard, match.expected):
             return match
         samples = self._padded(np.ascontiguousarray(np.asarray(waveform, np.float32).ravel()))
         if samples.size > SECOND_LOOK_SECONDS * SAMPLE_RATE:
