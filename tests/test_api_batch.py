@@ -52,6 +52,7 @@ def test_a_batch_runs_every_operation_and_one_bad_item_fails_alone(api):
         {"op": "teleport", "id": "odd"},
         {"op": "enroll", "profile_id": profile_id},
         {"op": "identify", "audio": b64(voice_wav(150, 3)), "top_n": 0},
+        {"op": "identify", "audio": b64(voice_wav(150, 3)), "profile_ids": ["alice"]},
     ]
     body = run(api, items)
     results = body["results"]
@@ -69,8 +70,9 @@ def test_a_batch_runs_every_operation_and_one_bad_item_fails_alone(api):
         422,
         400,
         422,
+        422,
     ]
-    assert (body["succeeded"], body["failed"]) == (6, 6)
+    assert (body["succeeded"], body["failed"]) == (6, 7)
     created, first, second, verified, identified, fetched = (r["result"] for r in results[:6])
     assert created["name"] == "bob" and created["external_id"] == "b-1"
     assert results[0]["id"] == "new" and results[1]["id"] == "e1"
@@ -87,6 +89,7 @@ def test_a_batch_runs_every_operation_and_one_bad_item_fails_alone(api):
         "invalid_request",
         "invalid_parameter",
         "invalid_request",
+        "invalid_request",  # a name where profile ids go
     ]
     assert results[9]["id"] == "odd" and results[9]["op"] == "teleport"
     assert all(r["result"] is None and not r["ok"] for r in results[6:])

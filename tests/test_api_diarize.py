@@ -81,6 +81,8 @@ def test_enrolling_into_an_existing_profile_and_limiting_the_match(api):
     assert named["speakers"][0]["speaker"] == "Alice"
     bob = client.post("/v1/profiles", json={"name": "Bob"}).json()
     assert diarize(client, f"?profile_ids={bob['id']}").status_code == 409  # Bob not enrolled
+    malformed = diarize(client, "?profile_ids=bob")  # a name is no profile id
+    assert malformed.status_code == 400 and "not a profile id" in malformed.text
 
 
 def test_rttm_and_subtitles_come_as_text(api):

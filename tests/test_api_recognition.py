@@ -239,6 +239,16 @@ def test_identify_refuses_bad_parameters(api):
     assert empty.status_code == 400 and empty.json()["error"]["code"] == "invalid_parameter"
     unknown = api.post("/v1/identify", params={"profile_ids": UNKNOWN_ID}, content=wav)
     assert unknown.status_code == 404
+    malformed = api.post("/v1/identify", params={"profile_ids": "not-a-uuid"}, content=wav)
+    assert malformed.status_code == 400
+    assert "'not-a-uuid' is not a profile id" in malformed.json()["error"]["message"]
+    in_a_field = api.post(
+        "/v1/identify",
+        files={"audio": ("a.wav", wav, "audio/wav")},
+        data={"profile_ids": '["not-a-uuid"]'},
+    )
+    assert in_a_field.status_code == 400
+    assert in_a_field.json()["error"]["code"] == "invalid_parameter"
 
 
 def test_compare_scores_two_recordings_sent_as_a_multipart_form(api):

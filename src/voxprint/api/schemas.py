@@ -47,6 +47,7 @@ def _finite(values: list[float]) -> list[float]:
 
 
 Text = Annotated[str, AfterValidator(_encodable)]
+ProfileIdText = Annotated[str, Field(pattern=PROFILE_ID_PATTERN)]
 Name = Annotated[Text, AfterValidator(_printable), Field(min_length=1, max_length=MAX_NAME_LENGTH)]
 ExternalId = Annotated[
     Text, AfterValidator(_printable), Field(min_length=1, max_length=MAX_NAME_LENGTH)
@@ -548,7 +549,7 @@ class BatchItem(Strict):
     force: bool = False
     label: Text | None = Field(None, max_length=200)
     top_n: int = Field(5, ge=1, le=MAX_TOP_N)
-    profile_ids: list[Text] | None = Field(None, max_length=1000)
+    profile_ids: list[ProfileIdText] | None = Field(None, max_length=1000)
     name: Name | None = None
     external_id: ExternalId | None = None
     metadata: Metadata | None = None

@@ -22,6 +22,7 @@ from fastapi.responses import PlainTextResponse
 from voxprint.api import render
 from voxprint.api.body import AUDIO_BODY, read_audio
 from voxprint.api.deps import ServiceDep, StateDep
+from voxprint.api.ids import query_ids
 from voxprint.api.schemas import (
     DiarizationOut,
     EnrollmentOut,
@@ -87,12 +88,6 @@ def registry(state: AppState) -> DiarizationRegistry:
     return found
 
 
-def _split_ids(values: list[str] | None) -> list[str] | None:
-    if values is None:
-        return None
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
-
-
 @router.post(
     "/v1/diarize",
     response_model=DiarizationOut,
@@ -134,7 +129,7 @@ async def diarize(
         num_speakers=num_speakers,
         min_speakers=min_speakers,
         max_speakers=max_speakers,
-        profile_ids=_split_ids(profile_ids),
+        profile_ids=query_ids(profile_ids),
         name_speakers=names,
     )
     identifier = kept.keep(service.namespace, result)

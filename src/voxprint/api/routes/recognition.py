@@ -6,7 +6,6 @@ model work runs on the app's inference runner (429 when its queue is full).
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -14,6 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from voxprint.api import render
 from voxprint.api.body import AUDIO_BODY, read_audio
 from voxprint.api.deps import ServiceDep, StateDep
+from voxprint.api.ids import field_ids, query_ids
 from voxprint.api.routes.profiles import ProfileIdPath
 from voxprint.api.schemas import (
     MAX_TOP_N,
@@ -25,7 +25,6 @@ from voxprint.api.schemas import (
     error_responses,
 )
 from voxprint.api.spoken import PassphraseDep
-from voxprint.errors import InvalidParameterError
 
 router = APIRouter(tags=["recognition"])
 
@@ -133,9 +132,9 @@ async def identify(
     force: Force = False,
 ) -> IdentificationOut:
     upload = await read_audio(request, state.settings.max_upload_bytes)
-    subset = _split_ids(profile_ids)
+    subset = query_ids(profile_ids)
     if "profile_ids" in upload.fields:  # long lists: a multipart field instead of the URL
-        subset = (subset or []) + _field_ids(upload.fields["profile_ids"])
+        subset = (subset or []) + field_ids(upload.fields["profile_ids"])
     result = await state.runner.run(
         "identify", service.identify, upload.data, top_n=top_n, profile_ids=subset, force=force
     )
@@ -150,23 +149,3 @@ async def identify(
 )
 async def thresholds(service: ServiceDep) -> ThresholdsOut:
     return render.thresholds(service.threshold_report())
-
-
-def _field_ids(value: str) -> list[str]:
-    """A multipart ``profile_ids`` field: a JSON array of ids, or ids separated by commas."""
-    text = value.strip()
-    if text.startswith("["):
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            raise InvalidParameterError("profile_ids is not a valid JSON array") from None
-        if not isinstance(parsed, list) or not all(isinstance(v, str) for v in parsed):
-            raise InvalidParameterError("profile_ids must be an array of id strings")
-        return [v.strip() for v in parsed if v.strip()]
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _split_ids(values: list[str] | None) -> list[str] | None:
-    if values is None:
-        return None
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
