@@ -33,7 +33,7 @@ from voxprint.passphrase.audio import phrase_audio
 from voxprint.passphrase.challenges import CHALLENGE_WORD_ERRORS
 from voxprint.passphrase.recognizer import Competitors, PhraseRecognizer
 from voxprint.passphrase.sphinx import SphinxRecognizer
-from voxprint.passphrase.whisper import WhisperRecognizer
+from voxprint.passphrase.whisper import WhisperRecognizer, second_look_allowed
 from voxprint.settings import default_data_root
 from voxprint.vad import SileroVad
 
@@ -154,7 +154,8 @@ def accepted(
     allowed = row["allowed_errors"] if errors is None else errors
     heard_right = row["word_errors"] <= allowed
     if second_look:
-        return heard_right or row["loop_margin"] >= loop_threshold
+        looked = row["heard"] is not None and second_look_allowed(row["heard"], row["checked"])
+        return heard_right or (looked and row["loop_margin"] >= loop_threshold)
     return heard_right and row["loop_margin"] >= loop_threshold
 
 
