@@ -168,6 +168,9 @@ def test_the_transcript_is_also_scored_as_whisper_wrote_it():
     expected, heard = likelihoods.asked[0]
     assert expected == written_forms("off")
     assert heard == (*written_forms("oh"), "Oh.")
+    repeated = WhisperRecognizer(model=_ScriptedModel("Go, go."), likelihoods=likelihoods)
+    repeated.check(np.zeros(16000, np.float32), "go up", Competitors(("go",)))
+    assert set(written_forms("go")) <= set(likelihoods.asked[1][1])  # its repeat dropped
 
 
 def test_a_transcript_more_than_half_the_phrase_off_gets_no_second_look():

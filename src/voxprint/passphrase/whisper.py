@@ -400,10 +400,15 @@ class WhisperRecognizer:
         samples = self._padded(np.ascontiguousarray(np.asarray(waveform, np.float32).ravel()))
         if samples.size > SECOND_LOOK_SECONDS * SAMPLE_RATE:
             return match
-        candidates = [
-            written_forms(match.expected),
-            (*written_forms(match.heard), transcript.text),
-        ]
+        # The transcript's side as Whisper wrote it and as phrase words, also without a
+        # word it repeated (hinted decoding writes "down" as "down down" now and then):
+        # the likeliest reading of what was heard is what the phrase must come close to.
+        heard = (
+            *written_forms(match.heard),
+            *written_forms(without_repeats(match.heard)),
+            transcript.text,
+        )
+        candidates = [written_forms(match.expected), tuple(dict.fromkeys(heard))]
         try:
             expected, heard = self._scorer()(samples, candidates)
         except (RuntimeError, ValueError, AttributeError, TypeError, ImportError) as exc:
