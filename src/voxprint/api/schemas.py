@@ -187,7 +187,12 @@ class PhraseOut(BaseModel):
     reason: PhraseReasonValue
     word_errors: int = Field(description="Words heard differently (-1: nothing heard).")
     loop_margin: float = Field(
-        description="The phrase's fit against any speech, per frame (higher is better)."
+        description=(
+            "The phrase's fit against what else the audio could be, in the recogniser's "
+            "log-likelihood units (higher is better): PocketSphinx, against a free phone "
+            "loop, per frame; Whisper, against its own transcript (0 when the transcript "
+            "is the phrase)."
+        )
     )
 
 
