@@ -5,6 +5,7 @@ the voice's tone).
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -75,10 +76,21 @@ class ScriptedRecognizer:
         return PhraseMatch(expected, heard, ok, reason, errors, -5.0 if ok else -40.0, 100)
 
 
-def phrase_speech(path: Path, vad: SileroVad) -> np.ndarray:
-    """A file's speech as the service checks it: 16 kHz, voice-detected, with margins."""
-    waveform = load_audio(path, sample_rate=16000)
+def phrase_speech(source: Path | bytes, vad: SileroVad) -> np.ndarray:
+    """A file's (or encoded audio's) speech as the service checks it: 16 kHz,
+    voice-detected, with margins."""
+    waveform = load_audio(source, sample_rate=16000)
     return phrase_audio(waveform, vad.detect(waveform), 16000)
+
+
+def synthetic_speech(text: str, vad: SileroVad, speed: int = 150) -> np.ndarray:
+    """``text`` said by espeak-ng (US English), as the service checks it."""
+    raw = subprocess.run(
+        ["espeak-ng", "-v", "en-us", "-s", str(speed), "--stdout", text],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return phrase_speech(raw, vad)
 
 
 def keyword_checks(

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
-from voxprint.audio import load_audio
 from voxprint.errors import InvalidParameterError
 from voxprint.passphrase import RECOGNIZERS, load_recognizer
-from voxprint.passphrase.audio import phrase_audio
 from voxprint.passphrase.phrases import DIGITS, EN_US_PHRASES
 from voxprint.passphrase.recognizer import (
     Competitors,
@@ -22,7 +19,7 @@ from voxprint.passphrase.recognizer import (
 from voxprint.passphrase.sphinx import SphinxConfig, SphinxRecognizer, grammar_text
 from voxprint.vad import SileroVad
 
-from phrasefakes import keyword_checks, phrase_speech
+from phrasefakes import keyword_checks, phrase_speech, synthetic_speech
 
 PASSPORT = "my voice is my passport verify me"
 
@@ -112,13 +109,7 @@ def test_read_sentences_are_not_taken_for_a_passphrase(data_root, recognizer, va
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_a_synthetic_passphrase_is_recognised_and_another_one_is_not(recognizer, vad):
-    raw = subprocess.run(
-        ["espeak-ng", "-v", "en-us", "-s", "160", "--stdout", PASSPORT],
-        capture_output=True,
-        check=True,
-    ).stdout
-    waveform = load_audio(raw, sample_rate=16000)
-    audio = phrase_audio(waveform, vad.detect(waveform), 16000)
+    audio = synthetic_speech(PASSPORT, vad, speed=160)
     assert recognizer.recognize(audio, EN_US_PHRASES).heard == PASSPORT
     others = tuple(p for p in EN_US_PHRASES if p != PASSPORT)
     assert recognizer.check(audio, PASSPORT, Competitors(others)).accepted

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,10 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from voxprint.audio import load_audio
 from voxprint.errors import InvalidParameterError, WeightsNotFoundError
 from voxprint.passphrase import load_recognizer
-from voxprint.passphrase.audio import phrase_audio
 from voxprint.passphrase.phrases import DIGITS, EN_US_PHRASES
 from voxprint.passphrase.recognizer import Competitors, PhraseReason
 from voxprint.passphrase.whisper import (
@@ -32,7 +29,7 @@ from voxprint.passphrase.whisper import (
 )
 from voxprint.vad import SileroVad
 
-from phrasefakes import keyword_checks
+from phrasefakes import keyword_checks, synthetic_speech
 
 PASSPORT = "my voice is my passport verify me"
 installed = pytest.mark.skipif(
@@ -301,16 +298,6 @@ def test_real_keywords_are_heard_and_other_keywords_refused(data_root, whisper, 
     assert wrong == len(files)
 
 
-def synthetic(vad: SileroVad, text: str) -> np.ndarray:
-    raw = subprocess.run(
-        ["espeak-ng", "-v", "en-us", "-s", "150", "--stdout", text],
-        capture_output=True,
-        check=True,
-    ).stdout
-    waveform = load_audio(raw, sample_rate=16000)
-    return phrase_audio(waveform, vad.detect(waveform), 16000)
-
-
 needs_espeak = pytest.mark.skipif(
     shutil.which("espeak-ng") is None, reason="espeak-ng is not installed"
 )
@@ -320,7 +307,7 @@ needs_espeak = pytest.mark.skipif(
 @needs_espeak
 def test_a_synthetic_passphrase_is_heard_and_a_near_miss_is_heard_as_such(whisper, vad):
     def spoken(text: str) -> np.ndarray:
-        return synthetic(vad, text)
+        return synthetic_speech(text, vad)
 
     offer = EN_US_PHRASES[0]
     assert offer == "i am going to make him an offer he cannot refuse"
@@ -343,6 +330,9 @@ def test_a_synthetic_passphrase_is_heard_and_a_near_miss_is_heard_as_such(whispe
 )
 def test_other_speech_is_not_taken_for_a_digit_challenge(whisper, vad, said):
     match = whisper.check(
-        synthetic(vad, said), "four two seven one", Competitors(words=DIGITS), max_word_errors=0
+        synthetic_speech(said, vad),
+        "four two seven one",
+        Competitors(words=DIGITS),
+        max_word_errors=0,
     )
     assert not match.accepted

@@ -585,30 +585,30 @@ class PassphraseService:
     # --- helpers --------------------------------------------------------------------
 
     def _check_length(self, waveform: np.ndarray) -> None:
-        seconds = len(waveform) / self.core.pipeline.encoder.sample_rate
-        if seconds < self.policy.min_clip_seconds:
-            raise ClipLengthError(
-                f"Audio is too short: {seconds:.2f} s; a passphrase clip is "
-                f"{self.policy.min_clip_seconds:g} to {self.policy.max_clip_seconds:g} s.",
-                audio_seconds=seconds,
-                too_long=False,
-            )
-        if seconds > self.policy.max_clip_seconds:
-            raise ClipLengthError(
-                f"Audio is too long: {seconds:.2f} s; a passphrase clip is "
-                f"{self.policy.min_clip_seconds:g} to {self.policy.max_clip_seconds:g} s.",
-                audio_seconds=seconds,
-                too_long=True,
-            )
+        policy = self.policy
+        self._check_seconds(
+            waveform,
+            policy.min_clip_seconds,
+            policy.max_clip_seconds,
+            f"a passphrase clip is {policy.min_clip_seconds:g} to {policy.max_clip_seconds:g} s",
+        )
 
     def _check_answer_length(self, waveform: np.ndarray) -> None:
+        longest = self.policy.max_answer_seconds
+        self._check_seconds(
+            waveform, 0.0, longest, f"an answer to a challenge is at most {longest:g} s"
+        )
+
+    def _check_seconds(
+        self, waveform: np.ndarray, shortest: float, longest: float, rule: str
+    ) -> None:
         seconds = len(waveform) / self.core.pipeline.encoder.sample_rate
-        if seconds > self.policy.max_answer_seconds:
+        if seconds < shortest or seconds > longest:
+            too_long = seconds > longest
             raise ClipLengthError(
-                f"Audio is too long: {seconds:.2f} s; an answer to a challenge is at most "
-                f"{self.policy.max_answer_seconds:g} s.",
+                f"Audio is too {'long' if too_long else 'short'}: {seconds:.2f} s; {rule}.",
                 audio_seconds=seconds,
-                too_long=True,
+                too_long=too_long,
             )
 
     def _phrase_audio(self, waveform: np.ndarray) -> np.ndarray:
