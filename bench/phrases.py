@@ -154,16 +154,31 @@ def accepted(
     allowed = row["allowed_errors"] if errors is None else errors
     heard_right = row["word_errors"] <= allowed
     if second_look:
-        looked = row["heard"] is not None and second_look_allowed(row["heard"], row["checked"])
+        others = Competitors(tuple(row.get("phrases", ())), tuple(row.get("words", ())))
+        looked = row["heard"] is not None and second_look_allowed(
+            row["heard"], row["checked"], others
+        )
         return heard_right or (looked and row["loop_margin"] >= loop_threshold)
     return heard_right and row["loop_margin"] >= loop_threshold
 
 
 def answered(row: dict, loop_threshold: float, second_look: bool) -> bool:
-    """The recogniser's own answer where the row kept it (older caches did not)."""
-    if "accepted" in row:
-        return bool(row["accepted"])
-    return accepted(row, loop_threshold, second_look=second_look)
+    """The recogniser's answer: for Whisper re-read from the row's transcript and margin
+    with the recogniser's rule (so rows cached before a change of the rule that only
+    takes fewer second looks read as the recogniser answers now); otherwise as the row
+    kept it (older caches did not)."""
+    if second_look or "accepted" not in row:
+        return accepted(row, loop_threshold, second_look=second_look)
+    return bool(row["accepted"])
+
+
+def with_competitors(rows: list[dict], source: str, root: Path) -> list[dict]:
+    """``rows`` with each trial's competitors (``phrases``, ``words``), as checked."""
+    trials = {(t.key, t.said, t.checked): competitors(t) for t in build(source, root)}
+    for row in rows:
+        others = trials[(row["key"], row["said"], row["checked"])]
+        row["phrases"], row["words"] = list(others.phrases), list(others.words)
+    return rows
 
 
 def loop_threshold(recognizer: PhraseRecognizer) -> float:
@@ -249,7 +264,7 @@ def main() -> None:
             print("espeak-ng not installed: espeak skipped", file=sys.stderr)
             continue
         run_source(source, root, recognizer, vad, cache_dir(args.recognizer))
-        rows[source] = load_rows(source, args.recognizer)
+        rows[source] = with_competitors(load_rows(source, args.recognizer), source, root)
         if args.sweep:
             print(source)
             sweep(rows[source], second_look)

@@ -135,7 +135,7 @@ def test_a_phrase_the_transcript_misses_passes_when_forced_it_is_nearly_as_likel
 
 
 def test_a_phrase_far_less_likely_than_the_transcript_is_refused_with_its_margin():
-    recognizer, _ = scripted("Go.", {"go": -1.0, "no": -9.0})
+    recognizer, _ = scripted("Goat.", {"goat": -1.0, "no": -9.0})
     match = recognizer.check(np.zeros(16000, np.float32), "no", Competitors(("go",)))
     assert not match.accepted and match.reason is PhraseReason.OTHER_PHRASE
     assert match.loop_margin == pytest.approx(-8.0)
@@ -183,12 +183,23 @@ def test_a_transcript_more_than_half_the_phrase_off_gets_no_second_look():
 
 def test_a_transcript_that_only_left_words_out_gets_a_second_look():
     challenge = "five four zero seven three two"
-    assert second_look_allowed("five four", challenge)  # Whisper stopped early
-    assert second_look_allowed("five zero three", challenge)
-    assert not second_look_allowed("four five", challenge)  # out of order: not a part
-    assert not second_look_allowed("i paid two zero dollars", challenge)
-    assert second_look_allowed("oh", "off")  # one word off
-    assert not second_look_allowed("oh one", "off")
+    digits = Competitors(words=DIGITS)
+    assert second_look_allowed("five four", challenge, digits)  # Whisper stopped early
+    assert second_look_allowed("five zero three", challenge, digits)
+    assert not second_look_allowed("i paid two zero dollars", challenge, digits)
+    assert second_look_allowed("oh", "off", Competitors(("on", "up")))  # one word off
+    assert not second_look_allowed("oh one", "off", Competitors(("on", "up")))
+
+
+def test_a_transcript_that_is_itself_a_valid_answer_gets_no_second_look():
+    # Whisper heard another listed phrase, or other digits for a digit challenge: that is
+    # an answer, not a garbled phrase.
+    keywords = Competitors(("go", "no", "yes"))
+    assert not second_look_allowed("go", "no", keywords)
+    assert second_look_allowed("goat", "no", keywords)
+    challenge = "four two seven one"
+    assert not second_look_allowed("four two seven nine", challenge, Competitors(words=DIGITS))
+    assert not second_look_allowed("four five", challenge, Competitors(words=DIGITS))
 
 
 def test_audio_over_whispers_window_gets_no_second_look():

@@ -232,17 +232,27 @@ def rescue_word_errors(expected: str) -> int:
     return max(1, len(expected.split()) // 2)
 
 
-def second_look_allowed(heard: str, expected: str) -> bool:
-    """Whether a transcript ``heard`` that missed ``expected`` gets a second look: it is
-    at most :func:`rescue_word_errors` words off, or it only left words out (Whisper
-    stops early on a row of digits now and then: "five four" for "five four zero seven
-    three two"). Forcing the missing words onto audio that lacks them costs far more
-    than the rescue margin, so a recording of part of a phrase still fails."""
+def second_look_allowed(heard: str, expected: str, competitors: Competitors) -> bool:
+    """Whether a transcript ``heard`` that missed ``expected`` gets a second look.
+
+    * Yes when it only left words out (Whisper stops early on a row of digits now and
+      then: "five four" for "five four zero seven three two"). Forcing the missing words
+      onto audio that lacks them costs far more than the rescue margin, so a recording
+      of part of a phrase still fails.
+    * No when it is itself something the speaker could have answered instead: another
+      of ``competitors``' phrases, or (for a challenge) a sequence of its words. Then
+      Whisper heard a valid alternative, not a garbled phrase: on 8 kHz digits, a second
+      look let one wrong digit in 25 pass (bench/phrases.py, docs/benchmarks.md).
+    * Otherwise yes when it is at most :func:`rescue_word_errors` words off."""
     said = heard.split()
-    if word_errors(heard, expected) <= rescue_word_errors(expected):
-        return True
     remaining = iter(expected.split())
-    return bool(said) and all(word in remaining for word in said)
+    if said and all(word in remaining for word in said):
+        return True
+    phrases = {normalize_phrase(p) for p in competitors.phrases}
+    words = {normalize_phrase(w) for w in competitors.words}
+    if heard in phrases or (words and set(said) <= words):
+        return False
+    return word_errors(heard, expected) <= rescue_word_errors(expected)
 
 
 class WhisperRecognizer:
@@ -371,7 +381,7 @@ class WhisperRecognizer:
         words += [normalize_phrase(w) for w in competitors.words]
         transcript = self.transcribe(waveform, words)
         match = judge(expected, transcript, max_word_errors, _frames(waveform))
-        return self._second_look(waveform, match, transcript)
+        return self._second_look(waveform, match, transcript, competitors)
 
     def recognize(self, waveform: np.ndarray, phrases: Sequence[str]) -> PhraseMatch:
         candidates = tuple(dict.fromkeys(normalize_phrase(p) for p in phrases))
@@ -382,10 +392,16 @@ class WhisperRecognizer:
         if not transcript.words:
             return PhraseMatch("", None, False, PhraseReason.UNRECOGNIZED, -1, 0.0, frames)
         closest = min(candidates, key=lambda phrase: word_errors(transcript.words, phrase))
-        return self._second_look(waveform, judge(closest, transcript, 0, frames), transcript)
+        others = Competitors(tuple(p for p in candidates if p != closest))
+        match = judge(closest, transcript, 0, frames)
+        return self._second_look(waveform, match, transcript, others)
 
     def _second_look(
-        self, waveform: np.ndarray, match: PhraseMatch, transcript: Transcript
+        self,
+        waveform: np.ndarray,
+        match: PhraseMatch,
+        transcript: Transcript,
+        competitors: Competitors,
     ) -> PhraseMatch:
         """``match`` again, with a phrase the transcript missed forced onto the audio
         (see the module's docstring). Nothing changes when the transcript accepted it
@@ -395,7 +411,7 @@ class WhisperRecognizer:
         margin = self.config.rescue_margin
         if match.accepted or match.heard is None or margin is None:
             return match
-        if not second_look_allowed(match.heard, match.expected):
+        if not second_look_allowed(match.heard, match.expected, competitors):
             return match
         samples = self._padded(np.ascontiguousarray(np.asarray(waveform, np.float32).ravel()))
         if samples.size > SECOND_LOOK_SECONDS * SAMPLE_RATE:
@@ -403,18 +419,18 @@ class WhisperRecognizer:
         # The transcript's side as Whisper wrote it and as phrase words, also without a
         # word it repeated (hinted decoding writes "down" as "down down" now and then):
         # the likeliest reading of what was heard is what the phrase must come close to.
-        heard = (
+        texts = (
             *written_forms(match.heard),
             *written_forms(without_repeats(match.heard)),
             transcript.text,
         )
-        candidates = [written_forms(match.expected), tuple(dict.fromkeys(heard))]
+        candidates = [written_forms(match.expected), tuple(dict.fromkeys(texts))]
         try:
-            expected, heard = self._scorer()(samples, candidates)
+            phrase_score, heard_score = self._scorer()(samples, candidates)
         except (RuntimeError, ValueError, AttributeError, TypeError, ImportError) as exc:
             logger.warning("Whisper's second look failed; the transcript decides: %s", exc)
             return match
-        return rescued(match, expected - heard, margin)
+        return rescued(match, phrase_score - heard_score, margin)
 
 
 def _frames(waveform: np.ndarray) -> int:
