@@ -12,10 +12,10 @@ fi
 PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 
 # 1. torch first, pinned to the CPU build: any looser torch requirement met with no torch
-#    installed would pull several GB of CUDA packages. A CPU wheel pip already has at
-#    hand (its find-links; "+cpu", so that a CUDA wheel there is never taken) is used;
-#    otherwise PyTorch's CPU index, since PyPI's Linux torch is the CUDA build.
-if ! "${PIP[@]}" --no-index "torch==2.13.0+cpu" 2>/dev/null; then
+#    installed would pull several GB of CUDA packages. "+cpu" names the CPU build, which
+#    pip finds where its configuration offers one (a wheel folder or a mirror); PyPI has
+#    no "+cpu" builds (its Linux torch is the CUDA one), so then PyTorch's CPU index.
+if ! "${PIP[@]}" "torch==2.13.0+cpu" 2>/dev/null; then
   echo "setup: no local torch 2.13.0+cpu wheel; installing from PyTorch's CPU index" >&2
   "${PIP[@]}" --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0"
 fi
