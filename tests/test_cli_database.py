@@ -222,11 +222,13 @@ def test_info_on_a_trained_checkpoint_names_its_file(tmp_path):
 def test_info_names_the_phrase_recogniser_and_whether_the_whisper_extra_is_there(
     tmp_path, monkeypatch
 ):
+    from voxprint.passphrase import auto_recognizer_name
     from voxprint.passphrase.whisper import whisper_installed
 
     info = json.loads(run("info", "--json", "--db", tmp_path / "p.db").stdout)
     assert info["phrases"] == {
-        "recognizer": "pocketsphinx",
+        "recognizer": "auto",
+        "runs": auto_recognizer_name(),
         "source": "default",
         "whisper_installed": whisper_installed(),
     }

@@ -74,3 +74,17 @@ def test_the_registered_pair_checks_passphrases_with_pocketsphinx_and_challenges
     assert isinstance(recognizer, RoutedRecognizer)
     assert isinstance(recognizer.passphrases, SphinxRecognizer)
     assert isinstance(recognizer.challenges, WhisperRecognizer)
+
+
+def test_auto_routes_challenges_to_whisper_only_where_the_extra_is_installed(monkeypatch):
+    import voxprint.passphrase as passphrase
+    from voxprint.passphrase import load_recognizer
+    from voxprint.passphrase.routed import RoutedRecognizer
+    from voxprint.passphrase.sphinx import SphinxRecognizer
+
+    monkeypatch.setattr(passphrase, "whisper_installed", lambda: False)
+    assert passphrase.auto_recognizer_name() == "pocketsphinx"
+    assert isinstance(load_recognizer("auto"), SphinxRecognizer)
+    monkeypatch.setattr(passphrase, "whisper_installed", lambda: True)
+    assert passphrase.auto_recognizer_name() == "pocketsphinx+whisper"
+    assert isinstance(load_recognizer(), RoutedRecognizer)  # auto is the default

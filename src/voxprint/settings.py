@@ -63,8 +63,9 @@ class Settings(BaseSettings):
     num_threads: int | None = Field(None, ge=1, description="Encoder threads per call.")
     phrase_recognizer: str = Field(
         DEFAULT_RECOGNIZER,
-        description="Phrase check for passphrases and spoken challenges: pocketsphinx, "
-        "whisper or pocketsphinx+whisper (the last two need the whisper extra).",
+        description="Phrase check for passphrases and spoken challenges: auto "
+        "(pocketsphinx+whisper where the whisper extra is installed, else pocketsphinx), "
+        "pocketsphinx, whisper or pocketsphinx+whisper (the last two need the extra).",
     )
     # The command line
     debug: bool = Field(False, description="Log progress to stderr, as -v does.")

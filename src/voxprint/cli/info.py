@@ -83,7 +83,7 @@ def _model(chosen: Settings) -> dict[str, Any]:
 
 
 def _phrases(chosen: Settings) -> dict[str, Any]:
-    from voxprint.passphrase import RECOGNIZERS
+    from voxprint.passphrase import RECOGNIZERS, auto_recognizer_name
     from voxprint.passphrase.whisper import whisper_installed
 
     name = chosen.phrase_recognizer
@@ -92,11 +92,17 @@ def _phrases(chosen: Settings) -> dict[str, Any]:
         raise InvalidParameterError(f"unknown phrase recogniser {name!r}; known: {known}")
     return {
         "recognizer": name,
+        "runs": auto_recognizer_name() if name == "auto" else name,
         "source": "VOXPRINT_PHRASE_RECOGNIZER"
         if "phrase_recognizer" in chosen.model_fields_set
         else "default",
         "whisper_installed": whisper_installed(),
     }
+
+
+def _phrase_text(phrases: dict[str, Any]) -> str:
+    name, runs = phrases["recognizer"], phrases["runs"]
+    return name if name == runs else f"{runs} ({name})"
 
 
 def _caches() -> dict[str, str]:
@@ -147,7 +153,7 @@ def _text(data: dict[str, Any]) -> str:
     whisper = "installed" if phrases["whisper_installed"] else "not installed"
     lines += [
         f"weights:     {model['weights'] or '-'}",
-        f"phrases:     {phrases['recognizer']}  [{phrases['source']}; whisper extra {whisper}]",
+        f"phrases:     {_phrase_text(phrases)}  [{phrases['source']}; whisper extra {whisper}]",
         f"onnx cache:  {data['cache']['onnx']}",
         f"user cache:  {data['cache']['voxprint']}",
         f"data:        {data_root['path']}  [{data_root['source']}; "

@@ -19,7 +19,7 @@ from voxprint.errors import InvalidParameterError
 from voxprint.passphrase.recognizer import PhraseRecognizer
 from voxprint.passphrase.routed import RoutedRecognizer
 from voxprint.passphrase.sphinx import SphinxRecognizer
-from voxprint.passphrase.whisper import WhisperRecognizer
+from voxprint.passphrase.whisper import WhisperRecognizer, whisper_installed
 
 
 def sphinx_passphrases_whisper_challenges() -> RoutedRecognizer:
@@ -27,14 +27,27 @@ def sphinx_passphrases_whisper_challenges() -> RoutedRecognizer:
     return RoutedRecognizer(SphinxRecognizer(), WhisperRecognizer())
 
 
-#: Phrase recognisers by name; ``pocketsphinx`` is the default; ``whisper`` and
-#: ``pocketsphinx+whisper`` need the ``whisper`` extra.
+def auto_recognizer_name() -> str:
+    """What ``auto`` stands for here: ``pocketsphinx+whisper`` where the ``whisper`` extra
+    is installed (right answers to digit challenges pass 93 % instead of 63 %, replays
+    are refused as before; docs/benchmarks.md), else ``pocketsphinx``."""
+    return "pocketsphinx+whisper" if whisper_installed() else "pocketsphinx"
+
+
+def best_installed() -> PhraseRecognizer:
+    """The recogniser :func:`auto_recognizer_name` names."""
+    return RECOGNIZERS[auto_recognizer_name()]()
+
+
+#: Phrase recognisers by name; ``auto`` (the default) picks by what is installed;
+#: ``whisper`` and ``pocketsphinx+whisper`` need the ``whisper`` extra.
 RECOGNIZERS: dict[str, Callable[[], PhraseRecognizer]] = {
+    "auto": best_installed,
     "pocketsphinx": SphinxRecognizer,
     "whisper": WhisperRecognizer,
     "pocketsphinx+whisper": sphinx_passphrases_whisper_challenges,
 }
-DEFAULT_RECOGNIZER = "pocketsphinx"
+DEFAULT_RECOGNIZER = "auto"
 
 
 def load_recognizer(name: str = DEFAULT_RECOGNIZER) -> PhraseRecognizer:
@@ -46,4 +59,4 @@ def load_recognizer(name: str = DEFAULT_RECOGNIZER) -> PhraseRecognizer:
     return factory()
 
 
-__all__ = ["DEFAULT_RECOGNIZER", "RECOGNIZERS", "load_recognizer"]
+__all__ = ["DEFAULT_RECOGNIZER", "RECOGNIZERS", "auto_recognizer_name", "load_recognizer"]
