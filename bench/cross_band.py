@@ -15,7 +15,7 @@ model only when both sides are narrowband).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -78,6 +78,32 @@ def answer(
     )
 
 
+@dataclass
+class Claims:
+    """Owners' and strangers' claims counted, and how many of each were accepted."""
+
+    owners: int = 0
+    owners_accepted: int = 0
+    impostors: int = 0
+    impostors_accepted: int = 0
+
+    def add(self, owner: bool, accepted: bool) -> None:
+        if owner:
+            self.owners += 1
+            self.owners_accepted += accepted
+        else:
+            self.impostors += 1
+            self.impostors_accepted += accepted
+
+    def text(self, counts: bool = False) -> str:
+        """``FRR | FAR`` as table cells (with the number of claims behind each)."""
+        frr = f"{100 * (1 - self.owners_accepted / self.owners):.1f} %"
+        far = f"{100 * self.impostors_accepted / self.impostors:.1f} %"
+        if counts:
+            return f"{frr} of {self.owners} | {far} of {self.impostors}"
+        return f"{frr} | {far}"
+
+
 def verify_alone(
     enrolled: tuple[OpenSetDomain, EmbeddedDomain],
     probed: tuple[OpenSetDomain, EmbeddedDomain],
@@ -91,7 +117,7 @@ def verify_alone(
     probes_of: dict[str, list[str]] = {}
     for key in probe_domain.probes:
         probes_of.setdefault(probe_domain.speaker_of[key], []).append(key)
-    owners = owners_accepted = impostors = impostors_accepted = 0
+    claims = Claims()
     for i, speaker in enumerate(speakers):
         profiles, seconds, bandwidths = gallery_profiles(enrol_domain, enrol_embedded, [speaker])
         point = gallery_operating_point(DEFAULT_PRIORS["campplus"], profiles, bandwidths)
@@ -104,17 +130,8 @@ def verify_alone(
             for key in keys:
                 probe = probe_embedded.probe(int(probe_embedded.rows([key])[0]))
                 verdict = scorer.verify(probe, profiles[0].voiceprint, float(seconds[0]))
-                accepted = verdict.decision.value == "accept"
-                if who == speaker:
-                    owners += 1
-                    owners_accepted += accepted
-                else:
-                    impostors += 1
-                    impostors_accepted += accepted
-    return (
-        f"{100 * (1 - owners_accepted / owners):.1f} % | "
-        f"{100 * impostors_accepted / impostors:.1f} %"
-    )
+                claims.add(who == speaker, verdict.decision.value == "accept")
+    return claims.text()
 
 
 def verify_mixed(
@@ -148,7 +165,7 @@ def verify_mixed(
         )
         clips = embedded.bandwidth_hz[embedded.rows(domain.enrolment[speaker])]
         own_bands[speaker] = enrolment_band(narrow_share([float(b) for b in clips]))
-    counts = {kind: [0, 0, 0, 0] for kind in ("app", "phone")}  # owners, kept, impostors, let in
+    by_kind = {"app": Claims(), "phone": Claims()}
     for key in phone_domain.probes:
         speaker = phone_domain.speaker_of[key]
         if speaker not in own_bands:
@@ -165,19 +182,9 @@ def verify_mixed(
             verdict = scorer.verify(
                 probe, profiles[index].voiceprint, float(seconds[index]), band=band
             )
-            row = counts["app" if claimed in app else "phone"]
-            accepted = verdict.decision.value == "accept"
-            if is_owner:
-                row[0] += 1
-                row[1] += accepted
-            else:
-                row[2] += 1
-                row[3] += accepted
-    return " | ".join(
-        f"{100 * (1 - kept / owners):.1f} % of {owners} | "
-        f"{100 * let_in / impostors:.1f} % of {impostors}"
-        for owners, kept, impostors, let_in in (counts["app"], counts["phone"])
-    )
+            kind = "app" if claimed in app else "phone"
+            by_kind[kind].add(is_owner, verdict.decision.value == "accept")
+    return f"{by_kind['app'].text(counts=True)} | {by_kind['phone'].text(counts=True)}"
 
 
 def main() -> None:
