@@ -42,8 +42,6 @@ installed = pytest.mark.skipif(
 @dataclass
 class _Segment:
     text: str
-    tokens: list[int]
-    avg_logprob: float
 
 
 class _ScriptedModel:
@@ -57,7 +55,7 @@ class _ScriptedModel:
         self.calls.append(options)
         if not self.text:
             return [], None
-        return [_Segment(self.text, [1, 2, 3], -0.25)], None
+        return [_Segment(self.text)], None
 
 
 class _ScriptedLikelihoods:
@@ -93,24 +91,24 @@ def test_transcripts_become_phrase_words_with_digits_spelt_out():
 
 
 def test_a_transcript_that_says_the_phrase_is_a_match_and_anything_else_is_not():
-    match = judge(PASSPORT, Transcript(PASSPORT, -0.2), 0, 300)
+    match = judge(PASSPORT, Transcript(PASSPORT), 0, 300)
     assert match.accepted and match.reason is PhraseReason.MATCH and match.word_errors == 0
-    near = judge(PASSPORT, Transcript("my voice is my password verify me", -0.2), 0, 300)
+    near = judge(PASSPORT, Transcript("my voice is my password verify me"), 0, 300)
     assert not near.accepted and near.reason is PhraseReason.OTHER_PHRASE
     assert near.word_errors == 1 and near.heard == "my voice is my password verify me"
-    assert judge(PASSPORT, Transcript("my voice is my password verify me", -0.2), 1, 300).accepted
-    silent = judge(PASSPORT, Transcript("", 0.0), 0, 300)
+    assert judge(PASSPORT, Transcript("my voice is my password verify me"), 1, 300).accepted
+    silent = judge(PASSPORT, Transcript(""), 0, 300)
     assert not silent.accepted and silent.reason is PhraseReason.UNRECOGNIZED
     assert silent.heard is None and silent.word_errors == -1
 
 
 def test_a_word_the_transcript_repeats_counts_once_unless_the_phrase_repeats_words():
     assert without_repeats("seven seven six seven") == "seven six seven"
-    assert judge("seven", Transcript("seven seven", -0.3), 0, 50).accepted
-    assert not judge("seven", Transcript("seven six", -0.3), 0, 50).accepted
+    assert judge("seven", Transcript("seven seven"), 0, 50).accepted
+    assert not judge("seven", Transcript("seven six"), 0, 50).accepted
     # A phrase that says a word twice in a row must be heard with it twice.
-    assert judge("four four two", Transcript("four four two", -0.3), 0, 90).accepted
-    assert not judge("four four two", Transcript("four two", -0.3), 0, 90).accepted
+    assert judge("four four two", Transcript("four four two"), 0, 90).accepted
+    assert not judge("four four two", Transcript("four two"), 0, 90).accepted
 
 
 def test_the_check_gives_the_phrases_words_as_hints_and_judges_what_was_heard():

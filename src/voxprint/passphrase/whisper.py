@@ -111,11 +111,10 @@ class WhisperConfig:
 
 @dataclass(frozen=True)
 class Transcript:
-    """What Whisper heard (as phrase words; empty: nothing), its mean log-probability
-    per token (0 when nothing was heard), and its text as Whisper wrote it."""
+    """What Whisper heard (as phrase words; empty: nothing), and its text as Whisper
+    wrote it."""
 
     words: str
-    log_prob: float
     text: str = ""
 
 
@@ -349,7 +348,7 @@ class WhisperRecognizer:
         if cached is not None:
             return cached
         if samples.size == 0:
-            transcript = Transcript("", 0.0)
+            transcript = Transcript("")
         else:
             segments, _ = self._loaded().transcribe(
                 self._padded(samples),
@@ -362,13 +361,7 @@ class WhisperRecognizer:
             )
             heard = list(segments)
             text = " ".join(segment.text for segment in heard)
-            tokens = sum(len(segment.tokens) for segment in heard)
-            log_prob = (
-                sum(segment.avg_logprob * len(segment.tokens) for segment in heard) / tokens
-                if tokens
-                else 0.0
-            )
-            transcript = Transcript(transcript_words(text), float(log_prob), text)
+            transcript = Transcript(transcript_words(text), text)
         if self.config.cached_transcripts:
             with self._lock:
                 self._transcripts[key] = transcript
