@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from decision_cache import embedded_domain
-from voxprint.adaptation import band_of, enrolment_band, narrow_share, pair_band
+from voxprint.adaptation import Band, band_of, enrolment_band, narrow_share, pair_band
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.evaluation.decisions import (
     EmbeddedDomain,
@@ -41,10 +41,8 @@ def answer(
     pair_rule: bool,
 ) -> str:
     (enrol_domain, enrol_embedded), (probe_domain, probe_embedded) = enrolled, probed
-    profiles, seconds, bandwidths = gallery_profiles(
-        enrol_domain, enrol_embedded, enrol_domain.enrollable
-    )
-    point = gallery_operating_point(DEFAULT_PRIORS["campplus"], profiles, bandwidths)
+    profiles, seconds = gallery_profiles(enrol_domain, enrol_embedded, enrol_domain.enrollable)
+    point = gallery_operating_point(DEFAULT_PRIORS["campplus"], profiles)
     scorer = Scorer(point if pair_rule else replace(point, gallery_band=None))
     voiceprints = np.stack([p.voiceprint for p in profiles])
     known = named = too_little = strangers = refused = claims = accepted = rejected = 0
@@ -119,8 +117,8 @@ def verify_alone(
         probes_of.setdefault(probe_domain.speaker_of[key], []).append(key)
     claims = Claims()
     for i, speaker in enumerate(speakers):
-        profiles, seconds, bandwidths = gallery_profiles(enrol_domain, enrol_embedded, [speaker])
-        point = gallery_operating_point(DEFAULT_PRIORS["campplus"], profiles, bandwidths)
+        profiles, seconds = gallery_profiles(enrol_domain, enrol_embedded, [speaker])
+        point = gallery_operating_point(DEFAULT_PRIORS["campplus"], profiles)
         scorer = Scorer(point if pair_rule else replace(point, gallery_band=None))
         stranger = speakers[(i + 1) % len(speakers)]
         for who, keys in (
@@ -134,57 +132,110 @@ def verify_alone(
     return claims.text()
 
 
-def verify_mixed(
+@dataclass(frozen=True)
+class MixedNamespace:
+    """Every other speaker enrolled from 16 kHz speech (``app``), the rest from 8 kHz;
+    ``order`` is the gallery's order, ``own_bands`` each profile's enrolment band."""
+
+    order: list[str]
+    app: set[str]
+    voiceprints: np.ndarray
+    seconds: np.ndarray
+    scorer: Scorer
+    own_bands: dict[str, Band | None]
+
+
+def mixed_namespace(
     wideband: tuple[OpenSetDomain, EmbeddedDomain],
     telephone: tuple[OpenSetDomain, EmbeddedDomain],
-    *,
-    profile_rule: bool,
-) -> str:
-    """One namespace mixing app and telephone enrolments: every other speaker enrolled
-    from 16 kHz speech, the rest from 8 kHz. Each known speaker's telephone probes are
-    claimed against their own profile and against the next speaker's. Scored with the
-    namespace's band (``profile_rule`` false; mixed, so the probe's band decides) or with
-    the claimed profile's own band (what ``verify`` does since 2026-12-07)."""
+) -> MixedNamespace:
     (wide_domain, wide_embedded), (phone_domain, phone_embedded) = wideband, telephone
     speakers = list(wide_domain.enrollable)
     assert speakers == list(phone_domain.enrollable), "the two domains hold one set of speakers"
     app, phone = speakers[::2], speakers[1::2]
-    app_profiles, app_seconds, app_bands = gallery_profiles(wide_domain, wide_embedded, app)
-    phone_profiles, phone_seconds, phone_bands = gallery_profiles(
-        phone_domain, phone_embedded, phone
-    )
-    order = app + phone
+    app_profiles, app_seconds = gallery_profiles(wide_domain, wide_embedded, app)
+    phone_profiles, phone_seconds = gallery_profiles(phone_domain, phone_embedded, phone)
     profiles = app_profiles + phone_profiles
-    seconds = np.concatenate([app_seconds, phone_seconds])
-    point = gallery_operating_point(DEFAULT_PRIORS["campplus"], profiles, app_bands + phone_bands)
-    scorer = Scorer(point)
+    point = gallery_operating_point(DEFAULT_PRIORS["campplus"], profiles)
     own_bands = {}
-    for speaker in order:
+    for speaker in app + phone:
         domain, embedded = (
             (wide_domain, wide_embedded) if speaker in app else (phone_domain, phone_embedded)
         )
         clips = embedded.bandwidth_hz[embedded.rows(domain.enrolment[speaker])]
         own_bands[speaker] = enrolment_band(narrow_share([float(b) for b in clips]))
+    return MixedNamespace(
+        app + phone,
+        set(app),
+        np.stack([p.voiceprint for p in profiles]),
+        np.concatenate([app_seconds, phone_seconds]),
+        Scorer(point),
+        own_bands,
+    )
+
+
+def verify_mixed(
+    mixed: MixedNamespace,
+    telephone: tuple[OpenSetDomain, EmbeddedDomain],
+    *,
+    profile_rule: bool,
+) -> str:
+    """Each known speaker's telephone probes claimed against their own profile and
+    against the next speaker's in the mixed namespace. Scored with the namespace's band
+    (``profile_rule`` false; mixed, so the probe's band decides) or with the claimed
+    profile's own band (what ``verify`` does since 2026-12-07)."""
+    phone_domain, phone_embedded = telephone
     by_kind = {"app": Claims(), "phone": Claims()}
     for key in phone_domain.probes:
         speaker = phone_domain.speaker_of[key]
-        if speaker not in own_bands:
+        if speaker not in mixed.own_bands:
             continue
         probe = phone_embedded.probe(int(phone_embedded.rows([key])[0]))
-        own = order.index(speaker)
-        for index, is_owner in ((own, True), ((own + 1) % len(order), False)):
-            claimed = order[index]
+        own = mixed.order.index(speaker)
+        for index, is_owner in ((own, True), ((own + 1) % len(mixed.order), False)):
+            claimed = mixed.order[index]
             band = (
-                pair_band(band_of(probe.bandwidth_hz), own_bands[claimed])
+                pair_band(band_of(probe.bandwidth_hz), mixed.own_bands[claimed])
                 if profile_rule
-                else point.band_for(probe.bandwidth_hz)
+                else mixed.scorer.point.band_for(probe.bandwidth_hz)
             )
-            verdict = scorer.verify(
-                probe, profiles[index].voiceprint, float(seconds[index]), band=band
+            verdict = mixed.scorer.verify(
+                probe, mixed.voiceprints[index], float(mixed.seconds[index]), band=band
             )
-            kind = "app" if claimed in app else "phone"
+            kind = "app" if claimed in mixed.app else "phone"
             by_kind[kind].add(is_owner, verdict.decision.value == "accept")
     return f"{by_kind['app'].text(counts=True)} | {by_kind['phone'].text(counts=True)}"
+
+
+def identify_mixed(
+    mixed: MixedNamespace,
+    telephone: tuple[OpenSetDomain, EmbeddedDomain],
+    *,
+    profile_rule: bool,
+) -> str:
+    """Every telephone probe identified in the mixed namespace: owners enrolled from the
+    app, owners enrolled by telephone, and strangers. Every voiceprint judged with the
+    namespace's band (``profile_rule`` false) or with its own (what ``identify`` does
+    since 2026-12-07)."""
+    phone_domain, phone_embedded = telephone
+    bands = [mixed.own_bands[s] for s in mixed.order] if profile_rule else None
+    named = {"app": [0, 0], "phone": [0, 0]}
+    strangers = refused = 0
+    for key in phone_domain.probes:
+        probe = phone_embedded.probe(int(phone_embedded.rows([key])[0]))
+        ranking = mixed.scorer.identify(
+            probe, mixed.voiceprints, mixed.seconds, top_n=1, bands=bands
+        )
+        speaker = phone_domain.speaker_of[key]
+        if speaker in mixed.own_bands:
+            tally = named["app" if speaker in mixed.app else "phone"]
+            tally[0] += 1
+            tally[1] += ranking.identified and mixed.order[ranking.candidates[0].index] == speaker
+        else:
+            strangers += 1
+            refused += not ranking.identified
+    cells = [f"{100 * hits / total:.1f} % of {total}" for total, hits in named.values()]
+    return f"{cells[0]} | {cells[1]} | {100 * refused / strangers:.1f} % of {strangers}"
 
 
 def main() -> None:
@@ -224,11 +275,25 @@ def main() -> None:
     print()
     print("| score model | app-enrolled: FRR | FAR | telephone-enrolled: FRR | FAR |")
     print("|---|---|---|---|---|")
+    mixed = mixed_namespace(wideband, telephone)
     for profile_rule, rule in (
         (False, "the namespace's band (before)"),
         (True, "the claimed profile's band (now)"),
     ):
-        print(f"| {rule} | {verify_mixed(wideband, telephone, profile_rule=profile_rule)} |")
+        print(f"| {rule} | {verify_mixed(mixed, telephone, profile_rule=profile_rule)} |")
+    print()
+    print("The same namespace, every 8 kHz probe identified:")
+    print()
+    print(
+        "| score model | app-enrolled named right | telephone-enrolled named right "
+        "| strangers unknown |"
+    )
+    print("|---|---|---|---|")
+    for profile_rule, rule in (
+        (False, "the namespace's band (before)"),
+        (True, "each profile's own band (now)"),
+    ):
+        print(f"| {rule} | {identify_mixed(mixed, telephone, profile_rule=profile_rule)} |")
 
 
 if __name__ == "__main__":

@@ -133,7 +133,7 @@ def poisoning(
 ) -> list[str]:
     """FAR of the domain's real impostor claims (all enrollable speakers enrolled) before and
     after an attacker enrols crafted profiles into the same namespace."""
-    profiles, seconds, bandwidths = gallery_profiles(domain, embedded, domain.enrollable)
+    profiles, seconds = gallery_profiles(domain, embedded, domain.enrollable)
     voiceprints = np.stack([p.voiceprint for p in profiles])
     rows = embedded.rows(domain.probes)
     truth = [
@@ -145,7 +145,7 @@ def poisoning(
     dim = voiceprints.shape[1]
 
     def far(extra: list[ProfileClips]) -> tuple[float, float]:
-        point = gallery_operating_point(prior, [*profiles, *extra], bandwidths)
+        point = gallery_operating_point(prior, [*profiles, *extra])
         scorer = Scorer(point)
         accepted = []
         for row, t in zip(rows, truth, strict=True):

@@ -55,7 +55,7 @@ def _next_mean(scores: np.ndarray, k: int) -> np.ndarray:
 
 def allowed(domain: OpenSetDomain, embedded: EmbeddedDomain) -> list[str]:
     """Part 1: named at 95 % rejection per statistic (upper bounds)."""
-    profiles, _, _ = gallery_profiles(domain, embedded, domain.enrollable)
+    profiles, _ = gallery_profiles(domain, embedded, domain.enrollable)
     voiceprints = np.stack([p.voiceprint for p in profiles])
     n = len(profiles)
     clips = np.concatenate([p.embeddings for p in profiles])

@@ -41,8 +41,8 @@ def main() -> None:
     embedded = embedded_domain(base, pipeline)
     domain = domain_group(base, args.group)
     gallery = sorted(domain.enrolment)
-    profiles, seconds, bandwidths = gallery_profiles(domain, embedded, gallery)
-    scorer = Scorer(gallery_operating_point(prior, profiles, bandwidths))
+    profiles, seconds = gallery_profiles(domain, embedded, gallery)
+    scorer = Scorer(gallery_operating_point(prior, profiles))
     voiceprints = np.stack([p.voiceprint for p in profiles])
     known = [k for k in domain.probes if domain.speaker_of[k] in domain.enrolment]
     n = len(gallery)

@@ -46,8 +46,8 @@ def main() -> None:
     for name in args.domains:
         domain = build_domain(name, root)
         embedded = embedded_domain(domain, pipeline)
-        profiles, enrol_seconds, bandwidths = gallery_profiles(domain, embedded, domain.enrollable)
-        point = gallery_operating_point(prior, profiles, bandwidths)
+        profiles, enrol_seconds = gallery_profiles(domain, embedded, domain.enrollable)
+        point = gallery_operating_point(prior, profiles)
         voiceprints = np.stack([p.voiceprint for p in profiles])
         rows = embedded.rows(domain.probes)
         truth = np.array(

@@ -76,7 +76,7 @@ def _bar(point: OperatingPoint, band: Band) -> float | None:
 
 def measure(domain: OpenSetDomain, embedded: EmbeddedDomain, prior: ScoringPrior) -> str:
     speakers = list(domain.enrollable)
-    profiles, _, _ = gallery_profiles(domain, embedded, speakers)
+    profiles, _ = gallery_profiles(domain, embedded, speakers)
     firsts = [_voiceprint(embedded, list(domain.enrolment[s])) for s in speakers]
     prints = np.stack([v for v, _ in firsts])
     clip_bands = [
@@ -86,11 +86,9 @@ def measure(domain: OpenSetDomain, embedded: EmbeddedDomain, prior: ScoringPrior
     warned = []
     for i in range(len(speakers)):
         rest = [j for j in range(len(speakers)) if j != i]
-        before = gallery_operating_point(
-            prior, [profiles[j] for j in rest], [b for j in rest for b in clip_bands[j]]
-        )
+        before = gallery_operating_point(prior, [profiles[j] for j in rest])
         warned.append(_found(before, firsts[i][1], firsts[i][0], prints[rest]))
-    everyone = gallery_operating_point(prior, profiles, [b for bands in clip_bands for b in bands])
+    everyone = gallery_operating_point(prior, profiles)
     alone = prior.operating_point()
     twice = {
         i: _voiceprint(embedded, own[: len(domain.enrolment[speaker])])

@@ -84,7 +84,7 @@ def main() -> None:
     for name in DOMAINS:
         domain, adapted = build_domain(name, root), with_target_adaptation(args.pseudo_profiles)
         embedded = embedded_domain(domain, pipeline)
-        profiles, _, _ = decisions.gallery_profiles(domain, embedded, list(domain.enrollable))
+        profiles, _ = decisions.gallery_profiles(domain, embedded, list(domain.enrollable))
         ratios = ceiling_ratios(profiles, PRIOR.shrink_seconds)
         estimate = f"{ratios.mean():.3f}" if ratios.size else "- (one clip each)"
         runs = []

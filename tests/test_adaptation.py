@@ -43,7 +43,7 @@ def speakers(rng, count: int, shared: float, clips: int = 3, dim: int = 64) -> l
 
 
 def stats(profiles):
-    return gallery_statistics(profiles, band=Band.WIDE, shrink_seconds=0.84, updated_at=NOW)
+    return gallery_statistics(profiles, shrink_seconds=0.84, updated_at=NOW)
 
 
 def test_fewer_than_two_profiles_adapt_nothing_and_the_prior_stands(rng):
@@ -137,3 +137,32 @@ def test_a_prior_with_floors_above_itself_is_refused():
         ImpostorPrior(0.1, 0.05, 0.1, 0.1, mean_floor=0.2, std_floor=0.05)
     with pytest.raises(InvalidParameterError):
         ImpostorPrior(0.1, 0.0, 0.1, 0.1, mean_floor=0.05, std_floor=0.05)
+
+
+def test_a_namespace_mixing_bands_takes_its_statistics_from_the_pairs_of_its_main_band(rng):
+    """Telephone strangers score high against each other; app strangers, and an app
+    voice against a telephone one, low. Blending the two populations would widen the
+    spread and move the mean of both bands' models."""
+    from dataclasses import replace
+
+    def in_band(profiles, hz):
+        return [replace(p, bandwidths=(hz,) * len(p.seconds)) for p in profiles]
+
+    phone = in_band(speakers(rng, 5, shared=1.0), 3400.0)
+    app = in_band(speakers(rng, 1, shared=0.0), 7600.0)
+    mixed = stats([*phone, *app])
+    alone = stats(phone)
+    assert mixed.band is Band.NARROW and mixed.pairs == 10  # not the 5 cross-band pairs
+    assert mixed.pair_mean == pytest.approx(alone.pair_mean)
+    assert mixed.trial_std == pytest.approx(alone.trial_std)
+    assert mixed.narrow_share == pytest.approx(5 / 6)
+    mostly_app = stats([*phone[:2], *in_band(speakers(rng, 3, shared=0.0), 7600.0)])
+    assert mostly_app.band is Band.WIDE and mostly_app.pairs == 9  # all but phone-phone
+    assert mostly_app.pair_mean < alone.pair_mean - 0.2
+
+
+def test_profiles_with_unmeasured_clips_count_as_wideband_pairs_and_an_unknown_share(rng):
+    profiles = speakers(rng, 3, shared=0.3)
+    statistics = stats(profiles)
+    assert statistics.band is Band.WIDE and statistics.pairs == 3
+    assert statistics.narrow_share is None

@@ -98,6 +98,14 @@ def test_the_narrowband_model_judges_only_narrowband_probes_against_narrowband_g
     assert point(gallery_band=gallery).band_for(probe_hz) is band
 
 
+def test_profiles_own_bands_matter_only_for_a_narrowband_probe_under_models_that_differ():
+    banded = point(models={Band.WIDE: MODEL, Band.NARROW: LogisticModel(10.0, -8.0)})
+    assert banded.profile_bands_matter(3400.0)
+    assert not banded.profile_bands_matter(7600.0)
+    assert not banded.profile_bands_matter(None)  # unmeasured audio counts as wideband
+    assert not point().profile_bands_matter(3400.0)  # one fitted model for both bands
+
+
 def test_a_gallery_counts_as_wideband_only_when_none_of_its_clips_is_narrowband():
     from datetime import UTC, datetime
 

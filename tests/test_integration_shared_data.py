@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from voxprint.adaptation import Band, ProfileClips, gallery_statistics
+from voxprint.adaptation import ProfileClips, gallery_statistics
 from voxprint.bootstrap import ServiceOptions, build_pipeline, build_service
 from voxprint.cli.app import app
 from voxprint.decision import Decision
@@ -89,7 +89,6 @@ def test_the_adapted_default_rejects_strangers_and_names_enrolled_speakers():
     prior = DEFAULT_PRIORS["campplus"]
     statistics = gallery_statistics(
         [ProfileClips(g, g[None, :], seconds[:1]) for g in gallery],
-        band=Band.WIDE,
         shrink_seconds=prior.shrink_seconds,
         updated_at=datetime.now(UTC),
     )

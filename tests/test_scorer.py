@@ -221,3 +221,29 @@ def test_compare_judges_two_telephone_recordings_as_telephone_whatever_the_galle
     assert telephone_pair.decision is Decision.REJECT  # a stranger pair on the telephone
     wide_b = Probe(first, 5.0, bandwidth_hz=7600.0)
     assert Scorer(BANDED).compare(a, wide_b).score > telephone_pair.score
+
+
+def test_identify_scores_each_voiceprint_with_the_model_of_its_own_enrolment_band(rng):
+    """A telephone probe against a mixed gallery: the app-enrolled voiceprint is judged
+    with the wideband model and the telephone-enrolled one with the narrowband model,
+    exactly as claims on each would be."""
+    gallery = unit(rng, 2)
+    probe = Probe(near(gallery[0], 0.5, rng), 5.0, bandwidth_hz=3400.0)
+    scorer = Scorer(replace(BANDED, gallery_band=None))
+    ranking = scorer.identify(
+        probe, gallery, np.array([20.0, 20.0]), top_n=2, bands=[Band.WIDE, Band.NARROW]
+    )
+    llrs = {c.index: c.llr for c in ranking.candidates}
+    assert llrs[0] == pytest.approx(scorer.verify(probe, gallery[0], 20.0, band=Band.WIDE).llr)
+    assert llrs[1] == pytest.approx(scorer.verify(probe, gallery[1], 20.0, band=Band.NARROW).llr)
+    unknown = scorer.identify(probe, gallery, np.array([20.0, 20.0]), top_n=2, bands=[None, None])
+    as_probe = {c.index: c.llr for c in unknown.candidates}
+    assert as_probe[0] == pytest.approx(scorer.verify(probe, gallery[0], 20.0).llr)
+    assert as_probe[0] < llrs[0]  # the narrowband model is the stricter one
+
+
+def test_identify_refuses_bands_that_do_not_match_the_voiceprints(rng):
+    with pytest.raises(InvalidParameterError, match="2 bands given for 3 voiceprints"):
+        Scorer(BANDED).identify(
+            Probe(unit(rng)[0], 5.0), unit(rng, 3), np.ones(3), top_n=1, bands=[None, None]
+        )

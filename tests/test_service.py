@@ -429,9 +429,48 @@ def test_clips_whose_band_was_never_measured_never_lower_a_telephone_claims_bar(
 def test_a_claim_is_still_decided_when_the_profiles_clips_cannot_be_read(service, monkeypatch):
     alice = enrolled(service, "alice", 150)
 
-    def broken(namespace, profile_id):
+    def broken(namespace, profile_ids):
         raise StoreError("clips table unreadable")
 
-    monkeypatch.setattr(service.store, "list_clips", broken)
+    monkeypatch.setattr(service.store, "clip_bandwidths", broken)
     result = service.verify(alice.id, (voice(150, 4.0, seed=4), RATE))
     assert result.decision is Decision.ACCEPT  # the namespace's band decides instead
+
+
+def test_identify_judges_each_candidate_by_its_own_band_as_a_claim_on_it_would_be(tmp_path):
+    """In a namespace mixing app and telephone enrolments, a telephone probe's posterior
+    for each candidate follows from the scores of claims on each: an app-enrolled
+    candidate is not judged with the narrowband model."""
+    service = banded_service(tmp_path / "mixed.db")
+    app = service.create_profile("app")
+    service.enroll(app.id, (voice(150, 12.0, seed=1), RATE))
+    phone = service.create_profile("phone")
+    service.enroll(phone.id, telephone(260, 12.0))
+    probe = telephone(150, 4.0, seed=5)
+    scores = {pid: service.verify(pid, probe).score for pid in (app.id, phone.id)}
+    assert 0.5 < scores[app.id] < 1.0  # an owner's claim, not saturated
+    odds = {pid: score / (1.0 - score) for pid, score in scores.items()}
+    result = service.identify(probe, top_n=2)
+    expected = {pid: odd / (2 + sum(odds.values())) for pid, odd in odds.items()}
+    assert {c.profile_id: c.score for c in result.candidates} == pytest.approx(expected, rel=1e-6)
+
+
+def test_identify_with_unreadable_clips_falls_back_to_the_namespaces_band(
+    tmp_path, monkeypatch, caplog
+):
+    service = banded_service(tmp_path / "mixed.db")
+    app = service.create_profile("app")
+    service.enroll(app.id, (voice(150, 12.0, seed=1), RATE))
+    phone = service.create_profile("phone")
+    service.enroll(phone.id, telephone(260, 12.0))
+    probe = telephone(150, 4.0, seed=5)
+    judged_apart = service.identify(probe, top_n=2).candidates
+
+    def broken(namespace, profile_ids):
+        raise StoreError("clips table unreadable")
+
+    monkeypatch.setattr(service.store, "clip_bandwidths", broken)
+    together = service.identify(probe, top_n=2).candidates
+    assert together[0].profile_id == judged_apart[0].profile_id == app.id
+    assert together[0].score < judged_apart[0].score  # the narrowband model is stricter
+    assert "not read for their band" in caplog.text

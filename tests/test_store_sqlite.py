@@ -479,6 +479,22 @@ def test_unknown_ids_raise_profile_not_found_naming_the_id(store: SQLiteStore) -
         store.update_profile(DEFAULT_NAMESPACE, "ghost", ProfileChanges(name="x"))
 
 
+def test_clip_bandwidths_are_read_for_many_profiles_at_once_within_one_namespace(
+    store: SQLiteStore,
+) -> None:
+    from dataclasses import replace
+
+    store.create_profile(make_profile("app", namespace="a"))
+    store.create_profile(make_profile("phone", namespace="a", name="Bo"))
+    store.add_clip("a", replace(make_clip("app"), bandwidth_hz=7600.0), mean_rebuild)
+    store.add_clip("a", replace(make_clip("phone", seed=1), bandwidth_hz=3400.0), mean_rebuild)
+    store.add_clip("a", replace(make_clip("phone", seed=2), bandwidth_hz=None), mean_rebuild)
+    store.create_profile(make_profile("empty", namespace="a", name="Cy"))
+    found = store.clip_bandwidths("a", ["app", "phone", "empty", "nobody"])
+    assert found == {"app": [7600.0], "phone": [3400.0, None]}
+    assert store.clip_bandwidths("b", ["app", "phone"]) == {}  # another tenant's: nothing
+
+
 def test_a_profile_is_invisible_from_another_namespace(store: SQLiteStore) -> None:
     enrol(store, make_profile("p1", namespace="a", external_id="e1"))
     with pytest.raises(ProfileNotFoundError):

@@ -145,11 +145,26 @@ class ImpostorPrior:
 @dataclass(frozen=True)
 class ProfileClips:
     """One enrolled profile as the statistics see it: ``voiceprint`` ``(dim,)``, clip
-    ``embeddings`` ``(k, dim)`` and each clip's net speech ``seconds`` ``(k,)``."""
+    ``embeddings`` ``(k, dim)``, each clip's net speech ``seconds`` ``(k,)`` and measured
+    speech ``bandwidths`` (Hz, ``None`` where never measured; empty: none known)."""
 
     voiceprint: np.ndarray
     embeddings: np.ndarray
     seconds: np.ndarray
+    bandwidths: tuple[float | None, ...] = ()
+
+    def clip_bandwidths(self) -> list[float | None]:
+        """One bandwidth per clip (``None`` where not known)."""
+        count = np.atleast_2d(self.embeddings).shape[0]
+        return list(self.bandwidths) if self.bandwidths else [None] * count
+
+    def band(self) -> Band | None:
+        """The band the profile was enrolled in (:func:`enrolment_band`)."""
+        return enrolment_band(narrow_share(self.clip_bandwidths()))
+
+    def narrowband(self) -> bool:
+        """Enrolled in the narrow band (not known counts as not)."""
+        return self.band() is Band.NARROW
 
 
 def _trimmed_mean(values: np.ndarray, share: float) -> float:
@@ -162,22 +177,36 @@ def _trimmed_mean(values: np.ndarray, share: float) -> float:
 def gallery_statistics(
     profiles: Sequence[ProfileClips],
     *,
-    band: Band,
     shrink_seconds: float,
     speech_offset: float = 0.0,
-    narrow: float | None = None,
     updated_at: datetime,
 ) -> GalleryStatistics | None:
-    """The impostor statistics of enrolled ``profiles``; ``None`` with none. One profile
-    has no different-speaker pairs (``pairs`` 0, nothing to adapt), but its ``band``
-    still tells which score model judges a probe against it. Cosines are scaled to
-    unlimited speech with the prior's shrinkage (``shrink_seconds`` and
-    ``speech_offset``, :func:`voxprint.scoring.llr.shrink_factor`); ``narrow`` is the share
-    of the clips recorded in the narrow band (:func:`narrow_share`)."""
+    """The impostor statistics of enrolled ``profiles``; ``None`` with none.
+
+    A pair of profiles is narrowband when both were enrolled in the narrow band
+    (:meth:`ProfileClips.narrowband`), as :func:`pair_band` judges a probe against a
+    voiceprint; the statistics describe the band most pairs are in (``band``), from
+    those pairs only, so that a namespace mixing app and telephone enrolments does not
+    blend two impostor populations into one wide spread. One profile has no pairs
+    (``pairs`` 0, nothing to adapt), but its band still tells which score model judges
+    a probe against it. Cosines are scaled to unlimited speech with the prior's
+    shrinkage (``shrink_seconds`` and ``speech_offset``,
+    :func:`voxprint.scoring.llr.shrink_factor`); ``narrow_share`` is the share of all
+    clips recorded in the narrow band (:func:`narrow_share`)."""
     if not profiles:
         return None
     voiceprints = np.stack([np.asarray(p.voiceprint, dtype=np.float32) for p in profiles])
     n = len(profiles)
+    narrow = np.array([p.narrowband() for p in profiles])
+    both_narrow = np.logical_and.outer(narrow, narrow)
+    upper = np.triu_indices(n, 1)
+    narrow_pairs = int(both_narrow[upper].sum())
+    band = (
+        Band.NARROW
+        if (narrow_pairs > upper[0].size / 2 if upper[0].size else bool(narrow[0]))
+        else Band.WIDE
+    )
+    in_band = both_narrow if band is Band.NARROW else ~both_narrow
     means = np.zeros((n, n))
     trials: list[np.ndarray] = []
     clips = 0
@@ -190,9 +219,10 @@ def gallery_statistics(
         seconds = np.asarray(profile.seconds, dtype=np.float64)
         scale = shrink_factor(seconds, shrink_seconds, speech_offset)
         means[a] = (scores / scale[:, None]).mean(axis=0)
-        trials.append(np.delete(scores, a, axis=1).ravel())
-    upper = np.triu_indices(n, 1)
-    pair_means = 0.5 * (means[upper] + means.T[upper])
+        others = in_band[a].copy()
+        others[a] = False
+        trials.append(scores[:, others].ravel())
+    pair_means = (0.5 * (means + means.T))[upper][in_band[upper]]
     paired = pair_means.size > 0  # one profile: no pairs, nothing measured
     return GalleryStatistics(
         band=band,
@@ -204,7 +234,7 @@ def gallery_statistics(
         updated_at=updated_at,
         shrink_seconds=shrink_seconds,
         speech_offset=speech_offset,
-        narrow_share=narrow,
+        narrow_share=narrow_share([b for p in profiles for b in p.clip_bandwidths()]),
     )
 
 

@@ -113,6 +113,17 @@ class OperatingPoint:
         (``VoxprintService.verify_utterance``)."""
         return pair_band(band_of(bandwidth_hz), self.gallery_band)
 
+    def profile_bands_matter(self, bandwidth_hz: float | None) -> bool:
+        """Whether each profile's own enrolment band can change the score model that
+        judges a probe of speech bandwidth ``bandwidth_hz``: only a narrowband probe is
+        judged differently against wideband and narrowband enrolments
+        (:func:`voxprint.adaptation.pair_band`), and only when the bands' models differ
+        (a fitted calibration has one model for both)."""
+        return (
+            band_of(bandwidth_hz) is Band.NARROW
+            and self.models[Band.WIDE] != self.models[Band.NARROW]
+        )
+
     def enough_speech(self, seconds: float) -> bool:
         return seconds >= self.min_speech_seconds
 

@@ -8,6 +8,7 @@ through :class:`Scorer`, fed by one :class:`~voxprint.decision.OperatingPoint` (
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -175,12 +176,16 @@ class Scorer:
         *,
         top_n: int,
         gallery_size: int | None = None,
+        bands: Sequence[Band | None] | None = None,
     ) -> Ranking:
         """Open-set identification among ``(n, dim)`` voiceprints enrolled from
         ``(n,)`` seconds of speech each; the ``top_n`` best candidates are returned.
 
         ``gallery_size``: how many profiles the voiceprints were chosen from (the best
-        candidates of a search), when more than ``n``.
+        candidates of a search), when more than ``n``. ``bands``: the band each
+        voiceprint was enrolled in (:func:`voxprint.adaptation.enrolment_band`; ``None``
+        in it: not known), so that each is judged as a claim on that profile would be;
+        without it, every voiceprint is taken to be in the namespace's band.
         """
         if top_n < 1:
             raise InvalidParameterError("top_n must be at least 1")
@@ -193,7 +198,11 @@ class Scorer:
         cosines, normalized = self._values(probe, gallery)
         values = cosines if normalized is None else normalized
         enrol = np.asarray(enrol_seconds, dtype=np.float64).ravel()
-        llrs = self._llrs(probe, values, enrol, self.point.band_for(probe.bandwidth_hz))
+        pairs = self._pair_bands(probe, gallery.shape[0], bands)
+        llrs = np.empty(values.shape, dtype=np.float64)
+        for band in set(pairs):
+            rows = np.array([i for i, b in enumerate(pairs) if b is band])
+            llrs[rows] = self._llrs(probe, values[rows], enrol[rows], band)
         posteriors, unknown = open_set_posteriors(llrs, n)
         order = np.argsort(-llrs, kind="stable")[:top_n]
         candidates = tuple(
@@ -209,7 +218,12 @@ class Scorer:
         needed = (
             None
             if self.point.names(candidates[0].score)
-            else self.speech_needed(probe, gallery_size=n, enrol_seconds=float(enrol[order[0]]))
+            else self.speech_needed(
+                probe,
+                gallery_size=n,
+                enrol_seconds=float(enrol[order[0]]),
+                band=pairs[order[0]],
+            )
         )
         reason = self.point.identify(candidates[0].score, probe.net_speech_seconds, needed)
         return Ranking(
@@ -222,19 +236,38 @@ class Scorer:
             speech_needed_seconds=needed,
         )
 
+    def _pair_bands(
+        self, probe: Probe, count: int, bands: Sequence[Band | None] | None
+    ) -> list[Band]:
+        """The band whose score model judges ``probe`` against each of ``count``
+        voiceprints: the pair's band with each profile's own (``bands``), else with the
+        namespace's."""
+        if bands is None:
+            return [self.point.band_for(probe.bandwidth_hz)] * count
+        if len(bands) != count:
+            raise InvalidParameterError(f"{len(bands)} bands given for {count} voiceprints")
+        probe_band = band_of(probe.bandwidth_hz)
+        return [pair_band(probe_band, band) for band in bands]
+
     def speech_needed(
-        self, probe: Probe, *, gallery_size: int, enrol_seconds: float
+        self,
+        probe: Probe,
+        *,
+        gallery_size: int,
+        enrol_seconds: float,
+        band: Band | None = None,
     ) -> float | None:
         """The shortest speech (seconds) at which an ordinary owner of a voiceprint
         enrolled from ``enrol_seconds`` would be named among ``gallery_size`` profiles,
-        at the probe's band and SNR; never under the operating point's minimum speech.
+        at the probe's SNR and ``band`` (default: the probe's against the namespace's
+        gallery); never under the operating point's minimum speech.
 
         Named means a posterior at the identification threshold with every other profile
         at even odds: a log-likelihood ratio of ``log(n) + logit(threshold)``. ``None``
         when the score model does not know durations, or not even
         :data:`LONGEST_NEEDED_SECONDS` would do.
         """
-        model = self.point.model(self.point.band_for(probe.bandwidth_hz))
+        model = self.point.model(self.point.band_for(probe.bandwidth_hz) if band is None else band)
         wanted = math.log(max(gallery_size, 1)) + logit(self.point.identification_threshold)
         floor = max(self.point.min_speech_seconds, 0.05)
 

@@ -734,12 +734,20 @@ class VoxprintService:
         if gallery.gallery_size == 0 and profile_ids is None and record:
             self._check_gallery_encoder()  # live windows (not recorded) skip the scan
         scorer = self.scorer(force=force)
+        # Each candidate judged by its own enrolment band, as a claim on it would be: a
+        # namespace may mix app and telephone enrolments.
+        bands = (
+            self._enrolled_bands(gallery.profile_ids)
+            if scorer.point.profile_bands_matter(utterance.bandwidth_hz)
+            else None
+        )
         ranking = scorer.identify(
             Probe.of(utterance),
             gallery.voiceprints,
             gallery.seconds,
             top_n=top_n,
             gallery_size=gallery.gallery_size,
+            bands=bands,
         )
         candidates = tuple(
             Candidate(
@@ -895,17 +903,24 @@ class VoxprintService:
         )
 
     def _enrolled_band(self, profile: Profile) -> Band | None:
-        """The band ``profile``'s own enrolment clips were recorded in
-        (:func:`voxprint.adaptation.enrolment_band`); ``None`` when it is not known (a
-        clip never measured, or the store cannot say), and the probe's band decides."""
+        """The band ``profile``'s own enrolment clips were recorded in (see
+        :meth:`_enrolled_bands`)."""
+        bands = self._enrolled_bands([profile.id])
+        return None if bands is None else bands[0]
+
+    def _enrolled_bands(self, profile_ids: Sequence[str]) -> list[Band | None] | None:
+        """The band each profile's own enrolment clips were recorded in
+        (:func:`voxprint.adaptation.enrolment_band`), in one store read; ``None`` for a
+        profile where it is not known (no clips, or a clip never measured), and for all of
+        them when the store cannot say: the probe's band then decides."""
         try:
-            clips = self.store.list_clips(self.namespace, profile.id)
+            bandwidths = self.store.clip_bandwidths(self.namespace, profile_ids)
         except StoreError as error:
-            logger.warning("clips of profile %s not read for its band: %s", profile.id, error)
+            logger.warning(
+                "clips of %d profile(s) not read for their band: %s", len(profile_ids), error
+            )
             return None
-        if not clips:
-            return None
-        return enrolment_band(narrow_share([clip.bandwidth_hz for clip in clips]))
+        return [enrolment_band(narrow_share(bandwidths.get(pid, []))) for pid in profile_ids]
 
     def _check_candidates(self, profile_ids: Sequence[str]) -> None:
         if not profile_ids:

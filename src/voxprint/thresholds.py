@@ -25,9 +25,7 @@ import numpy as np
 from voxprint.adaptation import (
     MAX_SAMPLED_PROFILES,
     ProfileClips,
-    band_of_clips,
     gallery_statistics,
-    narrow_share,
 )
 from voxprint.decision import OperatingPoint, ThresholdSource
 from voxprint.encoders.base import SpeakerEncoder
@@ -258,17 +256,15 @@ class Thresholds:
                 voiceprint=profile.voiceprint,
                 embeddings=np.stack([clip.embedding for clip in clips]),
                 seconds=np.array([clip.net_speech_seconds for clip in clips]),
+                bandwidths=tuple(clip.bandwidth_hz for clip in clips),
             )
             for profile, clips in kept
             if profile.voiceprint is not None and clips
         ]
-        bandwidths = [clip.bandwidth_hz for _, clips in kept for clip in clips]
         return gallery_statistics(
             profiles,
-            band=band_of_clips(bandwidths),
             shrink_seconds=prior.shrink_seconds,
             speech_offset=prior.speech_offset,
-            narrow=narrow_share(bandwidths),
             updated_at=datetime.now(UTC),
         )
 

@@ -36,9 +36,8 @@ from voxprint.adaptation import (
     ImpostorPrior,
     ProfileClips,
     band_of,
-    band_of_clips,
     gallery_statistics,
-    narrow_share,
+    pair_band,
 )
 from voxprint.decision import DecisionReason, OperatingPoint
 from voxprint.errors import DatasetError
@@ -213,24 +212,25 @@ def reliability(scores: np.ndarray, labels: np.ndarray) -> list[tuple[float, flo
 
 def gallery_profiles(
     domain: OpenSetDomain, embedded: EmbeddedDomain, speakers: Sequence[str]
-) -> tuple[list[ProfileClips], np.ndarray, list[float]]:
+) -> tuple[list[ProfileClips], np.ndarray]:
+    """``speakers`` enrolled from their enrolment clips, and each one's net speech."""
     profiles = []
-    bandwidths: list[float] = []
     for speaker in speakers:
         rows = embedded.rows(domain.enrolment[speaker])
         clips = embedded.embeddings[rows]
+        bandwidths = tuple(float(b) for b in embedded.bandwidth_hz[rows])
         profiles.append(
-            ProfileClips(l2_normalise(clips.mean(axis=0)), clips, embedded.seconds[rows])
+            ProfileClips(
+                l2_normalise(clips.mean(axis=0)), clips, embedded.seconds[rows], bandwidths
+            )
         )
-        bandwidths += [float(b) for b in embedded.bandwidth_hz[rows]]
     seconds = np.array([float(p.seconds.sum()) for p in profiles])
-    return profiles, seconds, bandwidths
+    return profiles, seconds
 
 
 def gallery_operating_point(
     prior: ScoringPrior,
     profiles: Sequence[ProfileClips],
-    bandwidths: Sequence[float],
     *,
     adapt: bool = True,
 ) -> OperatingPoint:
@@ -239,10 +239,8 @@ def gallery_operating_point(
         return prior.operating_point()
     statistics = gallery_statistics(
         profiles,
-        band=band_of_clips(list(bandwidths)),
         shrink_seconds=prior.shrink_seconds,
         speech_offset=prior.speech_offset,
-        narrow=narrow_share(list(bandwidths)),
         updated_at=datetime.now(UTC),
     )
     return prior.operating_point(statistics)
@@ -282,16 +280,18 @@ def _answer_gallery(
     *,
     adapt: bool,
 ) -> None:
-    profiles, enrol_seconds, bandwidths = gallery_profiles(domain, embedded, gallery)
-    scorer = Scorer(gallery_operating_point(prior, profiles, bandwidths, adapt=adapt))
+    profiles, enrol_seconds = gallery_profiles(domain, embedded, gallery)
+    scorer = Scorer(gallery_operating_point(prior, profiles, adapt=adapt))
     voiceprints = np.stack([p.voiceprint for p in profiles])
+    own_bands = [p.band() for p in profiles]  # as the service reads them from the store
     n = len(gallery)
     known_keys = [k for k in domain.probes if domain.speaker_of[k] in set(gallery)]
     for position, key in enumerate([*known_keys, *unknown_keys]):
         probe = embedded.probe(int(embedded.rows([key])[0]))
         speaker = domain.speaker_of[key]
         truth = gallery.index(speaker) if speaker in gallery else -1
-        ranking = scorer.identify(probe, voiceprints, enrol_seconds, top_n=1)
+        bands = own_bands if scorer.point.profile_bands_matter(probe.bandwidth_hz) else None
+        ranking = scorer.identify(probe, voiceprints, enrol_seconds, top_n=1, bands=bands)
         best = ranking.candidates[0]
         counts = tally.bin_counts(probe.net_speech_seconds)
         if truth >= 0:
@@ -323,7 +323,10 @@ def _answer_gallery(
         for claimed, same in claims:
             if not same and n < 2:
                 continue
-            verdict = scorer.verify(probe, voiceprints[claimed], float(enrol_seconds[claimed]))
+            band = pair_band(band_of(probe.bandwidth_hz), own_bands[claimed])
+            verdict = scorer.verify(
+                probe, voiceprints[claimed], float(enrol_seconds[claimed]), band=band
+            )
             accepted = verdict.decision.value == "accept"
             if same:
                 tally.target_claims += 1
@@ -389,7 +392,7 @@ class DomainTrials:
 
 
 def domain_trials(domain: OpenSetDomain, embedded: EmbeddedDomain) -> DomainTrials:
-    profiles, enrol_seconds, _ = gallery_profiles(domain, embedded, domain.enrollable)
+    profiles, enrol_seconds = gallery_profiles(domain, embedded, domain.enrollable)
     voiceprints = np.stack([p.voiceprint for p in profiles])
     rows = embedded.rows(domain.probes)
     scores = embedded.embeddings[rows] @ voiceprints.T

@@ -103,6 +103,14 @@ class ProfileStore(Protocol):
 
     def list_clips(self, namespace: str, profile_id: str) -> list[Clip]: ...
 
+    def clip_bandwidths(
+        self, namespace: str, profile_ids: Sequence[str]
+    ) -> dict[str, list[float | None]]:
+        """The measured speech bandwidth (Hz; ``None`` where never measured) of every clip
+        of each of ``profile_ids`` in ``namespace``, in one read. Ids of no profile in the
+        namespace, and profiles without clips, are left out."""
+        ...
+
     def gallery_version(self, namespace: str) -> int:
         """A counter that changes (in the same transaction) with every enrolment, reset,
         rename or deletion in ``namespace``: galleries cached elsewhere reload when it

@@ -24,6 +24,7 @@ from voxprint.store.checks import (
     check_name,
     metadata_text,
     now,
+    optional_float,
     time_text,
     touched_since,
     vector_blob,
@@ -448,6 +449,23 @@ class PostgresProfiles(PostgresDatabase):
                     f"no profile with id {profile_id!r} in namespace {namespace!r}"
                 )
             return self._clips_of(conn, profile_id)
+
+    def clip_bandwidths(
+        self, namespace: str, profile_ids: Sequence[str]
+    ) -> dict[str, list[float | None]]:
+        """As :meth:`voxprint.store.base.ProfileStore.clip_bandwidths`."""
+        found: dict[str, list[float | None]] = {}
+        with self._transaction(write=False) as conn:
+            for row in conn.execute(
+                "SELECT c.profile_id, c.bandwidth_hz FROM clips c "
+                "JOIN profiles p ON p.id = c.profile_id "
+                "WHERE p.namespace = %s AND c.profile_id = ANY(%s)",
+                (namespace, list(dict.fromkeys(profile_ids))),
+            ):
+                found.setdefault(str(row["profile_id"]), []).append(
+                    optional_float(row["bandwidth_hz"])
+                )
+        return found
 
     # -- scoring --
 

@@ -40,6 +40,7 @@ from voxprint.store.sqlite.codecs import (
     clip_from_row,
     metadata_text,
     now,
+    optional_float,
     profile_from_row,
     time_text,
     vector_blob,
@@ -373,6 +374,25 @@ class SQLiteProfiles(SQLiteDatabase):
         with self._transaction(write=False) as conn:
             self._require_profile(conn, namespace, profile_id)
             return self._clips_of(conn, profile_id)
+
+    def clip_bandwidths(
+        self, namespace: str, profile_ids: Sequence[str]
+    ) -> dict[str, list[float | None]]:
+        """As :meth:`voxprint.store.base.ProfileStore.clip_bandwidths`."""
+        found: dict[str, list[float | None]] = {}
+        with self._transaction(write=False) as conn:
+            for chunk in chunks(list(dict.fromkeys(profile_ids))):
+                marks = ", ".join("?" * len(chunk))
+                for row in conn.execute(
+                    "SELECT c.profile_id, c.bandwidth_hz FROM clips c "
+                    "JOIN profiles p ON p.id = c.profile_id "
+                    f"WHERE p.namespace = ? AND c.profile_id IN ({marks})",
+                    (namespace, *chunk),
+                ):
+                    found.setdefault(row["profile_id"], []).append(
+                        optional_float(row["bandwidth_hz"])
+                    )
+        return found
 
     # -- scoring --
 
