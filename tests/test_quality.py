@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxprint.audio import load_audio
+from voxprint.audio import load_audio, resample
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.errors import ClipRejectedError, InvalidParameterError
 from voxprint.evaluation.datasets import speaker_folders
@@ -23,6 +23,7 @@ from voxprint.quality import (
     estimate_snr,
     level_snr,
     speaker_similarity,
+    speech_bandwidth,
 )
 from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore
@@ -266,3 +267,17 @@ def test_the_speaker_windows_are_embedded_in_one_batch_when_the_encoder_can():
     alone = assess_clip(waveform, segments, ToneEncoder(), TONE_GATE)
     assert encoder.singles == 0 and len(encoder.batches) == 1 and encoder.batches[0] >= 4
     assert batched == alone
+
+
+def test_speech_bandwidth_tells_telephone_speech_from_wideband_even_with_clicks():
+    """Clicks where two recordings were joined are broadband: counted in a mean over
+    frames, they made 8 kHz digit strings read as wideband."""
+    wide = voice(150, 4.0, seed=1)
+    phone = resample(resample(wide, RATE, 8000), 8000, RATE)[: len(wide)]
+    clicked = phone.copy()
+    clicked[:: RATE // 2] += 0.5
+    whole = SpeechSegments(((0, len(wide)),), RATE, len(wide))
+    assert speech_bandwidth(wide, whole) >= 7000
+    assert speech_bandwidth(phone, whole) <= 4500
+    assert speech_bandwidth(clicked, whole) <= 4500
+    assert speech_bandwidth(np.zeros_like(wide), whole) == 0.0

@@ -228,10 +228,14 @@ _BAND_FLOOR_DB = -50.0
 def speech_bandwidth(waveform: np.ndarray, segments: SpeechSegments) -> float:
     """Upper edge in Hz of the speech spectrum of ``(n,) float32`` audio.
 
-    Averages the power spectrum of 32 ms frames of the speech (the whole clip when the
-    VAD found none) and returns the top of the highest 250 Hz band whose power density
-    is within 50 dB of the 300-3400 Hz band. Audio recorded at 8 kHz and resampled
-    reads about 4000 Hz; wideband speech 7000-8000 Hz at 16 kHz. Silence reads 0.
+    Takes the median, frame by frame, of the power spectrum of 32 ms frames of the
+    speech (the whole clip when the VAD found none) and returns the top of the highest
+    250 Hz band whose power density is within 50 dB of the 300-3400 Hz band. Audio
+    recorded at 8 kHz and resampled reads about 4000 Hz; wideband speech 7000-8000 Hz
+    at 16 kHz. Silence reads 0. The median, not the mean: a few frames of broadband
+    transients (a click where two recordings were joined) or of resampler leakage under
+    loud speech lifted the mean above 4.5 kHz on 1-5 % of 8 kHz clips, which then read
+    as wideband (docs/benchmarks.md).
     """
     rate = segments.sample_rate
     samples = np.asarray(waveform, dtype=np.float32)
@@ -240,7 +244,7 @@ def speech_bandwidth(waveform: np.ndarray, segments: SpeechSegments) -> float:
     if speech.shape[0] < size:
         speech = np.pad(speech, (0, size - speech.shape[0]))
     frames = np.lib.stride_tricks.sliding_window_view(speech, size)[:: size // 2]
-    power = np.mean(np.abs(np.fft.rfft(frames * np.hanning(size), axis=1)) ** 2, axis=0)
+    power = np.median(np.abs(np.fft.rfft(frames * np.hanning(size), axis=1)) ** 2, axis=0)
     freqs = np.fft.rfftfreq(size, 1.0 / rate)
     reference = float(np.mean(power[(freqs >= 300) & (freqs < 3400)]))
     if reference <= 0.0:
