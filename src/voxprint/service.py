@@ -910,9 +910,9 @@ class VoxprintService:
 
     def _enrolled_bands(self, profile_ids: Sequence[str]) -> list[Band | None] | None:
         """The band each profile's own enrolment clips were recorded in
-        (:func:`voxprint.adaptation.enrolment_band`), in one store read; ``None`` for a
-        profile where it is not known (no clips, or a clip never measured), and for all of
-        them when the store cannot say: the probe's band then decides."""
+        (:func:`voxprint.adaptation.enrolment_band`), in one store read: ``None`` for a
+        profile where it is not known (no clips, or a clip never measured), and ``None``
+        instead of the list when the store cannot say (logged)."""
         try:
             bandwidths = self.store.clip_bandwidths(self.namespace, profile_ids)
         except StoreError as error:
