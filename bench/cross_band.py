@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from decision_cache import embedded_domain
-from voxprint.adaptation import Band, band_of, enrolment_band, narrow_share, pair_band
+from voxprint.adaptation import Band, band_of, clips_band, pair_band
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.evaluation.decisions import (
     EmbeddedDomain,
@@ -163,7 +163,7 @@ def mixed_namespace(
             (wide_domain, wide_embedded) if speaker in app else (phone_domain, phone_embedded)
         )
         clips = embedded.bandwidth_hz[embedded.rows(domain.enrolment[speaker])]
-        own_bands[speaker] = enrolment_band(narrow_share([float(b) for b in clips]))
+        own_bands[speaker] = clips_band([float(b) for b in clips])
     return MixedNamespace(
         app + phone,
         set(app),

@@ -33,7 +33,7 @@ import argparse
 import numpy as np
 
 from decision_cache import embedded_domain
-from voxprint.adaptation import Band, band_of_clips
+from voxprint.adaptation import Band, clips_band
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.decision import OperatingPoint
 from voxprint.evaluation.decisions import (
@@ -56,8 +56,8 @@ def _voiceprint(embedded: EmbeddedDomain, keys: list[str]) -> tuple[np.ndarray, 
     the service takes it)."""
     rows = embedded.rows(keys)
     voiceprint = l2_normalise(embedded.embeddings[rows].astype(np.float64).mean(axis=0))
-    bands = band_of_clips([float(b) for b in embedded.bandwidth_hz[rows]])
-    return voiceprint.astype(np.float32), bands
+    band = clips_band([float(b) for b in embedded.bandwidth_hz[rows]])
+    return voiceprint.astype(np.float32), Band.WIDE if band is None else band
 
 
 def _found(point, band: Band, voiceprint: np.ndarray, others: np.ndarray) -> float:
@@ -103,7 +103,7 @@ def measure(domain: OpenSetDomain, embedded: EmbeddedDomain, prior: ScoringPrior
         for j in range(len(speakers))
         if i != j
     ]
-    home = band_of_clips([b for bands in clip_bands for b in bands])
+    home = clips_band([b for bands in clip_bands for b in bands]) or Band.WIDE
     bars = [_bar(point, home) for point in (everyone, alone)]
     w, c = np.array(warned), np.array(caught)
     p, d = np.array(pairs), np.array(dup_alone)

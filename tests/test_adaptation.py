@@ -12,7 +12,7 @@ from voxprint.adaptation import (
     ProfileClips,
     adapt_impostors,
     band_of,
-    band_of_clips,
+    clips_band,
     enrolment_band,
     gallery_statistics,
     narrow_share,
@@ -107,9 +107,10 @@ def test_bands_are_read_from_the_measured_bandwidth():
     assert band_of(3900.0) is Band.NARROW
     assert band_of(7750.0) is Band.WIDE
     assert band_of(None) is Band.WIDE and band_of(float("nan")) is Band.WIDE
-    assert band_of_clips([4000.0, 4000.0, 8000.0]) is Band.NARROW
-    assert band_of_clips([4000.0, 8000.0]) is Band.WIDE
-    assert band_of_clips([]) is Band.WIDE
+    assert clips_band([4000.0, 4000.0, 8000.0]) is Band.NARROW
+    assert clips_band([4000.0, 8000.0]) is Band.NARROW  # one telephone clip is enough
+    assert clips_band([8000.0, 7600.0]) is Band.WIDE
+    assert clips_band([]) is None and clips_band([8000.0, None]) is None
 
 
 def test_the_narrowband_share_is_not_known_while_any_clip_was_never_measured():
@@ -139,15 +140,16 @@ def test_a_prior_with_floors_above_itself_is_refused():
         ImpostorPrior(0.1, 0.0, 0.1, 0.1, mean_floor=0.05, std_floor=0.05)
 
 
-def test_a_namespace_mixing_bands_takes_its_statistics_from_the_pairs_of_its_main_band(rng):
-    """Telephone strangers score high against each other; app strangers, and an app
-    voice against a telephone one, low. Blending the two populations would widen the
-    spread and move the mean of both bands' models."""
+def in_band(profiles, hz):
     from dataclasses import replace
 
-    def in_band(profiles, hz):
-        return [replace(p, bandwidths=(hz,) * len(p.seconds)) for p in profiles]
+    return [replace(p, bandwidths=(hz,) * len(p.seconds)) for p in profiles]
 
+
+def test_each_bands_statistics_come_from_its_own_pairs_only(rng):
+    """Telephone strangers score high against each other; app strangers, and an app
+    voice against a telephone one, low. Blending the two populations would widen the
+    spread of both bands' models."""
     phone = in_band(speakers(rng, 5, shared=1.0), 3400.0)
     app = in_band(speakers(rng, 1, shared=0.0), 7600.0)
     mixed = stats([*phone, *app])
@@ -156,9 +158,20 @@ def test_a_namespace_mixing_bands_takes_its_statistics_from_the_pairs_of_its_mai
     assert mixed.pair_mean == pytest.approx(alone.pair_mean)
     assert mixed.trial_std == pytest.approx(alone.trial_std)
     assert mixed.narrow_share == pytest.approx(5 / 6)
-    mostly_app = stats([*phone[:2], *in_band(speakers(rng, 3, shared=0.0), 7600.0)])
-    assert mostly_app.band is Band.WIDE and mostly_app.pairs == 9  # all but phone-phone
-    assert mostly_app.pair_mean < alone.pair_mean - 0.2
+    assert mixed.other_pairs == 5 and mixed.other_pair_mean < alone.pair_mean - 0.2
+    assert alone.other_pairs == 0  # no wideband pair: nothing to adapt there
+    wide = mixed.of_other_band()
+    assert (wide.band, wide.pairs, wide.other_pairs) == (Band.WIDE, 5, 10)
+    more_app = stats([*phone[:2], *in_band(speakers(rng, 3, shared=0.0), 7600.0)])
+    assert (more_app.band, more_app.pairs, more_app.other_pairs) == (Band.WIDE, 9, 1)
+
+
+def test_a_profile_whose_clips_do_not_all_have_a_bandwidth_is_refused(rng):
+    from dataclasses import replace
+
+    profile = speakers(rng, 1, shared=0.0)[0]  # three clips
+    with pytest.raises(InvalidParameterError, match="3 clips"):
+        replace(profile, bandwidths=(3400.0,))
 
 
 def test_profiles_with_unmeasured_clips_count_as_wideband_pairs_and_an_unknown_share(rng):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from voxprint.adaptation import ProfileClips, gallery_statistics
+from voxprint.adaptation import ProfileClips
 from voxprint.bootstrap import ServiceOptions, build_pipeline, build_service
 from voxprint.cli.app import app
 from voxprint.decision import Decision
@@ -87,10 +87,8 @@ def test_the_adapted_default_rejects_strangers_and_names_enrolled_speakers():
     _, strangers = embedded("campplus", "test-other")
     seconds = np.full(len(gallery), 6.0)  # each first half holds about 6 s of speech
     prior = DEFAULT_PRIORS["campplus"]
-    statistics = gallery_statistics(
-        [ProfileClips(g, g[None, :], seconds[:1]) for g in gallery],
-        shrink_seconds=prior.shrink_seconds,
-        updated_at=datetime.now(UTC),
+    statistics = prior.statistics(
+        [ProfileClips(g, g[None, :], seconds[:1]) for g in gallery], updated_at=datetime.now(UTC)
     )
     scorer = Scorer(prior.operating_point(statistics))
 

@@ -221,11 +221,15 @@ def test_gallery_statistics_keep_the_shrinkage_they_were_scaled_with(store: Stor
         shrink_seconds=0.8726,
         speech_offset=0.1452,
         narrow_share=0.25,
+        other_pairs=7,
+        other_pair_mean=0.0712,
+        other_trial_std=0.0951,
     )
     store.save_statistics("ns", *ENCODER, statistics)
     read = store.get_statistics("ns", *ENCODER)
     assert read == statistics
     assert read is not None and read.scaled_with(0.8726, 0.1452)
+    assert read.current(0.8726, 0.1452)
     assert not read.scaled_with(0.7, 0.0)
     assert store.get_statistics("other", *ENCODER) is None
     store.save_statistics("ns", *ENCODER, None)
@@ -253,6 +257,8 @@ def test_statistics_stored_before_the_shrinkage_was_recorded_read_as_scaled_with
     assert read is not None and (read.pair_mean, read.trial_std) == (0.21, 0.09)
     assert (read.shrink_seconds, read.speech_offset) == (None, None)
     assert not read.scaled_with(0.8726, 0.1452)
+    assert read.other_pairs is None  # both bands' pairs were blended then
+    assert not read.current(0.8726, 0.1452)
 
 
 def test_a_file_that_is_not_sqlite_raises_store_error_and_is_left_alone(tmp_path: Path) -> None:

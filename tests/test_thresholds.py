@@ -188,6 +188,21 @@ def test_statistics_scaled_with_another_shrinkage_are_recomputed_without_a_write
     assert stored.scaled_with(TONE_PRIOR.shrink_seconds, TONE_PRIOR.speech_offset)
 
 
+def test_statistics_stored_before_each_bands_pairs_were_kept_apart_are_recomputed(tmp_path):
+    """Rows from before schema 10 blended both bands' pairs into one population."""
+    service = make_service(tmp_path / "t.db")
+    ns, thresholds = service.namespace, service.thresholds
+    enrol(service, "alice", 110)
+    enrol(service, "bob", 260)
+    fresh = thresholds.statistics(ns)
+    assert fresh is not None and fresh.other_pairs == 0
+    blended = replace(fresh, other_pairs=None, pair_mean=0.9)
+    service.store.save_statistics(ns, thresholds.encoder_name, thresholds.encoder_version, blended)
+    recomputed = thresholds.statistics(ns)
+    assert recomputed is not None and recomputed.pair_mean == fresh.pair_mean
+    assert recomputed.other_pairs == 0
+
+
 def test_statistics_of_an_encoder_without_a_prior_are_returned_as_stored(tmp_path):
     service = make_service(tmp_path / "t.db")
     enrol(service, "alice", 110)

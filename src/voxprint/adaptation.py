@@ -45,7 +45,7 @@ __all__ = [
     "ProfileClips",
     "adapt_impostors",
     "band_of",
-    "band_of_clips",
+    "clips_band",
     "gallery_statistics",
 ]
 
@@ -102,11 +102,11 @@ def enrolment_band(share: float | None) -> Band | None:
     return Band.WIDE if share == 0.0 else Band.NARROW
 
 
-def band_of_clips(bandwidths: Sequence[float | None]) -> Band:
-    """The band most of a namespace's clips were recorded in (wideband on a tie;
-    unmeasured clips count as wideband)."""
-    narrow = sum(band_of(b) is Band.NARROW for b in bandwidths)
-    return Band.NARROW if narrow > len(bandwidths) / 2 else Band.WIDE
+def clips_band(bandwidths: Sequence[float | None]) -> Band | None:
+    """The band of a profile (or a namespace) enrolled from clips of these measured
+    bandwidths: :func:`enrolment_band` of their :func:`narrow_share`. The one rule for
+    "which band was this enrolled in"; ``None`` when not known."""
+    return enrolment_band(narrow_share(bandwidths))
 
 
 @dataclass(frozen=True)
@@ -153,14 +153,21 @@ class ProfileClips:
     seconds: np.ndarray
     bandwidths: tuple[float | None, ...] = ()
 
+    def __post_init__(self) -> None:
+        count = np.atleast_2d(self.embeddings).shape[0]
+        if self.bandwidths and len(self.bandwidths) != count:
+            raise InvalidParameterError(
+                f"{len(self.bandwidths)} bandwidths given for {count} clips"
+            )
+
     def clip_bandwidths(self) -> list[float | None]:
         """One bandwidth per clip (``None`` where not known)."""
         count = np.atleast_2d(self.embeddings).shape[0]
         return list(self.bandwidths) if self.bandwidths else [None] * count
 
     def band(self) -> Band | None:
-        """The band the profile was enrolled in (:func:`enrolment_band`)."""
-        return enrolment_band(narrow_share(self.clip_bandwidths()))
+        """The band the profile was enrolled in (:func:`clips_band`)."""
+        return clips_band(self.clip_bandwidths())
 
     def narrowband(self) -> bool:
         """Enrolled in the narrow band (not known counts as not)."""
@@ -181,34 +188,27 @@ def gallery_statistics(
     speech_offset: float = 0.0,
     updated_at: datetime,
 ) -> GalleryStatistics | None:
-    """The impostor statistics of enrolled ``profiles``; ``None`` with none.
+    """The impostor statistics of enrolled ``profiles``, band by band; ``None`` with none.
 
-    A pair of profiles is narrowband when both were enrolled in the narrow band
+    A pair is narrowband when both profiles were enrolled in the narrow band
     (:meth:`ProfileClips.narrowband`), as :func:`pair_band` judges a probe against a
-    voiceprint; the statistics describe the band most pairs are in (``band``), from
-    those pairs only, so that a namespace mixing app and telephone enrolments does not
-    blend two impostor populations into one wide spread. One profile has no pairs
-    (``pairs`` 0, nothing to adapt), but its band still tells which score model judges
-    a probe against it. Cosines are scaled to unlimited speech with the prior's
-    shrinkage (``shrink_seconds`` and ``speech_offset``,
-    :func:`voxprint.scoring.llr.shrink_factor`); ``narrow_share`` is the share of all
-    clips recorded in the narrow band (:func:`narrow_share`)."""
+    voiceprint; every other pair is wideband. Each band's figures come from its own
+    pairs only, so a namespace mixing app and telephone enrolments neither blends two
+    impostor populations into one wide spread nor lets profiles of one band hide how
+    high the other band's strangers score. ``band`` is the band with more pairs (the
+    lone profile's own with one); the other band's figures are ``other_*``. No pair at
+    all (one profile) gives ``pairs`` 0: nothing to adapt. Cosines are scaled to
+    unlimited speech with the prior's shrinkage (``shrink_seconds`` and
+    ``speech_offset``, :func:`voxprint.scoring.llr.shrink_factor`); ``narrow_share`` is
+    the share of all clips recorded in the narrow band (:func:`narrow_share`)."""
     if not profiles:
         return None
     voiceprints = np.stack([np.asarray(p.voiceprint, dtype=np.float32) for p in profiles])
     n = len(profiles)
     narrow = np.array([p.narrowband() for p in profiles])
     both_narrow = np.logical_and.outer(narrow, narrow)
-    upper = np.triu_indices(n, 1)
-    narrow_pairs = int(both_narrow[upper].sum())
-    band = (
-        Band.NARROW
-        if (narrow_pairs > upper[0].size / 2 if upper[0].size else bool(narrow[0]))
-        else Band.WIDE
-    )
-    in_band = both_narrow if band is Band.NARROW else ~both_narrow
     means = np.zeros((n, n))
-    trials: list[np.ndarray] = []
+    scores_of: list[np.ndarray] = []
     clips = 0
     for a, profile in enumerate(profiles):
         embeddings = np.atleast_2d(np.asarray(profile.embeddings, dtype=np.float32))
@@ -219,22 +219,41 @@ def gallery_statistics(
         seconds = np.asarray(profile.seconds, dtype=np.float64)
         scale = shrink_factor(seconds, shrink_seconds, speech_offset)
         means[a] = (scores / scale[:, None]).mean(axis=0)
-        others = in_band[a].copy()
-        others[a] = False
-        trials.append(scores[:, others].ravel())
-    pair_means = (0.5 * (means + means.T))[upper][in_band[upper]]
-    paired = pair_means.size > 0  # one profile: no pairs, nothing measured
+        scores_of.append(scores)
+    upper = np.triu_indices(n, 1)
+    pair_means = (0.5 * (means + means.T))[upper]
+
+    def of(in_band: np.ndarray) -> tuple[int, float, float]:
+        """Pairs, trimmed pair mean and trial spread of the pairs where ``in_band``."""
+        chosen = pair_means[in_band[upper]]
+        if chosen.size == 0:
+            return 0, 0.0, 0.0
+        others = in_band & ~np.eye(n, dtype=bool)
+        trials = np.concatenate([s[:, others[a]].ravel() for a, s in enumerate(scores_of)])
+        return int(chosen.size), _trimmed_mean(chosen, TRIM_SHARE), float(trials.std())
+
+    figures = {Band.NARROW: of(both_narrow), Band.WIDE: of(~both_narrow)}
+    if n == 1:
+        band = Band.NARROW if narrow[0] else Band.WIDE
+    else:
+        band = Band.NARROW if figures[Band.NARROW][0] > figures[Band.WIDE][0] else Band.WIDE
+    other = Band.WIDE if band is Band.NARROW else Band.NARROW
+    pairs, pair_mean, trial_std = figures[band]
+    other_pairs, other_mean, other_std = figures[other]
     return GalleryStatistics(
         band=band,
         profiles=n,
         clips=clips,
-        pairs=int(pair_means.size),
-        pair_mean=_trimmed_mean(pair_means, TRIM_SHARE) if paired else 0.0,
-        trial_std=float(np.concatenate(trials).std()) if paired else 0.0,
+        pairs=pairs,
+        pair_mean=pair_mean,
+        trial_std=trial_std,
         updated_at=updated_at,
         shrink_seconds=shrink_seconds,
         speech_offset=speech_offset,
         narrow_share=narrow_share([b for p in profiles for b in p.clip_bandwidths()]),
+        other_pairs=other_pairs,
+        other_pair_mean=other_mean,
+        other_trial_std=other_std,
     )
 
 

@@ -17,14 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from voxprint.adaptation import (
-    Band,
-    band_of,
-    band_of_clips,
-    enrolment_band,
-    narrow_share,
-    pair_band,
-)
+from voxprint.adaptation import Band, band_of, clips_band, pair_band
 from voxprint.audio import AudioSource
 from voxprint.decision import Decision, DecisionReason, ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
@@ -593,8 +586,9 @@ class VoxprintService:
         others = [i for i, pid in enumerate(gallery.profile_ids) if pid != profile.id]
         if not others:
             return ()
-        clips = self.store.list_clips(self.namespace, profile.id)
-        band = band_of_clips([clip.bandwidth_hz for clip in clips])
+        bands = self._enrolled_bands([profile.id])
+        own = None if bands is None else bands[0]
+        band = Band.WIDE if own is None else own  # not known: the wider net of warnings
         found = similar_voices(point, band, profile.voiceprint, gallery.voiceprints[others])
         return tuple(
             SimilarProfile(
@@ -677,7 +671,12 @@ class VoxprintService:
         probe = Probe.of(utterance)
         # The claimed profile's own band, not the namespace's: a namespace may mix app and
         # telephone enrolments (and its statistics sample at most 200 profiles).
-        band = pair_band(band_of(probe.bandwidth_hz), self._enrolled_band(profile))
+        bands = self._enrolled_bands([profile.id])
+        band = (
+            scorer.point.band_for(probe.bandwidth_hz)  # the store could not say
+            if bands is None
+            else pair_band(band_of(probe.bandwidth_hz), bands[0])
+        )
         verdict = scorer.verify(probe, profile.voiceprint, profile.net_speech_seconds, band=band)
         logged = record and self._record(
             Activity(
@@ -902,15 +901,9 @@ class VoxprintService:
             "net speech is needed"
         )
 
-    def _enrolled_band(self, profile: Profile) -> Band | None:
-        """The band ``profile``'s own enrolment clips were recorded in (see
-        :meth:`_enrolled_bands`)."""
-        bands = self._enrolled_bands([profile.id])
-        return None if bands is None else bands[0]
-
     def _enrolled_bands(self, profile_ids: Sequence[str]) -> list[Band | None] | None:
         """The band each profile's own enrolment clips were recorded in
-        (:func:`voxprint.adaptation.enrolment_band`), in one store read: ``None`` for a
+        (:func:`voxprint.adaptation.clips_band`), in one store read: ``None`` for a
         profile where it is not known (no clips, or a clip never measured), and ``None``
         instead of the list when the store cannot say (logged)."""
         try:
@@ -920,7 +913,7 @@ class VoxprintService:
                 "clips of %d profile(s) not read for their band: %s", len(profile_ids), error
             )
             return None
-        return [enrolment_band(narrow_share(bandwidths.get(pid, []))) for pid in profile_ids]
+        return [clips_band(bandwidths.get(pid, [])) for pid in profile_ids]
 
     def _check_candidates(self, profile_ids: Sequence[str]) -> None:
         if not profile_ids:

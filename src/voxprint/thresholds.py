@@ -25,7 +25,6 @@ import numpy as np
 from voxprint.adaptation import (
     MAX_SAMPLED_PROFILES,
     ProfileClips,
-    gallery_statistics,
 )
 from voxprint.decision import OperatingPoint, ThresholdSource
 from voxprint.encoders.base import SpeakerEncoder
@@ -175,15 +174,16 @@ class Thresholds:
         """``namespace``'s gallery statistics for this encoder version.
 
         Statistics stored with another shrinkage than the prior's (stored by an earlier
-        voxprint whose prior has since been refitted) are recomputed from the enrolled
-        profiles, once per stale row and process, and used in memory: the read path never
-        writes, and the next enrolment, reset or deletion stores fresh ones.
+        voxprint whose prior has since been refitted), or stored before each band's pairs
+        were kept apart, are recomputed from the enrolled profiles, once per stale row
+        and process, and used in memory: the read path never writes, and the next
+        enrolment, reset or deletion stores fresh ones.
         """
         stored = self.store.get_statistics(namespace, self.encoder_name, self.encoder_version)
         prior = self.prior
         if stored is None or prior is None:
             return stored
-        if stored.scaled_with(prior.shrink_seconds, prior.speech_offset):
+        if stored.current(prior.shrink_seconds, prior.speech_offset):
             return stored
         cache = self._rescaled
         key = (namespace, prior.shrink_seconds, prior.speech_offset)
@@ -198,8 +198,8 @@ class Thresholds:
                 return stored
             cache.by_key[key] = (stored, recomputed)
         logger.debug(
-            "gallery statistics of namespace %r were scaled with another shrinkage than "
-            "the prior's; recomputed from its enrolled profiles",
+            "gallery statistics of namespace %r were stored by an earlier voxprint (another "
+            "shrinkage, or both bands' pairs blended); recomputed from its enrolled profiles",
             namespace,
         )
         return recomputed
@@ -261,12 +261,7 @@ class Thresholds:
             for profile, clips in kept
             if profile.voiceprint is not None and clips
         ]
-        return gallery_statistics(
-            profiles,
-            shrink_seconds=prior.shrink_seconds,
-            speech_offset=prior.speech_offset,
-            updated_at=datetime.now(UTC),
-        )
+        return prior.statistics(profiles, updated_at=datetime.now(UTC))
 
 
 #: Probe speech (seconds) at which ``voxprint thresholds show`` lists the cosine needed.

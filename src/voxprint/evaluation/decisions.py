@@ -36,7 +36,6 @@ from voxprint.adaptation import (
     ImpostorPrior,
     ProfileClips,
     band_of,
-    gallery_statistics,
     pair_band,
 )
 from voxprint.decision import DecisionReason, OperatingPoint
@@ -237,13 +236,7 @@ def gallery_operating_point(
     """The operating point the service would use for a namespace holding ``profiles``."""
     if not adapt:
         return prior.operating_point()
-    statistics = gallery_statistics(
-        profiles,
-        shrink_seconds=prior.shrink_seconds,
-        speech_offset=prior.speech_offset,
-        updated_at=datetime.now(UTC),
-    )
-    return prior.operating_point(statistics)
+    return prior.operating_point(prior.statistics(profiles, updated_at=datetime.now(UTC)))
 
 
 def evaluate_domain(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -268,7 +268,7 @@ class GalleryStatistics:
     scaled to unlimited speech with the shrinkage ``shrink_seconds`` and ``speech_offset``
     (:func:`voxprint.scoring.llr.shrink_factor`; both ``None`` for statistics stored before
     voxprint recorded them); ``trial_std`` the spread of single clip-vs-voiceprint
-    cosines; ``band`` the band most clips were recorded in.
+    cosines; ``band`` the band of the pairs they come from (``ScoringPrior.statistics``).
     """
 
     band: Band
@@ -282,11 +282,34 @@ class GalleryStatistics:
     speech_offset: float | None = None
     #: Share of the enrolment clips recorded in the narrow band (``None``: not recorded).
     narrow_share: float | None = None
+    #: The same three figures for the pairs of the other band (``other_pairs`` 0: none;
+    #: ``None``: statistics stored before they were kept, which blended both bands).
+    other_pairs: int | None = None
+    other_pair_mean: float = 0.0
+    other_trial_std: float = 0.0
+
+    def of_other_band(self) -> GalleryStatistics:
+        """These statistics seen from the other band's pairs."""
+        return replace(
+            self,
+            band=Band.WIDE if self.band is Band.NARROW else Band.NARROW,
+            pairs=self.other_pairs or 0,
+            pair_mean=self.other_pair_mean,
+            trial_std=self.other_trial_std,
+            other_pairs=self.pairs,
+            other_pair_mean=self.pair_mean,
+            other_trial_std=self.trial_std,
+        )
 
     def scaled_with(self, shrink_seconds: float, speech_offset: float) -> bool:
         """Whether ``pair_mean`` was scaled with exactly this shrinkage (a prior that
         changed since, e.g. after an upgrade, makes these statistics stale)."""
         return self.shrink_seconds == shrink_seconds and self.speech_offset == speech_offset
+
+    def current(self, shrink_seconds: float, speech_offset: float) -> bool:
+        """Whether these statistics are what this voxprint would compute: scaled with this
+        shrinkage, and kept band by band."""
+        return self.scaled_with(shrink_seconds, speech_offset) and self.other_pairs is not None
 
 
 class StreamFormat(StrEnum):

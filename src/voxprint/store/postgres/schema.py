@@ -203,13 +203,20 @@ _V4 = (
     "ADD COLUMN narrow_share double precision NULL",
 )
 
+_V5 = (
+    "ALTER TABLE gallery_statistics ADD COLUMN other_pairs integer NULL, "
+    "ADD COLUMN other_pair_mean double precision NULL, "
+    "ADD COLUMN other_trial_std double precision NULL",
+)
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 #: Version 1 is the schema of SQLite's version 6 (profiles, clips, activity, keys,
 #: calibrations, cohorts, gallery statistics and versions, scoring version, streams);
 #: version 2 adds SQLite's version 7 (passphrases and challenges), version 3 its
 #: version 8 (the change log of galleries), version 4 its version 9 (the shrinkage the
-#: gallery statistics were scaled with, and their share of narrowband clips).
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+#: gallery statistics were scaled with, and their share of narrowband clips), version 5
+#: its version 10 (the statistics of the other band's pairs).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -55,8 +55,9 @@ class PostgresScoring(PostgresDatabase):
                 conn.execute(
                     "INSERT INTO gallery_statistics (namespace, encoder_name, encoder_version, "
                     "band, profiles, clips, pairs, pair_mean, trial_std, updated_at, "
-                    "shrink_seconds, speech_offset, narrow_share) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "shrink_seconds, speech_offset, narrow_share, other_pairs, other_pair_mean, "
+                    "other_trial_std) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         *key,
                         Band(statistics.band).value,
@@ -69,6 +70,9 @@ class PostgresScoring(PostgresDatabase):
                         statistics.shrink_seconds,
                         statistics.speech_offset,
                         statistics.narrow_share,
+                        statistics.other_pairs,
+                        float(statistics.other_pair_mean),
+                        float(statistics.other_trial_std),
                     ),
                 )
 
@@ -94,6 +98,9 @@ class PostgresScoring(PostgresDatabase):
             shrink_seconds=optional_float(row["shrink_seconds"]),
             speech_offset=optional_float(row["speech_offset"]),
             narrow_share=optional_float(row["narrow_share"]),
+            other_pairs=None if row["other_pairs"] is None else int(row["other_pairs"]),
+            other_pair_mean=float(row["other_pair_mean"] or 0.0),
+            other_trial_std=float(row["other_trial_std"] or 0.0),
         )
 
     def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration:

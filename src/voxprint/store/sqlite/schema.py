@@ -251,6 +251,14 @@ def _migrate_to_v9(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE gallery_statistics ADD COLUMN narrow_share REAL NULL")
 
 
+def _migrate_to_v10(conn: sqlite3.Connection) -> None:
+    """Gallery statistics of the other band's pairs (a namespace mixing app and telephone
+    enrolments adapts each band to its own pairs); rows from before read as none."""
+    conn.execute("ALTER TABLE gallery_statistics ADD COLUMN other_pairs INTEGER NULL")
+    conn.execute("ALTER TABLE gallery_statistics ADD COLUMN other_pair_mean REAL NULL")
+    conn.execute("ALTER TABLE gallery_statistics ADD COLUMN other_trial_std REAL NULL")
+
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v1,
@@ -262,6 +270,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v7,
     _migrate_to_v8,
     _migrate_to_v9,
+    _migrate_to_v10,
 )
 
 #: The schema version this code writes.

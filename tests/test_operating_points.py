@@ -1,0 +1,85 @@
+"""Built-in priors and the operating points adapted from a namespace's statistics."""
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from voxprint.adaptation import Band, ProfileClips
+from voxprint.operating_points import DEFAULT_PRIORS
+from voxprint.scoring.llr import logit
+from voxprint.scoring.similarity import l2_normalise
+
+PRIOR = DEFAULT_PRIORS["campplus"]
+NOW = datetime(2026, 12, 7, tzinfo=UTC)
+
+
+def voices(rng, count: int, *, shared: float, hz: float | None, dim: int = 192):
+    """``count`` profiles of 3 clips whose strangers score higher the larger ``shared``
+    (a channel they have in common); clips measured at ``hz`` (``None``: never)."""
+    channel = l2_normalise(rng.normal(size=dim))
+    profiles = []
+    for _ in range(count):
+        voice = l2_normalise(rng.normal(size=dim))
+        clips = l2_normalise(
+            shared * channel + voice + 0.3 * l2_normalise(rng.normal(size=(3, dim)))
+        )
+        bandwidths = () if hz is None else (hz,) * 3
+        profiles.append(
+            ProfileClips(l2_normalise(clips.mean(0)), clips, np.full(3, 10.0), bandwidths)
+        )
+    return profiles
+
+
+def bar(profiles, band: Band) -> float:
+    """The cosine a 5 s probe needs to be accepted against a 20 s voiceprint."""
+    point = PRIOR.operating_point(PRIOR.statistics(profiles, updated_at=NOW))
+    return point.model(band).cosine_for_llr(logit(0.9), 5.0, 20.0)
+
+
+@pytest.mark.parametrize("hz", [7600.0, None])
+def test_profiles_of_the_other_band_never_lower_a_telephone_namespaces_bar(rng, hz):
+    """Telephone strangers scoring about 0.6 (real calls do): app profiles, or profiles
+    whose band was never measured, enrolled in any number, must not make the namespace
+    judge its telephone claims as if its own telephone pairs were not there (found in
+    review: 9 app profiles per 20 telephone ones let 8 % of telephone strangers in, when
+    the statistics came from the band with more pairs alone)."""
+    phone = voices(rng, 20, shared=1.2, hz=3400.0)
+    alone = bar(phone, Band.NARROW)
+    assert alone > PRIOR.operating_point().model(Band.NARROW).cosine_for_llr(logit(0.9), 5.0, 20.0)
+    for count in (5, 9, 20, 60):
+        others = voices(rng, count, shared=0.0, hz=hz)
+        assert bar([*phone, *others], Band.NARROW) >= alone - 0.01
+
+
+def test_a_mixed_namespace_whose_bands_both_look_like_the_prior_keeps_both_models_near_it(rng):
+    """App strangers at the wideband prior's level, telephone strangers at the
+    narrowband one's, and app against telephone voices low: neither model is moved or
+    widened by blending the populations."""
+    phone = voices(rng, 30, shared=0.82, hz=3400.0)
+    app = voices(rng, 30, shared=0.36, hz=7600.0)
+    point = PRIOR.operating_point(PRIOR.statistics([*phone, *app], updated_at=NOW))
+    for band in Band:
+        model = point.model(band).impostors
+        assert model.mean == pytest.approx(PRIOR.impostors[band].mean, abs=0.05)
+        assert model.std < 1.3 * PRIOR.impostors[band].std
+
+
+def test_one_profile_gives_statistics_of_its_own_band_with_nothing_to_adapt(rng):
+    lone = PRIOR.statistics(voices(rng, 1, shared=0.0, hz=3400.0), updated_at=NOW)
+    assert lone is not None and lone.band is Band.NARROW and lone.pairs == 0
+    assert PRIOR.statistics([], updated_at=NOW) is None
+    wide = PRIOR.statistics(voices(rng, 1, shared=0.0, hz=None), updated_at=NOW)
+    assert wide.band is Band.WIDE
+
+
+def test_crafted_profiles_far_apart_cannot_take_a_band_below_its_floor(rng):
+    dim = 192
+    apart = [
+        ProfileClips(v, v[None, :], np.array([10.0]), (3400.0,))
+        for v in l2_normalise(rng.normal(size=(100, dim)))
+    ]
+    point = PRIOR.operating_point(PRIOR.statistics(apart, updated_at=NOW))
+    for band in Band:
+        assert point.model(band).impostors.mean >= PRIOR.impostors[band].mean_floor
+        assert point.model(band).impostors.std >= PRIOR.impostors[band].std_floor - 1e-9
