@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from decision_cache import embedded_domain
-from voxprint.adaptation import ProfileClips
+from voxprint.adaptation import Band, ProfileClips, clips_band
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.evaluation.decisions import (
     DomainResult,
@@ -128,13 +128,21 @@ def duration_table(rows: list[tuple[OpenSetDomain, DomainResult]]) -> list[str]:
     return lines
 
 
+#: Bandwidths (Hz) crafted clips are measured at, per band.
+CRAFTED_HZ = {Band.WIDE: 7600.0, Band.NARROW: 3400.0}
+
+
 def poisoning(
     domain: OpenSetDomain, embedded: EmbeddedDomain, prior: ScoringPrior, rng: np.random.Generator
 ) -> list[str]:
     """FAR of the domain's real impostor claims (all enrollable speakers enrolled) before and
-    after an attacker enrols crafted profiles into the same namespace."""
+    after an attacker enrols crafted profiles into the same namespace: clips measured in
+    the namespace's own band (the case the per-band floors bound), and in the other band
+    (which must move nothing)."""
     profiles, seconds = gallery_profiles(domain, embedded, domain.enrollable)
     voiceprints = np.stack([p.voiceprint for p in profiles])
+    home = clips_band([b for p in profiles for b in p.clip_bandwidths()]) or Band.WIDE
+    other = Band.WIDE if home is Band.NARROW else Band.NARROW
     rows = embedded.rows(domain.probes)
     truth = [
         domain.enrollable.index(domain.speaker_of[k])
@@ -153,19 +161,24 @@ def poisoning(
             claimed = (t + 1) % len(profiles) if t >= 0 else int(row) % len(profiles)
             verdict = scorer.verify(probe, voiceprints[claimed], float(seconds[claimed]))
             accepted.append(verdict.decision.value == "accept")
-        model = point.model(next(iter(point.models)))
+        model = point.model(home)
         mean = getattr(getattr(model, "impostors", None), "mean", math.nan)
         return float(np.mean(accepted)), float(mean)
 
-    def random_profiles(count: int) -> list[ProfileClips]:
-        vectors = l2_normalise(rng.normal(size=(count, 3, dim)).astype(np.float32))
-        return [ProfileClips(l2_normalise(v.mean(0)), v, np.full(3, 10.0)) for v in vectors]
+    def crafted(vectors: np.ndarray, band: Band) -> list[ProfileClips]:
+        """Profiles of ``(count, k, dim)`` clip vectors measured in ``band``."""
+        k = vectors.shape[1]
+        hz = (CRAFTED_HZ[band],) * k
+        return [ProfileClips(l2_normalise(v.mean(0)), v, np.full(k, 10.0), hz) for v in vectors]
 
-    def clones(count: int) -> list[ProfileClips]:
+    def random_profiles(count: int, band: Band) -> list[ProfileClips]:
+        return crafted(l2_normalise(rng.normal(size=(count, 3, dim)).astype(np.float32)), band)
+
+    def clones(count: int, band: Band) -> list[ProfileClips]:
         source = profiles[0]
-        return [source for _ in range(count)]
+        return crafted(np.stack([source.embeddings] * count), band)
 
-    def far_apart(count: int) -> list[ProfileClips]:
+    def far_apart(count: int, band: Band) -> list[ProfileClips]:
         # Greedy: each new profile is the unit vector least like everything enrolled.
         chosen: list[np.ndarray] = []
         basis = np.vstack([voiceprints])
@@ -174,25 +187,26 @@ def poisoning(
             pool = np.vstack([basis, *chosen]) if chosen else basis
             pick = candidates[np.argmin((candidates @ pool.T).max(axis=1))]
             chosen.append(pick[None, :])
-        return [ProfileClips(v[0], v, np.full(1, 10.0)) for v in chosen]
+        return crafted(np.stack(chosen), band)
 
     base_far, base_mean = far([])
     lines = [
-        f"Namespace: {domain.name}, {len(profiles)} real profiles; FAR of "
-        f"{len(rows)} real impostor claims.",
+        f"Namespace: {domain.name} ({home.value}), {len(profiles)} real profiles; FAR of "
+        f"{len(rows)} real impostor claims; impostor mean of the {home.value} model.",
         "",
-        "| attack | crafted profiles | impostor mean in force | FAR |",
-        "|---|---|---|---|",
-        f"| none | 0 | {base_mean:.3f} | {pct(base_far)} % |",
+        "| attack | crafted profiles | their clips | impostor mean in force | FAR |",
+        "|---|---|---|---|---|",
+        f"| none | 0 | – | {base_mean:.3f} | {pct(base_far)} % |",
     ]
     for name, make in (
         ("random (noise-like) voices", random_profiles),
         ("one voice under many names", clones),
         ("voices chosen far apart", far_apart),
     ):
-        for count in (10, 100):
-            value, mean = far(make(count))
-            lines.append(f"| {name} | {count} | {mean:.3f} | {pct(value)} % |")
+        for band in (home, other):
+            for count in (10, 100):
+                value, mean = far(make(count, band))
+                lines.append(f"| {name} | {count} | {band.value} | {mean:.3f} | {pct(value)} % |")
     return lines
 
 
@@ -306,7 +320,11 @@ def main() -> None:
                 lodo += [(d, r) for r in evaluate_domain(d, e, refit, draws=args.draws)]
 
     rng = np.random.default_rng(20261204)
-    poison = poisoning(domains["speechocean762"], embedded["speechocean762"], prior, rng)
+    poison = [
+        line
+        for name in ("speechocean762", "tel-8k")
+        for line in [*poisoning(domains[name], embedded[name], prior, rng), ""]
+    ]
     elapsed = time.perf_counter() - started
 
     commit = subprocess.run(

@@ -148,22 +148,30 @@ def in_band(profiles, hz):
 
 def test_each_bands_statistics_come_from_its_own_pairs_only(rng):
     """Telephone strangers score high against each other; app strangers, and an app
-    voice against a telephone one, low. Blending the two populations would widen the
-    spread of both bands' models."""
+    voice against a telephone one, low. Pairs across bands belong to neither."""
     phone = in_band(speakers(rng, 5, shared=1.0), 3400.0)
-    app = in_band(speakers(rng, 1, shared=0.0), 7600.0)
+    app = in_band(speakers(rng, 3, shared=0.0), 7600.0)
     mixed = stats([*phone, *app])
     alone = stats(phone)
-    assert mixed.band is Band.NARROW and mixed.pairs == 10  # not the 5 cross-band pairs
+    assert mixed.band is Band.NARROW and mixed.pairs == 10  # not the 15 cross-band pairs
     assert mixed.pair_mean == pytest.approx(alone.pair_mean)
     assert mixed.trial_std == pytest.approx(alone.trial_std)
-    assert mixed.narrow_share == pytest.approx(5 / 6)
-    assert mixed.other_pairs == 5 and mixed.other_pair_mean < alone.pair_mean - 0.2
+    assert mixed.narrow_share == pytest.approx(5 / 8)
+    apps = stats(app)
+    assert mixed.other_pairs == 3 and mixed.other_pair_mean == pytest.approx(apps.pair_mean)
     assert alone.other_pairs == 0  # no wideband pair: nothing to adapt there
     wide = mixed.of_other_band()
-    assert (wide.band, wide.pairs, wide.other_pairs) == (Band.WIDE, 5, 10)
-    more_app = stats([*phone[:2], *in_band(speakers(rng, 3, shared=0.0), 7600.0)])
-    assert (more_app.band, more_app.pairs, more_app.other_pairs) == (Band.WIDE, 9, 1)
+    assert (wide.band, wide.pairs, wide.other_pairs) == (Band.WIDE, 3, 10)
+
+
+def test_profiles_whose_clips_mix_bands_belong_to_no_bands_pairs(rng):
+    from dataclasses import replace
+
+    phone = in_band(speakers(rng, 3, shared=1.0), 3400.0)
+    mixed_clips = [replace(p, bandwidths=(3400.0, 7600.0, 7600.0)) for p in speakers(rng, 4, 0.0)]
+    statistics = stats([*phone, *mixed_clips])
+    assert (statistics.band, statistics.pairs, statistics.other_pairs) == (Band.NARROW, 3, 0)
+    assert statistics.pair_mean == pytest.approx(stats(phone).pair_mean)
 
 
 def test_a_profile_whose_clips_do_not_all_have_a_bandwidth_is_refused(rng):

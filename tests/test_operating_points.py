@@ -65,6 +65,31 @@ def test_a_mixed_namespace_whose_bands_both_look_like_the_prior_keeps_both_model
         assert model.std < 1.3 * PRIOR.impostors[band].std
 
 
+def test_telephone_profiles_never_lower_an_app_namespaces_bar(rng):
+    """The mirror case: app strangers scoring high (a shared room or device), then
+    telephone profiles, whose pairs with app voices score low, enrolled beside them."""
+    app = voices(rng, 20, shared=0.9, hz=7600.0)
+    alone = bar(app, Band.WIDE)
+    for count in (5, 20, 60):
+        phone = voices(rng, count, shared=0.0, hz=3400.0)
+        assert bar([*app, *phone], Band.WIDE) >= alone - 0.01
+
+
+def test_a_band_without_pairs_of_its_own_keeps_at_least_its_priors_spread(rng):
+    """A lone telephone profile beside app profiles: the namespace shows nothing of its
+    telephone strangers, so telephone claims on it do not get the app pairs' tighter
+    spread (found in review), and its mean stays above the narrowband floor."""
+    lone = voices(rng, 1, shared=0.0, hz=3400.0)
+    narrow = PRIOR.impostors[Band.NARROW]
+    for count in (2, 9, 199):
+        app = voices(rng, count, shared=0.36, hz=7600.0)
+        point = PRIOR.operating_point(PRIOR.statistics([*lone, *app], updated_at=NOW))
+        model = point.model(Band.NARROW).impostors
+        assert point.model(Band.WIDE).impostors.std < narrow.unadapted().std - 0.01
+        assert model.std >= narrow.unadapted().std
+        assert model.mean >= narrow.mean_floor
+
+
 def test_one_profile_gives_statistics_of_its_own_band_with_nothing_to_adapt(rng):
     lone = PRIOR.statistics(voices(rng, 1, shared=0.0, hz=3400.0), updated_at=NOW)
     assert lone is not None and lone.band is Band.NARROW and lone.pairs == 0
@@ -83,3 +108,14 @@ def test_crafted_profiles_far_apart_cannot_take_a_band_below_its_floor(rng):
     for band in Band:
         assert point.model(band).impostors.mean >= PRIOR.impostors[band].mean_floor
         assert point.model(band).impostors.std >= PRIOR.impostors[band].std_floor - 1e-9
+
+
+def test_the_source_of_an_adapted_point_counts_each_bands_pairs(rng):
+    phone = voices(rng, 3, shared=0.8, hz=3400.0)
+    app = voices(rng, 2, shared=0.3, hz=7600.0)
+    source = PRIOR.operating_point(PRIOR.statistics([*phone, *app], updated_at=NOW)).source
+    assert source.description == (
+        "adapted from 5 profiles and 15 clips (3 narrowband pairs, 1 wideband)"
+    )
+    alone = PRIOR.operating_point(PRIOR.statistics(app, updated_at=NOW)).source
+    assert alone.description == "adapted from 2 profiles and 6 clips (1 wideband pair)"

@@ -169,9 +169,17 @@ class ProfileClips:
         """The band the profile was enrolled in (:func:`clips_band`)."""
         return clips_band(self.clip_bandwidths())
 
-    def narrowband(self) -> bool:
-        """Enrolled in the narrow band (not known counts as not)."""
-        return self.band() is Band.NARROW
+    def statistics_band(self) -> Band | None:
+        """The band whose impostor statistics this profile's pairs may describe: narrow
+        when every clip was measured narrowband, wide when none was (clips never
+        measured count as wideband, as :func:`band_of` reads them), ``None`` when its
+        clips mix bands. Stricter than :meth:`band`, which picks a score model and
+        takes one telephone clip as enough: a profile of app and telephone clips is no
+        clean example of either band's strangers."""
+        narrow = [band_of(b) is Band.NARROW for b in self.clip_bandwidths()]
+        if all(narrow):
+            return Band.NARROW
+        return Band.WIDE if not any(narrow) else None
 
 
 def _trimmed_mean(values: np.ndarray, share: float) -> float:
@@ -190,14 +198,14 @@ def gallery_statistics(
 ) -> GalleryStatistics | None:
     """The impostor statistics of enrolled ``profiles``, band by band; ``None`` with none.
 
-    A pair is narrowband when both profiles were enrolled in the narrow band
-    (:meth:`ProfileClips.narrowband`), as :func:`pair_band` judges a probe against a
-    voiceprint; every other pair is wideband. Each band's figures come from its own
-    pairs only, so a namespace mixing app and telephone enrolments neither blends two
-    impostor populations into one wide spread nor lets profiles of one band hide how
-    high the other band's strangers score. ``band`` is the band with more pairs (the
-    lone profile's own with one); the other band's figures are ``other_*``. No pair at
-    all (one profile) gives ``pairs`` 0: nothing to adapt. Cosines are scaled to
+    A pair belongs to a band when both profiles do (:meth:`ProfileClips.
+    statistics_band`); pairs across bands, and pairs with a profile of mixed clips, are
+    left out. Each band's figures come from its own pairs only, so a namespace mixing
+    app and telephone enrolments neither blends two impostor populations into one wide
+    spread nor lets profiles of one band dilute how high the other band's strangers
+    score (found in review). ``band`` is the band with more pairs (the lone profile's
+    own with one); the other band's figures are ``other_*``. No pair at all gives
+    ``pairs`` 0: nothing to adapt. Cosines are scaled to
     unlimited speech with the prior's shrinkage (``shrink_seconds`` and
     ``speech_offset``, :func:`voxprint.scoring.llr.shrink_factor`); ``narrow_share`` is
     the share of all clips recorded in the narrow band (:func:`narrow_share`)."""
@@ -205,8 +213,9 @@ def gallery_statistics(
         return None
     voiceprints = np.stack([np.asarray(p.voiceprint, dtype=np.float32) for p in profiles])
     n = len(profiles)
-    narrow = np.array([p.narrowband() for p in profiles])
-    both_narrow = np.logical_and.outer(narrow, narrow)
+    bands = [p.statistics_band() for p in profiles]
+    narrow = np.array([b is Band.NARROW for b in bands])
+    wide = np.array([b is Band.WIDE for b in bands])
     means = np.zeros((n, n))
     scores_of: list[np.ndarray] = []
     clips = 0
@@ -232,9 +241,12 @@ def gallery_statistics(
         trials = np.concatenate([s[:, others[a]].ravel() for a, s in enumerate(scores_of)])
         return int(chosen.size), _trimmed_mean(chosen, TRIM_SHARE), float(trials.std())
 
-    figures = {Band.NARROW: of(both_narrow), Band.WIDE: of(~both_narrow)}
+    figures = {
+        Band.NARROW: of(np.logical_and.outer(narrow, narrow)),
+        Band.WIDE: of(np.logical_and.outer(wide, wide)),
+    }
     if n == 1:
-        band = Band.NARROW if narrow[0] else Band.WIDE
+        band = Band.NARROW if profiles[0].band() is Band.NARROW else Band.WIDE
     else:
         band = Band.NARROW if figures[Band.NARROW][0] > figures[Band.WIDE][0] else Band.WIDE
     other = Band.WIDE if band is Band.NARROW else Band.NARROW

@@ -75,11 +75,14 @@ class ScoringPrior:
 
     def _adapted(self, statistics: GalleryStatistics) -> dict[Band, ImpostorScores]:
         """Each band's impostor model adapted to ``statistics`` (which have pairs). A
-        band with pairs of its own adapts to them; a band without any takes its prior
-        moved as far as the main band's mean moved (never below its floor), with the
-        main band's spread. So profiles of one band never move the other band's model
-        away from what that band's own pairs show (found in review: app profiles added
-        to a telephone namespace once let 8 % of telephone strangers in)."""
+        band with pairs of its own adapts to them. A band without any takes its prior
+        moved as far as the main band's mean moved (never below its floor: the bound
+        that holds for any poisoning), but keeps at least its own unadapted spread,
+        since the namespace shows nothing of that band's strangers. So profiles of one
+        band never move the other band's model away from what that band's own pairs
+        show (found in review: app profiles added to a telephone namespace once let 8 %
+        of telephone strangers in, and a lone telephone profile took the app profiles'
+        tighter spread)."""
         home = self.impostors[statistics.band]
         fitted = {statistics.band: adapt_impostors(home, statistics)}
         other = statistics.of_other_band()
@@ -88,11 +91,18 @@ class ScoringPrior:
         main = fitted[statistics.band]
         shift = main.mean - home.mean
         return {
-            band: fitted[band]
-            if band in fitted
-            else ImpostorScores(max(prior.mean + shift, prior.mean_floor), main.std, prior.dof)
+            band: fitted[band] if band in fitted else self._unknown_band(prior, shift, main)
             for band, prior in self.impostors.items()
         }
+
+    @staticmethod
+    def _unknown_band(prior: ImpostorPrior, shift: float, main: ImpostorScores) -> ImpostorScores:
+        """A band the namespace has no pairs of: its prior moved as far as the main band's
+        mean moved (never below its floor), with at least its own unadapted spread."""
+        unadapted = prior.unadapted()
+        return ImpostorScores(
+            max(prior.mean + shift, prior.mean_floor), max(main.std, unadapted.std), prior.dof
+        )
 
     def operating_point(self, statistics: GalleryStatistics | None = None) -> OperatingPoint:
         """The prior's operating point, adapted to ``statistics`` when there are any
@@ -103,10 +113,15 @@ class ScoringPrior:
             assert statistics is not None
             for band, scores in self._adapted(statistics).items():
                 models[band] = self._model(scores)
+            other = statistics.of_other_band()
+            plural = "" if statistics.pairs == 1 else "s"
+            pairs = f"{statistics.pairs} {statistics.band.value} pair{plural}"
+            if other.pairs:
+                pairs += f", {other.pairs} {other.band.value}"
             source = ThresholdSource(
                 SourceKind.ADAPTED,
                 f"adapted from {statistics.profiles} profiles and {statistics.clips} clips "
-                f"({statistics.band.value})",
+                f"({pairs})",
                 profiles=statistics.profiles,
                 clips=statistics.clips,
                 updated_at=statistics.updated_at,
