@@ -787,6 +787,32 @@ def test_thresholds_are_shown_with_enough_digits_to_tell_them_from_0_and_1():
     assert probability_text(0.0) == "0.00" and probability_text(1.0) == "1.00"
 
 
+def test_enrolment_progress_never_reads_as_done_while_the_profile_is_still_enrolling():
+    """9.98 s of a 10 s requirement once read "total 10.0 s; 0.0 s more speech needed
+    [enrolling]" (found in a walkthrough)."""
+    from datetime import UTC, datetime
+
+    from voxprint.cli.render import enrollment_line, speech_so_far, speech_still_needed
+    from voxprint.service import EnrollmentReport
+    from voxprint.store.records import EnrollmentStatus, Profile
+
+    assert speech_so_far(9.98) == "9.9" and speech_so_far(10.0) == "10.0"
+    assert speech_still_needed(0.02) == "0.1" and speech_still_needed(0.3) == "0.3"
+    now = datetime.now(UTC)
+    profile = Profile(
+        id="p",
+        namespace="default",
+        name="carol",
+        encoder_name="e",
+        encoder_version="1",
+        created_at=now,
+        updated_at=now,
+        status=EnrollmentStatus.ENROLLING,
+    )
+    line = enrollment_line("a.wav", EnrollmentReport(profile, 11.2, 9.98, 9.98, 0.02))
+    assert line == "a.wav: 9.9 s speech; total 9.9 s; 0.1 s more speech needed [enrolling]"
+
+
 def test_too_little_speech_is_shown_rounded_down_so_it_never_reads_as_the_minimum():
     from voxprint.cli.render import speech_text
 

@@ -73,12 +73,18 @@ function fail(what, error) {
   else say(`${what}: ${error.message}`, true);
 }
 
+// Enrolled speech to the tenth, rounded down: 9.98 s of a 10 s requirement never reads
+// "10.0 of 10.0" while the profile is still enrolling.
+function tenthsDown(seconds) {
+  return (Math.floor(seconds * 10 + 1e-9) / 10).toFixed(1);
+}
+
 function renderProfiles() {
   const body = $("profiles");
   body.replaceChildren();
   for (const p of profiles) {
     const row = document.createElement("tr");
-    const cells = [p.name, p.status, `${p.net_speech_seconds.toFixed(1)} s`];
+    const cells = [p.name, p.status, `${tenthsDown(p.net_speech_seconds)} s`];
     for (const text of cells) {
       const cell = document.createElement("td");
       cell.textContent = text;
@@ -218,11 +224,11 @@ async function startEnroll() {
       } else if (message.type === "result") {
         const have = message.enrolled_seconds + message.net_speech_seconds;
         $("enroll-progress").value = message.progress;
-        $("enroll-text").textContent = `${have.toFixed(1)} of ${message.required_seconds.toFixed(1)} s of speech`;
+        $("enroll-text").textContent = `${tenthsDown(have)} of ${message.required_seconds.toFixed(1)} s of speech`;
         if (message.progress >= 1 && !message.final) session.end();
       } else if (message.type === "enrolled") {
         $("enroll-progress").value = 1;
-        $("enroll-text").textContent = `${message.profile.name}: ${message.status} (${message.net_speech_seconds.toFixed(1)} s of speech)`;
+        $("enroll-text").textContent = `${message.profile.name}: ${message.status} (${tenthsDown(message.net_speech_seconds)} s of speech)`;
         say(`${message.profile.name} is ${message.status}.${similarWarning(message)}`, hasSimilar(message));
         loadProfiles().then(drawMap);
       }
