@@ -101,7 +101,7 @@ def test_label_a_meeting_once_then_get_names(tmp_path, meeting):
         "10",
     )
     assert first.exit_code == 0, first.output
-    assert "unknown 1 -> Alice: 10.1 s speech" in first.output
+    assert "unknown 1 -> Alice: 10.0 s speech" in first.output  # rounded down
     assert first.output.rstrip().endswith("enrolled [enrolled]")
     again = run("diarize", meeting, "--db", db, "--json", "--enroll-seconds", "10")
     assert again.exit_code == 0, again.output
