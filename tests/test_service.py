@@ -392,17 +392,24 @@ def telephone(fundamental: float, seconds: float, seed: int = 1) -> tuple[np.nda
     return (voice(fundamental, seconds, seed=seed)[::2], RATE // 2)  # 8 kHz
 
 
+def app_and_phone(db: Path, phone_voice: float):
+    """A banded service with one profile enrolled from the app (16 kHz, voice 150 Hz) and
+    one by telephone (8 kHz, ``phone_voice`` Hz)."""
+    service = banded_service(db)
+    app = service.create_profile("app")
+    service.enroll(app.id, (voice(150, 12.0, seed=1), RATE))
+    phone = service.create_profile("phone")
+    service.enroll(phone.id, telephone(phone_voice, 12.0))
+    return service, app, phone
+
+
 def test_a_telephone_claim_on_an_app_enrolled_profile_is_judged_by_that_profiles_own_band(
     tmp_path,
 ):
     """A namespace mixing app (16 kHz) and telephone (8 kHz) enrolments: a telephone probe
     claiming an app-enrolled profile gets the wideband score model (strangers' cosines
     are low across bands), one claiming a telephone-enrolled profile the narrowband one."""
-    service = banded_service(tmp_path / "mixed.db")
-    app = service.create_profile("app")
-    service.enroll(app.id, (voice(150, 12.0, seed=1), RATE))
-    phone = service.create_profile("phone")
-    service.enroll(phone.id, telephone(150, 12.0))
+    service, app, phone = app_and_phone(tmp_path / "mixed.db", phone_voice=150)
     probe = telephone(150, 4.0, seed=5)
     on_app = service.verify(app.id, probe)
     on_phone = service.verify(phone.id, probe)
@@ -441,11 +448,7 @@ def test_identify_judges_each_candidate_by_its_own_band_as_a_claim_on_it_would_b
     """In a namespace mixing app and telephone enrolments, a telephone probe's posterior
     for each candidate follows from the scores of claims on each: an app-enrolled
     candidate is not judged with the narrowband model."""
-    service = banded_service(tmp_path / "mixed.db")
-    app = service.create_profile("app")
-    service.enroll(app.id, (voice(150, 12.0, seed=1), RATE))
-    phone = service.create_profile("phone")
-    service.enroll(phone.id, telephone(260, 12.0))
+    service, app, phone = app_and_phone(tmp_path / "mixed.db", phone_voice=260)
     probe = telephone(150, 4.0, seed=5)
     scores = {pid: service.verify(pid, probe).score for pid in (app.id, phone.id)}
     assert 0.5 < scores[app.id] < 1.0  # an owner's claim, not saturated
@@ -458,11 +461,7 @@ def test_identify_judges_each_candidate_by_its_own_band_as_a_claim_on_it_would_b
 def test_identify_with_unreadable_clips_falls_back_to_the_namespaces_band(
     tmp_path, monkeypatch, caplog
 ):
-    service = banded_service(tmp_path / "mixed.db")
-    app = service.create_profile("app")
-    service.enroll(app.id, (voice(150, 12.0, seed=1), RATE))
-    phone = service.create_profile("phone")
-    service.enroll(phone.id, telephone(260, 12.0))
+    service, app, _ = app_and_phone(tmp_path / "mixed.db", phone_voice=260)
     probe = telephone(150, 4.0, seed=5)
     judged_apart = service.identify(probe, top_n=2).candidates
 
