@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator, Sequence
 
 # The checks shared by every backend, kept importable from here.
 from voxprint.store.checks import (
@@ -45,9 +46,22 @@ __all__ = [
     "now",
     "parse_time",
     "profile_from_row",
+    "rows_of_profiles",
     "time_text",
     "vector_blob",
 ]
+
+
+def rows_of_profiles(
+    conn: sqlite3.Connection, query: str, namespace: str, profile_ids: Sequence[str]
+) -> Iterator[sqlite3.Row]:
+    """The rows of ``query`` for ``profile_ids`` (duplicates dropped) in ``namespace``,
+    read in chunks of ids: ``query`` takes the namespace as its first parameter and
+    ``{marks}`` where the ids' placeholders go."""
+    for chunk in chunks(list(dict.fromkeys(profile_ids))):
+        marks = ", ".join("?" * len(chunk))
+        yield from conn.execute(query.format(marks=marks), (namespace, *chunk))
+
 
 PROFILE_COLUMNS = (
     "id, namespace, name, external_id, metadata, encoder_name, encoder_version, status, "

@@ -14,7 +14,7 @@ from voxprint.errors import (
     StoreError,
 )
 from voxprint.store.records import Challenge, PhraseProfile, ProfileKind
-from voxprint.store.sqlite.codecs import chunks, now, parse_time, time_text
+from voxprint.store.sqlite.codecs import now, parse_time, rows_of_profiles, time_text
 from voxprint.store.sqlite.connection import SQLiteDatabase
 
 _CHALLENGE_COLUMNS = "id, namespace, kind, phrase, created_at, expires_at, used_at, profile_id"
@@ -95,16 +95,14 @@ class SQLitePhrases(SQLiteDatabase):
         self, namespace: str, profile_ids: Sequence[str]
     ) -> dict[str, PhraseProfile]:
         found: dict[str, PhraseProfile] = {}
+        query = (
+            "SELECT p.profile_id, p.kind, p.locale, p.passphrase "
+            "FROM profile_phrases p JOIN profiles ON profiles.id = p.profile_id "
+            "WHERE profiles.namespace = ? AND p.profile_id IN ({marks})"
+        )
         with self._transaction(write=False) as conn:
-            for chunk in chunks(list(dict.fromkeys(profile_ids))):
-                marks = ", ".join("?" * len(chunk))
-                for row in conn.execute(
-                    "SELECT p.profile_id, p.kind, p.locale, p.passphrase "
-                    "FROM profile_phrases p JOIN profiles ON profiles.id = p.profile_id "
-                    f"WHERE profiles.namespace = ? AND p.profile_id IN ({marks})",
-                    (namespace, *chunk),
-                ):
-                    found[row["profile_id"]] = _phrase_from_row(row)
+            for row in rows_of_profiles(conn, query, namespace, profile_ids):
+                found[row["profile_id"]] = _phrase_from_row(row)
         return found
 
     def fix_passphrase(self, namespace: str, profile_id: str, passphrase: str) -> str:

@@ -42,6 +42,7 @@ from voxprint.store.sqlite.codecs import (
     now,
     optional_float,
     profile_from_row,
+    rows_of_profiles,
     time_text,
     vector_blob,
 )
@@ -380,18 +381,14 @@ class SQLiteProfiles(SQLiteDatabase):
     ) -> dict[str, list[float | None]]:
         """As :meth:`voxprint.store.base.ProfileStore.clip_bandwidths`."""
         found: dict[str, list[float | None]] = {}
+        query = (
+            "SELECT c.profile_id, c.bandwidth_hz FROM clips c "
+            "JOIN profiles p ON p.id = c.profile_id "
+            "WHERE p.namespace = ? AND c.profile_id IN ({marks})"
+        )
         with self._transaction(write=False) as conn:
-            for chunk in chunks(list(dict.fromkeys(profile_ids))):
-                marks = ", ".join("?" * len(chunk))
-                for row in conn.execute(
-                    "SELECT c.profile_id, c.bandwidth_hz FROM clips c "
-                    "JOIN profiles p ON p.id = c.profile_id "
-                    f"WHERE p.namespace = ? AND c.profile_id IN ({marks})",
-                    (namespace, *chunk),
-                ):
-                    found.setdefault(row["profile_id"], []).append(
-                        optional_float(row["bandwidth_hz"])
-                    )
+            for row in rows_of_profiles(conn, query, namespace, profile_ids):
+                found.setdefault(row["profile_id"], []).append(optional_float(row["bandwidth_hz"]))
         return found
 
     # -- scoring --
@@ -421,16 +418,8 @@ class SQLiteProfiles(SQLiteDatabase):
                 ).fetchall()
             else:
                 wanted = list(dict.fromkeys(profile_ids))
-                found: set[str] = set()
-                for chunk in chunks(wanted):
-                    marks = ", ".join("?" * len(chunk))
-                    found.update(
-                        row["id"]
-                        for row in conn.execute(
-                            f"SELECT id FROM profiles WHERE namespace = ? AND id IN ({marks})",
-                            (namespace, *chunk),
-                        )
-                    )
+                query = "SELECT id FROM profiles WHERE namespace = ? AND id IN ({marks})"
+                found = {row["id"] for row in rows_of_profiles(conn, query, namespace, wanted)}
                 missing = [pid for pid in wanted if pid not in found]
                 if missing:
                     raise ProfileNotFoundError(
