@@ -4,11 +4,15 @@ is printed by ``--json`` or answered by the REST API."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
 from voxprint import rounding, views
+from voxprint.adaptation import Band
 from voxprint.api import render
+from voxprint.store.records import GalleryStatistics
 
 from apihelp import auth, client_for, issue_key, make_app, voice_wav
 
@@ -151,3 +155,30 @@ def test_an_identification_says_how_much_speech_would_do_and_the_api_model_keeps
         SimpleNamespace(**{**vars(result), "speech_needed_seconds": None})
     )  # type: ignore[arg-type]
     assert unknown["speech_needed_seconds"] is None
+
+
+def test_thresholds_show_the_other_bands_pairs_when_a_namespace_has_any(served):
+    _, _, service, _, _ = served
+    report = service.threshold_report()
+    assert views.thresholds(report)["statistics"]["other_band"] is None  # one band only
+    mixed = GalleryStatistics(
+        Band.WIDE,
+        6,
+        18,
+        3,
+        0.07,
+        0.1,
+        datetime.now(UTC),
+        other_pairs=3,
+        other_pair_mean=0.38,
+        other_trial_std=0.11,
+    )
+    shown = views.thresholds(replace(report, statistics=mixed))["statistics"]
+    assert shown["other_band"] == {
+        "band": "narrowband",
+        "pairs": 3,
+        "pair_mean": 0.38,
+        "trial_std": 0.11,
+    }
+    model = render.thresholds(replace(report, statistics=mixed)).model_dump(mode="json")
+    assert model["statistics"]["other_band"] == shown["other_band"]

@@ -30,7 +30,7 @@ from voxprint.service import (
     SimilarVoices,
     VerificationResult,
 )
-from voxprint.store.records import Profile
+from voxprint.store.records import GalleryStatistics, Profile
 from voxprint.thresholds import ThresholdReport
 
 
@@ -154,7 +154,21 @@ def thresholds(report: ThresholdReport) -> dict[str, Any]:
             "pair_mean": statistics.pair_mean,
             "trial_std": statistics.trial_std,
             "updated_at": statistics.updated_at,
+            "other_band": _other_band(statistics),
         },
+    }
+
+
+def _other_band(statistics: GalleryStatistics) -> dict[str, Any] | None:
+    """The pairs of the band the namespace has fewer of (``None``: none)."""
+    other = statistics.of_other_band()
+    if not other.pairs:
+        return None
+    return {
+        "band": other.band.value,
+        "pairs": other.pairs,
+        "pair_mean": other.pair_mean,
+        "trial_std": other.trial_std,
     }
 
 

@@ -306,6 +306,16 @@ class BandOut(BaseModel):
     )
 
 
+class BandPairsOut(BaseModel):
+    """Different-speaker pairs of one band: how many, their mean cosine (scaled to
+    unlimited speech) and the spread of single trials."""
+
+    band: Literal["wideband", "narrowband"]
+    pairs: int
+    pair_mean: float
+    trial_std: float
+
+
 class GalleryStatisticsOut(BaseModel):
     band: Literal["wideband", "narrowband"]
     profiles: int
@@ -314,6 +324,8 @@ class GalleryStatisticsOut(BaseModel):
     pair_mean: float
     trial_std: float
     updated_at: datetime
+    #: The other band's pairs, which adapt that band's model (``None``: none).
+    other_band: BandPairsOut | None = None
 
 
 class ThresholdsOut(BaseModel):
