@@ -33,7 +33,7 @@ import argparse
 import numpy as np
 
 from decision_cache import embedded_domain
-from voxprint.adaptation import Band, clips_band
+from voxprint.adaptation import Band, clips_band, pair_band
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.decision import OperatingPoint
 from voxprint.evaluation.decisions import (
@@ -51,18 +51,27 @@ from voxprint.similar_voices import SIMILAR_VOICE_Z, similar_voices
 BARS = (3.5, 4.0, 4.5)
 
 
-def _voiceprint(embedded: EmbeddedDomain, keys: list[str]) -> tuple[np.ndarray, Band]:
+def _voiceprint(embedded: EmbeddedDomain, keys: list[str]) -> tuple[np.ndarray, Band | None]:
     """The averaged voiceprint ``(dim,) float32`` of ``keys`` and the band of its clips (as
-    the service takes it)."""
+    the service takes it, ``clips_band``)."""
     rows = embedded.rows(keys)
     voiceprint = l2_normalise(embedded.embeddings[rows].astype(np.float64).mean(axis=0))
-    band = clips_band([float(b) for b in embedded.bandwidth_hz[rows]])
-    return voiceprint.astype(np.float32), Band.WIDE if band is None else band
+    return voiceprint.astype(np.float32), clips_band(
+        [float(b) for b in embedded.bandwidth_hz[rows]]
+    )
 
 
-def _found(point, band: Band, voiceprint: np.ndarray, others: np.ndarray) -> float:
-    """The largest z among the similar voices at the lowest bar (-inf: none)."""
-    found = similar_voices(point, band, voiceprint, others, z=min(BARS))
+def _found(
+    point,
+    own: Band | None,
+    voiceprint: np.ndarray,
+    others: np.ndarray,
+    other_bands: list[Band | None],
+) -> float:
+    """The largest z among the similar voices at the lowest bar (-inf: none), each pair
+    judged in its own band as the service judges it."""
+    bands = [pair_band(own or Band.WIDE, other) for other in other_bands]
+    found = similar_voices(point, bands, voiceprint, others, z=min(BARS))
     return max((v.z for v in found), default=-np.inf)
 
 
@@ -79,15 +88,13 @@ def measure(domain: OpenSetDomain, embedded: EmbeddedDomain, prior: ScoringPrior
     profiles, _ = gallery_profiles(domain, embedded, speakers)
     firsts = [_voiceprint(embedded, list(domain.enrolment[s])) for s in speakers]
     prints = np.stack([v for v, _ in firsts])
-    clip_bands = [
-        [float(b) for b in embedded.bandwidth_hz[embedded.rows(domain.enrolment[s])]]
-        for s in speakers
-    ]
+    bands = [b for _, b in firsts]
     warned = []
     for i in range(len(speakers)):
         rest = [j for j in range(len(speakers)) if j != i]
         before = gallery_operating_point(prior, [profiles[j] for j in rest])
-        warned.append(_found(before, firsts[i][1], firsts[i][0], prints[rest]))
+        found = _found(before, bands[i], firsts[i][0], prints[rest], [bands[j] for j in rest])
+        warned.append(found)
     everyone = gallery_operating_point(prior, profiles)
     alone = prior.operating_point()
     twice = {
@@ -95,15 +102,20 @@ def measure(domain: OpenSetDomain, embedded: EmbeddedDomain, prior: ScoringPrior
         for i, speaker in enumerate(speakers)
         if (own := [k for k in domain.probes if domain.speaker_of[k] == speaker])
     }
-    caught = [_found(everyone, band, v, prints[i : i + 1]) for i, (v, band) in twice.items()]
-    dup_alone = [_found(alone, band, v, prints[i : i + 1]) for i, (v, band) in twice.items()]
+    caught = [
+        _found(everyone, band, v, prints[i : i + 1], [bands[i]]) for i, (v, band) in twice.items()
+    ]
+    dup_alone = [
+        _found(alone, band, v, prints[i : i + 1], [bands[i]]) for i, (v, band) in twice.items()
+    ]
     pairs = [
-        _found(alone, firsts[i][1], firsts[i][0], prints[j : j + 1])
+        _found(alone, bands[i], firsts[i][0], prints[j : j + 1], [bands[j]])
         for i in range(len(speakers))
         for j in range(len(speakers))
         if i != j
     ]
-    home = clips_band([b for bands in clip_bands for b in bands]) or Band.WIDE
+    narrow = sum(b is Band.NARROW for b in bands)
+    home = Band.NARROW if 2 * narrow > len(bands) else Band.WIDE  # most profiles' band
     bars = [_bar(point, home) for point in (everyone, alone)]
     w, c = np.array(warned), np.array(caught)
     p, d = np.array(pairs), np.array(dup_alone)

@@ -56,6 +56,12 @@ def test_each_band_is_measured_on_its_own_impostor_model():
     others = rows_at_cosines([0.7])
     assert similar_voices(point, Band.WIDE, unit(1, 0), others)
     assert not similar_voices(point, Band.NARROW, unit(1, 0), others)
+    # One band per pair: a telephone voice against an app one, and against a telephone one.
+    pair = rows_at_cosines([0.7, 0.7])
+    found = similar_voices(point, [Band.WIDE, Band.NARROW], unit(1, 0), pair)
+    assert [v.index for v in found] == [0]
+    with pytest.raises(InvalidParameterError, match="1 bands given for 2 voiceprints"):
+        similar_voices(point, [Band.WIDE], unit(1, 0), pair)
 
 
 def test_at_most_a_few_are_reported():

@@ -586,10 +586,14 @@ class VoxprintService:
         others = [i for i, pid in enumerate(gallery.profile_ids) if pid != profile.id]
         if not others:
             return ()
-        bands = self._enrolled_bands([profile.id])
-        own = None if bands is None else bands[0]
-        band = Band.WIDE if own is None else own  # not known: the wider net of warnings
-        found = similar_voices(point, band, profile.voiceprint, gallery.voiceprints[others])
+        ids = [gallery.profile_ids[i] for i in others]
+        bands = self._enrolled_bands([profile.id, *ids])
+        if bands is None:
+            pairs: Band | list[Band] = Band.WIDE  # not known: the wider net of warnings
+        else:
+            own = Band.WIDE if bands[0] is None else bands[0]
+            pairs = [pair_band(own, other) for other in bands[1:]]
+        found = similar_voices(point, pairs, profile.voiceprint, gallery.voiceprints[others])
         return tuple(
             SimilarProfile(
                 gallery.profile_ids[others[v.index]], gallery.names[others[v.index]], v.cosine, v.z

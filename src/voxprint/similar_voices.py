@@ -25,6 +25,7 @@ Pure numpy: the service decides when to look and which profiles to compare.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,29 +55,34 @@ class SimilarVoice:
 
 def similar_voices(
     point: OperatingPoint,
-    band: Band,
+    band: Band | Sequence[Band],
     voiceprint: np.ndarray,
     others: np.ndarray,
     *,
     z: float = SIMILAR_VOICE_Z,
 ) -> tuple[SimilarVoice, ...]:
     """The rows of ``others`` ``(n, dim)`` whose voiceprints are similar to ``voiceprint``
-    ``(dim,)`` under ``point``'s impostor model of ``band``, closest first (at most
-    :data:`MAX_REPORTED`).
+    ``(dim,)`` under ``point``'s impostor model of ``band`` (one band, or one per row:
+    the band of each pair, :func:`voxprint.adaptation.pair_band`), closest first (at
+    most :data:`MAX_REPORTED`).
 
     Nothing is reported where the operating point has no impostor model of cosines (a
     user's logistic calibration, or AS-Norm scores): there is no scale to measure on.
     """
     if z <= 0:
         raise InvalidParameterError(f"the similar-voice bar must be positive, got {z}")
-    model = point.model(band)
-    if point.normalized or not isinstance(model, ConditionModel):
-        return ()
     rows = np.asarray(others, dtype=np.float64).reshape(-1, np.shape(voiceprint)[-1])
-    if rows.shape[0] == 0:
+    bands = [band] * rows.shape[0] if isinstance(band, Band) else list(band)
+    if len(bands) != rows.shape[0]:
+        raise InvalidParameterError(f"{len(bands)} bands given for {rows.shape[0]} voiceprints")
+    models = [point.model(b) for b in bands]
+    scaled = [m for m in models if isinstance(m, ConditionModel)]
+    if point.normalized or len(scaled) != len(models) or not scaled:
         return ()
+    means = np.array([m.impostors.mean for m in scaled])
+    stds = np.array([m.impostors.std for m in scaled])
     cosines = rows @ np.asarray(voiceprint, dtype=np.float64)
-    zs = (cosines - model.impostors.mean) / model.impostors.std
+    zs = (cosines - means) / stds
     close = np.flatnonzero(zs >= z)
     order = close[np.argsort(-cosines[close], kind="stable")][:MAX_REPORTED]
     return tuple(SimilarVoice(int(i), float(cosines[i]), float(zs[i])) for i in order)
