@@ -26,7 +26,7 @@ from collections.abc import Callable
 import numpy as np
 
 from decision_cache import embedded_domain
-from voxprint.adaptation import band_of
+from voxprint.adaptation import Band
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.evaluation import decisions
 from voxprint.evaluation.decisions import EmbeddedDomain, gallery_profiles
@@ -96,8 +96,10 @@ def shifted_scorer(tau: float) -> type[Scorer]:
     level (see the module docstring)."""
 
     class GalleryCohortScorer(Scorer):
-        def _llrs(self, probe: Probe, values: np.ndarray, enrol_seconds: np.ndarray) -> np.ndarray:
-            model = self.point.model(band_of(probe.bandwidth_hz))
+        def _llrs(
+            self, probe: Probe, values: np.ndarray, enrol_seconds: np.ndarray, band: Band
+        ) -> np.ndarray:
+            model = self.point.model(band)
             seconds, snr = probe.net_speech_seconds, probe.snr_db
             if tau <= 0 or values.size < 3:
                 return model.llr(values, seconds, enrol_seconds, snr)

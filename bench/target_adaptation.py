@@ -57,7 +57,7 @@ def ceiling_ratios(profiles: Sequence[ProfileClips], shrink_seconds: float) -> n
 
 
 def with_target_adaptation(pseudo: float):
-    def operating_point(prior: ScoringPrior, profiles, bandwidths, *, adapt: bool = True):
+    def operating_point(prior: ScoringPrior, profiles, *, adapt: bool = True):
         ratios = ceiling_ratios(profiles, prior.shrink_seconds) if adapt else np.zeros(0)
         ceiling = prior.targets.ceiling
         if ratios.size:
@@ -65,7 +65,7 @@ def with_target_adaptation(pseudo: float):
             estimate = float(np.mean(np.sort(ratios)[cut : ratios.size - cut]))
             ceiling = (pseudo * ceiling + ratios.size * estimate) / (pseudo + ratios.size)
         targets = replace(prior.targets, ceiling=ceiling)
-        return _ADAPT_IMPOSTORS(replace(prior, targets=targets), profiles, bandwidths, adapt=adapt)
+        return _ADAPT_IMPOSTORS(replace(prior, targets=targets), profiles, adapt=adapt)
 
     return operating_point
 
