@@ -818,3 +818,29 @@ def test_too_little_speech_is_shown_rounded_down_so_it_never_reads_as_the_minimu
 
     assert speech_text(0.298) == "0.29" and speech_text(0.3) == "0.30"
     assert speech_text(12.629) == "12.62" and speech_text(0.29) == "0.29"
+
+
+def test_compare_says_whether_two_recordings_are_one_speaker_with_the_exit_code(tmp_path, db):
+    first, again = wav(tmp_path, "a.wav", 140, seed=1), wav(tmp_path, "b.wav", 140, seed=2)
+    other = wav(tmp_path, "c.wav", 260, seed=3)
+    missing = run("compare", first, again, "--db", db)  # a mistyped --db creates nothing
+    assert missing.exit_code == ExitCode.DATA and "does not exist" in missing.output
+    run("enroll", "someone", wav(tmp_path, "s.wav", 200, seed=4), "--db", db)
+    same = run("compare", first, again, "--db", db)
+    assert same.exit_code == 0, same.output
+    assert same.output.startswith("SAME SPEAKER  score ")
+    assert "thresholds: built-in prior" in same.output
+    different = run("compare", first, other, "--db", db)
+    assert different.exit_code == ExitCode.REJECTED
+    assert different.output.startswith("DIFFERENT SPEAKERS  score ")
+    shown = json.loads(run("compare", first, other, "--db", db, "--json").output)
+    assert shown["decision"] == "reject" and shown["source"]["kind"] == "prior"
+
+
+def test_compare_of_a_missing_file_is_one_line_and_a_non_zero_exit(tmp_path, db):
+    run("enroll", "someone", wav(tmp_path, "s.wav", 200, seed=4), "--db", db)
+    result = run("compare", wav(tmp_path, "a.wav", 140), tmp_path / "missing.wav", "--db", db)
+    assert result.exit_code == ExitCode.BAD_AUDIO
+    assert result.output.strip().splitlines() == [
+        f"error: audio file not found: {tmp_path / 'missing.wav'}"
+    ]

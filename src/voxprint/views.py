@@ -24,6 +24,7 @@ from voxprint.quality import ClipQuality
 from voxprint.rounding import decibels, seconds
 from voxprint.service import (
     Candidate,
+    ComparisonResult,
     EnrollmentReport,
     IdentificationResult,
     SimilarProfile,
@@ -186,6 +187,18 @@ def verification(result: VerificationResult) -> dict[str, Any]:
         "net_speech_seconds": seconds(result.net_speech_seconds),
         "source": threshold_source(result.source),
         "activity_logged": result.activity_logged,
+    }
+
+
+def comparison(result: ComparisonResult) -> dict[str, Any]:
+    return {
+        "cosine": result.cosine,
+        "score": result.score,
+        "normalized_score": result.normalized_score,
+        "decision": result.decision.value,
+        "reason": result.reason.value,
+        "threshold": result.threshold,
+        "source": threshold_source(result.source),
     }
 
 

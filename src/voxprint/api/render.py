@@ -113,15 +113,7 @@ def identification(result: IdentificationResult) -> IdentificationOut:
 
 
 def comparison(result: ComparisonResult) -> ComparisonOut:
-    return ComparisonOut(
-        cosine=result.cosine,
-        score=result.score,
-        normalized_score=result.normalized_score,
-        decision=result.decision.value,
-        reason=result.reason.value,
-        threshold=result.threshold,
-        source=threshold_source(result.source),
-    )
+    return ComparisonOut.model_validate(views.comparison(result))
 
 
 def voiceprint(export: VoiceprintExport, fmt: VectorFormat) -> VoiceprintOut:

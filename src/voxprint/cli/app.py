@@ -372,6 +372,35 @@ def identify(
     )
 
 
+@app.command()
+@handles_errors
+def compare(
+    first: AudioArgument,
+    second: Annotated[
+        Path, typer.Argument(metavar="SECOND", help="The other recording (any audio or video).")
+    ],
+    force: ForceOption = False,
+    db: DbOption = None,
+    model: ModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Are the speakers of FILE and SECOND one person? Exit 0 if so, 1 if not.
+
+    No profile is read or changed; the thresholds are those in force for the database's
+    namespace, each recording judged in its own band. Like other commands that only
+    read, it refuses a database that does not exist.
+    """
+    service = open_service(db, model, create=False)
+    result = service.compare(first, second, force=force)
+    emit(
+        json_output,
+        render.comparison_json(result),
+        lambda: render.comparison_text(result),
+    )
+    if result.decision.value == "reject":
+        raise typer.Exit(int(ExitCode.REJECTED))
+
+
 @profiles_app.command("list")
 @handles_errors
 def profiles_list(

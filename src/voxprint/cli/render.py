@@ -21,6 +21,7 @@ from voxprint.evaluation.runner import EvalReport
 from voxprint.passphrase.recognizer import PhraseMatch
 from voxprint.passphrase.service import SpokenEnrollment, SpokenProfile, SpokenVerification
 from voxprint.service import (
+    ComparisonResult,
     EnrollmentReport,
     IdentificationResult,
     SimilarProfile,
@@ -330,6 +331,25 @@ def verification_text(result: VerificationResult) -> str:
         f"{needed}{normalized}\n"
         f"{_source_text(result.source)}"
     )
+
+
+def comparison_text(result: ComparisonResult) -> str:
+    """``SAME SPEAKER`` or ``DIFFERENT SPEAKERS`` (or too little speech), the score, and
+    where the thresholds come from."""
+    verdict = "SAME SPEAKER" if result.decision.value == "accept" else "DIFFERENT SPEAKERS"
+    if result.reason is DecisionReason.INSUFFICIENT_SPEECH:
+        verdict = "NOT DECIDED: too little speech in the first recording"
+    normalized = (
+        f", as-norm {result.normalized_score:.3f}" if result.normalized_score is not None else ""
+    )
+    return (
+        f"{verdict}  score {result.score:.3f} (needs {probability_text(result.threshold)})  "
+        f"cosine {result.cosine:.3f}{normalized}\n{_source_text(result.source)}"
+    )
+
+
+def comparison_json(result: ComparisonResult) -> dict[str, Any]:
+    return views.comparison(result)
 
 
 def identification_text(result: IdentificationResult) -> str:
