@@ -792,7 +792,8 @@ def test_enrolment_progress_never_reads_as_done_while_the_profile_is_still_enrol
     [enrolling]" (found in a walkthrough)."""
     from datetime import UTC, datetime
 
-    from voxprint.cli.render import enrollment_line, speech_so_far, speech_still_needed
+    from voxprint.cli.render import enrollment_line
+    from voxprint.rounding import speech_so_far, speech_still_needed
     from voxprint.service import EnrollmentReport
     from voxprint.store.records import EnrollmentStatus, Profile
 

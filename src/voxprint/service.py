@@ -36,6 +36,7 @@ from voxprint.errors import (
 from voxprint.gallery_index import CANDIDATES, Candidates, GalleryIndex
 from voxprint.pipeline import EmbeddingPipeline, Utterance
 from voxprint.quality import ClipQuality, QualityGate, assess_clip
+from voxprint.rounding import speech_still_needed
 from voxprint.scorer import Probe, Scorer
 from voxprint.similar_voices import similar_voices
 from voxprint.store.base import Store
@@ -901,8 +902,8 @@ class VoxprintService:
     def _not_enrolled(self, profile: Profile) -> ProfileNotEnrolledError:
         remaining = self.enrollment.remaining_seconds(profile.net_speech_seconds)
         return ProfileNotEnrolledError(
-            f"profile {profile.name!r} is still enrolling: {remaining:.1f} s more "
-            "net speech is needed"
+            f"profile {profile.name!r} is still enrolling: {speech_still_needed(remaining)} s "
+            "more net speech is needed"
         )
 
     def _enrolled_bands(self, profile_ids: Sequence[str]) -> list[Band | None] | None:

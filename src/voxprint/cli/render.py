@@ -57,17 +57,6 @@ def speech_text(seconds: float) -> str:
     return f"{math.floor(seconds * 100 + 1e-9) / 100:.2f}"
 
 
-def speech_so_far(seconds: float) -> str:
-    """Enrolled speech to the tenth, rounded down: 9.98 s under a 10 s requirement reads
-    "9.9", never "10.0" beside "enrolling"."""
-    return f"{math.floor(seconds * 10 + 1e-9) / 10:.1f}"
-
-
-def speech_still_needed(seconds: float) -> str:
-    """Speech still needed to the tenth, rounded up: 0.02 s reads "0.1", never "0.0"."""
-    return f"{math.ceil(seconds * 10 - 1e-9) / 10:.1f}"
-
-
 def plural(count: int, noun: str) -> str:
     """``1 clip``, ``2 clips``, ``0 clips`` (nouns that take an ``s``)."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
@@ -135,7 +124,7 @@ def profile_details(spoken: SpokenProfile) -> str:
     lines += [
         f"status:        {profile.status.value}",
         f"clips:         {clips}",
-        f"net speech:    {speech_so_far(profile.net_speech_seconds)} s of "
+        f"net speech:    {rounding.speech_so_far(profile.net_speech_seconds)} s of "
         f"{profile.audio_seconds:.1f} s audio",
         f"encoder:       {profile.encoder_name} ({profile.encoder_version})",
         f"created:       {profile.created_at.isoformat(timespec='seconds')}",
@@ -150,18 +139,18 @@ def enrollment_line(label: str, report: EnrollmentReport) -> str:
     remaining = (
         "enrolled"
         if report.remaining_speech_seconds <= 0
-        else f"{speech_still_needed(report.remaining_speech_seconds)} s more speech needed"
+        else f"{rounding.speech_still_needed(report.remaining_speech_seconds)} s more speech needed"
     )
     if report.duplicate:
         return (
             f"{label}: already enrolled in this profile, not added again; "
-            f"total {speech_so_far(report.net_speech_seconds)} s; {remaining} "
+            f"total {rounding.speech_so_far(report.net_speech_seconds)} s; {remaining} "
             f"[{report.status.value}]"
         )
     quality = f"\n  quality: {report.quality.summary()}" if report.quality is not None else ""
     return (
-        f"{label}: {speech_so_far(report.clip_net_speech_seconds)} s speech; total "
-        f"{speech_so_far(report.net_speech_seconds)} s; {remaining} "
+        f"{label}: {rounding.speech_so_far(report.clip_net_speech_seconds)} s speech; total "
+        f"{rounding.speech_so_far(report.net_speech_seconds)} s; {remaining} "
         f"[{report.status.value}]{quality}"
     )
 
@@ -240,12 +229,14 @@ def speaker_enrollment_text(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -
         return "\n".join(lines)
     remaining = policy.remaining_for(profile)
     needed = (
-        "enrolled" if remaining <= 0 else f"{speech_still_needed(remaining)} s more speech needed"
+        "enrolled"
+        if remaining <= 0
+        else f"{rounding.speech_still_needed(remaining)} s more speech needed"
     )
     added_speech = sum(report.clip_net_speech_seconds for _, report in plan.added)
     lines = [
         f"{plan.speaker}: {plural(len(plan.added), 'clip')} added ({added_speech:.1f} s speech); "
-        f"total {speech_so_far(profile.net_speech_seconds)} s of speech in "
+        f"total {rounding.speech_so_far(profile.net_speech_seconds)} s of speech in "
         f"{plural(profile.clip_count, 'clip')}; {needed} [{profile.status.value}]"
     ]
     lines += [_clip_line(label, report) for label, report in plan.added]

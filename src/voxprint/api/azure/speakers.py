@@ -26,6 +26,7 @@ from voxprint.errors import (
     SpeechTooShortError,
 )
 from voxprint.pipeline import Utterance
+from voxprint.rounding import speech_still_needed
 from voxprint.service import (
     EnrollmentReport,
     IdentificationResult,
@@ -209,8 +210,8 @@ class AzureSpeakers:
         if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
             remaining = self.remaining_seconds(profile)
             raise ProfileNotEnrolledError(
-                f"Profile {profile.id} is not enrolled: {remaining:.1f} s more net speech "
-                "is needed."
+                f"Profile {profile.id} is not enrolled: {speech_still_needed(remaining)} s "
+                "more net speech is needed."
             )
         return profile
 
