@@ -173,16 +173,24 @@ def _other_band(statistics: GalleryStatistics) -> dict[str, Any] | None:
     }
 
 
-def verification(result: VerificationResult) -> dict[str, Any]:
+def _decided(result: VerificationResult | ComparisonResult) -> dict[str, Any]:
+    """What a 1:1 answer says, whether a claim on a profile or two recordings compared
+    (the source of its thresholds apart: the API's models put it in different places)."""
     return {
-        "profile_id": result.profile_id,
-        "profile_name": result.profile_name,
         "cosine": result.cosine,
         "score": result.score,
         "normalized_score": result.normalized_score,
         "decision": result.decision.value,
         "reason": result.reason.value,
         "threshold": result.threshold,
+    }
+
+
+def verification(result: VerificationResult) -> dict[str, Any]:
+    return {
+        "profile_id": result.profile_id,
+        "profile_name": result.profile_name,
+        **_decided(result),
         "cosine_threshold": result.cosine_threshold,
         "net_speech_seconds": seconds(result.net_speech_seconds),
         "source": threshold_source(result.source),
@@ -191,15 +199,7 @@ def verification(result: VerificationResult) -> dict[str, Any]:
 
 
 def comparison(result: ComparisonResult) -> dict[str, Any]:
-    return {
-        "cosine": result.cosine,
-        "score": result.score,
-        "normalized_score": result.normalized_score,
-        "decision": result.decision.value,
-        "reason": result.reason.value,
-        "threshold": result.threshold,
-        "source": threshold_source(result.source),
-    }
+    return {**_decided(result), "source": threshold_source(result.source)}
 
 
 def candidate(c: Candidate) -> dict[str, Any]:

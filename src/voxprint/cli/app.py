@@ -24,6 +24,7 @@ from voxprint.cli.common import (
     configure_logging,
     confirm,
     emit,
+    exit_if_rejected,
     fail_with,
     handles_errors,
     open_passphrases,
@@ -343,8 +344,7 @@ def verify(
         render.spoken_verification_json(result),
         lambda: render.spoken_verification_text(result),
     )
-    if result.decision.value == "reject":
-        raise typer.Exit(int(ExitCode.REJECTED))
+    exit_if_rejected(result.decision)
 
 
 @app.command()
@@ -392,13 +392,8 @@ def compare(
     """
     service = open_service(db, model, create=False)
     result = service.compare(first, second, force=force)
-    emit(
-        json_output,
-        render.comparison_json(result),
-        lambda: render.comparison_text(result),
-    )
-    if result.decision.value == "reject":
-        raise typer.Exit(int(ExitCode.REJECTED))
+    emit(json_output, render.comparison_json(result), lambda: render.comparison_text(result))
+    exit_if_rejected(result.decision)
 
 
 @profiles_app.command("list")

@@ -23,6 +23,7 @@ from typer.core import TyperGroup, TyperOption
 
 from voxprint.cli import render
 from voxprint.cli.exit_codes import ExitCode, exit_code_for
+from voxprint.decision import Decision
 from voxprint.enrollment import MAX_ENROLLMENT_SPEECH_SECONDS
 from voxprint.errors import DatabaseNotFoundError, InvalidParameterError, VoxprintError
 from voxprint.redaction import RedactSecrets
@@ -432,6 +433,13 @@ def progress_bar(description: str, total: int, enabled: bool) -> Iterator[Progre
         redirect_stdout=False,  # stdout may be a file: what goes there stays there
     ) as progress:
         yield ProgressBar(progress, progress.add_task(description, total=total))
+
+
+def exit_if_rejected(decision: Decision) -> None:
+    """A rejected claim (or two recordings of different speakers) exits with
+    :attr:`ExitCode.REJECTED`, after its answer is shown."""
+    if decision is Decision.REJECT:
+        raise typer.Exit(int(ExitCode.REJECTED))
 
 
 def emit(json_output: bool, data: Any, text: Callable[[], str]) -> None:
