@@ -675,10 +675,16 @@ class VoxprintService:
         scorer = self.scorer(force=force)
         probe = Probe.of(utterance)
         # The claimed profile's own band, not the namespace's: a namespace may mix app and
-        # telephone enrolments (and its statistics sample at most 200 profiles).
-        bands = self._enrolled_bands([profile.id])
+        # telephone enrolments (and its statistics sample at most 200 profiles). Read only
+        # where it can change the model (a narrowband probe); else, or when the store
+        # cannot say, the namespace's band decides.
+        bands = (
+            self._enrolled_bands([profile.id])
+            if scorer.point.profile_bands_matter(probe.bandwidth_hz)
+            else None
+        )
         band = (
-            scorer.point.band_for(probe.bandwidth_hz)  # the store could not say
+            scorer.point.band_for(probe.bandwidth_hz)
             if bands is None
             else pair_band(band_of(probe.bandwidth_hz), bands[0])
         )
