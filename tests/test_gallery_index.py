@@ -350,3 +350,115 @@ def test_layers_built_from_the_change_log_answer_as_a_rebuild_would(rng):
         rows, _ = kept.search(probe, 10)
         want, _ = ExactSearch(now.voiceprints).search(probe, 10)
         assert [now.profile_ids[i] for i in rows] == [now.profile_ids[i] for i in want]
+
+
+class _BandedStore:
+    """A store stub holding one namespace's gallery and each profile's clip bandwidths;
+    counts how many profiles' clips were read, and can fail those reads."""
+
+    search_in_database = False
+
+    def __init__(self, vectors, bandwidths):
+        self.ids = [f"p{i}" for i in range(len(vectors))]
+        self.vectors = np.asarray(vectors, np.float32)
+        self.bandwidths = dict(zip(self.ids, bandwidths, strict=True))
+        self.version = 1
+        self.touched: tuple[str, ...] = ()
+        self.read: list[str] = []
+        self.broken = False
+
+    def gallery_version(self, namespace):
+        return self.version
+
+    def _gallery(self, ids):
+        from voxprint.store.records import Gallery
+
+        rows = [self.ids.index(pid) for pid in ids]
+        return Gallery(
+            tuple(ids),
+            tuple(ids),
+            self.vectors[rows].reshape(len(rows), self.vectors.shape[1]),
+            np.full(len(rows), 20.0),
+        )
+
+    def gallery(self, namespace, *, encoder_name, encoder_version, profile_ids=None):
+        return self._gallery(self.ids if profile_ids is None else list(profile_ids))
+
+    def gallery_changes(self, namespace, since, *, encoder_name, encoder_version):
+        from voxprint.store.records import GalleryChanges
+
+        return GalleryChanges(self.version, self.touched, self._gallery(list(self.touched)))
+
+    def clip_bandwidths(self, namespace, profile_ids):
+        from voxprint.errors import StoreError
+
+        if self.broken:
+            raise StoreError("clips table unreadable")
+        self.read.extend(profile_ids)
+        return {pid: [self.bandwidths[pid]] for pid in profile_ids}
+
+    def enrol_again(self, index, vector):
+        self.vectors[index] = vector
+        self.touched = (self.ids[index],)
+        self.version += 1
+
+
+def _behind_telephone_strangers(rng, strangers=60, dim=32):
+    """A query, an app-enrolled owner at cosine 0.6 to it, and ``strangers``
+    telephone-enrolled profiles at about 0.8 (telephone probes lift strangers' cosines)."""
+    query = unit(rng, 1, dim)[0]
+
+    def at(cosine):
+        other = unit(rng, 1, dim)[0]
+        other = l2_normalise(other - (other @ query) * query)
+        return cosine * query + np.sqrt(1 - cosine**2) * other
+
+    vectors = [at(0.6)] + [at(0.8 + 0.1 * rng.random()) for _ in range(strangers)]
+    return query, vectors, [7600.0] + [3400.0] * strangers
+
+
+@pytest.mark.parametrize("approximate_from", [20_000, 10])
+def test_a_search_by_band_keeps_the_best_of_each_band_so_an_owner_behind_strangers_is_scored(
+    rng, approximate_from
+):
+    query, vectors, bandwidths = _behind_telephone_strangers(rng)
+    store = _BandedStore(vectors, bandwidths)
+    index = GalleryIndex(store, "tone", "1", approximate_from=approximate_from)
+    overall = index.candidates("ns", query, k=5)
+    assert "p0" not in overall.profile_ids and overall.bands is None
+    found = index.candidates("ns", query, k=5, by_band=True)
+    assert found.profile_ids[-1] == "p0"  # scored, though last by cosine
+    assert set(overall.profile_ids) <= set(found.profile_ids)
+    assert len(found.profile_ids) == 6 and found.gallery_size == 61
+    from voxprint.store.records import Band
+
+    assert found.bands == (Band.NARROW,) * 5 + (Band.WIDE,)
+
+
+def test_bands_are_read_once_and_then_only_for_profiles_changed_since(rng):
+    query, vectors, bandwidths = _behind_telephone_strangers(rng, strangers=8)
+    store = _BandedStore(vectors, bandwidths)
+    index = GalleryIndex(store, "tone", "1")
+    index.candidates("ns", query, k=3)
+    assert store.read == []  # not searched by band: nothing read
+    index.candidates("ns", query, k=3, by_band=True)
+    index.candidates("ns", query, k=3, by_band=True)
+    assert sorted(store.read) == sorted(store.ids)
+    store.read.clear()
+    store.bandwidths["p3"] = 7600.0  # re-enrolled from the app, now nearest of all
+    store.enrol_again(3, query)
+    found = index.candidates("ns", query, k=3, by_band=True)
+    assert store.read == ["p3"]
+    assert found.profile_ids[0] == "p3"
+    from voxprint.store.records import Band
+
+    assert found.bands is not None and found.bands[0] is Band.WIDE
+
+
+def test_a_search_by_band_without_readable_clips_falls_back_to_the_best_overall(rng, caplog):
+    query, vectors, bandwidths = _behind_telephone_strangers(rng)
+    store = _BandedStore(vectors, bandwidths)
+    store.broken = True
+    found = GalleryIndex(store, "tone", "1").candidates("ns", query, k=5, by_band=True)
+    assert found.bands is None and "p0" not in found.profile_ids
+    assert "enrolment bands of 'ns' not read" in caplog.text

@@ -461,6 +461,32 @@ def test_identify_judges_each_candidate_by_its_own_band_as_a_claim_on_it_would_b
     assert {c.profile_id: c.score for c in result.candidates} == pytest.approx(expected, rel=1e-6)
 
 
+def test_identify_through_the_gallery_index_judges_candidates_by_the_bands_it_read_once(
+    tmp_path, monkeypatch
+):
+    """With the in-memory index, a telephone probe's candidates come with their bands
+    (read from the store at the first such search, not at every one), and are judged
+    as without the index."""
+    from dataclasses import replace
+
+    from voxprint.gallery_index import GalleryIndex
+
+    service, app, phone = app_and_phone(tmp_path / "mixed.db", phone_voice=260)
+    indexed = replace(service, index=GalleryIndex(service.store, ToneEncoder.name, "1"))
+    probe = telephone(150, 4.0, seed=5)
+    expected = {c.profile_id: c.score for c in service.identify(probe, top_n=2).candidates}
+    reads = []
+    read = service.store.clip_bandwidths
+    monkeypatch.setattr(
+        service.store, "clip_bandwidths", lambda ns, ids: reads.append(len(ids)) or read(ns, ids)
+    )
+    for _ in range(2):
+        found = indexed.identify(probe, top_n=2)
+        assert {c.profile_id: c.score for c in found.candidates} == pytest.approx(expected)
+        assert found.identified is not None and found.identified.profile_id == app.id
+    assert reads == [2]  # both profiles' bands, once
+
+
 def test_identify_with_unreadable_clips_falls_back_to_the_namespaces_band(
     tmp_path, monkeypatch, caplog
 ):

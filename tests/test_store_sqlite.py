@@ -959,6 +959,46 @@ def test_touched_since_lists_each_profile_once_and_refuses_a_log_with_gaps() -> 
     assert touched_since(4, 5, []) is None  # a version the store never reached
 
 
+@pytest.mark.parametrize("band", list(Band))
+def test_a_sample_of_one_band_holds_exactly_the_profiles_whose_clips_were_all_recorded_in_it(
+    store, band
+):
+    """The store's filter and the adaptation's own reading of a profile's clips
+    (``ProfileClips.statistics_band``) agree, clips never measured included."""
+    from dataclasses import replace
+
+    from voxprint.adaptation import ProfileClips, clips_all_in
+
+    kinds = {
+        "app": [7600.0, 5200.0],
+        "phone": [3400.0, 4500.0],
+        "mixed": [3400.0, 7600.0],
+        "unmeasured": [None, None],
+        "phone and unmeasured": [3400.0, None],
+        "zero": [0.0, 0.0],
+    }
+    expected = set()
+    for i, (name, bandwidths) in enumerate(kinds.items()):
+        profile = make_profile(name=name)
+        store.create_profile(profile)
+        for seed, bandwidth in enumerate(bandwidths):
+            clip = replace(make_clip(profile.id, seed=10 * i + seed), bandwidth_hz=bandwidth)
+            store.add_clip(DEFAULT_NAMESPACE, clip, mean_rebuild)
+        n = len(bandwidths)
+        clips = ProfileClips(np.ones(DIM), np.ones((n, DIM)), np.ones(n), tuple(bandwidths))
+        if clips.statistics_band() is band:
+            expected.add(name)
+    sample = store.enrolled_sample(
+        DEFAULT_NAMESPACE,
+        encoder_name=ENCODER[0],
+        encoder_version=ENCODER[1],
+        limit=10,
+        one_band=clips_all_in(band),
+    )
+    assert {profile.name for profile, _ in sample} == expected
+    assert expected == ({"phone"} if band is Band.NARROW else {"app", "unmeasured", "zero"})
+
+
 def test_the_sample_the_operating_point_adapts_to_leaves_out_text_dependent_profiles(store):
     ti = enrol(store, make_profile(name="Ada"))
     td = enrol(store, make_profile(name="Passphrase Ada"))

@@ -9,6 +9,7 @@ from voxprint.enrollment import EnrollmentPolicy
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore
+from voxprint.store.records import Band
 
 from fakes import RATE, TONE_PRIOR, EnergyVad, ToneEncoder, tone_thresholds, voice
 
@@ -242,3 +243,26 @@ def test_priors_with_other_shrinkages_never_serve_each_other_recomputed_statisti
     second = core.statistics(ns)
     assert second is not None and second.shrink_seconds == TONE_PRIOR.shrink_seconds
     assert other.statistics(ns) is first  # each kept, not recomputed again
+
+
+def test_each_bands_own_profiles_are_sampled_so_a_few_telephone_ones_among_many_count(
+    tmp_path, monkeypatch
+):
+    """A sample of the namespace's first profiles by id would hold few of a band that is
+    rare there (found in review: 20 telephone profiles among 2,000 app ones left the
+    narrowband model one pair)."""
+    import voxprint.thresholds as thresholds_module
+
+    monkeypatch.setattr(thresholds_module, "MAX_SAMPLED_PROFILES", 3)
+    service = make_service(tmp_path / "t.db")
+    for i, f0 in enumerate((100, 130, 170, 220, 290, 380)):
+        enrol(service, f"app {i}", f0)
+    for i, f0 in enumerate((115, 150, 250)):
+        phone = service.create_profile(f"phone {i}")
+        service.enroll(phone.id, (voice(f0, 6.0, seed=1)[::2], RATE // 2))
+    stats = service.thresholds.statistics(service.namespace)
+    assert stats is not None
+    pairs = {stats.band: stats.pairs, stats.of_other_band().band: stats.of_other_band().pairs}
+    assert pairs[Band.NARROW] == 3  # the three telephone profiles, whatever their ids
+    assert pairs[Band.WIDE] >= 3  # the first three app profiles at least
+    assert stats.profiles <= 3 + 3 + 3

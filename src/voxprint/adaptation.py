@@ -36,7 +36,7 @@ import numpy as np
 
 from voxprint.errors import InvalidParameterError
 from voxprint.scoring.llr import ImpostorScores, shrink_factor
-from voxprint.store.records import Band, GalleryStatistics
+from voxprint.store.records import Band, GalleryStatistics, OneBand
 
 __all__ = [
     "Band",
@@ -51,8 +51,9 @@ __all__ = [
 
 #: Speech whose bandwidth is at most this was recorded or sent at 8 kHz (telephone).
 NARROWBAND_MAX_HZ = 4500.0
-#: Profiles sampled for the statistics (deterministically: the first by id). Beyond a few
-#: hundred the estimate no longer moves, and the cost stays bounded at any gallery size.
+#: Profiles sampled for the statistics (deterministically: the first by id), of the whole
+#: namespace and again of each band's own profiles. Beyond a few hundred the estimate no
+#: longer moves, and the cost stays bounded at any gallery size.
 MAX_SAMPLED_PROFILES = 200
 #: Share of pair means cut from each end before averaging.
 TRIM_SHARE = 0.1
@@ -63,6 +64,13 @@ def band_of(bandwidth_hz: float | None) -> Band:
     if bandwidth_hz is None or not np.isfinite(bandwidth_hz) or bandwidth_hz <= 0:
         return Band.WIDE
     return Band.NARROW if bandwidth_hz <= NARROWBAND_MAX_HZ else Band.WIDE
+
+
+def clips_all_in(band: Band) -> OneBand:
+    """The store's filter for profiles whose clips were all recorded in ``band`` (as
+    :func:`band_of` reads each clip, and :meth:`ProfileClips.statistics_band` a
+    profile), so that the sample the statistics adapt to has each band's own profiles."""
+    return OneBand(narrow=band is Band.NARROW, narrowband_max_hz=NARROWBAND_MAX_HZ)
 
 
 def pair_band(probe: Band, gallery: Band | None) -> Band:

@@ -29,10 +29,11 @@ from typing import Protocol
 
 import numpy as np
 
+from voxprint.adaptation import clips_band
 from voxprint.errors import InvalidParameterError, StoreError
 from voxprint.scoring.similarity import l2_normalise
 from voxprint.store.base import Store
-from voxprint.store.records import Gallery, GalleryChanges
+from voxprint.store.records import Band, Gallery, GalleryChanges
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,13 @@ CANDIDATES = 50
 #: synthetic voiceprints, p50 5.5 ms (512: 0.994, 3.8 ms; 1024: 1.000, 7.3 ms); measured in
 #: docs/benchmarks.md, "Identify search at scale (issue 13)".
 EF_SEARCH = 768
+#: A band too large to scan exactly is searched with the approximate index asked for this
+#: many times the candidates, keeping that band's (see :meth:`GalleryIndex.candidates`).
+BAND_OVERFETCH = 8
+#: Each row's enrolment band, as a small code (:data:`_UNREAD`: not read from the store yet).
+_BAND_CODES: dict[Band | None, int] = {Band.WIDE: 0, Band.NARROW: 1, None: 2}
+_CODE_BANDS = {code: band for band, code in _BAND_CODES.items()}
+_UNREAD = -1
 
 
 class VectorSearch(Protocol):
@@ -64,12 +72,18 @@ class ExactSearch:
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         scores = self.vectors @ np.asarray(query, dtype=np.float32)
-        k = min(k, scores.shape[0])
-        if k == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        top = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(k)
-        order = top[np.argsort(-scores[top], kind="stable")]
-        return order.astype(np.int64), scores[order].astype(np.float32)
+        order = best_first(scores, k)
+        return order, scores[order].astype(np.float32)
+
+
+def best_first(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` highest of ``(n,)`` ``scores`` (all when ``n <= k``), best
+    first (``(min(k, n),) int64``)."""
+    k = min(k, scores.shape[0])
+    if k <= 0:
+        return np.zeros(0, np.int64)
+    top = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(k)
+    return top[np.argsort(-scores[top], kind="stable")].astype(np.int64)
 
 
 class HnswlibSearch:
@@ -231,6 +245,17 @@ SEARCHES: dict[str, Callable[[np.ndarray], VectorSearch]] = {
 APPROXIMATE = "faiss"
 
 
+def _bands_kept(earlier: _Entry | None, moved: np.ndarray | None, size: int) -> np.ndarray | None:
+    """The band codes of ``earlier``'s rows carried to their rows in a caught-up gallery of
+    ``size`` rows (``moved``: :func:`caught_up`'s map); new and changed rows unread."""
+    if earlier is None or earlier.bands is None or moved is None:
+        return None
+    codes = np.full(size, _UNREAD, np.int8)
+    kept = moved >= 0
+    codes[moved[kept]] = earlier.bands[kept]
+    return codes
+
+
 def _unit_rows(gallery: Gallery) -> Gallery:
     """``gallery`` with unit-length voiceprints (what the search structures index; the
     scorer's cosines do not depend on the length)."""
@@ -279,13 +304,16 @@ def caught_up(
 class Candidates:
     """The profiles worth scoring for one query: rows describe the same profile across
     ``profile_ids``, ``names``, ``voiceprints`` ``(c, dim) float32`` and ``seconds``;
-    ``gallery_size`` is how many profiles were searched (for the open-set rule)."""
+    ``gallery_size`` is how many profiles were searched (for the open-set rule);
+    ``bands`` each one's enrolment band (:func:`voxprint.adaptation.clips_band`) when the
+    search was by band, else ``None``."""
 
     profile_ids: tuple[str, ...]
     names: tuple[str, ...]
     voiceprints: np.ndarray
     seconds: np.ndarray
     gallery_size: int
+    bands: tuple[Band | None, ...] | None = None
 
 
 @dataclass
@@ -296,6 +324,9 @@ class _Entry:
     search: VectorSearch | None
     rows: dict[str, int]
     size: int
+    #: Each row's enrolment band code, read from the store when first searched by band
+    #: (:data:`_UNREAD` until then; ``None``: none read yet).
+    bands: np.ndarray | None = None
 
 
 @dataclass
@@ -360,6 +391,7 @@ class GalleryIndex:
                 search,
                 {pid: i for i, pid in enumerate(gallery.profile_ids)},
                 len(gallery),
+                _bands_kept(entry, moved, len(gallery)),
             )
             self._entries[namespace] = entry
             logger.debug(
@@ -405,13 +437,22 @@ class GalleryIndex:
         *,
         k: int = CANDIDATES,
         profile_ids: Sequence[str] | None = None,
+        by_band: bool = False,
     ) -> Candidates:
         """The ``k`` best profiles for a ``(dim,)`` query, or exactly ``profile_ids``
-        (those of them enrolled with this encoder)."""
+        (those of them enrolled with this encoder).
+
+        ``by_band``: the ``k`` best of each enrolment band, with each one's band (when the
+        gallery is in memory and the store can say). A telephone probe of an owner enrolled
+        from the app scores lower against that owner (cosine about 0.65) than many
+        telephone-enrolled strangers do (0.26 +- 0.12), so among a thousand telephone
+        profiles 6 % of such owners would not be among the 50 best overall and never be
+        scored (docs/benchmarks.md, "Mixed namespaces at scale")."""
         entry = self._entry(namespace)
         gallery, search = entry.gallery, entry.search
         if gallery is None or search is None:
             return self._in_database(namespace, query, k, profile_ids, entry.size)
+        codes: np.ndarray | None = None
         if profile_ids is not None:
             unknown = [pid for pid in profile_ids if pid not in entry.rows]
             if unknown:
@@ -434,7 +475,12 @@ class GalleryIndex:
         else:
             if len(gallery) == 0:
                 return Candidates((), (), np.zeros((0, 0), np.float32), np.zeros(0), 0)
-            rows, _ = search.search(l2_normalise(np.asarray(query, np.float32)), k)
+            unit = l2_normalise(np.asarray(query, np.float32))
+            codes = self._band_codes(namespace, entry) if by_band else None
+            if codes is None:
+                rows, _ = search.search(unit, k)
+            else:
+                rows = self._best_by_band(entry, unit, k, codes)
             size = len(gallery)
         if rows.size and (rows.min() < 0 or rows.max() >= len(gallery)):
             raise StoreError("the gallery index returned a row outside the gallery")
@@ -444,7 +490,53 @@ class GalleryIndex:
             voiceprints=gallery.voiceprints[rows],
             seconds=gallery.net_speech_seconds[rows],
             gallery_size=size,
+            bands=None if codes is None else tuple(_CODE_BANDS[int(c)] for c in codes[rows]),
         )
+
+    def _best_by_band(
+        self, entry: _Entry, query: np.ndarray, k: int, codes: np.ndarray
+    ) -> np.ndarray:
+        """Rows of the ``k`` best of each band (``codes``, one per row), best first. The
+        best ``k`` overall are among them."""
+        gallery, search = entry.gallery, entry.search
+        assert gallery is not None and search is not None
+        scanned = gallery.voiceprints @ query if isinstance(search, ExactSearch) else None
+        picked = []
+        for code in np.unique(codes):
+            members = np.flatnonzero(codes == code)
+            if scanned is not None:
+                picked.append(members[best_first(scanned[members], k)])
+            elif len(members) < self.approximate_from:
+                picked.append(members[best_first(gallery.voiceprints[members] @ query, k)])
+            else:  # a band too large to scan: the approximate search, asked for more
+                wider, _ = search.search(query, k * BAND_OVERFETCH)
+                picked.append(wider[codes[wider] == code][:k])
+        rows = np.concatenate(picked)
+        return rows[best_first(gallery.voiceprints[rows] @ query, len(rows))]
+
+    def _band_codes(self, namespace: str, entry: _Entry) -> np.ndarray | None:
+        """Each gallery row's enrolment band code, read from the store for the rows not
+        read before (all at the first search by band; then only profiles changed since);
+        ``None`` (logged) when the store cannot say."""
+        codes = entry.bands
+        if codes is not None and not (codes == _UNREAD).any():
+            return codes
+        assert entry.gallery is not None
+        with self._lock:
+            codes = (
+                np.full(entry.size, _UNREAD, np.int8) if entry.bands is None else entry.bands.copy()
+            )
+            unread = np.flatnonzero(codes == _UNREAD)
+            ids = [entry.gallery.profile_ids[i] for i in unread]
+            try:
+                bandwidths = self.store.clip_bandwidths(namespace, ids)
+            except StoreError as error:
+                logger.warning("enrolment bands of %r not read: %s", namespace, error)
+                return None
+            codes[unread] = [_BAND_CODES[clips_band(bandwidths.get(pid, []))] for pid in ids]
+            entry.bands = codes
+            logger.debug("enrolment bands of %r: %d profiles read", namespace, len(ids))
+            return codes
 
     def _in_database(
         self,

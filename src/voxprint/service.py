@@ -740,17 +740,18 @@ class VoxprintService:
     ) -> IdentificationResult:
         """Open-set identification of an embedded utterance; ``record=False`` keeps the
         call out of the activity log."""
-        gallery = self._candidates(utterance.embedding, top_n, profile_ids)
-        if gallery.gallery_size == 0 and profile_ids is None and record:
-            self._check_gallery_encoder()  # live windows (not recorded) skip the scan
         scorer = self.scorer(force=force)
         # Each candidate judged by its own enrolment band, as a claim on it would be: a
-        # namespace may mix app and telephone enrolments.
-        bands = (
-            self._enrolled_bands(gallery.profile_ids)
-            if scorer.point.profile_bands_matter(utterance.bandwidth_hz)
-            else None
-        )
+        # namespace may mix app and telephone enrolments. Then the best of each band are
+        # candidates, not only the best overall (an app-enrolled owner calling in scores
+        # lower than telephone-enrolled strangers do).
+        by_band = scorer.point.profile_bands_matter(utterance.bandwidth_hz)
+        gallery = self._candidates(utterance.embedding, top_n, profile_ids, by_band=by_band)
+        if gallery.gallery_size == 0 and profile_ids is None and record:
+            self._check_gallery_encoder()  # live windows (not recorded) skip the scan
+        bands: Sequence[Band | None] | None = gallery.bands
+        if by_band and bands is None:
+            bands = self._enrolled_bands(gallery.profile_ids)
         ranking = scorer.identify(
             Probe.of(utterance),
             gallery.voiceprints,
@@ -793,16 +794,23 @@ class VoxprintService:
         )
 
     def _candidates(
-        self, embedding: np.ndarray, top_n: int, profile_ids: Sequence[str] | None
+        self,
+        embedding: np.ndarray,
+        top_n: int,
+        profile_ids: Sequence[str] | None,
+        *,
+        by_band: bool = False,
     ) -> Candidates:
         """The profiles to score for ``embedding``: the best of the namespace's gallery (from
-        the in-memory index when the service has one), or exactly ``profile_ids``."""
+        the in-memory index when the service has one; with ``by_band``, the best of each
+        enrolment band), or exactly ``profile_ids``."""
         if self.index is not None:
             return self.index.candidates(
                 self.namespace,
                 embedding,
                 k=max(CANDIDATES, top_n),
                 profile_ids=profile_ids,
+                by_band=by_band,
             )
         gallery = self.store.gallery(
             self.namespace,

@@ -25,6 +25,7 @@ import numpy as np
 from voxprint.adaptation import (
     MAX_SAMPLED_PROFILES,
     ProfileClips,
+    clips_all_in,
 )
 from voxprint.decision import OperatingPoint, ThresholdSource
 from voxprint.encoders.base import SpeakerEncoder
@@ -40,7 +41,7 @@ from voxprint.scorer import Scorer
 from voxprint.scoring.asnorm import AsNorm
 from voxprint.scoring.llr import ConditionModel, logit
 from voxprint.store.base import Store
-from voxprint.store.records import Band, GalleryStatistics, ScoreScale
+from voxprint.store.records import Band, Clip, GalleryStatistics, Profile, ScoreScale
 
 logger = logging.getLogger(__name__)
 
@@ -244,13 +245,20 @@ class Thresholds:
     def _statistics_of(
         self, prior: ScoringPrior, namespace: str, *, excluding: str | None = None
     ) -> GalleryStatistics | None:
-        sample = self.store.enrolled_sample(
-            namespace,
-            encoder_name=self.encoder_name,
-            encoder_version=self.encoder_version,
-            limit=MAX_SAMPLED_PROFILES + (excluding is not None),
-        )
-        kept = [(p, clips) for p, clips in sample if p.id != excluding][:MAX_SAMPLED_PROFILES]
+        # The namespace's first profiles by id, and each band's own: among 2,000 app
+        # profiles, 20 telephone ones would otherwise give the narrowband model one pair.
+        kept: dict[str, tuple[Profile, list[Clip]]] = {}
+        for one_band in (None, *(clips_all_in(band) for band in Band)):
+            sample = self.store.enrolled_sample(
+                namespace,
+                encoder_name=self.encoder_name,
+                encoder_version=self.encoder_version,
+                limit=MAX_SAMPLED_PROFILES + (excluding is not None),
+                one_band=one_band,
+            )
+            chosen = [(p, clips) for p, clips in sample if p.id != excluding]
+            for profile, clips in chosen[:MAX_SAMPLED_PROFILES]:
+                kept.setdefault(profile.id, (profile, clips))
         profiles = [
             ProfileClips(
                 voiceprint=profile.voiceprint,
@@ -258,7 +266,7 @@ class Thresholds:
                 seconds=np.array([clip.net_speech_seconds for clip in clips]),
                 bandwidths=tuple(clip.bandwidth_hz for clip in clips),
             )
-            for profile, clips in kept
+            for profile, clips in kept.values()
             if profile.voiceprint is not None and clips
         ]
         return prior.statistics(profiles, updated_at=datetime.now(UTC))

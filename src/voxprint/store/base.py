@@ -24,6 +24,7 @@ from voxprint.store.records import (
     Gallery,
     GalleryChanges,
     GalleryStatistics,
+    OneBand,
     PhraseProfile,
     Profile,
     ProfileChanges,
@@ -161,12 +162,19 @@ class ProfileStore(Protocol):
         ...
 
     def enrolled_sample(
-        self, namespace: str, *, encoder_name: str, encoder_version: str, limit: int
+        self,
+        namespace: str,
+        *,
+        encoder_name: str,
+        encoder_version: str,
+        limit: int,
+        one_band: OneBand | None = None,
     ) -> list[tuple[Profile, list[Clip]]]:
         """Up to ``limit`` enrolled text-independent profiles of this encoder, each with its
         clips; the same profiles on every call while the namespace does not change. (What
         the namespace's operating point adapts to: the clips of a text-dependent profile
-        all say one phrase, so its pairs are not those of text-independent claims.)"""
+        all say one phrase, so its pairs are not those of text-independent claims.) With
+        ``one_band``, only profiles whose clips were all recorded in that band."""
         ...
 
     def save_statistics(

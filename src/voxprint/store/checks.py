@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from voxprint.errors import InvalidProfileError
-from voxprint.store.records import MAX_NAME_LENGTH, unprintable
+from voxprint.store.records import MAX_NAME_LENGTH, OneBand, unprintable
 
 #: Most ids bound in one ``IN (...)`` query (well under SQLite's variable limit).
 ID_CHUNK = 500
@@ -112,3 +112,18 @@ def redact(url: str) -> str:
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:
         return "the PostgreSQL URL given"
+
+
+def one_band_condition(one_band: OneBand | None, mark: str) -> tuple[str, tuple[float, ...]]:
+    """SQL to append to a query of ``profiles`` that keeps the profiles of ``one_band``
+    (``""`` for all), and its parameters; ``mark`` is the driver's placeholder. A clip is
+    narrowband when its measured bandwidth is above 0 and at most the band's limit; one
+    never measured (NULL) is not."""
+    if one_band is None:
+        return "", ()
+    narrow_clip = f"COALESCE(c.bandwidth_hz, 0) > 0 AND COALESCE(c.bandwidth_hz, 0) <= {mark}"
+    clips = "SELECT 1 FROM clips c WHERE c.profile_id = profiles.id"
+    limit = (float(one_band.narrowband_max_hz),)
+    if one_band.narrow:
+        return f" AND EXISTS ({clips}) AND NOT EXISTS ({clips} AND NOT ({narrow_clip}))", limit
+    return f" AND NOT EXISTS ({clips} AND {narrow_clip})", limit

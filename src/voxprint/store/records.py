@@ -260,6 +260,17 @@ class Band(StrEnum):
 
 
 @dataclass(frozen=True)
+class OneBand:
+    """Profiles whose clips were all recorded in one band, for a sample of that band's
+    profiles: with ``narrow``, every clip's measured speech bandwidth is above 0 and at
+    most ``narrowband_max_hz``; without, no clip's is (a clip never measured counts as
+    wideband). The rule and its figure are :func:`voxprint.adaptation.band_of`'s."""
+
+    narrow: bool
+    narrowband_max_hz: float
+
+
+@dataclass(frozen=True)
 class GalleryStatistics:
     """Different-speaker statistics of a namespace's enrolled profiles, for one encoder
     version (see :mod:`voxprint.adaptation`).

@@ -24,6 +24,7 @@ from voxprint.store.checks import (
     check_name,
     metadata_text,
     now,
+    one_band_condition,
     optional_float,
     time_text,
     touched_since,
@@ -46,6 +47,7 @@ from voxprint.store.records import (
     EnrollmentStatus,
     Gallery,
     GalleryChanges,
+    OneBand,
     Profile,
     ProfileChanges,
     ProfileKind,
@@ -608,23 +610,31 @@ class PostgresProfiles(PostgresDatabase):
         return _gallery_of(rows, f"encoder {encoder_name} {encoder_version}")
 
     def enrolled_sample(
-        self, namespace: str, *, encoder_name: str, encoder_version: str, limit: int
+        self,
+        namespace: str,
+        *,
+        encoder_name: str,
+        encoder_version: str,
+        limit: int,
+        one_band: OneBand | None = None,
     ) -> list[tuple[Profile, list[Clip]]]:
         """Up to ``limit`` enrolled text-independent profiles of this encoder (the first by
         id) with their clips."""
         if limit < 1:
             raise InvalidParameterError("limit must be at least 1")
+        in_band, band_limit = one_band_condition(one_band, "%s")
         with self._transaction(write=False) as conn:
             rows = conn.execute(
                 f"SELECT {PROFILE_COLUMNS} FROM profiles WHERE {self._GALLERY} "
                 "AND NOT EXISTS (SELECT 1 FROM profile_phrases p "
-                "WHERE p.profile_id = profiles.id AND p.kind = %s) "
+                f"WHERE p.profile_id = profiles.id AND p.kind = %s){in_band} "
                 "ORDER BY id LIMIT %s",
                 (
                     namespace,
                     encoder_name,
                     encoder_version,
                     ProfileKind.TEXT_DEPENDENT.value,
+                    *band_limit,
                     limit,
                 ),
                 binary=True,

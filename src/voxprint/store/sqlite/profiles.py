@@ -17,7 +17,7 @@ from voxprint.errors import (
     StoreError,
 )
 from voxprint.store.base import GALLERY_CHANGES_KEPT, Rebuild
-from voxprint.store.checks import touched_since
+from voxprint.store.checks import one_band_condition, touched_since
 from voxprint.store.records import (
     Activity,
     Clip,
@@ -25,6 +25,7 @@ from voxprint.store.records import (
     EnrollmentStatus,
     Gallery,
     GalleryChanges,
+    OneBand,
     Profile,
     ProfileChanges,
     ProfileKind,
@@ -518,18 +519,25 @@ class SQLiteProfiles(SQLiteDatabase):
         )
 
     def enrolled_sample(
-        self, namespace: str, *, encoder_name: str, encoder_version: str, limit: int
+        self,
+        namespace: str,
+        *,
+        encoder_name: str,
+        encoder_version: str,
+        limit: int,
+        one_band: OneBand | None = None,
     ) -> list[tuple[Profile, list[Clip]]]:
         """Up to ``limit`` enrolled text-independent profiles of this encoder (the first by
         id: a stable, effectively random sample) with their clips."""
         if limit < 1:
             raise InvalidParameterError("limit must be at least 1")
+        in_band, band_limit = one_band_condition(one_band, "?")
         with self._transaction(write=False) as conn:
             rows = conn.execute(
                 f"SELECT {PROFILE_COLUMNS} FROM profiles WHERE namespace = ? AND status = ? "
                 "AND voiceprint IS NOT NULL AND encoder_name = ? AND encoder_version = ? "
                 "AND NOT EXISTS (SELECT 1 FROM profile_phrases p "
-                "WHERE p.profile_id = profiles.id AND p.kind = ?) "
+                f"WHERE p.profile_id = profiles.id AND p.kind = ?){in_band} "
                 "ORDER BY id LIMIT ?",
                 (
                     namespace,
@@ -537,6 +545,7 @@ class SQLiteProfiles(SQLiteDatabase):
                     encoder_name,
                     encoder_version,
                     ProfileKind.TEXT_DEPENDENT.value,
+                    *band_limit,
                     limit,
                 ),
             ).fetchall()
