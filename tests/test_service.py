@@ -487,6 +487,27 @@ def test_identify_through_the_gallery_index_judges_candidates_by_the_bands_it_re
     assert reads == [2]  # both profiles' bands, once
 
 
+def test_a_telephone_enrolments_twin_enrolled_from_the_app_is_found_among_each_bands_best(
+    tmp_path, monkeypatch
+):
+    """Similar voices of a telephone-enrolled profile are searched band by band, as
+    identify searches for a telephone probe: with one candidate per search, the nearest
+    overall is the profile itself, the nearest wideband one its twin."""
+    from dataclasses import replace
+
+    import voxprint.service as service_module
+    from voxprint.gallery_index import GalleryIndex
+
+    monkeypatch.setattr(service_module, "CANDIDATES", 1)
+    service = banded_service(tmp_path / "twins.db")
+    service = replace(service, index=GalleryIndex(service.store, ToneEncoder.name, "1"))
+    app = service.create_profile("app")
+    service.enroll(app.id, (voice(150, 12.0, seed=1), RATE))
+    twin = service.create_profile("twin")
+    report = service.enroll(twin.id, telephone(150, 12.0, seed=2))
+    assert [s.profile_id for s in report.similar_voices] == [app.id]
+
+
 def test_identify_with_unreadable_clips_falls_back_to_the_namespaces_band(
     tmp_path, monkeypatch, caplog
 ):

@@ -583,17 +583,23 @@ class VoxprintService:
         point = self.thresholds.impostor_point(self.namespace, excluding=profile.id)
         if point is None:
             return ()
-        gallery = self._candidates(profile.voiceprint, CANDIDATES, None)
+        own_band = self._enrolled_bands([profile.id])
+        # A telephone-enrolled profile's app-enrolled twin scores below telephone
+        # strangers (as in identify): the best of each band are candidates then.
+        narrow = own_band is not None and own_band[0] is Band.NARROW
+        gallery = self._candidates(profile.voiceprint, CANDIDATES, None, by_band=narrow)
         others = [i for i, pid in enumerate(gallery.profile_ids) if pid != profile.id]
         if not others:
             return ()
-        ids = [gallery.profile_ids[i] for i in others]
-        bands = self._enrolled_bands([profile.id, *ids])
-        if bands is None:
+        if gallery.bands is not None:
+            bands: Sequence[Band | None] | None = [gallery.bands[i] for i in others]
+        else:
+            bands = self._enrolled_bands([gallery.profile_ids[i] for i in others])
+        if own_band is None or bands is None:
             pairs: Band | list[Band] = Band.WIDE  # not known: the wider net of warnings
         else:
-            own = Band.WIDE if bands[0] is None else bands[0]
-            pairs = [pair_band(own, other) for other in bands[1:]]
+            own = Band.WIDE if own_band[0] is None else own_band[0]
+            pairs = [pair_band(own, other) for other in bands]
         found = similar_voices(point, pairs, profile.voiceprint, gallery.voiceprints[others])
         return tuple(
             SimilarProfile(
