@@ -471,7 +471,7 @@ def test_identify_through_the_gallery_index_judges_candidates_by_the_bands_it_re
 
     from voxprint.gallery_index import GalleryIndex
 
-    service, app, phone = app_and_phone(tmp_path / "mixed.db", phone_voice=260)
+    service, app, _ = app_and_phone(tmp_path / "mixed.db", phone_voice=260)
     indexed = replace(service, index=GalleryIndex(service.store, ToneEncoder.name, "1"))
     probe = telephone(150, 4.0, seed=5)
     expected = {c.profile_id: c.score for c in service.identify(probe, top_n=2).candidates}
