@@ -116,7 +116,7 @@ def enrol(store: SQLiteStore, name: str, clips: ProfileClips, pid: str | None = 
         )
         total = float(clips.seconds.sum())
         state = EnrollmentState(clips.voiceprint, EnrollmentStatus.ENROLLED, total, total)
-        store.add_clip(NAMESPACE, clip, lambda _clips, state=state: state)
+        store.add_clip(NAMESPACE, clip, lambda _clips, _before, state=state: state)
 
 
 def through_store(

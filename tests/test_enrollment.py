@@ -75,3 +75,14 @@ def test_a_profile_enrolled_under_a_lower_requirement_needs_no_more_speech():
     policy = EnrollmentPolicy(20)
     assert policy.remaining_for(profile) == 0.0
     assert policy.remaining_seconds(profile.net_speech_seconds) == 17.0
+
+
+def test_an_enrolled_profile_stays_enrolled_when_clips_are_added_under_a_higher_requirement():
+    policy = EnrollmentPolicy(min_net_speech_seconds=20)
+    clips = [clip([1, 0], 6), clip([0, 1], 3)]
+    assert policy.summarize(clips).status is EnrollmentStatus.ENROLLING
+    kept = policy.summarize(clips, EnrollmentStatus.ENROLLED)
+    assert kept.status is EnrollmentStatus.ENROLLED
+    assert kept.net_speech_seconds == pytest.approx(9)
+    reset = policy.summarize([], EnrollmentStatus.ENROLLED)  # a reset starts over
+    assert reset.status is EnrollmentStatus.ENROLLING and reset.voiceprint is None

@@ -315,6 +315,29 @@ def test_enrolling_a_voice_already_enrolled_under_another_name_warns_of_it(servi
     assert retried.duplicate and [s.profile_id for s in retried.similar_voices] == [alice.id]
 
 
+def test_a_clip_added_under_a_higher_requirement_never_takes_a_profile_out_of_identify(
+    tmp_path,
+):
+    """Enrolled with a 10 s requirement, then given another clip by a service that asks
+    for 20 s: the profile stays enrolled and identified (before, adding speech made it
+    'enrolling' again)."""
+    from dataclasses import replace
+
+    db = tmp_path / "voxprint.db"
+    lenient = make_service(db)
+    alice = enrolled(lenient, "alice", 150, seconds=12.0)
+    strict = replace(lenient, enrollment=EnrollmentPolicy(min_net_speech_seconds=20.0))
+    report = strict.enroll(alice.id, (voice(150, 4.0, seed=3), RATE))
+    assert report.profile.status is EnrollmentStatus.ENROLLED
+    assert report.remaining_speech_seconds == 0.0
+    found = strict.identify((voice(150, 4.0, seed=9), RATE)).identified
+    assert found is not None and found.profile_id == alice.id
+    reset = strict.reset_profile(alice.id)
+    assert reset.status is EnrollmentStatus.ENROLLING
+    strict.enroll(alice.id, (voice(150, 12.0, seed=4), RATE))  # 12 s of the 20 s now asked
+    assert strict.get_profile(alice.id).status is EnrollmentStatus.ENROLLING
+
+
 def test_distinct_voices_and_profiles_still_enrolling_get_no_similar_voice_warning(service):
     enrolled(service, "alice", 140)
     bob = service.create_profile("bob")

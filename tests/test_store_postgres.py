@@ -55,7 +55,7 @@ def clip(profile_id: str, vector: np.ndarray, content_hash: str | None = None) -
     )
 
 
-def enrolled(clips):
+def enrolled(clips, before=EnrollmentStatus.ENROLLING):
     mean = np.mean([c.embedding for c in clips], axis=0) if clips else None
     if mean is None:
         return EnrollmentState(None, EnrollmentStatus.ENROLLING, 0.0, 0.0)

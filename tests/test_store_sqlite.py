@@ -50,7 +50,9 @@ T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 # --- helpers ----------------------------------------------------------------------------
 
 
-def mean_rebuild(clips: Sequence[Clip]) -> EnrollmentState:
+def mean_rebuild(
+    clips: Sequence[Clip], before: EnrollmentStatus = EnrollmentStatus.ENROLLING
+) -> EnrollmentState:
     """Mean of the embeddings, L2-normalised; enrolled once net speech reaches 20 s."""
     if not clips:
         return EnrollmentState(None, EnrollmentStatus.ENROLLING, 0.0, 0.0)
@@ -61,7 +63,7 @@ def mean_rebuild(clips: Sequence[Clip]) -> EnrollmentState:
     return EnrollmentState(voiceprint, status, sum(c.audio_seconds for c in clips), net)
 
 
-def failing_rebuild(clips: Sequence[Clip]) -> EnrollmentState:
+def failing_rebuild(clips: Sequence[Clip], before: EnrollmentStatus) -> EnrollmentState:
     raise RuntimeError("rebuild exploded")
 
 
@@ -483,6 +485,22 @@ def test_unknown_ids_raise_profile_not_found_naming_the_id(store: SQLiteStore) -
         store.add_clip(DEFAULT_NAMESPACE, make_clip("ghost"), mean_rebuild)
     with pytest.raises(ProfileNotFoundError, match="ghost"):
         store.update_profile(DEFAULT_NAMESPACE, "ghost", ProfileChanges(name="x"))
+
+
+def test_the_rebuild_is_given_the_profiles_status_before_the_change(store: Store) -> None:
+    seen: list[EnrollmentStatus] = []
+
+    def recording(clips: Sequence[Clip], before: EnrollmentStatus) -> EnrollmentState:
+        seen.append(before)
+        return mean_rebuild(clips, before)
+
+    profile = make_profile()
+    store.create_profile(profile)
+    for seed in range(3):
+        store.add_clip(DEFAULT_NAMESPACE, make_clip(profile.id, seed=seed), recording)
+    store.reset_profile(DEFAULT_NAMESPACE, profile.id, recording)
+    enrolling, enrolled = EnrollmentStatus.ENROLLING, EnrollmentStatus.ENROLLED
+    assert seen == [enrolling, enrolling, enrolled, enrolled]  # 10 s, 20 s, 30 s, reset
 
 
 def test_clip_bandwidths_are_read_for_many_profiles_at_once_within_one_namespace(

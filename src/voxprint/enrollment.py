@@ -46,8 +46,15 @@ class EnrollmentPolicy:
             return 0.0
         return self.remaining_seconds(profile.net_speech_seconds)
 
-    def summarize(self, clips: Sequence[Clip]) -> EnrollmentState:
-        """Voiceprint = L2-normalised mean of the clip embeddings ``(dim,) float32``."""
+    def summarize(
+        self, clips: Sequence[Clip], before: EnrollmentStatus = EnrollmentStatus.ENROLLING
+    ) -> EnrollmentState:
+        """Voiceprint = L2-normalised mean of the clip embeddings ``(dim,) float32``.
+
+        Enrolled once the clips hold this policy's net speech, and from then on while it
+        has clips (``before``: the status before they changed): a clip added under a
+        higher requirement than the one the profile was enrolled under never takes it
+        out of identification. Only a reset (no clips) starts it over."""
         if not clips:
             return EnrollmentState(None, EnrollmentStatus.ENROLLING, 0.0, 0.0)
         net_speech = float(sum(clip.net_speech_seconds for clip in clips))
@@ -55,7 +62,7 @@ class EnrollmentPolicy:
         mean = np.mean(np.stack([clip.embedding for clip in clips]), axis=0)
         status = (
             EnrollmentStatus.ENROLLED
-            if net_speech >= self.min_net_speech_seconds
+            if before is EnrollmentStatus.ENROLLED or net_speech >= self.min_net_speech_seconds
             else EnrollmentStatus.ENROLLING
         )
         return EnrollmentState(l2_normalise(mean), status, audio, net_speech)

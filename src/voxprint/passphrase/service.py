@@ -106,11 +106,14 @@ class ClipCountPolicy(EnrollmentPolicy):
 
     min_clips: int = 3
 
-    def summarize(self, clips: Sequence[Clip]) -> EnrollmentState:
-        state = super().summarize(clips)
+    def summarize(
+        self, clips: Sequence[Clip], before: EnrollmentStatus = EnrollmentStatus.ENROLLING
+    ) -> EnrollmentState:
+        state = super().summarize(clips, before)
+        enough = len(clips) >= self.min_clips or before is EnrollmentStatus.ENROLLED
         status = (
             EnrollmentStatus.ENROLLED
-            if len(clips) >= self.min_clips and state.voiceprint is not None
+            if enough and state.voiceprint is not None
             else EnrollmentStatus.ENROLLING
         )
         return replace(state, status=status)

@@ -21,6 +21,7 @@ from voxprint.store.records import (
     Clip,
     Cohort,
     EnrollmentState,
+    EnrollmentStatus,
     Gallery,
     GalleryChanges,
     GalleryStatistics,
@@ -39,8 +40,9 @@ from voxprint.store.records import (
 #: a copy older than this many versions reloads the whole gallery.
 GALLERY_CHANGES_KEPT = 10_000
 
-#: Pure function that turns all of a profile's clips into its enrolment state.
-Rebuild = Callable[[Sequence[Clip]], EnrollmentState]
+#: Pure function that turns all of a profile's clips (after the change) and its status
+#: before the change into its enrolment state.
+Rebuild = Callable[[Sequence[Clip], EnrollmentStatus], EnrollmentState]
 
 
 class ProfileStore(Protocol):

@@ -144,16 +144,18 @@ class PostgresProfiles(PostgresDatabase):
         return profile_from_row(row)
 
     @staticmethod
-    def _lock_profile(conn: Any, namespace: str, profile_id: str) -> None:
-        """Lock the profile's row for the transaction (writers of one profile queue here)."""
+    def _lock_profile(conn: Any, namespace: str, profile_id: str) -> EnrollmentStatus:
+        """Lock the profile's row for the transaction (writers of one profile queue here);
+        returns its enrolment status."""
         row = conn.execute(
-            "SELECT 1 FROM profiles WHERE namespace = %s AND id = %s FOR UPDATE",
+            "SELECT status FROM profiles WHERE namespace = %s AND id = %s FOR UPDATE",
             (namespace, profile_id),
         ).fetchone()
         if row is None:
             raise ProfileNotFoundError(
                 f"no profile with id {profile_id!r} in namespace {namespace!r}"
             )
+        return EnrollmentStatus(row["status"])
 
     @staticmethod
     def _check_external_id_free(
@@ -399,7 +401,7 @@ class PostgresProfiles(PostgresDatabase):
             clip.content_hash,
         )
         with self._transaction(write=True) as conn:
-            self._lock_profile(conn, namespace, clip.profile_id)
+            before = self._lock_profile(conn, namespace, clip.profile_id)
             if conn.execute("SELECT 1 FROM clips WHERE id = %s", (clip.id,)).fetchone():
                 raise StoreError(f"a clip with id {clip.id!r} already exists")
             if clip.content_hash is not None:
@@ -417,7 +419,7 @@ class PostgresProfiles(PostgresDatabase):
                 values,
             )
             clips = self._clips_of(conn, clip.profile_id)
-            dimension = self._write_state(conn, clip.profile_id, rebuild(clips), len(clips))
+            dimension = self._write_state(conn, clip.profile_id, rebuild(clips, before), len(clips))
             updated = self._fetch_profile(conn, namespace, clip.profile_id)
             insert_activity(conn, namespace, activity, updated)
             bump_gallery_version(conn, namespace, clip.profile_id)
@@ -433,9 +435,9 @@ class PostgresProfiles(PostgresDatabase):
         activity: Activity | None = None,
     ) -> Profile:
         with self._transaction(write=True) as conn:
-            self._lock_profile(conn, namespace, profile_id)
+            before = self._lock_profile(conn, namespace, profile_id)
             conn.execute("DELETE FROM clips WHERE profile_id = %s", (profile_id,))
-            self._write_state(conn, profile_id, rebuild([]), 0)
+            self._write_state(conn, profile_id, rebuild([], before), 0)
             profile = self._fetch_profile(conn, namespace, profile_id)
             insert_activity(conn, namespace, activity, profile)
             bump_gallery_version(conn, namespace, profile_id)

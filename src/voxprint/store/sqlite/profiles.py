@@ -120,14 +120,19 @@ class SQLiteProfiles(SQLiteDatabase):
         return profile_from_row(row)
 
     @staticmethod
-    def _require_profile(conn: sqlite3.Connection, namespace: str, profile_id: str) -> None:
+    def _require_profile(
+        conn: sqlite3.Connection, namespace: str, profile_id: str
+    ) -> EnrollmentStatus:
+        """The profile's enrolment status; :class:`ProfileNotFoundError` when there is no
+        such profile in the namespace."""
         row = conn.execute(
-            "SELECT 1 FROM profiles WHERE namespace = ? AND id = ?", (namespace, profile_id)
+            "SELECT status FROM profiles WHERE namespace = ? AND id = ?", (namespace, profile_id)
         ).fetchone()
         if row is None:
             raise ProfileNotFoundError(
                 f"no profile with id {profile_id!r} in namespace {namespace!r}"
             )
+        return EnrollmentStatus(row["status"])
 
     @staticmethod
     def _check_external_id_free(
@@ -329,7 +334,7 @@ class SQLiteProfiles(SQLiteDatabase):
             clip.content_hash,
         )
         with self._transaction(write=True) as conn:
-            self._require_profile(conn, namespace, clip.profile_id)
+            before = self._require_profile(conn, namespace, clip.profile_id)
             if conn.execute("SELECT 1 FROM clips WHERE id = ?", (clip.id,)).fetchone():
                 raise StoreError(f"a clip with id {clip.id!r} already exists")
             if clip.content_hash is not None:
@@ -346,7 +351,7 @@ class SQLiteProfiles(SQLiteDatabase):
                 f"INSERT INTO clips ({CLIP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values
             )
             clips = self._clips_of(conn, clip.profile_id)
-            self._write_state(conn, clip.profile_id, rebuild(clips), len(clips))
+            self._write_state(conn, clip.profile_id, rebuild(clips, before), len(clips))
             updated = self._fetch_profile(conn, namespace, clip.profile_id)
             insert_activity(conn, namespace, activity, updated)
             bump_gallery_version(conn, namespace, clip.profile_id)
@@ -360,12 +365,12 @@ class SQLiteProfiles(SQLiteDatabase):
         *,
         activity: Activity | None = None,
     ) -> Profile:
-        """Delete every clip, write ``rebuild([])`` and log ``activity`` in one transaction;
+        """Delete every clip, write ``rebuild([], status)`` and log ``activity`` in one transaction;
         then checkpoint the WAL like delete."""
         with self._transaction(write=True) as conn:
-            self._require_profile(conn, namespace, profile_id)
+            before = self._require_profile(conn, namespace, profile_id)
             conn.execute("DELETE FROM clips WHERE profile_id = ?", (profile_id,))
-            self._write_state(conn, profile_id, rebuild([]), 0)
+            self._write_state(conn, profile_id, rebuild([], before), 0)
             profile = self._fetch_profile(conn, namespace, profile_id)
             insert_activity(conn, namespace, activity, profile)
             bump_gallery_version(conn, namespace, profile_id)
