@@ -45,7 +45,7 @@ from scipy.stats import binom
 
 from cross_band import Claims
 from decision_cache import embedded_domain
-from voxprint.adaptation import Band, ProfileClips, clips_band
+from voxprint.adaptation import Band, ProfileClips
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.decision import OperatingPoint
 from voxprint.evaluation.decisions import (
@@ -115,7 +115,14 @@ def enrol(store: SQLiteStore, name: str, clips: ProfileClips, pid: str | None = 
             str(uuid.uuid4()), pid, embedding, float(seconds), float(seconds), now, None, bandwidth
         )
         total = float(clips.seconds.sum())
-        state = EnrollmentState(clips.voiceprint, EnrollmentStatus.ENROLLED, total, total)
+        state = EnrollmentState(
+            clips.voiceprint,
+            EnrollmentStatus.ENROLLED,
+            total,
+            total,
+            band=clips.band(),
+            statistics_band=clips.statistics_band(),
+        )
         store.add_clip(NAMESPACE, clip, lambda _clips, _before, state=state: state)
 
 
@@ -144,17 +151,13 @@ def through_store(
                 for (probe_vector, own), row in zip(owners, owner_rows, strict=True):
                     found = index.candidates(NAMESPACE, probe_vector, k=k, by_band=by_band)
                     scored += app[own] in found.names
-                    bands = found.bands
-                    if bands is None:  # as identify read them before: the candidates' clips
-                        read = store.clip_bandwidths(NAMESPACE, found.profile_ids)
-                        bands = tuple(clips_band(read.get(p, [])) for p in found.profile_ids)
                     ranking = scorer.identify(
                         probes.probe(row),
                         found.voiceprints,
                         found.seconds,
                         top_n=1,
                         gallery_size=found.gallery_size,
-                        bands=bands,
+                        bands=found.bands,
                     )
                     named += (
                         ranking.identified and found.names[ranking.candidates[0].index] == app[own]
@@ -175,7 +178,7 @@ class _WholeNamespaceSample:
         self._store = store
 
     def enrolled_sample(self, namespace: str, **kwargs: object):  # type: ignore[no-untyped-def]
-        kwargs.pop("one_band", None)
+        kwargs.pop("band", None)
         return self._store.enrolled_sample(namespace, **kwargs)
 
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]

@@ -443,9 +443,9 @@ def test_a_telephone_claim_on_an_app_enrolled_profile_is_judged_by_that_profiles
     assert on_app.cosine_threshold < on_phone.cosine_threshold - 0.04
 
 
-def test_clips_whose_band_was_never_measured_never_lower_a_telephone_claims_bar(tmp_path):
-    """Rows migrated from before bandwidths were stored may be telephone recordings: a
-    profile with such clips is not taken for wideband (found in review)."""
+def test_a_profile_whose_band_was_never_known_never_lowers_a_telephone_claims_bar(tmp_path):
+    """Profiles migrated from clips never measured may be telephone recordings: such a
+    profile is not taken for wideband (found in review)."""
     import sqlite3
 
     db = tmp_path / "legacy.db"
@@ -455,19 +455,9 @@ def test_clips_whose_band_was_never_measured_never_lower_a_telephone_claims_bar(
     probe = telephone(150, 4.0, seed=5)
     measured = service.verify(phone.id, probe).cosine_threshold
     with sqlite3.connect(db) as connection:
-        connection.execute("UPDATE clips SET bandwidth_hz = NULL WHERE profile_id = ?", (phone.id,))
+        connection.execute("UPDATE profiles SET band = NULL WHERE id = ?", (phone.id,))
+    assert service.get_profile(phone.id).band is None
     assert service.verify(phone.id, probe).cosine_threshold == pytest.approx(measured)
-
-
-def test_a_claim_is_still_decided_when_the_profiles_clips_cannot_be_read(service, monkeypatch):
-    alice = enrolled(service, "alice", 150)
-
-    def broken(namespace, profile_ids):
-        raise StoreError("clips table unreadable")
-
-    monkeypatch.setattr(service.store, "clip_bandwidths", broken)
-    result = service.verify(alice.id, (voice(150, 4.0, seed=4), RATE))
-    assert result.decision is Decision.ACCEPT  # the namespace's band decides instead
 
 
 def test_identify_judges_each_candidate_by_its_own_band_as_a_claim_on_it_would_be(tmp_path):
@@ -484,12 +474,9 @@ def test_identify_judges_each_candidate_by_its_own_band_as_a_claim_on_it_would_b
     assert {c.profile_id: c.score for c in result.candidates} == pytest.approx(expected, rel=1e-6)
 
 
-def test_identify_through_the_gallery_index_judges_candidates_by_the_bands_it_read_once(
-    tmp_path, monkeypatch
-):
-    """With the in-memory index, a telephone probe's candidates come with their bands
-    (read from the store at the first such search, not at every one), and are judged
-    as without the index."""
+def test_identify_through_the_gallery_index_judges_candidates_as_without_it(tmp_path):
+    """With the in-memory index, a telephone probe's candidates come with the bands kept
+    in their gallery rows, and are judged as without the index."""
     from dataclasses import replace
 
     from voxprint.gallery_index import GalleryIndex
@@ -498,16 +485,10 @@ def test_identify_through_the_gallery_index_judges_candidates_by_the_bands_it_re
     indexed = replace(service, index=GalleryIndex(service.store, ToneEncoder.name, "1"))
     probe = telephone(150, 4.0, seed=5)
     expected = {c.profile_id: c.score for c in service.identify(probe, top_n=2).candidates}
-    reads = []
-    read = service.store.clip_bandwidths
-    monkeypatch.setattr(
-        service.store, "clip_bandwidths", lambda ns, ids: reads.append(len(ids)) or read(ns, ids)
-    )
     for _ in range(2):
         found = indexed.identify(probe, top_n=2)
         assert {c.profile_id: c.score for c in found.candidates} == pytest.approx(expected)
         assert found.identified is not None and found.identified.profile_id == app.id
-    assert reads == [2]  # both profiles' bands, once
 
 
 def test_a_telephone_enrolments_twin_enrolled_from_the_app_is_found_among_each_bands_best(
@@ -529,20 +510,3 @@ def test_a_telephone_enrolments_twin_enrolled_from_the_app_is_found_among_each_b
     twin = service.create_profile("twin")
     report = service.enroll(twin.id, telephone(150, 12.0, seed=2))
     assert [s.profile_id for s in report.similar_voices] == [app.id]
-
-
-def test_identify_with_unreadable_clips_falls_back_to_the_namespaces_band(
-    tmp_path, monkeypatch, caplog
-):
-    service, app, _ = app_and_phone(tmp_path / "mixed.db", phone_voice=260)
-    probe = telephone(150, 4.0, seed=5)
-    judged_apart = service.identify(probe, top_n=2).candidates
-
-    def broken(namespace, profile_ids):
-        raise StoreError("clips table unreadable")
-
-    monkeypatch.setattr(service.store, "clip_bandwidths", broken)
-    together = service.identify(probe, top_n=2).candidates
-    assert together[0].profile_id == judged_apart[0].profile_id == app.id
-    assert together[0].score < judged_apart[0].score  # the narrowband model is stricter
-    assert "not read for their band" in caplog.text

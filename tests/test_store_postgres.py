@@ -144,21 +144,25 @@ def test_a_restarted_connection_is_replaced_by_the_pool(store):
     assert [store.count_profiles("default") for _ in range(3)] == [1, 1, 1]
 
 
-def test_clip_bandwidths_are_read_for_many_profiles_at_once_within_one_namespace(store):
-    from dataclasses import replace
+def test_a_database_from_before_profiles_kept_their_bands_gets_them_from_its_clips(
+    store, postgres_url
+):
+    from test_store_sqlite import enrol_band_kinds
 
-    store.create_profile(profile("app"))
-    store.create_profile(profile("phone"))
-    vector = np.ones(8, np.float32)
-    store.add_clip("default", replace(clip("app", vector), bandwidth_hz=7600.0), enrolled)
-    store.add_clip("default", replace(clip("phone", vector), bandwidth_hz=3400.0), enrolled)
-    store.add_clip("default", replace(clip("phone", vector * 2), bandwidth_hz=None), enrolled)
-    found = store.clip_bandwidths("default", ["app", "phone", "nobody"])
-    assert {pid: sorted(b, key=str) for pid, b in found.items()} == {
-        "app": [7600.0],
-        "phone": [3400.0, None],
-    }
-    assert store.clip_bandwidths("elsewhere", ["app", "phone"]) == {}
+    enrolled = enrol_band_kinds(store)
+    with store._transaction(write=True) as conn:
+        conn.execute("ALTER TABLE profiles DROP COLUMN band, DROP COLUMN statistics_band")
+        conn.execute("UPDATE voxprint_schema SET version = 5")
+    migrated_store = open_store(postgres_url)
+    try:
+        for profile in enrolled.values():
+            migrated = migrated_store.get_profile("default", profile.id)
+            assert (migrated.band, migrated.statistics_band) == (
+                profile.band,
+                profile.statistics_band,
+            ), profile.name
+    finally:
+        migrated_store.close()
 
 
 def test_a_clip_whose_audio_the_profile_has_writes_nothing_not_even_its_activity(store):

@@ -503,20 +503,66 @@ def test_the_rebuild_is_given_the_profiles_status_before_the_change(store: Store
     assert seen == [enrolling, enrolling, enrolled, enrolled]  # 10 s, 20 s, 30 s, reset
 
 
-def test_clip_bandwidths_are_read_for_many_profiles_at_once_within_one_namespace(
-    store: SQLiteStore,
-) -> None:
+#: Profiles whose clips have these measured bandwidths (``None``: never measured).
+BAND_KINDS = {
+    "app": [7600.0, 5200.0],
+    "phone": [3400.0, 4500.0],
+    "mixed": [3400.0, 7600.0],
+    "unmeasured": [None, None],
+    "phone and unmeasured": [3400.0, None],
+    "zero": [0.0, 0.0],
+}
+
+
+def enrol_band_kinds(store: Store) -> dict[str, Profile]:
+    """One profile of each of :data:`BAND_KINDS`, enrolled (two 10 s clips) by the real
+    enrolment policy, which works out each profile's bands."""
     from dataclasses import replace
 
-    store.create_profile(make_profile("app", namespace="a"))
-    store.create_profile(make_profile("phone", namespace="a", name="Bo"))
-    store.add_clip("a", replace(make_clip("app"), bandwidth_hz=7600.0), mean_rebuild)
-    store.add_clip("a", replace(make_clip("phone", seed=1), bandwidth_hz=3400.0), mean_rebuild)
-    store.add_clip("a", replace(make_clip("phone", seed=2), bandwidth_hz=None), mean_rebuild)
-    store.create_profile(make_profile("empty", namespace="a", name="Cy"))
-    found = store.clip_bandwidths("a", ["app", "phone", "empty", "nobody"])
-    assert found == {"app": [7600.0], "phone": [3400.0, None]}
-    assert store.clip_bandwidths("b", ["app", "phone"]) == {}  # another tenant's: nothing
+    from voxprint.enrollment import EnrollmentPolicy
+
+    policy = EnrollmentPolicy(min_net_speech_seconds=20.0)
+    enrolled = {}
+    for i, (name, bandwidths) in enumerate(BAND_KINDS.items()):
+        profile = make_profile(name=name)
+        store.create_profile(profile)
+        for seed, bandwidth in enumerate(bandwidths):
+            clip = replace(make_clip(profile.id, seed=10 * i + seed), bandwidth_hz=bandwidth)
+            enrolled[name] = store.add_clip(DEFAULT_NAMESPACE, clip, policy.summarize)
+    return enrolled
+
+
+def test_each_profile_keeps_the_bands_its_clips_were_recorded_in_with_its_gallery_row(
+    store: Store,
+) -> None:
+    from voxprint.adaptation import ProfileClips
+
+    enrolled = enrol_band_kinds(store)
+    gallery = store.gallery(DEFAULT_NAMESPACE, encoder_name=ENCODER[0], encoder_version=ENCODER[1])
+    assert gallery.bands is not None
+    in_gallery = dict(zip(gallery.profile_ids, gallery.bands, strict=True))
+    for name, bandwidths in BAND_KINDS.items():
+        n = len(bandwidths)
+        clips = ProfileClips(np.ones(DIM), np.ones((n, DIM)), np.ones(n), tuple(bandwidths))
+        stored = store.get_profile(DEFAULT_NAMESPACE, enrolled[name].id)
+        assert (stored.band, stored.statistics_band) == (clips.band(), clips.statistics_band())
+        assert in_gallery[stored.id] is stored.band
+    assert enrolled["app"].band is Band.WIDE and enrolled["phone"].band is Band.NARROW
+    assert enrolled["mixed"].band is Band.NARROW and enrolled["mixed"].statistics_band is None
+    assert enrolled["unmeasured"].band is None  # may be a telephone recording
+    query = np.ones(DIM, np.float32)
+    wide = store.nearest(
+        DEFAULT_NAMESPACE,
+        query,
+        encoder_name=ENCODER[0],
+        encoder_version=ENCODER[1],
+        k=10,
+        band=Band.WIDE,
+    )
+    assert wide.profile_ids == (enrolled["app"].id,)  # "zero" was never measured
+    assert wide.bands == (Band.WIDE,)
+    reset = store.reset_profile(DEFAULT_NAMESPACE, enrolled["phone"].id, mean_rebuild)
+    assert (reset.band, reset.statistics_band) == (None, None)
 
 
 def test_a_profile_is_invisible_from_another_namespace(store: SQLiteStore) -> None:
@@ -981,40 +1027,37 @@ def test_touched_since_lists_each_profile_once_and_refuses_a_log_with_gaps() -> 
 def test_a_sample_of_one_band_holds_exactly_the_profiles_whose_clips_were_all_recorded_in_it(
     store, band
 ):
-    """The store's filter and the adaptation's own reading of a profile's clips
-    (``ProfileClips.statistics_band``) agree, clips never measured included."""
-    from dataclasses import replace
-
-    from voxprint.adaptation import ProfileClips, clips_all_in
-
-    kinds = {
-        "app": [7600.0, 5200.0],
-        "phone": [3400.0, 4500.0],
-        "mixed": [3400.0, 7600.0],
-        "unmeasured": [None, None],
-        "phone and unmeasured": [3400.0, None],
-        "zero": [0.0, 0.0],
-    }
-    expected = set()
-    for i, (name, bandwidths) in enumerate(kinds.items()):
-        profile = make_profile(name=name)
-        store.create_profile(profile)
-        for seed, bandwidth in enumerate(bandwidths):
-            clip = replace(make_clip(profile.id, seed=10 * i + seed), bandwidth_hz=bandwidth)
-            store.add_clip(DEFAULT_NAMESPACE, clip, mean_rebuild)
-        n = len(bandwidths)
-        clips = ProfileClips(np.ones(DIM), np.ones((n, DIM)), np.ones(n), tuple(bandwidths))
-        if clips.statistics_band() is band:
-            expected.add(name)
+    enrol_band_kinds(store)
     sample = store.enrolled_sample(
         DEFAULT_NAMESPACE,
         encoder_name=ENCODER[0],
         encoder_version=ENCODER[1],
         limit=10,
-        one_band=clips_all_in(band),
+        band=band,
     )
+    expected = {"phone"} if band is Band.NARROW else {"app", "unmeasured", "zero"}
     assert {profile.name for profile, _ in sample} == expected
-    assert expected == ({"phone"} if band is Band.NARROW else {"app", "unmeasured", "zero"})
+
+
+def test_a_database_from_before_profiles_kept_their_bands_gets_them_from_its_clips(
+    db_path: Path,
+) -> None:
+    with SQLiteStore(db_path) as store:
+        enrolled = enrol_band_kinds(store)
+    raw = sqlite3.connect(db_path)
+    raw.execute("DROP INDEX profiles_statistics_band")
+    raw.execute("ALTER TABLE profiles DROP COLUMN band")
+    raw.execute("ALTER TABLE profiles DROP COLUMN statistics_band")
+    raw.execute("PRAGMA user_version = 10")
+    raw.commit()
+    raw.close()
+    with SQLiteStore(db_path) as store:
+        for profile in enrolled.values():
+            migrated = store.get_profile(DEFAULT_NAMESPACE, profile.id)
+            assert (migrated.band, migrated.statistics_band) == (
+                profile.band,
+                profile.statistics_band,
+            ), profile.name
 
 
 def test_the_sample_the_operating_point_adapts_to_leaves_out_text_dependent_profiles(store):

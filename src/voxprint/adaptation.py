@@ -36,7 +36,7 @@ import numpy as np
 
 from voxprint.errors import InvalidParameterError
 from voxprint.scoring.llr import ImpostorScores, shrink_factor
-from voxprint.store.records import Band, GalleryStatistics, OneBand
+from voxprint.store.records import NARROWBAND_MAX_HZ, Band, GalleryStatistics
 
 __all__ = [
     "Band",
@@ -47,10 +47,9 @@ __all__ = [
     "band_of",
     "clips_band",
     "gallery_statistics",
+    "statistics_band_of",
 ]
 
-#: Speech whose bandwidth is at most this was recorded or sent at 8 kHz (telephone).
-NARROWBAND_MAX_HZ = 4500.0
 #: Profiles sampled for the statistics (deterministically: the first by id), of the whole
 #: namespace and again of each band's own profiles. Beyond a few hundred the estimate no
 #: longer moves, and the cost stays bounded at any gallery size.
@@ -64,13 +63,6 @@ def band_of(bandwidth_hz: float | None) -> Band:
     if bandwidth_hz is None or not np.isfinite(bandwidth_hz) or bandwidth_hz <= 0:
         return Band.WIDE
     return Band.NARROW if bandwidth_hz <= NARROWBAND_MAX_HZ else Band.WIDE
-
-
-def clips_all_in(band: Band) -> OneBand:
-    """The store's filter for profiles whose clips were all recorded in ``band`` (as
-    :func:`band_of` reads each clip, and :meth:`ProfileClips.statistics_band` a
-    profile), so that the sample the statistics adapt to has each band's own profiles."""
-    return OneBand(narrow=band is Band.NARROW, narrowband_max_hz=NARROWBAND_MAX_HZ)
 
 
 def pair_band(probe: Band, gallery: Band | None) -> Band:
@@ -178,16 +170,25 @@ class ProfileClips:
         return clips_band(self.clip_bandwidths())
 
     def statistics_band(self) -> Band | None:
-        """The band whose impostor statistics this profile's pairs may describe: narrow
-        when every clip was measured narrowband, wide when none was (clips never
-        measured count as wideband, as :func:`band_of` reads them), ``None`` when its
-        clips mix bands. Stricter than :meth:`band`, which picks a score model and
-        takes one telephone clip as enough: a profile of app and telephone clips is no
-        clean example of either band's strangers."""
-        narrow = [band_of(b) is Band.NARROW for b in self.clip_bandwidths()]
-        if all(narrow):
-            return Band.NARROW
-        return Band.WIDE if not any(narrow) else None
+        """The band whose impostor statistics this profile's pairs may describe
+        (:func:`statistics_band_of` its clips)."""
+        return statistics_band_of(self.clip_bandwidths())
+
+
+def statistics_band_of(bandwidths: Sequence[float | None]) -> Band | None:
+    """The band whose impostor statistics the pairs of a profile enrolled from clips of
+    these bandwidths may describe: narrow when every clip was measured narrowband, wide
+    when none was (clips never measured count as wideband, as :func:`band_of` reads
+    them), ``None`` when they mix bands or there are none. Stricter than
+    :func:`clips_band`, which picks a score model and takes one telephone clip as
+    enough: a profile of app and telephone clips is no clean example of either band's
+    strangers."""
+    if not bandwidths:
+        return None
+    narrow = [band_of(b) is Band.NARROW for b in bandwidths]
+    if all(narrow):
+        return Band.NARROW
+    return Band.WIDE if not any(narrow) else None
 
 
 def _trimmed_mean(values: np.ndarray, share: float) -> float:

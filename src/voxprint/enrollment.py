@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from voxprint.adaptation import clips_band, statistics_band_of
 from voxprint.errors import InvalidParameterError
 from voxprint.quality import QualityGate
 from voxprint.scoring.similarity import l2_normalise
@@ -65,4 +66,12 @@ class EnrollmentPolicy:
             if before is EnrollmentStatus.ENROLLED or net_speech >= self.min_net_speech_seconds
             else EnrollmentStatus.ENROLLING
         )
-        return EnrollmentState(l2_normalise(mean), status, audio, net_speech)
+        bandwidths = [clip.bandwidth_hz for clip in clips]
+        return EnrollmentState(
+            l2_normalise(mean),
+            status,
+            audio,
+            net_speech,
+            band=clips_band(bandwidths),
+            statistics_band=statistics_band_of(bandwidths),
+        )

@@ -29,7 +29,6 @@ from typing import Protocol
 
 import numpy as np
 
-from voxprint.adaptation import clips_band
 from voxprint.errors import InvalidParameterError, StoreError
 from voxprint.scoring.similarity import l2_normalise
 from voxprint.store.base import Store
@@ -47,12 +46,14 @@ CANDIDATES = 50
 #: docs/benchmarks.md, "Identify search at scale (issue 13)".
 EF_SEARCH = 768
 #: A band too large to scan exactly is searched with the approximate index asked for this
-#: many times the candidates, keeping that band's (see :meth:`GalleryIndex.candidates`).
+#: many times the candidates, keeping that band's; asked for 4 times more while the band
+#: has fewer than the candidates among them, up to :data:`MAX_BAND_FETCH` rows (see
+#: :meth:`GalleryIndex.candidates`).
 BAND_OVERFETCH = 8
-#: Each row's enrolment band, as a small code (:data:`_UNREAD`: not read from the store yet).
+MAX_BAND_FETCH = 25_600
+#: Each row's enrolment band, as a small code (:data:`_UNSET`: not converted yet).
 _BAND_CODES: dict[Band | None, int] = {Band.WIDE: 0, Band.NARROW: 1, None: 2}
-_CODE_BANDS = {code: band for band, code in _BAND_CODES.items()}
-_UNREAD = -1
+_UNSET = -1
 
 
 class VectorSearch(Protocol):
@@ -245,15 +246,87 @@ SEARCHES: dict[str, Callable[[np.ndarray], VectorSearch]] = {
 APPROXIMATE = "faiss"
 
 
+def _candidates_of(gallery: Gallery, size: int) -> Candidates:
+    return Candidates(
+        gallery.profile_ids,
+        gallery.names,
+        gallery.voiceprints,
+        gallery.net_speech_seconds,
+        size,
+        gallery.bands,
+    )
+
+
+def _merged(galleries: Sequence[Gallery], query: np.ndarray) -> Gallery:
+    """The profiles of ``galleries`` (each once), best first for the unit ``query``."""
+    if len(galleries) == 1:
+        return galleries[0]
+    first: dict[str, tuple[Gallery, int]] = {}
+    for gallery in galleries:
+        for row, pid in enumerate(gallery.profile_ids):
+            first.setdefault(pid, (gallery, row))
+    if not first:
+        return galleries[0]
+    picked = list(first.values())
+    vectors = np.stack([g.voiceprints[row] for g, row in picked])
+    order = best_first(l2_normalise(vectors) @ query, len(picked))
+    chosen = [picked[i] for i in order]
+    return Gallery(
+        profile_ids=tuple(g.profile_ids[row] for g, row in chosen),
+        names=tuple(g.names[row] for g, row in chosen),
+        voiceprints=np.stack([g.voiceprints[row] for g, row in chosen]),
+        net_speech_seconds=np.array([g.net_speech_seconds[row] for g, row in chosen]),
+        bands=tuple(None if g.bands is None else g.bands[row] for g, row in chosen),
+    )
+
+
 def _bands_kept(earlier: _Entry | None, moved: np.ndarray | None, size: int) -> np.ndarray | None:
     """The band codes of ``earlier``'s rows carried to their rows in a caught-up gallery of
-    ``size`` rows (``moved``: :func:`caught_up`'s map); new and changed rows unread."""
+    ``size`` rows (``moved``: :func:`caught_up`'s map); new and changed rows unset."""
     if earlier is None or earlier.bands is None or moved is None:
         return None
-    codes = np.full(size, _UNREAD, np.int8)
+    codes = np.full(size, _UNSET, np.int8)
     kept = moved >= 0
     codes[moved[kept]] = earlier.bands[kept]
     return codes
+
+
+def _band_members(entry: _Entry) -> dict[int, np.ndarray]:
+    """The rows of each enrolment band of ``entry``'s gallery, worked out at the first
+    search by band of this entry (only the rows not carried over are converted)."""
+    if entry.members is not None:
+        return entry.members
+    gallery = entry.gallery
+    assert gallery is not None
+    codes = np.full(entry.size, _UNSET, np.int8) if entry.bands is None else entry.bands.copy()
+    unset = np.flatnonzero(codes == _UNSET)
+    stored = gallery.bands
+    codes[unset] = [_BAND_CODES[None if stored is None else stored[i]] for i in unset]
+    members = {int(code): np.flatnonzero(codes == code) for code in np.unique(codes)}
+    entry.bands, entry.members = codes, members  # the same on every thread that works it out
+    return members
+
+
+def _approximate_by_band(
+    search: VectorSearch,
+    query: np.ndarray,
+    k: int,
+    codes: np.ndarray,
+    large: Sequence[int],
+    size: int,
+) -> list[np.ndarray]:
+    """The ``k`` best rows of each band code in ``large`` (bands too large to scan) from
+    the approximate search: asked for :data:`BAND_OVERFETCH` times ``k`` rows, then 4
+    times more while a band has fewer than ``k`` among them, up to
+    :data:`MAX_BAND_FETCH` (a band whose best are behind that many of another band's
+    keeps the fewer found)."""
+    fetch = k * BAND_OVERFETCH
+    while True:
+        found, _ = search.search(query, min(fetch, size))
+        best = [found[codes[found] == code][:k] for code in large]
+        if all(len(rows) >= k for rows in best) or fetch >= min(size, MAX_BAND_FETCH):
+            return best
+        fetch *= 4
 
 
 def _unit_rows(gallery: Gallery) -> Gallery:
@@ -288,6 +361,11 @@ def caught_up(
             voiceprints[kept:] = new.voiceprints
     kept_ids = tuple(itertools.compress(old.profile_ids, keep))
     kept_names = tuple(itertools.compress(old.names, keep))
+    bands = None
+    if old.bands is not None or new.bands is not None:
+        old_bands = old.bands if old.bands is not None else (None,) * len(old)
+        new_bands = new.bands if new.bands is not None else (None,) * len(new)
+        bands = tuple(itertools.compress(old_bands, keep)) + new_bands
     gallery = Gallery(
         profile_ids=kept_ids + new.profile_ids,
         names=kept_names + new.names,
@@ -295,6 +373,7 @@ def caught_up(
         net_speech_seconds=np.concatenate(
             [np.asarray(old.net_speech_seconds)[keep], np.asarray(new.net_speech_seconds)]
         ),
+        bands=bands,
     )
     old_to_new = np.where(keep, np.cumsum(keep) - 1, -1).astype(np.int64)
     return gallery, old_to_new
@@ -305,8 +384,8 @@ class Candidates:
     """The profiles worth scoring for one query: rows describe the same profile across
     ``profile_ids``, ``names``, ``voiceprints`` ``(c, dim) float32`` and ``seconds``;
     ``gallery_size`` is how many profiles were searched (for the open-set rule);
-    ``bands`` each one's enrolment band (:func:`voxprint.adaptation.clips_band`) when the
-    search was by band, else ``None``."""
+    ``bands`` each one's enrolment band (:attr:`voxprint.store.records.Profile.band`;
+    ``None``: the store gave none)."""
 
     profile_ids: tuple[str, ...]
     names: tuple[str, ...]
@@ -324,9 +403,11 @@ class _Entry:
     search: VectorSearch | None
     rows: dict[str, int]
     size: int
-    #: Each row's enrolment band code, read from the store when first searched by band
-    #: (:data:`_UNREAD` until then; ``None``: none read yet).
+    #: Each row's enrolment band code, converted from the gallery's bands at the first
+    #: search by band (rows carried from the entry this one caught up from keep theirs;
+    #: :data:`_UNSET` for the rest until then), and the rows of each code.
     bands: np.ndarray | None = None
+    members: dict[int, np.ndarray] | None = None
 
 
 @dataclass
@@ -451,8 +532,7 @@ class GalleryIndex:
         entry = self._entry(namespace)
         gallery, search = entry.gallery, entry.search
         if gallery is None or search is None:
-            return self._in_database(namespace, query, k, profile_ids, entry.size)
-        codes: np.ndarray | None = None
+            return self._in_database(namespace, query, k, profile_ids, entry.size, by_band)
         if profile_ids is not None:
             unknown = [pid for pid in profile_ids if pid not in entry.rows]
             if unknown:
@@ -463,24 +543,18 @@ class GalleryIndex:
                     encoder_version=self.encoder_version,
                     profile_ids=profile_ids,
                 )
-                return Candidates(
-                    chosen.profile_ids,
-                    chosen.names,
-                    chosen.voiceprints,
-                    chosen.net_speech_seconds,
-                    len(chosen),
-                )
+                return _candidates_of(chosen, len(chosen))
             rows = np.array([entry.rows[pid] for pid in dict.fromkeys(profile_ids)], np.int64)
             size = len(rows)
         else:
             if len(gallery) == 0:
                 return Candidates((), (), np.zeros((0, 0), np.float32), np.zeros(0), 0)
             unit = l2_normalise(np.asarray(query, np.float32))
-            codes = self._band_codes(namespace, entry) if by_band else None
-            if codes is None:
+            members = _band_members(entry) if by_band else None
+            if members is None or len(members) < 2:
                 rows, _ = search.search(unit, k)
             else:
-                rows = self._best_by_band(entry, unit, k, codes)
+                rows = self._best_by_band(entry, unit, k, members)
             size = len(gallery)
         if rows.size and (rows.min() < 0 or rows.max() >= len(gallery)):
             raise StoreError("the gallery index returned a row outside the gallery")
@@ -490,53 +564,30 @@ class GalleryIndex:
             voiceprints=gallery.voiceprints[rows],
             seconds=gallery.net_speech_seconds[rows],
             gallery_size=size,
-            bands=None if codes is None else tuple(_CODE_BANDS[int(c)] for c in codes[rows]),
+            bands=None if gallery.bands is None else tuple(gallery.bands[i] for i in rows),
         )
 
     def _best_by_band(
-        self, entry: _Entry, query: np.ndarray, k: int, codes: np.ndarray
+        self, entry: _Entry, query: np.ndarray, k: int, members: dict[int, np.ndarray]
     ) -> np.ndarray:
-        """Rows of the ``k`` best of each band (``codes``, one per row), best first. The
-        best ``k`` overall are among them."""
+        """Rows of the ``k`` best of each band (``members``: each band's rows), best
+        first. The best ``k`` overall are among them."""
         gallery, search = entry.gallery, entry.search
         assert gallery is not None and search is not None
         scanned = gallery.voiceprints @ query if isinstance(search, ExactSearch) else None
-        picked = []
-        for code in np.unique(codes):
-            members = np.flatnonzero(codes == code)
+        picked, large = [], []
+        for code, rows in members.items():
             if scanned is not None:
-                picked.append(members[best_first(scanned[members], k)])
-            elif len(members) < self.approximate_from:
-                picked.append(members[best_first(gallery.voiceprints[members] @ query, k)])
-            else:  # a band too large to scan: the approximate search, asked for more
-                wider, _ = search.search(query, k * BAND_OVERFETCH)
-                picked.append(wider[codes[wider] == code][:k])
+                picked.append(rows[best_first(scanned[rows], k)])
+            elif len(rows) < self.approximate_from:
+                picked.append(rows[best_first(gallery.voiceprints[rows] @ query, k)])
+            else:
+                large.append(code)
+        if large:
+            assert entry.bands is not None
+            picked.extend(_approximate_by_band(search, query, k, entry.bands, large, entry.size))
         rows = np.concatenate(picked)
         return rows[best_first(gallery.voiceprints[rows] @ query, len(rows))]
-
-    def _band_codes(self, namespace: str, entry: _Entry) -> np.ndarray | None:
-        """Each gallery row's enrolment band code, read from the store for the rows not
-        read before (all at the first search by band; then only profiles changed since);
-        ``None`` (logged) when the store cannot say."""
-        codes = entry.bands
-        if codes is not None and not (codes == _UNREAD).any():
-            return codes
-        assert entry.gallery is not None
-        with self._lock:
-            codes = (
-                np.full(entry.size, _UNREAD, np.int8) if entry.bands is None else entry.bands.copy()
-            )
-            unread = np.flatnonzero(codes == _UNREAD)
-            ids = [entry.gallery.profile_ids[i] for i in unread]
-            try:
-                bandwidths = self.store.clip_bandwidths(namespace, ids)
-            except StoreError as error:
-                logger.warning("enrolment bands of %r not read: %s", namespace, error)
-                return None
-            codes[unread] = [_BAND_CODES[clips_band(bandwidths.get(pid, []))] for pid in ids]
-            entry.bands = codes
-            logger.debug("enrolment bands of %r: %d profiles read", namespace, len(ids))
-            return codes
 
     def _in_database(
         self,
@@ -545,8 +596,10 @@ class GalleryIndex:
         k: int,
         profile_ids: Sequence[str] | None,
         size: int,
+        by_band: bool,
     ) -> Candidates:
-        """Candidates from the store's own index (or exactly ``profile_ids``)."""
+        """Candidates from the store's own index (or exactly ``profile_ids``); ``by_band``:
+        the ``k`` best overall and of each band, each band searched on its own."""
         if profile_ids is not None:
             found = self.store.gallery(
                 namespace,
@@ -554,15 +607,17 @@ class GalleryIndex:
                 encoder_version=self.encoder_version,
                 profile_ids=profile_ids,
             )
-            size = len(found)
-        else:
-            found = self.store.nearest(
+            return _candidates_of(found, len(found))
+        unit = l2_normalise(np.asarray(query, np.float32))
+        searched = [
+            self.store.nearest(
                 namespace,
-                l2_normalise(np.asarray(query, np.float32)),
+                unit,
                 encoder_name=self.encoder_name,
                 encoder_version=self.encoder_version,
                 k=k,
+                band=band,
             )
-        return Candidates(
-            found.profile_ids, found.names, found.voiceprints, found.net_speech_seconds, size
-        )
+            for band in ((None, *Band) if by_band else (None,))
+        ]
+        return _candidates_of(_merged(searched, unit), size)

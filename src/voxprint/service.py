@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from voxprint.adaptation import Band, band_of, clips_band, pair_band
+from voxprint.adaptation import Band, band_of, pair_band
 from voxprint.audio import AudioSource
 from voxprint.decision import Decision, DecisionReason, ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
@@ -583,23 +583,18 @@ class VoxprintService:
         point = self.thresholds.impostor_point(self.namespace, excluding=profile.id)
         if point is None:
             return ()
-        own_band = self._enrolled_bands([profile.id])
         # A telephone-enrolled profile's app-enrolled twin scores below telephone
         # strangers (as in identify): the best of each band are candidates then.
-        narrow = own_band is not None and own_band[0] is Band.NARROW
+        narrow = profile.band is Band.NARROW
         gallery = self._candidates(profile.voiceprint, CANDIDATES, None, by_band=narrow)
         others = [i for i, pid in enumerate(gallery.profile_ids) if pid != profile.id]
         if not others:
             return ()
-        if gallery.bands is not None:
-            bands: Sequence[Band | None] | None = [gallery.bands[i] for i in others]
-        else:
-            bands = self._enrolled_bands([gallery.profile_ids[i] for i in others])
-        if own_band is None or bands is None:
+        if gallery.bands is None:
             pairs: Band | list[Band] = Band.WIDE  # not known: the wider net of warnings
         else:
-            own = Band.WIDE if own_band[0] is None else own_band[0]
-            pairs = [pair_band(own, other) for other in bands]
+            own = Band.WIDE if profile.band is None else profile.band
+            pairs = [pair_band(own, gallery.bands[i]) for i in others]
         found = similar_voices(point, pairs, profile.voiceprint, gallery.voiceprints[others])
         return tuple(
             SimilarProfile(
@@ -681,18 +676,11 @@ class VoxprintService:
         scorer = self.scorer(force=force)
         probe = Probe.of(utterance)
         # The claimed profile's own band, not the namespace's: a namespace may mix app and
-        # telephone enrolments (and its statistics sample at most 200 profiles). Read only
-        # where it can change the model (a narrowband probe); else, or when the store
-        # cannot say, the namespace's band decides.
-        bands = (
-            self._enrolled_bands([profile.id])
-            if scorer.point.profile_bands_matter(probe.bandwidth_hz)
-            else None
-        )
+        # telephone enrolments (and its statistics sample at most 200 profiles per band).
         band = (
-            scorer.point.band_for(probe.bandwidth_hz)
-            if bands is None
-            else pair_band(band_of(probe.bandwidth_hz), bands[0])
+            pair_band(band_of(probe.bandwidth_hz), profile.band)
+            if scorer.point.profile_bands_matter(probe.bandwidth_hz)
+            else scorer.point.band_for(probe.bandwidth_hz)
         )
         verdict = scorer.verify(probe, profile.voiceprint, profile.net_speech_seconds, band=band)
         logged = record and self._record(
@@ -755,16 +743,13 @@ class VoxprintService:
         gallery = self._candidates(utterance.embedding, top_n, profile_ids, by_band=by_band)
         if gallery.gallery_size == 0 and profile_ids is None and record:
             self._check_gallery_encoder()  # live windows (not recorded) skip the scan
-        bands: Sequence[Band | None] | None = gallery.bands
-        if by_band and bands is None:
-            bands = self._enrolled_bands(gallery.profile_ids)
         ranking = scorer.identify(
             Probe.of(utterance),
             gallery.voiceprints,
             gallery.seconds,
             top_n=top_n,
             gallery_size=gallery.gallery_size,
-            bands=bands,
+            bands=gallery.bands if by_band else None,
         )
         candidates = tuple(
             Candidate(
@@ -830,6 +815,7 @@ class VoxprintService:
             gallery.voiceprints,
             gallery.net_speech_seconds,
             len(gallery),
+            gallery.bands,
         )
 
     def compare(
@@ -925,20 +911,6 @@ class VoxprintService:
             f"profile {profile.name!r} is still enrolling: {speech_still_needed(remaining)} s "
             "more net speech is needed"
         )
-
-    def _enrolled_bands(self, profile_ids: Sequence[str]) -> list[Band | None] | None:
-        """The band each profile's own enrolment clips were recorded in
-        (:func:`voxprint.adaptation.clips_band`), in one store read: ``None`` for a
-        profile where it is not known (no clips, or a clip never measured), and ``None``
-        instead of the list when the store cannot say (logged)."""
-        try:
-            bandwidths = self.store.clip_bandwidths(self.namespace, profile_ids)
-        except StoreError as error:
-            logger.warning(
-                "clips of %d profile(s) not read for their band: %s", len(profile_ids), error
-            )
-            return None
-        return [clips_band(bandwidths.get(pid, [])) for pid in profile_ids]
 
     def _check_candidates(self, profile_ids: Sequence[str]) -> None:
         if not profile_ids:

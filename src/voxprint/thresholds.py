@@ -25,7 +25,6 @@ import numpy as np
 from voxprint.adaptation import (
     MAX_SAMPLED_PROFILES,
     ProfileClips,
-    clips_all_in,
 )
 from voxprint.decision import OperatingPoint, ThresholdSource
 from voxprint.encoders.base import SpeakerEncoder
@@ -247,18 +246,22 @@ class Thresholds:
     ) -> GalleryStatistics | None:
         # The namespace's first profiles by id, and each band's own: among 2,000 app
         # profiles, 20 telephone ones would otherwise give the narrowband model one pair.
+        # A namespace that fits in the first sample is all there already.
+        limit = MAX_SAMPLED_PROFILES + (excluding is not None)
         kept: dict[str, tuple[Profile, list[Clip]]] = {}
-        for one_band in (None, *(clips_all_in(band) for band in Band)):
+        for band in (None, *Band):
             sample = self.store.enrolled_sample(
                 namespace,
                 encoder_name=self.encoder_name,
                 encoder_version=self.encoder_version,
-                limit=MAX_SAMPLED_PROFILES + (excluding is not None),
-                one_band=one_band,
+                limit=limit,
+                band=band,
             )
             chosen = [(p, clips) for p, clips in sample if p.id != excluding]
             for profile, clips in chosen[:MAX_SAMPLED_PROFILES]:
                 kept.setdefault(profile.id, (profile, clips))
+            if band is None and len(sample) < limit:
+                break
         profiles = [
             ProfileClips(
                 voiceprint=profile.voiceprint,

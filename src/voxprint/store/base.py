@@ -17,6 +17,7 @@ from voxprint.store.records import (
     Activity,
     ActivityEntry,
     ApiKey,
+    Band,
     Challenge,
     Clip,
     Cohort,
@@ -25,7 +26,6 @@ from voxprint.store.records import (
     Gallery,
     GalleryChanges,
     GalleryStatistics,
-    OneBand,
     PhraseProfile,
     Profile,
     ProfileChanges,
@@ -106,14 +106,6 @@ class ProfileStore(Protocol):
 
     def list_clips(self, namespace: str, profile_id: str) -> list[Clip]: ...
 
-    def clip_bandwidths(
-        self, namespace: str, profile_ids: Sequence[str]
-    ) -> dict[str, list[float | None]]:
-        """The measured speech bandwidth (Hz; ``None`` where never measured) of every clip
-        of each of ``profile_ids`` in ``namespace``, in one read. Ids of no profile in the
-        namespace, and profiles without clips, are left out."""
-        ...
-
     def gallery_version(self, namespace: str) -> int:
         """A counter that changes (in the same transaction) with every enrolment, reset,
         rename or deletion in ``namespace``: galleries cached elsewhere reload when it
@@ -158,9 +150,11 @@ class ProfileStore(Protocol):
         encoder_name: str,
         encoder_version: str,
         k: int,
+        band: Band | None = None,
     ) -> Gallery:
         """Up to ``k`` of the namespace's enrolled voiceprints (of this encoder) nearest to
-        the ``(dim,)`` query by cosine, best first (approximately, on an index)."""
+        the ``(dim,)`` query by cosine, best first (approximately, on an index); with
+        ``band``, only of profiles enrolled in that band (:attr:`Profile.band`)."""
         ...
 
     def enrolled_sample(
@@ -170,13 +164,14 @@ class ProfileStore(Protocol):
         encoder_name: str,
         encoder_version: str,
         limit: int,
-        one_band: OneBand | None = None,
+        band: Band | None = None,
     ) -> list[tuple[Profile, list[Clip]]]:
         """Up to ``limit`` enrolled text-independent profiles of this encoder, each with its
         clips; the same profiles on every call while the namespace does not change. (What
         the namespace's operating point adapts to: the clips of a text-dependent profile
         all say one phrase, so its pairs are not those of text-independent claims.) With
-        ``one_band``, only profiles whose clips were all recorded in that band."""
+        ``band``, only profiles whose clips were all recorded in that band
+        (:attr:`Profile.statistics_band`)."""
         ...
 
     def save_statistics(

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from voxprint.errors import InvalidProfileError
-from voxprint.store.records import MAX_NAME_LENGTH, OneBand, unprintable
+from voxprint.store.records import MAX_NAME_LENGTH, NARROWBAND_MAX_HZ, Band, unprintable
 
 #: Most ids bound in one ``IN (...)`` query (well under SQLite's variable limit).
 ID_CHUNK = 500
@@ -114,16 +114,37 @@ def redact(url: str) -> str:
         return "the PostgreSQL URL given"
 
 
-def one_band_condition(one_band: OneBand | None, mark: str) -> tuple[str, tuple[float, ...]]:
-    """SQL to append to a query of ``profiles`` that keeps the profiles of ``one_band``
-    (``""`` for all), and its parameters; ``mark`` is the driver's placeholder. A clip is
-    narrowband when its measured bandwidth is above 0 and at most the band's limit; one
-    never measured (NULL) is not."""
-    if one_band is None:
-        return "", ()
-    narrow_clip = f"COALESCE(c.bandwidth_hz, 0) > 0 AND COALESCE(c.bandwidth_hz, 0) <= {mark}"
-    clips = "SELECT 1 FROM clips c WHERE c.profile_id = profiles.id"
-    limit = (float(one_band.narrowband_max_hz),)
-    if one_band.narrow:
-        return f" AND EXISTS ({clips}) AND NOT EXISTS ({clips} AND NOT ({narrow_clip}))", limit
-    return f" AND NOT EXISTS ({clips} AND {narrow_clip})", limit
+def optional_band(value: Any) -> Band | None:
+    """A stored band (``NULL``: not known)."""
+    return None if value is None else Band(value)
+
+
+def band_text(band: Band | None) -> str | None:
+    return None if band is None else Band(band).value
+
+
+def _clip_exists(condition: str) -> str:
+    return f"EXISTS (SELECT 1 FROM clips c WHERE c.profile_id = profiles.id AND {condition})"
+
+
+def profile_bands_backfill() -> str:
+    """One ``UPDATE`` (for either backend) that gives every profile the bands its stored
+    clips were recorded in, by the rule of :func:`voxprint.adaptation.clips_band` and
+    :func:`voxprint.adaptation.statistics_band_of` (for clips stored before profiles kept
+    their band): a clip is narrowband when its measured bandwidth is above 0 and at most
+    :data:`~voxprint.store.records.NARROWBAND_MAX_HZ`; NULL, 0 or below, and non-finite
+    bandwidths were never measured."""
+    bandwidth = "COALESCE(c.bandwidth_hz, 0)"
+    narrow = f"{bandwidth} > 0 AND {bandwidth} <= {NARROWBAND_MAX_HZ!r}"
+    measured = f"{bandwidth} > 0 AND {bandwidth} < 1e308"
+    any_clip = _clip_exists("TRUE")
+    wide, narrowband = f"'{Band.WIDE.value}'", f"'{Band.NARROW.value}'"
+    return (
+        "UPDATE profiles SET "
+        f"band = CASE WHEN NOT {any_clip} THEN NULL "
+        f"WHEN {_clip_exists(f'NOT ({measured})')} THEN NULL "
+        f"WHEN {_clip_exists(narrow)} THEN {narrowband} ELSE {wide} END, "
+        f"statistics_band = CASE WHEN NOT {any_clip} THEN NULL "
+        f"WHEN NOT {_clip_exists(f'NOT ({narrow})')} THEN {narrowband} "
+        f"WHEN NOT {_clip_exists(narrow)} THEN {wide} ELSE NULL END"
+    )

@@ -53,6 +53,19 @@ class EnrollmentStatus(StrEnum):
     ENROLLED = "enrolled"
 
 
+class Band(StrEnum):
+    """Audio bandwidth class: impostor cosines run higher on narrowband (8 kHz) audio."""
+
+    WIDE = "wideband"
+    NARROW = "narrowband"
+
+
+#: Speech whose measured bandwidth is above 0 and at most this was recorded or sent at
+#: 8 kHz (telephone): the one figure of the band rule (:func:`voxprint.adaptation.band_of`;
+#: the stores' migrations apply it to clips stored before profiles kept their band).
+NARROWBAND_MAX_HZ = 4500.0
+
+
 @dataclass(frozen=True)
 class Profile:
     """A speaker profile.
@@ -75,6 +88,9 @@ class Profile:
     audio_seconds: float = 0.0
     net_speech_seconds: float = 0.0
     voiceprint: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: The band its clips were recorded in (:class:`EnrollmentState`); ``None``: not known.
+    band: Band | None = None
+    statistics_band: Band | None = None
 
 
 @dataclass(frozen=True)
@@ -98,12 +114,16 @@ class Clip:
 
 @dataclass(frozen=True)
 class EnrollmentState:
-    """What a profile's enrolment adds up to, computed from all its clips."""
+    """What a profile's enrolment adds up to, computed from all its clips: also the band
+    its clips were recorded in, as the score model reads it (``band``) and as the
+    gallery statistics do (``statistics_band``; see :mod:`voxprint.adaptation`)."""
 
     voiceprint: np.ndarray | None
     status: EnrollmentStatus
     audio_seconds: float
     net_speech_seconds: float
+    band: Band | None = None
+    statistics_band: Band | None = None
 
 
 @dataclass(frozen=True)
@@ -151,14 +171,17 @@ class Activity:
 class Gallery:
     """Voiceprints of enrolled profiles, ready for scoring.
 
-    ``profile_ids[i]``, ``names[i]`` and ``net_speech_seconds[i]`` (the speech it was
-    enrolled from) describe row ``i`` of ``voiceprints`` (``(n, dim) float32``).
+    ``profile_ids[i]``, ``names[i]``, ``net_speech_seconds[i]`` (the speech it was
+    enrolled from) and ``bands[i]`` (the band it was enrolled in, ``None`` where not
+    known; ``bands`` ``None``: none known) describe row ``i`` of ``voiceprints``
+    (``(n, dim) float32``).
     """
 
     profile_ids: tuple[str, ...]
     names: tuple[str, ...]
     voiceprints: np.ndarray
     net_speech_seconds: np.ndarray
+    bands: tuple[Band | None, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.profile_ids)
@@ -250,24 +273,6 @@ class Cohort:
     @property
     def size(self) -> int:
         return len(self.speakers)
-
-
-class Band(StrEnum):
-    """Audio bandwidth class: impostor cosines run higher on narrowband (8 kHz) audio."""
-
-    WIDE = "wideband"
-    NARROW = "narrowband"
-
-
-@dataclass(frozen=True)
-class OneBand:
-    """Profiles whose clips were all recorded in one band, for a sample of that band's
-    profiles: with ``narrow``, every clip's measured speech bandwidth is above 0 and at
-    most ``narrowband_max_hz``; without, no clip's is (a clip never measured counts as
-    wideband). The rule and its figure are :func:`voxprint.adaptation.band_of`'s."""
-
-    narrow: bool
-    narrowband_max_hz: float
 
 
 @dataclass(frozen=True)

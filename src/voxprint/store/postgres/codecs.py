@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from voxprint.store.checks import blob_vector, optional_float
+from voxprint.store.checks import blob_vector, optional_band, optional_float
 from voxprint.store.records import ActivityEntry, ApiKey, Clip, EnrollmentStatus, Profile
 
 PROFILE_COLUMNS = (
     "id, namespace, name, external_id, metadata, encoder_name, encoder_version, status, "
-    "clip_count, audio_seconds, net_speech_seconds, voiceprint, created_at, updated_at"
+    "clip_count, audio_seconds, net_speech_seconds, voiceprint, created_at, updated_at, "
+    "band, statistics_band"
 )
 CLIP_COLUMNS = (
     "id, profile_id, embedding, audio_seconds, net_speech_seconds, label, created_at, "
@@ -44,6 +45,8 @@ def profile_from_row(row: dict[str, Any]) -> Profile:
         voiceprint=None if voiceprint is None else vector_array(voiceprint),
         created_at=row["created_at"].astimezone(UTC),
         updated_at=row["updated_at"].astimezone(UTC),
+        band=optional_band(row["band"]),
+        statistics_band=optional_band(row["statistics_band"]),
     )
 
 

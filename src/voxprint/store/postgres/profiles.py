@@ -20,12 +20,12 @@ from voxprint.errors import (
 )
 from voxprint.store.base import GALLERY_CHANGES_KEPT, Rebuild
 from voxprint.store.checks import (
+    band_text,
     check_external_id,
     check_name,
     metadata_text,
     now,
-    one_band_condition,
-    optional_float,
+    optional_band,
     time_text,
     touched_since,
     vector_blob,
@@ -42,12 +42,12 @@ from voxprint.store.postgres.connection import PostgresDatabase
 from voxprint.store.postgres.schema import ensure_vector_index
 from voxprint.store.records import (
     Activity,
+    Band,
     Clip,
     EnrollmentState,
     EnrollmentStatus,
     Gallery,
     GalleryChanges,
-    OneBand,
     Profile,
     ProfileChanges,
     ProfileKind,
@@ -98,7 +98,12 @@ def _empty_gallery() -> Gallery:
         names=(),
         voiceprints=np.zeros((0, 0), np.float32),
         net_speech_seconds=np.zeros(0),
+        bands=(),
     )
+
+
+#: The columns of a gallery row.
+_GALLERY_COLUMNS = "id, name, voiceprint, net_speech_seconds, band"
 
 
 def _gallery_of(rows: Sequence[dict[str, Any]], what: str) -> Gallery:
@@ -112,6 +117,7 @@ def _gallery_of(rows: Sequence[dict[str, Any]], what: str) -> Gallery:
         names=tuple(row["name"] for row in rows),
         voiceprints=np.stack(vectors).astype(np.float32, copy=False),
         net_speech_seconds=np.array([float(row["net_speech_seconds"]) for row in rows]),
+        bands=tuple(optional_band(row["band"]) for row in rows),
     )
 
 
@@ -188,7 +194,8 @@ class PostgresProfiles(PostgresDatabase):
         voiceprint = None if state.voiceprint is None else _vector(state.voiceprint, "voiceprint")
         conn.execute(
             "UPDATE profiles SET voiceprint = %b, status = %s, audio_seconds = %s, "
-            "net_speech_seconds = %s, clip_count = %s, updated_at = %s WHERE id = %s",
+            "net_speech_seconds = %s, clip_count = %s, updated_at = %s, band = %s, "
+            "statistics_band = %s WHERE id = %s",
             (
                 voiceprint,
                 EnrollmentStatus(state.status).value,
@@ -196,6 +203,8 @@ class PostgresProfiles(PostgresDatabase):
                 float(state.net_speech_seconds),
                 clip_count,
                 now(),
+                band_text(state.band),
+                band_text(state.statistics_band),
                 profile_id,
             ),
         )
@@ -241,6 +250,8 @@ class PostgresProfiles(PostgresDatabase):
             voiceprint,
             _aware(profile.created_at, "created_at"),
             _aware(profile.updated_at, "updated_at"),
+            band_text(profile.band),
+            band_text(profile.statistics_band),
         )
         try:
             with self._transaction(write=True) as conn:
@@ -250,7 +261,7 @@ class PostgresProfiles(PostgresDatabase):
                     self._check_external_id_free(conn, profile.namespace, profile.external_id, None)
                 conn.execute(
                     f"INSERT INTO profiles ({PROFILE_COLUMNS}) VALUES "
-                    "(%s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %b, %s, %s)",
+                    "(%s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %b, %s, %s, %s, %s)",
                     values,
                 )
                 created = self._fetch_profile(conn, profile.namespace, profile.id)
@@ -454,23 +465,6 @@ class PostgresProfiles(PostgresDatabase):
                 )
             return self._clips_of(conn, profile_id)
 
-    def clip_bandwidths(
-        self, namespace: str, profile_ids: Sequence[str]
-    ) -> dict[str, list[float | None]]:
-        """As :meth:`voxprint.store.base.ProfileStore.clip_bandwidths`."""
-        found: dict[str, list[float | None]] = {}
-        with self._transaction(write=False) as conn:
-            for row in conn.execute(
-                "SELECT c.profile_id, c.bandwidth_hz FROM clips c "
-                "JOIN profiles p ON p.id = c.profile_id "
-                "WHERE p.namespace = %s AND c.profile_id = ANY(%s)",
-                (namespace, list(dict.fromkeys(profile_ids))),
-            ):
-                found.setdefault(str(row["profile_id"]), []).append(
-                    optional_float(row["bandwidth_hz"])
-                )
-        return found
-
     # -- scoring --
 
     _GALLERY = (
@@ -492,7 +486,7 @@ class PostgresProfiles(PostgresDatabase):
         with self._transaction(write=False) as conn:
             if profile_ids is None:
                 rows = conn.execute(
-                    "SELECT id, name, voiceprint, net_speech_seconds FROM profiles "
+                    f"SELECT {_GALLERY_COLUMNS} FROM profiles "
                     f"WHERE {self._GALLERY} ORDER BY created_at, id",
                     base,
                     binary=True,
@@ -515,7 +509,7 @@ class PostgresProfiles(PostgresDatabase):
             by_id = {
                 row["id"]: row
                 for row in conn.execute(
-                    "SELECT id, name, voiceprint, net_speech_seconds FROM profiles "
+                    f"SELECT {_GALLERY_COLUMNS} FROM profiles "
                     f"WHERE {self._GALLERY} AND id = ANY(%s)",
                     (*base, wanted),
                     binary=True,
@@ -547,7 +541,7 @@ class PostgresProfiles(PostgresDatabase):
             by_id = {
                 r["id"]: r
                 for r in conn.execute(
-                    "SELECT id, name, voiceprint, net_speech_seconds FROM profiles "
+                    f"SELECT {_GALLERY_COLUMNS} FROM profiles "
                     f"WHERE {self._GALLERY} AND id = ANY(%s)",
                     (namespace, encoder_name, encoder_version, list(touched)),
                     binary=True,
@@ -572,6 +566,7 @@ class PostgresProfiles(PostgresDatabase):
         encoder_name: str,
         encoder_version: str,
         k: int,
+        band: Band | None = None,
     ) -> Gallery:
         """The ``k`` nearest enrolled voiceprints by cosine, on the HNSW index of their
         dimension, filtered to the namespace and encoder with pgvector's iterative scan
@@ -591,13 +586,17 @@ class PostgresProfiles(PostgresDatabase):
         # one, is provably usable by the planner (docs/benchmarks.md).
         statement = sql.SQL(
             "WITH hits AS MATERIALIZED ("
-            " SELECT id, name, voiceprint, net_speech_seconds,"
+            " SELECT id, name, voiceprint, net_speech_seconds, band,"
             " voiceprint::vector({dim}) <=> %b AS distance FROM profiles"
             " WHERE dimension = {dim} AND status = 'enrolled' AND namespace = {namespace}"
-            " AND encoder_name = %s AND encoder_version = %s"
+            " AND encoder_name = %s AND encoder_version = %s{in_band}"
             " ORDER BY voiceprint::vector({dim}) <=> %b LIMIT %s)"
             " SELECT * FROM hits ORDER BY distance, id"
-        ).format(dim=sql.Literal(dimension), namespace=sql.Literal(namespace))
+        ).format(
+            dim=sql.Literal(dimension),
+            namespace=sql.Literal(namespace),
+            in_band=sql.SQL("" if band is None else " AND band = %s"),
+        )
         with self._transaction(write=False) as conn:
             conn.execute(
                 "SELECT set_config('hnsw.ef_search', %s, true), "
@@ -606,7 +605,14 @@ class PostgresProfiles(PostgresDatabase):
             )
             rows = conn.execute(
                 statement,
-                (vector, encoder_name, encoder_version, vector, int(k)),
+                (
+                    vector,
+                    encoder_name,
+                    encoder_version,
+                    *(() if band is None else (Band(band).value,)),
+                    vector,
+                    int(k),
+                ),
                 binary=True,
             ).fetchall()
         return _gallery_of(rows, f"encoder {encoder_name} {encoder_version}")
@@ -618,13 +624,13 @@ class PostgresProfiles(PostgresDatabase):
         encoder_name: str,
         encoder_version: str,
         limit: int,
-        one_band: OneBand | None = None,
+        band: Band | None = None,
     ) -> list[tuple[Profile, list[Clip]]]:
         """Up to ``limit`` enrolled text-independent profiles of this encoder (the first by
         id) with their clips."""
         if limit < 1:
             raise InvalidParameterError("limit must be at least 1")
-        in_band, band_limit = one_band_condition(one_band, "%s")
+        in_band = "" if band is None else " AND statistics_band = %s"
         with self._transaction(write=False) as conn:
             rows = conn.execute(
                 f"SELECT {PROFILE_COLUMNS} FROM profiles WHERE {self._GALLERY} "
@@ -636,7 +642,7 @@ class PostgresProfiles(PostgresDatabase):
                     encoder_name,
                     encoder_version,
                     ProfileKind.TEXT_DEPENDENT.value,
-                    *band_limit,
+                    *(() if band is None else (Band(band).value,)),
                     limit,
                 ),
                 binary=True,

@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from voxprint.errors import SchemaVersionError, StoreError
+from voxprint.store.checks import profile_bands_backfill
 
 logger = logging.getLogger(__name__)
 
@@ -209,14 +210,21 @@ _V5 = (
     "ADD COLUMN other_trial_std double precision NULL",
 )
 
+_V6 = (
+    "ALTER TABLE profiles ADD COLUMN band text NULL, ADD COLUMN statistics_band text NULL",
+    profile_bands_backfill(),
+    "CREATE INDEX profiles_statistics_band ON profiles (namespace, statistics_band, id)",
+)
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 #: Version 1 is the schema of SQLite's version 6 (profiles, clips, activity, keys,
 #: calibrations, cohorts, gallery statistics and versions, scoring version, streams);
 #: version 2 adds SQLite's version 7 (passphrases and challenges), version 3 its
 #: version 8 (the change log of galleries), version 4 its version 9 (the shrinkage the
 #: gallery statistics were scaled with, and their share of narrowband clips), version 5
-#: its version 10 (the statistics of the other band's pairs).
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
+#: its version 10 (the statistics of the other band's pairs), version 6 its version 11
+#: (each profile's bands).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)

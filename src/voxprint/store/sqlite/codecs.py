@@ -16,6 +16,7 @@ from voxprint.store.checks import (
     chunks,
     metadata_text,
     now,
+    optional_band,
     optional_float,
     parse_time,
     time_text,
@@ -65,7 +66,8 @@ def rows_of_profiles(
 
 PROFILE_COLUMNS = (
     "id, namespace, name, external_id, metadata, encoder_name, encoder_version, status, "
-    "clip_count, audio_seconds, net_speech_seconds, voiceprint, created_at, updated_at"
+    "clip_count, audio_seconds, net_speech_seconds, voiceprint, created_at, updated_at, "
+    "band, statistics_band"
 )
 CLIP_COLUMNS = (
     "id, profile_id, embedding, audio_seconds, net_speech_seconds, label, created_at, "
@@ -91,6 +93,8 @@ def profile_from_row(row: sqlite3.Row) -> Profile:
         voiceprint=None if voiceprint is None else blob_vector(voiceprint),
         created_at=parse_time(row["created_at"]),
         updated_at=parse_time(row["updated_at"]),
+        band=optional_band(row["band"]),
+        statistics_band=optional_band(row["statistics_band"]),
     )
 
 

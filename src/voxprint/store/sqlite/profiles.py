@@ -17,15 +17,15 @@ from voxprint.errors import (
     StoreError,
 )
 from voxprint.store.base import GALLERY_CHANGES_KEPT, Rebuild
-from voxprint.store.checks import one_band_condition, touched_since
+from voxprint.store.checks import band_text, optional_band, touched_since
 from voxprint.store.records import (
     Activity,
+    Band,
     Clip,
     EnrollmentState,
     EnrollmentStatus,
     Gallery,
     GalleryChanges,
-    OneBand,
     Profile,
     ProfileChanges,
     ProfileKind,
@@ -41,7 +41,6 @@ from voxprint.store.sqlite.codecs import (
     clip_from_row,
     metadata_text,
     now,
-    optional_float,
     profile_from_row,
     rows_of_profiles,
     time_text,
@@ -71,6 +70,10 @@ def bump_gallery_version(conn: sqlite3.Connection, namespace: str, profile_id: s
     )
 
 
+#: The columns of a gallery row.
+_GALLERY_COLUMNS = "id, name, voiceprint, net_speech_seconds, band"
+
+
 def _gallery_of(rows: Sequence[sqlite3.Row], what: str) -> Gallery:
     if not rows:
         return Gallery(
@@ -78,6 +81,7 @@ def _gallery_of(rows: Sequence[sqlite3.Row], what: str) -> Gallery:
             names=(),
             voiceprints=np.zeros((0, 0), np.float32),
             net_speech_seconds=np.zeros(0),
+            bands=(),
         )
     vectors = [blob_vector(row["voiceprint"]) for row in rows]
     if len({vector.shape[0] for vector in vectors}) != 1:
@@ -87,6 +91,7 @@ def _gallery_of(rows: Sequence[sqlite3.Row], what: str) -> Gallery:
         names=tuple(row["name"] for row in rows),
         voiceprints=np.stack(vectors).astype(np.float32, copy=False),
         net_speech_seconds=np.array([float(row["net_speech_seconds"]) for row in rows]),
+        bands=tuple(optional_band(row["band"]) for row in rows),
     )
 
 
@@ -165,7 +170,8 @@ class SQLiteProfiles(SQLiteDatabase):
         )
         conn.execute(
             "UPDATE profiles SET voiceprint = ?, status = ?, audio_seconds = ?, "
-            "net_speech_seconds = ?, clip_count = ?, updated_at = ? WHERE id = ?",
+            "net_speech_seconds = ?, clip_count = ?, updated_at = ?, band = ?, "
+            "statistics_band = ? WHERE id = ?",
             (
                 voiceprint,
                 EnrollmentStatus(state.status).value,
@@ -173,6 +179,8 @@ class SQLiteProfiles(SQLiteDatabase):
                 float(state.net_speech_seconds),
                 clip_count,
                 time_text(now(), "updated_at"),
+                band_text(state.band),
+                band_text(state.statistics_band),
                 profile_id,
             ),
         )
@@ -204,6 +212,8 @@ class SQLiteProfiles(SQLiteDatabase):
             voiceprint,
             time_text(profile.created_at, "created_at"),
             time_text(profile.updated_at, "updated_at"),
+            band_text(profile.band),
+            band_text(profile.statistics_band),
         )
         with self._transaction(write=True) as conn:
             if conn.execute("SELECT 1 FROM profiles WHERE id = ?", (profile.id,)).fetchone():
@@ -382,21 +392,6 @@ class SQLiteProfiles(SQLiteDatabase):
             self._require_profile(conn, namespace, profile_id)
             return self._clips_of(conn, profile_id)
 
-    def clip_bandwidths(
-        self, namespace: str, profile_ids: Sequence[str]
-    ) -> dict[str, list[float | None]]:
-        """As :meth:`voxprint.store.base.ProfileStore.clip_bandwidths`."""
-        found: dict[str, list[float | None]] = {}
-        query = (
-            "SELECT c.profile_id, c.bandwidth_hz FROM clips c "
-            "JOIN profiles p ON p.id = c.profile_id "
-            "WHERE p.namespace = ? AND c.profile_id IN ({marks})"
-        )
-        with self._transaction(write=False) as conn:
-            for row in rows_of_profiles(conn, query, namespace, profile_ids):
-                found.setdefault(row["profile_id"], []).append(optional_float(row["bandwidth_hz"]))
-        return found
-
     # -- scoring --
 
     def gallery(
@@ -418,7 +413,7 @@ class SQLiteProfiles(SQLiteDatabase):
         with self._transaction(write=False) as conn:
             if profile_ids is None:
                 rows = conn.execute(
-                    "SELECT id, name, voiceprint, net_speech_seconds FROM profiles "
+                    f"SELECT {_GALLERY_COLUMNS} FROM profiles "
                     f"WHERE {self._GALLERY} ORDER BY created_at, id",
                     self._gallery_params(namespace, encoder_name, encoder_version),
                 ).fetchall()
@@ -458,7 +453,7 @@ class SQLiteProfiles(SQLiteDatabase):
         for chunk in chunks(list(wanted)):
             marks = ", ".join("?" * len(chunk))
             for row in conn.execute(
-                f"SELECT id, name, voiceprint, net_speech_seconds FROM profiles "
+                f"SELECT {_GALLERY_COLUMNS} FROM profiles "
                 f"WHERE {self._GALLERY} AND id IN ({marks})",
                 (*base, *chunk),
             ):
@@ -505,22 +500,27 @@ class SQLiteProfiles(SQLiteDatabase):
         encoder_name: str,
         encoder_version: str,
         k: int,
+        band: Band | None = None,
     ) -> Gallery:
         """The ``k`` nearest by an exact scan of the whole gallery (SQLite has no vector
         index; the service searches large galleries in process instead)."""
         gallery = self.gallery(
             namespace, encoder_name=encoder_name, encoder_version=encoder_version
         )
-        if len(gallery) == 0 or k < 1:
-            return gallery
-        vectors = gallery.voiceprints / np.linalg.norm(gallery.voiceprints, axis=1)[:, None]
+        bands = gallery.bands or (None,) * len(gallery)
+        rows = np.array([i for i, b in enumerate(bands) if band is None or b is band], np.int64)
+        if rows.size == 0 or k < 1:
+            return _gallery_of([], "")
+        vectors = gallery.voiceprints[rows]
+        vectors = vectors / np.linalg.norm(vectors, axis=1)[:, None]
         scores = vectors @ (np.asarray(query, np.float32) / np.linalg.norm(query))
-        order = np.argsort(-scores, kind="stable")[:k]
+        order = rows[np.argsort(-scores, kind="stable")[:k]]
         return Gallery(
             profile_ids=tuple(gallery.profile_ids[i] for i in order),
             names=tuple(gallery.names[i] for i in order),
             voiceprints=gallery.voiceprints[order],
             net_speech_seconds=gallery.net_speech_seconds[order],
+            bands=tuple(bands[i] for i in order),
         )
 
     def enrolled_sample(
@@ -530,13 +530,13 @@ class SQLiteProfiles(SQLiteDatabase):
         encoder_name: str,
         encoder_version: str,
         limit: int,
-        one_band: OneBand | None = None,
+        band: Band | None = None,
     ) -> list[tuple[Profile, list[Clip]]]:
         """Up to ``limit`` enrolled text-independent profiles of this encoder (the first by
         id: a stable, effectively random sample) with their clips."""
         if limit < 1:
             raise InvalidParameterError("limit must be at least 1")
-        in_band, band_limit = one_band_condition(one_band, "?")
+        in_band = "" if band is None else " AND statistics_band = ?"
         with self._transaction(write=False) as conn:
             rows = conn.execute(
                 f"SELECT {PROFILE_COLUMNS} FROM profiles WHERE namespace = ? AND status = ? "
@@ -550,7 +550,7 @@ class SQLiteProfiles(SQLiteDatabase):
                     encoder_name,
                     encoder_version,
                     ProfileKind.TEXT_DEPENDENT.value,
-                    *band_limit,
+                    *(() if band is None else (Band(band).value,)),
                     limit,
                 ),
             ).fetchall()

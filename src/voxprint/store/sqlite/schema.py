@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from voxprint.errors import SchemaVersionError
+from voxprint.store.checks import profile_bands_backfill
 
 logger = logging.getLogger(__name__)
 
@@ -259,6 +260,19 @@ def _migrate_to_v10(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE gallery_statistics ADD COLUMN other_trial_std REAL NULL")
 
 
+def _migrate_to_v11(conn: sqlite3.Connection) -> None:
+    """Each profile's bands, kept with it (written with every clip): the band its
+    voiceprint was enrolled in, which picks the score model and lets identify search each
+    band's best, and the band its statistics pairs describe, indexed so that a sample of
+    one band's profiles reads only those; filled in for profiles stored before."""
+    conn.execute("ALTER TABLE profiles ADD COLUMN band TEXT NULL")
+    conn.execute("ALTER TABLE profiles ADD COLUMN statistics_band TEXT NULL")
+    conn.execute(profile_bands_backfill())
+    conn.execute(
+        "CREATE INDEX profiles_statistics_band ON profiles (namespace, statistics_band, id)"
+    )
+
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v1,
@@ -271,6 +285,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v8,
     _migrate_to_v9,
     _migrate_to_v10,
+    _migrate_to_v11,
 )
 
 #: The schema version this code writes.
