@@ -185,7 +185,7 @@ def evaluate(service: Any, enrolled: dict, data: list[tuple], lever: Lever) -> s
         hyp = Annotation(uri=uri)
         if result.tracks:
             utterances = [
-                namer._speaker_utterance(encoder, cached[0], result, t) for t in result.tracks
+                namer._speaker_utterance(encoder, None, cached[0], result, t) for t in result.tracks
             ]
             named = namer._name(service, result, utterances, None, time.perf_counter())
             hyp = bench.voxprint_annotation(named, uri)

@@ -158,8 +158,9 @@ def test_enrolling_into_an_existing_profile_adds_a_clip(service, diarizer):
     report = diarizer.enroll_speaker(service, result, "unknown_2", profile_id=dave.id)
     assert report.profile.id == dave.id and report.profile.clip_count == 1
     assert report.clip_net_speech_seconds == pytest.approx(4.0, abs=0.3)
-    # The clip is that speaker's speech, not the 10 s recording it was cut from.
-    assert report.clip_audio_seconds == pytest.approx(report.clip_net_speech_seconds)
+    # The clip is that speaker's turns, not the 10 s recording it was cut from.
+    assert report.clip_audio_seconds == pytest.approx(4.0, abs=0.3)
+    assert report.clip_net_speech_seconds <= report.clip_audio_seconds
     assert report.profile.audio_seconds == pytest.approx(report.clip_audio_seconds)
 
 
@@ -435,3 +436,26 @@ def test_two_clusters_named_the_same_profile_become_one_speaker_unless_the_count
             [first, second, other], ["u0", "u1", "u2"], claims, count
         )
         assert len(kept_tracks) == 3
+
+
+def test_a_speakers_net_speech_is_what_the_voice_detector_hears_in_their_turns(service, diarizer):
+    """Turns hold pauses: enrolment from a diarized speaker credits the speech the
+    pipeline's voice detector finds there, as for any clip (found in a walkthrough: turn
+    length was credited as speech)."""
+    audio = conversation((LOW, 6.0), (HIGH, 6.0))
+    engine = Diarizer(diarizer.segmenter, service.pipeline.encoder, diarizer.config)
+    anonymous = engine.diarize(audio)
+
+    class HearsTwoSeconds:
+        def detect(self, waveform):
+            return SpeechSegments(((0, 2 * RATE),), RATE, len(waveform))
+
+    track = anonymous.tracks[0]
+    encoder = service.pipeline.encoder
+    heard = diarizer._speaker_utterance(encoder, HearsTwoSeconds(), audio, anonymous, track)
+    spans = diarizer._speaker_utterance(encoder, None, audio, anonymous, track)
+    assert heard is not None and spans is not None
+    assert heard.net_speech_seconds == pytest.approx(2.0)
+    assert spans.net_speech_seconds == pytest.approx(6.0, abs=0.3)  # no detector: the spans
+    assert heard.audio_seconds == spans.audio_seconds == spans.net_speech_seconds
+    np.testing.assert_array_equal(heard.embedding, spans.embedding)
