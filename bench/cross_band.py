@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from decision_cache import embedded_domain
-from voxprint.adaptation import Band, band_of, clips_band, pair_band
+from voxprint.adaptation import Band, band_of, clips_band, pair_band, telephone_copy_helps
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.evaluation.decisions import (
     EmbeddedDomain,
@@ -39,9 +39,13 @@ def answer(
     probed: tuple[OpenSetDomain, EmbeddedDomain],
     *,
     pair_rule: bool,
+    copies: EmbeddedDomain | None = None,
 ) -> str:
+    """``copies``: each probe's telephone copy (the same key band-limited to 8 kHz),
+    which judges it against the telephone-enrolled profiles, as the service does."""
     (enrol_domain, enrol_embedded), (probe_domain, probe_embedded) = enrolled, probed
     profiles, seconds = gallery_profiles(enrol_domain, enrol_embedded, enrol_domain.enrollable)
+    bands = [p.band() for p in profiles]
     point = gallery_operating_point(DEFAULT_PRIORS["campplus"], profiles)
     scorer = Scorer(point if pair_rule else replace(point, gallery_band=None))
     voiceprints = np.stack([p.voiceprint for p in profiles])
@@ -50,7 +54,10 @@ def answer(
     truths: list[bool] = []
     for key in probe_domain.probes:
         probe = probe_embedded.probe(int(probe_embedded.rows([key])[0]))
-        ranking = scorer.identify(probe, voiceprints, seconds, top_n=1)
+        twin = None if copies is None else copies.probe(int(copies.rows([key])[0]))
+        ranking = scorer.identify(
+            probe, voiceprints, seconds, top_n=1, bands=bands if twin else None, telephone=twin
+        )
         speaker = probe_domain.speaker_of[key]
         if speaker in enrol_domain.enrolment:
             own = enrol_domain.enrollable.index(speaker)
@@ -58,10 +65,13 @@ def answer(
             named += ranking.identified and ranking.candidates[0].index == own
             too_little += ranking.reason.value == "insufficient_speech"
             other = (own + 1) % len(voiceprints)
-            verdict = scorer.verify(probe, voiceprints[other], float(seconds[other]))
+            claimant = probe
+            if twin is not None and telephone_copy_helps(band_of(probe.bandwidth_hz), bands[0]):
+                claimant = twin
+            verdict = scorer.verify(claimant, voiceprints[other], float(seconds[other]))
             claims += 1
             accepted += verdict.decision.value == "accept"
-            owner = scorer.verify(probe, voiceprints[own], float(seconds[own]))
+            owner = scorer.verify(claimant, voiceprints[own], float(seconds[own]))
             rejected += owner.decision.value != "accept"
             scores += [verdict.score, owner.score]
             truths += [False, True]
@@ -238,6 +248,57 @@ def identify_mixed(
     return f"{cells[0]} | {cells[1]} | {100 * refused / strangers:.1f} % of {strangers}"
 
 
+def wideband_in_mixed(
+    mixed: MixedNamespace,
+    wideband: tuple[OpenSetDomain, EmbeddedDomain],
+    telephone: tuple[OpenSetDomain, EmbeddedDomain],
+    *,
+    copy: bool,
+) -> tuple[str, str]:
+    """Every 16 kHz probe identified in the mixed namespace, and claimed on its own
+    profile and the next speaker's, as the wideband probe alone (``copy`` false) or with
+    its telephone copy (the same utterance band-limited to 8 kHz: the ``tel-8k`` item of
+    the same key) against telephone-enrolled profiles (what the service does since
+    2026-12-07)."""
+    (wide_domain, wide_embedded), (_, phone_embedded) = wideband, telephone
+    bands = [mixed.own_bands[s] for s in mixed.order]
+    named = {"app": [0, 0], "phone": [0, 0]}
+    by_kind = {"app": Claims(), "phone": Claims()}
+    strangers = refused = 0
+    for key in wide_domain.probes:
+        probe = wide_embedded.probe(int(wide_embedded.rows([key])[0]))
+        twin = phone_embedded.probe(int(phone_embedded.rows([key])[0])) if copy else None
+        ranking = mixed.scorer.identify(
+            probe, mixed.voiceprints, mixed.seconds, top_n=1, bands=bands, telephone=twin
+        )
+        speaker = wide_domain.speaker_of[key]
+        if speaker not in mixed.own_bands:
+            strangers += 1
+            refused += not ranking.identified
+            continue
+        kind = "app" if speaker in mixed.app else "phone"
+        named[kind][0] += 1
+        named[kind][1] += ranking.identified and mixed.order[ranking.candidates[0].index] == speaker
+        own = mixed.order.index(speaker)
+        for index, is_owner in ((own, True), ((own + 1) % len(mixed.order), False)):
+            claimed = mixed.order[index]
+            scored = probe
+            if twin is not None and telephone_copy_helps(
+                band_of(probe.bandwidth_hz), mixed.own_bands[claimed]
+            ):
+                scored = twin
+            band = pair_band(band_of(scored.bandwidth_hz), mixed.own_bands[claimed])
+            verdict = mixed.scorer.verify(
+                scored, mixed.voiceprints[index], float(mixed.seconds[index]), band=band
+            )
+            claimed_kind = "app" if claimed in mixed.app else "phone"
+            by_kind[claimed_kind].add(is_owner, verdict.decision.value == "accept")
+    cells = [f"{100 * hits / total:.1f} % of {total}" for total, hits in named.values()]
+    identified = f"{cells[0]} | {cells[1]} | {100 * refused / strangers:.1f} % of {strangers}"
+    claims = f"{by_kind['app'].text(counts=True)} | {by_kind['phone'].text(counts=True)}"
+    return identified, claims
+
+
 def main() -> None:
     pipeline = build_pipeline(ServiceOptions(model="campplus"))
     root = default_data_root()
@@ -258,6 +319,9 @@ def main() -> None:
     ):
         for pair_rule, rule in ((False, "the probe's band"), (True, "the pair's band")):
             print(f"| {label} | {rule} | {answer(enrolled, probed, pair_rule=pair_rule)} |")
+        if label == "8 kHz | 16 kHz":
+            copied = answer(enrolled, probed, pair_rule=True, copies=telephone[1])
+            print(f"| {label} | the pair's band, telephone copy of the probe | {copied} |")
     print()
     print("One profile per namespace, verification claims:")
     print()
@@ -294,6 +358,28 @@ def main() -> None:
         (True, "each profile's own band (now)"),
     ):
         print(f"| {rule} | {identify_mixed(mixed, telephone, profile_rule=profile_rule)} |")
+    print()
+    print("The same namespace, every 16 kHz probe identified, and claimed on its own profile")
+    print("and the next speaker's:")
+    print()
+    rows = {
+        copy: wideband_in_mixed(mixed, wideband, telephone, copy=copy) for copy in (False, True)
+    }
+    print(
+        "| probe against telephone enrolments | app-enrolled named right "
+        "| telephone-enrolled named right | strangers unknown |"
+    )
+    print("|---|---|---|---|")
+    for copy, rule in ((False, "the wideband probe (before)"), (True, "its telephone copy (now)")):
+        print(f"| {rule} | {rows[copy][0]} |")
+    print()
+    print(
+        "| probe against telephone enrolments | app-enrolled: FRR | FAR "
+        "| telephone-enrolled: FRR | FAR |"
+    )
+    print("|---|---|---|---|---|")
+    for copy, rule in ((False, "the wideband probe (before)"), (True, "its telephone copy (now)")):
+        print(f"| {rule} | {rows[copy][1]} |")
 
 
 if __name__ == "__main__":

@@ -202,3 +202,13 @@ def test_warm_up_loads_the_voice_detector_and_warms_the_encoder():
     EmbeddingPipeline(encoder, vad=vad).warm_up()
     assert (vad.calls, encoder.warmed) == (1, 1)
     EmbeddingPipeline(ToneEncoder(), vad=vad).warm_up()  # an encoder without warm_up is fine
+
+
+def test_a_telephone_copy_is_the_audio_band_limited_to_8_khz_and_embedded():
+    audio = voice(150, 4.0, seed=3)
+    wide = pipeline().process_waveform(audio)
+    copy = pipeline().telephone_copy(audio)
+    assert wide.bandwidth_hz is not None and wide.bandwidth_hz > 4500
+    assert copy.bandwidth_hz is not None and copy.bandwidth_hz <= 4500
+    assert copy.net_speech_seconds == pytest.approx(wide.net_speech_seconds, abs=0.1)
+    assert copy.embedding.shape == wide.embedding.shape

@@ -242,6 +242,29 @@ def test_identify_scores_each_voiceprint_with_the_model_of_its_own_enrolment_ban
     assert as_probe[0] < llrs[0]  # the narrowband model is the stricter one
 
 
+def test_identify_judges_telephone_enrolments_with_the_wideband_probes_telephone_copy(rng):
+    """The copy scores the telephone-enrolled voiceprint (its cosine, the narrowband
+    model, its speech), as a claim on that profile with the copy would; the app-enrolled
+    voiceprint is scored with the probe itself."""
+    gallery = unit(rng, 2)
+    probe = Probe(near(gallery[0], 0.7, rng), 5.0, bandwidth_hz=7600.0)
+    copy = Probe(near(gallery[1], 0.8, rng), 4.5, bandwidth_hz=3600.0)
+    scorer = Scorer(replace(BANDED, gallery_band=None))
+    bands = [Band.WIDE, Band.NARROW]
+    ranking = scorer.identify(
+        probe, gallery, np.array([20.0, 20.0]), top_n=2, bands=bands, telephone=copy
+    )
+    by_index = {c.index: c for c in ranking.candidates}
+    assert by_index[1].cosine == pytest.approx(float(copy.embedding @ gallery[1]), abs=1e-6)
+    on_phone = scorer.verify(copy, gallery[1], 20.0, band=Band.NARROW)
+    assert by_index[1].llr == pytest.approx(on_phone.llr)
+    on_app = scorer.verify(probe, gallery[0], 20.0, band=Band.WIDE)
+    assert by_index[0].llr == pytest.approx(on_app.llr)
+    without = scorer.identify(probe, gallery, np.array([20.0, 20.0]), top_n=2, bands=bands)
+    assert {c.index: c.llr for c in without.candidates}[0] == pytest.approx(on_app.llr)
+    assert {c.index: c.cosine for c in without.candidates}[1] != pytest.approx(by_index[1].cosine)
+
+
 def test_identify_refuses_bands_that_do_not_match_the_voiceprints(rng):
     with pytest.raises(InvalidParameterError, match="2 bands given for 3 voiceprints"):
         Scorer(BANDED).identify(

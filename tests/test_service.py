@@ -510,3 +510,52 @@ def test_a_telephone_enrolments_twin_enrolled_from_the_app_is_found_among_each_b
     twin = service.create_profile("twin")
     report = service.enroll(twin.id, telephone(150, 12.0, seed=2))
     assert [s.profile_id for s in report.similar_voices] == [app.id]
+
+
+def test_a_wideband_claim_on_a_telephone_enrolment_is_judged_as_its_telephone_copy(tmp_path):
+    """Across bands an owner scores lower: the wideband probe is band-limited to the
+    telephone band and judged as a telephone claim would be (found in a walkthrough:
+    owners' app recordings refused on their telephone profiles)."""
+    service, app, phone = app_and_phone(tmp_path / "mixed.db", phone_voice=150)
+    wide_probe = (voice(150, 4.0, seed=5), RATE)
+    as_copy = service.verify(phone.id, wide_probe)
+    as_telephone = service.verify(phone.id, telephone(150, 4.0, seed=5))
+    assert as_copy.cosine_threshold == pytest.approx(as_telephone.cosine_threshold, abs=0.01)
+    on_app = service.verify(app.id, wide_probe)  # same band: the probe itself
+    assert on_app.cosine_threshold is not None and as_copy.cosine_threshold is not None
+    assert on_app.cosine_threshold < as_copy.cosine_threshold - 0.04
+
+
+def test_identify_makes_the_telephone_copy_only_when_a_candidate_was_enrolled_by_telephone(
+    tmp_path, monkeypatch
+):
+    service, _, phone = app_and_phone(tmp_path / "mixed.db", phone_voice=260)
+    copies = []
+    made = service.pipeline.telephone_copy
+    monkeypatch.setattr(
+        service.pipeline, "telephone_copy", lambda wave: copies.append(1) or made(wave)
+    )
+    found = service.identify((voice(260, 4.0, seed=5), RATE), top_n=2)
+    assert found.identified is not None and found.identified.profile_id == phone.id
+    assert len(copies) == 1
+    service.identify(telephone(260, 4.0, seed=5), top_n=2)  # a telephone probe: no copy
+    alone = make_service(tmp_path / "app-only.db")
+    monkeypatch.setattr(
+        alone.pipeline, "telephone_copy", lambda wave: copies.append(1) or made(wave)
+    )
+    enrolled(alone, "alice", 150)
+    alone.identify((voice(150, 4.0, seed=5), RATE))
+    assert len(copies) == 1
+
+
+def test_comparing_a_wideband_and_a_telephone_recording_scores_the_wideband_ones_copy(tmp_path):
+    """Scored as two telephone recordings, whichever comes first (the narrowband model
+    is the stricter one here)."""
+    service = banded_service(tmp_path / "compare.db")
+    wide, phone = (voice(150, 4.0, seed=5), RATE), telephone(154, 4.0, seed=6)
+    mixed = service.compare(wide, phone)
+    both_phone = service.compare(telephone(150, 4.0, seed=5), phone)
+    both_wide = service.compare(wide, (voice(154, 4.0, seed=6), RATE))
+    assert mixed.score == pytest.approx(both_phone.score, abs=0.002)
+    assert service.compare(phone, wide).score == pytest.approx(mixed.score, abs=0.002)
+    assert mixed.score < both_wide.score - 0.01

@@ -48,6 +48,7 @@ __all__ = [
     "clips_band",
     "gallery_statistics",
     "statistics_band_of",
+    "telephone_copy_helps",
 ]
 
 #: Profiles sampled for the statistics (deterministically: the first by id), of the whole
@@ -63,6 +64,16 @@ def band_of(bandwidth_hz: float | None) -> Band:
     if bandwidth_hz is None or not np.isfinite(bandwidth_hz) or bandwidth_hz <= 0:
         return Band.WIDE
     return Band.NARROW if bandwidth_hz <= NARROWBAND_MAX_HZ else Band.WIDE
+
+
+def telephone_copy_helps(probe: Band, enrolled: Band | None) -> bool:
+    """Whether a probe of band ``probe`` is better judged, against voiceprints enrolled in
+    ``enrolled``, as a copy band-limited to the telephone band
+    (:func:`voxprint.audio.resample.band_limited`): a wideband probe against telephone
+    enrolments. Across bands an owner scores about 0.3 lower in cosine; the copy shares
+    the enrolment's channel (docs/benchmarks.md, "A wideband probe against telephone
+    enrolments")."""
+    return probe is Band.WIDE and enrolled is Band.NARROW
 
 
 def pair_band(probe: Band, gallery: Band | None) -> Band:

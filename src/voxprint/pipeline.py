@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from voxprint.audio import AudioLimits, AudioSource, load_audio
+from voxprint.audio.resample import band_limited
 from voxprint.encoders.base import SpeakerEncoder
 from voxprint.errors import InvalidParameterError, SpeechTooShortError, VoxprintError
 from voxprint.quality import level_snr, speech_bandwidth
@@ -129,6 +130,14 @@ class EmbeddingPipeline:
         prepared = self._prepare(waveform, force=force, started=started)
         embedding = self.encoder.embed(prepared.speech)
         return prepared.utterance(embedding, time.perf_counter() - started)
+
+    def telephone_copy(self, waveform: np.ndarray) -> Utterance:
+        """``(n,) float32`` audio at the encoder's rate as a telephone would carry it
+        (band-limited to 8 kHz and back: :func:`voxprint.audio.resample.band_limited`),
+        embedded; any amount of speech. What a wideband probe is judged as against a
+        telephone enrolment (:func:`voxprint.adaptation.telephone_copy_helps`)."""
+        copy = band_limited(np.asarray(waveform, dtype=np.float32), self.encoder.sample_rate)
+        return self.process_waveform(copy, force=True)
 
     def process_segments(
         self,

@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from voxprint.adaptation import Band, band_of, pair_band
+from voxprint.adaptation import Band, band_of, pair_band, telephone_copy_helps
 from voxprint.audio import AudioSource
 from voxprint.decision import Decision, DecisionReason, ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
@@ -657,23 +657,35 @@ class VoxprintService:
         a rejection with reason ``insufficient_speech`` (``force`` decides anyway).
         """
         profile = self._enrolled_profile(profile_id)
-        utterance = self.pipeline.process(source, force=True)
-        return self.verify_utterance(profile, utterance, force=force)
+        waveform = self.pipeline.load(source)
+        utterance = self.pipeline.process_waveform(waveform, force=True)
+        copy = None
+        if telephone_copy_helps(band_of(utterance.bandwidth_hz), profile.band):
+            copy = self.pipeline.telephone_copy(waveform)
+        return self.verify_utterance(profile, utterance, telephone=copy, force=force)
 
     def verify_utterance(
         self,
         profile: Profile,
         utterance: Utterance,
         *,
+        telephone: Utterance | None = None,
         record: bool = True,
         force: bool = False,
     ) -> VerificationResult:
         """Score an embedded utterance against an enrolled ``profile``; ``record=False``
-        keeps the call out of the activity log (live windows, scored twice a second)."""
+        keeps the call out of the activity log (live windows, scored twice a second).
+        ``telephone``: the utterance's telephone copy
+        (:meth:`EmbeddingPipeline.telephone_copy`), scored instead where it helps (a
+        wideband probe against a telephone enrolment)."""
         self._check_encoder(profile)
         if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
             raise self._not_enrolled(profile)
         scorer = self.scorer(force=force)
+        if telephone is not None and telephone_copy_helps(
+            band_of(utterance.bandwidth_hz), profile.band
+        ):
+            utterance = telephone
         probe = Probe.of(utterance)
         # The claimed profile's own band, not the namespace's: a namespace may mix app and
         # telephone enrolments (and its statistics sample at most 200 profiles per band).
@@ -720,8 +732,15 @@ class VoxprintService:
             raise InvalidParameterError("top_n must be at least 1")
         if profile_ids is not None:
             self._check_candidates(profile_ids)
-        utterance = self.pipeline.process(source, force=True)
-        return self.identify_utterance(utterance, top_n=top_n, profile_ids=profile_ids, force=force)
+        waveform = self.pipeline.load(source)
+        utterance = self.pipeline.process_waveform(waveform, force=True)
+        return self.identify_utterance(
+            utterance,
+            top_n=top_n,
+            profile_ids=profile_ids,
+            force=force,
+            telephone=lambda: self.pipeline.telephone_copy(waveform),
+        )
 
     def identify_utterance(
         self,
@@ -731,9 +750,12 @@ class VoxprintService:
         profile_ids: Sequence[str] | None = None,
         record: bool = True,
         force: bool = False,
+        telephone: Callable[[], Utterance] | None = None,
     ) -> IdentificationResult:
         """Open-set identification of an embedded utterance; ``record=False`` keeps the
-        call out of the activity log."""
+        call out of the activity log. ``telephone`` makes the utterance's telephone copy
+        (:meth:`EmbeddingPipeline.telephone_copy`), asked for only when a candidate is
+        judged better with it (a wideband probe against telephone enrolments)."""
         scorer = self.scorer(force=force)
         # Each candidate judged by its own enrolment band, as a claim on it would be: a
         # namespace may mix app and telephone enrolments. Then the best of each band are
@@ -743,13 +765,20 @@ class VoxprintService:
         gallery = self._candidates(utterance.embedding, top_n, profile_ids, by_band=by_band)
         if gallery.gallery_size == 0 and profile_ids is None and record:
             self._check_gallery_encoder()  # live windows (not recorded) skip the scan
+        probe_band = band_of(utterance.bandwidth_hz)
+        copy = None
+        if telephone is not None and any(
+            telephone_copy_helps(probe_band, band) for band in gallery.bands or ()
+        ):
+            copy = Probe.of(telephone())
         ranking = scorer.identify(
             Probe.of(utterance),
             gallery.voiceprints,
             gallery.seconds,
             top_n=top_n,
             gallery_size=gallery.gallery_size,
-            bands=gallery.bands if by_band else None,
+            bands=gallery.bands if by_band or copy is not None else None,
+            telephone=copy,
         )
         candidates = tuple(
             Candidate(
@@ -821,9 +850,15 @@ class VoxprintService:
     def compare(
         self, first: AudioSource, second: AudioSource, *, force: bool = False
     ) -> ComparisonResult:
-        """Score two recordings against each other without touching any profile."""
-        a = self.pipeline.process(first, force=True)
-        b = self.pipeline.process(second, force=True)
+        """Score two recordings against each other without touching any profile; a
+        wideband recording against a telephone one is scored as its telephone copy."""
+        waves = [self.pipeline.load(first), self.pipeline.load(second)]
+        a, b = (self.pipeline.process_waveform(wave, force=True) for wave in waves)
+        a_band, b_band = band_of(a.bandwidth_hz), band_of(b.bandwidth_hz)
+        if telephone_copy_helps(a_band, b_band):
+            a = self.pipeline.telephone_copy(waves[0])
+        elif telephone_copy_helps(b_band, a_band):
+            b = self.pipeline.telephone_copy(waves[1])
         return self._comparison(Probe.of(a), Probe.of(b), force=force)
 
     def compare_embeddings(self, first: np.ndarray, second: np.ndarray) -> ComparisonResult:

@@ -39,6 +39,23 @@ def resample(waveform: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return np.asarray(out, dtype=np.float32)
 
 
+#: The sample rate of telephone audio.
+TELEPHONE_RATE = 8000
+
+
+def band_limited(waveform: np.ndarray, sample_rate: int, rate: int = TELEPHONE_RATE) -> np.ndarray:
+    """``(n,) float32`` audio as it would sound sent at ``rate`` Hz (a telephone line at
+    the default): resampled to ``rate`` and back, the same length out. Audio already at
+    or below ``rate`` comes back as it is."""
+    if rate >= sample_rate:
+        return waveform
+    narrow = resample(waveform, sample_rate, rate)
+    back = resample(narrow, rate, sample_rate)
+    if len(back) >= len(waveform):
+        return back[: len(waveform)]
+    return np.pad(back, (0, len(waveform) - len(back)))
+
+
 def downmix(channels_first: np.ndarray) -> np.ndarray:
     """Average ``(channels, n)`` float samples into ``(n,)`` float32 mono."""
     if channels_first.shape[0] == 1:

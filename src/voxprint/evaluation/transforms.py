@@ -17,7 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
-from voxprint.audio import load_audio, resample
+from voxprint.audio import load_audio
+from voxprint.audio.resample import band_limited
 from voxprint.errors import InvalidParameterError
 
 
@@ -119,13 +120,7 @@ class BandLimit:
             )
 
     def apply(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
-        if self.rate >= sample_rate:
-            return waveform
-        narrow = resample(waveform, sample_rate, self.rate)
-        back = resample(narrow, self.rate, sample_rate)
-        if len(back) >= len(waveform):
-            return back[: len(waveform)]
-        return np.pad(back, (0, len(waveform) - len(back)))
+        return band_limited(waveform, sample_rate, self.rate)
 
 
 def apply_transforms(
