@@ -26,6 +26,7 @@ from voxprint.api.routes import (
     batch,
     compare,
     diarize,
+    docs,
     health,
     phrases,
     profiles,
@@ -56,6 +57,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     diarize.router,
     azure.router,
     web.router,
+    docs.router,
 )
 
 DESCRIPTION = """Self-hosted speaker recognition: profiles, enrolment, verification (1:1)
@@ -138,6 +140,8 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from this machine instead (routes/docs.py)
+        redoc_url=None,  # ReDoc would load its script from a CDN
     )
     install_error_handlers(app)
     install_redaction()  # uvicorn's request lines carry query strings (?api_key=)
