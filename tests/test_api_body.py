@@ -123,8 +123,8 @@ def test_raw_audio_keeps_its_content_type_and_other_types_are_a_415(client):
     assert error_of(refused, 415)["code"] == "unsupported_media"
 
 
-def test_multipart_audio_comes_from_the_audio_field_else_the_first_file_with_the_fields(client):
-    files = {"other": ("o.wav", b"other", "audio/wav"), "audio": ("a.wav", b"audio", "AUDIO/WAV")}
+def test_multipart_audio_is_its_one_file_part_with_the_fields(client):
+    files = {"audio": ("a.wav", b"audio", "AUDIO/WAV")}
     answer = client.post("/audio", files=files, data={"label": "x"}).json()
     assert answer == {
         "data": "audio",
@@ -134,6 +134,22 @@ def test_multipart_audio_comes_from_the_audio_field_else_the_first_file_with_the
     }
     answer = client.post("/audio", files={"upload": ("u.flac", b"first", "audio/flac")}).json()
     assert (answer["data"], answer["filename"]) == ("first", "u.flac")
+
+
+def test_more_than_one_audio_file_is_a_400_not_one_of_them_kept(client):
+    """Found in a walkthrough: two files in one enrolment enrolled the second only, with
+    a 201 that acknowledged one clip."""
+    two_fields = {"other": ("o.wav", b"o", "audio/wav"), "audio": ("a.wav", b"a", "audio/wav")}
+    error = error_of(client.post("/audio", files=two_fields), 400)
+    assert error["code"] == "invalid_parameter" and "'other', 'audio'" in error["message"]
+    one_name_twice = [
+        ("audio", ("1.wav", b"1", "audio/wav")),
+        ("audio", ("2.wav", b"2", "audio/wav")),
+    ]
+    for path in ("/audio", "/form"):
+        error = error_of(client.post(path, files=one_name_twice), 400)
+        assert error["code"] == "invalid_parameter"
+        assert "more than one file named 'audio'" in error["message"]
 
 
 def test_a_multipart_body_without_a_file_or_malformed_is_a_400_not_a_500(client):

@@ -36,9 +36,6 @@ from voxprint.errors import AudioTooLargeError, InvalidParameterError, Unsupport
 
 M = TypeVar("M", bound=BaseModel)
 
-#: Multipart field names searched for the audio, in order; else the first file part.
-AUDIO_FIELDS = ("audio", "file", "data")
-
 #: Media types accepted as a raw audio body besides ``audio/*`` and ``video/*``.
 RAW_APPLICATION_TYPES = frozenset(
     {"octet-stream", "ogg", "x-wav", "wav", "x-flac", "flac", "mp4", "webm", "x-matroska"}
@@ -138,9 +135,12 @@ async def read_audio(request: Request, limit: int) -> AudioUpload:
     media = media_type(request)
     if media == "multipart/form-data":
         form = await read_form(request, limit, AUDIO_FORM)
-        upload = next((form.files[name] for name in AUDIO_FIELDS if name in form.files), None)
-        if upload is None and form.files:
-            upload = next(iter(form.files.values()))
+        if len(form.files) > 1:
+            names = ", ".join(repr(name) for name in form.files)
+            raise InvalidParameterError(
+                f"multipart body has {len(form.files)} files ({names}); send one, as 'audio'"
+            )
+        upload = next(iter(form.files.values()), None)
         if upload is None:
             raise InvalidParameterError("multipart body has no file part; send it as 'audio'")
         return AudioUpload(upload.data, upload.content_type, upload.filename, form.fields)
@@ -180,6 +180,10 @@ async def read_form(request: Request, limit: int, limits: FormLimits = FILES_FOR
         fields: dict[str, str] = {}
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
+                if name in files:  # a second file of one name would replace the first
+                    raise InvalidParameterError(
+                        f"multipart body has more than one file named {name!r}"
+                    )
                 data = await value.read()
                 if len(data) > limit:
                     raise AudioTooLargeError(
