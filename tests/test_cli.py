@@ -95,7 +95,9 @@ def test_enroll_json_gives_the_numbers(tmp_path, db):
 
 def test_enroll_stopped_by_a_bad_file_names_it_and_the_files_it_did_not_try(tmp_path, db):
     first, last = wav(tmp_path, "a.wav", 140, seed=1), wav(tmp_path, "c.wav", 140, seed=3)
-    result = run("enroll", "alice", first, tmp_path / "b.wav", last, "--db", db)
+    broken = tmp_path / "b.wav"
+    broken.write_bytes(b"definitely not audio" * 10)
+    result = run("enroll", "alice", first, broken, last, "--db", db)
     assert result.exit_code == ExitCode.BAD_AUDIO
     assert result.output.startswith("a.wav: ")  # the first file was stored
     assert "error: b.wav (1 later file not enrolled): " in result.output
@@ -112,6 +114,16 @@ def test_enroll_refused_for_its_profile_does_not_blame_a_file(tmp_path, db):
     assert result.output.startswith("error: profile 'alice'")  # not "error: b.wav ..."
 
 
+def test_a_missing_file_is_refused_before_anything_is_enrolled_or_created(tmp_path):
+    """Found in a walkthrough: a mistyped file name still created the database."""
+    fresh = tmp_path / "fresh.db"
+    good = wav(tmp_path, "a.wav", 140)
+    result = run("enroll", "alice", good, tmp_path / "nope.wav", "--db", fresh)
+    assert result.exit_code == ExitCode.BAD_AUDIO
+    assert result.output.count("\n") == 1 and "nope.wav; nothing was enrolled" in result.output
+    assert not fresh.exists()
+
+
 def test_enroll_with_a_missing_or_broken_file_fails_with_one_line(tmp_path, db):
     missing = run("enroll", "alice", tmp_path / "nope.wav", "--db", db)
     assert missing.exit_code == ExitCode.BAD_AUDIO
@@ -124,14 +136,16 @@ def test_enroll_with_a_missing_or_broken_file_fails_with_one_line(tmp_path, db):
 
 
 def test_a_new_profile_whose_first_clip_fails_is_not_left_behind(tmp_path, db):
-    assert run("enroll", "alice", tmp_path / "nope.wav", "--db", db).exit_code == 3
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(3 * RATE, dtype=np.float32), RATE)
+    assert run("enroll", "alice", silent, "--db", db).exit_code == ExitCode.NOT_ENOUGH_SPEECH
     assert "no profiles" in run("profiles", "list", "--db", db).output
-    good, missing = wav(tmp_path, "a.wav", 140), tmp_path / "nope.wav"
+    good = wav(tmp_path, "a.wav", 140)
     # A clip stored before the failure keeps its profile (and the failure is still one line).
-    partly = run("enroll", "alice", good, missing, "--db", db)
-    assert partly.exit_code == ExitCode.BAD_AUDIO and partly.output.startswith("a.wav: ")
+    partly = run("enroll", "alice", good, silent, "--db", db)
+    assert partly.exit_code == ExitCode.NOT_ENOUGH_SPEECH and partly.output.startswith("a.wav: ")
     # An existing profile is never removed by a failing clip.
-    assert run("enroll", "alice", missing, "--db", db).exit_code == ExitCode.BAD_AUDIO
+    assert run("enroll", "alice", silent, "--db", db).exit_code == ExitCode.NOT_ENOUGH_SPEECH
     (alice,) = json.loads(run("profiles", "list", "--db", db, "--json").output)
     assert alice["name"] == "alice" and alice["clip_count"] == 1
 

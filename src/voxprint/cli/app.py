@@ -37,6 +37,7 @@ from voxprint.cli.common import (
 )
 from voxprint.cli.exit_codes import ExitCode, exit_code_for
 from voxprint.errors import (
+    AudioFileNotFoundError,
     DuplicateClipError,
     InvalidParameterError,
     ProfileNotFoundError,
@@ -144,6 +145,12 @@ def enroll(
     A text-dependent profile (made with --phrase) takes 1-10 s clips that say its
     passphrase, and is enrolled after three of them.
     """
+    missing = [path for path in files if not path.exists()]
+    if missing:  # before the store is opened (or made): nothing is written
+        error = AudioFileNotFoundError(
+            f"audio file not found: {', '.join(map(str, missing))}; nothing was enrolled"
+        )
+        raise fail_with(error, json_output=json_output) from None
     passphrases = open_passphrases(db, model, create=True, enrollment_speech_seconds=enroll_seconds)
 
     stored: list[str] = []
