@@ -828,6 +828,17 @@ def test_enrolment_progress_never_reads_as_done_while_the_profile_is_still_enrol
     assert line == "a.wav: 9.9 s speech; total 9.9 s; 0.1 s more speech needed [enrolling]"
 
 
+def test_every_command_shows_a_profiles_speech_rounded_the_same_way(tmp_path, db):
+    """Found in a walkthrough: `profiles list` showed 18.7 s where `profiles show` and the
+    enrolment line showed 18.6 s for the same profile."""
+    path = tmp_path / "a.wav"
+    sf.write(path, voice(140, 9.97, seed=1), RATE)  # 311 detector frames: 9.952 s
+    enrolled = run("enroll", "carol", path, "--db", db)
+    assert "total 9.9 s" in enrolled.output
+    assert " 9.9 s speech" in run("profiles", "list", "--db", db).output
+    assert "9.9 s of" in run("profiles", "show", "carol", "--db", db).output
+
+
 def test_too_little_speech_is_shown_rounded_down_so_it_never_reads_as_the_minimum():
     from voxprint.cli.render import speech_text
 

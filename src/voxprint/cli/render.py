@@ -100,7 +100,8 @@ def profile_line(profile: Profile) -> str:
     clips = "clip " if profile.clip_count == 1 else "clips"
     return (
         f"{profile.id}  {profile.name:<20} {profile.status.value:<9} "
-        f"{profile.clip_count:>3} {clips}  {profile.net_speech_seconds:6.1f} s speech{external}"
+        f"{profile.clip_count:>3} {clips}  "
+        f"{rounding.speech_so_far(profile.net_speech_seconds):>6} s speech{external}"
     )
 
 
@@ -204,7 +205,7 @@ class SpeakerEnrollment:
 
 def _clip_line(label: str, report: EnrollmentReport) -> str:
     quality = f" ({report.quality.summary()})" if report.quality is not None else ""
-    return f"  {label}: {report.clip_net_speech_seconds:.1f} s speech{quality}"
+    return f"  {label}: {rounding.speech_so_far(report.clip_net_speech_seconds)} s speech{quality}"
 
 
 def similar_voices_text(result: SimilarVoices) -> str:
@@ -235,7 +236,8 @@ def speaker_enrollment_text(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -
     )
     added_speech = sum(report.clip_net_speech_seconds for _, report in plan.added)
     lines = [
-        f"{plan.speaker}: {plural(len(plan.added), 'clip')} added ({added_speech:.1f} s speech); "
+        f"{plan.speaker}: {plural(len(plan.added), 'clip')} added "
+        f"({rounding.speech_so_far(added_speech)} s speech); "
         f"total {rounding.speech_so_far(profile.net_speech_seconds)} s of speech in "
         f"{plural(profile.clip_count, 'clip')}; {needed} [{profile.status.value}]"
     ]
@@ -419,7 +421,7 @@ def spoken_enrollment_line(label: str, result: SpokenEnrollment) -> str:
     added = (
         "already enrolled, not added again"
         if report.duplicate
-        else (f"{report.clip_net_speech_seconds:.1f} s speech")
+        else f"{rounding.speech_so_far(report.clip_net_speech_seconds)} s speech"
     )
     clips = plural(report.profile.clip_count, "clip")
     return f'{label}: "{result.passphrase}" said; {added}; {clips}; {left} [{report.status.value}]'
