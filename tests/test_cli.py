@@ -828,6 +828,21 @@ def test_enrolment_progress_never_reads_as_done_while_the_profile_is_still_enrol
     assert line == "a.wav: 9.9 s speech; total 9.9 s; 0.1 s more speech needed [enrolling]"
 
 
+def test_a_profile_left_enrolling_is_told_how_to_finish_once_after_its_last_clip(tmp_path, db):
+    files = [wav(tmp_path, f"{i}.wav", 140, seconds=4.0, seed=i) for i in range(2)]
+    result = run("enroll", "carol", *files, "--db", db)
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    hints = [i for i, line in enumerate(lines) if "still enrolling" in line]
+    assert hints == [len(lines) - 1]  # once, last
+    assert "'carol' is still enrolling" in lines[-1] and "--enroll-seconds" in lines[-1]
+    assert "less speech than 20 s" in lines[-1]
+    done = run("enroll", "carol", wav(tmp_path, "2.wav", 140, seconds=14.0, seed=2), "--db", db)
+    assert "still enrolling" not in done.output  # enrolled now
+    as_json = run("enroll", "dave", files[0], "--db", db, "--json")
+    assert "still enrolling" not in as_json.output
+
+
 def test_every_command_shows_a_profiles_speech_rounded_the_same_way(tmp_path, db):
     """Found in a walkthrough: `profiles list` showed 18.7 s where `profiles show` and the
     enrolment line showed 18.6 s for the same profile."""

@@ -43,6 +43,7 @@ from voxprint.errors import (
     ProfileNotFoundError,
     VoxprintError,
 )
+from voxprint.store.records import ProfileKind
 
 if TYPE_CHECKING:
     from voxprint.passphrase.service import SpokenEnrollment
@@ -176,8 +177,14 @@ def enroll(
         prefix = render.stopped_at(files, len(stored)) if about_a_file else ""
         raise fail_with(error, json_output=json_output, prefix=prefix) from None
     if results and not json_output:
-        for line in render.similar_voice_lines(results[-1].report.similar_voices):
+        last = results[-1]
+        for line in render.similar_voice_lines(last.report.similar_voices):
             typer.echo(line)
+        if last.kind is ProfileKind.TEXT_INDEPENDENT:
+            required = passphrases.core.enrollment.min_net_speech_seconds
+            hint = render.still_enrolling_line(last.report, required)
+            if hint is not None:
+                typer.echo(hint)
     if json_output:
         policy = passphrases.core.enrollment
         typer.echo(render.dumps([render.spoken_enrollment_json(r, policy) for r in results]))

@@ -28,7 +28,13 @@ from voxprint.service import (
     SimilarVoices,
     VerificationResult,
 )
-from voxprint.store.records import ActivityEntry, Challenge, Profile, ProfileKind
+from voxprint.store.records import (
+    ActivityEntry,
+    Challenge,
+    EnrollmentStatus,
+    Profile,
+    ProfileKind,
+)
 
 
 def probability_text(value: float) -> str:
@@ -153,6 +159,19 @@ def enrollment_line(label: str, report: EnrollmentReport) -> str:
         f"{label}: {rounding.speech_so_far(report.clip_net_speech_seconds)} s speech; total "
         f"{rounding.speech_so_far(report.net_speech_seconds)} s; {remaining} "
         f"[{report.status.value}]{quality}"
+    )
+
+
+def still_enrolling_line(report: EnrollmentReport, required_seconds: float) -> str | None:
+    """After a command's last clip, how to finish a text-independent profile that is
+    still enrolling (found in a walkthrough: children's eight 2 s recordings could never
+    reach the default 20 s, and nothing said the requirement can be lowered)."""
+    if report.profile.status is EnrollmentStatus.ENROLLED or report.remaining_speech_seconds <= 0:
+        return None
+    return (
+        f"  {report.profile.name!r} is still enrolling: add recordings of them, or ask for "
+        f"less speech than {required_seconds:g} s with --enroll-seconds "
+        "(less speech makes its answers less certain)"
     )
 
 
