@@ -58,7 +58,8 @@ class DomainEmbeddings:
 def _cache_path(domain: OpenSetDomain, encoder_version: str) -> Path:
     keys = "\n".join(item.key for item in domain.used_items())
     # v4: speech bandwidth from the median spectrum over frames (2026-12-07).
-    digest = hashlib.sha256(f"v4\n{encoder_version}\n{keys}".encode()).hexdigest()[:12]
+    # v6: the voice detector hears quiet audio raised to 0.1 (2026-12-07; v5: to 0.5).
+    digest = hashlib.sha256(f"v6\n{encoder_version}\n{keys}".encode()).hexdigest()[:12]
     return CACHE / f"{domain.name}-{digest}.npz"
 
 
