@@ -459,3 +459,18 @@ def test_a_speakers_net_speech_is_what_the_voice_detector_hears_in_their_turns(s
     assert spans.net_speech_seconds == pytest.approx(6.0, abs=0.3)  # no detector: the spans
     assert heard.audio_seconds == spans.audio_seconds == spans.net_speech_seconds
     np.testing.assert_array_equal(heard.embedding, spans.embedding)
+
+
+def test_talk_time_says_when_overlapping_speech_makes_the_shares_add_up_to_more_than_all(
+    service, diarizer
+):
+    """Found in a walkthrough: shares adding up to 110-115 % with nothing said why."""
+    from voxprint.diarization.formats import talk_time_text
+
+    result = diarizer.diarize(service, (conversation((LOW, 4.0), (HIGH, 4.0)), RATE))
+    assert "add up to" not in talk_time_text(result)
+    first, second = result.speakers
+    overlapping = replace(result, speakers=(replace(first, talk_seconds=5.0), second))
+    text = talk_time_text(overlapping)
+    assert "overlapping speech counts for each speaker" in text
+    assert f"add up to {100 * (5.0 + second.talk_seconds) / result.speech_seconds:.0f} %" in text

@@ -131,4 +131,10 @@ def talk_time_text(diarization: Diarization) -> str:
         lines.append(
             f"{s.label:<24} {s.talk_seconds:8.1f} s  {100 * s.talk_seconds / total:5.1f} %  {note}"
         )
+    shares = sum(s.talk_seconds for s in diarization.speakers) / total
+    if shares > 1.005:  # found in a walkthrough: 110-115 % with nothing said
+        lines.append(
+            f"(shares of the {diarization.speech_seconds:.1f} s with speech; overlapping "
+            f"speech counts for each speaker, so they add up to {100 * shares:.0f} %)"
+        )
     return "\n".join(lines)
