@@ -228,7 +228,7 @@ def level_for_detection(samples: np.ndarray) -> np.ndarray:
     """``samples`` raised to :data:`DETECTION_LEVEL` when quieter (never lowered), for
     the detector only: Silero's probabilities fall with the level, so a quiet telephone
     line's words read as no speech (found in a walkthrough: FSDD digits at a tenth of
-    their level, 61 % without speech against 25 % raised; noise raised stays noise).
+    their level, 61 % without speech against 27 % raised; noise raised stays noise).
     The embedding's features are level-normalised already."""
     if samples.size == 0:
         return samples
