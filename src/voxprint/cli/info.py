@@ -19,6 +19,7 @@ from voxprint.cli.common import (
     database_file,
     database_path,
     emit,
+    fail_with,
     handles_errors,
     settings,
 )
@@ -77,6 +78,7 @@ def _model(chosen: Settings) -> dict[str, Any]:
         except ModelError as error:
             data["weights"] = None
             data["runtime_note"] = error.message
+            data["weights_error"] = error
     elif model not in ENCODERS:  # a trained checkpoint; an unknown name is an error
         data["weights"] = str(checkpoint_path(model))
     return data
@@ -182,7 +184,11 @@ def info(
         "cache": _caches(),
         "data": _data(chosen),
     }
+    missing = data["model"].pop("weights_error", None)
     emit(json_output, data, lambda: _text(data))
+    if missing is not None:  # shown above with the rest; the model cannot run, as a
+        # missing checkpoint cannot (found in a walkthrough: exit 0 all the same)
+        raise fail_with(missing, json_output=json_output)
 
 
 def register(app: typer.Typer) -> None:
