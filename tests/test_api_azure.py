@@ -435,3 +435,40 @@ def test_the_azure_routes_only_see_the_callers_namespace(tmp_path):
         profile_id = create(client, mine)
         assert_azure_error(client.get(f"{VERIFY}/{profile_id}", headers=theirs), 404, "NotFound")
         assert client.get(VERIFY, headers=theirs).json()["profiles"] == []
+
+
+def test_a_wideband_recording_against_a_telephone_enrolment_is_scored_as_its_telephone_copy(
+    tmp_path, monkeypatch
+):
+    """The Azure routes judge an app recording against a profile enrolled by telephone
+    as the native ones do: by its copy band-limited to 8 kHz, made only then."""
+    from apihelp import voice
+
+    app, service = make_app(tmp_path / "azure.db")
+    headers = {"Ocp-Apim-Subscription-Key": issue_key(service)}
+    copies = []
+    made = service.pipeline.telephone_copy
+    monkeypatch.setattr(
+        service.pipeline, "telephone_copy", lambda wave: copies.append(1) or made(wave)
+    )
+    with client_for(app) as client:
+        for base in (VERIFY, IDENTIFY):
+            profile_id = create(client, headers, base)
+            telephone = wav_bytes(voice(150, 21, seed=1)[::2], 8000)
+            r = client.post(
+                f"{base}/{profile_id}/enrollments", headers=wav_headers(headers), content=telephone
+            )
+            assert r.status_code == 201 and r.json()["enrollmentStatus"] == "Enrolled", r.text
+            wide = voice_wav(150, 6, seed=2)
+            if base == VERIFY:
+                r = client.post(
+                    f"{base}/{profile_id}/verify", headers=wav_headers(headers), content=wide
+                )
+            else:
+                r = client.post(
+                    f"{base}/identifySingleSpeaker?profileIds={profile_id}",
+                    headers=wav_headers(headers),
+                    content=wide,
+                )
+            assert r.status_code == 200, r.text
+    assert len(copies) == 2

@@ -659,10 +659,19 @@ class VoxprintService:
         profile = self._enrolled_profile(profile_id)
         waveform = self.pipeline.load(source)
         utterance = self.pipeline.process_waveform(waveform, force=True)
-        copy = None
-        if telephone_copy_helps(band_of(utterance.bandwidth_hz), profile.band):
-            copy = self.pipeline.telephone_copy(waveform)
+        copy = self.telephone_copy_for(profile, waveform, utterance)
         return self.verify_utterance(profile, utterance, telephone=copy, force=force)
+
+    def telephone_copy_for(
+        self, profile: Profile, waveform: np.ndarray, utterance: Utterance
+    ) -> Utterance | None:
+        """The telephone copy of ``utterance`` (made from its ``(n,) float32`` audio at the
+        encoder's rate) when a claim on ``profile`` is better judged with it: a wideband
+        probe against a telephone enrolment (:func:`voxprint.adaptation.
+        telephone_copy_helps`); else ``None``, and nothing is embedded."""
+        if telephone_copy_helps(band_of(utterance.bandwidth_hz), profile.band):
+            return self.pipeline.telephone_copy(waveform)
+        return None
 
     def verify_utterance(
         self,

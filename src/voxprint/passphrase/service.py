@@ -541,7 +541,10 @@ class PassphraseService:
     ) -> SpokenVerification:
         utterance = self.core.pipeline.process_waveform(waveform, force=True)
         scoring = self._td_scoring() if kind is ProfileKind.TEXT_DEPENDENT else self.core
-        voice = scoring.verify_utterance(profile, utterance, record=False, force=force)
+        copy = scoring.telephone_copy_for(profile, waveform, utterance)
+        voice = scoring.verify_utterance(
+            profile, utterance, telephone=copy, record=False, force=force
+        )
         voice_ok = voice.decision is Decision.ACCEPT
         if match.accepted and voice_ok:
             reason = SpokenReason.MATCH

@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+
 from voxprint.api.azure.errors import AzureRequestError, EnrollmentQuotaError
 from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS
 from voxprint.errors import (
@@ -177,8 +179,9 @@ class AzureSpeakers:
         self, profile_id: str, audio: bytes, *, ignore_min_length: bool = False
     ) -> VerificationResult:
         profile = self._enrolled(self.get(profile_id))
-        utterance = self._embed_for_recognition(audio, ignore_min_length)
-        return self.service.verify_utterance(profile, utterance)
+        waveform, utterance = self._embed_for_recognition(audio, ignore_min_length)
+        copy = self.service.telephone_copy_for(profile, waveform, utterance)
+        return self.service.verify_utterance(profile, utterance, telephone=copy)
 
     def identify(
         self, profile_ids: Sequence[str], audio: bytes, *, ignore_min_length: bool = False
@@ -194,9 +197,12 @@ class AzureSpeakers:
         profiles = [self.get(profile_id) for profile_id in candidates]
         for profile in profiles:
             self._enrolled(profile)
-        utterance = self._embed_for_recognition(audio, ignore_min_length)
+        waveform, utterance = self._embed_for_recognition(audio, ignore_min_length)
         return self.service.identify_utterance(
-            utterance, top_n=RANKING_SIZE, profile_ids=candidates
+            utterance,
+            top_n=RANKING_SIZE,
+            profile_ids=candidates,
+            telephone=lambda: self.service.pipeline.telephone_copy(waveform),
         )
 
     # --- helpers ------------------------------------------------------------------
@@ -215,8 +221,13 @@ class AzureSpeakers:
             )
         return profile
 
-    def _embed_for_recognition(self, audio: bytes, ignore_min_length: bool) -> Utterance:
-        utterance = self.service.embed(audio, force=ignore_min_length)
+    def _embed_for_recognition(
+        self, audio: bytes, ignore_min_length: bool
+    ) -> tuple[np.ndarray, Utterance]:
+        """The decoded audio and its embedded speech, refused under Azure's minimum."""
+        pipeline = self.service.pipeline
+        waveform = pipeline.load(audio)
+        utterance = pipeline.process_waveform(waveform, force=ignore_min_length)
         needed = self.limits.min_seconds
         if not ignore_min_length and utterance.net_speech_seconds < needed:
             raise SpeechTooShortError(
@@ -225,4 +236,4 @@ class AzureSpeakers:
                 net_speech_seconds=utterance.net_speech_seconds,
                 required_seconds=needed,
             )
-        return utterance
+        return waveform, utterance
