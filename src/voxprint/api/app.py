@@ -56,8 +56,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     ws.router,
     diarize.router,
     azure.router,
-    web.router,
     docs.router,
+    web.router,
 )
 
 DESCRIPTION = """Self-hosted speaker recognition: profiles, enrolment, verification (1:1)
