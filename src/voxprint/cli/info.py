@@ -176,15 +176,16 @@ def info(
     checking. Loads no model and creates no database.
     """
     chosen = settings(db=db, model=model)
+    model_data = _model(chosen)
+    missing: ModelError | None = model_data.pop("weights_error", None)
     data = {
         "version": __version__,
         "database": _database(db),
-        "model": _model(chosen),
+        "model": model_data,
         "phrases": _phrases(chosen),
         "cache": _caches(),
         "data": _data(chosen),
     }
-    missing = data["model"].pop("weights_error", None)
     emit(json_output, data, lambda: _text(data))
     if missing is not None:  # shown above with the rest; the model cannot run, as a
         # missing checkpoint cannot (found in a walkthrough: exit 0 all the same)
