@@ -20,7 +20,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from decision_cache import embedded_domain
-from voxprint.adaptation import Band, band_of, clips_band, pair_band, telephone_copy_helps
+from voxprint.adaptation import (
+    Band,
+    band_of,
+    clips_band,
+    pair_band,
+    statistics_band_of,
+    telephone_copy_helps,
+)
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.evaluation.decisions import (
     EmbeddedDomain,
@@ -46,6 +53,7 @@ def answer(
     (enrol_domain, enrol_embedded), (probe_domain, probe_embedded) = enrolled, probed
     profiles, seconds = gallery_profiles(enrol_domain, enrol_embedded, enrol_domain.enrollable)
     bands = [p.band() for p in profiles]
+    clean = [p.statistics_band() for p in profiles]
     point = gallery_operating_point(DEFAULT_PRIORS["campplus"], profiles)
     scorer = Scorer(point if pair_rule else replace(point, gallery_band=None))
     voiceprints = np.stack([p.voiceprint for p in profiles])
@@ -55,8 +63,14 @@ def answer(
     for key in probe_domain.probes:
         probe = probe_embedded.probe(int(probe_embedded.rows([key])[0]))
         twin = None if copies is None else copies.probe(int(copies.rows([key])[0]))
+        copied = [telephone_copy_helps(band_of(probe.bandwidth_hz), c) for c in clean]
         ranking = scorer.identify(
-            probe, voiceprints, seconds, top_n=1, bands=bands if twin else None, telephone=twin
+            probe,
+            voiceprints,
+            seconds,
+            top_n=1,
+            bands=bands if twin else None,
+            telephone=None if twin is None else (twin, copied),
         )
         speaker = probe_domain.speaker_of[key]
         if speaker in enrol_domain.enrolment:
@@ -66,7 +80,7 @@ def answer(
             too_little += ranking.reason.value == "insufficient_speech"
             other = (own + 1) % len(voiceprints)
             claimant = probe
-            if twin is not None and telephone_copy_helps(band_of(probe.bandwidth_hz), bands[0]):
+            if twin is not None and copied[own]:
                 claimant = twin
             verdict = scorer.verify(claimant, voiceprints[other], float(seconds[other]))
             claims += 1
@@ -153,6 +167,8 @@ class MixedNamespace:
     seconds: np.ndarray
     scorer: Scorer
     own_bands: dict[str, Band | None]
+    #: Each profile's clips' band when they were all recorded in one (statistics_band_of).
+    clean_bands: dict[str, Band | None]
 
 
 def mixed_namespace(
@@ -167,13 +183,14 @@ def mixed_namespace(
     phone_profiles, phone_seconds = gallery_profiles(phone_domain, phone_embedded, phone)
     profiles = app_profiles + phone_profiles
     point = gallery_operating_point(DEFAULT_PRIORS["campplus"], profiles)
-    own_bands = {}
+    own_bands, clean_bands = {}, {}
     for speaker in app + phone:
         domain, embedded = (
             (wide_domain, wide_embedded) if speaker in app else (phone_domain, phone_embedded)
         )
         clips = embedded.bandwidth_hz[embedded.rows(domain.enrolment[speaker])]
         own_bands[speaker] = clips_band([float(b) for b in clips])
+        clean_bands[speaker] = statistics_band_of([float(b) for b in clips])
     return MixedNamespace(
         app + phone,
         set(app),
@@ -181,6 +198,7 @@ def mixed_namespace(
         np.concatenate([app_seconds, phone_seconds]),
         Scorer(point),
         own_bands,
+        clean_bands,
     )
 
 
@@ -262,14 +280,21 @@ def wideband_in_mixed(
     2026-12-07)."""
     (wide_domain, wide_embedded), (_, phone_embedded) = wideband, telephone
     bands = [mixed.own_bands[s] for s in mixed.order]
+    clean = [mixed.clean_bands[s] for s in mixed.order]
     named = {"app": [0, 0], "phone": [0, 0]}
     by_kind = {"app": Claims(), "phone": Claims()}
     strangers = refused = 0
     for key in wide_domain.probes:
         probe = wide_embedded.probe(int(wide_embedded.rows([key])[0]))
         twin = phone_embedded.probe(int(phone_embedded.rows([key])[0])) if copy else None
+        copied = [telephone_copy_helps(band_of(probe.bandwidth_hz), c) for c in clean]
         ranking = mixed.scorer.identify(
-            probe, mixed.voiceprints, mixed.seconds, top_n=1, bands=bands, telephone=twin
+            probe,
+            mixed.voiceprints,
+            mixed.seconds,
+            top_n=1,
+            bands=bands,
+            telephone=None if twin is None else (twin, copied),
         )
         speaker = wide_domain.speaker_of[key]
         if speaker not in mixed.own_bands:
@@ -283,9 +308,7 @@ def wideband_in_mixed(
         for index, is_owner in ((own, True), ((own + 1) % len(mixed.order), False)):
             claimed = mixed.order[index]
             scored = probe
-            if twin is not None and telephone_copy_helps(
-                band_of(probe.bandwidth_hz), mixed.own_bands[claimed]
-            ):
+            if twin is not None and copied[index]:
                 scored = twin
             band = pair_band(band_of(scored.bandwidth_hz), mixed.own_bands[claimed])
             verdict = mixed.scorer.verify(

@@ -207,8 +207,11 @@ def test_warm_up_loads_the_voice_detector_and_warms_the_encoder():
 def test_a_telephone_copy_is_the_audio_band_limited_to_8_khz_and_embedded():
     audio = voice(150, 4.0, seed=3)
     wide = pipeline().process_waveform(audio)
-    copy = pipeline().telephone_copy(audio)
+    copy = pipeline().telephone_copy(audio, wide.segments)
     assert wide.bandwidth_hz is not None and wide.bandwidth_hz > 4500
     assert copy.bandwidth_hz is not None and copy.bandwidth_hz <= 4500
-    assert copy.net_speech_seconds == pytest.approx(wide.net_speech_seconds, abs=0.1)
+    # Over the speech found in the audio as it was: a short word's copy can hold none
+    # for the detector run again (found in review).
+    assert copy.segments == wide.segments
+    assert copy.net_speech_seconds == wide.net_speech_seconds
     assert copy.embedding.shape == wide.embedding.shape

@@ -252,7 +252,7 @@ def test_identify_judges_telephone_enrolments_with_the_wideband_probes_telephone
     scorer = Scorer(replace(BANDED, gallery_band=None))
     bands = [Band.WIDE, Band.NARROW]
     ranking = scorer.identify(
-        probe, gallery, np.array([20.0, 20.0]), top_n=2, bands=bands, telephone=copy
+        probe, gallery, np.array([20.0, 20.0]), top_n=2, bands=bands, telephone=(copy, [0, 1])
     )
     by_index = {c.index: c for c in ranking.candidates}
     assert by_index[1].cosine == pytest.approx(float(copy.embedding @ gallery[1]), abs=1e-6)
@@ -263,6 +263,8 @@ def test_identify_judges_telephone_enrolments_with_the_wideband_probes_telephone
     without = scorer.identify(probe, gallery, np.array([20.0, 20.0]), top_n=2, bands=bands)
     assert {c.index: c.llr for c in without.candidates}[0] == pytest.approx(on_app.llr)
     assert {c.index: c.cosine for c in without.candidates}[1] != pytest.approx(by_index[1].cosine)
+    with pytest.raises(InvalidParameterError, match="1 copy flags given for 2 voiceprints"):
+        scorer.identify(probe, gallery, np.ones(2), top_n=1, telephone=(copy, [True]))
 
 
 def test_identify_refuses_bands_that_do_not_match_the_voiceprints(rng):

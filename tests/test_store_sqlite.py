@@ -487,6 +487,27 @@ def test_unknown_ids_raise_profile_not_found_naming_the_id(store: SQLiteStore) -
         store.update_profile(DEFAULT_NAMESPACE, "ghost", ProfileChanges(name="x"))
 
 
+def test_a_ready_made_voiceprint_does_not_keep_a_profile_enrolled_on_its_first_clip(
+    store: Store,
+) -> None:
+    """Found in review: enrolled without clips (an imported voiceprint), then one 0.8 s
+    clip kept it enrolled on that clip alone."""
+    from dataclasses import replace
+
+    from voxprint.enrollment import EnrollmentPolicy
+
+    imported = replace(
+        make_profile(),
+        status=EnrollmentStatus.ENROLLED,
+        voiceprint=np.ones(DIM, np.float32) / np.sqrt(DIM),
+        net_speech_seconds=30.0,
+    )
+    store.create_profile(imported)
+    clip = make_clip(imported.id, net_speech_seconds=0.8)
+    after = store.add_clip(DEFAULT_NAMESPACE, clip, EnrollmentPolicy(20.0).summarize)
+    assert after.status is EnrollmentStatus.ENROLLING
+
+
 def test_the_rebuild_is_given_the_profiles_status_before_the_change(store: Store) -> None:
     seen: list[EnrollmentStatus] = []
 

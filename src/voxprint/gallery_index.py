@@ -254,6 +254,7 @@ def _candidates_of(gallery: Gallery, size: int) -> Candidates:
         gallery.net_speech_seconds,
         size,
         gallery.bands,
+        gallery.statistics_bands,
     )
 
 
@@ -277,6 +278,9 @@ def _merged(galleries: Sequence[Gallery], query: np.ndarray) -> Gallery:
         voiceprints=np.stack([g.voiceprints[row] for g, row in chosen]),
         net_speech_seconds=np.array([g.net_speech_seconds[row] for g, row in chosen]),
         bands=tuple(None if g.bands is None else g.bands[row] for g, row in chosen),
+        statistics_bands=tuple(
+            None if g.statistics_bands is None else g.statistics_bands[row] for g, row in chosen
+        ),
     )
 
 
@@ -361,11 +365,16 @@ def caught_up(
             voiceprints[kept:] = new.voiceprints
     kept_ids = tuple(itertools.compress(old.profile_ids, keep))
     kept_names = tuple(itertools.compress(old.names, keep))
-    bands = None
-    if old.bands is not None or new.bands is not None:
-        old_bands = old.bands if old.bands is not None else (None,) * len(old)
-        new_bands = new.bands if new.bands is not None else (None,) * len(new)
-        bands = tuple(itertools.compress(old_bands, keep)) + new_bands
+
+    def kept_and_new(
+        earlier: tuple[Band | None, ...] | None, current: tuple[Band | None, ...] | None
+    ) -> tuple[Band | None, ...] | None:
+        if earlier is None and current is None:
+            return None
+        earlier = earlier if earlier is not None else (None,) * len(old)
+        current = current if current is not None else (None,) * len(new)
+        return tuple(itertools.compress(earlier, keep)) + current
+
     gallery = Gallery(
         profile_ids=kept_ids + new.profile_ids,
         names=kept_names + new.names,
@@ -373,7 +382,8 @@ def caught_up(
         net_speech_seconds=np.concatenate(
             [np.asarray(old.net_speech_seconds)[keep], np.asarray(new.net_speech_seconds)]
         ),
-        bands=bands,
+        bands=kept_and_new(old.bands, new.bands),
+        statistics_bands=kept_and_new(old.statistics_bands, new.statistics_bands),
     )
     old_to_new = np.where(keep, np.cumsum(keep) - 1, -1).astype(np.int64)
     return gallery, old_to_new
@@ -384,8 +394,9 @@ class Candidates:
     """The profiles worth scoring for one query: rows describe the same profile across
     ``profile_ids``, ``names``, ``voiceprints`` ``(c, dim) float32`` and ``seconds``;
     ``gallery_size`` is how many profiles were searched (for the open-set rule);
-    ``bands`` each one's enrolment band (:attr:`voxprint.store.records.Profile.band`;
-    ``None``: the store gave none)."""
+    ``bands`` and ``statistics_bands`` each one's
+    (:attr:`voxprint.store.records.Profile.band`, ``statistics_band``; ``None``: the
+    store gave none)."""
 
     profile_ids: tuple[str, ...]
     names: tuple[str, ...]
@@ -393,6 +404,7 @@ class Candidates:
     seconds: np.ndarray
     gallery_size: int
     bands: tuple[Band | None, ...] | None = None
+    statistics_bands: tuple[Band | None, ...] | None = None
 
 
 @dataclass
@@ -565,6 +577,9 @@ class GalleryIndex:
             seconds=gallery.net_speech_seconds[rows],
             gallery_size=size,
             bands=None if gallery.bands is None else tuple(gallery.bands[i] for i in rows),
+            statistics_bands=None
+            if gallery.statistics_bands is None
+            else tuple(gallery.statistics_bands[i] for i in rows),
         )
 
     def _best_by_band(

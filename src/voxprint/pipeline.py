@@ -131,13 +131,15 @@ class EmbeddingPipeline:
         embedding = self.encoder.embed(prepared.speech)
         return prepared.utterance(embedding, time.perf_counter() - started)
 
-    def telephone_copy(self, waveform: np.ndarray) -> Utterance:
+    def telephone_copy(self, waveform: np.ndarray, segments: SpeechSegments) -> Utterance:
         """``(n,) float32`` audio at the encoder's rate as a telephone would carry it
         (band-limited to 8 kHz and back: :func:`voxprint.audio.resample.band_limited`),
-        embedded; any amount of speech. What a wideband probe is judged as against a
+        embedded over the speech ``segments`` found in it as it was (band-limiting moves
+        no speech in time; run again, the detector could find none in a short word: found
+        in review); any amount of speech. What a wideband probe is judged as against a
         telephone enrolment (:func:`voxprint.adaptation.telephone_copy_helps`)."""
         copy = band_limited(np.asarray(waveform, dtype=np.float32), self.encoder.sample_rate)
-        return self.process_waveform(copy, force=True)
+        return self.process_segments(copy, segments, force=True)
 
     def process_segments(
         self,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voxprint.adaptation import Band, band_of, pair_band, telephone_copy_helps
+from voxprint.adaptation import Band, band_of, pair_band
 from voxprint.decision import Decision, DecisionReason, OperatingPoint, open_set_posteriors
 from voxprint.errors import InvalidParameterError
 from voxprint.pipeline import Utterance
@@ -177,7 +177,7 @@ class Scorer:
         top_n: int,
         gallery_size: int | None = None,
         bands: Sequence[Band | None] | None = None,
-        telephone: Probe | None = None,
+        telephone: tuple[Probe, Sequence[bool]] | None = None,
     ) -> Ranking:
         """Open-set identification among ``(n, dim)`` voiceprints enrolled from
         ``(n,)`` seconds of speech each; the ``top_n`` best candidates are returned.
@@ -187,10 +187,10 @@ class Scorer:
         voiceprint was enrolled in (:func:`voxprint.adaptation.enrolment_band`; ``None``
         in it: not known), so that each is judged as a claim on that profile would be;
         without it, every voiceprint is taken to be in the namespace's band.
-        ``telephone``: the probe band-limited to the telephone band, which judges it
-        against voiceprints where that helps (:func:`voxprint.adaptation.
-        telephone_copy_helps`: a wideband probe against telephone enrolments), as a claim
-        on those profiles would be.
+        ``telephone``: the probe band-limited to the telephone band, and for each
+        voiceprint whether it judges it (:func:`voxprint.adaptation.telephone_copy_helps`:
+        a wideband probe against a voiceprint enrolled from telephone clips), with the
+        narrowband model, as a claim on that profile would be.
         """
         if top_n < 1:
             raise InvalidParameterError("top_n must be at least 1")
@@ -205,16 +205,21 @@ class Scorer:
         enrol = np.asarray(enrol_seconds, dtype=np.float64).ravel()
         pairs = self._pair_bands(probe, gallery.shape[0], bands)
         copied = np.zeros(gallery.shape[0], bool)
-        if telephone is not None and bands is not None:
-            probe_band = band_of(probe.bandwidth_hz)
-            copied = np.array([telephone_copy_helps(probe_band, b) for b in bands], bool)
+        if telephone is not None:
+            copy, rows_of_copy = telephone
+            if len(rows_of_copy) != gallery.shape[0]:
+                raise InvalidParameterError(
+                    f"{len(rows_of_copy)} copy flags given for {gallery.shape[0]} voiceprints"
+                )
+            copied = np.array(rows_of_copy, bool)
         if telephone is not None and copied.any():
-            copy_cosines, copy_normalized = self._values(telephone, gallery[copied])
+            copy = telephone[0]
+            copy_cosines, copy_normalized = self._values(copy, gallery[copied])
             cosines, values = cosines.copy(), values.copy()
             cosines[copied] = copy_cosines
             values[copied] = copy_cosines if copy_normalized is None else copy_normalized
             normalized = None if normalized is None else values
-            copy_band = pair_band(band_of(telephone.bandwidth_hz), Band.NARROW)
+            copy_band = pair_band(band_of(copy.bandwidth_hz), Band.NARROW)
             pairs = [copy_band if c else b for b, c in zip(pairs, copied, strict=True)]
         llrs = np.empty(values.shape, dtype=np.float64)
         for band, from_copy in set(zip(pairs, copied.tolist(), strict=True)):
@@ -225,7 +230,7 @@ class Scorer:
                     if key == (band, from_copy)
                 ]
             )
-            scored = telephone if from_copy and telephone is not None else probe
+            scored = telephone[0] if from_copy and telephone is not None else probe
             llrs[rows] = self._llrs(scored, values[rows], enrol[rows], band)
         posteriors, unknown = open_set_posteriors(llrs, n)
         order = np.argsort(-llrs, kind="stable")[:top_n]

@@ -669,8 +669,8 @@ class VoxprintService:
         encoder's rate) when a claim on ``profile`` is better judged with it: a wideband
         probe against a telephone enrolment (:func:`voxprint.adaptation.
         telephone_copy_helps`); else ``None``, and nothing is embedded."""
-        if telephone_copy_helps(band_of(utterance.bandwidth_hz), profile.band):
-            return self.pipeline.telephone_copy(waveform)
+        if telephone_copy_helps(band_of(utterance.bandwidth_hz), profile.statistics_band):
+            return self.pipeline.telephone_copy(waveform, utterance.segments)
         return None
 
     def verify_utterance(
@@ -692,7 +692,7 @@ class VoxprintService:
             raise self._not_enrolled(profile)
         scorer = self.scorer(force=force)
         if telephone is not None and telephone_copy_helps(
-            band_of(utterance.bandwidth_hz), profile.band
+            band_of(utterance.bandwidth_hz), profile.statistics_band
         ):
             utterance = telephone
         probe = Probe.of(utterance)
@@ -748,7 +748,7 @@ class VoxprintService:
             top_n=top_n,
             profile_ids=profile_ids,
             force=force,
-            telephone=lambda: self.pipeline.telephone_copy(waveform),
+            telephone=lambda: self.pipeline.telephone_copy(waveform, utterance.segments),
         )
 
     def identify_utterance(
@@ -775,11 +775,8 @@ class VoxprintService:
         if gallery.gallery_size == 0 and profile_ids is None and record:
             self._check_gallery_encoder()  # live windows (not recorded) skip the scan
         probe_band = band_of(utterance.bandwidth_hz)
-        copy = None
-        if telephone is not None and any(
-            telephone_copy_helps(probe_band, band) for band in gallery.bands or ()
-        ):
-            copy = Probe.of(telephone())
+        copied = [telephone_copy_helps(probe_band, band) for band in gallery.statistics_bands or ()]
+        copy = Probe.of(telephone()) if telephone is not None and any(copied) else None
         ranking = scorer.identify(
             Probe.of(utterance),
             gallery.voiceprints,
@@ -787,7 +784,7 @@ class VoxprintService:
             top_n=top_n,
             gallery_size=gallery.gallery_size,
             bands=gallery.bands if by_band or copy is not None else None,
-            telephone=copy,
+            telephone=None if copy is None else (copy, copied),
         )
         candidates = tuple(
             Candidate(
@@ -854,6 +851,7 @@ class VoxprintService:
             gallery.net_speech_seconds,
             len(gallery),
             gallery.bands,
+            gallery.statistics_bands,
         )
 
     def compare(
@@ -865,9 +863,9 @@ class VoxprintService:
         a, b = (self.pipeline.process_waveform(wave, force=True) for wave in waves)
         a_band, b_band = band_of(a.bandwidth_hz), band_of(b.bandwidth_hz)
         if telephone_copy_helps(a_band, b_band):
-            a = self.pipeline.telephone_copy(waves[0])
+            a = self.pipeline.telephone_copy(waves[0], a.segments)
         elif telephone_copy_helps(b_band, a_band):
-            b = self.pipeline.telephone_copy(waves[1])
+            b = self.pipeline.telephone_copy(waves[1], b.segments)
         return self._comparison(Probe.of(a), Probe.of(b), force=force)
 
     def compare_embeddings(self, first: np.ndarray, second: np.ndarray) -> ComparisonResult:

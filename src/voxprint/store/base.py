@@ -41,7 +41,8 @@ from voxprint.store.records import (
 GALLERY_CHANGES_KEPT = 10_000
 
 #: Pure function that turns all of a profile's clips (after the change) and its status
-#: before the change into its enrolment state.
+#: before the change (enrolled only when it was enrolled from clips:
+#: :func:`voxprint.store.checks.status_before`) into its enrolment state.
 Rebuild = Callable[[Sequence[Clip], EnrollmentStatus], EnrollmentState]
 
 

@@ -11,7 +11,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from voxprint.errors import InvalidProfileError
-from voxprint.store.records import MAX_NAME_LENGTH, NARROWBAND_MAX_HZ, Band, unprintable
+from voxprint.store.records import (
+    MAX_NAME_LENGTH,
+    NARROWBAND_MAX_HZ,
+    Band,
+    EnrollmentStatus,
+    unprintable,
+)
 
 #: Most ids bound in one ``IN (...)`` query (well under SQLite's variable limit).
 ID_CHUNK = 500
@@ -148,3 +154,11 @@ def profile_bands_backfill() -> str:
         f"WHEN NOT {_clip_exists(f'NOT ({narrow})')} THEN {narrowband} "
         f"WHEN NOT {_clip_exists(narrow)} THEN {wide} ELSE NULL END"
     )
+
+
+def status_before(status: str, clip_count: int) -> EnrollmentStatus:
+    """A profile's status as a rebuild of its clips starts from it: enrolled only when it
+    was enrolled from clips. A ready-made voiceprint enrolled without clips does not keep
+    a profile enrolled on the first small clip added (found in review)."""
+    enrolled = EnrollmentStatus(status) is EnrollmentStatus.ENROLLED and int(clip_count) > 0
+    return EnrollmentStatus.ENROLLED if enrolled else EnrollmentStatus.ENROLLING

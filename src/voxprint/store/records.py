@@ -172,9 +172,9 @@ class Gallery:
     """Voiceprints of enrolled profiles, ready for scoring.
 
     ``profile_ids[i]``, ``names[i]``, ``net_speech_seconds[i]`` (the speech it was
-    enrolled from) and ``bands[i]`` (the band it was enrolled in, ``None`` where not
-    known; ``bands`` ``None``: none known) describe row ``i`` of ``voiceprints``
-    (``(n, dim) float32``).
+    enrolled from), ``bands[i]`` and ``statistics_bands[i]`` (its
+    :attr:`Profile.band` and :attr:`Profile.statistics_band`; ``None`` for either tuple:
+    none known) describe row ``i`` of ``voiceprints`` (``(n, dim) float32``).
     """
 
     profile_ids: tuple[str, ...]
@@ -182,6 +182,7 @@ class Gallery:
     voiceprints: np.ndarray
     net_speech_seconds: np.ndarray
     bands: tuple[Band | None, ...] | None = None
+    statistics_bands: tuple[Band | None, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.profile_ids)

@@ -202,7 +202,7 @@ class AzureSpeakers:
             utterance,
             top_n=RANKING_SIZE,
             profile_ids=candidates,
-            telephone=lambda: self.service.pipeline.telephone_copy(waveform),
+            telephone=lambda: self.service.pipeline.telephone_copy(waveform, utterance.segments),
         )
 
     # --- helpers ------------------------------------------------------------------

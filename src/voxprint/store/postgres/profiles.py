@@ -26,6 +26,7 @@ from voxprint.store.checks import (
     metadata_text,
     now,
     optional_band,
+    status_before,
     time_text,
     touched_since,
     vector_blob,
@@ -99,11 +100,12 @@ def _empty_gallery() -> Gallery:
         voiceprints=np.zeros((0, 0), np.float32),
         net_speech_seconds=np.zeros(0),
         bands=(),
+        statistics_bands=(),
     )
 
 
 #: The columns of a gallery row.
-_GALLERY_COLUMNS = "id, name, voiceprint, net_speech_seconds, band"
+_GALLERY_COLUMNS = "id, name, voiceprint, net_speech_seconds, band, statistics_band"
 
 
 def _gallery_of(rows: Sequence[dict[str, Any]], what: str) -> Gallery:
@@ -118,6 +120,7 @@ def _gallery_of(rows: Sequence[dict[str, Any]], what: str) -> Gallery:
         voiceprints=np.stack(vectors).astype(np.float32, copy=False),
         net_speech_seconds=np.array([float(row["net_speech_seconds"]) for row in rows]),
         bands=tuple(optional_band(row["band"]) for row in rows),
+        statistics_bands=tuple(optional_band(row["statistics_band"]) for row in rows),
     )
 
 
@@ -152,16 +155,16 @@ class PostgresProfiles(PostgresDatabase):
     @staticmethod
     def _lock_profile(conn: Any, namespace: str, profile_id: str) -> EnrollmentStatus:
         """Lock the profile's row for the transaction (writers of one profile queue here);
-        returns its enrolment status."""
+        returns its enrolment status as a rebuild starts from it (:data:`Rebuild`)."""
         row = conn.execute(
-            "SELECT status FROM profiles WHERE namespace = %s AND id = %s FOR UPDATE",
+            "SELECT status, clip_count FROM profiles WHERE namespace = %s AND id = %s FOR UPDATE",
             (namespace, profile_id),
         ).fetchone()
         if row is None:
             raise ProfileNotFoundError(
                 f"no profile with id {profile_id!r} in namespace {namespace!r}"
             )
-        return EnrollmentStatus(row["status"])
+        return status_before(row["status"], row["clip_count"])
 
     @staticmethod
     def _check_external_id_free(
@@ -586,7 +589,7 @@ class PostgresProfiles(PostgresDatabase):
         # one, is provably usable by the planner (docs/benchmarks.md).
         statement = sql.SQL(
             "WITH hits AS MATERIALIZED ("
-            " SELECT id, name, voiceprint, net_speech_seconds, band,"
+            " SELECT id, name, voiceprint, net_speech_seconds, band, statistics_band,"
             " voiceprint::vector({dim}) <=> %b AS distance FROM profiles"
             " WHERE dimension = {dim} AND status = 'enrolled' AND namespace = {namespace}"
             " AND encoder_name = %s AND encoder_version = %s{in_band}"

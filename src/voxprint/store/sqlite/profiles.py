@@ -17,7 +17,7 @@ from voxprint.errors import (
     StoreError,
 )
 from voxprint.store.base import GALLERY_CHANGES_KEPT, Rebuild
-from voxprint.store.checks import band_text, optional_band, touched_since
+from voxprint.store.checks import band_text, optional_band, status_before, touched_since
 from voxprint.store.records import (
     Activity,
     Band,
@@ -71,7 +71,7 @@ def bump_gallery_version(conn: sqlite3.Connection, namespace: str, profile_id: s
 
 
 #: The columns of a gallery row.
-_GALLERY_COLUMNS = "id, name, voiceprint, net_speech_seconds, band"
+_GALLERY_COLUMNS = "id, name, voiceprint, net_speech_seconds, band, statistics_band"
 
 
 def _gallery_of(rows: Sequence[sqlite3.Row], what: str) -> Gallery:
@@ -82,6 +82,7 @@ def _gallery_of(rows: Sequence[sqlite3.Row], what: str) -> Gallery:
             voiceprints=np.zeros((0, 0), np.float32),
             net_speech_seconds=np.zeros(0),
             bands=(),
+            statistics_bands=(),
         )
     vectors = [blob_vector(row["voiceprint"]) for row in rows]
     if len({vector.shape[0] for vector in vectors}) != 1:
@@ -92,6 +93,7 @@ def _gallery_of(rows: Sequence[sqlite3.Row], what: str) -> Gallery:
         voiceprints=np.stack(vectors).astype(np.float32, copy=False),
         net_speech_seconds=np.array([float(row["net_speech_seconds"]) for row in rows]),
         bands=tuple(optional_band(row["band"]) for row in rows),
+        statistics_bands=tuple(optional_band(row["statistics_band"]) for row in rows),
     )
 
 
@@ -128,16 +130,17 @@ class SQLiteProfiles(SQLiteDatabase):
     def _require_profile(
         conn: sqlite3.Connection, namespace: str, profile_id: str
     ) -> EnrollmentStatus:
-        """The profile's enrolment status; :class:`ProfileNotFoundError` when there is no
-        such profile in the namespace."""
+        """The profile's enrolment status as a rebuild starts from it (:data:`Rebuild`);
+        :class:`ProfileNotFoundError` when there is no such profile in the namespace."""
         row = conn.execute(
-            "SELECT status FROM profiles WHERE namespace = ? AND id = ?", (namespace, profile_id)
+            "SELECT status, clip_count FROM profiles WHERE namespace = ? AND id = ?",
+            (namespace, profile_id),
         ).fetchone()
         if row is None:
             raise ProfileNotFoundError(
                 f"no profile with id {profile_id!r} in namespace {namespace!r}"
             )
-        return EnrollmentStatus(row["status"])
+        return status_before(row["status"], row["clip_count"])
 
     @staticmethod
     def _check_external_id_free(
@@ -508,6 +511,7 @@ class SQLiteProfiles(SQLiteDatabase):
             namespace, encoder_name=encoder_name, encoder_version=encoder_version
         )
         bands = gallery.bands or (None,) * len(gallery)
+        clean = gallery.statistics_bands or (None,) * len(gallery)
         rows = np.array([i for i, b in enumerate(bands) if band is None or b is band], np.int64)
         if rows.size == 0 or k < 1:
             return _gallery_of([], "")
@@ -521,6 +525,7 @@ class SQLiteProfiles(SQLiteDatabase):
             voiceprints=gallery.voiceprints[order],
             net_speech_seconds=gallery.net_speech_seconds[order],
             bands=tuple(bands[i] for i in order),
+            statistics_bands=tuple(clean[i] for i in order),
         )
 
     def enrolled_sample(
