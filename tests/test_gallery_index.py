@@ -460,9 +460,7 @@ def test_a_gallery_without_bands_is_searched_as_one(rng):
     assert found.bands is None and "p0" not in found.profile_ids
 
 
-def test_a_large_band_behind_more_strangers_than_are_fetched_is_scanned_exactly(
-    rng, monkeypatch
-):
+def test_a_large_band_behind_more_strangers_than_are_fetched_is_scanned_exactly(rng, monkeypatch):
     """Past the largest fetch the band's own rows are scanned (a review measured FAISS
     asked for 25,600 rows at 866 ms, a scan of the band at 20-60 ms)."""
     import voxprint.gallery_index as gallery_index
