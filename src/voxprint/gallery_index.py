@@ -248,18 +248,6 @@ SEARCHES: dict[str, Callable[[np.ndarray], VectorSearch]] = {
 APPROXIMATE = "faiss"
 
 
-def _candidates_of(gallery: Gallery, size: int) -> Candidates:
-    return Candidates(
-        gallery.profile_ids,
-        gallery.names,
-        gallery.voiceprints,
-        gallery.net_speech_seconds,
-        size,
-        gallery.bands,
-        gallery.statistics_bands,
-    )
-
-
 def _merged(galleries: Sequence[Gallery], query: np.ndarray) -> Gallery:
     """The profiles of ``galleries`` (each once), best first for the unit ``query``."""
     if len(galleries) == 1:
@@ -415,6 +403,19 @@ class Candidates:
     bands: tuple[Band | None, ...] | None = None
     statistics_bands: tuple[Band | None, ...] | None = None
 
+    @classmethod
+    def of(cls, gallery: Gallery, size: int) -> Candidates:
+        """Every profile of ``gallery``, searched among ``size``."""
+        return cls(
+            gallery.profile_ids,
+            gallery.names,
+            gallery.voiceprints,
+            gallery.net_speech_seconds,
+            size,
+            gallery.bands,
+            gallery.statistics_bands,
+        )
+
 
 @dataclass
 class _Entry:
@@ -544,8 +545,8 @@ class GalleryIndex:
         """The ``k`` best profiles for a ``(dim,)`` query, or exactly ``profile_ids``
         (those of them enrolled with this encoder).
 
-        ``by_band``: the ``k`` best of each enrolment band, with each one's band (when the
-        gallery is in memory and the store can say). A telephone probe of an owner enrolled
+        ``by_band``: the ``k`` best of each enrolment band as well (the candidates come
+        with each one's bands either way). A telephone probe of an owner enrolled
         from the app scores lower against that owner (cosine about 0.65) than many
         telephone-enrolled strangers do (0.26 +- 0.12), so among a thousand telephone
         profiles 6 % of such owners would not be among the 50 best overall and never be
@@ -564,7 +565,7 @@ class GalleryIndex:
                     encoder_version=self.encoder_version,
                     profile_ids=profile_ids,
                 )
-                return _candidates_of(chosen, len(chosen))
+                return Candidates.of(chosen, len(chosen))
             rows = np.array([entry.rows[pid] for pid in dict.fromkeys(profile_ids)], np.int64)
             size = len(rows)
         else:
@@ -579,17 +580,7 @@ class GalleryIndex:
             size = len(gallery)
         if rows.size and (rows.min() < 0 or rows.max() >= len(gallery)):
             raise StoreError("the gallery index returned a row outside the gallery")
-        return Candidates(
-            profile_ids=tuple(gallery.profile_ids[i] for i in rows),
-            names=tuple(gallery.names[i] for i in rows),
-            voiceprints=gallery.voiceprints[rows],
-            seconds=gallery.net_speech_seconds[rows],
-            gallery_size=size,
-            bands=None if gallery.bands is None else tuple(gallery.bands[i] for i in rows),
-            statistics_bands=None
-            if gallery.statistics_bands is None
-            else tuple(gallery.statistics_bands[i] for i in rows),
-        )
+        return Candidates.of(gallery.take(rows), size)
 
     def _best_by_band(
         self, entry: _Entry, query: np.ndarray, k: int, members: dict[int, np.ndarray]
@@ -630,7 +621,7 @@ class GalleryIndex:
                 encoder_version=self.encoder_version,
                 profile_ids=profile_ids,
             )
-            return _candidates_of(found, len(found))
+            return Candidates.of(found, len(found))
         unit = l2_normalise(np.asarray(query, np.float32))
         searched = [
             self.store.nearest(
@@ -643,4 +634,4 @@ class GalleryIndex:
             )
             for band in ((None, *Band) if by_band else (None,))
         ]
-        return _candidates_of(_merged(searched, unit), size)
+        return Candidates.of(_merged(searched, unit), size)

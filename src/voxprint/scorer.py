@@ -204,16 +204,15 @@ class Scorer:
         values = cosines if normalized is None else normalized
         enrol = np.asarray(enrol_seconds, dtype=np.float64).ravel()
         pairs = self._pair_bands(probe, gallery.shape[0], bands)
-        copied = np.zeros(gallery.shape[0], bool)
+        copied, copy = np.zeros(gallery.shape[0], bool), probe
         if telephone is not None:
-            copy, rows_of_copy = telephone
-            if len(rows_of_copy) != gallery.shape[0]:
+            copy, flags = telephone
+            if len(flags) != gallery.shape[0]:
                 raise InvalidParameterError(
-                    f"{len(rows_of_copy)} copy flags given for {gallery.shape[0]} voiceprints"
+                    f"{len(flags)} copy flags given for {gallery.shape[0]} voiceprints"
                 )
-            copied = np.array(rows_of_copy, bool)
-        if telephone is not None and copied.any():
-            copy = telephone[0]
+            copied = np.array(flags, bool)
+        if copied.any():
             copy_cosines, copy_normalized = self._values(copy, gallery[copied])
             cosines, values = cosines.copy(), values.copy()
             cosines[copied] = copy_cosines
@@ -222,16 +221,10 @@ class Scorer:
             copy_band = pair_band(band_of(copy.bandwidth_hz), Band.NARROW)
             pairs = [copy_band if c else b for b, c in zip(pairs, copied, strict=True)]
         llrs = np.empty(values.shape, dtype=np.float64)
-        for band, from_copy in set(zip(pairs, copied.tolist(), strict=True)):
-            rows = np.array(
-                [
-                    i
-                    for i, key in enumerate(zip(pairs, copied.tolist(), strict=True))
-                    if key == (band, from_copy)
-                ]
-            )
-            scored = telephone[0] if from_copy and telephone is not None else probe
-            llrs[rows] = self._llrs(scored, values[rows], enrol[rows], band)
+        groups = list(zip(pairs, copied.tolist(), strict=True))
+        for band, from_copy in set(groups):
+            rows = np.array([i for i, key in enumerate(groups) if key == (band, from_copy)])
+            llrs[rows] = self._llrs(copy if from_copy else probe, values[rows], enrol[rows], band)
         posteriors, unknown = open_set_posteriors(llrs, n)
         order = np.argsort(-llrs, kind="stable")[:top_n]
         candidates = tuple(

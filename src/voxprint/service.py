@@ -684,16 +684,13 @@ class VoxprintService:
     ) -> VerificationResult:
         """Score an embedded utterance against an enrolled ``profile``; ``record=False``
         keeps the call out of the activity log (live windows, scored twice a second).
-        ``telephone``: the utterance's telephone copy
-        (:meth:`EmbeddingPipeline.telephone_copy`), scored instead where it helps (a
-        wideband probe against a telephone enrolment)."""
+        ``telephone``: the utterance's telephone copy where a claim on ``profile`` is
+        better judged with it (:meth:`telephone_copy_for`), scored instead."""
         self._check_encoder(profile)
         if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
             raise self._not_enrolled(profile)
         scorer = self.scorer(force=force)
-        if telephone is not None and telephone_copy_helps(
-            band_of(utterance.bandwidth_hz), profile.statistics_band
-        ):
+        if telephone is not None:
             utterance = telephone
         probe = Probe.of(utterance)
         # The claimed profile's own band, not the namespace's: a namespace may mix app and
@@ -844,15 +841,7 @@ class VoxprintService:
             encoder_version=self.encoder_version,
             profile_ids=profile_ids,
         )
-        return Candidates(
-            gallery.profile_ids,
-            gallery.names,
-            gallery.voiceprints,
-            gallery.net_speech_seconds,
-            len(gallery),
-            gallery.bands,
-            gallery.statistics_bands,
-        )
+        return Candidates.of(gallery, len(gallery))
 
     def compare(
         self, first: AudioSource, second: AudioSource, *, force: bool = False

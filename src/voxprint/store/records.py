@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -186,6 +187,21 @@ class Gallery:
 
     def __len__(self) -> int:
         return len(self.profile_ids)
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> Gallery:
+        """The gallery of ``rows`` (positions in this one), in that order."""
+        picked = [int(i) for i in rows]
+        index = np.array(picked, np.int64)
+        return Gallery(
+            profile_ids=tuple(self.profile_ids[i] for i in picked),
+            names=tuple(self.names[i] for i in picked),
+            voiceprints=self.voiceprints[index] if picked else self.voiceprints[:0],
+            net_speech_seconds=np.asarray(self.net_speech_seconds)[index],
+            bands=None if self.bands is None else tuple(self.bands[i] for i in picked),
+            statistics_bands=None
+            if self.statistics_bands is None
+            else tuple(self.statistics_bands[i] for i in picked),
+        )
 
 
 @dataclass(frozen=True)

@@ -511,22 +511,13 @@ class SQLiteProfiles(SQLiteDatabase):
             namespace, encoder_name=encoder_name, encoder_version=encoder_version
         )
         bands = gallery.bands or (None,) * len(gallery)
-        clean = gallery.statistics_bands or (None,) * len(gallery)
         rows = np.array([i for i, b in enumerate(bands) if band is None or b is band], np.int64)
         if rows.size == 0 or k < 1:
             return _gallery_of([], "")
         vectors = gallery.voiceprints[rows]
         vectors = vectors / np.linalg.norm(vectors, axis=1)[:, None]
         scores = vectors @ (np.asarray(query, np.float32) / np.linalg.norm(query))
-        order = rows[np.argsort(-scores, kind="stable")[:k]]
-        return Gallery(
-            profile_ids=tuple(gallery.profile_ids[i] for i in order),
-            names=tuple(gallery.names[i] for i in order),
-            voiceprints=gallery.voiceprints[order],
-            net_speech_seconds=gallery.net_speech_seconds[order],
-            bands=tuple(bands[i] for i in order),
-            statistics_bands=tuple(clean[i] for i in order),
-        )
+        return gallery.take(rows[np.argsort(-scores, kind="stable")[:k]])
 
     def enrolled_sample(
         self,
