@@ -168,6 +168,44 @@ def test_a_stereo_44k_wav_becomes_16k_mono_float32(tmp_path: Path) -> None:
     np.testing.assert_allclose(waveform, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("container", ["file", "array", "uint8 array"])
+def test_stereo_channels_in_opposite_phase_give_the_first_channel_not_silence(
+    tmp_path: Path, container: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Mixed by averaging, channels in opposite phase cancel out and the recording read
+    as no speech, without saying why (found in a walkthrough)."""
+    left = tone(16000, seconds=0.5).astype(np.float32)
+    both = np.stack([left, -left], axis=1)
+    source: Any
+    match container:
+        case "file":
+            source = write_soundfile(tmp_path / "a.wav", both, 16000, "WAV", "FLOAT")
+        case "array":
+            source = (both, 16000)
+        case _:
+            source = (np.round(both * 127 + 128).astype(np.uint8), 16000)
+
+    with caplog.at_level("WARNING", logger="voxprint.audio.decode"):
+        waveform = load_audio(source)
+
+    np.testing.assert_allclose(waveform, left, atol=1e-2)
+    assert [r.getMessage() for r in caplog.records] == [
+        "the 2 channels cancel out when mixed (recorded in opposite phase): "
+        "the first channel is used"
+    ]
+
+
+def test_stereo_channels_that_do_not_cancel_are_averaged_without_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    left = tone(16000, seconds=0.5).astype(np.float32)
+    quiet_echo = np.stack([left, -0.7 * left], axis=1)  # -10 dB left after mixing
+    with caplog.at_level("WARNING", logger="voxprint.audio.decode"):
+        waveform = load_audio((quiet_echo, 16000))
+    np.testing.assert_allclose(waveform, 0.15 * left, atol=1e-5)
+    assert not caplog.records
+
+
 def test_a_wav_already_at_16k_is_returned_sample_for_sample(tmp_path: Path) -> None:
     signal = tone(16000, seconds=0.5).astype(np.float32)
     path = write_soundfile(tmp_path / "m.wav", signal, 16000, "WAV", "FLOAT")

@@ -165,25 +165,65 @@ def _channels_first(array: np.ndarray) -> np.ndarray:
     )
 
 
+#: Channels whose mix keeps less than this share of their power (-20 dB) cancel out: they
+#: were recorded in opposite phase, and the first channel is used instead of the mix.
+CANCELLED_MIX_POWER = 0.01
+
+
 def pcm_to_mono(channels_first: np.ndarray, *, copy: bool = False) -> np.ndarray:
     """Scale ``(channels, n)`` PCM to float and average the channels: ``(n,) float32``.
 
     Signed integers are divided by ``2**(bits-1)``; unsigned ones are first
     re-centred on zero. Floats are not rescaled. With ``copy`` the result never
-    shares memory with the input.
+    shares memory with the input. Channels that cancel out when averaged (opposite
+    phase, :data:`CANCELLED_MIX_POWER`) give the first channel instead, with a warning.
     """
+    mono, cancelled = _mix(channels_first, copy=copy)
+    if cancelled:
+        _warn_cancelled(channels_first.shape[0])
+    return mono
+
+
+def _warn_cancelled(channels: int) -> None:
+    logger.warning(
+        "the %d channels cancel out when mixed (recorded in opposite phase): "
+        "the first channel is used",
+        channels,
+    )
+
+
+def _mix(channels_first: np.ndarray, *, copy: bool) -> tuple[np.ndarray, bool]:
+    """:func:`pcm_to_mono`, and whether the channels cancelled out."""
     dtype = channels_first.dtype
+    cancelled = False
     if channels_first.shape[0] == 1:
         mono = channels_first[0].astype(np.float32, copy=copy or dtype.kind != "f")
     else:
         with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are reported later
             mono = channels_first.mean(axis=0, dtype=np.float32)
+            cancelled = _cancels(channels_first, mono)
+        if cancelled:
+            mono = channels_first[0].astype(np.float32, copy=True)
     if dtype.kind in "iu":
         half_range = float(2 ** (8 * dtype.itemsize - 1))
         if dtype.kind == "u":
             mono -= np.float32(half_range)
         mono *= np.float32(1.0 / half_range)
-    return mono
+    return mono, cancelled
+
+
+def _cancels(channels_first: np.ndarray, mono: np.ndarray) -> bool:
+    """Whether the mix ``mono`` of ``(channels, n)`` samples (not yet scaled) keeps less
+    than :data:`CANCELLED_MIX_POWER` of the channels' mean power."""
+    centre = (
+        float(2 ** (8 * channels_first.dtype.itemsize - 1))
+        if channels_first.dtype.kind == "u"
+        else 0.0
+    )
+    channels = channels_first.astype(np.float64) - centre
+    power = float(np.mean(np.square(channels)))
+    mixed = float(np.mean(np.square(mono.astype(np.float64) - centre)))
+    return power > 0.0 and mixed < CANCELLED_MIX_POWER * power
 
 
 # --- encoded media --------------------------------------------------------------------------
@@ -459,6 +499,7 @@ class _MonoMixer:
         self._pending_samples = 0
         self._key: tuple[int, int, bool, str] | None = None
         self._pieces: list[tuple[np.ndarray, int]] = []
+        self._cancelled = False
 
     def add(self, frame: av.AudioFrame) -> None:
         rate = frame.sample_rate
@@ -480,12 +521,16 @@ class _MonoMixer:
         if not planar:
             # Packed frames come as (1, n * channels), interleaved.
             raw = raw.reshape(-1, channels).T
-        self._pieces.append((pcm_to_mono(raw), rate))
+        mono, cancelled = _mix(raw, copy=False)
+        self._cancelled = self._cancelled or cancelled
+        self._pieces.append((mono, rate))
         self._pending = []
         self._pending_samples = 0
 
     def finish(self) -> DecodedAudio:
         self._flush()
+        if self._cancelled and self._key is not None:
+            _warn_cancelled(self._key[1])
         if not self._pieces:
             return DecodedAudio(np.zeros(0, dtype=np.float32), self._key[0] if self._key else 0)
         rate = self._pieces[0][1]

@@ -54,10 +54,3 @@ def band_limited(waveform: np.ndarray, sample_rate: int, rate: int = TELEPHONE_R
     if len(back) >= len(waveform):
         return back[: len(waveform)]
     return np.pad(back, (0, len(waveform) - len(back)))
-
-
-def downmix(channels_first: np.ndarray) -> np.ndarray:
-    """Average ``(channels, n)`` float samples into ``(n,)`` float32 mono."""
-    if channels_first.shape[0] == 1:
-        return channels_first[0].astype(np.float32, copy=False)
-    return channels_first.mean(axis=0, dtype=np.float32)
