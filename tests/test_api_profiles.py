@@ -73,13 +73,17 @@ def test_a_created_profile_has_every_field_in_snake_case_with_iso_times(api):
 
 
 def test_create_refuses_empty_names_unknown_fields_and_malformed_json(api):
-    for body in ({"name": ""}, {"name": "a", "colour": "red"}, {}, {"name": 3}, [1]):
+    for body in ({"name": "a", "colour": "red"}, {}, {"name": 3}, [1]):
         response = api.post("/v1/profiles", json=body)
         assert response.status_code == 422, body
         assert response.json()["error"]["code"] == "invalid_request"
-    blank = api.post("/v1/profiles", json={"name": "   "})
-    assert blank.status_code == 400
-    assert blank.json()["error"]["code"] == "invalid_profile"
+    for name in ("", "   "):  # one rule, one answer for an empty and a blank name
+        blank = api.post("/v1/profiles", json={"name": name})
+        assert blank.status_code == 400
+        assert blank.json()["error"] == {
+            "code": "invalid_profile",
+            "message": "a profile needs a non-empty name",
+        }
     broken = api.post(
         "/v1/profiles", content=b'{"name": "a"', headers={"Content-Type": "application/json"}
     )
@@ -122,10 +126,29 @@ def test_patch_changes_only_the_fields_sent_and_null_clears_the_external_id(api)
     assert renamed["updated_at"] >= profile["updated_at"]
     cleared = api.patch(f"/v1/profiles/{profile['id']}", json={"external_id": None}).json()
     assert cleared["external_id"] is None and cleared["name"] == "anna"
-    bad = api.patch(f"/v1/profiles/{profile['id']}", json={"name": ""})
-    assert bad.status_code == 422
+    for name in ("", " "):
+        bad = api.patch(f"/v1/profiles/{profile['id']}", json={"name": name})
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_profile"
     unknown = api.patch(f"/v1/profiles/{UNKNOWN_ID}", json={"name": "x"})
     assert unknown.status_code == 404
+
+
+def test_patch_refuses_a_null_name_or_metadata_and_changes_nothing(api):
+    """A profile always has a name and metadata: ``null`` for either used to answer 200
+    and change nothing."""
+    profile = create(api, "a", metadata={"k": 1})
+    for field, hint in (("name", "send a new name"), ("metadata", "send {} to clear it")):
+        response = api.patch(f"/v1/profiles/{profile['id']}", json={field: None})
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert error["code"] == "invalid_request"
+        assert f"{field} cannot be null; {hint}" in error["message"]
+    kept = api.get(f"/v1/profiles/{profile['id']}").json()
+    assert (kept["name"], kept["metadata"], kept["updated_at"]) == (
+        "a",
+        {"k": 1},
+        profile["updated_at"],
+    )
 
 
 def test_the_list_pages_with_a_total_and_next_offset_and_refuses_bad_bounds(api):

@@ -10,7 +10,7 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from voxprint.store.records import MAX_NAME_LENGTH, unprintable
 
@@ -48,7 +48,9 @@ def _finite(values: list[float]) -> list[float]:
 
 Text = Annotated[str, AfterValidator(_encodable)]
 ProfileIdText = Annotated[str, Field(pattern=PROFILE_ID_PATTERN)]
-Name = Annotated[Text, AfterValidator(_printable), Field(min_length=1, max_length=MAX_NAME_LENGTH)]
+#: No minimum length here: an empty or blank name is refused by the service, one rule for
+#: both (400 ``invalid_profile``).
+Name = Annotated[Text, AfterValidator(_printable), Field(max_length=MAX_NAME_LENGTH)]
 ExternalId = Annotated[
     Text, AfterValidator(_printable), Field(min_length=1, max_length=MAX_NAME_LENGTH)
 ]
@@ -124,11 +126,19 @@ class ProfileCreate(Strict):
 
 
 class ProfilePatch(Strict):
-    """Only the fields sent change. ``external_id: null`` clears the external id."""
+    """Only the fields sent change. ``external_id: null`` clears the external id; a
+    profile always has a name and metadata, so ``null`` for either is refused."""
 
     name: Name | None = None
     external_id: ExternalId | None = None
     metadata: Metadata | None = None
+
+    @model_validator(mode="after")
+    def _no_null_name_or_metadata(self) -> ProfilePatch:
+        for field_name, instead in (("name", "a new name"), ("metadata", "{} to clear it")):
+            if field_name in self.model_fields_set and getattr(self, field_name) is None:
+                raise ValueError(f"{field_name} cannot be null; send {instead}")
+        return self
 
 
 class ProfileOut(BaseModel):
