@@ -37,7 +37,7 @@ from voxprint.evaluation.decisions import (
 )
 from voxprint.evaluation.domains import OpenSetDomain, build_domain
 from voxprint.operating_points import DEFAULT_PRIORS
-from voxprint.scorer import Scorer
+from voxprint.scorer import Probe, Rivals, Scorer
 from voxprint.settings import default_data_root
 
 
@@ -202,16 +202,30 @@ def mixed_namespace(
     )
 
 
+def rivals_in(mixed: MixedNamespace, claimed: int, probe: Probe) -> Rivals:
+    """Every other profile of the mixed namespace, as the service weighs a claim on
+    ``claimed`` (it takes the best 50; each judged in its own band where bands matter)."""
+    others = [i for i in range(len(mixed.order)) if i != claimed]
+    bands = (
+        [mixed.own_bands[mixed.order[i]] for i in others]
+        if mixed.scorer.point.profile_bands_matter(probe.bandwidth_hz)
+        else None
+    )
+    return Rivals(mixed.voiceprints[others], mixed.seconds[others], bands)
+
+
 def verify_mixed(
     mixed: MixedNamespace,
     telephone: tuple[OpenSetDomain, EmbeddedDomain],
     *,
     profile_rule: bool,
+    rivals: bool = False,
 ) -> str:
     """Each known speaker's telephone probes claimed against their own profile and
     against the next speaker's in the mixed namespace. Scored with the namespace's band
     (``profile_rule`` false; mixed, so the probe's band decides) or with the claimed
-    profile's own band (what ``verify`` does since 2026-12-07)."""
+    profile's own band (what ``verify`` does since 2026-12-07); with ``rivals``, each
+    claim weighed against the namespace's other profiles too (since 2026-12-07, later)."""
     phone_domain, phone_embedded = telephone
     by_kind = {"app": Claims(), "phone": Claims()}
     for key in phone_domain.probes:
@@ -228,7 +242,11 @@ def verify_mixed(
                 else mixed.scorer.point.band_for(probe.bandwidth_hz)
             )
             verdict = mixed.scorer.verify(
-                probe, mixed.voiceprints[index], float(mixed.seconds[index]), band=band
+                probe,
+                mixed.voiceprints[index],
+                float(mixed.seconds[index]),
+                band=band,
+                rivals=rivals_in(mixed, index, probe) if rivals else None,
             )
             kind = "app" if claimed in mixed.app else "phone"
             by_kind[kind].add(is_owner, verdict.decision.value == "accept")
@@ -272,12 +290,14 @@ def wideband_in_mixed(
     telephone: tuple[OpenSetDomain, EmbeddedDomain],
     *,
     copy: bool,
+    rivals: bool = False,
 ) -> tuple[str, str]:
     """Every 16 kHz probe identified in the mixed namespace, and claimed on its own
     profile and the next speaker's, as the wideband probe alone (``copy`` false) or with
     its telephone copy (the same utterance band-limited to 8 kHz: the ``tel-8k`` item of
     the same key) against telephone-enrolled profiles (what the service does since
-    2026-12-07)."""
+    2026-12-07); with ``rivals``, each claim weighed against the namespace's other
+    profiles too."""
     (wide_domain, wide_embedded), (_, phone_embedded) = wideband, telephone
     bands = [mixed.own_bands[s] for s in mixed.order]
     clean = [mixed.clean_bands[s] for s in mixed.order]
@@ -312,7 +332,11 @@ def wideband_in_mixed(
                 scored = twin
             band = pair_band(band_of(scored.bandwidth_hz), mixed.own_bands[claimed])
             verdict = mixed.scorer.verify(
-                scored, mixed.voiceprints[index], float(mixed.seconds[index]), band=band
+                scored,
+                mixed.voiceprints[index],
+                float(mixed.seconds[index]),
+                band=band,
+                rivals=rivals_in(mixed, index, scored) if rivals else None,
             )
             claimed_kind = "app" if claimed in mixed.app else "phone"
             by_kind[claimed_kind].add(is_owner, verdict.decision.value == "accept")
@@ -365,9 +389,11 @@ def main() -> None:
     mixed = mixed_namespace(wideband, telephone)
     for profile_rule, rule in (
         (False, "the namespace's band (before)"),
-        (True, "the claimed profile's band (now)"),
+        (True, "the claimed profile's band"),
     ):
         print(f"| {rule} | {verify_mixed(mixed, telephone, profile_rule=profile_rule)} |")
+    weighed = verify_mixed(mixed, telephone, profile_rule=True, rivals=True)
+    print(f"| the claimed profile's band, weighed against look-alikes (now) | {weighed} |")
     print()
     print("The same namespace, every 8 kHz probe identified:")
     print()
@@ -388,6 +414,7 @@ def main() -> None:
     rows = {
         copy: wideband_in_mixed(mixed, wideband, telephone, copy=copy) for copy in (False, True)
     }
+    weighed_copy = wideband_in_mixed(mixed, wideband, telephone, copy=True, rivals=True)[1]
     print(
         "| probe against telephone enrolments | app-enrolled named right "
         "| telephone-enrolled named right | strangers unknown |"
@@ -401,8 +428,9 @@ def main() -> None:
         "| telephone-enrolled: FRR | FAR |"
     )
     print("|---|---|---|---|---|")
-    for copy, rule in ((False, "the wideband probe (before)"), (True, "its telephone copy (now)")):
+    for copy, rule in ((False, "the wideband probe (before)"), (True, "its telephone copy")):
         print(f"| {rule} | {rows[copy][1]} |")
+    print(f"| its telephone copy, weighed against look-alikes (now) | {weighed_copy} |")
 
 
 if __name__ == "__main__":

@@ -143,6 +143,19 @@ def test_a_streamed_body_over_the_limit_is_refused_without_reading_it_all(tmp_pa
     assert declared.json()["error"]["code"] == "audio_too_large"
 
 
+def test_verify_names_the_enrolled_look_alike_that_turned_a_claim_down(api):
+    older = enrolled(api, "older", 150.0)
+    younger = enrolled(api, "younger", 155.0)
+    claim = api.post(f"/v1/profiles/{older}/verify", content=voice_wav(155, 4, seed=7))
+    assert claim.status_code == 200
+    body = claim.json()
+    assert body["decision"] == "reject" and body["reason"] == "no_match"
+    assert body["look_alike"]["profile_id"] == younger
+    assert body["look_alike"]["profile_name"] == "younger"
+    assert body["look_alike"]["cosine"] > body["cosine"]
+    assert api.get("/v1/thresholds").json()["rival_weight"] == 0.05
+
+
 def test_verify_accepts_the_owner_and_rejects_another_speaker(api):
     profile_id = enrolled(api)
     same = api.post(f"/v1/profiles/{profile_id}/verify", content=voice_wav(150, 3, seed=5))
@@ -166,7 +179,9 @@ def test_verify_accepts_the_owner_and_rejects_another_speaker(api):
         "voice_decision",
         "phrase",
         "challenge_id",
+        "look_alike",
     }
+    assert accepted["look_alike"] is None and rejected["look_alike"] is None  # one profile
     assert accepted["kind"] == "text-independent" and accepted["phrase"] is None
     assert accepted["normalized_score"] is None  # no cohort set up
     assert accepted["decision"] == "accept" and rejected["decision"] == "reject"

@@ -237,6 +237,20 @@ def test_verify_exits_zero_on_accept_and_one_on_reject(speakers, tmp_path, db):
     assert json.loads(reject.output)["decision"] == "reject"
 
 
+def test_verify_says_when_another_enrolled_voice_is_as_close_as_the_claimed_one(tmp_path, db):
+    run("enroll", "older", wav(tmp_path, "o.wav", 150, seconds=21, seed=1), "--db", db)
+    run("enroll", "younger", wav(tmp_path, "y.wav", 155, seconds=21, seed=2), "--db", db)
+    claim = run("verify", "older", wav(tmp_path, "p.wav", 155, seconds=4, seed=7), "--db", db)
+    assert claim.exit_code == ExitCode.REJECTED and claim.output.startswith("REJECT: older")
+    assert "as close to another enrolled profile, younger (cosine" in claim.output
+    shown = json.loads(
+        run(
+            "verify", "older", wav(tmp_path, "q.wav", 155, seconds=4, seed=7), "--db", db, "--json"
+        ).output
+    )
+    assert shown["look_alike"]["profile_name"] == "younger"
+
+
 def test_verify_an_unknown_or_unfinished_profile_fails(tmp_path, db):
     probe = wav(tmp_path, "p.wav", 170, seconds=3)
     run("enroll", "half", wav(tmp_path, "h.wav", 170, seconds=3), "--db", db)
@@ -305,6 +319,8 @@ def test_thresholds_show_json_is_the_rest_apis_thresholds_object(speakers, db):
     assert shown["source"]["kind"] == "adapted"
     assert API_TIME.fullmatch(shown["source"]["updated_at"])
     assert API_TIME.fullmatch(shown["statistics"]["updated_at"])
+    text = run("thresholds", "show", "--db", db).output
+    assert "against the other enrolled profile the voice resembles most" in text
 
 
 def test_profiles_show_and_list_json_are_the_rest_apis_profile_objects(speakers, tmp_path, db):

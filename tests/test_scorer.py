@@ -8,7 +8,7 @@ import pytest
 from voxprint.adaptation import Band
 from voxprint.decision import Decision, DecisionReason, OperatingPoint, SourceKind, ThresholdSource
 from voxprint.errors import InvalidParameterError
-from voxprint.scorer import Probe, Scorer
+from voxprint.scorer import Probe, Rivals, Scorer
 from voxprint.scoring.llr import ConditionModel, ImpostorScores, LogisticModel, TargetScores
 from voxprint.scoring.similarity import l2_normalise
 
@@ -52,6 +52,52 @@ def test_a_probe_with_too_little_speech_is_not_decided_unless_forced(rng):
     assert verdict.reason is DecisionReason.INSUFFICIENT_SPEECH
     forced = Scorer(replace_min(POINT, 0.0)).verify(probe, voiceprint, 20.0)
     assert forced.reason is not DecisionReason.INSUFFICIENT_SPEECH
+
+
+def test_a_claim_on_a_profile_whose_look_alike_the_probe_matches_better_is_rejected(rng):
+    """Two enrolled look-alikes: the probe is B's voice, claimed on A. Against a stranger
+    alone the claim passes; weighed against B it is rejected, and B is named as why."""
+    a = unit(rng)[0]
+    b = near(a, 0.8, rng)
+    probe = Probe(near(b, 0.9, rng), 5.0)  # about 0.72 with A
+    alone = Scorer(POINT).verify(probe, a, 20.0)
+    rivals = Rivals(np.stack([unit(rng)[0], b]), np.array([20.0, 20.0]))
+    weighed = Scorer(POINT).verify(probe, a, 20.0, rivals=rivals)
+    assert alone.decision is Decision.ACCEPT
+    assert weighed.decision is Decision.REJECT and weighed.reason is DecisionReason.NO_MATCH
+    assert weighed.rival == 1 and weighed.score < alone.score
+    assert weighed.cosine_threshold is not None and alone.cosine_threshold is not None
+    assert weighed.cosine_threshold > alone.cosine_threshold
+
+
+def test_rivals_far_from_the_probe_leave_the_owner_accepted_with_no_rival_named(rng):
+    voiceprint = unit(rng)[0]
+    probe = Probe(near(voiceprint, 0.85, rng), 5.0)
+    rivals = Rivals(np.stack([near(voiceprint, 0.1, rng), unit(rng)[0]]), np.array([20.0, 8.0]))
+    weighed = Scorer(POINT).verify(probe, voiceprint, 20.0, rivals=rivals)
+    alone = Scorer(POINT).verify(probe, voiceprint, 20.0)
+    assert weighed.decision is Decision.ACCEPT and weighed.rival is None
+    assert weighed.score == pytest.approx(alone.score, abs=1e-6)
+
+
+def test_an_operating_point_with_no_rival_weight_ignores_rivals(rng):
+    a = unit(rng)[0]
+    probe = Probe(near(a, 0.85, rng), 5.0)
+    rivals = Rivals(np.stack([probe.embedding]), np.array([20.0]))
+    point = replace(POINT, rival_weight=0.0)
+    assert Scorer(point).verify(probe, a, 20.0, rivals=rivals) == Scorer(point).verify(
+        probe, a, 20.0
+    )
+    with pytest.raises(InvalidParameterError, match="rival_weight"):
+        replace(POINT, rival_weight=2.0)
+
+
+def test_a_rejection_for_too_little_speech_names_no_rival(rng):
+    a = unit(rng)[0]
+    probe = Probe(near(a, 0.9, rng), 0.1)
+    rivals = Rivals(np.stack([probe.embedding]), np.array([20.0]))
+    verdict = Scorer(POINT).verify(probe, a, 20.0, rivals=rivals)
+    assert verdict.reason is DecisionReason.INSUFFICIENT_SPEECH and verdict.rival is None
 
 
 def replace_min(point, seconds):

@@ -394,7 +394,8 @@ def test_similar_voices_of_a_profile_still_enrolling_or_unknown_are_refused(serv
 
 def banded_service(db: Path) -> VoxprintService:
     """A service whose narrowband score model expects strangers 0.3 higher than its
-    wideband one, so that the model used shows in the cosine bar."""
+    wideband one, so that the model used shows in the cosine bar. It weighs no rival
+    profile: its tests enrol one voice in both bands."""
     from dataclasses import replace
 
     from voxprint.adaptation import Band
@@ -408,6 +409,7 @@ def banded_service(db: Path) -> VoxprintService:
             Band.WIDE: wide,
             Band.NARROW: replace(wide, mean=wide.mean + 0.3, mean_floor=wide.mean_floor + 0.3),
         },
+        rival_weight=0.0,
     )
     service = make_service(db)
     thresholds = replace(service.thresholds, prior=banded, fallback=banded.operating_point())
@@ -576,3 +578,36 @@ def test_comparing_a_wideband_and_a_telephone_recording_scores_the_wideband_ones
     assert mixed.score == pytest.approx(both_phone.score, abs=0.002)
     assert service.compare(phone, wide).score == pytest.approx(mixed.score, abs=0.002)
     assert mixed.score < both_wide.score - 0.01
+
+
+def test_a_claim_with_an_enrolled_look_alikes_voice_is_rejected_and_names_the_look_alike(
+    tmp_path,
+):
+    """Two close voices in one namespace (found in a walkthrough: two young brothers, a
+    claim on one with the other's voice accepted at 0.999): the claim is weighed against
+    the profile the voice resembles most, and the answer says which one it was."""
+    service = make_service(tmp_path / "twins.db")
+    older = service.create_profile("older")
+    service.enroll(older.id, (voice(150, 12.0, seed=1), RATE))
+    younger = service.create_profile("younger")
+    service.enroll(younger.id, (voice(155, 12.0, seed=2), RATE))
+    claim = service.verify(older.id, (voice(155, 4.0, seed=7), RATE))
+    assert claim.decision is Decision.REJECT
+    assert claim.look_alike is not None and claim.look_alike.profile_id == younger.id
+    assert claim.look_alike.name == "younger" and claim.look_alike.cosine > claim.cosine
+    owner = service.verify(older.id, (voice(150, 4.0, seed=7), RATE))
+    assert owner.decision is Decision.ACCEPT and owner.look_alike is None
+
+
+def test_a_look_alike_in_another_namespace_does_not_weigh_on_a_claim(tmp_path):
+    """Rivals are the claimed profile's own namespace's: another tenant's profiles never
+    move a decision (without the twin next door the same claim is accepted)."""
+    service = make_service(tmp_path / "tenants.db")
+    older = service.create_profile("older")
+    service.enroll(older.id, (voice(150, 12.0, seed=1), RATE))
+    other = service.in_namespace("tenant-b")
+    twin = other.create_profile("younger")
+    other.enroll(twin.id, (voice(155, 12.0, seed=2), RATE))
+    claim = service.verify(older.id, (voice(155, 4.0, seed=7), RATE))
+    assert claim.decision is Decision.ACCEPT and claim.look_alike is None
+

@@ -115,6 +115,7 @@ def test_scores_are_never_rounded_to_certainty():
         net_speech_seconds=3.14159,
         source=source,
         activity_logged=True,
+        look_alike=None,
     )
     shown = views.verification(result)  # type: ignore[arg-type]
     assert shown["score"] == 0.99996 and shown["cosine"] == 0.812345678

@@ -416,6 +416,18 @@ class Candidates:
             gallery.statistics_bands,
         )
 
+    def take(self, rows: Sequence[int] | np.ndarray) -> Candidates:
+        """The candidates of ``rows`` (positions in these), searched among as many."""
+        gallery = Gallery(
+            self.profile_ids,
+            self.names,
+            self.voiceprints,
+            self.seconds,
+            self.bands,
+            self.statistics_bands,
+        )
+        return Candidates.of(gallery.take(rows), self.gallery_size)
+
 
 @dataclass
 class _Entry:

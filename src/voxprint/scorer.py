@@ -19,6 +19,7 @@ from voxprint.errors import InvalidParameterError
 from voxprint.pipeline import Utterance
 from voxprint.scoring.asnorm import AsNorm
 from voxprint.scoring.llr import logit, probability
+from voxprint.scoring.rivals import rival_penalty
 from voxprint.scoring.similarity import cosine_scores
 
 
@@ -57,6 +58,23 @@ class Verdict:
     llr: float
     normalized_score: float | None = None
     cosine_threshold: float | None = None
+    #: The rival (its index into :class:`Rivals`) whose resemblance to the probe turned
+    #: an accepted claim into a rejection; ``None`` when none did.
+    rival: int | None = None
+
+
+@dataclass(frozen=True)
+class Rivals:
+    """The other enrolled profiles a verify claim is weighed against
+    (:mod:`voxprint.scoring.rivals`): ``(k, dim)`` voiceprints enrolled from ``(k,)``
+    seconds of speech each, and the band each was enrolled in (``None``: not known)."""
+
+    voiceprints: np.ndarray = field(repr=False)
+    enrol_seconds: np.ndarray
+    bands: Sequence[Band | None] | None = None
+
+    def __len__(self) -> int:
+        return int(np.asarray(self.enrol_seconds).size)
 
 
 @dataclass(frozen=True)
@@ -133,20 +151,29 @@ class Scorer:
         enrol_seconds: float,
         *,
         band: Band | None = None,
+        rivals: Rivals | None = None,
     ) -> Verdict:
         """Is ``probe`` the speaker of ``voiceprint`` ``(dim,)`` (enrolled from
         ``enrol_seconds`` of speech)? ``band`` is the score model's band (default: the
-        probe's against the namespace's gallery, :meth:`OperatingPoint.band_for`)."""
+        probe's against the namespace's gallery, :meth:`OperatingPoint.band_for`).
+        ``rivals``: the namespace's other enrolled profiles worth weighing the claim
+        against (each judged in its own band, as a claim on it would be)."""
         band = self.point.band_for(probe.bandwidth_hz) if band is None else band
         cosines, normalized = self._values(probe, np.atleast_2d(voiceprint))
         values = cosines if normalized is None else normalized
-        llr = float(self._llrs(probe, values, np.array([enrol_seconds]), band)[0])
+        own = float(self._llrs(probe, values, np.array([enrol_seconds]), band)[0])
+        rival_llrs = self._rival_llrs(probe, rivals)
+        penalty = rival_penalty(rival_llrs, self.point.rival_weight)
+        llr = own - penalty
         score = float(probability(llr))
         decision, reason = self.point.verify(score, probe.net_speech_seconds)
+        alone, _ = self.point.verify(float(probability(own)), probe.net_speech_seconds)
+        turned = penalty > 0 and decision is Decision.REJECT and alone is Decision.ACCEPT
+        rival = int(np.argmax(rival_llrs)) if turned else None
         needed = None
         if normalized is None:  # on AS-Norm scores there is no cosine threshold
             needed = self.point.model(band).cosine_for_llr(
-                logit(self.point.verification_threshold),
+                logit(self.point.verification_threshold) + penalty,
                 probe.net_speech_seconds,
                 enrol_seconds,
                 probe.snr_db,
@@ -160,7 +187,31 @@ class Scorer:
             llr=llr,
             normalized_score=None if normalized is None else float(normalized[0]),
             cosine_threshold=needed,
+            rival=rival,
         )
+
+    def _rival_llrs(self, probe: Probe, rivals: Rivals | None) -> np.ndarray:
+        """``(k,)`` log-likelihood ratios of ``probe`` against each rival, in its own
+        band; empty without rivals."""
+        if rivals is None or len(rivals) == 0:
+            return np.zeros(0)
+        voiceprints = np.atleast_2d(np.asarray(rivals.voiceprints, dtype=np.float32))
+        cosines, normalized = self._values(probe, voiceprints)
+        values = cosines if normalized is None else normalized
+        pairs = self._pair_bands(probe, voiceprints.shape[0], rivals.bands)
+        enrol = np.asarray(rivals.enrol_seconds, dtype=np.float64).ravel()
+        return self._llrs_in_bands(probe, values, enrol, pairs)
+
+    def _llrs_in_bands(
+        self, probe: Probe, values: np.ndarray, enrol: np.ndarray, pairs: Sequence[Band]
+    ) -> np.ndarray:
+        """``(n,)`` log-likelihood ratios of ``probe``'s ``(n,)`` scores, each with the
+        score model of its band in ``pairs``."""
+        llrs = np.empty(values.shape, dtype=np.float64)
+        for band in set(pairs):
+            rows = np.array([i for i, b in enumerate(pairs) if b is band])
+            llrs[rows] = self._llrs(probe, values[rows], enrol[rows], band)
+        return llrs
 
     def compare(self, first: Probe, second: Probe) -> Verdict:
         """Are two recordings (or voiceprints) one speaker? ``second`` plays the enrolled
@@ -220,11 +271,10 @@ class Scorer:
             normalized = None if normalized is None else values
             copy_band = pair_band(band_of(copy.bandwidth_hz), Band.NARROW)
             pairs = [copy_band if c else b for b, c in zip(pairs, copied, strict=True)]
-        llrs = np.empty(values.shape, dtype=np.float64)
-        groups = list(zip(pairs, copied.tolist(), strict=True))
-        for band, from_copy in set(groups):
-            rows = np.array([i for i, key in enumerate(groups) if key == (band, from_copy)])
-            llrs[rows] = self._llrs(copy if from_copy else probe, values[rows], enrol[rows], band)
+        llrs = self._llrs_in_bands(probe, values, enrol, pairs)
+        if copied.any():
+            copied_pairs = [b for b, c in zip(pairs, copied, strict=True) if c]
+            llrs[copied] = self._llrs_in_bands(copy, values[copied], enrol[copied], copied_pairs)
         posteriors, unknown = open_set_posteriors(llrs, n)
         order = np.argsort(-llrs, kind="stable")[:top_n]
         candidates = tuple(

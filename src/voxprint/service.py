@@ -37,7 +37,8 @@ from voxprint.gallery_index import CANDIDATES, Candidates, GalleryIndex
 from voxprint.pipeline import EmbeddingPipeline, Utterance
 from voxprint.quality import ClipQuality, QualityGate, assess_clip
 from voxprint.rounding import speech_still_needed
-from voxprint.scorer import Probe, Scorer
+from voxprint.scorer import Probe, Rivals, Scorer
+from voxprint.scoring.similarity import cosine_scores
 from voxprint.similar_voices import similar_voices
 from voxprint.store.base import Store
 from voxprint.store.records import (
@@ -133,6 +134,18 @@ class VerificationResult:
     #: ``False`` when the decision could not be written to the activity log (a read-only
     #: or full store): the answer stands, the log has a gap.
     activity_logged: bool = True
+    #: The other enrolled profile whose likeness to the voice turned an accepted claim
+    #: into a rejection (:mod:`voxprint.scoring.rivals`); ``None`` when none did.
+    look_alike: LookAlike | None = None
+
+
+@dataclass(frozen=True)
+class LookAlike:
+    """Another enrolled profile a verified voice resembles: its id, name and cosine."""
+
+    profile_id: str
+    name: str
+    cosine: float
 
 
 @dataclass(frozen=True)
@@ -700,7 +713,22 @@ class VoxprintService:
             if scorer.point.profile_bands_matter(probe.bandwidth_hz)
             else scorer.point.band_for(probe.bandwidth_hz)
         )
-        verdict = scorer.verify(probe, profile.voiceprint, profile.net_speech_seconds, band=band)
+        rivals = self._rivals(profile, probe, scorer)
+        verdict = scorer.verify(
+            probe,
+            profile.voiceprint,
+            profile.net_speech_seconds,
+            band=band,
+            rivals=None if rivals is None else rivals[1],
+        )
+        look_alike = None
+        if verdict.rival is not None and rivals is not None:
+            found, weighed = rivals
+            look_alike = LookAlike(
+                found.profile_ids[verdict.rival],
+                found.names[verdict.rival],
+                float(cosine_scores(probe.embedding, weighed.voiceprints[verdict.rival])[0]),
+            )
         logged = record and self._record(
             Activity(
                 "verify", verdict.decision.value, profile.id, verdict.score, verdict.reason.value
@@ -719,7 +747,23 @@ class VoxprintService:
             normalized_score=verdict.normalized_score,
             cosine_threshold=verdict.cosine_threshold,
             activity_logged=logged,
+            look_alike=look_alike,
         )
+
+    def _rivals(
+        self, profile: Profile, probe: Probe, scorer: Scorer
+    ) -> tuple[Candidates, Rivals] | None:
+        """The namespace's other enrolled profiles that a claim on ``profile`` is weighed
+        against: the best candidates for ``probe``, found as identify finds them (``None``
+        when the operating point weighs no rival)."""
+        if scorer.point.rival_weight == 0.0:
+            return None
+        by_band = scorer.point.profile_bands_matter(probe.bandwidth_hz)
+        found = self._candidates(probe.embedding, 1, None, by_band=by_band)
+        rows = [i for i, pid in enumerate(found.profile_ids) if pid != profile.id]
+        found = found.take(rows)
+        rivals = Rivals(found.voiceprints, found.seconds, found.bands if by_band else None)
+        return found, rivals
 
     def identify(
         self,

@@ -305,6 +305,8 @@ class ThresholdReport:
     min_speech_seconds: float
     normalized: bool
     bands: tuple[BandReport, ...]
+    #: How much a claim's alternative weighs the nearest other enrolled profile.
+    rival_weight: float
     statistics: GalleryStatistics | None
 
 
@@ -337,5 +339,6 @@ def threshold_report(thresholds: Thresholds, namespace: str) -> ThresholdReport:
         min_speech_seconds=point.min_speech_seconds,
         normalized=point.normalized,
         bands=tuple(_band_report(point, band) for band in Band),
+        rival_weight=point.rival_weight,
         statistics=thresholds.statistics(namespace),
     )

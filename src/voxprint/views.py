@@ -133,6 +133,7 @@ def thresholds(report: ThresholdReport) -> dict[str, Any]:
         "verification_threshold": report.verification_threshold,
         "identification_threshold": report.identification_threshold,
         "min_speech_seconds": report.min_speech_seconds,
+        "rival_weight": report.rival_weight,
         "normalized": report.normalized,
         "bands": [
             {
@@ -195,6 +196,13 @@ def verification(result: VerificationResult) -> dict[str, Any]:
         "net_speech_seconds": seconds(result.net_speech_seconds),
         "source": threshold_source(result.source),
         "activity_logged": result.activity_logged,
+        "look_alike": None
+        if result.look_alike is None
+        else {
+            "profile_id": result.look_alike.profile_id,
+            "profile_name": result.look_alike.name,
+            "cosine": result.look_alike.cosine,
+        },
     }
 
 

@@ -269,6 +269,12 @@ class ThresholdSourceOut(BaseModel):
     updated_at: datetime | None = Field(description="When it last changed.")
 
 
+class LookAlikeOut(BaseModel):
+    profile_id: str
+    profile_name: str
+    cosine: float = Field(description="Its raw cosine with the voice.")
+
+
 class VerificationOut(BaseModel):
     profile_id: str
     profile_name: str
@@ -295,6 +301,11 @@ class VerificationOut(BaseModel):
     source: ThresholdSourceOut
     activity_logged: bool = Field(
         True, description="False when the store could not log the answer (read-only or full)."
+    )
+    look_alike: LookAlikeOut | None = Field(
+        None,
+        description="Another enrolled profile of the namespace that the voice resembles, "
+        "when weighing the claim against it turned an accept into a reject.",
     )
     kind: ProfileKindValue = "text-independent"
     voice_decision: DecisionValue | None = Field(
@@ -348,6 +359,10 @@ class ThresholdsOut(BaseModel):
     verification_threshold: float = Field(description="Score needed to accept a claim.")
     identification_threshold: float = Field(description="Posterior needed to name someone.")
     min_speech_seconds: float = Field(description="Less speech than this is not decided.")
+    rival_weight: float = Field(
+        description="How much a verify claim's alternative weighs the other enrolled profile "
+        "the voice resembles most, against a stranger (0: strangers only)."
+    )
     normalized: bool = Field(description="Scores are AS-Norm scores against a cohort.")
     bands: list[BandOut]
     statistics: GalleryStatisticsOut | None = Field(

@@ -337,10 +337,16 @@ def verification_text(result: VerificationResult) -> str:
     normalized = (
         f", as-norm {result.normalized_score:.3f}" if result.normalized_score is not None else ""
     )
+    rival = (
+        f"\nthe voice is as close to another enrolled profile, {result.look_alike.name} "
+        f"(cosine {result.look_alike.cosine:.3f})"
+        if result.look_alike is not None
+        else ""
+    )
     return (
         f"{verdict}: {result.profile_name}  score {result.score:.3f} "
         f"(needs {probability_text(result.threshold)})  cosine {result.cosine:.3f}"
-        f"{needed}{normalized}\n"
+        f"{needed}{normalized}{rival}\n"
         f"{_source_text(result.source)}"
     )
 

@@ -42,7 +42,7 @@ from voxprint.decision import DecisionReason, OperatingPoint
 from voxprint.errors import DatasetError
 from voxprint.evaluation.domains import OpenSetDomain, galleries
 from voxprint.operating_points import ScoringPrior
-from voxprint.scorer import Probe, Scorer
+from voxprint.scorer import Probe, Rivals, Scorer
 from voxprint.scoring.llr import ConditionModel, ImpostorScores, TargetScores, shrink_factor
 from voxprint.scoring.similarity import l2_normalise
 
@@ -101,6 +101,9 @@ class Tally:
     target_accepted: int = 0
     impostor_claims: int = 0
     impostor_accepted: int = 0
+    #: Of the impostor claims, those made with an enrolled speaker's voice.
+    enrolled_impostor_claims: int = 0
+    enrolled_impostor_accepted: int = 0
     confident: int = 0
     confident_right: int = 0
     scores: list[float] = field(default_factory=list)
@@ -141,6 +144,10 @@ class DomainResult:
     best_threshold_named: float
     scores: np.ndarray = field(repr=False)
     labels: np.ndarray = field(repr=False)
+    #: FAR of the impostor claims made with an enrolled speaker's voice (a sibling
+    #: claiming a sibling's profile), and of those made by speakers never enrolled.
+    far_enrolled: float = math.nan
+    far_strangers: float = math.nan
 
 
 def _share(part: int, whole: int) -> float:
@@ -317,8 +324,14 @@ def _answer_gallery(
             if not same and n < 2:
                 continue
             band = pair_band(band_of(probe.bandwidth_hz), own_bands[claimed])
+            others = np.arange(n) != claimed  # the service weighs the best 50 of them
+            rivals = Rivals(
+                voiceprints[others],
+                enrol_seconds[others],
+                None if bands is None else [b for b, o in zip(bands, others, strict=True) if o],
+            )
             verdict = scorer.verify(
-                probe, voiceprints[claimed], float(enrol_seconds[claimed]), band=band
+                probe, voiceprints[claimed], float(enrol_seconds[claimed]), band=band, rivals=rivals
             )
             accepted = verdict.decision.value == "accept"
             if same:
@@ -327,6 +340,9 @@ def _answer_gallery(
             else:
                 tally.impostor_claims += 1
                 tally.impostor_accepted += int(accepted)
+                if truth >= 0:
+                    tally.enrolled_impostor_claims += 1
+                    tally.enrolled_impostor_accepted += int(accepted)
             tally.scores.append(verdict.score)
             tally.labels.append(same)
             if verdict.score >= CONFIDENT or verdict.score <= 1 - CONFIDENT:
@@ -362,6 +378,11 @@ def _result(name: str, size: int, draws: int, tally: Tally) -> DomainResult:
         best_threshold_named=best_threshold_named(tally.known_best, tally.unknown_best),
         scores=scores,
         labels=labels,
+        far_enrolled=_share(tally.enrolled_impostor_accepted, tally.enrolled_impostor_claims),
+        far_strangers=_share(
+            tally.impostor_accepted - tally.enrolled_impostor_accepted,
+            tally.impostor_claims - tally.enrolled_impostor_claims,
+        ),
     )
 
 
