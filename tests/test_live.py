@@ -170,3 +170,41 @@ def test_a_window_runs_the_voice_detector_once(service, monkeypatch):
     result = evaluate_window(service, window, VerifyScorer(service, alice), 0.5)
     assert result.match is not None and result.match.decision == "accept"
     assert calls == [2 * RATE]
+
+
+@pytest.mark.parametrize("kind", ["verify", "identify"])
+def test_a_wideband_window_against_a_telephone_enrolment_is_judged_as_its_telephone_copy(
+    tmp_path, monkeypatch, kind
+):
+    """As verify and identify judge a whole recording: an app user enrolled by telephone
+    is scored on the window band-limited to the telephone band (live windows used to be
+    scored as they were, and owners across bands refused)."""
+    from test_service import app_and_phone
+
+    service, app, enrolled = app_and_phone(tmp_path / "mixed.db", phone_voice=200)
+    phone = service.get_profile(enrolled.id)
+    copies = []
+    original = service.pipeline.telephone_copy
+
+    def counting(waveform, segments):
+        copies.append(len(waveform))
+        return original(waveform, segments)
+
+    monkeypatch.setattr(service.pipeline, "telephone_copy", counting)
+    audio = voice(200, 3.0, seed=5)
+    scorer = (
+        VerifyScorer(service, phone) if kind == "verify" else IdentifyScorer(service, [phone.id])
+    )
+    live = evaluate_window(service, Window(audio, 3.0, len(audio)), scorer, 0.5).match
+    assert copies == [len(audio)]
+    whole = (
+        service.verify(phone.id, (audio, RATE))
+        if kind == "verify"
+        else service.identify((audio, RATE), profile_ids=[phone.id], top_n=1).candidates[0]
+    )
+    assert copies == [len(audio)] * 2
+    assert live is not None and live.score == pytest.approx(whole.score, abs=1e-6)
+    assert live.cosine == pytest.approx(whole.cosine, abs=1e-6)
+    on_app = VerifyScorer(service, service.get_profile(app.id))
+    evaluate_window(service, Window(audio, 3.0, len(audio)), on_app, 0.5)
+    assert len(copies) == 2  # a wideband window against an app enrolment: no copy

@@ -611,3 +611,27 @@ def test_a_look_alike_in_another_namespace_does_not_weigh_on_a_claim(tmp_path):
     claim = service.verify(older.id, (voice(155, 4.0, seed=7), RATE))
     assert claim.decision is Decision.ACCEPT and claim.look_alike is None
 
+
+def test_an_app_probe_of_a_telephone_enrolled_owner_is_searched_among_each_bands_best(
+    tmp_path, monkeypatch
+):
+    """The mirror of a telephone caller enrolled from the app: a wideband probe scores
+    lower against its owner's telephone voiceprint than against app-enrolled strangers,
+    so with one candidate per search the owner was never scored (nor judged as the
+    probe's telephone copy). Through the index it is now judged as without one."""
+    from dataclasses import replace
+
+    import voxprint.service as service_module
+    from voxprint.gallery_index import GalleryIndex
+
+    monkeypatch.setattr(service_module, "CANDIDATES", 1)
+    service, _, phone = app_and_phone(tmp_path / "mirror.db", phone_voice=150)
+    indexed = replace(service, index=GalleryIndex(service.store, ToneEncoder.name, "1"))
+    probe = (voice(150, 4.0, seed=5), RATE)
+    found = indexed.identify(probe, top_n=1)
+    scanned = replace(service, index=None).identify(probe, top_n=1)
+    assert found.gallery_size == scanned.gallery_size == 2
+    assert found.candidates[0].profile_id == scanned.candidates[0].profile_id
+    assert found.candidates[0].score == pytest.approx(scanned.candidates[0].score)
+    assert found.unknown_probability == pytest.approx(scanned.unknown_probability)
+    assert phone.id != found.candidates[0].profile_id  # scored, though not the best

@@ -172,9 +172,11 @@ class LiveEvent:
 
 
 class WindowScorer(Protocol):
-    """Scores an embedded window (blocking; runs off the event loop in the service)."""
+    """Scores an embedded window (blocking; runs off the event loop in the service);
+    ``waveform`` is the window's ``(n,) float32`` audio at the encoder's rate, from which
+    a telephone copy is made where a profile is better judged with it."""
 
-    def score(self, utterance: Utterance) -> Match: ...
+    def score(self, utterance: Utterance, waveform: np.ndarray) -> Match: ...
 
 
 @dataclass(frozen=True)
@@ -189,9 +191,14 @@ class IdentifyScorer:
     profile_ids: Sequence[str] | None = None
     min_score: float | None = None
 
-    def score(self, utterance: Utterance) -> Match:
+    def score(self, utterance: Utterance, waveform: np.ndarray) -> Match:
+        pipeline = self.service.pipeline
         result = self.service.identify_utterance(
-            utterance, top_n=1, profile_ids=self.profile_ids, record=False
+            utterance,
+            top_n=1,
+            profile_ids=self.profile_ids,
+            record=False,
+            telephone=lambda: pipeline.telephone_copy(waveform, utterance.segments),
         )
         best = result.candidates[0] if result.candidates else None
         who = result.identified
@@ -215,8 +222,11 @@ class VerifyScorer:
     service: VoxprintService
     profile: Profile
 
-    def score(self, utterance: Utterance) -> Match:
-        result = self.service.verify_utterance(self.profile, utterance, record=False)
+    def score(self, utterance: Utterance, waveform: np.ndarray) -> Match:
+        copy = self.service.telephone_copy_for(self.profile, waveform, utterance)
+        result = self.service.verify_utterance(
+            self.profile, utterance, telephone=copy, record=False
+        )
         return Match(
             self.profile.id,
             self.profile.name,
@@ -254,15 +264,17 @@ def evaluate_window(
         try:
             if window.sample_rate == pipeline.encoder.sample_rate:
                 # The speech is known: embed it without running the VAD again.
+                waveform = window.audio
                 utterance = pipeline.process_segments(
-                    window.audio, segments, force=True, started=started
+                    waveform, segments, force=True, started=started
                 )
             else:
-                utterance = service.embed((window.audio, window.sample_rate), force=True)
+                waveform = pipeline.load((window.audio, window.sample_rate))
+                utterance = pipeline.process_waveform(waveform, force=True)
         except NoSpeechError:
             utterance = None
         if utterance is not None:
-            match = scorer.score(utterance)
+            match = scorer.score(utterance, waveform)
     return WindowResult(
         end_seconds=window.end_seconds,
         window_seconds=window.seconds,

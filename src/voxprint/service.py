@@ -809,13 +809,17 @@ class VoxprintService:
         scorer = self.scorer(force=force)
         # Each candidate judged by its own enrolment band, as a claim on it would be: a
         # namespace may mix app and telephone enrolments. Then the best of each band are
-        # candidates, not only the best overall (an app-enrolled owner calling in scores
-        # lower than telephone-enrolled strangers do).
-        by_band = scorer.point.profile_bands_matter(utterance.bandwidth_hz)
+        # candidates, not only the best overall: an app-enrolled owner calling in scores
+        # lower than telephone-enrolled strangers do, and a telephone-enrolled owner
+        # using the app lower than app-enrolled strangers (until judged as the probe's
+        # telephone copy).
+        probe_band = band_of(utterance.bandwidth_hz)
+        by_band = scorer.point.profile_bands_matter(utterance.bandwidth_hz) or (
+            telephone is not None and probe_band is Band.WIDE
+        )
         gallery = self._candidates(utterance.embedding, top_n, profile_ids, by_band=by_band)
         if gallery.gallery_size == 0 and profile_ids is None and record:
             self._check_gallery_encoder()  # live windows (not recorded) skip the scan
-        probe_band = band_of(utterance.bandwidth_hz)
         copied = [telephone_copy_helps(probe_band, band) for band in gallery.statistics_bands or ()]
         copy = Probe.of(telephone()) if telephone is not None and any(copied) else None
         ranking = scorer.identify(
