@@ -215,3 +215,23 @@ def test_listen_at_real_time_pace_falls_back_to_the_local_store(enrolled_db, dat
     assert "unreachable" in result.output
     assert "1688" in result.output and "speaker change" in result.output
     assert "last sample → result" in result.output
+
+
+def test_a_verification_line_says_which_enrolled_look_alike_turned_the_claim_down(capsys):
+    from voxprint.cli.listen import Printer
+
+    event = {
+        "speaking": True,
+        "unknown": False,
+        "audio_seconds": 2.0,
+        "final": False,
+        "profile_name": "older",
+        "score": 0.31,
+        "changed": True,
+        "look_alike": {"profile_id": "p2", "profile_name": "younger"},
+    }
+    Printer(json_output=False)(event, 0.05)
+    Printer(json_output=False)({**event, "look_alike": None, "score": 0.99}, 0.05)
+    first, second = capsys.readouterr().out.splitlines()
+    assert first.endswith("older  score 0.31  (as close to younger)  <- speaker change")
+    assert "as close to" not in second

@@ -106,6 +106,19 @@ def test_verification_accepts_the_owner_and_rejects_another(service):
     assert other[-1].decision == "reject"
 
 
+def test_a_live_claim_turned_down_by_an_enrolled_look_alike_names_it(service):
+    twin = service.create_profile("twin")
+    service.enroll(twin.id, (voice(155, 12, seed=2), RATE))
+    alice = next(p for p in service.list_profiles() if p.name == "alice")
+    config = LiveConfig(cumulative=True)
+    scorer = VerifyScorer(service, alice)
+    claim = recognizer(service, config, scorer).feed(voice(155, 2))[-1]
+    assert claim.decision == "reject"
+    assert claim.to_json()["look_alike"] == {"profile_id": twin.id, "profile_name": "twin"}
+    owner = recognizer(service, config, scorer).feed(voice(150, 2))[-1]
+    assert owner.decision == "accept" and owner.to_json()["look_alike"] is None
+
+
 def test_speech_only_measuring_reports_speech_without_a_match(service):
     audio = np.concatenate([np.zeros(RATE, np.float32), voice(150, 1)])
     result = evaluate_window(service, Window(audio, 2.0, RATE), None, 0.5)

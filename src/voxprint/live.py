@@ -29,7 +29,7 @@ import numpy as np
 from voxprint import rounding
 from voxprint.errors import InvalidParameterError, NoSpeechError
 from voxprint.pipeline import Utterance
-from voxprint.service import VoxprintService
+from voxprint.service import LookAlike, VoxprintService
 from voxprint.store.records import Profile
 from voxprint.vad import SpeechSegments
 
@@ -109,6 +109,8 @@ class Match:
     score: float | None
     cosine: float | None
     decision: str
+    #: Verification: the other enrolled profile whose likeness turned the claim down.
+    look_alike: LookAlike | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ class LiveEvent:
     decision: str
     changed: bool
     processing_seconds: float
+    look_alike: LookAlike | None = None
 
     @property
     def speaking(self) -> bool:
@@ -168,6 +171,9 @@ class LiveEvent:
             "decision": self.decision,
             "changed": self.changed,
             "processing_ms": rounding.milliseconds(self.processing_seconds),
+            "look_alike": None
+            if self.look_alike is None
+            else {"profile_id": self.look_alike.profile_id, "profile_name": self.look_alike.name},
         }
 
 
@@ -233,6 +239,7 @@ class VerifyScorer:
             result.score,
             result.cosine,
             result.decision.value,
+            result.look_alike,
         )
 
 
@@ -369,6 +376,7 @@ class LiveRecognizer:
             decision=match.decision if match else SILENCE,
             changed=changed,
             processing_seconds=result.processing_seconds,
+            look_alike=match.look_alike if match else None,
         )
 
     def final_event(self) -> LiveEvent:

@@ -182,7 +182,9 @@ class Printer:
         who = "unknown" if event["unknown"] else str(event["profile_name"])
         score = "" if event["score"] is None else f"  score {event['score']:.2f}"
         change = "  <- speaker change" if event["changed"] else ""
-        typer.echo(f"{stamp} {who}{score}{change}{final}")
+        alike = event.get("look_alike")
+        rival = f"  (as close to {alike['profile_name']})" if alike else ""
+        typer.echo(f"{stamp} {who}{score}{rival}{change}{final}")
 
 
 def run_local(

@@ -255,7 +255,8 @@ async function startVerify() {
   try {
     verifySession = await liveSession(`/v1/ws/verify/${profileId}`, (message) => {
       if (message.type !== "result" || !message.speaking) return;
-      out.textContent = `${message.profile_name}: ${message.decision} (score ${message.score.toFixed(2)})${message.final ? " — final" : ""}`;
+      const lookAlike = message.look_alike ? ` — as close to ${message.look_alike.profile_name}` : "";
+      out.textContent = `${message.profile_name}: ${message.decision} (score ${message.score.toFixed(2)})${lookAlike}${message.final ? " — final" : ""}`;
       out.className = message.decision;
     }, () => { verifySession = null; toggle("verify-start", "verify-stop", false); });
   } catch (error) {
