@@ -533,5 +533,6 @@ def fit_prior(
             verification_threshold=base.verification_threshold,
             identification_threshold=base.identification_threshold,
             min_speech_seconds=base.min_speech_seconds,
+            rival_weight=base.rival_weight,
         )
     return prior
