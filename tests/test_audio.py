@@ -169,7 +169,7 @@ def test_a_stereo_44k_wav_becomes_16k_mono_float32(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("container", ["file", "array", "uint8 array"])
-def test_stereo_channels_in_opposite_phase_give_the_first_channel_not_silence(
+def test_stereo_channels_in_opposite_phase_give_their_difference_not_silence(
     tmp_path: Path, container: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Mixed by averaging, channels in opposite phase cancel out and the recording read
@@ -191,19 +191,60 @@ def test_stereo_channels_in_opposite_phase_give_the_first_channel_not_silence(
     np.testing.assert_allclose(waveform, left, atol=1e-2)
     assert [r.getMessage() for r in caplog.records] == [
         "the 2 channels cancel out when mixed (recorded in opposite phase): "
-        "the first channel is used"
+        "their difference is used"
     ]
 
 
+@pytest.mark.parametrize(
+    "shared",
+    [lambda n: 0.05 * np.ones(n), lambda n: 0.1 * np.sin(2 * np.pi * 50 * np.arange(n) / 16000)],
+    ids=["an offset", "mains hum at -15 dB"],
+)
+def test_what_opposite_phase_channels_share_is_not_taken_for_the_speech(shared: Any) -> None:
+    """Averaging keeps only what both channels share (an offset, hum): their difference
+    holds the speech, and leaves the shared part out."""
+    speech = tone(16000, seconds=0.5).astype(np.float32)
+    common = shared(speech.size).astype(np.float32)
+    waveform = load_audio((np.stack([speech + common, -speech + common], axis=1), 16000))
+    np.testing.assert_allclose(waveform, speech, atol=1e-5)
+
+
+def test_three_channels_that_cancel_give_the_loudest_one(caplog: pytest.LogCaptureFixture) -> None:
+    speech = tone(16000, seconds=0.5).astype(np.float32)
+    channels = np.stack([np.zeros_like(speech), speech, -speech], axis=1)
+    with caplog.at_level("WARNING", logger="voxprint.audio.decode"):
+        waveform = load_audio((channels, 16000))
+    np.testing.assert_allclose(waveform, speech, atol=1e-6)
+    assert caplog.records[0].getMessage().endswith("the loudest channel is used")
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        lambda x: np.roll(x[::-1], 123),
+        lambda x: np.zeros_like(x),
+        lambda x: 0.5 * x,
+    ],
+    ids=["another sound", "a silent channel", "the same in phase"],
+)
 def test_stereo_channels_that_do_not_cancel_are_averaged_without_a_warning(
-    caplog: pytest.LogCaptureFixture,
+    second: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     left = tone(16000, seconds=0.5).astype(np.float32)
-    quiet_echo = np.stack([left, -0.7 * left], axis=1)  # -10 dB left after mixing
+    right = second(left).astype(np.float32)
     with caplog.at_level("WARNING", logger="voxprint.audio.decode"):
-        waveform = load_audio((quiet_echo, 16000))
-    np.testing.assert_allclose(waveform, 0.15 * left, atol=1e-5)
+        waveform = load_audio((np.stack([left, right], axis=1), 16000))
+    np.testing.assert_allclose(waveform, (left + right) / 2, atol=1e-5)
     assert not caplog.records
+
+
+def test_empty_stereo_audio_is_refused_as_empty_without_numpy_warnings() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(EmptyAudioError):
+            load_audio((np.zeros((0, 2), np.float32), 16000))
 
 
 def test_a_wav_already_at_16k_is_returned_sample_for_sample(tmp_path: Path) -> None:

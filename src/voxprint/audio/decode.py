@@ -165,8 +165,12 @@ def _channels_first(array: np.ndarray) -> np.ndarray:
     )
 
 
-#: Channels whose mix keeps less than this share of their power (-20 dB) cancel out: they
-#: were recorded in opposite phase, and the first channel is used instead of the mix.
+#: Two channels whose difference carries this many times the power of their sum (10 dB)
+#: were recorded in opposite phase: averaging would cancel the speech and keep only what
+#: they share (hum, an offset), so their difference is used instead.
+SIDE_OVER_MID = 10.0
+#: More channels whose mix keeps less than this share of their mean power (-20 dB) cancel
+#: out: the loudest channel is used instead.
 CANCELLED_MIX_POWER = 0.01
 
 
@@ -175,8 +179,9 @@ def pcm_to_mono(channels_first: np.ndarray, *, copy: bool = False) -> np.ndarray
 
     Signed integers are divided by ``2**(bits-1)``; unsigned ones are first
     re-centred on zero. Floats are not rescaled. With ``copy`` the result never
-    shares memory with the input. Channels that cancel out when averaged (opposite
-    phase, :data:`CANCELLED_MIX_POWER`) give the first channel instead, with a warning.
+    shares memory with the input. Channels recorded in opposite phase, which cancel out
+    when averaged, give their difference (two channels, :data:`SIDE_OVER_MID`) or the
+    loudest channel (more, :data:`CANCELLED_MIX_POWER`) instead, with a warning.
     """
     mono, cancelled = _mix(channels_first, copy=copy)
     if cancelled:
@@ -185,45 +190,61 @@ def pcm_to_mono(channels_first: np.ndarray, *, copy: bool = False) -> np.ndarray
 
 
 def _warn_cancelled(channels: int) -> None:
+    instead = "their difference is used" if channels == 2 else "the loudest channel is used"
     logger.warning(
-        "the %d channels cancel out when mixed (recorded in opposite phase): "
-        "the first channel is used",
+        "the %d channels cancel out when mixed (recorded in opposite phase): %s",
         channels,
+        instead,
     )
 
 
 def _mix(channels_first: np.ndarray, *, copy: bool) -> tuple[np.ndarray, bool]:
     """:func:`pcm_to_mono`, and whether the channels cancelled out."""
     dtype = channels_first.dtype
+    count, samples = channels_first.shape
+    centred = False  # the result no longer holds an unsigned format's offset
     cancelled = False
-    if channels_first.shape[0] == 1:
+    if count == 1:
         mono = channels_first[0].astype(np.float32, copy=copy or dtype.kind != "f")
     else:
         with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are reported later
             mono = channels_first.mean(axis=0, dtype=np.float32)
-            cancelled = _cancels(channels_first, mono)
-        if cancelled:
-            mono = channels_first[0].astype(np.float32, copy=True)
+            if samples:
+                instead = _instead_of_mix(channels_first, mono)
+                if instead is not None:
+                    mono, centred = instead
+                    cancelled = True
     if dtype.kind in "iu":
         half_range = float(2 ** (8 * dtype.itemsize - 1))
-        if dtype.kind == "u":
+        if dtype.kind == "u" and not centred:
             mono -= np.float32(half_range)
         mono *= np.float32(1.0 / half_range)
     return mono, cancelled
 
 
-def _cancels(channels_first: np.ndarray, mono: np.ndarray) -> bool:
-    """Whether the mix ``mono`` of ``(channels, n)`` samples (not yet scaled) keeps less
-    than :data:`CANCELLED_MIX_POWER` of the channels' mean power."""
-    centre = (
-        float(2 ** (8 * channels_first.dtype.itemsize - 1))
-        if channels_first.dtype.kind == "u"
-        else 0.0
-    )
-    channels = channels_first.astype(np.float64) - centre
-    power = float(np.mean(np.square(channels)))
-    mixed = float(np.mean(np.square(mono.astype(np.float64) - centre)))
-    return power > 0.0 and mixed < CANCELLED_MIX_POWER * power
+def _ac_power(signal: np.ndarray) -> float:
+    """The power of ``(n,) float32`` samples about their mean (an offset is not sound)."""
+    mean = float(signal.mean(dtype=np.float64))
+    return float(np.dot(signal, signal)) / signal.size - mean * mean
+
+
+def _instead_of_mix(channels_first: np.ndarray, mix: np.ndarray) -> tuple[np.ndarray, bool] | None:
+    """What to use instead of the channels' average ``mix`` when they cancel out (and
+    whether it is already centred), or ``None`` to keep the average. Works channel by
+    channel in float32: no copy of all channels at once."""
+    if channels_first.shape[0] == 2:
+        left = channels_first[0].astype(np.float32)
+        side = left - channels_first[1].astype(np.float32)
+        side *= np.float32(0.5)
+        if _ac_power(side) > SIDE_OVER_MID * _ac_power(mix):
+            return side, True
+        return None
+    powers = [_ac_power(channel.astype(np.float32)) for channel in channels_first]
+    mean_power = sum(powers) / len(powers)
+    if mean_power > 0.0 and _ac_power(mix) < CANCELLED_MIX_POWER * mean_power:
+        loudest = int(np.argmax(powers))
+        return channels_first[loudest].astype(np.float32, copy=True), False
+    return None
 
 
 # --- encoded media --------------------------------------------------------------------------
