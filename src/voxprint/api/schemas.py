@@ -129,16 +129,18 @@ class ProfilePatch(Strict):
     """Only the fields sent change. ``external_id: null`` clears the external id; a
     profile always has a name and metadata, so ``null`` for either is refused."""
 
-    name: Name | None = None
+    # Absent: unchanged. Not nullable (the OpenAPI schema says so too).
+    name: Name = None  # type: ignore[assignment]
     external_id: ExternalId | None = None
-    metadata: Metadata | None = None
+    metadata: Metadata = None  # type: ignore[assignment]
 
-    @model_validator(mode="after")
-    def _no_null_name_or_metadata(self) -> ProfilePatch:
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_name_or_metadata(cls, data: Any) -> Any:
         for field_name, instead in (("name", "a new name"), ("metadata", "{} to clear it")):
-            if field_name in self.model_fields_set and getattr(self, field_name) is None:
+            if isinstance(data, dict) and field_name in data and data[field_name] is None:
                 raise ValueError(f"{field_name} cannot be null; send {instead}")
-        return self
+        return data
 
 
 class ProfileOut(BaseModel):
