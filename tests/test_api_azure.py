@@ -158,6 +158,27 @@ def test_verify_accepts_the_same_speaker_and_rejects_another(api):
     assert 0 <= other.json()["score"] < same.json()["score"] <= 1
 
 
+def test_verify_weighs_a_stranger_only_as_azure_did_even_beside_the_same_voice(api):
+    """Azure's verification profiles are resources apart from its identification ones, and
+    one user often has both: the same voice enrolled twice in the key's namespace. The
+    native verify would weigh the claim against that twin; this route, like Azure's,
+    weighs a stranger only, so the owner is still accepted with a full score."""
+    client, headers = api
+    profile_id = enrolled(client, headers, 200)
+    enrolled(client, headers, 200, base=IDENTIFY)  # the same user's identification profile
+    url = f"{VERIFY}/{profile_id}/verify"
+    same = client.post(url, headers=wav_headers(headers), content=voice_wav(200, 6, seed=9))
+    assert same.json()["recognitionResult"] == "Accept"
+    assert same.json()["score"] > 0.99
+    native = client.post(
+        f"/v1/profiles/{profile_id}/verify",
+        headers={**headers, "Content-Type": "audio/wav"},
+        content=voice_wav(200, 6, seed=9),
+    )
+    assert native.status_code == 200, native.text
+    assert native.json()["look_alike"] is not None  # the native route weighs the twin
+
+
 def test_verify_needs_four_seconds_of_speech_unless_told_to_ignore_it(api):
     client, headers = api
     profile_id = enrolled(client, headers, 200)

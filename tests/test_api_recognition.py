@@ -153,7 +153,7 @@ def test_verify_names_the_enrolled_look_alike_that_turned_a_claim_down(api):
     assert body["look_alike"]["profile_id"] == younger
     assert body["look_alike"]["profile_name"] == "younger"
     assert body["look_alike"]["cosine"] > body["cosine"]
-    assert api.get("/v1/thresholds").json()["rival_weight"] == 0.05
+    assert api.get("/v1/thresholds").json()["rival_weight"] == 1.0
 
 
 def test_verify_accepts_the_owner_and_rejects_another_speaker(api):

@@ -353,7 +353,7 @@ def test_enroll_and_verify_json_have_every_field_of_the_rest_answers(tmp_path, d
         created = client.post("/v1/profiles", json={"name": "bob"}).json()
         answered = client.post(
             f"/v1/profiles/{created['id']}/enrollments",
-            content=wav(tmp_path, "b.wav", 140, seconds=24, seed=2).read_bytes(),
+            content=wav(tmp_path, "b.wav", 230, seconds=24, seed=2).read_bytes(),
             headers={"Content-Type": "audio/wav"},
         ).json()
         checked = client.post(

@@ -470,3 +470,40 @@ def test_a_large_band_behind_more_strangers_than_are_fetched_is_scanned_exactly(
     index = GalleryIndex(_BandedStore(vectors, bands), "tone", "1", approximate_from=10)
     found = index.candidates("ns", query, k=5, by_band=True)
     assert "p0" in found.profile_ids and len(found.profile_ids) == 10
+
+
+def test_a_namespace_loading_its_gallery_holds_up_no_other_namespaces_search(tmp_path):
+    """Loading a large gallery (seconds at tens of thousands of profiles) used to hold one
+    lock for every namespace: a verify elsewhere, which now searches for rivals, waited."""
+    import threading
+
+    store = SQLiteStore(tmp_path / "two.db")
+    small = make_service(store, namespace="small")
+    enrol(small, "alice", 110)
+    enrol(make_service(store, namespace="big"), "bob", 260)
+    loading, release = threading.Event(), threading.Event()
+    original = store.gallery
+
+    def slow_gallery(namespace, **kwargs):
+        if namespace == "big":
+            loading.set()
+            release.wait(timeout=30)
+        return original(namespace, **kwargs)
+
+    store.gallery = slow_gallery  # type: ignore[method-assign]
+    index = GalleryIndex(store, "tone", "1")
+    query = small.embed((voice(110, 3.0, seed=5), RATE)).embedding
+    loader = threading.Thread(target=index.candidates, args=("big", query))
+    found = []
+    searcher = threading.Thread(target=lambda: found.append(index.candidates("small", query)))
+    loader.start()
+    try:
+        assert loading.wait(timeout=30)
+        searcher.start()
+        searcher.join(timeout=10)  # under one lock it would wait for "big" to be released
+        assert not searcher.is_alive() and loader.is_alive()
+        assert found[0].names == ("alice",)
+    finally:
+        release.set()
+        loader.join(timeout=30)
+        searcher.join(timeout=30)

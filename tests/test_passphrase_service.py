@@ -135,6 +135,16 @@ def test_verification_accepts_the_passphrase_in_the_owners_voice(passphrases):
     assert result.phrase is not None and result.phrase.accepted
 
 
+def test_a_passphrase_claim_is_not_weighed_against_the_speakers_own_other_profile(passphrases):
+    """One user with a passphrase profile and a text-independent one (the same voice): a
+    passphrase claim weighs a stranger only, so the owner is still accepted."""
+    profile_id = enrolled(passphrases)
+    twin = passphrases.create_profile("alice-any")
+    passphrases.enroll(twin.profile.id, clip(ALICE, 11.0))
+    result = passphrases.verify(profile_id, clip(ALICE, 2.0, seed=9))
+    assert result.decision is Decision.ACCEPT and result.voice.look_alike is None
+
+
 def test_verification_rejects_another_phrase_and_says_the_phrase_failed(passphrases):
     profile_id = enrolled(passphrases)
     result = passphrases.verify(profile_id, clip(ALICE, 2.5, seed=9))

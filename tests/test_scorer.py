@@ -70,6 +70,19 @@ def test_a_claim_on_a_profile_whose_look_alike_the_probe_matches_better_is_rejec
     assert weighed.cosine_threshold > alone.cosine_threshold
 
 
+def test_the_same_look_alike_among_many_other_profiles_weighs_less(rng):
+    """Rivals are the best candidates of ``others`` profiles: in a namespace of 100,000 the
+    look-alike is one of many possible impostors and no longer turns the claim down."""
+    a = unit(rng)[0]
+    b = near(a, 0.8, rng)
+    probe = Probe(near(b, 0.9, rng), 5.0)
+    few = Rivals(np.stack([b]), np.array([20.0]), others=3)
+    many = Rivals(np.stack([b]), np.array([20.0]), others=100_000)
+    assert Scorer(POINT).verify(probe, a, 20.0, rivals=few).decision is Decision.REJECT
+    crowded = Scorer(POINT).verify(probe, a, 20.0, rivals=many)
+    assert crowded.decision is Decision.ACCEPT and crowded.rival is None
+
+
 def test_rivals_far_from_the_probe_leave_the_owner_accepted_with_no_rival_named(rng):
     voiceprint = unit(rng)[0]
     probe = Probe(near(voiceprint, 0.85, rng), 5.0)
@@ -89,7 +102,7 @@ def test_an_operating_point_with_no_rival_weight_ignores_rivals(rng):
         probe, a, 20.0
     )
     with pytest.raises(InvalidParameterError, match="rival_weight"):
-        replace(POINT, rival_weight=2.0)
+        replace(POINT, rival_weight=-1.0)
 
 
 def test_a_rejection_for_too_little_speech_names_no_rival(rng):

@@ -1,4 +1,4 @@
-"""A verify claim weighed against the enrolled profile the probe resembles most."""
+"""A verify claim weighed against the namespace's other enrolled profiles."""
 
 import math
 
@@ -11,31 +11,46 @@ from voxprint.scoring.rivals import rival_penalty
 
 
 def test_no_rival_or_a_zero_weight_leaves_the_claim_as_it_was():
-    assert rival_penalty(np.zeros(0), 0.05) == 0.0
-    assert rival_penalty(np.array([12.0]), 0.0) == 0.0
+    assert rival_penalty(np.zeros(0), 1.0, 10) == 0.0
+    assert rival_penalty(np.array([12.0]), 0.0, 1) == 0.0
 
 
-def test_a_rival_no_closer_than_a_stranger_barely_moves_the_claim():
-    assert rival_penalty(np.array([-5.0, -9.0]), 0.05) < 1e-3
+def test_rivals_no_closer_than_strangers_barely_move_the_claim():
+    assert rival_penalty(np.array([-5.0, -9.0, -4.0]), 1.0, 3) < 0.01
 
 
-def test_with_equal_evidence_for_the_claim_and_a_rival_the_score_is_at_most_one_in_one_plus_w():
-    for llr in (4.0, 8.0, 16.0):
-        score = probability(llr - rival_penalty(np.array([llr]), 0.05))
-        assert score <= 1 / 1.05 + 1e-9
+def test_a_twins_voice_pulls_a_claim_below_one_half_in_a_household():
+    """Four profiles; the probe is the twin's (it explains the probe better than the
+    claimed profile does)."""
+    claim, twin = 8.0, 11.0
+    assert probability(claim - rival_penalty(np.array([twin, -6.0, -7.0]), 1.0, 3)) < 0.5
 
 
-def test_a_rival_closer_than_the_claimed_profile_pulls_the_score_below_one_half():
-    assert probability(8.0 - rival_penalty(np.array([11.0]), 0.05)) < 0.5
+def test_the_same_rival_weighs_less_in_a_larger_namespace():
+    """Among a thousand profiles any one of them is a less likely impostor: the penalty
+    shrinks as the other profiles (of which these are the best candidates) grow."""
+    rivals = np.array([9.0, 1.0])
+    small, large = rival_penalty(rivals, 1.0, 3), rival_penalty(rivals, 1.0, 100_000)
+    assert small > 5.0 and large < 0.1
 
 
-def test_only_the_strongest_rival_counts():
-    assert rival_penalty(np.array([6.0, -3.0, 2.0]), 0.1) == pytest.approx(
-        math.log1p(0.1 * math.exp(6.0))
-    )
+def test_the_penalty_is_the_log_of_one_plus_the_weighted_mean_likelihood_ratio():
+    rivals = np.array([6.0, -3.0, 2.0])
+    expected = math.log1p(0.5 * (math.exp(6.0) + math.exp(-3.0) + math.exp(2.0)) / 10)
+    assert rival_penalty(rivals, 0.5, 10) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("weight", [-0.1, 1.5, math.nan])
-def test_a_weight_outside_zero_to_one_is_refused(weight):
-    with pytest.raises(InvalidParameterError, match="between 0 and 1"):
-        rival_penalty(np.array([1.0]), weight)
+def test_the_penalty_is_never_negative():
+    for rivals in (np.array([-50.0]), np.array([-1e6, -1e6])):
+        assert rival_penalty(rivals, 1.0, 5) >= 0.0
+
+
+@pytest.mark.parametrize("weight", [-0.1, math.nan, math.inf])
+def test_a_weight_that_is_not_a_finite_non_negative_number_is_refused(weight):
+    with pytest.raises(InvalidParameterError, match="rival weight"):
+        rival_penalty(np.array([1.0]), weight, 1)
+
+
+def test_more_rivals_than_other_profiles_is_refused():
+    with pytest.raises(InvalidParameterError, match="3 rivals among 2 other profiles"):
+        rival_penalty(np.array([1.0, 2.0, 3.0]), 1.0, 2)

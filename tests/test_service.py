@@ -409,10 +409,11 @@ def banded_service(db: Path) -> VoxprintService:
             Band.WIDE: wide,
             Band.NARROW: replace(wide, mean=wide.mean + 0.3, mean_floor=wide.mean_floor + 0.3),
         },
-        rival_weight=0.0,
     )
     service = make_service(db)
-    thresholds = replace(service.thresholds, prior=banded, fallback=banded.operating_point())
+    thresholds = replace(
+        service.thresholds, prior=banded, fallback=banded.operating_point(), rival_weight=0.0
+    )
     return replace(service, thresholds=thresholds)
 
 

@@ -92,6 +92,36 @@ def test_service_options_carry_the_upload_limits_and_command_options_do_not():
     assert settings.command_options().limits.max_bytes > 1234
 
 
+def test_a_command_scans_large_galleries_exactly_and_the_service_builds_an_index():
+    """A one-shot command would spend minutes building an approximate index it searches
+    once; the long-running service builds it."""
+    settings = load_settings()
+    assert settings.command_options().approximate_search is False
+    assert settings.service_options().approximate_search is True
+
+
+def test_the_rival_weight_reaches_the_thresholds_and_a_negative_one_is_refused(
+    tmp_path, monkeypatch
+):
+    from voxprint import operating_points
+    from voxprint.bootstrap import build_service
+    from voxprint.decision import DEFAULT_RIVAL_WEIGHT
+    from voxprint.pipeline import EmbeddingPipeline
+
+    from fakes import TONE_PRIOR, EnergyVad, ToneEncoder
+
+    monkeypatch.setitem(operating_points.DEFAULT_PRIORS, "tone", TONE_PRIOR)
+    assert load_settings().rival_weight == DEFAULT_RIVAL_WEIGHT
+    os.environ["VOXPRINT_RIVAL_WEIGHT"] = "0"
+    options = load_settings(db=str(tmp_path / "w.db")).command_options()
+    service = build_service(options, EmbeddingPipeline(ToneEncoder(), vad=EnergyVad()))
+    assert service.thresholds.rival_weight == 0.0
+    assert service.scorer().point.rival_weight == 0.0
+    os.environ["VOXPRINT_RIVAL_WEIGHT"] = "-1"
+    with pytest.raises(InvalidParameterError, match="VOXPRINT_RIVAL_WEIGHT"):
+        load_settings()
+
+
 def test_the_worker_environment_rebuilds_the_same_settings():
     given = load_settings(
         db="voices.db", port=9001, require_api_key=False, api_key="vp_secret", num_threads=2

@@ -11,10 +11,11 @@ import platformdirs
 from voxprint.access import KeyService
 from voxprint.audio import AudioLimits
 from voxprint.calibrator import Calibrator
+from voxprint.decision import DEFAULT_RIVAL_WEIGHT
 from voxprint.encoders import DEFAULT_ENCODER, load_encoder
 from voxprint.encoders.options import EncoderOptions
 from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS, EnrollmentPolicy
-from voxprint.gallery_index import GalleryIndex
+from voxprint.gallery_index import APPROXIMATE, GalleryIndex
 from voxprint.pipeline import DEFAULT_MIN_SPEECH_SECONDS, EmbeddingPipeline, PipelineConfig
 from voxprint.quality import QualityGate
 from voxprint.service import VoxprintService
@@ -44,6 +45,13 @@ class ServiceOptions:
     score_normalization: bool = True
     #: How the encoder runs (runtime, quantisation, threads).
     encoder: EncoderOptions = field(default_factory=EncoderOptions)
+    #: How much a verify claim weighs the namespace's other profiles against a stranger
+    #: (0: against a stranger only; :mod:`voxprint.scoring.rivals`).
+    rival_weight: float = DEFAULT_RIVAL_WEIGHT
+    #: Search galleries of :data:`~voxprint.gallery_index.APPROXIMATE_FROM` profiles or
+    #: more with an approximate index (a long-running service); a one-shot command scans
+    #: them exactly instead of spending minutes building one.
+    approximate_search: bool = True
 
 
 #: Encoders that embed better with speech cut tighter than the pipeline's default
@@ -68,12 +76,20 @@ def build_service(
 ) -> VoxprintService:
     pipeline = pipeline or build_pipeline(options)
     store = open_store(str(options.db or default_db_path()))
-    thresholds = Thresholds.load(store, pipeline.encoder, normalize=options.score_normalization)
+    thresholds = Thresholds.load(
+        store,
+        pipeline.encoder,
+        normalize=options.score_normalization,
+        rival_weight=options.rival_weight,
+    )
+    search = APPROXIMATE if options.approximate_search else "exact"
     return VoxprintService(
         pipeline=pipeline,
         store=store,
         thresholds=thresholds,
-        index=GalleryIndex(store, pipeline.encoder.name, pipeline.encoder.version),
+        index=GalleryIndex(
+            store, pipeline.encoder.name, pipeline.encoder.version, approximate=search
+        ),
         enrollment=EnrollmentPolicy(
             options.enrollment_speech_seconds, quality_gate=options.quality_gate
         ),

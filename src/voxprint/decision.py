@@ -6,9 +6,9 @@ odds). This module only compares those with thresholds.
 
 * **Verification** accepts when the calibrated score reaches
   :attr:`OperatingPoint.verification_threshold`.
-  Where the namespace holds other profiles, the score weighs the claim against the one
-  the probe resembles most as well as against a stranger
-  (:attr:`OperatingPoint.rival_weight`, :mod:`voxprint.scoring.rivals`).
+  Where the namespace holds other profiles, the score weighs the claim against them as
+  well as against a stranger (:attr:`OperatingPoint.rival_weight`,
+  :mod:`voxprint.scoring.rivals`).
 * **Open-set identification** weighs every enrolled profile and "someone not enrolled"
   together: with half the prior on "not enrolled" and the other half spread evenly over
   the ``N`` profiles, the posterior of profile ``i`` is
@@ -27,6 +27,7 @@ odds). This module only compares those with thresholds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,10 +45,11 @@ DEFAULT_VERIFICATION_THRESHOLD = 0.9
 DEFAULT_IDENTIFICATION_THRESHOLD = 0.7
 #: Below this much net speech no claim is decided (measured: docs/benchmarks.md).
 DEFAULT_MIN_DECISION_SPEECH_SECONDS = 0.3
-#: How much a verify claim's alternative weighs the enrolled profile the probe resembles
-#: most, against a stranger (:mod:`voxprint.scoring.rivals`; measured across domains:
-#: docs/benchmarks.md, "Claims weighed against enrolled look-alikes").
-DEFAULT_RIVAL_WEIGHT = 0.05
+#: How much a verify claim's alternative weighs "another enrolled profile" (spread evenly
+#: over the namespace's others) against "a stranger" (:mod:`voxprint.scoring.rivals`;
+#: measured across domains: docs/benchmarks.md, "Claims weighed against enrolled
+#: look-alikes").
+DEFAULT_RIVAL_WEIGHT = 1.0
 
 
 class Decision(StrEnum):
@@ -100,16 +102,16 @@ class OperatingPoint:
     #: probe's band it picks the score model (:meth:`band_for`).
     gallery_band: Band | None = None
     details: Mapping[str, float] = field(default_factory=dict)
-    #: A verify claim is weighed against a stranger and, with this weight, against the
-    #: other enrolled profile the probe resembles most (0: against a stranger only).
+    #: A verify claim is weighed against a stranger and, with this weight in all, against
+    #: the namespace's other enrolled profiles (0: against a stranger only).
     rival_weight: float = DEFAULT_RIVAL_WEIGHT
 
     def __post_init__(self) -> None:
         for name in ("verification_threshold", "identification_threshold"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise InvalidParameterError(f"{name} must be strictly between 0 and 1")
-        if not 0.0 <= self.rival_weight <= 1.0:
-            raise InvalidParameterError("rival_weight must be between 0 and 1")
+        if not (math.isfinite(self.rival_weight) and self.rival_weight >= 0.0):
+            raise InvalidParameterError("rival_weight must be a finite number of at least 0")
         if self.min_speech_seconds < 0:
             raise InvalidParameterError("min_speech_seconds cannot be negative")
         if set(self.models) != set(Band):

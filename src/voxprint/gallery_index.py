@@ -454,6 +454,9 @@ class GalleryIndex:
     approximate_from: int = APPROXIMATE_FROM
     approximate: str = APPROXIMATE
     _entries: dict[str, _Entry] = field(default_factory=dict, repr=False)
+    #: One lock per namespace, so that loading a large gallery holds up only its own
+    #: namespace's searches; ``_lock`` guards the dict of them.
+    _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -468,6 +471,8 @@ class GalleryIndex:
         if entry is not None and entry.version == version:
             return entry
         with self._lock:
+            lock = self._locks.setdefault(namespace, threading.Lock())
+        with lock:
             entry = self._entries.get(namespace)
             if entry is not None and entry.version == version:
                 return entry

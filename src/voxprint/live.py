@@ -173,7 +173,11 @@ class LiveEvent:
             "processing_ms": rounding.milliseconds(self.processing_seconds),
             "look_alike": None
             if self.look_alike is None
-            else {"profile_id": self.look_alike.profile_id, "profile_name": self.look_alike.name},
+            else {
+                "profile_id": self.look_alike.profile_id,
+                "profile_name": self.look_alike.name,
+                "cosine": float(self.look_alike.cosine),
+            },
         }
 
 

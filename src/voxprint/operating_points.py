@@ -33,7 +33,6 @@ from voxprint.adaptation import (
 from voxprint.decision import (
     DEFAULT_IDENTIFICATION_THRESHOLD,
     DEFAULT_MIN_DECISION_SPEECH_SECONDS,
-    DEFAULT_RIVAL_WEIGHT,
     DEFAULT_VERIFICATION_THRESHOLD,
     OperatingPoint,
     SourceKind,
@@ -61,9 +60,6 @@ class ScoringPrior:
     verification_threshold: float = DEFAULT_VERIFICATION_THRESHOLD
     identification_threshold: float = DEFAULT_IDENTIFICATION_THRESHOLD
     min_speech_seconds: float = DEFAULT_MIN_DECISION_SPEECH_SECONDS
-    #: How much a verify claim's alternative weighs the nearest other enrolled profile
-    #: (:attr:`voxprint.decision.OperatingPoint.rival_weight`).
-    rival_weight: float = DEFAULT_RIVAL_WEIGHT
 
     def statistics(
         self, profiles: Sequence[ProfileClips], *, updated_at: datetime
@@ -141,7 +137,6 @@ class ScoringPrior:
             identification_threshold=self.identification_threshold,
             min_speech_seconds=self.min_speech_seconds,
             gallery_band=gallery_band(statistics),
-            rival_weight=self.rival_weight,
         )
 
     def _model(self, impostors: ImpostorScores) -> ConditionModel:

@@ -67,11 +67,14 @@ class Verdict:
 class Rivals:
     """The other enrolled profiles a verify claim is weighed against
     (:mod:`voxprint.scoring.rivals`): ``(k, dim)`` voiceprints enrolled from ``(k,)``
-    seconds of speech each, and the band each was enrolled in (``None``: not known)."""
+    seconds of speech each, and the band each was enrolled in (``None``: not known).
+    ``others``: how many profiles besides the claimed one the namespace holds, of which
+    these are the best candidates (default: just these)."""
 
     voiceprints: np.ndarray = field(repr=False)
     enrol_seconds: np.ndarray
     bands: Sequence[Band | None] | None = None
+    others: int | None = None
 
     def __len__(self) -> int:
         return int(np.asarray(self.enrol_seconds).size)
@@ -163,7 +166,8 @@ class Scorer:
         values = cosines if normalized is None else normalized
         own = float(self._llrs(probe, values, np.array([enrol_seconds]), band)[0])
         rival_llrs = self._rival_llrs(probe, rivals)
-        penalty = rival_penalty(rival_llrs, self.point.rival_weight)
+        others = rival_llrs.size if rivals is None or rivals.others is None else rivals.others
+        penalty = rival_penalty(rival_llrs, self.point.rival_weight, max(others, rival_llrs.size))
         llr = own - penalty
         score = float(probability(llr))
         decision, reason = self.point.verify(score, probe.net_speech_seconds)

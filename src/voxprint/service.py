@@ -694,11 +694,15 @@ class VoxprintService:
         telephone: Utterance | None = None,
         record: bool = True,
         force: bool = False,
+        rivals: bool = True,
     ) -> VerificationResult:
         """Score an embedded utterance against an enrolled ``profile``; ``record=False``
         keeps the call out of the activity log (live windows, scored twice a second).
         ``telephone``: the utterance's telephone copy where a claim on ``profile`` is
-        better judged with it (:meth:`telephone_copy_for`), scored instead."""
+        better judged with it (:meth:`telephone_copy_for`), scored instead. ``rivals``:
+        weigh the claim against the namespace's other profiles too
+        (:mod:`voxprint.scoring.rivals`); off where they are not the same kind of
+        profile (the Azure-compatible routes, passphrase profiles)."""
         self._check_encoder(profile)
         if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
             raise self._not_enrolled(profile)
@@ -713,21 +717,21 @@ class VoxprintService:
             if scorer.point.profile_bands_matter(probe.bandwidth_hz)
             else scorer.point.band_for(probe.bandwidth_hz)
         )
-        rivals = self._rivals(profile, probe, scorer)
+        weighed = self._rivals(profile, probe, scorer) if rivals else None
         verdict = scorer.verify(
             probe,
             profile.voiceprint,
             profile.net_speech_seconds,
             band=band,
-            rivals=None if rivals is None else rivals[1],
+            rivals=None if weighed is None else weighed[1],
         )
         look_alike = None
-        if verdict.rival is not None and rivals is not None:
-            found, weighed = rivals
+        if verdict.rival is not None and weighed is not None:
+            found, weighed_rivals = weighed
             look_alike = LookAlike(
                 found.profile_ids[verdict.rival],
                 found.names[verdict.rival],
-                float(cosine_scores(probe.embedding, weighed.voiceprints[verdict.rival])[0]),
+                float(cosine_scores(probe.embedding, weighed_rivals.voiceprints[verdict.rival])[0]),
             )
         logged = record and self._record(
             Activity(
@@ -754,16 +758,17 @@ class VoxprintService:
         self, profile: Profile, probe: Probe, scorer: Scorer
     ) -> tuple[Candidates, Rivals] | None:
         """The namespace's other enrolled profiles that a claim on ``profile`` is weighed
-        against: the best candidates for ``probe``, found as identify finds them (``None``
-        when the operating point weighs no rival)."""
+        against: the best candidates for ``probe``, found as identify finds them, among
+        how many others there are (``None`` when the operating point weighs no rival)."""
         if scorer.point.rival_weight == 0.0:
             return None
         by_band = scorer.point.profile_bands_matter(probe.bandwidth_hz)
         found = self._candidates(probe.embedding, 1, None, by_band=by_band)
         rows = [i for i, pid in enumerate(found.profile_ids) if pid != profile.id]
+        others = max(found.gallery_size - 1, len(rows))
         found = found.take(rows)
-        rivals = Rivals(found.voiceprints, found.seconds, found.bands if by_band else None)
-        return found, rivals
+        bands = found.bands if by_band else None
+        return found, Rivals(found.voiceprints, found.seconds, bands, others=others)
 
     def identify(
         self,

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voxprint.audio import AudioLimits
 from voxprint.bootstrap import ServiceOptions
+from voxprint.decision import DEFAULT_RIVAL_WEIGHT
 from voxprint.encoders.options import EncoderOptions
 from voxprint.encoders.registry import DEFAULT_ENCODER
 from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS, MAX_ENROLLMENT_SPEECH_SECONDS
@@ -61,6 +62,13 @@ class Settings(BaseSettings):
     )
     quantize: str | None = Field(None, description="CAM++ quantisation: none or int8.")
     num_threads: int | None = Field(None, ge=1, description="Encoder threads per call.")
+    rival_weight: float = Field(
+        DEFAULT_RIVAL_WEIGHT,
+        ge=0,
+        le=1000,
+        description="How much verify weighs the namespace's other enrolled profiles, "
+        "together, against a stranger (0: against a stranger only).",
+    )
     phrase_recognizer: str = Field(
         DEFAULT_RECOGNIZER,
         description="Phrase check for passphrases and spoken challenges: auto "
@@ -123,7 +131,7 @@ class Settings(BaseSettings):
         """The options of the REST service: its upload limits apply to every request."""
         return self.command_options(
             limits=AudioLimits(max_bytes=self.max_upload_bytes, max_seconds=self.max_audio_seconds),
-            **overrides,
+            **{"approximate_search": True, **overrides},
         )
 
     def command_options(self, **overrides: Any) -> ServiceOptions:
@@ -135,6 +143,9 @@ class Settings(BaseSettings):
             "enrollment_speech_seconds": self.enroll_seconds,
             "min_speech_seconds": self.min_speech_seconds,
             "encoder": self.encoder_options(),
+            "rival_weight": self.rival_weight,
+            # A command runs once: scanning a large gallery beats building its index.
+            "approximate_search": False,
         }
         return ServiceOptions(**{**values, **overrides})
 

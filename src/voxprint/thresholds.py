@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -26,7 +26,7 @@ from voxprint.adaptation import (
     MAX_SAMPLED_PROFILES,
     ProfileClips,
 )
-from voxprint.decision import OperatingPoint, ThresholdSource
+from voxprint.decision import DEFAULT_RIVAL_WEIGHT, OperatingPoint, ThresholdSource
 from voxprint.encoders.base import SpeakerEncoder
 from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS
 from voxprint.errors import ModelError, StoreError
@@ -115,11 +115,21 @@ class Thresholds:
     fallback: OperatingPoint | None
     #: Apply AS-Norm when a cohort and an AS-Norm calibration are stored.
     normalize: bool = True
+    #: How much a verify claim weighs the namespace's other profiles against a stranger
+    #: (:attr:`voxprint.decision.OperatingPoint.rival_weight`), whatever the point's source.
+    rival_weight: float = DEFAULT_RIVAL_WEIGHT
     _scoring: _ScoringCache = field(default_factory=_ScoringCache, repr=False, compare=False)
     _rescaled: _RescaledCache = field(default_factory=_RescaledCache, repr=False, compare=False)
 
     @classmethod
-    def load(cls, store: Store, encoder: SpeakerEncoder, *, normalize: bool = True) -> Thresholds:
+    def load(
+        cls,
+        store: Store,
+        encoder: SpeakerEncoder,
+        *,
+        normalize: bool = True,
+        rival_weight: float = DEFAULT_RIVAL_WEIGHT,
+    ) -> Thresholds:
         """Build the source for ``encoder`` and read its stored calibrations and cohort."""
         fallback: OperatingPoint | None = None
         error: ModelError | None = None
@@ -134,6 +144,7 @@ class Thresholds:
             prior=prior_for(encoder),
             fallback=fallback,
             normalize=normalize,
+            rival_weight=rival_weight,
         )
         if error is not None and thresholds.calibrated is None:
             raise error
@@ -208,16 +219,22 @@ class Thresholds:
         """The operating point in force for ``namespace``."""
         calibrated = self.calibrated
         if calibrated is not None:
-            return calibrated
+            return self._weighing(calibrated)
         if self.prior is not None:
-            return self.prior.operating_point(self.statistics(namespace))
+            return self._weighing(self.prior.operating_point(self.statistics(namespace)))
         if self.fallback is None:
             raise ModelError(f"no operating point is known for encoder {self.encoder_name!r}")
-        return self.fallback
+        return self._weighing(self.fallback)
+
+    def _weighing(self, point: OperatingPoint) -> OperatingPoint:
+        """``point`` with this source's rival weight."""
+        if point.rival_weight == self.rival_weight:
+            return point
+        return replace(point, rival_weight=self.rival_weight)
 
     def scorer(self, namespace: str) -> Scorer:
         scoring = self._current()
-        point = scoring.calibrated or self.operating_point(namespace)
+        point = self.operating_point(namespace)
         return Scorer(point, scoring.cohort if point.normalized else None)
 
     def refresh(self, namespace: str) -> GalleryStatistics | None:

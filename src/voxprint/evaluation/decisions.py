@@ -38,7 +38,7 @@ from voxprint.adaptation import (
     band_of,
     pair_band,
 )
-from voxprint.decision import DecisionReason, OperatingPoint
+from voxprint.decision import DEFAULT_RIVAL_WEIGHT, DecisionReason, OperatingPoint
 from voxprint.errors import DatasetError
 from voxprint.evaluation.domains import OpenSetDomain, galleries
 from voxprint.operating_points import ScoringPrior
@@ -254,8 +254,11 @@ def evaluate_domain(
     sizes: Sequence[int] = GALLERY_SIZES,
     draws: int = 5,
     adapt: bool = True,
+    rival_weight: float = DEFAULT_RIVAL_WEIGHT,
 ) -> list[DomainResult]:
-    """Answer every probe of ``domain`` for each gallery size (see the module docstring)."""
+    """Answer every probe of ``domain`` for each gallery size (see the module docstring);
+    verify claims weigh the gallery's other profiles with ``rival_weight``, as the
+    service does."""
     unknown_keys = [k for k in domain.probes if domain.speaker_of[k] not in domain.enrolment]
     results = []
     enrollable = len(domain.enrollable)
@@ -265,7 +268,16 @@ def evaluate_domain(
         tally = Tally()
         chosen = galleries(domain, wanted, draws=draws)
         for gallery in chosen:
-            _answer_gallery(domain, embedded, prior, gallery, unknown_keys, tally, adapt=adapt)
+            _answer_gallery(
+                domain,
+                embedded,
+                prior,
+                gallery,
+                unknown_keys,
+                tally,
+                adapt=adapt,
+                rival_weight=rival_weight,
+            )
         results.append(_result(domain.name, wanted, len(chosen), tally))
     return results
 
@@ -279,9 +291,11 @@ def _answer_gallery(
     tally: Tally,
     *,
     adapt: bool,
+    rival_weight: float,
 ) -> None:
     profiles, enrol_seconds = gallery_profiles(domain, embedded, gallery)
-    scorer = Scorer(gallery_operating_point(prior, profiles, adapt=adapt))
+    point = gallery_operating_point(prior, profiles, adapt=adapt)
+    scorer = Scorer(replace(point, rival_weight=rival_weight))
     voiceprints = np.stack([p.voiceprint for p in profiles])
     own_bands = [p.band() for p in profiles]  # as the service reads them from the store
     n = len(gallery)
@@ -533,6 +547,5 @@ def fit_prior(
             verification_threshold=base.verification_threshold,
             identification_threshold=base.identification_threshold,
             min_speech_seconds=base.min_speech_seconds,
-            rival_weight=base.rival_weight,
         )
     return prior

@@ -540,10 +540,14 @@ class PassphraseService:
         force: bool,
     ) -> SpokenVerification:
         utterance = self.core.pipeline.process_waveform(waveform, force=True)
-        scoring = self._td_scoring() if kind is ProfileKind.TEXT_DEPENDENT else self.core
+        passphrase = kind is ProfileKind.TEXT_DEPENDENT
+        scoring = self._td_scoring() if passphrase else self.core
         copy = scoring.telephone_copy_for(profile, waveform, utterance)
+        # A passphrase claim is not weighed against the namespace's other profiles: their
+        # voiceprints were made from other words (and one may be this speaker's own
+        # text-independent profile).
         voice = scoring.verify_utterance(
-            profile, utterance, telephone=copy, record=False, force=force
+            profile, utterance, telephone=copy, record=False, force=force, rivals=not passphrase
         )
         voice_ok = voice.decision is Decision.ACCEPT
         if match.accepted and voice_ok:

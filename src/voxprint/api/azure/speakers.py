@@ -181,7 +181,9 @@ class AzureSpeakers:
         profile = self._enrolled(self.get(profile_id))
         waveform, utterance = self._embed_for_recognition(audio, ignore_min_length)
         copy = self.service.telephone_copy_for(profile, waveform, utterance)
-        return self.service.verify_utterance(profile, utterance, telephone=copy)
+        # Azure's verification profiles are resources apart from its identification
+        # ones, and Azure weighed a claim against a stranger only: so does this route.
+        return self.service.verify_utterance(profile, utterance, telephone=copy, rivals=False)
 
     def identify(
         self, profile_ids: Sequence[str], audio: bytes, *, ignore_min_length: bool = False
