@@ -15,9 +15,10 @@ cache (bench/decision_cache.py).
 
 Then a namespace made larger: Speech Commands' 80 profiles plus every clip of the other
 wideband domains (LibriSpeech test-other and tc100-halves, speechocean762, AMI) as a
-stranger's profile of its own, and the owners' claims on their own profiles with the
-best 50 of all the others as rivals, as the service weighs them: owners accepted with
-and without the rivals.
+stranger's profile of its own, the operating point adapted to the whole namespace; each
+owner's probe claimed on its own profile and on the next speaker's, with the best 50 of
+all the others as rivals, as the service weighs them: claims accepted with and without
+the rivals.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import replace
 import numpy as np
 
 from decision_cache import embedded_domain
+from voxprint.adaptation import ProfileClips
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.decision import DEFAULT_RIVAL_WEIGHT
 from voxprint.evaluation.decisions import (
@@ -49,43 +51,60 @@ STRANGERS_ADDED = (0, 100, 1000, None)
 
 
 def crowded(pipeline: object, prior: ScoringPrior) -> None:
-    """Owners' claims in Speech Commands' namespace made larger with strangers' clips."""
+    """Claims in Speech Commands' namespace made larger with strangers' clips (each a
+    profile of its own, with its own speech and bandwidth), the operating point adapted to
+    the whole namespace as the service adapts it."""
     root = default_data_root()
     owners = build_domain("speechcommands", root)
     embedded = embedded_domain(owners, pipeline)
-    pool = np.concatenate(
-        [
-            l2_normalise(embedded_domain(build_domain(name, root), pipeline).embeddings)
-            for name in STRANGER_DOMAINS
-        ]
-    ).astype(np.float32)
+    pool: list[ProfileClips] = []
+    for name in STRANGER_DOMAINS:
+        other = embedded_domain(build_domain(name, root), pipeline)
+        for row in range(len(other.keys)):
+            vector = l2_normalise(other.embeddings[row])
+            pool.append(
+                ProfileClips(
+                    vector,
+                    other.embeddings[row : row + 1],
+                    other.seconds[row : row + 1],
+                    (float(other.bandwidth_hz[row]),),
+                )
+            )
     gallery = tuple(owners.enrollable)
     profiles, enrol = gallery_profiles(owners, embedded, gallery)
-    point = gallery_operating_point(prior, profiles)
-    voiceprints = np.stack([p.voiceprint for p in profiles])
     claims = [
         (embedded.probe(int(embedded.rows([key])[0])), gallery.index(owners.speaker_of[key]))
         for key in owners.probes
         if owners.speaker_of[key] in gallery
     ]
     rng = np.random.default_rng(20261207)
-    print("| other profiles | owners accepted, w = 0 | w = 1 (default) |")
-    print("|---|---|---|")
+    print(
+        "| other profiles | owners accepted, w = 0 | w = 1 (default) "
+        "| impostor claims accepted, w = 0 | w = 1 |"
+    )
+    print("|---|---|---|---|---|")
     for added in STRANGERS_ADDED:
         count = len(pool) if added is None else added
-        strangers = pool[rng.choice(len(pool), size=count, replace=False)]
-        accepted = {0.0: 0, DEFAULT_RIVAL_WEIGHT: 0}
+        strangers = [pool[int(i)] for i in rng.choice(len(pool), size=count, replace=False)]
+        everyone = [*profiles, *strangers]
+        point = gallery_operating_point(prior, everyone)
+        voiceprints = np.stack([p.voiceprint for p in everyone])
+        seconds = np.concatenate([enrol, [float(p.seconds.sum()) for p in strangers]])
+        owners_in = {0.0: 0, DEFAULT_RIVAL_WEIGHT: 0}
+        impostors_in = dict.fromkeys(owners_in, 0)
         for probe, own in claims:
-            others = np.concatenate([np.delete(voiceprints, own, axis=0), strangers])
-            seconds = np.concatenate([np.delete(enrol, own), np.full(count, 10.0)])
-            best = np.argsort(-(others @ probe.embedding))[:50]
-            rivals = Rivals(others[best], seconds[best], others=len(others))
-            for weight in accepted:
-                scorer = Scorer(replace(point, rival_weight=weight))
-                verdict = scorer.verify(probe, voiceprints[own], float(enrol[own]), rivals=rivals)
-                accepted[weight] += verdict.decision.value == "accept"
-        cells = " | ".join(f"{n} of {len(claims)}" for n in accepted.values())
-        print(f"| {len(voiceprints) - 1 + count:,} | {cells} |")
+            for claimed, tally in ((own, owners_in), ((own + 1) % len(gallery), impostors_in)):
+                others = np.flatnonzero(np.arange(len(everyone)) != claimed)
+                best = others[np.argsort(-(voiceprints[others] @ probe.embedding))[:50]]
+                rivals = Rivals(voiceprints[best], seconds[best], others=len(others))
+                for weight in tally:
+                    scorer = Scorer(replace(point, rival_weight=weight))
+                    verdict = scorer.verify(
+                        probe, voiceprints[claimed], float(seconds[claimed]), rivals=rivals
+                    )
+                    tally[weight] += verdict.decision.value == "accept"
+        cells = [f"{n} of {len(claims)}" for n in (*owners_in.values(), *impostors_in.values())]
+        print(f"| {len(everyone) - 1:,} | {' | '.join(cells)} |")
 
 
 def pct(value: float) -> str:

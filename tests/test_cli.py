@@ -320,7 +320,7 @@ def test_thresholds_show_json_is_the_rest_apis_thresholds_object(speakers, db):
     assert API_TIME.fullmatch(shown["source"]["updated_at"])
     assert API_TIME.fullmatch(shown["statistics"]["updated_at"])
     text = run("thresholds", "show", "--db", db).output
-    assert "against the other enrolled profile the voice resembles most" in text
+    assert "in all, against the namespace's other enrolled profiles" in text
 
 
 def test_profiles_show_and_list_json_are_the_rest_apis_profile_objects(speakers, tmp_path, db):

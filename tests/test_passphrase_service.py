@@ -145,6 +145,28 @@ def test_a_passphrase_claim_is_not_weighed_against_the_speakers_own_other_profil
     assert result.decision is Decision.ACCEPT and result.voice.look_alike is None
 
 
+def test_a_voice_claim_is_not_weighed_against_the_speakers_own_passphrase_profile(
+    passphrases, words
+):
+    """The mirror: a text-independent claim (plain, or answering a challenge) weighs the
+    namespace's other profiles, but not passphrase ones (found in review: the owner was
+    refused with their own passphrase profile named as the look-alike)."""
+    enrolled(passphrases)
+    any_speech = enrolled_ti(passphrases)
+    plain = passphrases.verify(any_speech, clip(ALICE, 3.0, seed=9))
+    assert plain.decision is Decision.ACCEPT and plain.voice.look_alike is None
+    challenge = passphrases.create_challenge(ChallengeKind.DIGITS)
+    words.say(2.0, challenge.phrase)
+    answered = passphrases.verify(any_speech, clip(ALICE, 2.0, seed=11), challenge_id=challenge.id)
+    assert answered.decision is Decision.ACCEPT and answered.voice.look_alike is None
+    twin = passphrases.create_profile("alice-again")  # a second voice profile still weighs
+    passphrases.enroll(twin.profile.id, clip(ALICE, 11.0, seed=3))
+    refused = passphrases.verify(any_speech, clip(ALICE, 3.0, seed=9))
+    assert refused.decision is Decision.REJECT
+    assert refused.voice.look_alike is not None
+    assert refused.voice.look_alike.profile_id == twin.profile.id
+
+
 def test_verification_rejects_another_phrase_and_says_the_phrase_failed(passphrases):
     profile_id = enrolled(passphrases)
     result = passphrases.verify(profile_id, clip(ALICE, 2.5, seed=9))

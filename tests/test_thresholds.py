@@ -266,3 +266,20 @@ def test_each_bands_own_profiles_are_sampled_so_a_few_telephone_ones_among_many_
     assert pairs[Band.NARROW] == 3  # the three telephone profiles, whatever their ids
     assert pairs[Band.WIDE] >= 3  # the first three app profiles at least
     assert stats.profiles <= 3 + 3 + 3
+
+
+def test_a_scorer_takes_its_point_and_cohort_from_one_read_of_the_calibrations(tmp_path):
+    """Two reads could pair a new AS-Norm calibration with the old read's missing cohort
+    (found in review: a 400 blaming the client while `voxprint calibrate` ran)."""
+    store = SQLiteStore(tmp_path / "one.db")
+    thresholds = tone_thresholds(store)
+    reads = []
+    original = store.scoring_version
+
+    def counting() -> int:
+        reads.append(1)
+        return original()
+
+    store.scoring_version = counting  # type: ignore[method-assign]
+    scorer = thresholds.scorer("default")
+    assert len(reads) == 1 and scorer.point.rival_weight == thresholds.rival_weight

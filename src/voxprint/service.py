@@ -49,6 +49,7 @@ from voxprint.store.records import (
     EnrollmentStatus,
     Profile,
     ProfileChanges,
+    ProfileKind,
     check_namespace,
 )
 from voxprint.thresholds import ThresholdReport, Thresholds, threshold_report
@@ -758,13 +759,22 @@ class VoxprintService:
         self, profile: Profile, probe: Probe, scorer: Scorer
     ) -> tuple[Candidates, Rivals] | None:
         """The namespace's other enrolled profiles that a claim on ``profile`` is weighed
-        against: the best candidates for ``probe``, found as identify finds them, among
-        how many others there are (``None`` when the operating point weighs no rival)."""
+        against: the best candidates for ``probe``, found as identify finds them, less
+        passphrase profiles, among how many others there are (all of the namespace's
+        profiles but the claimed one, passphrase ones included: a slightly lighter
+        weight per rival). ``None`` when the operating point weighs no rival."""
         if scorer.point.rival_weight == 0.0:
             return None
         by_band = scorer.point.profile_bands_matter(probe.bandwidth_hz)
         found = self._candidates(probe.embedding, 1, None, by_band=by_band)
-        rows = [i for i, pid in enumerate(found.profile_ids) if pid != profile.id]
+        # Passphrase profiles are another kind, often this user's own: never rivals.
+        kinds = self.store.get_phrase_profiles(self.namespace, list(found.profile_ids))
+        passphrase = {pid for pid, r in kinds.items() if r.kind is ProfileKind.TEXT_DEPENDENT}
+        rows = [
+            i
+            for i, pid in enumerate(found.profile_ids)
+            if pid != profile.id and pid not in passphrase
+        ]
         others = max(found.gallery_size - 1, len(rows))
         found = found.take(rows)
         bands = found.bands if by_band else None

@@ -217,9 +217,13 @@ class Thresholds:
 
     def operating_point(self, namespace: str) -> OperatingPoint:
         """The operating point in force for ``namespace``."""
-        calibrated = self.calibrated
-        if calibrated is not None:
-            return self._weighing(calibrated)
+        return self._point(namespace, self._current())
+
+    def _point(self, namespace: str, scoring: _Scoring) -> OperatingPoint:
+        """The operating point in force for ``namespace`` with the calibrations of one
+        read of the store (``scoring``)."""
+        if scoring.calibrated is not None:
+            return self._weighing(scoring.calibrated)
         if self.prior is not None:
             return self._weighing(self.prior.operating_point(self.statistics(namespace)))
         if self.fallback is None:
@@ -233,8 +237,8 @@ class Thresholds:
         return replace(point, rival_weight=self.rival_weight)
 
     def scorer(self, namespace: str) -> Scorer:
-        scoring = self._current()
-        point = self.operating_point(namespace)
+        scoring = self._current()  # one read: the point and its cohort belong together
+        point = self._point(namespace, scoring)
         return Scorer(point, scoring.cohort if point.normalized else None)
 
     def refresh(self, namespace: str) -> GalleryStatistics | None:
@@ -322,7 +326,8 @@ class ThresholdReport:
     min_speech_seconds: float
     normalized: bool
     bands: tuple[BandReport, ...]
-    #: How much a claim's alternative weighs the nearest other enrolled profile.
+    #: How much a verify claim weighs the namespace's other profiles, together, against a
+    #: stranger.
     rival_weight: float
     statistics: GalleryStatistics | None
 

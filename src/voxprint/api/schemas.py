@@ -125,14 +125,19 @@ class ProfileCreate(Strict):
     )
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    """Leave a field's ``null`` default out of its JSON schema: absent means unchanged."""
+    schema.pop("default", None)
+
+
 class ProfilePatch(Strict):
     """Only the fields sent change. ``external_id: null`` clears the external id; a
     profile always has a name and metadata, so ``null`` for either is refused."""
 
-    # Absent: unchanged. Not nullable (the OpenAPI schema says so too).
-    name: Name = None  # type: ignore[assignment]
+    # Absent: unchanged. Not nullable, and the OpenAPI schema shows no null default.
+    name: Name = Field(None, json_schema_extra=_no_default)  # type: ignore[assignment]
     external_id: ExternalId | None = None
-    metadata: Metadata = None  # type: ignore[assignment]
+    metadata: Metadata = Field(None, json_schema_extra=_no_default)  # type: ignore[arg-type]
 
     @model_validator(mode="before")
     @classmethod
@@ -362,8 +367,8 @@ class ThresholdsOut(BaseModel):
     identification_threshold: float = Field(description="Posterior needed to name someone.")
     min_speech_seconds: float = Field(description="Less speech than this is not decided.")
     rival_weight: float = Field(
-        description="How much a verify claim's alternative weighs the other enrolled profile "
-        "the voice resembles most, against a stranger (0: strangers only)."
+        description="How much a verify claim's alternative weighs the namespace's other "
+        "enrolled profiles, together, against a stranger (0: strangers only)."
     )
     normalized: bool = Field(description="Scores are AS-Norm scores against a cohort.")
     bands: list[BandOut]

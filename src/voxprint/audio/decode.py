@@ -224,8 +224,8 @@ def _mix(channels_first: np.ndarray, *, copy: bool) -> tuple[np.ndarray, bool]:
 
 def _ac_power(signal: np.ndarray) -> float:
     """The power of ``(n,) float32`` samples about their mean (an offset is not sound)."""
-    mean = float(signal.mean(dtype=np.float64))
-    return float(np.dot(signal, signal)) / signal.size - mean * mean
+    centred = signal - np.float32(signal.mean(dtype=np.float64))
+    return float(np.dot(centred, centred)) / signal.size
 
 
 def _instead_of_mix(channels_first: np.ndarray, mix: np.ndarray) -> tuple[np.ndarray, bool] | None:

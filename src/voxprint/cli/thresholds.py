@@ -46,8 +46,8 @@ def report_text(report: ThresholdReport) -> str:
         f"name a speaker at posterior >= {probability_text(report.identification_threshold)}; "
         "decide from "
         f"{report.min_speech_seconds:.2f} s of speech",
-        f"a claim is weighed against a stranger and, at {report.rival_weight:g}, against the "
-        "other enrolled profile the voice resembles most"
+        f"a claim is weighed against a stranger and, at {report.rival_weight:g} in all, "
+        "against the namespace's other enrolled profiles"
         if report.rival_weight > 0
         else "a claim is weighed against a stranger only",
     ]
