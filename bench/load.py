@@ -113,6 +113,8 @@ def start_server(db: Path, port: int, args: argparse.Namespace, log: Path) -> su
         env["VOXPRINT_CAMPPLUS_RUNTIME"] = args.runtime
     if args.server_src:
         env["PYTHONPATH"] = str(Path(args.server_src).resolve())
+    if args.rival_weight is not None:
+        env["VOXPRINT_RIVAL_WEIGHT"] = str(args.rival_weight)
     command = [VOXPRINT, "serve", "--db", str(db), "--port", str(port), "--log-level", "warning"]
     return subprocess.Popen(
         command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=REPO
@@ -132,6 +134,53 @@ def wait_ready(base: str, process: subprocess.Popen, timeout: float = 300.0) -> 
             pass
         time.sleep(0.5)
     raise SystemExit("the server did not become ready")
+
+
+def add_others(db: Path, client: httpx.Client, profile_id: str, count: int) -> None:
+    """``count`` more enrolled profiles in the bench profile's namespace, each with a random
+    voiceprint of the encoder's size (strangers to the probe), written to the store the
+    server uses: verify then weighs the best of them as rivals."""
+    import uuid
+    from datetime import UTC, datetime
+
+    import numpy as np
+
+    from voxprint.store import open_store
+    from voxprint.store.records import Band, Clip, EnrollmentState, EnrollmentStatus, Profile
+
+    bench = client.get(f"/v1/profiles/{profile_id}").json()
+    size = client.get(f"/v1/profiles/{profile_id}/voiceprint").json()["dimension"]
+    vectors = np.random.default_rng(0).normal(size=(count, size)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    namespace = client.get("/v1/thresholds").json()["namespace"]
+    store = open_store(str(db))
+    now = datetime.now(UTC)
+    try:
+        for i, vector in enumerate(vectors):
+            pid = str(uuid.uuid4())
+            store.create_profile(
+                Profile(
+                    id=pid,
+                    namespace=namespace,
+                    name=f"other-{i}",
+                    encoder_name=bench["encoder_name"],
+                    encoder_version=bench["encoder_version"],
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            state = EnrollmentState(
+                vector,
+                EnrollmentStatus.ENROLLED,
+                20.0,
+                20.0,
+                band=Band.WIDE,
+                statistics_band=Band.WIDE,
+            )
+            clip = Clip(str(uuid.uuid4()), pid, vector, 20.0, 20.0, now, None, 7000.0)
+            store.add_clip(namespace, clip, lambda _clips, _before, state=state: state)
+    finally:
+        store.close()
 
 
 def enrol(client: httpx.Client, files: list[Path]) -> tuple[str, int]:
@@ -261,6 +310,12 @@ def main() -> None:
     parser.add_argument(
         "--server-src", default="", help="PYTHONPATH of the server (another checkout's src)"
     )
+    parser.add_argument(
+        "--others", type=int, default=0, help="more enrolled profiles (random voiceprints)"
+    )
+    parser.add_argument(
+        "--rival-weight", type=float, default=None, help="VOXPRINT_RIVAL_WEIGHT of the server"
+    )
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
 
@@ -294,6 +349,8 @@ def main() -> None:
             rss_ready = memory_mb(server.pid)
             with httpx.Client(base_url=base, headers=headers) as client:
                 profile_id, clips = enrol(client, enrol_files)
+                if args.others:
+                    add_others(db, client, profile_id, args.others)
                 url = f"/v1/profiles/{profile_id}/verify"
                 for _ in range(3):  # warm up
                     warm = client.post(url, content=clip, headers={"Content-Type": "audio/wav"})

@@ -5,6 +5,7 @@ import logging
 import threading
 from dataclasses import replace
 
+import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -141,3 +142,22 @@ def test_importing_the_service_and_the_diarization_types_does_not_import_torch()
     )
     output = fresh_python(code)
     assert output.strip() == "False"
+
+
+def test_the_service_runs_numpys_blas_on_one_thread():
+    """Its worker threads spun after every small product, doubling the server's CPU per
+    verify once rivals were searched (bench/load.py --others 5000)."""
+    from threadpoolctl import ThreadpoolController, threadpool_limits
+
+    from voxprint.api.app import small_products_on_one_thread
+
+    blas = [i for i in ThreadpoolController().info() if i["user_api"] == "blas"]
+    if not blas:
+        pytest.skip("numpy here has no BLAS that threadpoolctl can see")
+    before = max(i["num_threads"] for i in blas)
+    try:
+        small_products_on_one_thread()
+        after = [i for i in ThreadpoolController().info() if i["user_api"] == "blas"]
+        assert {i["num_threads"] for i in after} == {1}
+    finally:
+        threadpool_limits(limits=before, user_api="blas")

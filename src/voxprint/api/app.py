@@ -166,12 +166,23 @@ def _database_name(store: object, settings: Settings) -> str:
 
 def warm_up(service: VoxprintService) -> None:
     """Load the voice detector and the encoder's engines, and log which runtime runs the
-    encoder and why (once, at start-up)."""
+    encoder and why (once, at start-up). numpy's BLAS runs on one thread from here on."""
+    small_products_on_one_thread()
     pipeline = service.pipeline
     pipeline.warm_up()
     choice = getattr(pipeline.encoder, "runtime_choice", None)
     if choice is not None:
         logger.info("%s", choice.describe())
+
+
+def small_products_on_one_thread() -> None:
+    """The service gives numpy's BLAS only small products (a probe against a gallery, a
+    few candidates); its worker threads would spin after each one, on every request.
+    Measured with `bench/load.py --others 5000`: 100 against 49 ms of server CPU per
+    verify (docs/benchmarks.md, "Claims weighed against enrolled look-alikes")."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def search_namespaces(keys: list[ApiKey], *, keys_required: bool) -> list[str]:
