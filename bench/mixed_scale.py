@@ -85,12 +85,19 @@ def rank_model(owners: list[np.ndarray], owner_voiceprints: np.ndarray, phone: n
         phone_above.append(float((phone @ probe > cosine).mean()))
         others = np.delete(owner_voiceprints @ probe, own)
         app_above.append(float((others > cosine).mean()))
+    miss_table(app_above, phone_above)
+
+
+def miss_table(own_band_above: list[float], other_band_above: list[float]) -> None:
+    """The chance an owner is not a candidate among ``n`` profiles of each band, from each
+    probe's share of strangers above the owner in the owner's enrolment band and in the
+    other: the best 50 overall, or the best 50 of each band."""
+    own, other = np.array(own_band_above), np.array(other_band_above)
     print("| profiles of each band | owners not a candidate: best 50 overall | best 50 per band |")
     print("|---|---|---|")
     for size in SIZES:
-        shares = np.array(phone_above) + np.array(app_above)
-        overall = miss_chance(np.minimum(shares / 2, 1.0), 2 * size)
-        per_band = miss_chance(np.array(app_above), size)
+        overall = miss_chance(np.minimum((own + other) / 2, 1.0), 2 * size)
+        per_band = miss_chance(own, size)
         print(f"| {size:,} | {100 * overall:.1f} % | {100 * per_band:.1f} % |")
 
 
@@ -129,13 +136,7 @@ def mirror_rank_model(
         f"{len(app_strangers)} app-enrolled strangers' voiceprints"
     )
     print()
-    print("| profiles of each band | owners not a candidate: best 50 overall | best 50 per band |")
-    print("|---|---|---|")
-    for size in SIZES:
-        shares = np.array(phone_above) + np.array(app_above)
-        overall = miss_chance(np.minimum(shares / 2, 1.0), 2 * size)
-        per_band = miss_chance(np.array(phone_above), size)
-        print(f"| {size:,} | {100 * overall:.1f} % | {100 * per_band:.1f} % |")
+    miss_table(phone_above, app_above)
 
 
 def enrol(store: SQLiteStore, name: str, clips: ProfileClips, pid: str | None = None) -> None:
