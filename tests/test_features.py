@@ -151,3 +151,28 @@ def test_slaney_filters_have_unit_area_in_hertz() -> None:
     centres = slaney_mel_centres(SR, 40)
     low = np.diff(centres[centres < 1000])
     np.testing.assert_allclose(low, low[0], rtol=1e-9)
+
+
+def test_audio_loud_enough_is_left_exactly_as_it_is() -> None:
+    from voxprint.features import above_the_floor
+
+    samples = chirp_with_noise(np.random.default_rng(1))
+    assert above_the_floor(samples) is samples
+    assert above_the_floor(np.zeros(100, np.float32)).max() == 0.0  # digital silence stays
+    assert above_the_floor(np.zeros(0, np.float32)).size == 0
+
+
+@pytest.mark.parametrize("gain", [1e-2, 1e-3, 1e-4])
+def test_quiet_audio_has_the_features_of_the_same_audio_at_a_normal_level(gain: float) -> None:
+    """The log is floored at float32 epsilon: under it a constant gain no longer only shifts
+    every bin, and the upper bands of a quiet recording were lost."""
+    from voxprint.features import RAISED_LEVEL, above_the_floor
+
+    samples = chirp_with_noise(np.random.default_rng(2))
+    samples *= np.float32(RAISED_LEVEL / np.percentile(np.abs(samples), 99.9))
+    normal = mean_normalise(kaldi_fbank(samples))
+    quiet = (samples * np.float32(gain)).astype(np.float32)
+    raised = mean_normalise(kaldi_fbank(above_the_floor(quiet)))
+    np.testing.assert_allclose(raised, normal, atol=1e-3)
+    if gain <= 1e-3:  # without the raise the floor shows
+        assert np.abs(mean_normalise(kaldi_fbank(quiet)) - normal).max() > 0.5

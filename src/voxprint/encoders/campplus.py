@@ -39,7 +39,7 @@ from voxprint.errors import (
     NonFiniteAudioError,
     SpeechTooShortError,
 )
-from voxprint.features import kaldi_fbank, mean_normalise
+from voxprint.features import above_the_floor, kaldi_fbank, mean_normalise
 
 if TYPE_CHECKING:
     from voxprint.encoders.campplus_net import CampPlusNet
@@ -263,7 +263,7 @@ class CampPlusEncoder:
     def _windows(self, waveform: np.ndarray) -> list[np.ndarray]:
         """Validated waveform → mean-normalised fbank windows, each ``(frames, 80) float32``."""
         samples = validate_waveform(waveform, MIN_SPEECH_SECONDS, SAMPLE_RATE)
-        features = kaldi_fbank(samples, SAMPLE_RATE, FEAT_DIM)
+        features = kaldi_fbank(above_the_floor(samples), SAMPLE_RATE, FEAT_DIM)
         window = self._max_window_frames
         starts = window_starts(features.shape[0], window)
         return [mean_normalise(features[start : start + window]) for start in starts]

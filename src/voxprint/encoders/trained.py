@@ -35,7 +35,7 @@ from voxprint.errors import (
     InvalidParameterError,
     ModelError,
 )
-from voxprint.features import kaldi_fbank, mean_normalise
+from voxprint.features import above_the_floor, kaldi_fbank, mean_normalise
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def architecture(name: str) -> Architecture:
 
 def frontend(waveform: np.ndarray, n_mels: int) -> np.ndarray:
     """Mean-normalised Kaldi log-mel fbank: ``(n,)`` 16 kHz → ``(frames, n_mels) float32``."""
-    return mean_normalise(kaldi_fbank(waveform, SAMPLE_RATE, n_mels))
+    return mean_normalise(kaldi_fbank(above_the_floor(waveform), SAMPLE_RATE, n_mels))
 
 
 def state_digest(state: Mapping[str, torch.Tensor]) -> str:
@@ -183,7 +183,7 @@ class TrainedEncoder:
         cut into half-overlapping windows whose embeddings are averaged.
         """
         samples = validate_waveform(waveform, MIN_SPEECH_SECONDS, SAMPLE_RATE)
-        features = kaldi_fbank(samples, SAMPLE_RATE, self._architecture.n_mels)
+        features = kaldi_fbank(above_the_floor(samples), SAMPLE_RATE, self._architecture.n_mels)
         window = int(MAX_WINDOW_SECONDS * FRAMES_PER_SECOND)
         vectors, weights = [], []
         with torch.inference_mode():
