@@ -133,6 +133,12 @@ def test_patch_changes_only_the_fields_sent_and_null_clears_the_external_id(api)
     assert unknown.status_code == 404
 
 
+def test_a_name_too_long_is_counted_in_characters(api):
+    response = api.post("/v1/profiles", json={"name": "x" * 300})
+    assert response.status_code == 422
+    assert "at most 200 characters" in response.json()["error"]["message"]
+
+
 def test_patch_refuses_a_null_name_or_metadata_and_changes_nothing(api):
     """A profile always has a name and metadata: ``null`` for either used to answer 200
     and change nothing."""

@@ -242,7 +242,8 @@ def test_verify_says_when_another_enrolled_voice_is_as_close_as_the_claimed_one(
     run("enroll", "younger", wav(tmp_path, "y.wav", 155, seconds=21, seed=2), "--db", db)
     claim = run("verify", "older", wav(tmp_path, "p.wav", 155, seconds=4, seed=7), "--db", db)
     assert claim.exit_code == ExitCode.REJECTED and claim.output.startswith("REJECT: older")
-    assert "as close to another enrolled profile, younger (cosine" in claim.output
+    assert "closer to another enrolled profile, younger (cosine" in claim.output
+    assert "voxprint profiles similar older" in claim.output
     shown = json.loads(
         run(
             "verify", "older", wav(tmp_path, "q.wav", 155, seconds=4, seed=7), "--db", db, "--json"
@@ -320,7 +321,7 @@ def test_thresholds_show_json_is_the_rest_apis_thresholds_object(speakers, db):
     assert API_TIME.fullmatch(shown["source"]["updated_at"])
     assert API_TIME.fullmatch(shown["statistics"]["updated_at"])
     text = run("thresholds", "show", "--db", db).output
-    assert "in all, against the namespace's other enrolled profiles" in text
+    assert "other enrolled profiles, which together weigh as much as a stranger" in text
 
 
 def test_profiles_show_and_list_json_are_the_rest_apis_profile_objects(speakers, tmp_path, db):
@@ -901,3 +902,60 @@ def test_compare_of_a_missing_file_is_one_line_and_a_non_zero_exit(tmp_path, db)
     assert result.output.strip().splitlines() == [
         f"error: audio file not found: {tmp_path / 'missing.wav'}"
     ]
+
+
+def verdict(score, cosine, bar, decision, look_alike=None):
+    from voxprint.decision import Decision, DecisionReason, SourceKind, ThresholdSource
+    from voxprint.service import VerificationResult
+
+    return VerificationResult(
+        profile_id="p1",
+        profile_name="tom",
+        cosine=cosine,
+        score=score,
+        decision=Decision(decision),
+        threshold=0.9,
+        net_speech_seconds=2.5,
+        reason=DecisionReason.MATCH if decision == "accept" else DecisionReason.NO_MATCH,
+        source=ThresholdSource(SourceKind.PRIOR, "built-in prior"),
+        cosine_threshold=bar,
+        look_alike=look_alike,
+    )
+
+
+def test_a_rejection_just_under_the_bar_never_reads_as_reaching_it():
+    """Found in a walkthrough: "REJECT: tom  score 0.900 (needs 0.90)  cosine 0.828, cosine
+    needed 0.828" for a score of 0.89967 and a cosine 0.00011 short."""
+    rejected = render.verification_text(verdict(0.89967, 0.82830, 0.82841, "reject"))
+    assert "score 0.899 (needs 0.90)" in rejected
+    assert "cosine 0.828, cosine needed 0.829" in rejected
+    accepted = render.verification_text(verdict(0.90004, 0.82845, 0.82841, "accept"))
+    assert (
+        "score 0.900 (needs 0.90)" in accepted and "cosine 0.828, cosine needed 0.828" in accepted
+    )
+
+
+def test_a_look_alike_nearly_as_close_is_not_called_closer():
+    from voxprint.service import LookAlike
+
+    nearly = render.verification_text(
+        verdict(0.8996, 0.828, 0.8284, "reject", LookAlike("p2", "sam", 0.762))
+    )
+    assert "another enrolled profile, sam, is nearly as close (cosine 0.762)" in nearly
+    assert "voxprint profiles similar tom" in nearly
+    closer = render.verification_text(
+        verdict(0.2, 0.70, 0.8284, "reject", LookAlike("p2", "sam", 0.81))
+    )
+    assert "the voice is closer to another enrolled profile, sam (cosine 0.810)" in closer
+
+
+def test_a_clip_sent_again_under_a_lower_requirement_says_why_the_status_stays(tmp_path, db):
+    """Found in a walkthrough: "already enrolled in this profile, not added again; total
+    13.4 s; enrolled [enrolling]"."""
+    clip = wav(tmp_path, "t.wav", 150, seconds=13)
+    first = run("enroll", "tom", clip, "--db", db)
+    assert "[enrolling]" in first.output
+    again = run("enroll", "tom", clip, "--db", db, "--enroll-seconds", "10")
+    assert "not added again" in again.output
+    assert "enough speech now, but the status is checked when a new clip is added" in again.output
+    assert "; enrolled [enrolling]" not in again.output

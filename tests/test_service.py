@@ -596,6 +596,8 @@ def test_a_claim_with_an_enrolled_look_alikes_voice_is_rejected_and_names_the_lo
     assert claim.decision is Decision.REJECT
     assert claim.look_alike is not None and claim.look_alike.profile_id == younger.id
     assert claim.look_alike.name == "younger" and claim.look_alike.cosine > claim.cosine
+    logged = service.activity(limit=1, profile_id=older.id)[0]
+    assert logged.detail == f"no_match; look_alike={younger.id}"
     owner = service.verify(older.id, (voice(150, 4.0, seed=7), RATE))
     assert owner.decision is Decision.ACCEPT and owner.look_alike is None
 

@@ -734,10 +734,11 @@ class VoxprintService:
                 found.names[verdict.rival],
                 float(cosine_scores(probe.embedding, weighed_rivals.voiceprints[verdict.rival])[0]),
             )
+        detail = verdict.reason.value
+        if look_alike is not None:
+            detail += f"; look_alike={look_alike.profile_id}"
         logged = record and self._record(
-            Activity(
-                "verify", verdict.decision.value, profile.id, verdict.score, verdict.reason.value
-            )
+            Activity("verify", verdict.decision.value, profile.id, verdict.score, detail)
         )
         return VerificationResult(
             profile_id=profile.id,

@@ -50,9 +50,15 @@ Text = Annotated[str, AfterValidator(_encodable)]
 ProfileIdText = Annotated[str, Field(pattern=PROFILE_ID_PATTERN)]
 #: No minimum length here: an empty or blank name is refused by the service, one rule for
 #: both (400 ``invalid_profile``).
-Name = Annotated[Text, AfterValidator(_printable), Field(max_length=MAX_NAME_LENGTH)]
+#: The length is checked on the string first, so the message counts characters.
+Name = Annotated[
+    str, Field(max_length=MAX_NAME_LENGTH), AfterValidator(_encodable), AfterValidator(_printable)
+]
 ExternalId = Annotated[
-    Text, AfterValidator(_printable), Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    str,
+    Field(min_length=1, max_length=MAX_NAME_LENGTH),
+    AfterValidator(_encodable),
+    AfterValidator(_printable),
 ]
 Metadata = Annotated[dict[Text, Any], Field(max_length=64)]
 ProfileId = Annotated[str, Field(pattern=PROFILE_ID_PATTERN)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ import numpy as np
 from pydantic_core import to_jsonable_python
 
 from voxprint import rounding, views
-from voxprint.decision import DecisionReason, ThresholdSource
+from voxprint.decision import Decision, DecisionReason, ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.evaluation.runner import EvalReport
 from voxprint.passphrase.recognizer import PhraseMatch
@@ -149,6 +150,11 @@ def enrollment_line(label: str, report: EnrollmentReport) -> str:
         else f"{rounding.speech_still_needed(report.remaining_speech_seconds)} s more speech needed"
     )
     if report.duplicate:
+        if report.status is EnrollmentStatus.ENROLLING and report.remaining_speech_seconds <= 0:
+            # Enough speech for this run's requirement, but a profile's status is worked
+            # out when a clip is added: none was (found in a walkthrough: "enrolled
+            # [enrolling]").
+            remaining = "enough speech now, but the status is checked when a new clip is added"
         return (
             f"{label}: already enrolled in this profile, not added again; "
             f"total {rounding.speech_so_far(report.net_speech_seconds)} s; {remaining} "
@@ -322,6 +328,14 @@ def activity_json(entry: ActivityEntry, names: dict[str, str | None]) -> dict[st
     return data
 
 
+def _down(value: float) -> str:
+    return f"{math.floor(value * 1000) / 1000:.3f}"
+
+
+def _up(value: float) -> str:
+    return f"{math.ceil(value * 1000) / 1000:.3f}"
+
+
 def verification_text(result: VerificationResult) -> str:
     verdict = result.decision.value.upper()
     if result.reason is DecisionReason.INSUFFICIENT_SPEECH:
@@ -329,25 +343,39 @@ def verification_text(result: VerificationResult) -> str:
             f"{verdict}: too little speech to decide ({speech_text(result.net_speech_seconds)} s); "
             f"score {result.score:.3f} for {result.profile_name}\n{_source_text(result.source)}"
         )
-    needed = (
-        f", cosine needed {result.cosine_threshold:.3f}"
-        if result.cosine_threshold is not None
-        else ""
-    )
+    # Rounded towards the answer, so that a rejection never reads "0.900 (needs 0.90)".
+    accepted = result.decision is Decision.ACCEPT
+    score = f"{result.score:.3f}" if accepted else _down(result.score)
+    cosine = f"{result.cosine:.3f}" if accepted else _down(result.cosine)
+    needed = ""
+    if result.cosine_threshold is not None:
+        bar = result.cosine_threshold
+        needed = f", cosine needed {f'{bar:.3f}' if accepted else _up(bar)}"
     normalized = (
         f", as-norm {result.normalized_score:.3f}" if result.normalized_score is not None else ""
     )
-    rival = (
-        f"\nthe voice is as close to another enrolled profile, {result.look_alike.name} "
-        f"(cosine {result.look_alike.cosine:.3f})"
-        if result.look_alike is not None
-        else ""
+    return (
+        f"{verdict}: {result.profile_name}  score {score} "
+        f"(needs {probability_text(result.threshold)})  cosine {cosine}"
+        f"{needed}{normalized}{_look_alike_text(result)}\n"
+        f"{_source_text(result.source)}"
+    )
+
+
+def _look_alike_text(result: VerificationResult) -> str:
+    """Why a look-alike turned the claim down, and what to do about it."""
+    alike = result.look_alike
+    if alike is None:
+        return ""
+    closeness = (
+        f"the voice is closer to another enrolled profile, {alike.name}"
+        if alike.cosine >= result.cosine
+        else f"another enrolled profile, {alike.name}, is nearly as close"
     )
     return (
-        f"{verdict}: {result.profile_name}  score {result.score:.3f} "
-        f"(needs {probability_text(result.threshold)})  cosine {result.cosine:.3f}"
-        f"{needed}{normalized}{rival}\n"
-        f"{_source_text(result.source)}"
+        f"\n{closeness} (cosine {alike.cosine:.3f}): the two may be one voice enrolled "
+        f"twice, or voices too alike to tell apart (see: voxprint profiles similar "
+        f"{shlex.quote(result.profile_name)})"
     )
 
 

@@ -46,8 +46,10 @@ def report_text(report: ThresholdReport) -> str:
         f"name a speaker at posterior >= {probability_text(report.identification_threshold)}; "
         "decide from "
         f"{report.min_speech_seconds:.2f} s of speech",
-        f"a claim is weighed against a stranger and, at {report.rival_weight:g} in all, "
-        "against the namespace's other enrolled profiles"
+        "a claim is weighed against a stranger and against the namespace's other enrolled "
+        "profiles, which together weigh "
+        + ("as much" if report.rival_weight == 1 else f"{report.rival_weight:g} times as much")
+        + " as a stranger"
         if report.rival_weight > 0
         else "a claim is weighed against a stranger only",
     ]
