@@ -97,6 +97,39 @@ def test_create_refuses_empty_names_unknown_fields_and_malformed_json(api):
     assert surrogate.status_code == 422
 
 
+def test_a_json_route_sent_a_form_or_text_answers_415_naming_the_type_it_takes(api):
+    for media in ("text/plain", "application/x-www-form-urlencoded"):
+        response = api.post(
+            "/v1/profiles", content='{"name": "ann"}', headers={"Content-Type": media}
+        )
+        assert response.status_code == 415, media
+        error = response.json()["error"]
+        assert error["code"] == "unsupported_media"
+        assert media in error["message"] and "application/json" in error["message"]
+    patched = api.patch(
+        f"/v1/profiles/{UNKNOWN_ID}",
+        content='{"name": "b"}',
+        headers={"Content-Type": "text/plain"},
+    )
+    assert patched.status_code == 415
+    assert api.get("/v1/profiles").json()["items"] == []  # nothing was created
+
+
+def test_a_json_route_without_a_body_or_with_a_non_object_says_so(api):
+    empty = api.post("/v1/profiles")
+    assert empty.status_code == 422
+    assert empty.json()["error"]["message"] == "the request needs a JSON object as its body"
+    for body in ("[1]", '"ann"'):
+        response = api.post(
+            "/v1/profiles", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422
+        assert response.json()["error"] == {
+            "code": "invalid_request",
+            "message": "the body must be a JSON object",
+        }
+
+
 def test_a_second_profile_with_the_same_external_id_is_a_409(api):
     create(api, "a", external_id="crm-1")
     response = api.post("/v1/profiles", json={"name": "b", "external_id": "crm-1"})

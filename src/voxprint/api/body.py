@@ -89,6 +89,16 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
+def require_json(request: Request) -> None:
+    """Refuse (415 :class:`UnsupportedAudioError`) a body not sent as ``application/json``:
+    the one rule for routes that read JSON, whether they parse it here or FastAPI does."""
+    media = media_type(request)
+    if media != JSON_MEDIA_TYPE:
+        raise UnsupportedAudioError(
+            f"unsupported Content-Type {media!r}: only {JSON_MEDIA_TYPE!r} is accepted"
+        )
+
+
 async def read_limited_body(request: Request, limit: int) -> bytes:
     """The whole body, refusing (413) anything over ``limit`` bytes before reading it."""
     declared = request.headers.get("content-length")
@@ -216,11 +226,7 @@ async def read_json(request: Request, limit: int, model: type[M] | None = None) 
     :class:`MalformedBodyError` (400) for an empty body, malformed JSON, or (with
     ``model``) a value of the wrong shape.
     """
-    media = media_type(request)
-    if media != JSON_MEDIA_TYPE:
-        raise UnsupportedAudioError(
-            f"unsupported Content-Type {media!r}: only {JSON_MEDIA_TYPE!r} is accepted"
-        )
+    require_json(request)
     raw = await read_limited_body(request, limit)
     return parse_json(raw) if model is None else parse_json(raw, model)
 

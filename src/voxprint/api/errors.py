@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voxprint import errors as e
+from voxprint.api.body import require_json
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,24 @@ def error_response(error: e.VoxprintError) -> JSONResponse:
     )
 
 
+#: pydantic's error types for a JSON route's body that, as a whole, is not an object.
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "dict_type"})
+#: What to say when a JSON route's body as a whole is missing or not an object.
+_WHOLE_BODY = {
+    "missing": "the request needs a JSON object as its body",
+    **dict.fromkeys(_NOT_AN_OBJECT, "the body must be a JSON object"),
+}
+
+
+def _body_not_an_object(exc: RequestValidationError) -> bool:
+    """Whether a JSON route's body as a whole was not an object (FastAPI reads a body of
+    another Content-Type as raw bytes, and then finds no object)."""
+    return any(
+        tuple(item.get("loc", ())) == ("body",) and item.get("type") in _NOT_AN_OBJECT
+        for item in exc.errors()
+    )
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for item in exc.errors()[:5]:
@@ -103,6 +122,11 @@ def _validation_message(exc: RequestValidationError) -> str:
             position = item.get("loc", ("body", "?"))[-1]
             reason = (item.get("ctx") or {}).get("error", "JSON decode error")
             parts.append(f"the body is not valid JSON ({reason} at character {position})")
+            continue
+        at_body = tuple(item.get("loc", ())) == ("body",)
+        whole = _WHOLE_BODY.get(str(item.get("type"))) if at_body else None
+        if whole is not None:
+            parts.append(whole)
             continue
         where = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "request"
         parts.append(f"{where}: {item.get('msg', 'invalid')}")
@@ -116,8 +140,13 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, e.VoxprintError)
         return error_response(exc)
 
-    async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        if _body_not_an_object(exc):
+            try:  # a form or text body: say which Content-Type the route takes
+                require_json(request)
+            except e.UnsupportedAudioError as unsupported:
+                return error_response(unsupported)
         return JSONResponse(
             error_body("invalid_request", _validation_message(exc)), status_code=422
         )
