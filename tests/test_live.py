@@ -206,12 +206,19 @@ def test_a_wideband_window_against_a_telephone_enrolment_is_judged_as_its_teleph
         return original(waveform, segments)
 
     monkeypatch.setattr(service.pipeline, "telephone_copy", counting)
+    embedded = []
+    embed = service.pipeline.encoder.embed
+    monkeypatch.setattr(
+        service.pipeline.encoder, "embed", lambda speech: embedded.append(1) or embed(speech)
+    )
     audio = voice(200, 3.0, seed=5)
     scorer = (
         VerifyScorer(service, phone) if kind == "verify" else IdentifyScorer(service, [phone.id])
     )
     live = evaluate_window(service, Window(audio, 3.0, len(audio)), scorer, 0.5).match
     assert copies == [len(audio)]
+    # verify embeds the copy alone; identify the window too, to search the gallery
+    assert len(embedded) == (1 if kind == "verify" else 2)
     whole = (
         service.verify(phone.id, (audio, RATE))
         if kind == "verify"

@@ -162,6 +162,25 @@ def test_known_segments_embed_like_process_waveform_without_running_the_vad_agai
     assert known.bandwidth_hz == whole.bandwidth_hz
 
 
+def test_prepared_speech_tells_its_band_before_anything_is_embedded():
+    """What a caller needs to choose between the recording and its telephone copy."""
+    pipe = pipeline()
+    embedded = []
+    embed = pipe.encoder.embed
+    pipe.encoder.embed = lambda speech: embedded.append(1) or embed(speech)  # type: ignore[method-assign]
+    audio = voice(150, 3.0, silence=1.0)
+    speech = pipe.prepare(audio)
+    assert embedded == []
+    whole = pipe.process_waveform(audio)
+    assert speech.bandwidth_hz == whole.bandwidth_hz and speech.snr_db == whole.snr_db
+    assert speech.segments.net_speech_seconds == whole.net_speech_seconds
+    np.testing.assert_array_equal(pipe.embed(speech).embedding, whole.embedding)
+    with pytest.raises(SpeechTooShortError):
+        pipe.prepare(voice(150, 0.3))
+    with pytest.raises(NoSpeechError):
+        pipe.prepare(np.zeros(RATE, np.float32), force=True)
+
+
 def test_known_segments_of_other_audio_or_without_speech_are_refused():
     pipe = EmbeddingPipeline(ToneEncoder(), vad=EnergyVad())
     audio = voice(150, 2.0)

@@ -529,6 +529,24 @@ def test_a_wideband_claim_on_a_telephone_enrolment_is_judged_as_its_telephone_co
     assert on_app.cosine_threshold < as_copy.cosine_threshold - 0.04
 
 
+def test_a_claim_judged_as_its_telephone_copy_embeds_the_copy_alone(tmp_path, monkeypatch):
+    """The probe as recorded was embedded too, then thrown away: one embedding per claim,
+    whichever is scored."""
+    service, app, phone = app_and_phone(tmp_path / "mixed.db", phone_voice=150)
+    embedded = []
+    embed = service.pipeline.encoder.embed
+    monkeypatch.setattr(
+        service.pipeline.encoder, "embed", lambda speech: embedded.append(1) or embed(speech)
+    )
+    wide_probe = (voice(150, 4.0, seed=5), RATE)
+    as_copy = service.verify(phone.id, wide_probe)
+    assert len(embedded) == 1
+    assert as_copy.net_speech_seconds == pytest.approx(
+        service.verify(app.id, wide_probe).net_speech_seconds
+    )
+    assert len(embedded) == 2  # the claim on the app profile: the probe as recorded
+
+
 def test_a_profile_of_app_clips_with_one_telephone_clip_gets_no_telephone_copy(
     tmp_path, monkeypatch
 ):

@@ -28,7 +28,7 @@ import numpy as np
 
 from voxprint import rounding
 from voxprint.errors import InvalidParameterError, NoSpeechError
-from voxprint.pipeline import Utterance
+from voxprint.pipeline import PreparedSpeech
 from voxprint.service import LookAlike, VoxprintService
 from voxprint.store.records import Profile
 from voxprint.vad import SpeechSegments
@@ -182,11 +182,12 @@ class LiveEvent:
 
 
 class WindowScorer(Protocol):
-    """Scores an embedded window (blocking; runs off the event loop in the service);
-    ``waveform`` is the window's ``(n,) float32`` audio at the encoder's rate, from which
-    a telephone copy is made where a profile is better judged with it."""
+    """Scores a window's speech (blocking; runs off the event loop in the service):
+    ``speech`` found in ``waveform``, the window's ``(n,) float32`` audio at the
+    encoder's rate, not yet embedded; the scorer embeds it, or its telephone copy where
+    a profile is better judged with that."""
 
-    def score(self, utterance: Utterance, waveform: np.ndarray) -> Match: ...
+    def score(self, speech: PreparedSpeech, waveform: np.ndarray) -> Match: ...
 
 
 @dataclass(frozen=True)
@@ -201,8 +202,9 @@ class IdentifyScorer:
     profile_ids: Sequence[str] | None = None
     min_score: float | None = None
 
-    def score(self, utterance: Utterance, waveform: np.ndarray) -> Match:
+    def score(self, speech: PreparedSpeech, waveform: np.ndarray) -> Match:
         pipeline = self.service.pipeline
+        utterance = pipeline.embed(speech)
         result = self.service.identify_utterance(
             utterance,
             top_n=1,
@@ -232,11 +234,9 @@ class VerifyScorer:
     service: VoxprintService
     profile: Profile
 
-    def score(self, utterance: Utterance, waveform: np.ndarray) -> Match:
-        copy = self.service.telephone_copy_for(self.profile, waveform, utterance)
-        result = self.service.verify_utterance(
-            self.profile, utterance, telephone=copy, record=False
-        )
+    def score(self, speech: PreparedSpeech, waveform: np.ndarray) -> Match:
+        utterance = self.service.claim_utterance(self.profile, waveform, speech)
+        result = self.service.verify_utterance(self.profile, utterance, record=False)
         return Match(
             self.profile.id,
             self.profile.name,
@@ -260,7 +260,7 @@ def evaluate_window(
     scorer: WindowScorer | None,
     min_speech_seconds: float,
 ) -> WindowResult:
-    """VAD the window; with enough speech, embed it and let ``scorer`` say who it is.
+    """VAD the window; with enough speech, let ``scorer`` embed it and say who it is.
 
     ``scorer=None`` only measures speech (enrolment progress). Blocking: call it on
     a worker thread from async code.
@@ -276,16 +276,14 @@ def evaluate_window(
             if window.sample_rate == pipeline.encoder.sample_rate:
                 # The speech is known: embed it without running the VAD again.
                 waveform = window.audio
-                utterance = pipeline.process_segments(
-                    waveform, segments, force=True, started=started
-                )
+                found = pipeline.prepare(waveform, force=True, segments=segments, started=started)
             else:
                 waveform = pipeline.load((window.audio, window.sample_rate))
-                utterance = pipeline.process_waveform(waveform, force=True)
+                found = pipeline.prepare(waveform, force=True)
         except NoSpeechError:
-            utterance = None
-        if utterance is not None:
-            match = scorer.score(utterance, waveform)
+            found = None
+        if found is not None:
+            match = scorer.score(found, waveform)
     return WindowResult(
         end_seconds=window.end_seconds,
         window_seconds=window.seconds,

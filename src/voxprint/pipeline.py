@@ -126,10 +126,34 @@ class EmbeddingPipeline:
         self, waveform: np.ndarray, *, force: bool = False, started: float | None = None
     ) -> Utterance:
         """Embed ``(n,) float32`` audio already at the encoder's sample rate."""
+        return self.embed(self.prepare(waveform, force=force, started=started))
+
+    def prepare(
+        self,
+        waveform: np.ndarray,
+        *,
+        force: bool = False,
+        segments: SpeechSegments | None = None,
+        started: float | None = None,
+    ) -> PreparedSpeech:
+        """Everything :meth:`process_waveform` does before the embedding: the speech of
+        ``(n,) float32`` audio at the encoder's rate (found by the voice detector unless
+        its ``segments`` are given), its bandwidth and SNR, for a caller that decides
+        from them what to embed (:meth:`embed`, or :meth:`telephone_copy`).
+
+        Raises ``NoSpeechError`` without speech and ``SpeechTooShortError`` under
+        ``min_speech_seconds`` unless ``force``."""
         started = time.perf_counter() if started is None else started
-        prepared = self._prepare(waveform, force=force, started=started)
+        if segments is not None and segments.total_samples != len(waveform):
+            raise InvalidParameterError(
+                f"segments cover {segments.total_samples} samples, the audio {len(waveform)}"
+            )
+        return self._prepare(waveform, force=force, started=started, segments=segments)
+
+    def embed(self, prepared: PreparedSpeech) -> Utterance:
+        """The embedded utterance of speech from :meth:`prepare`."""
         embedding = self.encoder.embed(prepared.speech)
-        return prepared.utterance(embedding, time.perf_counter() - started)
+        return prepared.utterance(embedding, time.perf_counter() - prepared.started)
 
     def telephone_copy(self, waveform: np.ndarray, segments: SpeechSegments) -> Utterance:
         """``(n,) float32`` audio at the encoder's rate as a telephone would carry it
@@ -156,14 +180,7 @@ class EmbeddingPipeline:
         Raises ``NoSpeechError`` when ``segments`` hold no speech (even with ``force``)
         and ``SpeechTooShortError`` under ``min_speech_seconds`` unless ``force``.
         """
-        started = time.perf_counter() if started is None else started
-        if segments.total_samples != len(waveform):
-            raise InvalidParameterError(
-                f"segments cover {segments.total_samples} samples, the audio {len(waveform)}"
-            )
-        prepared = self._prepare(waveform, force=force, started=started, segments=segments)
-        embedding = self.encoder.embed(prepared.speech)
-        return prepared.utterance(embedding, time.perf_counter() - started)
+        return self.embed(self.prepare(waveform, force=force, segments=segments, started=started))
 
     def process_many(
         self,
@@ -193,7 +210,7 @@ class EmbeddingPipeline:
             sources, lambda source: self._load_and_prepare(loader, source, force), 2 * batch_size
         )
         try:
-            chunk: list[_Prepared | VoxprintError] = []
+            chunk: list[PreparedSpeech | VoxprintError] = []
             for item in prefetch:
                 chunk.append(item)
                 if len(chunk) == batch_size:
@@ -205,7 +222,7 @@ class EmbeddingPipeline:
 
     def _load_and_prepare(
         self, loader: Callable[[Any], np.ndarray], source: Any, force: bool
-    ) -> _Prepared | VoxprintError:
+    ) -> PreparedSpeech | VoxprintError:
         started = time.perf_counter()
         try:
             waveform = loader(source)
@@ -214,16 +231,16 @@ class EmbeddingPipeline:
             return error
 
     def _embed_chunk(
-        self, chunk: Sequence[_Prepared | VoxprintError]
+        self, chunk: Sequence[PreparedSpeech | VoxprintError]
     ) -> Iterator[Utterance | VoxprintError]:
-        prepared = [item for item in chunk if isinstance(item, _Prepared)]
+        prepared = [item for item in chunk if isinstance(item, PreparedSpeech)]
         started = time.perf_counter()
         embeddings = self._embed_speeches([p.speech for p in prepared])
         elapsed = time.perf_counter() - started
         total = sum(len(p.speech) for p in prepared) or 1
         results = iter(embeddings)
         for item in chunk:
-            if not isinstance(item, _Prepared):
+            if not isinstance(item, PreparedSpeech):
                 yield item
                 continue
             embedding = next(results)
@@ -259,7 +276,7 @@ class EmbeddingPipeline:
         force: bool,
         started: float,
         segments: SpeechSegments | None = None,
-    ) -> _Prepared:
+    ) -> PreparedSpeech:
         """VAD (unless ``segments`` are given) and the speech minimum: everything before
         the embedding."""
         rate = self.encoder.sample_rate
@@ -280,19 +297,23 @@ class EmbeddingPipeline:
         speech = segments.widened(
             self.config.embedding_pad_seconds, self.config.embedding_bridge_seconds
         ).extract(waveform)
-        return _Prepared(
+        return PreparedSpeech(
             speech=speech,
             audio_seconds=len(waveform) / rate,
             segments=segments,
             bandwidth_hz=speech_bandwidth(waveform, segments),
             snr_db=level_snr(waveform, rate),
             prepare_seconds=time.perf_counter() - started,
+            started=started,
         )
 
 
 @dataclass(frozen=True)
-class _Prepared:
-    """Speech found in one source, ready to embed."""
+class PreparedSpeech:
+    """Speech found in one source, ready to embed (:meth:`EmbeddingPipeline.prepare`):
+    the ``(m,) float32`` speech to embed, its ``segments`` in the audio, the speech
+    ``bandwidth_hz`` and level ``snr_db``; ``started`` is the ``perf_counter`` time the
+    work on the source began."""
 
     speech: np.ndarray = field(repr=False)
     audio_seconds: float
@@ -300,6 +321,7 @@ class _Prepared:
     bandwidth_hz: float
     snr_db: float | None
     prepare_seconds: float
+    started: float
 
     def utterance(self, embedding: np.ndarray, processing_seconds: float) -> Utterance:
         logger.debug(

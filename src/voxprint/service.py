@@ -34,7 +34,7 @@ from voxprint.errors import (
     VoxprintError,
 )
 from voxprint.gallery_index import CANDIDATES, Candidates, GalleryIndex
-from voxprint.pipeline import EmbeddingPipeline, Utterance
+from voxprint.pipeline import EmbeddingPipeline, PreparedSpeech, Utterance
 from voxprint.quality import ClipQuality, QualityGate, assess_clip
 from voxprint.rounding import speech_still_needed
 from voxprint.scorer import Probe, Rivals, Scorer
@@ -672,35 +672,36 @@ class VoxprintService:
         """
         profile = self._enrolled_profile(profile_id)
         waveform = self.pipeline.load(source)
-        utterance = self.pipeline.process_waveform(waveform, force=True)
-        copy = self.telephone_copy_for(profile, waveform, utterance)
-        return self.verify_utterance(profile, utterance, telephone=copy, force=force)
+        utterance = self.claim_utterance(
+            profile, waveform, self.pipeline.prepare(waveform, force=True)
+        )
+        return self.verify_utterance(profile, utterance, force=force)
 
-    def telephone_copy_for(
-        self, profile: Profile, waveform: np.ndarray, utterance: Utterance
-    ) -> Utterance | None:
-        """The telephone copy of ``utterance`` (made from its ``(n,) float32`` audio at the
-        encoder's rate) when a claim on ``profile`` is better judged with it: a wideband
-        probe against a telephone enrolment (:func:`voxprint.adaptation.
-        telephone_copy_helps`); else ``None``, and nothing is embedded."""
-        if telephone_copy_helps(band_of(utterance.bandwidth_hz), profile.statistics_band):
-            return self.pipeline.telephone_copy(waveform, utterance.segments)
-        return None
+    def claim_utterance(
+        self, profile: Profile, waveform: np.ndarray, speech: PreparedSpeech
+    ) -> Utterance:
+        """What a claim on ``profile`` is scored as, from ``speech`` found in ``(n,)
+        float32`` audio at the encoder's rate (:meth:`EmbeddingPipeline.prepare`): the
+        speech embedded as it is, or only its telephone copy where the claim is better
+        judged with it (:func:`voxprint.adaptation.telephone_copy_helps`: a wideband
+        probe against a telephone enrolment). One embedding either way."""
+        if telephone_copy_helps(band_of(speech.bandwidth_hz), profile.statistics_band):
+            return self.pipeline.telephone_copy(waveform, speech.segments)
+        return self.pipeline.embed(speech)
 
     def verify_utterance(
         self,
         profile: Profile,
         utterance: Utterance,
         *,
-        telephone: Utterance | None = None,
         record: bool = True,
         force: bool = False,
         rivals: bool = True,
     ) -> VerificationResult:
-        """Score an embedded utterance against an enrolled ``profile``; ``record=False``
-        keeps the call out of the activity log (live windows, scored twice a second).
-        ``telephone``: the utterance's telephone copy where a claim on ``profile`` is
-        better judged with it (:meth:`telephone_copy_for`), scored instead. ``rivals``:
+        """Score an embedded utterance against an enrolled ``profile`` (made by
+        :meth:`claim_utterance`, which knows when the telephone copy is what to score);
+        ``record=False`` keeps the call out of the activity log (live windows, scored
+        twice a second). ``rivals``:
         weigh the claim against the namespace's other profiles too
         (:mod:`voxprint.scoring.rivals`); off where they are not the same kind of
         profile (the Azure-compatible routes, passphrase profiles)."""
@@ -708,8 +709,6 @@ class VoxprintService:
         if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
             raise self._not_enrolled(profile)
         scorer = self.scorer(force=force)
-        if telephone is not None:
-            utterance = telephone
         probe = Probe.of(utterance)
         # The claimed profile's own band, not the namespace's: a namespace may mix app and
         # telephone enrolments (and its statistics sample at most 200 profiles per band).

@@ -539,15 +539,15 @@ class PassphraseService:
         challenge: Challenge | None,
         force: bool,
     ) -> SpokenVerification:
-        utterance = self.core.pipeline.process_waveform(waveform, force=True)
         passphrase = kind is ProfileKind.TEXT_DEPENDENT
         scoring = self._td_scoring() if passphrase else self.core
-        copy = scoring.telephone_copy_for(profile, waveform, utterance)
+        speech = scoring.pipeline.prepare(waveform, force=True)
+        utterance = scoring.claim_utterance(profile, waveform, speech)
         # A passphrase claim is not weighed against the namespace's other profiles: their
         # voiceprints were made from other words (and one may be this speaker's own
         # text-independent profile).
         voice = scoring.verify_utterance(
-            profile, utterance, telephone=copy, record=False, force=force, rivals=not passphrase
+            profile, utterance, record=False, force=force, rivals=not passphrase
         )
         voice_ok = voice.decision is Decision.ACCEPT
         if match.accepted and voice_ok:

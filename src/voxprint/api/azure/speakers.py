@@ -27,7 +27,7 @@ from voxprint.errors import (
     ProfileNotFoundError,
     SpeechTooShortError,
 )
-from voxprint.pipeline import Utterance
+from voxprint.pipeline import PreparedSpeech
 from voxprint.rounding import speech_still_needed
 from voxprint.service import (
     EnrollmentReport,
@@ -179,11 +179,11 @@ class AzureSpeakers:
         self, profile_id: str, audio: bytes, *, ignore_min_length: bool = False
     ) -> VerificationResult:
         profile = self._enrolled(self.get(profile_id))
-        waveform, utterance = self._embed_for_recognition(audio, ignore_min_length)
-        copy = self.service.telephone_copy_for(profile, waveform, utterance)
+        waveform, speech = self._speech_for_recognition(audio, ignore_min_length)
+        utterance = self.service.claim_utterance(profile, waveform, speech)
         # Azure's verification profiles are resources apart from its identification
         # ones, and Azure weighed a claim against a stranger only: so does this route.
-        return self.service.verify_utterance(profile, utterance, telephone=copy, rivals=False)
+        return self.service.verify_utterance(profile, utterance, rivals=False)
 
     def identify(
         self, profile_ids: Sequence[str], audio: bytes, *, ignore_min_length: bool = False
@@ -199,7 +199,8 @@ class AzureSpeakers:
         profiles = [self.get(profile_id) for profile_id in candidates]
         for profile in profiles:
             self._enrolled(profile)
-        waveform, utterance = self._embed_for_recognition(audio, ignore_min_length)
+        waveform, speech = self._speech_for_recognition(audio, ignore_min_length)
+        utterance = self.service.pipeline.embed(speech)
         return self.service.identify_utterance(
             utterance,
             top_n=RANKING_SIZE,
@@ -223,19 +224,21 @@ class AzureSpeakers:
             )
         return profile
 
-    def _embed_for_recognition(
+    def _speech_for_recognition(
         self, audio: bytes, ignore_min_length: bool
-    ) -> tuple[np.ndarray, Utterance]:
-        """The decoded audio and its embedded speech, refused under Azure's minimum."""
+    ) -> tuple[np.ndarray, PreparedSpeech]:
+        """The decoded audio and its speech, not yet embedded, refused under Azure's
+        minimum."""
         pipeline = self.service.pipeline
         waveform = pipeline.load(audio)
-        utterance = pipeline.process_waveform(waveform, force=ignore_min_length)
+        speech = pipeline.prepare(waveform, force=ignore_min_length)
+        seconds = speech.segments.net_speech_seconds
         needed = self.limits.min_seconds
-        if not ignore_min_length and utterance.net_speech_seconds < needed:
+        if not ignore_min_length and seconds < needed:
             raise SpeechTooShortError(
-                f"Audio is too short: {utterance.net_speech_seconds:.2f} s of speech, at least "
+                f"Audio is too short: {seconds:.2f} s of speech, at least "
                 f"{needed:g} s is needed (or set ignoreMinLength=true).",
-                net_speech_seconds=utterance.net_speech_seconds,
+                net_speech_seconds=seconds,
                 required_seconds=needed,
             )
-        return waveform, utterance
+        return waveform, speech
