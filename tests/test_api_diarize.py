@@ -8,6 +8,7 @@ import pytest
 from diarization_fakes import EnergySegmenter
 from voxprint.api.routes.diarize import EXTENSION, DiarizationRegistry
 from voxprint.diarization import SpeakerDiarizer
+from voxprint.store.records import PhraseProfile, ProfileKind
 
 from apihelp import auth, client_for, issue_key, make_app, wav_bytes
 from fakes import RATE, voice
@@ -83,6 +84,25 @@ def test_enrolling_into_an_existing_profile_and_limiting_the_match(api):
     assert diarize(client, f"?profile_ids={bob['id']}").status_code == 409  # Bob not enrolled
     malformed = diarize(client, "?profile_ids=bob")  # a name is no profile id
     assert malformed.status_code == 400 and "not a profile id" in malformed.text
+
+
+def test_a_speaker_enrolled_into_a_passphrase_profile_is_refused_as_the_live_routes_do(api):
+    client, service = api
+    alice = client.post("/v1/profiles", json={"name": "Alice"}).json()
+    service.store.set_phrase_profile(
+        "default",
+        PhraseProfile(alice["id"], ProfileKind.TEXT_DEPENDENT, "en-us", "open the door now"),
+    )
+    first = diarize(client).json()
+    refused = client.post(
+        f"/v1/diarizations/{first['diarization_id']}/enroll",
+        json={"speaker": "unknown 1", "profile_id": alice["id"]},
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "wrong_profile_kind"
+    assert "text-dependent" in refused.json()["error"]["message"]
+    fetched = client.get(f"/v1/profiles/{alice['id']}").json()
+    assert fetched["clip_count"] == 0 and fetched["kind"] == "text-dependent"
 
 
 def test_rttm_and_subtitles_come_as_text(api):

@@ -17,6 +17,8 @@ from voxprint.cli.app import app
 from voxprint.cli.exit_codes import ExitCode
 from voxprint.diarization import SpeakerDiarizer
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+from voxprint.store import SQLiteStore
+from voxprint.store.records import PhraseProfile, ProfileKind
 
 from fakes import RATE, TONE_PRIOR, EnergyVad, ToneEncoder, voice
 
@@ -108,6 +110,27 @@ def test_label_a_meeting_once_then_get_names(tmp_path, meeting):
     data = json.loads(again.stdout)
     assert [s["speaker"] for s in data["speakers"]] == ["Alice", "Bob"]
     assert data["segments"][0]["profile_name"] == "Alice" and data["segments"][0]["score"] >= 0.7
+
+
+def test_enrolling_a_speaker_into_a_passphrase_profile_fails_in_one_line_storing_nothing(
+    tmp_path, meeting
+):
+    db = tmp_path / "v.db"
+    made = run("diarize", meeting, "--db", db, "--enroll", "unknown 1=Alice")
+    assert made.exit_code == 0, made.output
+    store = SQLiteStore(db)
+    alice = store.list_profiles("default")[0]
+    store.set_phrase_profile(
+        "default",
+        PhraseProfile(alice.id, ProfileKind.TEXT_DEPENDENT, "en-us", "open the door now"),
+    )
+    refused = run("diarize", meeting, "--db", db, "--enroll", "unknown 2=Alice")
+    assert refused.exit_code == ExitCode.PROFILE
+    assert refused.stderr.strip().splitlines() == [
+        "error: profile 'Alice' is text-dependent: it enrols only clips that say its "
+        "passphrase, one by one; other speech cannot be added to it"
+    ]
+    assert store.get_profile("default", alice.id).clip_count == 1
 
 
 def test_among_limits_the_names_and_no_names_numbers_speakers(tmp_path, meeting):

@@ -23,13 +23,14 @@ from voxprint.diarization.naming import _merge_same_profile
 from voxprint.errors import (
     InvalidParameterError,
     NoSpeechError,
+    ProfileKindError,
     ProfileNotEnrolledError,
     SpeechTooShortError,
 )
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore
-from voxprint.store.records import EnrollmentStatus
+from voxprint.store.records import EnrollmentStatus, PhraseProfile, ProfileKind
 from voxprint.vad import SpeechSegments
 
 from apihelp import fake_service
@@ -162,6 +163,22 @@ def test_enrolling_into_an_existing_profile_adds_a_clip(service, diarizer):
     assert report.clip_audio_seconds == pytest.approx(4.0, abs=0.3)
     assert report.clip_net_speech_seconds <= report.clip_audio_seconds
     assert report.profile.audio_seconds == pytest.approx(report.clip_audio_seconds)
+
+
+def test_a_speaker_is_not_enrolled_into_a_passphrase_profile_and_nothing_is_stored(
+    service, diarizer
+):
+    alice = service.create_profile("alice")
+    service.store.set_phrase_profile(
+        service.namespace,
+        PhraseProfile(alice.id, ProfileKind.TEXT_DEPENDENT, "en-us", "open the door now"),
+    )
+    result = diarizer.diarize(service, (conversation((LOW, 4.0), (HIGH, 4.0)), RATE))
+    for reference in ({"profile_id": alice.id}, {"profile": "alice"}):
+        with pytest.raises(ProfileKindError, match="text-dependent"):
+            diarizer.enroll_speaker(service, result, "unknown 2", **reference)
+    assert service.get_profile(alice.id).clip_count == 0
+    assert service.count_profiles() == 1
 
 
 def test_enrolling_a_speaker_that_is_not_there_names_the_speakers_that_are(service, diarizer):

@@ -18,15 +18,16 @@ from voxprint.errors import (
     InvalidParameterError,
     InvalidProfileError,
     NoSpeechError,
+    ProfileKindError,
     ProfileNotEnrolledError,
     ProfileNotFoundError,
     SpeechTooShortError,
     StoreError,
 )
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
-from voxprint.service import VoxprintService
+from voxprint.service import VoxprintService, measure_clip
 from voxprint.store import SQLiteStore
-from voxprint.store.records import EnrollmentStatus, ProfileChanges
+from voxprint.store.records import EnrollmentStatus, PhraseProfile, ProfileChanges, ProfileKind
 
 from fakes import RATE, TONE_OPERATING_POINT, EnergyVad, ToneEncoder, tone_thresholds, voice
 
@@ -286,6 +287,27 @@ def test_exporting_a_voiceprint_before_any_enrolment_is_refused(service):
     profile = service.create_profile("alice")
     with pytest.raises(ProfileNotEnrolledError):
         service.export_voiceprint(profile.id)
+
+
+def test_a_clip_embedded_elsewhere_is_refused_for_a_passphrase_profile_and_nothing_stored(
+    service,
+):
+    profile = service.create_profile("alice")
+    record = PhraseProfile(profile.id, ProfileKind.TEXT_DEPENDENT, "en-us", "open the door now")
+    service.store.set_phrase_profile(service.namespace, record)
+    utterance = service.embed((voice(150, 3, seed=7), RATE))
+    with pytest.raises(ProfileKindError, match="'alice' is text-dependent"):
+        service.enroll_utterance(profile.id, utterance, label="diarization: unknown 1")
+    measured = measure_clip(
+        service.pipeline, service.enrollment.quality_gate, (voice(150, 3, seed=8), RATE)
+    )
+    with pytest.raises(ProfileKindError):
+        service.enroll_measured(profile.id, measured)
+    assert service.get_profile(profile.id).clip_count == 0
+    assert service.store.list_clips(service.namespace, profile.id) == []
+    # A text-independent profile still takes them.
+    other = service.create_profile("bob")
+    assert service.enroll_utterance(other.id, utterance).profile.clip_count == 1
 
 
 def test_live_scoring_can_stay_out_of_the_activity_log(service):

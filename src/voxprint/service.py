@@ -28,6 +28,7 @@ from voxprint.errors import (
     EncoderMismatchError,
     InvalidParameterError,
     InvalidProfileError,
+    ProfileKindError,
     ProfileNotEnrolledError,
     ProfileNotFoundError,
     StoreError,
@@ -468,9 +469,10 @@ class VoxprintService:
     ) -> EnrollmentReport:
         """Add a clip embedded and measured elsewhere (:func:`measure_clip`, e.g. by a
         batch worker) exactly as :meth:`enroll` would: the same duplicate check, quality
-        gate and report."""
+        gate and report. A text-dependent profile is refused (:meth:`_check_embedded_clip`)."""
         profile = self.get_profile(profile_id)
         self._check_encoder(profile)
+        self._check_embedded_clip(profile)
         if self._has_audio(profile, clip.content_hash):
             return self._duplicate(profile)
         return self._enroll_measured(profile, clip, label=label, check_quality=check_quality)
@@ -515,14 +517,29 @@ class VoxprintService:
         label: str | None = None,
         content_hash: str | None = None,
     ) -> EnrollmentReport:
-        """Add an already embedded clip (e.g. from a batch or a stream). With the
+        """Add an already embedded clip (e.g. a diarized speaker's speech). With the
         ``content_hash`` of its audio (:func:`audio_hash`), audio the profile already has
-        is not stored again (the report says ``duplicate``)."""
+        is not stored again (the report says ``duplicate``). A text-dependent profile is
+        refused (:meth:`_check_embedded_clip`)."""
         profile = self.get_profile(profile_id)
         self._check_encoder(profile)
+        self._check_embedded_clip(profile)
         if content_hash is not None and self._has_audio(profile, content_hash):
             return self._duplicate(profile)
         return self._add_clip(profile, utterance, label, content_hash=content_hash)
+
+    def _check_embedded_clip(self, profile: Profile) -> None:
+        """Refuse a clip embedded elsewhere for a text-dependent profile (the one place
+        that decides it): each of its clips must say its passphrase, which only the
+        passphrase service (:meth:`voxprint.passphrase.service.PassphraseService.enroll`)
+        checks, on the clip's audio; an embedding (a diarized speaker's speech, a batch
+        worker's clip) has no words to check. :class:`ProfileKindError`, nothing stored."""
+        record = self.store.get_phrase_profile(self.namespace, profile.id)
+        if record.kind is ProfileKind.TEXT_DEPENDENT:
+            raise ProfileKindError(
+                f"profile {profile.name!r} is text-dependent: it enrols only clips that say "
+                "its passphrase, one by one; other speech cannot be added to it"
+            )
 
     def _add_clip(
         self,

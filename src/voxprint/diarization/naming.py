@@ -270,7 +270,10 @@ class SpeakerDiarizer:
         when none exists) or ``new_profile`` (a new profile of that name).
 
         The speaker's solo speech (up to ``max_speaker_seconds``) is one enrolment clip.
-        Everything is checked before a profile is created.
+        Everything is checked before a profile is created. A text-dependent (passphrase)
+        profile is refused with :class:`~voxprint.errors.ProfileKindError` and nothing is
+        stored: its clips must each say the passphrase
+        (:meth:`VoxprintService.enroll_utterance` decides).
         """
         if sum(x is not None for x in (profile_id, profile, new_profile)) != 1:
             raise InvalidParameterError("give exactly one of profile_id, profile or new_profile")
