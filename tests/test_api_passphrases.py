@@ -117,6 +117,18 @@ def test_enrolment_reports_the_phrase_heard_and_enrols_at_three_clips(api):
         assert third["profile"][key] == fetched[key], key
 
 
+def test_verifying_a_profile_still_enrolling_is_a_409_counting_passphrase_clips(api):
+    client, h = api
+    profile_id = create_td(client, h["a"])["id"]
+    assert enrol(client, h["a"], profile_id).json()["remaining_clips"] == 2
+    refused = verify(client, h["a"], profile_id)
+    assert refused.status_code == 409
+    assert refused.json()["error"] == {
+        "code": "profile_not_enrolled",
+        "message": "profile 'alice' is still enrolling: 2 more passphrase clips are needed",
+    }
+
+
 def test_a_wrong_phrase_at_enrolment_is_a_422_that_stores_nothing(api):
     client, h = api
     profile_id = create_td(client, h["a"])["id"]

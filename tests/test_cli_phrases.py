@@ -133,6 +133,18 @@ def test_profiles_show_prints_the_kind_and_a_text_dependent_profiles_passphrase(
     assert missing.exit_code == ExitCode.PROFILE
 
 
+def test_verifying_a_passphrase_profile_still_enrolling_says_how_many_clips_are_needed(
+    tmp_path, db, words
+):
+    first = wav(tmp_path, "p0.wav", 150, 2.0)
+    assert run("enroll", "half", first, "--phrase", PASSPORT, "--db", db).exit_code == 0
+    result = run("verify", "half", wav(tmp_path, "probe.wav", 150, 2.0, seed=5), "--db", db)
+    assert result.exit_code == ExitCode.PROFILE
+    assert result.stderr.strip().splitlines() == [
+        "error: profile 'half' is still enrolling: 2 more passphrase clips are needed"
+    ]
+
+
 def test_a_clip_with_another_phrase_fails_with_one_line_and_exit_3(tmp_path, db, words):
     enrolled(tmp_path, db)
     wrong = wav(tmp_path, "wrong.wav", 150, 2.5)

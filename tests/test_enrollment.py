@@ -77,6 +77,23 @@ def test_a_profile_enrolled_under_a_lower_requirement_needs_no_more_speech():
     assert policy.remaining_seconds(profile.net_speech_seconds) == 17.0
 
 
+def test_what_a_profile_still_needs_reads_in_seconds_rounded_up():
+    from voxprint.store.records import Profile
+
+    now = datetime.now(UTC)
+    profile = Profile(
+        id="p",
+        namespace="default",
+        name="zz",
+        encoder_name="e",
+        encoder_version="1",
+        created_at=now,
+        updated_at=now,
+        net_speech_seconds=1.88,
+    )
+    assert EnrollmentPolicy(20).still_needed(profile) == "18.2 s more net speech is needed"
+
+
 def test_an_enrolled_profile_stays_enrolled_when_clips_are_added_under_a_higher_requirement():
     policy = EnrollmentPolicy(min_net_speech_seconds=20)
     clips = [clip([1, 0], 6), clip([0, 1], 3)]

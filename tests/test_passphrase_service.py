@@ -183,11 +183,23 @@ def test_verification_rejects_another_voice_and_says_the_voice_failed(passphrase
     assert result.phrase is not None and result.phrase.accepted
 
 
-def test_verifying_a_passphrase_profile_still_enrolling_is_refused(passphrases):
+def test_verifying_a_passphrase_profile_still_enrolling_is_refused_counting_clips(passphrases):
     created = passphrases.create_profile("alice", kind=ProfileKind.TEXT_DEPENDENT)
     passphrases.enroll(created.profile.id, clip(ALICE, 2.0))
-    with pytest.raises(ProfileNotEnrolledError):
+    with pytest.raises(ProfileNotEnrolledError) as refused:
         passphrases.verify(created.profile.id, clip(ALICE, 2.0, seed=3))
+    assert refused.value.message == (
+        "profile 'alice' is still enrolling: 2 more passphrase clips are needed"
+    )
+    passphrases.enroll(created.profile.id, clip(ALICE, 2.0, seed=1))
+    challenge = passphrases.create_challenge()
+    with pytest.raises(ProfileNotEnrolledError, match="1 more passphrase clip is needed"):
+        passphrases.verify(created.profile.id, clip(ALICE, 2.0, seed=3), challenge_id=challenge.id)
+    # A text-independent profile still counts seconds.
+    tina = passphrases.create_profile("tina")
+    passphrases.enroll(tina.profile.id, clip(ALICE, 4.0))
+    with pytest.raises(ProfileNotEnrolledError, match=r"6\.0 s more net speech is needed"):
+        passphrases.verify(tina.profile.id, clip(ALICE, 2.0, seed=3))
 
 
 def test_reset_forgets_the_clips_and_the_passphrase(passphrases):

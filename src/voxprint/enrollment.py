@@ -10,6 +10,7 @@ import numpy as np
 from voxprint.adaptation import clips_band, statistics_band_of
 from voxprint.errors import InvalidParameterError
 from voxprint.quality import QualityGate
+from voxprint.rounding import speech_still_needed
 from voxprint.scoring.similarity import l2_normalise
 from voxprint.store.records import Clip, EnrollmentState, EnrollmentStatus, Profile
 
@@ -46,6 +47,12 @@ class EnrollmentPolicy:
         if profile.status is EnrollmentStatus.ENROLLED:
             return 0.0
         return self.remaining_seconds(profile.net_speech_seconds)
+
+    def still_needed(self, profile: Profile) -> str:
+        """What ``profile`` still needs to be enrolled, in words for an error message:
+        "18.1 s more net speech is needed" (rounded up, never "0.0")."""
+        remaining = self.remaining_seconds(profile.net_speech_seconds)
+        return f"{speech_still_needed(remaining)} s more net speech is needed"
 
     def summarize(
         self, clips: Sequence[Clip], before: EnrollmentStatus = EnrollmentStatus.ENROLLING

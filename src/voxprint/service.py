@@ -37,7 +37,6 @@ from voxprint.errors import (
 from voxprint.gallery_index import CANDIDATES, Candidates, GalleryIndex
 from voxprint.pipeline import EmbeddingPipeline, PreparedSpeech, Utterance
 from voxprint.quality import ClipQuality, QualityGate, assess_clip
-from voxprint.rounding import speech_still_needed
 from voxprint.scorer import Probe, Rivals, Scorer
 from voxprint.scoring.similarity import cosine_scores
 from voxprint.similar_voices import similar_voices
@@ -1017,10 +1016,10 @@ class VoxprintService:
         return self._enrolled_profile(profile_id)
 
     def _not_enrolled(self, profile: Profile) -> ProfileNotEnrolledError:
-        remaining = self.enrollment.remaining_seconds(profile.net_speech_seconds)
+        """ "still enrolling", with what the enrolment policy still needs (net speech, or
+        for text-dependent enrolment passphrase clips)."""
         return ProfileNotEnrolledError(
-            f"profile {profile.name!r} is still enrolling: {speech_still_needed(remaining)} s "
-            "more net speech is needed"
+            f"profile {profile.name!r} is still enrolling: {self.enrollment.still_needed(profile)}"
         )
 
     def _check_candidates(self, profile_ids: Sequence[str]) -> None:

@@ -121,6 +121,20 @@ class ClipCountPolicy(EnrollmentPolicy):
     def remaining_seconds(self, net_speech_seconds: float) -> float:
         return 0.0
 
+    def remaining_clips(self, profile: Profile) -> int:
+        """Passphrase clips ``profile`` still needs to be enrolled: 0 once it is."""
+        if profile.status is EnrollmentStatus.ENROLLED:
+            return 0
+        return max(0, self.min_clips - profile.clip_count)
+
+    def still_needed(self, profile: Profile) -> str:
+        """What ``profile`` still needs, counted in clips, not seconds: "2 more passphrase
+        clips are needed"."""
+        clips = self.remaining_clips(profile)
+        if clips == 1:
+            return "1 more passphrase clip is needed"
+        return f"{clips} more passphrase clips are needed"
+
 
 class SpokenReason(StrEnum):
     """Why a verification with words answered as it did."""
@@ -381,9 +395,7 @@ class PassphraseService:
     def _remaining(self, profile: Profile, record: PhraseProfile) -> int | None:
         if record.kind is not ProfileKind.TEXT_DEPENDENT:
             return None
-        if profile.status is EnrollmentStatus.ENROLLED:
-            return 0
-        return max(0, self.policy.min_clips - profile.clip_count)
+        return self._clip_policy().remaining_clips(profile)
 
     def _td_scoring(self) -> VoxprintService:
         """The core service deciding with the text-dependent operating point: same-word
@@ -394,14 +406,25 @@ class PassphraseService:
         prior = text_dependent_prior(thresholds.prior, self.core.encoder_name)
         return replace(self.core, thresholds=replace(thresholds, prior=prior))
 
-    def _td_core(self) -> VoxprintService:
-        """The core service with text-dependent enrolment (enrolled at ``min_clips``)."""
-        policy = ClipCountPolicy(
+    def _clip_policy(self) -> ClipCountPolicy:
+        """Text-dependent enrolment: enrolled at ``min_clips`` clips."""
+        return ClipCountPolicy(
             min_net_speech_seconds=0.0,
             quality_gate=self.core.enrollment.quality_gate,
             min_clips=self.policy.min_clips,
         )
-        return replace(self.core, enrollment=policy)
+
+    def _td_core(self) -> VoxprintService:
+        """The core service with text-dependent enrolment (enrolled at ``min_clips``)."""
+        return replace(self.core, enrollment=self._clip_policy())
+
+    def _enrolled_profile(self, profile_id: str, record: PhraseProfile) -> Profile:
+        """The profile if it can be verified against (the core decides); one still
+        enrolling is refused saying what it still needs: passphrase clips for a
+        text-dependent profile, net speech for another."""
+        if record.kind is ProfileKind.TEXT_DEPENDENT:
+            return self._td_core().enrolled_profile(profile_id)
+        return self.core.enrolled_profile(profile_id)
 
     # --- enrolment --------------------------------------------------------------------
 
@@ -495,7 +518,7 @@ class PassphraseService:
         if record.kind is not ProfileKind.TEXT_DEPENDENT:
             voice = self.core.verify(profile_id, source, force=force)
             return SpokenVerification(voice, record.kind, voice.decision, _voice_reason(voice))
-        profile = self.core.enrolled_profile(profile_id)
+        profile = self._enrolled_profile(profile_id, record)
         if record.passphrase is None:  # enrolled profiles always have one; be safe
             raise ProfileNotEnrolledError(f"profile {profile_id} has no passphrase yet")
         waveform = self.core.pipeline.load(source)
@@ -516,7 +539,7 @@ class PassphraseService:
         source: AudioSource,
         force: bool,
     ) -> SpokenVerification:
-        profile = self.core.enrolled_profile(profile_id)
+        profile = self._enrolled_profile(profile_id, record)
         waveform = self.core.pipeline.load(source)
         self._check_answer_length(waveform)  # before the challenge is used up
         challenge = self.core.store.use_challenge(
