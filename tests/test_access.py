@@ -64,6 +64,26 @@ def test_keys_are_revoked_by_unique_name_and_unknown_ones_say_so(keys):
         keys.revoke("nobody")
 
 
+def test_a_full_key_revokes_its_own_key_and_a_wrong_one_is_named_without_its_secret(keys, caplog):
+    caplog.set_level(logging.DEBUG)
+    issued = keys.create("ci")
+    other = keys.create("other")
+    key_id, secret = issued.token.split("_")[1], issued.token.split("_", 2)[2]
+    wrong = f"vxp_{key_id}_{'x' * len(secret)}"
+    unknown = f"vxp_{'0' * 16}_{secret}"
+    short = f"vxp_{key_id}_{secret[:8]}"
+    for token in (wrong, unknown, short):
+        with pytest.raises(ApiKeyNotFoundError) as refused:
+            keys.revoke(token)
+        hidden = token.split("_", 2)[2]
+        assert hidden not in refused.value.message and "***" in refused.value.message
+    assert keys.authenticate(issued.token).is_active  # a wrong secret revokes nothing
+    revoked = keys.revoke(f"  {issued.token} ")
+    assert revoked.id == issued.key.id and not revoked.is_active
+    assert keys.authenticate(other.token).is_active
+    assert secret not in caplog.text and "x" * len(secret) not in caplog.text
+
+
 def test_a_key_needs_a_name_and_a_valid_namespace(keys):
     with pytest.raises(InvalidParameterError):
         keys.create("  ")

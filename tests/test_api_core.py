@@ -33,6 +33,23 @@ def test_the_keys_cli_prints_a_key_once_lists_it_and_revokes_it(tmp_path):
     assert "no active API key" in missing.output
 
 
+def test_keys_revoke_takes_the_full_key_and_never_prints_a_secret(tmp_path):
+    runner = CliRunner()
+    db = str(tmp_path / "v.db")
+    token = runner.invoke(cli, ["keys", "create", "--name", "web", "--db", db]).output.split()[0]
+    key_id, secret = token.split("_")[1], token.split("_", 2)[2]
+    wrong = f"vxp_{key_id}_{secret[::-1]}"
+    for args in (["keys", "revoke", wrong], ["-v", "keys", "revoke", wrong, "--json"]):
+        refused = runner.invoke(cli, [*args, "--db", db])
+        assert refused.exit_code != 0
+        assert f"vxp_{key_id}_***" in refused.output
+        assert secret[::-1] not in refused.output and secret not in refused.output
+    revoked = runner.invoke(cli, ["keys", "revoke", token, "--db", db])
+    assert revoked.exit_code == 0, revoked.output
+    assert revoked.output.strip() == f"revoked {key_id} (web)"
+    assert secret not in revoked.output
+
+
 def test_health_needs_no_key_and_readiness_reports_the_encoder(tmp_path):
     app, _ = make_app(tmp_path / "v.db")
     with client_for(app) as client:

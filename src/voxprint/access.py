@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from voxprint.errors import ApiKeyNotFoundError, AuthenticationError, InvalidParameterError
+from voxprint.redaction import MASK, redact
 from voxprint.store.base import KeyStore
 from voxprint.store.records import DEFAULT_NAMESPACE, ApiKey, check_namespace
 
@@ -84,18 +85,36 @@ class KeyService:
         return self.store.list_keys()
 
     def revoke(self, reference: str) -> ApiKey:
-        """Revoke a key by id, or by name when exactly one active key has that name."""
+        """Revoke a key by id, by name when exactly one active key has that name, or by
+        the full key (``vxp_<id>_<secret>``) when its secret is right. No message holds a
+        secret: a full key that matches no key is named as ``vxp_<id>_***``."""
         reference = reference.strip()
+        full = _KEY_PATTERN.match(reference)
+        if full is not None:
+            return self._revoke_token(*full.groups())
         try:
             return self.store.revoke_key(reference)
         except ApiKeyNotFoundError:
             pass
         named = [k for k in self.store.list_keys() if k.name == reference and k.is_active]
         if not named:
-            raise ApiKeyNotFoundError(f"no active API key with id or name {reference!r}")
+            raise ApiKeyNotFoundError(f"no active API key with id or name {redact(reference)!r}")
         if len(named) > 1:
             ids = ", ".join(k.id for k in named)
             raise InvalidParameterError(
                 f"{len(named)} active keys are named {reference!r} ({ids}); revoke one by id"
             )
         return self.store.revoke_key(named[0].id)
+
+    def _revoke_token(self, key_id: str, secret: str) -> ApiKey:
+        """Revoke the key a full token belongs to, if the token's secret is its secret
+        (compared in constant time, as :meth:`authenticate` does)."""
+        masked = f"{KEY_PREFIX}_{key_id}_{MASK}"
+        try:
+            key, stored_hash = self.store.get_key(key_id)
+        except ApiKeyNotFoundError:
+            hmac.compare_digest(hash_secret(secret), bytes(32))
+            raise ApiKeyNotFoundError(f"no API key matches {masked}") from None
+        if not hmac.compare_digest(hash_secret(secret), stored_hash):
+            raise ApiKeyNotFoundError(f"no API key matches {masked}")
+        return self.store.revoke_key(key.id)

@@ -88,7 +88,9 @@ def list_keys(db: DbOption = None, json_output: JsonOption = False) -> None:
 @keys_app.command("revoke")
 @handles_errors
 def revoke(
-    key: Annotated[str, typer.Argument(help="Key id, or its name if unique.")],
+    key: Annotated[
+        str, typer.Argument(help="Key id, its name if unique, or the full key (vxp_...).")
+    ],
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
