@@ -328,6 +328,15 @@ def test_missing_or_wrong_keys_get_azure_401s(api):
             assert_azure_error(r, 401, "Unauthorized")
 
 
+def test_two_different_keys_get_an_azure_401_naming_neither(tmp_path):
+    app, service = make_app(tmp_path / "azure.db")
+    mine, theirs = issue_key(service, "tenant-a"), issue_key(service, "tenant-b", name="b")
+    with client_for(app) as client:
+        r = client.get(VERIFY, headers={"Ocp-Apim-Subscription-Key": mine, "X-API-Key": theirs})
+    assert_azure_error(r, 401, "Unauthorized")
+    assert mine.split("_", 2)[2] not in r.text and theirs.split("_", 2)[2] not in r.text
+
+
 def test_listing_pages_with_top_and_skip_and_a_next_link(api):
     client, headers = api
     created = [create(client, headers) for _ in range(5)]

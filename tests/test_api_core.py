@@ -100,6 +100,31 @@ def test_a_missing_or_bad_key_gets_a_401_json_error(tmp_path):
         assert good.status_code == 200
 
 
+def test_two_different_keys_in_one_request_are_a_401_naming_neither(tmp_path):
+    app, service = make_app(tmp_path / "v.db")
+    mine, theirs = issue_key(service, "tenant-a"), issue_key(service, "tenant-b", name="b")
+    with client_for(app) as client:
+        for headers in (
+            {"X-API-Key": mine, "Authorization": f"Bearer {theirs}"},
+            {"Authorization": f"Bearer {mine}", "Ocp-Apim-Subscription-Key": theirs},
+            {"X-API-Key": mine, "Ocp-Apim-Subscription-Key": theirs},
+        ):
+            response = client.get("/v1/profiles", headers=headers)
+            assert response.status_code == 401
+            assert response.json()["error"]["code"] == "conflicting_api_keys"
+            for key in (mine, theirs):
+                assert key.split("_", 2)[2] not in response.text
+        same = client.get("/v1/profiles", headers={"X-API-Key": mine, **auth(mine)})
+        assert same.status_code == 200
+
+
+def test_two_different_keys_are_no_conflict_when_keys_are_off(tmp_path):
+    app, _ = make_app(tmp_path / "v.db", require_api_key=False)
+    with client_for(app) as client:
+        response = client.get("/v1/profiles", headers={"X-API-Key": "a", **auth("b")})
+    assert response.status_code == 200
+
+
 def test_unknown_routes_answer_json_not_html(tmp_path):
     app, _ = make_app(tmp_path / "v.db")
     with client_for(app) as client:

@@ -183,6 +183,23 @@ def test_a_wrong_or_missing_key_is_refused_with_1008_however_it_is_sent(setup):
                 assert '{"api_key"' in error["message"]
 
 
+def test_two_different_keys_in_the_headers_or_the_query_are_refused_with_1008(setup):
+    app, service, key = setup
+    other = issue_key(service, "tenant-b", name="b")
+    with client_for(app) as client:
+        headers = {"X-API-Key": key, "Authorization": f"Bearer {other}"}
+        with client.websocket_connect("/v1/ws/identify", headers=headers) as ws:
+            error = refused(ws)
+            assert error["code"] == "conflicting_api_keys"
+            assert other.split("_", 2)[2] not in error["message"]
+        url = f"/v1/ws/identify?api_key={other}"
+        with client.websocket_connect(url, headers={"X-API-Key": key}) as ws:
+            assert refused(ws)["code"] == "conflicting_api_keys"
+        url = f"/v1/ws/identify?api_key={key}"
+        with client.websocket_connect(url, headers={"X-API-Key": key}) as ws:
+            assert ws.receive_json()["type"] == "ready"
+
+
 def test_no_key_message_in_time_is_refused_with_1008(setup, monkeypatch):
     app, _, _ = setup
     monkeypatch.setattr(ws_routes, "FIRST_MESSAGE_SECONDS", 0.1)

@@ -280,6 +280,13 @@ class AuthenticationError(VoxprintError):
     code = "unauthorized"
 
 
+class ConflictingKeysError(AuthenticationError):
+    """A request carries two different API keys (e.g. one in ``X-API-Key``, another in
+    ``Authorization: Bearer``): which tenant acts is never guessed."""
+
+    code = "conflicting_api_keys"
+
+
 class ApiKeyNotFoundError(VoxprintError):
     code = "api_key_not_found"
 

@@ -64,7 +64,8 @@ DESCRIPTION = """Self-hosted speaker recognition: profiles, enrolment, verificat
 and open-set identification (1:N).
 
 Authenticate with `Authorization: Bearer <key>`, `X-API-Key: <key>` or
-`Ocp-Apim-Subscription-Key: <key>` (keys come from `voxprint keys create`).
+`Ocp-Apim-Subscription-Key: <key>` (keys come from `voxprint keys create`); two
+different keys in one request are refused (401 `conflicting_api_keys`).
 Errors are `{"error": {"code", "message"}}` with a 4xx status."""
 
 

@@ -16,7 +16,11 @@ from fastapi import Depends, Request
 from starlette.requests import HTTPConnection
 
 from voxprint.api.state import AppState
-from voxprint.errors import AuthenticationError, ServiceUnavailableError
+from voxprint.errors import (
+    AuthenticationError,
+    ConflictingKeysError,
+    ServiceUnavailableError,
+)
 from voxprint.service import VoxprintService
 from voxprint.store.records import DEFAULT_NAMESPACE
 
@@ -38,17 +42,23 @@ def app_state(connection: HTTPConnection) -> AppState:
     return state
 
 
-def presented_key(connection: HTTPConnection) -> str | None:
-    """The API key the client sent in the headers, if any."""
+def presented_key(connection: HTTPConnection, *also: str | None) -> str | None:
+    """The API key the client sent in the headers (or in ``also``, e.g. a WebSocket's
+    query parameter), if any. The same key sent twice is one key; two different keys are
+    refused with :class:`ConflictingKeysError` (401, neither key named) while keys are
+    required: the request would otherwise act as whichever tenant one header wins for."""
     authorization = connection.headers.get("authorization", "")
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    for header in KEY_HEADERS:
-        value = connection.headers.get(header)
-        if value:
-            return value.strip()
-    return None
+    sent = [token] if scheme.lower() == "bearer" else []
+    sent += [connection.headers.get(header) or "" for header in KEY_HEADERS]
+    sent += [value or "" for value in also]
+    keys = list(dict.fromkeys(key.strip() for key in sent if key and key.strip()))
+    if len(keys) > 1 and app_state(connection).settings.require_api_key:
+        raise ConflictingKeysError(
+            "the request carries different API keys (Authorization, X-API-Key, "
+            "Ocp-Apim-Subscription-Key); send one key"
+        )
+    return keys[0] if keys else None
 
 
 def authenticate(connection: HTTPConnection) -> Principal:

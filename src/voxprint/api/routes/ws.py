@@ -290,7 +290,9 @@ async def _open(websocket: WebSocket) -> tuple[AppState, VoxprintService] | None
 
 async def _authenticate(websocket: WebSocket, state: AppState) -> Principal:
     """The principal of the key in the headers, else (deprecated) in ``?api_key=``, else in
-    the first message; :class:`AuthenticationError` if there is none or it is not valid."""
+    the first message; :class:`AuthenticationError` if there is none or it is not valid,
+    and :class:`~voxprint.errors.ConflictingKeysError` when the headers and the query hold
+    different keys."""
     query_key = websocket.query_params.get(QUERY_KEY)
     if query_key is not None:
         logger.warning(
@@ -301,7 +303,7 @@ async def _authenticate(websocket: WebSocket, state: AppState) -> Principal:
             QUERY_KEY,
             websocket.url.path,
         )
-    key = presented_key(websocket) or query_key
+    key = presented_key(websocket, query_key)
     if key is None and state.settings.require_api_key:
         key = await _first_message_key(websocket)
     return authenticate_key(websocket, key)
