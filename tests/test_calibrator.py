@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 from voxprint import bootstrap
 from voxprint.adaptation import Band
 from voxprint.bootstrap import ServiceOptions, build_calibrator, build_service
-from voxprint.calibrator import fit_scale
+from voxprint.calibrator import check_false_accept_rate, fit_scale
 from voxprint.cli.app import app
 from voxprint.cli.exit_codes import ExitCode
 from voxprint.decision import Decision, OperatingPoint, SourceKind, ThresholdSource
-from voxprint.errors import DatasetError, ModelError
+from voxprint.errors import DatasetError, InvalidParameterError, ModelError
 from voxprint.evaluation.datasets import folder_eval_set, speaker_folders, trial_list_eval_set
 from voxprint.operating_points import DEFAULT_PRIORS, calibrated_operating_point
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
@@ -253,6 +253,26 @@ def test_calibrate_with_a_bad_trial_list_fails_with_one_line(tmp_path, trials):
     assert result.output.startswith("error: ") and result.output.count("\n") == 1
     missing = run("calibrate", tmp_path / "none.txt", "--db", tmp_path / "x.db")
     assert missing.exit_code == ExitCode.DATA
+
+
+@pytest.mark.parametrize("rate", [0.0, 1.0, -0.1, 1.5, float("nan")])
+def test_a_target_false_accept_rate_must_be_strictly_between_0_and_1(rate):
+    with pytest.raises(InvalidParameterError, match="strictly between 0 and 1"):
+        check_false_accept_rate(rate)
+    assert check_false_accept_rate(1e-6) == 1e-6 and check_false_accept_rate(0.999) == 0.999
+
+
+def test_calibrate_help_and_far_check_agree_on_the_open_interval(tmp_path, trials):
+    helped = run("calibrate", "--help")
+    assert "0<x<1" in helped.output and "0.0<=x<=1.0" not in helped.output
+    db = tmp_path / "x.db"
+    for far in ("0", "1"):
+        result = run("calibrate", trials, "--far", far, "--db", db, "--model", "tone")
+        assert result.exit_code == ExitCode.USAGE
+        assert "strictly between 0" in result.output and f"got {far}" in result.output
+    assert not db.exists()  # refused before a database is made
+    accepted = run("calibrate", trials, "--far", "0.5", "--db", db, "--model", "tone")
+    assert accepted.exit_code == 0, accepted.output
 
 
 def test_a_folder_eval_set_can_be_calibrated_too(tmp_path, cohort_dir):

@@ -52,6 +52,17 @@ class CalibrationReport:
     cohort_size: int
 
 
+def check_false_accept_rate(value: float) -> float:
+    """``value`` if it can be a target false-accept rate: strictly between 0 and 1 (a
+    threshold for 0 or 1 would accept nobody or everybody); else
+    :class:`InvalidParameterError`. The one rule, also for ``voxprint calibrate --far``."""
+    if not 0.0 < value < 1.0:
+        raise InvalidParameterError(
+            f"the false-accept rate must be strictly between 0 and 1 (0 < x < 1), got {value:g}"
+        )
+    return value
+
+
 def fit_scale(
     target: np.ndarray,
     nontarget: np.ndarray,
@@ -71,8 +82,7 @@ def fit_scale(
             f"calibration needs same-speaker trials and at least 10 different-speaker trials; "
             f"got {target.size} and {nontarget.size}"
         )
-    if not 0.0 < false_accept_rate < 1.0:
-        raise InvalidParameterError("the false-accept rate must be strictly between 0 and 1")
+    check_false_accept_rate(false_accept_rate)
     calibration = fit_calibration(target, nontarget)
     threshold = false_accept_threshold(nontarget, false_accept_rate)
     impostor_mean, impostor_std = fit_impostor_model(nontarget)
@@ -151,8 +161,7 @@ class Calibrator:
         Always fits raw cosines; with a stored cohort also AS-Norm scores (both are
         kept: the service decides on AS-Norm scores when a cohort exists).
         """
-        if not 0.0 < false_accept_rate < 1.0:
-            raise InvalidParameterError("the false-accept rate must be strictly between 0 and 1")
+        check_false_accept_rate(false_accept_rate)
         store = self._scoring
         embedded = embed_items(self.pipeline, eval_set.items, progress=progress)
         source = f"voxprint calibrate {eval_set.name} ({len(eval_set.trials)} trials)"

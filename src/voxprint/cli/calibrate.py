@@ -23,6 +23,17 @@ def register(app: typer.Typer) -> None:
     app.command("calibrate")(calibrate)
 
 
+def _false_accept_rate(value: float) -> float:
+    """--far, checked by the calibrator's rule before anything is opened or embedded."""
+    from voxprint.calibrator import check_false_accept_rate
+    from voxprint.errors import InvalidParameterError
+
+    try:
+        return check_false_accept_rate(value)
+    except InvalidParameterError as error:
+        raise typer.BadParameter(error.message) from None
+
+
 @handles_errors
 def calibrate(
     trials: Annotated[
@@ -30,7 +41,11 @@ def calibrate(
     ],
     far: Annotated[
         float,
-        typer.Option("--far", min=0.0, max=1.0, help="Target false-accept rate, e.g. 0.01."),
+        typer.Option(
+            "--far",
+            callback=_false_accept_rate,
+            help="Target false-accept rate, strictly between 0 and 1 (0<x<1), e.g. 0.01.",
+        ),
     ] = 0.01,
     root: Annotated[
         Path | None,
