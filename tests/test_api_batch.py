@@ -95,6 +95,18 @@ def test_a_batch_runs_every_operation_and_one_bad_item_fails_alone(api):
     assert all(r["result"] is None and not r["ok"] for r in results[6:])
 
 
+def test_a_boolean_top_n_fails_its_item_naming_the_field(api):
+    audio = b64(voice_wav(150, 3))
+    items = [
+        {"op": "identify", "audio": audio, "top_n": True},
+        {"op": "identify", "audio": audio, "top_n": 2},
+    ]
+    first, second = run(api, items)["results"]
+    assert first["status"] == 422 and first["error"]["code"] == "invalid_request"
+    assert first["error"]["message"].startswith("top_n: must be a JSON number, not true")
+    assert second["ok"]
+
+
 def test_a_multipart_batch_takes_the_audio_from_named_parts(api):
     profile_id = api.post("/v1/profiles", json={"name": "alice"}).json()["id"]
     request = {

@@ -220,6 +220,29 @@ def test_a_challenge_out_of_the_policy_is_refused_with_the_policys_own_bounds(ap
     assert r.status_code == 400 and "4 to 6 words, not 7" in r.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"words": True}, "words"),
+        ({"words": "5"}, "words"),
+        ({"ttl_seconds": False}, "ttl_seconds"),
+        ({"ttl_seconds": "60"}, "ttl_seconds"),
+    ],
+)
+def test_a_boolean_or_text_for_a_number_is_a_422_naming_the_field(api, body, field):
+    client, h = api
+    r = client.post("/v1/challenges", headers=h["a"], json=body)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    assert r.json()["error"]["message"].startswith(f"{field}: must be a JSON number")
+
+
+def test_challenge_numbers_sent_as_json_numbers_are_taken(api):
+    client, h = api
+    r = client.post("/v1/challenges", headers=h["a"], json={"words": 5.0, "ttl_seconds": 60})
+    assert r.status_code == 201, r.text
+    assert len(r.json()["phrase"].split()) == 5
+
+
 def test_a_challenge_answered_by_the_owner_is_accepted_once_then_refused(api, words):
     client, h = api
     profile_id = enrolled_ti(client, h["a"])

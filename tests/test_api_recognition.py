@@ -310,6 +310,15 @@ def test_compare_scores_exported_voiceprints_and_refuses_another_encoders(api):
     assert malformed.status_code == 400
 
 
+def test_a_voiceprint_vector_of_booleans_is_refused(api):
+    alice = enrolled(api, "alice", 150.0)
+    a = api.get(f"/v1/profiles/{alice}/voiceprint").json()
+    flags = {**a, "vector": [True] * len(a["vector"])}
+    response = api.post("/v1/compare", json={"first": a, "second": flags})
+    assert response.status_code == 400
+    assert "must be a JSON number, not true" in response.json()["error"]["message"]
+
+
 def test_twenty_concurrent_enrolments_into_one_profile_all_count(api):
     profile_id = create(api)
     clips = [voice_wav(150, 1.5, seed=i) for i in range(20)]

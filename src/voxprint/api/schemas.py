@@ -10,7 +10,15 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from voxprint.store.records import MAX_NAME_LENGTH, unprintable
 
@@ -46,6 +54,22 @@ def _finite(values: list[float]) -> list[float]:
     return values
 
 
+def _json_number(value: Any) -> Any:
+    """A JSON number only: pydantic's lax mode would read ``true`` as 1 and ``"5"`` as 5
+    (found in a walkthrough: ``{"words": true}`` made a one-word challenge request).
+    Integers still take ``5.0``; floats take integers."""
+    if isinstance(value, bool):
+        raise PydanticCustomError(
+            "number_type", "must be a JSON number, not {value}", {"value": str(value).lower()}
+        )
+    if not isinstance(value, int | float):
+        raise PydanticCustomError("number_type", "must be a JSON number")
+    return value
+
+
+#: Integer and number fields of request bodies: JSON numbers only (no booleans or text).
+JsonInt = Annotated[int, BeforeValidator(_json_number)]
+JsonFloat = Annotated[float, BeforeValidator(_json_number)]
 Text = Annotated[str, AfterValidator(_encodable)]
 ProfileIdText = Annotated[str, Field(pattern=PROFILE_ID_PATTERN)]
 #: No minimum length here: an empty or blank name is refused by the service, one rule for
@@ -439,10 +463,10 @@ class ChallengeCreate(Strict):
         "digits", description="A challenge of digits (4-6 by default) or of common words."
     )
     # The bounds are the service's challenge policy (one place): out of them is a 400.
-    words: int | None = Field(
+    words: JsonInt | None = Field(
         None, description="How many digits or words (the service allows 4-6 by default)."
     )
-    ttl_seconds: float | None = Field(
+    ttl_seconds: JsonFloat | None = Field(
         None, description="Lifetime in seconds (default 120, at most 600 by default)."
     )
 
@@ -477,7 +501,9 @@ class VoiceprintIn(BaseModel):
 
     encoder_name: Text = Field(max_length=200)
     encoder_version: Text = Field(max_length=200)
-    vector: Annotated[list[float], AfterValidator(_finite)] | None = Field(None, max_length=4096)
+    vector: Annotated[list[JsonFloat], AfterValidator(_finite)] | None = Field(
+        None, max_length=4096
+    )
     vector_base64: str | None = Field(None, max_length=65536)
 
 
@@ -603,7 +629,7 @@ class BatchItem(Strict):
     audio_part: Text | None = Field(None, max_length=200)
     force: bool = False
     label: Text | None = Field(None, max_length=200)
-    top_n: int = Field(5, ge=1, le=MAX_TOP_N)
+    top_n: JsonInt = Field(5, ge=1, le=MAX_TOP_N)
     profile_ids: list[ProfileIdText] | None = Field(None, max_length=1000)
     name: Name | None = None
     external_id: ExternalId | None = None
