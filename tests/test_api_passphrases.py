@@ -157,6 +157,15 @@ def test_a_custom_passphrase_with_unknown_words_is_a_400(api):
     assert r.status_code == 400 and "zzyzx" in r.json()["error"]["message"]
 
 
+def test_a_one_word_custom_passphrase_is_a_400_stating_the_minimum(api):
+    client, h = api
+    body = {"name": "x", "kind": "text-dependent", "passphrase": "hi"}
+    r = client.post("/v1/profiles", headers=h["a"], json=body)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_parameter"
+    assert "at least 3 words" in r.json()["error"]["message"]
+    assert client.get("/v1/profiles", headers=h["a"]).json()["total"] == 0
+
+
 def test_verify_reports_the_phrase_and_the_voice_apart(api):
     client, h = api
     profile_id = enrolled_td(client, h["a"])

@@ -154,6 +154,17 @@ def test_a_clip_with_another_phrase_fails_with_one_line_and_exit_3(tmp_path, db,
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_a_one_word_passphrase_fails_with_one_line_stating_the_minimum(tmp_path, db, words):
+    clip = wav(tmp_path, "p.wav", 150, 2.0)
+    result = run("enroll", "alice", clip, "--phrase", "hi", "--db", db)
+    assert result.exit_code == ExitCode.DATA
+    assert result.stderr.strip().splitlines() == [
+        "error: a passphrase needs at least 3 words, 'hi' has 1; choose a listed phrase "
+        "(voxprint phrases) or more words"
+    ]
+    assert "no profiles" in run("profiles", "list", "--db", db).output
+
+
 def test_a_new_passphrase_profile_whose_first_clip_is_refused_keeps_no_phrase(tmp_path, db, words):
     says_name = wav(tmp_path, "name.wav", 150, 2.5)  # says NAME, not PASSPORT
     refused = run("enroll", "tdx", says_name, "--phrase", PASSPORT, "--db", db)

@@ -107,6 +107,17 @@ def test_a_custom_passphrase_with_words_the_dictionary_lacks_is_refused(passphra
     assert passphrases.core.count_profiles() == 0
 
 
+@pytest.mark.parametrize("phrase", ["hi", "open sesame", "  Open,  sesame! "])
+def test_a_custom_passphrase_of_fewer_than_three_words_is_refused(passphrases, phrase):
+    with pytest.raises(InvalidParameterError, match="at least 3 words"):
+        passphrases.create_profile("alice", kind=ProfileKind.TEXT_DEPENDENT, passphrase=phrase)
+    assert passphrases.core.count_profiles() == 0
+    made = passphrases.create_profile(
+        "bob", kind=ProfileKind.TEXT_DEPENDENT, passphrase="open sesame now"
+    )
+    assert made.phrase.passphrase == "open sesame now"
+
+
 def test_another_locale_is_refused_naming_the_supported_ones(passphrases):
     with pytest.raises(UnsupportedLocaleError, match="en-us"):
         passphrases.create_profile("alice", kind=ProfileKind.TEXT_DEPENDENT, locale="fr-fr")
@@ -338,6 +349,8 @@ def test_passphrase_policies_refuse_impossible_settings():
         PassphrasePolicy(min_clip_seconds=5, max_clip_seconds=2)
     with pytest.raises(InvalidParameterError):
         ChallengePolicy(min_words=5, max_words=4)
+    with pytest.raises(InvalidParameterError):
+        PassphrasePolicy(min_passphrase_words=0)
 
 
 def test_similar_voices_are_for_text_independent_profiles_only(passphrases):

@@ -150,8 +150,9 @@ class ProfileCreate(Strict):
     locale: Locale | None = Field(None, description="Passphrase locale (text-dependent): en-us.")
     passphrase: Passphrase | None = Field(
         None,
-        description="Text-dependent only: the passphrase (one of GET /v1/phrases, or custom "
-        "words the phrase check knows). Without it the first enrolment clip fixes it.",
+        description="Text-dependent only: the passphrase (one of GET /v1/phrases, or at "
+        "least 3 custom words the phrase check knows). Without it the first enrolment clip "
+        "fixes it.",
     )
 
 

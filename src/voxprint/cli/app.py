@@ -130,8 +130,8 @@ def enroll(
         str | None,
         typer.Option(
             "--phrase",
-            help="Passphrase: makes a new profile text-dependent (see `voxprint phrases`); "
-            "every file must say it.",
+            help="Passphrase: makes a new profile text-dependent (see `voxprint phrases`, "
+            "or at least 3 words of your own); every file must say it.",
         ),
     ] = None,
     force: ForceOption = False,

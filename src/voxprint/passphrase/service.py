@@ -89,6 +89,9 @@ class PassphrasePolicy:
     #: Longest answer to a spoken challenge (audio): 4-6 words and a pause or two. A
     #: long recording that merely contains the words is no answer.
     max_answer_seconds: float = 20.0
+    #: Fewest words of a custom passphrase (the locale's phrases have 6 to 10): one or two
+    #: words are said by chance, heard in other speech, and give the voice check little.
+    min_passphrase_words: int = 3
     challenges: ChallengePolicy = field(default_factory=ChallengePolicy)
 
     def __post_init__(self) -> None:
@@ -98,6 +101,8 @@ class PassphrasePolicy:
             raise InvalidParameterError("passphrase clip lengths must satisfy 0 <= min < max")
         if not self.max_answer_seconds > 0:
             raise InvalidParameterError("max_answer_seconds must be positive")
+        if self.min_passphrase_words < 1:
+            raise InvalidParameterError("a passphrase needs at least one word")
 
 
 @dataclass(frozen=True)
@@ -223,7 +228,8 @@ class PassphraseService:
 
     def check_passphrase(self, passphrase: str, locale: str = DEFAULT_LOCALE) -> str:
         """The normalised passphrase, if the recogniser can check it (a phrase of the
-        locale, or custom words all in its dictionary)."""
+        locale, or custom words all in its dictionary, at least ``min_passphrase_words``
+        of them)."""
         phrases_for(locale)
         normalized = normalize_phrase(passphrase)
         missing = self.recognizer.unknown_words(normalized)
@@ -231,6 +237,13 @@ class PassphraseService:
             raise InvalidParameterError(
                 f"the passphrase has words the phrase check does not know: "
                 f"{', '.join(missing)}; choose a listed phrase (voxprint phrases) or other words"
+            )
+        words = len(normalized.split())
+        wanted = self.policy.min_passphrase_words
+        if words < wanted:
+            raise InvalidParameterError(
+                f"a passphrase needs at least {wanted} words, {normalized!r} has {words}; "
+                "choose a listed phrase (voxprint phrases) or more words"
             )
         return normalized
 
