@@ -46,7 +46,9 @@ from voxprint.evaluation.decisions import (
     fit_prior,
     gallery_operating_point,
     gallery_profiles,
+    mean_voiceprint,
     reliability,
+    shipped_centre,
 )
 from voxprint.evaluation.domains import (
     DOMAINS,
@@ -310,10 +312,23 @@ def main() -> None:
 
     lodo: list[tuple[OpenSetDomain, DomainResult]] = []
     families = sorted({domains[n].family for n in args.domains})
-    trials = {name: domain_trials(domains[name], embedded[name]) for name in DOMAINS}
+    means = {
+        name: (domains[name].family, mean_voiceprint(domains[name], embedded[name]))
+        for name in DOMAINS
+    }
     for family in families:
-        kept = [trials[n] for n in DOMAINS if domains[n].family != family]
-        refit = fit_prior(kept, source=f"without {family}", base=prior)
+        others = [n for n in DOMAINS if domains[n].family != family]
+        # the shipped centre is refitted without the family too (when the prior centres)
+        centre = None if prior.centre is None else shipped_centre([means[n] for n in others])
+        kept = [domain_trials(domains[n], embedded[n], centre) for n in others]
+        strangers = None
+        if centre is not None:
+            strangers = [
+                domain_trials(domains[n], embedded[n], centre, namespace=False) for n in others
+            ]
+        refit = fit_prior(
+            kept, source=f"without {family}", base=prior, centre=centre, impostor_trials=strangers
+        )
         for name in args.domains:
             if domains[name].family == family:
                 d, e = domains[name], embedded[name]

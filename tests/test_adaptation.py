@@ -12,6 +12,7 @@ from voxprint.adaptation import (
     ProfileClips,
     adapt_impostors,
     band_of,
+    clip_scores,
     clips_band,
     enrolment_band,
     gallery_statistics,
@@ -19,6 +20,7 @@ from voxprint.adaptation import (
     pair_band,
 )
 from voxprint.errors import InvalidParameterError
+from voxprint.scoring.centring import centred, namespace_centre
 from voxprint.scoring.similarity import l2_normalise
 
 PRIOR = ImpostorPrior(
@@ -62,6 +64,37 @@ def test_statistics_see_strangers_score_higher_on_a_shared_channel(rng):
     telephone = stats(speakers(rng, 20, 0.8))
     assert clean.profiles == 20 and clean.pairs == 190 and clean.clips == 60
     assert telephone.pair_mean > clean.pair_mean + 0.2
+
+
+def test_centred_statistics_keep_the_profiles_mean_and_see_a_shared_channel_removed(rng):
+    telephone = speakers(rng, 30, 0.8)
+    raw = stats(telephone)
+    centred = gallery_statistics(
+        telephone, shrink_seconds=0.84, updated_at=NOW, shipped_centre=np.zeros(64)
+    )
+    assert raw.centre is None and centred.centre is not None
+    mean = np.mean([p.voiceprint for p in telephone], axis=0)
+    np.testing.assert_allclose(centred.centre, mean, rtol=1e-5, atol=1e-6)
+    assert raw.pair_mean > 0.3 and centred.pair_mean < raw.pair_mean - 0.2
+
+
+def test_each_profile_is_measured_against_a_centre_without_its_own_voice(rng):
+    """As a stranger is measured: in no namespace's centre. With each voice in the centre
+    its pairs score lower than strangers do, the more so the fewer the profiles."""
+    few = speakers(rng, 3, 0.0)
+    voiceprints = np.stack([p.voiceprint for p in few])
+    shipped = np.zeros(64)
+    everyone = namespace_centre(shipped, voiceprints.mean(axis=0), 3)
+
+    def pair_mean(scores):
+        return np.mean([s[:, np.arange(3) != a].mean() for a, s in enumerate(scores)])
+
+    with_own = [centred(p.embeddings, everyone) @ centred(voiceprints, everyone).T for p in few]
+    left_out = clip_scores(few, shipped)
+    assert [s.shape for s in left_out] == [(3, 3)] * 3
+    assert pair_mean(with_own) < pair_mean(left_out) - 0.005
+    uncentred = clip_scores(few)
+    np.testing.assert_allclose(uncentred[0], few[0].embeddings @ voiceprints.T, rtol=1e-6)
 
 
 def test_many_profiles_move_the_model_to_the_namespace_and_few_move_it_less(rng):

@@ -22,7 +22,7 @@ from voxprint.evaluation.domains import OpenSetDomain
 from voxprint.operating_points import DEFAULT_PRIORS
 from voxprint.scoring.similarity import l2_normalise
 
-DIM = 64
+DIM = 192  # CAM++'s: the campplus prior centres embeddings of its dimension
 
 
 def synthetic(rng, speakers=12, clips=6, spread=0.25, seconds=5.0, bandwidth=7800.0, snr_db=None):

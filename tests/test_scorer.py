@@ -44,6 +44,29 @@ def test_the_owner_is_accepted_and_a_stranger_rejected(rng):
     assert owner.cosine_threshold is not None and 0.1 < owner.cosine_threshold < 0.85
 
 
+def test_with_a_centre_both_sides_are_centred_before_their_cosine_is_taken(rng):
+    """A shared channel lifts a stranger over the bar as recorded; centred on it, the
+    stranger falls back to what a stranger scores, and the owner stays accepted."""
+    channel = unit(rng)[0]
+    voice, stranger = unit(rng, 2)
+    voiceprint = l2_normalise(voice + 1.5 * channel)
+    owner = l2_normalise(near(voice, 0.8, rng) + 1.5 * channel)
+    other = l2_normalise(stranger + 1.5 * channel)
+    raw, centred_point = Scorer(POINT), Scorer(replace(POINT, centre=l2_normalise(channel) * 0.8))
+    lifted = raw.verify(Probe(other, 10.0), voiceprint, 20.0)
+    assert lifted.decision is Decision.ACCEPT  # the channel alone clears the bar
+    assert centred_point.verify(Probe(other, 10.0), voiceprint, 20.0).decision is Decision.REJECT
+    kept = centred_point.verify(Probe(owner, 10.0), voiceprint, 20.0)
+    assert kept.decision is Decision.ACCEPT
+    at = centred_point.point.centre
+    expected = l2_normalise(owner - at) @ l2_normalise(voiceprint - at)
+    assert kept.cosine == pytest.approx(float(expected), abs=1e-5)
+    ranking = centred_point.identify(
+        Probe(owner, 10.0), np.stack([voiceprint]), np.array([20.0]), top_n=1
+    )
+    assert ranking.candidates[0].cosine == pytest.approx(kept.cosine, abs=1e-6)
+
+
 def test_a_probe_with_too_little_speech_is_not_decided_unless_forced(rng):
     voiceprint = unit(rng)[0]
     probe = Probe(near(voiceprint, 0.9, rng), 0.1)

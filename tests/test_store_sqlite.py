@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -236,6 +237,36 @@ def test_gallery_statistics_keep_the_shrinkage_they_were_scaled_with(store: Stor
     assert store.get_statistics("other", *ENCODER) is None
     store.save_statistics("ns", *ENCODER, None)
     assert store.get_statistics("ns", *ENCODER) is None
+
+
+def test_gallery_statistics_keep_the_centre_they_were_measured_around(store: Store) -> None:
+    centre = tuple(float(v) for v in np.linspace(-0.5, 0.5, 192, dtype=np.float32))
+    statistics = GalleryStatistics(
+        band=Band.WIDE,
+        profiles=4,
+        clips=8,
+        pairs=6,
+        pair_mean=0.0123,
+        trial_std=0.1104,
+        updated_at=T0,
+        shrink_seconds=1.0743,
+        speech_offset=0.0117,
+        narrow_share=0.0,
+        other_pairs=0,
+        centre=centre,
+    )
+    store.save_statistics("ns", *ENCODER, statistics)
+    read = store.get_statistics("ns", *ENCODER)
+    assert read == statistics
+    assert read is not None and read.current(1.0743, 0.0117, centred=True)
+    assert not read.current(1.0743, 0.0117)  # a prior that does not centre recomputes them
+    uncentred = replace(statistics, centre=None)
+    store.save_statistics("ns", *ENCODER, uncentred)
+    read = store.get_statistics("ns", *ENCODER)
+    assert read is not None and read.centre is None
+    assert not read.current(1.0743, 0.0117, centred=True)
+    with pytest.raises(InvalidProfileError):
+        store.save_statistics("ns", *ENCODER, replace(statistics, centre=(float("nan"),) * 192))
 
 
 def test_statistics_stored_before_the_shrinkage_was_recorded_read_as_scaled_with_none(
@@ -1069,6 +1100,7 @@ def test_a_database_from_before_profiles_kept_their_bands_gets_them_from_its_cli
     raw.execute("DROP INDEX profiles_statistics_band")
     raw.execute("ALTER TABLE profiles DROP COLUMN band")
     raw.execute("ALTER TABLE profiles DROP COLUMN statistics_band")
+    raw.execute("ALTER TABLE gallery_statistics DROP COLUMN centre")
     raw.execute("PRAGMA user_version = 10")
     raw.commit()
     raw.close()

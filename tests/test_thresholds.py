@@ -3,10 +3,12 @@
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from voxprint.decision import Decision, SourceKind
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+from voxprint.scoring.centring import namespace_centre
 from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore
 from voxprint.store.records import Band
@@ -202,6 +204,55 @@ def test_statistics_stored_before_each_bands_pairs_were_kept_apart_are_recompute
     recomputed = thresholds.statistics(ns)
     assert recomputed is not None and recomputed.pair_mean == fresh.pair_mean
     assert recomputed.other_pairs == 0
+
+
+def centring_service(db):
+    """A service whose prior centres: the tone prior with a shipped centre."""
+    service = make_service(db)
+    dim = ToneEncoder().dimension
+    shipped = np.full(dim, 0.3 / np.sqrt(dim), np.float32)
+    prior = replace(TONE_PRIOR, centre=shipped)
+    return replace(service, thresholds=replace(service.thresholds, prior=prior)), shipped
+
+
+def test_a_centring_prior_centres_each_namespace_on_its_stored_profiles_mean(tmp_path):
+    service, shipped = centring_service(tmp_path / "t.db")
+    ns, thresholds = service.namespace, service.thresholds
+    assert thresholds.operating_point(ns).centre == pytest.approx(shipped)  # nobody enrolled
+    alice, bob = enrol(service, "alice", 110), enrol(service, "bob", 260)
+    stored = service.store.get_statistics(ns, thresholds.encoder_name, thresholds.encoder_version)
+    assert stored is not None and stored.centre is not None
+    voiceprints = [service.get_profile(p.id).voiceprint for p in (alice, bob)]
+    np.testing.assert_allclose(stored.centre, np.mean(voiceprints, axis=0), atol=1e-6)
+    expected = namespace_centre(shipped, np.mean(voiceprints, axis=0), 2)
+    np.testing.assert_allclose(thresholds.operating_point(ns).centre, expected, atol=1e-6)
+    restarted = replace(thresholds, store=SQLiteStore(tmp_path / "t.db"))
+    np.testing.assert_allclose(restarted.operating_point(ns).centre, expected, atol=1e-6)
+    other = replace(service, namespace="elsewhere")
+    assert other.thresholds.operating_point("elsewhere").centre == pytest.approx(shipped)
+    result = service.verify(alice.id, (voice(110, 4.0, seed=9), RATE))
+    assert result.decision is Decision.ACCEPT
+
+
+def test_uncentred_statistics_are_recomputed_for_a_centring_prior_and_the_other_way_round(
+    tmp_path,
+):
+    service, _ = centring_service(tmp_path / "t.db")
+    ns, thresholds = service.namespace, service.thresholds
+    enrol(service, "alice", 110)
+    enrol(service, "bob", 260)
+    fresh = thresholds.statistics(ns)
+    assert fresh is not None and fresh.centre is not None
+    key = (ns, thresholds.encoder_name, thresholds.encoder_version)
+    service.store.save_statistics(*key, replace(fresh, centre=None, pair_mean=0.9))
+    recomputed = thresholds.statistics(ns)
+    assert recomputed is not None and recomputed.centre == fresh.centre
+    assert recomputed.pair_mean == pytest.approx(fresh.pair_mean)
+    plain = replace(thresholds, prior=TONE_PRIOR)  # a prior that does not centre
+    service.store.save_statistics(*key, fresh)
+    uncentred = plain.statistics(ns)
+    assert uncentred is not None and uncentred.centre is None
+    assert plain.operating_point(ns).centre is None
 
 
 def test_statistics_of_an_encoder_without_a_prior_are_returned_as_stored(tmp_path):

@@ -35,6 +35,7 @@ from datetime import datetime
 import numpy as np
 
 from voxprint.errors import InvalidParameterError
+from voxprint.scoring.centring import centred, namespace_centre
 from voxprint.scoring.llr import ImpostorScores, shrink_factor
 from voxprint.store.records import NARROWBAND_MAX_HZ, Band, GalleryStatistics
 
@@ -45,6 +46,7 @@ __all__ = [
     "ProfileClips",
     "adapt_impostors",
     "band_of",
+    "clip_scores",
     "clips_band",
     "gallery_statistics",
     "statistics_band_of",
@@ -205,6 +207,37 @@ def statistics_band_of(bandwidths: Sequence[float | None]) -> Band | None:
     return Band.WIDE if not any(narrow) else None
 
 
+def clip_scores(
+    profiles: Sequence[ProfileClips], shipped_centre: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """For each profile, the ``(k, n)`` cosines of its ``k`` clips with the ``n``
+    profiles' voiceprints. With a ``shipped_centre``, each profile's clips are scored as
+    a stranger's probe would be: centred on the namespace's centre made without that
+    profile (:func:`voxprint.scoring.centring.namespace_centre` of the others, shrunk
+    towards ``shipped_centre``), so that a voice never counts in the centre it is
+    measured against. A stranger is in no namespace's centre, while each enrolled voice
+    is in its own: with the full centre, pairs of enrolled profiles would score lower
+    than strangers do, the more so the smaller the namespace."""
+    voiceprints = np.stack([np.asarray(p.voiceprint, dtype=np.float32) for p in profiles])
+    n = len(profiles)
+    total = voiceprints.astype(np.float64).sum(axis=0)
+    scores = []
+    for a, profile in enumerate(profiles):
+        embeddings = np.atleast_2d(np.asarray(profile.embeddings, dtype=np.float32))
+        if embeddings.shape[0] == 0:
+            raise InvalidParameterError("an enrolled profile must have clips")
+        if shipped_centre is None:
+            scores.append((embeddings @ voiceprints.T).astype(np.float64))
+            continue
+        others = n - 1
+        mean = (total - voiceprints[a]) / others if others else None
+        centre = namespace_centre(shipped_centre, mean, others)
+        scores.append(
+            (centred(embeddings, centre) @ centred(voiceprints, centre).T).astype(np.float64)
+        )
+    return scores
+
+
 def _trimmed_mean(values: np.ndarray, share: float) -> float:
     ordered = np.sort(values)
     cut = int(len(ordered) * share)
@@ -218,6 +251,7 @@ def gallery_statistics(
     shrink_seconds: float,
     speech_offset: float = 0.0,
     updated_at: datetime,
+    shipped_centre: np.ndarray | None = None,
 ) -> GalleryStatistics | None:
     """The impostor statistics of enrolled ``profiles``, band by band; ``None`` with none.
 
@@ -231,23 +265,26 @@ def gallery_statistics(
     ``pairs`` 0: nothing to adapt. Cosines are scaled to
     unlimited speech with the prior's shrinkage (``shrink_seconds`` and
     ``speech_offset``, :func:`voxprint.scoring.llr.shrink_factor`); ``narrow_share`` is
-    the share of all clips recorded in the narrow band (:func:`narrow_share`)."""
+    the share of all clips recorded in the narrow band (:func:`narrow_share`).
+
+    With a ``shipped_centre`` (the prior's), the cosines are centred as the scorer will
+    take a stranger's (:func:`clip_scores`), and the profiles' mean voiceprint is kept
+    as ``centre``, from which the scorer's centre is made."""
     if not profiles:
         return None
     voiceprints = np.stack([np.asarray(p.voiceprint, dtype=np.float32) for p in profiles])
     n = len(profiles)
+    profiles_mean = None if shipped_centre is None else voiceprints.astype(np.float64).mean(axis=0)
     bands = [p.statistics_band() for p in profiles]
     narrow = np.array([b is Band.NARROW for b in bands])
     wide = np.array([b is Band.WIDE for b in bands])
     means = np.zeros((n, n))
     scores_of: list[np.ndarray] = []
     clips = 0
-    for a, profile in enumerate(profiles):
-        embeddings = np.atleast_2d(np.asarray(profile.embeddings, dtype=np.float32))
-        if embeddings.shape[0] == 0:
-            raise InvalidParameterError("an enrolled profile must have clips")
-        clips += embeddings.shape[0]
-        scores = (embeddings @ voiceprints.T).astype(np.float64)  # (k, n)
+    for a, (profile, scores) in enumerate(
+        zip(profiles, clip_scores(profiles, shipped_centre), strict=True)
+    ):
+        clips += scores.shape[0]
         seconds = np.asarray(profile.seconds, dtype=np.float64)
         scale = shrink_factor(seconds, shrink_seconds, speech_offset)
         means[a] = (scores / scale[:, None]).mean(axis=0)
@@ -274,6 +311,9 @@ def gallery_statistics(
         band = Band.NARROW if figures[Band.NARROW][0] > figures[Band.WIDE][0] else Band.WIDE
     other = Band.WIDE if band is Band.NARROW else Band.NARROW
     pairs, pair_mean, trial_std = figures[band]
+    centre = (  # float32, as the store keeps it
+        None if profiles_mean is None else tuple(float(v) for v in profiles_mean.astype(np.float32))
+    )
     other_pairs, other_mean, other_std = figures[other]
     return GalleryStatistics(
         band=band,
@@ -289,6 +329,7 @@ def gallery_statistics(
         other_pairs=other_pairs,
         other_pair_mean=other_mean,
         other_trial_std=other_std,
+        centre=centre,
     )
 
 

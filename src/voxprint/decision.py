@@ -105,6 +105,10 @@ class OperatingPoint:
     #: A verify claim is weighed against a stranger and, with this weight in all, against
     #: the namespace's other enrolled profiles (0: against a stranger only).
     rival_weight: float = DEFAULT_RIVAL_WEIGHT
+    #: ``(dim,) float32``: embeddings are centred on it before their cosines are taken
+    #: (:mod:`voxprint.scoring.centring`; the models are of centred cosines); ``None``:
+    #: cosines as they are.
+    centre: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("verification_threshold", "identification_threshold"):

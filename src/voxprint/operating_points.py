@@ -18,8 +18,11 @@ An operating point comes from one of three sources, in this order of precedence
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+
+import numpy as np
 
 from voxprint.adaptation import (
     Band,
@@ -41,6 +44,7 @@ from voxprint.decision import (
 from voxprint.encoders.base import SpeakerEncoder
 from voxprint.errors import ModelError
 from voxprint.evaluation.operating_point import FittedScores
+from voxprint.scoring.centring import namespace_centre
 from voxprint.scoring.llr import ConditionModel, ImpostorScores, LogisticModel, TargetScores
 from voxprint.scoring.llr import probability as llr_probability
 from voxprint.store.records import StoredCalibration
@@ -60,18 +64,39 @@ class ScoringPrior:
     verification_threshold: float = DEFAULT_VERIFICATION_THRESHOLD
     identification_threshold: float = DEFAULT_IDENTIFICATION_THRESHOLD
     min_speech_seconds: float = DEFAULT_MIN_DECISION_SPEECH_SECONDS
+    #: ``(dim,) float32``: the centre shipped with the encoder (the mean voiceprint of the
+    #: development data), towards which each namespace's centre is shrunk
+    #: (:mod:`voxprint.scoring.centring`); ``None``: cosines are taken as they are.
+    centre: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def statistics(
         self, profiles: Sequence[ProfileClips], *, updated_at: datetime
     ) -> GalleryStatistics | None:
         """The statistics a namespace holding ``profiles`` adapts to (``None``: none;
-        :func:`voxprint.adaptation.gallery_statistics` with this prior's shrinkage)."""
+        :func:`voxprint.adaptation.gallery_statistics` with this prior's shrinkage and
+        centre)."""
         return gallery_statistics(
             profiles,
             shrink_seconds=self.shrink_seconds,
             speech_offset=self.speech_offset,
             updated_at=updated_at,
+            shipped_centre=self.centre,
         )
+
+    def current(self, statistics: GalleryStatistics) -> bool:
+        """Whether stored ``statistics`` are what this prior would compute now."""
+        return statistics.current(
+            self.shrink_seconds, self.speech_offset, centred=self.centre is not None
+        )
+
+    def centre_for(self, statistics: GalleryStatistics | None) -> np.ndarray | None:
+        """The ``(dim,)`` centre of a namespace with ``statistics``: its profiles' mean
+        shrunk towards this prior's centre (``None`` when the prior has none)."""
+        if self.centre is None:
+            return None
+        if statistics is None or statistics.centre is None:
+            return namespace_centre(self.centre, None, 0)
+        return namespace_centre(self.centre, np.array(statistics.centre), statistics.profiles)
 
     def _adapted(self, statistics: GalleryStatistics) -> dict[Band, ImpostorScores]:
         """Each band's impostor model adapted to ``statistics`` (which have pairs). A
@@ -137,6 +162,7 @@ class ScoringPrior:
             identification_threshold=self.identification_threshold,
             min_speech_seconds=self.min_speech_seconds,
             gallery_band=gallery_band(statistics),
+            centre=self.centre_for(statistics),
         )
 
     def _model(self, impostors: ImpostorScores) -> ConditionModel:
@@ -152,34 +178,46 @@ def gallery_band(statistics: GalleryStatistics | None) -> Band | None:
 
 _SHARED_DATA = "shared-data development domains, bench/fit_decisions.py"
 
+#: The shipped centre of each encoder whose prior centres (written by
+#: ``bench/fit_decisions.py``).
+CENTRE_FILES: dict[str, Path] = {
+    "campplus": Path(__file__).parent / "encoders" / "campplus_centre.npy",
+}
+
+
+def _shipped_centre(encoder_name: str) -> np.ndarray:
+    return np.load(CENTRE_FILES[encoder_name], allow_pickle=False).astype(np.float32)
+
+
 #: Fitted by ``bench/fit_decisions.py`` on every development domain (docs/thresholds.md).
 DEFAULT_PRIORS: dict[str, ScoringPrior] = {
     # 3dspeaker-campplus-zh-en-common-advanced-92f29b94e694
     "campplus": ScoringPrior(
         impostors={
             Band.WIDE: ImpostorPrior(
-                mean=0.1054,
+                mean=0.0880,
                 domain_std=0.0500,
-                std=0.1082,
-                pair_std=0.0947,
-                mean_floor=0.0655,
-                std_floor=0.0911,
+                std=0.1124,
+                pair_std=0.1002,
+                mean_floor=-0.0230,
+                std_floor=0.0984,
             ),
             Band.NARROW: ImpostorPrior(
-                mean=0.3826,
-                domain_std=0.0877,
-                std=0.1082,
-                pair_std=0.0947,
-                mean_floor=0.2851,
-                std_floor=0.0911,
+                mean=0.2089,
+                domain_std=0.0648,
+                std=0.1124,
+                pair_std=0.1002,
+                mean_floor=0.0068,
+                std_floor=0.0984,
             ),
         },
         targets=TargetScores(
-            ceiling=0.9401, std_floor=0.0796, std_short=0.0253, noise_scale=1.4877
+            ceiling=0.9338, std_floor=0.0816, std_short=0.0414, noise_scale=1.3117
         ),
-        shrink_seconds=0.8726,
+        shrink_seconds=1.0743,
         source=_SHARED_DATA,
-        speech_offset=0.1452,
+        speech_offset=0.0117,
+        centre=_shipped_centre("campplus"),
     ),
     # resemblyzer-ge2e-39373b86598f. GE2E's cosines run high for everyone (strangers 0.49 to
     # 0.76) and barely shrink with short speech; noise pulls owners down instead.
@@ -232,6 +270,39 @@ DEFAULT_PRIORS: dict[str, ScoringPrior] = {
         shrink_seconds=1.1779,
         source=_SHARED_DATA,
         speech_offset=0.6396,
+    ),
+}
+
+
+#: CAM++'s prior fitted on cosines as they are, before voxprint centred them (the centred
+#: prior above replaced it). Passphrase claims, whose same-word scores were measured on
+#: such cosines (:mod:`voxprint.passphrase.voice`), are still decided with it.
+UNCENTRED_PRIORS: dict[str, ScoringPrior] = {
+    "campplus": ScoringPrior(
+        impostors={
+            Band.WIDE: ImpostorPrior(
+                mean=0.1054,
+                domain_std=0.0500,
+                std=0.1082,
+                pair_std=0.0947,
+                mean_floor=0.0655,
+                std_floor=0.0911,
+            ),
+            Band.NARROW: ImpostorPrior(
+                mean=0.3826,
+                domain_std=0.0877,
+                std=0.1082,
+                pair_std=0.0947,
+                mean_floor=0.2851,
+                std_floor=0.0911,
+            ),
+        },
+        targets=TargetScores(
+            ceiling=0.9401, std_floor=0.0796, std_short=0.0253, noise_scale=1.4877
+        ),
+        shrink_seconds=0.8726,
+        source=_SHARED_DATA,
+        speech_offset=0.1452,
     ),
 }
 

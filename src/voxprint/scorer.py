@@ -1,4 +1,5 @@
-"""The one scoring chain: cosine -> (AS-Norm) -> log-likelihood ratio -> score -> decision.
+"""The one scoring chain: (centring) -> cosine -> (AS-Norm) -> log-likelihood ratio -> score
+-> decision.
 
 Verification, identification, comparison, live recognition and the WebSockets all score
 through :class:`Scorer`, fed by one :class:`~voxprint.decision.OperatingPoint` (from
@@ -18,6 +19,7 @@ from voxprint.decision import Decision, DecisionReason, OperatingPoint, open_set
 from voxprint.errors import InvalidParameterError
 from voxprint.pipeline import Utterance
 from voxprint.scoring.asnorm import AsNorm
+from voxprint.scoring.centring import centred
 from voxprint.scoring.llr import logit, probability
 from voxprint.scoring.rivals import rival_penalty
 from voxprint.scoring.similarity import cosine_scores
@@ -132,8 +134,14 @@ class Scorer:
     def _values(
         self, probe: Probe, voiceprints: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(n,)`` cosines and, with AS-Norm, ``(n,)`` normalised scores."""
-        cosines = cosine_scores(probe.embedding, voiceprints).astype(np.float64)
+        """``(n,)`` cosines (of embeddings centred on the operating point's centre, when
+        it has one) and, with AS-Norm, ``(n,)`` normalised scores."""
+        centre = self.point.centre
+        if centre is None:
+            cosines = cosine_scores(probe.embedding, voiceprints).astype(np.float64)
+        else:
+            query, gallery = centred(probe.embedding, centre), centred(voiceprints, centre)
+            cosines = cosine_scores(query, gallery).astype(np.float64)
         if not self.point.normalized or self.cohort is None or cosines.size == 0:
             return cosines, None
         normalized = self.cohort.normalize(

@@ -66,9 +66,9 @@ class _RescaledCache:
     shrinkage: per namespace and shrinkage (a passphrase prior shares the cache with the
     text-independent one), the stale row they replace and the recomputed statistics."""
 
-    by_key: dict[tuple[str, float, float], tuple[GalleryStatistics, GalleryStatistics | None]] = (
-        field(default_factory=dict)
-    )
+    by_key: dict[
+        tuple[str, float, float, bool], tuple[GalleryStatistics, GalleryStatistics | None]
+    ] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -185,8 +185,9 @@ class Thresholds:
         """``namespace``'s gallery statistics for this encoder version.
 
         Statistics stored with another shrinkage than the prior's (stored by an earlier
-        voxprint whose prior has since been refitted), or stored before each band's pairs
-        were kept apart, are recomputed from the enrolled profiles, once per stale row
+        voxprint whose prior has since been refitted), stored before each band's pairs
+        were kept apart, or centred where the prior does not centre (or the other way
+        round), are recomputed from the enrolled profiles, once per stale row
         and process, and used in memory: the read path never writes, and the next
         enrolment, reset or deletion stores fresh ones.
         """
@@ -194,10 +195,10 @@ class Thresholds:
         prior = self.prior
         if stored is None or prior is None:
             return stored
-        if stored.current(prior.shrink_seconds, prior.speech_offset):
+        if prior.current(stored):
             return stored
         cache = self._rescaled
-        key = (namespace, prior.shrink_seconds, prior.speech_offset)
+        key = (namespace, prior.shrink_seconds, prior.speech_offset, prior.centre is not None)
         with cache.lock:
             cached = cache.by_key.get(key)
             if cached is not None and cached[0] == stored:

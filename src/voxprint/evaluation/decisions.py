@@ -36,6 +36,7 @@ from voxprint.adaptation import (
     ImpostorPrior,
     ProfileClips,
     band_of,
+    clip_scores,
     pair_band,
 )
 from voxprint.decision import DEFAULT_RIVAL_WEIGHT, DecisionReason, OperatingPoint
@@ -43,6 +44,7 @@ from voxprint.errors import DatasetError
 from voxprint.evaluation.domains import OpenSetDomain, galleries
 from voxprint.operating_points import ScoringPrior
 from voxprint.scorer import Probe, Rivals, Scorer
+from voxprint.scoring.centring import centred, namespace_centre
 from voxprint.scoring.llr import ConditionModel, ImpostorScores, TargetScores, shrink_factor
 from voxprint.scoring.similarity import l2_normalise
 
@@ -419,11 +421,47 @@ class DomainTrials:
     pair_means: np.ndarray
 
 
-def domain_trials(domain: OpenSetDomain, embedded: EmbeddedDomain) -> DomainTrials:
+def mean_voiceprint(domain: OpenSetDomain, embedded: EmbeddedDomain) -> np.ndarray:
+    """``(dim,)``: the mean voiceprint of ``domain`` with every enrollable speaker
+    enrolled; averaged over the development data, a prior's shipped centre
+    (:func:`shipped_centre`)."""
+    profiles, _ = gallery_profiles(domain, embedded, domain.enrollable)
+    return np.asarray(np.stack([p.voiceprint for p in profiles]).astype(np.float64).mean(axis=0))
+
+
+def shipped_centre(means: Sequence[tuple[str, np.ndarray]]) -> np.ndarray:
+    """``(dim,) float32``: the centre an encoder's prior ships, from each development
+    domain's family and :func:`mean_voiceprint`: families weighted equally, and the
+    domains of a family (e.g. LibriSpeech clean, 8 kHz and noisy) equally within it."""
+    if not means:
+        raise DatasetError("a shipped centre needs at least one domain")
+    families = sorted({family for family, _ in means})
+    per_family = [np.mean([m for f, m in means if f == family], axis=0) for family in families]
+    return np.asarray(np.mean(per_family, axis=0), dtype=np.float32)
+
+
+def domain_trials(
+    domain: OpenSetDomain,
+    embedded: EmbeddedDomain,
+    centre: np.ndarray | None = None,
+    *,
+    namespace: bool = True,
+) -> DomainTrials:
+    """Every probe of ``domain`` against every enrollable speaker's voiceprint. With a
+    shipped ``centre``, cosines are taken as the scorer takes them in a namespace holding
+    those profiles: centred on their mean shrunk towards it
+    (:mod:`voxprint.scoring.centring`), or (``namespace=False``) on the shipped centre
+    alone, as in a namespace that holds nothing yet. Pair means are always those the
+    namespace's statistics would measure."""
     profiles, enrol_seconds = gallery_profiles(domain, embedded, domain.enrollable)
     voiceprints = np.stack([p.voiceprint for p in profiles])
     rows = embedded.rows(domain.probes)
-    scores = embedded.embeddings[rows] @ voiceprints.T
+    probes = embedded.embeddings[rows]
+    if centre is not None:
+        mean = voiceprints.astype(np.float64).mean(axis=0) if namespace else None
+        at = namespace_centre(centre, mean, len(profiles))
+        voiceprints, probes = centred(voiceprints, at), centred(probes, at)
+    scores = probes @ voiceprints.T
     seconds = embedded.seconds[rows]
     snr = np.full(len(rows), np.nan) if embedded.snr_db is None else embedded.snr_db[rows]
     truth = np.array(
@@ -438,9 +476,7 @@ def domain_trials(domain: OpenSetDomain, embedded: EmbeddedDomain) -> DomainTria
     impostor = np.ones_like(scores, dtype=bool)
     impostor[known, truth[known]] = False
     n = len(profiles)
-    means = np.zeros((n, n))
-    for a, p in enumerate(profiles):
-        means[a] = (p.embeddings @ voiceprints.T).mean(axis=0)
+    means = np.stack([s.mean(axis=0) for s in clip_scores(profiles, centre)])
     upper = np.triu_indices(n, 1)
     probe_bands = [band_of(float(b)) for b in embedded.bandwidth_hz[rows]]
     band = Band.NARROW if probe_bands.count(Band.NARROW) * 2 > len(probe_bands) else Band.WIDE
@@ -507,32 +543,47 @@ def fit_prior(
     *,
     source: str,
     base: ScoringPrior | None = None,
+    centre: np.ndarray | None = None,
+    impostor_trials: Sequence[DomainTrials] | None = None,
 ) -> ScoringPrior:
-    """A scoring prior fitted on ``trials`` (one per domain); thresholds from ``base``."""
+    """A scoring prior fitted on ``trials`` (one per domain); thresholds from ``base``.
+    ``centre``: the shipped centre the trials' cosines were centred with
+    (:func:`domain_trials`), kept by the prior. ``impostor_trials``: the same domains
+    centred on the shipped centre alone, where the impostor prior's mean and spread are
+    fitted instead (what a namespace meets before its own profiles say anything); its
+    floors, the most lenient values adaptation may reach, are the lowest of both."""
     if not trials:
         raise DatasetError("fitting a prior needs at least one domain")
     fitted = _fit_targets(trials)
     k, offset = fitted.shrink_seconds, fitted.speech_offset
-    stds = [float(t.impostor_scores.std()) for t in trials]
+    strangers = trials if impostor_trials is None else impostor_trials
+
+    def band_means(of: Sequence[DomainTrials]) -> dict[Band, list[float]]:
+        """Each band's domains' impostor means, scaled to unlimited speech."""
+        by_band: dict[Band, list[float]] = {band: [] for band in Band}
+        for t in of:
+            scale = shrink_factor(t.impostor_probe_seconds, k, offset)
+            by_band[t.band].append(float(np.mean(t.impostor_scores / scale)))
+        every = [m for ms in by_band.values() for m in ms]
+        return {band: by_band[band] or every for band in Band}
+
+    stds = [float(t.impostor_scores.std()) for t in strangers]
+    lowest_std = min(float(t.impostor_scores.std()) for t in (*strangers, *trials))
     pair_stds = [float(t.pair_means.std()) for t in trials if t.pair_means.size > 1]
     std = float(np.mean(stds))
     pair_std = float(np.mean(pair_stds)) if pair_stds else std
     impostors = {}
-    means_by_band: dict[Band, list[float]] = {band: [] for band in Band}
-    for t in trials:
-        scale = shrink_factor(t.impostor_probe_seconds, k, offset)
-        means_by_band[t.band].append(float(np.mean(t.impostor_scores / scale)))
-    every = [m for ms in means_by_band.values() for m in ms]
+    prior_means, adapted_means = band_means(strangers), band_means(trials)
     for band in Band:
-        means = means_by_band[band] or every
+        means = prior_means[band]
         spread = float(np.std(means, ddof=1)) if len(means) > 1 else 0.05
         impostors[band] = ImpostorPrior(
             mean=float(np.mean(means)),
             domain_std=max(spread, 0.05),
             std=std,
             pair_std=pair_std,
-            mean_floor=float(np.min(means)),
-            std_floor=float(np.min(stds)),
+            mean_floor=min(float(np.min(means)), float(np.min(adapted_means[band]))),
+            std_floor=min(lowest_std, std),
         )
     prior = ScoringPrior(
         impostors=impostors,
@@ -540,6 +591,7 @@ def fit_prior(
         shrink_seconds=k,
         source=source,
         speech_offset=offset,
+        centre=centre,
     )
     if base is not None:
         prior = replace(

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from voxprint.operating_points import ScoringPrior
+from voxprint.operating_points import UNCENTRED_PRIORS, ScoringPrior
 from voxprint.store.records import Band
 
 
@@ -45,10 +45,14 @@ TEXT_DEPENDENT_SCORES: dict[str, SameWordScores] = {
 def text_dependent_prior(prior: ScoringPrior, encoder_name: str = "campplus") -> ScoringPrior:
     """``prior`` with the same-word shrinkage and impostor means of ``encoder_name``
     (unchanged when none were measured). An impostor mean only ever rises, with its
-    floor: same words make strangers more alike, never less."""
+    floor: same words make strangers more alike, never less. The same-word scores were
+    measured on cosines as they are: where ``prior`` centres them, the encoder's
+    uncentred prior is the base (:data:`voxprint.operating_points.UNCENTRED_PRIORS`)."""
     scores = TEXT_DEPENDENT_SCORES.get(encoder_name)
     if scores is None:
         return prior
+    if prior.centre is not None:
+        prior = UNCENTRED_PRIORS.get(encoder_name, replace(prior, centre=None))
     impostors = {}
     for band, impostor in prior.impostors.items():
         mean = max(impostor.mean, scores.impostor_means.get(band, impostor.mean))

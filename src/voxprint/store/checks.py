@@ -65,6 +65,16 @@ def blob_vector(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<f4").copy()
 
 
+def centre_blob(centre: tuple[float, ...] | None) -> bytes | None:
+    """A statistics centre (:attr:`GalleryStatistics.centre`) as stored; ``None`` stays."""
+    return None if centre is None else vector_blob(np.asarray(centre), "a statistics centre")
+
+
+def blob_centre(blob: bytes | memoryview | None) -> tuple[float, ...] | None:
+    """The statistics centre :func:`centre_blob` stored; ``None`` stays."""
+    return None if blob is None else tuple(float(v) for v in blob_vector(bytes(blob)))
+
+
 def metadata_text(metadata: dict[str, Any]) -> str:
     if not isinstance(metadata, dict):
         raise InvalidProfileError(f"metadata must be a dict, got {type(metadata).__name__}")

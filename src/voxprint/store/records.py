@@ -320,6 +320,11 @@ class GalleryStatistics:
     other_pairs: int | None = None
     other_pair_mean: float = 0.0
     other_trial_std: float = 0.0
+    #: The mean of the sampled profiles' voiceprints, from which the scorer's centre is
+    #: made (:func:`voxprint.scoring.centring.namespace_centre`); the pair figures above
+    #: are then of centred cosines. ``None``: computed on cosines as they are (an encoder
+    #: whose prior has no centre, or statistics stored before voxprint centred).
+    centre: tuple[float, ...] | None = None
 
     def of_other_band(self) -> GalleryStatistics:
         """These statistics seen from the other band's pairs."""
@@ -339,10 +344,15 @@ class GalleryStatistics:
         changed since, e.g. after an upgrade, makes these statistics stale)."""
         return self.shrink_seconds == shrink_seconds and self.speech_offset == speech_offset
 
-    def current(self, shrink_seconds: float, speech_offset: float) -> bool:
+    def current(self, shrink_seconds: float, speech_offset: float, centred: bool = False) -> bool:
         """Whether these statistics are what this voxprint would compute: scaled with this
-        shrinkage, and kept band by band."""
-        return self.scaled_with(shrink_seconds, speech_offset) and self.other_pairs is not None
+        shrinkage, kept band by band, and of centred cosines exactly when the prior
+        centres (``centred``)."""
+        return (
+            self.scaled_with(shrink_seconds, speech_offset)
+            and self.other_pairs is not None
+            and (self.centre is not None) == centred
+        )
 
 
 class StreamFormat(StrEnum):

@@ -10,7 +10,13 @@ import numpy as np
 from psycopg.types.json import Jsonb
 
 from voxprint.errors import InvalidParameterError
-from voxprint.store.checks import blob_vector, optional_float, time_text
+from voxprint.store.checks import (
+    blob_centre,
+    blob_vector,
+    centre_blob,
+    optional_float,
+    time_text,
+)
 from voxprint.store.postgres.connection import PostgresDatabase
 from voxprint.store.records import (
     Band,
@@ -56,8 +62,8 @@ class PostgresScoring(PostgresDatabase):
                     "INSERT INTO gallery_statistics (namespace, encoder_name, encoder_version, "
                     "band, profiles, clips, pairs, pair_mean, trial_std, updated_at, "
                     "shrink_seconds, speech_offset, narrow_share, other_pairs, other_pair_mean, "
-                    "other_trial_std) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "other_trial_std, centre) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     (
                         *key,
                         Band(statistics.band).value,
@@ -73,6 +79,7 @@ class PostgresScoring(PostgresDatabase):
                         statistics.other_pairs,
                         float(statistics.other_pair_mean),
                         float(statistics.other_trial_std),
+                        centre_blob(statistics.centre),
                     ),
                 )
 
@@ -101,6 +108,7 @@ class PostgresScoring(PostgresDatabase):
             other_pairs=None if row["other_pairs"] is None else int(row["other_pairs"]),
             other_pair_mean=float(row["other_pair_mean"] or 0.0),
             other_trial_std=float(row["other_trial_std"] or 0.0),
+            centre=blob_centre(row["centre"]),
         )
 
     def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration:

@@ -273,6 +273,13 @@ def _migrate_to_v11(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_v12(conn: sqlite3.Connection) -> None:
+    """The centre gallery statistics were measured around (the mean voiceprint of the
+    sampled profiles, float32 little-endian); rows from before read as uncentred, and are
+    recomputed where the prior centres."""
+    conn.execute("ALTER TABLE gallery_statistics ADD COLUMN centre BLOB NULL")
+
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v1,
@@ -286,6 +293,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v9,
     _migrate_to_v10,
     _migrate_to_v11,
+    _migrate_to_v12,
 )
 
 #: The schema version this code writes.

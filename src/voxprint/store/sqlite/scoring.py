@@ -9,6 +9,7 @@ import sqlite3
 import numpy as np
 
 from voxprint.errors import InvalidParameterError
+from voxprint.store.checks import blob_centre, centre_blob
 from voxprint.store.records import (
     Band,
     Cohort,
@@ -56,8 +57,8 @@ class SQLiteScoring(SQLiteDatabase):
                     "INSERT INTO gallery_statistics (namespace, encoder_name, encoder_version, "
                     "band, profiles, clips, pairs, pair_mean, trial_std, updated_at, "
                     "shrink_seconds, speech_offset, narrow_share, other_pairs, other_pair_mean, "
-                    "other_trial_std) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "other_trial_std, centre) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         *key,
                         Band(statistics.band).value,
@@ -73,6 +74,7 @@ class SQLiteScoring(SQLiteDatabase):
                         statistics.other_pairs,
                         float(statistics.other_pair_mean),
                         float(statistics.other_trial_std),
+                        centre_blob(statistics.centre),
                     ),
                 )
 
@@ -101,6 +103,7 @@ class SQLiteScoring(SQLiteDatabase):
             other_pairs=None if row["other_pairs"] is None else int(row["other_pairs"]),
             other_pair_mean=float(row["other_pair_mean"] or 0.0),
             other_trial_std=float(row["other_trial_std"] or 0.0),
+            centre=blob_centre(row["centre"]),
         )
 
     def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration:
