@@ -65,6 +65,8 @@ def test_with_a_centre_both_sides_are_centred_before_their_cosine_is_taken(rng):
         Probe(owner, 10.0), np.stack([voiceprint]), np.array([20.0]), top_n=1
     )
     assert ranking.candidates[0].cosine == pytest.approx(kept.cosine, abs=1e-6)
+    shown = centred_point.cosines(Probe(owner, 10.0), voiceprint)  # e.g. a look-alike's
+    assert shown.shape == (1,) and shown[0] == pytest.approx(kept.cosine, abs=1e-6)
 
 
 def test_a_probe_with_too_little_speech_is_not_decided_unless_forced(rng):

@@ -149,6 +149,11 @@ class Scorer:
         )[:, 0]
         return cosines, normalized
 
+    def cosines(self, probe: Probe, voiceprints: np.ndarray) -> np.ndarray:
+        """``(n,)`` cosines of ``probe`` with ``(n, dim)`` voiceprints as the decisions
+        read them (centred on the operating point's centre, when it has one)."""
+        return self._values(probe, np.atleast_2d(voiceprints))[0]
+
     def _llrs(
         self, probe: Probe, values: np.ndarray, enrol_seconds: np.ndarray, band: Band
     ) -> np.ndarray:

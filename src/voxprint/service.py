@@ -38,7 +38,6 @@ from voxprint.gallery_index import CANDIDATES, Candidates, GalleryIndex
 from voxprint.pipeline import EmbeddingPipeline, PreparedSpeech, Utterance
 from voxprint.quality import ClipQuality, QualityGate, assess_clip
 from voxprint.scorer import Probe, Rivals, Scorer
-from voxprint.scoring.similarity import cosine_scores
 from voxprint.similar_voices import similar_voices
 from voxprint.store.base import Store
 from voxprint.store.records import (
@@ -747,7 +746,7 @@ class VoxprintService:
             look_alike = LookAlike(
                 found.profile_ids[verdict.rival],
                 found.names[verdict.rival],
-                float(cosine_scores(probe.embedding, weighed_rivals.voiceprints[verdict.rival])[0]),
+                float(scorer.cosines(probe, weighed_rivals.voiceprints[verdict.rival])[0]),
             )
         detail = verdict.reason.value
         if look_alike is not None:
