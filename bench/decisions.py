@@ -367,9 +367,7 @@ def main() -> None:
             "candidate's posterior, chosen per row with the answers known, could name while "
             "still answering 95 % of unknown probes unknown. Where it is low the embeddings "
             "limit the row; where the default names fewer, it is the price of one threshold "
-            "that keeps strangers out in every domain (a name at posterior 0.5 instead of "
-            "0.7 would name 95.8 % on speechocean762 and 95.2 % on tel-8k, but let 7-8 % of "
-            "strangers be named on speechcommands and noise-5dB).",
+            "that keeps strangers out in every domain.",
             "",
             "### Adapted to the gallery (the default)",
             "",
