@@ -16,6 +16,7 @@ from voxprint.adaptation import (
     clips_band,
     enrolment_band,
     gallery_statistics,
+    mixes_bands,
     narrow_share,
     pair_band,
 )
@@ -95,6 +96,18 @@ def test_each_profile_is_measured_against_a_centre_without_its_own_voice(rng):
     assert pair_mean(with_own) < pair_mean(left_out) - 0.005
     uncentred = clip_scores(few)
     np.testing.assert_allclose(uncentred[0], few[0].embeddings @ voiceprints.T, rtol=1e-6)
+
+
+def test_a_namespace_mixing_bands_measures_its_pairs_around_the_shipped_centre(rng):
+    shipped = np.zeros(64)
+    phone, app = in_band(speakers(rng, 3, 0.8), 3400.0), in_band(speakers(rng, 3, 0.2), 7600.0)
+    mixed = gallery_statistics(
+        [*phone, *app], shrink_seconds=0.84, updated_at=NOW, shipped_centre=shipped
+    )
+    assert mixes_bands(mixed)
+    raw = gallery_statistics([*phone, *app], shrink_seconds=0.84, updated_at=NOW)
+    assert mixed.pair_mean == pytest.approx(raw.pair_mean)  # a zero centre changes nothing
+    assert not mixes_bands(stats(speakers(rng, 5, 0.0))) and not mixes_bands(None)
 
 
 def test_many_profiles_move_the_model_to_the_namespace_and_few_move_it_less(rng):

@@ -122,3 +122,18 @@ def test_the_source_of_an_adapted_point_counts_each_bands_pairs(rng):
     )
     alone = PRIOR.operating_point(PRIOR.statistics(app, updated_at=NOW)).source
     assert alone.description == "adapted from 2 profiles and 6 clips (1 wideband pair)"
+
+
+def test_a_namespace_mixing_bands_is_centred_on_the_shipped_centre_alone(rng):
+    """One mean of two channels' voices would pull each band's voices towards the other
+    channel: a telephone call of an app-enrolled owner would score lower against their
+    own voiceprint. Two profiles of each band make a namespace mixed; one does not."""
+    shipped = PRIOR.centre
+    phone = voices(rng, 4, shared=0.8, hz=3400.0)
+    app = voices(rng, 4, shared=0.3, hz=7600.0)
+    mixed = PRIOR.statistics([*phone, *app], updated_at=NOW)
+    assert mixed is not None and mixed.other_pairs and mixed.centre is not None
+    np.testing.assert_allclose(PRIOR.centre_for(mixed), shipped, atol=1e-6)
+    one_phone = PRIOR.statistics([*app, phone[0]], updated_at=NOW)
+    assert one_phone is not None and not one_phone.other_pairs
+    assert np.abs(PRIOR.centre_for(one_phone) - shipped).max() > 1e-3  # its own mean counts

@@ -49,6 +49,7 @@ __all__ = [
     "clip_scores",
     "clips_band",
     "gallery_statistics",
+    "mixes_bands",
     "statistics_band_of",
     "telephone_copy_helps",
 ]
@@ -208,7 +209,10 @@ def statistics_band_of(bandwidths: Sequence[float | None]) -> Band | None:
 
 
 def clip_scores(
-    profiles: Sequence[ProfileClips], shipped_centre: np.ndarray | None = None
+    profiles: Sequence[ProfileClips],
+    shipped_centre: np.ndarray | None = None,
+    *,
+    own_mean: bool = True,
 ) -> list[np.ndarray]:
     """For each profile, the ``(k, n)`` cosines of its ``k`` clips with the ``n``
     profiles' voiceprints. With a ``shipped_centre``, each profile's clips are scored as
@@ -217,7 +221,8 @@ def clip_scores(
     towards ``shipped_centre``), so that a voice never counts in the centre it is
     measured against. A stranger is in no namespace's centre, while each enrolled voice
     is in its own: with the full centre, pairs of enrolled profiles would score lower
-    than strangers do, the more so the smaller the namespace."""
+    than strangers do, the more so the smaller the namespace. ``own_mean=False``: on the
+    shipped centre alone (a namespace that mixes bands, :func:`mixes_bands`)."""
     voiceprints = np.stack([np.asarray(p.voiceprint, dtype=np.float32) for p in profiles])
     n = len(profiles)
     total = voiceprints.astype(np.float64).sum(axis=0)
@@ -229,13 +234,22 @@ def clip_scores(
         if shipped_centre is None:
             scores.append((embeddings @ voiceprints.T).astype(np.float64))
             continue
-        others = n - 1
+        others = n - 1 if own_mean else 0
         mean = (total - voiceprints[a]) / others if others else None
         centre = namespace_centre(shipped_centre, mean, others)
         scores.append(
             (centred(embeddings, centre) @ centred(voiceprints, centre).T).astype(np.float64)
         )
     return scores
+
+
+def mixes_bands(statistics: GalleryStatistics | None) -> bool:
+    """Whether a namespace holds at least two profiles enrolled wholly in each band (the
+    other band has pairs of its own). Such a namespace is centred on the shipped centre
+    alone: one mean of two channels' voices would pull each band's voices towards the
+    other's channel, and a telephone call of an app-enrolled owner then scores lower
+    against their own voiceprint (bench/cross_band.py: named 83.3 → 75.0 %)."""
+    return statistics is not None and bool(statistics.other_pairs)
 
 
 def _trimmed_mean(values: np.ndarray, share: float) -> float:
@@ -281,8 +295,10 @@ def gallery_statistics(
     means = np.zeros((n, n))
     scores_of: list[np.ndarray] = []
     clips = 0
+    # both bands with pairs of their own: mixes_bands of the statistics returned below
+    own_mean = not (narrow.sum() >= 2 and wide.sum() >= 2)
     for a, (profile, scores) in enumerate(
-        zip(profiles, clip_scores(profiles, shipped_centre), strict=True)
+        zip(profiles, clip_scores(profiles, shipped_centre, own_mean=own_mean), strict=True)
     ):
         clips += scores.shape[0]
         seconds = np.asarray(profile.seconds, dtype=np.float64)

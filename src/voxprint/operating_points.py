@@ -32,6 +32,7 @@ from voxprint.adaptation import (
     adapt_impostors,
     enrolment_band,
     gallery_statistics,
+    mixes_bands,
 )
 from voxprint.decision import (
     DEFAULT_IDENTIFICATION_THRESHOLD,
@@ -91,10 +92,12 @@ class ScoringPrior:
 
     def centre_for(self, statistics: GalleryStatistics | None) -> np.ndarray | None:
         """The ``(dim,)`` centre of a namespace with ``statistics``: its profiles' mean
-        shrunk towards this prior's centre (``None`` when the prior has none)."""
+        shrunk towards this prior's centre (``None`` when the prior has none); the
+        prior's centre alone for a namespace that mixes bands
+        (:func:`voxprint.adaptation.mixes_bands`)."""
         if self.centre is None:
             return None
-        if statistics is None or statistics.centre is None:
+        if statistics is None or statistics.centre is None or mixes_bands(statistics):
             return namespace_centre(self.centre, None, 0)
         return namespace_centre(self.centre, np.array(statistics.centre), statistics.profiles)
 
