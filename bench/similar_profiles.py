@@ -48,7 +48,7 @@ from voxprint.scoring.similarity import l2_normalise
 from voxprint.settings import default_data_root
 from voxprint.similar_voices import SIMILAR_VOICE_Z, similar_voices
 
-BARS = (3.5, 4.0, 4.5)
+BARS = (4.0, 4.5, 5.0)
 
 
 def _voiceprint(embedded: EmbeddedDomain, keys: list[str]) -> tuple[np.ndarray, Band | None]:
@@ -146,7 +146,7 @@ def main() -> None:
         + " | duplicates | "
         + " | ".join(f"caught at {bar} sd" for bar in BARS)
         + " | two profiles: pairs warned | two profiles: duplicates caught"
-        + " | cosine bar at 4 sd: all enrolled / prior |"
+        + " | cosine bar at 4.5 sd: all enrolled / prior |"
     )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")

@@ -5,6 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from voxprint import views
+from voxprint.cli.thresholds import report_text
 from voxprint.decision import Decision, SourceKind
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
@@ -12,6 +14,7 @@ from voxprint.scoring.centring import namespace_centre
 from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore
 from voxprint.store.records import Band
+from voxprint.thresholds import threshold_report
 
 from fakes import RATE, TONE_PRIOR, EnergyVad, ToneEncoder, tone_thresholds, voice
 
@@ -232,6 +235,13 @@ def test_a_centring_prior_centres_each_namespace_on_its_stored_profiles_mean(tmp
     assert other.thresholds.operating_point("elsewhere").centre == pytest.approx(shipped)
     result = service.verify(alice.id, (voice(110, 4.0, seed=9), RATE))
     assert result.decision is Decision.ACCEPT
+    report = threshold_report(thresholds, ns)
+    assert report.centre_profiles == 2 and report.centre_own_share == pytest.approx(2 / 42)
+    shown = views.thresholds(report)["centre"]
+    assert shown == {"profiles": 2, "own_share": pytest.approx(2 / 42)}
+    assert "mean voiceprint of 2 enrolled profiles (5 % of the centre)" in report_text(report)
+    plain = threshold_report(make_service(tmp_path / "plain.db").thresholds, ns)
+    assert plain.centre_profiles is None and views.thresholds(plain)["centre"] is None
 
 
 def test_uncentred_statistics_are_recomputed_for_a_centring_prior_and_the_other_way_round(

@@ -90,16 +90,27 @@ class ScoringPrior:
             self.shrink_seconds, self.speech_offset, centred=self.centre is not None
         )
 
-    def centre_for(self, statistics: GalleryStatistics | None) -> np.ndarray | None:
-        """The ``(dim,)`` centre of a namespace with ``statistics``: its profiles' mean
-        shrunk towards this prior's centre (``None`` when the prior has none); the
-        prior's centre alone for a namespace that mixes bands
-        (:func:`voxprint.adaptation.mixes_bands`)."""
+    def centre_profiles(self, statistics: GalleryStatistics | None) -> int | None:
+        """How many of a namespace's profiles (with ``statistics``) count in its centre:
+        0 for the shipped centre alone (no profiles, statistics from before centring, or a
+        namespace that mixes bands, :func:`voxprint.adaptation.mixes_bands`); ``None``
+        when this prior does not centre."""
         if self.centre is None:
             return None
         if statistics is None or statistics.centre is None or mixes_bands(statistics):
+            return 0
+        return statistics.profiles
+
+    def centre_for(self, statistics: GalleryStatistics | None) -> np.ndarray | None:
+        """The ``(dim,)`` centre of a namespace with ``statistics``: the mean of
+        :meth:`centre_profiles` of its profiles, shrunk towards this prior's centre
+        (``None`` when the prior has none)."""
+        profiles = self.centre_profiles(statistics)
+        if self.centre is None or profiles is None:
+            return None
+        if profiles == 0 or statistics is None or statistics.centre is None:
             return namespace_centre(self.centre, None, 0)
-        return namespace_centre(self.centre, np.array(statistics.centre), statistics.profiles)
+        return namespace_centre(self.centre, np.array(statistics.centre), profiles)
 
     def _adapted(self, statistics: GalleryStatistics) -> dict[Band, ImpostorScores]:
         """Each band's impostor model adapted to ``statistics`` (which have pairs). A

@@ -111,7 +111,8 @@ class SimilarVoices:
 
 @dataclass(frozen=True)
 class VerificationResult:
-    """Raw cosine, the calibrated score (the probability that the claim is true), and the
+    """The cosine the decision read (centred on the namespace's voices where the prior
+    centres), the calibrated score (the probability that the claim is true), and the
     decision: accept when ``score`` reaches ``threshold`` and there was enough speech.
 
     ``reason`` says why (``insufficient_speech`` rejects without deciding); ``source`` is

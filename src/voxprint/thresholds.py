@@ -38,6 +38,7 @@ from voxprint.operating_points import (
 )
 from voxprint.scorer import Scorer
 from voxprint.scoring.asnorm import AsNorm
+from voxprint.scoring.centring import own_share
 from voxprint.scoring.llr import ConditionModel, logit
 from voxprint.store.base import Store
 from voxprint.store.records import Band, Clip, GalleryStatistics, Profile, ScoreScale
@@ -331,6 +332,11 @@ class ThresholdReport:
     #: stranger.
     rival_weight: float
     statistics: GalleryStatistics | None
+    #: How many enrolled profiles' mean voiceprint counts in the centre the cosines are
+    #: taken around (0: the shipped centre alone), and that mean's share of it;
+    #: ``None``: cosines are not centred (:mod:`voxprint.scoring.centring`).
+    centre_profiles: int | None = None
+    centre_own_share: float | None = None
 
 
 def _band_report(point: OperatingPoint, band: Band) -> BandReport:
@@ -352,6 +358,12 @@ def _band_report(point: OperatingPoint, band: Band) -> BandReport:
 def threshold_report(thresholds: Thresholds, namespace: str) -> ThresholdReport:
     """What ``voxprint thresholds show`` and ``GET /v1/thresholds`` answer."""
     point = thresholds.operating_point(namespace)
+    statistics = thresholds.statistics(namespace)
+    profiles = (
+        None
+        if point.centre is None or thresholds.prior is None
+        else thresholds.prior.centre_profiles(statistics)
+    )
     return ThresholdReport(
         namespace=namespace,
         encoder_name=thresholds.encoder_name,
@@ -363,5 +375,7 @@ def threshold_report(thresholds: Thresholds, namespace: str) -> ThresholdReport:
         normalized=point.normalized,
         bands=tuple(_band_report(point, band) for band in Band),
         rival_weight=point.rival_weight,
-        statistics=thresholds.statistics(namespace),
+        statistics=statistics,
+        centre_profiles=profiles,
+        centre_own_share=None if profiles is None else own_share(profiles),
     )

@@ -158,6 +158,9 @@ def thresholds(report: ThresholdReport) -> dict[str, Any]:
             "updated_at": statistics.updated_at,
             "other_band": _other_band(statistics),
         },
+        "centre": None
+        if report.centre_profiles is None
+        else {"profiles": report.centre_profiles, "own_share": report.centre_own_share},
     }
 
 

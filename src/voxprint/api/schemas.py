@@ -310,13 +310,16 @@ class ThresholdSourceOut(BaseModel):
 class LookAlikeOut(BaseModel):
     profile_id: str
     profile_name: str
-    cosine: float = Field(description="Its raw cosine with the voice.")
+    cosine: float = Field(description="Its cosine with the voice, as the decision read it.")
 
 
 class VerificationOut(BaseModel):
     profile_id: str
     profile_name: str
-    cosine: float = Field(description="Raw cosine similarity in [-1, 1].")
+    cosine: float = Field(
+        description="Cosine similarity in [-1, 1], of the embeddings centred on the namespace's "
+        "voices where the encoder's prior centres them (docs/thresholds.md)."
+    )
     score: float = Field(
         description="Calibrated score: the probability that the claim is true (even prior)."
     )
@@ -406,6 +409,20 @@ class ThresholdsOut(BaseModel):
     statistics: GalleryStatisticsOut | None = Field(
         description="What the adaptation measured on the namespace's enrolled profiles."
     )
+    centre: CentreOut | None = Field(
+        description="How embeddings are centred before their cosines are taken (null: not centred)."
+    )
+
+
+class CentreOut(BaseModel):
+    """The centre cosines are taken around: the mean voiceprint of ``profiles`` enrolled
+    profiles, shrunk towards a centre shipped with the encoder's prior."""
+
+    profiles: int = Field(
+        description="Enrolled profiles whose mean counts (0: the shipped centre alone, e.g. "
+        "a namespace mixing app and telephone enrolments)."
+    )
+    own_share: float = Field(description="The share of the centre their mean makes.")
 
 
 class CandidateOut(BaseModel):

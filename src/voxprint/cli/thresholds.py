@@ -53,6 +53,15 @@ def report_text(report: ThresholdReport) -> str:
         if report.rival_weight > 0
         else "a claim is weighed against a stranger only",
     ]
+    if report.centre_profiles is not None:
+        lines.append(
+            "cosines are taken around the mean voiceprint of "
+            f"{report.centre_profiles} enrolled profiles "
+            f"({100 * (report.centre_own_share or 0.0):.0f} % of the centre) and a centre "
+            "shipped with the encoder"
+            if report.centre_profiles
+            else "cosines are taken around the centre shipped with the encoder alone"
+        )
     for band in report.bands:
         if band.impostor_mean is None:
             continue

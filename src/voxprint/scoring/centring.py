@@ -29,6 +29,12 @@ from voxprint.errors import InvalidParameterError
 CENTRE_PSEUDO_PROFILES = 40.0
 
 
+def own_share(profiles: int, weight: float = CENTRE_PSEUDO_PROFILES) -> float:
+    """The share of a namespace's centre that its ``profiles`` profiles' own mean makes
+    (the rest is the shipped centre's)."""
+    return profiles / (profiles + weight) if profiles > 0 else 0.0
+
+
 def namespace_centre(
     shipped: np.ndarray,
     profiles_mean: np.ndarray | None,
@@ -46,7 +52,8 @@ def namespace_centre(
             raise InvalidParameterError(
                 f"a centre of shape {own.shape} cannot shrink towards one of {centre.shape}"
             )
-        centre = (profiles * own + weight * centre) / (profiles + weight)
+        share = own_share(profiles, weight)
+        centre = share * own + (1.0 - share) * centre
     return centre.astype(np.float32)
 
 
