@@ -458,6 +458,12 @@ def evaluation_text(report: EvalReport, det_path: str | None) -> str:
 
 def phrase_text(match: PhraseMatch) -> str:
     heard = f'"{match.heard}"' if match.heard else "nothing recognisable"
+    if match.accepted and match.word_errors > 0:  # a word off, within what the check allows
+        off = f"{match.word_errors} word{'' if match.word_errors == 1 else 's'}"
+        return (
+            f'phrase "{match.expected}" taken as said; heard {heard}, {off} off '
+            "(the check allows that much)"
+        )
     verdict = "said" if match.accepted else f"not said ({match.reason.value})"
     return f'phrase "{match.expected}" {verdict}; heard {heard}'
 

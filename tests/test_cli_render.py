@@ -1,0 +1,29 @@
+"""The CLI's text for phrase checks: what was heard, and how a pass within the allowed
+word errors is worded."""
+
+from voxprint.cli.render import phrase_text
+from voxprint.passphrase.recognizer import PhraseMatch, PhraseReason
+
+
+def match(heard, accepted, errors, reason=PhraseReason.MATCH):
+    return PhraseMatch("six two eight one four", heard, accepted, reason, errors, 1.0, 200)
+
+
+def test_a_phrase_heard_exactly_is_said():
+    text = phrase_text(match("six two eight one four", True, 0))
+    assert text == 'phrase "six two eight one four" said; heard "six two eight one four"'
+
+
+def test_a_pass_with_a_word_heard_wrong_says_so_instead_of_said():
+    """Found in a walkthrough: "said; heard 'six two seven one four'" read as a
+    contradiction."""
+    text = phrase_text(match("six two seven one four", True, 1))
+    assert "taken as said" in text and "1 word off" in text
+    assert '"six two seven one four"' in text
+
+
+def test_a_refused_phrase_names_the_reason_and_what_was_heard():
+    wrong = phrase_text(match("one two three four", False, 3, PhraseReason.OTHER_PHRASE))
+    assert wrong.endswith('not said (other_phrase); heard "one two three four"')
+    silent = phrase_text(match(None, False, -1, PhraseReason.UNRECOGNIZED))
+    assert silent.endswith("heard nothing recognisable")
