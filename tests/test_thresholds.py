@@ -344,3 +344,38 @@ def test_a_scorer_takes_its_point_and_cohort_from_one_read_of_the_calibrations(t
     store.scoring_version = counting  # type: ignore[method-assign]
     scorer = thresholds.scorer("default")
     assert len(reads) == 1 and scorer.point.rival_weight == thresholds.rival_weight
+
+
+def test_a_source_that_ignores_calibrations_keeps_the_prior_unless_it_has_none(tmp_path):
+    """Passphrase claims decide with their own prior whatever ordinary trials were
+    calibrated (found in a walkthrough: a calibration on LibriSpeech sentences accepted
+    other speakers saying a passphrase)."""
+    from datetime import UTC, datetime
+
+    from voxprint.store.records import ScoreScale, StoredCalibration
+
+    store = SQLiteStore(tmp_path / "c.db")
+    thresholds = tone_thresholds(store)
+    store.save_calibration(
+        StoredCalibration(
+            encoder_name="tone",
+            encoder_version="1",
+            scale=ScoreScale.COSINE,
+            slope=20.0,
+            offset=-10.0,
+            threshold=0.5,
+            target_far=0.01,
+            achieved_far=0.009,
+            achieved_frr=0.02,
+            impostor_mean=0.1,
+            impostor_std=0.1,
+            target_trials=50,
+            nontarget_trials=1000,
+            created_at=datetime.now(UTC),
+        )
+    )
+    assert thresholds.operating_point("default").source.kind is SourceKind.CALIBRATED
+    ignoring = replace(thresholds, use_calibration=False)
+    assert ignoring.operating_point("default").source.kind is SourceKind.PRIOR
+    without_prior = replace(ignoring, prior=None)  # nothing else to decide with
+    assert without_prior.operating_point("default").source.kind is SourceKind.CALIBRATED

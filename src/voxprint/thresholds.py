@@ -119,6 +119,9 @@ class Thresholds:
     #: How much a verify claim weighs the namespace's other profiles against a stranger
     #: (:attr:`voxprint.decision.OperatingPoint.rival_weight`), whatever the point's source.
     rival_weight: float = DEFAULT_RIVAL_WEIGHT
+    #: Whether a stored calibration overrides the prior. Off for claims the calibration's
+    #: trials say nothing about (passphrase claims: same words, their own prior).
+    use_calibration: bool = True
     _scoring: _ScoringCache = field(default_factory=_ScoringCache, repr=False, compare=False)
     _rescaled: _RescaledCache = field(default_factory=_RescaledCache, repr=False, compare=False)
 
@@ -224,7 +227,7 @@ class Thresholds:
     def _point(self, namespace: str, scoring: _Scoring) -> OperatingPoint:
         """The operating point in force for ``namespace`` with the calibrations of one
         read of the store (``scoring``)."""
-        if scoring.calibrated is not None:
+        if scoring.calibrated is not None and (self.use_calibration or self.prior is None):
             return self._weighing(scoring.calibrated)
         if self.prior is not None:
             return self._weighing(self.prior.operating_point(self.statistics(namespace)))
