@@ -13,6 +13,7 @@ from voxprint.adaptation import Band, ImpostorPrior
 from voxprint.operating_points import ScoringPrior
 from voxprint.scoring.llr import TargetScores
 from voxprint.store.base import ProfileStore
+from voxprint.store.records import ScoreScale, StoredCalibration
 from voxprint.thresholds import Thresholds
 from voxprint.vad import SpeechSegments
 
@@ -84,4 +85,33 @@ def tone_thresholds(store: ProfileStore, version: str = "1") -> Thresholds:
         encoder_version=version,
         prior=TONE_PRIOR,
         fallback=TONE_OPERATING_POINT,
+    )
+
+
+def tone_calibration(
+    scale: ScoreScale = ScoreScale.COSINE,
+    threshold: float = 0.5,
+    *,
+    slope: float = 20.0,
+    offset: float = -10.0,
+) -> StoredCalibration:
+    """A calibration of ``ToneEncoder`` version 1 as ``voxprint calibrate`` stores one."""
+    from datetime import UTC, datetime
+
+    return StoredCalibration(
+        encoder_name="tone",
+        encoder_version="1",
+        scale=scale,
+        slope=slope,
+        offset=offset,
+        threshold=threshold,
+        target_far=0.01,
+        achieved_far=0.009,
+        achieved_frr=0.02,
+        impostor_mean=0.1,
+        impostor_std=0.1,
+        target_trials=50,
+        nontarget_trials=1000,
+        created_at=datetime.now(UTC),
+        source="trials.txt",
     )

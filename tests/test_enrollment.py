@@ -55,13 +55,11 @@ def test_a_negative_endless_or_unreachable_minimum_is_refused(seconds):
     assert EnrollmentPolicy(3600).min_net_speech_seconds == 3600
 
 
-def test_a_profile_enrolled_under_a_lower_requirement_needs_no_more_speech():
-    from datetime import UTC, datetime
-
-    from voxprint.store.records import EnrollmentStatus, Profile
+def profile_with(**fields):
+    from voxprint.store.records import Profile
 
     now = datetime.now(UTC)
-    profile = Profile(
+    return Profile(
         id="p",
         namespace="default",
         name="zz",
@@ -69,28 +67,21 @@ def test_a_profile_enrolled_under_a_lower_requirement_needs_no_more_speech():
         encoder_version="1",
         created_at=now,
         updated_at=now,
-        status=EnrollmentStatus.ENROLLED,
-        net_speech_seconds=3.0,
+        **fields,
     )
+
+
+def test_a_profile_enrolled_under_a_lower_requirement_needs_no_more_speech():
+    from voxprint.store.records import EnrollmentStatus
+
+    profile = profile_with(status=EnrollmentStatus.ENROLLED, net_speech_seconds=3.0)
     policy = EnrollmentPolicy(20)
     assert policy.remaining_for(profile) == 0.0
     assert policy.remaining_seconds(profile.net_speech_seconds) == 17.0
 
 
 def test_what_a_profile_still_needs_reads_in_seconds_rounded_up():
-    from voxprint.store.records import Profile
-
-    now = datetime.now(UTC)
-    profile = Profile(
-        id="p",
-        namespace="default",
-        name="zz",
-        encoder_name="e",
-        encoder_version="1",
-        created_at=now,
-        updated_at=now,
-        net_speech_seconds=1.88,
-    )
+    profile = profile_with(net_speech_seconds=1.88)
     assert EnrollmentPolicy(20).still_needed(profile) == "18.2 s more net speech is needed"
 
 

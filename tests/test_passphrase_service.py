@@ -142,31 +142,14 @@ def test_passphrase_clips_outside_one_to_ten_seconds_are_refused(passphrases, se
 def test_a_calibration_of_ordinary_speech_does_not_decide_passphrase_claims(passphrases):
     """Its trials were sentences, not the passphrase (found in a walkthrough: one fitted on
     LibriSpeech accepted other speakers saying a passphrase, at score 0.16)."""
-    from datetime import UTC, datetime
-
     from voxprint.decision import Decision, SourceKind
-    from voxprint.store.records import ScoreScale, StoredCalibration
+
+    from fakes import tone_calibration
 
     profile_id = enrolled(passphrases)
     core = passphrases.core
-    core.store.save_calibration(  # a bar no claim clears: cosine 0.999
-        StoredCalibration(
-            encoder_name="tone",
-            encoder_version="1",
-            scale=ScoreScale.COSINE,
-            slope=40.0,
-            offset=-39.96,
-            threshold=0.999,
-            target_far=0.001,
-            achieved_far=0.001,
-            achieved_frr=0.5,
-            impostor_mean=0.1,
-            impostor_std=0.1,
-            target_trials=50,
-            nontarget_trials=1000,
-            created_at=datetime.now(UTC),
-        )
-    )
+    # a bar no claim clears: cosine 0.999
+    core.store.save_calibration(tone_calibration(threshold=0.999, slope=40.0, offset=-39.96))
     result = passphrases.verify(profile_id, clip(ALICE, 2.0, seed=9))
     assert result.decision is Decision.ACCEPT
     assert result.voice.source.kind is not SourceKind.CALIBRATED

@@ -14,6 +14,8 @@ from voxprint.store.base import Store
 from voxprint.store.records import Cohort, ScoreScale, StoredCalibration
 from voxprint.store.sqlite import MIGRATIONS, SCHEMA_VERSION
 
+from fakes import tone_calibration
+
 
 def cohort(rng, rows=5, dim=8, version="1") -> Cohort:
     vectors = rng.normal(size=(rows, dim)).astype(np.float32)
@@ -28,23 +30,7 @@ def cohort(rng, rows=5, dim=8, version="1") -> Cohort:
 
 
 def calibration(scale=ScoreScale.COSINE, threshold=0.5) -> StoredCalibration:
-    return StoredCalibration(
-        encoder_name="tone",
-        encoder_version="1",
-        scale=scale,
-        slope=20.0,
-        offset=-10.0,
-        threshold=threshold,
-        target_far=0.01,
-        achieved_far=0.009,
-        achieved_frr=0.02,
-        impostor_mean=0.1,
-        impostor_std=0.1,
-        target_trials=50,
-        nontarget_trials=1000,
-        created_at=datetime.now(UTC),
-        source="trials.txt",
-    )
+    return tone_calibration(scale, threshold)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

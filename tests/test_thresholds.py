@@ -16,7 +16,15 @@ from voxprint.store import SQLiteStore
 from voxprint.store.records import Band
 from voxprint.thresholds import threshold_report
 
-from fakes import RATE, TONE_PRIOR, EnergyVad, ToneEncoder, tone_thresholds, voice
+from fakes import (
+    RATE,
+    TONE_PRIOR,
+    EnergyVad,
+    ToneEncoder,
+    tone_calibration,
+    tone_thresholds,
+    voice,
+)
 
 
 def make_service(db, namespace="default") -> VoxprintService:
@@ -350,30 +358,9 @@ def test_a_source_that_ignores_calibrations_keeps_the_prior_unless_it_has_none(t
     """Passphrase claims decide with their own prior whatever ordinary trials were
     calibrated (found in a walkthrough: a calibration on LibriSpeech sentences accepted
     other speakers saying a passphrase)."""
-    from datetime import UTC, datetime
-
-    from voxprint.store.records import ScoreScale, StoredCalibration
-
     store = SQLiteStore(tmp_path / "c.db")
     thresholds = tone_thresholds(store)
-    store.save_calibration(
-        StoredCalibration(
-            encoder_name="tone",
-            encoder_version="1",
-            scale=ScoreScale.COSINE,
-            slope=20.0,
-            offset=-10.0,
-            threshold=0.5,
-            target_far=0.01,
-            achieved_far=0.009,
-            achieved_frr=0.02,
-            impostor_mean=0.1,
-            impostor_std=0.1,
-            target_trials=50,
-            nontarget_trials=1000,
-            created_at=datetime.now(UTC),
-        )
-    )
+    store.save_calibration(tone_calibration())
     assert thresholds.operating_point("default").source.kind is SourceKind.CALIBRATED
     ignoring = replace(thresholds, use_calibration=False)
     assert ignoring.operating_point("default").source.kind is SourceKind.PRIOR
