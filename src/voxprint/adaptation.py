@@ -35,7 +35,7 @@ from datetime import datetime
 import numpy as np
 
 from voxprint.errors import InvalidParameterError
-from voxprint.scoring.centring import centred, namespace_centre
+from voxprint.scoring.centring import centred_cosines, namespace_centre
 from voxprint.scoring.llr import ImpostorScores, shrink_factor
 from voxprint.store.records import NARROWBAND_MAX_HZ, Band, GalleryStatistics
 
@@ -221,8 +221,10 @@ def clip_scores(
     towards ``shipped_centre``), so that a voice never counts in the centre it is
     measured against. A stranger is in no namespace's centre, while each enrolled voice
     is in its own: with the full centre, pairs of enrolled profiles would score lower
-    than strangers do, the more so the smaller the namespace. ``own_mean=False``: on the
-    shipped centre alone (a namespace that mixes bands, :func:`mixes_bands`)."""
+    than strangers do, the more so the smaller the namespace. Never above the cosine
+    centred on the shipped centre alone (:func:`voxprint.scoring.centring.
+    centred_cosines`, as the scorer). ``own_mean=False``: on the shipped centre alone (a
+    namespace that mixes bands, :func:`mixes_bands`)."""
     voiceprints = np.stack([np.asarray(p.voiceprint, dtype=np.float32) for p in profiles])
     n = len(profiles)
     total = voiceprints.astype(np.float64).sum(axis=0)
@@ -237,9 +239,7 @@ def clip_scores(
         others = n - 1 if own_mean else 0
         mean = (total - voiceprints[a]) / others if others else None
         centre = namespace_centre(shipped_centre, mean, others)
-        scores.append(
-            (centred(embeddings, centre) @ centred(voiceprints, centre).T).astype(np.float64)
-        )
+        scores.append(centred_cosines(embeddings, voiceprints, centre, shipped_centre))
     return scores
 
 

@@ -109,6 +109,9 @@ class OperatingPoint:
     #: (:mod:`voxprint.scoring.centring`; the models are of centred cosines); ``None``:
     #: cosines as they are.
     centre: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: ``(dim,) float32``: with a centre, cosines never exceed those centred on this one
+    #: instead (the shipped centre; :func:`voxprint.scoring.centring.centred_cosines`).
+    ceiling_centre: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("verification_threshold", "identification_threshold"):

@@ -19,7 +19,7 @@ from voxprint.decision import Decision, DecisionReason, OperatingPoint, open_set
 from voxprint.errors import InvalidParameterError
 from voxprint.pipeline import Utterance
 from voxprint.scoring.asnorm import AsNorm
-from voxprint.scoring.centring import centred
+from voxprint.scoring.centring import centred_cosines
 from voxprint.scoring.llr import logit, probability
 from voxprint.scoring.rivals import rival_penalty
 from voxprint.scoring.similarity import cosine_scores
@@ -140,8 +140,9 @@ class Scorer:
         if centre is None:
             cosines = cosine_scores(probe.embedding, voiceprints).astype(np.float64)
         else:
-            query, gallery = centred(probe.embedding, centre), centred(voiceprints, centre)
-            cosines = cosine_scores(query, gallery).astype(np.float64)
+            cosines = centred_cosines(
+                probe.embedding, voiceprints, centre, self.point.ceiling_centre
+            )[0]
         if not self.point.normalized or self.cohort is None or cosines.size == 0:
             return cosines, None
         normalized = self.cohort.normalize(

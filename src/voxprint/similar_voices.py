@@ -33,7 +33,7 @@ import numpy as np
 from voxprint.adaptation import Band
 from voxprint.decision import OperatingPoint
 from voxprint.errors import InvalidParameterError
-from voxprint.scoring.centring import centred
+from voxprint.scoring.centring import centred_cosines
 from voxprint.scoring.llr import ConditionModel
 
 #: How far above the strangers' mean (in their standard deviations) a pair of voiceprints
@@ -84,10 +84,10 @@ def similar_voices(
     means = np.array([m.impostors.mean for m in scaled])
     stds = np.array([m.impostors.std for m in scaled])
     query = np.asarray(voiceprint, dtype=np.float64)
-    if point.centre is not None:  # the model is of centred cosines: take them so
-        rows = centred(rows, point.centre).astype(np.float64)
-        query = centred(query, point.centre).astype(np.float64)
-    cosines = rows @ query
+    if point.centre is None:
+        cosines = rows @ query
+    else:  # the model is of centred cosines: take them as the scorer does
+        cosines = centred_cosines(rows, query, point.centre, point.ceiling_centre)[:, 0]
     zs = (cosines - means) / stds
     close = np.flatnonzero(zs >= z)
     order = close[np.argsort(-cosines[close], kind="stable")][:MAX_REPORTED]

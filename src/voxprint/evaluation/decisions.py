@@ -44,7 +44,7 @@ from voxprint.errors import DatasetError
 from voxprint.evaluation.domains import OpenSetDomain, galleries
 from voxprint.operating_points import ScoringPrior
 from voxprint.scorer import Probe, Rivals, Scorer
-from voxprint.scoring.centring import centred, namespace_centre
+from voxprint.scoring.centring import centred_cosines, namespace_centre
 from voxprint.scoring.llr import ConditionModel, ImpostorScores, TargetScores, shrink_factor
 from voxprint.scoring.similarity import l2_normalise
 
@@ -460,8 +460,9 @@ def domain_trials(
     if centre is not None:
         mean = voiceprints.astype(np.float64).mean(axis=0) if namespace else None
         at = namespace_centre(centre, mean, len(profiles))
-        voiceprints, probes = centred(voiceprints, at), centred(probes, at)
-    scores = probes @ voiceprints.T
+        scores = centred_cosines(probes, voiceprints, at, centre if namespace else None)
+    else:
+        scores = probes @ voiceprints.T
     seconds = embedded.seconds[rows]
     snr = np.full(len(rows), np.nan) if embedded.snr_db is None else embedded.snr_db[rows]
     truth = np.array(

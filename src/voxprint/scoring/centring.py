@@ -63,3 +63,19 @@ def centred(vectors: np.ndarray, centre: np.ndarray) -> np.ndarray:
     shifted = np.asarray(vectors, dtype=np.float32) - np.asarray(centre, dtype=np.float32)
     norms = np.linalg.norm(shifted, axis=-1, keepdims=True)
     return np.asarray(shifted / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def centred_cosines(
+    a: np.ndarray, b: np.ndarray, centre: np.ndarray, ceiling: np.ndarray | None = None
+) -> np.ndarray:
+    """``(m, n)`` cosines of the rows of ``a`` ``(m, dim)`` with the rows of ``b``
+    ``(n, dim)``, both centred on ``centre``. With a ``ceiling`` centre (the shipped one),
+    never above the cosines centred on that instead: a namespace's own mean may take out
+    what the shipped centre leaves of a channel, but cannot lift a pair above it. That
+    bounds what profiles crafted to pull the mean away from the real voices can do (found
+    in review: they lifted real strangers' centred cosines, FAR 0.7 → 9.0 %)."""
+    cosines = centred(np.atleast_2d(a), centre) @ centred(np.atleast_2d(b), centre).T
+    if ceiling is not None:
+        shipped = centred(np.atleast_2d(a), ceiling) @ centred(np.atleast_2d(b), ceiling).T
+        cosines = np.minimum(cosines, shipped)
+    return np.asarray(cosines, dtype=np.float64)
