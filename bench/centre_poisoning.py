@@ -44,13 +44,9 @@ def utterance(embedding: np.ndarray, seconds: float, hz: float, snr: float | Non
 
 
 def row_utterance(embedded: EmbeddedDomain, row: int) -> Utterance:
-    snr = None if embedded.snr_db is None else float(embedded.snr_db[row])
-    return utterance(
-        embedded.embeddings[row],
-        float(embedded.seconds[row]),
-        float(embedded.bandwidth_hz[row]),
-        None if snr is None or math.isnan(snr) else snr,
-    )
+    probe = embedded.probe(row)  # what the decisions see of the row
+    hz = RATE / 2 if probe.bandwidth_hz is None else probe.bandwidth_hz
+    return utterance(probe.embedding, probe.net_speech_seconds, hz, probe.snr_db)
 
 
 def far_after(

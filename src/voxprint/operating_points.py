@@ -108,9 +108,8 @@ class ScoringPrior:
         profiles = self.centre_profiles(statistics)
         if self.centre is None or profiles is None:
             return None
-        if profiles == 0 or statistics is None or statistics.centre is None:
-            return namespace_centre(self.centre, None, 0)
-        return namespace_centre(self.centre, np.array(statistics.centre), profiles)
+        own = None if not profiles or statistics is None else statistics.centre
+        return namespace_centre(self.centre, None if own is None else np.array(own), profiles)
 
     def _adapted(self, statistics: GalleryStatistics) -> dict[Band, ImpostorScores]:
         """Each band's impostor model adapted to ``statistics`` (which have pairs). A

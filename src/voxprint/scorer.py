@@ -22,7 +22,6 @@ from voxprint.scoring.asnorm import AsNorm
 from voxprint.scoring.centring import centred_cosines
 from voxprint.scoring.llr import logit, probability
 from voxprint.scoring.rivals import rival_penalty
-from voxprint.scoring.similarity import cosine_scores
 
 
 @dataclass(frozen=True)
@@ -136,13 +135,10 @@ class Scorer:
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """``(n,)`` cosines (of embeddings centred on the operating point's centre, when
         it has one) and, with AS-Norm, ``(n,)`` normalised scores."""
-        centre = self.point.centre
-        if centre is None:
-            cosines = cosine_scores(probe.embedding, voiceprints).astype(np.float64)
-        else:
-            cosines = centred_cosines(
-                probe.embedding, voiceprints, centre, self.point.ceiling_centre
-            )[0]
+        point = self.point
+        cosines = centred_cosines(probe.embedding, voiceprints, point.centre, point.ceiling_centre)[
+            0
+        ]
         if not self.point.normalized or self.cohort is None or cosines.size == 0:
             return cosines, None
         normalized = self.cohort.normalize(

@@ -83,11 +83,8 @@ def similar_voices(
         return ()
     means = np.array([m.impostors.mean for m in scaled])
     stds = np.array([m.impostors.std for m in scaled])
-    query = np.asarray(voiceprint, dtype=np.float64)
-    if point.centre is None:
-        cosines = rows @ query
-    else:  # the model is of centred cosines: take them as the scorer does
-        cosines = centred_cosines(rows, query, point.centre, point.ceiling_centre)[:, 0]
+    # as the scorer takes them: centred where the point's model is of centred cosines
+    cosines = centred_cosines(rows, voiceprint, point.centre, point.ceiling_centre)[:, 0]
     zs = (cosines - means) / stds
     close = np.flatnonzero(zs >= z)
     order = close[np.argsort(-cosines[close], kind="stable")][:MAX_REPORTED]

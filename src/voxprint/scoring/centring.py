@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from voxprint.errors import InvalidParameterError
+from voxprint.scoring.similarity import cosine_matrix
 
 #: The shipped centre counts as this many profiles against the namespace's own mean.
 CENTRE_PSEUDO_PROFILES = 40.0
@@ -66,16 +67,24 @@ def centred(vectors: np.ndarray, centre: np.ndarray) -> np.ndarray:
 
 
 def centred_cosines(
-    a: np.ndarray, b: np.ndarray, centre: np.ndarray, ceiling: np.ndarray | None = None
+    a: np.ndarray,
+    b: np.ndarray,
+    centre: np.ndarray | None,
+    ceiling: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(m, n)`` cosines of the rows of ``a`` ``(m, dim)`` with the rows of ``b``
-    ``(n, dim)``, both centred on ``centre``. With a ``ceiling`` centre (the shipped one),
-    never above the cosines centred on that instead: a namespace's own mean may take out
-    what the shipped centre leaves of a channel, but cannot lift a pair above it. That
-    bounds what profiles crafted to pull the mean away from the real voices can do (found
-    in review: they lifted real strangers' centred cosines, FAR 0.7 → 9.0 %)."""
-    cosines = centred(np.atleast_2d(a), centre) @ centred(np.atleast_2d(b), centre).T
+    ``(n, dim)`` as an operating point reads them: both centred on ``centre`` (``None``:
+    as they are). With a ``ceiling`` centre (the shipped one), never above the cosines
+    centred on that instead: a namespace's own mean may take out what the shipped centre
+    leaves of a channel, but cannot lift a pair above it. That bounds what profiles
+    crafted to pull the mean away from the real voices can do (found in review: they
+    lifted real strangers' centred cosines, FAR 0.7 → 9.0 %)."""
+    a, b = np.atleast_2d(a), np.atleast_2d(b)
+    if a.shape[0] == 0 or b.shape[0] == 0:
+        return np.zeros((a.shape[0], b.shape[0]))
+    if centre is None:
+        return cosine_matrix(a, b).astype(np.float64)
+    cosines = centred(a, centre) @ centred(b, centre).T
     if ceiling is not None:
-        shipped = centred(np.atleast_2d(a), ceiling) @ centred(np.atleast_2d(b), ceiling).T
-        cosines = np.minimum(cosines, shipped)
+        cosines = np.minimum(cosines, centred(a, ceiling) @ centred(b, ceiling).T)
     return np.asarray(cosines, dtype=np.float64)
