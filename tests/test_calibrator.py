@@ -14,12 +14,19 @@ from typer.testing import CliRunner
 from voxprint import bootstrap
 from voxprint.adaptation import Band
 from voxprint.bootstrap import ServiceOptions, build_calibrator, build_service
-from voxprint.calibrator import check_false_accept_rate, fit_scale
+from voxprint.calibrator import check_false_accept_rate, fit_scale, trial_bands
 from voxprint.cli.app import app
 from voxprint.cli.exit_codes import ExitCode
 from voxprint.decision import Decision, OperatingPoint, SourceKind, ThresholdSource
 from voxprint.errors import DatasetError, InvalidParameterError, ModelError
-from voxprint.evaluation.datasets import folder_eval_set, speaker_folders, trial_list_eval_set
+from voxprint.evaluation.datasets import (
+    EvalSet,
+    Trial,
+    folder_eval_set,
+    speaker_folders,
+    trial_list_eval_set,
+)
+from voxprint.evaluation.runner import EmbeddedSet
 from voxprint.operating_points import DEFAULT_PRIORS, calibrated_operating_point
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.scorer import Probe, Scorer
@@ -303,3 +310,67 @@ def test_a_running_service_uses_a_calibration_stored_after_it_started(
     assert service.thresholds.cohort is None
     result = service.verify(profile.id, (voice(150, 4.0, seed=6), RATE))
     assert result.normalized_score is None and result.source.kind is SourceKind.CALIBRATED
+
+
+def test_a_calibration_of_wideband_trials_covers_wideband_claims_only(tmp_path, trials):
+    options = ServiceOptions(db=tmp_path / "c.db", model="tone")
+    report = build_calibrator(options).calibrate(trial_list_eval_set(trials.parent, trials))
+    assert report.cosine.calibration.bands == frozenset({Band.WIDE})
+    stored = build_calibrator(options).calibrations()[0]
+    assert stored.bands == frozenset({Band.WIDE})
+
+
+def test_a_calibration_of_trials_in_both_bands_covers_both(tmp_path, trials):
+    root = trials.parent
+    for name, f0 in SPEAKERS.items():
+        for i in range(3):
+            phone = voice(f0, 3.0, seed=50 + i)[::2]
+            sf.write(root / name / f"phone{i}.wav", phone, RATE // 2)
+    phone_files = [f"{name}/phone{i}.wav" for name in SPEAKERS for i in range(3)]
+    lines = trials.read_text().splitlines() + [
+        f"{int(a.split('/')[0] == b.split('/')[0])} {a} {b}"
+        for n, a in enumerate(phone_files)
+        for b in phone_files[n + 1 :]
+    ]
+    both = root / "both.txt"
+    both.write_text("\n".join(lines) + "\n")
+    report = build_calibrator(ServiceOptions(db=tmp_path / "c.db", model="tone")).calibrate(
+        trial_list_eval_set(root, both)
+    )
+    assert report.cosine.calibration.bands == frozenset(Band)
+
+
+def embedded_with(bandwidths):
+    keys = tuple(f"k{i}" for i in range(len(bandwidths)))
+    vectors = np.eye(len(bandwidths), dtype=np.float32)
+    return keys, EmbeddedSet(keys, vectors, 1.0, 1.0, 0, tuple(bandwidths))
+
+
+def test_a_band_with_too_few_trials_of_its_own_is_left_to_the_other_points():
+    keys, embedded = embedded_with([7000.0] * 12 + [3400.0, 3400.0])
+    wide = [Trial(keys[0], keys[1], True)] + [Trial(keys[0], k, False) for k in keys[2:12]]
+    narrow = [Trial(keys[12], keys[13], True), Trial(keys[12], keys[0], False)]
+    eval_set = EvalSet("t", (), tuple(wide + narrow))
+    # One narrowband pair (the other is across bands: wideband) is not enough to cover it.
+    assert trial_bands(eval_set, embedded) == frozenset({Band.WIDE})
+
+
+def test_when_no_band_has_enough_trials_alone_every_band_present_is_covered():
+    keys, embedded = embedded_with([7000.0] * 6 + [3400.0] * 6)
+    trials = [Trial(keys[i], keys[i + 1], i % 2 == 0) for i in range(0, 5)]
+    trials += [Trial(keys[i], keys[i + 1], i % 2 == 0) for i in range(6, 11)]
+    assert trial_bands(EvalSet("t", (), tuple(trials)), embedded) == frozenset(Band)
+
+
+def test_embeddings_made_without_bandwidths_record_no_bands():
+    _keys, embedded = embedded_with([])
+    assert trial_bands(EvalSet("t", (), ()), embedded) is None
+
+
+def test_the_calibrate_command_says_which_claims_it_now_decides(tmp_path, trials):
+    text = run("calibrate", trials, "--db", tmp_path / "b.db", "--model", "tone").output
+    assert "for wideband claims" in text and "narrowband claims keep the operating point" in text
+    data = json.loads(
+        run("calibrate", trials, "--db", tmp_path / "b.db", "--model", "tone", "--json").output
+    )
+    assert data["cosine"]["bands"] == ["wideband"]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from diarization_fakes import EnergySegmenter
+from voxprint.decision import SourceKind
 from voxprint.diarization import DiarizationConfig, SpeakerDiarizer
 from voxprint.diarization.clustering import (
     SpeakerCount,
@@ -30,11 +31,11 @@ from voxprint.errors import (
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore
-from voxprint.store.records import EnrollmentStatus, PhraseProfile, ProfileKind
+from voxprint.store.records import Band, EnrollmentStatus, PhraseProfile, ProfileKind
 from voxprint.vad import SpeechSegments
 
 from apihelp import fake_service
-from fakes import RATE, ToneEncoder, tone_thresholds, voice
+from fakes import RATE, ToneEncoder, tone_calibration, tone_thresholds, voice
 
 LOW, HIGH = 110.0, 260.0
 
@@ -86,6 +87,20 @@ def test_an_enrolled_voice_is_named_and_a_stranger_is_unknown(service, diarizer)
     assert {t.label for t in result.turns} == {"alice", "unknown 1"}
     assert all(t.profile_id == alice.id for t in result.turns if t.label == "alice")
     assert result.gallery_size == 1
+
+
+def test_a_telephone_meeting_is_named_without_a_calibration_of_wideband_trials(service, diarizer):
+    for name, f0 in (("alice", LOW), ("bob", HIGH)):
+        profile = service.create_profile(name)
+        phone = voice(f0, 12.0, seed=99)[::2]
+        service.enroll(profile.id, (phone, RATE // 2), check_quality=False)
+    service.store.save_calibration(replace(tone_calibration(), bands=frozenset({Band.WIDE})))
+    call = conversation((LOW, 4.0), (HIGH, 4.0), (LOW, 4.0))[::2]
+    result = diarizer.diarize(service, (call, RATE // 2))
+    assert result.source.kind is SourceKind.ADAPTED
+    assert "not decided by the calibration" in result.source.description
+    wide = diarizer.diarize(service, (conversation((LOW, 4.0), (HIGH, 4.0)), RATE))
+    assert wide.source.kind is SourceKind.CALIBRATED
 
 
 def test_a_profile_names_at_most_one_speaker(service, diarizer):

@@ -2,6 +2,7 @@
 change counter that lets running services pick them up."""
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from voxprint.errors import InvalidParameterError
 from voxprint.store import SQLiteStore, open_store
 from voxprint.store.base import Store
-from voxprint.store.records import Cohort, ScoreScale, StoredCalibration
+from voxprint.store.records import Band, Cohort, ScoreScale, StoredCalibration
 from voxprint.store.sqlite import MIGRATIONS, SCHEMA_VERSION
 
 from fakes import tone_calibration
@@ -127,6 +128,38 @@ def test_calibrations_are_kept_per_scale_and_replaced(store):
     assert store.get_calibration("tone", "1", ScoreScale.ASNORM) is None
     assert store.delete_calibrations("tone", "1") == 1
     assert store.get_calibration("tone", "1", ScoreScale.COSINE) is None
+
+
+def test_a_calibration_keeps_the_bands_of_the_trials_it_was_fitted_on(store):
+    wideband = replace(calibration(), bands=frozenset({Band.WIDE}))
+    store.save_calibration(wideband)
+    stored = store.get_calibration("tone", "1", ScoreScale.COSINE)
+    assert stored is not None and stored.bands == frozenset({Band.WIDE})
+    assert stored.covers(Band.WIDE) and not stored.covers(Band.NARROW)
+    store.save_calibration(replace(wideband, bands=frozenset(Band)))  # replaced: both now
+    stored = store.get_calibration("tone", "1", ScoreScale.COSINE)
+    assert stored is not None and stored.bands == frozenset(Band)
+
+
+def test_a_calibration_with_an_empty_set_of_bands_is_refused_and_not_stored(store):
+    with pytest.raises(InvalidParameterError, match="cannot be empty"):
+        store.save_calibration(replace(calibration(), bands=frozenset()))
+    assert store.get_calibration("tone", "1", ScoreScale.COSINE) is None
+
+
+def test_a_calibration_stored_before_bands_were_recorded_covers_every_band(tmp_path):
+    path = tmp_path / "v12.db"
+    with SQLiteStore(path) as opened:
+        opened.save_calibration(replace(calibration(), bands=frozenset({Band.WIDE})))
+    raw = sqlite3.connect(path)
+    raw.execute("ALTER TABLE calibrations DROP COLUMN bands")
+    raw.execute("PRAGMA user_version = 12")
+    raw.commit()
+    raw.close()
+    with SQLiteStore(path) as migrated:
+        stored = migrated.get_calibration("tone", "1", ScoreScale.COSINE)
+    assert stored is not None and stored.bands is None
+    assert stored.covers(Band.WIDE) and stored.covers(Band.NARROW)
 
 
 def test_a_calibration_with_nan_is_refused(store):

@@ -1101,6 +1101,7 @@ def test_a_database_from_before_profiles_kept_their_bands_gets_them_from_its_cli
     raw.execute("ALTER TABLE profiles DROP COLUMN band")
     raw.execute("ALTER TABLE profiles DROP COLUMN statistics_band")
     raw.execute("ALTER TABLE gallery_statistics DROP COLUMN centre")
+    raw.execute("ALTER TABLE calibrations DROP COLUMN bands")
     raw.execute("PRAGMA user_version = 10")
     raw.commit()
     raw.close()

@@ -366,3 +366,94 @@ def test_a_source_that_ignores_calibrations_keeps_the_prior_unless_it_has_none(t
     assert ignoring.operating_point("default").source.kind is SourceKind.PRIOR
     without_prior = replace(ignoring, prior=None)  # nothing else to decide with
     assert without_prior.operating_point("default").source.kind is SourceKind.CALIBRATED
+
+
+def wideband_calibration():
+    return replace(tone_calibration(), bands=frozenset({Band.WIDE}))
+
+
+def test_a_calibration_of_wideband_trials_decides_wideband_claims_only(tmp_path):
+    """A calibration fitted on wideband trials says nothing about how strangers score on
+    the telephone (found in a walkthrough: the cosine needed for 8 kHz claims fell from
+    0.70 to 0.34 once a wideband calibration was stored)."""
+    store = SQLiteStore(tmp_path / "c.db")
+    thresholds = tone_thresholds(store)
+    store.save_calibration(wideband_calibration())
+    assert thresholds.operating_point("default", Band.WIDE).source.kind is SourceKind.CALIBRATED
+    assert thresholds.operating_point("default").source.kind is SourceKind.CALIBRATED  # unknown
+    narrow = thresholds.operating_point("default", Band.NARROW)
+    assert narrow.source.kind is SourceKind.PRIOR
+    assert "narrowband claims are not decided by the calibration" in narrow.source.description
+    assert narrow.models == TONE_PRIOR.operating_point().models
+    assert thresholds.scorer("default", Band.NARROW).point.source == narrow.source
+
+
+@pytest.mark.parametrize("bands", [frozenset(Band), None], ids=["both", "not recorded"])
+def test_a_calibration_of_both_bands_or_from_before_they_were_recorded_decides_every_claim(
+    tmp_path, bands
+):
+    store = SQLiteStore(tmp_path / "c.db")
+    thresholds = tone_thresholds(store)
+    store.save_calibration(replace(tone_calibration(), bands=bands))
+    for band in (None, *Band):
+        assert thresholds.operating_point("default", band).source.kind is SourceKind.CALIBRATED
+
+
+def test_with_nothing_else_to_decide_with_a_calibration_decides_the_other_band_too(tmp_path):
+    store = SQLiteStore(tmp_path / "c.db")
+    thresholds = replace(tone_thresholds(store), prior=None, fallback=None)
+    store.save_calibration(wideband_calibration())
+    point = thresholds.operating_point("default", Band.NARROW)
+    assert point.source.kind is SourceKind.CALIBRATED
+
+
+def test_claims_of_the_band_a_calibration_never_saw_keep_the_namespaces_own_point(tmp_path):
+    service = make_service(tmp_path / "t.db")
+    ns = service.namespace
+    profiles = {}
+    for name, f0 in (("alice", 110), ("bob", 260), ("carol", 180)):
+        profiles[name] = service.create_profile(name)
+        service.enroll(profiles[name].id, (voice(f0, 6.0, seed=1)[::2], RATE // 2))
+    adapted = service.thresholds.operating_point(ns)
+    assert adapted.source.kind is SourceKind.ADAPTED
+    service.store.save_calibration(wideband_calibration())
+    phone_probe = (voice(110, 3.0, seed=7)[::2], RATE // 2)
+    claim = service.verify(profiles["alice"].id, phone_probe)
+    assert claim.source.kind is SourceKind.ADAPTED
+    assert claim.source.description.startswith(adapted.source.description)
+    named = service.identify(phone_probe)
+    assert named.source.kind is SourceKind.ADAPTED
+    assert named.identified is not None and named.identified.name == "alice"
+    both_phone = service.compare(phone_probe, (voice(110, 3.0, seed=9)[::2], RATE // 2))
+    assert both_phone.source.kind is SourceKind.ADAPTED
+    # Wideband recordings are the calibration's own band.
+    both_wide = service.compare((voice(110, 3.0, seed=7), RATE), (voice(110, 3.0, seed=9), RATE))
+    assert both_wide.source.kind is SourceKind.CALIBRATED
+    assert service.identify((voice(110, 3.0, seed=7), RATE)).source.kind is SourceKind.CALIBRATED
+
+
+def test_the_threshold_report_says_which_bands_a_calibration_decides(tmp_path):
+    service = make_service(tmp_path / "t.db")
+    service.store.save_calibration(wideband_calibration())
+    report = threshold_report(service.thresholds, service.namespace)
+    assert report.source.kind is SourceKind.CALIBRATED
+    assert report.calibration_bands == (Band.WIDE,)
+    rows = {row.band: row for row in report.bands}
+    assert rows[Band.WIDE].source is None  # decided by the report's own point
+    narrow = rows[Band.NARROW]
+    assert narrow.source is not None and narrow.source.kind is SourceKind.PRIOR
+    assert narrow.verification_threshold is not None and narrow.impostor_mean is not None
+    text = report_text(report)
+    assert "fitted on wideband trials" in text and "narrowband claims: prior" in text
+    data = views.thresholds(report)
+    assert data["calibration_bands"] == ["wideband"]
+    assert [row["source"] is None for row in data["bands"]] == [True, False]
+
+
+def test_the_threshold_report_of_a_calibration_of_every_band_lists_no_other_point(tmp_path):
+    service = make_service(tmp_path / "t.db")
+    service.store.save_calibration(replace(tone_calibration(), bands=frozenset(Band)))
+    report = threshold_report(service.thresholds, service.namespace)
+    assert report.calibration_bands == (Band.WIDE, Band.NARROW)
+    assert all(row.source is None for row in report.bands)
+    assert "fitted on" not in report_text(report)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voxprint.adaptation import band_of, pair_band
 from voxprint.errors import DatasetError, InvalidParameterError, NoSpeechError
 from voxprint.evaluation.datasets import EvalSet
 from voxprint.evaluation.metrics import equal_error_rate, false_accept_threshold
@@ -26,7 +27,7 @@ from voxprint.scoring.asnorm import AsNorm
 from voxprint.scoring.calibration import fit_calibration
 from voxprint.scoring.similarity import cosine_matrix
 from voxprint.store.base import ScoringStore
-from voxprint.store.records import Cohort, ScoreScale, StoredCalibration
+from voxprint.store.records import Band, Cohort, ScoreScale, StoredCalibration
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,12 @@ class CalibrationReport:
     cohort_size: int
 
 
+#: Fewest same-speaker and different-speaker trials a calibration is fitted on; a band
+#: with this many trials of its own is one the calibration decides (:func:`trial_bands`).
+MIN_TARGET_TRIALS = 1
+MIN_NONTARGET_TRIALS = 10
+
+
 def check_false_accept_rate(value: float) -> float:
     """``value`` if it can be a target false-accept rate: strictly between 0 and 1 (a
     threshold for 0 or 1 would accept nobody or everybody); else
@@ -72,14 +79,17 @@ def fit_scale(
     encoder_version: str,
     scale: ScoreScale,
     source: str,
+    bands: frozenset[Band] | None = None,
 ) -> FittedScale:
     """Logistic calibration, threshold for ``false_accept_rate`` and impostor model.
 
-    target, nontarget: ``(t,)`` and ``(u,)`` scores of labelled trials.
+    target, nontarget: ``(t,)`` and ``(u,)`` scores of labelled trials; ``bands``: the
+    bands of claims the calibration decides (:func:`trial_bands`; ``None``: every band).
     """
-    if target.size < 1 or nontarget.size < 10:
+    if target.size < MIN_TARGET_TRIALS or nontarget.size < MIN_NONTARGET_TRIALS:
         raise DatasetError(
-            f"calibration needs same-speaker trials and at least 10 different-speaker trials; "
+            "calibration needs same-speaker trials and at least "
+            f"{MIN_NONTARGET_TRIALS} different-speaker trials; "
             f"got {target.size} and {nontarget.size}"
         )
     check_false_accept_rate(false_accept_rate)
@@ -104,6 +114,7 @@ def fit_scale(
             nontarget_trials=int(nontarget.size),
             created_at=datetime.now(UTC),
             source=source,
+            bands=bands,
         ),
         eer,
     )
@@ -126,6 +137,35 @@ def trial_arrays(
     scores = np.array([matrix[row[t.enrol], column[t.test]] for t in eval_set.trials])
     labels = np.array([t.target for t in eval_set.trials])
     return scores[labels], scores[~labels]
+
+
+def trial_bands(eval_set: EvalSet, embedded: EmbeddedSet) -> frozenset[Band] | None:
+    """The bands whose claims a calibration fitted on ``eval_set``'s trials decides.
+
+    Each trial is of the band of its two recordings' pair
+    (:func:`voxprint.adaptation.pair_band`: narrowband only when both are). A band is
+    covered when it has :data:`MIN_TARGET_TRIALS` same-speaker and
+    :data:`MIN_NONTARGET_TRIALS` different-speaker trials of its own: trials of wideband
+    speech say nothing about how strangers score on the telephone, where their cosines run
+    far higher. When no band has that many alone, every band among the trials is covered
+    (the fit stands on all of them). ``None`` when the embeddings carry no bandwidths.
+    """
+    if not embedded.bandwidths:
+        return None
+    index = embedded.index()
+    counts: dict[Band, list[int]] = {}
+    for trial in eval_set.trials:
+        band = pair_band(
+            band_of(embedded.bandwidths[index[trial.test]]),
+            band_of(embedded.bandwidths[index[trial.enrol]]),
+        )
+        counts.setdefault(band, [0, 0])[0 if trial.target else 1] += 1
+    enough = frozenset(
+        band
+        for band, (target, nontarget) in counts.items()
+        if target >= MIN_TARGET_TRIALS and nontarget >= MIN_NONTARGET_TRIALS
+    )
+    return enough or frozenset(counts)
 
 
 @dataclass(frozen=True)
@@ -165,6 +205,7 @@ class Calibrator:
         store = self._scoring
         embedded = embed_items(self.pipeline, eval_set.items, progress=progress)
         source = f"voxprint calibrate {eval_set.name} ({len(eval_set.trials)} trials)"
+        bands = trial_bands(eval_set, embedded)
 
         def fit(target: np.ndarray, nontarget: np.ndarray, scale: ScoreScale) -> FittedScale:
             return fit_scale(
@@ -175,6 +216,7 @@ class Calibrator:
                 encoder_version=self.encoder_version,
                 scale=scale,
                 source=source,
+                bands=bands,
             )
 
         cosine = fit(*trial_arrays(eval_set, embedded), ScoreScale.COSINE)

@@ -642,13 +642,22 @@ class VoxprintService:
         it last changed."""
         return threshold_report(self.thresholds, self.namespace)
 
-    def scorer(self, *, force: bool = False) -> Scorer:
-        """The scorer of this namespace's operating point; ``force`` decides even with
-        less speech than its minimum."""
-        scorer = self.thresholds.scorer(self.namespace)
+    def scorer(self, *, force: bool = False, band: Band | None = None) -> Scorer:
+        """The scorer of this namespace's operating point for a claim whose pair of
+        recordings is of ``band`` (``None``: not known; a calibration decides only the
+        bands it was fitted on); ``force`` decides even with less speech than its
+        minimum."""
+        scorer = self.thresholds.scorer(self.namespace, band)
         if force:
             return replace(scorer, point=replace(scorer.point, min_speech_seconds=0.0))
         return scorer
+
+    def identify_scorer(self, bandwidth_hz: float | None, *, force: bool = False) -> Scorer:
+        """The scorer that identifies a probe of speech bandwidth ``bandwidth_hz`` among
+        this namespace's profiles (its claim band pairs the probe with the namespace's
+        enrolment band)."""
+        band = self.thresholds.claim_band(self.namespace, bandwidth_hz)
+        return self.scorer(force=force, band=band)
 
     def _record(self, activity: Activity) -> bool:
         """Log a decision; a store that cannot write does not stop the decision being
@@ -724,8 +733,8 @@ class VoxprintService:
         self._check_encoder(profile)
         if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
             raise self._not_enrolled(profile)
-        scorer = self.scorer(force=force)
         probe = Probe.of(utterance)
+        scorer = self.scorer(force=force, band=pair_band(band_of(probe.bandwidth_hz), profile.band))
         # The claimed profile's own band, not the namespace's: a namespace may mix app and
         # telephone enrolments (and its statistics sample at most 200 profiles per band).
         band = (
@@ -837,7 +846,7 @@ class VoxprintService:
         call out of the activity log. ``telephone`` makes the utterance's telephone copy
         (:meth:`EmbeddingPipeline.telephone_copy`), asked for only when a candidate is
         judged better with it (a wideband probe against telephone enrolments)."""
-        scorer = self.scorer(force=force)
+        scorer = self.identify_scorer(utterance.bandwidth_hz, force=force)
         # Each candidate judged by its own enrolment band, as a claim on it would be: a
         # namespace may mix app and telephone enrolments. Then the best of each band are
         # candidates, not only the best overall: an app-enrolled owner calling in scores
@@ -934,7 +943,8 @@ class VoxprintService:
             a = self.pipeline.telephone_copy(waves[0], a.segments)
         elif telephone_copy_helps(b_band, a_band):
             b = self.pipeline.telephone_copy(waves[1], b.segments)
-        return self._comparison(Probe.of(a), Probe.of(b), force=force)
+        band = pair_band(band_of(a.bandwidth_hz), band_of(b.bandwidth_hz))
+        return self._comparison(Probe.of(a), Probe.of(b), force=force, band=band)
 
     def compare_embeddings(self, first: np.ndarray, second: np.ndarray) -> ComparisonResult:
         """Score two ``(dim,)`` voiceprints made by this service's encoder (each taken as
@@ -951,8 +961,10 @@ class VoxprintService:
             Probe(np.asarray(second, dtype=np.float32), seconds),
         )
 
-    def _comparison(self, first: Probe, second: Probe, *, force: bool = False) -> ComparisonResult:
-        scorer = self.scorer(force=force)
+    def _comparison(
+        self, first: Probe, second: Probe, *, force: bool = False, band: Band | None = None
+    ) -> ComparisonResult:
+        scorer = self.scorer(force=force, band=band)
         verdict = scorer.compare(first, second)
         return ComparisonResult(
             cosine=verdict.cosine,

@@ -25,8 +25,10 @@ import numpy as np
 from voxprint.adaptation import (
     MAX_SAMPLED_PROFILES,
     ProfileClips,
+    band_of,
+    pair_band,
 )
-from voxprint.decision import DEFAULT_RIVAL_WEIGHT, OperatingPoint, ThresholdSource
+from voxprint.decision import DEFAULT_RIVAL_WEIGHT, OperatingPoint, SourceKind, ThresholdSource
 from voxprint.encoders.base import SpeakerEncoder
 from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS
 from voxprint.errors import ModelError, StoreError
@@ -34,6 +36,7 @@ from voxprint.operating_points import (
     ScoringPrior,
     calibrated_operating_point,
     encoder_operating_point,
+    gallery_band,
     prior_for,
 )
 from voxprint.scorer import Scorer
@@ -41,7 +44,14 @@ from voxprint.scoring.asnorm import AsNorm
 from voxprint.scoring.centring import own_share
 from voxprint.scoring.llr import ConditionModel, logit
 from voxprint.store.base import Store
-from voxprint.store.records import Band, Clip, GalleryStatistics, Profile, ScoreScale
+from voxprint.store.records import (
+    Band,
+    Clip,
+    GalleryStatistics,
+    Profile,
+    ScoreScale,
+    StoredCalibration,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +63,8 @@ class _Scoring:
     version: int
     calibrated: OperatingPoint | None
     cohort: AsNorm | None
+    #: The stored calibration that ``calibrated`` was made from.
+    calibration: StoredCalibration | None = None
 
 
 @dataclass
@@ -77,16 +89,16 @@ def _read_scoring(
     store: Store, name: str, version: str, *, normalize: bool, scoring_version: int
 ) -> _Scoring:
     """The encoder version's stored calibrations and cohort, as they are now."""
-    calibrated: OperatingPoint | None = None
+    calibration: StoredCalibration | None = None
     cohort: AsNorm | None = None
     stored_cohort = store.get_cohort(name, version) if normalize else None
     asnorm = store.get_calibration(name, version, ScoreScale.ASNORM)
     cosine = store.get_calibration(name, version, ScoreScale.COSINE)
     if stored_cohort is not None and asnorm is not None:
-        calibrated = calibrated_operating_point(asnorm)
+        calibration = asnorm
         cohort = AsNorm(stored_cohort.embeddings)
     elif cosine is not None:
-        calibrated = calibrated_operating_point(cosine)
+        calibration = cosine
     if stored_cohort is not None and asnorm is None and normalize:
         logger.warning(
             "a cohort is stored for %s (%s) but no AS-Norm calibration; scores are "
@@ -94,7 +106,8 @@ def _read_scoring(
             name,
             version,
         )
-    return _Scoring(scoring_version, calibrated, cohort)
+    calibrated = None if calibration is None else calibrated_operating_point(calibration)
+    return _Scoring(scoring_version, calibrated, cohort, calibration)
 
 
 @dataclass(frozen=True)
@@ -181,6 +194,11 @@ class Thresholds:
         return self._current().calibrated
 
     @property
+    def calibration(self) -> StoredCalibration | None:
+        """The stored calibration behind :attr:`calibrated`."""
+        return self._current().calibration
+
+    @property
     def cohort(self) -> AsNorm | None:
         """The AS-Norm cohort, when a cohort and an AS-Norm calibration are stored."""
         return self._current().cohort
@@ -220,20 +238,42 @@ class Thresholds:
         )
         return recomputed
 
-    def operating_point(self, namespace: str) -> OperatingPoint:
-        """The operating point in force for ``namespace``."""
-        return self._point(namespace, self._current())
+    def operating_point(self, namespace: str, band: Band | None = None) -> OperatingPoint:
+        """The operating point in force for ``namespace``, for a claim whose pair of
+        recordings is of ``band`` (:func:`voxprint.adaptation.pair_band`; ``None``: not
+        known)."""
+        return self._point(namespace, self._current(), band)
 
-    def _point(self, namespace: str, scoring: _Scoring) -> OperatingPoint:
-        """The operating point in force for ``namespace`` with the calibrations of one
-        read of the store (``scoring``)."""
-        if scoring.calibrated is not None and (self.use_calibration or self.prior is None):
-            return self._weighing(scoring.calibrated)
-        if self.prior is not None:
-            return self._weighing(self.prior.operating_point(self.statistics(namespace)))
-        if self.fallback is None:
+    def claim_band(self, namespace: str, bandwidth_hz: float | None) -> Band:
+        """The band of a claim that a probe of speech bandwidth ``bandwidth_hz`` makes
+        among ``namespace``'s profiles (identify): its pair with the namespace's
+        enrolment band (a claim on one profile pairs with that profile's own band)."""
+        return pair_band(band_of(bandwidth_hz), gallery_band(self.statistics(namespace)))
+
+    def _point(self, namespace: str, scoring: _Scoring, band: Band | None) -> OperatingPoint:
+        """The operating point in force for ``namespace`` and a claim of ``band`` with the
+        calibrations of one read of the store (``scoring``). A calibration decides the
+        bands its trials covered (all, when ``band`` is not known); the other band's
+        claims get the point the namespace would have without it."""
+        calibrated, calibration = scoring.calibrated, scoring.calibration
+        if calibrated is not None and (self.use_calibration or self.prior is None):
+            if band is None or calibration is None or calibration.covers(band):
+                return self._weighing(calibrated)
+            own = self._uncalibrated(namespace)
+            if own is None:  # nothing else knows this encoder: the calibration decides
+                return self._weighing(calibrated)
+            return self._weighing(_beside(own, calibration, band))
+        own = self._uncalibrated(namespace)
+        if own is None:
             raise ModelError(f"no operating point is known for encoder {self.encoder_name!r}")
-        return self._weighing(self.fallback)
+        return self._weighing(own)
+
+    def _uncalibrated(self, namespace: str) -> OperatingPoint | None:
+        """The point without the user's calibration: the prior adapted to ``namespace``,
+        else the encoder's own (``None``: neither is known)."""
+        if self.prior is not None:
+            return self.prior.operating_point(self.statistics(namespace))
+        return self.fallback
 
     def _weighing(self, point: OperatingPoint) -> OperatingPoint:
         """``point`` with this source's rival weight."""
@@ -241,9 +281,11 @@ class Thresholds:
             return point
         return replace(point, rival_weight=self.rival_weight)
 
-    def scorer(self, namespace: str) -> Scorer:
+    def scorer(self, namespace: str, band: Band | None = None) -> Scorer:
+        """The scorer of the point in force for ``namespace`` and a claim of ``band``
+        (:meth:`operating_point`)."""
         scoring = self._current()  # one read: the point and its cohort belong together
-        point = self._point(namespace, scoring)
+        point = self._point(namespace, scoring, band)
         return Scorer(point, scoring.cohort if point.normalized else None)
 
     def refresh(self, namespace: str) -> GalleryStatistics | None:
@@ -310,12 +352,16 @@ EXAMPLE_ENROL_SECONDS = DEFAULT_ENROLLMENT_SPEECH_SECONDS
 @dataclass(frozen=True)
 class BandReport:
     """One band of an operating point: its impostor model (when the model has one) and the
-    cosine needed to accept a probe of each of :data:`EXAMPLE_PROBE_SECONDS`."""
+    cosine needed to accept a probe of each of :data:`EXAMPLE_PROBE_SECONDS`. ``source``
+    and ``verification_threshold`` are set when this band's claims are decided by another
+    point than the report's own (a calibration fitted on the other band's trials only)."""
 
     band: Band
     impostor_mean: float | None
     impostor_std: float | None
     cosine_to_accept: dict[float, float]
+    source: ThresholdSource | None = None
+    verification_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -340,12 +386,29 @@ class ThresholdReport:
     #: ``None``: cosines are not centred (:mod:`voxprint.scoring.centring`).
     centre_profiles: int | None = None
     centre_own_share: float | None = None
+    #: The bands whose claims the calibration in force decides (``None``: no calibration
+    #: decides, or it was stored before voxprint recorded its trials' bands).
+    calibration_bands: tuple[Band, ...] | None = None
 
 
-def _band_report(point: OperatingPoint, band: Band) -> BandReport:
+def _beside(point: OperatingPoint, calibration: StoredCalibration, band: Band) -> OperatingPoint:
+    """``point`` deciding a claim of ``band``, which ``calibration`` was not fitted on; its
+    source says so."""
+    fitted = " and ".join(b.value for b in Band if calibration.covers(b))
+    note = (
+        f"; {band.value} claims are not decided by the calibration in force "
+        f"({calibration.source or 'voxprint calibrate'}), fitted on {fitted} trials only"
+    )
+    return replace(point, source=replace(point.source, description=point.source.description + note))
+
+
+def _band_report(point: OperatingPoint, band: Band, *, own: bool = True) -> BandReport:
+    """``band``'s row of ``point``; ``own=False``: a point other than the report's."""
+    source = None if own else point.source
+    threshold = None if own else point.verification_threshold
     model = point.model(band)
     if not isinstance(model, ConditionModel):
-        return BandReport(band, None, None, {})
+        return BandReport(band, None, None, {}, source, threshold)
     needed = logit(point.verification_threshold)
     return BandReport(
         band=band,
@@ -355,12 +418,17 @@ def _band_report(point: OperatingPoint, band: Band) -> BandReport:
             seconds: model.cosine_for_llr(needed, seconds, EXAMPLE_ENROL_SECONDS)
             for seconds in EXAMPLE_PROBE_SECONDS
         },
+        source=source,
+        verification_threshold=threshold,
     )
 
 
 def threshold_report(thresholds: Thresholds, namespace: str) -> ThresholdReport:
-    """What ``voxprint thresholds show`` and ``GET /v1/thresholds`` answer."""
+    """What ``voxprint thresholds show`` and ``GET /v1/thresholds`` answer: the point in
+    force, and each band's figures from the point that decides that band's claims."""
     point = thresholds.operating_point(namespace)
+    by_band = {band: thresholds.operating_point(namespace, band) for band in Band}
+    calibration = thresholds.calibration if point.source.kind is SourceKind.CALIBRATED else None
     statistics = thresholds.statistics(namespace)
     profiles = (
         None
@@ -376,9 +444,15 @@ def threshold_report(thresholds: Thresholds, namespace: str) -> ThresholdReport:
         identification_threshold=point.identification_threshold,
         min_speech_seconds=point.min_speech_seconds,
         normalized=point.normalized,
-        bands=tuple(_band_report(point, band) for band in Band),
+        bands=tuple(
+            _band_report(by_band[band], band, own=by_band[band].source == point.source)
+            for band in Band
+        ),
         rival_weight=point.rival_weight,
         statistics=statistics,
         centre_profiles=profiles,
         centre_own_share=None if profiles is None else own_share(profiles),
+        calibration_bands=None
+        if calibration is None or calibration.bands is None
+        else tuple(band for band in Band if calibration.covers(band)),
     )

@@ -143,9 +143,14 @@ def thresholds(report: ThresholdReport) -> dict[str, Any]:
                 "cosine_to_accept": {
                     f"{s:g}": round(c, 4) for s, c in band.cosine_to_accept.items()
                 },
+                "source": None if band.source is None else threshold_source(band.source),
+                "verification_threshold": band.verification_threshold,
             }
             for band in report.bands
         ],
+        "calibration_bands": None
+        if report.calibration_bands is None
+        else [band.value for band in report.calibration_bands],
         "statistics": None
         if statistics is None
         else {

@@ -366,6 +366,15 @@ class BandOut(BaseModel):
         description="Cosine needed to accept a probe of this many seconds of speech against "
         "a voiceprint enrolled from 20 s."
     )
+    source: ThresholdSourceOut | None = Field(
+        default=None,
+        description="Set when this band's claims are decided by another operating point than "
+        "the namespace's (a calibration fitted on the other band's trials only): that point.",
+    )
+    verification_threshold: float | None = Field(
+        default=None,
+        description="Score needed to accept a claim of this band, when `source` is set.",
+    )
 
 
 class BandPairsOut(BaseModel):
@@ -411,6 +420,12 @@ class ThresholdsOut(BaseModel):
     )
     centre: CentreOut | None = Field(
         description="How embeddings are centred before their cosines are taken (null: not centred)."
+    )
+    calibration_bands: list[Literal["wideband", "narrowband"]] | None = Field(
+        default=None,
+        description="The bands whose claims the calibration in force decides (a calibration "
+        "decides the bands of the trials it was fitted on; null: no calibration decides, or "
+        "it was stored before voxprint recorded them).",
     )
 
 

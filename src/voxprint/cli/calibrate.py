@@ -17,6 +17,7 @@ from voxprint.cli.common import (
     service_options,
     show_progress,
 )
+from voxprint.store.records import Band
 
 
 def register(app: typer.Typer) -> None:
@@ -95,6 +96,9 @@ def _scale_json(calibration: Any) -> dict[str, Any]:
         "impostor_std": calibration.impostor_std,
         "target_trials": calibration.target_trials,
         "nontarget_trials": calibration.nontarget_trials,
+        "bands": None
+        if calibration.bands is None
+        else [band.value for band in Band if band in calibration.bands],
     }
 
 
@@ -120,5 +124,14 @@ def _text(data: dict[str, Any]) -> str:
         lines.append(f"(AS-Norm against the stored cohort of {data['cohort_size']} embeddings)")
     else:
         lines.append("(no cohort stored: AS-Norm not fitted; see `voxprint cohort build`)")
-    lines.append("stored: verify, identify and compare now use it for this encoder version")
+    bands = cosine["bands"]
+    if bands is None or len(bands) == len(Band):
+        lines.append("stored: verify, identify and compare now use it for this encoder version")
+    else:
+        others = " and ".join(band.value for band in Band if band.value not in bands)
+        lines.append(
+            f"stored: verify, identify and compare now use it for {' and '.join(bands)} claims "
+            f"of this encoder version; {others} claims keep the operating point they had "
+            f"(no {others} trials here: fit one with {others} trials to cover them)"
+        )
     return "\n".join(lines)

@@ -62,7 +62,15 @@ def report_text(report: ThresholdReport) -> str:
             if report.centre_profiles
             else "cosines are taken around the centre shipped with the encoder alone"
         )
+    if report.calibration_bands is not None and len(report.calibration_bands) < len(report.bands):
+        fitted = " and ".join(band.value for band in report.calibration_bands)
+        lines.append(f"the calibration was fitted on {fitted} trials and decides those claims")
     for band in report.bands:
+        if band.source is not None and band.verification_threshold is not None:
+            lines.append(
+                f"{band.band.value} claims: {band.source.kind.value}: {band.source.description}; "
+                f"accept at score >= {probability_text(band.verification_threshold)}"
+            )
         if band.impostor_mean is None:
             continue
         needed = ", ".join(

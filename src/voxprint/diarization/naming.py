@@ -366,7 +366,9 @@ class SpeakerDiarizer:
             encoder_version=service.encoder_version,
             profile_ids=profile_ids if name_speakers else [],
         )
-        scorer = service.scorer()
+        # One recording, one band: the speakers' median speech bandwidth picks the point.
+        measured = [u.bandwidth_hz for u in utterances if u is not None and u.bandwidth_hz]
+        scorer = service.identify_scorer(float(np.median(measured)) if measured else None)
         top_n = max(1, len(gallery))
         claims: list[tuple[int | None, float | None, float | None, float | None, int | None]] = []
         for utterance in utterances:

@@ -75,6 +75,9 @@ class EmbeddedSet:
     audio_seconds: float
     processing_seconds: float
     items_without_speech: int
+    #: Each item's speech bandwidth in Hz (``None``: not measured, e.g. an item with no
+    #: speech, embedded whole); empty when the set was made without them.
+    bandwidths: tuple[float | None, ...] = ()
 
     def index(self) -> dict[str, int]:
         return {key: i for i, key in enumerate(self.keys)}
@@ -87,6 +90,7 @@ class ItemEmbedding:
     embedding: np.ndarray
     audio_seconds: float
     without_speech: bool
+    bandwidth_hz: float | None = None
 
 
 def embed_work(
@@ -111,7 +115,7 @@ def embed_work(
         elif isinstance(result, VoxprintError):
             yield result
         else:
-            yield ItemEmbedding(result.embedding, result.audio_seconds, False)
+            yield ItemEmbedding(result.embedding, result.audio_seconds, False, result.bandwidth_hz)
 
 
 def embed_items(
@@ -133,6 +137,7 @@ def embed_items(
     rate = pipeline.encoder.sample_rate
     limits = pipeline.config.limits
     vectors: list[np.ndarray] = []
+    bandwidths: list[float | None] = []
     audio_seconds = 0.0
     without_speech = 0
     started = time.perf_counter()
@@ -145,6 +150,7 @@ def embed_items(
             logger.warning("no speech found in %s; embedded it whole", item.key)
             without_speech += 1
         vectors.append(result.embedding)
+        bandwidths.append(result.bandwidth_hz)
         audio_seconds += result.audio_seconds
         if progress is not None:
             progress(done, len(items))
@@ -154,6 +160,7 @@ def embed_items(
         audio_seconds=audio_seconds,
         processing_seconds=time.perf_counter() - started,
         items_without_speech=without_speech,
+        bandwidths=tuple(bandwidths),
     )
 
 

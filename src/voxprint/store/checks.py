@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from voxprint.errors import InvalidProfileError
+from voxprint.errors import InvalidParameterError, InvalidProfileError
 from voxprint.store.records import (
     MAX_NAME_LENGTH,
     NARROWBAND_MAX_HZ,
@@ -137,6 +137,21 @@ def optional_band(value: Any) -> Band | None:
 
 def band_text(band: Band | None) -> str | None:
     return None if band is None else Band(band).value
+
+
+def bands_text(bands: frozenset[Band] | None) -> str | None:
+    """A set of bands as stored (comma-separated, in :class:`Band` order); ``None``
+    (not recorded) stays."""
+    if bands is None:
+        return None
+    if not bands:
+        raise InvalidParameterError("a set of bands cannot be empty (None: not recorded)")
+    return ",".join(band.value for band in Band if band in bands)
+
+
+def text_bands(text: str | None) -> frozenset[Band] | None:
+    """The bands :func:`bands_text` stored; ``NULL`` stays ``None``."""
+    return None if text is None else frozenset(Band(value) for value in text.split(","))
 
 
 def _clip_exists(condition: str) -> str:

@@ -252,7 +252,10 @@ class StoredCalibration:
     The calibrated score is ``sigmoid(slope * score + offset)``; ``threshold`` is on
     the ``scale`` scores and was chosen for ``target_far`` false accepts.
     ``impostor_mean``/``impostor_std`` model the non-target scores (for the
-    gallery-size-aware identification threshold).
+    gallery-size-aware identification threshold). ``bands`` are the bands of the trial
+    pairs it was fitted on (:func:`voxprint.adaptation.pair_band` of each trial's two
+    recordings): it decides claims of those bands only. ``None``: not recorded
+    (calibrations stored before voxprint recorded them), taken as every band.
     """
 
     encoder_name: str
@@ -270,6 +273,11 @@ class StoredCalibration:
     nontarget_trials: int
     created_at: datetime
     source: str = ""
+    bands: frozenset[Band] | None = None
+
+    def covers(self, band: Band) -> bool:
+        """Whether this calibration decides claims whose pair is of ``band``."""
+        return self.bands is None or band in self.bands
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,12 @@ from psycopg.types.json import Jsonb
 
 from voxprint.errors import InvalidParameterError
 from voxprint.store.checks import (
+    bands_text,
     blob_centre,
     blob_vector,
     centre_blob,
     optional_float,
+    text_bands,
     time_text,
 )
 from voxprint.store.postgres.connection import PostgresDatabase
@@ -129,8 +131,8 @@ class PostgresScoring(PostgresDatabase):
             conn.execute(
                 'INSERT INTO calibrations (encoder_name, encoder_version, scale, slope, "offset", '
                 "threshold, target_far, achieved_far, achieved_frr, impostor_mean, "
-                "impostor_std, target_trials, nontarget_trials, source, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "impostor_std, target_trials, nontarget_trials, source, created_at, bands) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (encoder_name, encoder_version, scale) DO UPDATE SET "
                 'slope = EXCLUDED.slope, "offset" = EXCLUDED."offset", '
                 "threshold = EXCLUDED.threshold, target_far = EXCLUDED.target_far, "
@@ -138,7 +140,7 @@ class PostgresScoring(PostgresDatabase):
                 "impostor_mean = EXCLUDED.impostor_mean, impostor_std = EXCLUDED.impostor_std, "
                 "target_trials = EXCLUDED.target_trials, "
                 "nontarget_trials = EXCLUDED.nontarget_trials, source = EXCLUDED.source, "
-                "created_at = EXCLUDED.created_at",
+                "created_at = EXCLUDED.created_at, bands = EXCLUDED.bands",
                 (
                     calibration.encoder_name,
                     calibration.encoder_version,
@@ -148,6 +150,7 @@ class PostgresScoring(PostgresDatabase):
                     int(calibration.nontarget_trials),
                     calibration.source,
                     calibration.created_at,
+                    bands_text(calibration.bands),
                 ),
             )
             bump_scoring_version(conn)
@@ -180,6 +183,7 @@ class PostgresScoring(PostgresDatabase):
             nontarget_trials=int(row["nontarget_trials"]),
             source=row["source"],
             created_at=row["created_at"].astimezone(UTC),
+            bands=text_bands(row["bands"]),
         )
 
     def delete_calibrations(

@@ -280,6 +280,12 @@ def _migrate_to_v12(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE gallery_statistics ADD COLUMN centre BLOB NULL")
 
 
+def _migrate_to_v13(conn: sqlite3.Connection) -> None:
+    """The bands of the trials each calibration was fitted on (comma-separated); rows
+    from before are ``NULL``: not recorded, taken as every band."""
+    conn.execute("ALTER TABLE calibrations ADD COLUMN bands TEXT NULL")
+
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v1,
@@ -294,6 +300,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v10,
     _migrate_to_v11,
     _migrate_to_v12,
+    _migrate_to_v13,
 )
 
 #: The schema version this code writes.

@@ -9,7 +9,7 @@ import sqlite3
 import numpy as np
 
 from voxprint.errors import InvalidParameterError
-from voxprint.store.checks import blob_centre, centre_blob
+from voxprint.store.checks import bands_text, blob_centre, centre_blob, text_bands
 from voxprint.store.records import (
     Band,
     Cohort,
@@ -125,7 +125,7 @@ class SQLiteScoring(SQLiteDatabase):
                 "INSERT OR REPLACE INTO calibrations (encoder_name, encoder_version, scale, "
                 "slope, offset, threshold, target_far, achieved_far, achieved_frr, "
                 "impostor_mean, impostor_std, target_trials, nontarget_trials, source, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, bands) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     calibration.encoder_name,
                     calibration.encoder_version,
@@ -135,6 +135,7 @@ class SQLiteScoring(SQLiteDatabase):
                     int(calibration.nontarget_trials),
                     calibration.source,
                     time_text(calibration.created_at, "created_at"),
+                    bands_text(calibration.bands),
                 ),
             )
             bump_scoring_version(conn)
@@ -167,6 +168,7 @@ class SQLiteScoring(SQLiteDatabase):
             nontarget_trials=int(row["nontarget_trials"]),
             source=row["source"],
             created_at=parse_time(row["created_at"]),
+            bands=text_bands(row["bands"]),
         )
 
     def delete_calibrations(
