@@ -121,6 +121,46 @@ def test_a_fixed_speaker_count_is_obeyed(api):
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_parameter"
 
 
+def test_fewer_speakers_than_asked_for_carry_both_numbers(api):
+    client, _ = api
+    body = diarize(client, "?num_speakers=20").json()
+    assert 1 <= body["speaker_count"] < 20
+    assert body["speakers_missing"] == 20 - body["speaker_count"]
+    assert body["requested_speakers"] == {
+        "num_speakers": 20,
+        "min_speakers": None,
+        "max_speakers": None,
+    }
+    assert diarize(client).json()["speakers_missing"] == 0
+
+
+def test_an_unknown_speaker_whose_profile_names_another_speaker_carries_no_posterior(api):
+    client, _ = api
+    silence = np.zeros(RATE, dtype=np.float32)
+    one_voice = wav_bytes(
+        np.concatenate([part for i in range(3) for part in (voice(110, 4.0, seed=i), silence)])
+    )
+
+    def post(query=""):
+        return client.post(
+            f"/v1/diarize{query}", content=one_voice, headers={"Content-Type": "audio/wav"}
+        ).json()
+
+    first = post()
+    enrolled = client.post(
+        f"/v1/diarizations/{first['diarization_id']}/enroll",
+        json={"speaker": "unknown 1", "name": "Alice"},
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    speakers = post("?num_speakers=2")["speakers"]
+    assert sorted(s["speaker"] for s in speakers) == ["Alice", "unknown 1"]
+    unknown = next(s for s in speakers if s["unknown"])
+    assert unknown["score"] is None and unknown["unknown_probability"] is None
+    assert unknown["unknown_reason"] == "profile_named_elsewhere"
+    named = next(s for s in speakers if not s["unknown"])
+    assert named["score"] >= 0.7 and named["unknown_reason"] is None
+
+
 def test_errors_are_4xx_with_codes(api):
     client, _ = api
     quiet = client.post(

@@ -161,6 +161,53 @@ def test_a_fixed_speaker_count_is_obeyed(tmp_path, meeting):
     assert json.loads(result.stdout)["speaker_count"] == 1
 
 
+def test_fewer_speakers_than_asked_for_are_said_in_one_line_and_carried_in_the_json(
+    tmp_path, meeting
+):
+    """Found in a walkthrough: --num-speakers 50 on an AMI clip found 24, saying nothing."""
+    db = tmp_path / "v.db"
+    data = json.loads(run("diarize", meeting, "--db", db, "--json", "--num-speakers", "20").stdout)
+    found = data["speaker_count"]
+    assert 1 <= found < 20 and data["speakers_missing"] == 20 - found
+    assert data["requested_speakers"]["num_speakers"] == 20
+    result = run("diarize", meeting, "--db", db, "--num-speakers", "20")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == (
+        f"fewer speakers than asked: {found} found, --num-speakers asked for 20; no more "
+        "voices could be told apart in this recording"
+    )
+    met = run("diarize", meeting, "--db", db, "--num-speakers", "2")
+    assert "fewer speakers" not in met.stdout
+
+
+def test_an_unknown_speaker_is_never_shown_at_a_posterior_that_names_someone(tmp_path):
+    """Found in a walkthrough: "unknown 14 ... closest: MEE012 at 1.00" where MEE012 named
+    another speaker and the fixed count kept the two apart."""
+    silence = np.zeros(RATE, dtype=np.float32)
+    one_voice = tmp_path / "one.wav"
+    sf.write(
+        one_voice,
+        np.concatenate([part for i in range(3) for part in (voice(110, 4.0, seed=i), silence)]),
+        RATE,
+    )
+    db = tmp_path / "v.db"
+    enough = ("--enroll-seconds", "10")
+    made = run("diarize", one_voice, "--db", db, "--enroll", "unknown 1=Alice", *enough)
+    assert made.exit_code == 0, made.output
+    result = run("diarize", one_voice, "--db", db, "--num-speakers", "2", *enough)
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.stdout.splitlines() if x.startswith("unknown 1 "))
+    assert "also sounds like Alice, who is named for another speaker here" in line
+    assert " at " not in line and "1.00" not in line
+    data = json.loads(
+        run("diarize", one_voice, "--db", db, "--num-speakers", "2", "--json", *enough).stdout
+    )
+    unknown = next(s for s in data["speakers"] if s["unknown"])
+    assert unknown["score"] is None and unknown["unknown_probability"] is None
+    assert unknown["unknown_reason"] == "profile_named_elsewhere"
+    assert unknown["best_candidate"]["profile_name"] == "Alice"
+
+
 def test_a_bad_enroll_option_and_a_missing_file_fail_with_their_exit_codes(tmp_path, meeting):
     bad = run("diarize", meeting, "--db", tmp_path / "v.db", "--enroll", "Alice")
     assert bad.exit_code == ExitCode.DATA and "SPEAKER=PROFILE" in bad.output

@@ -3,6 +3,7 @@ enrolment from a diarized recording, and the RTTM/SRT/WebVTT/JSON outputs."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from diarization_fakes import EnergySegmenter
 from voxprint.decision import SourceKind
-from voxprint.diarization import DiarizationConfig, SpeakerDiarizer
+from voxprint.diarization import DiarizationConfig, SpeakerDiarizer, UnknownReason
 from voxprint.diarization.clustering import (
     SpeakerCount,
     assign_chunk,
@@ -19,7 +20,14 @@ from voxprint.diarization.clustering import (
     spectral_cluster,
 )
 from voxprint.diarization.engine import Diarizer, SpeakerTrack
-from voxprint.diarization.formats import to_json, to_rttm, to_srt, to_vtt
+from voxprint.diarization.formats import (
+    shortfall_text,
+    talk_time_text,
+    to_json,
+    to_rttm,
+    to_srt,
+    to_vtt,
+)
 from voxprint.diarization.naming import _merge_same_profile
 from voxprint.errors import (
     InvalidParameterError,
@@ -109,6 +117,59 @@ def test_a_profile_names_at_most_one_speaker(service, diarizer):
     result = diarizer.diarize(service, (audio, RATE), num_speakers=2)
     assert len(result.speakers) == 2
     assert sorted(s.label for s in result.speakers) == ["alice", "unknown 1"]
+
+
+def test_an_unknown_speaker_shows_no_posterior_when_its_profile_names_another_speaker(
+    service, diarizer
+):
+    """Found in a walkthrough: with --num-speakers 50 on an AMI clip, pieces of the
+    enrolled speaker's voice were listed as "unknown N ... closest: MEE012 at 1.00"."""
+    enrol(service, "alice", LOW)
+    audio = conversation((LOW, 4.0), (LOW, 4.0), (LOW, 4.0))
+    result = diarizer.diarize(service, (audio, RATE), num_speakers=2)
+    other = result.speaker("unknown 1")
+    assert other.unknown_reason is UnknownReason.PROFILE_NAMED_ELSEWHERE
+    assert other.best_candidate_name == "alice" and other.cosine is not None
+    assert other.score is None and other.unknown_probability is None
+    assert result.speaker("alice").unknown_reason is None
+    line = next(x for x in talk_time_text(result).splitlines() if x.startswith("unknown 1"))
+    assert "alice, who is named for another speaker" in line
+    assert not re.search(r"\d", line.split("%", 1)[1])  # no number at all after the share
+    data = next(s for s in to_json(result)["speakers"] if s["speaker"] == "unknown 1")
+    assert data["score"] is None and data["unknown_probability"] is None
+    assert data["unknown_reason"] == "profile_named_elsewhere"
+
+
+def test_a_stranger_keeps_the_closest_posterior_only_under_the_naming_threshold(service, diarizer):
+    enrol(service, "alice", LOW)
+    result = diarizer.diarize(service, (conversation((LOW, 4.0), (HIGH, 4.0)), RATE))
+    stranger = result.speaker("unknown 1")
+    assert stranger.unknown_reason is UnknownReason.NOT_ENROLLED
+    assert stranger.score is not None and stranger.score < 0.7
+    assert stranger.unknown_probability is not None and stranger.unknown_probability > 0.3
+    assert "nobody matches (closest: alice at 0." in talk_time_text(result)
+
+
+def test_fewer_speakers_than_asked_for_are_reported_with_the_numbers(service, diarizer):
+    audio = conversation((LOW, 4.0), (HIGH, 4.0))
+    exact = diarizer.diarize(service, (audio, RATE), num_speakers=5)
+    assert len(exact.speakers) == 2 and exact.speakers_missing == 3
+    assert shortfall_text(exact) == (
+        "fewer speakers than asked: 2 found, --num-speakers asked for 5; no more voices "
+        "could be told apart in this recording"
+    )
+    data = to_json(exact)
+    assert data["speaker_count"] == 2 and data["speakers_missing"] == 3
+    assert data["requested_speakers"] == {
+        "num_speakers": 5,
+        "min_speakers": None,
+        "max_speakers": None,
+    }
+    at_least = diarizer.diarize(service, (audio, RATE), min_speakers=4)
+    assert "--min-speakers asked for at least 4" in (shortfall_text(at_least) or "")
+    met = diarizer.diarize(service, (audio, RATE), num_speakers=2)
+    assert met.speakers_missing == 0 and shortfall_text(met) is None
+    assert diarizer.diarize(service, (audio, RATE)).speakers_missing == 0
 
 
 def test_matching_can_be_limited_to_a_list_of_profiles(service, diarizer):
@@ -497,8 +558,6 @@ def test_talk_time_says_when_overlapping_speech_makes_the_shares_add_up_to_more_
     service, diarizer
 ):
     """Found in a walkthrough: shares adding up to 110-115 % with nothing said why."""
-    from voxprint.diarization.formats import talk_time_text
-
     result = diarizer.diarize(service, (conversation((LOW, 4.0), (HIGH, 4.0)), RATE))
     assert "add up to" not in talk_time_text(result)
     first, second = result.speakers

@@ -580,10 +580,19 @@ class DiarizedSpeakerOut(BaseModel):
     profile_id: str | None
     profile_name: str | None
     score: float | None = Field(
-        description="Posterior of the named profile (for an unknown speaker: of the closest)."
+        description="Posterior of the named profile; for an unknown speaker, of the closest "
+        "profile while it is under the naming threshold (else null: see unknown_reason)."
     )
-    cosine: float | None
-    unknown_probability: float | None = Field(description="Posterior of 'not enrolled'.")
+    cosine: float | None = Field(description="Cosine with the named (or closest) profile.")
+    unknown_probability: float | None = Field(
+        description="Posterior of 'not enrolled' (null for an unknown speaker whose closest "
+        "profile reaches the naming threshold)."
+    )
+    unknown_reason: str | None = Field(
+        description="Why the speaker is not named: not_enrolled, too_little_speech, "
+        "profile_named_elsewhere (the profile names another speaker of this recording) "
+        "or not_matched (names off); null when named."
+    )
     best_candidate: BestCandidateOut | None
     talk_seconds: float
     turns: int
@@ -605,12 +614,23 @@ class SourceOut(BaseModel):
     description: str
 
 
+class RequestedSpeakersOut(BaseModel):
+    num_speakers: int | None
+    min_speakers: int | None
+    max_speakers: int | None
+
+
 class DiarizationOut(BaseModel):
     diarization_id: str = Field(description="Use it to enrol a speaker from this recording.")
     expires_in_seconds: float
     duration_seconds: float
     speech_seconds: float
-    speaker_count: int
+    speaker_count: int = Field(description="Speakers found.")
+    requested_speakers: RequestedSpeakersOut
+    speakers_missing: int = Field(
+        description="How many fewer speakers were found than num_speakers (or min_speakers) "
+        "asked for; 0 when met."
+    )
     speakers: list[DiarizedSpeakerOut]
     segments: list[SegmentOut]
     gallery_size: int

@@ -204,6 +204,8 @@ def _open_for_diarization(
 
 
 def turns_text(result: Any) -> str:
+    from voxprint.diarization.formats import shortfall_text
+
     rows = [
         f"{t.start:9.2f} {t.end:9.2f}  {t.label}"
         + (f"  ({t.score:.2f})" if t.score is not None else "")
@@ -213,4 +215,5 @@ def turns_text(result: Any) -> str:
         f"{render.plural(len(result.speakers), 'speaker')} in {result.duration_seconds:.1f} s "
         f"({result.processing_seconds:.1f} s to diarize)"
     )
-    return "\n".join([header, *rows])
+    shortfall = shortfall_text(result)
+    return "\n".join([header, *([shortfall] if shortfall else []), *rows])

@@ -10,7 +10,13 @@
 
 from voxprint.diarization.clustering import SpeakerCount
 from voxprint.diarization.engine import DiarizationConfig
-from voxprint.diarization.naming import Diarization, DiarizedSpeaker, SpeakerDiarizer, Turn
+from voxprint.diarization.naming import (
+    Diarization,
+    DiarizedSpeaker,
+    SpeakerDiarizer,
+    Turn,
+    UnknownReason,
+)
 
 __all__ = [
     "Diarization",
@@ -19,4 +25,5 @@ __all__ = [
     "SpeakerCount",
     "SpeakerDiarizer",
     "Turn",
+    "UnknownReason",
 ]

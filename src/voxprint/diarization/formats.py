@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 from voxprint import rounding
-from voxprint.diarization.naming import Diarization, DiarizedSpeaker, Turn
+from voxprint.diarization.naming import Diarization, DiarizedSpeaker, Turn, UnknownReason
 
 FORMATS = ("rttm", "json", "srt", "vtt")
 
@@ -78,6 +79,7 @@ def speaker_json(speaker: DiarizedSpeaker) -> dict[str, Any]:
         "score": _number(speaker.score),
         "cosine": _number(speaker.cosine),
         "unknown_probability": _number(speaker.unknown_probability),
+        "unknown_reason": None if speaker.unknown_reason is None else speaker.unknown_reason.value,
         "best_candidate": None
         if speaker.best_candidate_id is None
         else {
@@ -98,6 +100,12 @@ def to_json(diarization: Diarization) -> dict[str, Any]:
         "duration_seconds": rounding.seconds(diarization.duration_seconds),
         "speech_seconds": rounding.seconds(diarization.speech_seconds),
         "speaker_count": len(diarization.speakers),
+        "requested_speakers": {
+            "num_speakers": diarization.requested.exactly,
+            "min_speakers": diarization.requested.minimum,
+            "max_speakers": diarization.requested.maximum,
+        },
+        "speakers_missing": diarization.speakers_missing,
         "speakers": [speaker_json(s) for s in diarization.speakers],
         "segments": [turn_json(t) for t in diarization.turns],
         "gallery_size": diarization.gallery_size,
@@ -111,25 +119,64 @@ def to_json(diarization: Diarization) -> dict[str, Any]:
     }
 
 
+def shortfall_text(diarization: Diarization) -> str | None:
+    """One line when fewer speakers were found than ``--num-speakers`` (or
+    ``--min-speakers``) asked for; ``None`` otherwise."""
+    if not diarization.speakers_missing:
+        return None
+    found = len(diarization.speakers)
+    requested = diarization.requested
+    asked = (
+        f"--num-speakers asked for {requested.exactly}"
+        if requested.exactly is not None
+        else f"--min-speakers asked for at least {requested.minimum}"
+    )
+    return (
+        f"fewer speakers than asked: {found} found, {asked}; no more voices could be told "
+        "apart in this recording"
+    )
+
+
+def _posterior_down(value: float) -> str:
+    """Two decimals, rounded down: a posterior of 0.696 under a 0.70 threshold is not
+    shown as "0.70"."""
+    return f"{math.floor(value * 100 + 1e-9) / 100:.2f}"
+
+
+def unknown_note(speaker: DiarizedSpeaker) -> str:
+    """Why an unknown speaker is unknown, for people. A number only where it is what it
+    says: the closest profile's posterior, under the naming threshold."""
+    closest = speaker.best_candidate_name
+    reason = speaker.unknown_reason
+    if reason is UnknownReason.NOT_MATCHED:
+        return ""
+    if reason is UnknownReason.PROFILE_NAMED_ELSEWHERE:
+        return (
+            f"also sounds like {closest}, who is named for another speaker here (the "
+            "speaker count asked for keeps them apart)"
+        )
+    if reason is UnknownReason.TOO_LITTLE_SPEECH:
+        return f"too little speech to name ({speaker.speech_seconds:.1f} s)"
+    if closest is None:
+        return "not enrolled"
+    if speaker.score is None:
+        return f"nobody matches (closest: {closest})"
+    return f"nobody matches (closest: {closest} at {_posterior_down(speaker.score)})"
+
+
 def talk_time_text(diarization: Diarization) -> str:
-    """One line per speaker: label, talk time, share of the speech, and the score."""
+    """One line per speaker: label, talk time, share of the speech, and the score (why
+    not, for an unknown speaker)."""
     total = max(diarization.speech_seconds, 1e-9)
     lines = []
     for s in diarization.speakers:
         if s.is_unknown:
-            note = (
-                "not enrolled"
-                if s.best_candidate_name is None
-                else (
-                    f"closest: {s.best_candidate_name} at {s.score:.2f}"
-                    if s.score is not None
-                    else "not enrolled"
-                )
-            )
+            note = unknown_note(s)
         else:
             note = f"score {s.score:.2f}" if s.score is not None else ""
         lines.append(
-            f"{s.label:<24} {s.talk_seconds:8.1f} s  {100 * s.talk_seconds / total:5.1f} %  {note}"
+            f"{s.label:<24} {s.talk_seconds:8.1f} s  {100 * s.talk_seconds / total:5.1f} %  "
+            f"{note}".rstrip()
         )
     shares = sum(s.talk_seconds for s in diarization.speakers) / total
     if shares > 1.005:  # found in a walkthrough: 110-115 % with nothing said

@@ -20,12 +20,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Protocol, TypeVar
 
 import numpy as np
 
 from voxprint.audio import AudioSource
-from voxprint.decision import ThresholdSource
+from voxprint.decision import DecisionReason, ThresholdSource
 from voxprint.diarization.clustering import SpeakerCount
 from voxprint.diarization.engine import (
     AnonymousDiarization,
@@ -70,6 +71,29 @@ class LocalSegmenter(Protocol):
     ) -> ChunkActivity: ...
 
 
+class UnknownReason(StrEnum):
+    """Why a speaker is not named."""
+
+    #: Nobody enrolled (among the profiles matched) reaches the naming threshold, or
+    #: nobody is enrolled at all.
+    NOT_ENROLLED = "not_enrolled"
+    #: Too little of their own speech to name them (or to embed it at all).
+    TOO_LITTLE_SPEECH = "too_little_speech"
+    #: Their voice reaches a profile that names another speaker of this recording (one
+    #: profile names one speaker; the speaker count asked for kept the two apart).
+    PROFILE_NAMED_ELSEWHERE = "profile_named_elsewhere"
+    #: Naming was off (``name_speakers=False``): nobody was matched.
+    NOT_MATCHED = "not_matched"
+
+
+#: One speaker's answer from the scorer: the profile it names (gallery index, or
+#: ``None``), the best candidate's posterior and cosine, the posterior of "not
+#: enrolled", the best candidate's index, and why nobody is named (``None`` if named).
+_Claim = tuple[
+    int | None, float | None, float | None, float | None, int | None, UnknownReason | None
+]
+
+
 @dataclass(frozen=True)
 class Turn:
     """One speaker turn: ``[start, end)`` in seconds, the speaker's label, and the profile
@@ -92,9 +116,14 @@ class DiarizedSpeaker:
     """One speaker of a recording.
 
     ``label`` is the profile's name or "unknown N"; ``score`` the posterior of the named
-    profile, or for an unknown speaker of the best candidate (``None`` with an empty
-    gallery); ``unknown_probability`` the posterior of "not enrolled". ``utterance`` is
-    the speaker's embedded solo speech (``None`` when there was too little to embed).
+    profile; ``unknown_probability`` the posterior of "not enrolled". An unknown speaker
+    says why (``unknown_reason``) and names the closest profile (``best_candidate_*``);
+    its ``score`` (the closest's posterior) and ``unknown_probability`` are kept only
+    while that posterior is under the naming threshold: a posterior that would name
+    someone never stands beside "unknown" (found in a walkthrough: "unknown 14 ...
+    closest: MEE012 at 1.00" where MEE012 named another speaker). ``cosine`` is the
+    closest's cosine, as it is. ``utterance`` is the speaker's embedded solo speech
+    (``None`` when there was too little to embed).
     """
 
     label: str
@@ -108,6 +137,7 @@ class DiarizedSpeaker:
     unknown_probability: float | None = None
     best_candidate_id: str | None = None
     best_candidate_name: str | None = None
+    unknown_reason: UnknownReason | None = None
     utterance: Utterance | None = field(default=None, repr=False)
 
     @property
@@ -127,7 +157,7 @@ class Diarization:
     ``turns`` are sorted by start (overlapping speech gives overlapping turns);
     ``speakers`` are in order of first speech. ``source`` is how the operating point
     that named them was derived; ``gallery_size`` the profiles they were matched
-    against.
+    against; ``requested`` the number of speakers asked for.
     """
 
     duration_seconds: float
@@ -138,6 +168,15 @@ class Diarization:
     processing_seconds: float
     segmentation_version: str
     encoder_version: str
+    requested: SpeakerCount = field(default_factory=SpeakerCount)
+
+    @property
+    def speakers_missing(self) -> int:
+        """How many fewer speakers were found than ``requested`` asks for at least
+        (``num_speakers`` or ``min_speakers``); 0 when the request was met or there was
+        none."""
+        wanted = self.requested.exactly or self.requested.minimum or 0
+        return max(0, wanted - len(self.speakers))
 
     @property
     def speech_seconds(self) -> float:
@@ -370,17 +409,34 @@ class SpeakerDiarizer:
         measured = [u.bandwidth_hz for u in utterances if u is not None and u.bandwidth_hz]
         scorer = service.identify_scorer(float(np.median(measured)) if measured else None)
         top_n = max(1, len(gallery))
-        claims: list[tuple[int | None, float | None, float | None, float | None, int | None]] = []
+        claims: list[_Claim] = []
         for utterance in utterances:
+            reason: UnknownReason | None
             if utterance is None or len(gallery) == 0:
-                claims.append((None, None, None, None, None))
+                reason = (
+                    UnknownReason.NOT_MATCHED
+                    if not name_speakers
+                    else UnknownReason.NOT_ENROLLED
+                    if len(gallery) == 0
+                    else UnknownReason.TOO_LITTLE_SPEECH
+                )
+                claims.append((None, None, None, None, None, reason))
                 continue
             ranking = scorer.identify(
                 Probe.of(utterance), gallery.voiceprints, gallery.net_speech_seconds, top_n=top_n
             )
             top = ranking.candidates[0]
             named = top.index if ranking.identified else None
-            claims.append((named, top.score, top.cosine, ranking.unknown_probability, top.index))
+            reason = (
+                None
+                if ranking.identified
+                else UnknownReason.TOO_LITTLE_SPEECH
+                if ranking.reason is DecisionReason.INSUFFICIENT_SPEECH
+                else UnknownReason.NOT_ENROLLED
+            )
+            claims.append(
+                (named, top.score, top.cosine, ranking.unknown_probability, top.index, reason)
+            )
         # Clusters the open-set rule gives the same profile are one speaker that the
         # clustering split: they merge (the highest posterior's claim and embedding
         # stand for the whole), unless the number of speakers is fixed or at its minimum.
@@ -398,8 +454,9 @@ class SpeakerDiarizer:
                 keeper[named] = i
         speakers: list[DiarizedSpeaker] = []
         unknown = 0
+        threshold = scorer.point.identification_threshold
         for i, (track, utterance) in enumerate(zip(tracks, utterances, strict=True)):
-            named, score, cosine, unknown_p, best = claims[i]
+            named, score, cosine, unknown_p, best, reason = claims[i]
             profile_index = named if named is not None and keeper.get(named) == i else None
             profile_id = None if profile_index is None else gallery.profile_ids[profile_index]
             if profile_index is not None:
@@ -407,6 +464,12 @@ class SpeakerDiarizer:
             else:
                 unknown += 1
                 label = f"{UNKNOWN_PREFIX if name_speakers else ANONYMOUS_PREFIX} {unknown}"
+                if named is not None:
+                    reason = UnknownReason.PROFILE_NAMED_ELSEWHERE
+                if score is not None and score >= threshold:
+                    # A posterior that would name the closest never stands beside
+                    # "unknown" (nor its complement, "not enrolled" near 0).
+                    score = unknown_p = None
             speakers.append(
                 DiarizedSpeaker(
                     label=label,
@@ -420,6 +483,7 @@ class SpeakerDiarizer:
                     unknown_probability=unknown_p,
                     best_candidate_id=None if best is None else gallery.profile_ids[best],
                     best_candidate_name=None if best is None else gallery.names[best],
+                    unknown_reason=None if profile_index is not None else reason,
                     utterance=utterance,
                 )
             )
@@ -448,10 +512,8 @@ class SpeakerDiarizer:
             processing_seconds=time.perf_counter() - started,
             segmentation_version=self.segmenter.version,
             encoder_version=service.encoder_version,
+            requested=count or SpeakerCount(),
         )
-
-
-_Claim = tuple[int | None, float | None, float | None, float | None, int | None]
 
 
 def _merge_same_profile(

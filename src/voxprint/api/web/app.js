@@ -342,7 +342,10 @@ function drawTimeline(result) {
   const duration = Math.max(result.duration_seconds, 0.001);
   $("diarize-summary").textContent =
     `${result.speaker_count} speakers in ${duration.toFixed(1)} s of audio ` +
-    `(${result.processing_seconds.toFixed(1)} s to diarize).`;
+    `(${result.processing_seconds.toFixed(1)} s to diarize).` +
+    (result.speakers_missing > 0
+      ? ` Fewer than the ${result.requested_speakers.num_speakers} asked for: no more voices could be told apart.`
+      : "");
   const timeline = $("timeline");
   timeline.replaceChildren();
   result.speakers.forEach((speaker, index) => {
