@@ -112,6 +112,54 @@ def test_a_stream_defaults_to_an_encoded_file_and_an_empty_one_cannot_be_used(ap
         assert bad.status_code == 422
 
 
+def test_a_pcm16_stream_refuses_a_chunk_that_is_an_audio_file_and_keeps_nothing_of_it(
+    app_and_key,
+):
+    """Found in a walkthrough: a WAV file appended to a pcm16 stream was identified,
+    its header taken for samples, with no word said."""
+    app, _, key = app_and_key
+    with client_for(app) as client:
+        stream_id = client.post("/v1/streams", json={"format": "pcm16"}, headers=auth(key)).json()[
+            "id"
+        ]
+        wav = voice_wav(150, 2, seed=4)
+        refused = client.post(
+            f"/v1/streams/{stream_id}",
+            content=wav,
+            headers={**auth(key), "Content-Type": "audio/wav"},
+        )
+        assert refused.status_code == 415, refused.text
+        assert refused.json()["error"]["code"] == "unsupported_media"
+        assert "WAV file" in refused.json()["error"]["message"]
+        assert '"format": "encoded"' in refused.json()["error"]["message"]
+        assert client.get(f"/v1/streams/{stream_id}", headers=auth(key)).json()["bytes"] == 0
+        pcm = float_to_pcm16(voice(150, 2, seed=4))
+        taken = client.post(f"/v1/streams/{stream_id}", content=pcm, headers=auth(key))
+        assert taken.status_code == 200 and taken.json()["bytes"] == len(pcm)
+        assert upload(client, key, wav, "encoded")  # an encoded stream takes the file
+
+
+def test_a_chunk_sent_as_a_form_or_as_text_is_refused_not_appended(app_and_key):
+    app, _, key = app_and_key
+    with client_for(app) as client:
+        stream_id = client.post("/v1/streams", json={}, headers=auth(key)).json()["id"]
+        form = client.post(
+            f"/v1/streams/{stream_id}",
+            files={"audio": ("a.wav", voice_wav(150, 1), "audio/wav")},
+            headers=auth(key),
+        )
+        assert form.status_code == 415 and form.json()["error"]["code"] == "unsupported_media"
+        for media in ("text/plain", "application/json"):
+            text = client.post(
+                f"/v1/streams/{stream_id}",
+                content=b'{"audio": 1}',
+                headers={**auth(key), "Content-Type": media},
+            )
+            assert text.status_code == 415, media
+        info = client.get(f"/v1/streams/{stream_id}", headers=auth(key)).json()
+        assert info["bytes"] == 0 and info["chunks"] == 0
+
+
 def test_delete_removes_a_stream_for_good(app_and_key):
     app, _, key = app_and_key
     with client_for(app) as client:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from voxprint.audio import AudioSource
-from voxprint.errors import EmptyAudioError
+from voxprint.errors import EmptyAudioError, UnsupportedAudioError
 from voxprint.live import pcm16_to_float, whole_samples
 from voxprint.store.base import StreamStore
 from voxprint.store.records import StreamFormat, StreamLimits, StreamRecord
@@ -67,6 +67,30 @@ class StreamInfo:
         return None
 
 
+#: The first bytes of audio files, by what they are: signatures that raw 16-bit PCM
+#: speech does not start with (four or more fixed bytes; no bare MPEG frame sync).
+_CONTAINERS: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"RIFF", "WAV"),
+    (0, b"RF64", "WAV"),
+    (0, b"fLaC", "FLAC"),
+    (0, b"OggS", "Ogg"),
+    (0, b"ID3", "MP3"),
+    (0, b"\x1a\x45\xdf\xa3", "WebM/Matroska"),
+    (4, b"ftyp", "MP4/M4A"),
+    (0, b"FORM", "AIFF"),
+    (0, b"caff", "CAF"),
+)
+
+
+def container_name(chunk: bytes) -> str | None:
+    """What kind of audio file ``chunk`` starts with, or ``None`` (raw samples, or the
+    middle of a file)."""
+    for offset, signature, name in _CONTAINERS:
+        if chunk[offset : offset + len(signature)] == signature:
+            return name
+    return None
+
+
 class StreamRegistry:
     """The streams of one app, over a shared store. ``clock`` (seconds; wall-clock epoch
     seconds by default, since several processes compare expiries) is injectable for
@@ -93,7 +117,23 @@ class StreamRegistry:
         return self._info(record)
 
     def append(self, namespace: str, stream_id: str, chunk: bytes) -> StreamInfo:
-        """Add ``chunk`` to the end of the stream; 413 past the stream or namespace limit."""
+        """Add ``chunk`` to the end of the stream; 413 past the stream or namespace limit.
+
+        A ``pcm16`` stream refuses (415) a chunk that starts like an audio file (a WAV,
+        FLAC, Ogg, MP3, WebM or MP4 header): its header and compressed frames would be
+        taken for samples (found in a walkthrough: a WAV file appended to a pcm16 stream
+        was identified, header and all, with no word said)."""
+        container = container_name(chunk)
+        if container is not None:
+            record = self._streams.get_stream(
+                namespace, stream_id, limits=self.limits, now=self._clock()
+            )
+            if record.format is StreamFormat.PCM16:
+                raise UnsupportedAudioError(
+                    f"this chunk is a {container} file, but stream {stream_id} takes raw "
+                    "16 kHz mono 16-bit PCM with no header; send the samples alone, or open "
+                    'the stream with {"format": "encoded"} for a file sent in pieces'
+                )
         record = self._streams.append_stream(
             namespace, stream_id, chunk, limits=self.limits, now=self._clock()
         )

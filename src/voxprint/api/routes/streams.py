@@ -18,7 +18,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from voxprint.api import render
-from voxprint.api.body import read_limited_body
+from voxprint.api.body import is_raw_audio_type, media_type, read_limited_body
 from voxprint.api.deps import PrincipalDep, ServiceDep, StateDep
 from voxprint.api.schemas import (
     MAX_TOP_N,
@@ -33,7 +33,7 @@ from voxprint.api.schemas import (
 from voxprint.api.spoken import PassphraseDep
 from voxprint.api.state import AppState
 from voxprint.api.streams import StreamFormat, StreamLimits, StreamRegistry
-from voxprint.errors import AudioTooLargeError
+from voxprint.errors import AudioTooLargeError, UnsupportedAudioError
 
 router = APIRouter(prefix="/v1/streams", tags=["streams"])
 
@@ -98,7 +98,7 @@ def get_stream(stream_id: StreamIdPath, state: StateDep, principal: PrincipalDep
     "/{stream_id}",
     response_model=StreamOut,
     summary="Append the raw request body to the stream.",
-    responses=error_responses(404, 413),
+    responses=error_responses(404, 413, 415),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -111,6 +111,14 @@ def get_stream(stream_id: StreamIdPath, state: StateDep, principal: PrincipalDep
 async def append_chunk(
     request: Request, stream_id: StreamIdPath, state: StateDep, principal: PrincipalDep
 ) -> StreamOut:
+    media = media_type(request)
+    if media == "multipart/form-data" or not is_raw_audio_type(media):
+        # The body is appended as it is: a form's boundaries or a JSON text would become
+        # part of the audio.
+        raise UnsupportedAudioError(
+            f"unsupported Content-Type {media!r}: a chunk is the raw bytes of the audio "
+            "(application/octet-stream, audio/* or video/*), not a form or text"
+        )
     registry = stream_registry(state)
     room = await run_in_threadpool(registry.room, principal.namespace, stream_id)
     try:
