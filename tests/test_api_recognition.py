@@ -282,6 +282,15 @@ def test_compare_scores_two_recordings_sent_as_a_multipart_form(api):
     assert one.status_code == 400 and one.json()["error"]["code"] == "invalid_parameter"
     text = api.post("/v1/compare", content=b"x", headers={"Content-Type": "text/plain"})
     assert text.status_code == 415
+    broken = api.post(
+        "/v1/compare",
+        files={
+            "first": ("a.wav", voice_wav(150, 3), "audio/wav"),
+            "second": ("b.wav", b"", "audio/wav"),
+        },
+    )
+    assert broken.status_code == 400 and broken.json()["error"]["code"] == "empty_audio"
+    assert broken.json()["error"]["message"].startswith("second recording: ")
 
 
 def test_compare_scores_exported_voiceprints_and_refuses_another_encoders(api):

@@ -902,6 +902,13 @@ def test_compare_of_a_missing_file_is_one_line_and_a_non_zero_exit(tmp_path, db)
     assert result.output.strip().splitlines() == [
         f"error: audio file not found: {tmp_path / 'missing.wav'}"
     ]
+    (tmp_path / "broken.wav").write_bytes(b"not audio at all, just text" * 10)
+    broken = run("compare", tmp_path / "broken.wav", tmp_path / "a.wav", "--db", db)
+    assert broken.exit_code == ExitCode.BAD_AUDIO
+    assert broken.output.strip().splitlines() == [
+        "error: broken.wav: input is not a recognised audio or video format (Invalid data "
+        "found when processing input)"
+    ]
 
 
 def verdict(score, cosine, bar, decision, look_alike=None):

@@ -13,7 +13,10 @@ from voxprint.decision import Decision
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.errors import (
     AmbiguousProfileError,
+    AudioError,
+    AudioFileNotFoundError,
     DuplicateExternalIdError,
+    EmptyAudioError,
     EncoderMismatchError,
     InvalidParameterError,
     InvalidProfileError,
@@ -281,6 +284,33 @@ def test_compare_scores_two_recordings_and_two_voiceprints(service):
     assert service.compare_embeddings(exported.vector, exported.vector).cosine == pytest.approx(1.0)
     with pytest.raises(InvalidParameterError):
         service.compare_embeddings(np.ones(3), np.ones(3))
+
+
+def test_compare_errors_say_which_recording_they_are_about(service, tmp_path):
+    """Found in a walkthrough: "input is not a recognised audio or video format" for one
+    of two recordings, not saying which."""
+    speech = (voice(140, 3.0), RATE)
+    with pytest.raises(EmptyAudioError, match=r"^second recording: audio data is empty"):
+        service.compare(speech, b"")
+    with pytest.raises(AudioError, match=r"^first recording: ") as raised:
+        service.compare(b"not audio at all, just text" * 10, speech)
+    assert raised.value.code == "unsupported_media"
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF" + bytes(range(200)))
+    with pytest.raises(AudioError, match=r"^broken\.wav: "):
+        service.compare(speech, broken)
+    missing = tmp_path / "missing.wav"
+    with pytest.raises(AudioFileNotFoundError) as not_found:  # names the file already
+        service.compare(missing, speech)
+    assert not_found.value.message == f"audio file not found: {missing}"
+
+
+def test_a_prefixed_error_keeps_its_type_code_and_details():
+    error = SpeechTooShortError("0.40 s of speech", net_speech_seconds=0.4, required_seconds=1.0)
+    prefixed = error.prefixed("second recording: ")
+    assert type(prefixed) is SpeechTooShortError and prefixed.code == error.code
+    assert prefixed.message == str(prefixed) == "second recording: 0.40 s of speech"
+    assert prefixed.details() == error.details() and error.message == "0.40 s of speech"
 
 
 def test_exporting_a_voiceprint_before_any_enrolment_is_refused(service):

@@ -7,7 +7,7 @@ problem. Library code raises these and never prints or exits.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 
 class VoxprintError(Exception):
@@ -23,6 +23,15 @@ class VoxprintError(Exception):
         """Machine-readable extras beyond ``code`` and ``message`` (e.g. how much speech
         was found); the CLI's ``--json`` errors and the service's error bodies add them."""
         return {}
+
+    def prefixed(self, prefix: str) -> Self:
+        """The same error (type, code and details) with ``prefix`` before its message,
+        e.g. which of two recordings it is about."""
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.message = prefix + self.message
+        clone.args = (clone.message, *self.args[1:])
+        return clone
 
 
 # --- audio intake ---------------------------------------------------------

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -936,8 +938,15 @@ class VoxprintService:
     ) -> ComparisonResult:
         """Score two recordings against each other without touching any profile; a
         wideband recording against a telephone one is scored as its telephone copy."""
-        waves = [self.pipeline.load(first), self.pipeline.load(second)]
-        a, b = (self.pipeline.process_waveform(wave, force=True) for wave in waves)
+        waves: list[np.ndarray] = []
+        utterances: list[Utterance] = []
+        for position, source in (("first", first), ("second", second)):
+            try:
+                waves.append(self.pipeline.load(source))
+                utterances.append(self.pipeline.process_waveform(waves[-1], force=True))
+            except VoxprintError as error:
+                raise _about_recording(error, position, source) from None
+        a, b = utterances
         a_band, b_band = band_of(a.bandwidth_hz), band_of(b.bandwidth_hz)
         if telephone_copy_helps(a_band, b_band):
             a = self.pipeline.telephone_copy(waves[0], a.segments)
@@ -1043,3 +1052,15 @@ class VoxprintService:
             )
         for profile_id in profile_ids:
             self._enrolled_profile(profile_id)
+
+
+def _about_recording(error: VoxprintError, position: str, source: AudioSource) -> VoxprintError:
+    """``error`` saying which of two recordings it is about (found in a walkthrough:
+    "input is not a recognised audio or video format" for one of two files, not saying
+    which): the file's name, or "first recording" / "second recording"; unchanged when
+    the message already names the file."""
+    if isinstance(source, str | os.PathLike):
+        if str(source) in error.message:
+            return error
+        return error.prefixed(f"{Path(source).name}: ")
+    return error.prefixed(f"{position} recording: ")
