@@ -277,7 +277,7 @@ def test_identify_names_the_speaker_or_says_unknown(speakers, tmp_path, db):
     assert [c["profile_name"] for c in json.loads(among.output)["candidates"]] == ["low"]
     assert (
         run("identify", wav(tmp_path, "k3.wav", 260), "--db", db, "--top", "0").exit_code
-        == ExitCode.DATA
+        == ExitCode.USAGE
     )
 
 
@@ -432,6 +432,25 @@ def test_activity_lists_what_happened(speakers, tmp_path, db):
     run("identify", wav(tmp_path, "k.wav", 260, seconds=3), "--db", db)
     entries = json.loads(run("activity", "--db", db, "--json").output)
     assert entries[0]["action"] == "identify"
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("identify", "PROBE", "--top", "0"), "--top"),
+        (("activity", "--limit", "0"), "--limit"),
+        (("profiles", "list", "--limit", "-1"), "--limit"),
+        (("profiles", "list", "--offset", "-5"), "--offset"),
+    ],
+)
+def test_a_count_option_out_of_range_is_a_usage_error_naming_the_option(tmp_path, db, args, option):
+    """Found in a walkthrough: `identify --top 0` said "top_n must be at least 1" and
+    `activity --limit 0` "limit must be 1 to ...", both with the data exit code 7."""
+    probe = wav(tmp_path, "p.wav", 140)
+    assert run("enroll", "alice", probe, "--db", db).exit_code == 0
+    result = run(*[probe if a == "PROBE" else a for a in args], "--db", db)
+    assert result.exit_code == ExitCode.USAGE
+    assert f"Invalid value for '{option}'" in result.output
 
 
 def test_eval_on_a_speaker_folder_reports_metrics_and_writes_a_det_plot(speakers, tmp_path):

@@ -365,7 +365,7 @@ def verify(
 @handles_errors
 def identify(
     file: AudioArgument,
-    top: Annotated[int, typer.Option("--top", help="How many candidates to rank.")] = 5,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many candidates to rank.")] = 5,
     among: Annotated[
         list[str] | None,
         typer.Option("--among", help="Only consider these profiles (repeatable)."),
@@ -413,8 +413,8 @@ def compare(
 @profiles_app.command("list")
 @handles_errors
 def profiles_list(
-    limit: Annotated[int, typer.Option(help="Most profiles to show.")] = 100,
-    offset: Annotated[int, typer.Option(help="Profiles to skip.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, help="Most profiles to show.")] = 100,
+    offset: Annotated[int, typer.Option(min=0, help="Profiles to skip.")] = 0,
     db: DbOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,
@@ -532,7 +532,7 @@ def profiles_reset(
 @app.command()
 @handles_errors
 def activity(
-    limit: Annotated[int, typer.Option(help="Most entries to show.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="Most entries to show.")] = 50,
     db: DbOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,
