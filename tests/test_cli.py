@@ -320,8 +320,11 @@ def test_thresholds_show_json_is_the_rest_apis_thresholds_object(speakers, db):
     assert shown["source"]["kind"] == "adapted"
     assert API_TIME.fullmatch(shown["source"]["updated_at"])
     assert API_TIME.fullmatch(shown["statistics"]["updated_at"])
+    assert shown["text_dependent"]["source"]["kind"] == "adapted"
+    assert shown["text_dependent"]["text_dependent"] is None
     text = run("thresholds", "show", "--db", db).output
     assert "other enrolled profiles, which together weigh as much as a stranger" in text
+    assert "passphrase claims (text-dependent profiles), the voice part:\n  source: adapted" in text
 
 
 def test_profiles_show_and_list_json_are_the_rest_apis_profile_objects(speakers, tmp_path, db):

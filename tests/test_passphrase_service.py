@@ -156,6 +156,28 @@ def test_a_calibration_of_ordinary_speech_does_not_decide_passphrase_claims(pass
     assert core.operating_point_source().kind is SourceKind.CALIBRATED  # others: calibrated
 
 
+def test_the_threshold_report_names_the_point_passphrase_claims_decide_with(passphrases):
+    from voxprint.decision import SourceKind
+
+    from fakes import tone_calibration
+
+    enrolled(passphrases)
+    passphrases.core.store.save_calibration(tone_calibration())
+    report = passphrases.threshold_report()
+    assert report.source.kind is SourceKind.CALIBRATED
+    assert report.text_dependent is not None
+    assert report.text_dependent.source.kind is not SourceKind.CALIBRATED
+    assert report.text_dependent.text_dependent is None
+
+
+def test_an_encoder_without_a_prior_reports_no_separate_passphrase_point(passphrases):
+    from fakes import tone_calibration
+
+    passphrases.core.store.save_calibration(tone_calibration())
+    core = replace(passphrases.core, thresholds=replace(passphrases.core.thresholds, prior=None))
+    assert replace(passphrases, core=core).threshold_report().text_dependent is None
+
+
 def test_verification_accepts_the_passphrase_in_the_owners_voice(passphrases):
     profile_id = enrolled(passphrases)
     result = passphrases.verify(profile_id, clip(ALICE, 2.0, seed=9))

@@ -389,6 +389,10 @@ class ThresholdReport:
     #: The bands whose claims the calibration in force decides (``None``: no calibration
     #: decides, or it was stored before voxprint recorded its trials' bands).
     calibration_bands: tuple[Band, ...] | None = None
+    #: The point passphrase claims (text-dependent profiles) decide with, where it differs
+    #: from this one (:meth:`voxprint.passphrase.service.PassphraseService.threshold_report`;
+    #: ``None``: not reported).
+    text_dependent: ThresholdReport | None = None
 
 
 def _beside(point: OperatingPoint, calibration: StoredCalibration, band: Band) -> OperatingPoint:

@@ -151,6 +151,9 @@ def thresholds(report: ThresholdReport) -> dict[str, Any]:
         "calibration_bands": None
         if report.calibration_bands is None
         else [band.value for band in report.calibration_bands],
+        "text_dependent": None
+        if report.text_dependent is None
+        else thresholds(report.text_dependent),
         "statistics": None
         if statistics is None
         else {

@@ -421,6 +421,12 @@ class ThresholdsOut(BaseModel):
     centre: CentreOut | None = Field(
         description="How embeddings are centred before their cosines are taken (null: not centred)."
     )
+    text_dependent: ThresholdsOut | None = Field(
+        default=None,
+        description="The operating point the voice part of passphrase claims (text-dependent "
+        "profiles) decides with: a prior fitted on same-word trials, adapted to the namespace "
+        "and never overridden by a calibration of ordinary speech.",
+    )
     calibration_bands: list[Literal["wideband", "narrowband"]] | None = Field(
         default=None,
         description="The bands whose claims the calibration in force decides (a calibration "

@@ -13,7 +13,7 @@ from voxprint.cli.common import (
     ModelOption,
     emit,
     handles_errors,
-    open_service,
+    open_passphrases,
 )
 from voxprint.cli.render import probability_text
 from voxprint.thresholds import ThresholdReport
@@ -34,13 +34,23 @@ def report_json(report: ThresholdReport) -> dict[str, Any]:
 
 
 def report_text(report: ThresholdReport) -> str:
+    lines = [
+        f"namespace {report.namespace!r}, encoder {report.encoder_name} ({report.encoder_version})",
+        *_point_lines(report),
+    ]
+    if report.text_dependent is not None:
+        lines.append("passphrase claims (text-dependent profiles), the voice part:")
+        lines += [f"  {line}" for line in _point_lines(report.text_dependent)]
+    return "\n".join(lines)
+
+
+def _point_lines(report: ThresholdReport) -> list[str]:
     when = (
         f", last changed {report.source.updated_at:%Y-%m-%d %H:%M:%S} UTC"
         if report.source.updated_at
         else ""
     )
     lines = [
-        f"namespace {report.namespace!r}, encoder {report.encoder_name} ({report.encoder_version})",
         f"source: {report.source.kind.value}: {report.source.description}{when}",
         f"accept a claim at score >= {probability_text(report.verification_threshold)}; "
         f"name a speaker at posterior >= {probability_text(report.identification_threshold)}; "
@@ -80,7 +90,7 @@ def report_text(report: ThresholdReport) -> str:
             f"{band.band.value}: strangers score {band.impostor_mean:.3f} ± "
             f"{band.impostor_std:.3f}; cosine to accept vs a 20 s voiceprint: {needed}"
         )
-    return "\n".join(lines)
+    return lines
 
 
 @thresholds_app.command("show")
@@ -94,6 +104,5 @@ def show(
     json_output: JsonOption = False,
 ) -> None:
     """The operating point in force: its thresholds, how it was derived, when it changed."""
-    service = open_service(db, model, create=False, namespace=namespace)
-    report = service.threshold_report()
+    report = open_passphrases(db, model, create=False, namespace=namespace).threshold_report()
     emit(json_output, report_json(report), lambda: report_text(report))

@@ -71,6 +71,7 @@ from voxprint.store.records import (
     Profile,
     ProfileKind,
 )
+from voxprint.thresholds import ThresholdReport
 
 logger = logging.getLogger(__name__)
 
@@ -409,6 +410,16 @@ class PassphraseService:
         if record.kind is not ProfileKind.TEXT_DEPENDENT:
             return None
         return self._clip_policy().remaining_clips(profile)
+
+    def threshold_report(self) -> ThresholdReport:
+        """The namespace's operating point in force (:meth:`VoxprintService.threshold_report`)
+        with the one passphrase claims decide their voice part with (none for an encoder
+        without a built-in prior: its calibration decides both)."""
+        report = self.core.threshold_report()
+        scoring = self._td_scoring()
+        if scoring is self.core:  # no built-in prior: both decide with the calibration
+            return report
+        return replace(report, text_dependent=scoring.threshold_report())
 
     def _td_scoring(self) -> VoxprintService:
         """The core service deciding with the text-dependent operating point: same-word

@@ -147,5 +147,5 @@ async def identify(
     summary="The decision thresholds in force for your namespace, and how they were derived.",
     responses=error_responses(401),
 )
-async def thresholds(service: ServiceDep) -> ThresholdsOut:
-    return render.thresholds(service.threshold_report())
+async def thresholds(passphrases: PassphraseDep) -> ThresholdsOut:
+    return render.thresholds(passphrases.threshold_report())
