@@ -98,6 +98,29 @@ def test_an_encoded_file_uploaded_in_pieces_verifies_and_identifies(app_and_key)
         assert client.post(f"/v1/streams/{other}/identify", headers=auth(key)).json()["unknown"]
 
 
+def test_identify_from_a_stream_can_be_limited_to_a_list_of_profiles(app_and_key):
+    app, _, key = app_and_key
+    with client_for(app) as client:
+        alice = enrolled_profile(client, key)
+        bob = enrolled_profile(client, key, fundamental=260.0, name="bob")
+        stream = upload(client, key, voice_wav(150, 4, seed=7), "encoded")
+        only_bob = client.post(
+            f"/v1/streams/{stream}/identify", params={"profile_ids": bob}, headers=auth(key)
+        )
+        assert only_bob.status_code == 200, only_bob.text
+        assert only_bob.json()["unknown"] and only_bob.json()["gallery_size"] == 1
+        both = client.post(
+            f"/v1/streams/{stream}/identify",
+            params={"profile_ids": f"{alice},{bob}"},
+            headers=auth(key),
+        )
+        assert both.json()["identified"]["profile_id"] == alice
+        bad = client.post(
+            f"/v1/streams/{stream}/identify", params={"profile_ids": "nope"}, headers=auth(key)
+        )
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_parameter"
+
+
 def test_a_stream_defaults_to_an_encoded_file_and_an_empty_one_cannot_be_used(app_and_key):
     app, _, key = app_and_key
     with client_for(app) as client:

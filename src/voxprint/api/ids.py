@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Annotated
+
+from fastapi import Query
 
 from voxprint.api.schemas import PROFILE_ID_PATTERN
 from voxprint.errors import InvalidParameterError
 
 _PROFILE_ID = re.compile(PROFILE_ID_PATTERN)
+
+#: The ``profile_ids`` query parameter of the identify routes (read with :func:`query_ids`).
+ProfileIdsQuery = Annotated[
+    list[str] | None,
+    Query(
+        max_length=1000,
+        description="Search only these profiles (repeat the parameter or separate by "
+        "commas; at most 1000 in all).",
+    ),
+]
 
 
 def checked_ids(ids: list[str]) -> list[str]:

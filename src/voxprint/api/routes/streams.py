@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from voxprint.api import render
 from voxprint.api.body import is_raw_audio_type, media_type, read_limited_body
 from voxprint.api.deps import PrincipalDep, ServiceDep, StateDep
+from voxprint.api.ids import ProfileIdsQuery, query_ids
 from voxprint.api.schemas import (
     MAX_TOP_N,
     PROFILE_ID_PATTERN,
@@ -198,8 +199,12 @@ async def identify_from_stream(
     principal: PrincipalDep,
     service: ServiceDep,
     top_n: Annotated[int, Query(ge=1, le=MAX_TOP_N)] = 5,
+    profile_ids: ProfileIdsQuery = None,
     force: Force = False,
 ) -> IdentificationOut:
+    subset = query_ids(profile_ids)
     audio = await run_in_threadpool(stream_registry(state).audio, principal.namespace, stream_id)
-    result = await state.runner.run("identify", service.identify, audio, top_n=top_n, force=force)
+    result = await state.runner.run(
+        "identify", service.identify, audio, top_n=top_n, profile_ids=subset, force=force
+    )
     return render.identification(result)
