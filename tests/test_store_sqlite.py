@@ -20,6 +20,7 @@ import pytest
 
 from voxprint.errors import (
     DuplicateExternalIdError,
+    EncoderMismatchError,
     InvalidParameterError,
     InvalidProfileError,
     ProfileNotFoundError,
@@ -39,7 +40,7 @@ from voxprint.store import (
     Store,
     open_store,
 )
-from voxprint.store.records import Band, GalleryStatistics, PhraseProfile, ProfileKind
+from voxprint.store.records import Activity, Band, GalleryStatistics, PhraseProfile, ProfileKind
 from voxprint.store.sqlite import MIGRATIONS, SCHEMA_VERSION
 from voxprint.store.sqlite import connection as connection_module
 
@@ -842,6 +843,178 @@ def test_delete_removes_the_profile_and_every_clip_embedding_for_good(
     assert store.get_profile(DEFAULT_NAMESPACE, "bystander") == other
     assert len(store.list_clips(DEFAULT_NAMESPACE, "bystander")) == 2
     store.create_profile(make_profile("again", external_id="e-victim"))
+
+
+# --- merging two profiles -----------------------------------------------------------------
+
+
+def _clip_bytes(store: Store, profile_id: str) -> dict[str, bytes]:
+    return {c.id: c.embedding.tobytes() for c in store.list_clips(DEFAULT_NAMESPACE, profile_id)}
+
+
+def test_merging_moves_every_clip_rebuilds_the_profile_and_deletes_the_other(
+    store: Store,
+) -> None:
+    into = enrol(store, make_profile("into", name="Ada", external_id="e-into"), clips=1)
+    source = enrol(store, make_profile("from", name="Ada 2", external_id="e-from"), clips=2)
+    store.set_phrase_profile(DEFAULT_NAMESPACE, PhraseProfile("from", ProfileKind.TEXT_INDEPENDENT))
+    clips = {**_clip_bytes(store, "into"), **_clip_bytes(store, "from")}
+    since = store.gallery_version(DEFAULT_NAMESPACE)
+    merge = store.merge_profiles(
+        DEFAULT_NAMESPACE,
+        "into",
+        "from",
+        mean_rebuild,
+        activities=[Activity("merge", None, "into"), Activity("merge", "deleted", "from")],
+    )
+    assert (merge.clips_moved, merge.duplicate_clips) == (2, 0)
+    assert merge.removed == source and merge.removed.name == "Ada 2"
+    merged = store.get_profile(DEFAULT_NAMESPACE, "into")
+    assert merge.profile == merged
+    assert (merged.name, merged.external_id, merged.clip_count) == ("Ada", "e-into", 3)
+    assert merged.status is EnrollmentStatus.ENROLLED
+    assert merged.net_speech_seconds == pytest.approx(30.0)
+    assert merged.audio_seconds == pytest.approx(36.0)
+    assert _clip_bytes(store, "into") == clips
+    expected = mean_rebuild(store.list_clips(DEFAULT_NAMESPACE, "into")).voiceprint
+    assert merged.voiceprint is not None and expected is not None
+    assert merged.voiceprint.tobytes() == expected.tobytes()
+    assert into.voiceprint is not None
+    assert merged.voiceprint.tobytes() != into.voiceprint.tobytes()
+    with pytest.raises(ProfileNotFoundError):
+        store.get_profile(DEFAULT_NAMESPACE, "from")
+    with pytest.raises(ProfileNotFoundError):
+        store.list_clips(DEFAULT_NAMESPACE, "from")
+    with pytest.raises(ProfileNotFoundError):
+        store.find_by_external_id(DEFAULT_NAMESPACE, "e-from")
+    assert store.get_phrase_profiles(DEFAULT_NAMESPACE, ["from"]) == {}
+    gallery = store.gallery(DEFAULT_NAMESPACE, encoder_name=ENCODER[0], encoder_version=ENCODER[1])
+    assert gallery.profile_ids == ("into",)
+    changes = _changes(store, since)
+    assert changes is not None and changes.touched == ("into", "from")
+    assert changes.current.profile_ids == ("into",)
+    logged = store.list_activity(DEFAULT_NAMESPACE, limit=2)
+    assert {(e.action, e.profile_id, e.result) for e in logged} == {
+        ("merge", "into", "enrolled"),
+        ("merge", "from", "deleted"),
+    }
+
+
+def test_a_clip_whose_audio_both_profiles_hold_is_kept_once_and_the_other_copy_deleted(
+    store: Store,
+) -> None:
+    store.create_profile(make_profile("into"))
+    store.create_profile(make_profile("from", name="Ada 2"))
+    shared_into = replace(make_clip("into", seed=1), content_hash="same-audio")
+    shared_from = replace(make_clip("from", seed=1), content_hash="same-audio")
+    own = replace(make_clip("from", seed=2), content_hash="other-audio")
+    unhashed = make_clip("from", seed=3)
+    store.add_clip(DEFAULT_NAMESPACE, shared_into, mean_rebuild)
+    for clip in (shared_from, own, unhashed):
+        store.add_clip(DEFAULT_NAMESPACE, clip, mean_rebuild)
+    merge = store.merge_profiles(DEFAULT_NAMESPACE, "into", "from", mean_rebuild)
+    assert (merge.clips_moved, merge.duplicate_clips) == (2, 1)
+    held = store.list_clips(DEFAULT_NAMESPACE, "into")
+    assert {c.id for c in held} == {shared_into.id, own.id, unhashed.id}
+    assert merge.profile.clip_count == 3
+    assert merge.profile.net_speech_seconds == pytest.approx(30.0)
+
+
+def test_a_failure_midway_through_a_merge_leaves_both_profiles_as_they_were(
+    store: Store,
+) -> None:
+    into = enrol(store, make_profile("into"), clips=2)
+    source = enrol(store, make_profile("from", name="Ada 2"), clips=1)
+    duplicate = replace(make_clip("from", seed=7), content_hash="h")
+    store.add_clip(
+        DEFAULT_NAMESPACE, replace(make_clip("into", seed=7), content_hash="h"), mean_rebuild
+    )
+    store.add_clip(DEFAULT_NAMESPACE, duplicate, mean_rebuild)
+    into, source = (store.get_profile(DEFAULT_NAMESPACE, pid) for pid in ("into", "from"))
+    clips = {pid: _clip_bytes(store, pid) for pid in ("into", "from")}
+    version = store.gallery_version(DEFAULT_NAMESPACE)
+    logged = len(store.list_activity(DEFAULT_NAMESPACE))
+    with pytest.raises(RuntimeError, match="rebuild exploded"):  # after the clips moved
+        store.merge_profiles(
+            DEFAULT_NAMESPACE,
+            "into",
+            "from",
+            failing_rebuild,
+            activities=[Activity("merge", None, "into")],
+        )
+    for before in (into, source):
+        after = store.get_profile(DEFAULT_NAMESPACE, before.id)
+        assert after == before
+        assert after.voiceprint is not None and before.voiceprint is not None
+        assert after.voiceprint.tobytes() == before.voiceprint.tobytes()
+        assert _clip_bytes(store, before.id) == clips[before.id]
+    assert store.gallery_version(DEFAULT_NAMESPACE) == version
+    assert len(store.list_activity(DEFAULT_NAMESPACE)) == logged
+    # Nothing half-written blocks the same merge afterwards.
+    merged = store.merge_profiles(DEFAULT_NAMESPACE, "into", "from", mean_rebuild)
+    assert (merged.clips_moved, merged.duplicate_clips) == (1, 1)
+
+
+def test_a_merge_of_one_id_twice_another_namespaces_profile_or_another_encoder_writes_nothing(
+    store: Store,
+) -> None:
+    enrol(store, make_profile("into"))
+    enrol(store, make_profile("elsewhere", namespace="tenant-b"))
+    enrol(store, make_profile("other-model", encoder=(ENCODER[0], "2.0")))
+    version = store.gallery_version(DEFAULT_NAMESPACE)
+    with pytest.raises(InvalidParameterError, match="into itself"):
+        store.merge_profiles(DEFAULT_NAMESPACE, "into", "into", mean_rebuild)
+    with pytest.raises(ProfileNotFoundError, match="elsewhere"):
+        store.merge_profiles(DEFAULT_NAMESPACE, "into", "elsewhere", mean_rebuild)
+    with pytest.raises(ProfileNotFoundError):
+        store.merge_profiles("tenant-b", "elsewhere", "into", mean_rebuild)
+    with pytest.raises(EncoderMismatchError, match="cannot mix encoders"):
+        store.merge_profiles(DEFAULT_NAMESPACE, "into", "other-model", mean_rebuild)
+    assert store.gallery_version(DEFAULT_NAMESPACE) == version
+    assert len(store.list_clips(DEFAULT_NAMESPACE, "into")) == 2
+    assert len(store.list_clips(DEFAULT_NAMESPACE, "other-model")) == 2
+    assert len(store.list_clips("tenant-b", "elsewhere")) == 2
+
+
+def test_a_merged_profile_starts_its_rebuild_enrolled_when_either_side_was_enrolled(
+    store: Store,
+) -> None:
+    seen: list[EnrollmentStatus] = []
+
+    def recording(clips: Sequence[Clip], before: EnrollmentStatus) -> EnrollmentState:
+        seen.append(before)
+        return mean_rebuild(clips, before)
+
+    for pid in ("a", "b", "c"):
+        store.create_profile(make_profile(pid))
+    store.add_clip(DEFAULT_NAMESPACE, make_clip("a", seed=1), mean_rebuild)  # enrolling
+    store.add_clip(DEFAULT_NAMESPACE, make_clip("b", seed=2), mean_rebuild)  # enrolling
+    enrol(store, make_profile("d"))  # enrolled (20 s)
+    store.merge_profiles(DEFAULT_NAMESPACE, "a", "b", recording)
+    store.merge_profiles(DEFAULT_NAMESPACE, "c", "d", recording)
+    assert seen == [EnrollmentStatus.ENROLLING, EnrollmentStatus.ENROLLED]
+
+
+def test_a_merge_leaves_no_copy_of_the_dropped_clip_or_the_removed_voiceprint_on_disk(
+    sqlite_store: SQLiteStore, db_path: Path
+) -> None:
+    store = sqlite_store
+    marker = _marker_embedding()
+    enrol(store, make_profile("into"), clips=1)
+    store.add_clip(
+        DEFAULT_NAMESPACE, replace(make_clip("into", seed=5), content_hash="h"), mean_rebuild
+    )
+    store.create_profile(make_profile("from", name="Ada 2"))
+    removed = store.add_clip(
+        DEFAULT_NAMESPACE, replace(make_clip("from", marker), content_hash="h"), mean_rebuild
+    )
+    assert removed.voiceprint is not None
+    needles = [marker.tobytes(), removed.voiceprint.tobytes()]
+    assert all(needle in _database_bytes(db_path) for needle in needles)
+    merge = store.merge_profiles(DEFAULT_NAMESPACE, "into", "from", mean_rebuild)
+    assert (merge.clips_moved, merge.duplicate_clips) == (0, 1)
+    on_disk = _database_bytes(db_path)
+    assert not any(needle in on_disk or needle[:64] in on_disk for needle in needles)
 
 
 # --- gallery ----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from voxprint.store.records import (
     PhraseProfile,
     Profile,
     ProfileChanges,
+    ProfileMerge,
     ScoreScale,
     StoredCalibration,
     StreamFormat,
@@ -103,6 +104,30 @@ class ProfileStore(Protocol):
     ) -> Profile:
         """Delete every clip of the profile and set it back to its empty state, logging
         ``activity`` in the same transaction."""
+        ...
+
+    def merge_profiles(
+        self,
+        namespace: str,
+        into_id: str,
+        from_id: str,
+        rebuild: Rebuild,
+        *,
+        activities: Sequence[Activity] = (),
+    ) -> ProfileMerge:
+        """Move every clip of ``from_id`` to ``into_id``, rebuild ``into_id`` from all its
+        clips (starting enrolled when either profile was enrolled from clips: see
+        :func:`voxprint.store.checks.status_before`), delete ``from_id`` as
+        :meth:`delete_profile` does, and log ``activities`` (a ``None`` result reads as the
+        merged profile's status), all in one transaction: if anything fails, both profiles
+        stay as they were.
+
+        A clip of ``from_id`` whose ``content_hash`` ``into_id`` already has is not moved
+        but deleted with ``from_id`` (counted in :attr:`ProfileMerge.duplicate_clips`).
+        Raises :class:`ProfileNotFoundError` when either profile is not in ``namespace``,
+        :class:`InvalidParameterError` for one id twice and
+        :class:`EncoderMismatchError` for profiles of different encoders; nothing is
+        written then."""
         ...
 
     def list_clips(self, namespace: str, profile_id: str) -> list[Clip]: ...

@@ -10,12 +10,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from voxprint.errors import InvalidParameterError, InvalidProfileError
+from voxprint.errors import EncoderMismatchError, InvalidParameterError, InvalidProfileError
 from voxprint.store.records import (
     MAX_NAME_LENGTH,
     NARROWBAND_MAX_HZ,
     Band,
     EnrollmentStatus,
+    Profile,
     unprintable,
 )
 
@@ -186,4 +187,29 @@ def status_before(status: str, clip_count: int) -> EnrollmentStatus:
     was enrolled from clips. A ready-made voiceprint enrolled without clips does not keep
     a profile enrolled on the first small clip added (found in review)."""
     enrolled = EnrollmentStatus(status) is EnrollmentStatus.ENROLLED and int(clip_count) > 0
+    return EnrollmentStatus.ENROLLED if enrolled else EnrollmentStatus.ENROLLING
+
+
+def check_two_profiles(into_id: str, from_id: str) -> None:
+    """A merge names two different profiles (one merged into itself would delete it)."""
+    if into_id == from_id:
+        raise InvalidParameterError(f"cannot merge profile {into_id} into itself")
+
+
+def check_same_encoder(into: Profile, source: Profile) -> None:
+    """Two profiles merge only when one encoder made both (one voiceprint is the mean of
+    clip embeddings of one encoder)."""
+    if (into.encoder_name, into.encoder_version) != (source.encoder_name, source.encoder_version):
+        raise EncoderMismatchError(
+            f"cannot merge {source.name!r} ({source.id}), enrolled with {source.encoder_name} "
+            f"({source.encoder_version}), into {into.name!r} ({into.id}), enrolled with "
+            f"{into.encoder_name} ({into.encoder_version}): one voiceprint cannot mix encoders"
+        )
+
+
+def merged_status_before(into: EnrollmentStatus, source: EnrollmentStatus) -> EnrollmentStatus:
+    """The status a merged profile's rebuild starts from (each side's by
+    :func:`status_before`): enrolled when either profile was enrolled from clips, so that
+    merging never takes a voice out of identification."""
+    enrolled = EnrollmentStatus.ENROLLED in (into, source)
     return EnrollmentStatus.ENROLLED if enrolled else EnrollmentStatus.ENROLLING

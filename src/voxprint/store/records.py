@@ -128,6 +128,19 @@ class EnrollmentState:
 
 
 @dataclass(frozen=True)
+class ProfileMerge:
+    """What merging one profile into another stored: the merged ``profile`` as it now is,
+    the ``removed`` profile as it was before it was deleted, how many of its clips moved
+    and how many were dropped because the merged profile already had their audio (the
+    same ``content_hash``: one recording is never held twice by one profile)."""
+
+    profile: Profile
+    removed: Profile
+    clips_moved: int
+    duplicate_clips: int
+
+
+@dataclass(frozen=True)
 class ProfileChanges:
     """A partial update of a profile's descriptive fields; ``None`` means unchanged.
 

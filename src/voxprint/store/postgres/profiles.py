@@ -23,6 +23,9 @@ from voxprint.store.checks import (
     band_text,
     check_external_id,
     check_name,
+    check_same_encoder,
+    check_two_profiles,
+    merged_status_before,
     metadata_text,
     now,
     optional_band,
@@ -52,6 +55,7 @@ from voxprint.store.records import (
     Profile,
     ProfileChanges,
     ProfileKind,
+    ProfileMerge,
 )
 
 logger = logging.getLogger(__name__)
@@ -456,6 +460,49 @@ class PostgresProfiles(PostgresDatabase):
             insert_activity(conn, namespace, activity, profile)
             bump_gallery_version(conn, namespace, profile_id)
         return profile
+
+    def merge_profiles(
+        self,
+        namespace: str,
+        into_id: str,
+        from_id: str,
+        rebuild: Rebuild,
+        *,
+        activities: Sequence[Activity] = (),
+    ) -> ProfileMerge:
+        """As :meth:`voxprint.store.sqlite.SQLiteStore.merge_profiles`, holding both
+        profiles' row locks (taken in id order, so two merges of one pair cannot deadlock;
+        enrolments of either profile queue behind it)."""
+        check_two_profiles(into_id, from_id)
+        with self._transaction(write=True) as conn:
+            before = {
+                pid: self._lock_profile(conn, namespace, pid) for pid in sorted((into_id, from_id))
+            }
+            removed = self._fetch_profile(conn, namespace, from_id)
+            check_same_encoder(self._fetch_profile(conn, namespace, into_id), removed)
+            duplicates = conn.execute(
+                "DELETE FROM clips WHERE profile_id = %s AND content_hash IS NOT NULL "
+                "AND content_hash IN (SELECT content_hash FROM clips WHERE profile_id = %s "
+                "AND content_hash IS NOT NULL)",
+                (from_id, into_id),
+            ).rowcount
+            moved = conn.execute(
+                "UPDATE clips SET profile_id = %s WHERE profile_id = %s", (into_id, from_id)
+            ).rowcount
+            clips = self._clips_of(conn, into_id)
+            start = merged_status_before(before[into_id], before[from_id])
+            dimension = self._write_state(conn, into_id, rebuild(clips, start), len(clips))
+            conn.execute("DELETE FROM clips WHERE profile_id = %s", (from_id,))
+            conn.execute(
+                "DELETE FROM profiles WHERE namespace = %s AND id = %s", (namespace, from_id)
+            )
+            merged = self._fetch_profile(conn, namespace, into_id)
+            for activity in activities:
+                insert_activity(conn, namespace, activity, merged)
+            bump_gallery_version(conn, namespace, into_id)
+            bump_gallery_version(conn, namespace, from_id)
+        self._index_dimension(dimension)
+        return ProfileMerge(merged, removed, moved, duplicates)
 
     def list_clips(self, namespace: str, profile_id: str) -> list[Clip]:
         with self._transaction(write=False) as conn:

@@ -17,7 +17,15 @@ from voxprint.errors import (
     StoreError,
 )
 from voxprint.store.base import GALLERY_CHANGES_KEPT, Rebuild
-from voxprint.store.checks import band_text, optional_band, status_before, touched_since
+from voxprint.store.checks import (
+    band_text,
+    check_same_encoder,
+    check_two_profiles,
+    merged_status_before,
+    optional_band,
+    status_before,
+    touched_since,
+)
 from voxprint.store.records import (
     Activity,
     Band,
@@ -29,6 +37,7 @@ from voxprint.store.records import (
     Profile,
     ProfileChanges,
     ProfileKind,
+    ProfileMerge,
 )
 from voxprint.store.sqlite.activity import insert_activity
 from voxprint.store.sqlite.codecs import (
@@ -389,6 +398,48 @@ class SQLiteProfiles(SQLiteDatabase):
             bump_gallery_version(conn, namespace, profile_id)
         self._checkpoint()
         return profile
+
+    def merge_profiles(
+        self,
+        namespace: str,
+        into_id: str,
+        from_id: str,
+        rebuild: Rebuild,
+        *,
+        activities: Sequence[Activity] = (),
+    ) -> ProfileMerge:
+        """Move ``from_id``'s clips to ``into_id`` (those whose audio it has are dropped),
+        rebuild it, delete ``from_id`` and log ``activities`` in one transaction; then
+        checkpoint the WAL like delete (the dropped clips and the removed voiceprint leave
+        no copy there)."""
+        check_two_profiles(into_id, from_id)
+        with self._transaction(write=True) as conn:
+            into_before = self._require_profile(conn, namespace, into_id)
+            from_before = self._require_profile(conn, namespace, from_id)
+            removed = self._fetch_profile(conn, namespace, from_id)
+            check_same_encoder(self._fetch_profile(conn, namespace, into_id), removed)
+            duplicates = conn.execute(
+                "DELETE FROM clips WHERE profile_id = ? AND content_hash IS NOT NULL "
+                "AND content_hash IN (SELECT content_hash FROM clips WHERE profile_id = ? "
+                "AND content_hash IS NOT NULL)",
+                (from_id, into_id),
+            ).rowcount
+            moved = conn.execute(
+                "UPDATE clips SET profile_id = ? WHERE profile_id = ?", (into_id, from_id)
+            ).rowcount
+            clips = self._clips_of(conn, into_id)
+            before = merged_status_before(into_before, from_before)
+            self._write_state(conn, into_id, rebuild(clips, before), len(clips))
+            conn.execute(
+                "DELETE FROM profiles WHERE namespace = ? AND id = ?", (namespace, from_id)
+            )
+            merged = self._fetch_profile(conn, namespace, into_id)
+            for activity in activities:
+                insert_activity(conn, namespace, activity, merged)
+            bump_gallery_version(conn, namespace, into_id)
+            bump_gallery_version(conn, namespace, from_id)
+        self._checkpoint()
+        return ProfileMerge(merged, removed, moved, duplicates)
 
     def list_clips(self, namespace: str, profile_id: str) -> list[Clip]:
         with self._transaction(write=False) as conn:
