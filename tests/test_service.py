@@ -708,3 +708,165 @@ def test_an_app_probe_of_a_telephone_enrolled_owner_is_searched_among_each_bands
     assert found.candidates[0].score == pytest.approx(scanned.candidates[0].score)
     assert found.unknown_probability == pytest.approx(scanned.unknown_probability)
     assert phone.id != found.candidates[0].profile_id  # scored, though not the best
+
+
+# --- merging two profiles of one voice ---------------------------------------------------
+
+
+def one_voice_twice(service):
+    """'alice' (two clips) and 'alice 2' (one clip) enrolled from one voice, and 'bob'."""
+    alice = service.create_profile("alice")
+    service.enroll(alice.id, (voice(150, 6.0, seed=1), RATE))
+    service.enroll(alice.id, (voice(150, 6.0, seed=2), RATE))
+    twin = service.create_profile("alice 2")
+    service.enroll(twin.id, (voice(150, 12.0, seed=3), RATE))
+    enrolled(service, "bob", 260)
+    return service.get_profile(alice.id), service.get_profile(twin.id)
+
+
+def test_merging_a_voice_enrolled_twice_makes_claims_on_it_accepted_again(service):
+    alice, twin = one_voice_twice(service)
+    before = service.verify(alice.id, (voice(150, 4.0, seed=7), RATE))
+    assert before.decision is Decision.REJECT and before.look_alike is not None
+    assert before.look_alike.profile_id == twin.id
+    assert service.identify((voice(150, 4.0, seed=7), RATE)).is_unknown
+
+    merge = service.merge_profiles(alice.id, twin.id)
+
+    assert (merge.profile.id, merge.profile.name, merge.removed.id) == (alice.id, "alice", twin.id)
+    assert (merge.clips_moved, merge.duplicate_clips) == (1, 0)
+    assert merge.profile.clip_count == 3 and merge.profile.status is EnrollmentStatus.ENROLLED
+    assert merge.profile.net_speech_seconds == pytest.approx(
+        alice.net_speech_seconds + twin.net_speech_seconds
+    )
+    assert merge.profile == service.get_profile(alice.id)
+    after = service.verify(alice.id, (voice(150, 4.0, seed=7), RATE))
+    assert after.decision is Decision.ACCEPT and after.look_alike is None
+    found = service.identify((voice(150, 4.0, seed=7), RATE))
+    assert found.identified is not None and found.identified.profile_id == alice.id
+    assert twin.id not in {c.profile_id for c in found.candidates}
+    assert found.gallery_size == 2
+
+
+def test_a_merged_voiceprint_is_what_enrolling_every_clip_into_one_profile_gives(service):
+    alice, twin = one_voice_twice(service)
+    merged = service.merge_profiles(alice.id, twin.id).profile
+    whole = service.in_namespace("one-profile")
+    profile = whole.create_profile("alice")
+    for seed, seconds in ((1, 6.0), (2, 6.0), (3, 12.0)):
+        whole.enroll(profile.id, (voice(150, seconds, seed=seed), RATE))
+    expected = whole.get_profile(profile.id)
+    assert merged.voiceprint is not None and expected.voiceprint is not None
+    np.testing.assert_allclose(merged.voiceprint, expected.voiceprint, rtol=0, atol=1e-6)
+    assert merged.net_speech_seconds == pytest.approx(expected.net_speech_seconds)
+    assert merged.audio_seconds == pytest.approx(expected.audio_seconds)
+    assert (merged.status, merged.band) == (expected.status, expected.band)
+
+
+def test_the_merged_away_profile_is_gone_from_the_store_and_the_thresholds(service):
+    alice, twin = one_voice_twice(service)
+    assert service.operating_point_source().profiles == 3
+    service.merge_profiles(alice.id, twin.id)
+    with pytest.raises(ProfileNotFoundError):
+        service.get_profile(twin.id)
+    with pytest.raises(ProfileNotFoundError):
+        service.store.list_clips(service.namespace, twin.id)
+    assert [p.name for p in service.list_profiles()] == ["alice", "bob"]
+    assert service.operating_point_source().profiles == 2
+    logged = {(e.action, e.profile_id, e.result) for e in service.activity(limit=2)}
+    assert logged == {("merge", alice.id, "enrolled"), ("merge", twin.id, "deleted")}
+
+
+def test_the_gallery_index_drops_the_merged_away_profile_at_once(service):
+    from dataclasses import replace
+
+    from voxprint.gallery_index import GalleryIndex
+
+    indexed = replace(service, index=GalleryIndex(service.store, ToneEncoder.name, "1"))
+    alice, twin = one_voice_twice(indexed)
+    assert indexed.prepare_search() == 3
+    indexed.merge_profiles(alice.id, twin.id)
+    found = indexed.identify((voice(150, 4.0, seed=7), RATE))
+    assert found.gallery_size == 2
+    assert found.identified is not None and found.identified.profile_id == alice.id
+    assert twin.id not in {c.profile_id for c in found.candidates}
+
+
+def test_merging_two_profiles_still_enrolling_enrols_them_when_their_speech_adds_up(service):
+    a = service.create_profile("carol")
+    service.enroll(a.id, (voice(200, 6.0, seed=1), RATE))
+    b = service.create_profile("carol 2")
+    service.enroll(b.id, (voice(200, 6.0, seed=2), RATE))
+    assert service.get_profile(a.id).status is EnrollmentStatus.ENROLLING
+    merged = service.merge_profiles(a.id, b.id).profile
+    assert merged.status is EnrollmentStatus.ENROLLED and merged.clip_count == 2
+
+
+def test_a_recording_enrolled_into_both_profiles_is_kept_once(service):
+    alice, twin = one_voice_twice(service)
+    shared = (voice(150, 3.0, seed=9), RATE)
+    service.enroll(alice.id, shared)
+    service.enroll(twin.id, shared)
+    merge = service.merge_profiles(alice.id, twin.id)
+    assert (merge.clips_moved, merge.duplicate_clips) == (1, 1)
+    assert merge.profile.clip_count == 4
+    hashes = [c.content_hash for c in service.store.list_clips(service.namespace, alice.id)]
+    assert len(hashes) == len(set(hashes)) == 4
+
+
+def _unchanged(service, *profiles):
+    for profile in profiles:
+        now = service.get_profile(profile.id)
+        assert now == profile and now.clip_count == profile.clip_count
+
+
+def test_a_merge_of_one_profile_with_itself_or_a_missing_one_is_refused(service):
+    alice, twin = one_voice_twice(service)
+    with pytest.raises(InvalidParameterError, match="into itself"):
+        service.merge_profiles(alice.id, alice.id)
+    with pytest.raises(ProfileNotFoundError):
+        service.merge_profiles(alice.id, "00000000-0000-4000-8000-000000000000")
+    with pytest.raises(ProfileNotFoundError):
+        service.merge_profiles("00000000-0000-4000-8000-000000000000", twin.id)
+    _unchanged(service, alice, twin)
+
+
+def test_another_tenants_profile_cannot_be_merged_from_or_into(tmp_path):
+    a = make_service(tmp_path / "ns.db", namespace="tenant-a")
+    b = a.in_namespace("tenant-b")
+    alice, twin = one_voice_twice(a)
+    theirs = enrolled(b, "mallory", 150)
+    for into, source in ((alice.id, theirs.id), (theirs.id, twin.id)):
+        with pytest.raises(ProfileNotFoundError):
+            a.merge_profiles(into, source)
+        with pytest.raises(ProfileNotFoundError):
+            b.merge_profiles(into, source)
+    _unchanged(a, alice, twin)
+    _unchanged(b, theirs)
+
+
+def test_profiles_of_different_encoders_are_not_merged(tmp_path):
+    db = tmp_path / "voxprint.db"
+    old = make_service(db, version="1")
+    new = make_service(db, version="2")
+    alice = enrolled(old, "alice", 150)
+    again = enrolled(new, "alice (new model)", 150)
+    for service, into, source in ((old, alice, again), (new, again, alice)):
+        with pytest.raises(EncoderMismatchError, match="cannot mix encoders"):
+            service.merge_profiles(into.id, source.id)
+    # Two profiles of one encoder, but not the one this service runs.
+    other = enrolled(old, "alice 2", 150)
+    with pytest.raises(EncoderMismatchError, match="encoder in use"):
+        new.merge_profiles(alice.id, other.id)
+    _unchanged(old, alice, other, again)
+
+
+@pytest.mark.parametrize("side", ["into", "from", "both"])
+def test_a_passphrase_profile_on_either_side_is_not_merged(service, side):
+    alice, twin = one_voice_twice(service)
+    for profile in {"into": [alice], "from": [twin], "both": [alice, twin]}[side]:
+        record = PhraseProfile(profile.id, ProfileKind.TEXT_DEPENDENT, "en-us", "my voice")
+        service.store.set_phrase_profile(service.namespace, record)
+    with pytest.raises(ProfileKindError, match="text-dependent"):
+        service.merge_profiles(alice.id, twin.id)
+    _unchanged(service, alice, twin)

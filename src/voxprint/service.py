@@ -42,6 +42,7 @@ from voxprint.quality import ClipQuality, QualityGate, assess_clip
 from voxprint.scorer import Probe, Rivals, Scorer
 from voxprint.similar_voices import similar_voices
 from voxprint.store.base import Store
+from voxprint.store.checks import check_same_encoder, check_two_profiles
 from voxprint.store.records import (
     DEFAULT_NAMESPACE,
     Activity,
@@ -51,6 +52,7 @@ from voxprint.store.records import (
     Profile,
     ProfileChanges,
     ProfileKind,
+    ProfileMerge,
     check_namespace,
 )
 from voxprint.thresholds import ThresholdReport, Thresholds, threshold_report
@@ -413,6 +415,62 @@ class VoxprintService:
         )
         self.refresh_thresholds()
         return profile
+
+    def merge_profiles(self, into_id: str, from_id: str) -> ProfileMerge:
+        """Merge profile ``from_id`` into ``into_id`` (one person enrolled twice): every
+        clip moves, the voiceprint, speech totals and status are rebuilt from all the
+        clips by the enrolment rule, and ``from_id`` is deleted for good, in one
+        transaction. ``into_id`` keeps its name, external id and metadata. A clip whose
+        audio ``into_id`` already has is dropped, not held twice.
+
+        Refused, changing nothing: one id twice (:class:`InvalidParameterError`), a profile
+        not in this namespace (:class:`ProfileNotFoundError`), profiles of different
+        encoders or of another encoder than this one's (:class:`EncoderMismatchError`), a
+        text-dependent profile on either side (:class:`ProfileKindError`), and a profile
+        whose voiceprint has no clips to rebuild it from (:class:`InvalidProfileError`).
+        """
+        check_two_profiles(into_id, from_id)
+        into, source = self.get_profile(into_id), self.get_profile(from_id)
+        check_same_encoder(into, source)
+        self._check_encoder(into)
+        self._check_mergeable(into, source)
+        merge = self.store.merge_profiles(
+            self.namespace,
+            into.id,
+            source.id,
+            self.enrollment.summarize,
+            activities=(
+                Activity("merge", None, into.id, detail=f"from={source.id}"),
+                Activity("merge", "deleted", source.id, detail=f"into={into.id}"),
+            ),
+        )
+        self.refresh_thresholds()
+        return merge
+
+    def _check_mergeable(self, into: Profile, source: Profile) -> None:
+        """Refuse a merge that would not be one voice's text-independent clips: a
+        passphrase profile's clips all say its phrase (and are scored as such), and a
+        voiceprint given without clips cannot be rebuilt from them."""
+        kinds = self.store.get_phrase_profiles(self.namespace, [into.id, source.id])
+        passphrase = [
+            p
+            for p in (into, source)
+            if p.id in kinds and kinds[p.id].kind is ProfileKind.TEXT_DEPENDENT
+        ]
+        if passphrase:
+            which = " and ".join(f"{p.name!r} ({p.id})" for p in passphrase)
+            raise ProfileKindError(
+                f"cannot merge {source.name!r} into {into.name!r}: {which} "
+                f"{'is' if len(passphrase) == 1 else 'are'} text-dependent; only "
+                "text-independent profiles merge (a passphrase profile's clips all say its "
+                "passphrase)"
+            )
+        for profile in (into, source):
+            if profile.voiceprint is not None and profile.clip_count == 0:
+                raise InvalidProfileError(
+                    f"cannot merge: {profile.name!r} ({profile.id}) has a voiceprint but no "
+                    "enrolment clips to rebuild it from"
+                )
 
     def export_voiceprint(self, profile_id: str) -> VoiceprintExport:
         profile = self.get_profile(profile_id)
