@@ -870,3 +870,21 @@ def test_a_passphrase_profile_on_either_side_is_not_merged(service, side):
     with pytest.raises(ProfileKindError, match="text-dependent"):
         service.merge_profiles(alice.id, twin.id)
     _unchanged(service, alice, twin)
+
+
+def test_a_voiceprint_stored_without_clips_is_not_merged_away_or_overwritten(service):
+    from dataclasses import replace
+
+    alice, twin = one_voice_twice(service)
+    assert alice.voiceprint is not None
+    ready_made = replace(
+        service.create_profile("imported"),
+        id="00000000-0000-4000-8000-00000000000a",
+        voiceprint=alice.voiceprint,
+        status=EnrollmentStatus.ENROLLED,
+    )
+    stored = service.store.create_profile(ready_made)
+    for into, source in ((ready_made.id, twin.id), (twin.id, ready_made.id)):
+        with pytest.raises(InvalidProfileError, match="no enrolment clips"):
+            service.merge_profiles(into, source)
+    _unchanged(service, twin, stored)
