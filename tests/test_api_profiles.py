@@ -1,5 +1,5 @@
-"""Native /v1 profile routes: create, list, look up, read, patch, reset, delete, export;
-tenant isolation."""
+"""Native /v1 profile routes: create, list, look up, read, patch, reset, delete, merge,
+export; tenant isolation."""
 
 from __future__ import annotations
 
@@ -280,6 +280,8 @@ def test_a_key_of_one_namespace_cannot_touch_another_namespaces_profiles(tmp_pat
             ("POST", f"/v1/profiles/{pid}/verify", {"content": wav}),
             ("POST", f"/v1/profiles/{pid}/enrollments", {"content": wav}),
             ("POST", f"/v1/profiles/{pid}/reset", {}),
+            ("POST", f"/v1/profiles/{pid}/merge", {"json": {"from": mine["id"]}}),
+            ("POST", f"/v1/profiles/{mine['id']}/merge", {"json": {"from": pid}}),
             ("DELETE", f"/v1/profiles/{pid}", {}),
             ("POST", "/v1/identify", {"content": wav, "params": {"profile_ids": pid}}),
         ):
@@ -296,6 +298,8 @@ def test_a_key_of_one_namespace_cannot_touch_another_namespaces_profiles(tmp_pat
         client.headers.update(key_b)
         still_there = client.get(f"/v1/profiles/{pid}").json()
         assert still_there["name"] == "bob" and still_there["clip_count"] == 1
+        client.headers.update(key_a)
+        assert client.get(f"/v1/profiles/{mine['id']}").json()["clip_count"] == 1
 
 
 def test_an_enrolment_names_enrolled_profiles_with_a_voice_too_close_to_tell_apart(api):
@@ -328,3 +332,65 @@ def test_similar_voices_can_be_asked_later_of_an_enrolled_profile_only(api):
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "profile_not_enrolled"
     assert api.get(f"/v1/profiles/{UNKNOWN_ID}/similar-voices").status_code == 404
+
+
+def test_merging_one_voice_enrolled_twice_answers_the_merged_profile_and_deletes_the_other(api):
+    alice = create(api, "alice")
+    enroll(api, alice["id"], 150.0, seed=1)
+    twin = create(api, "alice 2", external_id="app-7")
+    enroll(api, twin["id"], 150.0, seed=2)
+    enroll(api, create(api, "bob")["id"], 260.0)
+    probe = {"content": voice_wav(150, 4, seed=9), "headers": {"Content-Type": "audio/wav"}}
+    refused = api.post(f"/v1/profiles/{alice['id']}/verify", **probe).json()
+    assert refused["decision"] == "reject"
+    assert refused["look_alike"]["profile_id"] == twin["id"]
+
+    response = api.post(f"/v1/profiles/{alice['id']}/merge", json={"from": twin["id"]})
+
+    assert response.status_code == 200, response.text
+    merged = response.json()
+    assert set(merged) == {
+        "profile",
+        "removed_profile_id",
+        "removed_profile_name",
+        "clips_moved",
+        "duplicate_clips",
+    }
+    assert (merged["removed_profile_id"], merged["removed_profile_name"]) == (twin["id"], "alice 2")
+    assert (merged["clips_moved"], merged["duplicate_clips"]) == (1, 0)
+    assert set(merged["profile"]) == PROFILE_FIELDS
+    assert merged["profile"] == api.get(f"/v1/profiles/{alice['id']}").json()
+    assert merged["profile"]["clip_count"] == 2 and merged["profile"]["status"] == "enrolled"
+    assert merged["profile"]["net_speech_seconds"] == pytest.approx(24.0, abs=0.2)
+    assert api.get(f"/v1/profiles/{twin['id']}").status_code == 404
+    assert api.get("/v1/profiles/lookup", params={"external_id": "app-7"}).status_code == 404
+    accepted = api.post(f"/v1/profiles/{alice['id']}/verify", **probe).json()
+    assert accepted["decision"] == "accept" and accepted["look_alike"] is None
+
+
+def test_a_merge_that_cannot_be_made_is_a_4xx_with_its_code_and_changes_nothing(api):
+    alice = create(api, "alice")
+    enroll(api, alice["id"], 150.0, seed=1)
+    passphrase = create(api, "door", kind="text-dependent")
+    merge = f"/v1/profiles/{alice['id']}/merge"
+    for path, body, status, code in (
+        (merge, {"from": alice["id"]}, 400, "invalid_parameter"),
+        (merge, {"from": UNKNOWN_ID}, 404, "profile_not_found"),
+        (f"/v1/profiles/{UNKNOWN_ID}/merge", {"from": alice["id"]}, 404, "profile_not_found"),
+        (merge, {"from": passphrase["id"]}, 409, "wrong_profile_kind"),
+        (
+            f"/v1/profiles/{passphrase['id']}/merge",
+            {"from": alice["id"]},
+            409,
+            "wrong_profile_kind",
+        ),
+        (merge, {"from": "alice"}, 422, "invalid_request"),
+        (merge, {}, 422, "invalid_request"),
+        (merge, {"from_": UNKNOWN_ID}, 422, "invalid_request"),
+        (merge, {"from": UNKNOWN_ID, "keep": "both"}, 422, "invalid_request"),
+    ):
+        response = api.post(path, json=body)
+        assert response.status_code == status, (path, body, response.text)
+        assert response.json()["error"]["code"] == code
+    assert api.get(f"/v1/profiles/{alice['id']}").json()["clip_count"] == 1
+    assert api.get(f"/v1/profiles/{passphrase['id']}").status_code == 200

@@ -31,7 +31,7 @@ from voxprint.service import (
     SimilarVoices,
     VerificationResult,
 )
-from voxprint.store.records import GalleryStatistics, Profile
+from voxprint.store.records import GalleryStatistics, Profile, ProfileMerge
 from voxprint.thresholds import ThresholdReport
 
 
@@ -66,6 +66,18 @@ def spoken_profile(sp: SpokenProfile, policy: EnrollmentPolicy) -> dict[str, Any
         "remaining_speech_seconds": 0.0
         if sp.remaining_clips is not None
         else out["remaining_speech_seconds"],
+    }
+
+
+def profile_merge(merge: ProfileMerge, policy: EnrollmentPolicy) -> dict[str, Any]:
+    """The merged profile as it was stored, the profile removed, and the clips moved (and
+    dropped: audio the merged profile already had)."""
+    return {
+        "profile": profile(merge.profile, policy),
+        "removed_profile_id": merge.removed.id,
+        "removed_profile_name": merge.removed.name,
+        "clips_moved": merge.clips_moved,
+        "duplicate_clips": merge.duplicate_clips,
     }
 
 

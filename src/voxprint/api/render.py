@@ -28,6 +28,7 @@ from voxprint.api.schemas import (
     PhraseOut,
     PhrasesOut,
     ProfileList,
+    ProfileMergeOut,
     ProfileOut,
     QualityOut,
     SimilarVoicesOut,
@@ -57,7 +58,7 @@ from voxprint.service import (
     VerificationResult,
     VoiceprintExport,
 )
-from voxprint.store.records import Challenge, Profile
+from voxprint.store.records import Challenge, Profile, ProfileMerge
 from voxprint.thresholds import ThresholdReport
 
 VectorFormat = Literal["list", "base64"]
@@ -78,6 +79,10 @@ def profile_page(
         offset=offset,
         next_offset=end if end < total else None,
     )
+
+
+def profile_merge(merge: ProfileMerge, policy: EnrollmentPolicy) -> ProfileMergeOut:
+    return ProfileMergeOut.model_validate(views.profile_merge(merge, policy))
 
 
 def similar_voices(result: SimilarVoices) -> SimilarVoicesOut:

@@ -203,6 +203,29 @@ class ProfileOut(BaseModel):
     )
 
 
+class MergeProfiles(Strict):
+    """Which profile to merge into the one in the path (and then delete)."""
+
+    from_: ProfileIdText = Field(
+        alias="from",
+        description="The id of the profile to merge into this one: its clips move here, "
+        "then it is deleted.",
+    )
+
+
+class ProfileMergeOut(BaseModel):
+    """What a merge stored: the merged profile, and the profile it removed."""
+
+    profile: ProfileOut = Field(description="The merged profile as it is now stored.")
+    removed_profile_id: str = Field(description="The id of the profile merged in and deleted.")
+    removed_profile_name: str
+    clips_moved: int = Field(description="Clips moved from the removed profile.")
+    duplicate_clips: int = Field(
+        description="Clips of the removed profile whose audio this profile already had: "
+        "deleted with it, not held twice."
+    )
+
+
 class ProfileList(BaseModel):
     items: list[ProfileOut]
     total: int

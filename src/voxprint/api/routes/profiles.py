@@ -1,4 +1,5 @@
-"""Profiles: create, list (paged), look up, read, change, reset, delete, export the voiceprint.
+"""Profiles: create, list (paged), look up, read, change, reset, delete, merge, export the
+voiceprint.
 
 These touch only the store, so they are plain ``def`` routes (FastAPI's thread pool).
 """
@@ -14,8 +15,10 @@ from voxprint.api.deps import ServiceDep
 from voxprint.api.schemas import (
     MAX_PAGE,
     PROFILE_ID_PATTERN,
+    MergeProfiles,
     ProfileCreate,
     ProfileList,
+    ProfileMergeOut,
     ProfileOut,
     ProfilePatch,
     SimilarVoicesOut,
@@ -138,6 +141,20 @@ def delete_profile(profile_id: ProfileIdPath, service: ServiceDep) -> Response:
 )
 def reset_profile(profile_id: ProfileIdPath, passphrases: PassphraseDep) -> ProfileOut:
     return render.spoken_profile(passphrases.reset_profile(profile_id), passphrases.core.enrollment)
+
+
+@router.post(
+    "/{profile_id}/merge",
+    response_model=ProfileMergeOut,
+    summary="Merge another profile of the same voice into this one (one person enrolled "
+    "twice): its clips move here, the voiceprint is rebuilt from all of them, and the other "
+    "profile is deleted for good. Text-independent profiles of one encoder only.",
+    responses=error_responses(400, 404, 409),
+)
+def merge_profiles(
+    profile_id: ProfileIdPath, body: MergeProfiles, service: ServiceDep
+) -> ProfileMergeOut:
+    return render.profile_merge(service.merge_profiles(profile_id, body.from_), service.enrollment)
 
 
 @router.get(
