@@ -244,6 +244,7 @@ def test_verify_says_when_another_enrolled_voice_is_as_close_as_the_claimed_one(
     assert claim.exit_code == ExitCode.REJECTED and claim.output.startswith("REJECT: older")
     assert "closer to another enrolled profile, younger (cosine" in claim.output
     assert "voxprint profiles similar older" in claim.output
+    assert "then merge them: voxprint profiles merge older younger" in claim.output
     shown = json.loads(
         run(
             "verify", "older", wav(tmp_path, "q.wav", 155, seconds=4, seed=7), "--db", db, "--json"
@@ -304,6 +305,60 @@ def test_profiles_list_show_reset_and_delete(speakers, db):
     assert deleted.exit_code == 0 and deleted.output.startswith("deleted mid")
     assert run("profiles", "show", "mid", "--db", db).exit_code == ExitCode.PROFILE
     assert run("profiles", "delete", "mid", "--db", db, "--yes").exit_code == ExitCode.PROFILE
+
+
+def test_profiles_merge_makes_one_profile_of_a_voice_enrolled_twice(tmp_path, db):
+    run("enroll", "alice", wav(tmp_path, "a.wav", 150, seconds=21, seed=1), "--db", db)
+    run("enroll", "alice 2", wav(tmp_path, "b.wav", 150, seconds=21, seed=2), "--db", db)
+    run("enroll", "bob", wav(tmp_path, "c.wav", 260, seconds=21, seed=3), "--db", db)
+    probe = wav(tmp_path, "p.wav", 150, seconds=4, seed=7)
+    refused = run("verify", "alice", probe, "--db", db)
+    assert refused.exit_code == ExitCode.REJECTED, refused.output
+    assert "voxprint profiles merge alice 'alice 2'" in refused.output
+
+    merged = run("profiles", "merge", "alice", "alice 2", "--db", db, "--yes")
+
+    assert merged.exit_code == 0, merged.output
+    (line,) = merged.output.splitlines()
+    assert line.startswith("merged alice 2 (") and " into alice (" in line
+    assert re.search(
+        r": 1 clip moved; now 4\d\.\d s of speech in 2 clips \[enrolled\]; alice 2 deleted$", line
+    )
+    assert run("profiles", "show", "alice 2", "--db", db).exit_code == ExitCode.PROFILE
+    assert run("verify", "alice", probe, "--db", db).exit_code == 0
+
+
+def test_profiles_merge_json_is_the_rest_apis_merge_answer(tmp_path, db):
+    run("enroll", "alice", wav(tmp_path, "a.wav", 150, seconds=12, seed=1), "--db", db)
+    run("enroll", "alice 2", wav(tmp_path, "b.wav", 150, seconds=12, seed=2), "--db", db)
+    twin = json.loads(run("profiles", "show", "alice 2", "--db", db, "--json").output)
+    result = run("profiles", "merge", "alice", "alice 2", "--db", db, "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    merged = json.loads(result.output)
+    assert (merged["removed_profile_id"], merged["removed_profile_name"]) == (twin["id"], "alice 2")
+    assert (merged["clips_moved"], merged["duplicate_clips"]) == (1, 0)
+    with api_on_cli_database(db) as client:
+        stored = client.get(f"/v1/profiles/{merged['profile']['id']}").json()
+    assert {k: stored[k] for k in merged["profile"]} == merged["profile"]
+
+
+@pytest.mark.parametrize(
+    ("names", "code", "message"),
+    [
+        (("alice", "nobody"), ExitCode.PROFILE, "error: no profile with id, external id or name"),
+        (("nobody", "alice"), ExitCode.PROFILE, "error: no profile with id, external id or name"),
+        (("alice", "alice"), ExitCode.DATA, "error: cannot merge profile "),
+    ],
+)
+def test_profiles_merge_refused_is_one_line_and_its_exit_code(tmp_path, db, names, code, message):
+    run("enroll", "alice", wav(tmp_path, "a.wav", 150, seconds=12, seed=1), "--db", db)
+    result = run("profiles", "merge", *names, "--db", db, "--yes")
+    assert result.exit_code == code
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(message)
+    shown = json.loads(run("profiles", "show", "alice", "--db", db, "--json").output)
+    assert shown["clip_count"] == 1
 
 
 #: How the REST API's pydantic models write a time: full precision, ``Z`` for UTC.
@@ -416,7 +471,12 @@ def test_answering_no_changes_nothing_and_exits_with_the_cancelled_code(
 
 @pytest.mark.parametrize(
     "command",
-    [("profiles", "delete", "low"), ("profiles", "reset", "low"), ("cohort", "delete")],
+    [
+        ("profiles", "delete", "low"),
+        ("profiles", "reset", "low"),
+        ("profiles", "merge", "low", "mid"),
+        ("cohort", "delete"),
+    ],
 )
 def test_without_a_terminal_confirmations_need_yes_and_change_nothing(speakers, db, command):
     run("enroll-dir", speakers, "--db", db)
@@ -808,7 +868,8 @@ def test_enrolling_a_voice_already_enrolled_under_another_name_prints_a_warning(
     assert [line.split(":")[0] for line in enrolled] == ["b2.wav", "b3.wav"]
     (warning,) = [line for line in lines if "warning:" in line]  # once, after the last clip
     assert lines[-1] == warning
-    assert "voice very close to 'alice'" in warning and "delete one profile" in warning
+    assert "voice very close to 'alice'" in warning
+    assert warning.endswith("merge the two: voxprint profiles merge alice 'alice again')")
     as_json = run(
         "enroll", "alice again", wav(tmp_path, "c.wav", 140, seed=20), "--db", db, "--json"
     )

@@ -429,11 +429,7 @@ class VoxprintService:
         text-dependent profile on either side (:class:`ProfileKindError`), and a profile
         whose voiceprint has no clips to rebuild it from (:class:`InvalidProfileError`).
         """
-        check_two_profiles(into_id, from_id)
-        into, source = self.get_profile(into_id), self.get_profile(from_id)
-        check_same_encoder(into, source)
-        self._check_encoder(into)
-        self._check_mergeable(into, source)
+        into, source = self.check_merge(into_id, from_id)
         merge = self.store.merge_profiles(
             self.namespace,
             into.id,
@@ -447,10 +443,16 @@ class VoxprintService:
         self.refresh_thresholds()
         return merge
 
-    def _check_mergeable(self, into: Profile, source: Profile) -> None:
-        """Refuse a merge that would not be one voice's text-independent clips: a
-        passphrase profile's clips all say its phrase (and are scored as such), and a
-        voiceprint given without clips cannot be rebuilt from them."""
+    def check_merge(self, into_id: str, from_id: str) -> tuple[Profile, Profile]:
+        """The two profiles if :meth:`merge_profiles` would merge them (raises what it
+        would raise otherwise; writes nothing): for asking before merging. A merge is
+        only of one voice's text-independent clips of this encoder: a passphrase
+        profile's clips all say its phrase (and are scored as such), and a voiceprint
+        given without clips cannot be rebuilt from them."""
+        check_two_profiles(into_id, from_id)
+        into, source = self.get_profile(into_id), self.get_profile(from_id)
+        check_same_encoder(into, source)
+        self._check_encoder(into)
         kinds = self.store.get_phrase_profiles(self.namespace, [into.id, source.id])
         passphrase = [
             p
@@ -471,6 +473,7 @@ class VoxprintService:
                     f"cannot merge: {profile.name!r} ({profile.id}) has a voiceprint but no "
                     "enrolment clips to rebuild it from"
                 )
+        return into, source
 
     def export_voiceprint(self, profile_id: str) -> VoiceprintExport:
         profile = self.get_profile(profile_id)

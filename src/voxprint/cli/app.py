@@ -57,7 +57,7 @@ app = typer.Typer(
     cls=VoxprintGroup,
 )
 profiles_app = typer.Typer(
-    help="List, show, reset and delete profiles; find similar voices.", no_args_is_help=True
+    help="List, show, reset, merge and delete profiles; find similar voices.", no_args_is_help=True
 )
 app.add_typer(profiles_app, name="profiles")
 
@@ -178,7 +178,7 @@ def enroll(
         raise fail_with(error, json_output=json_output, prefix=prefix) from None
     if results and not json_output:
         last = results[-1]
-        for line in render.similar_voice_lines(last.report.similar_voices):
+        for line in render.similar_voice_lines(last.report.profile, last.report.similar_voices):
             typer.echo(line)
         if last.kind is ProfileKind.TEXT_INDEPENDENT:
             required = passphrases.core.enrollment.min_net_speech_seconds
@@ -496,6 +496,49 @@ def profiles_delete(
     )
     service.delete_profile(profile.id)
     emit(json_output, {"deleted": profile.id}, lambda: f"deleted {profile.name} ({profile.id})")
+
+
+@profiles_app.command("merge")
+@handles_errors
+def profiles_merge(
+    into: Annotated[
+        str, typer.Argument(metavar="INTO", help="The profile to keep: name, id or external id.")
+    ],
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="FROM",
+            help="The profile merged into it, then deleted: name, id or external id.",
+        ),
+    ],
+    yes: YesOption = False,
+    db: DbOption = None,
+    model: ModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Merge two profiles of one voice (one person enrolled twice): FROM's clips move to
+    INTO, whose voiceprint is rebuilt from all of them, and FROM is deleted for good.
+
+    INTO keeps its name, external id and metadata. Text-independent profiles of one
+    encoder only. Asks first unless --yes, like delete.
+    """
+    service = open_service(db, model, create=False)
+    kept, merged_away = service.check_merge(
+        service.resolve_profile(into).id, service.resolve_profile(source).id
+    )
+    confirm(
+        f"Merge {merged_away.name!r} ({merged_away.id}) into {kept.name!r} ({kept.id}) and "
+        f"delete {merged_away.name!r}?",
+        yes=yes,
+        refused="not merged",
+        json_output=json_output,
+    )
+    merge = service.merge_profiles(kept.id, merged_away.id)
+    emit(
+        json_output,
+        render.merge_json(merge, service.enrollment),
+        lambda: render.merge_line(merge),
+    )
 
 
 @profiles_app.command("reset")

@@ -173,7 +173,7 @@ def diarize(
         typer.echo(talk_time_text(result))
         for speaker, report in reports:
             typer.echo(render.enrollment_line(f"{speaker} -> {report.profile.name}", report))
-            for line in render.similar_voice_lines(report.similar_voices):
+            for line in render.similar_voice_lines(report.profile, report.similar_voices):
                 typer.echo(line)
 
 

@@ -35,6 +35,7 @@ from voxprint.store.records import (
     EnrollmentStatus,
     Profile,
     ProfileKind,
+    ProfileMerge,
 )
 
 
@@ -112,6 +113,28 @@ def profile_line(profile: Profile) -> str:
     )
 
 
+def merge_line(merge: ProfileMerge) -> str:
+    """One line: what moved where, and the merged profile as it is now stored."""
+    profile, removed = merge.profile, merge.removed
+    dropped = (
+        f" ({plural(merge.duplicate_clips, 'clip')} of audio it already had dropped)"
+        if merge.duplicate_clips
+        else ""
+    )
+    return (
+        f"merged {removed.name} ({removed.id}) into {profile.name} ({profile.id}): "
+        f"{plural(merge.clips_moved, 'clip')} moved{dropped}; now "
+        f"{rounding.speech_so_far(profile.net_speech_seconds)} s of speech in "
+        f"{plural(profile.clip_count, 'clip')} [{profile.status.value}]; "
+        f"{removed.name} deleted"
+    )
+
+
+def merge_json(merge: ProfileMerge, policy: EnrollmentPolicy) -> dict[str, Any]:
+    """``--json``: the REST API's merge answer (voxprint.views)."""
+    return views.profile_merge(merge, policy)
+
+
 def profile_details(spoken: SpokenProfile) -> str:
     """Every field of a profile; a text-dependent one also its passphrase (or that the
     first clip will fix it) and the clips it still needs."""
@@ -181,15 +204,24 @@ def still_enrolling_line(report: EnrollmentReport, required_seconds: float) -> s
     )
 
 
-def similar_voice_lines(similar: Sequence[SimilarProfile]) -> list[str]:
-    """A warning line per enrolled profile whose voice is close to the one just enrolled
-    (print them once per command, after its last clip)."""
+def similar_voice_lines(profile: Profile, similar: Sequence[SimilarProfile]) -> list[str]:
+    """A warning line per enrolled profile whose voice is close to ``profile``'s (the one
+    just enrolled; print them once per command, after its last clip), with the command
+    that merges the two if they are one person."""
+    own = (profile.id, profile.name)
     return [
         f"  warning: voice very close to {s.name!r} ({s.profile_id}): cosine {s.cosine:.2f}, "
         f"{s.z:.1f} sd above strangers here; identification may confuse them "
-        "(if it is one person, delete one profile)"
+        f"(if it is one person, merge the two: {merge_command((s.profile_id, s.name), own)})"
         for s in similar
     ]
+
+
+def merge_command(into: tuple[str, str], source: tuple[str, str]) -> str:
+    """``voxprint profiles merge INTO FROM`` for two profiles given as ``(id, name)``: by
+    name, or by id when the two share a name."""
+    names = (into[0], source[0]) if into[1] == source[1] else (into[1], source[1])
+    return "voxprint profiles merge " + " ".join(shlex.quote(n) for n in names)
 
 
 def enrollment_json(report: EnrollmentReport, policy: EnrollmentPolicy) -> dict[str, Any]:
@@ -238,7 +270,10 @@ def similar_voices_text(result: SimilarVoices) -> str:
     if not result.voices:
         return f"{result.profile.name} ({result.profile.id}): no enrolled voice too close to it"
     return "\n".join(
-        [f"{result.profile.name} ({result.profile.id}):", *similar_voice_lines(result.voices)]
+        [
+            f"{result.profile.name} ({result.profile.id}):",
+            *similar_voice_lines(result.profile, result.voices),
+        ]
     )
 
 
@@ -269,7 +304,7 @@ def speaker_enrollment_text(plan: SpeakerEnrollment, policy: EnrollmentPolicy) -
     lines += [_clip_line(label, report) for label, report in plan.added]
     lines += [f"  skipped {s.path.name}: {s.message}" for s in plan.skipped]
     if plan.added:
-        lines += similar_voice_lines(plan.added[-1][1].similar_voices)
+        lines += similar_voice_lines(profile, plan.added[-1][1].similar_voices)
     return "\n".join(lines)
 
 
@@ -372,10 +407,11 @@ def _look_alike_text(result: VerificationResult) -> str:
         if alike.cosine >= result.cosine
         else f"another enrolled profile, {alike.name}, is nearly as close"
     )
+    merge = merge_command((result.profile_id, result.profile_name), (alike.profile_id, alike.name))
     return (
         f"\n{closeness} (cosine {alike.cosine:.3f}): the two may be one voice enrolled "
-        f"twice, or voices too alike to tell apart (see: voxprint profiles similar "
-        f"{shlex.quote(result.profile_name)})"
+        f"twice (then merge them: {merge}), or voices too alike to tell apart (see: "
+        f"voxprint profiles similar {shlex.quote(result.profile_name)})"
     )
 
 
