@@ -397,7 +397,7 @@ function hasSimilar(report) { return (report.similar_voices || []).length > 0; }
 function similarWarning(report) {
   if (!hasSimilar(report)) return "";
   const close = report.similar_voices.map((s) => `${s.profile_name} (cosine ${s.cosine.toFixed(2)})`);
-  return ` Warning: the voice is very close to ${close.join(", ")}; identification may confuse them. If it is one person, delete one profile.`;
+  return ` Warning: the voice is very close to ${close.join(", ")}; identification may confuse them. If it is one person, merge the two profiles (voxprint profiles merge, or POST /v1/profiles/{id}/merge).`;
 }
 
 async function enrolDiarized(diarizationId, label) {
