@@ -27,7 +27,7 @@ import numpy as np
 
 from decision_cache import embedded_domain
 from machine import header
-from voxprint.adaptation import Band, band_of, pair_band
+from voxprint.adaptation import Band, band_of, pair_band, telephone_copy_helps
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.calibrator import fit_scale
 from voxprint.evaluation.decisions import (
@@ -145,6 +145,54 @@ def answer(
     return cells, "+".join(sorted(deciders))
 
 
+def app_probes_among_telephone_enrolments(
+    root, pipeline, calibrated: Scorer, calibration: StoredCalibration
+) -> None:
+    """Every ``tel-8k`` speaker enrolled from telephone clips; the same utterances'
+    16 kHz originals (``tc100-halves``) identified, each judged as its telephone copy
+    against them (the service's rule): narrowband pairs."""
+    phone = build_domain("tel-8k", root)
+    wide = build_domain("tc100-halves", root)
+    phone_embedded, wide_embedded = (
+        embedded_domain(phone, pipeline),
+        embedded_domain(wide, pipeline),
+    )
+    profiles, seconds = gallery_profiles(phone, phone_embedded, phone.enrollable)
+    voiceprints = np.stack([p.voiceprint for p in profiles])
+    clean = [p.statistics_band() for p in profiles]
+    adapted = Scorer(gallery_operating_point(DEFAULT_PRIORS["campplus"], profiles))
+    print(
+        "\n| 16 kHz probes among telephone enrolments | decided by | owners named | "
+        "strangers unknown |\n|---|---|---|---|"
+    )
+    for rule in ("calibration decides every claim", "calibration decides its own band"):
+        known = named = strangers = refused = 0
+        deciders: set[str] = set()
+        for key in wide.probes:
+            probe = wide_embedded.probe(int(wide_embedded.rows([key])[0]))
+            twin = phone_embedded.probe(int(phone_embedded.rows([key])[0]))
+            copied = [telephone_copy_helps(band_of(probe.bandwidth_hz), c) for c in clean]
+            scored = {Band.NARROW if c else Band.WIDE for c in copied}
+            own_band = all(calibration.covers(b) for b in scored)
+            scorer = calibrated if rule.endswith("every claim") or own_band else adapted
+            deciders.add(scorer.point.source.kind.value)
+            ranking = scorer.identify(
+                probe, voiceprints, seconds, top_n=1, telephone=(twin, copied)
+            )
+            speaker = wide.speaker_of[key]
+            if speaker in phone.enrolment:
+                known += 1
+                own = phone.enrollable.index(speaker)
+                named += ranking.identified and ranking.candidates[0].index == own
+            else:
+                strangers += 1
+                refused += not ranking.identified
+        print(
+            f"| {rule} | {'+'.join(sorted(deciders))} | {100 * named / known:.1f} % | "
+            f"{100 * refused / strangers:.1f} % |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--far", type=float, default=0.01)
@@ -181,6 +229,7 @@ def main() -> None:
         ):
             cells, decided = answer(domain, embedded, scorer_for, gallery)
             print(f"| {name} | {rule} | {decided} | {cells} |")
+    app_probes_among_telephone_enrolments(root, pipeline, calibrated, calibration)
 
 
 if __name__ == "__main__":

@@ -206,6 +206,24 @@ def test_the_thresholds_route_reports_the_operating_point_of_the_keys_namespace(
     assert after["statistics"]["profiles"] == 2 and after["statistics"]["pairs"] == 1
 
 
+def test_the_thresholds_route_says_which_bands_a_calibration_decides(tmp_path):
+    from dataclasses import replace
+
+    from voxprint.store.records import Band
+
+    from fakes import tone_calibration
+
+    app, service = make_app(tmp_path / "c.db")
+    service.store.save_calibration(replace(tone_calibration(), bands=frozenset({Band.WIDE})))
+    with client_for(app) as client:
+        body = client.get("/v1/thresholds", headers=auth(issue_key(service))).json()
+    assert body["source"]["kind"] == "calibrated"
+    assert body["calibration_bands"] == ["wideband"]
+    narrow = next(row for row in body["bands"] if row["band"] == "narrowband")
+    assert narrow["source"]["kind"] == "prior" and 0 < narrow["verification_threshold"] < 1
+    assert body["text_dependent"]["source"]["kind"] != "calibrated"
+
+
 def test_a_sub_second_probe_is_answered_as_too_little_speech_not_as_an_error(api):
     profile_id = enrolled(api)
     short = api.post(f"/v1/profiles/{profile_id}/verify", content=voice_wav(150, 0.2, seed=5))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from diarization_fakes import EnergySegmenter
+from voxprint.audio.resample import band_limited
 from voxprint.decision import SourceKind
 from voxprint.diarization import DiarizationConfig, SpeakerDiarizer, UnknownReason
 from voxprint.diarization.clustering import (
@@ -109,6 +110,28 @@ def test_a_telephone_meeting_is_named_without_a_calibration_of_wideband_trials(s
     assert "not decided by the calibration" in result.source.description
     wide = diarizer.diarize(service, (conversation((LOW, 4.0), (HIGH, 4.0)), RATE))
     assert wide.source.kind is SourceKind.CALIBRATED
+
+
+def test_a_wideband_meeting_with_a_caller_on_the_telephone_is_not_decided_by_a_wideband_calibration(
+    service, diarizer
+):
+    """One speaker on a telephone line in an app meeting: their pair is narrowband, so a
+    calibration of wideband trials does not decide the meeting (found in review: with the
+    meeting's median band it named 38 of 60 telephone strangers)."""
+    alice = service.create_profile("alice")
+    service.enroll(alice.id, (voice(LOW, 12.0, seed=99), RATE), check_quality=False)
+    bob = service.create_profile("bob")
+    service.enroll(bob.id, (voice(HIGH, 12.0, seed=99)[::2], RATE // 2), check_quality=False)
+    service.store.save_calibration(replace(tone_calibration(), bands=frozenset({Band.WIDE})))
+    silence = np.zeros(RATE, dtype=np.float32)
+    caller = band_limited(voice(HIGH, 4.0, seed=5), RATE)
+    meeting = np.concatenate(
+        [voice(LOW, 4.0, seed=1), silence, caller, silence, voice(LOW, 4.0, seed=2)]
+    )
+    result = diarizer.diarize(service, (meeting, RATE))
+    assert len(result.speakers) == 2
+    assert result.source.kind is not SourceKind.CALIBRATED
+    assert "narrowband claims are not decided by the calibration" in result.source.description
 
 
 def test_a_profile_names_at_most_one_speaker(service, diarizer):

@@ -395,8 +395,8 @@ def test_a_calibration_of_both_bands_or_from_before_they_were_recorded_decides_e
     store = SQLiteStore(tmp_path / "c.db")
     thresholds = tone_thresholds(store)
     store.save_calibration(replace(tone_calibration(), bands=bands))
-    for band in (None, *Band):
-        assert thresholds.operating_point("default", band).source.kind is SourceKind.CALIBRATED
+    for bands in ((), (Band.WIDE,), (Band.NARROW,), tuple(Band)):
+        assert thresholds.operating_point("default", *bands).source.kind is SourceKind.CALIBRATED
 
 
 def test_with_nothing_else_to_decide_with_a_calibration_decides_the_other_band_too(tmp_path):
@@ -429,7 +429,31 @@ def test_claims_of_the_band_a_calibration_never_saw_keep_the_namespaces_own_poin
     # Wideband recordings are the calibration's own band.
     both_wide = service.compare((voice(110, 3.0, seed=7), RATE), (voice(110, 3.0, seed=9), RATE))
     assert both_wide.source.kind is SourceKind.CALIBRATED
-    assert service.identify((voice(110, 3.0, seed=7), RATE)).source.kind is SourceKind.CALIBRATED
+    # An app recording among telephone enrolments is judged as its telephone copy: a
+    # narrowband pair (found in review: a wideband calibration named 38 of 60 strangers).
+    app = service.identify((voice(110, 3.0, seed=7), RATE))
+    assert app.source.kind is SourceKind.ADAPTED and app.identified is not None
+
+
+def test_a_decision_is_calibrated_only_when_the_calibration_covers_every_pair_it_scores(tmp_path):
+    """A mixed namespace: a claim's band is its pair's, a telephone probe against an app
+    enrolment is a wideband pair, and an identification scores every candidate's pair."""
+    service = make_service(tmp_path / "t.db")
+    app = {}
+    for name, f0 in (("alice", 110), ("bob", 260)):
+        app[name] = service.create_profile(name)
+        service.enroll(app[name].id, (voice(f0, 6.0, seed=1), RATE))
+    for name, f0 in (("carol", 180), ("dave", 330)):
+        phone = service.create_profile(name)
+        service.enroll(phone.id, (voice(f0, 6.0, seed=1)[::2], RATE // 2))
+    service.store.save_calibration(wideband_calibration())
+    phone_probe = (voice(110, 3.0, seed=7)[::2], RATE // 2)
+    claim = service.verify(app["alice"].id, phone_probe)  # 8 kHz against an app voiceprint
+    assert claim.source.kind is SourceKind.CALIBRATED
+    among_app = service.identify(phone_probe, profile_ids=[p.id for p in app.values()])
+    assert among_app.source.kind is SourceKind.CALIBRATED  # only wideband pairs scored
+    among_all = service.identify(phone_probe)  # the telephone profiles' pairs are narrowband
+    assert among_all.source.kind is SourceKind.ADAPTED
 
 
 def test_the_threshold_report_says_which_bands_a_calibration_decides(tmp_path):
@@ -457,3 +481,11 @@ def test_the_threshold_report_of_a_calibration_of_every_band_lists_no_other_poin
     assert report.calibration_bands == (Band.WIDE, Band.NARROW)
     assert all(row.source is None for row in report.bands)
     assert "fitted on" not in report_text(report)
+
+
+def test_a_calibration_stored_before_bands_were_recorded_says_it_decides_every_band(tmp_path):
+    service = make_service(tmp_path / "t.db")
+    service.store.save_calibration(replace(tone_calibration(), bands=None))
+    report = threshold_report(service.thresholds, service.namespace)
+    assert report.calibration_bands is None and report.source.kind is SourceKind.CALIBRATED
+    assert "stored before voxprint recorded its trials' bands" in report_text(report)

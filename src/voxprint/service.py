@@ -705,22 +705,22 @@ class VoxprintService:
         it last changed."""
         return threshold_report(self.thresholds, self.namespace)
 
-    def scorer(self, *, force: bool = False, band: Band | None = None) -> Scorer:
-        """The scorer of this namespace's operating point for a claim whose pair of
-        recordings is of ``band`` (``None``: not known; a calibration decides only the
-        bands it was fitted on); ``force`` decides even with less speech than its
+    def scorer(self, *bands: Band, force: bool = False) -> Scorer:
+        """The scorer of this namespace's operating point for a decision scoring pairs of
+        recordings of ``bands`` (none given: not known; a calibration decides only when it
+        was fitted on every one of them); ``force`` decides even with less speech than its
         minimum."""
-        scorer = self.thresholds.scorer(self.namespace, band)
+        scorer = self.thresholds.scorer(self.namespace, *bands)
         if force:
             return replace(scorer, point=replace(scorer.point, min_speech_seconds=0.0))
         return scorer
 
-    def identify_scorer(self, bandwidth_hz: float | None, *, force: bool = False) -> Scorer:
-        """The scorer that identifies a probe of speech bandwidth ``bandwidth_hz`` among
-        this namespace's profiles (its claim band pairs the probe with the namespace's
-        enrolment band)."""
-        band = self.thresholds.claim_band(self.namespace, bandwidth_hz)
-        return self.scorer(force=force, band=band)
+    def identify_scorer(self, *bandwidths_hz: float | None, force: bool = False) -> Scorer:
+        """The scorer that identifies probes of these speech bandwidths among all of this
+        namespace's profiles (each probe's claim band pairs it with the namespace's
+        enrolment band), as one decision: e.g. the speakers of one recording."""
+        bands = {self.thresholds.claim_band(self.namespace, hz) for hz in bandwidths_hz}
+        return self.scorer(*sorted(bands), force=force)
 
     def _record(self, activity: Activity) -> bool:
         """Log a decision; a store that cannot write does not stop the decision being
@@ -797,7 +797,7 @@ class VoxprintService:
         if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
             raise self._not_enrolled(profile)
         probe = Probe.of(utterance)
-        scorer = self.scorer(force=force, band=pair_band(band_of(probe.bandwidth_hz), profile.band))
+        scorer = self.scorer(pair_band(band_of(probe.bandwidth_hz), profile.band), force=force)
         # The claimed profile's own band, not the namespace's: a namespace may mix app and
         # telephone enrolments (and its statistics sample at most 200 profiles per band).
         band = (
@@ -909,7 +909,6 @@ class VoxprintService:
         call out of the activity log. ``telephone`` makes the utterance's telephone copy
         (:meth:`EmbeddingPipeline.telephone_copy`), asked for only when a candidate is
         judged better with it (a wideband probe against telephone enrolments)."""
-        scorer = self.identify_scorer(utterance.bandwidth_hz, force=force)
         # Each candidate judged by its own enrolment band, as a claim on it would be: a
         # namespace may mix app and telephone enrolments. Then the best of each band are
         # candidates, not only the best overall: an app-enrolled owner calling in scores
@@ -917,14 +916,21 @@ class VoxprintService:
         # using the app lower than app-enrolled strangers (until judged as the probe's
         # telephone copy).
         probe_band = band_of(utterance.bandwidth_hz)
-        by_band = scorer.point.profile_bands_matter(utterance.bandwidth_hz) or (
-            telephone is not None and probe_band is Band.WIDE
-        )
+        by_band = probe_band is Band.NARROW or (telephone is not None and probe_band is Band.WIDE)
         gallery = self._candidates(utterance.embedding, top_n, profile_ids, by_band=by_band)
         if gallery.gallery_size == 0 and profile_ids is None and record:
             self._check_gallery_encoder()  # live windows (not recorded) skip the scan
         copied = [telephone_copy_helps(probe_band, band) for band in gallery.statistics_bands or ()]
         copy = Probe.of(telephone()) if telephone is not None and any(copied) else None
+        # The pairs this identification scores, each candidate's own (the telephone copy
+        # against a telephone enrolment is a narrowband pair): a calibration decides only
+        # when its trials covered all of them.
+        enrolled = gallery.bands or (None,) * len(gallery.profile_ids)
+        scored = {
+            Band.NARROW if copy is not None and copied[i] else pair_band(probe_band, band)
+            for i, band in enumerate(enrolled)
+        } or {probe_band}
+        scorer = self.scorer(*sorted(scored), force=force)
         ranking = scorer.identify(
             Probe.of(utterance),
             gallery.voiceprints,
@@ -1014,7 +1020,7 @@ class VoxprintService:
         elif telephone_copy_helps(b_band, a_band):
             b = self.pipeline.telephone_copy(waves[1], b.segments)
         band = pair_band(band_of(a.bandwidth_hz), band_of(b.bandwidth_hz))
-        return self._comparison(Probe.of(a), Probe.of(b), force=force, band=band)
+        return self._comparison(Probe.of(a), Probe.of(b), band, force=force)
 
     def compare_embeddings(self, first: np.ndarray, second: np.ndarray) -> ComparisonResult:
         """Score two ``(dim,)`` voiceprints made by this service's encoder (each taken as
@@ -1032,9 +1038,10 @@ class VoxprintService:
         )
 
     def _comparison(
-        self, first: Probe, second: Probe, *, force: bool = False, band: Band | None = None
+        self, first: Probe, second: Probe, *bands: Band, force: bool = False
     ) -> ComparisonResult:
-        scorer = self.scorer(force=force, band=band)
+        """``bands``: the pair's band (none given: not known)."""
+        scorer = self.scorer(*bands, force=force)
         verdict = scorer.compare(first, second)
         return ComparisonResult(
             cosine=verdict.cosine,

@@ -238,11 +238,11 @@ class Thresholds:
         )
         return recomputed
 
-    def operating_point(self, namespace: str, band: Band | None = None) -> OperatingPoint:
-        """The operating point in force for ``namespace``, for a claim whose pair of
-        recordings is of ``band`` (:func:`voxprint.adaptation.pair_band`; ``None``: not
+    def operating_point(self, namespace: str, *bands: Band) -> OperatingPoint:
+        """The operating point in force for ``namespace``, for a decision that scores pairs
+        of recordings of ``bands`` (:func:`voxprint.adaptation.pair_band`; none given: not
         known)."""
-        return self._point(namespace, self._current(), band)
+        return self._point(namespace, self._current(), bands)
 
     def claim_band(self, namespace: str, bandwidth_hz: float | None) -> Band:
         """The band of a claim that a probe of speech bandwidth ``bandwidth_hz`` makes
@@ -250,19 +250,21 @@ class Thresholds:
         enrolment band (a claim on one profile pairs with that profile's own band)."""
         return pair_band(band_of(bandwidth_hz), gallery_band(self.statistics(namespace)))
 
-    def _point(self, namespace: str, scoring: _Scoring, band: Band | None) -> OperatingPoint:
-        """The operating point in force for ``namespace`` and a claim of ``band`` with the
-        calibrations of one read of the store (``scoring``). A calibration decides the
-        bands its trials covered (all, when ``band`` is not known); the other band's
-        claims get the point the namespace would have without it."""
+    def _point(self, namespace: str, scoring: _Scoring, bands: tuple[Band, ...]) -> OperatingPoint:
+        """The operating point in force for ``namespace`` and a decision scoring pairs of
+        ``bands``, with the calibrations of one read of the store (``scoring``). A
+        calibration decides a decision only when its trials covered every band the decision
+        scores (when they are not known, it decides); otherwise the point the namespace
+        would have without it decides, whole: one decision, one point."""
         calibrated, calibration = scoring.calibrated, scoring.calibration
         if calibrated is not None and (self.use_calibration or self.prior is None):
-            if band is None or calibration is None or calibration.covers(band):
+            uncovered = [b for b in bands if calibration and not calibration.covers(b)]
+            if calibration is None or not uncovered:
                 return self._weighing(calibrated)
             own = self._uncalibrated(namespace)
             if own is None:  # nothing else knows this encoder: the calibration decides
                 return self._weighing(calibrated)
-            return self._weighing(_beside(own, calibration, band))
+            return self._weighing(_beside(own, calibration, uncovered[0]))
         own = self._uncalibrated(namespace)
         if own is None:
             raise ModelError(f"no operating point is known for encoder {self.encoder_name!r}")
@@ -281,11 +283,11 @@ class Thresholds:
             return point
         return replace(point, rival_weight=self.rival_weight)
 
-    def scorer(self, namespace: str, band: Band | None = None) -> Scorer:
-        """The scorer of the point in force for ``namespace`` and a claim of ``band``
-        (:meth:`operating_point`)."""
+    def scorer(self, namespace: str, *bands: Band) -> Scorer:
+        """The scorer of the point in force for ``namespace`` and a decision scoring pairs
+        of ``bands`` (:meth:`operating_point`)."""
         scoring = self._current()  # one read: the point and its cohort belong together
-        point = self._point(namespace, scoring, band)
+        point = self._point(namespace, scoring, bands)
         return Scorer(point, scoring.cohort if point.normalized else None)
 
     def refresh(self, namespace: str) -> GalleryStatistics | None:

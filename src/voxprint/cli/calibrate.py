@@ -131,7 +131,9 @@ def _text(data: dict[str, Any]) -> str:
         others = " and ".join(band.value for band in Band if band.value not in bands)
         lines.append(
             f"stored: verify, identify and compare now use it for {' and '.join(bands)} claims "
-            f"of this encoder version; {others} claims keep the operating point they had "
-            f"(no {others} trials here: fit one with {others} trials to cover them)"
+            f"of this encoder version; {others} claims are decided without it (built-in or "
+            f"adapted point): its {others} trials were too few to show its threshold holds "
+            f"there, or showed it does not. To cover both, calibrate again on one list with "
+            f"enough trials of each (a calibration replaces the previous one)"
         )
     return "\n".join(lines)

@@ -104,6 +104,7 @@ def plot_scores(
 
     from voxprint.adaptation import Band
     from voxprint.bootstrap import build_pipeline
+    from voxprint.calibrator import trial_pair_bands
     from voxprint.errors import ModelError
     from voxprint.evaluation.datasets import trial_list_eval_set
     from voxprint.evaluation.metrics import equal_error_rate
@@ -117,14 +118,21 @@ def plot_scores(
     prepare_image_output(out)
     eval_set = trial_list_eval_set(root or trials.parent, trials)
     point = None
+    service = None
     if db is not None:
         service = open_service(db, model, create=False, namespace=namespace)
         pipeline = service.pipeline
-        point = service.thresholds.operating_point(namespace)
     else:
         pipeline = build_pipeline(service_options(model=model))
     with progress_bar("embedding", len(eval_set.items), _show_progress(json_output)) as advance:
         embedded = embed_items(pipeline, eval_set.items, progress=lambda _d, _t: advance(1))
+    # The bands of the trials' pairs pick the point that would decide them (a calibration
+    # decides only the bands it was fitted on) and the band model whose threshold is marked.
+    pair_bands = trial_pair_bands(eval_set, embedded)
+    bands = set() if pair_bands is None else {*pair_bands[0], *pair_bands[1]}
+    marked = Band.NARROW if bands == {Band.NARROW} else Band.WIDE
+    if service is not None:
+        point = service.thresholds.operating_point(namespace, *sorted(bands))
     marks: list[tuple[str, float]] = []
     if point is None:
         with contextlib.suppress(ModelError):  # no operating point: only the EER threshold
@@ -141,7 +149,7 @@ def plot_scores(
         # The cosine accepted for a 3 s probe against a default voiceprint (a duration-aware
         # prior needs less at less speech; a fitted calibration is the same everywhere).
         accept = logit(point.verification_threshold)
-        needed = point.model(Band.WIDE).cosine_for_llr(accept, 3.0, EXAMPLE_ENROL_SECONDS)
+        needed = point.model(marked).cosine_for_llr(accept, 3.0, EXAMPLE_ENROL_SECONDS)
         marks.append(("verification threshold", needed))
         note = point.source.description
     eer = threshold = None

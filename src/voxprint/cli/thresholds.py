@@ -16,6 +16,7 @@ from voxprint.cli.common import (
     open_passphrases,
 )
 from voxprint.cli.render import probability_text
+from voxprint.decision import SourceKind
 from voxprint.thresholds import ThresholdReport
 
 thresholds_app = typer.Typer(
@@ -75,6 +76,11 @@ def _point_lines(report: ThresholdReport) -> list[str]:
     if report.calibration_bands is not None and len(report.calibration_bands) < len(report.bands):
         fitted = " and ".join(band.value for band in report.calibration_bands)
         lines.append(f"the calibration was fitted on {fitted} trials and decides those claims")
+    elif report.source.kind is SourceKind.CALIBRATED and report.calibration_bands is None:
+        lines.append(
+            "the calibration was stored before voxprint recorded its trials' bands: it "
+            "decides claims of every band (calibrate again to scope it to its trials' bands)"
+        )
     for band in report.bands:
         if band.source is not None and band.verification_threshold is not None:
             lines.append(

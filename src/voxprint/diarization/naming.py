@@ -405,9 +405,9 @@ class SpeakerDiarizer:
             encoder_version=service.encoder_version,
             profile_ids=profile_ids if name_speakers else [],
         )
-        # One recording, one band: the speakers' median speech bandwidth picks the point.
-        measured = [u.bandwidth_hz for u in utterances if u is not None and u.bandwidth_hz]
-        scorer = service.identify_scorer(float(np.median(measured)) if measured else None)
+        # One decision for the recording: a calibration decides only if it covers every
+        # speaker's band (a caller on the telephone in a wideband meeting included).
+        scorer = service.identify_scorer(*(u.bandwidth_hz for u in utterances if u is not None))
         top_n = max(1, len(gallery))
         claims: list[_Claim] = []
         for utterance in utterances:
