@@ -872,6 +872,23 @@ def test_a_passphrase_profile_on_either_side_is_not_merged(service, side):
     _unchanged(service, alice, twin)
 
 
+@pytest.mark.parametrize("side", ["into", "from"])
+def test_a_profile_made_through_the_azure_routes_is_not_merged(service, side):
+    """Azure's profiles follow Azure's enrolment rules (found in review: two 8 s Azure
+    profiles merged by voxprint's rule read "Enrolled" where Azure needs 30 s, and an
+    identification profile merged into a verification one vanished from its route)."""
+    from voxprint.store.records import AZURE_METADATA_KEY, ProfileChanges
+
+    alice, twin = one_voice_twice(service)
+    marked = {"into": alice, "from": twin}[side]
+    marks = {AZURE_METADATA_KEY: {"kind": "verification", "locale": "en-us"}}
+    service.update_profile(marked.id, ProfileChanges(metadata=marks))
+    alice, twin = service.get_profile(alice.id), service.get_profile(twin.id)
+    with pytest.raises(ProfileKindError, match="Azure-compatible routes"):
+        service.merge_profiles(alice.id, twin.id)
+    _unchanged(service, alice, twin)
+
+
 def test_a_voiceprint_stored_without_clips_is_not_merged_away_or_overwritten(service):
     from dataclasses import replace
 

@@ -1202,6 +1202,56 @@ def test_twenty_threads_adding_clips_to_one_profile_lose_nothing(store: SQLiteSt
     assert profile.net_speech_seconds == pytest.approx(10.0 * workers)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_a_merge_racing_enrolments_into_either_profile_loses_no_acknowledged_clip(
+    store: Store, seed: int
+) -> None:
+    """Found in review: without the merge's row locks (PostgreSQL), clips acknowledged
+    to the profile being merged away were lost with it."""
+    for pid in ("into", "from"):
+        store.create_profile(make_profile(pid, name=pid))
+        store.add_clip(DEFAULT_NAMESPACE, make_clip(pid, seed=seed), mean_rebuild)
+    workers = 8
+    barrier = threading.Barrier(workers + 1)
+    acknowledged: list[str] = []
+    errors: list[BaseException] = []
+
+    def add(index: int, target: str) -> None:
+        clip = make_clip(target, seed=1000 * seed + index + 1)
+        try:
+            barrier.wait()
+            store.add_clip(DEFAULT_NAMESPACE, clip, mean_rebuild)
+            acknowledged.append(clip.id)
+        except ProfileNotFoundError:
+            pass  # the profile was merged away first: refused, nothing acknowledged
+        except BaseException as exc:  # collected and re-checked below
+            errors.append(exc)
+
+    def merge() -> None:
+        try:
+            barrier.wait()
+            store.merge_profiles(DEFAULT_NAMESPACE, "into", "from", mean_rebuild)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=add, args=(index, ("into", "from")[index % 2]))
+        for index in range(workers)
+    ] + [threading.Thread(target=merge)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    held = {clip.id for clip in store.list_clips(DEFAULT_NAMESPACE, "into")}
+    assert set(acknowledged) <= held
+    merged = store.get_profile(DEFAULT_NAMESPACE, "into")
+    assert merged.clip_count == len(held) == 2 + len(acknowledged)
+    with pytest.raises(ProfileNotFoundError):
+        store.get_profile(DEFAULT_NAMESPACE, "from")
+
+
 def _add_clips_in_another_process(url: str, count: int, seed: int, start: Barrier) -> None:
     own_store = open_store(url)
     try:

@@ -44,6 +44,7 @@ from voxprint.similar_voices import similar_voices
 from voxprint.store.base import Store
 from voxprint.store.checks import check_same_encoder, check_two_profiles
 from voxprint.store.records import (
+    AZURE_METADATA_KEY,
     DEFAULT_NAMESPACE,
     Activity,
     ActivityEntry,
@@ -466,6 +467,15 @@ class VoxprintService:
                 f"{'is' if len(passphrase) == 1 else 'are'} text-dependent; only "
                 "text-independent profiles merge (a passphrase profile's clips all say its "
                 "passphrase)"
+            )
+        azure = [p for p in (into, source) if AZURE_METADATA_KEY in p.metadata]
+        if azure:
+            which = " and ".join(f"{p.name!r} ({p.id})" for p in azure)
+            raise ProfileKindError(
+                f"cannot merge {source.name!r} into {into.name!r}: {which} "
+                f"{'was' if len(azure) == 1 else 'were'} made through the Azure-compatible "
+                "routes, whose enrolment rules (length, kind, locale) are Azure's; delete the "
+                "duplicate there instead"
             )
         for profile in (into, source):
             if profile.voiceprint is not None and profile.clip_count == 0:

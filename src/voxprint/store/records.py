@@ -61,6 +61,10 @@ class Band(StrEnum):
     NARROW = "narrowband"
 
 
+#: Profile metadata key under which the Azure-compatible routes mark the profiles they made
+#: (their kind and locale): such profiles follow Azure's enrolment rules, not voxprint's.
+AZURE_METADATA_KEY = "azure"
+
 #: Speech whose measured bandwidth is above 0 and at most this was recorded or sent at
 #: 8 kHz (telephone): the one figure of the band rule (:func:`voxprint.adaptation.band_of`;
 #: the stores' migrations apply it to clips stored before profiles kept their band).

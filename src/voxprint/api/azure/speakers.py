@@ -35,10 +35,10 @@ from voxprint.service import (
     VerificationResult,
     VoxprintService,
 )
-from voxprint.store.records import EnrollmentStatus, Profile
+from voxprint.store.records import AZURE_METADATA_KEY, EnrollmentStatus, Profile
 
 #: Profile metadata key holding the Azure marks.
-METADATA_KEY = "azure"
+METADATA_KEY = AZURE_METADATA_KEY
 
 #: Azure's locale syntax: language and country code, e.g. ``en-us``.
 LOCALE_PATTERN = re.compile(r"^[a-zA-Z]{2}-?[a-zA-Z]{2}$")
