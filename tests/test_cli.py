@@ -502,6 +502,7 @@ def test_activity_lists_what_happened(speakers, tmp_path, db):
     [
         (("identify", "PROBE", "--top", "0"), "--top"),
         (("activity", "--limit", "0"), "--limit"),
+        (("activity", "--offset", "-1"), "--offset"),
         (("profiles", "list", "--limit", "-1"), "--limit"),
         (("profiles", "list", "--offset", "-5"), "--offset"),
     ],
@@ -693,6 +694,36 @@ def test_activity_shows_profile_names_and_the_reason_of_each_entry(speakers, tmp
     entries = json.loads(run("activity", "--db", db, "--json").stdout)
     assert {e["profile_name"] for e in entries if e["action"] == "identify"} == {"high"}
     assert next(e["detail"] for e in entries if e["result"] == "rejected").startswith("clipped")
+
+
+def test_activity_json_is_the_items_of_the_rest_apis_activity_page(speakers, tmp_path, db):
+    run("enroll-dir", speakers, "--db", db)
+    run("identify", wav(tmp_path, "k.wav", 260, seconds=3), "--db", db)
+    run("profiles", "delete", "mid", "--db", db, "--yes")
+    shown = json.loads(run("activity", "--db", db, "--json").stdout)
+    with api_on_cli_database(db) as client:
+        answered = client.get("/v1/activity").json()
+        paged = client.get("/v1/activity", params={"limit": 2, "offset": 1}).json()
+    assert shown == answered["items"]
+    assert shown[0]["action"] == "delete" and shown[0]["profile_name"] is None
+    assert all(API_TIME.fullmatch(e["time"]) for e in shown)
+    window = json.loads(
+        run("activity", "--limit", "2", "--offset", "1", "--db", db, "--json").stdout
+    )
+    assert window == paged["items"] == shown[1:3]
+
+
+def test_activity_can_show_one_profile_by_name_or_a_deleted_ones_id(speakers, db):
+    run("enroll-dir", speakers, "--db", db)
+    low = json.loads(run("activity", "--profile", "low", "--db", db, "--json").stdout)
+    assert {e["profile_name"] for e in low} == {"low"} and len(low) == 4  # create + 3 clips
+    mid_id = json.loads(run("profiles", "show", "mid", "--db", db, "--json").stdout)["id"]
+    run("profiles", "delete", "mid", "--db", db, "--yes")
+    gone = json.loads(run("activity", "--profile", mid_id.upper(), "--db", db, "--json").stdout)
+    assert [e["action"] for e in gone] == ["delete", "enroll", "enroll", "enroll", "create"]
+    missing = run("activity", "--profile", "nobody", "--db", db)
+    assert missing.exit_code == ExitCode.PROFILE
+    assert "nobody" in missing.stderr and "Traceback" not in missing.output
 
 
 def test_eval_writes_a_det_plot_only_when_asked(speakers, tmp_path, monkeypatch):

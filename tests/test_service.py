@@ -217,10 +217,28 @@ def test_listing_pages_no_store_could_count_are_refused(service, limit, offset):
         service.list_profiles(limit=limit, offset=offset)
 
 
-def test_an_activity_limit_no_store_could_count_is_refused(service):
+@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (10, -1), (10**20, 0), (10, 10**20)])
+def test_an_activity_page_no_store_could_count_is_refused(service, limit, offset):
     with pytest.raises(InvalidParameterError, match="limit must be"):
-        service.activity(limit=10**20)
+        service.activity(limit=limit, offset=offset)
+    with pytest.raises(InvalidParameterError, match="limit must be"):
+        service.activity_page(limit=limit, offset=offset)
     assert service.activity(limit=1) == []
+
+
+def test_an_activity_page_names_its_profiles_and_says_where_the_next_page_starts(service):
+    kept, gone = service.create_profile("kept"), service.create_profile("gone")
+    service.delete_profile(gone.id)
+    first = service.activity_page(limit=2)
+    assert [(e.action, e.profile_id) for e in first.entries] == [
+        ("delete", gone.id),
+        ("create", gone.id),
+    ]
+    assert first.names == {gone.id: None} and first.next_offset == 2
+    last = service.activity_page(limit=2, offset=first.next_offset)
+    assert [e.profile_id for e in last.entries] == [kept.id]
+    assert last.names == {kept.id: "kept"} and last.next_offset is None
+    assert service.in_namespace("other").activity_page().entries == []
 
 
 @pytest.mark.parametrize("namespace", ["", "bad name!", "x" * 65, "-lead", "é"])

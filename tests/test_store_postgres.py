@@ -16,7 +16,12 @@ from voxprint.api import create_app
 from voxprint.cli.app import app as cli
 from voxprint.cli.exit_codes import ExitCode
 from voxprint.enrollment import EnrollmentPolicy
-from voxprint.errors import DuplicateClipError, SchemaVersionError, StoreError
+from voxprint.errors import (
+    DuplicateClipError,
+    InvalidParameterError,
+    SchemaVersionError,
+    StoreError,
+)
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.service import VoxprintService
 from voxprint.store import open_store
@@ -290,3 +295,14 @@ def test_serve_refuses_an_unreachable_database_in_one_line_before_starting_worke
     result = CliRunner().invoke(cli, ["serve", "--db", NOWHERE, "--port", "1"])
     assert result.exit_code == ExitCode.DATA
     assert result.output.count("\n") == 1 and "s3cret-pass" not in result.output
+
+
+def test_activity_pages_skip_the_newest_entries_as_on_sqlite(store):
+    for action in ("a", "b", "c", "d"):
+        store.log_activity("default", action, profile_id=None, result="ok")
+    store.log_activity("elsewhere", "e", profile_id=None, result="ok")
+    assert [e.action for e in store.list_activity("default", limit=2, offset=2)] == ["b", "a"]
+    assert [e.action for e in store.list_activity("default", limit=2, offset=3)] == ["a"]
+    assert store.list_activity("default", offset=4) == []
+    with pytest.raises(InvalidParameterError, match="offset"):
+        store.list_activity("default", offset=-1)

@@ -1161,6 +1161,24 @@ def test_activity_is_listed_newest_first_filtered_and_limited(store: SQLiteStore
     assert [e.profile_id for e in store.list_activity("elsewhere")] == ["p9"]
 
 
+def test_activity_pages_skip_the_newest_entries_and_refuse_a_negative_offset(
+    store: SQLiteStore,
+) -> None:
+    for action in ("a", "b", "c", "d"):
+        store.log_activity(DEFAULT_NAMESPACE, action, profile_id=None, result="ok")
+    store.log_activity("elsewhere", "e", profile_id=None, result="ok")
+
+    def page(**kwargs: int) -> list[str]:
+        return [e.action for e in store.list_activity(DEFAULT_NAMESPACE, **kwargs)]
+
+    assert page(limit=2, offset=0) == ["d", "c"]
+    assert page(limit=2, offset=2) == ["b", "a"]
+    assert page(limit=2, offset=3) == ["a"]
+    assert page(limit=2, offset=4) == []
+    with pytest.raises(InvalidParameterError, match="offset"):
+        store.list_activity(DEFAULT_NAMESPACE, offset=-1)
+
+
 def test_activity_keeps_the_profile_id_after_the_profile_is_deleted(store: SQLiteStore) -> None:
     enrol(store, make_profile("p1"))
     store.log_activity(DEFAULT_NAMESPACE, "enrol", profile_id="p1", result="ok")

@@ -95,6 +95,19 @@ class EnrollmentReport:
 
 
 @dataclass(frozen=True)
+class ActivityPage:
+    """A page of the namespace's activity log, newest first, with the current name of
+    each profile it mentions (``None``: deleted since). ``next_offset`` is where the next
+    page starts, ``None`` on the last."""
+
+    entries: list[ActivityEntry]
+    names: dict[str, str | None]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+@dataclass(frozen=True)
 class SimilarProfile:
     """An enrolled profile whose voice is close to another's: its voiceprints' ``cosine``
     and ``z``, how many of the namespace's impostor standard deviations above their mean."""
@@ -385,10 +398,7 @@ class VoxprintService:
             return self.create_profile(reference, external_id=external_id)
 
     def list_profiles(self, *, limit: int = 100, offset: int = 0) -> list[Profile]:
-        if not (1 <= limit <= MAX_LISTED and 0 <= offset <= MAX_LISTED):
-            raise InvalidParameterError(
-                f"limit must be 1 to {MAX_LISTED:,} and offset 0 to {MAX_LISTED:,}"
-            )
+        _check_page(limit, offset)
         return self.store.list_profiles(self.namespace, limit=limit, offset=offset)
 
     def count_profiles(self) -> int:
@@ -493,10 +503,36 @@ class VoxprintService:
             profile.id, profile.encoder_name, profile.encoder_version, profile.voiceprint
         )
 
-    def activity(self, *, limit: int = 100, profile_id: str | None = None) -> list[ActivityEntry]:
-        if not 1 <= limit <= MAX_LISTED:
-            raise InvalidParameterError(f"limit must be 1 to {MAX_LISTED:,}")
-        return self.store.list_activity(self.namespace, limit=limit, profile_id=profile_id)
+    def activity(
+        self, *, limit: int = 100, offset: int = 0, profile_id: str | None = None
+    ) -> list[ActivityEntry]:
+        """The namespace's activity log, newest first (optionally one profile's only)."""
+        _check_page(limit, offset)
+        return self.store.list_activity(
+            self.namespace, limit=limit, offset=offset, profile_id=profile_id
+        )
+
+    def activity_page(
+        self, *, limit: int = 100, offset: int = 0, profile_id: str | None = None
+    ) -> ActivityPage:
+        """A page of :meth:`activity` with the profiles' current names and the next
+        page's offset. ``profile_id`` may be a deleted profile's: its entries stay."""
+        _check_page(limit, offset)
+        rows = self.store.list_activity(
+            self.namespace, limit=limit + 1, offset=offset, profile_id=profile_id
+        )
+        entries = rows[:limit]
+        names: dict[str, str | None] = {}
+        for entry in entries:
+            if entry.profile_id is not None and entry.profile_id not in names:
+                try:
+                    names[entry.profile_id] = self.store.get_profile(
+                        self.namespace, entry.profile_id
+                    ).name
+                except ProfileNotFoundError:  # deleted since
+                    names[entry.profile_id] = None
+        more = len(rows) > limit
+        return ActivityPage(entries, names, limit, offset, offset + limit if more else None)
 
     # --- recognition --------------------------------------------------------
 
@@ -1142,3 +1178,11 @@ def _about_recording(error: VoxprintError, position: str, source: AudioSource) -
             return error
         return error.prefixed(f"{Path(source).name}: ")
     return error.prefixed(f"{position} recording: ")
+
+
+def _check_page(limit: int, offset: int) -> None:
+    """Refuse a page no store could count (the bounds of every listing)."""
+    if not (1 <= limit <= MAX_LISTED and 0 <= offset <= MAX_LISTED):
+        raise InvalidParameterError(
+            f"limit must be 1 to {MAX_LISTED:,} and offset 0 to {MAX_LISTED:,}"
+        )

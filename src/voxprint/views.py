@@ -23,6 +23,7 @@ from voxprint.passphrase.service import SpokenEnrollment, SpokenProfile, SpokenV
 from voxprint.quality import ClipQuality
 from voxprint.rounding import decibels, seconds
 from voxprint.service import (
+    ActivityPage,
     Candidate,
     ComparisonResult,
     EnrollmentReport,
@@ -31,7 +32,7 @@ from voxprint.service import (
     SimilarVoices,
     VerificationResult,
 )
-from voxprint.store.records import GalleryStatistics, Profile, ProfileMerge
+from voxprint.store.records import ActivityEntry, GalleryStatistics, Profile, ProfileMerge
 from voxprint.thresholds import ThresholdReport
 
 
@@ -104,6 +105,40 @@ def enrollment(report: EnrollmentReport, policy: EnrollmentPolicy) -> dict[str, 
         "quality": None if report.quality is None else quality(report.quality),
         "similar_voices": [similar_voice(s) for s in report.similar_voices],
         "profile": profile(report.profile, policy),
+    }
+
+
+def activity_entry(entry: ActivityEntry, profile_name: str | None) -> dict[str, Any]:
+    """One activity-log entry; ``profile_name`` is the profile's current name (``None``
+    when it was deleted since, or the entry names no profile)."""
+    return {
+        "id": entry.id,
+        "time": entry.time,
+        "namespace": entry.namespace,
+        "action": entry.action,
+        "profile_id": entry.profile_id,
+        "profile_name": profile_name,
+        "result": entry.result,
+        "score": entry.score,
+        "detail": entry.detail,
+    }
+
+
+def activity_entries(page: ActivityPage) -> list[dict[str, Any]]:
+    """A page's entries, newest first (``voxprint activity --json``)."""
+    return [
+        activity_entry(e, page.names.get(e.profile_id) if e.profile_id else None)
+        for e in page.entries
+    ]
+
+
+def activity(page: ActivityPage) -> dict[str, Any]:
+    """A page of the activity log (``GET /v1/activity``): its entries as ``items``."""
+    return {
+        "items": activity_entries(page),
+        "limit": page.limit,
+        "offset": page.offset,
+        "next_offset": page.next_offset,
     }
 
 

@@ -23,6 +23,7 @@ from voxprint.api.errors import install_error_handlers
 from voxprint.api.inference import InferenceRunner
 from voxprint.api.observability import Metrics, RequestObserver
 from voxprint.api.routes import (
+    activity,
     batch,
     compare,
     diarize,
@@ -52,6 +53,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     compare.router,
     batch.router,
     phrases.router,
+    activity.router,
     streams.router,
     ws.router,
     diarize.router,

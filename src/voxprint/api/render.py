@@ -13,6 +13,7 @@ import numpy as np
 
 from voxprint import views
 from voxprint.api.schemas import (
+    ActivityList,
     BatchError,
     BatchItemResult,
     BatchOut,
@@ -50,6 +51,7 @@ from voxprint.passphrase.recognizer import PhraseMatch
 from voxprint.passphrase.service import SpokenEnrollment, SpokenProfile, SpokenVerification
 from voxprint.quality import ClipQuality
 from voxprint.service import (
+    ActivityPage,
     Candidate,
     ComparisonResult,
     EnrollmentReport,
@@ -99,6 +101,10 @@ def quality(measures: ClipQuality) -> QualityOut:
 
 def threshold_source(source: ThresholdSource) -> ThresholdSourceOut:
     return ThresholdSourceOut.model_validate(views.threshold_source(source))
+
+
+def activity(page: ActivityPage) -> ActivityList:
+    return ActivityList.model_validate(views.activity(page))
 
 
 def thresholds(report: ThresholdReport) -> ThresholdsOut:

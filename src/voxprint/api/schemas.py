@@ -422,6 +422,36 @@ class GalleryStatisticsOut(BaseModel):
     other_band: BandPairsOut | None = None
 
 
+class ActivityEntryOut(BaseModel):
+    """One line of the activity log: who did what to which profile, and the outcome."""
+
+    id: int = Field(description="The entry's number; later entries have larger ones.")
+    time: datetime
+    namespace: str
+    action: str = Field(
+        description="What was done: create, enroll, verify, identify, reset, delete, ..."
+    )
+    profile_id: str | None = Field(
+        description="The profile concerned (for identify, the one identified); null if none."
+    )
+    profile_name: str | None = Field(
+        description="The profile's current name; null when it has been deleted since."
+    )
+    result: str = Field(
+        description="The outcome: accept/reject, identified/unknown, the enrolment status, "
+        "rejected, deleted, ..."
+    )
+    score: float | None = Field(description="The decision's score, when there was one.")
+    detail: str | None = Field(description="Why, or what was measured (never audio).")
+
+
+class ActivityList(BaseModel):
+    items: list[ActivityEntryOut] = Field(description="Newest first.")
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page; null on the last.")
+
+
 class ThresholdsOut(BaseModel):
     """The operating point in force for the namespace of the key."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -47,6 +48,7 @@ from voxprint.store.records import ProfileKind
 
 if TYPE_CHECKING:
     from voxprint.passphrase.service import SpokenEnrollment
+    from voxprint.service import VoxprintService
 
 app = typer.Typer(
     name="voxprint",
@@ -576,30 +578,48 @@ def profiles_reset(
 @handles_errors
 def activity(
     limit: Annotated[int, typer.Option(min=1, help="Most entries to show.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Newest entries to skip.")] = 0,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="Only this profile's entries: its id (a deleted profile's too), "
+            "external id or name.",
+        ),
+    ] = None,
     db: DbOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Show the activity log: enrolments, verifications, identifications and deletions.
+    """Show the activity log, newest first: enrolments, verifications, identifications,
+    resets and deletions.
 
-    Each entry shows the profile's name and the reason or detail.
+    Each entry shows the profile's name and the reason or detail. --json prints the
+    `items` of the REST API's `GET /v1/activity`.
     """
     service = open_service(db, model, create=False)
-    entries = service.activity(limit=limit)
-    names: dict[str, str | None] = {}
-    for entry in entries:
-        if entry.profile_id is not None and entry.profile_id not in names:
-            try:
-                names[entry.profile_id] = service.get_profile(entry.profile_id).name
-            except ProfileNotFoundError:  # deleted since
-                names[entry.profile_id] = None
+    profile_id = None if profile is None else _activity_profile(service, profile)
+    page = service.activity_page(limit=limit, offset=offset, profile_id=profile_id)
     if json_output:
-        typer.echo(render.dumps([render.activity_json(e, names) for e in entries]))
-    elif not entries:
+        typer.echo(render.dumps(render.activity_json(page)))
+    elif not page.entries:
         typer.echo("no activity")
     else:
-        for entry in entries:
-            typer.echo(render.activity_line(entry, names))
+        for entry in page.entries:
+            typer.echo(render.activity_line(entry, page.names))
+
+
+def _activity_profile(service: VoxprintService, reference: str) -> str:
+    """The id of the profile ``reference`` names; a deleted profile's id stands for itself
+    (its entries outlive it)."""
+    try:
+        return service.resolve_profile(reference).id
+    except ProfileNotFoundError:
+        try:
+            return str(uuid.UUID(reference))
+        except ValueError:
+            pass
+        raise
 
 
 @app.command("eval")

@@ -22,6 +22,7 @@ from voxprint.evaluation.runner import EvalReport
 from voxprint.passphrase.recognizer import PhraseMatch
 from voxprint.passphrase.service import SpokenEnrollment, SpokenProfile, SpokenVerification
 from voxprint.service import (
+    ActivityPage,
     ComparisonResult,
     EnrollmentReport,
     IdentificationResult,
@@ -357,10 +358,10 @@ def activity_line(entry: ActivityEntry, names: dict[str, str | None]) -> str:
     )
 
 
-def activity_json(entry: ActivityEntry, names: dict[str, str | None]) -> dict[str, Any]:
-    data: dict[str, Any] = to_jsonable(entry)
-    data["profile_name"] = names.get(entry.profile_id) if entry.profile_id else None
-    return data
+def activity_json(page: ActivityPage) -> list[dict[str, Any]]:
+    """``activity --json``: the ``items`` of the REST API's ``GET /v1/activity``
+    (voxprint.views)."""
+    return views.activity_entries(page)
 
 
 def _down(value: float) -> str:

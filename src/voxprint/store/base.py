@@ -227,8 +227,16 @@ class ProfileStore(Protocol):
     ) -> None: ...
 
     def list_activity(
-        self, namespace: str, *, limit: int = 100, profile_id: str | None = None
-    ) -> list[ActivityEntry]: ...
+        self,
+        namespace: str,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        profile_id: str | None = None,
+    ) -> list[ActivityEntry]:
+        """The namespace's entries, newest first, skipping the ``offset`` newest
+        (optionally only those of one profile)."""
+        ...
 
     def writable(self) -> bool:
         """Whether the store can take writes now (False: read-only or unreachable)."""

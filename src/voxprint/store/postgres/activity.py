@@ -56,17 +56,24 @@ class PostgresActivity(PostgresDatabase):
             insert_activity(conn, namespace, entry, None)
 
     def list_activity(
-        self, namespace: str, *, limit: int = 100, profile_id: str | None = None
+        self,
+        namespace: str,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        profile_id: str | None = None,
     ) -> list[ActivityEntry]:
         if limit < 0:
             raise InvalidParameterError(f"limit must be >= 0, got {limit}")
+        if offset < 0:
+            raise InvalidParameterError(f"offset must be >= 0, got {offset}")
         query = f"SELECT {ACTIVITY_COLUMNS} FROM activity WHERE namespace = %s"
         params: list[Any] = [namespace]
         if profile_id is not None:
             query += " AND profile_id = %s"
             params.append(profile_id)
-        query += " ORDER BY id DESC LIMIT %s"
-        params.append(limit)
+        query += " ORDER BY id DESC LIMIT %s OFFSET %s"
+        params += [limit, offset]
         with self._transaction(write=False) as conn:
             rows = conn.execute(query, params).fetchall()
         return [activity_from_row(row) for row in rows]
