@@ -591,8 +591,7 @@ def activity(
     model: ModelOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Show the activity log, newest first: enrolments, verifications, identifications,
-    resets and deletions.
+    """Show the activity log, newest first: enrolments, decisions, resets and deletions.
 
     Each entry shows the profile's name and the reason or detail. --json prints the
     `items` of the REST API's `GET /v1/activity`.
