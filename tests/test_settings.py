@@ -195,6 +195,67 @@ def test_serve_refuses_a_port_in_use_in_one_line_before_loading_anything(tmp_pat
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "what"),
+    [
+        ("VOXPRINT_CAMPPLUS_RUNTIME", "bogus", "unknown CAM++ runtime 'bogus'; choose one of"),
+        ("VOXPRINT_QUANTIZE", "int4", "unknown quantisation 'int4'; choose one of: int8, none"),
+        ("VOXPRINT_PHRASE_RECOGNIZER", "bogus", "unknown phrase recogniser 'bogus'"),
+        ("VOXPRINT_ENGINE", "spark", "unknown engine 'spark'; choose one of: local, ray"),
+    ],
+)
+def test_a_misspelt_name_is_refused_when_the_settings_are_read(variable, value, what):
+    """Found in a walkthrough: these were taken as given, and `voxprint info` showed
+    "runtime: bogus"; the server started "ready" with a bogus phrase recogniser and then
+    answered every profile route 400, and with a bogus runtime its workers failed to
+    start with a traceback."""
+    os.environ[variable] = value
+    with pytest.raises(InvalidParameterError) as raised:
+        load_settings()
+    assert raised.value.message.startswith(f"invalid setting {variable}: ")
+    assert what in raised.value.message and "Value error" not in raised.value.message
+
+
+def test_the_named_choices_that_exist_are_taken():
+    for variable, value in (
+        ("VOXPRINT_CAMPPLUS_RUNTIME", "openvino-bf16"),
+        ("VOXPRINT_QUANTIZE", "int8"),
+        ("VOXPRINT_PHRASE_RECOGNIZER", "pocketsphinx"),
+        ("VOXPRINT_ENGINE", "ray"),
+    ):
+        os.environ[variable] = value
+    chosen = load_settings()
+    assert (chosen.campplus_runtime, chosen.quantize) == ("openvino-bf16", "int8")
+    assert (chosen.phrase_recognizer, chosen.engine) == ("pocketsphinx", "ray")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "shown"),
+    [
+        ("VOXPRINT_CAMPPLUS_RUNTIME", "bogus", "VOXPRINT_CAMPPLUS_RUNTIME: unknown CAM++ runtime"),
+        ("VOXPRINT_PHRASE_RECOGNIZER", "bogus", "VOXPRINT_PHRASE_RECOGNIZER: unknown phrase"),
+        ("VOXPRINT_MODEL", "nosuch", "unknown encoder 'nosuch'"),
+        ("VOXPRINT_MODEL", "missing.pt", "checkpoint not found: missing.pt"),
+    ],
+)
+def test_serve_refuses_a_bad_model_or_name_in_one_line_before_starting(
+    tmp_path, monkeypatch, variable, value, shown
+):
+    import logging.config
+
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn started"))
+    monkeypatch.setattr(logging.config, "dictConfig", lambda config: None)
+    monkeypatch.chdir(tmp_path)
+    os.environ[variable] = value
+    result = CliRunner().invoke(app, ["serve", "--db", str(tmp_path / "v.db"), "--port", "0"])
+    assert result.exit_code in (ExitCode.DATA, ExitCode.MODEL), result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error: ") and shown in line
+    assert not (tmp_path / "v.db").exists()  # refused before anything was created
+
+
 def test_hand_to_workers_puts_the_settings_into_the_environment():
     hand_to_workers(load_settings(model="ge2e"))
     assert os.environ["VOXPRINT_MODEL"] == "ge2e"

@@ -14,10 +14,11 @@ a data folder as a :class:`~pathlib.Path`).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voxprint.audio import AudioLimits
@@ -121,6 +122,37 @@ class Settings(BaseSettings):
     )
     log_json: bool = Field(True, description="Request logs as JSON lines.")
 
+    # Names are checked here, when the settings are read, so that a misspelt one is refused
+    # in one line naming its variable by every command and by `serve` before it starts:
+    # not when a request first needs it (a server that answered every profile route 400).
+    @field_validator("campplus_runtime")
+    @classmethod
+    def _known_runtime(cls, value: str | None) -> str | None:
+        from voxprint.encoders.campplus_runtime import RUNTIMES
+
+        return _one_of(value, RUNTIMES, "CAM++ runtime")
+
+    @field_validator("quantize")
+    @classmethod
+    def _known_quantization(cls, value: str | None) -> str | None:
+        from voxprint.encoders.campplus_runtime import QUANTIZATIONS
+
+        return _one_of(value, QUANTIZATIONS, "quantisation")
+
+    @field_validator("phrase_recognizer")
+    @classmethod
+    def _known_recognizer(cls, value: str) -> str:
+        from voxprint.passphrase import RECOGNIZERS
+
+        return _one_of(value, RECOGNIZERS, "phrase recogniser") or value
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        from voxprint.engines import ENGINES
+
+        return _one_of(value, ENGINES, "engine") or value
+
     def encoder_options(self) -> EncoderOptions:
         """How the encoder runs (runtime, quantisation, threads)."""
         return EncoderOptions(
@@ -175,6 +207,12 @@ class Settings(BaseSettings):
         return environment
 
 
+def _one_of(value: str | None, known: Iterable[str], what: str) -> str | None:
+    if value is not None and value not in known:
+        raise ValueError(f"unknown {what} {value!r}; choose one of: {', '.join(sorted(known))}")
+    return value
+
+
 def load_settings(**given: Any) -> Settings:
     """The settings of this process: the environment, with every value in ``given`` that
     is not ``None`` winning over it (command-line options that were given).
@@ -189,7 +227,8 @@ def load_settings(**given: Any) -> Settings:
         for problem in error.errors():
             field = str(problem["loc"][0]) if problem["loc"] else "?"
             where = field if field in given else f"{ENV_PREFIX}{field.upper()}"
-            problems.append(f"{where}: {problem['msg']}")
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            problems.append(f"{where}: {message}")
         raise InvalidParameterError("invalid setting " + "; ".join(problems)) from None
 
 

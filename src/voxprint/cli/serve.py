@@ -127,6 +127,7 @@ def serve(
     )
     config = log_config(level, bool(ctx.meta.get(VERBOSE_KEY)))
     logging.config.dictConfig(config)
+    check_encoder(chosen.model)
     path = database_file(chosen.db)
     if path is not None and not path.exists():
         logger.warning(
@@ -155,6 +156,15 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=30,
     )
+
+
+def check_encoder(name: str) -> None:
+    """Refuse, in one line, an encoder name that is neither built in nor a checkpoint file:
+    every worker would otherwise fail its startup with a traceback."""
+    from voxprint.encoders.registry import ENCODERS, checkpoint_path
+
+    if name not in ENCODERS:
+        checkpoint_path(name)
 
 
 def check_can_listen(host: str, port: int) -> None:
