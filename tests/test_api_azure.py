@@ -194,6 +194,26 @@ def test_verify_needs_four_seconds_of_speech_unless_told_to_ignore_it(api):
     assert_azure_error(bad, 400, "InvalidArgument")
 
 
+@pytest.mark.parametrize("seconds", [0.6, 2.5])
+def test_verify_and_identify_give_one_minimum_for_any_clip_under_it(api, seconds):
+    """Found in a walkthrough: a clip under voxprint's own 1 s minimum was refused with
+    "at least 1.00 s is needed", one between 1 and 4 s with "at least 4 s is needed
+    (or set ignoreMinLength=true)"; a client that sent 2 s next was refused again."""
+    client, headers = api
+    verifier = enrolled(client, headers, 200)
+    speaker = enrolled(client, headers, 200, base=IDENTIFY)
+    short = voice_wav(200, seconds, seed=3)
+    for url in (
+        f"{VERIFY}/{verifier}/verify",
+        f"{IDENTIFY}/identifySingleSpeaker?profileIds={speaker}",
+    ):
+        r = client.post(url, headers=wav_headers(headers), content=short)
+        assert_azure_error(r, 400, "InvalidRequest")
+        message = r.json()["error"]["message"]
+        assert message.startswith("Audio is too short: ")
+        assert "at least 4 s is needed (or set ignoreMinLength=true)" in message
+
+
 def test_verify_refuses_a_profile_that_is_still_enrolling(api):
     client, headers = api
     profile_id = create(client, headers)
