@@ -260,6 +260,52 @@ def test_bad_text_frames_get_errors_and_the_session_goes_on(setup):
             assert result["audio_seconds"] == 0.5
 
 
+@pytest.mark.parametrize(
+    "path", ["/v1/ws/identify", "/v1/ws/verify/{alice}", "/v1/ws/enroll/{bob}"]
+)
+@pytest.mark.parametrize("fmt", ["WAV", "FLAC"])
+def test_an_audio_file_sent_as_frames_is_refused_not_scored(setup, path, fmt):
+    """Found in a walkthrough: a WAV file's bytes sent as frames were identified, header
+    and all, as if they were raw samples."""
+    import io
+
+    import soundfile as sf
+
+    app, _, key = setup
+    buffer = io.BytesIO()
+    sf.write(buffer, voice(150, 3, seed=4), RATE, format=fmt)
+    data = buffer.getvalue()
+    with client_for(app) as client:
+        alice = make_profile(client, key, "alice", 150)
+        bob = make_profile(client, key, "bob")
+        url = path.format(alice=alice, bob=bob)
+        with client.websocket_connect(url, headers={"X-API-Key": key}) as ws:
+            assert ws.receive_json()["type"] == "ready"
+            ws.send_bytes(data[:20000])  # 0.6 s, were it samples: a result would be due
+            error = ws.receive_json()
+            assert error["type"] == "error"
+            assert error["error"]["code"] == "unsupported_media"
+            assert f"is a {fmt} file" in error["error"]["message"]
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 1003
+        listed = client.get(f"/v1/profiles/{bob}", headers=auth(key)).json()
+        assert listed["clip_count"] == 0  # nothing was enrolled from it
+
+
+def test_raw_audio_that_happens_to_start_like_a_file_later_on_is_taken(setup):
+    app, _, key = setup
+    with client_for(app) as client:
+        make_profile(client, key, "alice", 150)
+        with client.websocket_connect("/v1/ws/identify", headers={"X-API-Key": key}) as ws:
+            ws.receive_json()
+            pcm = float_to_pcm16(voice(150, 1, seed=9))
+            ws.send_bytes(pcm[:8000])
+            ws.send_bytes(b"RIFF" + pcm[8004:16000])  # samples that read "RIFF"
+            result = ws.receive_json()
+            assert result["type"] == "result" and result["audio_seconds"] == 0.5
+
+
 def test_verify_of_an_unknown_or_unenrolled_profile_closes_with_its_code(setup):
     app, _, key = setup
     with client_for(app) as client:

@@ -21,7 +21,9 @@ answers ``{"type": "ready", ...}`` first, then ``{"type": "result", ...}``
 frame ``{"event": "end"}`` asks for the final result (``"final": true``; for
 enrolment ``{"type": "enrolled", ...}``), after which the server closes (1000).
 Bad text frames get ``{"type": "error", "error": {"code", "message"}}`` and the
-session goes on. A bad key gets an error message and close code 1008; an unknown
+session goes on. A first binary frame that is an audio file (a WAV, FLAC, MP3...
+header) gets ``unsupported_media`` and close code 1003. A bad key gets an error message
+and close code 1008; an unknown
 profile 4404, a profile not enrolled yet 4409; a server already holding
 ``live_max_sessions`` sessions answers ``busy`` and 1013. If scoring falls behind,
 only the newest window is scored.
@@ -50,6 +52,7 @@ from voxprint.api import render
 from voxprint.api.deps import Principal, app_state, authenticate_key, presented_key
 from voxprint.api.errors import error_details
 from voxprint.api.state import AppState
+from voxprint.api.streams import container_name
 from voxprint.errors import (
     AuthenticationError,
     EncoderMismatchError,
@@ -59,6 +62,7 @@ from voxprint.errors import (
     ProfileNotFoundError,
     ServiceBusyError,
     ServiceUnavailableError,
+    UnsupportedAudioError,
     VoxprintError,
 )
 from voxprint.live import (
@@ -93,6 +97,7 @@ FIRST_MESSAGE_SECONDS = 10.0
 MAX_KEY_MESSAGE_CHARS = 4096
 QUERY_KEY = "api_key"
 CLOSE_NORMAL = 1000
+CLOSE_UNSUPPORTED = 1003
 CLOSE_POLICY = 1008
 CLOSE_UNAVAILABLE = 1013
 CLOSE_NOT_FOUND = 4404
@@ -522,6 +527,7 @@ async def _read(session: LiveSession, queue: asyncio.Queue[Frame]) -> None:
     """Receive frames: audio goes to the queue, ``end`` too; bad text frames get an error.
     A queue that stays full for :data:`QUEUE_FULL_SECONDS` ends the session (1013)."""
     carry = b""
+    first = True
     try:
         while True:
             message = await session.websocket.receive()
@@ -536,6 +542,11 @@ async def _read(session: LiveSession, queue: asyncio.Queue[Frame]) -> None:
                         )
                     )
                     continue
+                container = container_name(data) if first else None
+                first = False
+                if container is not None:
+                    await _refuse_file(session, queue, container)
+                    return
                 whole, carry = whole_samples(carry + data)
                 if whole and not await _offer(session, queue, pcm16_to_float(whole)):
                     return
@@ -556,6 +567,21 @@ async def _read(session: LiveSession, queue: asyncio.Queue[Frame]) -> None:
     except (WebSocketDisconnect, RuntimeError):
         pass
     await queue.put(Mark.GONE)  # the session sees the end (unless it was cancelled first)
+
+
+async def _refuse_file(session: LiveSession, queue: asyncio.Queue[Frame], container: str) -> None:
+    """An audio file sent as frames: its header and compressed frames would be taken for
+    samples and scored (found in a walkthrough: a WAV file's bytes were identified, header
+    and all). Only the first frame is looked at: a file sent in pieces starts with its
+    header, and raw speech later on may happen to start with such bytes."""
+    error = UnsupportedAudioError(
+        f"the first audio frame is a {container} file; live sessions take raw 16 kHz mono "
+        "16-bit little-endian PCM with no header (decode it first, or upload the file to "
+        "the HTTP routes)"
+    )
+    async with session.send_lock:
+        await _refuse(session.websocket, error, CLOSE_UNSUPPORTED)
+    queue.put_nowait(Mark.GONE)
 
 
 async def _offer(session: LiveSession, queue: asyncio.Queue[Frame], frame: Frame) -> bool:
