@@ -306,6 +306,26 @@ def test_raw_audio_that_happens_to_start_like_a_file_later_on_is_taken(setup):
             assert result["type"] == "result" and result["audio_seconds"] == 0.5
 
 
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [("every_hop=maybe", "every_hop"), ("window=soon", "window"), ("every_hop=2", "every_hop")],
+)
+def test_a_malformed_query_parameter_is_told_and_closed_with_1008(setup, query, named):
+    """Found in a walkthrough: `?every_hop=maybe` was refused at the handshake (HTTP 403)
+    with no reason, while `?window=-1` got an error message and 1008."""
+    app, _, key = setup
+    with client_for(app) as client:
+        url = f"/v1/ws/identify?{query}"
+        with client.websocket_connect(url, headers={"X-API-Key": key}) as ws:
+            error = ws.receive_json()
+            assert error["type"] == "error"
+            assert error["error"]["code"] == "invalid_request"
+            assert named in error["error"]["message"]
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == 1008
+
+
 def test_verify_of_an_unknown_or_unenrolled_profile_closes_with_its_code(setup):
     app, _, key = setup
     with client_for(app) as client:

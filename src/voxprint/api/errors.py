@@ -8,13 +8,16 @@ message; its traceback goes only to the log.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.status import WS_1008_POLICY_VIOLATION
 
 from voxprint import errors as e
 from voxprint.api.body import require_json
@@ -167,7 +170,23 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=500,
         )
 
+    async def on_websocket_validation_error(websocket: WebSocket, exc: Exception) -> None:
+        # Refused before the handshake, the client would see only an HTTP 403 and no reason
+        # (found in a walkthrough: /v1/ws/identify?every_hop=maybe): say what was wrong,
+        # as a bad ?window= is told, and close with 1008.
+        assert isinstance(exc, WebSocketRequestValidationError)
+        message = "; ".join(
+            f"{'.'.join(str(p) for p in item.get('loc', ()))}: {item.get('msg', 'invalid')}"
+            for item in exc.errors()[:5]
+        )
+        with contextlib.suppress(Exception):
+            await websocket.accept()
+            body = {"type": "error", **error_body("invalid_request", message or "invalid request")}
+            await websocket.send_text(json.dumps(body))
+            await websocket.close(code=WS_1008_POLICY_VIOLATION)
+
     app.add_exception_handler(e.VoxprintError, on_voxprint_error)
+    app.add_exception_handler(WebSocketRequestValidationError, on_websocket_validation_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected_error)
