@@ -15,7 +15,13 @@ from voxprint.cli.exit_codes import ExitCode
 from voxprint.encoders.registry import DEFAULT_ENCODER
 from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS
 from voxprint.errors import InvalidParameterError
-from voxprint.settings import Settings, default_data_root, hand_to_workers, load_settings
+from voxprint.settings import (
+    MAX_STREAM_IDLE_SECONDS,
+    Settings,
+    default_data_root,
+    hand_to_workers,
+    load_settings,
+)
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "voxprint"
 
@@ -214,6 +220,38 @@ def test_a_misspelt_name_is_refused_when_the_settings_are_read(variable, value, 
         load_settings()
     assert raised.value.message.startswith(f"invalid setting {variable}: ")
     assert what in raised.value.message and "Value error" not in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("VOXPRINT_STREAM_IDLE_SECONDS", "inf"),
+        ("VOXPRINT_STREAM_IDLE_SECONDS", "1e300"),
+        ("VOXPRINT_MAX_AUDIO_SECONDS", "inf"),
+        ("VOXPRINT_AZURE_MIN_SECONDS", "inf"),
+        ("VOXPRINT_AZURE_MAX_ENROLL_AUDIO_SECONDS", "Infinity"),
+        ("VOXPRINT_RIVAL_WEIGHT", "nan"),
+    ],
+)
+def test_no_setting_takes_infinity_or_a_time_no_date_can_hold(variable, value):
+    """Found in a walkthrough: VOXPRINT_STREAM_IDLE_SECONDS=inf was taken, and then every
+    POST /v1/streams was a 500 (an expiry date infinitely far off)."""
+    os.environ[variable] = value
+    with pytest.raises(InvalidParameterError, match=f"invalid setting {variable}: "):
+        load_settings()
+
+
+def test_a_stream_idle_time_the_settings_take_makes_streams_that_expire(tmp_path):
+    from apihelp import auth, client_for, issue_key, make_app
+
+    os.environ["VOXPRINT_STREAM_IDLE_SECONDS"] = str(MAX_STREAM_IDLE_SECONDS)
+    app, service = make_app(
+        tmp_path / "s.db", stream_idle_seconds=load_settings().stream_idle_seconds
+    )
+    with client_for(app) as client:
+        created = client.post("/v1/streams", headers=auth(issue_key(service)))
+    assert created.status_code == 201, created.text
+    assert created.json()["expires_at"] > created.json()["created_at"]
 
 
 def test_the_named_choices_that_exist_are_taken():

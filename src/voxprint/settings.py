@@ -36,14 +36,22 @@ ENV_PREFIX = "VOXPRINT_"
 #: Where the shared speech data is looked for when ``VOXPRINT_DATA`` is not set: from the
 #: working directory, then beside a source checkout of voxprint.
 SHARED_DATA = Path("shared") / "data"
+#: The longest an idle audio stream may be kept (a week): an expiry is a date.
+MAX_STREAM_IDLE_SECONDS = 7 * 24 * 3600.0
 
 
 class Settings(BaseSettings):
     """Everything voxprint can be told through its environment; each field is
     ``VOXPRINT_<NAME>`` (``RAY_ADDRESS`` is also read for ``ray_address``)."""
 
+    # No setting means "infinitely" or "not a number": inf where a limit has only a lower
+    # bound was taken, and an idle time of inf made every new audio stream a 500.
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, frozen=True, extra="ignore", env_ignore_empty=True
+        env_prefix=ENV_PREFIX,
+        frozen=True,
+        extra="ignore",
+        env_ignore_empty=True,
+        allow_inf_nan=False,
     )
 
     # What every command and the service share
@@ -100,7 +108,12 @@ class Settings(BaseSettings):
         le=MAX_ENROLLMENT_SPEECH_SECONDS,
         description="Azure routes: enrolment speech.",
     )
-    azure_min_seconds: float = Field(4.0, ge=0, description="Azure routes: verify/identify speech.")
+    azure_min_seconds: float = Field(
+        4.0,
+        ge=0,
+        le=MAX_ENROLLMENT_SPEECH_SECONDS,
+        description="Azure routes: verify/identify speech.",
+    )
     azure_max_enroll_audio_seconds: float = Field(
         300.0, gt=0, description="Azure routes: most audio summed over a profile's enrolments."
     )
@@ -109,7 +122,9 @@ class Settings(BaseSettings):
     live_max_sessions: int = Field(
         32, ge=1, description="WebSocket sessions open at once; more are refused (1013)."
     )
-    stream_idle_seconds: float = Field(300.0, gt=0, description="Idle audio streams expire.")
+    stream_idle_seconds: float = Field(
+        300.0, gt=0, le=MAX_STREAM_IDLE_SECONDS, description="Idle audio streams expire."
+    )
     stream_max_count: int = Field(16, ge=1, description="Open audio streams per namespace.")
     stream_max_namespace_bytes: int = Field(
         100 * MB, gt=0, description="Bytes all of a namespace's audio streams may hold."
