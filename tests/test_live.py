@@ -106,6 +106,24 @@ def test_verification_accepts_the_owner_and_rejects_another(service):
     assert other[-1].decision == "reject"
 
 
+def test_a_live_verify_session_never_scores_a_profile_deleted_or_reset_meanwhile(service):
+    """A session scores the profile as it is now (found in review: an open session kept
+    verifying against the voiceprint of a profile deleted or merged away)."""
+    from voxprint.errors import ProfileNotEnrolledError, ProfileNotFoundError
+
+    alice = next(p for p in service.list_profiles() if p.name == "alice")
+    bob = next(p for p in service.list_profiles() if p.name == "bob")
+    audio = voice(150, 2)
+    window = Window(audio, 2.0, len(audio))
+    assert evaluate_window(service, window, VerifyScorer(service, alice), 0.5).match is not None
+    service.reset_profile(bob.id)
+    with pytest.raises(ProfileNotEnrolledError):
+        evaluate_window(service, window, VerifyScorer(service, bob), 0.5)
+    service.delete_profile(alice.id)
+    with pytest.raises(ProfileNotFoundError):
+        evaluate_window(service, window, VerifyScorer(service, alice), 0.5)
+
+
 def test_a_live_claim_turned_down_by_an_enrolled_look_alike_names_it(service):
     twin = service.create_profile("twin")
     service.enroll(twin.id, (voice(155, 12, seed=2), RATE))

@@ -235,11 +235,15 @@ class VerifyScorer:
     profile: Profile
 
     def score(self, speech: PreparedSpeech, waveform: np.ndarray) -> Match:
-        utterance = self.service.claim_utterance(self.profile, waveform, speech)
-        result = self.service.verify_utterance(self.profile, utterance, record=False)
+        # The profile as it is now, not as the session found it: deleted, merged away or
+        # reset meanwhile is an error, never a score against a voiceprint that is gone
+        # (found in review), and new clips count at once.
+        profile = self.service.enrolled_profile(self.profile.id)
+        utterance = self.service.claim_utterance(profile, waveform, speech)
+        result = self.service.verify_utterance(profile, utterance, record=False)
         return Match(
-            self.profile.id,
-            self.profile.name,
+            profile.id,
+            profile.name,
             result.score,
             result.cosine,
             result.decision.value,
