@@ -372,6 +372,8 @@ def test_a_merge_that_cannot_be_made_is_a_4xx_with_its_code_and_changes_nothing(
     alice = create(api, "alice")
     enroll(api, alice["id"], 150.0, seed=1)
     passphrase = create(api, "door", kind="text-dependent")
+    bob = create(api, "bob")
+    enroll(api, bob["id"], 260.0)
     merge = f"/v1/profiles/{alice['id']}/merge"
     for path, body, status, code in (
         (merge, {"from": alice["id"]}, 400, "invalid_parameter"),
@@ -388,9 +390,13 @@ def test_a_merge_that_cannot_be_made_is_a_4xx_with_its_code_and_changes_nothing(
         (merge, {}, 422, "invalid_request"),
         (merge, {"from_": UNKNOWN_ID}, 422, "invalid_request"),
         (merge, {"from": UNKNOWN_ID, "keep": "both"}, 422, "invalid_request"),
+        (merge, {"from": bob["id"]}, 409, "voices_differ"),
+        (merge, {"from": bob["id"], "force": "yes"}, 422, "invalid_request"),
     ):
         response = api.post(path, json=body)
         assert response.status_code == status, (path, body, response.text)
         assert response.json()["error"]["code"] == code
     assert api.get(f"/v1/profiles/{alice['id']}").json()["clip_count"] == 1
     assert api.get(f"/v1/profiles/{passphrase['id']}").status_code == 200
+    forced = api.post(merge, json={"from": bob["id"], "force": True})
+    assert forced.status_code == 200 and forced.json()["profile"]["clip_count"] == 2

@@ -361,6 +361,17 @@ def test_profiles_merge_refused_is_one_line_and_its_exit_code(tmp_path, db, name
     assert shown["clip_count"] == 1
 
 
+def test_profiles_merge_of_two_voices_needs_force(tmp_path, db):
+    run("enroll", "alice", wav(tmp_path, "a.wav", 150, seconds=21, seed=1), "--db", db)
+    run("enroll", "bob", wav(tmp_path, "c.wav", 260, seconds=21, seed=3), "--db", db)
+    refused = run("profiles", "merge", "alice", "bob", "--db", db, "--yes")
+    assert refused.exit_code == ExitCode.PROFILE
+    (line,) = refused.stderr.strip().splitlines()
+    assert "do not sound like one voice" in line and "--force" in line
+    forced = run("profiles", "merge", "alice", "bob", "--db", db, "--yes", "--force")
+    assert forced.exit_code == 0, forced.output
+
+
 #: How the REST API's pydantic models write a time: full precision, ``Z`` for UTC.
 API_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z")
 
@@ -474,7 +485,7 @@ def test_answering_no_changes_nothing_and_exits_with_the_cancelled_code(
     [
         ("profiles", "delete", "low"),
         ("profiles", "reset", "low"),
-        ("profiles", "merge", "low", "mid"),
+        ("profiles", "merge", "low", "mid", "--force"),
         ("cohort", "delete"),
     ],
 )

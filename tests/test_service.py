@@ -766,6 +766,20 @@ def test_merging_a_voice_enrolled_twice_makes_claims_on_it_accepted_again(servic
     assert found.gallery_size == 2
 
 
+def test_two_voices_that_do_not_sound_alike_are_merged_only_when_forced(service):
+    """A merge cannot be undone, and merged, each person would pass as the other (found
+    in review: nothing checked that the two profiles are one voice)."""
+    from voxprint.errors import VoicesDifferError
+
+    alice, _twin = one_voice_twice(service)
+    bob = next(p for p in service.list_profiles() if p.name == "bob")
+    with pytest.raises(VoicesDifferError, match="do not sound like one voice"):
+        service.merge_profiles(alice.id, bob.id)
+    _unchanged(service, alice, bob)
+    merged = service.merge_profiles(alice.id, bob.id, force=True)
+    assert merged.removed.id == bob.id
+
+
 def test_a_merged_voiceprint_is_what_enrolling_every_clip_into_one_profile_gives(service):
     alice, twin = one_voice_twice(service)
     merged = service.merge_profiles(alice.id, twin.id).profile

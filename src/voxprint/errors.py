@@ -241,6 +241,13 @@ class ProfileKindError(ProfileError):
     code = "wrong_profile_kind"
 
 
+class VoicesDifferError(ProfileError):
+    """Two profiles asked to be merged do not sound like one voice: merging two people
+    would let each pass as the other (the caller may insist)."""
+
+    code = "voices_differ"
+
+
 class ChallengeError(VoxprintError):
     code = "challenge_error"
 

@@ -34,13 +34,14 @@ from voxprint.errors import (
     ProfileNotEnrolledError,
     ProfileNotFoundError,
     StoreError,
+    VoicesDifferError,
     VoxprintError,
 )
 from voxprint.gallery_index import CANDIDATES, Candidates, GalleryIndex
 from voxprint.pipeline import EmbeddingPipeline, PreparedSpeech, Utterance
 from voxprint.quality import ClipQuality, QualityGate, assess_clip
 from voxprint.scorer import Probe, Rivals, Scorer
-from voxprint.similar_voices import similar_voices
+from voxprint.similar_voices import SIMILAR_VOICE_Z, similar_voices, voice_distances
 from voxprint.store.base import Store
 from voxprint.store.checks import check_same_encoder, check_two_profiles
 from voxprint.store.records import (
@@ -427,7 +428,7 @@ class VoxprintService:
         self.refresh_thresholds()
         return profile
 
-    def merge_profiles(self, into_id: str, from_id: str) -> ProfileMerge:
+    def merge_profiles(self, into_id: str, from_id: str, *, force: bool = False) -> ProfileMerge:
         """Merge profile ``from_id`` into ``into_id`` (one person enrolled twice): every
         clip moves, the voiceprint, speech totals and status are rebuilt from all the
         clips by the enrolment rule, and ``from_id`` is deleted for good, in one
@@ -437,10 +438,12 @@ class VoxprintService:
         Refused, changing nothing: one id twice (:class:`InvalidParameterError`), a profile
         not in this namespace (:class:`ProfileNotFoundError`), profiles of different
         encoders or of another encoder than this one's (:class:`EncoderMismatchError`), a
-        text-dependent profile on either side (:class:`ProfileKindError`), and a profile
-        whose voiceprint has no clips to rebuild it from (:class:`InvalidProfileError`).
+        text-dependent profile on either side (:class:`ProfileKindError`), a profile
+        whose voiceprint has no clips to rebuild it from (:class:`InvalidProfileError`),
+        and, unless ``force``, two voiceprints that do not sound like one voice
+        (:class:`VoicesDifferError`).
         """
-        into, source = self.check_merge(into_id, from_id)
+        into, source = self.check_merge(into_id, from_id, force=force)
         merge = self.store.merge_profiles(
             self.namespace,
             into.id,
@@ -454,7 +457,9 @@ class VoxprintService:
         self.refresh_thresholds()
         return merge
 
-    def check_merge(self, into_id: str, from_id: str) -> tuple[Profile, Profile]:
+    def check_merge(
+        self, into_id: str, from_id: str, *, force: bool = False
+    ) -> tuple[Profile, Profile]:
         """The two profiles if :meth:`merge_profiles` would merge them (raises what it
         would raise otherwise; writes nothing): for asking before merging. A merge is
         only of one voice's text-independent clips of this encoder: a passphrase
@@ -493,7 +498,33 @@ class VoxprintService:
                     f"cannot merge: {profile.name!r} ({profile.id}) has a voiceprint but no "
                     "enrolment clips to rebuild it from"
                 )
+        if not force:
+            self._check_one_voice(into, source)
         return into, source
+
+    def _check_one_voice(self, into: Profile, source: Profile) -> None:
+        """Refuse to merge two voiceprints that do not sound like one voice by the
+        similar-voice rule (:data:`SIMILAR_VOICE_Z` sd above how strangers score here,
+        measured without ``source``): merging two people would let each pass as the
+        other, and cannot be undone. Profiles still enrolling, or a point without an
+        impostor scale (a user's calibration), cannot be measured and are not refused."""
+        if into.voiceprint is None or source.voiceprint is None:
+            return
+        point = self.thresholds.impostor_point(self.namespace, excluding=source.id)
+        if point is None:
+            return
+        band = pair_band(Band.WIDE if into.band is None else into.band, source.band)
+        measured = voice_distances(point, band, into.voiceprint, source.voiceprint[None, :])
+        if measured is None:
+            return
+        cosine, z = float(measured[0][0]), float(measured[1][0])
+        if z < SIMILAR_VOICE_Z:
+            raise VoicesDifferError(
+                f"{source.name!r} and {into.name!r} do not sound like one voice (cosine "
+                f"{cosine:.2f}, {z:.1f} sd above strangers here; one voice enrolled twice "
+                f"scores at least {SIMILAR_VOICE_Z:g}): merged, each could pass as the other. "
+                'To merge anyway, force it (--force, or "force": true)'
+            )
 
     def export_voiceprint(self, profile_id: str) -> VoiceprintExport:
         profile = self.get_profile(profile_id)

@@ -73,6 +73,24 @@ def similar_voices(
     """
     if z <= 0:
         raise InvalidParameterError(f"the similar-voice bar must be positive, got {z}")
+    measured = voice_distances(point, band, voiceprint, others)
+    if measured is None:
+        return ()
+    cosines, zs = measured
+    close = np.flatnonzero(zs >= z)
+    order = close[np.argsort(-cosines[close], kind="stable")][:MAX_REPORTED]
+    return tuple(SimilarVoice(int(i), float(cosines[i]), float(zs[i])) for i in order)
+
+
+def voice_distances(
+    point: OperatingPoint,
+    band: Band | Sequence[Band],
+    voiceprint: np.ndarray,
+    others: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(cosines, zs)`` ``(n,)`` of ``voiceprint`` against each row of ``others`` under
+    ``point``'s impostor model of ``band`` (as in :func:`similar_voices`); ``None`` where
+    the point has no impostor model of cosines to measure on."""
     rows = np.asarray(others, dtype=np.float64).reshape(-1, np.shape(voiceprint)[-1])
     bands = [band] * rows.shape[0] if isinstance(band, Band) else list(band)
     if len(bands) != rows.shape[0]:
@@ -80,12 +98,9 @@ def similar_voices(
     models = [point.model(b) for b in bands]
     scaled = [m for m in models if isinstance(m, ConditionModel)]
     if point.normalized or len(scaled) != len(models) or not scaled:
-        return ()
+        return None
     means = np.array([m.impostors.mean for m in scaled])
     stds = np.array([m.impostors.std for m in scaled])
     # as the scorer takes them: centred where the point's model is of centred cosines
     cosines = centred_cosines(rows, voiceprint, point.centre, point.ceiling_centre)[:, 0]
-    zs = (cosines - means) / stds
-    close = np.flatnonzero(zs >= z)
-    order = close[np.argsort(-cosines[close], kind="stable")][:MAX_REPORTED]
-    return tuple(SimilarVoice(int(i), float(cosines[i]), float(zs[i])) for i in order)
+    return cosines, (cosines - means) / stds

@@ -33,6 +33,7 @@ STATUS_BY_ERROR: dict[type[e.VoxprintError], int] = {
     e.ChallengeExpiredError: 409,
     e.PhraseMismatchError: 422,
     e.ProfileKindError: 409,
+    e.VoicesDifferError: 409,
     e.DiarizationNotFoundError: 404,
     e.ApiKeyNotFoundError: 404,
     e.AudioTooLargeError: 413,

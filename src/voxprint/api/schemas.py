@@ -211,6 +211,12 @@ class MergeProfiles(Strict):
         description="The id of the profile to merge into this one: its clips move here, "
         "then it is deleted.",
     )
+    force: bool = Field(
+        default=False,
+        strict=True,
+        description="Merge even when the two voiceprints do not sound like one voice "
+        "(409 `voices_differ` otherwise): merged, each person could pass as the other.",
+    )
 
 
 class ProfileMergeOut(BaseModel):

@@ -513,6 +513,14 @@ def profiles_merge(
             help="The profile merged into it, then deleted: name, id or external id.",
         ),
     ],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Merge even when the two voiceprints do not sound like one voice (refused "
+            "otherwise: merged, each person could pass as the other).",
+        ),
+    ] = False,
     yes: YesOption = False,
     db: DbOption = None,
     model: ModelOption = None,
@@ -526,7 +534,7 @@ def profiles_merge(
     """
     service = open_service(db, model, create=False)
     kept, merged_away = service.check_merge(
-        service.resolve_profile(into).id, service.resolve_profile(source).id
+        service.resolve_profile(into).id, service.resolve_profile(source).id, force=force
     )
     confirm(
         f"Merge {merged_away.name!r} ({merged_away.id}) into {kept.name!r} ({kept.id}) and "
@@ -535,7 +543,7 @@ def profiles_merge(
         refused="not merged",
         json_output=json_output,
     )
-    merge = service.merge_profiles(kept.id, merged_away.id)
+    merge = service.merge_profiles(kept.id, merged_away.id, force=force)
     emit(
         json_output,
         render.merge_json(merge, service.enrollment),

@@ -154,7 +154,8 @@ def reset_profile(profile_id: ProfileIdPath, passphrases: PassphraseDep) -> Prof
 def merge_profiles(
     profile_id: ProfileIdPath, body: MergeProfiles, service: ServiceDep
 ) -> ProfileMergeOut:
-    return render.profile_merge(service.merge_profiles(profile_id, body.from_), service.enrollment)
+    merge = service.merge_profiles(profile_id, body.from_, force=body.force)
+    return render.profile_merge(merge, service.enrollment)
 
 
 @router.get(
