@@ -183,6 +183,32 @@ def test_a_chunk_sent_as_a_form_or_as_text_is_refused_not_appended(app_and_key):
         assert info["bytes"] == 0 and info["chunks"] == 0
 
 
+def test_a_chunk_sent_with_curls_default_content_type_is_appended(app_and_key):
+    """``curl --data-binary`` without a type sends a form's type (found in review: the
+    README's append example was refused once forms were)."""
+    app, _, key = app_and_key
+    with client_for(app) as client:
+        stream_id = client.post("/v1/streams", json={"format": "pcm16"}, headers=auth(key))
+        stream_id = stream_id.json()["id"]
+        pcm = float_to_pcm16(voice(150, 1, seed=3))
+        taken = client.post(
+            f"/v1/streams/{stream_id}",
+            content=pcm,
+            headers={**auth(key), "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert taken.status_code == 200, taken.text
+        assert taken.json()["bytes"] == len(pcm)
+
+
+def test_only_a_pcm16_streams_first_chunk_is_checked_for_a_file_header(app_and_key):
+    app, _, key = app_and_key
+    with client_for(app) as client:
+        stream_id = upload(client, key, b"\x00\x01" * 100, "pcm16", pieces=1)
+        riff_like = b"RIFF" + b"\x00\x01" * 50  # samples that happen to start like a header
+        later = client.post(f"/v1/streams/{stream_id}", content=riff_like, headers=auth(key))
+        assert later.status_code == 200, later.text
+
+
 def test_delete_removes_a_stream_for_good(app_and_key):
     app, _, key = app_and_key
     with client_for(app) as client:

@@ -213,15 +213,21 @@ def test_an_enrolment_naming_another_external_id_than_the_profiles_is_refused(se
 
 @pytest.mark.parametrize(("limit", "offset"), [(0, 0), (10, -1), (10**20, 0), (10, 10**20)])
 def test_listing_pages_no_store_could_count_are_refused(service, limit, offset):
-    with pytest.raises(InvalidParameterError, match="limit must be"):
+    with pytest.raises(
+        InvalidParameterError, match=("offset" if offset != 0 else "limit") + " must be"
+    ):
         service.list_profiles(limit=limit, offset=offset)
 
 
 @pytest.mark.parametrize(("limit", "offset"), [(0, 0), (10, -1), (10**20, 0), (10, 10**20)])
 def test_an_activity_page_no_store_could_count_is_refused(service, limit, offset):
-    with pytest.raises(InvalidParameterError, match="limit must be"):
+    with pytest.raises(
+        InvalidParameterError, match=("offset" if offset != 0 else "limit") + " must be"
+    ):
         service.activity(limit=limit, offset=offset)
-    with pytest.raises(InvalidParameterError, match="limit must be"):
+    with pytest.raises(
+        InvalidParameterError, match=("offset" if offset != 0 else "limit") + " must be"
+    ):
         service.activity_page(limit=limit, offset=offset)
     assert service.activity(limit=1) == []
 

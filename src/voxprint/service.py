@@ -1213,7 +1213,7 @@ def _about_recording(error: VoxprintError, position: str, source: AudioSource) -
 
 def _check_page(limit: int, offset: int) -> None:
     """Refuse a page no store could count (the bounds of every listing)."""
-    if not (1 <= limit <= MAX_LISTED and 0 <= offset <= MAX_LISTED):
-        raise InvalidParameterError(
-            f"limit must be 1 to {MAX_LISTED:,} and offset 0 to {MAX_LISTED:,}"
-        )
+    if not 1 <= limit <= MAX_LISTED:
+        raise InvalidParameterError(f"limit must be 1 to {MAX_LISTED:,}, got {limit:,}")
+    if not 0 <= offset <= MAX_LISTED:
+        raise InvalidParameterError(f"offset must be 0 to {MAX_LISTED:,}, got {offset:,}")

@@ -122,13 +122,15 @@ class StreamRegistry:
         A ``pcm16`` stream refuses (415) a chunk that starts like an audio file (a WAV,
         FLAC, Ogg, MP3, WebM or MP4 header): its header and compressed frames would be
         taken for samples (found in a walkthrough: a WAV file appended to a pcm16 stream
-        was identified, header and all, with no word said)."""
+        was identified, header and all, with no word said). Only a first chunk is looked
+        at, as the live WebSockets look only at a first frame: later raw samples that happen
+        to start like a header are samples."""
         container = container_name(chunk)
         if container is not None:
             record = self._streams.get_stream(
                 namespace, stream_id, limits=self.limits, now=self._clock()
             )
-            if record.format is StreamFormat.PCM16:
+            if record.format is StreamFormat.PCM16 and record.bytes == 0:
                 raise UnsupportedAudioError(
                     f"this chunk is a {container} file, but stream {stream_id} takes raw "
                     "16 kHz mono 16-bit PCM with no header; send the samples alone, or open "

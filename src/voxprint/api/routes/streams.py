@@ -113,7 +113,10 @@ async def append_chunk(
     request: Request, stream_id: StreamIdPath, state: StateDep, principal: PrincipalDep
 ) -> StreamOut:
     media = media_type(request)
-    if media == "multipart/form-data" or not is_raw_audio_type(media):
+    # curl --data-binary sends this type unless told otherwise: its bytes are the chunk's
+    # (found in review: the README's own example was refused once forms were).
+    curl_default = media == "application/x-www-form-urlencoded"
+    if not curl_default and (media == "multipart/form-data" or not is_raw_audio_type(media)):
         # The body is appended as it is: a form's boundaries or a JSON text would become
         # part of the audio.
         raise UnsupportedAudioError(
