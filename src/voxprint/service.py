@@ -470,28 +470,31 @@ class VoxprintService:
         check_same_encoder(into, source)
         self._check_encoder(into)
         kinds = self.store.get_phrase_profiles(self.namespace, [into.id, source.id])
-        passphrase = [
-            p
-            for p in (into, source)
-            if p.id in kinds and kinds[p.id].kind is ProfileKind.TEXT_DEPENDENT
-        ]
-        if passphrase:
-            which = " and ".join(f"{p.name!r} ({p.id})" for p in passphrase)
-            raise ProfileKindError(
-                f"cannot merge {source.name!r} into {into.name!r}: {which} "
-                f"{'is' if len(passphrase) == 1 else 'are'} text-dependent; only "
-                "text-independent profiles merge (a passphrase profile's clips all say its "
-                "passphrase)"
-            )
-        azure = [p for p in (into, source) if AZURE_METADATA_KEY in p.metadata]
-        if azure:
-            which = " and ".join(f"{p.name!r} ({p.id})" for p in azure)
-            raise ProfileKindError(
-                f"cannot merge {source.name!r} into {into.name!r}: {which} "
-                f"{'was' if len(azure) == 1 else 'were'} made through the Azure-compatible "
-                "routes, whose enrolment rules (length, kind, locale) are Azure's; delete the "
-                "duplicate there instead"
-            )
+        both = (into, source)
+        for kept_out, verbs, why in (
+            (
+                [
+                    p
+                    for p in both
+                    if p.id in kinds and kinds[p.id].kind is ProfileKind.TEXT_DEPENDENT
+                ],
+                ("is", "are"),
+                "text-dependent; only text-independent profiles merge (a passphrase "
+                "profile's clips all say its passphrase)",
+            ),
+            (
+                [p for p in both if AZURE_METADATA_KEY in p.metadata],
+                ("was", "were"),
+                "made through the Azure-compatible routes, whose enrolment rules (length, "
+                "kind, locale) are Azure's; delete the duplicate there instead",
+            ),
+        ):
+            if kept_out:
+                which = " and ".join(f"{p.name!r} ({p.id})" for p in kept_out)
+                verb = verbs[0] if len(kept_out) == 1 else verbs[1]
+                raise ProfileKindError(
+                    f"cannot merge {source.name!r} into {into.name!r}: {which} {verb} {why}"
+                )
         for profile in (into, source):
             if profile.voiceprint is not None and profile.clip_count == 0:
                 raise InvalidProfileError(
