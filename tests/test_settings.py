@@ -223,6 +223,22 @@ def test_a_misspelt_name_is_refused_when_the_settings_are_read(variable, value, 
 
 
 @pytest.mark.parametrize(
+    ("variable", "value", "field", "name"),
+    [
+        ("VOXPRINT_CAMPPLUS_RUNTIME", " ONNX ", "campplus_runtime", "onnx"),
+        ("VOXPRINT_QUANTIZE", "INT8", "quantize", "int8"),
+        ("VOXPRINT_PHRASE_RECOGNIZER", "Whisper", "phrase_recognizer", "whisper"),
+        ("VOXPRINT_ENGINE", "Ray", "engine", "ray"),
+    ],
+)
+def test_a_known_name_is_taken_whatever_its_case_and_surrounding_spaces(
+    variable, value, field, name
+):
+    os.environ[variable] = value
+    assert getattr(load_settings(), field) == name
+
+
+@pytest.mark.parametrize(
     ("variable", "value"),
     [
         ("VOXPRINT_STREAM_IDLE_SECONDS", "inf"),

@@ -223,9 +223,17 @@ class Settings(BaseSettings):
 
 
 def _one_of(value: str | None, known: Iterable[str], what: str) -> str | None:
-    if value is not None and value not in known:
-        raise ValueError(f"unknown {what} {value!r}; choose one of: {', '.join(sorted(known))}")
-    return value
+    """``value`` as the known name it spells, case and surrounding spaces aside
+    (``ONNX`` is ``onnx``); an unknown name is refused, listing the known ones."""
+    if value is None:
+        return None
+    names = {name.lower(): name for name in known}
+    name = names.get(value.strip().lower())
+    if name is None:
+        raise ValueError(
+            f"unknown {what} {value!r}; choose one of: {', '.join(sorted(names.values()))}"
+        )
+    return name
 
 
 def load_settings(**given: Any) -> Settings:
