@@ -170,6 +170,11 @@ class MixedNamespace:
     #: Each profile's clips' band when they were all recorded in one (statistics_band_of).
     clean_bands: dict[str, Band | None]
 
+    def sides(self) -> list[Band | None]:
+        """Each profile's clean band in gallery order: the band whose centre it is taken
+        around (the service passes ``Profile.statistics_band``)."""
+        return [self.clean_bands[s] for s in self.order]
+
 
 def mixed_namespace(
     wideband: tuple[OpenSetDomain, EmbeddedDomain],
@@ -211,7 +216,8 @@ def rivals_in(mixed: MixedNamespace, claimed: int, probe: Probe) -> Rivals:
         if mixed.scorer.point.profile_bands_matter(probe.bandwidth_hz)
         else None
     )
-    return Rivals(mixed.voiceprints[others], mixed.seconds[others], bands)
+    sides = [mixed.clean_bands[mixed.order[i]] for i in others]
+    return Rivals(mixed.voiceprints[others], mixed.seconds[others], bands, sides=sides)
 
 
 def verify_mixed(
@@ -247,6 +253,7 @@ def verify_mixed(
                 float(mixed.seconds[index]),
                 band=band,
                 rivals=rivals_in(mixed, index, probe) if rivals else None,
+                side=mixed.clean_bands[claimed],
             )
             kind = "app" if claimed in mixed.app else "phone"
             by_kind[kind].add(is_owner, verdict.decision.value == "accept")
@@ -270,7 +277,7 @@ def identify_mixed(
     for key in phone_domain.probes:
         probe = phone_embedded.probe(int(phone_embedded.rows([key])[0]))
         ranking = mixed.scorer.identify(
-            probe, mixed.voiceprints, mixed.seconds, top_n=1, bands=bands
+            probe, mixed.voiceprints, mixed.seconds, top_n=1, bands=bands, sides=mixed.sides()
         )
         speaker = phone_domain.speaker_of[key]
         if speaker in mixed.own_bands:
@@ -315,6 +322,7 @@ def wideband_in_mixed(
             top_n=1,
             bands=bands,
             telephone=None if twin is None else (twin, copied),
+            sides=clean,
         )
         speaker = wide_domain.speaker_of[key]
         if speaker not in mixed.own_bands:
@@ -337,6 +345,7 @@ def wideband_in_mixed(
                 float(mixed.seconds[index]),
                 band=band,
                 rivals=rivals_in(mixed, index, scored) if rivals else None,
+                side=mixed.clean_bands[claimed],
             )
             claimed_kind = "app" if claimed in mixed.app else "phone"
             by_kind[claimed_kind].add(is_owner, verdict.decision.value == "accept")

@@ -203,6 +203,7 @@ def through_store(
                         top_n=1,
                         gallery_size=found.gallery_size,
                         bands=found.bands,
+                        sides=found.statistics_bands,
                     )
                     named += (
                         ranking.identified and found.names[ranking.candidates[0].index] == app[own]
@@ -269,6 +270,7 @@ def rare_band(pipeline: object, root: Path, narrow: OpenSetDomain, probes: Embed
                             phone_profiles[index].voiceprint,
                             float(phone_seconds[index]),
                             band=Band.NARROW,
+                            side=Band.NARROW,
                         )
                         claims.add(speaker == owner, verdict.decision.value == "accept")
                 print(f"| {phones} | {label} | {pairs} | {bar:.3f} | {claims.text(counts=True)} |")

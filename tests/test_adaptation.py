@@ -1,5 +1,6 @@
 """Adapting the impostor model to a namespace's own enrolled profiles, within bounds."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -98,16 +99,42 @@ def test_each_profile_is_measured_against_a_centre_without_its_own_voice(rng):
     np.testing.assert_allclose(uncentred[0], few[0].embeddings @ voiceprints.T, rtol=1e-6)
 
 
-def test_a_namespace_mixing_bands_measures_its_pairs_around_the_shipped_centre(rng):
+def test_a_namespace_mixing_bands_measures_each_bands_pairs_around_its_own_centre(rng):
     shipped = np.zeros(64)
-    phone, app = in_band(speakers(rng, 3, 0.8), 3400.0), in_band(speakers(rng, 3, 0.2), 7600.0)
+    phone, app = in_band(speakers(rng, 6, 1.0), 3400.0), in_band(speakers(rng, 5, 0.2), 7600.0)
     mixed = gallery_statistics(
         [*phone, *app], shrink_seconds=0.84, updated_at=NOW, shipped_centre=shipped
     )
-    assert mixes_bands(mixed)
+    assert mixes_bands(mixed) and mixed.band is Band.NARROW
+    # The telephone band's pairs are measured around the telephone profiles' own mean
+    # (the line they share is taken out), not around the shipped centre
     raw = gallery_statistics([*phone, *app], shrink_seconds=0.84, updated_at=NOW)
-    assert mixed.pair_mean == pytest.approx(raw.pair_mean)  # a zero centre changes nothing
+    assert mixed.pair_mean < raw.pair_mean - 0.05
+    # ... and the app band's exactly as a namespace of the app profiles alone would
+    alone = gallery_statistics(app, shrink_seconds=0.84, updated_at=NOW, shipped_centre=shipped)
+    assert mixed.other_pair_mean == pytest.approx(alone.pair_mean, abs=1e-9)
+    assert mixed.band_centre(Band.NARROW).profiles == 6
+    np.testing.assert_allclose(
+        mixed.band_centre(Band.NARROW).mean,
+        np.mean([p.voiceprint for p in phone], axis=0),
+        atol=1e-6,
+    )
     assert not mixes_bands(stats(speakers(rng, 5, 0.0))) and not mixes_bands(None)
+
+
+def test_a_profile_of_mixed_clips_is_in_neither_bands_centre(rng):
+    shipped = np.zeros(64)
+    phone, app = in_band(speakers(rng, 3, 0.8), 3400.0), in_band(speakers(rng, 3, 0.2), 7600.0)
+    both = speakers(rng, 1, 0.5)[0]
+    both = replace(both, bandwidths=(3400.0, 7600.0, 7600.0))
+    measured = gallery_statistics(
+        [*phone, *app, both], shrink_seconds=0.84, updated_at=NOW, shipped_centre=shipped
+    )
+    assert measured.profiles == 7
+    assert [(c.band, c.profiles) for c in measured.band_centres] == [
+        (Band.WIDE, 3),
+        (Band.NARROW, 3),
+    ]
 
 
 def test_many_profiles_move_the_model_to_the_namespace_and_few_move_it_less(rng):

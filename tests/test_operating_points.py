@@ -1,5 +1,6 @@
 """Built-in priors and the operating points adapted from a namespace's statistics."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -124,16 +125,38 @@ def test_the_source_of_an_adapted_point_counts_each_bands_pairs(rng):
     assert alone.description == "adapted from 2 profiles and 6 clips (1 wideband pair)"
 
 
-def test_a_namespace_mixing_bands_is_centred_on_the_shipped_centre_alone(rng):
+def test_a_namespace_mixing_bands_keeps_a_centre_per_band_and_one_mean_of_neither(rng):
     """One mean of two channels' voices would pull each band's voices towards the other
     channel: a telephone call of an app-enrolled owner would score lower against their
-    own voiceprint. Two profiles of each band make a namespace mixed; one does not."""
+    own voiceprint. So each band keeps its own centre, and the namespace's one centre is
+    the shipped one. Two profiles of each band make a namespace mixed; one does not."""
     shipped = PRIOR.centre
     phone = voices(rng, 4, shared=0.8, hz=3400.0)
     app = voices(rng, 4, shared=0.3, hz=7600.0)
     mixed = PRIOR.statistics([*phone, *app], updated_at=NOW)
     assert mixed is not None and mixed.other_pairs and mixed.centre is not None
     np.testing.assert_allclose(PRIOR.centre_for(mixed), shipped, atol=1e-6)
+    centres = PRIOR.band_centres_for(mixed)
+    assert centres is not None and set(centres) == {Band.WIDE, Band.NARROW}
+    phone_mean = np.mean([p.voiceprint for p in phone], axis=0)
+    np.testing.assert_allclose(
+        centres[Band.NARROW], (4 * phone_mean + 40 * shipped) / 44, atol=1e-6
+    )
+    point = PRIOR.operating_point(mixed)
+    assert point.side_centre(Band.NARROW) is point.band_centres[Band.NARROW]
+    assert point.side_centre(None) is point.centre  # a profile of mixed clips
     one_phone = PRIOR.statistics([*app, phone[0]], updated_at=NOW)
     assert one_phone is not None and not one_phone.other_pairs
     assert np.abs(PRIOR.centre_for(one_phone) - shipped).max() > 1e-3  # its own mean counts
+    assert PRIOR.band_centres_for(one_phone) is None
+    assert PRIOR.operating_point(one_phone).band_centres is None
+
+
+def test_statistics_of_a_mixed_namespace_stored_without_band_centres_are_stale(rng):
+    phone = voices(rng, 3, shared=0.8, hz=3400.0)
+    app = voices(rng, 3, shared=0.3, hz=7600.0)
+    mixed = PRIOR.statistics([*phone, *app], updated_at=NOW)
+    assert mixed is not None and PRIOR.current(mixed)
+    assert not PRIOR.current(replace(mixed, band_centres=None))
+    single = PRIOR.statistics(app, updated_at=NOW)
+    assert single is not None and PRIOR.current(replace(single, band_centres=None))

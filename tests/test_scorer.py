@@ -69,6 +69,45 @@ def test_with_a_centre_both_sides_are_centred_before_their_cosine_is_taken(rng):
     assert shown.shape == (1,) and shown[0] == pytest.approx(kept.cosine, abs=1e-6)
 
 
+def test_with_a_centre_per_band_each_side_is_centred_on_its_own_bands(rng):
+    """A namespace mixing app and telephone enrolments: an app-enrolled owner calling in
+    carries the telephone line, their voiceprint the app's channel. Each side centred on
+    its own band's centre takes both out; never above the cosine on the shipped centre."""
+    line, app = unit(rng, 2)
+    voice = unit(rng)[0]
+    voiceprint = l2_normalise(voice + 1.2 * app)
+    call = l2_normalise(near(voice, 0.8, rng) + 1.2 * line)
+    shipped = np.zeros(DIM, dtype=np.float32)
+    point = replace(
+        POINT,
+        centre=shipped,
+        ceiling_centre=None,
+        band_centres={Band.NARROW: 0.7 * line, Band.WIDE: 0.7 * app},
+    )
+    scorer = Scorer(point)
+    probe = Probe(call, 10.0, bandwidth_hz=3400.0)
+    per_side = scorer.verify(probe, voiceprint, 20.0, side=Band.WIDE)
+    expected = l2_normalise(call - 0.7 * line) @ l2_normalise(voiceprint - 0.7 * app)
+    assert per_side.cosine == pytest.approx(float(expected), abs=1e-5)
+    on_one_centre = float(call @ voiceprint)  # the namespace's one centre: zero here
+    assert per_side.cosine > on_one_centre + 0.2
+    ranking = scorer.identify(
+        probe, np.stack([voiceprint]), np.array([20.0]), top_n=1, sides=[Band.WIDE]
+    )
+    assert ranking.candidates[0].cosine == pytest.approx(per_side.cosine, abs=1e-6)
+    sideless = scorer.identify(probe, np.stack([voiceprint]), np.array([20.0]), top_n=1)
+    assert sideless.candidates[0].cosine == pytest.approx(on_one_centre, abs=1e-5)
+    capped = Scorer(replace(point, ceiling_centre=shipped))
+    assert capped.verify(probe, voiceprint, 20.0, side=Band.WIDE).cosine == pytest.approx(
+        on_one_centre, abs=1e-5
+    )  # the shipped centre bounds what a namespace's own centres can lift
+    mixed_clips = scorer.verify(probe, voiceprint, 20.0)  # a profile of mixed clips
+    expected = l2_normalise(call - 0.7 * line) @ voiceprint  # its side on the one centre
+    assert mixed_clips.cosine == pytest.approx(float(expected), abs=1e-5)
+    with pytest.raises(InvalidParameterError):
+        scorer.identify(probe, np.stack([voiceprint]), np.array([20.0]), top_n=1, sides=[])
+
+
 def test_a_probe_with_too_little_speech_is_not_decided_unless_forced(rng):
     voiceprint = unit(rng)[0]
     probe = Probe(near(voiceprint, 0.9, rng), 0.1)

@@ -153,6 +153,7 @@ def test_a_calibration_stored_before_bands_were_recorded_covers_every_band(tmp_p
         opened.save_calibration(replace(calibration(), bands=frozenset({Band.WIDE})))
     raw = sqlite3.connect(path)
     raw.execute("ALTER TABLE calibrations DROP COLUMN bands")
+    raw.execute("ALTER TABLE gallery_statistics DROP COLUMN band_centres")
     raw.execute("PRAGMA user_version = 12")
     raw.commit()
     raw.close()

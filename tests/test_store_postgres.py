@@ -159,6 +159,7 @@ def test_a_database_from_before_profiles_kept_their_bands_gets_them_from_its_cli
         conn.execute("ALTER TABLE profiles DROP COLUMN band, DROP COLUMN statistics_band")
         conn.execute("ALTER TABLE gallery_statistics DROP COLUMN centre")
         conn.execute("ALTER TABLE calibrations DROP COLUMN bands")
+        conn.execute("ALTER TABLE gallery_statistics DROP COLUMN band_centres")
         conn.execute("UPDATE voxprint_schema SET version = 5")
     migrated_store = open_store(postgres_url)
     try:

@@ -40,7 +40,14 @@ from voxprint.store import (
     Store,
     open_store,
 )
-from voxprint.store.records import Activity, Band, GalleryStatistics, PhraseProfile, ProfileKind
+from voxprint.store.records import (
+    Activity,
+    Band,
+    BandCentre,
+    GalleryStatistics,
+    PhraseProfile,
+    ProfileKind,
+)
 from voxprint.store.sqlite import MIGRATIONS, SCHEMA_VERSION
 from voxprint.store.sqlite import connection as connection_module
 
@@ -268,6 +275,39 @@ def test_gallery_statistics_keep_the_centre_they_were_measured_around(store: Sto
     assert not read.current(1.0743, 0.0117, centred=True)
     with pytest.raises(InvalidProfileError):
         store.save_statistics("ns", *ENCODER, replace(statistics, centre=(float("nan"),) * 192))
+
+
+def test_gallery_statistics_keep_each_bands_own_centre(store: Store) -> None:
+    wide = tuple(float(v) for v in np.linspace(-0.5, 0.5, 192, dtype=np.float32))
+    narrow = tuple(float(v) for v in np.linspace(0.3, -0.2, 192, dtype=np.float32))
+    statistics = GalleryStatistics(
+        band=Band.NARROW,
+        profiles=7,
+        clips=21,
+        pairs=6,
+        pair_mean=0.0123,
+        trial_std=0.1104,
+        updated_at=T0,
+        shrink_seconds=1.0743,
+        speech_offset=0.0117,
+        narrow_share=0.5,
+        other_pairs=3,
+        centre=wide,
+        band_centres=(BandCentre(Band.WIDE, 3, wide), BandCentre(Band.NARROW, 4, narrow)),
+    )
+    store.save_statistics("ns", *ENCODER, statistics)
+    read = store.get_statistics("ns", *ENCODER)
+    assert read == statistics
+    assert read is not None and read.band_centre(Band.NARROW) == BandCentre(Band.NARROW, 4, narrow)
+    assert read.current(1.0743, 0.0117, centred=True)
+    # both bands have pairs: without their own centres the row is stale
+    store.save_statistics("ns", *ENCODER, replace(statistics, band_centres=None))
+    read = store.get_statistics("ns", *ENCODER)
+    assert read is not None and read.band_centres is None
+    assert not read.current(1.0743, 0.0117, centred=True)
+    broken = (BandCentre(Band.WIDE, 3, (float("inf"),) * 192),)
+    with pytest.raises(InvalidProfileError):
+        store.save_statistics("ns", *ENCODER, replace(statistics, band_centres=broken))
 
 
 def test_statistics_stored_before_the_shrinkage_was_recorded_read_as_scaled_with_none(
@@ -1343,6 +1383,7 @@ def test_a_database_from_before_profiles_kept_their_bands_gets_them_from_its_cli
     raw.execute("ALTER TABLE profiles DROP COLUMN statistics_band")
     raw.execute("ALTER TABLE gallery_statistics DROP COLUMN centre")
     raw.execute("ALTER TABLE calibrations DROP COLUMN bands")
+    raw.execute("ALTER TABLE gallery_statistics DROP COLUMN band_centres")
     raw.execute("PRAGMA user_version = 10")
     raw.commit()
     raw.close()

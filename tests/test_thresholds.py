@@ -10,6 +10,7 @@ from voxprint.cli.thresholds import report_text
 from voxprint.decision import Decision, SourceKind
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
+from voxprint.scorer import Probe, Scorer
 from voxprint.scoring.centring import namespace_centre
 from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore
@@ -489,3 +490,44 @@ def test_a_calibration_stored_before_bands_were_recorded_says_it_decides_every_b
     report = threshold_report(service.thresholds, service.namespace)
     assert report.calibration_bands is None and report.source.kind is SourceKind.CALIBRATED
     assert "stored before voxprint recorded its trials' bands" in report_text(report)
+
+
+def test_a_namespace_mixing_bands_centres_each_side_on_its_own_bands_centre(tmp_path):
+    service, shipped = centring_service(tmp_path / "t.db")
+    ns = service.namespace
+    enrol(service, "alice", 110), enrol(service, "bob", 260)
+    phones = []
+    for name, f0 in (("carol", 150), ("dave", 330)):
+        phone = service.create_profile(name)
+        service.enroll(phone.id, (voice(f0, 6.0, seed=1)[::2], RATE // 2))
+        phones.append(phone)
+    point = service.thresholds.operating_point(ns)
+    assert point.band_centres is not None and set(point.band_centres) == set(Band)
+    np.testing.assert_allclose(point.centre, shipped, atol=1e-6)  # neither band's mean
+    carol = service.get_profile(phones[0].id)
+    dave = service.get_profile(phones[1].id)
+    stored = service.thresholds.statistics(ns)
+    assert stored is not None and stored.band_centre(Band.NARROW) is not None
+    np.testing.assert_allclose(
+        stored.band_centre(Band.NARROW).mean,
+        np.mean([carol.voiceprint, dave.voiceprint], axis=0),
+        atol=1e-6,
+    )
+    call = (voice(150, 4.0, seed=9)[::2], RATE // 2)
+    result = service.verify(dave.id, call)  # carol's call claimed as dave's
+    probe = Probe.of(service.pipeline.process_waveform(service.pipeline.load(call)))
+    scorer = Scorer(point)
+    per_side = scorer.cosines(probe, dave.voiceprint, [Band.NARROW])[0]
+    assert result.cosine == pytest.approx(per_side, abs=1e-6)
+    assert abs(per_side - scorer.cosines(probe, dave.voiceprint)[0]) > 1e-3  # not one centre
+    report = threshold_report(service.thresholds, ns)
+    assert report.band_centres == {
+        Band.WIDE: (2, pytest.approx(2 / 42)),
+        Band.NARROW: (2, pytest.approx(2 / 42)),
+    }
+    shown = views.thresholds(report)["centre"]
+    assert shown["profiles"] == 0 and shown["bands"]["narrowband"]["profiles"] == 2
+    assert "each side of a pair is taken around its own band's centre" in report_text(report)
+    service.delete_profile(dave.id)  # one telephone profile: no longer mixed
+    assert service.thresholds.operating_point(ns).band_centres is None
+    assert threshold_report(service.thresholds, ns).band_centres is None

@@ -112,6 +112,10 @@ class OperatingPoint:
     #: ``(dim,) float32``: with a centre, cosines never exceed those centred on this one
     #: instead (the shipped centre; :func:`voxprint.scoring.centring.centred_cosines`).
     ceiling_centre: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: ``(dim,) float32`` per band: in a namespace that mixes app and telephone
+    #: enrolments, each side of a pair is centred on its own band's centre instead
+    #: (:meth:`side_centre`); ``None``: every side on ``centre``.
+    band_centres: Mapping[Band, np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("verification_threshold", "identification_threshold"):
@@ -126,6 +130,14 @@ class OperatingPoint:
 
     def model(self, band: Band) -> ScoreModel:
         return self.models[band]
+
+    def side_centre(self, band: Band | None) -> np.ndarray | None:
+        """The centre one side of a pair is taken around: its band's own
+        (:attr:`band_centres`) where the namespace keeps one for it, else :attr:`centre`
+        (a side of mixed or unknown band included)."""
+        if self.band_centres is not None and band is not None and band in self.band_centres:
+            return self.band_centres[band]
+        return self.centre
 
     def band_for(self, bandwidth_hz: float | None) -> Band:
         """The band whose model scores a probe of speech bandwidth ``bandwidth_hz``

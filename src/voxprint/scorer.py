@@ -76,6 +76,10 @@ class Rivals:
     enrol_seconds: np.ndarray
     bands: Sequence[Band | None] | None = None
     others: int | None = None
+    #: The band each voiceprint's clips were all recorded in (``None``: mixed or not
+    #: known), which picks its centre in a namespace that mixes bands
+    #: (:meth:`voxprint.decision.OperatingPoint.side_centre`).
+    sides: Sequence[Band | None] | None = None
 
     def __len__(self) -> int:
         return int(np.asarray(self.enrol_seconds).size)
@@ -131,14 +135,30 @@ class Scorer:
             raise InvalidParameterError("an AS-Norm operating point needs its cohort")
 
     def _values(
-        self, probe: Probe, voiceprints: np.ndarray
+        self,
+        probe: Probe,
+        voiceprints: np.ndarray,
+        sides: Sequence[Band | None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """``(n,)`` cosines (of embeddings centred on the operating point's centre, when
-        it has one) and, with AS-Norm, ``(n,)`` normalised scores."""
+        it has one) and, with AS-Norm, ``(n,)`` normalised scores. ``sides``: the band
+        each voiceprint was enrolled wholly in; where the point keeps a centre per band
+        (a namespace that mixes bands), the probe is centred on its band's and each
+        voiceprint on its own (:meth:`OperatingPoint.side_centre`)."""
         point = self.point
-        cosines = centred_cosines(probe.embedding, voiceprints, point.centre, point.ceiling_centre)[
-            0
-        ]
+        centre, centres = point.centre, None
+        if point.band_centres is not None and sides is not None:
+            if len(sides) != voiceprints.shape[0]:
+                raise InvalidParameterError(
+                    f"{len(sides)} sides given for {voiceprints.shape[0]} voiceprints"
+                )
+            probe_centre = point.side_centre(band_of(probe.bandwidth_hz))
+            own = [c for c in (point.side_centre(side) for side in sides) if c is not None]
+            if probe_centre is not None and own and len(own) == len(sides):
+                centre, centres = probe_centre, np.stack(own)
+        cosines = centred_cosines(
+            probe.embedding, voiceprints, centre, point.ceiling_centre, centres
+        )[0]
         if not self.point.normalized or self.cohort is None or cosines.size == 0:
             return cosines, None
         normalized = self.cohort.normalize(
@@ -146,10 +166,16 @@ class Scorer:
         )[:, 0]
         return cosines, normalized
 
-    def cosines(self, probe: Probe, voiceprints: np.ndarray) -> np.ndarray:
+    def cosines(
+        self,
+        probe: Probe,
+        voiceprints: np.ndarray,
+        sides: Sequence[Band | None] | None = None,
+    ) -> np.ndarray:
         """``(n,)`` cosines of ``probe`` with ``(n, dim)`` voiceprints as the decisions
-        read them (centred on the operating point's centre, when it has one)."""
-        return self._values(probe, np.atleast_2d(voiceprints))[0]
+        read them (centred on the operating point's centre, when it has one; ``sides``:
+        see :meth:`_values`)."""
+        return self._values(probe, np.atleast_2d(voiceprints), sides)[0]
 
     def _llrs(
         self, probe: Probe, values: np.ndarray, enrol_seconds: np.ndarray, band: Band
@@ -165,14 +191,17 @@ class Scorer:
         *,
         band: Band | None = None,
         rivals: Rivals | None = None,
+        side: Band | None = None,
     ) -> Verdict:
         """Is ``probe`` the speaker of ``voiceprint`` ``(dim,)`` (enrolled from
         ``enrol_seconds`` of speech)? ``band`` is the score model's band (default: the
         probe's against the namespace's gallery, :meth:`OperatingPoint.band_for`).
         ``rivals``: the namespace's other enrolled profiles worth weighing the claim
-        against (each judged in its own band, as a claim on it would be)."""
+        against (each judged in its own band, as a claim on it would be). ``side``: the
+        band the voiceprint's clips were all recorded in (``None``: mixed or not known),
+        which picks its centre in a namespace that mixes bands."""
         band = self.point.band_for(probe.bandwidth_hz) if band is None else band
-        cosines, normalized = self._values(probe, np.atleast_2d(voiceprint))
+        cosines, normalized = self._values(probe, np.atleast_2d(voiceprint), [side])
         values = cosines if normalized is None else normalized
         own = float(self._llrs(probe, values, np.array([enrol_seconds]), band)[0])
         rival_llrs = self._rival_llrs(probe, rivals)
@@ -210,7 +239,7 @@ class Scorer:
         if rivals is None or len(rivals) == 0:
             return np.zeros(0)
         voiceprints = np.atleast_2d(np.asarray(rivals.voiceprints, dtype=np.float32))
-        cosines, normalized = self._values(probe, voiceprints)
+        cosines, normalized = self._values(probe, voiceprints, rivals.sides)
         values = cosines if normalized is None else normalized
         pairs = self._pair_bands(probe, voiceprints.shape[0], rivals.bands)
         enrol = np.asarray(rivals.enrol_seconds, dtype=np.float64).ravel()
@@ -230,8 +259,11 @@ class Scorer:
     def compare(self, first: Probe, second: Probe) -> Verdict:
         """Are two recordings (or voiceprints) one speaker? ``second`` plays the enrolled
         side; the speech of both counts, and so do both bands (not the namespace's)."""
-        band = pair_band(band_of(first.bandwidth_hz), band_of(second.bandwidth_hz))
-        return self.verify(first, second.embedding, second.net_speech_seconds, band=band)
+        second_band = band_of(second.bandwidth_hz)
+        band = pair_band(band_of(first.bandwidth_hz), second_band)
+        return self.verify(
+            first, second.embedding, second.net_speech_seconds, band=band, side=second_band
+        )
 
     def identify(
         self,
@@ -243,6 +275,7 @@ class Scorer:
         gallery_size: int | None = None,
         bands: Sequence[Band | None] | None = None,
         telephone: tuple[Probe, Sequence[bool]] | None = None,
+        sides: Sequence[Band | None] | None = None,
     ) -> Ranking:
         """Open-set identification among ``(n, dim)`` voiceprints enrolled from
         ``(n,)`` seconds of speech each; the ``top_n`` best candidates are returned.
@@ -255,7 +288,9 @@ class Scorer:
         ``telephone``: the probe band-limited to the telephone band, and for each
         voiceprint whether it judges it (:func:`voxprint.adaptation.telephone_copy_helps`:
         a wideband probe against a voiceprint enrolled from telephone clips), with the
-        narrowband model, as a claim on that profile would be.
+        narrowband model, as a claim on that profile would be. ``sides``: the band each
+        voiceprint's clips were all recorded in (``None`` in it: mixed or not known),
+        which picks its centre in a namespace that mixes bands (:meth:`_values`).
         """
         if top_n < 1:
             raise InvalidParameterError("top_n must be at least 1")
@@ -265,7 +300,7 @@ class Scorer:
             return Ranking(
                 (), False, DecisionReason.NO_MATCH, self.point.identification_threshold, 1.0, 0
             )
-        cosines, normalized = self._values(probe, gallery)
+        cosines, normalized = self._values(probe, gallery, sides)
         values = cosines if normalized is None else normalized
         enrol = np.asarray(enrol_seconds, dtype=np.float64).ravel()
         pairs = self._pair_bands(probe, gallery.shape[0], bands)
@@ -278,7 +313,10 @@ class Scorer:
                 )
             copied = np.array(flags, bool)
         if copied.any():
-            copy_cosines, copy_normalized = self._values(copy, gallery[copied])
+            copy_sides = (
+                None if sides is None else [s for s, c in zip(sides, copied, strict=True) if c]
+            )
+            copy_cosines, copy_normalized = self._values(copy, gallery[copied], copy_sides)
             cosines, values = cosines.copy(), values.copy()
             cosines[copied] = copy_cosines
             values[copied] = copy_cosines if copy_normalized is None else copy_normalized

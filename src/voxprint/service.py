@@ -892,6 +892,7 @@ class VoxprintService:
             profile.net_speech_seconds,
             band=band,
             rivals=None if weighed is None else weighed[1],
+            side=profile.statistics_band,
         )
         look_alike = None
         if verdict.rival is not None and weighed is not None:
@@ -899,7 +900,15 @@ class VoxprintService:
             look_alike = LookAlike(
                 found.profile_ids[verdict.rival],
                 found.names[verdict.rival],
-                float(scorer.cosines(probe, weighed_rivals.voiceprints[verdict.rival])[0]),
+                float(
+                    scorer.cosines(
+                        probe,
+                        weighed_rivals.voiceprints[verdict.rival],
+                        None
+                        if weighed_rivals.sides is None
+                        else [weighed_rivals.sides[verdict.rival]],
+                    )[0]
+                ),
             )
         detail = verdict.reason.value
         if look_alike is not None:
@@ -946,7 +955,9 @@ class VoxprintService:
         others = max(found.gallery_size - 1, len(rows))
         found = found.take(rows)
         bands = found.bands if by_band else None
-        return found, Rivals(found.voiceprints, found.seconds, bands, others=others)
+        return found, Rivals(
+            found.voiceprints, found.seconds, bands, others=others, sides=found.statistics_bands
+        )
 
     def identify(
         self,
@@ -1019,6 +1030,7 @@ class VoxprintService:
             gallery_size=gallery.gallery_size,
             bands=gallery.bands if by_band or copy is not None else None,
             telephone=None if copy is None else (copy, copied),
+            sides=gallery.statistics_bands,
         )
         candidates = tuple(
             Candidate(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -388,6 +389,10 @@ class ThresholdReport:
     #: ``None``: cosines are not centred (:mod:`voxprint.scoring.centring`).
     centre_profiles: int | None = None
     centre_own_share: float | None = None
+    #: In a namespace that mixes bands, each band's centre instead (each side of a pair
+    #: is taken around its own band's): how many profiles enrolled wholly in that band
+    #: count in it, and their mean's share of it. ``None``: one centre for every side.
+    band_centres: Mapping[Band, tuple[int, float]] | None = None
     #: The bands whose claims the calibration in force decides (``None``: no calibration
     #: decides, or it was stored before voxprint recorded its trials' bands).
     calibration_bands: tuple[Band, ...] | None = None
@@ -458,6 +463,13 @@ def threshold_report(thresholds: Thresholds, namespace: str) -> ThresholdReport:
         statistics=statistics,
         centre_profiles=profiles,
         centre_own_share=None if profiles is None else own_share(profiles),
+        band_centres=None
+        if point.band_centres is None or statistics is None
+        else {
+            c.band: (c.profiles, own_share(c.profiles))
+            for c in statistics.band_centres or ()
+            if c.band in point.band_centres
+        },
         calibration_bands=None
         if calibration is None or calibration.bands is None
         else tuple(band for band in Band if calibration.covers(band)),

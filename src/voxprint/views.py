@@ -215,7 +215,16 @@ def thresholds(report: ThresholdReport) -> dict[str, Any]:
         },
         "centre": None
         if report.centre_profiles is None
-        else {"profiles": report.centre_profiles, "own_share": report.centre_own_share},
+        else {
+            "profiles": report.centre_profiles,
+            "own_share": report.centre_own_share,
+            "bands": None
+            if report.band_centres is None
+            else {
+                band.value: {"profiles": count, "own_share": share}
+                for band, (count, share) in report.band_centres.items()
+            },
+        },
     }
 
 

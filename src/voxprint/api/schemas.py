@@ -494,15 +494,28 @@ class ThresholdsOut(BaseModel):
     )
 
 
+class BandCentreOut(BaseModel):
+    """One band's centre in a namespace that mixes bands."""
+
+    profiles: int = Field(description="Profiles enrolled wholly in the band whose mean counts.")
+    own_share: float = Field(description="The share of the band's centre their mean makes.")
+
+
 class CentreOut(BaseModel):
     """The centre cosines are taken around: the mean voiceprint of ``profiles`` enrolled
     profiles, shrunk towards a centre shipped with the encoder's prior."""
 
     profiles: int = Field(
         description="Enrolled profiles whose mean counts (0: the shipped centre alone, e.g. "
-        "a namespace mixing app and telephone enrolments)."
+        "a namespace mixing app and telephone enrolments, whose pairs use ``bands``)."
     )
     own_share: float = Field(description="The share of the centre their mean makes.")
+    bands: dict[str, BandCentreOut] | None = Field(
+        default=None,
+        description="In a namespace mixing app and telephone enrolments, each band's own "
+        "centre (keys ``wideband``, ``narrowband``): each side of a pair is taken around "
+        "its band's, a side of mixed clips around the one above (null: one centre).",
+    )
 
 
 class CandidateOut(BaseModel):

@@ -64,7 +64,17 @@ def _point_lines(report: ThresholdReport) -> list[str]:
         if report.rival_weight > 0
         else "a claim is weighed against a stranger only",
     ]
-    if report.centre_profiles is not None:
+    if report.band_centres:
+        each = ", ".join(
+            f"{band.value} around the mean voiceprint of {count} profiles enrolled in it "
+            f"({100 * share:.0f} %)"
+            for band, (count, share) in report.band_centres.items()
+        )
+        lines.append(
+            "the namespace mixes bands: each side of a pair is taken around its own band's "
+            f"centre ({each}, the rest a centre shipped with the encoder)"
+        )
+    elif report.centre_profiles is not None:
         lines.append(
             "cosines are taken around the mean voiceprint of "
             f"{report.centre_profiles} enrolled profiles "

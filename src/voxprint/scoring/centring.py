@@ -71,10 +71,13 @@ def centred_cosines(
     b: np.ndarray,
     centre: np.ndarray | None,
     ceiling: np.ndarray | None = None,
+    b_centres: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(m, n)`` cosines of the rows of ``a`` ``(m, dim)`` with the rows of ``b``
     ``(n, dim)`` as an operating point reads them: both centred on ``centre`` (``None``:
-    as they are). With a ``ceiling`` centre (the shipped one), never above the cosines
+    as they are), or ``b``'s rows each on its row of ``b_centres`` ``(n, dim)`` (each
+    side on its own band's centre, in a namespace that mixes bands). With a ``ceiling``
+    centre (the shipped one), never above the cosines
     centred on that instead: a namespace's own mean may take out what the shipped centre
     leaves of a channel, but cannot lift a pair above it. That bounds what profiles
     crafted to pull the mean away from the real voices can do (found in review: they
@@ -84,7 +87,11 @@ def centred_cosines(
         return np.zeros((a.shape[0], b.shape[0]))
     if centre is None:
         return cosine_matrix(a, b).astype(np.float64)
-    cosines = centred(a, centre) @ centred(b, centre).T
+    if b_centres is not None and np.shape(b_centres) != b.shape:
+        raise InvalidParameterError(
+            f"{np.shape(b_centres)} centres given for voiceprints of shape {b.shape}"
+        )
+    cosines = centred(a, centre) @ centred(b, centre if b_centres is None else b_centres).T
     if ceiling is not None:
         cosines = np.minimum(cosines, centred(a, ceiling) @ centred(b, ceiling).T)
     return np.asarray(cosines, dtype=np.float64)

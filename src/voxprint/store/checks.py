@@ -15,6 +15,7 @@ from voxprint.store.records import (
     MAX_NAME_LENGTH,
     NARROWBAND_MAX_HZ,
     Band,
+    BandCentre,
     EnrollmentStatus,
     Profile,
     unprintable,
@@ -74,6 +75,29 @@ def centre_blob(centre: tuple[float, ...] | None) -> bytes | None:
 def blob_centre(blob: bytes | memoryview | None) -> tuple[float, ...] | None:
     """The statistics centre :func:`centre_blob` stored; ``None`` stays."""
     return None if blob is None else tuple(float(v) for v in blob_vector(bytes(blob)))
+
+
+def band_centres_text(centres: tuple[BandCentre, ...] | None) -> str | None:
+    """Each band's mean (:attr:`GalleryStatistics.band_centres`) as stored: JSON, one
+    entry per band with its profile count and mean; ``None`` stays."""
+    if centres is None:
+        return None
+    for centre in centres:
+        vector_blob(np.asarray(centre.mean), "a band centre")  # finite and 1-D
+    return json.dumps(
+        {c.band.value: {"profiles": int(c.profiles), "mean": list(c.mean)} for c in centres},
+        allow_nan=False,
+    )
+
+
+def text_band_centres(text: str | None) -> tuple[BandCentre, ...] | None:
+    """The band means :func:`band_centres_text` stored; ``None`` stays."""
+    if text is None:
+        return None
+    return tuple(
+        BandCentre(Band(band), int(entry["profiles"]), tuple(float(v) for v in entry["mean"]))
+        for band, entry in json.loads(text).items()
+    )
 
 
 def metadata_text(metadata: dict[str, Any]) -> str:

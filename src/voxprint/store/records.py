@@ -318,6 +318,17 @@ class Cohort:
 
 
 @dataclass(frozen=True)
+class BandCentre:
+    """The mean voiceprint of a namespace's sampled profiles enrolled wholly in ``band``
+    (``profiles`` of them), from which that band's centre is made in a namespace that
+    mixes bands (:func:`voxprint.scoring.centring.namespace_centre`)."""
+
+    band: Band
+    profiles: int
+    mean: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class GalleryStatistics:
     """Different-speaker statistics of a namespace's enrolled profiles, for one encoder
     version (see :mod:`voxprint.adaptation`).
@@ -350,6 +361,14 @@ class GalleryStatistics:
     #: are then of centred cosines. ``None``: computed on cosines as they are (an encoder
     #: whose prior has no centre, or statistics stored before voxprint centred).
     centre: tuple[float, ...] | None = None
+    #: Each band's own mean (:class:`BandCentre`, for the bands with profiles enrolled
+    #: wholly in them): a namespace that mixes bands centres each side of a pair on its
+    #: own band's centre. ``None``: statistics stored before they were kept.
+    band_centres: tuple[BandCentre, ...] | None = None
+
+    def band_centre(self, band: Band) -> BandCentre | None:
+        """``band``'s own mean, when the namespace has profiles enrolled wholly in it."""
+        return next((c for c in self.band_centres or () if c.band is band), None)
 
     def of_other_band(self) -> GalleryStatistics:
         """These statistics seen from the other band's pairs."""
@@ -372,11 +391,12 @@ class GalleryStatistics:
     def current(self, shrink_seconds: float, speech_offset: float, centred: bool = False) -> bool:
         """Whether these statistics are what this voxprint would compute: scaled with this
         shrinkage, kept band by band, and of centred cosines exactly when the prior
-        centres (``centred``)."""
+        centres (``centred``), with each band's own mean where both bands have pairs."""
         return (
             self.scaled_with(shrink_seconds, speech_offset)
             and self.other_pairs is not None
             and (self.centre is not None) == centred
+            and (not centred or not self.other_pairs or self.band_centres is not None)
         )
 
 

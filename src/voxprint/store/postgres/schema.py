@@ -220,6 +220,8 @@ _V7 = ("ALTER TABLE gallery_statistics ADD COLUMN centre bytea NULL",)
 
 _V8 = ("ALTER TABLE calibrations ADD COLUMN bands text NULL",)
 
+_V9 = ("ALTER TABLE gallery_statistics ADD COLUMN band_centres text NULL",)
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 #: Version 1 is the schema of SQLite's version 6 (profiles, clips, activity, keys,
 #: calibrations, cohorts, gallery statistics and versions, scoring version, streams);
@@ -228,8 +230,9 @@ _V8 = ("ALTER TABLE calibrations ADD COLUMN bands text NULL",)
 #: gallery statistics were scaled with, and their share of narrowband clips), version 5
 #: its version 10 (the statistics of the other band's pairs), version 6 its version 11
 #: (each profile's bands), version 7 its version 12 (the statistics' centre), version 8
-#: its version 13 (the bands of each calibration's trials).
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+#: its version 13 (the bands of each calibration's trials), version 9 its version 14
+#: (each band's own mean in the gallery statistics).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -11,11 +11,13 @@ from psycopg.types.json import Jsonb
 
 from voxprint.errors import InvalidParameterError
 from voxprint.store.checks import (
+    band_centres_text,
     bands_text,
     blob_centre,
     blob_vector,
     centre_blob,
     optional_float,
+    text_band_centres,
     text_bands,
     time_text,
 )
@@ -64,8 +66,9 @@ class PostgresScoring(PostgresDatabase):
                     "INSERT INTO gallery_statistics (namespace, encoder_name, encoder_version, "
                     "band, profiles, clips, pairs, pair_mean, trial_std, updated_at, "
                     "shrink_seconds, speech_offset, narrow_share, other_pairs, other_pair_mean, "
-                    "other_trial_std, centre) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    "other_trial_std, centre, band_centres) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                    "%s)",
                     (
                         *key,
                         Band(statistics.band).value,
@@ -82,6 +85,7 @@ class PostgresScoring(PostgresDatabase):
                         float(statistics.other_pair_mean),
                         float(statistics.other_trial_std),
                         centre_blob(statistics.centre),
+                        band_centres_text(statistics.band_centres),
                     ),
                 )
 
@@ -111,6 +115,7 @@ class PostgresScoring(PostgresDatabase):
             other_pair_mean=float(row["other_pair_mean"] or 0.0),
             other_trial_std=float(row["other_trial_std"] or 0.0),
             centre=blob_centre(row["centre"]),
+            band_centres=text_band_centres(row["band_centres"]),
         )
 
     def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration:

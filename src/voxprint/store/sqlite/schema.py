@@ -286,6 +286,13 @@ def _migrate_to_v13(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE calibrations ADD COLUMN bands TEXT NULL")
 
 
+def _migrate_to_v14(conn: sqlite3.Connection) -> None:
+    """Each band's own mean voiceprint in the gallery statistics (JSON), from which a
+    namespace mixing app and telephone enrolments centres each side of a pair; rows from
+    before are ``NULL`` and are recomputed where both bands have pairs."""
+    conn.execute("ALTER TABLE gallery_statistics ADD COLUMN band_centres TEXT NULL")
+
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v1,
@@ -301,6 +308,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v11,
     _migrate_to_v12,
     _migrate_to_v13,
+    _migrate_to_v14,
 )
 
 #: The schema version this code writes.

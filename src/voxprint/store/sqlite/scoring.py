@@ -9,7 +9,14 @@ import sqlite3
 import numpy as np
 
 from voxprint.errors import InvalidParameterError
-from voxprint.store.checks import bands_text, blob_centre, centre_blob, text_bands
+from voxprint.store.checks import (
+    band_centres_text,
+    bands_text,
+    blob_centre,
+    centre_blob,
+    text_band_centres,
+    text_bands,
+)
 from voxprint.store.records import (
     Band,
     Cohort,
@@ -57,8 +64,8 @@ class SQLiteScoring(SQLiteDatabase):
                     "INSERT INTO gallery_statistics (namespace, encoder_name, encoder_version, "
                     "band, profiles, clips, pairs, pair_mean, trial_std, updated_at, "
                     "shrink_seconds, speech_offset, narrow_share, other_pairs, other_pair_mean, "
-                    "other_trial_std, centre) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "other_trial_std, centre, band_centres) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         *key,
                         Band(statistics.band).value,
@@ -75,6 +82,7 @@ class SQLiteScoring(SQLiteDatabase):
                         float(statistics.other_pair_mean),
                         float(statistics.other_trial_std),
                         centre_blob(statistics.centre),
+                        band_centres_text(statistics.band_centres),
                     ),
                 )
 
@@ -104,6 +112,7 @@ class SQLiteScoring(SQLiteDatabase):
             other_pair_mean=float(row["other_pair_mean"] or 0.0),
             other_trial_std=float(row["other_trial_std"] or 0.0),
             centre=blob_centre(row["centre"]),
+            band_centres=text_band_centres(row["band_centres"]),
         )
 
     def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration:
