@@ -135,6 +135,19 @@ def test_enroll_with_a_missing_or_broken_file_fails_with_one_line(tmp_path, db):
     assert "Traceback" not in broken.output
 
 
+def test_a_failed_first_enrolment_leaves_nothing_in_the_activity_log(tmp_path, db):
+    """Found in a review: a broken first file logged the create and the delete of a
+    profile the user never saw."""
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"definitely not audio" * 10)
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(3 * RATE, dtype=np.float32), RATE)
+    assert run("enroll", "alice", junk, "--db", db).exit_code == ExitCode.BAD_AUDIO
+    assert run("enroll", "bob", silent, "--db", db).exit_code == ExitCode.NOT_ENOUGH_SPEECH
+    assert json.loads(run("activity", "--db", db, "--json").stdout) == []
+    assert "no profiles" in run("profiles", "list", "--db", db).output
+
+
 def test_a_new_profile_whose_first_clip_fails_is_not_left_behind(tmp_path, db):
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(3 * RATE, dtype=np.float32), RATE)

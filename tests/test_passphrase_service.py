@@ -5,15 +5,18 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from voxprint.decision import Decision
 from voxprint.errors import (
+    AudioError,
     ChallengeExpiredError,
     ChallengeNotFoundError,
     ChallengeUsedError,
     ClipLengthError,
     InvalidParameterError,
+    NoSpeechError,
     PhraseMismatchError,
     ProfileKindError,
     ProfileNotEnrolledError,
@@ -22,6 +25,7 @@ from voxprint.errors import (
 from voxprint.passphrase.challenges import ChallengeKind, ChallengePolicy
 from voxprint.passphrase.phrases import DIGITS, EN_US_PHRASES
 from voxprint.passphrase.service import PassphrasePolicy, PassphraseService, SpokenReason
+from voxprint.service import VoxprintService
 from voxprint.store.records import EnrollmentStatus, ProfileKind
 
 from apihelp import fake_service
@@ -437,7 +441,8 @@ def test_enrolling_clips_into_a_new_profile_keeps_nothing_when_no_clip_is_stored
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(PassphraseService, "enroll", interrupted)
+    # A new profile's first clip goes to the core measured; any later one through enroll.
+    monkeypatch.setattr(VoxprintService, "enroll_measured", interrupted)
     with pytest.raises(KeyboardInterrupt):
         passphrases.enroll_clips("bob", [("b", clip(BOB, 11.0))])
     assert passphrases.core.count_profiles() == 0
@@ -448,3 +453,19 @@ def test_enrolling_clips_into_a_new_profile_keeps_nothing_when_no_clip_is_stored
     with pytest.raises(KeyboardInterrupt):  # an existing profile stays, whatever fails
         passphrases.enroll_clips("bob", [("c", clip(BOB, 11.0, seed=2))])
     assert passphrases.core.count_profiles() == 1
+
+
+@pytest.mark.parametrize("phrase", [None, PASSPORT])
+def test_a_new_profiles_first_clip_that_is_no_audio_creates_and_logs_nothing(passphrases, phrase):
+    with pytest.raises(AudioError):
+        passphrases.enroll_clips("carol", [("a", b"definitely not audio" * 10)], passphrase=phrase)
+    assert passphrases.core.count_profiles() == 0
+    assert passphrases.core.activity() == []
+
+
+def test_a_new_profiles_first_clip_without_speech_creates_and_logs_nothing(passphrases):
+    silence = (np.zeros(3 * RATE, dtype=np.float32), RATE)
+    with pytest.raises(NoSpeechError):
+        passphrases.enroll_clips("carol", [("a", silence)])
+    assert passphrases.core.count_profiles() == 0
+    assert passphrases.core.activity() == []

@@ -58,9 +58,11 @@ from voxprint.passphrase.recognizer import (
 from voxprint.passphrase.voice import text_dependent_prior
 from voxprint.service import (
     EnrollmentReport,
+    MeasuredClip,
     SimilarVoices,
     VerificationResult,
     VoxprintService,
+    measure_clip,
 )
 from voxprint.store.records import (
     Challenge,
@@ -308,21 +310,36 @@ class PassphraseService:
     ) -> list[SpokenEnrollment]:
         """Enrol ``sources`` (``(label, audio)``, in order) into the profile ``reference``
         resolves to, or a new one (:meth:`ensure_profile`); ``on_enrolled`` hears of each
-        clip as it is stored. The first clip refused stops it with its error. A profile
-        this call created is deleted again (with the passphrase it was given) when it
-        holds no clip then, however the call ends, so a failed first enrolment leaves
-        nothing behind; a profile that existed before is never deleted."""
+        clip as it is stored. The first clip refused stops it with its error. For a new
+        profile the first clip is decoded (and a text-independent one embedded) before the
+        profile is created, so that a file that is no audio, or holds no speech, creates
+        nothing and logs nothing. A profile this call created is deleted again (with the
+        passphrase it was given) when it holds no clip then, however the call ends, so a
+        failed first enrolment leaves nothing behind; a profile that existed before is
+        never deleted."""
         if not sources:
             raise InvalidParameterError("no clips to enrol")
+        first = self._prepare_first_clip(reference, external_id, passphrase, sources[0][1], force)
         profile, created = self._ensure_profile(
             reference, external_id=external_id, passphrase=passphrase, locale=locale
         )
         results: list[SpokenEnrollment] = []
         try:
-            for label, source in sources:
-                result = self.enroll(
-                    profile.id, source, label=label, force=force, check_quality=check_quality
-                )
+            for index, (label, source) in enumerate(sources):
+                prepared = first if index == 0 else None
+                if isinstance(prepared, MeasuredClip):
+                    report = self.core.enroll_measured(
+                        profile.id, prepared, label=label, check_quality=check_quality
+                    )
+                    result = SpokenEnrollment(report, ProfileKind.TEXT_INDEPENDENT)
+                else:
+                    result = self.enroll(
+                        profile.id,
+                        source if prepared is None else prepared,
+                        label=label,
+                        force=force,
+                        check_quality=check_quality,
+                    )
                 results.append(result)
                 if on_enrolled is not None:
                     on_enrolled(label, result)
@@ -331,6 +348,30 @@ class PassphraseService:
                 self.core.discard_if_empty(profile.id)
             raise
         return results
+
+    def _prepare_first_clip(
+        self,
+        reference: str,
+        external_id: str | None,
+        passphrase: str | None,
+        source: AudioSource,
+        force: bool,
+    ) -> MeasuredClip | AudioSource | None:
+        """The first clip of an enrolment that will create its profile, made ready before
+        the profile is: measured (decoded, embedded) for a text-independent profile,
+        decoded for a text-dependent one (its phrase check needs the profile's record).
+        ``None`` when ``reference`` names a profile already (nothing is created)."""
+        try:
+            self.core.resolve_for_enrolment(reference, external_id)
+        except ProfileNotFoundError:
+            pass
+        else:
+            return None
+        if passphrase is None:
+            return measure_clip(
+                self.core.pipeline, self.core.enrollment.quality_gate, source, force=force
+            )
+        return (self.core.pipeline.load(source), self.core.pipeline.encoder.sample_rate)
 
     def _ensure_profile(
         self,
