@@ -502,6 +502,21 @@ def test_a_truncated_file_is_corrupt(name: str, kept: float, tmp_path: Path) -> 
         load_audio(data[: int(len(data) * kept)])
 
 
+def test_a_truncated_flac_is_refused_with_its_error_and_no_warning_of_its_own(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found in a review: the cut-off last packet was logged as a skipped packet, a
+    warning line on the CLI's stderr before its one-line error."""
+    data = FORMATS["flac"](tmp_path).read_bytes()
+    with (
+        caplog.at_level("DEBUG", logger="voxprint.audio.decode"),
+        pytest.raises(CorruptAudioError, match="truncated"),
+    ):
+        load_audio(data[: int(len(data) * 0.5)])
+    assert [r.levelname for r in caplog.records] == ["DEBUG"]
+    assert "undecodable audio packets" in caplog.records[0].getMessage()
+
+
 @pytest.mark.parametrize("name", ["mp3", "flac", "m4a_aac", "ogg_opus"])
 def test_only_the_first_bytes_of_a_file_are_corrupt_not_unsupported(
     name: str, tmp_path: Path

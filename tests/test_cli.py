@@ -148,6 +148,22 @@ def test_a_failed_first_enrolment_leaves_nothing_in_the_activity_log(tmp_path, d
     assert "no profiles" in run("profiles", "list", "--db", db).output
 
 
+def test_a_truncated_flac_is_refused_in_one_line(tmp_path, db, caplog):
+    """Found in a review: a decoder warning (logged to stderr) came before the error."""
+    whole = tmp_path / "whole.flac"
+    sf.write(whole, voice(140, 8.0), RATE, format="FLAC")
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with caplog.at_level("WARNING"):  # what the CLI's stderr shows without -v
+        result = run("enroll", "alice", cut, "--db", db)
+    assert not caplog.records
+    assert result.exit_code == ExitCode.BAD_AUDIO
+    assert result.stderr.splitlines() == [
+        "error: could not decode audio: it ends after 3.84 s of the 8.00 s its "
+        "header declares (truncated file?)"
+    ]
+
+
 def test_a_new_profile_whose_first_clip_fails_is_not_left_behind(tmp_path, db):
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(3 * RATE, dtype=np.float32), RATE)

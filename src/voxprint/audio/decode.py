@@ -477,10 +477,22 @@ def _decode_container(
         raise CorruptAudioError(
             f"could not decode audio: {_error_reason(exc)} (after {seconds:.2f} s)"
         ) from exc
+    skipped = f"skipped {bad_packets} undecodable audio packets of {packets}"
+    try:
+        decoded = _complete(mixer.finish(), declared, container.format.name)
+    except AudioError:
+        # A cut-off file's last packet is undecodable too: its error says what is wrong,
+        # in one line, so the skipped packet is no warning of its own.
+        if bad_packets:
+            logger.debug("%s", skipped)
+        raise
     if bad_packets:
-        logger.warning("skipped %d undecodable audio packets of %d", bad_packets, packets)
-    decoded = mixer.finish()
+        logger.warning("%s", skipped)
+    return decoded
 
+
+def _complete(decoded: DecodedAudio, declared: float | None, format_name: str) -> DecodedAudio:
+    """``decoded``, unless it holds no samples or less than its header ``declared``."""
     if decoded.samples.shape[0] == 0:
         if declared:
             raise CorruptAudioError(
@@ -490,7 +502,7 @@ def _decode_container(
     if declared is not None:
         missing = declared - decoded.duration_seconds
         # FLAC states its exact sample count; lossy codecs' headers are off by a frame or so.
-        lossless = "flac" in container.format.name.split(",")
+        lossless = "flac" in format_name.split(",")
         if missing > (0.005 if lossless else max(0.25, 0.02 * declared)):
             raise CorruptAudioError(
                 f"could not decode audio: it ends after {decoded.duration_seconds:.2f} s "
