@@ -462,6 +462,28 @@ def test_identify_refuses_unknown_missing_unenrolled_and_too_many_ids(api):
     assert_azure_error(short, 400, "InvalidRequest")
 
 
+def test_a_malformed_or_unknown_profile_id_gets_one_azure_message_on_every_route(api):
+    """Found in a review: identifySingleSpeaker?profileIds=abc answered voxprint's own
+    "no profile with id 'abc' in namespace ..." where a profile of the other kind got
+    Azure's "requested profile doesn't exist"."""
+    client, headers = api
+    verification_id = create(client, headers, VERIFY)
+    wanted = "no identification profile {}: requested profile doesn't exist"
+    for profile_id in ("abc", "00000000-0000-0000-0000-000000000000", verification_id):
+        answers = [
+            client.post(
+                f"{IDENTIFY}/identifySingleSpeaker",
+                params={"profileIds": profile_id},
+                headers=wav_headers(headers),
+                content=voice_wav(150, 6),
+            ),
+            client.get(f"{IDENTIFY}/{profile_id}", headers=headers),
+        ]
+        for r in answers:
+            assert_azure_error(r, 404, "NotFound")
+            assert r.json()["error"]["message"] == wanted.format(profile_id)
+
+
 def test_identification_profiles_have_no_verify_route(api):
     client, headers = api
     profile_id = enrolled(client, headers, 150, IDENTIFY)

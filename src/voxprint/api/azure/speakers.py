@@ -119,9 +119,13 @@ class AzureSpeakers:
         )
 
     def get(self, profile_id: str) -> Profile:
-        """The profile, if it exists *as this kind*; else ProfileNotFoundError."""
-        profile = self.service.get_profile(profile_id)
-        if profile_kind(profile) is not self.kind:
+        """The profile, if it exists *as this kind*; else ProfileNotFoundError with one
+        Azure message, whether the id is unknown, malformed or another kind's."""
+        try:
+            profile: Profile | None = self.service.get_profile(profile_id)
+        except ProfileNotFoundError:
+            profile = None
+        if profile is None or profile_kind(profile) is not self.kind:
             raise ProfileNotFoundError(
                 f"no {self.kind.value} profile {profile_id}: requested profile doesn't exist"
             )
