@@ -103,6 +103,25 @@ def test_the_log_pages_with_limit_and_offset_and_a_next_offset(api):
     assert len(exact["items"]) == 5 and exact["next_offset"] is None
 
 
+def test_a_client_paging_with_before_id_sees_no_entry_twice_while_entries_are_logged(api):
+    for name in ("p0", "p1", "p2", "p3"):
+        create(api, name)
+    first = api.get("/v1/activity", params={"limit": 2}).json()
+    assert first["before_id"] is None and first["next_before_id"] == first["items"][-1]["id"]
+    create(api, "meanwhile")  # an offset would now show the first page's last entry again
+    shifted = api.get("/v1/activity", params={"limit": 2, "offset": first["next_offset"]}).json()
+    assert shifted["items"][0]["id"] == first["items"][-1]["id"]
+    second = api.get(
+        "/v1/activity", params={"limit": 2, "before_id": first["next_before_id"]}
+    ).json()
+    assert [i["id"] for i in second["items"]] == [
+        first["items"][-1]["id"] - 1,
+        first["items"][-1]["id"] - 2,
+    ]
+    assert second["before_id"] == first["next_before_id"] and second["next_before_id"] is None
+    assert second["next_offset"] is None
+
+
 def test_the_log_can_be_limited_to_one_profile_even_after_it_was_deleted(api):
     alice, bob = create(api, "alice"), create(api, "bob")
     assert api.delete(f"/v1/profiles/{bob}").status_code == 204
@@ -122,6 +141,8 @@ def test_the_log_can_be_limited_to_one_profile_even_after_it_was_deleted(api):
         {"limit": "x"},
         {"offset": -1},
         {"offset": 10**20},
+        {"before_id": 0},
+        {"before_id": 2**63},
         {"profile_id": "not-a-uuid"},
     ],
 )
@@ -186,5 +207,5 @@ def test_entries_carry_no_secret_and_no_audio(app_and_service):
 def test_the_route_is_in_the_api_reference(api):
     operation = api.get("/openapi.json").json()["paths"]["/v1/activity"]["get"]
     names = {p["name"] for p in operation["parameters"]}
-    assert names == {"limit", "offset", "profile_id"}
+    assert names == {"limit", "offset", "before_id", "profile_id"}
     assert {"200", "401", "422"} <= set(operation["responses"])

@@ -753,6 +753,19 @@ def test_activity_json_is_the_items_of_the_rest_apis_activity_page(speakers, tmp
     assert window == paged["items"] == shown[1:3]
 
 
+def test_activity_pages_below_a_before_id_as_the_rest_api_does(tmp_path, db):
+    for name in ("a", "b", "c"):
+        assert run("enroll", name, wav(tmp_path, f"{name}.wav", 140), "--db", db).exit_code == 0
+    first = json.loads(run("activity", "--limit", "3", "--db", db, "--json").stdout)
+    cursor = first[-1]["id"]
+    rest = json.loads(run("activity", "--before-id", cursor, "--db", db, "--json").stdout)
+    assert [e["id"] for e in rest] == list(range(cursor - 1, 0, -1))
+    with api_on_cli_database(db) as client:
+        page = client.get("/v1/activity", params={"before_id": cursor}).json()
+    assert page["items"] == rest
+    assert run("activity", "--before-id", "0", "--db", db).exit_code == ExitCode.USAGE
+
+
 def test_activity_can_show_one_profile_by_name_or_a_deleted_ones_id(speakers, db):
     run("enroll-dir", speakers, "--db", db)
     low = json.loads(run("activity", "--profile", "low", "--db", db, "--json").stdout)

@@ -247,6 +247,22 @@ def test_an_activity_page_names_its_profiles_and_says_where_the_next_page_starts
     assert service.in_namespace("other").activity_page().entries == []
 
 
+def test_an_activity_page_below_a_before_id_is_not_shifted_by_entries_logged_meanwhile(
+    service,
+):
+    for name in ("a", "b", "c"):
+        service.create_profile(name)
+    first = service.activity_page(limit=2)
+    assert first.next_before_id == first.entries[-1].id
+    service.create_profile("meanwhile")
+    rest = service.activity_page(limit=2, before_id=first.next_before_id)
+    assert [e.id for e in rest.entries] == [first.entries[-1].id - 1]
+    assert rest.before_id == first.next_before_id and rest.next_before_id is None
+    for refused in (0, -1, 2**63):
+        with pytest.raises(InvalidParameterError, match="before_id must be"):
+            service.activity_page(before_id=refused)
+
+
 @pytest.mark.parametrize("namespace", ["", "bad name!", "x" * 65, "-lead", "é"])
 def test_a_service_for_a_namespace_no_key_could_have_is_refused(service, namespace):
     with pytest.raises(InvalidParameterError, match="invalid namespace"):

@@ -298,6 +298,21 @@ def test_serve_refuses_an_unreachable_database_in_one_line_before_starting_worke
     assert result.output.count("\n") == 1 and "s3cret-pass" not in result.output
 
 
+def test_activity_below_a_before_id_is_listed_newest_first_as_on_sqlite(store):
+    for action in ("a", "b", "c", "d"):
+        store.log_activity("default", action, profile_id="p1", result="ok")
+    store.log_activity("elsewhere", "e", profile_id=None, result="ok")
+    ids = {e.action: e.id for e in store.list_activity("default")}
+
+    def page(**kwargs):
+        return [e.action for e in store.list_activity("default", **kwargs)]
+
+    assert page(before_id=ids["c"]) == ["b", "a"]
+    assert page(before_id=ids["c"], limit=1, offset=1) == ["a"]
+    assert page(before_id=ids["d"], profile_id="p1") == ["c", "b", "a"]
+    assert page(before_id=ids["a"]) == []
+
+
 def test_activity_pages_skip_the_newest_entries_as_on_sqlite(store):
     for action in ("a", "b", "c", "d"):
         store.log_activity("default", action, profile_id=None, result="ok")

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -1217,6 +1218,21 @@ def test_activity_pages_skip_the_newest_entries_and_refuse_a_negative_offset(
     assert page(limit=2, offset=4) == []
     with pytest.raises(InvalidParameterError, match="offset"):
         store.list_activity(DEFAULT_NAMESPACE, offset=-1)
+
+
+def test_activity_below_a_before_id_is_listed_newest_first(store: SQLiteStore) -> None:
+    for action in ("a", "b", "c", "d"):
+        store.log_activity(DEFAULT_NAMESPACE, action, profile_id="p1", result="ok")
+    store.log_activity("elsewhere", "e", profile_id=None, result="ok")
+    ids = {e.action: e.id for e in store.list_activity(DEFAULT_NAMESPACE)}
+
+    def page(**kwargs: Any) -> list[str]:
+        return [e.action for e in store.list_activity(DEFAULT_NAMESPACE, **kwargs)]
+
+    assert page(before_id=ids["c"]) == ["b", "a"]
+    assert page(before_id=ids["c"], limit=1, offset=1) == ["a"]
+    assert page(before_id=ids["d"], profile_id="p1") == ["c", "b", "a"]
+    assert page(before_id=ids["a"]) == []
 
 
 def test_activity_keeps_the_profile_id_after_the_profile_is_deleted(store: SQLiteStore) -> None:

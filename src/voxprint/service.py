@@ -64,6 +64,8 @@ logger = logging.getLogger(__name__)
 #: Most rows a listing may return or skip (stores count in 64-bit integers; nobody pages
 #: further).
 MAX_LISTED = 1_000_000_000
+#: The largest activity-log id (a signed 64-bit integer in every store).
+MAX_ACTIVITY_ID = 2**63 - 1
 
 #: Most profiles one identification may be limited to (``profile_ids``).
 MAX_CANDIDATE_PROFILES = 1000
@@ -99,13 +101,16 @@ class EnrollmentReport:
 class ActivityPage:
     """A page of the namespace's activity log, newest first, with the current name of
     each profile it mentions (``None``: deleted since). ``next_offset`` is where the next
-    page starts, ``None`` on the last."""
+    page starts, ``None`` on the last; ``next_before_id`` is the same place as a cursor
+    (the ``before_id`` of the next page), which entries logged meanwhile do not shift."""
 
     entries: list[ActivityEntry]
     names: dict[str, str | None]
     limit: int
     offset: int
     next_offset: int | None
+    before_id: int | None = None
+    next_before_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -538,22 +543,46 @@ class VoxprintService:
         )
 
     def activity(
-        self, *, limit: int = 100, offset: int = 0, profile_id: str | None = None
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        profile_id: str | None = None,
+        before_id: int | None = None,
     ) -> list[ActivityEntry]:
-        """The namespace's activity log, newest first (optionally one profile's only)."""
+        """The namespace's activity log, newest first (optionally one profile's only, and
+        only entries whose id is below ``before_id``)."""
         _check_page(limit, offset)
+        _check_before_id(before_id)
         return self.store.list_activity(
-            self.namespace, limit=limit, offset=offset, profile_id=profile_id
+            self.namespace,
+            limit=limit,
+            offset=offset,
+            profile_id=profile_id,
+            before_id=before_id,
         )
 
     def activity_page(
-        self, *, limit: int = 100, offset: int = 0, profile_id: str | None = None
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        profile_id: str | None = None,
+        before_id: int | None = None,
     ) -> ActivityPage:
-        """A page of :meth:`activity` with the profiles' current names and the next
-        page's offset. ``profile_id`` may be a deleted profile's: its entries stay."""
+        """A page of :meth:`activity` with the profiles' current names and where the
+        next page starts: its offset, and its ``before_id`` (the cursor to page with
+        while entries are being logged: an offset counts from the newest entry, so a new
+        one shifts it and an entry is seen twice). ``profile_id`` may be a deleted
+        profile's: its entries stay."""
         _check_page(limit, offset)
+        _check_before_id(before_id)
         rows = self.store.list_activity(
-            self.namespace, limit=limit + 1, offset=offset, profile_id=profile_id
+            self.namespace,
+            limit=limit + 1,
+            offset=offset,
+            profile_id=profile_id,
+            before_id=before_id,
         )
         entries = rows[:limit]
         names: dict[str, str | None] = {}
@@ -566,7 +595,15 @@ class VoxprintService:
                 except ProfileNotFoundError:  # deleted since
                     names[entry.profile_id] = None
         more = len(rows) > limit
-        return ActivityPage(entries, names, limit, offset, offset + limit if more else None)
+        return ActivityPage(
+            entries,
+            names,
+            limit,
+            offset,
+            offset + limit if more else None,
+            before_id=before_id,
+            next_before_id=entries[-1].id if more else None,
+        )
 
     # --- recognition --------------------------------------------------------
 
@@ -1232,3 +1269,11 @@ def _check_page(limit: int, offset: int) -> None:
         raise InvalidParameterError(f"limit must be 1 to {MAX_LISTED:,}, got {limit:,}")
     if not 0 <= offset <= MAX_LISTED:
         raise InvalidParameterError(f"offset must be 0 to {MAX_LISTED:,}, got {offset:,}")
+
+
+def _check_before_id(before_id: int | None) -> None:
+    """Refuse an activity cursor no store could compare (ids are 64-bit, from 1)."""
+    if before_id is not None and not 1 <= before_id <= MAX_ACTIVITY_ID:
+        raise InvalidParameterError(
+            f"before_id must be 1 to {MAX_ACTIVITY_ID:,}, got {before_id:,}"
+        )

@@ -139,6 +139,8 @@ def activity(page: ActivityPage) -> dict[str, Any]:
         "limit": page.limit,
         "offset": page.offset,
         "next_offset": page.next_offset,
+        "before_id": page.before_id,
+        "next_before_id": page.next_before_id,
     }
 
 

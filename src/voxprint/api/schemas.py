@@ -456,6 +456,11 @@ class ActivityList(BaseModel):
     limit: int
     offset: int
     next_offset: int | None = Field(description="Offset of the next page; null on the last.")
+    before_id: int | None = Field(description="The cursor this page was asked for, if any.")
+    next_before_id: int | None = Field(
+        description="The `before_id` of the next page; null on the last. Unlike "
+        "`next_offset`, entries logged meanwhile do not shift it."
+    )
 
 
 class ThresholdsOut(BaseModel):

@@ -587,6 +587,15 @@ def profiles_reset(
 def activity(
     limit: Annotated[int, typer.Option(min=1, help="Most entries to show.")] = 50,
     offset: Annotated[int, typer.Option(min=0, help="Newest entries to skip.")] = 0,
+    before_id: Annotated[
+        int | None,
+        typer.Option(
+            "--before-id",
+            min=1,
+            help="Only entries whose id is below this (the last id of the page before, "
+            "in --json): pages that entries logged meanwhile do not shift.",
+        ),
+    ] = None,
     profile: Annotated[
         str | None,
         typer.Option(
@@ -606,7 +615,9 @@ def activity(
     """
     service = open_service(db, model, create=False)
     profile_id = None if profile is None else _activity_profile(service, profile)
-    page = service.activity_page(limit=limit, offset=offset, profile_id=profile_id)
+    page = service.activity_page(
+        limit=limit, offset=offset, profile_id=profile_id, before_id=before_id
+    )
     if json_output:
         typer.echo(render.dumps(render.activity_json(page)))
     elif not page.entries:

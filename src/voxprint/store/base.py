@@ -233,9 +233,11 @@ class ProfileStore(Protocol):
         limit: int = 100,
         offset: int = 0,
         profile_id: str | None = None,
+        before_id: int | None = None,
     ) -> list[ActivityEntry]:
         """The namespace's entries, newest first, skipping the ``offset`` newest
-        (optionally only those of one profile)."""
+        (optionally only those of one profile, and only those whose id is below
+        ``before_id``: a cursor that entries written meanwhile do not shift)."""
         ...
 
     def writable(self) -> bool:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from voxprint.api import render
 from voxprint.api.deps import ServiceDep
 from voxprint.api.schemas import MAX_PAGE, PROFILE_ID_PATTERN, ActivityList, error_responses
-from voxprint.service import MAX_LISTED
+from voxprint.service import MAX_ACTIVITY_ID, MAX_LISTED
 
 router = APIRouter(tags=["activity"])
 
@@ -29,6 +29,16 @@ def activity(
     service: ServiceDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_LISTED, description="Newest entries to skip.")] = 0,
+    before_id: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_ACTIVITY_ID,
+            description="Only entries whose id is below this: the previous page's "
+            "`next_before_id`. A cursor to page with while entries are being logged (an "
+            "offset counts from the newest entry, so a new one shifts it).",
+        ),
+    ] = None,
     profile_id: Annotated[
         str | None,
         Query(
@@ -37,5 +47,7 @@ def activity(
         ),
     ] = None,
 ) -> ActivityList:
-    page = service.activity_page(limit=limit, offset=offset, profile_id=profile_id)
+    page = service.activity_page(
+        limit=limit, offset=offset, profile_id=profile_id, before_id=before_id
+    )
     return render.activity(page)

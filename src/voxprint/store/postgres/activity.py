@@ -62,6 +62,7 @@ class PostgresActivity(PostgresDatabase):
         limit: int = 100,
         offset: int = 0,
         profile_id: str | None = None,
+        before_id: int | None = None,
     ) -> list[ActivityEntry]:
         if limit < 0:
             raise InvalidParameterError(f"limit must be >= 0, got {limit}")
@@ -72,6 +73,9 @@ class PostgresActivity(PostgresDatabase):
         if profile_id is not None:
             query += " AND profile_id = %s"
             params.append(profile_id)
+        if before_id is not None:
+            query += " AND id < %s"
+            params.append(before_id)
         query += " ORDER BY id DESC LIMIT %s OFFSET %s"
         params += [limit, offset]
         with self._transaction(write=False) as conn:

@@ -65,6 +65,7 @@ class SQLiteActivity(SQLiteDatabase):
         limit: int = 100,
         offset: int = 0,
         profile_id: str | None = None,
+        before_id: int | None = None,
     ) -> list[ActivityEntry]:
         """Entries of the namespace, newest first (optionally only those of one profile)."""
         if limit < 0:
@@ -76,6 +77,9 @@ class SQLiteActivity(SQLiteDatabase):
         if profile_id is not None:
             query += " AND profile_id = ?"
             params.append(profile_id)
+        if before_id is not None:
+            query += " AND id < ?"
+            params.append(before_id)
         query += " ORDER BY id DESC LIMIT ? OFFSET ?"
         params += [limit, offset]
         with self._transaction(write=False) as conn:
