@@ -545,11 +545,18 @@ def test_activity_lists_what_happened(speakers, tmp_path, db):
         (("activity", "--offset", "-1"), "--offset"),
         (("profiles", "list", "--limit", "-1"), "--limit"),
         (("profiles", "list", "--offset", "-5"), "--offset"),
+        (("activity", "--limit", "1000000001"), "--limit"),
+        (("activity", "--offset", str(10**20)), "--offset"),
+        (("activity", "--before-id", "0"), "--before-id"),
+        (("activity", "--before-id", str(2**63)), "--before-id"),
+        (("profiles", "list", "--limit", "2000000000"), "--limit"),
+        (("profiles", "list", "--offset", "1000000001"), "--offset"),
     ],
 )
 def test_a_count_option_out_of_range_is_a_usage_error_naming_the_option(tmp_path, db, args, option):
     """Found in a walkthrough: `identify --top 0` said "top_n must be at least 1" and
-    `activity --limit 0` "limit must be 1 to ...", both with the data exit code 7."""
+    `activity --limit 0` "limit must be 1 to ...", both with the data exit code 7; and in
+    a review, `--limit`/`--offset` above 10^9 (what a store counts) still did."""
     probe = wav(tmp_path, "p.wav", 140)
     assert run("enroll", "alice", probe, "--db", db).exit_code == 0
     result = run(*[probe if a == "PROBE" else a for a in args], "--db", db)
@@ -763,7 +770,6 @@ def test_activity_pages_below_a_before_id_as_the_rest_api_does(tmp_path, db):
     with api_on_cli_database(db) as client:
         page = client.get("/v1/activity", params={"before_id": cursor}).json()
     assert page["items"] == rest
-    assert run("activity", "--before-id", "0", "--db", db).exit_code == ExitCode.USAGE
 
 
 def test_activity_can_show_one_profile_by_name_or_a_deleted_ones_id(speakers, db):

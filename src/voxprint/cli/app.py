@@ -44,6 +44,7 @@ from voxprint.errors import (
     ProfileNotFoundError,
     VoxprintError,
 )
+from voxprint.service import MAX_ACTIVITY_ID, MAX_LISTED
 from voxprint.store.records import ProfileKind
 
 if TYPE_CHECKING:
@@ -415,8 +416,8 @@ def compare(
 @profiles_app.command("list")
 @handles_errors
 def profiles_list(
-    limit: Annotated[int, typer.Option(min=1, help="Most profiles to show.")] = 100,
-    offset: Annotated[int, typer.Option(min=0, help="Profiles to skip.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LISTED, help="Most profiles to show.")] = 100,
+    offset: Annotated[int, typer.Option(min=0, max=MAX_LISTED, help="Profiles to skip.")] = 0,
     db: DbOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,
@@ -585,13 +586,14 @@ def profiles_reset(
 @app.command()
 @handles_errors
 def activity(
-    limit: Annotated[int, typer.Option(min=1, help="Most entries to show.")] = 50,
-    offset: Annotated[int, typer.Option(min=0, help="Newest entries to skip.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LISTED, help="Most entries to show.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, max=MAX_LISTED, help="Newest entries to skip.")] = 0,
     before_id: Annotated[
         int | None,
         typer.Option(
             "--before-id",
             min=1,
+            max=MAX_ACTIVITY_ID,
             help="Only entries whose id is below this (the last id of the page before, "
             "in --json): pages that entries logged meanwhile do not shift.",
         ),
