@@ -4,10 +4,12 @@ These use a tone-spectrum fake encoder so the logic is tested without model weig
 tests on real speech are in ``test_integration_shared_data.py``.
 """
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from voxprint.decision import Decision
 from voxprint.enrollment import EnrollmentPolicy
@@ -343,6 +345,21 @@ def test_compare_errors_say_which_recording_they_are_about(service, tmp_path):
     with pytest.raises(AudioFileNotFoundError) as not_found:  # names the file already
         service.compare(missing, speech)
     assert not_found.value.message == f"audio file not found: {missing}"
+
+
+def test_compare_errors_name_the_path_of_a_file_whose_name_the_other_file_shares(service, tmp_path):
+    """Found in a review: `compare a/x.wav b/x.wav` blamed "x.wav", which both are."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    good, broken = tmp_path / "a" / "x.wav", tmp_path / "b" / "x.wav"
+    sf.write(good, voice(140, 3.0), RATE)
+    broken.write_bytes(b"RIFF" + bytes(range(200)))
+    with pytest.raises(AudioError, match=rf"^{re.escape(str(broken))}: "):
+        service.compare(good, broken)
+    with pytest.raises(AudioError, match=rf"^{re.escape(str(broken))}: "):
+        service.compare(str(broken), str(good))
+    with pytest.raises(AudioError, match=r"^x\.wav: "):  # one file twice: its name will do
+        service.compare(broken, broken)
 
 
 def test_a_prefixed_error_keeps_its_type_code_and_details():

@@ -1136,12 +1136,12 @@ class VoxprintService:
         wideband recording against a telephone one is scored as its telephone copy."""
         waves: list[np.ndarray] = []
         utterances: list[Utterance] = []
-        for position, source in (("first", first), ("second", second)):
+        for position, source, other in (("first", first, second), ("second", second, first)):
             try:
                 waves.append(self.pipeline.load(source))
                 utterances.append(self.pipeline.process_waveform(waves[-1], force=True))
             except VoxprintError as error:
-                raise _about_recording(error, position, source) from None
+                raise _about_recording(error, position, source, other) from None
         a, b = utterances
         a_band, b_band = band_of(a.bandwidth_hz), band_of(b.bandwidth_hz)
         if telephone_copy_helps(a_band, b_band):
@@ -1251,15 +1251,25 @@ class VoxprintService:
             self._enrolled_profile(profile_id)
 
 
-def _about_recording(error: VoxprintError, position: str, source: AudioSource) -> VoxprintError:
+def _about_recording(
+    error: VoxprintError, position: str, source: AudioSource, other: AudioSource
+) -> VoxprintError:
     """``error`` saying which of two recordings it is about (found in a walkthrough:
     "input is not a recognised audio or video format" for one of two files, not saying
-    which): the file's name, or "first recording" / "second recording"; unchanged when
-    the message already names the file."""
+    which): the file's name, or its path as given when the ``other`` file has the same
+    name in another folder (``a/x.wav`` and ``b/x.wav``), or "first recording" /
+    "second recording"; unchanged when the message already names the file."""
     if isinstance(source, str | os.PathLike):
         if str(source) in error.message:
             return error
-        return error.prefixed(f"{Path(source).name}: ")
+        name = Path(source).name
+        if (
+            isinstance(other, str | os.PathLike)
+            and Path(other).name == name
+            and os.fspath(other) != os.fspath(source)
+        ):
+            name = os.fspath(source)
+        return error.prefixed(f"{name}: ")
     return error.prefixed(f"{position} recording: ")
 
 
