@@ -149,7 +149,7 @@ def test_verify_names_the_enrolled_look_alike_that_turned_a_claim_down(api):
     claim = api.post(f"/v1/profiles/{older}/verify", content=voice_wav(155, 4, seed=7))
     assert claim.status_code == 200
     body = claim.json()
-    assert body["decision"] == "reject" and body["reason"] == "no_match"
+    assert body["decision"] == "reject" and body["reason"] == "look_alike"
     assert body["look_alike"]["profile_id"] == younger
     assert body["look_alike"]["profile_name"] == "younger"
     assert body["look_alike"]["cosine"] > body["cosine"]

@@ -279,7 +279,7 @@ def test_verify_says_when_another_enrolled_voice_is_as_close_as_the_claimed_one(
             "verify", "older", wav(tmp_path, "q.wav", 155, seconds=4, seed=7), "--db", db, "--json"
         ).output
     )
-    assert shown["look_alike"]["profile_name"] == "younger"
+    assert shown["look_alike"]["profile_name"] == "younger" and shown["reason"] == "look_alike"
 
 
 def test_verify_an_unknown_or_unfinished_profile_fails(tmp_path, db):

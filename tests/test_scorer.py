@@ -128,7 +128,7 @@ def test_a_claim_on_a_profile_whose_look_alike_the_probe_matches_better_is_rejec
     rivals = Rivals(np.stack([unit(rng)[0], b]), np.array([20.0, 20.0]))
     weighed = Scorer(POINT).verify(probe, a, 20.0, rivals=rivals)
     assert alone.decision is Decision.ACCEPT
-    assert weighed.decision is Decision.REJECT and weighed.reason is DecisionReason.NO_MATCH
+    assert weighed.decision is Decision.REJECT and weighed.reason is DecisionReason.LOOK_ALIKE
     assert weighed.rival == 1 and weighed.score < alone.score
     assert weighed.cosine_threshold is not None and alone.cosine_threshold is not None
     assert weighed.cosine_threshold > alone.cosine_threshold

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voxprint.decision import Decision
+from voxprint.decision import Decision, DecisionReason
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.errors import (
     AmbiguousProfileError,
@@ -720,13 +720,15 @@ def test_a_claim_with_an_enrolled_look_alikes_voice_is_rejected_and_names_the_lo
     younger = service.create_profile("younger")
     service.enroll(younger.id, (voice(155, 12.0, seed=2), RATE))
     claim = service.verify(older.id, (voice(155, 4.0, seed=7), RATE))
-    assert claim.decision is Decision.REJECT
+    assert claim.decision is Decision.REJECT and claim.reason is DecisionReason.LOOK_ALIKE
     assert claim.look_alike is not None and claim.look_alike.profile_id == younger.id
     assert claim.look_alike.name == "younger" and claim.look_alike.cosine > claim.cosine
     logged = service.activity(limit=1, profile_id=older.id)[0]
-    assert logged.detail == f"no_match; look_alike={younger.id}"
+    assert logged.detail == f"look_alike={younger.id}"
     owner = service.verify(older.id, (voice(150, 4.0, seed=7), RATE))
     assert owner.decision is Decision.ACCEPT and owner.look_alike is None
+    stranger = service.verify(older.id, (voice(260, 4.0, seed=7), RATE))
+    assert stranger.reason is DecisionReason.NO_MATCH and stranger.look_alike is None
 
 
 def test_a_look_alike_in_another_namespace_does_not_weigh_on_a_claim(tmp_path):

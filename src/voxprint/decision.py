@@ -63,6 +63,9 @@ class DecisionReason(StrEnum):
     MATCH = "match"
     NO_MATCH = "no_match"
     INSUFFICIENT_SPEECH = "insufficient_speech"
+    #: A verification only: the voice would pass on its own, but another enrolled profile
+    #: of the namespace scores as high (:mod:`voxprint.scoring.rivals`), so it is refused.
+    LOOK_ALIKE = "look_alike"
 
 
 class SourceKind(StrEnum):

@@ -213,6 +213,8 @@ class Scorer:
         alone, _ = self.point.verify(float(probability(own)), probe.net_speech_seconds)
         turned = penalty > 0 and decision is Decision.REJECT and alone is Decision.ACCEPT
         rival = int(np.argmax(rival_llrs)) if turned else None
+        if turned:
+            reason = DecisionReason.LOOK_ALIKE
         needed = None
         if normalized is None:  # on AS-Norm scores there is no cosine threshold
             needed = self.point.model(band).cosine_for_llr(

@@ -949,7 +949,7 @@ class VoxprintService:
             )
         detail = verdict.reason.value
         if look_alike is not None:
-            detail += f"; look_alike={look_alike.profile_id}"
+            detail = f"{DecisionReason.LOOK_ALIKE.value}={look_alike.profile_id}"
         logged = record and self._record(
             Activity("verify", verdict.decision.value, profile.id, verdict.score, detail)
         )

@@ -92,7 +92,12 @@ SourceKindValue = Literal["prior", "adapted", "calibrated"]
 StatusValue = Literal["enrolling", "enrolled"]
 ProfileKindValue = Literal["text-independent", "text-dependent"]
 VerifyReasonValue = Literal[
-    "match", "no_match", "insufficient_speech", "wrong_phrase", "wrong_phrase_and_voice"
+    "match",
+    "no_match",
+    "look_alike",
+    "insufficient_speech",
+    "wrong_phrase",
+    "wrong_phrase_and_voice",
 ]
 PhraseReasonValue = Literal["match", "other_phrase", "not_the_phrase", "unrecognized"]
 Locale = Annotated[str, Field(pattern=r"^[a-zA-Z]{2}[-_]?[a-zA-Z]{2}$")]
@@ -360,8 +365,10 @@ class VerificationOut(BaseModel):
         "voice must pass."
     )
     reason: VerifyReasonValue = Field(
-        description="match, no_match (the voice), insufficient_speech (too little speech "
-        "to decide), wrong_phrase or wrong_phrase_and_voice (the words were not said)."
+        description="match, no_match (the voice), look_alike (the voice would pass, but "
+        "another enrolled profile of the namespace scores as high: see look_alike), "
+        "insufficient_speech (too little speech to decide), wrong_phrase or "
+        "wrong_phrase_and_voice (the words were not said)."
     )
     threshold: float = Field(description="The score needed to accept.")
     cosine_threshold: float | None = Field(

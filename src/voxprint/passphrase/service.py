@@ -152,6 +152,8 @@ class SpokenReason(StrEnum):
     WRONG_PHRASE = "wrong_phrase"
     #: The phrase was said, by another voice (or too unlike the profile's).
     VOICE_MISMATCH = "no_match"
+    #: The voice alone would pass, but another enrolled profile scores as high.
+    LOOK_ALIKE = "look_alike"
     #: Neither the phrase nor the voice.
     WRONG_PHRASE_AND_VOICE = "wrong_phrase_and_voice"
     #: Too little speech to decide on the voice.
@@ -753,6 +755,8 @@ def _voice_reason(voice: VerificationResult) -> SpokenReason:
         return SpokenReason.MATCH
     if voice.reason.value == SpokenReason.INSUFFICIENT_SPEECH.value:
         return SpokenReason.INSUFFICIENT_SPEECH
+    if voice.reason.value == SpokenReason.LOOK_ALIKE.value:
+        return SpokenReason.LOOK_ALIKE
     return SpokenReason.VOICE_MISMATCH
 
 
