@@ -40,7 +40,7 @@ from voxprint.errors import (
 from voxprint.gallery_index import CANDIDATES, Candidates, GalleryIndex
 from voxprint.pipeline import EmbeddingPipeline, PreparedSpeech, Utterance
 from voxprint.quality import ClipQuality, QualityGate, assess_clip
-from voxprint.scorer import Probe, Rivals, Scorer
+from voxprint.scorer import Probe, Ranking, Rivals, Scorer
 from voxprint.similar_voices import SIMILAR_VOICE_Z, similar_voices, voice_distances
 from voxprint.store.base import Store
 from voxprint.store.checks import check_same_encoder, check_two_profiles
@@ -211,6 +211,45 @@ class IdentificationResult:
     @property
     def is_unknown(self) -> bool:
         return self.identified is None
+
+
+@dataclass(frozen=True)
+class IdentityClaim:
+    """What identifying one utterance among some candidates scores
+    (:meth:`VoxprintService.identity_claim`, the one rule identify and diarization
+    share): the utterance as ``probe``; its telephone copy (``copy``) for each candidate
+    ``copied`` flags (a wideband probe against a telephone enrolment, with the
+    narrowband model), ``None`` when no candidate needs it; ``by_band``: each candidate
+    judged by its own enrolment band; ``pairs``: the bands of the pairs scored (the copy
+    against a telephone enrolment is a narrowband pair), which the scorer's calibration
+    must cover (:meth:`VoxprintService.identify_scorer`)."""
+
+    probe: Probe
+    copy: Probe | None
+    copied: tuple[bool, ...]
+    by_band: bool
+    pairs: frozenset[Band]
+
+    def rank(self, scorer: Scorer, candidates: Candidates, *, top_n: int) -> Ranking:
+        """The open-set ranking of the probe among ``candidates`` (those it was made for)."""
+        return scorer.identify(
+            self.probe,
+            candidates.voiceprints,
+            candidates.seconds,
+            top_n=top_n,
+            gallery_size=candidates.gallery_size,
+            bands=candidates.bands if self.by_band or self.copy is not None else None,
+            telephone=None if self.copy is None else (self.copy, self.copied),
+            sides=candidates.statistics_bands,
+        )
+
+
+def _judged_by_band(probe: Band, telephone: bool) -> bool:
+    """Whether a probe of band ``probe`` is judged against each candidate by the
+    candidate's own enrolment band (and so searched for among the best of each band):
+    a telephone probe always; a wideband one when its telephone copy can be made for
+    the telephone-enrolled candidates (``telephone``)."""
+    return probe is Band.NARROW or (telephone and probe is Band.WIDE)
 
 
 @dataclass(frozen=True)
@@ -832,12 +871,46 @@ class VoxprintService:
             return replace(scorer, point=replace(scorer.point, min_speech_seconds=0.0))
         return scorer
 
-    def identify_scorer(self, *bandwidths_hz: float | None, force: bool = False) -> Scorer:
-        """The scorer that identifies probes of these speech bandwidths among all of this
-        namespace's profiles (each probe's claim band pairs it with the namespace's
-        enrolment band), as one decision: e.g. the speakers of one recording."""
-        bands = {self.thresholds.claim_band(self.namespace, hz) for hz in bandwidths_hz}
+    def identify_scorer(self, *claims: IdentityClaim, force: bool = False) -> Scorer:
+        """The scorer that decides ``claims`` (:meth:`identity_claim`) as one decision:
+        one identification, or the speakers of one recording. A calibration decides only
+        when its trials covered every pair they score (none given: not known)."""
+        bands: set[Band] = set()
+        for claim in claims:
+            bands |= claim.pairs
         return self.scorer(*sorted(bands), force=force)
+
+    def identity_claim(
+        self,
+        utterance: Utterance,
+        candidates: Candidates,
+        *,
+        telephone: Callable[[], Utterance] | None = None,
+    ) -> IdentityClaim:
+        """How ``utterance`` is scored among ``candidates``: each candidate judged by its
+        own enrolment band, as a claim on it would be (a namespace may mix app and
+        telephone enrolments), and the candidates enrolled wholly by telephone against
+        the utterance's telephone copy where it is wideband
+        (:func:`voxprint.adaptation.telephone_copy_helps`). ``telephone`` makes that copy
+        (:meth:`EmbeddingPipeline.telephone_copy`); it is asked for only when a candidate
+        needs it."""
+        probe_band = band_of(utterance.bandwidth_hz)
+        copied = tuple(
+            telephone_copy_helps(probe_band, band) for band in candidates.statistics_bands or ()
+        )
+        copy = Probe.of(telephone()) if telephone is not None and any(copied) else None
+        enrolled = candidates.bands or (None,) * len(candidates.profile_ids)
+        pairs = frozenset(
+            Band.NARROW if copy is not None and copied[i] else pair_band(probe_band, band)
+            for i, band in enumerate(enrolled)
+        ) or frozenset({probe_band})
+        return IdentityClaim(
+            Probe.of(utterance),
+            copy,
+            copied,
+            _judged_by_band(probe_band, telephone is not None),
+            pairs,
+        )
 
     def _record(self, activity: Activity) -> bool:
         """Log a decision; a store that cannot write does not stop the decision being
@@ -1043,32 +1116,13 @@ class VoxprintService:
         # lower than telephone-enrolled strangers do, and a telephone-enrolled owner
         # using the app lower than app-enrolled strangers (until judged as the probe's
         # telephone copy).
-        probe_band = band_of(utterance.bandwidth_hz)
-        by_band = probe_band is Band.NARROW or (telephone is not None and probe_band is Band.WIDE)
+        by_band = _judged_by_band(band_of(utterance.bandwidth_hz), telephone is not None)
         gallery = self._candidates(utterance.embedding, top_n, profile_ids, by_band=by_band)
         if gallery.gallery_size == 0 and profile_ids is None and record:
             self._check_gallery_encoder()  # live windows (not recorded) skip the scan
-        copied = [telephone_copy_helps(probe_band, band) for band in gallery.statistics_bands or ()]
-        copy = Probe.of(telephone()) if telephone is not None and any(copied) else None
-        # The pairs this identification scores, each candidate's own (the telephone copy
-        # against a telephone enrolment is a narrowband pair): a calibration decides only
-        # when its trials covered all of them.
-        enrolled = gallery.bands or (None,) * len(gallery.profile_ids)
-        scored = {
-            Band.NARROW if copy is not None and copied[i] else pair_band(probe_band, band)
-            for i, band in enumerate(enrolled)
-        } or {probe_band}
-        scorer = self.scorer(*sorted(scored), force=force)
-        ranking = scorer.identify(
-            Probe.of(utterance),
-            gallery.voiceprints,
-            gallery.seconds,
-            top_n=top_n,
-            gallery_size=gallery.gallery_size,
-            bands=gallery.bands if by_band or copy is not None else None,
-            telephone=None if copy is None else (copy, copied),
-            sides=gallery.statistics_bands,
-        )
+        claim = self.identity_claim(utterance, gallery, telephone=telephone)
+        scorer = self.identify_scorer(claim, force=force)
+        ranking = claim.rank(scorer, gallery, top_n=top_n)
         candidates = tuple(
             Candidate(
                 profile_id=gallery.profile_ids[c.index],

@@ -23,12 +23,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from voxprint.adaptation import (
-    MAX_SAMPLED_PROFILES,
-    ProfileClips,
-    band_of,
-    pair_band,
-)
+from voxprint.adaptation import MAX_SAMPLED_PROFILES, ProfileClips
 from voxprint.decision import DEFAULT_RIVAL_WEIGHT, OperatingPoint, SourceKind, ThresholdSource
 from voxprint.encoders.base import SpeakerEncoder
 from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS
@@ -37,7 +32,6 @@ from voxprint.operating_points import (
     ScoringPrior,
     calibrated_operating_point,
     encoder_operating_point,
-    gallery_band,
     prior_for,
 )
 from voxprint.scorer import Scorer
@@ -244,12 +238,6 @@ class Thresholds:
         of recordings of ``bands`` (:func:`voxprint.adaptation.pair_band`; none given: not
         known)."""
         return self._point(namespace, self._current(), bands)
-
-    def claim_band(self, namespace: str, bandwidth_hz: float | None) -> Band:
-        """The band of a claim that a probe of speech bandwidth ``bandwidth_hz`` makes
-        among ``namespace``'s profiles (identify): its pair with the namespace's
-        enrolment band (a claim on one profile pairs with that profile's own band)."""
-        return pair_band(band_of(bandwidth_hz), gallery_band(self.statistics(namespace)))
 
     def _point(self, namespace: str, scoring: _Scoring, bands: tuple[Band, ...]) -> OperatingPoint:
         """The operating point in force for ``namespace`` and a decision scoring pairs of

@@ -3,12 +3,14 @@
 :class:`SpeakerDiarizer` runs the anonymous :class:`~voxprint.diarization.engine.Diarizer`
 with the service's speaker encoder, embeds each speaker on the speech where they talk
 alone, and names them with the service's one scoring chain
-(:meth:`voxprint.scorer.Scorer.identify`, the open-set rule every interface uses): a
-speaker is named only when the scorer names them; everyone else is "unknown 1",
-"unknown 2", ... in order of first speech. Speakers the rule gives the same profile are
-one voice the clustering split: they become one speaker, unless the number of speakers
-is fixed (or at its minimum); then the profile names at most one of them (the highest
-posterior keeps it).
+(:meth:`voxprint.service.VoxprintService.identity_claim` and
+:meth:`voxprint.scorer.Scorer.identify`, the open-set rule every interface uses; a
+wideband speaker is judged against profiles enrolled by telephone as their telephone
+copy, as identify judges a wideband probe): a speaker is named only when the scorer
+names them; everyone else is "unknown 1", "unknown 2", ... in order of first speech.
+Speakers the rule gives the same profile are one voice the clustering split: they
+become one speaker, unless the number of speakers is fixed (or at its minimum); then the
+profile names at most one of them (the highest posterior keeps it).
 
 :meth:`SpeakerDiarizer.enroll_speaker` adds a diarized speaker's speech to a new or
 existing profile: label a meeting once, get names from then on.
@@ -16,6 +18,7 @@ existing profile: label a meeting once, get names from then on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +29,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 
 from voxprint.audio import AudioSource
+from voxprint.audio.resample import band_limited
 from voxprint.decision import DecisionReason, ThresholdSource
 from voxprint.diarization.clustering import SpeakerCount
 from voxprint.diarization.engine import (
@@ -39,9 +43,9 @@ from voxprint.diarization.engine import (
 from voxprint.diarization.segmentation import ChunkActivity
 from voxprint.encoders.base import SpeakerEncoder
 from voxprint.errors import InvalidParameterError, NoSpeechError, SpeechTooShortError
+from voxprint.gallery_index import Candidates
 from voxprint.pipeline import Utterance
 from voxprint.quality import level_snr, speech_bandwidth
-from voxprint.scorer import Probe
 from voxprint.service import EnrollmentReport, VoxprintService
 from voxprint.vad import SpeechSegments
 
@@ -283,6 +287,12 @@ class SpeakerDiarizer:
             started,
             name_speakers=name_speakers,
             count=count,
+            telephone=[
+                None
+                if u is None
+                else functools.partial(_telephone_copy, pipeline.encoder, waveform, u)
+                for u in utterances
+            ],
         )
         named = [s.label for s in result.speakers if not s.is_unknown]
         service.store.log_activity(
@@ -398,21 +408,32 @@ class SpeakerDiarizer:
         *,
         name_speakers: bool = True,
         count: SpeakerCount | None = None,
+        telephone: Sequence[Callable[[], Utterance] | None] | None = None,
     ) -> Diarization:
+        """``telephone``: for each utterance, what makes its telephone copy (asked for only
+        when a profile enrolled by telephone is ranked against wideband speech)."""
         gallery = service.store.gallery(
             service.namespace,
             encoder_name=service.encoder_name,
             encoder_version=service.encoder_version,
             profile_ids=profile_ids if name_speakers else [],
         )
-        # One decision for the recording: a calibration decides only if it covers every
-        # speaker's band (a caller on the telephone in a wideband meeting included).
-        scorer = service.identify_scorer(*(u.bandwidth_hz for u in utterances if u is not None))
+        candidates = Candidates.of(gallery, len(gallery))
+        copies = telephone or [None] * len(utterances)
+        # Each speaker scored as identify scores a probe (their telephone copy against
+        # profiles enrolled by telephone), and one decision for the recording: a
+        # calibration decides only if it covers every pair scored (a caller on the
+        # telephone in a wideband meeting, or a telephone copy, included).
+        identities = [
+            None if u is None else service.identity_claim(u, candidates, telephone=copy)
+            for u, copy in zip(utterances, copies, strict=True)
+        ]
+        scorer = service.identify_scorer(*(c for c in identities if c is not None))
         top_n = max(1, len(gallery))
         claims: list[_Claim] = []
-        for utterance in utterances:
+        for utterance, identity in zip(utterances, identities, strict=True):
             reason: UnknownReason | None
-            if utterance is None or len(gallery) == 0:
+            if utterance is None or identity is None or len(gallery) == 0:
                 reason = (
                     UnknownReason.NOT_MATCHED
                     if not name_speakers
@@ -422,9 +443,7 @@ class SpeakerDiarizer:
                 )
                 claims.append((None, None, None, None, None, reason))
                 continue
-            ranking = scorer.identify(
-                Probe.of(utterance), gallery.voiceprints, gallery.net_speech_seconds, top_n=top_n
-            )
+            ranking = identity.rank(scorer, candidates, top_n=top_n)
             top = ranking.candidates[0]
             named = top.index if ranking.identified else None
             reason = (
@@ -514,6 +533,27 @@ class SpeakerDiarizer:
             encoder_version=service.encoder_version,
             requested=count or SpeakerCount(),
         )
+
+
+def _telephone_copy(
+    encoder: SpeakerEncoder, waveform: np.ndarray, utterance: Utterance
+) -> Utterance:
+    """A speaker's telephone copy: their utterance (made by
+    :meth:`SpeakerDiarizer._speaker_utterance`) embedded again from the same spans of
+    ``waveform`` band-limited to the telephone band
+    (:func:`voxprint.audio.resample.band_limited`; only their speech, at most
+    ``max_speaker_seconds``, never the whole recording), with its bandwidth and SNR
+    measured there. The speech is the same: its net speech stays the utterance's
+    (band-limiting moves no speech in time)."""
+    rate = utterance.segments.sample_rate
+    speech = band_limited(utterance.segments.extract(waveform), rate)
+    whole = SpeechSegments(((0, len(speech)),), rate, len(speech))
+    return replace(
+        utterance,
+        embedding=encoder.embed(speech),
+        bandwidth_hz=speech_bandwidth(speech, whole),
+        snr_db=level_snr(speech, rate),
+    )
 
 
 def _merge_same_profile(
