@@ -247,7 +247,7 @@ def test_a_centring_prior_centres_each_namespace_on_its_stored_profiles_mean(tmp
     report = threshold_report(thresholds, ns)
     assert report.centre_profiles == 2 and report.centre_own_share == pytest.approx(2 / 42)
     shown = views.thresholds(report)["centre"]
-    assert shown == {"profiles": 2, "own_share": pytest.approx(2 / 42)}
+    assert shown == {"profiles": 2, "own_share": pytest.approx(2 / 42), "bands": None}
     assert "mean voiceprint of 2 enrolled profiles (5 % of the centre)" in report_text(report)
     plain = threshold_report(make_service(tmp_path / "plain.db").thresholds, ns)
     assert plain.centre_profiles is None and views.thresholds(plain)["centre"] is None
