@@ -142,3 +142,13 @@ def test_every_control_that_needs_a_key_is_disabled_in_the_page_as_served():
     needs_key = re.findall(r"<[^>]*\bdata-needs-key\b[^>]*>", html)
     assert len(needs_key) >= 8
     assert all(re.search(r"\bdisabled\b", tag) for tag in needs_key)
+
+
+def test_the_key_field_has_no_name_so_a_form_sent_before_the_script_runs_leaks_no_key():
+    # A form's named fields go into the URL of a GET submission: pressing "Save key"
+    # before app.js has loaded (or with scripts off) would put the key in the address
+    # bar, the history, the Referer of later requests and proxies' logs.
+    html = (WEB_DIR / "index.html").read_text()
+    (key_input,) = re.findall(r'<input[^>]*\bid="api-key"[^>]*>', html)
+    assert 'type="password"' in key_input
+    assert not re.search(r"\bname=", key_input)
