@@ -103,6 +103,19 @@ def test_train_refuses_a_bad_setting_with_one_line(speakers, tmp_path) -> None:
     ]
 
 
+def test_a_noise_folder_without_augmentation_is_refused_not_ignored(speakers, tmp_path) -> None:
+    result = runner.invoke(
+        app,
+        ["train", str(speakers), "--out", str(tmp_path / "run"), "--noise-dir", "nowhere"],
+    )
+    assert result.exit_code == ExitCode.DATA
+    assert result.output.strip().splitlines() == [
+        "error: noise_dir is mixed in only with augmentation: turn augment on (--augment) "
+        "or leave noise_dir out"
+    ]
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_trained_checkpoint_enrols_and_verifies(run_dir, speakers, tmp_path) -> None:
     model = str(run_dir / "best.pt")
     db = str(tmp_path / "voxprint.db")

@@ -106,6 +106,7 @@ def test_config_files_in_toml_and_json_give_the_same_typed_config(tmp_path) -> N
         ({"loss": "triplet"}, "loss must be one of softmax, aam"),
         ({"augment": "yes"}, "augment must be true or false"),
         ({"validation_fraction": 1.0}, "validation_fraction"),
+        ({"noise_dir": "noises"}, "noise_dir is mixed in only with augmentation"),
     ],
 )
 def test_a_bad_setting_is_refused_with_its_name(data, message) -> None:

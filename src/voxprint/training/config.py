@@ -101,6 +101,13 @@ class TrainingConfig:
             raise InvalidParameterError("speeds must be a non-empty list of factors in [0.5, 2]")
         if self.num_threads is not None and self.num_threads < 1:
             raise InvalidParameterError("num_threads must be at least 1")
+        if self.noise_dir is not None and not self.augment:
+            # noise is mixed in by the augmentation only: a folder given without it would
+            # be silently ignored (and a wrong path never noticed)
+            raise InvalidParameterError(
+                "noise_dir is mixed in only with augmentation: turn augment on (--augment) "
+                "or leave noise_dir out"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (tuples become lists)."""
