@@ -257,6 +257,20 @@ def test_the_calibrate_and_cohort_commands_round_trip(tmp_path, trials, cohort_d
     assert "no cohort" in run("cohort", "show", "--db", db, "--model", "tone").output
 
 
+def test_building_a_cohort_says_it_counts_only_after_calibrate(tmp_path, trials, cohort_dir):
+    db = tmp_path / "cli.db"
+    assert run("calibrate", trials, "--db", db, "--model", "tone").exit_code == 0
+    built = run("cohort", "build", cohort_dir, "--db", db, "--model", "tone")
+    assert built.exit_code == 0, built.output
+    assert "now normalise" not in built.output
+    assert "not used yet: run `voxprint calibrate TRIALS`" in built.output
+    # and so it is: the service scores raw cosines until calibrate fits AS-Norm on it
+    service = build_service(ServiceOptions(db=db, model="tone"))
+    profile = service.create_profile("a")
+    service.enroll(profile.id, (voice(150, 25.0, seed=5), RATE))
+    assert service.verify(profile.id, (voice(150, 4.0, seed=6), RATE)).normalized_score is None
+
+
 def test_calibrate_with_a_bad_trial_list_fails_with_one_line(tmp_path, trials):
     bad = tmp_path / "bad.txt"
     bad.write_text("2 a/0.wav b/0.wav\n")

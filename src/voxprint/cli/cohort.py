@@ -85,10 +85,16 @@ def build(
             speakers, source=str(directory), progress=lambda _done, _total: advance(1)
         )
     data = _cohort_json(cohort)
+    # Building a cohort drops the AS-Norm calibration fitted on the previous one, and
+    # without one the cohort is not applied: say what makes it count.
     emit(
         json_output,
         data,
-        lambda: _cohort_text(data) + "\nverify and identify now normalise scores with it (AS-Norm)",
+        lambda: (
+            _cohort_text(data)
+            + "\nnot used yet: run `voxprint calibrate TRIALS` (same --db and --model) to fit "
+            "AS-Norm on it; until then verify and identify score raw cosines"
+        ),
     )
 
 
