@@ -294,6 +294,18 @@ def test_load_encoder_explains_missing_and_foreign_checkpoints(tmp_path) -> None
         load_encoder(str(foreign), weights=foreign)
 
 
+def test_a_file_that_is_not_a_torch_save_is_refused_in_one_line_without_unsafe_advice(
+    tmp_path,
+) -> None:
+    garbage = tmp_path / "notes.pt"
+    garbage.write_text("not a checkpoint\n")
+    with pytest.raises(ModelError) as refused:
+        load_encoder(str(garbage))
+    message = refused.value.message
+    assert message.startswith(f"could not read weights file {garbage}: not tensors saved")
+    assert "\n" not in message and "weights_only" not in message
+
+
 def test_a_checkpoint_without_operating_point_must_be_calibrated(trained_run, tmp_path) -> None:
     data = torch.load(trained_run.best_checkpoint, weights_only=True)
     data["operating_point"] = None

@@ -130,8 +130,16 @@ def load_torch_file(path: Path) -> Any:
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-        raise ModelError(f"could not read weights file {path}: {exc}") from exc
+    except pickle.UnpicklingError as exc:
+        # torch's own message spans lines and suggests weights_only=False, which would run
+        # whatever code the file holds: say what the refusal means instead.
+        raise ModelError(
+            f"could not read weights file {path}: not tensors saved by torch.save (a damaged "
+            "or foreign file; files holding other Python objects are never loaded)"
+        ) from exc
+    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"could not read weights file {path}: {first_line}") from exc
 
 
 _threads_lock = threading.Lock()
