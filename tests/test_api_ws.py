@@ -121,6 +121,7 @@ def test_enrolment_over_a_websocket_reports_progress_then_enrols(setup):
             assert progress == sorted(progress)
             assert progress[0] < 0.1
             assert progress[-1] == pytest.approx(1.0)
+            assert results[-1]["enough"] and not results[0]["enough"]
             ws.send_text('{"event": "end"}')
             assert ws.receive_json()["final"] is True
             enrolled = ws.receive_json()
@@ -460,6 +461,7 @@ def test_an_enrolment_session_keeps_at_most_its_audio_cap():
         scorer=None,
         profile=profile,
         required_seconds=10.0,
+        min_clip_seconds=1.0,
         max_samples=RATE,
     )
     for seed in range(3):
@@ -470,6 +472,41 @@ def test_an_enrolment_session_keeps_at_most_its_audio_cap():
     assert session.ready()["mode"] == "enroll"
     assert session.ready()["enrolled_seconds"] == 2.0
     assert session.result({"net_speech_seconds": 3.0})["progress"] == 0.5
+
+
+def enroll_session(enrolled_seconds: float) -> ws_routes.EnrollSession:
+    return ws_routes.EnrollSession(
+        websocket=None,
+        state=None,
+        service=None,
+        recognizer=LiveRecognizer(LiveConfig()),
+        scorer=None,
+        profile=SimpleNamespace(id="p", name="bob", net_speech_seconds=enrolled_seconds),
+        required_seconds=10.0,
+        min_clip_seconds=1.0,
+        max_samples=RATE,
+    )
+
+
+def test_an_enrolment_session_is_enough_once_it_enrols_the_profile_with_a_whole_clip():
+    short = enroll_session(enrolled_seconds=2.0)
+    assert short.ready()["min_clip_seconds"] == 1.0
+    assert not short.result({"net_speech_seconds": 7.5})["enough"]
+    assert short.result({"net_speech_seconds": 8.0})["enough"]
+    # 9.8 s enrolled already: 0.5 s more fills the bar, but is under the clip minimum
+    almost = enroll_session(enrolled_seconds=9.8)
+    assert almost.result({"net_speech_seconds": 0.5})["progress"] == 1.0
+    assert not almost.result({"net_speech_seconds": 0.5})["enough"]
+    assert almost.result({"net_speech_seconds": 1.0})["enough"]
+
+
+def test_recording_more_for_an_enrolled_profile_is_never_cut_short():
+    # The page ends a session by itself when a result says "enough"; a profile enrolled
+    # already has a full bar from its first result, and used to be stopped after 0.5 s.
+    enrolled = enroll_session(enrolled_seconds=12.0)
+    for speech in (0.0, 0.5, 3.0, 30.0):
+        result = enrolled.result({"net_speech_seconds": speech})
+        assert result["progress"] == 1.0 and not result["enough"]
 
 
 @pytest.mark.parametrize("every_hop", [True, False])

@@ -223,6 +223,7 @@ class EnrollSession(LiveSession):
     mode: ClassVar[str] = "enroll"
     profile: Profile
     required_seconds: float
+    min_clip_seconds: float
     max_samples: int
     collected: list[np.ndarray] = field(default_factory=list)
     kept: int = 0
@@ -237,6 +238,7 @@ class EnrollSession(LiveSession):
             "profile_name": self.profile.name,
             "enrolled_seconds": self.enrolled_seconds,
             "required_seconds": self.required_seconds,
+            "min_clip_seconds": self.min_clip_seconds,
         }
 
     def take(self, samples: np.ndarray) -> None:
@@ -248,13 +250,19 @@ class EnrollSession(LiveSession):
 
     def result(self, message: dict[str, Any]) -> dict[str, Any]:
         required = self.required_seconds
-        have = self.enrolled_seconds + float(message["net_speech_seconds"])
+        speech = float(message["net_speech_seconds"])
+        have = self.enrolled_seconds + speech
         progress = 1.0 if required <= 0 else min(1.0, have / required)
+        # Enough to stop by itself: this session enrols the profile with a clip that is
+        # not too short. A profile enrolled already is never "enough": its progress is 1
+        # from the start, and the client decides how much more to record.
+        enough = self.enrolled_seconds < required <= have and speech >= self.min_clip_seconds
         return {
             **message,
             "enrolled_seconds": self.enrolled_seconds,
             "required_seconds": required,
             "progress": round(progress, 4),
+            "enough": enough,
         }
 
     async def finish(self) -> None:
@@ -449,6 +457,7 @@ async def ws_enroll(websocket: WebSocket, profile_id: str) -> None:
             scorer=None,
             profile=profile,
             required_seconds=service.enrollment.min_net_speech_seconds,
+            min_clip_seconds=service.pipeline.config.min_speech_seconds,
             max_samples=int(state.settings.max_audio_seconds * RATE),
         )
     )

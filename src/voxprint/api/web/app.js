@@ -225,7 +225,9 @@ async function startEnroll() {
         const have = message.enrolled_seconds + message.net_speech_seconds;
         $("enroll-progress").value = message.progress;
         $("enroll-text").textContent = `${tenthsDown(have)} of ${message.required_seconds.toFixed(1)} s of speech`;
-        if (message.progress >= 1 && !message.final) session.end();
+        // Stop by itself only when this recording enrols the profile (not when adding
+        // to a profile enrolled already, whose progress is full from the start).
+        if (message.enough && !message.final) session.end();
       } else if (message.type === "enrolled") {
         $("enroll-progress").value = 1;
         $("enroll-text").textContent = `${message.profile.name}: ${message.status} (${tenthsDown(message.net_speech_seconds)} s of speech)`;
