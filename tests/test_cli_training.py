@@ -103,6 +103,14 @@ def test_train_refuses_a_bad_setting_with_one_line(speakers, tmp_path) -> None:
     ]
 
 
+def test_training_into_a_used_run_folder_names_the_resume_flag(speakers, run_dir) -> None:
+    result = runner.invoke(app, ["train", str(speakers), "--out", str(run_dir), "--epochs", "1"])
+    assert result.exit_code == ExitCode.DATA
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"error: {run_dir} already holds a training run")
+    assert "(voxprint train --resume)" in line
+
+
 def test_a_noise_folder_without_augmentation_is_refused_not_ignored(speakers, tmp_path) -> None:
     result = runner.invoke(
         app,

@@ -276,8 +276,8 @@ def train(
     existing = epoch_checkpoints(run_dir)
     if existing and not resume:
         raise InvalidParameterError(
-            f"{run_dir} already holds a training run; pass resume to continue it "
-            "or choose another folder"
+            f"{run_dir} already holds a training run; continue it with resume "
+            "(voxprint train --resume) or choose another folder"
         )
     if resume and not existing:
         raise InvalidParameterError(f"nothing to resume in {run_dir}: no epoch checkpoints")
