@@ -141,6 +141,38 @@ def test_a_trained_checkpoint_enrols_and_verifies(run_dir, speakers, tmp_path) -
     assert "enrolled with trained-resnet" in wrong.output
 
 
+def test_an_unknown_map_method_is_refused_before_anything_is_embedded(
+    run_dir, speakers, tmp_path, monkeypatch
+) -> None:
+    from voxprint.evaluation import runner as evaluation_runner
+
+    def never(*_args, **_kwargs):
+        raise AssertionError("embedded before the method was checked")
+
+    monkeypatch.setattr(evaluation_runner, "embed_items", never)
+    out = tmp_path / "map.png"
+    model = str(run_dir / "best.pt")
+    result = runner.invoke(
+        app,
+        [
+            "plot",
+            "embeddings",
+            str(speakers),
+            "--model",
+            model,
+            "--method",
+            "umap",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == ExitCode.DATA, result.output
+    assert result.output.strip().splitlines() == [
+        "error: unknown map method 'umap'; choose one of pca, tsne"
+    ]
+    assert not out.exists()
+
+
 def test_plot_embeddings_draws_a_map_and_returns_its_points(run_dir, speakers, tmp_path) -> None:
     out = tmp_path / "map.png"
     result = runner.invoke(

@@ -42,9 +42,10 @@ def plot_embeddings(
     """Embed every file in DIRECTORY and draw a 2-D map coloured by speaker."""
     from voxprint.bootstrap import build_pipeline
     from voxprint.evaluation.datasets import folder_eval_set
-    from voxprint.evaluation.plots import embedding_map, plot_embedding_map
+    from voxprint.evaluation.plots import check_map_method, embedding_map, plot_embedding_map
     from voxprint.evaluation.runner import embed_items
 
+    check_map_method(method)
     prepare_image_output(out)
     eval_set = folder_eval_set(directory)
     pipeline = build_pipeline(service_options(model=model))

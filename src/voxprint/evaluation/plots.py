@@ -61,6 +61,16 @@ def plot_det(
 EMBEDDING_MAP_METHODS = ("pca", "tsne")
 
 
+def check_map_method(method: str) -> str:
+    """``method`` if :func:`embedding_map` knows it, else :class:`InvalidParameterError`
+    (callers check it before the slow embedding, not after)."""
+    if method not in EMBEDDING_MAP_METHODS:
+        raise InvalidParameterError(
+            f"unknown map method {method!r}; choose one of {', '.join(EMBEDDING_MAP_METHODS)}"
+        )
+    return method
+
+
 def embedding_map(embeddings: np.ndarray, method: str = "pca", *, seed: int = 0) -> np.ndarray:
     """2-D coordinates of embeddings, for a map of speakers.
 
@@ -73,7 +83,7 @@ def embedding_map(embeddings: np.ndarray, method: str = "pca", *, seed: int = 0)
         raise InvalidParameterError("embedding_map needs an (n, dim) array with n >= 2")
     if not np.isfinite(points).all():
         raise InvalidParameterError("embeddings contain NaN or infinite values")
-    match method:
+    match check_map_method(method):
         case "pca":
             coords, _ = pca_2d(points)
             return coords.astype(np.float64)
@@ -89,10 +99,8 @@ def embedding_map(embeddings: np.ndarray, method: str = "pca", *, seed: int = 0)
                 random_state=seed,
             )
             return np.asarray(tsne.fit_transform(points), dtype=np.float64)
-        case _:
-            raise InvalidParameterError(
-                f"unknown map method {method!r}; choose one of {', '.join(EMBEDDING_MAP_METHODS)}"
-            )
+        case _:  # unreachable: check_map_method refused it
+            raise AssertionError(method)
 
 
 def plot_embedding_map(
