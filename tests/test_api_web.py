@@ -113,8 +113,15 @@ def test_the_pages_controls_stay_disabled_until_the_server_accepts_a_key(page_st
     for step in ("no key", "start clicked without a key", "wrong key"):
         assert all(page_steps[step]["disabled"].values()), step
     assert not any(page_steps["good key"]["disabled"].values())
-    assert page_steps["good key"]["profiles"] == 1
+    assert page_steps["good key"]["profiles"] == 2
     assert all(page_steps["key changed to a wrong one"]["disabled"].values())
+
+
+def test_live_enrolment_and_verification_offer_no_passphrase_profile(page_steps):
+    # The live WebSockets refuse a passphrase profile (it takes clips that say its
+    # passphrase): the page lists it in its table, and in the passphrase section only.
+    shown = page_steps["good key"]
+    assert shown["live_choices"] == {"enroll-profile": ["p1"], "verify-profile": ["p1"]}
 
 
 def test_a_refused_key_gets_one_clear_message_that_says_how_to_make_one(page_steps):

@@ -77,7 +77,12 @@ async function fetch(path, options) {
     status, ok: status < 400, statusText: String(status), json: async () => body,
   });
   if (key !== goodKey) return reply(401, { error: { code: "unauthorized", message: "invalid API key" } });
-  if (path.startsWith("/v1/profiles")) return reply(200, { items: [{ id: "p1", name: "Alice", status: "enrolled", net_speech_seconds: 21 }] });
+  if (path.startsWith("/v1/profiles")) {
+    return reply(200, { items: [
+      { id: "p1", name: "Alice", kind: "text-independent", status: "enrolled", net_speech_seconds: 21 },
+      { id: "p2", name: "Bob", kind: "text-dependent", status: "enrolled", net_speech_seconds: 6 },
+    ] });
+  }
   if (path.startsWith("/v1/embedding-map")) return reply(200, { method: "pca", explained_variance: [], points: [] });
   return reply(404, { error: { code: "not_found", message: "no such route" } });
 }
@@ -98,6 +103,9 @@ const snapshot = (step) => ({
     document.querySelectorAll("[data-needs-key]").map((e) => [e.attributes.id, e.disabled]),
   ),
   profiles: byId.get("profiles").children.length,
+  live_choices: Object.fromEntries(
+    ["enroll-profile", "verify-profile"].map((id) => [id, byId.get(id).children.map((o) => o.value)]),
+  ),
 });
 
 async function saveKey(key) {

@@ -107,6 +107,9 @@ function renderProfiles() {
     const enrolledOnly = select.dataset.enrolledOnly === "1";
     for (const p of profiles) {
       if (enrolledOnly && p.status !== "enrolled") continue;
+      // Live enrolment and verification are for ordinary voices: a passphrase profile
+      // enrols and verifies clip by clip, in the passphrase section.
+      if (p.kind === "text-dependent") continue;
       const option = document.createElement("option");
       option.value = p.id;
       option.textContent = `${p.name} (${p.status})`;
