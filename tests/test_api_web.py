@@ -124,6 +124,18 @@ def test_live_enrolment_and_verification_offer_no_passphrase_profile(page_steps)
     assert shown["live_choices"] == {"enroll-profile": ["p1"], "verify-profile": ["p1"]}
 
 
+def test_a_profile_made_in_the_passphrase_section_reaches_the_table_and_live_lists(page_steps):
+    created = page_steps["profile created in the passphrase section"]
+    assert created["profiles"] == 3
+    assert created["live_choices"]["enroll-profile"] == ["p3", "p1"]
+
+
+def test_deleting_a_profile_in_the_table_tells_the_passphrase_section(page_steps):
+    deleted = page_steps["profile deleted in the table"]
+    assert deleted["status"] == "Deleted Carol."
+    assert deleted["told"] == [{"type": "voxprint:profiles-changed", "from": "app"}]
+
+
 def test_a_refused_key_gets_one_clear_message_that_says_how_to_make_one(page_steps):
     for step in ("wrong key", "key changed to a wrong one"):
         shown = page_steps[step]

@@ -53,7 +53,15 @@ for (const match of html.matchAll(/<([a-z]+)\b([^>]*)>/g)) {
   if (attributes.id) byId.set(attributes.id, new FakeElement(match[1], attributes));
 }
 
+const documentListeners = {};
+const documentEvents = [];
 const document = {
+  addEventListener(type, listener) { (documentListeners[type] ||= []).push(listener); },
+  dispatchEvent(event) {
+    documentEvents.push({ type: event.type, from: event.detail && event.detail.from });
+    for (const l of documentListeners[event.type] || []) l(event);
+    return true;
+  },
   getElementById: (id) => byId.get(id) ?? null,
   querySelectorAll(selector) {
     const all = [...byId.values()];
@@ -70,6 +78,7 @@ const localStorage = {
   setItem: (k, v) => store.set(k, String(v)),
 };
 const requests = [];
+let carolAdded = false;
 async function fetch(path, options) {
   const key = options.headers["X-API-Key"];
   requests.push({ path, key });
@@ -77,8 +86,10 @@ async function fetch(path, options) {
     status, ok: status < 400, statusText: String(status), json: async () => body,
   });
   if (key !== goodKey) return reply(401, { error: { code: "unauthorized", message: "invalid API key" } });
+  if (options.method === "DELETE") return { status: 204, ok: true, statusText: "204", json: async () => null };
   if (path.startsWith("/v1/profiles")) {
-    return reply(200, { items: [
+    const added = carolAdded ? [{ id: "p3", name: "Carol", kind: "text-independent", status: "enrolling", net_speech_seconds: 0 }] : [];
+    return reply(200, { items: [...added,
       { id: "p1", name: "Alice", kind: "text-independent", status: "enrolled", net_speech_seconds: 21 },
       { id: "p2", name: "Bob", kind: "text-dependent", status: "enrolled", net_speech_seconds: 6 },
     ] });
@@ -124,6 +135,16 @@ await saveKey("vxp_0000000000000000_wrongwrongwrongwrongwrong");
 steps.push(snapshot("wrong key"));
 await saveKey(goodKey);
 steps.push(snapshot("good key"));
+// The passphrase section created a profile: the table and the live lists show it.
+carolAdded = true;
+document.dispatchEvent(new CustomEvent("voxprint:profiles-changed", { detail: { from: "spoken" } }));
+await settle();
+steps.push(snapshot("profile created in the passphrase section"));
+// Deleting from the table tells the passphrase section.
+const eventsBefore = documentEvents.length;
+byId.get("profiles").children[0].children[3].children[0].dispatch("click");
+await settle();
+steps.push({ ...snapshot("profile deleted in the table"), told: documentEvents.slice(eventsBefore) });
 await saveKey("vxp_0000000000000000_revokedrevokedrevoked");
 steps.push(snapshot("key changed to a wrong one"));
 console.log(JSON.stringify({ steps, requests }));

@@ -10,6 +10,13 @@ let keyAccepted = false;
 
 function apiKey() { return localStorage.getItem(KEY_STORAGE) || ""; }
 
+// The passphrase section (spoken.js) keeps its own list of profiles: each side tells the
+// other when it changed them, so neither offers a deleted profile or misses a new one.
+const PROFILES_CHANGED = "voxprint:profiles-changed";
+function profilesChanged() {
+  document.dispatchEvent(new CustomEvent(PROFILES_CHANGED, { detail: { from: "app" } }));
+}
+
 // A request the server refused for its key (401): one clear message, not per feature.
 class KeyRefused extends Error {}
 
@@ -124,6 +131,7 @@ async function deleteProfile(profile) {
   try {
     await api("DELETE", `/v1/profiles/${profile.id}`);
     say(`Deleted ${profile.name}.`);
+    profilesChanged();
     await loadProfiles();
     await drawMap();
   } catch (error) { fail("Could not delete", error); }
@@ -235,6 +243,7 @@ async function startEnroll() {
         $("enroll-progress").value = 1;
         $("enroll-text").textContent = `${message.profile.name}: ${message.status} (${tenthsDown(message.net_speech_seconds)} s of speech)`;
         say(`${message.profile.name} is ${message.status}.${similarWarning(message)}`, hasSimilar(message));
+        profilesChanged();
         loadProfiles().then(drawMap);
       }
     }, () => { enrollSession = null; toggle("enroll-start", "enroll-stop", false); });
@@ -411,6 +420,7 @@ async function enrolDiarized(diarizationId, label) {
   try {
     const report = await api("POST", `/v1/diarizations/${diarizationId}/enroll`, { speaker: label, name: name.trim() });
     say(`Enrolled ${label} as ${report.profile.name} (${report.net_speech_seconds.toFixed(1)} s, ${report.status}).${similarWarning(report)}`, hasSimilar(report));
+    profilesChanged();
     await loadProfiles();
   } catch (error) { say(`Could not enrol: ${error.message}`, true); }
 }
@@ -433,6 +443,7 @@ function init() {
       const created = await api("POST", "/v1/profiles", { name });
       $("new-name").value = "";
       say(`Created ${created.name}; now record its voice.`);
+      profilesChanged();
       await loadProfiles();
       $("enroll-profile").value = created.id;
     } catch (error) { fail("Could not create", error); }
@@ -445,6 +456,9 @@ function init() {
   $("verify-stop").addEventListener("click", () => verifySession && verifySession.end());
   $("map-refresh").addEventListener("click", drawMap);
   $("diarize-form").addEventListener("submit", runDiarization);
+  document.addEventListener(PROFILES_CHANGED, (event) => {
+    if (event.detail.from !== "app" && keyAccepted) loadProfiles().then(drawMap);
+  });
   loadProfiles().then(drawMap);
 }
 

@@ -10,6 +10,12 @@ let challenge = null;
 let recording = null;
 let clip = null;
 
+// app.js keeps its own list of profiles (table, live sections): tell each other of changes.
+const PROFILES_CHANGED = "voxprint:profiles-changed";
+function profilesChanged() {
+  document.dispatchEvent(new CustomEvent(PROFILES_CHANGED, { detail: { from: "spoken" } }));
+}
+
 function headers(extra = {}) { return { "X-API-Key": localStorage.getItem(KEY_STORAGE) || "", ...extra }; }
 
 async function call(method, path, body, contentType = "application/json") {
@@ -105,6 +111,7 @@ async function enrol() {
     const result = await call("POST", `/v1/profiles/${profile.id}/enrollments`, clip, "audio/wav");
     show(`heard “${result.phrase.heard}”: ${result.status}, ${result.remaining_clips} more clips needed`, "accept");
     clip = null;
+    profilesChanged();
     await refreshSpoken();
   } catch (error) { show(error.message, "reject"); }
 }
@@ -136,6 +143,7 @@ async function createProfile(event) {
   try {
     const created = await call("POST", "/v1/profiles", { name, kind: "text-dependent", passphrase: $("phrase-choice").value });
     $("phrase-name").value = "";
+    profilesChanged();
     await refreshSpoken();
     $("phrase-profile").value = created.id;
     show(`Created ${created.name}: record “${created.passphrase}” three times and enrol each clip.`);
@@ -154,6 +162,9 @@ function init() {
   $("challenge-new").addEventListener("click", newChallenge);
   $("phrase-refresh").addEventListener("click", refreshSpoken);
   $("key-form").addEventListener("submit", () => setTimeout(refreshSpoken, 0));
+  document.addEventListener(PROFILES_CHANGED, (event) => {
+    if (event.detail.from !== "spoken") refreshSpoken();
+  });
   refreshSpoken();
 }
 
