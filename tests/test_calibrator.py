@@ -271,6 +271,16 @@ def test_building_a_cohort_says_it_counts_only_after_calibrate(tmp_path, trials,
     assert service.verify(profile.id, (voice(150, 4.0, seed=6), RATE)).normalized_score is None
 
 
+def test_a_cohort_with_an_unreadable_file_is_refused_naming_it(tmp_path, cohort_dir):
+    broken = next(cohort_dir.iterdir()) / "9.wav"
+    broken.write_bytes(b"RIFF not really")
+    db = tmp_path / "cli.db"
+    built = run("cohort", "build", cohort_dir, "--db", db, "--model", "tone")
+    assert built.exit_code == ExitCode.BAD_AUDIO
+    (line,) = built.output.strip().splitlines()
+    assert line.startswith(f"error: {broken}: ")
+
+
 def test_calibrate_with_a_bad_trial_list_fails_with_one_line(tmp_path, trials):
     bad = tmp_path / "bad.txt"
     bad.write_text("2 a/0.wav b/0.wav\n")

@@ -57,5 +57,7 @@ def test_an_unreadable_item_stops_the_evaluation_with_its_error(items, tmp_path)
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF not really")
     bad = (*items, AudioItem("broken", "s9", broken))
-    with pytest.raises((CorruptAudioError, UnsupportedAudioError)):
+    with pytest.raises((CorruptAudioError, UnsupportedAudioError)) as refused:
         embed_items(pipeline(), bad)
+    # among a data set's many files, the message names the one at fault
+    assert refused.value.message.startswith("broken: ")

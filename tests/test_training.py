@@ -19,6 +19,7 @@ from voxprint.encoders import load_encoder
 from voxprint.encoders.trained import TrainedEncoder
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.errors import (
+    AudioError,
     DatasetError,
     EncoderMismatchError,
     InvalidParameterError,
@@ -153,6 +154,17 @@ def test_segments_split_one_file_per_speaker_into_train_and_validation(tmp_path)
         for region in validation + train_regions:
             covered[region.start : region.end] += 1
         assert (covered == 1).all()
+
+
+def test_an_unreadable_file_is_named_in_the_error(tmp_path) -> None:
+    for name, f0 in (("a", 120), ("b", 220)):
+        (tmp_path / name).mkdir()
+        sf.write(tmp_path / name / "1.wav", voice(f0, 1.0), RATE)
+    broken = tmp_path / "b" / "2.wav"
+    broken.write_bytes(b"RIFF not really")
+    with pytest.raises(AudioError) as refused:
+        load_training_data(tmp_path, tiny_config())
+    assert refused.value.message.startswith(f"{broken}: ")
 
 
 def test_a_folder_with_one_speaker_cannot_train(tmp_path) -> None:

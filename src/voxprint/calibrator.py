@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from voxprint.adaptation import band_of, pair_band
-from voxprint.errors import DatasetError, InvalidParameterError, NoSpeechError
+from voxprint.errors import DatasetError, InvalidParameterError, NoSpeechError, VoxprintError
 from voxprint.evaluation.datasets import EvalSet
 from voxprint.evaluation.metrics import equal_error_rate, false_accept_threshold
 from voxprint.evaluation.operating_point import fit_impostor_model
@@ -311,6 +311,8 @@ class Calibrator:
                     names.append(speaker)
                 except NoSpeechError:
                     logger.warning("no speech in %s; left out of the cohort", path)
+                except VoxprintError as error:  # which of many files it is
+                    raise error.prefixed(f"{path}: ") from None
                 done += 1
                 if progress is not None:
                     progress(done, total)

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from voxprint.audio import AudioLimits, load_audio
-from voxprint.errors import DatasetError
+from voxprint.errors import DatasetError, VoxprintError
 from voxprint.evaluation.datasets import AUDIO_SUFFIXES, speaker_folders
 from voxprint.training.config import TrainingConfig
 
@@ -103,7 +103,10 @@ def load_training_data(root: Path, config: TrainingConfig) -> TrainingData:
     for speaker, files in enumerate(folders.values()):
         units: list[Region] = []
         for path in files:
-            waveform = load_audio(path, sample_rate=SAMPLE_RATE, limits=_TRAINING_LIMITS)
+            try:
+                waveform = load_audio(path, sample_rate=SAMPLE_RATE, limits=_TRAINING_LIMITS)
+            except VoxprintError as error:  # which of many files it is
+                raise error.prefixed(f"{path}: ") from None
             if len(waveform) < SAMPLE_RATE // 2:
                 logger.warning("skipping %s: shorter than 0.5 s", path)
                 continue
