@@ -111,6 +111,19 @@ def test_a_missing_file_and_an_unreachable_server_fail_with_one_line(tmp_path):
     assert "--api-key" in no_key.output
 
 
+def test_among_is_refused_with_a_server_rather_than_ignored(tmp_path):
+    path = tmp_path / "v.wav"
+    sf.write(path, voice(150, 1.0), RATE)
+    server = f"http://127.0.0.1:{free_port()}"
+    args = ["listen", "--file", str(path), "--server", server, "--api-key", "k"]
+    result = CliRunner().invoke(cli, [*args, "--among", "alice", "--local-fallback"])
+    assert result.exit_code == ExitCode.DATA
+    assert result.output.strip().splitlines() == [
+        "error: --among works with the local store only: the server's live identification "
+        "considers every profile of the key's namespace; leave out --server or --among"
+    ]
+
+
 def test_listen_through_a_server_names_the_speaker(tmp_path):
     app, service = make_app(tmp_path / "srv.db")
     key = issue_key(service)

@@ -344,6 +344,12 @@ def listen(
     """Say who is speaking, live: from the microphone, a recording, or through a server."""
     config = LiveConfig(window_seconds=window, hop_seconds=hop, min_speech_seconds=min_speech)
     show = Printer(json_output)
+    if among and server is not None:
+        # the server's live identification takes no profile list: it would name anyone
+        raise InvalidParameterError(
+            "--among works with the local store only: the server's live identification "
+            "considers every profile of the key's namespace; leave out --server or --among"
+        )
 
     source = file_blocks(file, speed, hop) if file is not None else microphone_blocks(seconds)
     latencies: Latencies | None = None
