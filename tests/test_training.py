@@ -167,6 +167,14 @@ def test_an_unreadable_file_is_named_in_the_error(tmp_path) -> None:
     assert refused.value.message.startswith(f"{broken}: ")
 
 
+def test_one_file_per_speaker_without_segments_says_how_to_segment(tmp_path) -> None:
+    for name, f0 in (("a", 120), ("b", 220)):
+        (tmp_path / name).mkdir()
+        sf.write(tmp_path / name / "1.wav", voice(f0, 1.0), RATE)
+    with pytest.raises(DatasetError, match=r"no validation audio: .*--segment-seconds 2\)"):
+        load_training_data(tmp_path, tiny_config())
+
+
 def test_a_folder_with_one_speaker_cannot_train(tmp_path) -> None:
     (tmp_path / "only").mkdir()
     sf.write(tmp_path / "only" / "a.wav", voice(120, 1.0), RATE)

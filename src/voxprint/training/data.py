@@ -123,7 +123,8 @@ def load_training_data(root: Path, config: TrainingConfig) -> TrainingData:
         train.extend(_merge([units[i] for i in order[n_val:]]))
     if not validation:
         raise DatasetError(
-            "no validation audio: give speakers at least two files, or set segment_seconds"
+            "no validation audio: give speakers at least two files, or cut files into "
+            "segments (segment_seconds, voxprint train --segment-seconds 2)"
         )
     return TrainingData(
         speakers=tuple(folders),
