@@ -165,6 +165,11 @@ def test_an_unreadable_file_is_named_in_the_error(tmp_path) -> None:
     with pytest.raises(AudioError) as refused:
         load_training_data(tmp_path, tiny_config())
     assert refused.value.message.startswith(f"{broken}: ")
+    # a message that names the file already is not given its name twice
+    broken.write_bytes(b"")
+    with pytest.raises(AudioError) as empty:
+        load_training_data(tmp_path, tiny_config())
+    assert empty.value.message.count(str(broken)) == 1
 
 
 def test_one_file_per_speaker_without_segments_says_how_to_segment(tmp_path) -> None:

@@ -312,7 +312,7 @@ class Calibrator:
                 except NoSpeechError:
                     logger.warning("no speech in %s; left out of the cohort", path)
                 except VoxprintError as error:  # which of many files it is
-                    raise error.prefixed(f"{path}: ") from None
+                    raise error.naming(path) from None
                 done += 1
                 if progress is not None:
                     progress(done, total)

@@ -33,6 +33,12 @@ class VoxprintError(Exception):
         clone.args = (clone.message, *self.args[1:])
         return clone
 
+    def naming(self, source: object) -> Self:
+        """The same error about one file among many: its message starts with ``source``,
+        unless it names that file already (``audio file X is empty``)."""
+        name = str(source)
+        return self if name in self.message else self.prefixed(f"{name}: ")
+
 
 # --- audio intake ---------------------------------------------------------
 

@@ -145,7 +145,7 @@ def embed_items(
     results = (engine or LocalEngine(pipeline)).run(work, items)
     for done, (item, result) in enumerate(zip(items, results, strict=True), start=1):
         if isinstance(result, VoxprintError):
-            raise result.prefixed(f"{item.key}: ")  # which of many files it is
+            raise result.naming(item.key)  # which of many files it is
         if result.without_speech:
             logger.warning("no speech found in %s; embedded it whole", item.key)
             without_speech += 1

@@ -106,7 +106,7 @@ def load_training_data(root: Path, config: TrainingConfig) -> TrainingData:
             try:
                 waveform = load_audio(path, sample_rate=SAMPLE_RATE, limits=_TRAINING_LIMITS)
             except VoxprintError as error:  # which of many files it is
-                raise error.prefixed(f"{path}: ") from None
+                raise error.naming(path) from None
             if len(waveform) < SAMPLE_RATE // 2:
                 logger.warning("skipping %s: shorter than 0.5 s", path)
                 continue
