@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,7 +17,9 @@ from test_encoders_onnx import cosines, small_spec, speech_like
 from voxprint.encoders import CampPlusEncoder
 from voxprint.encoders.campplus_runtime import (
     BF16_MIN_FRAMES,
+    RELEASE_ABOVE_FRAMES,
     RUNTIMES,
+    OpenVinoRuntime,
     build_runtime,
     native_bf16,
     onnx_model_path,
@@ -191,6 +195,113 @@ def test_one_call_with_a_batch_splits_it_across_streams_and_keeps_row_order(
     alone = np.concatenate([runtime.run(features[i : i + 1], lengths[i : i + 1]) for i in range(5)])
     assert together.shape[0] == 5
     np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+# --- intermediate buffers released after long inputs --------------------------------
+
+
+class FakeRequest:
+    """An infer request whose output rows are the inputs' lengths; ``gate`` (if set)
+    holds :meth:`wait` until it is opened."""
+
+    def __init__(self, gate: threading.Event | None) -> None:
+        self._gate = gate
+        self._rows = np.zeros((0, 192), dtype=np.float32)
+
+    def start_async(self, inputs: dict[str, np.ndarray], share_inputs: bool) -> None:
+        self._rows = np.repeat(inputs["lengths"][:, None], 192, axis=1).astype(np.float32)
+
+    def wait(self) -> None:
+        if self._gate is not None:
+            self._gate.wait(timeout=30)
+
+    def get_output_tensor(self, index: int) -> SimpleNamespace:
+        return SimpleNamespace(data=self._rows)
+
+
+class FakeCompiled:
+    """A compiled model that counts ``release_memory`` calls (failing the first
+    ``busy`` of them, as OpenVINO does while a stream is running)."""
+
+    def __init__(self, busy: int = 0) -> None:
+        self.released = 0
+        self.busy = busy
+        self.gates: list[threading.Event | None] = []
+
+    def create_infer_request(self) -> FakeRequest:
+        return FakeRequest(self.gates.pop(0) if self.gates else None)
+
+    def release_memory(self) -> None:
+        if self.busy:
+            self.busy -= 1
+            raise RuntimeError(
+                "Attempt to call release_memory() on a compiled model in a busy state"
+            )
+        self.released += 1
+
+
+def test_buffers_are_released_once_a_shorter_input_follows_a_long_one() -> None:
+    compiled = FakeCompiled()
+    runtime = OpenVinoRuntime(compiled, streams=2)
+    for frames in (500, RELEASE_ABOVE_FRAMES):  # probe lengths keep their buffers
+        runtime.run(*padded([frames], seed=frames))
+    assert compiled.released == 0
+    for seed in (1, 2):  # long inputs in a row keep theirs too
+        features, lengths = padded([RELEASE_ABOVE_FRAMES + 1], seed=seed)
+        np.testing.assert_array_equal(runtime.run(features, lengths)[:, 0], lengths)
+    assert compiled.released == 0
+    runtime.run(*padded([500], seed=3))
+    assert compiled.released == 1
+    runtime.run(*padded([500], seed=4))
+    assert compiled.released == 1
+
+
+def test_buffers_are_released_only_once_no_other_call_is_running() -> None:
+    compiled = FakeCompiled()
+    gate = threading.Event()
+    compiled.gates = [gate]  # the first request created waits for the gate
+    runtime = OpenVinoRuntime(compiled, streams=1)
+    slow = threading.Thread(target=runtime.run, args=padded([500], seed=5))
+    slow.start()
+    while compiled.gates:  # until the slow call has taken its request
+        time.sleep(0.001)
+    runtime.run(*padded([1500], seed=6))
+    runtime.run(*padded([300], seed=7))
+    assert compiled.released == 0  # the slow call is still running
+    gate.set()
+    slow.join()
+    assert compiled.released == 1
+
+
+def test_a_release_refused_as_busy_is_tried_again_after_the_next_call() -> None:
+    compiled = FakeCompiled(busy=1)
+    runtime = OpenVinoRuntime(compiled, streams=1)
+    for frames in (1500, 300):
+        runtime.run(*padded([frames], seed=frames))
+    assert compiled.released == 0
+    runtime.run(*padded([300], seed=8))
+    assert compiled.released == 1
+
+
+def test_an_openvino_without_release_memory_runs_as_before() -> None:
+    class Older:
+        def create_infer_request(self) -> FakeRequest:
+            return FakeRequest(None)
+
+    runtime = OpenVinoRuntime(Older(), streams=1)
+    features, lengths = padded([1500], seed=7)
+    np.testing.assert_array_equal(runtime.run(features, lengths)[:, 0], lengths)
+
+
+def test_real_openvino_gives_the_same_embeddings_after_releasing_its_buffers(
+    tmp_path: Path,
+) -> None:
+    runtime = build_runtime("openvino", small_spec(tmp_path))
+    short, short_lengths = padded([400, 333], seed=8)
+    long, long_lengths = padded([1500, 1100], seed=9)
+    before_short, before_long = runtime.run(short, short_lengths), runtime.run(long, long_lengths)
+    np.testing.assert_allclose(runtime.run(short, short_lengths), before_short, atol=1e-6)
+    np.testing.assert_allclose(runtime.run(long, long_lengths), before_long, atol=1e-6)
 
 
 # --- the encoder with the real weights ----------------------------------------------

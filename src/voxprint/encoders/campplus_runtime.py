@@ -34,6 +34,8 @@ when :attr:`RuntimeSpec.network` is asked for.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import hashlib
 import logging
 import os
@@ -212,10 +214,37 @@ LONG_SHAPE_FRAMES = 1024
 LONG_SHAPE_STEP_FRAMES = 256
 
 
+#: Once an input of more than this many frames (after padding) has run, OpenVINO's
+#: intermediate buffers are released when a call on a shorter input next ends with no
+#: call running: each stream keeps buffers sized for the longest input it ran (about
+#: 100 MB per stream in float32 for a 15 s enrolment clip), and a server that enrolled a
+#: few long clips would hold them for good. Long inputs that follow each other keep
+#: them (re-allocating them costs a long call 10-15 %), and so do shorter inputs.
+RELEASE_ABOVE_FRAMES = LONG_SHAPE_FRAMES
+
+
 def padded_frames(frames: int) -> int:
     """The frame count OpenVINO runs an input of ``frames`` frames at."""
     step = SHAPE_STEP_FRAMES if frames <= LONG_SHAPE_FRAMES else LONG_SHAPE_STEP_FRAMES
     return -(-frames // step) * step
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    return trim
+
+
+def trim_c_heap() -> None:
+    """Gives the free pages of the C heap back to the system (glibc's ``malloc_trim``;
+    nothing elsewhere). Memory a library frees stays with the process otherwise: glibc
+    returns only the top of each heap."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 class OpenVinoRuntime:
@@ -224,9 +253,14 @@ class OpenVinoRuntime:
     The model has ``streams`` execution streams (see :func:`openvino_config`): concurrent
     calls run side by side, and one call with a batch of several rows splits it across
     the streams. Thread-safe: a call borrows idle infer requests from a shared pool and
-    gives them back, so there are only as many requests (each holding the intermediate
-    buffers of the longest input it ran) as calls ever ran at once, not one set per
-    thread that ever called.
+    gives them back, so there are only as many requests as calls ever ran at once, not
+    one set per thread that ever called.
+
+    The streams keep intermediate buffers sized for the longest input they ran. After an
+    input of more than :data:`RELEASE_ABOVE_FRAMES` frames they are released, and the C
+    heap trimmed, when a shorter call next ends with no call running (a call that starts
+    meanwhile waits for the release), so a few long clips do not keep their buffers for
+    the life of the process.
     """
 
     def __init__(self, compiled: Any, name: str = "openvino", streams: int = 1) -> None:
@@ -235,6 +269,8 @@ class OpenVinoRuntime:
         self._streams = max(1, streams)
         self._idle: list[Any] = []
         self._lock = threading.Lock()
+        self._running = 0
+        self._release_due = False
 
     @property
     def name(self) -> str:
@@ -242,17 +278,43 @@ class OpenVinoRuntime:
 
     def _borrow(self, count: int) -> list[Any]:
         with self._lock:
+            self._running += 1
             taken = [self._idle.pop() for _ in range(min(count, len(self._idle)))]
-        while len(taken) < count:
-            taken.append(self._compiled.create_infer_request())
+        try:
+            while len(taken) < count:
+                taken.append(self._compiled.create_infer_request())
+        except BaseException:
+            self._give_back(taken, 0)
+            raise
         return taken
 
-    def _give_back(self, requests: list[Any]) -> None:
+    def _give_back(self, requests: list[Any], frames: int) -> None:
         with self._lock:
             self._idle.extend(requests)
+            self._running -= 1
+            if frames > RELEASE_ABOVE_FRAMES:
+                self._release_due = True  # kept while long inputs follow each other
+            elif self._release_due and self._running == 0:
+                # Under the lock: no call starts while the buffers are released.
+                self._release_due = not self._release_memory()
+
+    def _release_memory(self) -> bool:
+        """Frees the streams' intermediate buffers; ``False`` when OpenVINO could not
+        (a stream still finishing: the next short call that ends idle tries again)."""
+        release = getattr(self._compiled, "release_memory", None)
+        if release is None:  # OpenVINO before 2024.5: nothing to release with
+            return True
+        try:
+            release()
+        except Exception as exc:  # openvino raises its own, unexported types
+            logger.debug("OpenVINO kept its buffers: %s", exc)
+            return False
+        trim_c_heap()
+        return True
 
     def run(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        padding = padded_frames(features.shape[1]) - features.shape[1]
+        frames = padded_frames(features.shape[1])
+        padding = frames - features.shape[1]
         if padding:
             features = np.pad(features, ((0, 0), (0, padding), (0, 0)))
         parts = np.array_split(np.arange(features.shape[0]), min(self._streams, len(features)))
@@ -267,7 +329,7 @@ class OpenVinoRuntime:
                 # The request reuses its output buffer: copy before giving it back.
                 outputs.append(np.array(request.get_output_tensor(0).data, dtype=np.float32))
         finally:
-            self._give_back(requests)
+            self._give_back(requests, frames)
         return np.concatenate(outputs, axis=0)
 
 
