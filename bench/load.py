@@ -58,6 +58,8 @@ class LevelResult:
     client_cpu_ms: float
     #: The server's peak resident memory so far (VmHWM) after this level, MB.
     peak_rss_mb: float = float("nan")
+    #: The server's resident memory (VmRSS) at the end of this level, MB.
+    rss_mb: float = float("nan")
 
     @property
     def rps(self) -> float:
@@ -261,6 +263,7 @@ async def run_level(
         server_cpu_ms=1000 * server_cpu / total,
         client_cpu_ms=1000 * client_cpu / total,
         peak_rss_mb=memory_mb(server_pid, "VmHWM"),
+        rss_mb=memory_mb(server_pid),
     )
 
 
@@ -268,14 +271,14 @@ def table(results: list[LevelResult]) -> str:
     lines = [
         "| concurrency | requests | errors | p50 ms | p95 ms | mean ms | verify rps | "
         "accepted | server CPU ms/req | client CPU ms/req | CPU-bound rps ceiling | "
-        "server peak RSS MB | load avg (before → after) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "server peak RSS MB | server RSS MB at the end | load avg (before → after) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.concurrency} | {r.requests} | {r.errors} | {r.p50_ms:.0f} | {r.p95_ms:.0f} | "
             f"{r.mean_ms:.0f} | {r.rps:.1f} | {r.accepted} | {r.server_cpu_ms:.0f} | "
-            f"{r.client_cpu_ms:.0f} | {r.ceiling_rps:.1f} | {r.peak_rss_mb:.0f} | "
+            f"{r.client_cpu_ms:.0f} | {r.ceiling_rps:.1f} | {r.peak_rss_mb:.0f} | {r.rss_mb:.0f} | "
             f"{r.load_before:.1f} → {r.load_after:.1f} |"
         )
     return "\n".join(lines)
