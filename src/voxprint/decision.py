@@ -28,7 +28,7 @@ odds). This module only compares those with thresholds.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -37,6 +37,7 @@ import numpy as np
 
 from voxprint.adaptation import Band, band_of, pair_band
 from voxprint.errors import InvalidParameterError
+from voxprint.scoring.centring import centred_cosines
 from voxprint.scoring.llr import ScoreModel
 
 #: Default minimum calibrated score to accept a claim, and minimum posterior to name a
@@ -141,6 +142,34 @@ class OperatingPoint:
         if self.band_centres is not None and band is not None and band in self.band_centres:
             return self.band_centres[band]
         return self.centre
+
+    def cosines(
+        self,
+        embedding: np.ndarray,
+        side: Band | None,
+        voiceprints: np.ndarray,
+        sides: Sequence[Band | None] | None = None,
+    ) -> np.ndarray:
+        """``(n,)`` cosines of one ``(dim,)`` embedding with ``(n, dim)`` voiceprints as
+        this point's models read them: both centred on :attr:`centre` (``None``: as they
+        are), never above the cosine centred on :attr:`ceiling_centre`. Where the point
+        keeps a centre per band (:attr:`band_centres`) and each voiceprint's band is known
+        (``sides``: the band its clips were all recorded in, ``None`` in it: mixed), the
+        embedding is centred on the centre of ``side`` (its band) and each voiceprint on
+        its own (:meth:`side_centre`), as the namespace's statistics were measured. The
+        one rule for every cosine a decision or a similar-voice bar reads."""
+        voiceprints = np.atleast_2d(voiceprints)
+        centre, centres = self.centre, None
+        if self.band_centres is not None and sides is not None:
+            if len(sides) != voiceprints.shape[0]:
+                raise InvalidParameterError(
+                    f"{len(sides)} sides given for {voiceprints.shape[0]} voiceprints"
+                )
+            first = self.side_centre(side)
+            own = [self.side_centre(s) for s in sides]
+            if first is not None and own and all(c is not None for c in own):
+                centre, centres = first, np.stack([c for c in own if c is not None])
+        return centred_cosines(embedding, voiceprints, centre, self.ceiling_centre, centres)[0]
 
     def band_for(self, bandwidth_hz: float | None) -> Band:
         """The band whose model scores a probe of speech bandwidth ``bandwidth_hz``

@@ -19,7 +19,6 @@ from voxprint.decision import Decision, DecisionReason, OperatingPoint, open_set
 from voxprint.errors import InvalidParameterError
 from voxprint.pipeline import Utterance
 from voxprint.scoring.asnorm import AsNorm
-from voxprint.scoring.centring import centred_cosines
 from voxprint.scoring.llr import logit, probability
 from voxprint.scoring.rivals import rival_penalty
 
@@ -140,25 +139,13 @@ class Scorer:
         voiceprints: np.ndarray,
         sides: Sequence[Band | None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(n,)`` cosines (of embeddings centred on the operating point's centre, when
-        it has one) and, with AS-Norm, ``(n,)`` normalised scores. ``sides``: the band
-        each voiceprint was enrolled wholly in; where the point keeps a centre per band
-        (a namespace that mixes bands), the probe is centred on its band's and each
-        voiceprint on its own (:meth:`OperatingPoint.side_centre`)."""
-        point = self.point
-        centre, centres = point.centre, None
-        if point.band_centres is not None and sides is not None:
-            if len(sides) != voiceprints.shape[0]:
-                raise InvalidParameterError(
-                    f"{len(sides)} sides given for {voiceprints.shape[0]} voiceprints"
-                )
-            probe_centre = point.side_centre(band_of(probe.bandwidth_hz))
-            own = [c for c in (point.side_centre(side) for side in sides) if c is not None]
-            if probe_centre is not None and own and len(own) == len(sides):
-                centre, centres = probe_centre, np.stack(own)
-        cosines = centred_cosines(
-            probe.embedding, voiceprints, centre, point.ceiling_centre, centres
-        )[0]
+        """``(n,)`` cosines as the operating point reads them
+        (:meth:`OperatingPoint.cosines`: the probe on its band's side, each voiceprint on
+        its ``sides`` entry, the band it was enrolled wholly in) and, with AS-Norm,
+        ``(n,)`` normalised scores."""
+        cosines = self.point.cosines(
+            probe.embedding, band_of(probe.bandwidth_hz), voiceprints, sides
+        )
         if not self.point.normalized or self.cohort is None or cosines.size == 0:
             return cosines, None
         normalized = self.cohort.normalize(

@@ -561,7 +561,14 @@ class VoxprintService:
         if point is None:
             return
         band = pair_band(Band.WIDE if into.band is None else into.band, source.band)
-        measured = voice_distances(point, band, into.voiceprint, source.voiceprint[None, :])
+        measured = voice_distances(
+            point,
+            band,
+            into.voiceprint,
+            source.voiceprint[None, :],
+            side=into.statistics_band,
+            sides=[source.statistics_band],
+        )
         if measured is None:
             return
         cosine, z = float(measured[0][0]), float(measured[1][0])
@@ -844,7 +851,19 @@ class VoxprintService:
         else:
             own = Band.WIDE if profile.band is None else profile.band
             pairs = [pair_band(own, gallery.bands[i]) for i in others]
-        found = similar_voices(point, pairs, profile.voiceprint, gallery.voiceprints[others])
+        sides = (
+            None
+            if gallery.statistics_bands is None
+            else [gallery.statistics_bands[i] for i in others]
+        )
+        found = similar_voices(
+            point,
+            pairs,
+            profile.voiceprint,
+            gallery.voiceprints[others],
+            side=profile.statistics_band,
+            sides=sides,
+        )
         return tuple(
             SimilarProfile(
                 gallery.profile_ids[others[v.index]], gallery.names[others[v.index]], v.cosine, v.z

@@ -33,7 +33,6 @@ import numpy as np
 from voxprint.adaptation import Band
 from voxprint.decision import OperatingPoint
 from voxprint.errors import InvalidParameterError
-from voxprint.scoring.centring import centred_cosines
 from voxprint.scoring.llr import ConditionModel
 
 #: How far above the strangers' mean (in their standard deviations) a pair of voiceprints
@@ -61,6 +60,8 @@ def similar_voices(
     others: np.ndarray,
     *,
     z: float = SIMILAR_VOICE_Z,
+    side: Band | None = None,
+    sides: Sequence[Band | None] | None = None,
 ) -> tuple[SimilarVoice, ...]:
     """The rows of ``others`` ``(n, dim)`` whose voiceprints are similar to ``voiceprint``
     ``(dim,)`` under ``point``'s impostor model of ``band`` (one band, or one per row:
@@ -69,11 +70,14 @@ def similar_voices(
 
     Nothing is reported where the operating point has no impostor model of cosines (a
     user's logistic calibration, or AS-Norm scores): there is no scale to measure on.
-    Where the point centres embeddings, the cosines are centred ones (as the scorer's).
+    Where the point centres embeddings, the cosines are centred ones, as the scorer's
+    (:meth:`OperatingPoint.cosines`; ``side`` and ``sides``: the band the voiceprint's
+    and each other row's clips were all recorded in, which pick their centres in a
+    namespace that mixes bands).
     """
     if z <= 0:
         raise InvalidParameterError(f"the similar-voice bar must be positive, got {z}")
-    measured = voice_distances(point, band, voiceprint, others)
+    measured = voice_distances(point, band, voiceprint, others, side=side, sides=sides)
     if measured is None:
         return ()
     cosines, zs = measured
@@ -87,10 +91,14 @@ def voice_distances(
     band: Band | Sequence[Band],
     voiceprint: np.ndarray,
     others: np.ndarray,
+    *,
+    side: Band | None = None,
+    sides: Sequence[Band | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """``(cosines, zs)`` ``(n,)`` of ``voiceprint`` against each row of ``others`` under
-    ``point``'s impostor model of ``band`` (as in :func:`similar_voices`); ``None`` where
-    the point has no impostor model of cosines to measure on."""
+    ``point``'s impostor model of ``band`` (as in :func:`similar_voices`, ``side`` and
+    ``sides`` too); ``None`` where the point has no impostor model of cosines to measure
+    on."""
     rows = np.asarray(others, dtype=np.float64).reshape(-1, np.shape(voiceprint)[-1])
     bands = [band] * rows.shape[0] if isinstance(band, Band) else list(band)
     if len(bands) != rows.shape[0]:
@@ -101,6 +109,7 @@ def voice_distances(
         return None
     means = np.array([m.impostors.mean for m in scaled])
     stds = np.array([m.impostors.std for m in scaled])
-    # as the scorer takes them: centred where the point's model is of centred cosines
-    cosines = centred_cosines(rows, voiceprint, point.centre, point.ceiling_centre)[:, 0]
+    # as the scorer takes them: centred where the point's model is of centred cosines,
+    # each side on its band's centre where the namespace keeps one per band
+    cosines = point.cosines(np.asarray(voiceprint), side, rows, sides)
     return cosines, (cosines - means) / stds
