@@ -119,7 +119,7 @@ class ScoringPrior:
         towards this prior's centre as :meth:`centre_for` shrinks one namespace's. Each
         side of a pair is then centred on its own band's centre (bench/cross_band.py: a
         telephone call of an app-enrolled owner named 84.5 → 92.9 %, of a telephone-
-        enrolled one 91.6 → 96.4 %, against the shipped centre alone). ``None``
+        enrolled one 91.6 → 95.2 %, against the shipped centre alone). ``None``
         otherwise: every side on :meth:`centre_for`."""
         if self.centre is None or not mixes_bands(statistics) or statistics is None:
             return None
