@@ -36,7 +36,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -53,9 +52,11 @@ from voxprint.audio import load_audio  # noqa: E402
 from voxprint.audio.resample import band_limited, resample  # noqa: E402
 from voxprint.bootstrap import ServiceOptions, build_service  # noqa: E402
 from voxprint.diarization import SpeakerDiarizer, naming  # noqa: E402
+from voxprint.encoders.cpu import cpu_info  # noqa: E402
 from voxprint.errors import NoSpeechError, VoxprintError  # noqa: E402
 from voxprint.evaluation.domains import ami_turns  # noqa: E402
 from voxprint.evaluation.transforms import Segment  # noqa: E402
+from voxprint.settings import default_data_root  # noqa: E402
 
 RATE = 16000
 TELEPHONE_RATE = 8000
@@ -76,20 +77,6 @@ OUTCOMES = (
     "stranger unknown",
     "stranger merged",
 )
-
-
-def data_root() -> Path:
-    return Path(os.environ.get("VOXPRINT_DATA", REPO.parent / "shared" / "data"))
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def reference(root: Path) -> dict[str, list[tuple[float, float, str]]]:
@@ -196,7 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    root = data_root()
+    root = default_data_root()
     truth = reference(root)
     workdir = Path(tempfile.mkdtemp(prefix="voxprint-diar-bands-"))
     base = build_service(
@@ -204,7 +191,7 @@ def main() -> None:
     )
     naming.Diarizer = OnceDiarizer  # type: ignore[misc]
     diarizer = SpeakerDiarizer()
-    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores", file=sys.stderr)
+    print(f"CPU: {cpu_info().model}, {os.cpu_count()} cores", file=sys.stderr)
     started = time.perf_counter()
     totals = {s: Counter() for s in SETTINGS}
     # in the mixed namespace, owners by the band they enrolled in
@@ -235,7 +222,7 @@ def main() -> None:
                 )
     seconds = time.perf_counter() - started
     rows = {**totals, **{f"mixed, {k}-enrolled owners": v for k, v in mixed_by_band.items()}}
-    print(f"\n{seconds:.0f} s on {cpu_name()} ({os.cpu_count()} cores)\n")
+    print(f"\n{seconds:.0f} s on {cpu_info().model} ({os.cpu_count()} cores)\n")
     print(
         "| enrolled | owners | named right | named wrong | unknown | merged | "
         "strangers | named | merged |"
@@ -250,7 +237,7 @@ def main() -> None:
             f"{c['merged']} | {tail if strangers else '- | - | -'} |"
         )
     if args.json:
-        report = {"cpu": cpu_name(), "seconds": seconds}
+        report = {"cpu": cpu_info().model, "seconds": seconds}
         report.update({k: {o: v[o] for o in OUTCOMES} for k, v in rows.items()})
         args.json.write_text(json.dumps(report, indent=2))
 
