@@ -1,5 +1,6 @@
 """The evaluation runner: items embedded in order through the batched pipeline."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +62,36 @@ def test_an_unreadable_item_stops_the_evaluation_with_its_error(items, tmp_path)
         embed_items(pipeline(), bad)
     # among a data set's many files, the message names the one at fault
     assert refused.value.message.startswith("broken: ")
+
+
+def test_trial_scores_read_each_cosine_as_the_operating_points_models_do(rng):
+    """A namespace mixing bands: an app recording against a telephone one is centred on
+    each band's own centre, as verify centres a claim, and capped by the shipped one."""
+    from voxprint.adaptation import Band
+    from voxprint.decision import OperatingPoint, SourceKind, ThresholdSource
+    from voxprint.evaluation.datasets import EvalSet, Trial
+    from voxprint.evaluation.runner import EmbeddedSet, trial_scores
+    from voxprint.scoring.llr import LogisticModel
+    from voxprint.scoring.similarity import l2_normalise
+
+    line, app, voice_a = l2_normalise(rng.normal(size=(3, 16)).astype(np.float32))
+    call = l2_normalise(voice_a + 1.2 * line)
+    enrolled = l2_normalise(voice_a + 1.2 * app)
+    keys = ("call", "enrolled")
+    embedded = EmbeddedSet(keys, np.stack([call, enrolled]), 1.0, 1.0, 0, (3400.0, 7600.0))
+    trials = EvalSet("t", (), (Trial("enrolled", "call", True), Trial("call", "enrolled", False)))
+    shipped = np.zeros(16, dtype=np.float32)
+    point = OperatingPoint(
+        models={band: LogisticModel(10.0, -2.0) for band in Band},
+        source=ThresholdSource(SourceKind.PRIOR, "test"),
+        centre=shipped,
+        band_centres={Band.NARROW: 0.7 * line, Band.WIDE: 0.7 * app},
+    )
+    target, _ = trial_scores(trials, embedded, point)
+    expected = l2_normalise(call - 0.7 * line) @ l2_normalise(enrolled - 0.7 * app)
+    assert target[0] == pytest.approx(float(expected), abs=1e-5)
+    assert target[0] > float(call @ enrolled) + 0.2  # each side's channel taken out
+    capped, _ = trial_scores(trials, embedded, replace(point, ceiling_centre=shipped))
+    assert capped[0] == pytest.approx(float(call @ enrolled), abs=1e-5)
+    plain, _ = trial_scores(trials, embedded)
+    assert plain[0] == pytest.approx(float(call @ enrolled), abs=1e-5)

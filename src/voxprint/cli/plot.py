@@ -101,7 +101,6 @@ def plot_scores(
     json_output: JsonOption = False,
 ) -> None:
     """Histograms of target and non-target trial scores, with the thresholds marked."""
-    from dataclasses import replace
 
     from voxprint.adaptation import Band
     from voxprint.bootstrap import build_pipeline
@@ -112,7 +111,6 @@ def plot_scores(
     from voxprint.evaluation.plots import plot_score_histograms
     from voxprint.evaluation.runner import embed_items, trial_scores
     from voxprint.operating_points import encoder_operating_point
-    from voxprint.scoring.centring import centred
     from voxprint.scoring.llr import logit
     from voxprint.thresholds import EXAMPLE_ENROL_SECONDS
 
@@ -138,10 +136,8 @@ def plot_scores(
     if point is None:
         with contextlib.suppress(ModelError):  # no operating point: only the EER threshold
             point = encoder_operating_point(pipeline.encoder)
-    if point is not None and point.centre is not None:
-        # the point's model is of centred cosines: histogram the trials as it reads them
-        embedded = replace(embedded, embeddings=centred(embedded.embeddings, point.centre))
-    target, nontarget = trial_scores(eval_set, embedded)
+    # the point's model is of centred cosines: histogram the trials as it reads them
+    target, nontarget = trial_scores(eval_set, embedded, point)
     note = None
     if point is not None and point.normalized:
         # AS-Norm in force: its threshold is on the normalised scale, not on these cosines

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from voxprint.adaptation import band_of
+from voxprint.decision import OperatingPoint
 from voxprint.engines import BatchEngine, LocalEngine
 from voxprint.errors import NoSpeechError, VoxprintError
 from voxprint.evaluation.datasets import AudioItem, EvalSet, load_item
@@ -164,13 +166,32 @@ def embed_items(
     )
 
 
-def trial_scores(eval_set: EvalSet, embedded: EmbeddedSet) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine of every trial, split into ``(target, nontarget)`` arrays."""
+def trial_scores(
+    eval_set: EvalSet, embedded: EmbeddedSet, point: OperatingPoint | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine of every trial, split into ``(target, nontarget)`` arrays. With an
+    operating ``point`` that centres, each cosine is the one its models read
+    (:meth:`OperatingPoint.cosines`: centred and capped, each side on its own band's
+    centre where the point keeps one per band and the items' bandwidths are known)."""
     index = embedded.index()
+    labels = np.array([t.target for t in eval_set.trials])
+    if point is not None and point.centre is not None:
+        bands = [band_of(b) for b in embedded.bandwidths] if embedded.bandwidths else None
+        scores = np.array(
+            [
+                point.cosines(
+                    embedded.embeddings[index[t.test]],
+                    None if bands is None else bands[index[t.test]],
+                    embedded.embeddings[index[t.enrol]],
+                    None if bands is None else [bands[index[t.enrol]]],
+                )[0]
+                for t in eval_set.trials
+            ]
+        )
+        return scores[labels], scores[~labels]
     enrol = embedded.embeddings[[index[t.enrol] for t in eval_set.trials]]
     test = embedded.embeddings[[index[t.test] for t in eval_set.trials]]
     scores = np.sum(l2_normalise(enrol) * l2_normalise(test), axis=1)
-    labels = np.array([t.target for t in eval_set.trials])
     return scores[labels], scores[~labels]
 
 
