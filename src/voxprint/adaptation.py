@@ -230,6 +230,8 @@ def clip_scores(
     alone), as each band's centre is made; only pairs within a band are used."""
     voiceprints = np.stack([np.asarray(p.voiceprint, dtype=np.float32) for p in profiles])
     bands = [p.statistics_band() if by_band else Band.WIDE for p in profiles]
+    members = {b: [i for i, own in enumerate(bands) if own is b] for b in Band}
+    totals = {b: voiceprints[rows].astype(np.float64).sum(axis=0) for b, rows in members.items()}
     scores = []
     for a, profile in enumerate(profiles):
         embeddings = np.atleast_2d(np.asarray(profile.embeddings, dtype=np.float32))
@@ -238,10 +240,10 @@ def clip_scores(
         if shipped_centre is None:
             scores.append((embeddings @ voiceprints.T).astype(np.float64))
             continue
-        others = [b for b in range(len(profiles)) if b != a and bands[a] is not None]
-        others = [b for b in others if bands[b] is bands[a]]
-        mean = voiceprints[others].astype(np.float64).mean(axis=0) if others else None
-        centre = namespace_centre(shipped_centre, mean, len(others))
+        band = bands[a]
+        others = 0 if band is None else len(members[band]) - 1
+        mean = (totals[band] - voiceprints[a]) / others if band is not None and others else None
+        centre = namespace_centre(shipped_centre, mean, others)
         scores.append(centred_cosines(embeddings, voiceprints, centre, shipped_centre))
     return scores
 
