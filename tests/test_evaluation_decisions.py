@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from voxprint.adaptation import band_of, pair_band
 from voxprint.evaluation.datasets import AudioItem
 from voxprint.evaluation.decisions import (
     EmbeddedDomain,
+    Tally,
+    _answer_gallery,
     best_threshold_named,
     domain_trials,
     evaluate_domain,
     expected_calibration_error,
     fit_prior,
+    gallery_operating_point,
+    gallery_profiles,
     reliability,
 )
 from voxprint.evaluation.domains import OpenSetDomain
 from voxprint.operating_points import DEFAULT_PRIORS
+from voxprint.scorer import Rivals, Scorer
 from voxprint.scoring.similarity import l2_normalise
 
 DIM = 192  # CAM++'s: the campplus prior centres embeddings of its dimension
@@ -193,3 +200,69 @@ def test_each_domain_result_reports_the_best_threshold_next_to_the_default(rng):
         # does the same can name fewer than it does.
         assert result.unknown_rejected >= 0.95
         assert result.best_threshold_named >= result.named - 1e-9
+
+
+def mixed_bands(rng, speakers=16, clips=6, lift=2.0):
+    """Every other speaker recorded in the narrow band, sharing a telephone channel's
+    component; 12 enrollable (6 of each band), 4 never enrolled."""
+    channel = l2_normalise(rng.normal(size=DIM))
+    items, keys, vectors, bandwidths = [], [], [], []
+    enrolment, probes = {}, []
+    for s in range(speakers):
+        name, narrow = f"s{s:02d}", s % 2 == 1
+        voice = l2_normalise(rng.normal(size=DIM))
+        for c in range(clips):
+            key = f"{name}/{c}"
+            items.append(AudioItem(key, name, Path(f"{key}.wav")))
+            keys.append(key)
+            clip = voice + l2_normalise(rng.normal(size=DIM)) + (lift * channel if narrow else 0)
+            vectors.append(l2_normalise(clip))
+            bandwidths.append(3400.0 if narrow else 7800.0)
+        if s < 12:
+            enrolment[name] = tuple(f"{name}/{c}" for c in range(2))
+            probes += [f"{name}/{c}" for c in range(2, clips)]
+        else:
+            probes += [f"{name}/{c}" for c in range(clips)]
+    domain = OpenSetDomain("mixed", "synthetic", tuple(items), enrolment, tuple(probes))
+    n = len(keys)
+    embedded = EmbeddedDomain(
+        tuple(keys),
+        np.stack(vectors).astype(np.float32),
+        np.full(n, 5.0),
+        np.array(bandwidths),
+        None,
+    )
+    return domain, embedded
+
+
+def test_a_namespace_mixing_bands_is_scored_with_each_side_on_its_band_as_the_service_does(rng):
+    domain, embedded = mixed_bands(rng)
+    prior = DEFAULT_PRIORS["campplus"]
+    gallery = list(domain.enrollable)
+    tally = Tally()
+    _answer_gallery(domain, embedded, prior, gallery, [], tally, adapt=True, rival_weight=1.0)
+
+    profiles, seconds = gallery_profiles(domain, embedded, gallery)
+    point = gallery_operating_point(prior, profiles)
+    assert point.band_centres is not None  # the namespace mixes bands
+    scorer = Scorer(replace(point, rival_weight=1.0))
+    voiceprints = np.stack([p.voiceprint for p in profiles])
+    sides = [p.statistics_band() for p in profiles]
+    bands = [p.band() for p in profiles]
+    first = next(k for k in domain.probes if domain.speaker_of[k] == gallery[1])  # narrow
+    probe = embedded.probe(int(embedded.rows([first])[0]))
+    ranking = scorer.identify(probe, voiceprints, seconds, top_n=1, bands=bands, sides=sides)
+    position = [k for k in domain.probes if domain.speaker_of[k] in gallery].index(first)
+    assert tally.known_best[position][0] == pytest.approx(ranking.candidates[0].score)
+    others = np.arange(len(gallery)) != 1
+    rivals = Rivals(
+        voiceprints[others],
+        seconds[others],
+        [b for b, o in zip(bands, others, strict=True) if o],
+        sides=[s for s, o in zip(sides, others, strict=True) if o],
+    )
+    band = pair_band(band_of(probe.bandwidth_hz), bands[1])
+    claim = scorer.verify(
+        probe, voiceprints[1], float(seconds[1]), band=band, rivals=rivals, side=sides[1]
+    )
+    assert tally.scores[2 * position] == pytest.approx(claim.score)  # the owner's own claim

@@ -300,6 +300,8 @@ def _answer_gallery(
     scorer = Scorer(replace(point, rival_weight=rival_weight))
     voiceprints = np.stack([p.voiceprint for p in profiles])
     own_bands = [p.band() for p in profiles]  # as the service reads them from the store
+    # each voiceprint's side, in a namespace that mixes bands (as the service passes them)
+    sides = [p.statistics_band() for p in profiles]
     n = len(gallery)
     known_keys = [k for k in domain.probes if domain.speaker_of[k] in set(gallery)]
     for position, key in enumerate([*known_keys, *unknown_keys]):
@@ -307,7 +309,9 @@ def _answer_gallery(
         speaker = domain.speaker_of[key]
         truth = gallery.index(speaker) if speaker in gallery else -1
         bands = own_bands if scorer.point.profile_bands_matter(probe.bandwidth_hz) else None
-        ranking = scorer.identify(probe, voiceprints, enrol_seconds, top_n=1, bands=bands)
+        ranking = scorer.identify(
+            probe, voiceprints, enrol_seconds, top_n=1, bands=bands, sides=sides
+        )
         best = ranking.candidates[0]
         counts = tally.bin_counts(probe.net_speech_seconds)
         if truth >= 0:
@@ -345,9 +349,15 @@ def _answer_gallery(
                 voiceprints[others],
                 enrol_seconds[others],
                 None if bands is None else [b for b, o in zip(bands, others, strict=True) if o],
+                sides=[s for s, o in zip(sides, others, strict=True) if o],
             )
             verdict = scorer.verify(
-                probe, voiceprints[claimed], float(enrol_seconds[claimed]), band=band, rivals=rivals
+                probe,
+                voiceprints[claimed],
+                float(enrol_seconds[claimed]),
+                band=band,
+                rivals=rivals,
+                side=sides[claimed],
             )
             accepted = verdict.decision.value == "accept"
             if same:
