@@ -2,6 +2,7 @@
 
 Usage:
     .venv/bin/python bench/band_centre_poisoning.py [--counts 0 200 600] [--band narrow]
+                                                   [--rivals]
 
 bench/cross_band.py's mixed namespace (every other LibriSpeech speaker enrolled from
 16 kHz speech, the rest from its 8 kHz telephone copy; bench/decision_cache.py's
@@ -12,8 +13,11 @@ bench/centre_poisoning.py crafts them. Each band's centre is made from its own p
 (``ScoringPrior.band_centres_for``), so the crafted ones move only their band's.
 Reported: the FAR of real impostor claims made with the 8 kHz probes (each known
 speaker's probe against the next speaker's profile, each stranger's against one
-profile), by the kind of profile claimed, with the prior adapted to the namespace and
-each side centred on its band's centre, as the service scores a claim (no rivals).
+profile), by the kind of profile claimed, and the share of strangers' probes identify names
+(among every profile, crafted ones included), with the prior adapted to the namespace and
+each side centred on its band's centre, as the service scores a claim; with ``--rivals``,
+also weighed against the namespace's other profiles as the REST verify route weighs it
+(the best 50 candidates for the probe, crafted ones among them, of all the others).
 In memory, through the library (about 1 min warm).
 """
 
@@ -31,8 +35,9 @@ from voxprint.adaptation import Band, ProfileClips, band_of, pair_band
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.evaluation.decisions import EmbeddedDomain, gallery_profiles
 from voxprint.evaluation.domains import OpenSetDomain, build_domain
+from voxprint.gallery_index import CANDIDATES
 from voxprint.operating_points import DEFAULT_PRIORS
-from voxprint.scorer import Scorer
+from voxprint.scorer import Rivals, Scorer
 from voxprint.settings import default_data_root
 
 PRIOR = DEFAULT_PRIORS["campplus"]
@@ -70,33 +75,62 @@ def far(
     speakers: list[str],
     poison: list[ProfileClips],
     probes: tuple[OpenSetDomain, EmbeddedDomain],
+    *,
+    rivals: bool = False,
 ) -> str:
     """The FAR of the 8 kHz probes' impostor claims on ``real`` (``speakers``' profiles)
     once ``poison`` is enrolled beside them, by the kind of profile claimed."""
     statistics = PRIOR.statistics([*real, *poison], updated_at=datetime.now(UTC))
     scorer = Scorer(PRIOR.operating_point(statistics))
     domain, embedded = probes
+    everyone = [*real, *poison]
+    voiceprints = np.stack([p.voiceprint for p in everyone])
+    seconds = np.array([float(np.sum(p.seconds)) for p in everyone])
+    bands = [p.band() for p in everyone]
+    sides = [p.statistics_band() for p in everyone]
     tally = {Band.WIDE: [0, 0], Band.NARROW: [0, 0]}
+    strangers = [0, 0]  # identify: stranger probes, of them named
     for key in domain.probes:
         row = int(embedded.rows([key])[0])
         probe = embedded.probe(row)
         speaker = domain.speaker_of[key]
         own = speakers.index(speaker) if speaker in speakers else -1
-        claimed = real[(own + 1) % len(real) if own >= 0 else row % len(real)]
+        index = (own + 1) % len(real) if own >= 0 else row % len(real)
+        claimed = real[index]
         band = pair_band(band_of(probe.bandwidth_hz), claimed.band())
+        weighed = None
+        by_band = scorer.point.profile_bands_matter(probe.bandwidth_hz)
+        if own < 0:
+            ranking = scorer.identify(
+                probe, voiceprints, seconds, top_n=1, bands=bands if by_band else None, sides=sides
+            )
+            strangers[0] += 1
+            strangers[1] += ranking.identified
+        if rivals:  # the best candidates for the probe but the claimed one
+            order = np.argsort(-(voiceprints @ probe.embedding), kind="stable")
+            best = [int(i) for i in order if i != index][:CANDIDATES]
+            weighed = Rivals(
+                voiceprints[best],
+                seconds[best],
+                [bands[i] for i in best] if by_band else None,
+                others=len(everyone) - 1,
+                sides=[sides[i] for i in best],
+            )
         verdict = scorer.verify(
             probe,
             claimed.voiceprint,
             float(np.sum(claimed.seconds)),
             band=band,
             side=claimed.statistics_band(),
+            rivals=weighed,
         )
         counts = tally[claimed.statistics_band() or Band.WIDE]
         counts[0] += 1
         counts[1] += verdict.decision.value == "accept"
+    rates = [*tally.values(), strangers]
     return " | ".join(
         f"{100 * accepted / claims:.1f} % of {claims}" if claims else "-"
-        for claims, accepted in tally.values()
+        for claims, accepted in rates
     )
 
 
@@ -104,6 +138,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[0, 200, 600])
     parser.add_argument("--band", choices=[b.value for b in Band], default=Band.NARROW.value)
+    parser.add_argument("--rivals", action="store_true", help="weigh rivals, as REST verify")
     args = parser.parse_args()
     band = Band(args.band)
     pipeline = build_pipeline(ServiceOptions(model="campplus"))
@@ -120,14 +155,15 @@ def main() -> None:
         "telephone only": (tel_profiles, tel),
     }
     header = f"| namespace | crafted {band.value} profiles | FAR on app-enrolled "
-    print(header + "| on telephone-enrolled |")
-    print("|---|---|---|---|")
+    print(header + "| on telephone-enrolled | strangers named by identify |")
+    print("|---|---|---|---|---|")
     for label, (real, order) in namespaces.items():
         if band is Band.WIDE and label != "mixed":
             continue
         rng = np.random.default_rng(0)
         for count in args.counts:
-            result = far(real, order, crafted(real, count, band, rng), phone)
+            poison = crafted(real, count, band, rng)
+            result = far(real, order, poison, phone, rivals=args.rivals)
             print(f"| {label} | {count} | {result} |", flush=True)
 
 

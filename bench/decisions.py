@@ -161,7 +161,12 @@ def poisoning(
         for row, t in zip(rows, truth, strict=True):
             probe = embedded.probe(int(row))
             claimed = (t + 1) % len(profiles) if t >= 0 else int(row) % len(profiles)
-            verdict = scorer.verify(probe, voiceprints[claimed], float(seconds[claimed]))
+            verdict = scorer.verify(
+                probe,
+                voiceprints[claimed],
+                float(seconds[claimed]),
+                side=profiles[claimed].statistics_band(),  # as the service passes it
+            )
             accepted.append(verdict.decision.value == "accept")
         model = point.model(home)
         mean = getattr(getattr(model, "impostors", None), "mean", math.nan)
