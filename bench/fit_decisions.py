@@ -55,8 +55,10 @@ def prior_code(prior: ScoringPrior) -> str:
         f"    shrink_seconds={prior.shrink_seconds:.4f},",
         "    source=_SHARED_DATA,",
         f"    speech_offset={prior.speech_offset:.4f},",
-        ")",
     ]
+    if prior.standout_margin is not None:  # chosen by bench/standout.py, kept from the base
+        lines.append(f"    standout_margin={prior.standout_margin},")
+    lines.append(")")
     return "\n".join(lines)
 
 

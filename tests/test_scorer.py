@@ -395,3 +395,51 @@ def test_identify_refuses_bands_that_do_not_match_the_voiceprints(rng):
         Scorer(BANDED).identify(
             Probe(unit(rng)[0], 5.0), unit(rng, 3), np.ones(3), top_n=1, bands=[None, None]
         )
+
+
+GUARDED = replace(POINT, standout_margin=0.15, standout_others=5)
+
+
+def crowd(rng, count, cosine, around):
+    """``count`` voiceprints each at ``cosine`` to ``around``."""
+    return np.stack([near(around, cosine, rng) for _ in range(count)])
+
+
+def test_a_voice_as_close_to_several_profiles_as_to_its_best_is_named_nobody(rng):
+    """A model whose strangers' level was pulled down (as crafted profiles pull it)
+    scores a stranger high against every real profile; the best does not stand out from
+    the next five, so nobody is named, while an owner who stands out is."""
+    stranger = unit(rng)[0]
+    gallery = np.concatenate(
+        [crowd(rng, 1, 0.8, stranger), crowd(rng, 5, 0.68, stranger), unit(rng, 30)]
+    )
+    seconds = np.full(len(gallery), 20.0)
+    crowded = Scorer(GUARDED).identify(Probe(stranger, 5.0), gallery, seconds, top_n=1)
+    assert crowded.candidates[0].index == 0
+    assert crowded.candidates[0].score >= GUARDED.identification_threshold
+    assert not crowded.identified and crowded.reason is DecisionReason.LOOK_ALIKE
+    assert Scorer(POINT).identify(Probe(stranger, 5.0), gallery, seconds, top_n=1).identified
+    owner = near(gallery[3], 0.9, rng)
+    named = Scorer(GUARDED).identify(Probe(owner, 5.0), gallery, seconds, top_n=1)
+    assert named.identified and named.candidates[0].index == 3
+
+
+def test_a_claim_that_does_not_stand_out_from_five_rivals_is_refused_as_a_look_alike(rng):
+    stranger = unit(rng)[0]
+    claimed, others = near(stranger, 0.8, rng), crowd(rng, 5, 0.68, stranger)
+    rivals = Rivals(others, np.full(5, 20.0), others=500)
+    verdict = Scorer(GUARDED).verify(Probe(stranger, 5.0), claimed, 20.0, rivals=rivals)
+    assert verdict.score >= GUARDED.verification_threshold  # the model alone would accept
+    assert (verdict.decision, verdict.reason) == (Decision.REJECT, DecisionReason.LOOK_ALIKE)
+    assert verdict.rival is not None
+    owner = near(claimed, 0.9, rng)
+    kept = Scorer(GUARDED).verify(Probe(owner, 5.0), claimed, 20.0, rivals=rivals)
+    assert (kept.decision, kept.rival) == (Decision.ACCEPT, None)
+
+
+def test_with_fewer_than_five_rivals_a_claim_is_decided_by_its_score_alone(rng):
+    stranger = unit(rng)[0]
+    claimed, others = near(stranger, 0.8, rng), crowd(rng, 4, 0.68, stranger)
+    rivals = Rivals(others, np.full(4, 20.0), others=500)
+    verdict = Scorer(GUARDED).verify(Probe(stranger, 5.0), claimed, 20.0, rivals=rivals)
+    assert verdict.decision is Decision.ACCEPT

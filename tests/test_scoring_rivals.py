@@ -7,7 +7,7 @@ import pytest
 
 from voxprint.errors import InvalidParameterError
 from voxprint.scoring.llr import probability
-from voxprint.scoring.rivals import rival_penalty
+from voxprint.scoring.rivals import rival_penalty, standout
 
 
 def test_no_rival_or_a_zero_weight_leaves_the_claim_as_it_was():
@@ -54,3 +54,28 @@ def test_a_weight_that_is_not_a_finite_non_negative_number_is_refused(weight):
 def test_more_rivals_than_other_profiles_is_refused():
     with pytest.raises(InvalidParameterError, match="3 rivals among 2 other profiles"):
         rival_penalty(np.array([1.0, 2.0, 3.0]), 1.0, 2)
+
+
+def test_a_voice_stands_out_by_its_cosine_less_the_mean_of_the_next_highest():
+    cosines = np.array([0.1, 0.8, 0.3, 0.5, 0.2])
+    assert standout(cosines, 1, 2) == pytest.approx(0.8 - (0.5 + 0.3) / 2)
+    assert standout(cosines, 0, 1) == pytest.approx(0.1 - 0.8)  # not the best: below zero
+
+
+def test_too_few_others_to_compare_with_give_no_standout():
+    assert standout(np.array([0.8, 0.3, 0.2]), 0, 3) is None
+
+
+def test_profiles_far_below_the_next_highest_never_change_the_standout_and_closer_ones_lower_it():
+    cosines = np.array([0.8, 0.3, 0.5, 0.4])
+    before = standout(cosines, 0, 2)
+    assert standout(np.append(cosines, np.full(600, -0.2)), 0, 2) == before
+    closer = standout(np.append(cosines, [0.7]), 0, 2)
+    assert closer is not None and before is not None and closer < before
+
+
+def test_a_standout_needs_one_other_and_a_cosine_that_exists():
+    with pytest.raises(InvalidParameterError):
+        standout(np.array([0.8, 0.3]), 0, 0)
+    with pytest.raises(InvalidParameterError):
+        standout(np.array([0.8, 0.3]), 2, 1)

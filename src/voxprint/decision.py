@@ -51,6 +51,10 @@ DEFAULT_MIN_DECISION_SPEECH_SECONDS = 0.3
 #: measured across domains: docs/benchmarks.md, "Claims weighed against enrolled
 #: look-alikes").
 DEFAULT_RIVAL_WEIGHT = 1.0
+#: How many of the namespace's other profiles a voice must stand out from
+#: (:attr:`OperatingPoint.standout_margin`; measured: docs/benchmarks.md, "A voice must
+#: stand out from the next five").
+STANDOUT_OTHERS = 5
 
 
 class Decision(StrEnum):
@@ -64,8 +68,9 @@ class DecisionReason(StrEnum):
     MATCH = "match"
     NO_MATCH = "no_match"
     INSUFFICIENT_SPEECH = "insufficient_speech"
-    #: A verification only: the voice would pass on its own, but another enrolled profile
-    #: of the namespace scores as high (:mod:`voxprint.scoring.rivals`), so it is refused.
+    #: The voice would pass on its own, but other enrolled profiles of the namespace score
+    #: as high (:mod:`voxprint.scoring.rivals`): a claim is refused, or (identification)
+    #: nobody is named.
     LOOK_ALIKE = "look_alike"
 
 
@@ -120,6 +125,15 @@ class OperatingPoint:
     #: enrolments, each side of a pair is centred on its own band's centre instead
     #: (:meth:`side_centre`); ``None``: every side on ``centre``.
     band_centres: Mapping[Band, np.ndarray] | None = field(default=None, compare=False, repr=False)
+    #: A voice is named, or a claim accepted, only when its cosine stands at least this
+    #: far above the mean of the :attr:`standout_others` next highest of the namespace's
+    #: other profiles (:func:`voxprint.scoring.rivals.standout`; ``None``: no such
+    #: guard). Profiles crafted to pull a namespace's impostor model down make every
+    #: real stranger score as a match (bench/band_centre_poisoning.py: 600 of them beside
+    #: 83 telephone profiles named 23 of 84 strangers), but they cannot lift a stranger
+    #: above the real voices nearest it: this guard leaves such an answer unknown.
+    standout_margin: float | None = None
+    standout_others: int = STANDOUT_OTHERS
 
     def __post_init__(self) -> None:
         for name in ("verification_threshold", "identification_threshold"):
@@ -129,6 +143,10 @@ class OperatingPoint:
             raise InvalidParameterError("rival_weight must be a finite number of at least 0")
         if self.min_speech_seconds < 0:
             raise InvalidParameterError("min_speech_seconds cannot be negative")
+        if self.standout_margin is not None and not math.isfinite(self.standout_margin):
+            raise InvalidParameterError("standout_margin must be a finite number")
+        if self.standout_others < 1:
+            raise InvalidParameterError("standout_others must be at least 1")
         if set(self.models) != set(Band):
             raise InvalidParameterError("an operating point needs a score model for every band")
 
@@ -192,13 +210,25 @@ class OperatingPoint:
     def enough_speech(self, seconds: float) -> bool:
         return seconds >= self.min_speech_seconds
 
-    def verify(self, score: float, speech_seconds: float) -> tuple[Decision, DecisionReason]:
-        """Accept when there is enough speech and the calibrated score reaches the threshold."""
+    def verify(
+        self, score: float, speech_seconds: float, standout: float | None = None
+    ) -> tuple[Decision, DecisionReason]:
+        """Accept when there is enough speech and the calibrated score reaches the
+        threshold, unless the claimed voice does not stand out from the namespace's other
+        profiles (``standout``, :meth:`stands_out`): then it is refused as a look-alike."""
         if not self.enough_speech(speech_seconds):
             return Decision.REJECT, DecisionReason.INSUFFICIENT_SPEECH
         if score >= self.verification_threshold:
+            if not self.stands_out(standout):
+                return Decision.REJECT, DecisionReason.LOOK_ALIKE
             return Decision.ACCEPT, DecisionReason.MATCH
         return Decision.REJECT, DecisionReason.NO_MATCH
+
+    def stands_out(self, standout: float | None) -> bool:
+        """Whether a voice whose cosine stands ``standout`` above the next highest of the
+        namespace's other profiles (``None``: too few others to tell) may be named or
+        accepted (:attr:`standout_margin`)."""
+        return self.standout_margin is None or standout is None or standout >= self.standout_margin
 
     def names(self, posterior: float) -> bool:
         """Whether a candidate with ``posterior`` is good enough to be named (speech
@@ -206,13 +236,21 @@ class OperatingPoint:
         return posterior >= self.identification_threshold
 
     def identify(
-        self, posterior: float, speech_seconds: float, speech_needed: float | None = None
+        self,
+        posterior: float,
+        speech_seconds: float,
+        speech_needed: float | None = None,
+        standout: float | None = None,
     ) -> DecisionReason:
         """Whether the best candidate (with ``posterior``) is named; ``speech_needed`` is
-        the speech an ordinary owner would need to be named (``None``: not known)."""
+        the speech an ordinary owner would need to be named (``None``: not known).
+        A candidate that does not stand out from the next (``standout``,
+        :meth:`stands_out`) is a look-alike: nobody is named."""
         if not self.enough_speech(speech_seconds):
             return DecisionReason.INSUFFICIENT_SPEECH
         if self.names(posterior):
+            if not self.stands_out(standout):
+                return DecisionReason.LOOK_ALIKE
             return DecisionReason.MATCH
         if speech_needed is not None and speech_seconds < speech_needed:
             return DecisionReason.INSUFFICIENT_SPEECH

@@ -69,6 +69,10 @@ class ScoringPrior:
     #: development data), towards which each namespace's centre is shrunk
     #: (:mod:`voxprint.scoring.centring`); ``None``: cosines are taken as they are.
     centre: np.ndarray | None = field(default=None, compare=False, repr=False)
+    #: In this encoder's cosines, how far a named voice must stand above the next of the
+    #: namespace's profiles (:attr:`voxprint.decision.OperatingPoint.standout_margin`;
+    #: ``None``: no such guard).
+    standout_margin: float | None = None
 
     def statistics(
         self, profiles: Sequence[ProfileClips], *, updated_at: datetime
@@ -195,6 +199,7 @@ class ScoringPrior:
             centre=self.centre_for(statistics),
             ceiling_centre=self.centre,
             band_centres=self.band_centres_for(statistics),
+            standout_margin=self.standout_margin,
         )
 
     def _model(self, impostors: ImpostorScores) -> ConditionModel:
@@ -250,6 +255,8 @@ DEFAULT_PRIORS: dict[str, ScoringPrior] = {
         source=_SHARED_DATA,
         speech_offset=0.0115,
         centre=_shipped_centre("campplus"),
+        # bench/standout.py: the most that left no owner unnamed on any development domain
+        standout_margin=0.15,
     ),
     # resemblyzer-ge2e-39373b86598f. GE2E's cosines run high for everyone (strangers 0.49 to
     # 0.76) and barely shrink with short speech; noise pulls owners down instead.

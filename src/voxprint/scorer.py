@@ -20,7 +20,7 @@ from voxprint.errors import InvalidParameterError
 from voxprint.pipeline import Utterance
 from voxprint.scoring.asnorm import AsNorm
 from voxprint.scoring.llr import logit, probability
-from voxprint.scoring.rivals import rival_penalty
+from voxprint.scoring.rivals import rival_penalty, standout
 
 
 @dataclass(frozen=True)
@@ -191,16 +191,22 @@ class Scorer:
         cosines, normalized = self._values(probe, np.atleast_2d(voiceprint), [side])
         values = cosines if normalized is None else normalized
         own = float(self._llrs(probe, values, np.array([enrol_seconds]), band)[0])
-        rival_llrs = self._rival_llrs(probe, rivals)
+        rival_cosines, rival_llrs = self._rival_llrs(probe, rivals)
         others = rival_llrs.size if rivals is None or rivals.others is None else rivals.others
         penalty = rival_penalty(rival_llrs, self.point.rival_weight, max(others, rival_llrs.size))
         llr = own - penalty
         score = float(probability(llr))
-        decision, reason = self.point.verify(score, probe.net_speech_seconds)
+        apart = standout(
+            np.concatenate([cosines[:1], rival_cosines]), 0, self.point.standout_others
+        )
+        decision, reason = self.point.verify(score, probe.net_speech_seconds, apart)
         alone, _ = self.point.verify(float(probability(own)), probe.net_speech_seconds)
-        turned = penalty > 0 and decision is Decision.REJECT and alone is Decision.ACCEPT
-        rival = int(np.argmax(rival_llrs)) if turned else None
-        if turned:
+        turned = decision is Decision.REJECT and alone is Decision.ACCEPT
+        rival = None
+        if turned and reason is DecisionReason.LOOK_ALIKE:  # the closest voice of the rest
+            rival = int(np.argmax(rival_cosines))
+        elif turned and penalty > 0:
+            rival = int(np.argmax(rival_llrs))
             reason = DecisionReason.LOOK_ALIKE
         needed = None
         if normalized is None:  # on AS-Norm scores there is no cosine threshold
@@ -222,17 +228,17 @@ class Scorer:
             rival=rival,
         )
 
-    def _rival_llrs(self, probe: Probe, rivals: Rivals | None) -> np.ndarray:
-        """``(k,)`` log-likelihood ratios of ``probe`` against each rival, in its own
-        band; empty without rivals."""
+    def _rival_llrs(self, probe: Probe, rivals: Rivals | None) -> tuple[np.ndarray, np.ndarray]:
+        """``(k,)`` cosines and log-likelihood ratios of ``probe`` against each rival, in
+        its own band; empty without rivals."""
         if rivals is None or len(rivals) == 0:
-            return np.zeros(0)
+            return np.zeros(0), np.zeros(0)
         voiceprints = np.atleast_2d(np.asarray(rivals.voiceprints, dtype=np.float32))
         cosines, normalized = self._values(probe, voiceprints, rivals.sides)
         values = cosines if normalized is None else normalized
         pairs = self._pair_bands(probe, voiceprints.shape[0], rivals.bands)
         enrol = np.asarray(rivals.enrol_seconds, dtype=np.float64).ravel()
-        return self._llrs_in_bands(probe, values, enrol, pairs)
+        return cosines, self._llrs_in_bands(probe, values, enrol, pairs)
 
     def _llrs_in_bands(
         self, probe: Probe, values: np.ndarray, enrol: np.ndarray, pairs: Sequence[Band]
@@ -338,7 +344,8 @@ class Scorer:
                 band=pairs[order[0]],
             )
         )
-        reason = self.point.identify(candidates[0].score, probe.net_speech_seconds, needed)
+        apart = standout(cosines, int(order[0]), self.point.standout_others)
+        reason = self.point.identify(candidates[0].score, probe.net_speech_seconds, needed, apart)
         return Ranking(
             candidates=candidates,
             identified=reason is DecisionReason.MATCH,

@@ -557,7 +557,8 @@ def fit_prior(
     centre: np.ndarray | None = None,
     impostor_trials: Sequence[DomainTrials] | None = None,
 ) -> ScoringPrior:
-    """A scoring prior fitted on ``trials`` (one per domain); thresholds from ``base``.
+    """A scoring prior fitted on ``trials`` (one per domain); thresholds and the standout
+    margin from ``base``.
     ``centre``: the shipped centre the trials' cosines were centred with
     (:func:`domain_trials`), kept by the prior. ``impostor_trials``: the same domains
     centred on the shipped centre alone, where the impostor prior's mean and spread are
@@ -610,5 +611,6 @@ def fit_prior(
             verification_threshold=base.verification_threshold,
             identification_threshold=base.identification_threshold,
             min_speech_seconds=base.min_speech_seconds,
+            standout_margin=base.standout_margin,
         )
     return prior

@@ -18,8 +18,13 @@ of its profiles a less likely impostor, so only a rival that explains the probe 
 better than strangers do moves the score. Among a handful of profiles a sibling's voice
 pulls a claim on its twin below one half. Profiles the probe is no closer to than a
 stranger add almost nothing, and the correction never raises a score. Only the best
-candidates need their likelihood ratios: the others' are far below. Pure numpy; no
-decisions here.
+candidates need their likelihood ratios: the others' are far below.
+
+:func:`standout` measures the same thing in cosines, for the decision code's guard
+against a namespace whose impostor model was moved (:attr:`voxprint.decision.
+OperatingPoint.standout_margin`): how far the best voice stands above the next few.
+Profiles enrolled far from a probe never count among its next few, so no number of
+them can lower it. Pure numpy; no decisions here.
 """
 
 from __future__ import annotations
@@ -45,3 +50,22 @@ def rival_penalty(rival_llrs: np.ndarray, weight: float, others: int) -> float:
         raise InvalidParameterError(f"{values.size} rivals among {others} other profiles")
     spread = math.log(weight / others)
     return float(np.logaddexp(0.0, spread + np.logaddexp.reduce(values)))
+
+
+def standout(cosines: np.ndarray, best: int, others: int) -> float | None:
+    """How far ``cosines[best]`` stands above the mean of the ``others`` highest of the
+    rest of the ``(n,)`` ``cosines`` (a probe's, with each candidate profile's
+    voiceprint); ``None`` when fewer than ``others`` (``>= 1``) remain to compare with.
+
+    Adding profiles can only raise the highest of the rest, so no number of profiles
+    enrolled beside the real ones lifts it."""
+    if others < 1:
+        raise InvalidParameterError("a standout is measured against at least one other")
+    values = np.asarray(cosines, dtype=np.float64).ravel()
+    if not 0 <= best < values.size:
+        raise InvalidParameterError(f"no cosine {best} among {values.size}")
+    rest = np.delete(values, best)
+    if rest.size < others:
+        return None
+    highest = np.partition(rest, rest.size - others)[rest.size - others :]
+    return float(values[best] - highest.mean())
