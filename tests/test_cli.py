@@ -164,6 +164,15 @@ def test_a_truncated_flac_is_refused_in_one_line(tmp_path, db, caplog):
     ]
 
 
+def test_a_first_clip_refused_by_the_quality_gate_leaves_nothing_in_the_activity_log(tmp_path, db):
+    clipped = tmp_path / "loud.wav"
+    sf.write(clipped, np.clip(voice(140, 8.0) * 20, -1, 1), RATE)
+    result = run("enroll", "alice", clipped, "--db", db)
+    assert result.exit_code == ExitCode.BAD_AUDIO and "clipped" in result.output
+    assert json.loads(run("activity", "--db", db, "--json").stdout) == []
+    assert "no profiles" in run("profiles", "list", "--db", db).output
+
+
 def test_a_new_profile_whose_first_clip_fails_is_not_left_behind(tmp_path, db):
     silent = tmp_path / "silent.wav"
     sf.write(silent, np.zeros(3 * RATE, dtype=np.float32), RATE)

@@ -15,6 +15,7 @@ from voxprint.errors import (
     ChallengeNotFoundError,
     ChallengeUsedError,
     ClipLengthError,
+    ClipRejectedError,
     InvalidParameterError,
     NoSpeechError,
     PhraseMismatchError,
@@ -469,3 +470,45 @@ def test_a_new_profiles_first_clip_without_speech_creates_and_logs_nothing(passp
         passphrases.enroll_clips("carol", [("a", silence)])
     assert passphrases.core.count_profiles() == 0
     assert passphrases.core.activity() == []
+
+
+def loud(f0: float, seconds: float):
+    """A voice clipped by far more than the quality gate allows."""
+    return (np.clip(voice(f0, seconds) * 20, -1.0, 1.0).astype(np.float32), RATE)
+
+
+@pytest.mark.parametrize(
+    ("first", "phrase", "refused"),
+    [
+        (loud(BOB, 11.0), None, ClipRejectedError),  # the quality gate, text-independent
+        (loud(ALICE, 2.0), PASSPORT, ClipRejectedError),  # says the phrase, clipped
+        (clip(ALICE, 2.5), PASSPORT, PhraseMismatchError),  # says another phrase
+    ],
+    ids=["poor-quality", "poor-quality-passphrase", "wrong-phrase"],
+)
+def test_a_new_profiles_first_clip_that_is_refused_creates_and_logs_nothing(
+    passphrases, first, phrase, refused
+):
+    """Found in a review: a refused first clip logged the create, the rejected enrolment
+    and the delete of a profile that was never kept."""
+    with pytest.raises(refused):
+        passphrases.enroll_clips("carol", [("a", first)], passphrase=phrase)
+    assert passphrases.core.count_profiles() == 0
+    assert passphrases.core.activity() == []
+
+
+def test_a_refused_clip_of_an_existing_profile_is_still_logged(passphrases):
+    made = passphrases.create_profile("carol", kind=ProfileKind.TEXT_DEPENDENT, passphrase=PASSPORT)
+    with pytest.raises(PhraseMismatchError):
+        passphrases.enroll_clips("carol", [("a", clip(ALICE, 2.5))], passphrase=PASSPORT)
+    with pytest.raises(ClipRejectedError):
+        passphrases.enroll_clips("carol", [("b", loud(ALICE, 2.0))], passphrase=PASSPORT)
+    logged = [(e.action, e.result) for e in passphrases.core.activity()]
+    assert logged.count(("enroll", "rejected")) == 2
+    assert passphrases.get_profile(made.profile.id).profile.clip_count == 0
+
+
+def test_a_new_text_dependent_profiles_first_clip_that_passes_is_stored_once(passphrases):
+    stored = passphrases.enroll_clips("carol", [("a", clip(ALICE, 2.0))], passphrase=PASSPORT)
+    assert stored[0].passphrase == PASSPORT and stored[0].remaining_clips == 2
+    assert stored[0].report.profile.clip_count == 1

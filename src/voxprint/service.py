@@ -709,17 +709,27 @@ class VoxprintService:
     def _enroll_measured(
         self, profile: Profile, clip: MeasuredClip, *, label: str | None, check_quality: bool
     ) -> EnrollmentReport:
-        gate = self.enrollment.quality_gate
-        quality = clip.quality
-        problems = gate.problems(quality) if check_quality else ()
+        if check_quality:
+            try:
+                self.check_clip_quality(clip.quality)
+            except ClipRejectedError as refused:
+                detail = "; ".join(refused.reasons)
+                self._record(Activity("enroll", "rejected", profile.id, detail=detail))
+                raise
+        return self._add_clip(profile, clip.utterance, label, clip.quality, clip.content_hash)
+
+    def check_clip_quality(self, quality: ClipQuality) -> None:
+        """Refuse an enrolment clip the policy's quality gate finds poor (the one place
+        that decides it): :class:`ClipRejectedError` with the reasons and measures. Logs
+        nothing: a clip checked before its profile exists (the first clip of a new
+        profile) leaves no trace."""
+        problems = self.enrollment.quality_gate.problems(quality)
         if problems:
-            self._record(Activity("enroll", "rejected", profile.id, detail="; ".join(problems)))
             raise ClipRejectedError(
                 f"clip refused: {'; '.join(problems)} [{quality.summary()}]",
                 reasons=problems,
                 quality=quality,
             )
-        return self._add_clip(profile, clip.utterance, label, quality, clip.content_hash)
 
     def _duplicate(self, profile: Profile) -> EnrollmentReport:
         """The report of an enrolment whose audio the profile already has: nothing added."""

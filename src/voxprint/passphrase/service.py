@@ -63,6 +63,7 @@ from voxprint.service import (
     VerificationResult,
     VoxprintService,
     measure_clip,
+    measure_waveform,
 )
 from voxprint.store.records import (
     Challenge,
@@ -210,6 +211,15 @@ class SpokenProfilePage:
 
 
 @dataclass(frozen=True)
+class _HeardClip:
+    """The first clip of a new text-dependent profile, decoded and its words checked
+    before the profile is created."""
+
+    waveform: np.ndarray
+    match: PhraseMatch
+
+
+@dataclass(frozen=True)
 class PassphraseService:
     """Passphrases and spoken challenges for one namespace of a core service."""
 
@@ -313,15 +323,19 @@ class PassphraseService:
         """Enrol ``sources`` (``(label, audio)``, in order) into the profile ``reference``
         resolves to, or a new one (:meth:`ensure_profile`); ``on_enrolled`` hears of each
         clip as it is stored. The first clip refused stops it with its error. For a new
-        profile the first clip is decoded (and a text-independent one embedded) before the
-        profile is created, so that a file that is no audio, or holds no speech, creates
-        nothing and logs nothing. A profile this call created is deleted again (with the
+        profile the first clip is checked before the profile is created (decoded, its
+        words heard for a text-dependent profile, its quality measured: see
+        :meth:`_prepare_first_clip`), so that a file that is no audio, holds no speech, or
+        is refused by the quality gate or the phrase check creates nothing and logs
+        nothing. A profile this call created is deleted again (with the
         passphrase it was given) when it holds no clip then, however the call ends, so a
         failed first enrolment leaves nothing behind; a profile that existed before is
         never deleted."""
         if not sources:
             raise InvalidParameterError("no clips to enrol")
-        first = self._prepare_first_clip(reference, external_id, passphrase, sources[0][1], force)
+        first = self._prepare_first_clip(
+            reference, external_id, passphrase, locale, sources[0][1], force, check_quality
+        )
         profile, created = self._ensure_profile(
             reference, external_id=external_id, passphrase=passphrase, locale=locale
         )
@@ -334,6 +348,11 @@ class PassphraseService:
                         profile.id, prepared, label=label, check_quality=check_quality
                     )
                     result = SpokenEnrollment(report, ProfileKind.TEXT_INDEPENDENT)
+                elif isinstance(prepared, _HeardClip):
+                    record = self.core.store.get_phrase_profile(self.namespace, profile.id)
+                    result = self._enroll_heard(
+                        profile, record, prepared.waveform, prepared.match, label, check_quality
+                    )
                 else:
                     result = self.enroll(
                         profile.id,
@@ -356,24 +375,38 @@ class PassphraseService:
         reference: str,
         external_id: str | None,
         passphrase: str | None,
+        locale: str,
         source: AudioSource,
         force: bool,
-    ) -> MeasuredClip | AudioSource | None:
-        """The first clip of an enrolment that will create its profile, made ready before
-        the profile is: measured (decoded, embedded) for a text-independent profile,
-        decoded for a text-dependent one (its phrase check needs the profile's record).
-        ``None`` when ``reference`` names a profile already (nothing is created)."""
+        check_quality: bool,
+    ) -> MeasuredClip | _HeardClip | None:
+        """The first clip of an enrolment that will create its profile, checked before
+        the profile is, so that a clip refused leaves no profile and no activity behind:
+        measured (decoded, embedded) and put to the quality gate for a text-independent
+        profile; for a text-dependent one decoded, its words checked against
+        ``passphrase`` and its quality measured (it is measured again when stored: a
+        text-dependent clip is stored from its audio). ``None`` when ``reference`` names
+        a profile already (nothing is created)."""
         try:
             self.core.resolve_for_enrolment(reference, external_id)
         except ProfileNotFoundError:
             pass
         else:
             return None
+        gate = self.core.enrollment.quality_gate
         if passphrase is None:
-            return measure_clip(
-                self.core.pipeline, self.core.enrollment.quality_gate, source, force=force
-            )
-        return (self.core.pipeline.load(source), self.core.pipeline.encoder.sample_rate)
+            measured = measure_clip(self.core.pipeline, gate, source, force=force)
+            if check_quality:
+                self.core.check_clip_quality(measured.quality)
+            return measured
+        key = locale_key(locale)
+        wanted = self.check_passphrase(passphrase, key)
+        waveform = self.core.pipeline.load(source)
+        match = self._hear_passphrase(waveform, wanted, key)
+        if check_quality:
+            heard = measure_waveform(self.core.pipeline, gate, waveform, force=True)
+            self.core.check_clip_quality(heard.quality)
+        return _HeardClip(waveform, match)
 
     def _ensure_profile(
         self,
@@ -518,22 +551,45 @@ class PassphraseService:
             return SpokenEnrollment(report, record.kind)
         profile = self.core.get_profile(profile_id)
         waveform = self.core.pipeline.load(source)
+        try:
+            match = self._hear_passphrase(waveform, record.passphrase, record.locale)
+        except PhraseMismatchError as refused:
+            self._log("enroll", profile.id, "rejected", None, f"passphrase {refused.reason}")
+            raise
+        return self._enroll_heard(profile, record, waveform, match, label, check_quality)
+
+    def _hear_passphrase(
+        self, waveform: np.ndarray, passphrase: str | None, locale: str | None
+    ) -> PhraseMatch:
+        """The phrase check of a text-dependent enrolment clip: ``passphrase`` said (any
+        phrase of ``locale`` when the profile has none yet), or
+        :class:`PhraseMismatchError`. Logs nothing (the caller knows whether a profile
+        exists to log it against)."""
         self._check_length(waveform)
-        phrases = phrases_for(record.locale or DEFAULT_LOCALE)
+        phrases = phrases_for(locale or DEFAULT_LOCALE)
         audio = self._phrase_audio(waveform)
-        if record.passphrase is None:
+        if passphrase is None:
             match = self.recognizer.recognize(audio, phrases)
         else:
             match = self.recognizer.check(
-                audio, record.passphrase, passphrase_competitors(phrases, record.passphrase)
+                audio, passphrase, passphrase_competitors(phrases, passphrase)
             )
         if not match.accepted:
-            self._log("enroll", profile.id, "rejected", None, f"passphrase {match.reason.value}")
             raise PhraseMismatchError(
-                _mismatch_message(match, record.passphrase),
-                heard=match.heard,
-                reason=match.reason.value,
+                _mismatch_message(match, passphrase), heard=match.heard, reason=match.reason.value
             )
+        return match
+
+    def _enroll_heard(
+        self,
+        profile: Profile,
+        record: PhraseProfile,
+        waveform: np.ndarray,
+        match: PhraseMatch,
+        label: str | None,
+        check_quality: bool,
+    ) -> SpokenEnrollment:
+        """Store a text-dependent clip whose words passed (:meth:`_hear_passphrase`)."""
         fixed_now = False
         passphrase = record.passphrase
         if passphrase is None:
