@@ -781,6 +781,17 @@ def test_activity_pages_below_a_before_id_as_the_rest_api_does(tmp_path, db):
     assert page["items"] == rest
 
 
+def test_plain_activity_shows_each_entry_id_for_before_id(tmp_path, db):
+    for name in ("a", "b", "c"):
+        assert run("enroll", name, wav(tmp_path, f"{name}.wav", 140), "--db", db).exit_code == 0
+    lines = run("activity", "--limit", "3", "--db", db).stdout.splitlines()
+    ids = [int(line.split()[0].removeprefix("#")) for line in lines]
+    entries = json.loads(run("activity", "--limit", "3", "--db", db, "--json").stdout)
+    assert ids == [e["id"] for e in entries]
+    older = run("activity", "--before-id", str(ids[-1]), "--db", db).stdout.splitlines()
+    assert [line.split()[0] for line in older] == [f"#{i}" for i in range(ids[-1] - 1, 0, -1)]
+
+
 def test_activity_can_show_one_profile_by_name_or_a_deleted_ones_id(speakers, db):
     run("enroll-dir", speakers, "--db", db)
     low = json.loads(run("activity", "--profile", "low", "--db", db, "--json").stdout)

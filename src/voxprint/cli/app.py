@@ -594,8 +594,8 @@ def activity(
             "--before-id",
             min=1,
             max=MAX_ACTIVITY_ID,
-            help="Only entries whose id is below this (the last id of the page before, "
-            "in --json): pages that entries logged meanwhile do not shift.",
+            help="Only entries whose id (#N) is below this (the last id of the page "
+            "before): pages that entries logged meanwhile do not shift.",
         ),
     ] = None,
     profile: Annotated[

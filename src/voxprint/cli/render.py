@@ -349,11 +349,13 @@ def _who(entry: ActivityEntry, names: dict[str, str | None]) -> str:
 
 
 def activity_line(entry: ActivityEntry, names: dict[str, str | None]) -> str:
-    """One log entry: time, action, result, the profile's name and id, score, detail."""
+    """One log entry: its id (what ``--before-id`` takes), time, action, result, the
+    profile's name and id, score, detail."""
     score = f"  score {entry.score:.3f}" if entry.score is not None else ""
     detail = f"  [{entry.detail}]" if entry.detail else ""
     return (
-        f"{entry.time.isoformat(timespec='seconds')}  {entry.action:<9} {entry.result:<10} "
+        f"#{entry.id:<6} {entry.time.isoformat(timespec='seconds')}  "
+        f"{entry.action:<9} {entry.result:<10} "
         f"{_who(entry, names)}{score}{detail}"
     )
 
