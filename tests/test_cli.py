@@ -267,7 +267,7 @@ def test_enroll_dir_on_a_folder_without_speakers_fails_clearly(tmp_path, db):
 def test_verify_exits_zero_on_accept_and_one_on_reject(speakers, tmp_path, db):
     run("enroll-dir", speakers, "--db", db)
     accept = run("verify", "mid", wav(tmp_path, "m.wav", 170, seconds=3, seed=7), "--db", db)
-    assert accept.exit_code == 0 and accept.output.startswith("ACCEPT: mid")
+    assert accept.exit_code == 0 and accept.output.startswith("ACCEPT (match): mid")
     reject = run(
         "verify", "mid", wav(tmp_path, "h.wav", 260, seconds=3, seed=7), "--db", db, "--json"
     )
@@ -275,11 +275,22 @@ def test_verify_exits_zero_on_accept_and_one_on_reject(speakers, tmp_path, db):
     assert json.loads(reject.output)["decision"] == "reject"
 
 
+def test_plain_verify_prints_the_reason_code_json_gives(speakers, tmp_path, db):
+    run("enroll-dir", speakers, "--db", db)
+    probe = wav(tmp_path, "h.wav", 260, seconds=3, seed=7)
+    plain = run("verify", "mid", probe, "--db", db)
+    reason = json.loads(run("verify", "mid", probe, "--db", db, "--json").output)["reason"]
+    assert reason == "no_match"
+    assert plain.exit_code == ExitCode.REJECTED
+    assert plain.output.startswith("REJECT (no_match): mid")
+
+
 def test_verify_says_when_another_enrolled_voice_is_as_close_as_the_claimed_one(tmp_path, db):
     run("enroll", "older", wav(tmp_path, "o.wav", 150, seconds=21, seed=1), "--db", db)
     run("enroll", "younger", wav(tmp_path, "y.wav", 155, seconds=21, seed=2), "--db", db)
     claim = run("verify", "older", wav(tmp_path, "p.wav", 155, seconds=4, seed=7), "--db", db)
-    assert claim.exit_code == ExitCode.REJECTED and claim.output.startswith("REJECT: older")
+    assert claim.exit_code == ExitCode.REJECTED
+    assert claim.output.startswith("REJECT (look_alike): older")
     assert "closer to another enrolled profile, younger (cosine" in claim.output
     assert "voxprint profiles similar older" in claim.output
     assert "then merge them: voxprint profiles merge older younger" in claim.output

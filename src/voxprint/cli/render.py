@@ -375,7 +375,8 @@ def _up(value: float) -> str:
 
 
 def verification_text(result: VerificationResult) -> str:
-    verdict = result.decision.value.upper()
+    """The decision with its reason code (as ``--json``'s ``reason``), then the scores."""
+    verdict = f"{result.decision.value.upper()} ({result.reason.value})"
     if result.reason is DecisionReason.INSUFFICIENT_SPEECH:
         return (
             f"{verdict}: too little speech to decide ({speech_text(result.net_speech_seconds)} s); "
