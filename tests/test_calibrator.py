@@ -246,7 +246,7 @@ def test_the_calibrate_and_cohort_commands_round_trip(tmp_path, trials, cohort_d
     assert shown["speakers"] == 4
 
     again = run("calibrate", trials, "--db", db, "--model", "tone", "--json")
-    assert json.loads(again.output)["asnorm"]["threshold"] > 0
+    assert json.loads(again.stdout)["asnorm"]["threshold"] > 0
 
     refused = runner.invoke(
         app, ["cohort", "delete", "--db", str(db), "--model", "tone"], input="n\n"
@@ -309,6 +309,38 @@ def test_calibrate_help_and_far_check_agree_on_the_open_interval(tmp_path, trial
     assert not db.exists()  # refused before a database is made
     accepted = run("calibrate", trials, "--far", "0.5", "--db", db, "--model", "tone")
     assert accepted.exit_code == 0, accepted.output
+
+
+def test_a_calibration_says_when_its_trials_are_too_few_to_measure_the_target_rate(rng):
+    target, nontarget = rng.normal(0.6, 0.1, 50), rng.normal(0.1, 0.1, 200)
+
+    def fitted(rate):
+        return fit_scale(
+            target,
+            nontarget,
+            false_accept_rate=rate,
+            encoder_name="tone",
+            encoder_version="1",
+            scale=ScoreScale.COSINE,
+            source="test",
+        )
+
+    assert fitted(0.05).measures_target_far  # 3 / 0.05 = 60 trials needed
+    small = fitted(0.01)
+    assert small.nontarget_trials_needed == 300 and not small.measures_target_far
+
+
+def test_calibrate_warns_on_stderr_when_the_trials_cannot_measure_far(tmp_path, trials):
+    db = tmp_path / "x.db"
+    # 135 different-speaker trials: enough for 5 %, too few for 1 %
+    enough = run("calibrate", trials, "--far", "0.05", "--db", db, "--model", "tone")
+    assert enough.exit_code == 0 and "warning" not in enough.stderr
+    few = run("calibrate", trials, "--far", "0.01", "--db", db, "--model", "tone", "--json")
+    assert few.exit_code == 0, few.output
+    (warning,) = few.stderr.splitlines()
+    assert warning.startswith("warning: 135 different-speaker trials are too few")
+    assert "at least 300" in warning and "--far" in warning
+    assert json.loads(few.stdout)["cosine"]["nontarget_trials_needed"] == 300
 
 
 def test_a_folder_eval_set_can_be_calibrated_too(tmp_path, cohort_dir):
@@ -429,6 +461,6 @@ def test_the_calibrate_command_says_which_claims_it_now_decides(tmp_path, trials
     text = run("calibrate", trials, "--db", tmp_path / "b.db", "--model", "tone").output
     assert "for wideband claims" in text and "narrowband claims are decided without it" in text
     data = json.loads(
-        run("calibrate", trials, "--db", tmp_path / "b.db", "--model", "tone", "--json").output
+        run("calibrate", trials, "--db", tmp_path / "b.db", "--model", "tone", "--json").stdout
     )
     assert data["cosine"]["bands"] == ["wideband"]

@@ -42,6 +42,19 @@ class FittedScale:
     calibration: StoredCalibration
     eer: float
 
+    @property
+    def nontarget_trials_needed(self) -> int:
+        """Different-speaker trials it takes to measure its target false-accept rate
+        (:func:`nontarget_trials_to_measure`)."""
+        return nontarget_trials_to_measure(self.calibration.target_far)
+
+    @property
+    def measures_target_far(self) -> bool:
+        """Whether its trials were enough to measure the target false-accept rate; when
+        not, its threshold rests on the few highest impostor scores and may let through
+        far more strangers than the target says (the caller warns)."""
+        return self.calibration.nontarget_trials >= self.nontarget_trials_needed
+
 
 @dataclass(frozen=True)
 class CalibrationReport:
@@ -58,6 +71,14 @@ class CalibrationReport:
 #: a band needs of its own to be one the calibration decides (:func:`covered_bands`).
 MIN_TARGET_TRIALS = 1
 MIN_NONTARGET_TRIALS = 10
+
+
+def nontarget_trials_to_measure(false_accept_rate: float) -> int:
+    """Fewest different-speaker trials that measure ``false_accept_rate``: three expected
+    over the threshold (``3 / false_accept_rate``), and :data:`MIN_NONTARGET_TRIALS`. The
+    one rule, for a calibration's whole list (:attr:`FittedScale.measures_target_far`)
+    and for each band of it (:func:`covered_bands`)."""
+    return max(MIN_NONTARGET_TRIALS, math.ceil(3.0 / false_accept_rate))
 
 
 def check_false_accept_rate(value: float) -> float:
@@ -179,7 +200,7 @@ def covered_bands(
     The band with the most different-speaker trials is covered: the fit is mostly its own.
     Another band only when its own trials show the fit holds there: at least
     :data:`MIN_TARGET_TRIALS` same-speaker trials, enough different-speaker ones to
-    measure the rate (``3 / false_accept_rate``, and :data:`MIN_NONTARGET_TRIALS`), and
+    measure the rate (:func:`nontarget_trials_to_measure`), and
     at most twice the target rate of them over the threshold. A few telephone trials in
     a list of wideband ones must not make a wideband threshold decide telephone claims,
     where strangers' cosines run far higher (found in review: 28 such trials among 4,950
@@ -187,7 +208,7 @@ def covered_bands(
     """
     counts = {band: int(np.sum(nontarget_bands == band)) for band in Band}
     dominant = max(Band, key=lambda band: counts[band])
-    needed = max(MIN_NONTARGET_TRIALS, math.ceil(3.0 / false_accept_rate))
+    needed = nontarget_trials_to_measure(false_accept_rate)
     covered = {dominant}
     for band in Band:
         own = nontarget[nontarget_bands == band]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +18,9 @@ from voxprint.cli.common import (
     show_progress,
 )
 from voxprint.store.records import Band
+
+if TYPE_CHECKING:
+    from voxprint.calibrator import FittedScale
 
 
 def register(app: typer.Typer) -> None:
@@ -76,15 +79,28 @@ def calibrate(
         "encoder": calibrator.encoder_name,
         "encoder_version": calibrator.encoder_version,
         "cohort_size": report.cohort_size,
-        "cosine": {**_scale_json(report.cosine.calibration), "eer": report.cosine.eer},
+        "cosine": {**_scale_json(report.cosine), "eer": report.cosine.eer},
         "asnorm": None
         if report.asnorm is None
-        else {**_scale_json(report.asnorm.calibration), "eer": report.asnorm.eer},
+        else {**_scale_json(report.asnorm), "eer": report.asnorm.eer},
     }
+    if not report.cosine.measures_target_far:
+        typer.echo(_too_few_line(report.cosine), err=True)
     emit(json_output, data, lambda: _text(data))
 
 
-def _scale_json(calibration: Any) -> dict[str, Any]:
+def _too_few_line(fitted: FittedScale) -> str:
+    calibration = fitted.calibration
+    return (
+        f"warning: {calibration.nontarget_trials} different-speaker trials are too few to "
+        f"measure a false-accept rate of {100 * calibration.target_far:g} % (it takes at "
+        f"least {fitted.nontarget_trials_needed}): the threshold is a guess; add trials or "
+        "raise --far"
+    )
+
+
+def _scale_json(fitted: FittedScale) -> dict[str, Any]:
+    calibration = fitted.calibration
     return {
         "slope": calibration.slope,
         "offset": calibration.offset,
@@ -96,6 +112,7 @@ def _scale_json(calibration: Any) -> dict[str, Any]:
         "impostor_std": calibration.impostor_std,
         "target_trials": calibration.target_trials,
         "nontarget_trials": calibration.nontarget_trials,
+        "nontarget_trials_needed": fitted.nontarget_trials_needed,
         "bands": None
         if calibration.bands is None
         else [band.value for band in Band if band in calibration.bands],
