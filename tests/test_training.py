@@ -290,6 +290,18 @@ def test_resume_continues_after_the_last_epoch(dataset, tmp_path) -> None:
         train(dataset, tmp_path / "empty", tiny_config(), resume=True)
 
 
+def test_the_readme_warns_that_resume_can_replace_best_pt_and_refuse_its_profiles() -> None:
+    """Resumed epochs that do better rewrite best.pt (the loop keeps the lowest validation
+    loss), and a checkpoint's version is the hash of its weights
+    (test_the_version_is_a_hash_of_the_weights): profiles enrolled before are refused."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    training = readme[readme.index("## Train your own model") :]
+    training = training[: training.index("\n## ")]
+    assert "--resume --epochs 30 # continue (may replace best.pt)" in training
+    warning = training[training.index("`--resume` can replace `best.pt`") :][:400]
+    assert "new encoder\n  version" in warning and "refused (exit code 6" in warning
+
+
 def test_freezing_a_module_keeps_its_weights(dataset, tmp_path) -> None:
     run = train(dataset, tmp_path / "run", tiny_config(epochs=1, freeze=("stem",)))
     trained = TrainedEncoder(run.best_checkpoint).network.state_dict()
