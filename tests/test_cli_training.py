@@ -99,8 +99,36 @@ def test_train_refuses_a_bad_setting_with_one_line(speakers, tmp_path) -> None:
     )
     assert result.exit_code == ExitCode.DATA
     assert result.output.strip().splitlines() == [
-        "error: loss must be one of softmax, aam, got 'triplet'"
+        "error: --loss must be one of softmax, aam, got 'triplet'"
     ]
+
+
+def test_a_refused_training_flag_is_named_as_the_flag_not_its_config_key(
+    speakers, tmp_path
+) -> None:
+    out = tmp_path / "run"
+    refused = runner.invoke(app, ["train", str(speakers), "--out", str(out), "--lr", "-1"])
+    assert refused.exit_code == ExitCode.DATA
+    assert refused.output.strip().splitlines() == ["error: --lr must be positive, got -1.0"]
+    threads = runner.invoke(app, ["train", str(speakers), "--out", str(out), "--threads", "0"])
+    assert threads.output.strip().splitlines() == ["error: --threads must be at least 1"]
+    fraction = runner.invoke(
+        app, ["train", str(speakers), "--out", str(out), "--validation-fraction", "1"]
+    )
+    assert fraction.output.strip().splitlines() == [
+        "error: --validation-fraction must be strictly between 0 and 1"
+    ]
+    assert not out.exists()
+
+
+def test_a_bad_setting_from_a_config_file_is_named_as_its_key(speakers, tmp_path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text("learning_rate = -1.0\n")
+    result = runner.invoke(
+        app, ["train", str(speakers), "--out", str(tmp_path / "run"), "--config", str(config)]
+    )
+    assert result.exit_code == ExitCode.DATA
+    assert result.output.strip().splitlines() == ["error: learning_rate must be positive, got -1.0"]
 
 
 def test_training_into_a_used_run_folder_names_the_resume_flag(speakers, run_dir) -> None:
@@ -111,6 +139,16 @@ def test_training_into_a_used_run_folder_names_the_resume_flag(speakers, run_dir
     assert "(voxprint train --resume)" in line
 
 
+def test_resuming_with_another_flag_value_names_the_flag(speakers, run_dir) -> None:
+    config = run_dir.parent / "tiny.toml"  # the run's own settings, but for --lr
+    args = ["train", str(speakers), "--out", str(run_dir), "--config", str(config), "--resume"]
+    result = runner.invoke(app, [*args, "--lr", "0.123"])
+    assert result.exit_code == ExitCode.DATA
+    assert result.output.strip().splitlines() == [
+        "error: cannot resume: the run was started with different --lr"
+    ]
+
+
 def test_a_noise_folder_without_augmentation_is_refused_not_ignored(speakers, tmp_path) -> None:
     result = runner.invoke(
         app,
@@ -118,8 +156,8 @@ def test_a_noise_folder_without_augmentation_is_refused_not_ignored(speakers, tm
     )
     assert result.exit_code == ExitCode.DATA
     assert result.output.strip().splitlines() == [
-        "error: noise_dir is mixed in only with augmentation: turn augment on (--augment) "
-        "or leave noise_dir out"
+        "error: --noise-dir is mixed in only with augmentation: turn augment on (--augment) "
+        "or leave --noise-dir out"
     ]
     assert not (tmp_path / "run").exists()
 

@@ -24,6 +24,7 @@ from voxprint.errors import (
     EncoderMismatchError,
     InvalidParameterError,
     ModelError,
+    TrainingSettingError,
     UnknownEncoderError,
     WeightsNotFoundError,
 )
@@ -111,8 +112,9 @@ def test_config_files_in_toml_and_json_give_the_same_typed_config(tmp_path) -> N
     ],
 )
 def test_a_bad_setting_is_refused_with_its_name(data, message) -> None:
-    with pytest.raises(InvalidParameterError, match=message):
+    with pytest.raises(TrainingSettingError, match=message) as refused:
         config_from_dict(data)
+    assert refused.value.settings == tuple(data)  # typed: what the CLI maps to its flags
 
 
 def test_a_config_file_must_be_toml_or_json_and_well_formed(tmp_path) -> None:

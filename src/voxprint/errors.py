@@ -345,6 +345,16 @@ class InvalidParameterError(VoxprintError):
     code = "invalid_parameter"
 
 
+class TrainingSettingError(InvalidParameterError):
+    """A training setting is refused (a bad value, an unknown key, a change a resumed run
+    cannot take). ``settings`` are the config keys it is about (``learning_rate``), as the
+    message names them; the CLI names its flags instead (``--lr``) where they set them."""
+
+    def __init__(self, message: str, *, settings: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.settings = settings
+
+
 class UnsupportedLocaleError(InvalidParameterError):
     """A locale without passphrases; the message names the supported ones."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -83,6 +84,35 @@ def _summary(result: TrainingResult) -> dict[str, Any]:
     }
 
 
+#: The flags whose names are not their settings' keys with dashes (``batch_size``:
+#: ``--batch-size``).
+_FLAG_NAMES = {"learning_rate": "--lr", "num_threads": "--threads"}
+
+
+def flag_for(setting: str) -> str:
+    """The ``voxprint train`` flag that sets the config key ``setting``."""
+    return _FLAG_NAMES.get(setting, "--" + setting.replace("_", "-"))
+
+
+@contextmanager
+def _naming_flags(given: dict[str, Any]) -> Iterator[None]:
+    """A refused setting that a flag set is named as that flag (``--lr``), not as its
+    config key (``learning_rate``): the library's error names the key, for a config file."""
+    from voxprint.errors import TrainingSettingError
+
+    try:
+        yield
+    except TrainingSettingError as error:
+        message = error.message
+        for setting in error.settings:
+            if setting in given:
+                key = rf"(?<![\w-]){re.escape(setting)}(?![\w-])"
+                message = re.sub(key, flag_for(setting), message)
+        if message == error.message:
+            raise
+        raise TrainingSettingError(message, settings=error.settings) from None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("train")
     @handles_errors
@@ -156,16 +186,18 @@ def register(app: typer.Typer) -> None:
             "device": device,
             "num_threads": threads,
         }
-        config = base.replace(**{k: v for k, v in flags.items() if v is not None})
-        with _epoch_bar(show_progress(json_output)) as bar:
-            result = train(
-                data_dir,
-                out,
-                config,
-                resume=resume,
-                on_batch=bar.update,
-                on_epoch=None if json_output else lambda r: bar.echo(_epoch_line(r)),
-            )
+        given = {k: v for k, v in flags.items() if v is not None}
+        with _naming_flags(given):
+            config = base.replace(**given)
+            with _epoch_bar(show_progress(json_output)) as bar:
+                result = train(
+                    data_dir,
+                    out,
+                    config,
+                    resume=resume,
+                    on_batch=bar.update,
+                    on_epoch=None if json_output else lambda r: bar.echo(_epoch_line(r)),
+                )
         emit(
             json_output,
             _summary(result),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from voxprint.encoders.trained import ARCHITECTURES
-from voxprint.errors import InvalidParameterError
+from voxprint.errors import InvalidParameterError, TrainingSettingError
 
 LOSSES = ("softmax", "aam")
 OPTIMIZERS = ("sgd", "adam")
@@ -79,34 +79,41 @@ class TrainingConfig:
         }
         for key, value in positive.items():
             if not value > 0:
-                raise InvalidParameterError(f"{key} must be positive, got {value}")
+                raise TrainingSettingError(f"{key} must be positive, got {value}", settings=(key,))
         if self.head_learning_rate is not None and not self.head_learning_rate > 0:
-            raise InvalidParameterError("head_learning_rate must be positive")
+            raise _refused("head_learning_rate", "head_learning_rate must be positive")
         if not 0.0 <= self.margin < 1.0:
-            raise InvalidParameterError("margin must be in [0, 1) radians")
+            raise _refused("margin", "margin must be in [0, 1) radians")
         if not 0.0 < self.validation_fraction < 1.0:
-            raise InvalidParameterError("validation_fraction must be strictly between 0 and 1")
+            raise _refused(
+                "validation_fraction", "validation_fraction must be strictly between 0 and 1"
+            )
         if not 0.0 < self.plateau_factor < 1.0:
-            raise InvalidParameterError("plateau_factor must be strictly between 0 and 1")
+            raise _refused("plateau_factor", "plateau_factor must be strictly between 0 and 1")
         low, high = self.crop_seconds
         if not 0.5 <= low <= high:
-            raise InvalidParameterError("crop_seconds must be (low, high) with 0.5 <= low <= high")
+            raise _refused(
+                "crop_seconds", "crop_seconds must be (low, high) with 0.5 <= low <= high"
+            )
         if self.segment_seconds is not None and self.segment_seconds < 0.5:
-            raise InvalidParameterError("segment_seconds must be at least 0.5")
+            raise _refused("segment_seconds", "segment_seconds must be at least 0.5")
         if self.crops_per_epoch is not None and self.crops_per_epoch < 1:
-            raise InvalidParameterError("crops_per_epoch must be positive")
+            raise _refused("crops_per_epoch", "crops_per_epoch must be positive")
         if self.snr_db[0] > self.snr_db[1] or self.gain_db[0] > self.gain_db[1]:
-            raise InvalidParameterError("snr_db and gain_db must be (low, high) ranges")
+            raise TrainingSettingError(
+                "snr_db and gain_db must be (low, high) ranges", settings=("snr_db", "gain_db")
+            )
         if not self.speeds or any(not 0.5 <= s <= 2.0 for s in self.speeds):
-            raise InvalidParameterError("speeds must be a non-empty list of factors in [0.5, 2]")
+            raise _refused("speeds", "speeds must be a non-empty list of factors in [0.5, 2]")
         if self.num_threads is not None and self.num_threads < 1:
-            raise InvalidParameterError("num_threads must be at least 1")
+            raise _refused("num_threads", "num_threads must be at least 1")
         if self.noise_dir is not None and not self.augment:
             # noise is mixed in by the augmentation only: a folder given without it would
             # be silently ignored (and a wrong path never noticed)
-            raise InvalidParameterError(
+            raise _refused(
+                "noise_dir",
                 "noise_dir is mixed in only with augmentation: turn augment on (--augment) "
-                "or leave noise_dir out"
+                "or leave noise_dir out",
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,9 +128,13 @@ class TrainingConfig:
         return config_from_dict({**self.to_dict(), **changes})
 
 
+def _refused(key: str, message: str) -> TrainingSettingError:
+    return TrainingSettingError(message, settings=(key,))
+
+
 def _choice(key: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise InvalidParameterError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+        raise _refused(key, f"{key} must be one of {', '.join(choices)}, got {value!r}")
 
 
 def _coerce(key: str, kind: Any, value: Any) -> Any:
@@ -137,28 +148,28 @@ def _coerce(key: str, kind: Any, value: Any) -> Any:
         return _coerce(key, inner, value)
     if origin is tuple:
         if not isinstance(value, list | tuple):
-            raise InvalidParameterError(f"{key} must be a list, got {value!r}")
+            raise _refused(key, f"{key} must be a list, got {value!r}")
         args = typing.get_args(kind)
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_coerce(key, args[0], v) for v in value)
         if len(value) != len(args):
-            raise InvalidParameterError(f"{key} must have {len(args)} values, got {value!r}")
+            raise _refused(key, f"{key} must have {len(args)} values, got {value!r}")
         return tuple(_coerce(key, a, v) for a, v in zip(args, value, strict=True))
     if kind is bool:
         if not isinstance(value, bool):
-            raise InvalidParameterError(f"{key} must be true or false, got {value!r}")
+            raise _refused(key, f"{key} must be true or false, got {value!r}")
         return value
     if kind is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidParameterError(f"{key} must be an integer, got {value!r}")
+            raise _refused(key, f"{key} must be an integer, got {value!r}")
         return value
     if kind is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidParameterError(f"{key} must be a number, got {value!r}")
+            raise _refused(key, f"{key} must be a number, got {value!r}")
         return float(value)
     if kind is str:
         if not isinstance(value, str):
-            raise InvalidParameterError(f"{key} must be a string, got {value!r}")
+            raise _refused(key, f"{key} must be a string, got {value!r}")
         return value
     raise InvalidParameterError(f"{key}: unsupported setting type {kind!r}")
 
@@ -168,7 +179,9 @@ def config_from_dict(data: dict[str, Any]) -> TrainingConfig:
     hints = typing.get_type_hints(TrainingConfig)
     unknown = sorted(set(data) - set(hints))
     if unknown:
-        raise InvalidParameterError(f"unknown training settings: {', '.join(unknown)}")
+        raise TrainingSettingError(
+            f"unknown training settings: {', '.join(unknown)}", settings=tuple(unknown)
+        )
     values = {key: _coerce(key, hints[key], value) for key, value in data.items()}
     return TrainingConfig(**values)
 

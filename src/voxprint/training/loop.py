@@ -30,7 +30,7 @@ from voxprint.encoders.weights import (
     load_torch_file,
     torch_threads,
 )
-from voxprint.errors import InvalidParameterError, ModelError
+from voxprint.errors import InvalidParameterError, ModelError, TrainingSettingError
 from voxprint.evaluation.metrics import equal_error_rate
 from voxprint.evaluation.operating_point import FittedScores, fit_scores
 from voxprint.training.checkpoint import (
@@ -153,9 +153,10 @@ def frozen_modules(network: nn.Module, prefixes: Sequence[str]) -> list[nn.Modul
     names = dict(network.named_modules())
     missing = [p for p in prefixes if p not in names]
     if missing:
-        raise InvalidParameterError(
+        raise TrainingSettingError(
             f"freeze: no module named {', '.join(missing)}; top-level modules are "
-            f"{', '.join(n for n, _ in network.named_children())}"
+            f"{', '.join(n for n, _ in network.named_children())}",
+            settings=("freeze",),
         )
     return [names[p] for p in prefixes]
 
@@ -250,8 +251,9 @@ def _check_resumable(saved: dict[str, Any], config: TrainingConfig) -> None:
         if key not in _RESUMABLE_CHANGES and saved.get(key) != current.get(key)
     )
     if changed:
-        raise InvalidParameterError(
-            f"cannot resume: the run was started with different {', '.join(changed)}"
+        raise TrainingSettingError(
+            f"cannot resume: the run was started with different {', '.join(changed)}",
+            settings=tuple(changed),
         )
 
 
