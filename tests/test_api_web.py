@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from voxprint.api.schemas import MAX_PAGE
 from voxprint.cli.app import app as cli
 from voxprint.embedding_map import pca_2d
 from voxprint.errors import InvalidParameterError
@@ -144,6 +145,29 @@ def test_a_refused_key_gets_one_clear_message_that_says_how_to_make_one(page_ste
         assert "voxprint keys create --name" in shown["status"]
         assert "Map" not in shown["status"]
     assert page_steps["good key"]["status"] == "Key accepted and saved in this browser."
+
+
+def test_the_profile_table_says_when_the_server_holds_more_profiles_than_it_lists(page_steps):
+    assert page_steps["no key"]["profiles_note"] is None  # hidden as served
+    assert page_steps["good key"]["profiles_note"] is None  # all listed: no note
+    more = page_steps["more profiles than one page"]
+    assert more["profiles"] == 3
+    assert more["profiles_note"].startswith("Showing the first 3 of 1234 profiles")
+
+
+def test_the_pages_profile_list_asks_for_the_servers_largest_page():
+    script = (WEB_DIR / "app.js").read_text()
+    (page,) = re.findall(r"const PROFILE_PAGE = (\d+);", script)
+    assert int(page) == MAX_PAGE
+
+
+@pytest.mark.parametrize("step", ["enrol as with a revoked key", "diarize with a revoked key"])
+def test_diarizing_and_enrolling_a_diarized_speaker_show_the_key_refused_message(page_steps, step):
+    assert page_steps["diarized"]["timeline_rows"] == 2  # a speaker row and the time axis
+    refused = page_steps[step]
+    assert refused["status_is_error"]
+    assert refused["status"].startswith("The server refused this API key")
+    assert all(refused["disabled"].values())  # Diarize too: not re-enabled afterwards
 
 
 def test_the_command_the_page_suggests_creates_a_key(tmp_path, page_steps):

@@ -79,21 +79,31 @@ const localStorage = {
 };
 const requests = [];
 let carolAdded = false;
+let profilesTotal = null; // what the server says it holds; null: the profiles it lists
+let revoked = false; // the server refuses the good key too (revoked since the page took it)
+const DIARIZATION = {
+  diarization_id: "d1", duration_seconds: 12, processing_seconds: 1.5, speaker_count: 1,
+  speakers_missing: 0, requested_speakers: {},
+  speakers: [{ speaker: "SPEAKER_00", unknown: true, score: 0.2, talk_seconds: 10, turns: 2 }],
+  segments: [{ speaker: "SPEAKER_00", start: 0, end: 5 }, { speaker: "SPEAKER_00", start: 6, end: 11 }],
+};
 async function fetch(path, options) {
   const key = options.headers["X-API-Key"];
   requests.push({ path, key });
   const reply = (status, body) => ({
     status, ok: status < 400, statusText: String(status), json: async () => body,
   });
-  if (key !== goodKey) return reply(401, { error: { code: "unauthorized", message: "invalid API key" } });
+  if (key !== goodKey || revoked) return reply(401, { error: { code: "unauthorized", message: "invalid API key" } });
   if (options.method === "DELETE") return { status: 204, ok: true, statusText: "204", json: async () => null };
   if (path.startsWith("/v1/profiles")) {
     const added = carolAdded ? [{ id: "p3", name: "Carol", kind: "text-independent", status: "enrolling", net_speech_seconds: 0 }] : [];
-    return reply(200, { items: [...added,
+    const items = [...added,
       { id: "p1", name: "Alice", kind: "text-independent", status: "enrolled", net_speech_seconds: 21 },
       { id: "p2", name: "Bob", kind: "text-dependent", status: "enrolled", net_speech_seconds: 6 },
-    ] });
+    ];
+    return reply(200, { items, total: profilesTotal ?? items.length });
   }
+  if (path.startsWith("/v1/diarize")) return reply(200, DIARIZATION);
   if (path.startsWith("/v1/embedding-map")) return reply(200, { method: "pca", explained_variance: [], points: [] });
   return reply(404, { error: { code: "not_found", message: "no such route" } });
 }
@@ -103,6 +113,7 @@ const source = readFileSync(join(webDir, "app.js"), "utf8").replace(/^import .*$
 const run = new Function(
   "document", "localStorage", "fetch", "location", "WebSocket", "confirm", "startCapture", source,
 );
+globalThis.window = { prompt: () => "Dave" }; // "Enrol as..." asks for a name
 run(document, localStorage, fetch, { protocol: "http:", host: "test" }, WebSocket, () => true, null);
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
@@ -114,6 +125,9 @@ const snapshot = (step) => ({
     document.querySelectorAll("[data-needs-key]").map((e) => [e.attributes.id, e.disabled]),
   ),
   profiles: byId.get("profiles").children.length,
+  profiles_note: (byId.get("profiles-note").hidden ?? byId.get("profiles-note").hasAttribute("hidden"))
+    ? null : byId.get("profiles-note").textContent,
+  timeline_rows: byId.get("timeline").children.length,
   live_choices: Object.fromEntries(
     ["enroll-profile", "verify-profile"].map((id) => [id, byId.get(id).children.map((o) => o.value)]),
   ),
@@ -147,4 +161,22 @@ await settle();
 steps.push({ ...snapshot("profile deleted in the table"), told: documentEvents.slice(eventsBefore) });
 await saveKey("vxp_0000000000000000_revokedrevokedrevoked");
 steps.push(snapshot("key changed to a wrong one"));
+// The server holds more profiles than one page lists.
+profilesTotal = 1234;
+await saveKey(goodKey);
+steps.push(snapshot("more profiles than one page"));
+// A recording diarized, then the key revoked: "Enrol as..." and diarizing again are refused.
+const diarizeFile = byId.get("diarize-file");
+diarizeFile.files = [new File(["RIFF"], "talk.wav")];
+byId.get("diarize-form").dispatch("submit");
+await settle();
+steps.push(snapshot("diarized"));
+revoked = true;
+byId.get("timeline").children[0].children[0].children[0].dispatch("click"); // Enrol as...
+await settle();
+steps.push(snapshot("enrol as with a revoked key"));
+byId.get("status").textContent = "";
+byId.get("diarize-form").dispatch("submit");
+await settle();
+steps.push(snapshot("diarize with a revoked key"));
 console.log(JSON.stringify({ steps, requests }));

@@ -6,7 +6,10 @@ const KEY_HINT = "Enter an API key to start. Create one on the server with: voxp
 const KEY_REFUSED = "The server refused this API key (unknown, revoked, or made for another database). Check the key, or create one with: voxprint keys create --name NAME --db DATABASE (the database this server was started with).";
 const $ = (id) => document.getElementById(id);
 let profiles = [];
+let profilesTotal = 0;
 let keyAccepted = false;
+// The most profiles one request lists (the server's page limit): the table shows these.
+const PROFILE_PAGE = 500;
 
 function apiKey() { return localStorage.getItem(KEY_STORAGE) || ""; }
 
@@ -29,6 +32,7 @@ function setKeyAccepted(accepted) {
 function keyRefused() {
   setKeyAccepted(false);
   profiles = [];
+  profilesTotal = 0;
   renderProfiles();
   say(KEY_REFUSED, true);
 }
@@ -42,7 +46,13 @@ function say(message, isError = false) {
 async function api(method, path, body) {
   const headers = { "X-API-Key": apiKey() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return send(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+// Every request goes through here: a refused key (401) is a KeyRefused, another
+// refusal an Error with the server's message.
+async function send(path, init) {
+  const response = await fetch(path, init);
   if (response.status === 204) return null;
   const data = await response.json().catch(() => ({}));
   if (response.status === 401) throw new KeyRefused(KEY_REFUSED);
@@ -66,8 +76,9 @@ function socketUrl(path) {
 async function loadProfiles() {
   if (!apiKey()) { setKeyAccepted(false); say(KEY_HINT); return false; }
   try {
-    const page = await api("GET", "/v1/profiles?limit=500");
+    const page = await api("GET", `/v1/profiles?limit=${PROFILE_PAGE}`);
     profiles = page.items;
+    profilesTotal = page.total;
     setKeyAccepted(true);
     renderProfiles();
     return true;
@@ -89,6 +100,13 @@ function tenthsDown(seconds) {
 function renderProfiles() {
   const body = $("profiles");
   body.replaceChildren();
+  // One page is listed: say so when the server holds more.
+  const note = $("profiles-note");
+  const more = profilesTotal > profiles.length;
+  note.hidden = !more;
+  note.textContent = more
+    ? `Showing the first ${profiles.length} of ${profilesTotal} profiles (list the rest with: voxprint profiles list --offset ${profiles.length}).`
+    : "";
   for (const p of profiles) {
     const row = document.createElement("tr");
     const cells = [p.name, p.status, `${tenthsDown(p.net_speech_seconds)} s`];
@@ -342,14 +360,12 @@ async function runDiarization(event) {
   try {
     const form = new FormData();
     form.append("audio", file, file.name);
-    const response = await fetch(`/v1/diarize${query}`, { method: "POST", headers: { "X-API-Key": apiKey() }, body: form });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error((data.error && data.error.message) || response.statusText);
+    const data = await send(`/v1/diarize${query}`, { method: "POST", headers: { "X-API-Key": apiKey() }, body: form });
     drawTimeline(data);
   } catch (error) {
     $("diarize-summary").textContent = "";
-    say(`Could not diarize: ${error.message}`, true);
-  } finally { $("diarize-run").disabled = false; }
+    fail("Could not diarize", error);
+  } finally { $("diarize-run").disabled = !keyAccepted; }
 }
 
 function drawTimeline(result) {
@@ -422,7 +438,7 @@ async function enrolDiarized(diarizationId, label) {
     say(`Enrolled ${label} as ${report.profile.name} (${report.net_speech_seconds.toFixed(1)} s, ${report.status}).${similarWarning(report)}`, hasSimilar(report));
     profilesChanged();
     await loadProfiles();
-  } catch (error) { say(`Could not enrol: ${error.message}`, true); }
+  } catch (error) { fail("Could not enrol", error); }
 }
 
 // --- wiring ---------------------------------------------------------------------------
