@@ -15,15 +15,17 @@ import soundfile as sf
 import uvicorn
 from typer.testing import CliRunner
 
+from voxprint import bootstrap, operating_points
 from voxprint.bootstrap import ServiceOptions, build_service
 from voxprint.cli import listen as listen_module
 from voxprint.cli.app import app as cli
 from voxprint.cli.exit_codes import ExitCode
 from voxprint.cli.listen import file_blocks, websocket_url
 from voxprint.errors import InvalidParameterError
+from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 
 from apihelp import auth, client_for, issue_key, make_app, voice_wav
-from fakes import RATE, voice
+from fakes import RATE, TONE_PRIOR, EnergyVad, ToneEncoder, voice
 
 TEST_OTHER = Path("librispeech") / "test-other"
 
@@ -75,6 +77,36 @@ def test_unpaced_file_blocks_are_one_hop_each_and_paced_ones_keep_real_time(tmp_
     for block in paced:
         sent += len(block.samples)
         assert block.arrived - start >= sent / RATE / 4.0 - 1e-9
+
+
+def test_file_blocks_play_only_the_first_seconds_when_asked(tmp_path, monkeypatch):
+    path = tmp_path / "v.wav"
+    sf.write(path, voice(150, 3.0), RATE)
+    unpaced = list(file_blocks(path, 0, 0.5, seconds=1.2))
+    assert [len(b.samples) for b in unpaced] == [8000, 8000, 3200]
+    monkeypatch.setattr(listen_module, "time", FakeClock())
+    assert sum(len(b.samples) for b in file_blocks(path, 4.0, 0.5, seconds=1.2)) == 19200
+    assert sum(len(b.samples) for b in file_blocks(path, 0, 0.5, seconds=10)) == 3 * RATE
+
+
+def test_listen_to_a_file_stops_after_seconds(tmp_path, monkeypatch):
+    def build_pipeline(options):
+        config = PipelineConfig(min_speech_seconds=options.min_speech_seconds)
+        return EmbeddingPipeline(ToneEncoder(), config=config, vad=EnergyVad())
+
+    monkeypatch.setattr(bootstrap, "build_pipeline", build_pipeline)
+    monkeypatch.setitem(operating_points.DEFAULT_PRIORS, "tone", TONE_PRIOR)
+    db = str(tmp_path / "cli.db")
+    enrol = tmp_path / "alice.wav"
+    sf.write(enrol, voice(150, 12.0, seed=1), RATE)
+    assert CliRunner().invoke(cli, ["enroll", "alice", str(enrol), "--db", db]).exit_code == 0
+    path = tmp_path / "long.wav"
+    sf.write(path, voice(150, 4.0, seed=2), RATE)
+    args = ["listen", "--file", str(path), "--speed", "0", "--json", "--db", db]
+    result = CliRunner().invoke(cli, [*args, "--seconds", "1.5"])
+    assert result.exit_code == 0, result.output
+    hops = [e["audio_seconds"] for e in events(result.stdout) if not e.get("final")]
+    assert hops == [0.5, 1.0, 1.5]
 
 
 def test_server_urls_become_websocket_urls():

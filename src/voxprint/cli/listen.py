@@ -61,8 +61,11 @@ class Block:
     arrived: float
 
 
-def file_blocks(path: Path, speed: float, hop_seconds: float) -> Iterator[Block]:
-    """A recording, paced like a live source ``speed`` times real time (0: unpaced).
+def file_blocks(
+    path: Path, speed: float, hop_seconds: float, seconds: float | None = None
+) -> Iterator[Block]:
+    """A recording (its first ``seconds`` only, when given), paced like a live source
+    ``speed`` times real time (0: unpaced).
 
     Paced, whatever audio is due by now comes as one block, so a slow scorer
     skips to the newest audio as it would with a microphone. Unpaced, blocks are
@@ -73,6 +76,8 @@ def file_blocks(path: Path, speed: float, hop_seconds: float) -> Iterator[Block]
     if not path.is_file():
         raise AudioFileNotFoundError(f"no such file: {path}")
     audio = load_audio(path, sample_rate=RATE)
+    if seconds is not None:
+        audio = audio[: round(seconds * RATE)]
 
     def unpaced() -> Iterator[Block]:
         step = round(hop_seconds * RATE)
@@ -315,7 +320,12 @@ def listen(
         typer.Option(min=0.0, help="--file pace: 1 = real time, 2 = twice as fast, 0 = unpaced."),
     ] = 1.0,
     seconds: Annotated[
-        float | None, typer.Option("--seconds", min=0.1, help="Stop the microphone after this.")
+        float | None,
+        typer.Option(
+            "--seconds",
+            min=0.1,
+            help="Stop after this many seconds: of the microphone, or of --file (its start).",
+        ),
     ] = None,
     window: Annotated[float, typer.Option(help="Seconds of audio each result is about.")] = 2.0,
     hop: Annotated[float, typer.Option(help="Seconds between results.")] = 0.5,
@@ -351,7 +361,9 @@ def listen(
             "considers every profile of the key's namespace; leave out --server or --among"
         )
 
-    source = file_blocks(file, speed, hop) if file is not None else microphone_blocks(seconds)
+    source = (
+        file_blocks(file, speed, hop, seconds) if file is not None else microphone_blocks(seconds)
+    )
     latencies: Latencies | None = None
     if server is not None:
         configured = settings().api_key
