@@ -135,9 +135,10 @@ def test_a_stored_calibration_is_what_the_service_uses(tmp_path, trials):
     assert point == calibrated_operating_point(report.cosine.calibration)
     assert point.source.kind is SourceKind.CALIBRATED
     assert service.thresholds.cohort is None
-    assert calibrator.calibrations() == (
-        calibrator.store.get_calibration("tone", "1", ScoreScale.COSINE),
+    assert calibrator.calibrations() == calibrator.store.get_calibrations(
+        "tone", "1", ScoreScale.COSINE
     )
+    assert len(calibrator.calibrations()) == 1 and report.kept == ()
 
 
 def test_with_a_cohort_the_service_decides_on_as_norm_scores(tmp_path, trials, cohort_dir):
@@ -175,7 +176,7 @@ def test_with_a_cohort_the_service_decides_on_as_norm_scores(tmp_path, trials, c
 
     # Deleting the cohort drops its AS-Norm calibration; scores are raw cosines again.
     assert calibrator.delete_cohort() is True
-    assert calibrator.store.get_calibration("tone", "1", ScoreScale.ASNORM) is None
+    assert calibrator.store.get_calibrations("tone", "1", ScoreScale.ASNORM) == ()
     assert build_service(options).thresholds.cohort is None
 
 

@@ -48,7 +48,7 @@ def store(request, tmp_path):
 
 def test_every_backend_has_every_ability_of_a_store(store):
     abilities = [name for name in dir(Store) if not name.startswith("_")]
-    assert {"save_cohort", "get_calibration", "add_key", "gallery_version"} <= set(abilities)
+    assert {"save_cohort", "get_calibrations", "add_key", "gallery_version"} <= set(abilities)
     assert all(callable(getattr(store, name)) for name in abilities)
     assert SCHEMA_VERSION >= 6
 
@@ -119,48 +119,147 @@ def test_calibrations_are_kept_per_scale_and_replaced(store):
     store.save_calibration(calibration(ScoreScale.COSINE, 0.5))
     store.save_calibration(calibration(ScoreScale.ASNORM, 3.0))
     store.save_calibration(calibration(ScoreScale.COSINE, 0.6))
-    cosine = store.get_calibration("tone", "1", ScoreScale.COSINE)
-    asnorm = store.get_calibration("tone", "1", ScoreScale.ASNORM)
-    assert cosine is not None and cosine.threshold == 0.6 and cosine.target_trials == 50
-    assert asnorm is not None and asnorm.threshold == 3.0 and asnorm.scale is ScoreScale.ASNORM
-    assert store.get_calibration("tone", "2", ScoreScale.COSINE) is None
+    (cosine,) = store.get_calibrations("tone", "1", ScoreScale.COSINE)
+    (asnorm,) = store.get_calibrations("tone", "1", ScoreScale.ASNORM)
+    assert cosine.threshold == 0.6 and cosine.target_trials == 50
+    assert asnorm.threshold == 3.0 and asnorm.scale is ScoreScale.ASNORM
+    assert store.get_calibrations("tone", "1") == (cosine, asnorm)  # cosine first
+    assert store.get_calibrations("tone", "2", ScoreScale.COSINE) == ()
     assert store.delete_calibrations("tone", "1", ScoreScale.ASNORM) == 1
-    assert store.get_calibration("tone", "1", ScoreScale.ASNORM) is None
+    assert store.get_calibrations("tone", "1", ScoreScale.ASNORM) == ()
     assert store.delete_calibrations("tone", "1") == 1
-    assert store.get_calibration("tone", "1", ScoreScale.COSINE) is None
+    assert store.get_calibrations("tone", "1") == ()
+
+
+def banded(bands, threshold=0.5, scale=ScoreScale.COSINE) -> StoredCalibration:
+    return replace(calibration(scale, threshold), bands=bands)
+
+
+WIDE, NARROW, BOTH = frozenset({Band.WIDE}), frozenset({Band.NARROW}), frozenset(Band)
 
 
 def test_a_calibration_keeps_the_bands_of_the_trials_it_was_fitted_on(store):
-    wideband = replace(calibration(), bands=frozenset({Band.WIDE}))
-    store.save_calibration(wideband)
-    stored = store.get_calibration("tone", "1", ScoreScale.COSINE)
-    assert stored is not None and stored.bands == frozenset({Band.WIDE})
+    store.save_calibration(banded(WIDE))
+    (stored,) = store.get_calibrations("tone", "1", ScoreScale.COSINE)
+    assert stored.bands == WIDE
     assert stored.covers(Band.WIDE) and not stored.covers(Band.NARROW)
-    store.save_calibration(replace(wideband, bands=frozenset(Band)))  # replaced: both now
-    stored = store.get_calibration("tone", "1", ScoreScale.COSINE)
-    assert stored is not None and stored.bands == frozenset(Band)
+
+
+def test_a_calibration_of_one_band_keeps_the_other_bands_and_replaces_its_own(store):
+    store.save_calibration(banded(WIDE, 0.5))
+    store.save_calibration(banded(NARROW, 0.8))
+    assert [c.bands for c in store.get_calibrations("tone", "1")] == [WIDE, NARROW]
+    store.save_calibration(banded(NARROW, 0.9))  # replaces the narrowband one only
+    wide, narrow = store.get_calibrations("tone", "1", ScoreScale.COSINE)
+    assert (wide.bands, wide.threshold) == (WIDE, 0.5)
+    assert (narrow.bands, narrow.threshold) == (NARROW, 0.9)
+    store.save_calibration(banded(NARROW, 3.0, ScoreScale.ASNORM))  # another scale
+    assert len(store.get_calibrations("tone", "1", ScoreScale.COSINE)) == 2
+
+
+def test_a_calibration_of_both_bands_replaces_each_bands_own(store):
+    store.save_calibration(banded(WIDE, 0.5))
+    store.save_calibration(banded(NARROW, 0.8))
+    store.save_calibration(banded(BOTH, 0.6))
+    (stored,) = store.get_calibrations("tone", "1", ScoreScale.COSINE)
+    assert (stored.bands, stored.threshold) == (BOTH, 0.6)
+    store.save_calibration(banded(WIDE, 0.4))  # shares the wideband: replaces it whole
+    (stored,) = store.get_calibrations("tone", "1", ScoreScale.COSINE)
+    assert (stored.bands, stored.threshold) == (WIDE, 0.4)
+
+
+@pytest.mark.parametrize("bands", [WIDE, NARROW, BOTH, None], ids=str)
+def test_a_calibration_stored_before_bands_were_recorded_is_replaced_by_any_new_one(store, bands):
+    store.save_calibration(banded(None, 0.5))
+    store.save_calibration(banded(bands, 0.7))
+    (stored,) = store.get_calibrations("tone", "1", ScoreScale.COSINE)
+    assert (stored.bands, stored.threshold) == (bands, 0.7)
+
+
+def test_a_calibration_stored_before_bands_were_recorded_replaces_every_band(store):
+    store.save_calibration(banded(WIDE, 0.5))
+    store.save_calibration(banded(NARROW, 0.8))
+    store.save_calibration(banded(None, 0.6))
+    (stored,) = store.get_calibrations("tone", "1", ScoreScale.COSINE)
+    assert (stored.bands, stored.threshold) == (None, 0.6)
 
 
 def test_a_calibration_with_an_empty_set_of_bands_is_refused_and_not_stored(store):
+    store.save_calibration(banded(WIDE))
     with pytest.raises(InvalidParameterError, match="cannot be empty"):
         store.save_calibration(replace(calibration(), bands=frozenset()))
-    assert store.get_calibration("tone", "1", ScoreScale.COSINE) is None
+    assert [c.bands for c in store.get_calibrations("tone", "1")] == [WIDE]  # left as it was
+
+
+def test_deleting_a_scales_calibrations_deletes_those_of_every_band(store):
+    store.save_calibration(banded(WIDE, 3.0, ScoreScale.ASNORM))
+    store.save_calibration(banded(NARROW, 3.5, ScoreScale.ASNORM))
+    store.save_calibration(banded(WIDE))
+    assert store.delete_calibrations("tone", "1", ScoreScale.ASNORM) == 2
+    assert [c.scale for c in store.get_calibrations("tone", "1")] == [ScoreScale.COSINE]
+
+
+def version_12_database(path: Path, bands: str | None = None) -> None:
+    """A database of schema version 12 holding one cosine calibration (its ``bands``
+    column, from version 13, is added only when ``bands`` is given: then version 14)."""
+    raw = sqlite3.connect(path)
+    for step in range(12 if bands is None else 14):
+        MIGRATIONS[step](raw)
+    stored = calibration()
+    values = (
+        stored.encoder_name,
+        stored.encoder_version,
+        stored.scale.value,
+        stored.slope,
+        stored.offset,
+        stored.threshold,
+        stored.target_far,
+        stored.achieved_far,
+        stored.achieved_frr,
+        stored.impostor_mean,
+        stored.impostor_std,
+        stored.target_trials,
+        stored.nontarget_trials,
+        "calibrate v12",
+        stored.created_at.isoformat(),
+    )
+    if bands is None:
+        raw.execute(f"INSERT INTO calibrations VALUES ({', '.join('?' * 15)})", values)
+        raw.execute("PRAGMA user_version = 12")
+    else:
+        raw.execute(f"INSERT INTO calibrations VALUES ({', '.join('?' * 16)})", (*values, bands))
+        raw.execute("PRAGMA user_version = 14")
+    raw.commit()
+    raw.close()
 
 
 def test_a_calibration_stored_before_bands_were_recorded_covers_every_band(tmp_path):
     path = tmp_path / "v12.db"
-    with SQLiteStore(path) as opened:
-        opened.save_calibration(replace(calibration(), bands=frozenset({Band.WIDE})))
-    raw = sqlite3.connect(path)
-    raw.execute("ALTER TABLE calibrations DROP COLUMN bands")
-    raw.execute("ALTER TABLE gallery_statistics DROP COLUMN band_centres")
-    raw.execute("PRAGMA user_version = 12")
-    raw.commit()
-    raw.close()
+    version_12_database(path)
     with SQLiteStore(path) as migrated:
-        stored = migrated.get_calibration("tone", "1", ScoreScale.COSINE)
-    assert stored is not None and stored.bands is None
+        (stored,) = migrated.get_calibrations("tone", "1", ScoreScale.COSINE)
+    assert stored.bands is None and stored.source == "calibrate v12"
     assert stored.covers(Band.WIDE) and stored.covers(Band.NARROW)
+
+
+@pytest.mark.parametrize("bands", ["wideband", "narrowband", "wideband,narrowband"])
+def test_a_version_14_database_keeps_its_calibration_with_its_bands(tmp_path, bands):
+    path = tmp_path / "v14.db"
+    version_12_database(path, bands)
+    with SQLiteStore(path) as migrated:
+        (stored,) = migrated.get_calibrations("tone", "1", ScoreScale.COSINE)
+        assert stored.bands == frozenset(Band(b) for b in bands.split(","))
+        assert stored.threshold == 0.5 and stored.source == "calibrate v12"
+        other = NARROW if Band.WIDE in stored.bands else WIDE
+        migrated.save_calibration(banded(other, 0.8))  # the other band's is kept beside it
+        kept = migrated.get_calibrations("tone", "1", ScoreScale.COSINE)
+    expected = {other} if stored.bands == BOTH else {stored.bands, other}
+    assert {c.bands for c in kept} == expected
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    key = check.execute("SELECT pk FROM pragma_table_info('calibrations') WHERE name = 'band_key'")
+    assert key.fetchone()[0] == 4  # the fourth column of the primary key
+    check.close()
 
 
 def test_a_calibration_with_nan_is_refused(store):

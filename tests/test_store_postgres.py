@@ -6,6 +6,7 @@ test_api_streams.py."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -26,10 +27,18 @@ from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.service import VoxprintService
 from voxprint.store import open_store
 from voxprint.store.checks import redact
-from voxprint.store.records import Activity, Clip, EnrollmentState, EnrollmentStatus, Profile
+from voxprint.store.records import (
+    Activity,
+    Band,
+    Clip,
+    EnrollmentState,
+    EnrollmentStatus,
+    Profile,
+    ScoreScale,
+)
 
 from apihelp import auth, client_for, issue_key, settings
-from fakes import EnergyVad, ToneEncoder, tone_thresholds
+from fakes import EnergyVad, ToneEncoder, tone_calibration, tone_thresholds
 from pghelp import database_url, drop_database
 
 NOWHERE = "postgresql://voxprint:s3cret-pass@/voxprint?host=/nonexistent-socket-dir&pool_timeout=1"
@@ -149,6 +158,31 @@ def test_a_restarted_connection_is_replaced_by_the_pool(store):
     assert [store.count_profiles("default") for _ in range(3)] == [1, 1, 1]
 
 
+def undo_one_calibration_per_band(conn) -> None:
+    """Take the calibrations table back to schema version 9: one per scale."""
+    conn.execute("ALTER TABLE calibrations DROP COLUMN band_key")  # and its primary key
+    conn.execute("ALTER TABLE calibrations ADD PRIMARY KEY (encoder_name, encoder_version, scale)")
+
+
+def test_a_version_9_database_keeps_its_calibrations_with_their_bands(store, postgres_url):
+    wide = replace(tone_calibration(), bands=frozenset({Band.WIDE}))
+    store.save_calibration(wide)
+    store.save_calibration(replace(tone_calibration(ScoreScale.ASNORM, 3.0), bands=None))
+    with store._transaction(write=True) as conn:
+        undo_one_calibration_per_band(conn)
+        conn.execute("UPDATE voxprint_schema SET version = 9")
+    migrated_store = open_store(postgres_url)
+    try:
+        cosine, asnorm = migrated_store.get_calibrations("tone", "1")
+        assert (cosine.bands, cosine.threshold) == (wide.bands, wide.threshold)
+        assert (asnorm.scale, asnorm.bands) == (ScoreScale.ASNORM, None)
+        migrated_store.save_calibration(replace(wide, bands=frozenset({Band.NARROW})))
+        both = migrated_store.get_calibrations("tone", "1", ScoreScale.COSINE)
+        assert [c.bands for c in both] == [wide.bands, frozenset({Band.NARROW})]
+    finally:
+        migrated_store.close()
+
+
 def test_a_database_from_before_profiles_kept_their_bands_gets_them_from_its_clips(
     store, postgres_url
 ):
@@ -158,6 +192,7 @@ def test_a_database_from_before_profiles_kept_their_bands_gets_them_from_its_cli
     with store._transaction(write=True) as conn:
         conn.execute("ALTER TABLE profiles DROP COLUMN band, DROP COLUMN statistics_band")
         conn.execute("ALTER TABLE gallery_statistics DROP COLUMN centre")
+        undo_one_calibration_per_band(conn)
         conn.execute("ALTER TABLE calibrations DROP COLUMN bands")
         conn.execute("ALTER TABLE gallery_statistics DROP COLUMN band_centres")
         conn.execute("UPDATE voxprint_schema SET version = 5")

@@ -1,6 +1,7 @@
 """Where decisions come from: the prior, then the namespace's own profiles, kept in the store."""
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -9,12 +10,13 @@ from voxprint import views
 from voxprint.cli.thresholds import report_text
 from voxprint.decision import Decision, SourceKind
 from voxprint.enrollment import EnrollmentPolicy
+from voxprint.operating_points import calibrated_operating_point
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.scorer import Probe, Scorer
 from voxprint.scoring.centring import namespace_centre
 from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore
-from voxprint.store.records import Band
+from voxprint.store.records import Band, Cohort, ScoreScale
 from voxprint.thresholds import threshold_report
 
 from fakes import (
@@ -387,6 +389,88 @@ def test_a_calibration_of_wideband_trials_decides_wideband_claims_only(tmp_path)
     assert "narrowband claims are not decided by the calibration" in narrow.source.description
     assert narrow.models == TONE_PRIOR.operating_point().models
     assert thresholds.scorer("default", Band.NARROW).point.source == narrow.source
+
+
+NOW = datetime.now(UTC)
+
+
+def narrowband_calibration():
+    return replace(tone_calibration(threshold=0.8), bands=frozenset({Band.NARROW}))
+
+
+def test_a_wideband_calibration_survives_a_later_narrowband_one_and_each_decides_its_band(
+    tmp_path,
+):
+    """Calibrating telephone trials used to replace the app calibration: the app band
+    silently lost its own (issue 11)."""
+    store = SQLiteStore(tmp_path / "c.db")
+    thresholds = tone_thresholds(store)
+    store.save_calibration(wideband_calibration())
+    store.save_calibration(narrowband_calibration())
+    wide, narrow = thresholds.calibrations
+    assert (wide.bands, narrow.bands) == (frozenset({Band.WIDE}), frozenset({Band.NARROW}))
+    assert thresholds.operating_point("default", Band.WIDE) == calibrated_operating_point(wide)
+    assert thresholds.operating_point("default", Band.NARROW) == calibrated_operating_point(narrow)
+    assert thresholds.calibration(Band.NARROW) == narrow
+    assert thresholds.operating_point("default") == calibrated_operating_point(wide)  # unknown
+    scorer = thresholds.scorer("default", Band.NARROW)
+    assert scorer.point == calibrated_operating_point(narrow)
+    assert (
+        scorer.point.verification_threshold
+        > thresholds.operating_point("default", Band.WIDE).verification_threshold
+    )  # its own fitted threshold, higher
+
+
+def test_a_decision_scoring_both_bands_is_decided_uncalibrated_beside_a_calibration_per_band(
+    tmp_path,
+):
+    """One decision, one point: neither band's calibration covers an identification among
+    app and telephone profiles, so the namespace's own point decides it whole."""
+    store = SQLiteStore(tmp_path / "c.db")
+    thresholds = tone_thresholds(store)
+    store.save_calibration(wideband_calibration())
+    store.save_calibration(narrowband_calibration())
+    mixed = thresholds.operating_point("default", *Band)
+    assert mixed.source.kind is SourceKind.PRIOR
+    assert mixed.models == TONE_PRIOR.operating_point().models
+    assert "wideband and narrowband pairs together is not decided by a calibration" in (
+        mixed.source.description
+    )
+    assert thresholds.calibration(*Band) is None
+    alone = replace(thresholds, prior=None, fallback=None)  # nothing else: a calibration
+    assert alone.operating_point("default", *Band).source.kind is SourceKind.CALIBRATED
+
+
+def test_a_later_calibration_of_both_bands_decides_every_claim_in_place_of_each_bands(tmp_path):
+    store = SQLiteStore(tmp_path / "c.db")
+    thresholds = tone_thresholds(store)
+    store.save_calibration(wideband_calibration())
+    store.save_calibration(narrowband_calibration())
+    store.save_calibration(replace(tone_calibration(threshold=0.6), bands=frozenset(Band)))
+    (both,) = thresholds.calibrations
+    assert (both.bands, both.threshold) == (frozenset(Band), 0.6)
+    for bands in ((), (Band.WIDE,), (Band.NARROW,), tuple(Band)):
+        assert thresholds.operating_point("default", *bands) == calibrated_operating_point(both)
+
+
+def test_a_band_without_an_as_norm_calibration_keeps_its_cosine_one(tmp_path, rng):
+    """A cohort rebuilt between two bands' calibrations drops the first band's AS-Norm
+    calibration only: its cosine calibration still decides its claims."""
+    store = SQLiteStore(tmp_path / "c.db")
+    thresholds = tone_thresholds(store)
+    store.save_cohort(
+        Cohort("tone", "1", rng.normal(size=(6, 8)).astype(np.float32), ("a",) * 6, NOW)
+    )
+    store.save_calibration(wideband_calibration())
+    narrowband = frozenset({Band.NARROW})
+    store.save_calibration(replace(tone_calibration(ScoreScale.ASNORM, 3.0), bands=narrowband))
+    asnorm, cosine = thresholds.calibrations  # AS-Norm first where it covers the band
+    assert (asnorm.scale, asnorm.bands) == (ScoreScale.ASNORM, narrowband)
+    assert (cosine.scale, cosine.bands) == (ScoreScale.COSINE, frozenset({Band.WIDE}))
+    narrow = thresholds.operating_point("default", Band.NARROW)
+    assert narrow.normalized and narrow == calibrated_operating_point(asnorm)
+    wide = thresholds.scorer("default", Band.WIDE)
+    assert not wide.point.normalized and wide.point.source.kind is SourceKind.CALIBRATED
 
 
 @pytest.mark.parametrize("bands", [frozenset(Band), None], ids=["both", "not recorded"])

@@ -65,6 +65,10 @@ class CalibrationReport:
     cosine: FittedScale
     asnorm: FittedScale | None
     cohort_size: int
+    #: The cosine calibrations of this encoder version kept beside the new one: those of
+    #: the bands it does not decide, fitted earlier (a calibration replaces only the
+    #: stored ones that share a band with it).
+    kept: tuple[StoredCalibration, ...] = ()
 
 
 #: Fewest same-speaker and different-speaker trials a calibration is fitted on, and that
@@ -253,7 +257,9 @@ class Calibrator:
         """Fit and store the operating point(s) of this encoder on labelled trials.
 
         Always fits raw cosines; with a stored cohort also AS-Norm scores (both are
-        kept: the service decides on AS-Norm scores when a cohort exists).
+        kept: the service decides on AS-Norm scores when a cohort exists). Each replaces
+        the stored calibration of its scale for the bands it decides
+        (:func:`covered_bands`); another band's calibration is kept.
         """
         check_false_accept_rate(false_accept_rate)
         store = self._scoring
@@ -291,21 +297,20 @@ class Calibrator:
         if asnorm is not None:
             store.save_calibration(asnorm.calibration)
         logger.info("stored calibration for %s (%s)", self.encoder_name, self.encoder_version)
+        kept = store.get_calibrations(self.encoder_name, self.encoder_version, ScoreScale.COSINE)
         return CalibrationReport(
             trial_list=eval_set.name,
             items=len(eval_set.items),
             cosine=cosine,
             asnorm=asnorm,
             cohort_size=0 if cohort is None else cohort.size,
+            kept=tuple(c for c in kept if not c.shares_a_band(cosine.calibration)),
         )
 
     def calibrations(self) -> tuple[StoredCalibration, ...]:
-        """The stored calibrations of this encoder version (cosine first)."""
-        found = (
-            self._scoring.get_calibration(self.encoder_name, self.encoder_version, scale)
-            for scale in ScoreScale
-        )
-        return tuple(c for c in found if c is not None)
+        """The stored calibrations of this encoder version (cosine first; per scale, one
+        per band at most)."""
+        return self._scoring.get_calibrations(self.encoder_name, self.encoder_version)
 
     # --- cohort ----------------------------------------------------------------------
 
@@ -318,8 +323,8 @@ class Calibrator:
     ) -> Cohort:
         """Embed every file of every speaker (one cohort row per file) and store the cohort.
 
-        Replaces this encoder's previous cohort, and drops the AS-Norm calibration
-        fitted with it (run ``calibrate`` again). Files without speech are skipped.
+        Replaces this encoder's previous cohort, and drops the AS-Norm calibrations
+        fitted with it, of every band (run ``calibrate`` again). Files without speech are skipped.
         """
         total = sum(len(paths) for paths in speakers.values())
         vectors: list[np.ndarray] = []
@@ -356,7 +361,7 @@ class Calibrator:
         return self._scoring.get_cohort(self.encoder_name, self.encoder_version)
 
     def delete_cohort(self) -> bool:
-        """Delete this encoder's cohort for good, with the AS-Norm calibration fitted on it."""
+        """Delete this encoder's cohort for good, with the AS-Norm calibrations fitted on it."""
         store = self._scoring
         deleted = store.delete_cohort(self.encoder_name, self.encoder_version)
         store.delete_calibrations(self.encoder_name, self.encoder_version, ScoreScale.ASNORM)

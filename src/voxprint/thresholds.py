@@ -52,14 +52,30 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class _Calibrated:
+    """A stored calibration and the operating point made from it."""
+
+    calibration: StoredCalibration
+    point: OperatingPoint
+
+
+@dataclass(frozen=True)
 class _Scoring:
     """The calibrations and cohort read at one scoring version of the store."""
 
     version: int
-    calibrated: OperatingPoint | None
+    #: The calibrations in force, in order of preference: with a cohort the AS-Norm ones
+    #: first; per scale, the one deciding the most bands first (at most one per band).
+    calibrated: tuple[_Calibrated, ...]
     cohort: AsNorm | None
-    #: The stored calibration that ``calibrated`` was made from.
-    calibration: StoredCalibration | None = None
+
+    def deciding(self, bands: tuple[Band, ...]) -> _Calibrated | None:
+        """The first calibration in force that decides claims of every one of ``bands``
+        (none given: not known, the first); ``None``: none does."""
+        for calibrated in self.calibrated:
+            if all(calibrated.calibration.covers(band) for band in bands):
+                return calibrated
+        return None
 
 
 @dataclass
@@ -84,25 +100,22 @@ def _read_scoring(
     store: Store, name: str, version: str, *, normalize: bool, scoring_version: int
 ) -> _Scoring:
     """The encoder version's stored calibrations and cohort, as they are now."""
-    calibration: StoredCalibration | None = None
     cohort: AsNorm | None = None
     stored_cohort = store.get_cohort(name, version) if normalize else None
-    asnorm = store.get_calibration(name, version, ScoreScale.ASNORM)
-    cosine = store.get_calibration(name, version, ScoreScale.COSINE)
-    if stored_cohort is not None and asnorm is not None:
-        calibration = asnorm
+    asnorm = store.get_calibrations(name, version, ScoreScale.ASNORM)
+    in_force = store.get_calibrations(name, version, ScoreScale.COSINE)
+    if stored_cohort is not None and asnorm:
+        in_force = (*asnorm, *in_force)  # a band without an AS-Norm one keeps its cosine one
         cohort = AsNorm(stored_cohort.embeddings)
-    elif cosine is not None:
-        calibration = cosine
-    if stored_cohort is not None and asnorm is None and normalize:
+    if stored_cohort is not None and not asnorm and normalize:
         logger.warning(
             "a cohort is stored for %s (%s) but no AS-Norm calibration; scores are "
             "not normalised (run `voxprint calibrate` to fit one)",
             name,
             version,
         )
-    calibrated = None if calibration is None else calibrated_operating_point(calibration)
-    return _Scoring(scoring_version, calibrated, cohort, calibration)
+    calibrated = tuple(_Calibrated(c, calibrated_operating_point(c)) for c in in_force)
+    return _Scoring(scoring_version, calibrated, cohort)
 
 
 @dataclass(frozen=True)
@@ -185,13 +198,22 @@ class Thresholds:
 
     @property
     def calibrated(self) -> OperatingPoint | None:
-        """The user's calibration, when one is stored; it overrides everything else."""
-        return self._current().calibrated
+        """The user's calibration that decides when a decision's bands are not known,
+        when one is stored; it overrides everything else."""
+        deciding = self._current().deciding(())
+        return None if deciding is None else deciding.point
 
     @property
-    def calibration(self) -> StoredCalibration | None:
-        """The stored calibration behind :attr:`calibrated`."""
-        return self._current().calibration
+    def calibrations(self) -> tuple[StoredCalibration, ...]:
+        """The stored calibrations in force, in order of preference (at most one per band
+        and scale; with a cohort, the AS-Norm ones first)."""
+        return tuple(c.calibration for c in self._current().calibrated)
+
+    def calibration(self, *bands: Band) -> StoredCalibration | None:
+        """The stored calibration that decides a decision scoring pairs of ``bands`` (none
+        given: not known), when one covers them all."""
+        deciding = self._current().deciding(bands)
+        return None if deciding is None else deciding.calibration
 
     @property
     def cohort(self) -> AsNorm | None:
@@ -243,17 +265,23 @@ class Thresholds:
         """The operating point in force for ``namespace`` and a decision scoring pairs of
         ``bands``, with the calibrations of one read of the store (``scoring``). A
         calibration decides a decision only when its trials covered every band the decision
-        scores (when they are not known, it decides); otherwise the point the namespace
-        would have without it decides, whole: one decision, one point."""
-        calibrated, calibration = scoring.calibrated, scoring.calibration
-        if calibrated is not None and (self.use_calibration or self.prior is None):
-            uncovered = [b for b in bands if calibration and not calibration.covers(b)]
-            if calibration is None or not uncovered:
-                return self._weighing(calibrated)
+        scores (when they are not known, the first in force decides): of a calibration per
+        band, each decides its own band's claims. When none covers them all (an
+        identification among both bands' profiles), the point the namespace would have
+        without a calibration decides, whole: one decision, one point."""
+        if scoring.calibrated and (self.use_calibration or self.prior is None):
+            deciding = scoring.deciding(bands)
+            if deciding is not None:
+                return self._weighing(deciding.point)
             own = self._uncalibrated(namespace)
-            if own is None:  # nothing else knows this encoder: the calibration decides
-                return self._weighing(calibrated)
-            return self._weighing(_beside(own, calibration, uncovered[0]))
+            if own is None:  # nothing else knows this encoder: the closest calibration decides
+                closest = max(
+                    scoring.calibrated,
+                    key=lambda c: sum(c.calibration.covers(band) for band in bands),
+                )
+                return self._weighing(closest.point)
+            stored = tuple(c.calibration for c in scoring.calibrated)
+            return self._weighing(_beside(own, stored, bands))
         own = self._uncalibrated(namespace)
         if own is None:
             raise ModelError(f"no operating point is known for encoder {self.encoder_name!r}")
@@ -390,14 +418,26 @@ class ThresholdReport:
     text_dependent: ThresholdReport | None = None
 
 
-def _beside(point: OperatingPoint, calibration: StoredCalibration, band: Band) -> OperatingPoint:
-    """``point`` deciding a claim of ``band``, which ``calibration`` was not fitted on; its
-    source says so."""
-    fitted = " and ".join(b.value for b in Band if calibration.covers(b))
-    note = (
-        f"; {band.value} claims are not decided by the calibration in force "
-        f"({calibration.source or 'voxprint calibrate'}), fitted on {fitted} trials only"
-    )
+def _beside(
+    point: OperatingPoint, calibrations: tuple[StoredCalibration, ...], bands: tuple[Band, ...]
+) -> OperatingPoint:
+    """``point`` deciding a decision scoring pairs of ``bands``, which no calibration in
+    force (``calibrations``) covers whole; its source says so."""
+    sources = ", ".join(dict.fromkeys(c.source or "voxprint calibrate" for c in calibrations))
+    missing = [b for b in Band if b in bands and not any(c.covers(b) for c in calibrations)]
+    if missing:
+        fitted = " and ".join(b.value for b in Band if any(c.covers(b) for c in calibrations))
+        which = "the calibration" if len(calibrations) == 1 else "the calibrations"
+        note = (
+            f"; {missing[0].value} claims are not decided by {which} in force "
+            f"({sources}), fitted on {fitted} trials only"
+        )
+    else:
+        scored = " and ".join(b.value for b in Band if b in bands)
+        note = (
+            f"; a decision scoring {scored} pairs together is not decided by a calibration: "
+            f"each one in force ({sources}) was fitted on one band's trials only"
+        )
     return replace(point, source=replace(point.source, description=point.source.description + note))
 
 
@@ -427,7 +467,7 @@ def threshold_report(thresholds: Thresholds, namespace: str) -> ThresholdReport:
     force, and each band's figures from the point that decides that band's claims."""
     point = thresholds.operating_point(namespace)
     by_band = {band: thresholds.operating_point(namespace, band) for band in Band}
-    calibration = thresholds.calibration if point.source.kind is SourceKind.CALIBRATED else None
+    calibration = thresholds.calibration() if point.source.kind is SourceKind.CALIBRATED else None
     statistics = thresholds.statistics(namespace)
     profiles = (
         None

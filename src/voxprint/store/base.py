@@ -268,7 +268,8 @@ class ScoringStore(Protocol):
 
     Both are keyed by encoder name and version, not by namespace: they describe how
     an encoder's scores behave, and a cohort holds no enrolled voice. Saving replaces
-    what was there; deleting a cohort removes its embeddings for good.
+    what was there (a calibration: that of its bands); deleting a cohort removes its
+    embeddings for good.
     """
 
     def scoring_version(self) -> int:
@@ -276,11 +277,20 @@ class ScoringStore(Protocol):
         calibration or cohort: operating points cached elsewhere re-read when it moves."""
         ...
 
-    def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration: ...
+    def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration:
+        """Store a calibration for the bands it decides: it replaces exactly the stored
+        calibrations of the same encoder version and scale that share a band with it (one
+        stored before bands were recorded shares every band) and keeps the others, so
+        that an encoder version and scale keep at most one calibration per band."""
+        ...
 
-    def get_calibration(
-        self, encoder_name: str, encoder_version: str, scale: ScoreScale
-    ) -> StoredCalibration | None: ...
+    def get_calibrations(
+        self, encoder_name: str, encoder_version: str, scale: ScoreScale | None = None
+    ) -> tuple[StoredCalibration, ...]:
+        """The encoder version's calibrations (of one scale, or all), in
+        :meth:`~voxprint.store.records.StoredCalibration.order`: cosine first, then the
+        one deciding the most bands."""
+        ...
 
     def delete_calibrations(
         self, encoder_name: str, encoder_version: str, scale: ScoreScale | None = None

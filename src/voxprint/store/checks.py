@@ -179,6 +179,17 @@ def text_bands(text: str | None) -> frozenset[Band] | None:
     return None if text is None else frozenset(Band(value) for value in text.split(","))
 
 
+#: The ``band_key`` of a calibration stored before voxprint recorded its trials' bands.
+EVERY_BAND_KEY = "all"
+
+
+def calibration_band_key(bands: frozenset[Band] | None) -> str:
+    """The key of a calibration among those of its encoder version and scale (part of the
+    calibrations table's primary key, so that each band can keep its own): its bands as
+    :func:`bands_text` stores them, :data:`EVERY_BAND_KEY` when they were not recorded."""
+    return bands_text(bands) or EVERY_BAND_KEY
+
+
 def _clip_exists(condition: str) -> str:
     return f"EXISTS (SELECT 1 FROM clips c WHERE c.profile_id = profiles.id AND {condition})"
 

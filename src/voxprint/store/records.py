@@ -296,6 +296,18 @@ class StoredCalibration:
         """Whether this calibration decides claims whose pair is of ``band``."""
         return self.bands is None or band in self.bands
 
+    def shares_a_band(self, other: StoredCalibration) -> bool:
+        """Whether the two decide claims of a band in common (``None`` is every band): a
+        store keeps at most one calibration per band of an encoder version and scale, so
+        saving ``other`` replaces this one exactly when they do."""
+        return self.bands is None or other.bands is None or bool(self.bands & other.bands)
+
+    def order(self) -> tuple[int, int, tuple[int, ...]]:
+        """Sort key of the calibrations of one encoder version: cosine first, then, per
+        scale, the one deciding the most bands, then in :class:`Band` order."""
+        covered = tuple(i for i, band in enumerate(Band) if self.covers(band))
+        return (list(ScoreScale).index(ScoreScale(self.scale)), -len(covered), covered)
+
 
 @dataclass(frozen=True)
 class Cohort:

@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 from voxprint.errors import SchemaVersionError, StoreError
-from voxprint.store.checks import profile_bands_backfill
+from voxprint.store.checks import EVERY_BAND_KEY, profile_bands_backfill
 
 logger = logging.getLogger(__name__)
 
@@ -222,6 +222,14 @@ _V8 = ("ALTER TABLE calibrations ADD COLUMN bands text NULL",)
 
 _V9 = ("ALTER TABLE gallery_statistics ADD COLUMN band_centres text NULL",)
 
+_V10 = (
+    f"ALTER TABLE calibrations ADD COLUMN band_key text NOT NULL DEFAULT '{EVERY_BAND_KEY}'",
+    "UPDATE calibrations SET band_key = bands WHERE bands IS NOT NULL",
+    "ALTER TABLE calibrations ALTER COLUMN band_key DROP DEFAULT",
+    "ALTER TABLE calibrations DROP CONSTRAINT calibrations_pkey",
+    "ALTER TABLE calibrations ADD PRIMARY KEY (encoder_name, encoder_version, scale, band_key)",
+)
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 #: Version 1 is the schema of SQLite's version 6 (profiles, clips, activity, keys,
 #: calibrations, cohorts, gallery statistics and versions, scoring version, streams);
@@ -231,8 +239,9 @@ _V9 = ("ALTER TABLE gallery_statistics ADD COLUMN band_centres text NULL",)
 #: its version 10 (the statistics of the other band's pairs), version 6 its version 11
 #: (each profile's bands), version 7 its version 12 (the statistics' centre), version 8
 #: its version 13 (the bands of each calibration's trials), version 9 its version 14
-#: (each band's own mean in the gallery statistics).
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
+#: (each band's own mean in the gallery statistics), version 10 its version 15 (one
+#: calibration per band: each calibration's ``band_key`` in the primary key).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
 
 #: The schema version this code writes.
 SCHEMA_VERSION = len(MIGRATIONS)

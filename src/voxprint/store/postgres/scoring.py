@@ -3,6 +3,7 @@ each namespace's gallery statistics, and the change counter of calibrations and 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC
 from typing import Any
 
@@ -15,6 +16,7 @@ from voxprint.store.checks import (
     bands_text,
     blob_centre,
     blob_vector,
+    calibration_band_key,
     centre_blob,
     optional_float,
     text_band_centres,
@@ -119,6 +121,9 @@ class PostgresScoring(PostgresDatabase):
         )
 
     def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration:
+        """Store the calibration of one encoder version and score scale for its bands: it
+        replaces the stored ones of the same scale that share a band with it and keeps
+        those of the other band (as the SQLite store)."""
         numbers = (
             calibration.slope,
             calibration.offset,
@@ -132,64 +137,79 @@ class PostgresScoring(PostgresDatabase):
         if not all(np.isfinite(numbers)):
             raise InvalidParameterError("a calibration must hold finite numbers")
         time_text(calibration.created_at, "created_at")
+        bands = bands_text(calibration.bands)
+        scale_key = (
+            calibration.encoder_name,
+            calibration.encoder_version,
+            ScoreScale(calibration.scale).value,
+        )
         with self._transaction(write=True) as conn:
+            # First: the counter's one row, locked until commit, makes concurrent saves
+            # take turns, so two of them cannot both keep a calibration of one band.
+            bump_scoring_version(conn)
+            stored = conn.execute(
+                "SELECT band_key, bands FROM calibrations WHERE encoder_name = %s "
+                "AND encoder_version = %s AND scale = %s",
+                scale_key,
+            ).fetchall()
+            for row in stored:
+                if calibration.shares_a_band(replace(calibration, bands=text_bands(row["bands"]))):
+                    conn.execute(
+                        "DELETE FROM calibrations WHERE encoder_name = %s "
+                        "AND encoder_version = %s AND scale = %s AND band_key = %s",
+                        (*scale_key, row["band_key"]),
+                    )
             conn.execute(
-                'INSERT INTO calibrations (encoder_name, encoder_version, scale, slope, "offset", '
-                "threshold, target_far, achieved_far, achieved_frr, impostor_mean, "
-                "impostor_std, target_trials, nontarget_trials, source, created_at, bands) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (encoder_name, encoder_version, scale) DO UPDATE SET "
-                'slope = EXCLUDED.slope, "offset" = EXCLUDED."offset", '
-                "threshold = EXCLUDED.threshold, target_far = EXCLUDED.target_far, "
-                "achieved_far = EXCLUDED.achieved_far, achieved_frr = EXCLUDED.achieved_frr, "
-                "impostor_mean = EXCLUDED.impostor_mean, impostor_std = EXCLUDED.impostor_std, "
-                "target_trials = EXCLUDED.target_trials, "
-                "nontarget_trials = EXCLUDED.nontarget_trials, source = EXCLUDED.source, "
-                "created_at = EXCLUDED.created_at, bands = EXCLUDED.bands",
+                "INSERT INTO calibrations (encoder_name, encoder_version, scale, band_key, "
+                'slope, "offset", threshold, target_far, achieved_far, achieved_frr, '
+                "impostor_mean, impostor_std, target_trials, nontarget_trials, source, "
+                "created_at, bands) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
-                    calibration.encoder_name,
-                    calibration.encoder_version,
-                    ScoreScale(calibration.scale).value,
+                    *scale_key,
+                    calibration_band_key(calibration.bands),
                     *(float(v) for v in numbers),
                     int(calibration.target_trials),
                     int(calibration.nontarget_trials),
                     calibration.source,
                     calibration.created_at,
-                    bands_text(calibration.bands),
+                    bands,
                 ),
             )
-            bump_scoring_version(conn)
         return calibration
 
-    def get_calibration(
-        self, encoder_name: str, encoder_version: str, scale: ScoreScale
-    ) -> StoredCalibration | None:
+    def get_calibrations(
+        self, encoder_name: str, encoder_version: str, scale: ScoreScale | None = None
+    ) -> tuple[StoredCalibration, ...]:
+        query = "SELECT * FROM calibrations WHERE encoder_name = %s AND encoder_version = %s"
+        params: list[str] = [encoder_name, encoder_version]
+        if scale is not None:
+            query += " AND scale = %s"
+            params.append(ScoreScale(scale).value)
         with self._transaction(write=False) as conn:
-            row = conn.execute(
-                "SELECT * FROM calibrations WHERE encoder_name = %s AND encoder_version = %s "
-                "AND scale = %s",
-                (encoder_name, encoder_version, ScoreScale(scale).value),
-            ).fetchone()
-        if row is None:
-            return None
-        return StoredCalibration(
-            encoder_name=row["encoder_name"],
-            encoder_version=row["encoder_version"],
-            scale=ScoreScale(row["scale"]),
-            slope=float(row["slope"]),
-            offset=float(row["offset"]),
-            threshold=float(row["threshold"]),
-            target_far=float(row["target_far"]),
-            achieved_far=float(row["achieved_far"]),
-            achieved_frr=float(row["achieved_frr"]),
-            impostor_mean=float(row["impostor_mean"]),
-            impostor_std=float(row["impostor_std"]),
-            target_trials=int(row["target_trials"]),
-            nontarget_trials=int(row["nontarget_trials"]),
-            source=row["source"],
-            created_at=row["created_at"].astimezone(UTC),
-            bands=text_bands(row["bands"]),
+            rows = conn.execute(query, params).fetchall()
+        found = (
+            StoredCalibration(
+                encoder_name=row["encoder_name"],
+                encoder_version=row["encoder_version"],
+                scale=ScoreScale(row["scale"]),
+                slope=float(row["slope"]),
+                offset=float(row["offset"]),
+                threshold=float(row["threshold"]),
+                target_far=float(row["target_far"]),
+                achieved_far=float(row["achieved_far"]),
+                achieved_frr=float(row["achieved_frr"]),
+                impostor_mean=float(row["impostor_mean"]),
+                impostor_std=float(row["impostor_std"]),
+                target_trials=int(row["target_trials"]),
+                nontarget_trials=int(row["nontarget_trials"]),
+                source=row["source"],
+                created_at=row["created_at"].astimezone(UTC),
+                bands=text_bands(row["bands"]),
+            )
+            for row in rows
         )
+        return tuple(sorted(found, key=StoredCalibration.order))
 
     def delete_calibrations(
         self, encoder_name: str, encoder_version: str, scale: ScoreScale | None = None

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from voxprint.errors import SchemaVersionError
-from voxprint.store.checks import profile_bands_backfill
+from voxprint.store.checks import EVERY_BAND_KEY, profile_bands_backfill
 
 logger = logging.getLogger(__name__)
 
@@ -293,6 +293,48 @@ def _migrate_to_v14(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE gallery_statistics ADD COLUMN band_centres TEXT NULL")
 
 
+def _migrate_to_v15(conn: sqlite3.Connection) -> None:
+    """One calibration per band: each calibration's ``band_key`` (its bands, or ``'all'``
+    for one stored before they were recorded) joins the primary key, so that calibrating
+    one band keeps the other band's calibration. SQLite cannot change a primary key in
+    place: the table is rebuilt, every row kept with its bands."""
+    conn.execute(
+        """
+        CREATE TABLE calibrations_v15 (
+            encoder_name TEXT NOT NULL,
+            encoder_version TEXT NOT NULL,
+            scale TEXT NOT NULL,
+            band_key TEXT NOT NULL,
+            slope REAL NOT NULL,
+            offset REAL NOT NULL,
+            threshold REAL NOT NULL,
+            target_far REAL NOT NULL,
+            achieved_far REAL NOT NULL,
+            achieved_frr REAL NOT NULL,
+            impostor_mean REAL NOT NULL,
+            impostor_std REAL NOT NULL,
+            target_trials INTEGER NOT NULL,
+            nontarget_trials INTEGER NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            bands TEXT NULL,
+            PRIMARY KEY (encoder_name, encoder_version, scale, band_key)
+        )
+        """
+    )
+    columns = (
+        "encoder_name, encoder_version, scale, slope, offset, threshold, target_far, "
+        "achieved_far, achieved_frr, impostor_mean, impostor_std, target_trials, "
+        "nontarget_trials, source, created_at, bands"
+    )
+    conn.execute(
+        f"INSERT INTO calibrations_v15 (band_key, {columns}) "
+        f"SELECT COALESCE(bands, '{EVERY_BAND_KEY}'), {columns} FROM calibrations"
+    )
+    conn.execute("DROP TABLE calibrations")
+    conn.execute("ALTER TABLE calibrations_v15 RENAME TO calibrations")
+
+
 #: Ordered migration steps; ``MIGRATIONS[i]`` upgrades version ``i`` to ``i + 1``.
 MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v1,
@@ -309,6 +351,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_v12,
     _migrate_to_v13,
     _migrate_to_v14,
+    _migrate_to_v15,
 )
 
 #: The schema version this code writes.

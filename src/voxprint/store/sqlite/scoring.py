@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 
 import numpy as np
 
@@ -13,6 +14,7 @@ from voxprint.store.checks import (
     band_centres_text,
     bands_text,
     blob_centre,
+    calibration_band_key,
     centre_blob,
     text_band_centres,
     text_bands,
@@ -116,7 +118,10 @@ class SQLiteScoring(SQLiteDatabase):
         )
 
     def save_calibration(self, calibration: StoredCalibration) -> StoredCalibration:
-        """Store (or replace) the calibration of one encoder version and score scale."""
+        """Store the calibration of one encoder version and score scale for its bands: it
+        replaces the stored ones of the same scale that share a band with it
+        (:meth:`~voxprint.store.records.StoredCalibration.shares_a_band`) and keeps those
+        of the other band."""
         numbers = (
             calibration.slope,
             calibration.offset,
@@ -129,56 +134,76 @@ class SQLiteScoring(SQLiteDatabase):
         )
         if not all(np.isfinite(numbers)):
             raise InvalidParameterError("a calibration must hold finite numbers")
+        bands = bands_text(calibration.bands)
+        scale_key = (
+            calibration.encoder_name,
+            calibration.encoder_version,
+            ScoreScale(calibration.scale).value,
+        )
         with self._transaction(write=True) as conn:
+            stored = conn.execute(
+                "SELECT band_key, bands FROM calibrations WHERE encoder_name = ? "
+                "AND encoder_version = ? AND scale = ?",
+                scale_key,
+            ).fetchall()
+            for row in stored:
+                if calibration.shares_a_band(replace(calibration, bands=text_bands(row["bands"]))):
+                    conn.execute(
+                        "DELETE FROM calibrations WHERE encoder_name = ? AND encoder_version = ? "
+                        "AND scale = ? AND band_key = ?",
+                        (*scale_key, row["band_key"]),
+                    )
             conn.execute(
-                "INSERT OR REPLACE INTO calibrations (encoder_name, encoder_version, scale, "
+                "INSERT INTO calibrations (encoder_name, encoder_version, scale, band_key, "
                 "slope, offset, threshold, target_far, achieved_far, achieved_frr, "
                 "impostor_mean, impostor_std, target_trials, nontarget_trials, source, "
-                "created_at, bands) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, bands) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    calibration.encoder_name,
-                    calibration.encoder_version,
-                    ScoreScale(calibration.scale).value,
+                    *scale_key,
+                    calibration_band_key(calibration.bands),
                     *(float(v) for v in numbers),
                     int(calibration.target_trials),
                     int(calibration.nontarget_trials),
                     calibration.source,
                     time_text(calibration.created_at, "created_at"),
-                    bands_text(calibration.bands),
+                    bands,
                 ),
             )
             bump_scoring_version(conn)
         return calibration
 
-    def get_calibration(
-        self, encoder_name: str, encoder_version: str, scale: ScoreScale
-    ) -> StoredCalibration | None:
+    def get_calibrations(
+        self, encoder_name: str, encoder_version: str, scale: ScoreScale | None = None
+    ) -> tuple[StoredCalibration, ...]:
+        query = "SELECT * FROM calibrations WHERE encoder_name = ? AND encoder_version = ?"
+        params: list[str] = [encoder_name, encoder_version]
+        if scale is not None:
+            query += " AND scale = ?"
+            params.append(ScoreScale(scale).value)
         with self._transaction(write=False) as conn:
-            row = conn.execute(
-                "SELECT * FROM calibrations WHERE encoder_name = ? AND encoder_version = ? "
-                "AND scale = ?",
-                (encoder_name, encoder_version, ScoreScale(scale).value),
-            ).fetchone()
-        if row is None:
-            return None
-        return StoredCalibration(
-            encoder_name=row["encoder_name"],
-            encoder_version=row["encoder_version"],
-            scale=ScoreScale(row["scale"]),
-            slope=float(row["slope"]),
-            offset=float(row["offset"]),
-            threshold=float(row["threshold"]),
-            target_far=float(row["target_far"]),
-            achieved_far=float(row["achieved_far"]),
-            achieved_frr=float(row["achieved_frr"]),
-            impostor_mean=float(row["impostor_mean"]),
-            impostor_std=float(row["impostor_std"]),
-            target_trials=int(row["target_trials"]),
-            nontarget_trials=int(row["nontarget_trials"]),
-            source=row["source"],
-            created_at=parse_time(row["created_at"]),
-            bands=text_bands(row["bands"]),
+            rows = conn.execute(query, params).fetchall()
+        found = (
+            StoredCalibration(
+                encoder_name=row["encoder_name"],
+                encoder_version=row["encoder_version"],
+                scale=ScoreScale(row["scale"]),
+                slope=float(row["slope"]),
+                offset=float(row["offset"]),
+                threshold=float(row["threshold"]),
+                target_far=float(row["target_far"]),
+                achieved_far=float(row["achieved_far"]),
+                achieved_frr=float(row["achieved_frr"]),
+                impostor_mean=float(row["impostor_mean"]),
+                impostor_std=float(row["impostor_std"]),
+                target_trials=int(row["target_trials"]),
+                nontarget_trials=int(row["nontarget_trials"]),
+                source=row["source"],
+                created_at=parse_time(row["created_at"]),
+                bands=text_bands(row["bands"]),
+            )
+            for row in rows
         )
+        return tuple(sorted(found, key=StoredCalibration.order))
 
     def delete_calibrations(
         self, encoder_name: str, encoder_version: str, scale: ScoreScale | None = None
