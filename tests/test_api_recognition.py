@@ -222,6 +222,26 @@ def test_the_thresholds_route_says_which_bands_a_calibration_decides(tmp_path):
     narrow = next(row for row in body["bands"] if row["band"] == "narrowband")
     assert narrow["source"]["kind"] == "prior" and 0 < narrow["verification_threshold"] < 1
     assert body["text_dependent"]["source"]["kind"] != "calibrated"
+    assert body["text_dependent"]["calibrations"] == []
+
+
+def test_the_thresholds_route_lists_each_bands_calibration(tmp_path):
+    from dataclasses import replace
+
+    from voxprint.store.records import Band
+
+    from fakes import tone_calibration
+
+    app, service = make_app(tmp_path / "c.db")
+    service.store.save_calibration(replace(tone_calibration(), bands=frozenset({Band.WIDE})))
+    narrow = replace(tone_calibration(threshold=0.8), bands=frozenset({Band.NARROW}))
+    service.store.save_calibration(narrow)
+    with client_for(app) as client:
+        body = client.get("/v1/thresholds", headers=auth(issue_key(service))).json()
+    listed = [(c["scale"], c["bands"], c["threshold"], c["in_use"]) for c in body["calibrations"]]
+    assert listed == [("cosine", ["wideband"], 0.5, True), ("cosine", ["narrowband"], 0.8, True)]
+    row = next(row for row in body["bands"] if row["band"] == "narrowband")
+    assert row["source"]["kind"] == "calibrated"  # its own calibration, not the prior
 
 
 def test_a_sub_second_probe_is_answered_as_too_little_speech_not_as_an_error(api):

@@ -458,6 +458,56 @@ def test_embeddings_made_without_bandwidths_record_no_bands():
     assert trial_pair_bands(EvalSet("t", (), ()), embedded) is None
 
 
+def phone_trials(trials):
+    """The same speakers' telephone copies (8 kHz, band-limited), every pair of them."""
+    root = trials.parent
+    for name, f0 in SPEAKERS.items():
+        for i in range(3):
+            sf.write(root / name / f"phone{i}.wav", voice(f0, 3.0, seed=50 + i)[::2], RATE // 2)
+    files = [f"{name}/phone{i}.wav" for name in SPEAKERS for i in range(3)]
+    lines = [
+        f"{int(a.split('/')[0] == b.split('/')[0])} {a} {b}"
+        for n, a in enumerate(files)
+        for b in files[n + 1 :]
+    ]
+    path = root / "phone.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_calibrating_telephone_trials_keeps_the_app_calibration(tmp_path, trials):
+    """Issue 11: a narrowband calibration used to replace the wideband one."""
+    options = ServiceOptions(db=tmp_path / "c.db", model="tone")
+    calibrator = build_calibrator(options)
+    wide = calibrator.calibrate(trial_list_eval_set(trials.parent, trials)).cosine.calibration
+    phone = phone_trials(trials)
+    report = calibrator.calibrate(trial_list_eval_set(phone.parent, phone))
+    narrow = report.cosine.calibration
+    assert (wide.bands, narrow.bands) == (frozenset({Band.WIDE}), frozenset({Band.NARROW}))
+    assert [c.bands for c in report.kept] == [wide.bands]
+    assert [c.bands for c in calibrator.calibrations()] == [wide.bands, narrow.bands]
+    thresholds = build_service(options).thresholds
+    assert thresholds.calibration(Band.WIDE).threshold == pytest.approx(wide.threshold)
+    assert thresholds.calibration(Band.NARROW).threshold == pytest.approx(narrow.threshold)
+    again = calibrator.calibrate(trial_list_eval_set(phone.parent, phone))  # replaces its own
+    assert len(calibrator.calibrations()) == 2 and len(again.kept) == 1
+
+
+def test_the_calibrate_command_says_which_earlier_calibration_it_keeps(tmp_path, trials):
+    db = tmp_path / "k.db"
+    first = run("calibrate", trials, "--db", db, "--model", "tone").output
+    assert "kept:" not in first and "narrowband claims are decided without it" in first
+    phone = phone_trials(trials)
+    text = run("calibrate", phone, "--db", db, "--model", "tone").output
+    assert "use it for narrowband claims" in text
+    assert "kept: the wideband calibration fitted earlier (voxprint calibrate trials (" in text
+    assert "still decides wideband claims" in text
+    assert "decided without it" not in text
+    data = json.loads(run("calibrate", phone, "--db", db, "--model", "tone", "--json").output)
+    assert data["cosine"]["bands"] == ["narrowband"]
+    assert [kept["bands"] for kept in data["kept"]] == [["wideband"]]
+
+
 def test_the_calibrate_command_says_which_claims_it_now_decides(tmp_path, trials):
     text = run("calibrate", trials, "--db", tmp_path / "b.db", "--model", "tone").output
     assert "for wideband claims" in text and "narrowband claims are decided without it" in text

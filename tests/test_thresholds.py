@@ -559,6 +559,34 @@ def test_the_threshold_report_says_which_bands_a_calibration_decides(tmp_path):
     assert [row["source"] is None for row in data["bands"]] == [True, False]
 
 
+def test_the_threshold_report_lists_each_stored_calibration_with_its_bands(tmp_path, rng):
+    service = make_service(tmp_path / "t.db")
+    service.store.save_calibration(wideband_calibration())
+    service.store.save_calibration(narrowband_calibration())
+    # An AS-Norm calibration without a cohort decides nothing.
+    service.store.save_calibration(replace(tone_calibration(ScoreScale.ASNORM, 3.0), bands=None))
+    report = threshold_report(service.thresholds, service.namespace)
+    listed = [(r.calibration.scale, r.calibration.bands, r.in_use) for r in report.calibrations]
+    assert listed == [
+        (ScoreScale.COSINE, frozenset({Band.WIDE}), True),
+        (ScoreScale.COSINE, frozenset({Band.NARROW}), True),
+        (ScoreScale.ASNORM, None, False),
+    ]
+    rows = {row.band: row for row in report.bands}
+    assert rows[Band.NARROW].source is not None
+    assert rows[Band.NARROW].source.kind is SourceKind.CALIBRATED
+    text = report_text(report)
+    assert "stored calibration (cosine) of wideband claims: threshold 0.5000" in text
+    assert "stored calibration (cosine) of narrowband claims: threshold 0.8000" in text
+    assert "stored calibration (asnorm) of every band" in text and "not in use" in text
+    data = views.thresholds(report)
+    assert [(c["bands"], c["in_use"]) for c in data["calibrations"]] == [
+        (["wideband"], True),
+        (["narrowband"], True),
+        (None, False),
+    ]
+
+
 def test_the_threshold_report_of_a_calibration_of_every_band_lists_no_other_point(tmp_path):
     service = make_service(tmp_path / "t.db")
     service.store.save_calibration(replace(tone_calibration(), bands=frozenset(Band)))

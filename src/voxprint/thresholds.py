@@ -384,6 +384,16 @@ class BandReport:
 
 
 @dataclass(frozen=True)
+class CalibrationRow:
+    """One stored calibration of the encoder version, and whether it decides the claims of
+    its bands now (not: an AS-Norm one without a cohort, or one that another in force
+    precedes)."""
+
+    calibration: StoredCalibration
+    in_use: bool
+
+
+@dataclass(frozen=True)
 class ThresholdReport:
     """The operating point in force for a namespace, and how it was derived."""
 
@@ -412,6 +422,9 @@ class ThresholdReport:
     #: The bands whose claims the calibration in force decides (``None``: no calibration
     #: decides, or it was stored before voxprint recorded its trials' bands).
     calibration_bands: tuple[Band, ...] | None = None
+    #: Every stored calibration of the encoder version (at most one per band and scale),
+    #: cosine first; none listed where calibrations are not used (passphrase claims).
+    calibrations: tuple[CalibrationRow, ...] = ()
     #: The point passphrase claims (text-dependent profiles) decide with, where it differs
     #: from this one (:meth:`voxprint.passphrase.service.PassphraseService.threshold_report`;
     #: ``None``: not reported).
@@ -469,6 +482,15 @@ def threshold_report(thresholds: Thresholds, namespace: str) -> ThresholdReport:
     by_band = {band: thresholds.operating_point(namespace, band) for band in Band}
     calibration = thresholds.calibration() if point.source.kind is SourceKind.CALIBRATED else None
     statistics = thresholds.statistics(namespace)
+    rows: tuple[CalibrationRow, ...] = ()
+    if thresholds.use_calibration or thresholds.prior is None:
+        stored = thresholds.store.get_calibrations(
+            thresholds.encoder_name, thresholds.encoder_version
+        )
+        rows = tuple(
+            CalibrationRow(c, thresholds.calibration(*(b for b in Band if c.covers(b))) == c)
+            for c in stored
+        )
     profiles = (
         None
         if point.centre is None or thresholds.prior is None
@@ -501,4 +523,5 @@ def threshold_report(thresholds: Thresholds, namespace: str) -> ThresholdReport:
         calibration_bands=None
         if calibration is None or calibration.bands is None
         else tuple(band for band in Band if calibration.covers(band)),
+        calibrations=rows,
     )

@@ -32,8 +32,8 @@ from voxprint.service import (
     SimilarVoices,
     VerificationResult,
 )
-from voxprint.store.records import ActivityEntry, GalleryStatistics, Profile, ProfileMerge
-from voxprint.thresholds import ThresholdReport
+from voxprint.store.records import ActivityEntry, Band, GalleryStatistics, Profile, ProfileMerge
+from voxprint.thresholds import CalibrationRow, ThresholdReport
 
 
 def profile(p: Profile, policy: EnrollmentPolicy) -> dict[str, Any]:
@@ -200,6 +200,7 @@ def thresholds(report: ThresholdReport) -> dict[str, Any]:
         "calibration_bands": None
         if report.calibration_bands is None
         else [band.value for band in report.calibration_bands],
+        "calibrations": [calibration_row(row) for row in report.calibrations],
         "text_dependent": None
         if report.text_dependent is None
         else thresholds(report.text_dependent),
@@ -227,6 +228,27 @@ def thresholds(report: ThresholdReport) -> dict[str, Any]:
                 for band, (count, share) in report.band_centres.items()
             },
         },
+    }
+
+
+def calibration_row(row: CalibrationRow) -> dict[str, Any]:
+    """One stored calibration: its scale, the bands whose claims it decides (``None``:
+    stored before bands were recorded, every band) and its fitted threshold."""
+    calibration = row.calibration
+    return {
+        "scale": calibration.scale.value,
+        "bands": None
+        if calibration.bands is None
+        else [band.value for band in Band if band in calibration.bands],
+        "threshold": calibration.threshold,
+        "target_far": calibration.target_far,
+        "achieved_far": calibration.achieved_far,
+        "achieved_frr": calibration.achieved_frr,
+        "target_trials": calibration.target_trials,
+        "nontarget_trials": calibration.nontarget_trials,
+        "source": calibration.source,
+        "created_at": calibration.created_at,
+        "in_use": row.in_use,
     }
 
 

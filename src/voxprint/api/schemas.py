@@ -470,6 +470,30 @@ class ActivityList(BaseModel):
     )
 
 
+class CalibrationOut(BaseModel):
+    """One calibration stored by `voxprint calibrate` for the encoder version."""
+
+    scale: Literal["cosine", "asnorm"] = Field(
+        description="The scores it was fitted on: raw cosines or AS-Norm scores."
+    )
+    bands: list[Literal["wideband", "narrowband"]] | None = Field(
+        description="The bands whose claims it decides (its trials' bands; each band keeps "
+        "its own calibration); null: stored before voxprint recorded them, every band."
+    )
+    threshold: float = Field(description="The fitted threshold, on the `scale` scores.")
+    target_far: float = Field(description="The false-accept rate it was fitted for.")
+    achieved_far: float = Field(description="The false-accept rate on its trials.")
+    achieved_frr: float = Field(description="The false-reject rate on its trials.")
+    target_trials: int
+    nontarget_trials: int
+    source: str = Field(description="The trial list it was fitted on.")
+    created_at: datetime
+    in_use: bool = Field(
+        description="Whether it decides its bands' claims now (not: an AS-Norm one without "
+        "a cohort, or one that an AS-Norm calibration of the same bands precedes)."
+    )
+
+
 class ThresholdsOut(BaseModel):
     """The operating point in force for the namespace of the key."""
 
@@ -503,6 +527,11 @@ class ThresholdsOut(BaseModel):
         description="The bands whose claims the calibration in force decides (a calibration "
         "decides the bands of the trials it was fitted on; null: no calibration decides, or "
         "it was stored before voxprint recorded them).",
+    )
+    calibrations: list[CalibrationOut] = Field(
+        default_factory=list,
+        description="Every calibration stored for the encoder version, at most one per band "
+        "and scale (empty for the passphrase point, which calibrations do not override).",
     )
 
 

@@ -61,8 +61,10 @@ def calibrate(
 ) -> None:
     """Fit a calibration and the threshold for --far on labelled trials, for this encoder.
 
-    The logistic calibration and the threshold are stored for this encoder version. With a
-    stored cohort, AS-Norm scores are fitted too.
+    The logistic calibration and the threshold are stored for this encoder version and the
+    bands its trials cover (app/wideband, telephone/narrowband): it replaces the earlier
+    calibration of those bands and keeps another band's. With a stored cohort, AS-Norm
+    scores are fitted too.
     """
     from voxprint.bootstrap import build_calibrator
     from voxprint.evaluation.datasets import trial_list_eval_set
@@ -83,6 +85,14 @@ def calibrate(
         "asnorm": None
         if report.asnorm is None
         else {**_scale_json(report.asnorm), "eer": report.asnorm.eer},
+        "kept": [
+            {
+                "bands": _bands_json(kept.bands),
+                "source": kept.source,
+                "created_at": kept.created_at.isoformat(),
+            }
+            for kept in report.kept
+        ],
     }
     if not report.cosine.measures_target_far:
         typer.echo(_too_few_line(report.cosine), err=True)
@@ -99,6 +109,10 @@ def _too_few_line(fitted: FittedScale) -> str:
     )
 
 
+def _bands_json(bands: frozenset[Band] | None) -> list[str] | None:
+    return None if bands is None else [band.value for band in Band if band in bands]
+
+
 def _scale_json(fitted: FittedScale) -> dict[str, Any]:
     calibration = fitted.calibration
     return {
@@ -113,9 +127,7 @@ def _scale_json(fitted: FittedScale) -> dict[str, Any]:
         "target_trials": calibration.target_trials,
         "nontarget_trials": calibration.nontarget_trials,
         "nontarget_trials_needed": fitted.nontarget_trials_needed,
-        "bands": None
-        if calibration.bands is None
-        else [band.value for band in Band if band in calibration.bands],
+        "bands": _bands_json(calibration.bands),
     }
 
 
@@ -144,13 +156,25 @@ def _text(data: dict[str, Any]) -> str:
     bands = cosine["bands"]
     if bands is None or len(bands) == len(Band):
         lines.append("stored: verify, identify and compare now use it for this encoder version")
-    else:
-        others = " and ".join(band.value for band in Band if band.value not in bands)
+        return "\n".join(lines)
+    others = " and ".join(band.value for band in Band if band.value not in bands)
+    lines.append(
+        f"stored: verify, identify and compare now use it for {' and '.join(bands)} claims "
+        "of this encoder version"
+    )
+    kept = [k for k in data["kept"] if k["bands"] is not None]
+    if kept:
+        earlier = kept[0]
         lines.append(
-            f"stored: verify, identify and compare now use it for {' and '.join(bands)} claims "
-            f"of this encoder version; {others} claims are decided without it (built-in or "
-            f"adapted point): its {others} trials were too few to show its threshold holds "
-            f"there, or showed it does not. To cover both, calibrate again on one list with "
-            f"enough trials of each (a calibration replaces the previous one)"
+            f"kept: the {' and '.join(earlier['bands'])} calibration fitted earlier "
+            f"({earlier['source'] or 'voxprint calibrate'}, {earlier['created_at'][:10]}) "
+            f"still decides {' and '.join(earlier['bands'])} claims"
+        )
+    else:
+        lines.append(
+            f"{others} claims are decided without it (built-in or adapted point): its "
+            f"{others} trials were too few to show its threshold holds there, or showed it "
+            f"does not. To cover {others} claims too, calibrate on a list of {others} trials "
+            "(each band keeps its own calibration)"
         )
     return "\n".join(lines)

@@ -17,7 +17,8 @@ from voxprint.cli.common import (
 )
 from voxprint.cli.render import probability_text
 from voxprint.decision import SourceKind
-from voxprint.thresholds import ThresholdReport
+from voxprint.store.records import Band
+from voxprint.thresholds import CalibrationRow, ThresholdReport
 
 thresholds_app = typer.Typer(
     help="Show the decision thresholds in force (built-in prior, adapted, or calibrated).",
@@ -91,6 +92,8 @@ def _point_lines(report: ThresholdReport) -> list[str]:
             "the calibration was stored before voxprint recorded its trials' bands: it "
             "decides claims of every band (calibrate again to scope it to its trials' bands)"
         )
+    for row in report.calibrations:
+        lines.append(_calibration_line(row))
     for band in report.bands:
         if band.source is not None and band.verification_threshold is not None:
             lines.append(
@@ -122,3 +125,19 @@ def show(
     """The operating point in force: its thresholds, how it was derived, when it changed."""
     report = open_passphrases(db, model, create=False, namespace=namespace).threshold_report()
     emit(json_output, report_json(report), lambda: report_text(report))
+
+
+def _calibration_line(row: CalibrationRow) -> str:
+    """One stored calibration: its scale, bands, threshold and trial list."""
+    calibration = row.calibration
+    bands = (
+        "every band (stored before voxprint recorded its trials' bands)"
+        if calibration.bands is None
+        else " and ".join(band.value for band in Band if band in calibration.bands)
+    )
+    return (
+        f"stored calibration ({calibration.scale.value}) of {bands} claims: threshold "
+        f"{calibration.threshold:.4f} for {100 * calibration.target_far:.2f} % false accepts, "
+        f"from {calibration.source or 'voxprint calibrate'}, "
+        f"{calibration.created_at:%Y-%m-%d}; " + ("in use" if row.in_use else "not in use")
+    )
