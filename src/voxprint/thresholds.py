@@ -3,8 +3,9 @@
 In order of precedence:
 
 1. **calibrated**: the user's own calibration (``voxprint calibrate``), for this encoder
-   version; with a stored AS-Norm cohort and an AS-Norm calibration, scores are
-   normalised against the cohort;
+   version and the bands its trials covered (at most one per band and scale: calibrating
+   telephone trials keeps the app calibration); with a stored AS-Norm cohort and an
+   AS-Norm calibration, scores are normalised against the cohort;
 2. **adapted**: the encoder's cross-domain prior, with its impostor model fitted to the
    namespace's enrolled profiles (:mod:`voxprint.adaptation`); the statistics are kept in
    the store, recomputed whenever a profile of the namespace is enrolled, reset or
