@@ -503,7 +503,7 @@ def test_the_calibrate_command_says_which_earlier_calibration_it_keeps(tmp_path,
     assert "kept: the wideband calibration fitted earlier (voxprint calibrate trials (" in text
     assert "still decides wideband claims" in text
     assert "decided without it" not in text
-    data = json.loads(run("calibrate", phone, "--db", db, "--model", "tone", "--json").output)
+    data = json.loads(run("calibrate", phone, "--db", db, "--model", "tone", "--json").stdout)
     assert data["cosine"]["bands"] == ["narrowband"]
     assert [kept["bands"] for kept in data["kept"]] == [["wideband"]]
 
