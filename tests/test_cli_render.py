@@ -1,8 +1,10 @@
 """The CLI's text for phrase checks: what was heard, and how a pass within the allowed
 word errors is worded."""
 
-from voxprint.cli.render import phrase_text
+from voxprint.cli.render import identification_text, phrase_text
+from voxprint.decision import DecisionReason, SourceKind, ThresholdSource
 from voxprint.passphrase.recognizer import PhraseMatch, PhraseReason
+from voxprint.service import Candidate, IdentificationResult
 
 
 def match(heard, accepted, errors, reason=PhraseReason.MATCH):
@@ -27,3 +29,20 @@ def test_a_refused_phrase_names_the_reason_and_what_was_heard():
     assert wrong.endswith('not said (other_phrase); heard "one two three four"')
     silent = phrase_text(match(None, False, -1, PhraseReason.UNRECOGNIZED))
     assert silent.endswith("heard nothing recognisable")
+
+
+def test_an_unknown_answer_for_a_voice_that_does_not_stand_out_says_so_not_that_nobody_reached():
+    closest = Candidate("p1", "ada", 0.62, 0.93)
+    result = IdentificationResult(
+        candidates=(closest, Candidate("p2", "bob", 0.55, 0.04)),
+        identified=None,
+        threshold=0.7,
+        gallery_size=12,
+        net_speech_seconds=4.0,
+        reason=DecisionReason.LOOK_ALIKE,
+        source=ThresholdSource(SourceKind.ADAPTED, "adapted"),
+        unknown_probability=0.03,
+    )
+    text = identification_text(result)
+    assert text.startswith("unknown speaker: closest 'ada' (0.93)")
+    assert "does not stand out" in text and "reaches" not in text

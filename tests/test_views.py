@@ -183,3 +183,23 @@ def test_thresholds_show_the_other_bands_pairs_when_a_namespace_has_any(served):
     }
     model = render.thresholds(replace(report, statistics=mixed)).model_dump(mode="json")
     assert model["statistics"]["other_band"] == shown["other_band"]
+
+
+def test_an_identification_left_unknown_as_a_look_alike_is_a_valid_api_answer():
+    from voxprint.api.schemas import IdentificationOut
+    from voxprint.decision import DecisionReason, SourceKind, ThresholdSource
+    from voxprint.service import Candidate, IdentificationResult
+
+    closest = Candidate("p1", "ada", 0.62, 0.93)
+    result = IdentificationResult(
+        candidates=(closest,),
+        identified=None,
+        threshold=0.7,
+        gallery_size=12,
+        net_speech_seconds=4.0,
+        reason=DecisionReason.LOOK_ALIKE,
+        source=ThresholdSource(SourceKind.ADAPTED, "adapted"),
+        unknown_probability=0.03,
+    )
+    answer = IdentificationOut.model_validate(views.identification(result))
+    assert answer.unknown and answer.identified is None and answer.reason == "look_alike"

@@ -187,11 +187,12 @@ class Candidate:
 @dataclass(frozen=True)
 class IdentificationResult:
     """Open-set answer: ``identified`` is ``None`` when the speaker is unknown, and
-    ``reason`` says why (``no_match`` or ``insufficient_speech``).
+    ``reason`` says why (``no_match``, ``look_alike`` or ``insufficient_speech``).
 
     Candidate scores and ``unknown_probability`` (the posterior that the speaker is none
     of the profiles) sum to 1 over the whole gallery; the best candidate is named when
-    its score reaches ``threshold``.
+    its score reaches ``threshold`` and its voice stands out from the next profiles
+    (:attr:`voxprint.decision.OperatingPoint.standout_margin`; else ``look_alike``).
     """
 
     candidates: tuple[Candidate, ...]

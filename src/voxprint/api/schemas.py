@@ -87,7 +87,7 @@ ExternalId = Annotated[
 Metadata = Annotated[dict[Text, Any], Field(max_length=64)]
 ProfileId = Annotated[str, Field(pattern=PROFILE_ID_PATTERN)]
 DecisionValue = Literal["accept", "reject"]
-ReasonValue = Literal["match", "no_match", "insufficient_speech"]
+ReasonValue = Literal["match", "no_match", "look_alike", "insufficient_speech"]
 SourceKindValue = Literal["prior", "adapted", "calibrated"]
 StatusValue = Literal["enrolling", "enrolled"]
 ProfileKindValue = Literal["text-independent", "text-dependent"]
@@ -572,7 +572,9 @@ class IdentificationOut(BaseModel):
     identified: CandidateOut | None
     unknown: bool = Field(description="True when nobody in the gallery is named.")
     reason: ReasonValue = Field(
-        description="match, no_match, or insufficient_speech (too little speech to decide)."
+        description="match, no_match, look_alike (the best voice would be named, but it does "
+        "not stand out from the next enrolled profiles), or insufficient_speech (too little "
+        "speech to decide)."
     )
     threshold: float = Field(description="The posterior the best candidate needs to be named.")
     unknown_probability: float = Field(

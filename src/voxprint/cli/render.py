@@ -455,6 +455,13 @@ def identification_text(result: IdentificationResult) -> str:
                 f" (about {result.speech_needed_seconds:.1f} s needed among "
                 f"{plural(result.gallery_size, 'profile')})"
             )
+    elif result.reason is DecisionReason.LOOK_ALIKE and result.candidates:
+        first = result.candidates[0]
+        head = (
+            f"unknown speaker: closest {first.name!r} ({first.score:.2f}), but the voice "
+            "is about as close to other enrolled profiles and does not stand out from them; "
+            "nobody is named"
+        )
     elif len(result.candidates) > 1 and 1.0 - result.unknown_probability >= result.threshold:
         first, second = result.candidates[:2]
         head = (
