@@ -452,3 +452,34 @@ def test_a_clipped_clip_is_refused_with_its_reasons_and_nothing_is_stored(api):
         headers=WAV,
     )
     assert allowed.status_code == 201
+
+
+def test_rest_identify_of_a_voice_that_does_not_stand_out_answers_unknown_as_a_look_alike(
+    tmp_path, monkeypatch
+):
+    from dataclasses import replace
+
+    import fakes
+
+    guarded = replace(fakes.TONE_PRIOR, standout_margin=0.15, identification_threshold=0.4)
+    monkeypatch.setattr(fakes, "TONE_PRIOR", guarded)
+    monkeypatch.setattr(fakes, "TONE_OPERATING_POINT", guarded.operating_point())
+    app, service = make_app(tmp_path / "v.db")
+    with client_for(app) as api:
+        api.headers.update(auth(issue_key(service)))
+        for i, f in enumerate((150, 153, 155, 156, 157, 158, 300, 400)):
+            pid = api.post("/v1/profiles", json={"name": f"p{f}"}).json()["id"]
+            enrolled = api.post(
+                f"/v1/profiles/{pid}/enrollments",
+                content=wav_bytes(fakes.voice(f, 12.0, seed=i + 1)),
+                headers={"Content-Type": "audio/wav"},
+            )
+            assert enrolled.json()["status"] == "enrolled"
+        response = api.post(
+            "/v1/identify",
+            content=wav_bytes(fakes.voice(150, 6.0, seed=99)),
+            headers={"Content-Type": "audio/wav"},
+        )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["unknown"] and body["identified"] is None and body["reason"] == "look_alike"

@@ -443,3 +443,23 @@ def test_with_fewer_than_five_rivals_a_claim_is_decided_by_its_score_alone(rng):
     rivals = Rivals(others, np.full(4, 20.0), others=500)
     verdict = Scorer(GUARDED).verify(Probe(stranger, 5.0), claimed, 20.0, rivals=rivals)
     assert verdict.decision is Decision.ACCEPT
+
+
+def test_a_claim_stands_out_only_among_rivals_scored_on_its_own_scale(rng):
+    """A telephone call scores higher with telephone-enrolled strangers (same channel)
+    than with its app-enrolled owner: those rivals' cosines are on another scale and do
+    not count in the owner's standout."""
+    probe = unit(rng)[0]
+    claimed, others = near(probe, 0.8, rng), crowd(rng, 5, 0.68, probe)
+    phone = [Band.NARROW] * 5
+    across = Rivals(others, np.full(5, 20.0), phone, others=500, sides=phone)
+    narrow = Probe(probe, 5.0, bandwidth_hz=3400.0)
+    owner = Scorer(GUARDED).verify(
+        narrow, claimed, 20.0, band=Band.WIDE, rivals=across, side=Band.WIDE
+    )
+    assert owner.decision is Decision.ACCEPT
+    within = Rivals(others, np.full(5, 20.0), [Band.WIDE] * 5, others=500, sides=[Band.WIDE] * 5)
+    alike = Scorer(GUARDED).verify(
+        narrow, claimed, 20.0, band=Band.WIDE, rivals=within, side=Band.WIDE
+    )
+    assert (alike.decision, alike.reason) == (Decision.REJECT, DecisionReason.LOOK_ALIKE)

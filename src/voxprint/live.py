@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from voxprint import rounding
+from voxprint.decision import DecisionReason
 from voxprint.errors import InvalidParameterError, NoSpeechError
 from voxprint.pipeline import PreparedSpeech
 from voxprint.service import LookAlike, VoxprintService
@@ -218,10 +219,13 @@ class IdentifyScorer:
             who = None
         if who is not None:
             return Match(who.profile_id, who.name, who.score, who.cosine, IDENTIFIED)
+        # A posterior that would name the closest never stands beside "unknown": a voice
+        # that does not stand out from the next profiles shows its cosine only.
+        shown = result.reason is not DecisionReason.LOOK_ALIKE
         return Match(
             None,
             None,
-            best.score if best else None,
+            best.score if best and shown else None,
             best.cosine if best else None,
             UNKNOWN,
         )

@@ -197,7 +197,9 @@ class Scorer:
         llr = own - penalty
         score = float(probability(llr))
         apart = standout(
-            np.concatenate([cosines[:1], rival_cosines]), 0, self.point.standout_others
+            np.concatenate([cosines[:1], rival_cosines[self._alike(probe, band, side, rivals)]]),
+            0,
+            self.point.standout_others,
         )
         decision, reason = self.point.verify(score, probe.net_speech_seconds, apart)
         alone, _ = self.point.verify(float(probability(own)), probe.net_speech_seconds)
@@ -227,6 +229,19 @@ class Scorer:
             cosine_threshold=needed,
             rival=rival,
         )
+
+    def _alike(
+        self, probe: Probe, band: Band, side: Band | None, rivals: Rivals | None
+    ) -> np.ndarray:
+        """``(k,) bool``: the rivals whose cosines with ``probe`` are on the claim's own
+        scale: judged in the claim's ``band`` and centred on its ``side``'s centre. A
+        telephone call scores higher with telephone-enrolled strangers than with its
+        app-enrolled owner, so a standout across both would refuse that owner."""
+        if rivals is None or len(rivals) == 0:
+            return np.zeros(0, dtype=bool)
+        pairs = self._pair_bands(probe, len(rivals), rivals.bands)
+        sides = rivals.sides if rivals.sides is not None else [side] * len(rivals)
+        return np.array([p is band and s == side for p, s in zip(pairs, sides, strict=True)])
 
     def _rival_llrs(self, probe: Probe, rivals: Rivals | None) -> tuple[np.ndarray, np.ndarray]:
         """``(k,)`` cosines and log-likelihood ratios of ``probe`` against each rival, in
@@ -344,7 +359,15 @@ class Scorer:
                 band=pairs[order[0]],
             )
         )
-        apart = standout(cosines, int(order[0]), self.point.standout_others)
+        best = int(order[0])
+        alike = [  # cosines on one scale: same pair band, same centre, same copy or none
+            i
+            for i in range(gallery.shape[0])
+            if pairs[i] is pairs[best]
+            and copied[i] == copied[best]
+            and (sides is None or sides[i] == sides[best])
+        ]
+        apart = standout(cosines[alike], alike.index(best), self.point.standout_others)
         reason = self.point.identify(candidates[0].score, probe.net_speech_seconds, needed, apart)
         return Ranking(
             candidates=candidates,

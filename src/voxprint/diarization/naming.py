@@ -88,6 +88,9 @@ class UnknownReason(StrEnum):
     PROFILE_NAMED_ELSEWHERE = "profile_named_elsewhere"
     #: Naming was off (``name_speakers=False``): nobody was matched.
     NOT_MATCHED = "not_matched"
+    #: Their voice reaches a profile but does not stand out from the next enrolled
+    #: profiles (:attr:`voxprint.decision.OperatingPoint.standout_margin`).
+    LOOK_ALIKE = "look_alike"
 
 
 #: One speaker's answer from the scorer: the profile it names (gallery index, or
@@ -451,6 +454,8 @@ class SpeakerDiarizer:
                 if ranking.identified
                 else UnknownReason.TOO_LITTLE_SPEECH
                 if ranking.reason is DecisionReason.INSUFFICIENT_SPEECH
+                else UnknownReason.LOOK_ALIKE
+                if ranking.reason is DecisionReason.LOOK_ALIKE
                 else UnknownReason.NOT_ENROLLED
             )
             claims.append(
