@@ -16,6 +16,9 @@ strangers named, with no guard and at each margin. Then the telephone namespace 
 bench/cross_band.py (the 83 tel-8k speakers enrolled by telephone) with 600 crafted
 telephone profiles beside it, crafted two ways: sharing a component opposite the real
 voices' mean (bench/band_centre_poisoning.py), and spread around the shipped centre.
+Last, owners' own claims and names in bench/cross_band.py's namespace that mixes app and
+telephone enrolments (84 + 83), with 8 kHz and 16 kHz probes: identify, and verify
+weighed against the best 50 other profiles as REST verify weighs it.
 The margin chosen is the largest that names no fewer owners on any gallery.
 """
 
@@ -30,12 +33,13 @@ import numpy as np
 
 from band_centre_poisoning import PRIOR, crafted
 from decision_cache import embedded_domain
-from voxprint.adaptation import Band, ProfileClips
+from voxprint.adaptation import Band, ProfileClips, band_of, pair_band
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.encoders.cpu import cpu_info
 from voxprint.evaluation.decisions import EmbeddedDomain, galleries, gallery_profiles
 from voxprint.evaluation.domains import DOMAINS, OpenSetDomain, build_domain
-from voxprint.scorer import Scorer
+from voxprint.gallery_index import CANDIDATES
+from voxprint.scorer import Rivals, Scorer
 from voxprint.settings import default_data_root
 
 DEFAULT_DOMAINS = ("tel-8k", "tc100-halves", "test-other", "speechocean762", "speechcommands")
@@ -76,6 +80,55 @@ def answers(
                 row[3] += 1
                 row[2] += ranking.identified
     return [tuple(int(v) for v in row) for row in counts]  # type: ignore[misc]
+
+
+def mixed_owners(
+    real: Sequence[ProfileClips],
+    speakers: Sequence[str],
+    probes: tuple[OpenSetDomain, EmbeddedDomain],
+    margins: Sequence[float | None],
+) -> list[tuple[int, int, int]]:
+    """Per margin: (owners named right, owners' own claims accepted, owner probes) of a
+    namespace of ``real`` profiles (``speakers``'), each claim weighed against the best
+    :data:`CANDIDATES` other profiles for its probe."""
+    point = PRIOR.operating_point(PRIOR.statistics(list(real), updated_at=datetime.now(UTC)))
+    voiceprints = np.stack([p.voiceprint for p in real])
+    seconds = np.array([float(np.sum(p.seconds)) for p in real])
+    bands, sides = [p.band() for p in real], [p.statistics_band() for p in real]
+    scorers = [Scorer(replace(point, standout_margin=m)) for m in margins]
+    counts = np.zeros((len(margins), 3), dtype=np.int64)
+    domain, embedded = probes
+    for key in domain.probes:
+        if domain.speaker_of[key] not in speakers:
+            continue
+        own = list(speakers).index(domain.speaker_of[key])
+        probe = embedded.probe(int(embedded.rows([key])[0]))
+        by_band = point.profile_bands_matter(probe.bandwidth_hz)
+        order = np.argsort(-(voiceprints @ probe.embedding), kind="stable")
+        best = [int(i) for i in order if i != own][:CANDIDATES]
+        rivals = Rivals(
+            voiceprints[best],
+            seconds[best],
+            [bands[i] for i in best] if by_band else None,
+            others=len(real) - 1,
+            sides=[sides[i] for i in best],
+        )
+        for row, scorer in zip(counts, scorers, strict=True):
+            ranking = scorer.identify(
+                probe, voiceprints, seconds, top_n=1, bands=bands if by_band else None, sides=sides
+            )
+            verdict = scorer.verify(
+                probe,
+                voiceprints[own],
+                float(seconds[own]),
+                band=pair_band(band_of(probe.bandwidth_hz), bands[own]),
+                side=sides[own],
+                rivals=rivals,
+            )
+            row[0] += ranking.identified and ranking.candidates[0].index == own
+            row[1] += verdict.decision.value == "accept"
+            row[2] += 1
+    return [(int(a), int(b), int(c)) for a, b, c in counts]
 
 
 def around_shipped(count: int, rng: np.random.Generator) -> list[ProfileClips]:
@@ -139,6 +192,21 @@ def main() -> None:
     for label, extra in attacks.items():
         result = answers(phone, phone_embedded, telephone, margins, extra)
         print(f"| 83 telephone-enrolled, crafted: {label} | {cells(result)} |", flush=True)
+    app = list(wide.enrollable)[::2]
+    app_profiles, _ = gallery_profiles(wide, embedded_domain(wide, pipeline), app)
+    mixed, order = [*app_profiles, *real], [*app, *telephone]
+    print()
+    print(
+        "| mixed namespace, owners: named right / own claim accepted | " + " | ".join(heads) + " |"
+    )
+    print("|---|" + "---|" * len(heads))
+    for label, probes in (
+        ("8 kHz", (phone, phone_embedded)),
+        ("16 kHz", (wide, embedded_domain(wide, pipeline))),
+    ):
+        rows = mixed_owners(mixed, order, probes, margins)
+        shown = " | ".join(f"{n} / {a} of {t}" for n, a, t in rows)
+        print(f"| {label} probes | {shown} |", flush=True)
 
 
 if __name__ == "__main__":
