@@ -1017,31 +1017,3 @@ def test_similar_voices_in_a_namespace_mixing_bands_are_measured_around_each_ban
     assert found.cosine == pytest.approx(per_side, abs=1e-6)
     merged = service.merge_profiles(carol.id, twin.id)  # one voice: not refused
     assert merged.profile.id == carol.id
-
-
-def test_a_rival_weight_of_zero_keeps_the_standout_guard_on_verify_as_on_identify(tmp_path):
-    from dataclasses import replace
-
-    from fakes import TONE_PRIOR
-
-    guarded = replace(TONE_PRIOR, standout_margin=0.15)
-    probe = (voice(150, 6.0, seed=99), RATE)
-    outcomes = {}
-    for weight in (1.0, 0.0):
-        service = make_service(tmp_path / f"v{weight}.db")
-        thresholds = replace(
-            service.thresholds,
-            prior=guarded,
-            fallback=guarded.operating_point(),
-            rival_weight=weight,
-        )
-        service = replace(service, thresholds=thresholds)
-        ids = []
-        for i, f in enumerate((150, 153, 155, 156, 157, 158, 300, 400)):
-            profile = service.create_profile(f"p{f}")
-            service.enroll(profile.id, (voice(f, 12.0, seed=i + 1), RATE))
-            ids.append(profile.id)
-        service.refresh_thresholds()
-        verdict = service.verify(ids[0], probe)
-        outcomes[weight] = (verdict.decision, verdict.reason)
-    assert outcomes[0.0] == outcomes[1.0] == (Decision.REJECT, DecisionReason.LOOK_ALIKE)

@@ -191,24 +191,16 @@ class Scorer:
         cosines, normalized = self._values(probe, np.atleast_2d(voiceprint), [side])
         values = cosines if normalized is None else normalized
         own = float(self._llrs(probe, values, np.array([enrol_seconds]), band)[0])
-        rival_cosines, rival_llrs = self._rival_llrs(probe, rivals)
+        rival_llrs = self._rival_llrs(probe, rivals)
         others = rival_llrs.size if rivals is None or rivals.others is None else rivals.others
         penalty = rival_penalty(rival_llrs, self.point.rival_weight, max(others, rival_llrs.size))
         llr = own - penalty
         score = float(probability(llr))
-        apart = standout(
-            np.concatenate([cosines[:1], rival_cosines[self._alike(probe, band, side, rivals)]]),
-            0,
-            self.point.standout_others,
-        )
-        decision, reason = self.point.verify(score, probe.net_speech_seconds, apart)
+        decision, reason = self.point.verify(score, probe.net_speech_seconds)
         alone, _ = self.point.verify(float(probability(own)), probe.net_speech_seconds)
-        turned = decision is Decision.REJECT and alone is Decision.ACCEPT
-        rival = None
-        if turned and reason is DecisionReason.LOOK_ALIKE:  # the closest voice of the rest
-            rival = int(np.argmax(rival_cosines))
-        elif turned and penalty > 0:
-            rival = int(np.argmax(rival_llrs))
+        turned = penalty > 0 and decision is Decision.REJECT and alone is Decision.ACCEPT
+        rival = int(np.argmax(rival_llrs)) if turned else None
+        if turned:
             reason = DecisionReason.LOOK_ALIKE
         needed = None
         if normalized is None:  # on AS-Norm scores there is no cosine threshold
@@ -230,30 +222,17 @@ class Scorer:
             rival=rival,
         )
 
-    def _alike(
-        self, probe: Probe, band: Band, side: Band | None, rivals: Rivals | None
-    ) -> np.ndarray:
-        """``(k,) bool``: the rivals whose cosines with ``probe`` are on the claim's own
-        scale: judged in the claim's ``band`` and centred on its ``side``'s centre. A
-        telephone call scores higher with telephone-enrolled strangers than with its
-        app-enrolled owner, so a standout across both would refuse that owner."""
+    def _rival_llrs(self, probe: Probe, rivals: Rivals | None) -> np.ndarray:
+        """``(k,)`` log-likelihood ratios of ``probe`` against each rival, in its own
+        band; empty without rivals."""
         if rivals is None or len(rivals) == 0:
-            return np.zeros(0, dtype=bool)
-        pairs = self._pair_bands(probe, len(rivals), rivals.bands)
-        sides = rivals.sides if rivals.sides is not None else [side] * len(rivals)
-        return np.array([p is band and s == side for p, s in zip(pairs, sides, strict=True)])
-
-    def _rival_llrs(self, probe: Probe, rivals: Rivals | None) -> tuple[np.ndarray, np.ndarray]:
-        """``(k,)`` cosines and log-likelihood ratios of ``probe`` against each rival, in
-        its own band; empty without rivals."""
-        if rivals is None or len(rivals) == 0:
-            return np.zeros(0), np.zeros(0)
+            return np.zeros(0)
         voiceprints = np.atleast_2d(np.asarray(rivals.voiceprints, dtype=np.float32))
         cosines, normalized = self._values(probe, voiceprints, rivals.sides)
         values = cosines if normalized is None else normalized
         pairs = self._pair_bands(probe, voiceprints.shape[0], rivals.bands)
         enrol = np.asarray(rivals.enrol_seconds, dtype=np.float64).ravel()
-        return cosines, self._llrs_in_bands(probe, values, enrol, pairs)
+        return self._llrs_in_bands(probe, values, enrol, pairs)
 
     def _llrs_in_bands(
         self, probe: Probe, values: np.ndarray, enrol: np.ndarray, pairs: Sequence[Band]

@@ -1080,8 +1080,8 @@ class VoxprintService:
         passphrase profiles, among how many others there are (all of the namespace's
         profiles but the claimed one, passphrase ones included: a slightly lighter
         weight per rival). ``None`` when the operating point weighs no rival."""
-        if scorer.point.rival_weight == 0.0 and scorer.point.standout_margin is None:
-            return None  # neither the penalty nor the standout guard needs them
+        if scorer.point.rival_weight == 0.0:
+            return None
         by_band = scorer.point.profile_bands_matter(probe.bandwidth_hz)
         found = self._candidates(probe.embedding, 1, None, by_band=by_band)
         # Passphrase profiles are another kind, often this user's own: never rivals.

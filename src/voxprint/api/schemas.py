@@ -366,8 +366,7 @@ class VerificationOut(BaseModel):
     )
     reason: VerifyReasonValue = Field(
         description="match, no_match (the voice), look_alike (the voice would pass, but "
-        "another enrolled profile of the namespace scores as high, or it does not stand out "
-        "from the next five: see look_alike), "
+        "another enrolled profile of the namespace scores as high: see look_alike), "
         "insufficient_speech (too little speech to decide), wrong_phrase or "
         "wrong_phrase_and_voice (the words were not said)."
     )
@@ -382,9 +381,8 @@ class VerificationOut(BaseModel):
     )
     look_alike: LookAlikeOut | None = Field(
         None,
-        description="Another enrolled profile of the namespace that the voice resembles "
-        "(the closest), when weighing the claim against the others turned an accept into a "
-        "reject.",
+        description="Another enrolled profile of the namespace that the voice resembles, "
+        "when weighing the claim against it turned an accept into a reject.",
     )
     kind: ProfileKindValue = "text-independent"
     voice_decision: DecisionValue | None = Field(
