@@ -277,12 +277,21 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+#: The last line this benchmark writes: what follows it in its section was written by
+#: hand (later findings under the same heading) and is kept.
+LAST_LINE = "![Reliability](reliability.png)"
+
+
 def write_docs(text: str) -> None:
     current = DOCS.read_text() if DOCS.is_file() else "# Benchmarks\n"
     if SECTION in current:
         head, _, rest = current.partition(SECTION)
-        tail = rest.split("\n## ", 1)
-        current = head + text + ("\n## " + tail[1] if len(tail) > 1 else "")
+        _, marker, kept = rest.partition(LAST_LINE)
+        if not marker:  # an older layout: the section runs to the next heading
+            tail = rest.split("\n## ", 1)
+            kept = "\n\n## " + tail[1] if len(tail) > 1 else "\n"
+        generated = text[: text.index(LAST_LINE) + len(LAST_LINE)] if LAST_LINE in text else text
+        current = head + generated + kept
     else:
         current = current.rstrip("\n") + "\n\n" + text
     DOCS.write_text(current)
