@@ -502,6 +502,7 @@ def test_the_calibrate_command_says_which_earlier_calibration_it_keeps(tmp_path,
     assert "use it for narrowband claims" in text
     assert "kept: the wideband calibration fitted earlier (voxprint calibrate trials (" in text
     assert "still decides wideband claims" in text
+    assert "both bands at once (identify among app and telephone profiles)" in text
     assert "decided without it" not in text
     data = json.loads(run("calibrate", phone, "--db", db, "--model", "tone", "--json").stdout)
     assert data["cosine"]["bands"] == ["narrowband"]

@@ -168,7 +168,9 @@ def _text(data: dict[str, Any]) -> str:
         lines.append(
             f"kept: the {' and '.join(earlier['bands'])} calibration fitted earlier "
             f"({earlier['source'] or 'voxprint calibrate'}, {earlier['created_at'][:10]}) "
-            f"still decides {' and '.join(earlier['bands'])} claims"
+            f"still decides {' and '.join(earlier['bands'])} claims; a decision that scores "
+            "both bands at once (identify among app and telephone profiles) is decided "
+            "without either"
         )
     else:
         lines.append(
