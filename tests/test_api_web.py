@@ -36,6 +36,7 @@ def test_the_page_and_its_files_are_served_without_a_key(tmp_path):
         for name, media in (
             ("app.js", "text/javascript"),
             ("capture.js", "text/javascript"),
+            ("profiles.js", "text/javascript"),
             ("spoken.js", "text/javascript"),
             ("style.css", "text/css"),
         ):
@@ -155,10 +156,27 @@ def test_the_profile_table_says_when_the_server_holds_more_profiles_than_it_list
     assert more["profiles_note"].startswith("Showing the first 3 of 1234 profiles")
 
 
-def test_the_pages_profile_list_asks_for_the_servers_largest_page():
-    script = (WEB_DIR / "app.js").read_text()
-    (page,) = re.findall(r"const PROFILE_PAGE = (\d+);", script)
+def test_the_passphrase_section_says_when_the_server_holds_more_profiles_than_it_lists(
+    page_steps,
+):
+    assert page_steps["no key"]["phrase_profiles_note"] is None  # hidden as served
+    assert page_steps["good key"]["phrase_profiles"] == 2
+    assert page_steps["good key"]["phrase_profiles_note"] is None  # all listed: no note
+    more = page_steps["more profiles than one page"]
+    assert more["phrase_profiles"] == 3
+    # The table's own wording, under the passphrase section's profile list.
+    assert more["phrase_profiles_note"] == more["profiles_note"]
+    assert more["phrase_profiles_note"].startswith("Showing the first 3 of 1234 profiles")
+
+
+def test_the_pages_profile_lists_ask_for_the_servers_largest_page():
+    shared = (WEB_DIR / "profiles.js").read_text()
+    (page,) = re.findall(r"export const PROFILE_PAGE = (\d+);", shared)
     assert int(page) == MAX_PAGE
+    for script in ("app.js", "spoken.js"):
+        source = (WEB_DIR / script).read_text()
+        assert "/v1/profiles?limit=${PROFILE_PAGE}" in source, script
+        assert "?limit=500" not in source, script
 
 
 @pytest.mark.parametrize("step", ["enrol as with a revoked key", "diarize with a revoked key"])

@@ -1,8 +1,10 @@
-// Runs the web page's app.js in Node against a small fake DOM and a scripted server,
-// then prints what the page shows at each step as JSON (tests/test_api_web.py reads it).
+// Runs the web page's scripts (app.js, then spoken.js, as the page loads them) in Node
+// against a small fake DOM and a scripted server, then prints what the page shows at
+// each step as JSON (tests/test_api_web.py reads it).
 // Usage: node page_harness.mjs WEB_DIR GOOD_KEY
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 const [webDir, goodKey] = process.argv.slice(2);
 
@@ -103,18 +105,41 @@ async function fetch(path, options) {
     ];
     return reply(200, { items, total: profilesTotal ?? items.length });
   }
+  if (path.startsWith("/v1/phrases")) return reply(200, { phrases: ["my voice is my password"] });
   if (path.startsWith("/v1/diarize")) return reply(200, DIARIZATION);
   if (path.startsWith("/v1/embedding-map")) return reply(200, { method: "pca", explained_variance: [], points: [] });
   return reply(404, { error: { code: "not_found", message: "no such route" } });
 }
 class WebSocket { constructor() { throw new Error("no sockets in this test"); } }
 
-const source = readFileSync(join(webDir, "app.js"), "utf8").replace(/^import .*$/m, "");
-const run = new Function(
-  "document", "localStorage", "fetch", "location", "WebSocket", "confirm", "startCapture", source,
-);
+// profiles.js needs no browser: it is imported as it is; the page's scripts get what they
+// import from it (and no microphone) as arguments, their import and export keywords removed.
+const shared = await import(pathToFileURL(join(webDir, "profiles.js")).href);
 globalThis.window = { prompt: () => "Dave" }; // "Enrol as..." asks for a name
-run(document, localStorage, fetch, { protocol: "http:", host: "test" }, WebSocket, () => true, null);
+globalThis.Option = function Option(text, value) {
+  const option = new FakeElement("option", { value });
+  option.textContent = text;
+  return option;
+};
+for (const script of ["app.js", "spoken.js"]) {
+  const source = readFileSync(join(webDir, script), "utf8")
+    .replace(/^import .*$/gm, "")
+    .replace(/^export /gm, "");
+  const run = new Function(
+    "document", "localStorage", "fetch", "location", "WebSocket", "confirm", "startCapture",
+    ...Object.keys(shared), source,
+  );
+  run(
+    document, localStorage, fetch, { protocol: "http:", host: "test" }, WebSocket, () => true, null,
+    ...Object.values(shared),
+  );
+}
+
+// An element's text, or null while it is hidden.
+function shownText(id) {
+  const element = byId.get(id);
+  return (element.hidden ?? element.hasAttribute("hidden")) ? null : element.textContent;
+}
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 const snapshot = (step) => ({
@@ -125,8 +150,9 @@ const snapshot = (step) => ({
     document.querySelectorAll("[data-needs-key]").map((e) => [e.attributes.id, e.disabled]),
   ),
   profiles: byId.get("profiles").children.length,
-  profiles_note: (byId.get("profiles-note").hidden ?? byId.get("profiles-note").hasAttribute("hidden"))
-    ? null : byId.get("profiles-note").textContent,
+  profiles_note: shownText("profiles-note"),
+  phrase_profiles: byId.get("phrase-profile").children.length,
+  phrase_profiles_note: shownText("phrase-profiles-note"),
   timeline_rows: byId.get("timeline").children.length,
   live_choices: Object.fromEntries(
     ["enroll-profile", "verify-profile"].map((id) => [id, byId.get(id).children.map((o) => o.value)]),

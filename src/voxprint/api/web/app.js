@@ -1,5 +1,6 @@
 // voxprint web page: profiles, enrolment, live identification, verification, embedding map.
 import { startCapture } from "/web/capture.js";
+import { PROFILE_PAGE, showProfilesNote } from "/web/profiles.js";
 
 const KEY_STORAGE = "voxprint.apiKey";
 const KEY_HINT = "Enter an API key to start. Create one on the server with: voxprint keys create --name NAME --db DATABASE (the database this server was started with).";
@@ -8,8 +9,6 @@ const $ = (id) => document.getElementById(id);
 let profiles = [];
 let profilesTotal = 0;
 let keyAccepted = false;
-// The most profiles one request lists (the server's page limit): the table shows these.
-const PROFILE_PAGE = 500;
 
 function apiKey() { return localStorage.getItem(KEY_STORAGE) || ""; }
 
@@ -101,12 +100,7 @@ function renderProfiles() {
   const body = $("profiles");
   body.replaceChildren();
   // One page is listed: say so when the server holds more.
-  const note = $("profiles-note");
-  const more = profilesTotal > profiles.length;
-  note.hidden = !more;
-  note.textContent = more
-    ? `Showing the first ${profiles.length} of ${profilesTotal} profiles (list the rest with: voxprint profiles list --offset ${profiles.length}).`
-    : "";
+  showProfilesNote($("profiles-note"), profiles.length, profilesTotal);
   for (const p of profiles) {
     const row = document.createElement("tr");
     const cells = [p.name, p.status, `${tenthsDown(p.net_speech_seconds)} s`];

@@ -2,6 +2,7 @@
 // A clip is recorded from the microphone (16 kHz PCM16), wrapped as WAV and posted to
 // /v1/profiles/{id}/enrollments or /verify (with ?challenge= when a challenge is open).
 import { startCapture } from "/web/capture.js";
+import { PROFILE_PAGE, showProfilesNote } from "/web/profiles.js";
 
 const KEY_STORAGE = "voxprint.apiKey";
 const $ = (id) => document.getElementById(id);
@@ -50,8 +51,10 @@ function showWhatToSay() {
 export async function refreshSpoken() {
   if (!localStorage.getItem(KEY_STORAGE)) return;
   try {
-    const [page, offered] = await Promise.all([call("GET", "/v1/profiles?limit=500"), call("GET", "/v1/phrases")]);
+    const [page, offered] = await Promise.all([call("GET", `/v1/profiles?limit=${PROFILE_PAGE}`), call("GET", "/v1/phrases")]);
     profiles = page.items;
+    // One page is listed: say so when the server holds more.
+    showProfilesNote($("phrase-profiles-note"), profiles.length, page.total);
     const choice = $("phrase-choice");
     if (!choice.options.length) {
       for (const phrase of offered.phrases) choice.append(new Option(phrase, phrase));
