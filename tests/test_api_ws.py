@@ -531,3 +531,30 @@ def test_a_recording_sent_at_once_is_scored_every_hop_only_when_asked(setup, eve
         assert results[-1]["profile_name"] == "alice"
     else:
         assert len(running) <= 1
+
+
+def test_identify_results_say_why_nobody_is_named(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import fakes
+
+    # The standout guard on: a voice among close others (150-158 Hz) is not singled out.
+    guarded = replace(fakes.TONE_PRIOR, standout_margin=0.15, identification_threshold=0.4)
+    monkeypatch.setattr(fakes, "TONE_PRIOR", guarded)
+    monkeypatch.setattr(fakes, "TONE_OPERATING_POINT", guarded.operating_point())
+    app, service = make_app(tmp_path / "alike.db")
+    key = issue_key(service, "tenant-a")
+    with client_for(app) as client:
+        for fundamental in (150, 153, 155, 156, 157, 158, 300):
+            make_profile(client, key, f"p{fundamental}", fundamental)
+        results = {}
+        for fundamental in (150, 233):
+            with client.websocket_connect("/v1/ws/identify", headers={"X-API-Key": key}) as ws:
+                ws.receive_json()
+                results[fundamental] = stream_in_steps(ws, voice(fundamental, 3, seed=99))
+    alike, stranger = results[150], results[233]
+    assert (alike[0]["decision"], alike[0]["reason"]) == ("silence", None)  # nothing scored
+    last = alike[-1]
+    assert (last["decision"], last["reason"]) == ("unknown", "look_alike")
+    assert last["unknown"] and last["profile_id"] is None and last["score"] is None
+    assert (stranger[-1]["decision"], stranger[-1]["reason"]) == ("unknown", "no_match")

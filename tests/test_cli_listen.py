@@ -280,3 +280,25 @@ def test_a_verification_line_says_which_enrolled_look_alike_turned_the_claim_dow
     first, second = capsys.readouterr().out.splitlines()
     assert first.endswith("older  score 0.31  (as close to younger)  <- speaker change")
     assert "as close to" not in second
+
+
+def test_an_unknown_line_says_when_the_voice_does_not_stand_out_or_was_too_short(capsys):
+    from voxprint.cli.listen import Printer
+
+    event = {
+        "speaking": True,
+        "unknown": True,
+        "audio_seconds": 2.0,
+        "final": False,
+        "profile_name": None,
+        "score": None,
+        "changed": False,
+        "look_alike": None,
+    }
+    printer = Printer(json_output=False)
+    for reason in ("look_alike", "insufficient_speech", "no_match"):
+        printer({**event, "reason": reason}, 0.05)
+    alike, short, nobody = capsys.readouterr().out.splitlines()
+    assert alike.endswith("unknown  (does not stand out from other profiles)")
+    assert short.endswith("unknown  (too little speech to tell)")
+    assert nobody.endswith("unknown")

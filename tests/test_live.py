@@ -139,6 +139,78 @@ def test_a_live_claim_turned_down_by_an_enrolled_look_alike_names_it(service):
     assert owner.decision == "accept" and owner.to_json()["look_alike"] is None
 
 
+def test_a_live_window_says_why_it_names_someone_or_nobody(service):
+    owner = recognizer(service).feed(voice(150, 3))[-1]
+    stranger = recognizer(service).feed(voice(310, 3, seed=4))[-1]
+    silence = recognizer(service).feed(np.zeros(RATE, np.float32))[-1]
+    assert (owner.decision, owner.to_json()["reason"]) == ("identified", "match")
+    assert (stranger.decision, stranger.to_json()["reason"]) == ("unknown", "no_match")
+    assert (silence.decision, silence.to_json()["reason"]) == ("silence", None)
+    # Scored on 0.2 s of speech (the live gate set lower than the decision's own minimum).
+    audio = np.concatenate([np.zeros(int(1.8 * RATE), np.float32), voice(150, 0.2)])
+    short = evaluate_window(service, Window(audio, 2.0, len(audio)), IdentifyScorer(service), 0.05)
+    assert short.match.decision == "unknown"
+    assert short.match.reason.value == "insufficient_speech"
+
+
+@pytest.fixture()
+def look_alikes(tmp_path, monkeypatch):
+    """A namespace of close voices (150-158 Hz) under an operating point whose standout
+    guard leaves a voice unknown when it is no further from the next profiles than 0.15."""
+    from dataclasses import replace
+
+    import fakes
+
+    guarded = replace(fakes.TONE_PRIOR, standout_margin=0.15, identification_threshold=0.4)
+    monkeypatch.setattr(fakes, "TONE_PRIOR", guarded)
+    monkeypatch.setattr(fakes, "TONE_OPERATING_POINT", guarded.operating_point())
+    service = fake_service(tmp_path / "alike.db")
+    for i, fundamental in enumerate((150, 153, 155, 156, 157, 158, 300, 400)):
+        profile = service.create_profile(f"p{fundamental}")
+        service.enroll(profile.id, (voice(fundamental, 12.0, seed=i + 1), RATE))
+    return service
+
+
+def test_a_live_window_left_unknown_because_the_voice_does_not_stand_out_says_look_alike(
+    look_alikes,
+):
+    last = recognizer(look_alikes).feed(voice(150, 3, seed=99))[-1]
+    shown = last.to_json()
+    assert shown["unknown"] and shown["decision"] == "unknown"
+    assert shown["reason"] == "look_alike"
+    assert shown["score"] is None and shown["cosine"] > 0.99  # close, but not singled out
+    far = recognizer(look_alikes).feed(voice(233, 3, seed=99))[-1]
+    assert far.unknown and far.to_json()["reason"] == "no_match"
+
+
+def test_a_window_the_service_would_name_but_short_of_the_streams_threshold_is_no_match(
+    look_alikes,
+):
+    # A stream asks more of a posterior than one identification does (each window is
+    # another chance to look like someone): short of it, nobody is close enough.
+    p400 = next(p for p in look_alikes.list_profiles() if p.name == "p400")
+    last = recognizer(look_alikes).feed(voice(400, 3, seed=99))[-1]
+    audio = voice(400, 2, seed=99)
+    alone = look_alikes.identify((audio, RATE))
+    assert alone.identified is not None and alone.identified.profile_id == p400.id
+    assert last.unknown and last.score < LiveConfig().identification_threshold
+    assert last.to_json()["reason"] == "no_match"
+
+
+def test_a_live_verification_says_why_it_accepts_or_rejects(service):
+    alice = next(p for p in service.list_profiles() if p.name == "alice")
+    config = LiveConfig(cumulative=True)
+    scorer = VerifyScorer(service, alice)
+    owner = recognizer(service, config, scorer).feed(voice(150, 2))[-1]
+    other = recognizer(service, config, scorer).feed(voice(233, 2))[-1]
+    assert (owner.decision, owner.to_json()["reason"]) == ("accept", "match")
+    assert (other.decision, other.to_json()["reason"]) == ("reject", "no_match")
+    twin = service.create_profile("twin")
+    service.enroll(twin.id, (voice(155, 12, seed=2), RATE))
+    claim = recognizer(service, config, scorer).feed(voice(155, 2))[-1]
+    assert (claim.decision, claim.to_json()["reason"]) == ("reject", "look_alike")
+
+
 def test_speech_only_measuring_reports_speech_without_a_match(service):
     audio = np.concatenate([np.zeros(RATE, np.float32), voice(150, 1)])
     result = evaluate_window(service, Window(audio, 2.0, RATE), None, 0.5)

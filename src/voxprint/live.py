@@ -112,6 +112,10 @@ class Match:
     decision: str
     #: Verification: the other enrolled profile whose likeness turned the claim down.
     look_alike: LookAlike | None = None
+    #: Why the decision is what it is: ``match``, ``no_match`` (nobody close enough),
+    #: ``look_alike`` (identify: the voice does not stand out from the next profiles;
+    #: verify: another profile scores as high) or ``insufficient_speech``.
+    reason: DecisionReason | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,8 @@ class LiveEvent:
     changed: bool
     processing_seconds: float
     look_alike: LookAlike | None = None
+    #: The decision's reason (:attr:`Match.reason`); ``None`` for silence (nothing scored).
+    reason: DecisionReason | None = None
 
     @property
     def speaking(self) -> bool:
@@ -170,6 +176,7 @@ class LiveEvent:
             "score": None if self.score is None else float(self.score),
             "cosine": None if self.cosine is None else float(self.cosine),
             "decision": self.decision,
+            "reason": None if self.reason is None else self.reason.value,
             "changed": self.changed,
             "processing_ms": rounding.milliseconds(self.processing_seconds),
             "look_alike": None
@@ -215,19 +222,22 @@ class IdentifyScorer:
         )
         best = result.candidates[0] if result.candidates else None
         who = result.identified
+        reason = result.reason
         if who is not None and self.min_score is not None and who.score < self.min_score:
-            who = None
+            # Named by the service, not sure enough for a stream: nobody close enough.
+            who, reason = None, DecisionReason.NO_MATCH
         if who is not None:
-            return Match(who.profile_id, who.name, who.score, who.cosine, IDENTIFIED)
+            return Match(who.profile_id, who.name, who.score, who.cosine, IDENTIFIED, reason=reason)
         # A posterior that would name the closest never stands beside "unknown": a voice
         # that does not stand out from the next profiles shows its cosine only.
-        shown = result.reason is not DecisionReason.LOOK_ALIKE
+        shown = reason is not DecisionReason.LOOK_ALIKE
         return Match(
             None,
             None,
             best.score if best and shown else None,
             best.cosine if best else None,
             UNKNOWN,
+            reason=reason,
         )
 
 
@@ -252,6 +262,7 @@ class VerifyScorer:
             result.cosine,
             result.decision.value,
             result.look_alike,
+            result.reason,
         )
 
 
@@ -387,6 +398,7 @@ class LiveRecognizer:
             changed=changed,
             processing_seconds=result.processing_seconds,
             look_alike=match.look_alike if match else None,
+            reason=match.reason if match else None,
         )
 
     def final_event(self) -> LiveEvent:

@@ -164,6 +164,14 @@ class Latencies:
         return text
 
 
+#: What an unknown window's line adds for its reason (``no_match``, nobody close enough,
+#: is what "unknown" says on its own).
+UNKNOWN_BECAUSE = {
+    "look_alike": "does not stand out from other profiles",
+    "insufficient_speech": "too little speech to tell",
+}
+
+
 class Printer:
     """Renders events: one line each (silence only right after speech), or JSON lines."""
 
@@ -189,7 +197,9 @@ class Printer:
         change = "  <- speaker change" if event["changed"] else ""
         alike = event.get("look_alike")
         rival = f"  (as close to {alike['profile_name']})" if alike else ""
-        typer.echo(f"{stamp} {who}{score}{rival}{change}{final}")
+        because = UNKNOWN_BECAUSE.get(event.get("reason") or "") if event["unknown"] else None
+        why = f"  ({because})" if because else ""
+        typer.echo(f"{stamp} {who}{score}{why}{rival}{change}{final}")
 
 
 def run_local(
