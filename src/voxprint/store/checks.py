@@ -18,6 +18,8 @@ from voxprint.store.records import (
     BandCentre,
     EnrollmentStatus,
     Profile,
+    ScoreScale,
+    StoredCalibration,
     unprintable,
 )
 
@@ -181,6 +183,30 @@ def text_bands(text: str | None) -> frozenset[Band] | None:
 
 #: The ``band_key`` of a calibration stored before voxprint recorded its trials' bands.
 EVERY_BAND_KEY = "all"
+
+
+def calibration_of(row: Any, created_at: datetime) -> StoredCalibration:
+    """The calibration a row of the calibrations table holds (``row`` maps column names
+    to values, as both backends' cursors give them), created at ``created_at`` (each
+    backend reads its own time column)."""
+    return StoredCalibration(
+        encoder_name=row["encoder_name"],
+        encoder_version=row["encoder_version"],
+        scale=ScoreScale(row["scale"]),
+        slope=float(row["slope"]),
+        offset=float(row["offset"]),
+        threshold=float(row["threshold"]),
+        target_far=float(row["target_far"]),
+        achieved_far=float(row["achieved_far"]),
+        achieved_frr=float(row["achieved_frr"]),
+        impostor_mean=float(row["impostor_mean"]),
+        impostor_std=float(row["impostor_std"]),
+        target_trials=int(row["target_trials"]),
+        nontarget_trials=int(row["nontarget_trials"]),
+        source=row["source"],
+        created_at=created_at,
+        bands=text_bands(row["bands"]),
+    )
 
 
 def calibration_band_key(bands: frozenset[Band] | None) -> str:

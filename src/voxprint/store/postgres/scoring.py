@@ -17,6 +17,7 @@ from voxprint.store.checks import (
     blob_centre,
     blob_vector,
     calibration_band_key,
+    calibration_of,
     centre_blob,
     optional_float,
     text_band_centres,
@@ -188,27 +189,7 @@ class PostgresScoring(PostgresDatabase):
             params.append(ScoreScale(scale).value)
         with self._transaction(write=False) as conn:
             rows = conn.execute(query, params).fetchall()
-        found = (
-            StoredCalibration(
-                encoder_name=row["encoder_name"],
-                encoder_version=row["encoder_version"],
-                scale=ScoreScale(row["scale"]),
-                slope=float(row["slope"]),
-                offset=float(row["offset"]),
-                threshold=float(row["threshold"]),
-                target_far=float(row["target_far"]),
-                achieved_far=float(row["achieved_far"]),
-                achieved_frr=float(row["achieved_frr"]),
-                impostor_mean=float(row["impostor_mean"]),
-                impostor_std=float(row["impostor_std"]),
-                target_trials=int(row["target_trials"]),
-                nontarget_trials=int(row["nontarget_trials"]),
-                source=row["source"],
-                created_at=row["created_at"].astimezone(UTC),
-                bands=text_bands(row["bands"]),
-            )
-            for row in rows
-        )
+        found = (calibration_of(row, row["created_at"].astimezone(UTC)) for row in rows)
         return tuple(sorted(found, key=StoredCalibration.order))
 
     def delete_calibrations(

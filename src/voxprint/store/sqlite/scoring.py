@@ -15,6 +15,7 @@ from voxprint.store.checks import (
     bands_text,
     blob_centre,
     calibration_band_key,
+    calibration_of,
     centre_blob,
     text_band_centres,
     text_bands,
@@ -182,27 +183,7 @@ class SQLiteScoring(SQLiteDatabase):
             params.append(ScoreScale(scale).value)
         with self._transaction(write=False) as conn:
             rows = conn.execute(query, params).fetchall()
-        found = (
-            StoredCalibration(
-                encoder_name=row["encoder_name"],
-                encoder_version=row["encoder_version"],
-                scale=ScoreScale(row["scale"]),
-                slope=float(row["slope"]),
-                offset=float(row["offset"]),
-                threshold=float(row["threshold"]),
-                target_far=float(row["target_far"]),
-                achieved_far=float(row["achieved_far"]),
-                achieved_frr=float(row["achieved_frr"]),
-                impostor_mean=float(row["impostor_mean"]),
-                impostor_std=float(row["impostor_std"]),
-                target_trials=int(row["target_trials"]),
-                nontarget_trials=int(row["nontarget_trials"]),
-                source=row["source"],
-                created_at=parse_time(row["created_at"]),
-                bands=text_bands(row["bands"]),
-            )
-            for row in rows
-        )
+        found = (calibration_of(row, parse_time(row["created_at"])) for row in rows)
         return tuple(sorted(found, key=StoredCalibration.order))
 
     def delete_calibrations(
