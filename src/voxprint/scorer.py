@@ -338,15 +338,17 @@ class Scorer:
                 band=pairs[order[0]],
             )
         )
-        best = int(order[0])
-        alike = [  # cosines on one scale: same pair band, same centre, same copy or none
-            i
-            for i in range(gallery.shape[0])
-            if pairs[i] is pairs[best]
-            and copied[i] == copied[best]
-            and (sides is None or sides[i] == sides[best])
-        ]
-        apart = standout(cosines[alike], alike.index(best), self.point.standout_others)
+        apart = None
+        if self.point.standout_margin is not None and self.point.names(candidates[0].score):
+            best = int(order[0])
+            alike = [  # cosines on one scale: same pair band, same centre, same copy or none
+                i
+                for i in range(gallery.shape[0])
+                if pairs[i] is pairs[best]
+                and copied[i] == copied[best]
+                and (sides is None or sides[i] == sides[best])
+            ]
+            apart = standout(cosines[alike], alike.index(best), self.point.standout_others)
         reason = self.point.identify(candidates[0].score, probe.net_speech_seconds, needed, apart)
         return Ranking(
             candidates=candidates,
