@@ -146,3 +146,13 @@ def test_models_refuse_impossible_parameters():
         ConditionModel(MODEL.impostors, MODEL.targets, shrink_seconds=0.0)
     with pytest.raises(InvalidParameterError):
         ConditionModel(MODEL.impostors, MODEL.targets, 0.84, speech_offset=-0.1)
+
+
+def test_cosine_for_llr_finds_the_smallest_cosine_that_reaches_the_llr():
+    for probe_seconds, snr in ((0.8, None), (3.0, 3.0), (12.0, 30.0)):
+        cosine = NOISY.cosine_for_llr(1.5, probe_seconds, 20.0, snr)
+        below, at = NOISY.llr(
+            np.array([cosine - 1e-9, cosine]), probe_seconds, np.array([20.0]), snr
+        )
+        assert below < 1.5 <= at
+    assert MODEL.cosine_for_llr(-1e6, 3.0, 20.0) == -1.0  # every cosine reaches it

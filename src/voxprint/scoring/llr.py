@@ -165,6 +165,12 @@ def _gauss_logpdf(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarra
     return np.asarray(-0.5 * ((x - mean) / std) ** 2 - np.log(std) - 0.5 * math.log(2 * math.pi))
 
 
+#: :meth:`ConditionModel.cosine_for_llr` narrows [-1, 1] ``_ROOT_PASSES`` times on
+#: grids of ``_ROOT_GRID`` points: 2 / 4096**3, under 1e-10.
+_ROOT_GRID = 4097
+_ROOT_PASSES = 3
+
+
 @dataclass(frozen=True)
 class ConditionModel:
     """Score distributions that know the speech durations (see the module docstring)."""
@@ -245,24 +251,24 @@ class ConditionModel:
         enrol_seconds: float,
         probe_snr_db: float | None = None,
     ) -> float:
-        """The cosine whose LLR equals ``llr`` at these durations and SNR (bisection on
-        the monotone LLR); the bounds -1 or 1 when it lies outside."""
+        """The cosine whose LLR equals ``llr`` at these durations and SNR: the smallest
+        cosine (to within 1e-10) whose LLR reaches it, found on the monotone LLR by
+        narrowing a grid three times (three vectorised evaluations instead of a Python
+        bisection: it is reported with every verify); the bounds -1 or 1 when it lies
+        outside."""
         lo, hi = -1.0, 1.0
         enrol = np.array([enrol_seconds])
-
-        def at(cosine: float) -> float:
-            return float(self.llr(np.array([cosine]), probe_seconds, enrol, probe_snr_db)[0])
-
-        if at(hi) < llr:
+        ends = self.llr(np.array([lo, hi]), probe_seconds, enrol, probe_snr_db)
+        if ends[1] < llr:
             return hi
-        if at(lo) >= llr:
+        if ends[0] >= llr:
             return lo
-        for _ in range(50):
-            mid = 0.5 * (lo + hi)
-            if at(mid) >= llr:
-                hi = mid
-            else:
-                lo = mid
+        for _ in range(_ROOT_PASSES):
+            grid = np.linspace(lo, hi, _ROOT_GRID)
+            reached = self.llr(grid, probe_seconds, enrol, probe_snr_db) >= llr
+            # The grid's ends are the bracket's: the first point is below, the last reaches.
+            first = max(int(np.argmax(reached)), 1)
+            lo, hi = float(grid[first - 1]), float(grid[first])
         return hi
 
 
