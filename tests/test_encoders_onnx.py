@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from voxprint.encoders.campplus_masked import MaskedCampPlus
 from voxprint.encoders.campplus_net import CampPlusConfig, CampPlusNet
 from voxprint.encoders.campplus_runtime import (
     RUNTIMES,
+    OnnxRuntime,
     RuntimeSpec,
     build_runtime,
     onnx_model_path,
@@ -356,3 +358,87 @@ def test_batched_pipeline_equals_the_single_file_pipeline(
         assert not isinstance(many, Exception)
         assert many.net_speech_seconds == pytest.approx(one.net_speech_seconds)
         assert cosines(many.embedding, one.embedding)[0] > 0.999
+
+
+class _RecordingSession:
+    """Stands in for an onnxruntime session: records its calls; the first one can be
+    held until released, so that another call overlaps it."""
+
+    def __init__(self, name: str, hold: threading.Event | None = None) -> None:
+        self.name = name
+        self.calls = 0
+        self.hold = hold
+        self.started = threading.Event()
+
+    def run(self, _outputs: object, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        self.calls += 1
+        self.started.set()
+        if self.hold is not None:
+            self.hold.wait(timeout=10)
+        return [np.ones((feeds["features"].shape[0], 4), dtype=np.float32)]
+
+
+def _call(runtime: OnnxRuntime) -> np.ndarray:
+    return runtime.run(np.zeros((1, 10, 80), np.float32), np.array([10]))
+
+
+def test_a_call_that_overlaps_another_runs_on_the_one_thread_session() -> None:
+    release = threading.Event()
+    wide = _RecordingSession("wide", hold=release)
+    narrow = _RecordingSession("narrow")
+    built: list[int] = []
+    runtime = OnnxRuntime(wide, "onnx", lambda: built.append(1) or narrow)
+    first = threading.Thread(target=_call, args=(runtime,))
+    first.start()
+    assert wide.started.wait(timeout=10)
+    assert _call(runtime).shape == (1, 4)  # while the first call is held
+    release.set()
+    first.join(timeout=10)
+    _call(runtime)  # alone again
+    assert (wide.calls, narrow.calls, len(built)) == (2, 1, 1)
+
+
+def test_calls_one_after_another_never_build_the_one_thread_session() -> None:
+    built: list[int] = []
+    wide = _RecordingSession("wide")
+    runtime = OnnxRuntime(wide, "onnx", lambda: built.append(1))
+    for _ in range(3):
+        _call(runtime)
+    assert wide.calls == 3 and built == []
+
+
+def test_a_one_thread_session_that_cannot_be_built_leaves_calls_on_the_main_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = threading.Event()
+    wide = _RecordingSession("wide", hold=release)
+
+    def fail() -> object:
+        raise RuntimeError("no memory")
+
+    runtime = OnnxRuntime(wide, "onnx", fail)
+    first = threading.Thread(target=_call, args=(runtime,))
+    first.start()
+    assert wide.started.wait(timeout=10)
+    with caplog.at_level(logging.WARNING):
+        wide.hold = None
+        _call(runtime)
+    release.set()
+    first.join(timeout=10)
+    assert wide.calls == 2
+    assert "no one-thread CAM++ session (no memory)" in caplog.text
+
+
+def test_only_a_default_thread_count_gets_a_one_thread_session_for_overlaps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime_module, "default_onnx_threads", lambda: 2)
+    spec = RuntimeSpec(small_network(), "small-test", cache_dir=tmp_path)
+    chosen = runtime_module.build_onnx_runtime(spec)
+    assert isinstance(chosen, OnnxRuntime) and chosen._build_narrow is not None
+    narrow = chosen._build_narrow()
+    assert narrow.get_session_options().intra_op_num_threads == 1
+    fixed = runtime_module.build_onnx_runtime(
+        RuntimeSpec(small_network(), "small-test", num_threads=2, cache_dir=tmp_path)
+    )
+    assert isinstance(fixed, OnnxRuntime) and fixed._build_narrow is None

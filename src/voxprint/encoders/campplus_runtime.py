@@ -181,19 +181,55 @@ class TorchRuntime:
 
 
 class OnnxRuntime:
-    """An onnxruntime CPU session over an exported CAM++ graph (thread-safe)."""
+    """An onnxruntime CPU session over an exported CAM++ graph (thread-safe).
 
-    def __init__(self, session: Any, name: str) -> None:
+    ``narrow``, when given, builds a one-thread session over the same graph: a call
+    that starts while another is running uses it (built at the first such call), and a
+    call alone uses ``session`` with all its threads. Two calls at once on a
+    many-thread session fight over the cores: on the AVX2-only 2-core AMD EPYC, 5 s
+    clips from two threads ran at 12.4 clips/s with two threads per call against 15.6
+    with one (175 against 124 ms of CPU per clip; docs/benchmarks.md, "One thread per
+    call when calls overlap"). The second session costs about 80 MB.
+    """
+
+    def __init__(self, session: Any, name: str, narrow: Callable[[], Any] | None = None) -> None:
         self._session = session
         self._name = name
+        self._build_narrow = narrow
+        self._narrow: Any = None
+        self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self._running = 0
 
     @property
     def name(self) -> str:
         return self._name
 
     def run(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        outputs = self._session.run(None, {"features": features, "lengths": lengths})
+        with self._lock:
+            overlapping = self._running > 0
+            self._running += 1
+        try:
+            session = self._narrow_session() if overlapping else self._session
+            outputs = session.run(None, {"features": features, "lengths": lengths})
+        finally:
+            with self._lock:
+                self._running -= 1
         return np.asarray(outputs[0], dtype=np.float32)
+
+    def _narrow_session(self) -> Any:
+        """The one-thread session (built now if it is not yet), or the main one when
+        there is none or it cannot be built."""
+        if self._build_narrow is None:
+            return self._session
+        with self._build_lock:
+            if self._narrow is None and self._build_narrow is not None:
+                try:
+                    self._narrow = self._build_narrow()
+                except Exception as exc:  # onnxruntime raises its own, unexported types
+                    logger.warning("no one-thread CAM++ session (%s); calls share one", exc)
+                    self._build_narrow = None
+            return self._session if self._narrow is None else self._narrow
 
 
 #: Padded batches shorter than this (frames, 100 per second) run in float32 even in
@@ -526,14 +562,19 @@ def build_torch_runtime(spec: RuntimeSpec) -> CampPlusRuntime:
 def build_onnx_runtime(spec: RuntimeSpec) -> CampPlusRuntime:
     """The onnx runtime, or torch eager (with a warning) when onnxruntime or the export fails."""
     try:
-        session, _ = load_onnx_session(spec)
+        session, path = load_onnx_session(spec)
     except ImportError as exc:
         logger.warning("onnxruntime is not available (%s); CAM++ runs in torch eager", exc)
         return TorchRuntime(spec.load_network(), spec.num_threads)
     except ModelError as exc:
         logger.warning("%s; CAM++ runs in torch eager", exc.message)
         return TorchRuntime(spec.load_network(), spec.num_threads)
-    return OnnxRuntime(session, "onnx" if spec.quantize == "none" else f"onnx-{spec.quantize}")
+    # Overlapping calls get one thread each, unless the user chose the thread count.
+    narrow = None
+    if spec.num_threads is None and default_onnx_threads() > 1:
+        narrow = functools.partial(_open_session, path, 1)
+    name = "onnx" if spec.quantize == "none" else f"onnx-{spec.quantize}"
+    return OnnxRuntime(session, name, narrow)
 
 
 def native_bf16(core: Any) -> bool:
