@@ -46,7 +46,7 @@ from machine import header
 from voxprint.encoders import CampPlusEncoder
 from voxprint.encoders.campplus_runtime import DEFAULT_RUNTIME
 from voxprint.encoders.weights import package_directories
-from voxprint.pipeline import EmbeddingPipeline
+from voxprint.pipeline import DEFAULT_EMBED_WORKERS, EmbeddingPipeline
 from voxprint.settings import default_data_root
 
 RATE = 16000
@@ -157,6 +157,8 @@ def throughput(
     with Clock() as batched_clock:
         batched = encoders[pipeline_runtime].embed_batch(waves)
 
+    with Clock() as serial_clock:
+        list(pipeline.process_many(files, force=True, workers=1))
     with Clock() as pipeline_clock:
         results = list(pipeline.process_many(files, force=True))
     with Clock() as single_clock:
@@ -191,7 +193,16 @@ def throughput(
     print(row("pipeline `process`, one by one", single_clock, audio, len(files), "(VAD crops)"))
     print(
         row(
-            "pipeline `process_many`",
+            "pipeline `process_many`, one chunk at a time (`workers=1`)",
+            serial_clock,
+            audio,
+            len(files),
+            "(VAD crops)",
+        )
+    )
+    print(
+        row(
+            f"pipeline `process_many` (default: {DEFAULT_EMBED_WORKERS} chunks at a time)",
             pipeline_clock,
             audio,
             len(files),
@@ -204,6 +215,7 @@ def throughput(
         ratios = {name: getattr(clocks[name], measure) for name in encoders}
         ratios[f"{pipeline_runtime} batched"] = getattr(batched_clock, measure)
         ratios["process, interleaved (also decodes + VAD)"] = getattr(clocks[end_to_end], measure)
+        ratios["process_many, workers=1 (also decodes + VAD)"] = getattr(serial_clock, measure)
         ratios["process_many (also decodes + VAD)"] = getattr(pipeline_clock, measure)
         print(
             f"\nspeed-up over the reference ({measure} time): "

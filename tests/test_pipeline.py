@@ -1,5 +1,7 @@
 """The embedding pipeline: decode, keep the speech, embed; speech minimums and forcing."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -119,6 +121,52 @@ def test_process_many_batches_the_encoder_and_isolates_a_failing_item():
     assert [int(np.argmax(r.embedding)) for r in good] == sorted(
         int(np.argmax(r.embedding)) for r in good
     )
+
+
+class OverlapToneEncoder(ToneEncoder):
+    """ToneEncoder whose ``embed_batch`` records how many batches run at once, and holds
+    the first batch until a second one has started (or a few seconds have passed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = 0
+        self.most_at_once = 0
+        self.lock = threading.Lock()
+        self.second = threading.Event()
+
+    def embed_batch(self, waveforms):
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            if self.running > 1:
+                self.second.set()
+        self.second.wait(timeout=5)
+        try:
+            return np.stack([self.embed(w) for w in waveforms])
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_process_many_embeds_two_chunks_at_a_time_and_keeps_the_input_order():
+    encoder = OverlapToneEncoder()
+    many = EmbeddingPipeline(
+        encoder, config=PipelineConfig(embedding_pad_seconds=0.0), vad=EnergyVad()
+    )
+    sources = [(voice(100 + 50 * i, 1.5, seed=i), RATE) for i in range(8)]
+    results = list(many.process_many(sources, force=True, batch_size=2, workers=2))
+    assert encoder.most_at_once == 2
+    peaks = [int(np.argmax(r.embedding)) for r in results]
+    assert peaks == sorted(peaks) and len(set(peaks)) == len(sources)
+    alone = OverlapToneEncoder()
+    one = EmbeddingPipeline(
+        alone, config=PipelineConfig(embedding_pad_seconds=0.0), vad=EnergyVad()
+    )
+    alone.second.set()  # nothing to wait for
+    assert len(list(one.process_many(sources, force=True, batch_size=2, workers=1))) == 8
+    assert alone.most_at_once == 1
+    with pytest.raises(InvalidParameterError):
+        list(many.process_many(sources, workers=0))
 
 
 def test_process_many_uses_the_given_loader_and_reraises_unexpected_errors():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -25,8 +27,16 @@ logger = logging.getLogger(__name__)
 DEFAULT_MIN_SPEECH_SECONDS = 1.0
 #: Utterances embedded together by :meth:`EmbeddingPipeline.process_many`.
 DEFAULT_BATCH_SIZE = 16
+#: Chunks :meth:`EmbeddingPipeline.process_many` embeds at a time. Two calls at once use
+#: both cores of a 2-core machine where one call cannot: CAM++ on onnxruntime gives a
+#: call that overlaps another one thread (two threads per call scale poorly), and
+#: OpenVINO runs one stream per core (docs/benchmarks.md, "One thread per call when
+#: calls overlap").
+DEFAULT_EMBED_WORKERS = 2
 
 _T = TypeVar("_T")
+#: A chunk's embeddings (or each source's error) and the seconds they took.
+_Embedded = tuple[list[np.ndarray | VoxprintError], float]
 
 
 @dataclass(frozen=True)
@@ -189,13 +199,15 @@ class EmbeddingPipeline:
         force: bool = False,
         batch_size: int = DEFAULT_BATCH_SIZE,
         load: Callable[[_T], np.ndarray] | None = None,
+        workers: int = DEFAULT_EMBED_WORKERS,
     ) -> Iterator[Utterance | VoxprintError]:
         """Embed many sources; yields one result per source, in input order.
 
         A source that fails (unreadable, no speech, too short unless ``force``) yields
         its :class:`~voxprint.errors.VoxprintError` instead of stopping the run.
         Decoding and VAD run in a background thread, ahead of the embedding; the speech
-        of up to ``batch_size`` sources is embedded together (``encoder.embed_batch``
+        of up to ``batch_size`` sources is embedded together, ``workers`` such chunks at
+        a time (``encoder.embed_batch``
         when the encoder has one: CAM++ groups windows by length into padded batches
         whose rows equal single embeddings). ``load`` turns a source into ``(n,)
         float32`` audio at the encoder's rate (default :meth:`load`, for any
@@ -205,20 +217,36 @@ class EmbeddingPipeline:
         """
         if batch_size < 1:
             raise InvalidParameterError(f"batch_size must be at least 1, got {batch_size}")
+        if workers < 1:
+            raise InvalidParameterError(f"workers must be at least 1, got {workers}")
         loader: Callable[[Any], np.ndarray] = load if load is not None else self.load
         prefetch = _Prefetcher(
-            sources, lambda source: self._load_and_prepare(loader, source, force), 2 * batch_size
+            sources,
+            lambda source: self._load_and_prepare(loader, source, force),
+            (1 + workers) * batch_size,
         )
+        pending: collections.deque[tuple[list[Any], Future[_Embedded]]] = collections.deque()
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voxprint-embed")
         try:
             chunk: list[PreparedSpeech | VoxprintError] = []
             for item in prefetch:
                 chunk.append(item)
                 if len(chunk) == batch_size:
-                    yield from self._embed_chunk(chunk)
+                    pending.append((chunk, pool.submit(self._embed_prepared, chunk)))
                     chunk = []
-            yield from self._embed_chunk(chunk)
+                    while len(pending) >= workers:
+                        done, future = pending.popleft()
+                        yield from self._results(done, future.result())
+            if chunk:
+                pending.append((chunk, pool.submit(self._embed_prepared, chunk)))
+            while pending:
+                done, future = pending.popleft()
+                yield from self._results(done, future.result())
         finally:
             prefetch.close()
+            for _, future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)
 
     def _load_and_prepare(
         self, loader: Callable[[Any], np.ndarray], source: Any, force: bool
@@ -230,13 +258,18 @@ class EmbeddingPipeline:
         except VoxprintError as error:
             return error
 
-    def _embed_chunk(
-        self, chunk: Sequence[PreparedSpeech | VoxprintError]
-    ) -> Iterator[Utterance | VoxprintError]:
+    def _embed_prepared(self, chunk: Sequence[PreparedSpeech | VoxprintError]) -> _Embedded:
+        """The embeddings of the chunk's prepared speech, and the seconds they took."""
         prepared = [item for item in chunk if isinstance(item, PreparedSpeech)]
         started = time.perf_counter()
         embeddings = self._embed_speeches([p.speech for p in prepared])
-        elapsed = time.perf_counter() - started
+        return embeddings, time.perf_counter() - started
+
+    def _results(
+        self, chunk: Sequence[PreparedSpeech | VoxprintError], embedded: _Embedded
+    ) -> Iterator[Utterance | VoxprintError]:
+        embeddings, elapsed = embedded
+        prepared = [item for item in chunk if isinstance(item, PreparedSpeech)]
         total = sum(len(p.speech) for p in prepared) or 1
         results = iter(embeddings)
         for item in chunk:
