@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
+from freshprocess import fresh_python
 from voxprint import bootstrap, operating_points
 from voxprint.cli.app import app
 from voxprint.cli.exit_codes import ExitCode
@@ -255,3 +256,20 @@ def test_info_refuses_an_unknown_phrase_recogniser_in_one_line(tmp_path, monkeyp
     monkeypatch.setenv("VOXPRINT_PHRASE_RECOGNIZER", "nosuch")
     result = run("info", "--db", tmp_path / "p.db")
     assert result.exit_code != 0 and "unknown phrase recogniser 'nosuch'" in result.output
+
+
+def test_listing_profiles_imports_no_decoder_model_runtime_or_websocket_client(
+    tmp_path: Path,
+) -> None:
+    code = (
+        "import sys\n"
+        "from voxprint.cli.app import main\n"
+        f"sys.argv = ['voxprint', 'profiles', 'list', '--db', {str(tmp_path / 'none.db')!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('av', 'websockets', 'onnxruntime', 'torch', 'openvino')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    assert fresh_python(code).strip().splitlines()[-1] == "[]"

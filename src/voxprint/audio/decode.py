@@ -9,16 +9,15 @@ Sample-rate conversion is not done here (see :mod:`voxprint.audio.resample`).
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TypeAlias
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias
 
-import av
-import av.error
 import numpy as np
 
 from voxprint.audio.limits import AudioLimits, check_sample_rate
@@ -31,6 +30,9 @@ from voxprint.errors import (
     InvalidSampleRateError,
     UnsupportedAudioError,
 )
+
+if TYPE_CHECKING:
+    import av
 
 logger = logging.getLogger(__name__)
 
@@ -55,13 +57,21 @@ _EXACT_DURATION_FORMATS = frozenset(
 _MAX_BAD_PACKETS = 1
 _MAX_BAD_PACKET_FRACTION = 0.01
 
-#: Errors PyAV (and the file objects it reads from) raise for unreadable media.
-_DECODE_ERRORS: tuple[type[BaseException], ...] = (
-    av.error.FFmpegError,
-    OSError,
-    EOFError,
-    ValueError,
-)
+
+@functools.cache
+def _pyav() -> Any:
+    """PyAV, imported at the first decode: it takes 80 ms to import, and commands that
+    decode nothing (``profiles list``, ``--help``) should not pay it."""
+    import av
+    import av.error
+
+    return av
+
+
+@functools.cache
+def _decode_errors() -> tuple[type[BaseException], ...]:
+    """Errors PyAV (and the file objects it reads from) raise for unreadable media."""
+    return (_pyav().error.FFmpegError, OSError, EOFError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -411,8 +421,8 @@ def _mp3_truncation(stream: BinaryIO) -> tuple[int, int] | None:
 
 def _decode_media(stream: BinaryIO, head: bytes, limits: AudioLimits) -> DecodedAudio:
     try:
-        container = av.open(stream, mode="r", metadata_errors="ignore")
-    except _DECODE_ERRORS as exc:
+        container = _pyav().open(stream, mode="r", metadata_errors="ignore")
+    except _decode_errors() as exc:
         if _looks_like_media(head):
             raise CorruptAudioError(f"could not decode audio: {_error_reason(exc)}") from exc
         raise UnsupportedAudioError(
@@ -433,7 +443,7 @@ def _decode_container(
         kinds = ", ".join(sorted({str(s.type) for s in container.streams}))
         raise UnsupportedAudioError(f"no audio stream in input (found only {kinds})")
     best = container.streams.best("audio")
-    audio = best if isinstance(best, av.AudioStream) else container.streams.audio[0]
+    audio = best if isinstance(best, _pyav().AudioStream) else container.streams.audio[0]
     declared_rate = audio.codec_context.sample_rate
     if declared_rate:
         check_sample_rate(declared_rate)
@@ -458,7 +468,7 @@ def _decode_container(
             packets += 1
             try:
                 frames = audio.decode(packet)
-            except _DECODE_ERRORS as exc:
+            except _decode_errors() as exc:
                 # Like FFmpeg's own tools, skip an isolated bad packet (a glitch, or a
                 # tag between concatenated files); many of them mean the media is broken.
                 bad_packets += 1
@@ -473,7 +483,7 @@ def _decode_container(
                     mixer.add(frame)
                     seconds += frame.samples / frame.sample_rate
                     limits.check_seconds(seconds)
-    except _DECODE_ERRORS as exc:
+    except _decode_errors() as exc:
         raise CorruptAudioError(
             f"could not decode audio: {_error_reason(exc)} (after {seconds:.2f} s)"
         ) from exc
@@ -520,7 +530,7 @@ def _declared_seconds(
     if audio.duration is not None and audio.time_base is not None:
         return float(audio.duration * audio.time_base)
     if len(container.streams) == 1 and container.duration is not None:
-        return container.duration / av.time_base
+        return container.duration / _pyav().time_base
     return None
 
 

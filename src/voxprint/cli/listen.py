@@ -23,7 +23,6 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from voxprint.cli.common import DbOption, JsonOption, ModelOption, handles_errors, settings
 from voxprint.cli.render import plural
@@ -376,6 +375,9 @@ def listen(
     )
     latencies: Latencies | None = None
     if server is not None:
+        # Imported here: 40 ms that every other command would pay.
+        from websockets.exceptions import InvalidHandshake, InvalidURI
+
         configured = settings().api_key
         key = api_key or (configured.get_secret_value() if configured is not None else None)
         if not key:
