@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from voxprint.api.schemas import MAX_PAGE
 from voxprint.cli.app import app as cli
+from voxprint.cli.listen import UNKNOWN_BECAUSE
 from voxprint.embedding_map import pca_2d
 from voxprint.errors import InvalidParameterError
 
@@ -37,6 +38,7 @@ def test_the_page_and_its_files_are_served_without_a_key(tmp_path):
             ("app.js", "text/javascript"),
             ("capture.js", "text/javascript"),
             ("profiles.js", "text/javascript"),
+            ("reasons.js", "text/javascript"),
             ("spoken.js", "text/javascript"),
             ("style.css", "text/css"),
         ):
@@ -213,3 +215,30 @@ def test_the_key_field_has_no_name_so_a_form_sent_before_the_script_runs_leaks_n
     (key_input,) = re.findall(r'<input[^>]*\bid="api-key"[^>]*>', html)
     assert 'type="password"' in key_input
     assert not re.search(r"\bname=", key_input)
+
+
+def test_the_live_panel_says_why_a_voice_is_unknown_in_the_words_listen_uses():
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (it runs the page's script)")
+    module = (WEB_DIR / "reasons.js").as_uri()
+    reasons = ["look_alike", "insufficient_speech", "no_match", None]
+    code = (
+        f"import {{ unknownLabel }} from {json.dumps(module)};"
+        f"console.log(JSON.stringify({json.dumps(reasons)}.map(unknownLabel)));"
+    )
+    done = subprocess.run(
+        [node, "--input-type=module", "-e", code], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    labels = dict(
+        zip(
+            ["look_alike", "insufficient_speech", "no_match", "none"],
+            json.loads(done.stdout),
+            strict=True,
+        )
+    )
+    assert labels["look_alike"] == f"unknown: {UNKNOWN_BECAUSE['look_alike']}"
+    assert labels["insufficient_speech"] == f"unknown: {UNKNOWN_BECAUSE['insufficient_speech']}"
+    assert labels["no_match"] == labels["none"] == "unknown"
+    assert "unknownLabel(message.reason)" in (WEB_DIR / "app.js").read_text()

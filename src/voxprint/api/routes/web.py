@@ -25,6 +25,7 @@ WEB_FILES = {
     "app.js": "text/javascript; charset=utf-8",
     "capture.js": "text/javascript; charset=utf-8",
     "profiles.js": "text/javascript; charset=utf-8",
+    "reasons.js": "text/javascript; charset=utf-8",
     "spoken.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }

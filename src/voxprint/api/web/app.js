@@ -1,6 +1,7 @@
 // voxprint web page: profiles, enrolment, live identification, verification, embedding map.
 import { startCapture } from "/web/capture.js";
 import { PROFILE_PAGE, showProfilesNote } from "/web/profiles.js";
+import { unknownLabel } from "/web/reasons.js";
 
 const KEY_STORAGE = "voxprint.apiKey";
 const KEY_HINT = "Enter an API key to start. Create one on the server with: voxprint keys create --name NAME --db DATABASE (the database this server was started with).";
@@ -205,11 +206,11 @@ function showSpeaker(message) {
   if (!message.speaking) { name.classList.add("silent"); return; }
   name.classList.remove("silent");
   name.classList.toggle("unknown", message.unknown);
-  name.textContent = message.unknown ? "unknown" : message.profile_name;
+  name.textContent = message.unknown ? unknownLabel(message.reason) : message.profile_name;
   $("speaker-score").textContent = message.score === null ? "—" : message.score.toFixed(2);
   if (message.changed) {
     const item = document.createElement("li");
-    item.textContent = `${message.audio_seconds.toFixed(1)} s: ${message.unknown ? "unknown" : message.profile_name}`;
+    item.textContent = `${message.audio_seconds.toFixed(1)} s: ${message.unknown ? unknownLabel(message.reason) : message.profile_name}`;
     $("speaker-changes").prepend(item);
   }
 }
