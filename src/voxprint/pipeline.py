@@ -207,13 +207,13 @@ class EmbeddingPipeline:
         its :class:`~voxprint.errors.VoxprintError` instead of stopping the run.
         Decoding and VAD run in a background thread, ahead of the embedding; the speech
         of up to ``batch_size`` sources is embedded together, ``workers`` such chunks at
-        a time (``encoder.embed_batch``
-        when the encoder has one: CAM++ groups windows by length into padded batches
-        whose rows equal single embeddings). ``load`` turns a source into ``(n,)
-        float32`` audio at the encoder's rate (default :meth:`load`, for any
-        :data:`~voxprint.audio.AudioSource`). An unexpected exception (a bug, not bad
-        input) is re-raised here. ``processing_seconds`` of each utterance is its own
-        decode and VAD time plus its share (by speech length) of its batch's embedding.
+        a time (``encoder.embed_batch`` when the encoder has one: CAM++ groups windows
+        by length into padded batches whose rows equal single embeddings). ``load``
+        turns a source into ``(n,) float32`` audio at the encoder's rate (default
+        :meth:`load`, for any :data:`~voxprint.audio.AudioSource`). An unexpected
+        exception (a bug, not bad input) is re-raised here. ``processing_seconds`` of
+        each utterance is its own decode and VAD time plus its share (by speech length)
+        of its batch's embedding.
         """
         if batch_size < 1:
             raise InvalidParameterError(f"batch_size must be at least 1, got {batch_size}")

@@ -187,8 +187,8 @@ class OnnxRuntime:
     that starts while another is running uses it (built at the first such call), and a
     call alone uses ``session`` with all its threads. Two calls at once on a
     many-thread session fight over the cores: on the AVX2-only 2-core AMD EPYC, 5 s
-    clips from two threads ran at 12.4 clips/s with two threads per call against 15.6
-    with one (175 against 124 ms of CPU per clip; docs/benchmarks.md, "One thread per
+    clips from two threads ran at 12.5 clips/s with two threads per call against 14.5
+    with one (153 against 132 ms of CPU per clip; docs/benchmarks.md, "One thread per
     call when calls overlap"). The second session costs about 80 MB.
     """
 
@@ -220,8 +220,6 @@ class OnnxRuntime:
     def _narrow_session(self) -> Any:
         """The one-thread session (built now if it is not yet), or the main one when
         there is none or it cannot be built."""
-        if self._build_narrow is None:
-            return self._session
         with self._build_lock:
             if self._narrow is None and self._build_narrow is not None:
                 try:
