@@ -114,6 +114,8 @@ def run_source(
                 "reason": match.reason.value,
                 "word_errors": match.word_errors,
                 "loop_margin": match.loop_margin,
+                "weakest_word": match.weakest_word,
+                "weakest_word_margin": match.weakest_word_margin,
                 "allowed_errors": allowed_errors(trial.words),
                 "frames": match.frames,
                 "seconds": len(audio) / 16000,
@@ -144,11 +146,16 @@ def allowed_errors(words: tuple[str, ...]) -> int:
 
 
 def accepted(
-    row: dict, loop_threshold: float, errors: int | None = None, second_look: bool = False
+    row: dict,
+    loop_threshold: float,
+    errors: int | None = None,
+    second_look: bool = False,
+    word_threshold: float | None = None,
 ) -> bool:
     """Would the row pass at ``loop_threshold`` with ``errors`` word errors allowed?
-    PocketSphinx needs both the words and the loop margin; Whisper (``second_look``)
-    passes on its transcript, or failing that on the forced margin."""
+    PocketSphinx needs the words, the loop margin and (``word_threshold``, rows that
+    measured it) every word's own margin; Whisper (``second_look``) passes on its
+    transcript, or failing that on the forced margin."""
     if row["reason"] == "unrecognized" or row["word_errors"] < 0:
         return False
     allowed = row["allowed_errors"] if errors is None else errors
@@ -159,7 +166,9 @@ def accepted(
             row["heard"], row["checked"], others
         )
         return heard_right or (looked and row["loop_margin"] >= loop_threshold)
-    return heard_right and row["loop_margin"] >= loop_threshold
+    weakest = row.get("weakest_word_margin")
+    words_fit = word_threshold is None or weakest is None or weakest >= word_threshold
+    return heard_right and row["loop_margin"] >= loop_threshold and words_fit
 
 
 def answered(row: dict, loop_threshold: float, second_look: bool) -> bool:
@@ -232,20 +241,34 @@ SWEPT = {
     False: (-10.0, -12.0, -15.0, -18.0, -20.0, -22.0, -25.0, -30.0, -1e9),
     True: (np.inf, -0.5, -1.0, -2.0, -3.0, -4.0, -5.0, -6.0),
 }
+#: PocketSphinx's word threshold swept (per frame; None: no word check), at its loop
+#: threshold.
+SWEPT_WORDS = (None, -100.0, -90.0, -80.0, -70.0, -60.0, -50.0)
 
 
-def sweep(rows: list[dict], second_look: bool = False) -> None:
+def sweep(rows: list[dict], second_look: bool = False, loop_threshold: float = -20.0) -> None:
     right = [r for r in rows if r["right"]]
     wrong = [r for r in rows if not r["right"]]
+
+    def line(label: str, a: list[bool], w: list[bool]) -> None:
+        print(
+            f"  {label}: right {100 * np.mean(a) if a else float('nan'):5.1f}  "
+            f"wrong {100 * np.mean(w) if w else float('nan'):5.1f}"
+        )
+
     for errors in (0, 1):
         for loop in SWEPT[second_look]:
             a = [accepted(r, loop, errors, second_look) for r in right]
             w = [not accepted(r, loop, errors, second_look) for r in wrong]
-            print(
-                f"  word errors {errors} loop {loop:+.1f}: "
-                f"right {100 * np.mean(a) if a else float('nan'):5.1f}  "
-                f"wrong {100 * np.mean(w) if w else float('nan'):5.1f}"
-            )
+            line(f"word errors {errors} loop {loop:+.1f}", a, w)
+    if second_look:
+        return
+    for words in SWEPT_WORDS:
+        a = [accepted(r, loop_threshold, word_threshold=words) for r in right]
+        w = [not accepted(r, loop_threshold, word_threshold=words) for r in wrong]
+        line(
+            f"loop {loop_threshold:+.1f} words {'off' if words is None else f'{words:+.0f}'}", a, w
+        )
 
 
 def main() -> None:
@@ -267,7 +290,7 @@ def main() -> None:
         rows[source] = with_competitors(load_rows(source, args.recognizer), source, root)
         if args.sweep:
             print(source)
-            sweep(rows[source], second_look)
+            sweep(rows[source], second_look, loop_threshold(recognizer))
     print("\n".join(table(rows, loop_threshold(recognizer), second_look)))
 
 

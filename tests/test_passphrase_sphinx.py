@@ -16,7 +16,13 @@ from voxprint.passphrase.recognizer import (
     normalize_phrase,
     word_errors,
 )
-from voxprint.passphrase.sphinx import SphinxConfig, SphinxRecognizer, grammar_text
+from voxprint.passphrase.sphinx import (
+    Segment,
+    SphinxConfig,
+    SphinxRecognizer,
+    grammar_text,
+    word_margins,
+)
 from voxprint.vad import SileroVad
 
 from phrasefakes import keyword_checks, phrase_speech, synthetic_speech
@@ -85,6 +91,30 @@ def test_recognisers_are_picked_by_name_and_unknown_names_are_refused():
 def test_a_config_with_impossible_settings_is_refused():
     with pytest.raises(InvalidParameterError):
         SphinxConfig(cached_grammars=0)
+    with pytest.raises(InvalidParameterError):
+        SphinxConfig(word_threshold=float("-inf"))
+
+
+def test_each_word_is_weighed_against_the_loop_phones_over_its_own_frames():
+    words = [
+        Segment("<sil>", 0, 9, -50.0),
+        Segment("my", 10, 19, -400.0),
+        Segment("to(2)", 20, 29, -900.0),
+        Segment("</s>", 30, 31, -5.0),
+    ]
+    # the middle phone straddles both words: half of it counts for each
+    phones = [
+        Segment("M", 0, 14, -300.0),
+        Segment("AY", 15, 24, -200.0),
+        Segment("T", 25, 31, -70.0),
+    ]
+    margins = word_margins(words, phones)
+    assert [word for word, _ in margins] == ["my", "to"]
+    my_loop = -300.0 * 5 / 15 - 200.0 * 5 / 10
+    to_loop = -200.0 * 5 / 10 - 70.0 * 5 / 7
+    assert margins[0][1] == pytest.approx((-400.0 - my_loop) / 10)
+    assert margins[1][1] == pytest.approx((-900.0 - to_loop) / 10)
+    assert word_margins([], phones) == []
 
 
 @pytest.mark.data
@@ -115,3 +145,21 @@ def test_a_synthetic_passphrase_is_recognised_and_another_one_is_not(recognizer,
     assert recognizer.check(audio, PASSPORT, Competitors(others)).accepted
     wrong = recognizer.check(audio, EN_US_PHRASES[0], Competitors(EN_US_PHRASES[1:]))
     assert not wrong.accepted and wrong.reason is PhraseReason.OTHER_PHRASE
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_a_passphrase_said_with_one_word_left_out_is_refused_at_that_word(recognizer, vad):
+    phrase = "my password is not your business"
+    others = tuple(p for p in EN_US_PHRASES if p != phrase)
+    right = recognizer.check(synthetic_speech(phrase, vad, speed=160), phrase, Competitors(others))
+    assert right.accepted
+    assert right.weakest_word_margin is not None
+    assert right.weakest_word_margin >= recognizer.config.word_threshold
+    near = synthetic_speech("my password is your business", vad, speed=160)
+    refused = recognizer.check(near, phrase, Competitors(others))
+    # the grammar of listed phrases hears the passphrase; the left-out word does not fit
+    assert refused.heard == phrase and not refused.accepted
+    assert refused.reason is PhraseReason.NOT_THE_PHRASE
+    assert refused.weakest_word == "not"
+    assert refused.weakest_word_margin is not None
+    assert refused.weakest_word_margin < recognizer.config.word_threshold

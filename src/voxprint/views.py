@@ -337,6 +337,10 @@ def phrase(match: PhraseMatch) -> dict[str, Any]:
         "reason": match.reason.value,
         "word_errors": match.word_errors,
         "loop_margin": round(match.loop_margin, 3),
+        "weakest_word": match.weakest_word,
+        "weakest_word_margin": None
+        if match.weakest_word_margin is None
+        else round(match.weakest_word_margin, 3),
     }
 
 

@@ -276,6 +276,17 @@ class PhraseOut(BaseModel):
             "is the phrase)."
         )
     )
+    weakest_word: str | None = Field(
+        default=None,
+        description=(
+            "The word of the phrase that fits the audio worst (PocketSphinx: against the "
+            "free phone loop over the word's own frames); null where not measured."
+        ),
+    )
+    weakest_word_margin: float | None = Field(
+        default=None,
+        description="That word's fit, in the units of loop_margin (per frame).",
+    )
 
 
 class SimilarVoiceOut(BaseModel):

@@ -106,6 +106,11 @@ class PhraseMatch:
     loop_margin: float
     #: Frames (10 ms) of audio checked.
     frames: int
+    #: The word of ``expected`` that fits the audio worst against the free phone loop
+    #: over its own frames, and that fit per frame (same units as ``loop_margin``);
+    #: ``None`` where the recogniser does not measure words, or nothing was aligned.
+    weakest_word: str | None = None
+    weakest_word_margin: float | None = None
 
 
 class PhraseRecognizer(Protocol):

@@ -10,8 +10,10 @@ Three decoding passes over the same audio:
 ``loop_margin`` = (alignment score - phone loop score) / frames, in PocketSphinx's log
 units (base 1.0001). Speech that is not the phrase fits the phone loop far better than the
 forced phrase. The check accepts when the grammar heard the expected phrase (within the
-allowed word errors) and the loop margin reaches :attr:`SphinxConfig.loop_threshold`
-(fitted by ``bench/phrases.py``; docs/benchmarks.md, "Passphrases and spoken challenges").
+allowed word errors), the loop margin reaches :attr:`SphinxConfig.loop_threshold`, and
+every word of the phrase fits its own frames within :attr:`SphinxConfig.word_threshold`
+of the phone loop over the same frames (:func:`word_margins`; fitted by
+``bench/phrases.py``; docs/benchmarks.md, "Passphrases and spoken challenges").
 
 Path scores are compared, not segment scores: PocketSphinx normalises every frame by its
 best senone, so the path scores of different searches over one utterance compare.
@@ -66,6 +68,10 @@ class SphinxConfig:
     #: Accept only when the forced phrase scores at least this (per frame) against
     #: the free phone loop.
     loop_threshold: float = -20.0
+    #: Accept only when every word of the phrase, over its own aligned frames, scores at
+    #: least this (per frame) against the phone loop over the same frames. A phrase with
+    #: one word changed or dropped fits as a whole but not there.
+    word_threshold: float = -80.0
     #: Search beams: wide, so that a long phrase is never pruned away.
     beam: float = 1e-80
     word_beam: float = 1e-60
@@ -77,6 +83,8 @@ class SphinxConfig:
             raise InvalidParameterError("cached_grammars must be at least 1")
         if not (0 < self.beam < 1 and 0 < self.word_beam < 1):
             raise InvalidParameterError("beams must be between 0 and 1")
+        if not (math.isfinite(self.loop_threshold) and math.isfinite(self.word_threshold)):
+            raise InvalidParameterError("the loop and word thresholds must be finite numbers")
 
 
 def _model_paths() -> tuple[Path, Path]:
@@ -117,11 +125,50 @@ def grammar_text(expected: str | None, competitors: Competitors) -> str:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """One word or phone of a decoding pass: its frames ``start``..``end`` (inclusive)
+    and its acoustic score over them (log base 1.0001)."""
+
+    label: str
+    start: int
+    end: int
+    score: float
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.start + 1
+
+
+@dataclass(frozen=True)
 class _Pass:
-    """One decoding pass: what it found and its path score (log base 1.0001)."""
+    """One decoding pass: what it found, its path score (log base 1.0001), and its
+    segments (words or phones)."""
 
     text: str
     score: float
+    segments: tuple[Segment, ...] = ()
+
+
+#: Segments of an alignment that are not words of the phrase.
+_FILLERS = frozenset({"<s>", "</s>", "<sil>", "[NOISE]", "[SPEECH]"})
+
+
+def word_margins(words: Sequence[Segment], phones: Sequence[Segment]) -> list[tuple[str, float]]:
+    """Per word of an alignment (fillers and silences left out, pronunciation variants
+    such as ``to(2)`` named as the word): its acoustic score minus the phone loop's over
+    the same frames, per frame. A loop phone that straddles a word's edge counts in
+    proportion to the frames it shares with the word."""
+    margins = []
+    for word in words:
+        if word.label in _FILLERS or word.frames <= 0:
+            continue
+        loop = 0.0
+        for phone in phones:
+            shared = min(phone.end, word.end) - max(phone.start, word.start) + 1
+            if shared > 0 and phone.frames > 0:
+                loop += phone.score * shared / phone.frames
+        margins.append((word.label.split("(", 1)[0], (word.score - loop) / word.frames))
+    return margins
 
 
 class _Session:
@@ -173,7 +220,16 @@ class _Session:
         hypothesis = decoder.hyp()
         if hypothesis is None or hypothesis.score <= 0:
             return None
-        return _Pass(hypothesis.hypstr or "", math.log(hypothesis.score) / _LOG_BASE)
+        segments = tuple(
+            Segment(
+                segment.word,
+                int(segment.start_frame),
+                int(segment.end_frame),
+                math.log(max(segment.ascore, 1e-300)) / _LOG_BASE,
+            )
+            for segment in decoder.seg()
+        )
+        return _Pass(hypothesis.hypstr or "", math.log(hypothesis.score) / _LOG_BASE, segments)
 
     @property
     def frames(self) -> int:
@@ -281,11 +337,19 @@ class SphinxRecognizer:
             if aligned is not None and loop is not None and frames > 0
             else 0.0
         )
+        margins = (
+            word_margins(aligned.segments, loop.segments)
+            if aligned is not None and loop is not None
+            else []
+        )
+        weakest = min(margins, key=lambda item: item[1]) if margins else None
         if said is not None and errors > max_word_errors:
             reason = PhraseReason.OTHER_PHRASE
         elif said is None or aligned is None or loop is None or frames == 0:
             reason = PhraseReason.UNRECOGNIZED
-        elif loop_margin < self.config.loop_threshold:
+        elif loop_margin < self.config.loop_threshold or (
+            weakest is not None and weakest[1] < self.config.word_threshold
+        ):
             reason = PhraseReason.NOT_THE_PHRASE
         else:
             reason = PhraseReason.MATCH
@@ -297,4 +361,6 @@ class SphinxRecognizer:
             word_errors=errors,
             loop_margin=float(loop_margin),
             frames=frames,
+            weakest_word=None if weakest is None else weakest[0],
+            weakest_word_margin=None if weakest is None else float(weakest[1]),
         )
