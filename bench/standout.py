@@ -3,6 +3,7 @@
 Usage:
     .venv/bin/python bench/standout.py [--domains tel-8k speechcommands ...]
                                        [--margins 0.12 0.15 0.18]
+                                       [--neighbours 0.08 0.10 0.12]
 
 Identification is guarded: the best voice is named only when its cosine stands
 ``standout_margin`` above the mean of the next five of the namespace's profiles
@@ -20,6 +21,11 @@ Last, owners' own claims and names in bench/cross_band.py's namespace that mixes
 telephone enrolments (84 + 83), with 8 kHz and 16 kHz probes: identify, and verify
 weighed against the best 50 other profiles as REST verify weighs it.
 The margin chosen is the largest that names no fewer owners on any gallery.
+
+``--neighbours``: with the default margin, the named profile must also stand that far
+above the mean of the five candidates nearest its own voiceprint
+(:attr:`voxprint.decision.OperatingPoint.neighbour_margin`); one column per value, "no
+guard" and the ``--margins`` columns without it.
 """
 
 from __future__ import annotations
@@ -43,16 +49,18 @@ from voxprint.scorer import Rivals, Scorer
 from voxprint.settings import default_data_root
 
 DEFAULT_DOMAINS = ("tel-8k", "tc100-halves", "test-other", "speechocean762", "speechcommands")
+#: One column: the standout margin and the neighbour margin (``None``: that guard off).
+Guard = tuple[float | None, float | None]
 
 
 def answers(
     domain: OpenSetDomain,
     embedded: EmbeddedDomain,
     gallery: Sequence[str],
-    margins: Sequence[float | None],
+    margins: Sequence[Guard],
     extra: Sequence[ProfileClips] = (),
 ) -> list[tuple[int, int, int, int]]:
-    """Per margin: (owners named right, owner probes, strangers named, stranger probes)
+    """Per guard: (owners named right, owner probes, strangers named, stranger probes)
     of ``gallery``'s namespace with ``extra`` profiles enrolled beside it."""
     real, _ = gallery_profiles(domain, embedded, gallery)
     everyone = [*real, *extra]
@@ -60,7 +68,7 @@ def answers(
     voiceprints = np.stack([p.voiceprint for p in everyone])
     seconds = np.array([float(np.sum(p.seconds)) for p in everyone])
     bands, sides = [p.band() for p in everyone], [p.statistics_band() for p in everyone]
-    scorers = [Scorer(replace(point, standout_margin=m)) for m in margins]
+    scorers = [Scorer(replace(point, standout_margin=m, neighbour_margin=n)) for m, n in margins]
     counts = np.zeros((len(margins), 4), dtype=np.int64)
     for key in domain.probes:
         speaker = domain.speaker_of[key]
@@ -86,7 +94,7 @@ def mixed_owners(
     real: Sequence[ProfileClips],
     speakers: Sequence[str],
     probes: tuple[OpenSetDomain, EmbeddedDomain],
-    margins: Sequence[float | None],
+    margins: Sequence[Guard],
 ) -> list[tuple[int, int, int]]:
     """Per margin: (owners named right, owners' own claims accepted, owner probes) of a
     namespace of ``real`` profiles (``speakers``'), each claim weighed against the best
@@ -95,7 +103,7 @@ def mixed_owners(
     voiceprints = np.stack([p.voiceprint for p in real])
     seconds = np.array([float(np.sum(p.seconds)) for p in real])
     bands, sides = [p.band() for p in real], [p.statistics_band() for p in real]
-    scorers = [Scorer(replace(point, standout_margin=m)) for m in margins]
+    scorers = [Scorer(replace(point, standout_margin=m, neighbour_margin=n)) for m, n in margins]
     counts = np.zeros((len(margins), 3), dtype=np.int64)
     domain, embedded = probes
     for key in domain.probes:
@@ -159,12 +167,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--domains", nargs="+", default=list(DEFAULT_DOMAINS), choices=DOMAINS)
     parser.add_argument("--margins", nargs="+", type=float, default=[0.12, 0.15, 0.18])
+    parser.add_argument("--neighbours", nargs="*", type=float, default=[])
     args = parser.parse_args()
-    margins: list[float | None] = [None, *args.margins]
+    chosen = PRIOR.standout_margin
+    margins: list[Guard] = [
+        (None, None),
+        *((m, None) for m in args.margins),
+        *((chosen, n) for n in args.neighbours),
+    ]
     pipeline = build_pipeline(ServiceOptions(model="campplus"))
     root = default_data_root()
     print(f"CPU: {cpu_info().describe()}")
-    heads = ["no guard", *(f"margin {m:.2f}" for m in args.margins)]
+    heads = [
+        "no guard",
+        *(f"margin {m:.2f}" for m in args.margins),
+        *(f"{chosen:.2f} + neighbours {n:.2f}" for n in args.neighbours),
+    ]
     print("| gallery | " + " | ".join(heads) + " |")
     print("|---|" + "---|" * len(heads))
     print("| (owners named right / strangers named) |" + " |" * len(heads))

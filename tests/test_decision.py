@@ -131,6 +131,16 @@ def test_a_voice_that_does_not_stand_out_is_a_look_alike_nobody_named():
     assert p.identify(0.5, 3.0, standout=0.1) is DecisionReason.NO_MATCH  # unknown anyway
 
 
+def test_a_voice_that_does_not_stand_out_from_its_profiles_neighbours_is_a_look_alike():
+    p = point(identification_threshold=0.7, standout_margin=0.15, neighbour_margin=0.1)
+    assert p.identify(0.99, 3.0, standout=0.2, neighbours=0.05) is DecisionReason.LOOK_ALIKE
+    assert p.identify(0.99, 3.0, standout=0.2, neighbours=0.1) is DecisionReason.MATCH
+    assert p.identify(0.99, 3.0, standout=0.2, neighbours=None) is DecisionReason.MATCH
+    assert p.identify(0.99, 3.0, standout=0.1, neighbours=0.5) is DecisionReason.LOOK_ALIKE
+    unguarded = point(identification_threshold=0.7, standout_margin=0.15)
+    assert unguarded.identify(0.99, 3.0, standout=0.2, neighbours=-1.0) is DecisionReason.MATCH
+
+
 def test_without_a_standout_margin_no_standout_refuses_anything():
     assert point().identify(0.99, 3.0, standout=-1.0) is DecisionReason.MATCH
 
@@ -140,3 +150,5 @@ def test_an_operating_point_refuses_a_standout_guard_that_cannot_be_measured():
         point(standout_margin=float("nan"))
     with pytest.raises(InvalidParameterError):
         point(standout_others=0)
+    with pytest.raises(InvalidParameterError):
+        point(neighbour_margin=float("inf"))

@@ -424,6 +424,33 @@ def test_a_voice_as_close_to_several_profiles_as_to_its_best_is_named_nobody(rng
     assert named.identified and named.candidates[0].index == 3
 
 
+def test_a_voice_no_closer_to_a_profile_than_that_profiles_neighbours_is_named_nobody(rng):
+    """The guard from the named profile's side: a stranger who lands beside one real
+    profile stands out from the other profiles near the probe, but scores no higher with
+    that profile than the profile's own enrolled neighbours do; its owner scores far
+    above them. Profiles added far away never count among those neighbours."""
+    profile = unit(rng)[0]
+    neighbours = crowd(rng, 5, 0.7, profile)  # close to the profile, not to the stranger
+    gallery = np.concatenate([[profile], neighbours, unit(rng, 30)])
+    seconds = np.full(len(gallery), 20.0)
+    stranger = near(profile, 0.72, rng)
+    guarded = replace(GUARDED, neighbour_margin=0.1)
+    only_probe_side = Scorer(GUARDED).identify(Probe(stranger, 5.0), gallery, seconds, top_n=1)
+    assert only_probe_side.identified and only_probe_side.candidates[0].index == 0
+    both = Scorer(guarded).identify(Probe(stranger, 5.0), gallery, seconds, top_n=1)
+    assert both.candidates[0].index == 0
+    assert (both.identified, both.reason) == (False, DecisionReason.LOOK_ALIKE)
+    crafted = unit(rng, 500)  # far from everyone: the neighbours stay the same
+    padded = np.concatenate([gallery, crafted])
+    again = Scorer(guarded).identify(
+        Probe(stranger, 5.0), padded, np.full(len(padded), 20.0), top_n=1
+    )
+    assert not again.identified and again.reason is DecisionReason.LOOK_ALIKE
+    owner = near(profile, 0.92, rng)
+    named = Scorer(guarded).identify(Probe(owner, 5.0), gallery, seconds, top_n=1)
+    assert named.identified and named.candidates[0].index == 0
+
+
 def test_a_claim_is_decided_by_its_score_and_rivals_not_by_standing_out(rng):
     """Verification weighs the same voices through its rivals; the standout guard is
     identification's alone (on verify it refused owners a score would accept)."""

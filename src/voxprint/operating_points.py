@@ -73,6 +73,10 @@ class ScoringPrior:
     #: namespace's profiles (:attr:`voxprint.decision.OperatingPoint.standout_margin`;
     #: ``None``: no such guard).
     standout_margin: float | None = None
+    #: How far a named voice must stand above the named profile's own nearest
+    #: neighbours (:attr:`voxprint.decision.OperatingPoint.neighbour_margin`; ``None``:
+    #: not checked).
+    neighbour_margin: float | None = None
 
     def statistics(
         self, profiles: Sequence[ProfileClips], *, updated_at: datetime
@@ -200,6 +204,7 @@ class ScoringPrior:
             ceiling_centre=self.centre,
             band_centres=self.band_centres_for(statistics),
             standout_margin=self.standout_margin,
+            neighbour_margin=self.neighbour_margin,
         )
 
     def _model(self, impostors: ImpostorScores) -> ConditionModel:
@@ -257,6 +262,9 @@ DEFAULT_PRIORS: dict[str, ScoringPrior] = {
         centre=_shipped_centre("campplus"),
         # bench/standout.py: the most that left no owner unnamed on any development domain
         standout_margin=0.15,
+        # bench/standout.py --neighbours: the most that named no fewer owners on any
+        # development domain; it halves what crafted profiles can do to identify
+        neighbour_margin=0.10,
     ),
     # resemblyzer-ge2e-39373b86598f. GE2E's cosines run high for everyone (strangers 0.49 to
     # 0.76) and barely shrink with short speech; noise pulls owners down instead.

@@ -338,7 +338,7 @@ class Scorer:
                 band=pairs[order[0]],
             )
         )
-        apart = None
+        apart = neighbours = None
         if self.point.standout_margin is not None and self.point.names(candidates[0].score):
             best = int(order[0])
             alike = [  # cosines on one scale: same pair band, same centre, same copy or none
@@ -349,7 +349,11 @@ class Scorer:
                 and (sides is None or sides[i] == sides[best])
             ]
             apart = standout(cosines[alike], alike.index(best), self.point.standout_others)
-        reason = self.point.identify(candidates[0].score, probe.net_speech_seconds, needed, apart)
+            if self.point.neighbour_margin is not None and self.point.stands_out(apart):
+                neighbours = self._neighbours_apart(gallery, alike, best, cosines[best], sides)
+        reason = self.point.identify(
+            candidates[0].score, probe.net_speech_seconds, needed, apart, neighbours
+        )
         return Ranking(
             candidates=candidates,
             identified=reason is DecisionReason.MATCH,
@@ -359,6 +363,29 @@ class Scorer:
             gallery_size=n,
             speech_needed_seconds=needed,
         )
+
+    def _neighbours_apart(
+        self,
+        gallery: np.ndarray,
+        alike: list[int],
+        best: int,
+        cosine: float,
+        sides: Sequence[Band | None] | None,
+    ) -> float | None:
+        """How far the probe's ``cosine`` with the best candidate stands above the mean of
+        the :attr:`~voxprint.decision.OperatingPoint.standout_others` highest cosines of
+        that candidate's own voiceprint with the other candidates on its scale
+        (``alike``), as the point reads cosines; ``None`` with too few of them."""
+        others = [i for i in alike if i != best]
+        if len(others) < self.point.standout_others:
+            return None
+        own = self.point.cosines(
+            gallery[best],
+            None if sides is None else sides[best],
+            gallery[others],
+            None if sides is None else [sides[i] for i in others],
+        )
+        return standout(np.concatenate([[cosine], own]), 0, self.point.standout_others)
 
     def _pair_bands(
         self, probe: Probe, count: int, bands: Sequence[Band | None] | None

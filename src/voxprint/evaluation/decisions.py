@@ -612,5 +612,6 @@ def fit_prior(
             identification_threshold=base.identification_threshold,
             min_speech_seconds=base.min_speech_seconds,
             standout_margin=base.standout_margin,
+            neighbour_margin=base.neighbour_margin,
         )
     return prior
