@@ -449,6 +449,8 @@ def test_a_voice_no_closer_to_a_profile_than_that_profiles_neighbours_is_named_n
     owner = near(profile, 0.92, rng)
     named = Scorer(guarded).identify(Probe(owner, 5.0), gallery, seconds, top_n=1)
     assert named.identified and named.candidates[0].index == 0
+    alone = replace(POINT, neighbour_margin=0.1)  # without the probe-side guard too
+    assert not Scorer(alone).identify(Probe(stranger, 5.0), gallery, seconds, top_n=1).identified
 
 
 def test_a_claim_is_decided_by_its_score_and_rivals_not_by_standing_out(rng):

@@ -235,8 +235,8 @@ class OperatingPoint:
     def stands_out(self, standout: float | None, neighbours: float | None = None) -> bool:
         """Whether a voice whose cosine stands ``standout`` above the next highest of the
         namespace's other profiles (:attr:`standout_margin`), and ``neighbours`` above
-        the highest of the named profile's own nearest neighbours
-        (:attr:`neighbour_margin`), may be named; ``None``: too few others to tell."""
+        the mean of the named profile's own nearest neighbours (:attr:`neighbour_margin`),
+        may be named; ``None``: too few others to tell."""
         return _clears(standout, self.standout_margin) and _clears(
             neighbours, self.neighbour_margin
         )

@@ -339,7 +339,8 @@ class Scorer:
             )
         )
         apart = neighbours = None
-        if self.point.standout_margin is not None and self.point.names(candidates[0].score):
+        guarded = self.point.standout_margin is not None or self.point.neighbour_margin is not None
+        if guarded and self.point.names(candidates[0].score):
             best = int(order[0])
             alike = [  # cosines on one scale: same pair band, same centre, same copy or none
                 i
