@@ -15,8 +15,11 @@ every word of the phrase fits its own frames within :attr:`SphinxConfig.word_thr
 of the phone loop over the same frames (:func:`word_margins`; fitted by
 ``bench/phrases.py``; docs/benchmarks.md, "Passphrases and spoken challenges").
 
-Path scores are compared, not segment scores: PocketSphinx normalises every frame by its
-best senone, so the path scores of different searches over one utterance compare.
+The loop margin compares path scores: PocketSphinx normalises every frame by its best
+senone, so the path scores of different searches over one utterance compare. The word
+check compares the two passes' segment scores over the same frames, which carry each
+search's own normalisation; so a word's margin is a relative measure, and its threshold
+was measured on the development data (right phrases and near misses), not derived.
 A faint deterministic dither is added first: digital silence (exact zeros, as synthetic
 or gated audio has) makes the alignment fail.
 
