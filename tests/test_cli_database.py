@@ -262,14 +262,12 @@ def test_listing_profiles_imports_no_decoder_model_runtime_or_websocket_client(
     tmp_path: Path,
 ) -> None:
     code = (
-        "import sys\n"
+        "import atexit, sys\n"
+        "heavy = ('av', 'websockets', 'onnxruntime', 'torch', 'openvino')\n"
+        "atexit.register(lambda: print(sorted(m for m in heavy if m in sys.modules)))\n"
         "from voxprint.cli.app import main\n"
         f"sys.argv = ['voxprint', 'profiles', 'list', '--db', {str(tmp_path / 'none.db')!r}]\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "heavy = ('av', 'websockets', 'onnxruntime', 'torch', 'openvino')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "main()\n"
     )
-    assert fresh_python(code).strip().splitlines()[-1] == "[]"
+    # No database there: refused with exit 7, after the imports.
+    assert fresh_python(code, status=7).strip().splitlines()[-1] == "[]"

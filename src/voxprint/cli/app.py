@@ -37,6 +37,7 @@ from voxprint.cli.common import (
     show_progress,
 )
 from voxprint.cli.exit_codes import ExitCode, exit_code_for
+from voxprint.cli.process_exit import end_process
 from voxprint.errors import (
     AudioFileNotFoundError,
     DuplicateClipError,
@@ -767,5 +768,10 @@ for _module in (
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: runs the command, then ends the process without
+    Python's module teardown (:func:`voxprint.cli.process_exit.end_process`)."""
+    try:
+        app()
+    except SystemExit as stop:
+        end_process(stop.code)
+    end_process(0)
