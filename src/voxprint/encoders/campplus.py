@@ -25,6 +25,7 @@ from voxprint.encoders.campplus_runtime import (
 )
 from voxprint.encoders.campplus_selection import RuntimeChoice, choose_plan, explicit_choice
 from voxprint.encoders.cpu import cpu_info
+from voxprint.encoders.onnx_cache import default_onnx_cache_dir
 from voxprint.encoders.weights import (
     CAMPPLUS_WEIGHTS,
     check_weights_file,
@@ -175,7 +176,7 @@ class CampPlusEncoder:
         self._weights_path = path
         self._max_window_frames = int(max_window_seconds * FRAMES_PER_SECOND)
         self._max_batch_frames = max_batch_frames
-        digest = weights_digest(path)
+        digest = weights_digest(path, onnx_cache_dir or default_onnx_cache_dir())
         config = CampPlusConfig(feat_dim=FEAT_DIM, embedding_size=EMBEDDING_DIMENSION)
         network = LazyNetwork(config, lambda: _load_network(path, config))
         spec = RuntimeSpec(network, digest, num_threads, quantize, onnx_cache_dir)
