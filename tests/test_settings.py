@@ -336,3 +336,17 @@ def test_info_shows_the_model_and_data_folder_the_variables_name(tmp_path):
         "exists": True,
     }
     assert shown["database"]["source"] == "--db"
+
+
+def test_settings_are_built_once_and_again_when_the_environment_changes(monkeypatch):
+    monkeypatch.setenv("VOXPRINT_MIN_SPEECH_SECONDS", "1.5")
+    first = load_settings()
+    assert load_settings() is first
+    assert load_settings(db=None) is first  # an option not given is no option
+    assert load_settings(model="ge2e").model == "ge2e"
+    monkeypatch.setenv("VOXPRINT_MIN_SPEECH_SECONDS", "2.5")
+    assert load_settings().min_speech_seconds == 2.5
+    monkeypatch.setenv("VOXPRINT_MIN_SPEECH_SECONDS", "-1")
+    for _ in range(2):  # a refusal is never remembered
+        with pytest.raises(InvalidParameterError, match="VOXPRINT_MIN_SPEECH_SECONDS"):
+            load_settings()

@@ -14,21 +14,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from voxprint.adaptation import band_of, pair_band
 from voxprint.errors import DatasetError, InvalidParameterError, NoSpeechError, VoxprintError
-from voxprint.evaluation.datasets import EvalSet
 from voxprint.evaluation.metrics import equal_error_rate, false_accept_threshold
 from voxprint.evaluation.operating_point import fit_impostor_model
-from voxprint.evaluation.runner import EmbeddedSet, embed_items
 from voxprint.pipeline import EmbeddingPipeline
 from voxprint.scoring.asnorm import AsNorm
 from voxprint.scoring.calibration import fit_calibration
 from voxprint.scoring.similarity import cosine_matrix
 from voxprint.store.base import ScoringStore
 from voxprint.store.records import Band, Cohort, ScoreScale, StoredCalibration
+
+if TYPE_CHECKING:  # the evaluation harness loads when a calibration is fitted
+    from voxprint.evaluation.datasets import EvalSet
+    from voxprint.evaluation.runner import EmbeddedSet
 
 logger = logging.getLogger(__name__)
 
@@ -261,6 +264,8 @@ class Calibrator:
         the stored calibration of its scale for the bands it decides
         (:func:`covered_bands`); another band's calibration is kept.
         """
+        from voxprint.evaluation.runner import embed_items
+
         check_false_accept_rate(false_accept_rate)
         store = self._scoring
         embedded = embed_items(self.pipeline, eval_set.items, progress=progress)

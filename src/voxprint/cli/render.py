@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic_core import to_jsonable_python
@@ -18,7 +18,6 @@ from pydantic_core import to_jsonable_python
 from voxprint import rounding, views
 from voxprint.decision import Decision, DecisionReason, ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
-from voxprint.evaluation.runner import EvalReport
 from voxprint.passphrase.recognizer import PhraseMatch
 from voxprint.passphrase.service import SpokenEnrollment, SpokenProfile, SpokenVerification
 from voxprint.service import (
@@ -38,6 +37,9 @@ from voxprint.store.records import (
     ProfileKind,
     ProfileMerge,
 )
+
+if TYPE_CHECKING:  # the evaluation harness loads only for `voxprint eval`
+    from voxprint.evaluation.runner import EvalReport
 
 
 def probability_text(value: float) -> str:
