@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -77,11 +78,15 @@ def far(
     probes: tuple[OpenSetDomain, EmbeddedDomain],
     *,
     rivals: bool = False,
+    neighbours: float | None = None,
 ) -> str:
     """The FAR of the 8 kHz probes' impostor claims on ``real`` (``speakers``' profiles)
     once ``poison`` is enrolled beside them, by the kind of profile claimed."""
     statistics = PRIOR.statistics([*real, *poison], updated_at=datetime.now(UTC))
-    scorer = Scorer(PRIOR.operating_point(statistics))
+    point = PRIOR.operating_point(statistics)
+    scorer = Scorer(
+        point if neighbours is None else replace(point, verify_neighbour_margin=neighbours)
+    )
     domain, embedded = probes
     everyone = [*real, *poison]
     voiceprints = np.stack([p.voiceprint for p in everyone])
@@ -106,7 +111,7 @@ def far(
             )
             strangers[0] += 1
             strangers[1] += ranking.identified
-        if rivals:  # the best candidates for the probe but the claimed one
+        if rivals or neighbours is not None:  # the best candidates for the probe but the claimed
             order = np.argsort(-(voiceprints @ probe.embedding), kind="stable")
             best = [int(i) for i in order if i != index][:CANDIDATES]
             weighed = Rivals(
@@ -122,7 +127,8 @@ def far(
             float(np.sum(claimed.seconds)),
             band=band,
             side=claimed.statistics_band(),
-            rivals=weighed,
+            rivals=weighed if rivals else None,
+            neighbours=None if neighbours is None else weighed,
         )
         counts = tally[claimed.statistics_band() or Band.WIDE]
         counts[0] += 1
@@ -139,6 +145,14 @@ def main() -> None:
     parser.add_argument("--counts", type=int, nargs="+", default=[0, 200, 600])
     parser.add_argument("--band", choices=[b.value for b in Band], default=Band.NARROW.value)
     parser.add_argument("--rivals", action="store_true", help="weigh rivals, as REST verify")
+    parser.add_argument(
+        "--neighbours",
+        type=float,
+        default=None,
+        help="verify with this neighbour margin: the claim must stand this far above the "
+        "claimed profile's nearest neighbours among the probe's best 50 candidates "
+        "(default: no such guard on verify)",
+    )
     args = parser.parse_args()
     band = Band(args.band)
     pipeline = build_pipeline(ServiceOptions(model="campplus"))
@@ -163,7 +177,7 @@ def main() -> None:
         rng = np.random.default_rng(0)
         for count in args.counts:
             poison = crafted(real, count, band, rng)
-            result = far(real, order, poison, phone, rivals=args.rivals)
+            result = far(real, order, poison, phone, rivals=args.rivals, neighbours=args.neighbours)
             print(f"| {label} | {count} | {result} |", flush=True)
 
 

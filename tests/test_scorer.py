@@ -453,6 +453,51 @@ def test_a_voice_no_closer_to_a_profile_than_that_profiles_neighbours_is_named_n
     assert not Scorer(alone).identify(Probe(stranger, 5.0), gallery, seconds, top_n=1).identified
 
 
+def test_a_claim_no_closer_to_the_profile_than_its_neighbours_is_rejected_as_a_look_alike(rng):
+    """Verification's neighbour guard: the same bar as identify's, read from the
+    claimed profile's nearest other profiles (found among the neighbours given). A
+    stranger beside the claimed voice is refused; its owner, far above the neighbours,
+    is accepted; without neighbours, or with too few of them, the score decides."""
+    profile = unit(rng)[0]
+    close = crowd(rng, 5, 0.7, profile)
+    pool = np.concatenate([close, unit(rng, 30)])
+    neighbours = Rivals(pool, np.full(len(pool), 20.0))
+    guarded = Scorer(replace(POINT, verify_neighbour_margin=0.1))
+    stranger = Probe(near(profile, 0.72, rng), 5.0)
+    plain = guarded.verify(stranger, profile, 20.0)
+    assert plain.decision is Decision.ACCEPT
+    refused = guarded.verify(stranger, profile, 20.0, neighbours=neighbours)
+    assert (refused.decision, refused.reason) == (Decision.REJECT, DecisionReason.LOOK_ALIKE)
+    assert refused.score == plain.score  # the score stays what it is; the decision says why
+    owner = guarded.verify(
+        Probe(near(profile, 0.92, rng), 5.0), profile, 20.0, neighbours=neighbours
+    )
+    assert owner.decision is Decision.ACCEPT
+    few = Rivals(close[:4], np.full(4, 20.0))
+    assert guarded.verify(stranger, profile, 20.0, neighbours=few).decision is Decision.ACCEPT
+    unguarded = Scorer(POINT).verify(stranger, profile, 20.0, neighbours=neighbours)
+    assert unguarded.decision is Decision.ACCEPT
+    identify_only = Scorer(replace(POINT, neighbour_margin=0.1))  # identify's own margin
+    assert identify_only.verify(stranger, profile, 20.0, neighbours=neighbours).decision is (
+        Decision.ACCEPT
+    )
+
+
+def test_the_verify_neighbour_guard_compares_only_neighbours_on_the_claims_scale(rng):
+    """Neighbours enrolled in another band than the claim's pair band do not count:
+    five close ones in the other band leave too few on the claim's scale to tell."""
+    profile = unit(rng)[0]
+    close = crowd(rng, 5, 0.7, profile)
+    other_band = Rivals(close, np.full(5, 20.0), bands=[Band.NARROW] * 5)
+    banded = Scorer(replace(BANDED, verify_neighbour_margin=0.1))
+    stranger = Probe(near(profile, 0.72, rng), 5.0, bandwidth_hz=3400.0)
+    claim = banded.verify(stranger, profile, 20.0, band=Band.WIDE, neighbours=other_band)
+    same = Rivals(close, np.full(5, 20.0), bands=[Band.WIDE] * 5)
+    judged = banded.verify(stranger, profile, 20.0, band=Band.WIDE, neighbours=same)
+    assert (claim.decision, claim.reason) == (Decision.ACCEPT, DecisionReason.MATCH)
+    assert judged.reason is DecisionReason.LOOK_ALIKE
+
+
 def test_a_claim_is_decided_by_its_score_and_rivals_not_by_standing_out(rng):
     """Verification weighs the same voices through its rivals; the standout guard is
     identification's alone (on verify it refused owners a score would accept)."""

@@ -1017,3 +1017,38 @@ def test_similar_voices_in_a_namespace_mixing_bands_are_measured_around_each_ban
     assert found.cosine == pytest.approx(per_side, abs=1e-6)
     merged = service.merge_profiles(carol.id, twin.id)  # one voice: not refused
     assert merged.profile.id == carol.id
+
+
+def test_a_claim_no_closer_than_the_claimed_profiles_neighbours_is_rejected_even_without_rivals(
+    tmp_path,
+):
+    """The verify neighbour guard holds where no rival is weighed (the Azure-compatible
+    route): a voice between the claimed profile and its five nearest neighbours is a
+    look-alike, its owner is accepted, and a passphrase claim (``neighbours=False``) is
+    decided by its score."""
+    from dataclasses import replace
+
+    from fakes import TONE_PRIOR
+
+    service = make_service(tmp_path / "neighbours.db")
+    guarded = replace(TONE_PRIOR, verify_neighbour_margin=0.04).operating_point()
+    # The prior as it is, not adapted to the crowd of neighbours (which would refuse the
+    # stranger by score alone).
+    thresholds = replace(service.thresholds, prior=None, fallback=guarded)
+    service = replace(service, thresholds=thresholds)
+    target = enrolled(service, "target", 150)
+    for index in range(5):
+        enrolled(service, f"neighbour {index}", 155)
+
+    def claim(fundamental: float, **options):
+        waveform = service.pipeline.load((voice(fundamental, 4.0, seed=7), RATE))
+        utterance = service.claim_utterance(
+            target, waveform, service.pipeline.prepare(waveform, force=True)
+        )
+        return service.verify_utterance(target, utterance, rivals=False, **options)
+
+    stranger = claim(152)
+    assert stranger.decision is Decision.REJECT
+    assert stranger.reason is DecisionReason.LOOK_ALIKE and stranger.look_alike is None
+    assert claim(152, neighbours=False).decision is Decision.ACCEPT
+    assert claim(150).decision is Decision.ACCEPT

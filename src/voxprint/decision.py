@@ -146,6 +146,15 @@ class OperatingPoint:
     #: (bench/standout.py: 600 crafted profiles beside 83 telephone ones, strangers
     #: named 9.5 → 4.8 %).
     neighbour_margin: float | None = None
+    #: The same guard on a verification claim: accepted only if its cosine also stands
+    #: this far above the mean of the :attr:`standout_others` profiles nearest the
+    #: claimed one (``None``: not checked). Smaller than identification's: a claim is
+    #: accepted at a lower score than a voice is named, so owners sit nearer their
+    #: neighbours (bench/verify_neighbours.py: 0.10 refused 3 % more owners at 0 dB SNR
+    #: and 8 % more one-second words). 600 crafted profiles made the claims of 6.4-7.2 %
+    #: of impostors accepted on the Azure-compatible route, which weighs no rival; with
+    #: this guard 0-1.2 % (bench/band_centre_poisoning.py --neighbours).
+    verify_neighbour_margin: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("verification_threshold", "identification_threshold"):
@@ -155,7 +164,7 @@ class OperatingPoint:
             raise InvalidParameterError("rival_weight must be a finite number of at least 0")
         if self.min_speech_seconds < 0:
             raise InvalidParameterError("min_speech_seconds cannot be negative")
-        for name in ("standout_margin", "neighbour_margin"):
+        for name in ("standout_margin", "neighbour_margin", "verify_neighbour_margin"):
             margin = getattr(self, name)
             if margin is not None and not math.isfinite(margin):
                 raise InvalidParameterError(f"{name} must be a finite number")
@@ -240,6 +249,12 @@ class OperatingPoint:
         return _clears(standout, self.standout_margin) and _clears(
             neighbours, self.neighbour_margin
         )
+
+    def claim_stands_out(self, neighbours: float | None) -> bool:
+        """Whether a verification claim whose cosine stands ``neighbours`` above the mean
+        of the claimed profile's nearest neighbours may be accepted
+        (:attr:`verify_neighbour_margin`; ``None``: too few neighbours to tell)."""
+        return _clears(neighbours, self.verify_neighbour_margin)
 
     def names(self, posterior: float) -> bool:
         """Whether a candidate with ``posterior`` is good enough to be named (speech

@@ -77,6 +77,10 @@ class ScoringPrior:
     #: neighbours (:attr:`voxprint.decision.OperatingPoint.neighbour_margin`; ``None``:
     #: not checked).
     neighbour_margin: float | None = None
+    #: How far a verification claim must stand above the claimed profile's nearest
+    #: neighbours (:attr:`voxprint.decision.OperatingPoint.verify_neighbour_margin`;
+    #: ``None``: not checked).
+    verify_neighbour_margin: float | None = None
 
     def statistics(
         self, profiles: Sequence[ProfileClips], *, updated_at: datetime
@@ -205,6 +209,7 @@ class ScoringPrior:
             band_centres=self.band_centres_for(statistics),
             standout_margin=self.standout_margin,
             neighbour_margin=self.neighbour_margin,
+            verify_neighbour_margin=self.verify_neighbour_margin,
         )
 
     def _model(self, impostors: ImpostorScores) -> ConditionModel:
@@ -265,6 +270,11 @@ DEFAULT_PRIORS: dict[str, ScoringPrior] = {
         # bench/standout.py --neighbours: the most that named no fewer owners on any
         # development domain; it halves what crafted profiles can do to identify
         neighbour_margin=0.10,
+        # bench/verify_neighbours.py: no owner refused on the telephone, at 0 or 5 dB SNR
+        # or among accented speakers and children; one-second words 13.9 -> 15.2 % FRR,
+        # their impostors accepted halved. bench/band_centre_poisoning.py --neighbours:
+        # what 600 crafted profiles made verify accept falls from 6.4-7.2 % to 0-1.2 %
+        verify_neighbour_margin=0.04,
     ),
     # resemblyzer-ge2e-39373b86598f. GE2E's cosines run high for everyone (strangers 0.49 to
     # 0.76) and barely shrink with short speech; noise pulls owners down instead.

@@ -179,6 +179,7 @@ class Scorer:
         band: Band | None = None,
         rivals: Rivals | None = None,
         side: Band | None = None,
+        neighbours: Rivals | None = None,
     ) -> Verdict:
         """Is ``probe`` the speaker of ``voiceprint`` ``(dim,)`` (enrolled from
         ``enrol_seconds`` of speech)? ``band`` is the score model's band (default: the
@@ -186,7 +187,12 @@ class Scorer:
         ``rivals``: the namespace's other enrolled profiles worth weighing the claim
         against (each judged in its own band, as a claim on it would be). ``side``: the
         band the voiceprint's clips were all recorded in (``None``: mixed or not known),
-        which picks its centre in a namespace that mixes bands."""
+        which picks its centre in a namespace that mixes bands. ``neighbours``: other
+        enrolled profiles among which the claimed one's nearest are found; with the
+        point's :attr:`~voxprint.decision.OperatingPoint.verify_neighbour_margin`, a
+        claim is accepted only if its cosine also stands that far above the mean of those
+        nearest to the claimed voiceprint on the claim's scale (``look_alike``
+        otherwise)."""
         band = self.point.band_for(probe.bandwidth_hz) if band is None else band
         cosines, normalized = self._values(probe, np.atleast_2d(voiceprint), [side])
         values = cosines if normalized is None else normalized
@@ -202,6 +208,10 @@ class Scorer:
         rival = int(np.argmax(rival_llrs)) if turned else None
         if turned:
             reason = DecisionReason.LOOK_ALIKE
+        if decision is Decision.ACCEPT and not self._clears_neighbours(
+            probe, voiceprint, side, float(cosines[0]), band, neighbours
+        ):
+            decision, reason = Decision.REJECT, DecisionReason.LOOK_ALIKE
         needed = None
         if normalized is None:  # on AS-Norm scores there is no cosine threshold
             needed = self.point.model(band).cosine_for_llr(
@@ -221,6 +231,37 @@ class Scorer:
             cosine_threshold=needed,
             rival=rival,
         )
+
+    def _clears_neighbours(
+        self,
+        probe: Probe,
+        voiceprint: np.ndarray,
+        side: Band | None,
+        cosine: float,
+        band: Band,
+        neighbours: Rivals | None,
+    ) -> bool:
+        """Whether a claim's ``cosine`` with ``voiceprint`` clears the neighbour guard:
+        among ``neighbours`` on the claim's scale (judged in ``band``, centred on
+        ``side``), the claimed voiceprint's nearest (:meth:`_neighbours_apart`). True
+        when the point has no such guard, or there are too few neighbours to tell."""
+        if self.point.verify_neighbour_margin is None or neighbours is None or len(neighbours) == 0:
+            return True
+        pool = np.atleast_2d(np.asarray(neighbours.voiceprints, dtype=np.float32))
+        pairs = self._pair_bands(probe, pool.shape[0], neighbours.bands)
+        sides = neighbours.sides
+        alike = [
+            i
+            for i in range(pool.shape[0])
+            if (neighbours.bands is None or pairs[i] is band)
+            and (sides is None or sides[i] == side)
+        ]
+        gallery = np.concatenate([np.atleast_2d(voiceprint).astype(np.float32), pool[alike]])
+        gallery_sides = None if sides is None else [side, *(sides[i] for i in alike)]
+        apart = self._neighbours_apart(
+            gallery, list(range(gallery.shape[0])), 0, cosine, gallery_sides
+        )
+        return self.point.claim_stands_out(apart)
 
     def _rival_llrs(self, probe: Probe, rivals: Rivals | None) -> np.ndarray:
         """``(k,)`` log-likelihood ratios of ``probe`` against each rival, in its own

@@ -1005,6 +1005,7 @@ class VoxprintService:
         record: bool = True,
         force: bool = False,
         rivals: bool = True,
+        neighbours: bool = True,
     ) -> VerificationResult:
         """Score an embedded utterance against an enrolled ``profile`` (made by
         :meth:`claim_utterance`, which knows when the telephone copy is what to score);
@@ -1012,7 +1013,10 @@ class VoxprintService:
         twice a second). ``rivals``:
         weigh the claim against the namespace's other profiles too
         (:mod:`voxprint.scoring.rivals`); off where they are not the same kind of
-        profile (the Azure-compatible routes, passphrase profiles)."""
+        profile (the Azure-compatible routes, passphrase profiles). ``neighbours``: the
+        claim must also stand out from the profiles nearest the claimed one, where the
+        operating point has that guard (``verify_neighbour_margin``); off for passphrase
+        profiles, whose voiceprints were made from other words than their neighbours'."""
         self._check_encoder(profile)
         if profile.status is not EnrollmentStatus.ENROLLED or profile.voiceprint is None:
             raise self._not_enrolled(profile)
@@ -1025,7 +1029,10 @@ class VoxprintService:
             if scorer.point.profile_bands_matter(probe.bandwidth_hz)
             else scorer.point.band_for(probe.bandwidth_hz)
         )
-        weighed = self._rivals(profile, probe, scorer) if rivals else None
+        weigh = rivals and scorer.point.rival_weight > 0.0
+        guard = neighbours and scorer.point.verify_neighbour_margin is not None
+        others = self._other_profiles(profile, probe, scorer) if weigh or guard else None
+        weighed = others if weigh else None
         verdict = scorer.verify(
             probe,
             profile.voiceprint,
@@ -1033,6 +1040,7 @@ class VoxprintService:
             band=band,
             rivals=None if weighed is None else weighed[1],
             side=profile.statistics_band,
+            neighbours=others[1] if guard and others is not None else None,
         )
         look_alike = None
         if verdict.rival is not None and weighed is not None:
@@ -1072,16 +1080,15 @@ class VoxprintService:
             look_alike=look_alike,
         )
 
-    def _rivals(
+    def _other_profiles(
         self, profile: Profile, probe: Probe, scorer: Scorer
-    ) -> tuple[Candidates, Rivals] | None:
+    ) -> tuple[Candidates, Rivals]:
         """The namespace's other enrolled profiles that a claim on ``profile`` is weighed
-        against: the best candidates for ``probe``, found as identify finds them, less
+        against (its rivals) and whose nearest to it the claim must stand out from (its
+        neighbours): the best candidates for ``probe``, found as identify finds them, less
         passphrase profiles, among how many others there are (all of the namespace's
         profiles but the claimed one, passphrase ones included: a slightly lighter
-        weight per rival). ``None`` when the operating point weighs no rival."""
-        if scorer.point.rival_weight == 0.0:
-            return None
+        weight per rival)."""
         by_band = scorer.point.profile_bands_matter(probe.bandwidth_hz)
         found = self._candidates(probe.embedding, 1, None, by_band=by_band)
         # Passphrase profiles are another kind, often this user's own: never rivals.

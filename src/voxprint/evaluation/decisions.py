@@ -344,7 +344,9 @@ def _answer_gallery(
             if not same and n < 2:
                 continue
             band = pair_band(band_of(probe.bandwidth_hz), own_bands[claimed])
-            others = np.arange(n) != claimed  # the service weighs the best 50 of them
+            # The service weighs the best 50 of them, and finds the claimed profile's
+            # neighbours among those 50.
+            others = np.arange(n) != claimed
             rivals = Rivals(
                 voiceprints[others],
                 enrol_seconds[others],
@@ -358,6 +360,7 @@ def _answer_gallery(
                 band=band,
                 rivals=rivals,
                 side=sides[claimed],
+                neighbours=rivals,
             )
             accepted = verdict.decision.value == "accept"
             if same:
@@ -613,5 +616,6 @@ def fit_prior(
             min_speech_seconds=base.min_speech_seconds,
             standout_margin=base.standout_margin,
             neighbour_margin=base.neighbour_margin,
+            verify_neighbour_margin=base.verify_neighbour_margin,
         )
     return prior

@@ -694,11 +694,16 @@ class PassphraseService:
         scoring = self._td_scoring() if passphrase else self.core
         speech = scoring.pipeline.prepare(waveform, force=True)
         utterance = scoring.claim_utterance(profile, waveform, speech)
-        # A passphrase claim is not weighed against the namespace's other profiles: their
-        # voiceprints were made from other words (and one may be this speaker's own
-        # text-independent profile).
+        # A passphrase claim is neither weighed against the namespace's other profiles nor
+        # measured against its neighbours: their voiceprints were made from other words
+        # (and one may be this speaker's own text-independent profile).
         voice = scoring.verify_utterance(
-            profile, utterance, record=False, force=force, rivals=not passphrase
+            profile,
+            utterance,
+            record=False,
+            force=force,
+            rivals=not passphrase,
+            neighbours=not passphrase,
         )
         voice_ok = voice.decision is Decision.ACCEPT
         if match.accepted and voice_ok:
