@@ -1052,3 +1052,26 @@ def test_a_claim_no_closer_than_the_claimed_profiles_neighbours_is_rejected_even
     assert stranger.reason is DecisionReason.LOOK_ALIKE and stranger.look_alike is None
     assert claim(152, neighbours=False).decision is Decision.ACCEPT
     assert claim(150).decision is Decision.ACCEPT
+
+
+def test_the_owners_second_profile_among_the_neighbours_does_not_refuse_the_owner(tmp_path):
+    """On the Azure-compatible routes one person often has a verification and an
+    identification profile in one namespace: that twin is one of the five neighbours
+    whose mean the claim must clear, so it does not refuse its owner."""
+    from dataclasses import replace
+
+    from fakes import TONE_PRIOR
+
+    service = make_service(tmp_path / "twin.db")
+    guarded = replace(TONE_PRIOR, verify_neighbour_margin=0.04).operating_point()
+    service = replace(service, thresholds=replace(service.thresholds, prior=None, fallback=guarded))
+    target = enrolled(service, "verification profile", 150)
+    enrolled(service, "identification profile", 150)
+    for index, fundamental in enumerate((200, 230, 260, 290)):
+        enrolled(service, f"other {index}", fundamental)
+    waveform = service.pipeline.load((voice(150, 4.0, seed=7), RATE))
+    utterance = service.claim_utterance(
+        target, waveform, service.pipeline.prepare(waveform, force=True)
+    )
+    claim = service.verify_utterance(target, utterance, rivals=False)
+    assert (claim.decision, claim.reason) == (Decision.ACCEPT, DecisionReason.MATCH)
