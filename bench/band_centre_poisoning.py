@@ -38,7 +38,7 @@ from voxprint.evaluation.decisions import EmbeddedDomain, gallery_profiles
 from voxprint.evaluation.domains import OpenSetDomain, build_domain
 from voxprint.gallery_index import CANDIDATES
 from voxprint.operating_points import DEFAULT_PRIORS
-from voxprint.scorer import Rivals, Scorer
+from voxprint.scorer import Probe, Rivals, Scorer
 from voxprint.settings import default_data_root
 
 PRIOR = DEFAULT_PRIORS["campplus"]
@@ -69,6 +69,29 @@ def crafted(
             )
         )
     return profiles
+
+
+def probe_candidates(
+    probe: Probe,
+    claimed: int,
+    voiceprints: np.ndarray,
+    seconds: np.ndarray,
+    bands: Sequence[Band | None],
+    sides: Sequence[Band | None],
+    by_band: bool,
+) -> Rivals:
+    """The best :data:`CANDIDATES` profiles for ``probe`` but the ``claimed`` one, as the
+    service finds a claim's rivals and the claimed profile's neighbours, among all of
+    ``voiceprints`` (``(n, dim)``, with their seconds, enrolment bands and sides)."""
+    order = np.argsort(-(voiceprints @ probe.embedding), kind="stable")
+    best = [int(i) for i in order if i != claimed][:CANDIDATES]
+    return Rivals(
+        voiceprints[best],
+        seconds[best],
+        [bands[i] for i in best] if by_band else None,
+        others=len(voiceprints) - 1,
+        sides=[sides[i] for i in best],
+    )
 
 
 def far(
@@ -111,16 +134,8 @@ def far(
             )
             strangers[0] += 1
             strangers[1] += ranking.identified
-        if rivals or neighbours is not None:  # the best candidates for the probe but the claimed
-            order = np.argsort(-(voiceprints @ probe.embedding), kind="stable")
-            best = [int(i) for i in order if i != index][:CANDIDATES]
-            weighed = Rivals(
-                voiceprints[best],
-                seconds[best],
-                [bands[i] for i in best] if by_band else None,
-                others=len(everyone) - 1,
-                sides=[sides[i] for i in best],
-            )
+        if rivals or neighbours is not None:
+            weighed = probe_candidates(probe, index, voiceprints, seconds, bands, sides, by_band)
         verdict = scorer.verify(
             probe,
             claimed.voiceprint,

@@ -37,15 +37,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from band_centre_poisoning import PRIOR, crafted
+from band_centre_poisoning import PRIOR, crafted, probe_candidates
 from decision_cache import embedded_domain
 from voxprint.adaptation import Band, ProfileClips, band_of, pair_band
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.encoders.cpu import cpu_info
 from voxprint.evaluation.decisions import EmbeddedDomain, galleries, gallery_profiles
 from voxprint.evaluation.domains import DOMAINS, OpenSetDomain, build_domain
-from voxprint.gallery_index import CANDIDATES
-from voxprint.scorer import Rivals, Scorer
+from voxprint.scorer import Scorer
 from voxprint.settings import default_data_root
 
 DEFAULT_DOMAINS = ("tel-8k", "tc100-halves", "test-other", "speechocean762", "speechcommands")
@@ -112,15 +111,7 @@ def mixed_owners(
         own = list(speakers).index(domain.speaker_of[key])
         probe = embedded.probe(int(embedded.rows([key])[0]))
         by_band = point.profile_bands_matter(probe.bandwidth_hz)
-        order = np.argsort(-(voiceprints @ probe.embedding), kind="stable")
-        best = [int(i) for i in order if i != own][:CANDIDATES]
-        rivals = Rivals(
-            voiceprints[best],
-            seconds[best],
-            [bands[i] for i in best] if by_band else None,
-            others=len(real) - 1,
-            sides=[sides[i] for i in best],
-        )
+        rivals = probe_candidates(probe, own, voiceprints, seconds, bands, sides, by_band)
         for row, scorer in zip(counts, scorers, strict=True):
             ranking = scorer.identify(
                 probe, voiceprints, seconds, top_n=1, bands=bands if by_band else None, sides=sides

@@ -26,15 +26,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from band_centre_poisoning import PRIOR
+from band_centre_poisoning import PRIOR, probe_candidates
 from decision_cache import embedded_domain
 from machine import header
 from voxprint.adaptation import band_of, pair_band
 from voxprint.bootstrap import ServiceOptions, build_pipeline
 from voxprint.evaluation.decisions import EmbeddedDomain, galleries, gallery_profiles
 from voxprint.evaluation.domains import DOMAINS, OpenSetDomain, build_domain
-from voxprint.gallery_index import CANDIDATES
-from voxprint.scorer import Rivals, Scorer
+from voxprint.scorer import Scorer
 from voxprint.settings import default_data_root
 
 #: Per guard and route: owner claims, of them rejected, impostor claims, of them accepted.
@@ -67,16 +66,8 @@ def claims(
         claimed = [(own, True), ((own + 1) % len(real), False)] if own >= 0 else []
         if own < 0:
             claimed = [(row % len(real), False)]
-        order = np.argsort(-(voiceprints @ probe.embedding), kind="stable")
         for index, genuine in claimed:
-            best = [int(i) for i in order if i != index][:CANDIDATES]
-            pool = Rivals(
-                voiceprints[best],
-                seconds[best],
-                [bands[i] for i in best] if by_band else None,
-                others=len(real) - 1,
-                sides=[sides[i] for i in best],
-            )
+            pool = probe_candidates(probe, index, voiceprints, seconds, bands, sides, by_band)
             band = pair_band(band_of(probe.bandwidth_hz), bands[index])
             for tally, scorer, margin in zip(counts, scorers, margins, strict=True):
                 for route, rivals in enumerate((pool, None)):
