@@ -143,6 +143,17 @@ def test_a_missing_file_and_an_unreachable_server_fail_with_one_line(tmp_path):
     assert "--api-key" in no_key.output
 
 
+def test_a_window_too_short_for_the_speech_a_result_needs_is_refused_in_one_line(tmp_path):
+    path = tmp_path / "v.wav"
+    sf.write(path, voice(150, 1.0), RATE)
+    args = ["listen", "--file", str(path), "--window", "0.5", "--min-speech", "0.8"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == ExitCode.DATA
+    assert result.output.strip().splitlines() == [
+        "error: a window of 0.5 s cannot hold the 0.8 s of speech a result needs: make it longer"
+    ]
+
+
 def test_among_is_refused_with_a_server_rather_than_ignored(tmp_path):
     path = tmp_path / "v.wav"
     sf.write(path, voice(150, 1.0), RATE)

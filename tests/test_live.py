@@ -251,6 +251,7 @@ def test_a_chunk_that_splits_a_sample_keeps_its_odd_byte_for_the_next_chunk():
         {"hop_seconds": 0.0},
         {"window_seconds": 0.2, "hop_seconds": 0.5},
         {"min_speech_seconds": -1},
+        {"window_seconds": 0.5, "min_speech_seconds": 0.8},  # could never name anyone
         {"max_seconds": 1.0},
         {"identification_threshold": 1.0},
     ],

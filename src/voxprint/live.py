@@ -69,6 +69,12 @@ class LiveConfig:
             raise InvalidParameterError("window must be at least the hop and at most 60 seconds")
         if self.min_speech_seconds < 0:
             raise InvalidParameterError("min_speech_seconds cannot be negative")
+        if self.window_seconds < self.min_speech_seconds:
+            # It would never hold enough speech, so it would never name anyone.
+            raise InvalidParameterError(
+                f"a window of {self.window_seconds:g} s cannot hold the "
+                f"{self.min_speech_seconds:g} s of speech a result needs: make it longer"
+            )
         if self.max_seconds < self.window_seconds:
             raise InvalidParameterError("max_seconds must be at least the window")
         if not 0.0 < self.identification_threshold < 1.0:
