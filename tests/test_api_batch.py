@@ -222,3 +222,18 @@ def test_the_readme_batch_example_works_with_an_8_second_clip(app_and_service, t
     assert verify["id"] == "call-1" and verify["status"] == 200
     assert verify["result"]["decision"] == "accept"
     assert profile["result"]["id"] == profile_id
+
+
+def test_an_item_that_is_not_an_object_fails_alone(api):
+    profile_id = api.post("/v1/profiles", json={"name": "alice"}).json()["id"]
+    items = [5, {"op": "get_profile", "profile_id": profile_id}, "verify", None, [1, 2]]
+    body = run(api, items)
+    results = body["results"]
+    assert [r["status"] for r in results] == [422, 200, 422, 422, 422]
+    assert (body["succeeded"], body["failed"]) == (1, 4)
+    assert results[1]["result"]["id"] == profile_id
+    refused = [results[i] for i in (0, 2, 3, 4)]
+    assert {r["error"]["code"] for r in refused} == {"invalid_request"}
+    assert results[0]["error"]["message"].endswith("not 5")
+    assert results[2]["error"]["message"].endswith('not "verify"')
+    assert all(r["id"] is None and r["op"] is None for r in refused)

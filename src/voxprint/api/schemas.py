@@ -822,7 +822,9 @@ class BatchItem(Strict):
 
 
 class BatchRequest(Strict):
-    items: list[dict[str, Any]] = Field(
+    #: Each item is checked on its own when it runs (one that is not even an object fails
+    #: alone), so the request only needs a list here.
+    items: list[Any] = Field(
         min_length=1,
         max_length=MAX_BATCH_ITEMS,
         description="Operations, each a BatchItem; each is validated and run on its own.",

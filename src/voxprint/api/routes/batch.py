@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -105,8 +106,17 @@ async def batch(request: Request, state: StateDep, service: ServiceDep) -> Batch
 
 
 async def _run_item(
-    index: int, raw: dict[str, Any], form: Form, state: AppState, service: VoxprintService
+    index: int, raw: Any, form: Form, state: AppState, service: VoxprintService
 ) -> BatchItemResult:
+    if not isinstance(raw, dict):
+        return render.batch_failure(
+            index,
+            None,
+            None,
+            422,
+            "invalid_request",
+            f"an item must be a JSON object with an 'op', not {json.dumps(raw)[:40]}",
+        )
     reference = raw.get("id") if isinstance(raw.get("id"), str) else None
     op = raw.get("op") if isinstance(raw.get("op"), str) else None
     try:
