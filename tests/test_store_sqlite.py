@@ -886,6 +886,65 @@ def test_delete_removes_the_profile_and_every_clip_embedding_for_good(
     store.create_profile(make_profile("again", external_id="e-victim"))
 
 
+def test_a_delete_blocked_from_folding_the_wal_still_succeeds_and_the_next_write_folds_it(
+    sqlite_store: SQLiteStore, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = sqlite_store
+    marker = _marker_embedding()
+    store.create_profile(make_profile("victim"))
+    store.add_clip(DEFAULT_NAMESPACE, make_clip("victim", marker), mean_rebuild)
+    wal = db_path.with_name(db_path.name + "-wal")
+    reader = sqlite3.connect(db_path)
+    try:
+        reader.execute("BEGIN")  # an open read holds the WAL: TRUNCATE cannot fold it
+        reader.execute("SELECT COUNT(*) FROM profiles").fetchone()
+        store.delete_profile(DEFAULT_NAMESPACE, "victim")
+        assert marker.tobytes() in wal.read_bytes()  # the copy the checkpoint owes
+        assert "blocked by another connection" in caplog.text
+    finally:
+        reader.close()
+    with pytest.raises(ProfileNotFoundError):
+        store.get_profile(DEFAULT_NAMESPACE, "victim")
+    store.create_profile(make_profile("next"))
+    assert marker.tobytes() not in _database_bytes(db_path)
+
+
+class _CheckpointFails:
+    """A connection whose WAL checkpoint fails as a full or failing disk makes it fail."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if "wal_checkpoint" in sql:
+            raise sqlite3.OperationalError("disk I/O error")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def test_a_failed_checkpoint_after_a_delete_is_logged_not_raised_and_tried_again(
+    sqlite_store: SQLiteStore, db_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch
+) -> None:
+    store = sqlite_store
+    marker = _marker_embedding()
+    store.create_profile(make_profile("victim"))
+    store.add_clip(DEFAULT_NAMESPACE, make_clip("victim", marker), mean_rebuild)
+    failing = _CheckpointFails(store._connection())
+    monkeypatch.setattr(store, "_connection", lambda: failing)
+
+    store.delete_profile(DEFAULT_NAMESPACE, "victim")  # answered: the delete committed
+
+    assert "WAL checkpoint failed" in caplog.text and "disk I/O error" in caplog.text
+    monkeypatch.undo()
+    with pytest.raises(ProfileNotFoundError):
+        store.get_profile(DEFAULT_NAMESPACE, "victim")
+    assert marker.tobytes() in _database_bytes(db_path)
+    store.create_profile(make_profile("next"))
+    assert marker.tobytes() not in _database_bytes(db_path)
+
+
 # --- merging two profiles -----------------------------------------------------------------
 
 

@@ -7,7 +7,10 @@ The database runs in WAL mode with ``synchronous=NORMAL``, ``foreign_keys=ON`` a
 not merely unlinked). Every write is one transaction opened with ``BEGIN IMMEDIATE``,
 so writers (threads of one process, or several processes each with their own store on
 the same file) take the write lock up front and serialise; a writer that finds the lock
-taken waits up to ``timeout_seconds``.
+taken waits up to ``timeout_seconds``. A delete then folds the WAL into the file
+(``wal_checkpoint(TRUNCATE)``) so no copy of what it deleted stays there; a checkpoint
+that fails or is blocked by an open read is logged, never turns the committed delete into
+an error, and is tried again after each later write.
 
 Threading
 ---------
@@ -76,6 +79,8 @@ class SQLiteDatabase:
         self._lock = threading.Lock()
         self._connections: set[sqlite3.Connection] = set()
         self._closed = False
+        #: A checkpoint after a delete failed or was blocked: tried again after each write.
+        self._checkpoint_owed = False
         if self._path.is_dir():
             raise StoreError(f"cannot open store: {self._path} is a folder, not a database file")
         #: A database this process may read but not write (the file, or the folder its
@@ -202,6 +207,8 @@ class SQLiteDatabase:
                 logger.warning("store operation failed on %s: %s", self._path, exc)
                 raise StoreError(f"the store could not complete the operation: {exc}") from exc
             raise
+        if write and self._checkpoint_owed:
+            self._checkpoint()
 
     def writable(self) -> bool:
         """Whether the store can take writes now (a read-only file or folder cannot)."""
@@ -217,19 +224,33 @@ class SQLiteDatabase:
             return False
 
     def _checkpoint(self) -> None:
-        """Fold the WAL into the database and truncate it, so no deleted copy lingers there."""
-        conn = self._connection()
+        """Fold the WAL into the database and truncate it, so no deleted copy lingers there.
+
+        Called after a delete has committed, so it never undoes or hides that write: a
+        checkpoint that fails, or that another connection's open read blocks, is logged
+        and owed, and tried again after every later write until one succeeds (closing
+        the last connection folds the WAL too)."""
+        self._checkpoint_owed = not self._fold_wal()
+
+    def _fold_wal(self) -> bool:
+        """One ``wal_checkpoint(TRUNCATE)``; whether it folded the whole WAL."""
         try:
-            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            busy, _, _ = self._connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         except sqlite3.Error as exc:
-            logger.warning("WAL checkpoint failed on %s: %s", self._path, exc)
-            raise StoreError(f"the store could not fold its write-ahead log: {exc}") from exc
+            logger.warning(
+                "WAL checkpoint failed on %s: %s; deleted data stays in the WAL until the "
+                "next checkpoint (tried after the next write)",
+                self._path,
+                exc,
+            )
+            return False
         if busy:
             logger.warning(
-                "%s: WAL checkpoint blocked by another connection; "
-                "deleted data stays in the WAL until the next checkpoint",
+                "%s: WAL checkpoint blocked by another connection; deleted data stays in "
+                "the WAL until the next checkpoint (tried after the next write)",
                 self._path,
             )
+        return not busy
 
     def close(self) -> None:
         """Close every connection of this store (all threads). Idempotent."""
