@@ -48,6 +48,7 @@ from voxprint.store.records import (
     GalleryStatistics,
     PhraseProfile,
     ProfileKind,
+    RemovedProfile,
 )
 from voxprint.store.sqlite import MIGRATIONS, SCHEMA_VERSION
 from voxprint.store.sqlite import connection as connection_module
@@ -968,7 +969,8 @@ def test_merging_moves_every_clip_rebuilds_the_profile_and_deletes_the_other(
         activities=[Activity("merge", None, "into"), Activity("merge", "deleted", "from")],
     )
     assert (merge.clips_moved, merge.duplicate_clips) == (2, 0)
-    assert merge.removed == source and merge.removed.name == "Ada 2"
+    assert merge.removed == RemovedProfile(source.id, "Ada 2", "e-from")
+    assert not hasattr(merge.removed, "voiceprint")  # the answer holds no deleted voice
     merged = store.get_profile(DEFAULT_NAMESPACE, "into")
     assert merge.profile == merged
     assert (merged.name, merged.external_id, merged.clip_count) == ("Ada", "e-into", 3)

@@ -132,14 +132,27 @@ class EnrollmentState:
 
 
 @dataclass(frozen=True)
+class RemovedProfile:
+    """Who a merge deleted, to name in its answer: no voiceprint, since that is gone."""
+
+    id: str
+    name: str
+    external_id: str | None = None
+
+    @classmethod
+    def of(cls, profile: Profile) -> RemovedProfile:
+        return cls(profile.id, profile.name, profile.external_id)
+
+
+@dataclass(frozen=True)
 class ProfileMerge:
     """What merging one profile into another stored: the merged ``profile`` as it now is,
-    the ``removed`` profile as it was before it was deleted, how many of its clips moved
-    and how many were dropped because the merged profile already had their audio (the
-    same ``content_hash``: one recording is never held twice by one profile)."""
+    the profile ``removed`` (its id and name), how many of its clips moved and how many
+    were dropped because the merged profile already had their audio (the same
+    ``content_hash``: one recording is never held twice by one profile)."""
 
     profile: Profile
-    removed: Profile
+    removed: RemovedProfile
     clips_moved: int
     duplicate_clips: int
 

@@ -56,6 +56,7 @@ from voxprint.store.records import (
     ProfileChanges,
     ProfileKind,
     ProfileMerge,
+    RemovedProfile,
 )
 
 logger = logging.getLogger(__name__)
@@ -502,7 +503,7 @@ class PostgresProfiles(PostgresDatabase):
             bump_gallery_version(conn, namespace, into_id)
             bump_gallery_version(conn, namespace, from_id)
         self._index_dimension(dimension)
-        return ProfileMerge(merged, removed, moved, duplicates)
+        return ProfileMerge(merged, RemovedProfile.of(removed), moved, duplicates)
 
     def list_clips(self, namespace: str, profile_id: str) -> list[Clip]:
         with self._transaction(write=False) as conn:

@@ -38,6 +38,7 @@ from voxprint.store.records import (
     ProfileChanges,
     ProfileKind,
     ProfileMerge,
+    RemovedProfile,
 )
 from voxprint.store.sqlite.activity import insert_activity
 from voxprint.store.sqlite.codecs import (
@@ -439,7 +440,7 @@ class SQLiteProfiles(SQLiteDatabase):
             bump_gallery_version(conn, namespace, into_id)
             bump_gallery_version(conn, namespace, from_id)
         self._checkpoint()
-        return ProfileMerge(merged, removed, moved, duplicates)
+        return ProfileMerge(merged, RemovedProfile.of(removed), moved, duplicates)
 
     def list_clips(self, namespace: str, profile_id: str) -> list[Clip]:
         with self._transaction(write=False) as conn:
