@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,6 +38,7 @@ def test_the_page_and_its_files_are_served_without_a_key(tmp_path):
         for name, media in (
             ("app.js", "text/javascript"),
             ("capture.js", "text/javascript"),
+            ("key.js", "text/javascript"),
             ("profiles.js", "text/javascript"),
             ("reasons.js", "text/javascript"),
             ("spoken.js", "text/javascript"),
@@ -102,7 +104,7 @@ GOOD_KEY = "vxp_1111111111111111_goodgoodgoodgoodgoodgood"
 
 
 @pytest.fixture(scope="module")
-def page_steps() -> dict[str, dict]:
+def page_run() -> dict[str, Any]:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed (it runs the page's script against a fake DOM)")
@@ -110,7 +112,22 @@ def page_steps() -> dict[str, dict]:
         [node, str(HARNESS), str(WEB_DIR), GOOD_KEY], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    return {step["step"]: step for step in json.loads(done.stdout)["steps"]}
+    run: dict[str, Any] = json.loads(done.stdout)
+    return run
+
+
+@pytest.fixture(scope="module")
+def page_steps(page_run) -> dict[str, dict]:
+    return {step["step"]: step for step in page_run["steps"]}
+
+
+def test_the_page_keeps_the_key_for_its_tab_only_and_erases_one_an_older_page_kept(page_run):
+    storage = page_run["storage"]
+    # The last key the page was given, for this tab only; nothing lasting on disk.
+    assert storage["kept_after_use"] == {"lasting": [], "tab": [GOOD_KEY]}
+    older = "vxp_2222222222222222_olderolderolderolderolde"
+    assert storage["older_key_read"] == older
+    assert storage["after_older_key"] == {"lasting": [], "tab": [older]}
 
 
 def test_the_pages_controls_stay_disabled_until_the_server_accepts_a_key(page_steps):
@@ -147,7 +164,9 @@ def test_a_refused_key_gets_one_clear_message_that_says_how_to_make_one(page_ste
         assert shown["status"].startswith("The server refused this API key")
         assert "voxprint keys create --name" in shown["status"]
         assert "Map" not in shown["status"]
-    assert page_steps["good key"]["status"] == "Key accepted and saved in this browser."
+    assert (
+        page_steps["good key"]["status"] == "Key accepted; kept for this tab only."
+    )
 
 
 def test_the_profile_table_says_when_the_server_holds_more_profiles_than_it_lists(page_steps):

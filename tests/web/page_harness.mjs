@@ -74,11 +74,18 @@ const document = {
   createElement: (tag) => new FakeElement(tag),
   createElementNS: (_ns, tag) => new FakeElement(tag),
 };
-const store = new Map();
-const localStorage = {
-  getItem: (k) => (store.has(k) ? store.get(k) : null),
-  setItem: (k, v) => store.set(k, String(v)),
-};
+// The browser's two stores: key.js keeps the key in the tab's (sessionStorage) only.
+function fakeStorage() {
+  const held = new Map();
+  return {
+    held,
+    getItem: (k) => (held.has(k) ? held.get(k) : null),
+    setItem: (k, v) => held.set(k, String(v)),
+    removeItem: (k) => held.delete(k),
+  };
+}
+globalThis.localStorage = fakeStorage();
+globalThis.sessionStorage = fakeStorage();
 const requests = [];
 let carolAdded = false;
 let profilesTotal = null; // what the server says it holds; null: the profiles it lists
@@ -114,7 +121,10 @@ class WebSocket { constructor() { throw new Error("no sockets in this test"); } 
 
 // profiles.js needs no browser: it is imported as it is; the page's scripts get what they
 // import from it (and no microphone) as arguments, their import and export keywords removed.
-const shared = await import(pathToFileURL(join(webDir, "profiles.js")).href);
+const shared = {
+  ...(await import(pathToFileURL(join(webDir, "profiles.js")).href)),
+  ...(await import(pathToFileURL(join(webDir, "key.js")).href)),
+};
 globalThis.window = { prompt: () => "Dave" }; // "Enrol as..." asks for a name
 globalThis.Option = function Option(text, value) {
   const option = new FakeElement("option", { value });
@@ -126,11 +136,11 @@ for (const script of ["app.js", "spoken.js"]) {
     .replace(/^import .*$/gm, "")
     .replace(/^export /gm, "");
   const run = new Function(
-    "document", "localStorage", "fetch", "location", "WebSocket", "confirm", "startCapture",
+    "document", "fetch", "location", "WebSocket", "confirm", "startCapture",
     ...Object.keys(shared), source,
   );
   run(
-    document, localStorage, fetch, { protocol: "http:", host: "test" }, WebSocket, () => true, null,
+    document, fetch, { protocol: "http:", host: "test" }, WebSocket, () => true, null,
     ...Object.values(shared),
   );
 }
@@ -205,4 +215,15 @@ byId.get("status").textContent = "";
 byId.get("diarize-form").dispatch("submit");
 await settle();
 steps.push(snapshot("diarize with a revoked key"));
-console.log(JSON.stringify({ steps, requests }));
+// Where the page kept the key, and a key an older page saved for good (localStorage):
+// the next read moves it into the tab's store and erases it from the lasting one.
+const stored = () => ({
+  lasting: [...localStorage.held.values()],
+  tab: [...sessionStorage.held.values()],
+});
+const keptAfterUse = stored();
+sessionStorage.held.clear();
+localStorage.setItem("voxprint.apiKey", "vxp_2222222222222222_olderolderolderolderolde");
+const readOnce = shared.storedKey();
+const storage = { kept_after_use: keptAfterUse, older_key_read: readOnce, after_older_key: stored() };
+console.log(JSON.stringify({ steps, requests, storage }));

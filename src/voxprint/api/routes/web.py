@@ -2,7 +2,7 @@
 
 The page is plain HTML, CSS and JavaScript shipped inside the package
 (``voxprint/api/web/``), served without a key; its own API calls send the key
-the user typed (kept in the browser's localStorage).
+the user typed (kept for that browser tab only: ``web/key.js``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ router = APIRouter()
 WEB_FILES = {
     "app.js": "text/javascript; charset=utf-8",
     "capture.js": "text/javascript; charset=utf-8",
+    "key.js": "text/javascript; charset=utf-8",
     "profiles.js": "text/javascript; charset=utf-8",
     "reasons.js": "text/javascript; charset=utf-8",
     "spoken.js": "text/javascript; charset=utf-8",

@@ -1,9 +1,9 @@
 // voxprint web page: profiles, enrolment, live identification, verification, embedding map.
 import { startCapture } from "/web/capture.js";
+import { keepKey, storedKey } from "/web/key.js";
 import { PROFILE_PAGE, showProfilesNote } from "/web/profiles.js";
 import { unknownLabel } from "/web/reasons.js";
 
-const KEY_STORAGE = "voxprint.apiKey";
 const KEY_HINT = "Enter an API key to start. Create one on the server with: voxprint keys create --name NAME --db DATABASE (the database this server was started with).";
 const KEY_REFUSED = "The server refused this API key (unknown, revoked, or made for another database). Check the key, or create one with: voxprint keys create --name NAME --db DATABASE (the database this server was started with).";
 const $ = (id) => document.getElementById(id);
@@ -11,7 +11,7 @@ let profiles = [];
 let profilesTotal = 0;
 let keyAccepted = false;
 
-function apiKey() { return localStorage.getItem(KEY_STORAGE) || ""; }
+function apiKey() { return storedKey(); }
 
 // The passphrase section (spoken.js) keeps its own list of profiles: each side tells the
 // other when it changed them, so neither offers a deleted profile or misses a new one.
@@ -442,9 +442,9 @@ function init() {
   $("api-key").value = apiKey();
   $("key-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    localStorage.setItem(KEY_STORAGE, $("api-key").value.trim());
+    keepKey($("api-key").value.trim());
     loadProfiles().then((accepted) => {
-      if (accepted) { say("Key accepted and saved in this browser."); drawMap(); }
+      if (accepted) { say("Key accepted; kept for this tab only."); drawMap(); }
     });
   });
   $("create-form").addEventListener("submit", async (event) => {

@@ -2,9 +2,9 @@
 // A clip is recorded from the microphone (16 kHz PCM16), wrapped as WAV and posted to
 // /v1/profiles/{id}/enrollments or /verify (with ?challenge= when a challenge is open).
 import { startCapture } from "/web/capture.js";
+import { storedKey } from "/web/key.js";
 import { PROFILE_PAGE, showProfilesNote } from "/web/profiles.js";
 
-const KEY_STORAGE = "voxprint.apiKey";
 const $ = (id) => document.getElementById(id);
 let profiles = [];
 let challenge = null;
@@ -17,7 +17,7 @@ function profilesChanged() {
   document.dispatchEvent(new CustomEvent(PROFILES_CHANGED, { detail: { from: "spoken" } }));
 }
 
-function headers(extra = {}) { return { "X-API-Key": localStorage.getItem(KEY_STORAGE) || "", ...extra }; }
+function headers(extra = {}) { return { "X-API-Key": storedKey(), ...extra }; }
 
 async function call(method, path, body, contentType = "application/json") {
   const init = { method, headers: headers(body === undefined ? {} : { "Content-Type": contentType }) };
@@ -49,7 +49,7 @@ function showWhatToSay() {
 }
 
 export async function refreshSpoken() {
-  if (!localStorage.getItem(KEY_STORAGE)) return;
+  if (!storedKey()) return;
   try {
     const [page, offered] = await Promise.all([call("GET", `/v1/profiles?limit=${PROFILE_PAGE}`), call("GET", "/v1/phrases")]);
     profiles = page.items;
