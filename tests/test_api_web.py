@@ -164,9 +164,7 @@ def test_a_refused_key_gets_one_clear_message_that_says_how_to_make_one(page_ste
         assert shown["status"].startswith("The server refused this API key")
         assert "voxprint keys create --name" in shown["status"]
         assert "Map" not in shown["status"]
-    assert (
-        page_steps["good key"]["status"] == "Key accepted; kept for this tab only."
-    )
+    assert page_steps["good key"]["status"] == "Key accepted; kept for this tab only."
 
 
 def test_the_profile_table_says_when_the_server_holds_more_profiles_than_it_lists(page_steps):

@@ -421,6 +421,25 @@ def test_a_wideband_calibration_survives_a_later_narrowband_one_and_each_decides
     )  # its own fitted threshold, higher
 
 
+def test_a_decision_whose_bands_are_not_known_is_never_decided_by_a_narrowband_calibration(
+    tmp_path,
+):
+    """Two voiceprints compared with no audio are judged as wideband, as unmeasured audio
+    is: a telephone calibration alone used to decide them (it was the first in force)."""
+    store = SQLiteStore(tmp_path / "c.db")
+    thresholds = tone_thresholds(store)
+    store.save_calibration(narrowband_calibration())
+    unknown = thresholds.operating_point("default")
+    assert unknown.source.kind is SourceKind.PRIOR
+    assert unknown.models == TONE_PRIOR.operating_point().models
+    assert "wideband claims are not decided by the calibration" in unknown.source.description
+    assert thresholds.calibration() is None and thresholds.calibrated is None
+    narrow = thresholds.operating_point("default", Band.NARROW)
+    assert narrow.source.kind is SourceKind.CALIBRATED
+    alone = replace(thresholds, prior=None, fallback=None)  # nothing else: it decides
+    assert alone.operating_point("default").source.kind is SourceKind.CALIBRATED
+
+
 def test_a_decision_scoring_both_bands_is_decided_uncalibrated_beside_a_calibration_per_band(
     tmp_path,
 ):

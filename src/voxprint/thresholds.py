@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from voxprint.adaptation import MAX_SAMPLED_PROFILES, ProfileClips
+from voxprint.adaptation import MAX_SAMPLED_PROFILES, ProfileClips, band_of
 from voxprint.decision import DEFAULT_RIVAL_WEIGHT, OperatingPoint, SourceKind, ThresholdSource
 from voxprint.encoders.base import SpeakerEncoder
 from voxprint.enrollment import DEFAULT_ENROLLMENT_SPEECH_SECONDS
@@ -52,6 +52,14 @@ from voxprint.store.records import (
 logger = logging.getLogger(__name__)
 
 
+def known_bands(bands: tuple[Band, ...]) -> tuple[Band, ...]:
+    """The bands a decision scores, where none given means not known (two voiceprints
+    compared with no audio): decided as the band unmeasured audio counts as
+    (:func:`voxprint.adaptation.band_of`), so a calibration of the other band alone
+    never decides them."""
+    return bands or (band_of(None),)
+
+
 @dataclass(frozen=True)
 class _Calibrated:
     """A stored calibration and the operating point made from it."""
@@ -72,9 +80,9 @@ class _Scoring:
 
     def deciding(self, bands: tuple[Band, ...]) -> _Calibrated | None:
         """The first calibration in force that decides claims of every one of ``bands``
-        (none given: not known, the first); ``None``: none does."""
+        (:func:`known_bands`); ``None``: none does."""
         for calibrated in self.calibrated:
-            if all(calibrated.calibration.covers(band) for band in bands):
+            if all(calibrated.calibration.covers(band) for band in known_bands(bands)):
                 return calibrated
         return None
 
@@ -199,8 +207,8 @@ class Thresholds:
 
     @property
     def calibrated(self) -> OperatingPoint | None:
-        """The user's calibration that decides when a decision's bands are not known,
-        when one is stored; it overrides everything else."""
+        """The user's calibration that decides when a decision's bands are not known
+        (:func:`known_bands`), when one is stored; it overrides everything else."""
         deciding = self._current().deciding(())
         return None if deciding is None else deciding.point
 
@@ -212,7 +220,7 @@ class Thresholds:
 
     def calibration(self, *bands: Band) -> StoredCalibration | None:
         """The stored calibration that decides a decision scoring pairs of ``bands`` (none
-        given: not known), when one covers them all."""
+        given: not known, :func:`known_bands`), when one covers them all."""
         deciding = self._current().deciding(bands)
         return None if deciding is None else deciding.calibration
 
@@ -266,10 +274,12 @@ class Thresholds:
         """The operating point in force for ``namespace`` and a decision scoring pairs of
         ``bands``, with the calibrations of one read of the store (``scoring``). A
         calibration decides a decision only when its trials covered every band the decision
-        scores (when they are not known, the first in force decides): of a calibration per
-        band, each decides its own band's claims. When none covers them all (an
-        identification among both bands' profiles), the point the namespace would have
-        without a calibration decides, whole: one decision, one point."""
+        scores (when they are not known, the band unmeasured audio counts as:
+        :func:`known_bands`): of a calibration per band, each decides its own band's
+        claims. When none covers them all (an identification among both bands' profiles),
+        the point the namespace would have without a calibration decides, whole: one
+        decision, one point."""
+        bands = known_bands(bands)
         if scoring.calibrated and (self.use_calibration or self.prior is None):
             deciding = scoring.deciding(bands)
             if deciding is not None:
