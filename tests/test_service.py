@@ -376,6 +376,18 @@ def test_exporting_a_voiceprint_before_any_enrolment_is_refused(service):
         service.export_voiceprint(profile.id)
 
 
+def test_a_text_dependent_profile_is_created_with_its_kind_and_a_phrase_needs_that_kind(service):
+    created = service.create_profile(
+        "alice", kind=ProfileKind.TEXT_DEPENDENT, locale="en-us", passphrase="open the door"
+    )
+    assert service.store.get_phrase_profile(service.namespace, created.id) == PhraseProfile(
+        created.id, ProfileKind.TEXT_DEPENDENT, "en-us", "open the door"
+    )
+    with pytest.raises(ProfileKindError, match="needs a text-dependent profile"):
+        service.create_profile("bob", locale="en-us")
+    assert [p.name for p in service.list_profiles()] == ["alice"]
+
+
 def test_a_clip_embedded_elsewhere_is_refused_for_a_passphrase_profile_and_nothing_stored(
     service,
 ):

@@ -14,6 +14,7 @@ from voxprint.errors import (
     ChallengeExpiredError,
     ChallengeNotFoundError,
     ChallengeUsedError,
+    InvalidParameterError,
     ProfileNotFoundError,
 )
 from voxprint.store import SQLiteStore, Store, open_store
@@ -68,6 +69,36 @@ def test_a_profile_without_a_phrase_record_is_text_independent(store):
     assert store.get_phrase_profile("default", pid) == PhraseProfile(
         pid, ProfileKind.TEXT_INDEPENDENT
     )
+
+
+def new_profile(pid: str) -> Profile:
+    return Profile(
+        id=pid,
+        namespace="default",
+        name="bob",
+        encoder_name="toy",
+        encoder_version="1",
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+def test_a_profile_created_with_its_phrase_record_is_text_dependent_from_the_start(store):
+    pid = str(uuid.uuid4())
+    record = PhraseProfile(pid, ProfileKind.TEXT_DEPENDENT, "en-us", PHRASE)
+    created = store.create_profile(new_profile(pid), phrase=record)
+    assert created.id == pid
+    assert store.get_phrase_profile("default", pid) == record
+    assert store.get_phrase_profiles("default", [pid]) == {pid: record}
+
+
+def test_a_phrase_record_of_another_profile_is_refused_and_nothing_is_stored(store):
+    pid, other = str(uuid.uuid4()), str(uuid.uuid4())
+    record = PhraseProfile(other, ProfileKind.TEXT_DEPENDENT, "en-us", PHRASE)
+    with pytest.raises(InvalidParameterError, match="cannot be stored with profile"):
+        store.create_profile(new_profile(pid), phrase=record)
+    with pytest.raises(ProfileNotFoundError):
+        store.get_profile("default", pid)
 
 
 def test_a_text_dependent_record_is_stored_and_read_back(store):

@@ -51,6 +51,7 @@ from voxprint.store.records import (
     ActivityEntry,
     Clip,
     EnrollmentStatus,
+    PhraseProfile,
     Profile,
     ProfileChanges,
     ProfileKind,
@@ -351,7 +352,14 @@ class VoxprintService:
         *,
         external_id: str | None = None,
         metadata: dict[str, Any] | None = None,
+        kind: ProfileKind = ProfileKind.TEXT_INDEPENDENT,
+        locale: str | None = None,
+        passphrase: str | None = None,
     ) -> Profile:
+        """A new, empty profile. A text-dependent one (``kind``) is stored with its
+        ``locale`` and its ``passphrase`` (``None``: fixed by its first clip) in the same
+        transaction, so it is never seen, even for a moment, as text-independent. The
+        phrase's words are the caller's to check (:mod:`voxprint.passphrase.service`)."""
         if not name or not name.strip():
             raise InvalidProfileError("a profile needs a non-empty name")
         now = datetime.now(UTC)
@@ -366,8 +374,13 @@ class VoxprintService:
             external_id=external_id,
             metadata=dict(metadata or {}),
         )
+        phrase = None
+        if kind is ProfileKind.TEXT_DEPENDENT:
+            phrase = PhraseProfile(profile.id, kind, locale, passphrase)
+        elif locale is not None or passphrase is not None:
+            raise ProfileKindError("a locale or passphrase needs a text-dependent profile")
         return self.store.create_profile(
-            profile, activity=Activity("create", "created", profile_id=profile.id)
+            profile, activity=Activity("create", "created", profile_id=profile.id), phrase=phrase
         )
 
     def get_profile(self, profile_id: str) -> Profile:

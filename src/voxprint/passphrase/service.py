@@ -283,13 +283,15 @@ class PassphraseService:
         key = locale_key(locale)
         phrases_for(key)
         fixed = None if passphrase is None else self.check_passphrase(passphrase, key)
-        profile = self.core.create_profile(name, external_id=external_id, metadata=metadata)
+        profile = self.core.create_profile(
+            name,
+            external_id=external_id,
+            metadata=metadata,
+            kind=ProfileKind.TEXT_DEPENDENT,
+            locale=key,
+            passphrase=fixed,
+        )
         record = PhraseProfile(profile.id, ProfileKind.TEXT_DEPENDENT, key, fixed)
-        try:
-            self.core.store.set_phrase_profile(self.namespace, record)
-        except VoxprintError:
-            self.core.delete_profile(profile.id)  # no half-made text-dependent profile
-            raise
         return SpokenProfile(profile, record, self.policy.min_clips)
 
     def ensure_profile(

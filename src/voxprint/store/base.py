@@ -56,8 +56,18 @@ class ProfileStore(Protocol):
     ``DuplicateExternalIdError`` when an external id is taken in the namespace.
     """
 
-    def create_profile(self, profile: Profile, *, activity: Activity | None = None) -> Profile:
-        """Insert the profile and log ``activity`` in the same transaction."""
+    def create_profile(
+        self,
+        profile: Profile,
+        *,
+        activity: Activity | None = None,
+        phrase: PhraseProfile | None = None,
+    ) -> Profile:
+        """Insert the profile, log ``activity`` and store its ``phrase`` record (a
+        text-dependent profile's kind, locale and passphrase: see
+        :meth:`PhraseStore.set_phrase_profile`) in the same transaction, so no reader
+        ever sees the profile without its kind. A ``phrase`` of another profile id raises
+        :class:`InvalidParameterError` before anything is written."""
         ...
 
     def get_profile(self, namespace: str, profile_id: str) -> Profile: ...

@@ -17,6 +17,7 @@ from voxprint.store.records import (
     Band,
     BandCentre,
     EnrollmentStatus,
+    PhraseProfile,
     Profile,
     ScoreScale,
     StoredCalibration,
@@ -129,6 +130,16 @@ def check_external_id(external_id: str | None) -> None:
     problem = None if external_id is None else unprintable(external_id)
     if problem:
         raise InvalidProfileError(f"external id refused: {problem}")
+
+
+def check_phrase_of(profile: Profile, phrase: PhraseProfile | None) -> None:
+    """A phrase record stored with a new profile (its kind, locale and passphrase, in the
+    same transaction) must be that profile's."""
+    if phrase is not None and phrase.profile_id != profile.id:
+        raise InvalidParameterError(
+            f"a phrase record for profile {phrase.profile_id!r} cannot be stored with "
+            f"profile {profile.id!r}"
+        )
 
 
 def chunks(items: Sequence[str], size: int = ID_CHUNK) -> Iterator[Sequence[str]]:

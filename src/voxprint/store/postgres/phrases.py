@@ -28,6 +28,23 @@ def _require_profile(conn: Any, namespace: str, profile_id: str) -> None:
         raise ProfileNotFoundError(f"no profile with id {profile_id!r} in namespace {namespace!r}")
 
 
+def write_phrase(conn: Any, record: PhraseProfile) -> None:
+    """Store (or replace) ``record`` within the caller's transaction."""
+    conn.execute(
+        "INSERT INTO profile_phrases (profile_id, kind, locale, passphrase, updated_at) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (profile_id) DO UPDATE SET "
+        "kind = excluded.kind, locale = excluded.locale, "
+        "passphrase = excluded.passphrase, updated_at = excluded.updated_at",
+        (
+            record.profile_id,
+            ProfileKind(record.kind).value,
+            record.locale,
+            record.passphrase,
+            now(),
+        ),
+    )
+
+
 def _phrase_from_row(row: Any) -> PhraseProfile:
     return PhraseProfile(
         profile_id=row["profile_id"],
@@ -63,19 +80,7 @@ class PostgresPhrases(PostgresDatabase):
     def set_phrase_profile(self, namespace: str, record: PhraseProfile) -> PhraseProfile:
         with self._transaction(write=True) as conn:
             _require_profile(conn, namespace, record.profile_id)
-            conn.execute(
-                "INSERT INTO profile_phrases (profile_id, kind, locale, passphrase, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (profile_id) DO UPDATE SET "
-                "kind = excluded.kind, locale = excluded.locale, "
-                "passphrase = excluded.passphrase, updated_at = excluded.updated_at",
-                (
-                    record.profile_id,
-                    ProfileKind(record.kind).value,
-                    record.locale,
-                    record.passphrase,
-                    now(),
-                ),
-            )
+            write_phrase(conn, record)
         return record
 
     @staticmethod

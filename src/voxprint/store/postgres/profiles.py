@@ -23,6 +23,7 @@ from voxprint.store.checks import (
     band_text,
     check_external_id,
     check_name,
+    check_phrase_of,
     check_same_encoder,
     check_two_profiles,
     merged_status_before,
@@ -43,6 +44,7 @@ from voxprint.store.postgres.codecs import (
     vector_array,
 )
 from voxprint.store.postgres.connection import PostgresDatabase
+from voxprint.store.postgres.phrases import write_phrase
 from voxprint.store.postgres.schema import ensure_vector_index
 from voxprint.store.records import (
     Activity,
@@ -52,6 +54,7 @@ from voxprint.store.records import (
     EnrollmentStatus,
     Gallery,
     GalleryChanges,
+    PhraseProfile,
     Profile,
     ProfileChanges,
     ProfileKind,
@@ -232,9 +235,16 @@ class PostgresProfiles(PostgresDatabase):
 
     # -- profiles --
 
-    def create_profile(self, profile: Profile, *, activity: Activity | None = None) -> Profile:
+    def create_profile(
+        self,
+        profile: Profile,
+        *,
+        activity: Activity | None = None,
+        phrase: PhraseProfile | None = None,
+    ) -> Profile:
         import psycopg
 
+        check_phrase_of(profile, phrase)
         check_name(profile.name)
         check_external_id(profile.external_id)
         if not isinstance(profile.namespace, str) or not profile.namespace.strip():
@@ -272,6 +282,8 @@ class PostgresProfiles(PostgresDatabase):
                     "(%s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s, %b, %s, %s, %s, %s)",
                     values,
                 )
+                if phrase is not None:
+                    write_phrase(conn, phrase)
                 created = self._fetch_profile(conn, profile.namespace, profile.id)
                 insert_activity(conn, profile.namespace, activity, created)
                 if created.status is EnrollmentStatus.ENROLLED:

@@ -28,6 +28,23 @@ def _require_profile(conn: sqlite3.Connection, namespace: str, profile_id: str) 
         raise ProfileNotFoundError(f"no profile with id {profile_id!r} in namespace {namespace!r}")
 
 
+def write_phrase(conn: sqlite3.Connection, record: PhraseProfile) -> None:
+    """Store (or replace) ``record`` within the caller's transaction."""
+    conn.execute(
+        "INSERT INTO profile_phrases (profile_id, kind, locale, passphrase, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (profile_id) DO UPDATE SET "
+        "kind = excluded.kind, locale = excluded.locale, "
+        "passphrase = excluded.passphrase, updated_at = excluded.updated_at",
+        (
+            record.profile_id,
+            ProfileKind(record.kind).value,
+            record.locale,
+            record.passphrase,
+            time_text(now(), "updated_at"),
+        ),
+    )
+
+
 def _phrase_from_row(row: sqlite3.Row) -> PhraseProfile:
     return PhraseProfile(
         profile_id=row["profile_id"],
@@ -58,19 +75,7 @@ class SQLitePhrases(SQLiteDatabase):
     def set_phrase_profile(self, namespace: str, record: PhraseProfile) -> PhraseProfile:
         with self._transaction(write=True) as conn:
             _require_profile(conn, namespace, record.profile_id)
-            conn.execute(
-                "INSERT INTO profile_phrases (profile_id, kind, locale, passphrase, updated_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (profile_id) DO UPDATE SET "
-                "kind = excluded.kind, locale = excluded.locale, "
-                "passphrase = excluded.passphrase, updated_at = excluded.updated_at",
-                (
-                    record.profile_id,
-                    ProfileKind(record.kind).value,
-                    record.locale,
-                    record.passphrase,
-                    time_text(now(), "updated_at"),
-                ),
-            )
+            write_phrase(conn, record)
         return record
 
     @staticmethod

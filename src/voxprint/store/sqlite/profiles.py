@@ -19,6 +19,7 @@ from voxprint.errors import (
 from voxprint.store.base import GALLERY_CHANGES_KEPT, Rebuild
 from voxprint.store.checks import (
     band_text,
+    check_phrase_of,
     check_same_encoder,
     check_two_profiles,
     merged_status_before,
@@ -34,6 +35,7 @@ from voxprint.store.records import (
     EnrollmentStatus,
     Gallery,
     GalleryChanges,
+    PhraseProfile,
     Profile,
     ProfileChanges,
     ProfileKind,
@@ -57,6 +59,7 @@ from voxprint.store.sqlite.codecs import (
     vector_blob,
 )
 from voxprint.store.sqlite.connection import SQLiteDatabase
+from voxprint.store.sqlite.phrases import write_phrase
 
 
 def bump_gallery_version(conn: sqlite3.Connection, namespace: str, profile_id: str) -> None:
@@ -200,8 +203,16 @@ class SQLiteProfiles(SQLiteDatabase):
 
     # -- profiles --
 
-    def create_profile(self, profile: Profile, *, activity: Activity | None = None) -> Profile:
-        """Insert the profile (and ``activity``, in the same transaction)."""
+    def create_profile(
+        self,
+        profile: Profile,
+        *,
+        activity: Activity | None = None,
+        phrase: PhraseProfile | None = None,
+    ) -> Profile:
+        """Insert the profile (and ``activity`` and its ``phrase`` record, in the same
+        transaction)."""
+        check_phrase_of(profile, phrase)
         check_name(profile.name)
         check_external_id(profile.external_id)
         if not isinstance(profile.namespace, str) or not profile.namespace.strip():
@@ -237,6 +248,8 @@ class SQLiteProfiles(SQLiteDatabase):
                 f"INSERT INTO profiles ({PROFILE_COLUMNS}) VALUES ({', '.join('?' * len(values))})",
                 values,
             )
+            if phrase is not None:
+                write_phrase(conn, phrase)
             created = self._fetch_profile(conn, profile.namespace, profile.id)
             insert_activity(conn, profile.namespace, activity, created)
             if created.status is EnrollmentStatus.ENROLLED:  # an imported voiceprint
