@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from voxprint import service as service_module
 from voxprint.decision import Decision
 from voxprint.errors import (
     AudioError,
@@ -23,6 +24,7 @@ from voxprint.errors import (
     ProfileNotEnrolledError,
     UnsupportedLocaleError,
 )
+from voxprint.passphrase import service as passphrase_service_module
 from voxprint.passphrase.challenges import ChallengeKind, ChallengePolicy
 from voxprint.passphrase.phrases import DIGITS, EN_US_PHRASES
 from voxprint.passphrase.service import PassphrasePolicy, PassphraseService, SpokenReason
@@ -454,6 +456,22 @@ def test_enrolling_clips_into_a_new_profile_keeps_nothing_when_no_clip_is_stored
     with pytest.raises(KeyboardInterrupt):  # an existing profile stays, whatever fails
         passphrases.enroll_clips("bob", [("c", clip(BOB, 11.0, seed=2))])
     assert passphrases.core.count_profiles() == 1
+
+
+def test_a_new_passphrase_profiles_first_clip_is_measured_once(passphrases, monkeypatch):
+    measures = []
+    real = passphrase_service_module.measure_waveform
+
+    def counted(*args, **kwargs):
+        measures.append(args[2].shape)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(passphrase_service_module, "measure_waveform", counted)
+    monkeypatch.setattr(service_module, "measure_waveform", counted)
+    (first,) = passphrases.enroll_clips("dora", [("a", clip(ALICE, 2.0))], passphrase=PASSPORT)
+    assert first.report.profile.clip_count == 1 and len(measures) == 1
+    passphrases.enroll(first.report.profile.id, clip(ALICE, 2.0, seed=3))
+    assert len(measures) == 2  # a later clip is measured when it is stored
 
 
 @pytest.mark.parametrize("phrase", [None, PASSPORT])

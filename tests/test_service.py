@@ -5,6 +5,7 @@ tests on real speech are in ``test_integration_shared_data.py``.
 """
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -376,6 +377,27 @@ def test_exporting_a_voiceprint_before_any_enrolment_is_refused(service):
         service.export_voiceprint(profile.id)
 
 
+def test_a_clip_measured_before_is_stored_as_measured_and_one_of_other_audio_is_not_used(
+    service,
+):
+    """The first clip of a new passphrase profile is measured before the profile exists;
+    that measure is stored rather than made twice, but only for the very same samples."""
+    gate = service.enrollment.quality_gate
+    clip, other = (voice(150, 4, seed=1), RATE), (voice(150, 4, seed=2), RATE)
+    before = measure_clip(service.pipeline, gate, clip, force=True)
+    marker = np.zeros_like(before.utterance.embedding)
+    marker[0] = 1.0  # not what the encoder gives this clip: shows which measure was stored
+    marked = replace(before, utterance=replace(before.utterance, embedding=marker))
+    alice, bob = service.create_profile("alice"), service.create_profile("bob")
+    service.enroll(alice.id, clip, force=True, measured=marked)
+    service.enroll(bob.id, other, force=True, measured=marked)  # another clip's measure
+    (stored,) = service.store.list_clips(service.namespace, alice.id)
+    assert np.array_equal(stored.embedding, marker)
+    (measured_again,) = service.store.list_clips(service.namespace, bob.id)
+    assert not np.array_equal(measured_again.embedding, marker)
+    assert measured_again.content_hash != before.content_hash
+
+
 def test_a_text_dependent_profile_is_created_with_its_kind_and_a_phrase_needs_that_kind(service):
     created = service.create_profile(
         "alice", kind=ProfileKind.TEXT_DEPENDENT, locale="en-us", passphrase="open the door"
@@ -442,7 +464,6 @@ def test_a_clip_added_under_a_higher_requirement_never_takes_a_profile_out_of_id
     """Enrolled with a 10 s requirement, then given another clip by a service that asks
     for 20 s: the profile stays enrolled and identified (before, adding speech made it
     'enrolling' again)."""
-    from dataclasses import replace
 
     db = tmp_path / "voxprint.db"
     lenient = make_service(db)
@@ -517,7 +538,6 @@ def banded_service(db: Path) -> VoxprintService:
     """A service whose narrowband score model expects strangers 0.3 higher than its
     wideband one, so that the model used shows in the cosine bar. It weighs no rival
     profile: its tests enrol one voice in both bands."""
-    from dataclasses import replace
 
     from voxprint.adaptation import Band
 
@@ -601,7 +621,6 @@ def test_identify_judges_each_candidate_by_its_own_band_as_a_claim_on_it_would_b
 def test_identify_through_the_gallery_index_judges_candidates_as_without_it(tmp_path):
     """With the in-memory index, a telephone probe's candidates come with the bands kept
     in their gallery rows, and are judged as without the index."""
-    from dataclasses import replace
 
     from voxprint.gallery_index import GalleryIndex
 
@@ -621,7 +640,6 @@ def test_a_telephone_enrolments_twin_enrolled_from_the_app_is_found_among_each_b
     """Similar voices of a telephone-enrolled profile are searched band by band, as
     identify searches for a telephone probe: with one candidate per search, the nearest
     overall is the profile itself, the nearest wideband one its twin."""
-    from dataclasses import replace
 
     import voxprint.service as service_module
     from voxprint.gallery_index import GalleryIndex
@@ -763,7 +781,6 @@ def test_an_app_probe_of_a_telephone_enrolled_owner_is_searched_among_each_bands
     lower against its owner's telephone voiceprint than against app-enrolled strangers,
     so with one candidate per search the owner was never scored (nor judged as the
     probe's telephone copy). Through the index it is now judged as without one."""
-    from dataclasses import replace
 
     import voxprint.service as service_module
     from voxprint.gallery_index import GalleryIndex
@@ -863,7 +880,6 @@ def test_the_merged_away_profile_is_gone_from_the_store_and_the_thresholds(servi
 
 
 def test_the_gallery_index_drops_the_merged_away_profile_at_once(service):
-    from dataclasses import replace
 
     from voxprint.gallery_index import GalleryIndex
 
@@ -975,7 +991,6 @@ def test_a_profile_made_through_the_azure_routes_is_not_merged(service, side):
 
 
 def test_a_voiceprint_stored_without_clips_is_not_merged_away_or_overwritten(service):
-    from dataclasses import replace
 
     alice, twin = one_voice_twice(service)
     assert alice.voiceprint is not None
@@ -999,7 +1014,6 @@ def test_similar_voices_in_a_namespace_mixing_bands_are_measured_around_each_ban
     cosine taken around the shipped centre alone stood above it on every telephone line
     (found in review: 6 pairs of different speakers warned among bench/cross_band.py's
     167 profiles, none around each band's centre). So are the merge's."""
-    from dataclasses import replace
 
     from voxprint.adaptation import Band
     from voxprint.scorer import Probe, Scorer
@@ -1038,7 +1052,6 @@ def test_a_claim_no_closer_than_the_claimed_profiles_neighbours_is_rejected_even
     route): a voice between the claimed profile and its five nearest neighbours is a
     look-alike, its owner is accepted, and a passphrase claim (``neighbours=False``) is
     decided by its score."""
-    from dataclasses import replace
 
     from fakes import TONE_PRIOR
 
@@ -1070,7 +1083,6 @@ def test_the_owners_second_profile_among_the_neighbours_does_not_refuse_the_owne
     """On the Azure-compatible routes one person often has a verification and an
     identification profile in one namespace: that twin is one of the five neighbours
     whose mean the claim must clear, so it does not refuse its owner."""
-    from dataclasses import replace
 
     from fakes import TONE_PRIOR
 

@@ -679,12 +679,16 @@ class VoxprintService:
         label: str | None = None,
         force: bool = False,
         check_quality: bool = True,
+        measured: MeasuredClip | None = None,
     ) -> EnrollmentReport:
         """Add one clip to a profile and report progress toward the enrolment minimum.
 
         The clip's quality is measured and, unless ``check_quality`` is off, checked by
         the enrolment policy's quality gate: a refused clip raises
         :class:`ClipRejectedError` (with the reasons and measures) and stores nothing.
+        ``measured``: the clip as :func:`measure_waveform` already measured it (with
+        ``force``), used instead of measuring it again when its samples are this
+        ``source``'s (the same content hash); otherwise ignored.
 
         Enrolment is idempotent: audio the profile already has (the same decoded samples,
         e.g. a retried request) is not stored again; the report says ``duplicate``.
@@ -695,7 +699,11 @@ class VoxprintService:
         content_hash = audio_hash(waveform)
         if self._has_audio(profile, content_hash):
             return self._duplicate(profile)
-        clip = measure_waveform(self.pipeline, self.enrollment.quality_gate, waveform, force=force)
+        if measured is not None and measured.content_hash == content_hash:
+            clip = measured
+        else:
+            gate = self.enrollment.quality_gate
+            clip = measure_waveform(self.pipeline, gate, waveform, force=force)
         return self._enroll_measured(profile, clip, label=label, check_quality=check_quality)
 
     def enroll_measured(

@@ -217,6 +217,8 @@ class _HeardClip:
 
     waveform: np.ndarray
     match: PhraseMatch
+    #: Its quality as measured then (``None``: not checked), reused when it is stored.
+    measured: MeasuredClip | None = None
 
 
 @dataclass(frozen=True)
@@ -353,7 +355,13 @@ class PassphraseService:
                 elif isinstance(prepared, _HeardClip):
                     record = self.core.store.get_phrase_profile(self.namespace, profile.id)
                     result = self._enroll_heard(
-                        profile, record, prepared.waveform, prepared.match, label, check_quality
+                        profile,
+                        record,
+                        prepared.waveform,
+                        prepared.match,
+                        label,
+                        check_quality,
+                        measured=prepared.measured,
                     )
                 else:
                     result = self.enroll(
@@ -386,9 +394,8 @@ class PassphraseService:
         the profile is, so that a clip refused leaves no profile and no activity behind:
         measured (decoded, embedded) and put to the quality gate for a text-independent
         profile; for a text-dependent one decoded, its words checked against
-        ``passphrase`` and its quality measured (it is measured again when stored: a
-        text-dependent clip is stored from its audio). ``None`` when ``reference`` names
-        a profile already (nothing is created)."""
+        ``passphrase`` and its quality measured (that measure is stored with it).
+        ``None`` when ``reference`` names a profile already (nothing is created)."""
         try:
             self.core.resolve_for_enrolment(reference, external_id)
         except ProfileNotFoundError:
@@ -405,10 +412,11 @@ class PassphraseService:
         wanted = self.check_passphrase(passphrase, key)
         waveform = self.core.pipeline.load(source)
         match = self._hear_passphrase(waveform, wanted, key)
+        heard = None
         if check_quality:
             heard = measure_waveform(self.core.pipeline, gate, waveform, force=True)
             self.core.check_clip_quality(heard.quality)
-        return _HeardClip(waveform, match)
+        return _HeardClip(waveform, match, heard)
 
     def _ensure_profile(
         self,
@@ -590,8 +598,11 @@ class PassphraseService:
         match: PhraseMatch,
         label: str | None,
         check_quality: bool,
+        *,
+        measured: MeasuredClip | None = None,
     ) -> SpokenEnrollment:
-        """Store a text-dependent clip whose words passed (:meth:`_hear_passphrase`)."""
+        """Store a text-dependent clip whose words passed (:meth:`_hear_passphrase`);
+        ``measured``: its quality already measured (a new profile's first clip)."""
         fixed_now = False
         passphrase = record.passphrase
         if passphrase is None:
@@ -604,7 +615,12 @@ class PassphraseService:
         rate = self.core.pipeline.encoder.sample_rate
         try:
             report = self._td_core().enroll(
-                profile.id, (waveform, rate), label=label, force=True, check_quality=check_quality
+                profile.id,
+                (waveform, rate),
+                label=label,
+                force=True,
+                check_quality=check_quality,
+                measured=measured,
             )
         except VoxprintError:
             if fixed_now and profile.clip_count == 0:
