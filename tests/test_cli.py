@@ -894,6 +894,27 @@ def test_with_json_an_error_is_one_json_object_on_stderr_with_the_same_exit_code
     assert plain.stderr.startswith("error: no profile")
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["verify", "alice"], "error: Missing argument 'FILE'. (see 'voxprint verify --help')"),
+        (["verfy", "x"], "error: No such command 'verfy'. Did you mean 'verify'?"),
+        (["identify", "--top", "0", "x.wav"], "error: Invalid value for '--top'"),
+    ],
+)
+def test_a_usage_error_is_one_line_on_stderr_naming_the_help_to_read(args, message):
+    result = run(*args)
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith(message)
+    assert "--help')" in result.stderr
+
+
+def test_a_command_group_called_bare_shows_its_help_and_no_error_line():
+    result = run("profiles")
+    assert result.exit_code == ExitCode.USAGE
+    assert "Usage: voxprint profiles" in result.stdout and "error" not in result.stderr
+
+
 def test_enroll_dir_with_json_reports_skipped_files_and_the_first_error(speakers, db):
     (speakers / "low" / "bad.wav").write_bytes(b"garbage")
     result = run("enroll-dir", speakers, "--db", db, "--json")

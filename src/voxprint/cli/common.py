@@ -104,8 +104,9 @@ def _before_separator(args: Sequence[str]) -> list[str]:
 
 class VoxprintGroup(TyperGroup):
     """The ``voxprint`` group: ``-v/--verbose`` works before or after the subcommand, and
-    with ``--json`` even Click's own errors (unknown option, missing argument) are a JSON
-    error object on stderr, with Click's exit code (2)."""
+    Click's own errors (unknown command or option, missing argument) are one line on
+    stderr like every other error, naming the help to read (with ``--json``, a JSON error
+    object), with Click's exit code (2)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         head = _before_separator(args)
@@ -123,18 +124,24 @@ class VoxprintGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
-        if not standalone_mode or JSON_FLAG not in _before_separator(argv):
+        if not standalone_mode:
             return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
+        json_output = JSON_FLAG in _before_separator(argv)
         try:
             result = super().main(argv, prog_name, complete_var, False, **extra)
         except typer.TyperException as error:  # Click's errors (Typer vendors Click)
             exit_code = int(getattr(error, "exit_code", 1))
             format_message = getattr(error, "format_message", None)
             message = format_message() if callable(format_message) else str(error)
-            echo_error("usage" if exit_code == 2 else "error", message, json_output=True)
+            if not message.strip():  # a group called bare: Click printed its help
+                sys.exit(exit_code)
+            context = getattr(error, "ctx", None)
+            if context is not None and not json_output:
+                message = f"{message} (see '{context.command_path} --help')"
+            echo_error("usage" if exit_code == 2 else "error", message, json_output=json_output)
             sys.exit(exit_code)
         except typer.Abort:
-            echo_error("aborted", "aborted", json_output=True)
+            echo_error("aborted", "aborted", json_output=json_output)
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
 
