@@ -590,7 +590,8 @@ class VoxprintService:
             raise VoicesDifferError(
                 f"{source.name!r} and {into.name!r} do not sound like one voice (cosine "
                 f"{cosine:.2f}, {z:.1f} sd above strangers here; one voice enrolled twice "
-                f"scores at least {SIMILAR_VOICE_Z:g}): merged, each could pass as the other. "
+                f"scores at least {SIMILAR_VOICE_Z:g}); nothing was merged: if they were, "
+                "either person could pass as the other. "
                 'To merge anyway, force it (--force, or "force": true)'
             )
 

@@ -220,7 +220,8 @@ class MergeProfiles(Strict):
         default=False,
         strict=True,
         description="Merge even when the two voiceprints do not sound like one voice "
-        "(409 `voices_differ` otherwise): merged, each person could pass as the other.",
+        "(409 `voices_differ` otherwise, since once merged either person could pass as "
+        "the other).",
     )
 
 

@@ -520,7 +520,7 @@ def profiles_merge(
         typer.Option(
             "--force",
             help="Merge even when the two voiceprints do not sound like one voice (refused "
-            "otherwise: merged, each person could pass as the other).",
+            "otherwise, since once merged either person could pass as the other).",
         ),
     ] = False,
     yes: YesOption = False,
