@@ -17,7 +17,7 @@ from voxprint.scoring.centring import namespace_centre
 from voxprint.service import VoxprintService
 from voxprint.store import SQLiteStore
 from voxprint.store.records import Band, Cohort, ScoreScale
-from voxprint.thresholds import threshold_report
+from voxprint.thresholds import _RescaledCache, threshold_report
 
 from fakes import (
     RATE,
@@ -197,6 +197,11 @@ def test_statistics_scaled_with_another_shrinkage_are_recomputed_without_a_write
     assert thresholds.statistics(ns) is recomputed  # once per stale row, not per decision
     stored = service.store.get_statistics(ns, thresholds.encoder_name, thresholds.encoder_version)
     assert stored == stale
+    # Nothing changed in the namespace: "last changed" stays the stored row's time (found
+    # in a walkthrough: `thresholds show` gave the passphrase point the time of asking).
+    assert recomputed.updated_at == stale.updated_at
+    another_process = replace(thresholds, _rescaled=_RescaledCache())
+    assert another_process.statistics(ns) == recomputed  # the same time there too
     assert thresholds.operating_point(ns) == TONE_PRIOR.operating_point(recomputed)
 
     enrol(service, "carol", 180)

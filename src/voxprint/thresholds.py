@@ -256,6 +256,8 @@ class Thresholds:
             except StoreError as error:  # decide with the stored row rather than fail
                 logger.warning("gallery statistics of %r not recomputed: %s", namespace, error)
                 return stored
+            if recomputed is not None:  # the same profiles, read another way: no change
+                recomputed = replace(recomputed, updated_at=stored.updated_at)
             cache.by_key[key] = (stored, recomputed)
         logger.debug(
             "gallery statistics of namespace %r were stored by an earlier voxprint (another "
