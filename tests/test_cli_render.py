@@ -1,10 +1,14 @@
 """The CLI's text for phrase checks: what was heard, and how a pass within the allowed
 word errors is worded."""
 
-from voxprint.cli.render import identification_text, phrase_text
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from voxprint.cli.render import activity_line, identification_text, phrase_text
 from voxprint.decision import DecisionReason, SourceKind, ThresholdSource
 from voxprint.passphrase.recognizer import PhraseMatch, PhraseReason
 from voxprint.service import Candidate, IdentificationResult
+from voxprint.store.records import ActivityEntry
 
 
 def match(heard, accepted, errors, reason=PhraseReason.MATCH):
@@ -46,3 +50,33 @@ def test_an_unknown_answer_for_a_voice_that_does_not_stand_out_says_so_not_that_
     text = identification_text(result)
     assert text.startswith("unknown speaker: closest 'ada' (0.93)")
     assert "does not stand out" in text and "reaches" not in text
+
+
+def test_a_logged_decision_shows_its_score_as_the_decision_did():
+    """Found in a walkthrough: `verify` said "score 0.268" for a rejected claim and
+    `activity` showed the same entry as 0.269."""
+    when = datetime(2026, 12, 8, tzinfo=UTC)
+    rejected = ActivityEntry(1, when, "default", "verify", "p1", "reject", 0.26894)
+    accepted = ActivityEntry(2, when, "default", "verify", "p1", "accept", 0.99961)
+    unknown = ActivityEntry(3, when, "default", "identify", None, "unknown", 0.8999)
+    names = {"p1": "ada"}
+    assert "score 0.268" in activity_line(rejected, names)
+    assert "score 1.000" in activity_line(accepted, names)
+    assert "score 0.899" in activity_line(unknown, names)
+
+
+def test_an_unknown_answer_never_shows_a_candidate_rounded_up_to_the_bar():
+    result = IdentificationResult(
+        candidates=(Candidate("p1", "ada", 0.70, 0.8999), Candidate("p2", "bob", 0.1, 0.01)),
+        identified=None,
+        threshold=0.9,
+        gallery_size=2,
+        net_speech_seconds=4.0,
+        reason=DecisionReason.NO_MATCH,
+        source=ThresholdSource(SourceKind.ADAPTED, "adapted"),
+        unknown_probability=0.1,
+    )
+    text = identification_text(result)
+    assert "score 0.899" in text and "score 0.900" not in text
+    named = replace(result, identified=result.candidates[0], reason=DecisionReason.MATCH)
+    assert identification_text(named).startswith("ada  score 0.900")

@@ -353,7 +353,8 @@ def _who(entry: ActivityEntry, names: dict[str, str | None]) -> str:
 def activity_line(entry: ActivityEntry, names: dict[str, str | None]) -> str:
     """One log entry: its id (what ``--before-id`` takes), time, action, result, the
     profile's name and id, score, detail."""
-    score = f"  score {entry.score:.3f}" if entry.score is not None else ""
+    named = entry.result in _NAMED_RESULTS
+    score = f"  score {toward_answer(entry.score, named)}" if entry.score is not None else ""
     detail = f"  [{entry.detail}]" if entry.detail else ""
     return (
         f"#{entry.id:<6} {entry.time.isoformat(timespec='seconds')}  "
@@ -368,8 +369,18 @@ def activity_json(page: ActivityPage) -> list[dict[str, Any]]:
     return views.activity_entries(page)
 
 
-def _down(value: float) -> str:
-    return f"{math.floor(value * 1000) / 1000:.3f}"
+#: Logged results of a decision that accepted a claim or named a voice.
+_NAMED_RESULTS = frozenset({Decision.ACCEPT.value, "identified"})
+
+
+def toward_answer(score: float, accepted: bool, places: int = 3) -> str:
+    """A score to ``places`` places, rounded towards the answer given with it: a claim
+    rejected (or a voice left unknown) never reads "0.900 (needs 0.90)", and the log
+    shows a decision's score as the decision showed it."""
+    if accepted:
+        return f"{score:.{places}f}"
+    scale = 10**places
+    return f"{math.floor(score * scale) / scale:.{places}f}"
 
 
 def _up(value: float) -> str:
@@ -386,8 +397,8 @@ def verification_text(result: VerificationResult) -> str:
         )
     # Rounded towards the answer, so that a rejection never reads "0.900 (needs 0.90)".
     accepted = result.decision is Decision.ACCEPT
-    score = f"{result.score:.3f}" if accepted else _down(result.score)
-    cosine = f"{result.cosine:.3f}" if accepted else _down(result.cosine)
+    score = toward_answer(result.score, accepted)
+    cosine = toward_answer(result.cosine, accepted)
     needed = ""
     if result.cosine_threshold is not None:
         bar = result.cosine_threshold
@@ -460,15 +471,17 @@ def identification_text(result: IdentificationResult) -> str:
     elif result.reason is DecisionReason.LOOK_ALIKE and result.candidates:
         first = result.candidates[0]
         head = (
-            f"unknown speaker: closest {first.name!r} ({first.score:.2f}), but the voice "
+            f"unknown speaker: closest {first.name!r} ({toward_answer(first.score, False, 2)}), "
+            "but the voice "
             "is about as close to other enrolled profiles and does not stand out from them; "
             "nobody is named"
         )
     elif len(result.candidates) > 1 and 1.0 - result.unknown_probability >= result.threshold:
         first, second = result.candidates[:2]
         head = (
-            f"not decided: enrolled, but between {first.name!r} ({first.score:.2f}) and "
-            f"{second.name!r} ({second.score:.2f}), whose voices are alike (see `voxprint "
+            f"not decided: enrolled, but between {first.name!r} "
+            f"({toward_answer(first.score, False, 2)}) and {second.name!r} "
+            f"({toward_answer(second.score, False, 2)}), whose voices are alike (see `voxprint "
             f"profiles similar`); nobody reaches {probability_text(result.threshold)}"
         )
     else:
@@ -478,7 +491,8 @@ def identification_text(result: IdentificationResult) -> str:
             f"{result.unknown_probability:.3f})"
         )
     ranking = [
-        f"  {rank}. {c.name:<20} score {c.score:.3f}  cosine {c.cosine:.3f}"
+        f"  {rank}. {c.name:<20} score {toward_answer(c.score, c is result.identified)}  "
+        f"cosine {toward_answer(c.cosine, c is result.identified)}"
         for rank, c in enumerate(result.candidates, start=1)
     ]
     return "\n".join([head, *ranking, _source_text(result.source)])
