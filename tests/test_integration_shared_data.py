@@ -19,6 +19,7 @@ from voxprint.adaptation import ProfileClips
 from voxprint.bootstrap import ServiceOptions, build_pipeline, build_service
 from voxprint.cli.app import app
 from voxprint.decision import Decision
+from voxprint.errors import ClipRejectedError
 from voxprint.evaluation.datasets import EvalSet, build_protocol
 from voxprint.evaluation.metrics import equal_error_rate
 from voxprint.evaluation.runner import EmbeddedSet, embed_items, trial_scores
@@ -212,3 +213,19 @@ def test_enrolling_a_librispeech_speaker_twice_warns_and_distinct_speakers_do_no
     reports = [service.enroll(again.id, path) for path in files[name][3:7]]
     assert reports[-1].status is EnrollmentStatus.ENROLLED
     assert [s.profile_id for s in reports[-1].similar_voices] == [first[name]]
+
+
+def test_a_file_of_another_librispeech_speaker_is_refused_where_the_owners_own_are_taken(
+    data_root, tmp_path
+):
+    service = build_service(ServiceOptions(db=tmp_path / "other.db"), pipeline("campplus"))
+    folders = sorted((data_root / "librispeech" / "test-other").iterdir())[:2]
+    own, other = (sorted(folder.glob("*.flac")) for folder in folders)
+    profile = service.create_profile(folders[0].name)
+    service.enroll(profile.id, own[0])
+    taken = [service.enroll(profile.id, path) for path in own[1:4]]
+    assert [r.profile.clip_count for r in taken] == [2, 3, 4]
+    for path in other[:3]:
+        with pytest.raises(ClipRejectedError, match="another voice"):
+            service.enroll(profile.id, path)
+    assert service.get_profile(profile.id).clip_count == 4

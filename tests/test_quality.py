@@ -281,3 +281,14 @@ def test_speech_bandwidth_tells_telephone_speech_from_wideband_even_with_clicks(
     assert speech_bandwidth(phone, whole) <= 4500
     assert speech_bandwidth(clicked, whole) <= 4500
     assert speech_bandwidth(np.zeros_like(wide), whole) == 0.0
+
+
+def test_the_gate_names_another_voice_below_its_bar_and_not_when_off():
+    gate = QualityGate()
+    problem = gate.voice_problem(0.01, "ada")
+    assert problem is not None and problem.startswith("another voice: the clip scores 0.010")
+    assert gate.voice_problem(0.05, "ada") is None
+    assert QualityGate(min_own_voice_score=None).voice_problem(0.0, "ada") is None
+    assert QualityGate(enabled=False).voice_problem(0.0, "ada") is None
+    with pytest.raises(InvalidParameterError, match="min_own_voice_score"):
+        QualityGate(min_own_voice_score=1.5)

@@ -18,6 +18,7 @@ from voxprint.errors import (
     AmbiguousProfileError,
     AudioError,
     AudioFileNotFoundError,
+    ClipRejectedError,
     DuplicateExternalIdError,
     EmptyAudioError,
     EncoderMismatchError,
@@ -33,7 +34,13 @@ from voxprint.errors import (
 from voxprint.pipeline import EmbeddingPipeline, PipelineConfig
 from voxprint.service import VoxprintService, measure_clip
 from voxprint.store import SQLiteStore
-from voxprint.store.records import EnrollmentStatus, PhraseProfile, ProfileChanges, ProfileKind
+from voxprint.store.records import (
+    AZURE_METADATA_KEY,
+    EnrollmentStatus,
+    PhraseProfile,
+    ProfileChanges,
+    ProfileKind,
+)
 
 from fakes import RATE, TONE_OPERATING_POINT, EnergyVad, ToneEncoder, tone_thresholds, voice
 
@@ -375,6 +382,31 @@ def test_exporting_a_voiceprint_before_any_enrolment_is_refused(service):
     profile = service.create_profile("alice")
     with pytest.raises(ProfileNotEnrolledError):
         service.export_voiceprint(profile.id)
+
+
+def test_a_clip_of_another_voice_is_refused_and_logged_and_nothing_is_stored(service):
+    """Found in a walkthrough: another speaker's file enrolled into a profile without a
+    word, leaving a voiceprint of two people."""
+    alice = service.create_profile("alice")
+    service.enroll(alice.id, (voice(110, 8, seed=1), RATE))
+    with pytest.raises(ClipRejectedError, match="another voice") as refused:
+        service.enroll(alice.id, (voice(260, 6, seed=2), RATE))
+    assert refused.value.reasons[0].startswith("another voice: the clip scores 0.0")
+    assert "nothing was stored" in str(refused.value)
+    assert service.get_profile(alice.id).clip_count == 1
+    assert service.activity()[0].result == "rejected"
+    # The owner's own next clip passes; the gate switched off takes any clip.
+    assert service.enroll(alice.id, (voice(110, 6, seed=3), RATE)).profile.clip_count == 2
+    forced = service.enroll(alice.id, (voice(260, 6, seed=2), RATE), check_quality=False)
+    assert forced.profile.clip_count == 3
+
+
+def test_an_azure_profile_takes_any_voice_as_azure_does(service):
+    alice = service.create_profile(
+        "alice", metadata={AZURE_METADATA_KEY: {"kind": "verification", "locale": "en-us"}}
+    )
+    service.enroll(alice.id, (voice(110, 8, seed=1), RATE))
+    assert service.enroll(alice.id, (voice(260, 6, seed=2), RATE)).profile.clip_count == 2
 
 
 def test_a_clip_measured_before_is_stored_as_measured_and_one_of_other_audio_is_not_used(

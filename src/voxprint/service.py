@@ -735,11 +735,44 @@ class VoxprintService:
         if check_quality:
             try:
                 self.check_clip_quality(clip.quality)
+                self._check_clip_voice(profile, clip)
             except ClipRejectedError as refused:
                 detail = "; ".join(refused.reasons)
                 self._record(Activity("enroll", "rejected", profile.id, detail=detail))
                 raise
         return self._add_clip(profile, clip.utterance, label, clip.quality, clip.content_hash)
+
+    def _check_clip_voice(self, profile: Profile, clip: MeasuredClip) -> None:
+        """Refuse a clip that does not sound like the voice ``profile`` holds so far (the
+        quality gate's :meth:`~voxprint.quality.QualityGate.voice_problem`): scored as a
+        claim on it would be, without rivals. Not for a profile without a voiceprint yet,
+        nor one made through the Azure-compatible routes (whose enrolment rules are
+        Azure's), nor a clip with too little speech to decide."""
+        if profile.voiceprint is None or AZURE_METADATA_KEY in profile.metadata:
+            return
+        gate = self.enrollment.quality_gate
+        if not gate.enabled or gate.min_own_voice_score is None:
+            return
+        probe = Probe.of(clip.utterance)
+        band = pair_band(band_of(probe.bandwidth_hz), profile.band)
+        verdict = self.scorer(band).verify(
+            probe,
+            profile.voiceprint,
+            profile.net_speech_seconds,
+            band=band,
+            side=profile.statistics_band,
+        )
+        if verdict.reason is DecisionReason.INSUFFICIENT_SPEECH:
+            return
+        problem = gate.voice_problem(verdict.score, profile.name)
+        if problem is not None:
+            raise ClipRejectedError(
+                f"clip refused: {problem} [{clip.quality.summary()}]; nothing was stored. If "
+                "it is that person, enrol it with the quality gate off (--no-quality-gate, "
+                "or quality_gate=false)",
+                reasons=(problem,),
+                quality=clip.quality,
+            )
 
     def check_clip_quality(self, quality: ClipQuality) -> None:
         """Refuse an enrolment clip the policy's quality gate finds poor (the one place

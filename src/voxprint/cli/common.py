@@ -80,7 +80,8 @@ NoQualityGateOption = Annotated[
     bool,
     typer.Option(
         "--no-quality-gate",
-        help="Enrol clips even if they are noisy, clipped or hold several voices.",
+        help="Enrol clips even if they are noisy, clipped, hold several voices or do not "
+        "sound like the voice the profile holds so far.",
     ),
 ]
 AudioArgument = Annotated[

@@ -60,7 +60,11 @@ async def enroll(
         str | None, Query(max_length=200, description="A note kept with the clip.")
     ] = None,
     quality_gate: Annotated[
-        bool, Query(description="Refuse noisy, clipped or multi-speaker clips.")
+        bool,
+        Query(
+            description="Refuse noisy, clipped or multi-speaker clips, and clips whose "
+            "voice does not sound like the one the profile holds so far."
+        ),
     ] = True,
 ) -> EnrollmentOut:
     upload = await read_audio(request, state.settings.max_upload_bytes)
