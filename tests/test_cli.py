@@ -1181,13 +1181,23 @@ def test_a_look_alike_nearly_as_close_is_not_called_closer():
     assert "the voice is closer to another enrolled profile, sam (cosine 0.810)" in closer
 
 
-def test_a_clip_sent_again_under_a_lower_requirement_says_why_the_status_stays(tmp_path, db):
-    """Found in a walkthrough: "already enrolled in this profile, not added again; total
-    13.4 s; enrolled [enrolling]"."""
+def test_a_clip_sent_again_under_a_lower_requirement_enrols_the_profile(tmp_path, db):
+    """Found in walkthroughs: "already enrolled in this profile, not added again; total
+    13.4 s; enrolled [enrolling]", then a profile left enrolling for good by the lower
+    requirement the enrol command's own hint suggested."""
     clip = wav(tmp_path, "t.wav", 150, seconds=13)
     first = run("enroll", "tom", clip, "--db", db)
     assert "[enrolling]" in first.output
+    probe = wav(tmp_path, "p.wav", 150, seconds=4, seed=5)
+    waiting = run("verify", "tom", probe, "--db", db)
+    assert waiting.exit_code == ExitCode.PROFILE
+    assert "more net speech is needed (of the 20 s required)" in waiting.stderr
+    lower = runner.invoke(
+        app, ["verify", "tom", str(probe), "--db", str(db)], env={"VOXPRINT_ENROLL_SECONDS": "10"}
+    )
+    assert "its clips hold the 10 s required now" in lower.stderr
     again = run("enroll", "tom", clip, "--db", db, "--enroll-seconds", "10")
-    assert "not added again" in again.output
-    assert "enough speech now, but the status is checked when a new clip is added" in again.output
-    assert "; enrolled [enrolling]" not in again.output
+    assert "not added again" in again.output and again.output.rstrip().endswith(
+        "enrolled [enrolled]"
+    )
+    assert run("verify", "tom", probe, "--db", db).exit_code in (0, 1)  # decided now

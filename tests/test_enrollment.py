@@ -82,7 +82,17 @@ def test_a_profile_enrolled_under_a_lower_requirement_needs_no_more_speech():
 
 def test_what_a_profile_still_needs_reads_in_seconds_rounded_up():
     profile = profile_with(net_speech_seconds=1.88)
-    assert EnrollmentPolicy(20).still_needed(profile) == "18.2 s more net speech is needed"
+    assert EnrollmentPolicy(20).still_needed(profile) == (
+        "18.2 s more net speech is needed (of the 20 s required)"
+    )
+
+
+def test_a_profile_whose_clips_meet_a_lowered_requirement_is_told_how_it_becomes_enrolled():
+    profile = profile_with(net_speech_seconds=9.5, clip_count=1)
+    policy = EnrollmentPolicy(5)
+    assert policy.met_by(profile) and not EnrollmentPolicy(10).met_by(profile)
+    assert policy.still_needed(profile).startswith("its clips hold the 5 s required now")
+    assert not policy.met_by(profile_with(net_speech_seconds=0.0, clip_count=0))
 
 
 def test_an_enrolled_profile_stays_enrolled_when_clips_are_added_under_a_higher_requirement():

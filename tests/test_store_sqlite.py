@@ -822,6 +822,31 @@ def test_an_invalid_embedding_is_rejected_before_anything_is_written(
     assert store.list_clips(DEFAULT_NAMESPACE, "p1") == []
 
 
+def test_rebuilding_a_profile_under_a_lower_requirement_enrols_it_from_the_clips_it_holds(
+    store: SQLiteStore,
+) -> None:
+    store.create_profile(make_profile("p1"))
+    held = store.add_clip(DEFAULT_NAMESPACE, make_clip("p1", net_speech_seconds=12.0), mean_rebuild)
+    assert held.status is EnrollmentStatus.ENROLLING
+    since = store.gallery_version(DEFAULT_NAMESPACE)
+
+    def lower(clips: Sequence[Clip], before: EnrollmentStatus) -> EnrollmentState:
+        state = mean_rebuild(clips, before)
+        return replace(state, status=EnrollmentStatus.ENROLLED)
+
+    rebuilt = store.rebuild_profile(
+        DEFAULT_NAMESPACE, "p1", lower, activity=Activity("enroll", None, "p1", detail="met")
+    )
+    assert rebuilt.status is EnrollmentStatus.ENROLLED and rebuilt.clip_count == 1
+    assert rebuilt.voiceprint is not None and held.voiceprint is not None
+    assert rebuilt.voiceprint.tobytes() == held.voiceprint.tobytes()
+    assert store.gallery_version(DEFAULT_NAMESPACE) > since
+    (logged,) = [e for e in store.list_activity(DEFAULT_NAMESPACE) if e.detail == "met"]
+    assert logged.result == "enrolled"
+    with pytest.raises(ProfileNotFoundError):
+        store.rebuild_profile("elsewhere", "p1", lower)
+
+
 def test_reset_deletes_every_clip_and_returns_the_profile_to_its_empty_state(
     store: SQLiteStore,
 ) -> None:

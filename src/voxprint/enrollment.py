@@ -41,6 +41,11 @@ class EnrollmentPolicy:
     def remaining_seconds(self, net_speech_seconds: float) -> float:
         return max(0.0, self.min_net_speech_seconds - net_speech_seconds)
 
+    def met_by(self, profile: Profile) -> bool:
+        """Whether ``profile``'s clips hold what this policy requires to be enrolled (it
+        may still read enrolling: the requirement was higher when they were added)."""
+        return profile.clip_count > 0 and self.remaining_seconds(profile.net_speech_seconds) <= 0
+
     def remaining_for(self, profile: Profile) -> float:
         """Net speech ``profile`` still needs to be enrolled: 0 once it is (also when it
         was enrolled under a lower requirement than this policy's)."""
@@ -50,9 +55,16 @@ class EnrollmentPolicy:
 
     def still_needed(self, profile: Profile) -> str:
         """What ``profile`` still needs to be enrolled, in words for an error message:
-        "18.1 s more net speech is needed" (rounded up, never "0.0")."""
+        "18.1 s more net speech is needed (of the 20 s required)" (rounded up, never
+        "0.0"); for one whose clips already hold that much, how it becomes enrolled."""
         remaining = self.remaining_seconds(profile.net_speech_seconds)
-        return f"{speech_still_needed(remaining)} s more net speech is needed"
+        required = f"{self.min_net_speech_seconds:g} s required"
+        if remaining <= 0:
+            return (
+                f"its clips hold the {required} now, which was more when they were added; "
+                "enrolling a clip (or one it holds, again) enrols it"
+            )
+        return f"{speech_still_needed(remaining)} s more net speech is needed (of the {required})"
 
     def summarize(
         self, clips: Sequence[Clip], before: EnrollmentStatus = EnrollmentStatus.ENROLLING

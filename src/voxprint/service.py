@@ -788,8 +788,20 @@ class VoxprintService:
             )
 
     def _duplicate(self, profile: Profile) -> EnrollmentReport:
-        """The report of an enrolment whose audio the profile already has: nothing added."""
+        """The report of an enrolment whose audio the profile already has: nothing added.
+        A profile still enrolling whose clips already hold the speech this policy requires
+        (the requirement was lowered since its last clip, e.g. ``--enroll-seconds``) is
+        enrolled now, as a new clip would have enrolled it (found in a walkthrough: the
+        same files sent again with a lower requirement left it enrolling)."""
         current = self.get_profile(profile.id)
+        if current.status is EnrollmentStatus.ENROLLING and self.enrollment.met_by(current):
+            current = self.store.rebuild_profile(
+                self.namespace,
+                current.id,
+                self.enrollment.summarize,
+                activity=Activity("enroll", None, current.id, detail="requirement met"),
+            )
+            self.refresh_thresholds()
         return EnrollmentReport(
             profile=current,
             clip_audio_seconds=0.0,

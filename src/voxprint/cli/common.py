@@ -68,7 +68,7 @@ EnrollSecondsOption = Annotated[
         min=0.0,
         max=MAX_ENROLLMENT_SPEECH_SECONDS,
         help="Net speech a profile needs to become enrolled, applied whenever clips are "
-        "added to one still enrolling; an enrolled profile stays enrolled "
+        "added (or sent again) to one still enrolling; an enrolled profile stays enrolled "
         "(default: VOXPRINT_ENROLL_SECONDS, else 20).",
         show_default=False,
     ),

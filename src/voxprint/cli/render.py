@@ -176,11 +176,6 @@ def enrollment_line(label: str, report: EnrollmentReport) -> str:
         else f"{rounding.speech_still_needed(report.remaining_speech_seconds)} s more speech needed"
     )
     if report.duplicate:
-        if report.status is EnrollmentStatus.ENROLLING and report.remaining_speech_seconds <= 0:
-            # Enough speech for this run's requirement, but a profile's status is worked
-            # out when a clip is added: none was (found in a walkthrough: "enrolled
-            # [enrolling]").
-            remaining = "enough speech now, but the status is checked when a new clip is added"
         return (
             f"{label}: already enrolled in this profile, not added again; "
             f"total {rounding.speech_so_far(report.net_speech_seconds)} s; {remaining} "

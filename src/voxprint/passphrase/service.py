@@ -130,6 +130,9 @@ class ClipCountPolicy(EnrollmentPolicy):
     def remaining_seconds(self, net_speech_seconds: float) -> float:
         return 0.0
 
+    def met_by(self, profile: Profile) -> bool:
+        return profile.clip_count >= self.min_clips
+
     def remaining_clips(self, profile: Profile) -> int:
         """Passphrase clips ``profile`` still needs to be enrolled: 0 once it is."""
         if profile.status is EnrollmentStatus.ENROLLED:

@@ -116,6 +116,19 @@ class ProfileStore(Protocol):
         ``activity`` in the same transaction."""
         ...
 
+    def rebuild_profile(
+        self,
+        namespace: str,
+        profile_id: str,
+        rebuild: Rebuild,
+        *,
+        activity: Activity | None = None,
+    ) -> Profile:
+        """Write ``rebuild(clips, status)`` of the clips the profile holds (its status
+        under an enrolment requirement lowered since its last clip) and log ``activity``,
+        in one transaction."""
+        ...
+
     def merge_profiles(
         self,
         namespace: str,

@@ -413,6 +413,23 @@ class SQLiteProfiles(SQLiteDatabase):
         self._checkpoint()
         return profile
 
+    def rebuild_profile(
+        self,
+        namespace: str,
+        profile_id: str,
+        rebuild: Rebuild,
+        *,
+        activity: Activity | None = None,
+    ) -> Profile:
+        with self._transaction(write=True) as conn:
+            before = self._require_profile(conn, namespace, profile_id)
+            clips = self._clips_of(conn, profile_id)
+            self._write_state(conn, profile_id, rebuild(clips, before), len(clips))
+            profile = self._fetch_profile(conn, namespace, profile_id)
+            insert_activity(conn, namespace, activity, profile)
+            bump_gallery_version(conn, namespace, profile_id)
+            return profile
+
     def merge_profiles(
         self,
         namespace: str,
