@@ -51,6 +51,13 @@ class MalformedBodyError(InvalidParameterError):
     """The body is missing, not JSON, or not of the expected shape (400)."""
 
 
+class InvalidRequestError(MalformedBodyError):
+    """A native route's body that is missing, not JSON or of the wrong shape, read by the
+    route itself: 422 ``invalid_request``, as every body FastAPI validates answers."""
+
+    code = "invalid_request"
+
+
 @dataclass(frozen=True)
 class FormLimits:
     """How much a multipart form may hold besides its total size."""

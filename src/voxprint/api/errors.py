@@ -20,11 +20,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.status import WS_1008_POLICY_VIOLATION
 
 from voxprint import errors as e
-from voxprint.api.body import require_json
+from voxprint.api.body import InvalidRequestError, require_json
 
 logger = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[e.VoxprintError], int] = {
+    InvalidRequestError: 422,
     e.AuthenticationError: 401,
     e.ProfileNotFoundError: 404,
     e.StreamNotFoundError: 404,

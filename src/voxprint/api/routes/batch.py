@@ -21,12 +21,15 @@ from voxprint.api import render
 from voxprint.api.body import (
     BINARY,
     Form,
+    InvalidRequestError,
+    MalformedBodyError,
     inline_schema,
     media_type,
     parse_json,
     read_form,
-    read_json,
+    read_limited_body,
     request_body,
+    require_json,
     validation_message,
 )
 from voxprint.api.deps import ServiceDep, StateDep
@@ -82,19 +85,21 @@ BATCH_BODY = request_body(
     "/v1/batch",
     response_model=BatchOut,
     summary="Run several operations in one request; each gets its own status and result.",
-    responses=error_responses(400, 413, 415),
+    responses=error_responses(413, 415, 422),
     openapi_extra=BATCH_BODY,
 )
 async def batch(request: Request, state: StateDep, service: ServiceDep) -> BatchOut:
     limit = state.settings.max_upload_bytes
     match media_type(request):
         case "application/json":
-            body, form = await read_json(request, limit, BatchRequest), Form()
+            require_json(request)
+            raw = await read_limited_body(request, limit)
+            body, form = _batch_request(raw), Form()
         case "multipart/form-data":
             form = await read_form(request, limit)
             if "request" not in form.fields:
-                raise InvalidParameterError("a multipart batch needs a 'request' field (JSON)")
-            body = parse_json(form.fields["request"], BatchRequest)
+                raise InvalidRequestError("a multipart batch needs a 'request' field (JSON)")
+            body = _batch_request(form.fields["request"])
         case other:
             raise UnsupportedAudioError(
                 f"unsupported Content-Type {other!r}: send application/json or multipart/form-data"
@@ -103,6 +108,17 @@ async def batch(request: Request, state: StateDep, service: ServiceDep) -> Batch
         await _run_item(index, raw, form, state, service) for index, raw in enumerate(body.items)
     ]
     return render.batch(results)
+
+
+def _batch_request(raw: bytes | str) -> BatchRequest:
+    """The batch of JSON text (the body, or a multipart field); malformed or of the wrong
+    shape is 422 ``invalid_request``, as on every native route."""
+    try:
+        return parse_json(raw, BatchRequest)
+    except InvalidRequestError:
+        raise
+    except MalformedBodyError as bad:
+        raise InvalidRequestError(bad.message) from None
 
 
 async def _run_item(
