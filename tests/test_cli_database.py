@@ -100,6 +100,13 @@ def test_a_folder_is_not_a_database(tmp_path):
 
 def test_commands_that_write_create_the_database_and_readers_then_find_it(tmp_path, probe):
     db = tmp_path / "new" / "voices.db"
+    # Found in a walkthrough: a mistyped folder became a tree of new folders.
+    refused = run("enroll", "alice", probe, "--db", db)
+    assert refused.exit_code == ExitCode.DATA and not db.parent.exists()
+    assert f"its folder {db.parent} does not exist" in refused.stderr
+    keys = run("keys", "create", "--name", "a", "--db", db)
+    assert keys.exit_code == ExitCode.DATA and not db.parent.exists()
+    db.parent.mkdir()
     assert run("enroll", "alice", probe, "--db", db).exit_code == 0
     assert db.is_file()
     listing = run("profiles", "list", "--db", db, "--json")

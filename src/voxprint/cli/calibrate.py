@@ -14,6 +14,7 @@ from voxprint.cli.common import (
     emit,
     handles_errors,
     progress_bar,
+    require_database,
     service_options,
     show_progress,
 )
@@ -70,6 +71,7 @@ def calibrate(
     from voxprint.evaluation.datasets import trial_list_eval_set
 
     eval_set = trial_list_eval_set(root or trials.parent, trials)
+    require_database(db, create=True)
     calibrator = build_calibrator(service_options(db, model))
     with progress_bar("embedding", len(eval_set.items), show_progress(json_output)) as advance:
         report = calibrator.calibrate(

@@ -56,8 +56,7 @@ def _calibrator(db: str | Path | None, model: str | None, *, create: bool) -> An
     """Cohort management on ``db``; ``create=False`` refuses a database that does not exist."""
     from voxprint.bootstrap import build_calibrator
 
-    if not create:
-        require_database(db)
+    require_database(db, create=create)
     return build_calibrator(service_options(db, model))
 
 

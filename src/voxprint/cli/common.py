@@ -363,14 +363,26 @@ def _sqlite_file(target: str) -> Path | None:
     return _sqlite_path(target) if scheme == "sqlite" else None
 
 
-def require_database(db: str | Path | None) -> None:
+def require_database(db: str | Path | None, *, create: bool = False) -> None:
     """Refuse a database file that does not exist: commands that only read (or change
     what is already there) never create one, so a mistyped ``--db`` is an error rather
-    than a new, empty database."""
+    than a new, empty database. ``create=True`` (commands that may make one): a new
+    database named by ``--db`` or ``VOXPRINT_DB`` must go in a folder that exists, so a
+    mistyped folder is an error rather than a tree of new folders; only the per-user
+    default location's folders are made."""
     path = database_file(db)
+    where = "--db" if db else "VOXPRINT_DB" if settings().db else "the default location; give --db"
+    if create:
+        if path is None or path.exists() or (not db and not settings().db):
+            return
+        if not path.parent.is_dir():
+            raise DatabaseNotFoundError(
+                f"database {path} cannot be made: its folder {path.parent} does not exist "
+                f"(check {where}, or create the folder first)"
+            )
+        return
     if path is None or path.is_file():
         return
-    where = "--db" if db else "VOXPRINT_DB" if settings().db else "the default location; give --db"
     state = "is a folder, not a database file" if path.is_dir() else "does not exist"
     raise DatabaseNotFoundError(f"database {path} {state} (check {where})")
 
@@ -382,8 +394,7 @@ def open_service(
     there) refuses a database that does not exist, before any model is loaded."""
     from voxprint.bootstrap import build_service
 
-    if not create:
-        require_database(db)
+    require_database(db, create=create)
     return build_service(service_options(db, model, **overrides))
 
 

@@ -56,6 +56,7 @@ def create(
     """
     from voxprint.bootstrap import build_key_service
 
+    require_database(db, create=True)
     database = database_path(db)
     issued = build_key_service(database_target(db)).create(name, namespace)
     emit(

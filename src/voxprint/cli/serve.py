@@ -21,6 +21,7 @@ from voxprint.cli.common import (
     database_file,
     database_path,
     handles_errors,
+    require_database,
     settings,
 )
 
@@ -129,6 +130,7 @@ def serve(
     config = log_config(level, bool(ctx.meta.get(VERBOSE_KEY)))
     logging.config.dictConfig(config)
     check_encoder(chosen.model)
+    require_database(db, create=True)
     path = database_file(chosen.db)
     if path is not None and not path.exists():
         logger.warning(
