@@ -465,14 +465,7 @@ class PostgresProfiles(PostgresDatabase):
         *,
         activity: Activity | None = None,
     ) -> Profile:
-        with self._transaction(write=True) as conn:
-            before = self._lock_profile(conn, namespace, profile_id)
-            conn.execute("DELETE FROM clips WHERE profile_id = %s", (profile_id,))
-            self._write_state(conn, profile_id, rebuild([], before), 0)
-            profile = self._fetch_profile(conn, namespace, profile_id)
-            insert_activity(conn, namespace, activity, profile)
-            bump_gallery_version(conn, namespace, profile_id)
-        return profile
+        return self._rebuild(namespace, profile_id, rebuild, activity, clear=True)
 
     def rebuild_profile(
         self,
@@ -482,9 +475,24 @@ class PostgresProfiles(PostgresDatabase):
         *,
         activity: Activity | None = None,
     ) -> Profile:
+        return self._rebuild(namespace, profile_id, rebuild, activity, clear=False)
+
+    def _rebuild(
+        self,
+        namespace: str,
+        profile_id: str,
+        rebuild: Rebuild,
+        activity: Activity | None,
+        *,
+        clear: bool,
+    ) -> Profile:
+        """Write ``rebuild`` of the profile's clips (``clear``: after deleting them all)
+        and log ``activity``, in one transaction holding the profile's row lock."""
         with self._transaction(write=True) as conn:
             before = self._lock_profile(conn, namespace, profile_id)
-            clips = self._clips_of(conn, profile_id)
+            if clear:
+                conn.execute("DELETE FROM clips WHERE profile_id = %s", (profile_id,))
+            clips = [] if clear else self._clips_of(conn, profile_id)
             self._write_state(conn, profile_id, rebuild(clips, before), len(clips))
             profile = self._fetch_profile(conn, namespace, profile_id)
             insert_activity(conn, namespace, activity, profile)

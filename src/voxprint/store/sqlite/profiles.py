@@ -403,13 +403,7 @@ class SQLiteProfiles(SQLiteDatabase):
     ) -> Profile:
         """Delete every clip, write ``rebuild([], status)`` and log ``activity`` in one transaction;
         then checkpoint the WAL like delete."""
-        with self._transaction(write=True) as conn:
-            before = self._require_profile(conn, namespace, profile_id)
-            conn.execute("DELETE FROM clips WHERE profile_id = ?", (profile_id,))
-            self._write_state(conn, profile_id, rebuild([], before), 0)
-            profile = self._fetch_profile(conn, namespace, profile_id)
-            insert_activity(conn, namespace, activity, profile)
-            bump_gallery_version(conn, namespace, profile_id)
+        profile = self._rebuild(namespace, profile_id, rebuild, activity, clear=True)
         self._checkpoint()
         return profile
 
@@ -421,9 +415,24 @@ class SQLiteProfiles(SQLiteDatabase):
         *,
         activity: Activity | None = None,
     ) -> Profile:
+        return self._rebuild(namespace, profile_id, rebuild, activity, clear=False)
+
+    def _rebuild(
+        self,
+        namespace: str,
+        profile_id: str,
+        rebuild: Rebuild,
+        activity: Activity | None,
+        *,
+        clear: bool,
+    ) -> Profile:
+        """Write ``rebuild`` of the profile's clips (``clear``: after deleting them all)
+        and log ``activity``, in one transaction."""
         with self._transaction(write=True) as conn:
             before = self._require_profile(conn, namespace, profile_id)
-            clips = self._clips_of(conn, profile_id)
+            if clear:
+                conn.execute("DELETE FROM clips WHERE profile_id = ?", (profile_id,))
+            clips = [] if clear else self._clips_of(conn, profile_id)
             self._write_state(conn, profile_id, rebuild(clips, before), len(clips))
             profile = self._fetch_profile(conn, namespace, profile_id)
             insert_activity(conn, namespace, activity, profile)
