@@ -21,7 +21,7 @@ import numpy as np
 
 from voxprint.adaptation import Band, band_of, pair_band, telephone_copy_helps
 from voxprint.audio import AudioSource
-from voxprint.decision import Decision, DecisionReason, ThresholdSource
+from voxprint.decision import Decision, DecisionReason, OperatingPoint, ThresholdSource
 from voxprint.enrollment import EnrollmentPolicy
 from voxprint.errors import (
     AmbiguousProfileError,
@@ -754,12 +754,12 @@ class VoxprintService:
         if not gate.enabled or gate.min_own_voice_score is None:
             return
         probe = Probe.of(clip.utterance)
-        band = pair_band(band_of(probe.bandwidth_hz), profile.band)
-        verdict = self.scorer(band).verify(
+        scorer = self.scorer(pair_band(band_of(probe.bandwidth_hz), profile.band))
+        verdict = scorer.verify(
             probe,
             profile.voiceprint,
             profile.net_speech_seconds,
-            band=band,
+            band=_claim_band(scorer.point, probe, profile),
             side=profile.statistics_band,
         )
         if verdict.reason is DecisionReason.INSUFFICIENT_SPEECH:
@@ -1089,13 +1089,7 @@ class VoxprintService:
             raise self._not_enrolled(profile)
         probe = Probe.of(utterance)
         scorer = self.scorer(pair_band(band_of(probe.bandwidth_hz), profile.band), force=force)
-        # The claimed profile's own band, not the namespace's: a namespace may mix app and
-        # telephone enrolments (and its statistics sample at most 200 profiles per band).
-        band = (
-            pair_band(band_of(probe.bandwidth_hz), profile.band)
-            if scorer.point.profile_bands_matter(probe.bandwidth_hz)
-            else scorer.point.band_for(probe.bandwidth_hz)
-        )
+        band = _claim_band(scorer.point, probe, profile)
         weigh = rivals and scorer.point.rival_weight > 0.0
         guard = neighbours and scorer.point.verify_neighbour_margin is not None
         others = self._other_profiles(profile, probe, scorer) if weigh or guard else None
@@ -1407,6 +1401,15 @@ class VoxprintService:
             )
         for profile_id in profile_ids:
             self._enrolled_profile(profile_id)
+
+
+def _claim_band(point: OperatingPoint, probe: Probe, profile: Profile) -> Band:
+    """The band whose score model judges ``probe`` as a claim on ``profile``: the claimed
+    profile's own enrolment band, not the namespace's (a namespace may mix app and
+    telephone enrolments, and its statistics sample at most 200 profiles per band)."""
+    if point.profile_bands_matter(probe.bandwidth_hz):
+        return pair_band(band_of(probe.bandwidth_hz), profile.band)
+    return point.band_for(probe.bandwidth_hz)
 
 
 def _about_recording(

@@ -373,9 +373,8 @@ def require_database(db: str | Path | None, *, create: bool = False) -> None:
     path = database_file(db)
     where = "--db" if db else "VOXPRINT_DB" if settings().db else "the default location; give --db"
     if create:
-        if path is None or path.exists() or (not db and not settings().db):
-            return
-        if not path.parent.is_dir():
+        named = bool(db) or bool(settings().db)
+        if named and path is not None and not path.exists() and not path.parent.is_dir():
             raise DatabaseNotFoundError(
                 f"database {path} cannot be made: its folder {path.parent} does not exist "
                 f"(check {where}, or create the folder first)"

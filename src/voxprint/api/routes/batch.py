@@ -115,8 +115,6 @@ def _batch_request(raw: bytes | str) -> BatchRequest:
     shape is 422 ``invalid_request``, as on every native route."""
     try:
         return parse_json(raw, BatchRequest)
-    except InvalidRequestError:
-        raise
     except MalformedBodyError as bad:
         raise InvalidRequestError(bad.message) from None
 
